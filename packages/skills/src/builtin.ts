@@ -1,0 +1,92 @@
+import { z } from "zod";
+import { defineSkill } from "./manifest.ts";
+
+export const help = defineSkill({
+  key: "help",
+  description: "Explain what the robot can do in this conversation.",
+  riskClass: "READ",
+  requiresApproval: false,
+  enabledByDefault: true,
+  timeoutMs: 2_000,
+  cacheTtlSeconds: 0,
+  input: z.object({}),
+});
+
+export const status = defineSkill({
+  key: "status",
+  description: "Report the robot's status: safe mode, model route, budget left.",
+  riskClass: "READ",
+  requiresApproval: false,
+  enabledByDefault: true,
+  timeoutMs: 2_000,
+  cacheTtlSeconds: 0,
+  input: z.object({}),
+});
+
+export const kbSearch = defineSkill({
+  key: "kb.search",
+  description: "Search the internal knowledge base and return the best matching articles.",
+  riskClass: "READ",
+  requiresApproval: false,
+  enabledByDefault: true,
+  timeoutMs: 5_000,
+  cacheTtlSeconds: 300,
+  input: z.object({
+    query: z.string().min(2).max(200).describe("What to search for"),
+    limit: z.number().int().min(1).max(10).default(3),
+  }),
+});
+
+export const ticketLookup = defineSkill({
+  key: "ticket.lookup",
+  description: "Look up a ticket by its id and return its status, owner and summary.",
+  riskClass: "READ",
+  requiresApproval: false,
+  enabledByDefault: true,
+  timeoutMs: 5_000,
+  cacheTtlSeconds: 30,
+  input: z.object({ ticketId: z.string().regex(/^[A-Z][A-Z0-9]+-\d+$/, "a ticket id like OPS-123") }),
+});
+
+export const ticketCreate = defineSkill({
+  key: "ticket.create",
+  description: "Create a ticket in the tracker. Needs an approver's grant.",
+  riskClass: "WRITE",
+  requiresApproval: true,
+  enabledByDefault: false,
+  timeoutMs: 10_000,
+  cacheTtlSeconds: 0,
+  input: z.object({
+    project: z.string().regex(/^[A-Z][A-Z0-9]+$/),
+    title: z.string().min(3).max(200),
+    body: z.string().max(4_000).default(""),
+  }),
+});
+
+export const groupAnnounce = defineSkill({
+  key: "group.announce",
+  description: "Post an announcement to a DingTalk group (a write: throttled, and audited).",
+  riskClass: "WRITE",
+  requiresApproval: true,
+  enabledByDefault: false,
+  timeoutMs: 10_000,
+  cacheTtlSeconds: 0,
+  input: z.object({
+    conversationId: z.string().min(1),
+    title: z.string().min(1).max(100),
+    text: z.string().min(1).max(4_000),
+  }),
+});
+
+export const httpFetch = defineSkill({
+  key: "http.fetch",
+  description: "Fetch a page from an allowlisted internal host (never metadata or loopback ranges).",
+  riskClass: "READ",
+  requiresApproval: false,
+  enabledByDefault: false,
+  timeoutMs: 8_000,
+  cacheTtlSeconds: 60,
+  input: z.object({ url: z.string().url() }),
+});
+
+export const BUILTIN_SKILLS = [help, status, kbSearch, ticketLookup, ticketCreate, groupAnnounce, httpFetch] as const;

@@ -1,0 +1,108 @@
+/**
+ * The runtime's environment: the only module that reads `process.env`. Each command validates
+ * just the variables it needs (`loadEnv(source, ["DATABASE_URL"])`), so `clawgate migrate`
+ * does not fail on a missing DingTalk secret.
+ */
+import { createEnv } from "@t3-oss/env-core";
+import { z } from "zod";
+
+type Source = Record<string, string | undefined>;
+
+const show = (input: unknown) => JSON.stringify(input);
+
+const databaseUrl = z
+  .string({
+    error: (iss) => (iss.input === undefined ? "is required (a postgresql:// URL)" : "must be a postgresql:// URL"),
+  })
+  .refine(
+    (v) => {
+      try {
+        const u = new URL(v);
+        return (u.protocol === "postgresql:" || u.protocol === "postgres:") && u.hostname !== "";
+      } catch {
+        return false;
+      }
+    },
+    { error: "must be a postgresql:// URL (postgresql://user:password@host:5432/database)" },
+  );
+
+const httpUrl = (what: string) =>
+  z.url({ protocol: /^https?$/, error: (iss) => `${what} must be an http(s) URL, got ${show(iss.input)}` });
+
+const port = z
+  .string()
+  .transform((v, ctx) => {
+    const n = Number(v);
+    if (!/^\d+$/.test(v) || n < 1 || n > 65535) {
+      ctx.addIssue({ code: "custom", message: `expected an integer between 1 and 65535, got ${show(v)}` });
+      return z.NEVER;
+    }
+    return n;
+  })
+  .default(8080);
+
+const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
+
+const enumOf = <const T extends readonly [string, ...string[]]>(values: T) =>
+  z.enum(values, { error: (iss) => `expected one of ${values.join(", ")}, got ${show(iss.input)}` });
+
+export const envSchema = {
+  DATABASE_URL: databaseUrl,
+  PORT: port,
+  HOST: z.string().min(1).default("0.0.0.0"),
+  LOG_LEVEL: enumOf(LOG_LEVELS).default("info"),
+  DINGTALK_MODE: enumOf(["http", "stream"]).default("http"),
+  DINGTALK_APP_KEY: z.string().optional(),
+  DINGTALK_APP_SECRET: z.string().optional(),
+  DINGTALK_TOKEN: z.string().optional(),
+  DINGTALK_AES_KEY: z
+    .string()
+    .refine((v) => v.length === 43, {
+      error: (iss) => `must be exactly 43 characters, got ${String(iss.input).length}`,
+    })
+    .optional(),
+  DINGTALK_API_BASE: httpUrl("DingTalk API base").default("https://api.dingtalk.com"),
+  LOCAL_MODEL_BASE_URL: httpUrl("model base URL").optional(),
+  LOCAL_MODEL_API_KEY: z.string().optional(),
+};
+
+type Schema = typeof envSchema;
+export type EnvKey = keyof Schema;
+export type Env = { [K in EnvKey]: z.output<Schema[K]> };
+
+export const ALL_ENV_KEYS = Object.keys(envSchema) as EnvKey[];
+
+/** Thrown when the environment is invalid; `lines` holds one "VAR: problem" per issue. */
+export class EnvError extends Error {
+  constructor(readonly lines: string[]) {
+    super(`Invalid environment:\n${lines.map((l) => `  ${l}`).join("\n")}`);
+    this.name = "EnvError";
+  }
+}
+
+export function loadEnv(source?: Source): Env;
+export function loadEnv<K extends EnvKey>(source: Source | undefined, keys: readonly K[]): Pick<Env, K>;
+export function loadEnv(source: Source = process.env, keys: readonly EnvKey[] = ALL_ENV_KEYS): Partial<Env> {
+  const shape = Object.fromEntries(keys.map((k) => [k, envSchema[k]]));
+  return createEnv({
+    server: shape,
+    // A copy: `emptyStringAsUndefined` deletes keys from the object it is given.
+    runtimeEnv: { ...source },
+    isServer: true,
+    emptyStringAsUndefined: true,
+    onValidationError: (issues) => {
+      throw new EnvError(
+        issues.map((issue) => {
+          const key = issue.path?.map((p) => (typeof p === "object" ? p.key : p)).join(".");
+          return key ? `${key}: ${issue.message}` : issue.message;
+        }),
+      );
+    },
+  }) as Partial<Env>;
+}
+
+/** A secret referenced by env var name (e.g. a model endpoint's `apiKeyEnv`). */
+export function readEnvVar(name: string, source: Source = process.env): string | undefined {
+  const value = source[name];
+  return value === "" ? undefined : value;
+}

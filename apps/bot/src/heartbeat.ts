@@ -1,0 +1,76 @@
+/**
+ * This process's `RuntimeInstance` row: inserted on start, touched every interval, deleted on
+ * clean shutdown. A database outage is logged and retried on the next tick (an upsert, so a
+ * row that never got written, or was reaped, comes back).
+ */
+import { randomBytes } from "node:crypto";
+import { hostname } from "node:os";
+import type { Db } from "@clawgate/db";
+import { describeDbError } from "./db-checks.ts";
+import type { Logger } from "./logger.ts";
+import { VERSION } from "./version.ts";
+
+export interface Heartbeat {
+  id: string;
+  stop(): Promise<void>;
+}
+
+export interface HeartbeatOptions {
+  db: Db;
+  logger: Logger;
+  mode: string;
+  intervalMs?: number;
+}
+
+export function startHeartbeat({ db, logger, mode, intervalMs = 10_000 }: HeartbeatOptions): Heartbeat {
+  const id = `rt_${randomBytes(8).toString("hex")}`;
+  const log = logger.child({ runtimeInstance: id });
+  let inFlight: Promise<void> | undefined;
+  let healthy = true;
+
+  const beat = async () => {
+    const now = new Date();
+    try {
+      await db.runtimeInstance.upsert({
+        where: { id },
+        create: {
+          id,
+          hostname: hostname(),
+          pid: process.pid,
+          version: VERSION,
+          mode,
+          startedAt: now,
+          heartbeatAt: now,
+        },
+        update: { heartbeatAt: now },
+      });
+      if (!healthy) log.info("heartbeat restored");
+      healthy = true;
+    } catch (error) {
+      // Log the first failure of a streak, not one line per tick for the whole outage.
+      if (healthy) log.warn({ error: describeDbError(error) }, "heartbeat failed; retrying every tick");
+      healthy = false;
+    }
+  };
+  const tick = () => {
+    inFlight ??= beat().finally(() => (inFlight = undefined));
+    return inFlight;
+  };
+
+  void tick();
+  const timer = setInterval(tick, intervalMs);
+  timer.unref();
+
+  return {
+    id,
+    async stop() {
+      clearInterval(timer);
+      await inFlight;
+      try {
+        await db.runtimeInstance.deleteMany({ where: { id } });
+      } catch (error) {
+        log.warn({ error: describeDbError(error) }, "could not delete runtime instance row");
+      }
+    },
+  };
+}

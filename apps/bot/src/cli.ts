@@ -1,0 +1,37 @@
+/**
+ * The `clawgate` CLI. Each command validates only the env it needs; one-shot commands exit
+ * with their own code (open pools would otherwise keep the process alive).
+ */
+import { Command } from "commander";
+import { doctor } from "./commands/doctor.ts";
+import { migrate } from "./commands/migrate.ts";
+import { seed } from "./commands/seed.ts";
+import { serve } from "./commands/serve.ts";
+import { VERSION } from "./version.ts";
+
+const exitWith = (run: () => Promise<number>) => async () => process.exit(await run());
+
+const program = new Command("clawgate")
+  .description("Clawgate DingTalk robot runtime")
+  .version(VERSION)
+  .showHelpAfterError();
+
+program
+  .command("serve")
+  .description("run the runtime HTTP server (healthz, ready, metrics, DingTalk ingress)")
+  .action(serve);
+
+program.command("migrate").description("apply the committed database migrations").action(exitWith(migrate));
+
+program
+  .command("seed")
+  .description("load data into the database")
+  .option("--demo", "the demo data set (skills, users, a model endpoint)")
+  .action((opts: { demo?: boolean }) => exitWith(() => seed(opts))());
+
+program
+  .command("doctor")
+  .description("check env, database, migrations, DingTalk credentials and the model endpoint")
+  .action(exitWith(doctor));
+
+await program.parseAsync(process.argv);

@@ -1,0 +1,28 @@
+/** `clawgate seed --demo`: the demo data set from @clawgate/core. */
+import { createDb } from "@clawgate/db";
+import { describeDbError } from "../db-checks.ts";
+import { envOrExit } from "./env-or-exit.ts";
+
+export async function seed(opts: { demo?: boolean }): Promise<number> {
+  if (!opts.demo) {
+    console.error("clawgate seed: only `clawgate seed --demo` exists so far.");
+    return 2;
+  }
+  const env = envOrExit(["DATABASE_URL", "LOCAL_MODEL_BASE_URL"]);
+  // Loaded on demand: the other commands do not pay for the domain package.
+  const { seedDemo } = await import("@clawgate/core");
+  const db = createDb(env.DATABASE_URL, { applicationName: "clawgate-cli" });
+  try {
+    const counts = await seedDemo(db, { modelBaseUrl: env.LOCAL_MODEL_BASE_URL });
+    const summary = Object.entries(counts)
+      .map(([k, v]) => `${k}: ${String(v)}`)
+      .join(", ");
+    console.log(`Demo data seeded (${summary}).`);
+    return 0;
+  } catch (error) {
+    console.error(`clawgate seed failed: ${describeDbError(error)}`);
+    return 1;
+  } finally {
+    await db.$disconnect();
+  }
+}

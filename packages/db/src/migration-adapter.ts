@@ -51,7 +51,8 @@ class CatalogTextClient extends pg.Client {
 }
 
 function poolFor(url: string): pg.Pool {
-  return new pg.Pool({ connectionString: url, Client: CatalogTextClient, max: 4 });
+  // allowExitOnIdle: the CLI does not always dispose the adapter; idle clients must not keep it alive.
+  return new pg.Pool({ connectionString: url, Client: CatalogTextClient, max: 4, allowExitOnIdle: true });
 }
 
 function withDatabase(url: string, database: string): string {

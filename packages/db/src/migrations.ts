@@ -61,7 +61,9 @@ export async function migrationStatusFor(url: string): Promise<MigrationStatus> 
 export function deployMigrations(url: string): Promise<string> {
   const prismaCli = createRequire(import.meta.url).resolve("prisma/build/index.js");
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [prismaCli, "migrate", "deploy", "--config", PRISMA_CONFIG], {
+    const preload = path.join(import.meta.dirname, "unref-long-timers.mjs");
+    const argv = ["--import", preload, prismaCli, "migrate", "deploy", "--config", PRISMA_CONFIG];
+    const child = spawn(process.execPath, argv, {
       cwd: repoRoot,
       env: { ...process.env, DATABASE_URL: url, PRISMA_HIDE_UPDATE_MESSAGE: "1", CHECKPOINT_DISABLE: "1" },
       stdio: ["ignore", "pipe", "pipe"],

@@ -1,0 +1,130 @@
+/**
+ * The demo data set: built-in skills, a demo conversation, the local demo model endpoint and
+ * its default route and budgets, feature flags, safe-mode state, and a console user per role.
+ * Idempotent: a second run changes nothing that exists (admins' edits survive restarts) and
+ * records a config revision only when it created something.
+ */
+import type { Db, Tx } from "@clawgate/db";
+import { BUILTIN_SKILLS } from "@clawgate/skills";
+import { SYSTEM_SEED_ACTOR } from "../actor.ts";
+import { recordConfigChange } from "../revision.ts";
+import { DEMO_USERS } from "./demo-users.ts";
+
+export const DEMO_CONVERSATION_ID = "cid-demo-group";
+export const DEMO_MODEL_NAME = "local_chat";
+export const DEFAULT_DEMO_MODEL_BASE_URL = "http://127.0.0.1:3300/v1";
+
+export const DEFAULT_FEATURE_FLAGS = [
+  { key: "agent.tools", description: "Let the model call skills as tools.", enabled: true },
+  { key: "replies.markdown", description: "Reply with markdown messages instead of plain text.", enabled: true },
+  { key: "approvals.dingtalk_cards", description: "Let approvers decide from a DingTalk card.", enabled: false },
+] as const;
+
+export interface SeedOptions {
+  /** Base URL of the OpenAI-compatible demo model (…/v1). */
+  modelBaseUrl?: string;
+}
+
+export interface SeedResult {
+  created: Record<string, number>;
+  configRevision: number | null;
+}
+
+export async function seedDemo(db: Db, opts: SeedOptions = {}): Promise<SeedResult> {
+  return db.$transaction(async (tx) => {
+    const created: Record<string, number> = {};
+    const count = (what: string, n: number) => {
+      if (n > 0) created[what] = (created[what] ?? 0) + n;
+    };
+
+    count(
+      "skills",
+      (
+        await tx.skill.createMany({
+          data: BUILTIN_SKILLS.map((s) => ({
+            key: s.key,
+            description: s.description,
+            riskClass: s.riskClass,
+            enabled: s.enabledByDefault,
+            requiresApproval: s.requiresApproval,
+            timeoutMs: s.timeoutMs,
+            cacheTtlSeconds: s.cacheTtlSeconds,
+          })),
+          skipDuplicates: true,
+        })
+      ).count,
+    );
+
+    count(
+      "conversations",
+      (
+        await tx.conversation.createMany({
+          data: [
+            {
+              conversationId: DEMO_CONVERSATION_ID,
+              title: "Clawgate demo group",
+              type: "GROUP",
+              environment: "TEST",
+              status: "ENABLED",
+            },
+          ],
+          skipDuplicates: true,
+        })
+      ).count,
+    );
+
+    count("featureFlags", (await tx.featureFlag.createMany({ data: [...DEFAULT_FEATURE_FLAGS], skipDuplicates: true })).count);
+    count("safeMode", (await tx.safeModeState.createMany({ data: [{ id: 1 }], skipDuplicates: true })).count);
+    count("models", await ensureModelRoute(tx, opts.modelBaseUrl ?? DEFAULT_DEMO_MODEL_BASE_URL));
+    count(
+      "users",
+      (
+        await tx.user.createMany({
+          data: DEMO_USERS.map((u) => ({ email: u.email, name: u.name, role: u.role, emailVerified: new Date() })),
+          skipDuplicates: true,
+        })
+      ).count,
+    );
+
+    let configRevision: number | null = null;
+    if (Object.keys(created).length > 0) {
+      configRevision = await recordConfigChange(tx, {
+        actor: SYSTEM_SEED_ACTOR,
+        action: "seed.demo",
+        targetType: "system",
+        diff: { created },
+        summary: "Demo data seeded",
+      });
+    }
+    return { created, configRevision };
+  });
+}
+
+/** The local model endpoint, the default budgets and the default route to them. */
+async function ensureModelRoute(tx: Tx, baseUrl: string): Promise<number> {
+  if (await tx.route.findFirst({ where: { isDefault: true }, select: { id: true } })) return 0;
+  const endpoint = await tx.modelEndpoint.upsert({
+    where: { name: DEMO_MODEL_NAME },
+    update: {},
+    create: {
+      name: DEMO_MODEL_NAME,
+      baseUrl,
+      model: "clawgate-demo",
+      apiKeyEnv: "LOCAL_MODEL_API_KEY",
+      timeoutMs: 30_000,
+      maxConcurrency: 8,
+    },
+  });
+  const budget = await tx.tokenBudget.upsert({
+    where: { scope_subject: { scope: "DEFAULT", subject: "" } },
+    update: {},
+    create: { scope: "DEFAULT", maxContextTokens: 8_000, dailyTokens: 200_000, monthlyTokens: 4_000_000, requestsPerMinute: 20 },
+  });
+  await tx.tokenBudget.upsert({
+    where: { scope_subject: { scope: "GLOBAL", subject: "" } },
+    update: {},
+    create: { scope: "GLOBAL", dailyTokens: 2_000_000, monthlyTokens: 40_000_000 },
+  });
+  await tx.route.create({ data: { isDefault: true, modelEndpointId: endpoint.id, budgetId: budget.id } });
+  return 1;
+}

@@ -1,0 +1,50 @@
+import { describe, expect, it } from "vitest";
+import { z } from "zod";
+import { BUILTIN_SKILLS } from "./builtin.ts";
+import { defineSkill } from "./manifest.ts";
+
+describe("built-in skills", () => {
+  it("have unique keys", () => {
+    const keys = BUILTIN_SKILLS.map((s) => s.key);
+    expect(new Set(keys).size).toBe(keys.length);
+  });
+
+  it("classify risk as the product requires", () => {
+    const risk = Object.fromEntries(BUILTIN_SKILLS.map((s) => [s.key, s.riskClass]));
+    expect(risk).toEqual({
+      help: "READ",
+      status: "READ",
+      "kb.search": "READ",
+      "ticket.lookup": "READ",
+      "ticket.create": "WRITE",
+      "group.announce": "WRITE",
+      "http.fetch": "READ",
+    });
+  });
+
+  it("never enable a write by default nor run one without approval", () => {
+    for (const s of BUILTIN_SKILLS.filter((s) => s.riskClass !== "READ")) {
+      expect(s.enabledByDefault, s.key).toBe(false);
+      expect(s.requiresApproval, s.key).toBe(true);
+    }
+  });
+
+  it("turn their inputs into JSON Schema tool parameters", () => {
+    const schema = z.toJSONSchema(BUILTIN_SKILLS.find((s) => s.key === "kb.search")!.input) as {
+      properties: Record<string, unknown>;
+      required?: string[];
+    };
+    expect(Object.keys(schema.properties)).toEqual(["query", "limit"]);
+    expect(schema.required).toContain("query");
+  });
+});
+
+describe("defineSkill", () => {
+  const base = { description: "x", requiresApproval: false, enabledByDefault: false, timeoutMs: 1, input: z.object({}) };
+  it("rejects malformed keys", () => {
+    expect(() => defineSkill({ ...base, key: "Bad Key", riskClass: "READ", cacheTtlSeconds: 0 })).toThrow(/invalid skill key/);
+  });
+  it("refuses caching for writes", () => {
+    expect(() => defineSkill({ ...base, key: "x.write", riskClass: "WRITE", cacheTtlSeconds: 10 })).toThrow(/only READ/);
+  });
+});

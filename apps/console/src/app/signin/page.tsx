@@ -1,0 +1,44 @@
+import type { Metadata } from "next";
+import { redirect } from "next/navigation";
+import { SsoSignInButton } from "~/components/auth-buttons.tsx";
+import { getSession } from "~/server/auth.ts";
+
+export const metadata: Metadata = { title: "Sign in" };
+
+const ERRORS: Record<string, string> = {
+  AccessDenied: "Your account is not allowed to use the console. Ask an admin.",
+  OAuthAccountNotLinked: "This email is linked to another sign-in method.",
+  SessionRequired: "Please sign in to continue.",
+};
+
+/** Only same-origin paths: never redirect to another site after sign-in. */
+function safeCallback(value: string | string[] | undefined): string {
+  const v = Array.isArray(value) ? value[0] : value;
+  return v && v.startsWith("/") && !v.startsWith("//") ? v : "/skills";
+}
+
+export default async function SignInPage({ searchParams }: { searchParams: Promise<Record<string, string | string[] | undefined>> }) {
+  const params = await searchParams;
+  const callbackUrl = safeCallback(params.callbackUrl);
+  if (await getSession()) redirect(callbackUrl);
+  const code = typeof params.error === "string" ? params.error : undefined;
+  const error = code ? (ERRORS[code] ?? "Sign-in failed. Please try again.") : undefined;
+
+  return (
+    <main className="flex min-h-screen items-center justify-center px-4">
+      <div className="w-full max-w-sm rounded-xl border border-slate-200 bg-white p-8 shadow-sm">
+        <p className="text-sm font-semibold tracking-wide text-indigo-600 uppercase">Clawgate</p>
+        <h1 className="mt-1 text-2xl font-semibold">Sign in to the console</h1>
+        <p className="mt-2 text-sm text-slate-600">Use your organisation&apos;s single sign-on.</p>
+        {error && (
+          <p role="alert" className="mt-4 rounded-md border border-red-200 bg-red-50 px-3 py-2 text-sm text-red-800">
+            {error}
+          </p>
+        )}
+        <div className="mt-6">
+          <SsoSignInButton callbackUrl={callbackUrl} />
+        </div>
+      </div>
+    </main>
+  );
+}

@@ -1,0 +1,15 @@
+/** Who may call what. ADMIN may do everything; other roles only what a procedure lists. */
+import type { Role } from "@clawgate/db/enums";
+
+export function hasRole(role: Role | undefined, allowed: readonly Role[]): boolean {
+  if (!role) return false;
+  return role === "ADMIN" || allowed.includes(role);
+}
+
+/** Role sets of the procedure builders in trpc.ts. */
+export const ROLE_SETS = {
+  viewer: ["VIEWER", "OPERATOR", "APPROVER"],
+  operator: ["OPERATOR"],
+  approver: ["APPROVER"],
+  admin: [],
+} as const satisfies Record<string, readonly Role[]>;

@@ -1,0 +1,68 @@
+/**
+ * tRPC server setup.
+ * 1. Context: session, db, request id, logger.
+ * 2. Initialisation: superjson, zod errors flattened onto the error shape.
+ * 3. Procedures: public -> protected (signed in) -> role procedures.
+ */
+import "server-only";
+import { randomUUID } from "node:crypto";
+import { initTRPC, TRPCError } from "@trpc/server";
+import superjson from "superjson";
+import { z } from "zod";
+import { getDb } from "@clawgate/db";
+import type { Role } from "@clawgate/db/enums";
+import { getSession } from "../auth.ts";
+import { hasRole, ROLE_SETS } from "./roles.ts";
+
+// 1. Context ------------------------------------------------------------------------------
+
+export async function createTRPCContext(opts: { headers: Headers }) {
+  const requestId = opts.headers.get("x-request-id") ?? randomUUID();
+  const session = await getSession();
+  // Metadata only: request id and user id, never inputs or personal data.
+  const log = (level: "info" | "warn" | "error", msg: string, extra: Record<string, unknown> = {}) =>
+    console[level](JSON.stringify({ level, msg, requestId, userId: session?.user.id, ...extra }));
+  return { db: getDb(), session, requestId, log };
+}
+export type Context = Awaited<ReturnType<typeof createTRPCContext>>;
+
+// 2. Initialisation ------------------------------------------------------------------------
+
+const t = initTRPC.context<Context>().create({
+  transformer: superjson,
+  errorFormatter: ({ shape, error, ctx }) => ({
+    ...shape,
+    data: {
+      ...shape.data,
+      requestId: ctx?.requestId,
+      zodError: error.cause instanceof z.ZodError ? z.flattenError(error.cause) : null,
+    },
+  }),
+});
+
+export const createTRPCRouter = t.router;
+export const createCallerFactory = t.createCallerFactory;
+
+// 3. Procedures ----------------------------------------------------------------------------
+
+export const publicProcedure = t.procedure;
+
+export const protectedProcedure = t.procedure.use(({ ctx, next }) => {
+  if (!ctx.session?.user) throw new TRPCError({ code: "UNAUTHORIZED" });
+  return next({ ctx: { ...ctx, session: ctx.session, user: ctx.session.user } });
+});
+
+export function roleProcedure(...allowed: Role[]) {
+  return protectedProcedure.use(({ ctx, next, path }) => {
+    if (!hasRole(ctx.user.role, allowed)) {
+      ctx.log("warn", "forbidden", { path, role: ctx.user.role });
+      throw new TRPCError({ code: "FORBIDDEN", message: "Your role does not allow this." });
+    }
+    return next();
+  });
+}
+
+export const viewerProcedure = roleProcedure(...ROLE_SETS.viewer);
+export const operatorProcedure = roleProcedure(...ROLE_SETS.operator);
+export const approverProcedure = roleProcedure(...ROLE_SETS.approver);
+export const adminProcedure = roleProcedure(...ROLE_SETS.admin);

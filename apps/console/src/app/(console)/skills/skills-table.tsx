@@ -7,11 +7,12 @@ import { useTRPC } from "~/trpc/react.tsx";
 const th = "px-4 py-3 text-left text-xs font-semibold tracking-wide text-slate-600 uppercase";
 const td = "px-4 py-3 align-top text-sm";
 
-function YesNo({ value, yes, no }: { value: boolean; yes: string; no: string }) {
+function Indicator({ on, label, tone }: { on: boolean; label: string; tone: "good" | "warn" }) {
+  const dot = on ? (tone === "good" ? "bg-emerald-500" : "bg-amber-500") : "bg-slate-300";
   return (
-    <span className={`inline-flex items-center gap-1.5 ${value ? "text-slate-900" : "text-slate-500"}`}>
-      <span aria-hidden className={`size-2 rounded-full ${value ? "bg-emerald-500" : "bg-slate-300"}`} />
-      {value ? yes : no}
+    <span className={`inline-flex items-center gap-1.5 whitespace-nowrap ${on ? "text-slate-900" : "text-slate-500"}`}>
+      <span aria-hidden className={`size-2 shrink-0 rounded-full ${dot}`} />
+      {label}
     </span>
   );
 }
@@ -27,10 +28,10 @@ function Row({ skill }: { skill: SkillListItem }) {
         <RiskBadge risk={skill.riskClass} />
       </td>
       <td className={td}>
-        <YesNo value={skill.enabled} yes="Enabled" no="Disabled" />
+        <Indicator on={skill.enabled} tone="good" label={skill.enabled ? "Enabled" : "Disabled"} />
       </td>
       <td className={td}>
-        <YesNo value={skill.requiresApproval} yes="Required" no="Not required" />
+        <Indicator on={skill.requiresApproval} tone="warn" label={skill.requiresApproval ? "Required" : "Not required"} />
       </td>
       <td className={`${td} whitespace-nowrap text-slate-700`}>{skill.environments.join(", ") || "none"}</td>
       <td className={`${td} whitespace-nowrap text-slate-700 tabular-nums`}>
@@ -78,7 +79,7 @@ export function SkillsTable() {
     <div className="overflow-x-auto rounded-lg border border-slate-200 bg-white shadow-sm">
       <table className="min-w-full divide-y divide-slate-200">
         <caption className="px-4 py-3 text-left text-sm text-slate-600">
-          {data.length} skills · {data.filter((s) => s.enabled).length} enabled
+          Skills the robot can call: {data.length} in total, {data.filter((s) => s.enabled).length} enabled
         </caption>
         <thead className="bg-slate-50">
           <tr>

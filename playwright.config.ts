@@ -1,0 +1,79 @@
+/**
+ * End-to-end tests: real Chromium (Debian's, never a downloaded one), the real local OIDC
+ * provider, the console built and started for production, and the PostgreSQL in DATABASE_URL
+ * (`npm test` passes a fresh migrated database; globalSetup seeds the demo data into it).
+ */
+import path from "node:path";
+import { defineConfig } from "@playwright/test";
+import { DEMO_OIDC_CLIENT, PORTS } from "./packages/devstack/src/ports.ts";
+
+const databaseUrl = process.env.DATABASE_URL;
+if (!databaseUrl) {
+  throw new Error("DATABASE_URL is not set: run `npm test`, or point it at a migrated database (see e2e/README.md)");
+}
+
+const consoleUrl = `http://localhost:${PORTS.console}`;
+const issuer = `http://localhost:${PORTS.oidc}`;
+const reportDir = process.env.CLAWGATE_TEST_REPORT_DIR;
+
+const consoleEnv = {
+  DATABASE_URL: databaseUrl,
+  NEXTAUTH_URL: consoleUrl,
+  NEXTAUTH_SECRET: "e2e-only-nextauth-secret-0123456789abcdef",
+  OIDC_ISSUER: issuer,
+  OIDC_CLIENT_ID: DEMO_OIDC_CLIENT.clientId,
+  OIDC_CLIENT_SECRET: DEMO_OIDC_CLIENT.clientSecret,
+  NEXT_TELEMETRY_DISABLED: "1",
+};
+
+export default defineConfig({
+  testDir: "e2e",
+  outputDir: "test-results",
+  globalSetup: "./e2e/global-setup.ts",
+  timeout: 60_000,
+  expect: { timeout: 10_000 },
+  workers: 1,
+  fullyParallel: false,
+  forbidOnly: !!process.env.CI,
+  retries: 0,
+  reporter: reportDir ? [["list"], ["json", { outputFile: path.join(reportDir, "e2e.json") }]] : [["list"]],
+  use: {
+    baseURL: consoleUrl,
+    trace: "retain-on-failure",
+    screenshot: "only-on-failure",
+    launchOptions: {
+      executablePath: process.env.CHROMIUM_PATH ?? "/usr/bin/chromium",
+      args: [
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--disable-dev-shm-usage",
+      ],
+    },
+  },
+  projects: [{ name: "chromium", use: { browserName: "chromium" } }],
+  webServer: [
+    {
+      name: "oidc",
+      command: "npx tsx packages/devstack/src/oidc-server.ts",
+      url: `${issuer}/.well-known/openid-configuration`,
+      env: { NEXTAUTH_URL: consoleUrl },
+      reuseExistingServer: false,
+      timeout: 30_000,
+      stdout: "pipe",
+    },
+    {
+      name: "console",
+      command: "npm run build -w @clawgate/console && npm run start -w @clawgate/console",
+      url: `${consoleUrl}/api/health`,
+      env: consoleEnv,
+      reuseExistingServer: false,
+      timeout: 240_000,
+      gracefulShutdown: { signal: "SIGTERM", timeout: 5_000 },
+    },
+  ],
+});

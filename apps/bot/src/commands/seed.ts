@@ -13,11 +13,13 @@ export async function seed(opts: { demo?: boolean }): Promise<number> {
   const { seedDemo } = await import("@clawgate/core");
   const db = createDb(env.DATABASE_URL, { applicationName: "clawgate-cli" });
   try {
-    const counts = await seedDemo(db, { modelBaseUrl: env.LOCAL_MODEL_BASE_URL });
-    const summary = Object.entries(counts)
-      .map(([k, v]) => `${k}: ${String(v)}`)
-      .join(", ");
-    console.log(`Demo data seeded (${summary}).`);
+    const { created, configRevision } = await seedDemo(db, { modelBaseUrl: env.LOCAL_MODEL_BASE_URL });
+    const entries = Object.entries(created);
+    if (entries.length === 0) console.log("Demo data already present: nothing to create.");
+    else {
+      const summary = entries.map(([what, n]) => `${what} ${n}`).join(", ");
+      console.log(`Demo data seeded: ${summary} (config revision ${configRevision ?? "unchanged"}).`);
+    }
     return 0;
   } catch (error) {
     console.error(`clawgate seed failed: ${describeDbError(error)}`);

@@ -48,7 +48,7 @@ function dingtalkCheck(env: Partial<Env>): DoctorResult {
 }
 
 async function modelTargets(db: Db | undefined, env: Partial<Env>): Promise<{ targets: ModelTarget[]; note?: string }> {
-  let note: string | undefined;
+  let note: string | undefined = db ? undefined : "ModelEndpoint rows not read: database unavailable";
   if (db) {
     try {
       const rows = await db.modelEndpoint.findMany({
@@ -77,7 +77,11 @@ async function modelChecks(db: Db | undefined, env: Partial<Env>, source: Source
       {
         name: "model endpoint reachable",
         ok: false,
-        details: [note ?? "no enabled ModelEndpoint in the database and LOCAL_MODEL_BASE_URL is not set"],
+        details: [
+          note
+            ? `${note}; LOCAL_MODEL_BASE_URL is not set`
+            : "no enabled ModelEndpoint in the database and LOCAL_MODEL_BASE_URL is not set",
+        ],
         fix: "set LOCAL_MODEL_BASE_URL (an OpenAI-compatible base URL, e.g. http://127.0.0.1:11434/v1) or add a model endpoint",
       },
     ];

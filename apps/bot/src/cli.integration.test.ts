@@ -1,0 +1,232 @@
+/**
+ * The real `clawgate` CLI as a child process (bin shim -> tsx -> cli.ts) against real
+ * PostgreSQL: migrate, serve, seed, doctor, and the env errors that stop it before anything.
+ * The tests in "lifecycle" share one database and run in order: migrate, serve, seed, doctor.
+ */
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { committedMigrations } from "@clawgate/db/migrations";
+import { createTestDatabase, type TestDatabase } from "@clawgate/devstack/testdb";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import {
+  cliEnv,
+  freePort,
+  killChild,
+  query,
+  runCli,
+  startCli,
+  UNREACHABLE_DB,
+  waitFor,
+  type CliProcess,
+} from "../test/helpers.ts";
+
+let serving: CliProcess | undefined;
+afterEach(async () => {
+  await killChild(serving);
+  serving = undefined;
+});
+
+const get = (url: string) => fetch(url, { signal: AbortSignal.timeout(5_000) });
+
+/** Starts `clawgate serve` and waits until /healthz answers. */
+async function serve(vars: Record<string, string>): Promise<{ cli: CliProcess; base: string }> {
+  const port = await freePort();
+  const cli = startCli(["serve"], cliEnv({ HOST: "127.0.0.1", PORT: String(port), ...vars }));
+  serving = cli;
+  const base = `http://127.0.0.1:${port}`;
+  await waitFor(
+    async () => {
+      if (cli.child.exitCode !== null) throw new Error(`serve exited: ${JSON.stringify(cli.output())}`);
+      return (await get(`${base}/healthz`)).ok || undefined;
+    },
+    30_000,
+    `${base}/healthz`,
+  );
+  return { cli, base };
+}
+
+describe("lifecycle on a fresh database", () => {
+  let testDb: TestDatabase;
+  let model: Server;
+  let modelBase: string;
+  const MODEL_KEY = "sk-local-model-secret-123";
+
+  beforeAll(async () => {
+    testDb = await createTestDatabase({ migrate: false, prefix: "clawgate_bot_cli" });
+    // A real OpenAI-compatible stub the doctor probes: GET /v1/models with the bearer key.
+    model = createServer((req, res) => {
+      const ok = req.url === "/v1/models" && req.headers.authorization === `Bearer ${MODEL_KEY}`;
+      res.writeHead(ok ? 200 : 401, { "content-type": "application/json" }).end('{"data":[]}');
+    });
+    await new Promise<void>((r) => model.listen(0, "127.0.0.1", r));
+    modelBase = `http://127.0.0.1:${(model.address() as AddressInfo).port}/v1`;
+  });
+  afterAll(async () => {
+    await new Promise<void>((r) => (model ? model.close(() => r()) : r()));
+    await testDb?.drop();
+  });
+
+  it("migrate applies the committed migrations, then says it is up to date", async () => {
+    const first = await runCli(["migrate"], cliEnv({ DATABASE_URL: testDb.url }));
+    expect(first.stderr).toBe("");
+    expect(first.code).toBe(0);
+    expect(first.stdout).toContain(`Applied ${committedMigrations().length} migration(s)`);
+    for (const m of committedMigrations()) expect(first.stdout).toContain(m);
+
+    const second = await runCli(["migrate"], cliEnv({ DATABASE_URL: testDb.url }));
+    expect(second.code).toBe(0);
+    expect(second.stdout).toContain("already up to date");
+  });
+
+  it("serve becomes ready, serves health and metrics, and exits 0 on SIGTERM removing its instance row", async () => {
+    const { cli, base } = await serve({ DATABASE_URL: testDb.url });
+
+    const ready = await waitFor(
+      async () => ((await get(`${base}/ready`)).status === 200 ? true : undefined),
+      20_000,
+      "/ready 200",
+    );
+    expect(ready).toBe(true);
+    expect((await get(`${base}/healthz`)).status).toBe(200);
+    const metrics = await get(`${base}/metrics`);
+    expect(metrics.status).toBe(200);
+    expect(await metrics.text()).toContain("clawgate_");
+
+    const rows = await waitFor(
+      async () => {
+        const r = await query<{ pid: number; mode: string }>(testDb.url, `SELECT pid, mode FROM "RuntimeInstance"`);
+        return r.length ? r : undefined;
+      },
+      10_000,
+      "the RuntimeInstance row",
+    );
+    expect(rows).toEqual([{ pid: cli.child.pid, mode: "http" }]);
+
+    const logLines = cli.output().stdout.split("\n").filter(Boolean);
+    const listening = logLines.map((l) => JSON.parse(l) as { msg: string; url?: string }).find((l) => l.url);
+    expect(listening?.url).toBe(base);
+
+    const started = Date.now();
+    cli.child.kill("SIGTERM");
+    const exit = await cli.exited;
+    expect(exit.code).toBe(0);
+    expect(Date.now() - started).toBeLessThan(5_000);
+    expect(await query(testDb.url, `SELECT id FROM "RuntimeInstance"`)).toEqual([]);
+  });
+
+  it("seed without --demo exits 2; seed --demo loads the demo data", async () => {
+    const bare = await runCli(["seed"], cliEnv({ DATABASE_URL: testDb.url }));
+    expect(bare.code).toBe(2);
+    expect(bare.stderr).toContain("--demo");
+
+    const demo = await runCli(
+      ["seed", "--demo"],
+      cliEnv({ DATABASE_URL: testDb.url, LOCAL_MODEL_BASE_URL: modelBase }),
+    );
+    expect(demo.stderr).toBe("");
+    expect(demo.code).toBe(0);
+    expect(demo.stdout).toContain("Demo data seeded");
+    const endpoints = await query<{ baseUrl: string }>(testDb.url, `SELECT "baseUrl" FROM "ModelEndpoint"`);
+    expect(endpoints).toEqual([{ baseUrl: modelBase }]);
+  });
+
+  it("doctor passes database and migrations, fails missing DingTalk credentials, exits 1", async () => {
+    const run = await runCli(
+      ["doctor"],
+      cliEnv({ DATABASE_URL: testDb.url, LOCAL_MODEL_BASE_URL: modelBase, LOCAL_MODEL_API_KEY: MODEL_KEY }),
+    );
+    expect(run.code).toBe(1);
+    expect(run.stdout).toContain("✓ environment valid");
+    expect(run.stdout).toContain("✓ database reachable");
+    expect(run.stdout).toContain("✓ migrations applied");
+    expect(run.stdout).toMatch(
+      /✗ DingTalk credentials present[^\n]*\n\s+not set: DINGTALK_APP_KEY, DINGTALK_APP_SECRET\n\s+fix: /,
+    );
+    // The seeded endpoint (read from the database) answers with the key from LOCAL_MODEL_API_KEY.
+    expect(run.stdout).toContain(`✓ model endpoint local_chat reachable (${modelBase})`);
+    expect(run.stdout + run.stderr).not.toContain(MODEL_KEY);
+  });
+
+  it("doctor exits 0 when every check passes and reports a rejected model key", async () => {
+    const vars = {
+      DATABASE_URL: testDb.url,
+      DINGTALK_APP_KEY: "ding-key",
+      DINGTALK_APP_SECRET: "ding-secret",
+      LOCAL_MODEL_API_KEY: MODEL_KEY,
+    };
+    const pass = await runCli(["doctor"], cliEnv(vars));
+    expect(pass.stdout).not.toContain("✗");
+    expect(pass.code).toBe(0);
+
+    const wrongKey = await runCli(["doctor"], cliEnv({ ...vars, LOCAL_MODEL_API_KEY: "sk-wrong-key" }));
+    expect(wrongKey.code).toBe(1);
+    expect(wrongKey.stdout).toMatch(/✗ model endpoint local_chat reachable[^\n]*\n\s+HTTP 401 from GET \/models/);
+    expect(wrongKey.stdout).not.toContain("sk-wrong-key");
+    expect(wrongKey.stdout).not.toContain("ding-secret");
+  });
+});
+
+describe("with nothing listening at DATABASE_URL", () => {
+  it("serve stays up: /healthz 200, /ready 503 fast, SIGTERM exits 0", async () => {
+    const { cli, base } = await serve({ DATABASE_URL: UNREACHABLE_DB });
+    const started = Date.now();
+    const ready = await get(`${base}/ready`);
+    expect(Date.now() - started).toBeLessThan(2_000);
+    expect(ready.status).toBe(503);
+    expect(((await ready.json()) as { checks: { database: { ok: boolean } } }).checks.database.ok).toBe(false);
+    expect((await get(`${base}/healthz`)).status).toBe(200);
+
+    cli.child.kill("SIGTERM");
+    expect((await cli.exited).code).toBe(0);
+    expect(cli.output().stdout).toContain("heartbeat failed");
+  });
+
+  it("doctor reports the database failure without crashing", async () => {
+    const run = await runCli(["doctor"], cliEnv({ DATABASE_URL: UNREACHABLE_DB }));
+    expect(run.code).toBe(1);
+    expect(run.stdout).toContain("✓ environment valid");
+    expect(run.stdout).toMatch(/✗ database reachable\n\s+Can't reach database server at 127\.0\.0\.1:1\n\s+fix: /);
+    expect(run.stdout).toMatch(/✗ migrations applied\n\s+not checked/);
+    expect(run.stdout).toMatch(/✗ model endpoint reachable\n\s+ModelEndpoint rows not read: database unavailable/);
+    expect(run.stderr).toBe("");
+  });
+
+  it("migrate fails with a one-line reason", async () => {
+    const run = await runCli(["migrate"], cliEnv({ DATABASE_URL: UNREACHABLE_DB }));
+    expect(run.code).toBe(1);
+    expect(run.stderr).toMatch(/^clawgate migrate failed: .*ECONNREFUSED/);
+    expect(run.stderr).not.toContain("    at ");
+  });
+});
+
+describe("invalid environment", () => {
+  it.each([
+    [{ DATABASE_URL: "postgresql://postgres@127.0.0.1:5432/postgres", PORT: "abc" }, /^ {2}PORT: expected an integer/m],
+    [{ DATABASE_URL: "nonsense" }, /^ {2}DATABASE_URL: must be a postgresql:\/\/ URL/m],
+    [{}, /^ {2}DATABASE_URL: is required/m],
+  ])("serve exits 1 naming the variable, before starting anything: %o", async (vars, expected) => {
+    const port = await freePort();
+    const run = await runCli(["serve"], cliEnv({ HOST: "127.0.0.1", PORT: String(port), ...vars }));
+    expect(run.code).toBe(1);
+    expect(run.stderr).toMatch(expected);
+    expect(run.stderr).not.toContain("    at ");
+    expect(run.stdout).toBe("");
+  });
+
+  it("reports every bad variable, one line each", async () => {
+    const run = await runCli(["serve"], cliEnv({ DATABASE_URL: "nonsense", PORT: "70000", DINGTALK_MODE: "ws" }));
+    expect(run.code).toBe(1);
+    expect(run.stderr.split("\n").filter((l) => l.startsWith("  "))).toEqual([
+      "  DATABASE_URL: must be a postgresql:// URL (postgresql://user:password@host:5432/database)",
+      '  PORT: expected an integer between 1 and 65535, got "70000"',
+      '  DINGTALK_MODE: expected one of http, stream, got "ws"',
+    ]);
+  });
+
+  it("migrate checks only DATABASE_URL", async () => {
+    const run = await runCli(["migrate"], cliEnv({ DATABASE_URL: "nonsense", PORT: "abc" }));
+    expect(run.code).toBe(1);
+    expect(run.stderr).toContain("DATABASE_URL:");
+    expect(run.stderr).not.toContain("PORT");
+  });
+});

@@ -1,0 +1,30 @@
+import { describe, expect, it } from "vitest";
+import { traceIdFrom } from "./trace.ts";
+
+describe("traceIdFrom", () => {
+  it("uses a well-formed x-request-id", () => {
+    expect(traceIdFrom({ "x-request-id": "req-42_a.b:c" })).toBe("req-42_a.b:c");
+  });
+
+  it("takes the trace id out of a W3C traceparent", () => {
+    const traceparent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+    expect(traceIdFrom({ traceparent })).toBe("4bf92f3577b34da6a3ce929d0e0e4736");
+  });
+
+  it("prefers x-request-id over traceparent", () => {
+    const traceparent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+    expect(traceIdFrom({ "x-request-id": "abc", traceparent })).toBe("abc");
+  });
+
+  it.each([
+    [{}],
+    [{ "x-request-id": "has spaces and\nnewlines" }],
+    [{ "x-request-id": "x".repeat(129) }],
+    [{ traceparent: "00-00000000000000000000000000000000-00f067aa0ba902b7-01" }],
+    [{ traceparent: "garbage" }],
+  ])("generates a fresh id for %o", (headers) => {
+    const id = traceIdFrom(headers);
+    expect(id).toMatch(/^[0-9a-f]{32}$/);
+    expect(traceIdFrom(headers)).not.toBe(id);
+  });
+});

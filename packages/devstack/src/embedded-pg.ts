@@ -49,6 +49,7 @@ export function hydrateNativeSymlinks(): void {
 export async function startEmbeddedPostgres(opts: { dataDir: string; port: number; log?: (line: string) => void }): Promise<EmbeddedPg> {
   hydrateNativeSymlinks();
   const isRoot = process.getuid?.() === 0;
+  const recent: string[] = []; // last log lines, shown when initdb or start fails
   const server = new EmbeddedPostgres({
     databaseDir: opts.dataDir,
     port: opts.port,
@@ -56,11 +57,17 @@ export async function startEmbeddedPostgres(opts: { dataDir: string; port: numbe
     password: PASSWORD,
     persistent: true,
     // DingTalk text is mostly Chinese: never let initdb fall back to SQL_ASCII.
-    initdbFlags: ["--encoding=UTF8", "--locale=C"],
+    // --lc-messages=C overrides the en_US.UTF-8 the package always passes (the last one wins),
+    // so a machine without that locale installed can still initialise a cluster.
+    initdbFlags: ["--encoding=UTF8", "--locale=C", "--lc-messages=C"],
     // PostgreSQL refuses to run as root; the package then runs it as a `postgres` system user.
     createPostgresUser: isRoot,
     postgresFlags: ["-c", "listen_addresses=127.0.0.1", "-c", "unix_socket_directories=", "-c", "fsync=off"],
-    onLog: (m) => opts.log?.(m),
+    onLog: (m) => {
+      recent.push(m);
+      if (recent.length > 20) recent.shift();
+      opts.log?.(m);
+    },
     onError: (e) => opts.log?.(String(e)),
   });
   if (!existsSync(path.join(opts.dataDir, "PG_VERSION"))) {
@@ -69,8 +76,9 @@ export async function startEmbeddedPostgres(opts: { dataDir: string; port: numbe
       await server.initialise();
     } catch (error) {
       throw new Error(
-        `initdb failed for ${opts.dataDir}: ${String(error)}\n` +
-          "On Debian/Ubuntu it needs the en_US.UTF-8 locale: apt-get install -y locales-all",
+        `initdb failed for ${opts.dataDir}: ${String(error)}\n${recent.join("").trim()}\n` +
+          "As root, PostgreSQL runs as the `postgres` system user, which must be able to enter every parent folder " +
+          "of the data directory. Or set DATABASE_URL to use your own PostgreSQL.",
       );
     }
   }

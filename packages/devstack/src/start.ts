@@ -1,0 +1,200 @@
+/**
+ * `npm start`: the whole product on this machine, in one command.
+ *
+ * - PostgreSQL: DATABASE_URL when given, else an embedded PostgreSQL under .data/pg (reused
+ *   by the next start).
+ * - Committed migrations applied, demo data seeded (idempotent).
+ * - The local OpenID Connect provider with a demo user per role (SSO from day one).
+ * - The bot runtime (`clawgate serve`) on :8080 and the console on :3000 (built once; turbo
+ *   caches the build, so later starts skip it).
+ * Ctrl-C stops everything; the data stays.
+ */
+import { spawn, type ChildProcess } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { existsSync, readFileSync, writeFileSync, mkdirSync, createWriteStream } from "node:fs";
+import net from "node:net";
+import path from "node:path";
+import { seedDemo, DEMO_USERS, DEMO_PASSWORD } from "@clawgate/core";
+import { createDb } from "@clawgate/db";
+import { deployMigrations } from "@clawgate/db/migrations";
+import { ensureDatabase, startEmbeddedPostgres, type EmbeddedPg } from "./embedded-pg.ts";
+import { DATA_DIR, REPO_ROOT } from "./paths.ts";
+import { DEMO_OIDC_CLIENT, PORTS } from "./ports.ts";
+
+const children: { name: string; proc: ChildProcess }[] = [];
+let embedded: EmbeddedPg | undefined;
+let stopping = false;
+
+function log(line: string): void {
+  console.log(`[clawgate] ${line}`);
+}
+
+/** Secrets of the local demo, generated once and kept in .data (git-ignored). */
+function localSecrets(): { nextAuthSecret: string; dingtalkAppSecret: string } {
+  const file = path.join(DATA_DIR, "local-secrets.json");
+  if (existsSync(file)) return JSON.parse(readFileSync(file, "utf8"));
+  mkdirSync(DATA_DIR, { recursive: true });
+  const secrets = {
+    nextAuthSecret: randomBytes(32).toString("base64url"),
+    dingtalkAppSecret: randomBytes(24).toString("base64url"),
+  };
+  writeFileSync(file, JSON.stringify(secrets, null, 2), { mode: 0o600 });
+  return secrets;
+}
+
+function portFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const srv = net.createServer();
+    srv.once("error", () => resolve(false));
+    srv.listen(port, "127.0.0.1", () => srv.close(() => resolve(true)));
+  });
+}
+
+function startChild(name: string, cmd: string, args: string[], opts: { cwd?: string; env: NodeJS.ProcessEnv }): ChildProcess {
+  const proc = spawn(cmd, args, { cwd: opts.cwd ?? REPO_ROOT, env: opts.env, stdio: ["ignore", "pipe", "pipe"] });
+  const logFile = createWriteStream(path.join(DATA_DIR, `${name}.log`), { flags: "a" });
+  const prefix = `[${name}] `;
+  for (const stream of [proc.stdout, proc.stderr]) {
+    stream?.on("data", (chunk: Buffer) => {
+      logFile.write(chunk);
+      if (process.env.CLAWGATE_VERBOSE) process.stdout.write(chunk.toString().replace(/^(?=.)/gm, prefix));
+    });
+  }
+  proc.on("exit", (code, signal) => {
+    if (!stopping) {
+      log(`${name} exited (${signal ?? code}); see .data/${name}.log. Stopping.`);
+      void shutdown(1);
+    }
+  });
+  children.push({ name, proc });
+  return proc;
+}
+
+async function waitFor(url: string, name: string, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (stopping) return;
+    try {
+      const res = await fetch(url, { signal: AbortSignal.timeout(2_000) });
+      if (res.ok) return;
+    } catch {
+      // not up yet
+    }
+    await new Promise((r) => setTimeout(r, 300));
+  }
+  throw new Error(`${name} did not become ready at ${url} within ${timeoutMs / 1000}s; see .data/${name}.log`);
+}
+
+function run(cmd: string, args: string[], env: NodeJS.ProcessEnv): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const proc = spawn(cmd, args, { cwd: REPO_ROOT, env, stdio: "inherit" });
+    proc.on("close", (code) => (code === 0 ? resolve() : reject(new Error(`${cmd} ${args.join(" ")} failed (exit ${code})`))));
+  });
+}
+
+async function shutdown(code: number): Promise<never> {
+  if (!stopping) {
+    stopping = true;
+    log("stopping…");
+    for (const { proc } of children) if (proc.exitCode === null) proc.kill("SIGTERM");
+    const deadline = Date.now() + 10_000;
+    while (children.some(({ proc }) => proc.exitCode === null && proc.signalCode === null) && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    for (const { proc } of children) if (proc.exitCode === null && proc.signalCode === null) proc.kill("SIGKILL");
+    await embedded?.stop().catch(() => {});
+    log("stopped. Data kept in .data/ (delete it for a fresh start).");
+  }
+  process.exit(code);
+}
+
+async function main(): Promise<void> {
+  process.on("SIGINT", () => void shutdown(0));
+  process.on("SIGTERM", () => void shutdown(0));
+  mkdirSync(DATA_DIR, { recursive: true });
+
+  for (const [name, port] of [["console", PORTS.console], ["runtime", PORTS.runtime], ["oidc", PORTS.oidc]] as const) {
+    if (!(await portFree(port))) throw new Error(`port ${port} (${name}) is in use: stop whatever listens there, or a previous npm start`);
+  }
+
+  let databaseUrl = process.env.DATABASE_URL;
+  if (!databaseUrl) {
+    log(`starting embedded PostgreSQL on 127.0.0.1:${PORTS.embeddedPgDev} (data in .data/pg)`);
+    const pgLog = createWriteStream(path.join(DATA_DIR, "postgres.log"), { flags: "a" });
+    embedded = await startEmbeddedPostgres({ dataDir: path.join(DATA_DIR, "pg"), port: PORTS.embeddedPgDev, log: (l) => pgLog.write(l) });
+    await ensureDatabase(embedded.serverUrl, "clawgate");
+    databaseUrl = embedded.urlFor("clawgate");
+  }
+
+  log("applying migrations");
+  await deployMigrations(databaseUrl);
+  const db = createDb(databaseUrl, { max: 2 });
+  const seeded = await seedDemo(db, { modelBaseUrl: `http://127.0.0.1:${PORTS.demoModel}/v1` });
+  await db.$disconnect();
+  log(Object.keys(seeded.created).length ? "demo data seeded" : "demo data already present");
+
+  const secrets = localSecrets();
+  const baseEnv: NodeJS.ProcessEnv = { ...process.env, DATABASE_URL: databaseUrl, NEXT_TELEMETRY_DISABLED: "1" };
+  const issuer = `http://localhost:${PORTS.oidc}`;
+  const consoleUrl = `http://localhost:${PORTS.console}`;
+
+  log("building the console (cached after the first start)");
+  await run("npx", ["turbo", "run", "build", "--filter=@clawgate/console", "--output-logs=errors-only"], {
+    ...baseEnv,
+    SKIP_ENV_VALIDATION: "1",
+  });
+
+  startChild("oidc", process.execPath, ["--import", "tsx", "packages/devstack/src/oidc-server.ts"], {
+    env: { ...baseEnv, NEXTAUTH_URL: consoleUrl },
+  });
+  startChild("runtime", process.execPath, ["apps/bot/bin/clawgate.mjs", "serve"], {
+    env: {
+      ...baseEnv,
+      PORT: String(PORTS.runtime),
+      HOST: "127.0.0.1",
+      DINGTALK_MODE: "http",
+      DINGTALK_APP_KEY: "dingdemoappkey",
+      DINGTALK_APP_SECRET: secrets.dingtalkAppSecret,
+      DINGTALK_API_BASE: `http://127.0.0.1:${PORTS.fakeDingtalk}`,
+      LOCAL_MODEL_BASE_URL: `http://127.0.0.1:${PORTS.demoModel}/v1`,
+      LOCAL_MODEL_API_KEY: "demo-local-key",
+    },
+  });
+  startChild("console", process.execPath, [path.join(REPO_ROOT, "node_modules/next/dist/bin/next"), "start", "-p", String(PORTS.console)], {
+    cwd: path.join(REPO_ROOT, "apps/console"),
+    env: {
+      ...baseEnv,
+      NEXTAUTH_URL: consoleUrl,
+      NEXTAUTH_SECRET: secrets.nextAuthSecret,
+      OIDC_ISSUER: issuer,
+      OIDC_CLIENT_ID: DEMO_OIDC_CLIENT.clientId,
+      OIDC_CLIENT_SECRET: DEMO_OIDC_CLIENT.clientSecret,
+    },
+  });
+
+  await Promise.all([
+    waitFor(`${issuer}/.well-known/openid-configuration`, "oidc", 30_000),
+    waitFor(`http://127.0.0.1:${PORTS.runtime}/ready`, "runtime", 60_000),
+    waitFor(`${consoleUrl}/api/health`, "console", 60_000),
+  ]);
+
+  const users = DEMO_USERS.map((u) => `      ${u.email.padEnd(26)} ${u.role}`).join("\n");
+  console.log(`
+  Clawgate is running.
+
+    Console   ${consoleUrl}          (sign in with SSO: the local demo identity provider)
+    Runtime   http://127.0.0.1:${PORTS.runtime}      (/healthz, /ready, /metrics)
+    SSO       ${issuer}
+    Database  ${embedded ? `embedded PostgreSQL, 127.0.0.1:${PORTS.embeddedPgDev} (data in .data/pg)` : "DATABASE_URL"}
+
+  Demo sign-in (password "${DEMO_PASSWORD}"):
+${users}
+
+  Logs are in .data/*.log (CLAWGATE_VERBOSE=1 prints them here). Ctrl-C stops everything.
+`);
+}
+
+main().catch((error: unknown) => {
+  console.error(`[clawgate] ${(error as Error).message}`);
+  void shutdown(1);
+});

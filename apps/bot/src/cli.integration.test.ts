@@ -14,6 +14,7 @@ import {
   killChild,
   query,
   runCli,
+  startBlackhole,
   startCli,
   UNREACHABLE_DB,
   waitFor,
@@ -196,6 +197,25 @@ describe("with nothing listening at DATABASE_URL", () => {
     expect(run.code).toBe(1);
     expect(run.stderr).toMatch(/^clawgate migrate failed: .*ECONNREFUSED/);
     expect(run.stderr).not.toContain("    at ");
+  });
+});
+
+describe("with a database that accepts connections and never answers", () => {
+  it("serve answers /ready 503 fast and still shuts down promptly on SIGTERM", async () => {
+    const blackhole = await startBlackhole();
+    try {
+      const { cli, base } = await serve({ DATABASE_URL: blackhole.url });
+      const started = Date.now();
+      expect((await get(`${base}/ready`)).status).toBe(503);
+      expect(Date.now() - started).toBeLessThan(2_000);
+
+      const stopping = Date.now();
+      cli.child.kill("SIGTERM");
+      expect((await cli.exited).code).toBe(0);
+      expect(Date.now() - stopping).toBeLessThan(7_000);
+    } finally {
+      await blackhole.close();
+    }
   });
 });
 

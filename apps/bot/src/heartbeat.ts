@@ -6,7 +6,7 @@
 import { randomBytes } from "node:crypto";
 import { hostname } from "node:os";
 import type { Db } from "@clawgate/db";
-import { describeDbError } from "./db-checks.ts";
+import { describeDbError, withTimeout } from "./db-checks.ts";
 import type { Logger } from "./logger.ts";
 import { VERSION } from "./version.ts";
 
@@ -20,9 +20,17 @@ export interface HeartbeatOptions {
   logger: Logger;
   mode: string;
   intervalMs?: number;
+  /** How long `stop()` waits for the database (a stalled one must not block shutdown). */
+  stopTimeoutMs?: number;
 }
 
-export function startHeartbeat({ db, logger, mode, intervalMs = 10_000 }: HeartbeatOptions): Heartbeat {
+export function startHeartbeat({
+  db,
+  logger,
+  mode,
+  intervalMs = 10_000,
+  stopTimeoutMs = 2_000,
+}: HeartbeatOptions): Heartbeat {
   const id = `rt_${randomBytes(8).toString("hex")}`;
   const log = logger.child({ runtimeInstance: id });
   let inFlight: Promise<void> | undefined;
@@ -31,19 +39,17 @@ export function startHeartbeat({ db, logger, mode, intervalMs = 10_000 }: Heartb
   const beat = async () => {
     const now = new Date();
     try {
-      await db.runtimeInstance.upsert({
-        where: { id },
-        create: {
-          id,
-          hostname: hostname(),
-          pid: process.pid,
-          version: VERSION,
-          mode,
-          startedAt: now,
-          heartbeatAt: now,
-        },
-        update: { heartbeatAt: now },
-      });
+      const row = {
+        id,
+        hostname: hostname(),
+        pid: process.pid,
+        version: VERSION,
+        mode,
+        startedAt: now,
+        heartbeatAt: now,
+      };
+      const upsert = db.runtimeInstance.upsert({ where: { id }, create: row, update: { heartbeatAt: now } });
+      await withTimeout(upsert, intervalMs, "heartbeat");
       if (!healthy) log.info("heartbeat restored");
       healthy = true;
     } catch (error) {
@@ -65,9 +71,15 @@ export function startHeartbeat({ db, logger, mode, intervalMs = 10_000 }: Heartb
     id,
     async stop() {
       clearInterval(timer);
-      await inFlight;
       try {
-        await db.runtimeInstance.deleteMany({ where: { id } });
+        await withTimeout(
+          (async () => {
+            await inFlight;
+            await db.runtimeInstance.deleteMany({ where: { id } });
+          })(),
+          stopTimeoutMs,
+          "deleting the runtime instance row",
+        );
       } catch (error) {
         log.warn({ error: describeDbError(error) }, "could not delete runtime instance row");
       }

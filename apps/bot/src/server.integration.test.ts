@@ -7,7 +7,7 @@ import { createDb, type Db } from "@clawgate/db";
 import { committedMigrations, deployMigrations } from "@clawgate/db/migrations";
 import { createTestDatabase, type TestDatabase } from "@clawgate/devstack/testdb";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { query, UNREACHABLE_DB } from "../test/helpers.ts";
+import { query, startBlackhole, UNREACHABLE_DB } from "../test/helpers.ts";
 import { startHeartbeat } from "./heartbeat.ts";
 import { VERSION } from "./version.ts";
 import { createLogger } from "./logger.ts";
@@ -73,6 +73,31 @@ describe("with nothing listening at DATABASE_URL", () => {
     // One line per outage, not one per tick.
     expect(warnings).toHaveLength(1);
     expect(warnings[0]?.error).toContain("127.0.0.1:1");
+  });
+});
+
+describe("with a database that accepts connections and never answers", () => {
+  it("answers /ready 503 within the readiness deadline, and the heartbeat stops anyway", async () => {
+    const blackhole = await startBlackhole();
+    const db = createDb(blackhole.url, { connectionTimeoutMillis: 5_000 });
+    const app = buildServer({ env, db, logger: createLogger("silent") });
+    try {
+      const hb = startHeartbeat({ db, logger: createLogger("silent"), mode: "http", stopTimeoutMs: 500 });
+      const started = Date.now();
+      const ready = await app.inject({ url: "/ready" });
+      expect(Date.now() - started).toBeLessThan(2_000);
+      expect(ready.statusCode).toBe(503);
+      expect(ready.json<ReadyBody>().checks.database.error).toBe("SELECT 1 timed out after 1000 ms");
+      expect((await app.inject({ url: "/healthz" })).statusCode).toBe(200);
+
+      const stopping = Date.now();
+      await hb.stop();
+      expect(Date.now() - stopping).toBeLessThan(1_500);
+    } finally {
+      await app.close();
+      await blackhole.close();
+      await db.$disconnect().catch(() => {});
+    }
   });
 });
 

@@ -1,6 +1,6 @@
 /** Helpers for tests that run the real `clawgate` CLI as a child process. */
 import { spawn, type ChildProcess } from "node:child_process";
-import { createServer, type AddressInfo } from "node:net";
+import { createServer, type AddressInfo, type Server, type Socket } from "node:net";
 import path from "node:path";
 import pg from "pg";
 
@@ -98,3 +98,22 @@ export async function query<T>(url: string, sql: string, params: unknown[] = [])
 
 /** An address where nothing listens: connections are refused at once. */
 export const UNREACHABLE_DB = "postgresql://postgres@127.0.0.1:1/clawgate";
+
+/** A "database" that accepts TCP connections and never says a word (a stalled server). */
+export async function startBlackhole(): Promise<{ url: string; close(): Promise<void> }> {
+  const sockets = new Set<Socket>();
+  const server: Server = createServer((socket) => {
+    sockets.add(socket);
+    socket.on("close", () => sockets.delete(socket));
+  });
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `postgresql://postgres@127.0.0.1:${port}/clawgate`,
+    close: () =>
+      new Promise<void>((r) => {
+        for (const s of sockets) s.destroy();
+        server.close(() => r());
+      }),
+  };
+}

@@ -1,5 +1,6 @@
 /** `clawgate serve`: the runtime HTTP server plus its heartbeat, until SIGINT/SIGTERM. */
 import { createDb } from "@clawgate/db";
+import { withTimeout } from "../db-checks.ts";
 import { startHeartbeat } from "../heartbeat.ts";
 import { createLogger } from "../logger.ts";
 import { buildServer } from "../server.ts";
@@ -37,7 +38,9 @@ export async function serve(): Promise<void> {
     }, SHUTDOWN_DEADLINE_MS).unref();
     await app.close();
     await heartbeat.stop();
-    await db.$disconnect();
+    await withTimeout(db.$disconnect(), 2_000, "closing database connections").catch((error: unknown) =>
+      logger.warn({ err: error }, "database pool did not close cleanly"),
+    );
     logger.info("stopped");
     process.exit(0);
   };

@@ -188,7 +188,9 @@ describe("with nothing listening at DATABASE_URL", () => {
     expect(run.stdout).toContain("✓ environment valid");
     expect(run.stdout).toMatch(/✗ database reachable\n\s+Can't reach database server at 127\.0\.0\.1:1\n\s+fix: /);
     expect(run.stdout).toMatch(/✗ migrations applied\n\s+not checked/);
-    expect(run.stdout).toMatch(/✗ model endpoint reachable\n\s+ModelEndpoint rows not read: database unavailable/);
+    expect(run.stdout).toMatch(
+      /✗ model endpoint reachable\n\s+ModelEndpoint rows not read: database unavailable or not migrated/,
+    );
     expect(run.stderr).toBe("");
   });
 

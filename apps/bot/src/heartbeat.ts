@@ -20,6 +20,8 @@ export interface HeartbeatOptions {
   logger: Logger;
   mode: string;
   intervalMs?: number;
+  /** Deadline for one heartbeat write (default: the interval). */
+  beatTimeoutMs?: number;
   /** How long `stop()` waits for the database (a stalled one must not block shutdown). */
   stopTimeoutMs?: number;
 }
@@ -29,6 +31,7 @@ export function startHeartbeat({
   logger,
   mode,
   intervalMs = 10_000,
+  beatTimeoutMs = intervalMs,
   stopTimeoutMs = 2_000,
 }: HeartbeatOptions): Heartbeat {
   const id = `rt_${randomBytes(8).toString("hex")}`;
@@ -49,7 +52,7 @@ export function startHeartbeat({
         heartbeatAt: now,
       };
       const upsert = db.runtimeInstance.upsert({ where: { id }, create: row, update: { heartbeatAt: now } });
-      await withTimeout(upsert, intervalMs, "heartbeat");
+      await withTimeout(upsert, beatTimeoutMs, "heartbeat");
       if (!healthy) log.info("heartbeat restored");
       healthy = true;
     } catch (error) {

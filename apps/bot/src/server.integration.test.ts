@@ -66,7 +66,7 @@ describe("with nothing listening at DATABASE_URL", () => {
 
   it("keeps the heartbeat going without throwing and stops cleanly", async () => {
     const { logger, lines } = capturedLogger();
-    const hb = startHeartbeat({ db, logger, mode: "http", intervalMs: 50 });
+    const hb = startHeartbeat({ db, logger, mode: "http", intervalMs: 50, beatTimeoutMs: 5_000 });
     await new Promise((r) => setTimeout(r, 300));
     await hb.stop();
     const warnings = lines.filter((l) => l.msg === "heartbeat failed; retrying every tick");
@@ -172,7 +172,7 @@ describe("against a real database", () => {
 
   it("keeps a RuntimeInstance row fresh and removes it on stop", async () => {
     type Row = { id: string; pid: number; version: string; mode: string; heartbeatAt: Date; startedAt: Date };
-    const hb = startHeartbeat({ db, logger, mode: "stream", intervalMs: 100 });
+    const hb = startHeartbeat({ db, logger, mode: "stream", intervalMs: 100, beatTimeoutMs: 5_000 });
     const read = () => query<Row>(testDb.url, `SELECT * FROM "RuntimeInstance" WHERE id = $1`, [hb.id]);
     await expect.poll(async () => (await read()).length).toBe(1);
     const [first] = await read();

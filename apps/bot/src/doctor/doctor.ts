@@ -48,7 +48,7 @@ function dingtalkCheck(env: Partial<Env>): DoctorResult {
 }
 
 async function modelTargets(db: Db | undefined, env: Partial<Env>): Promise<{ targets: ModelTarget[]; note?: string }> {
-  let note: string | undefined = db ? undefined : "ModelEndpoint rows not read: database unavailable";
+  let note: string | undefined = db ? undefined : "ModelEndpoint rows not read: database unavailable or not migrated";
   if (db) {
     try {
       const rows = await db.modelEndpoint.findMany({

@@ -4,7 +4,7 @@
  * Writers serialise on a transaction-scoped advisory lock so the chain never forks.
  */
 import { createHash } from "node:crypto";
-import type { Db, Tx } from "@clawgate/db";
+import { Prisma, type Db, type Tx } from "@clawgate/db";
 import type { Actor } from "./actor.ts";
 
 const AUDIT_CHAIN_LOCK = 0x6175_6469; // "audi"
@@ -21,7 +21,7 @@ export interface AuditEntry {
 
 interface HashedFields {
   at: Date;
-  actorType: string;
+  actorType: Actor["type"];
   actorId: string | null;
   actorName: string;
   action: string;
@@ -70,7 +70,7 @@ export async function appendAudit(tx: Tx, entry: AuditEntry): Promise<{ id: bigi
   const row = await tx.auditLog.create({
     data: {
       ...fields,
-      diff: (fields.diff ?? undefined) as never,
+      diff: fields.diff === null ? Prisma.DbNull : (fields.diff as Prisma.InputJsonValue),
       actorIp: entry.actor.ip ?? null,
       actorUserAgent: entry.actor.userAgent ?? null,
       hash,

@@ -73,7 +73,8 @@ async function adminQuery(url: string, sql: string): Promise<void> {
 
 /** Bug 3: run the whole script at once instead of adapter-pg's split on ";". */
 function withWholeScripts(adapter: SqlDriverAdapter): SqlDriverAdapter {
-  const pool = adapter.underlyingDriver() as pg.Pool;
+  // PrismaPgAdapter exposes its pool; the generic SqlDriverAdapter type does not declare it.
+  const pool = (adapter as SqlDriverAdapter & { underlyingDriver(): pg.Pool }).underlyingDriver();
   const mapError = (adapter as unknown as { onError(e: unknown): never }).onError.bind(adapter);
   adapter.executeScript = async (script: string) => {
     try {

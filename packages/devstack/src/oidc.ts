@@ -95,6 +95,7 @@ export function createOidcProvider(opts: OidcProviderOptions): Provider {
     claims: { openid: ["sub"], email: ["email", "email_verified"], profile: ["name"] },
     // Put the scope's claims in the ID token too: the console reads its profile from the ID token.
     conformIdTokenClaims: false,
+    responseTypes: ["code"],
     pkce: { required: () => true },
     features: { devInteractions: { enabled: false }, rpInitiatedLogout: { enabled: false } },
     interactions: { url: (_ctx: unknown, interaction: { uid: string }) => `/interaction/${interaction.uid}` },

@@ -17,12 +17,13 @@ import path from "node:path";
 import { seedDemo, DEMO_USERS, DEMO_PASSWORD } from "@clawgate/core";
 import { createDb } from "@clawgate/db";
 import { deployMigrations } from "@clawgate/db/migrations";
-import { ensureDatabase, startEmbeddedPostgres, type EmbeddedPg } from "./embedded-pg.ts";
+import { ensureDatabase } from "./pg-admin.ts";
 import { DATA_DIR, REPO_ROOT } from "./paths.ts";
 import { DEMO_OIDC_CLIENT, PORTS } from "./ports.ts";
+import { withDatabase } from "./testdb.ts";
 
 const children: { name: string; proc: ChildProcess }[] = [];
-let embedded: EmbeddedPg | undefined;
+let embeddedPg: ChildProcess | undefined;
 let stopping = false;
 
 function log(line: string): void {
@@ -92,19 +93,55 @@ function run(cmd: string, args: string[], env: NodeJS.ProcessEnv): Promise<void>
   });
 }
 
-async function shutdown(code: number): Promise<never> {
-  if (!stopping) {
-    stopping = true;
-    log("stopping…");
-    for (const { proc } of children) if (proc.exitCode === null) proc.kill("SIGTERM");
-    const deadline = Date.now() + 10_000;
-    while (children.some(({ proc }) => proc.exitCode === null && proc.signalCode === null) && Date.now() < deadline) {
-      await new Promise((r) => setTimeout(r, 100));
-    }
-    for (const { proc } of children) if (proc.exitCode === null && proc.signalCode === null) proc.kill("SIGKILL");
-    await embedded?.stop().catch(() => {});
-    log("stopped. Data kept in .data/ (delete it for a fresh start).");
+/**
+ * Starts pg-server.ts in its own process group, so a Ctrl-C in the terminal reaches the apps but
+ * not the database: we stop it ourselves after the apps have exited.
+ */
+function startEmbeddedPg(): Promise<string> {
+  const proc = spawn(
+    process.execPath,
+    ["--import", "tsx", path.join(import.meta.dirname, "pg-server.ts"), path.join(DATA_DIR, "pg"), String(PORTS.embeddedPgDev), path.join(DATA_DIR, "postgres.log")],
+    { cwd: REPO_ROOT, detached: true, stdio: ["ignore", "pipe", "pipe"] },
+  );
+  embeddedPg = proc;
+  return new Promise((resolve, reject) => {
+    let out = "";
+    proc.stdout?.on("data", (d: Buffer) => {
+      out += d;
+      const ready = /^READY (\S+)$/m.exec(out);
+      if (ready?.[1]) resolve(ready[1]);
+    });
+    proc.stderr?.on("data", (d: Buffer) => (out += d));
+    proc.on("exit", (code) => reject(new Error(`embedded PostgreSQL did not start (exit ${code}):\n${out.trim()}`)));
+  });
+}
+
+/**
+ * Stops the apps, then the database. Idempotent: a Ctrl-C usually arrives twice (the terminal
+ * signals the process group and npm forwards it again), and both calls wait for the same stop.
+ */
+let stopped: Promise<never> | undefined;
+function shutdown(code: number): Promise<never> {
+  stopped ??= stopEverything(code);
+  return stopped;
+}
+
+async function stopEverything(code: number): Promise<never> {
+  stopping = true;
+  log("stopping…");
+  for (const { proc } of children) if (proc.exitCode === null) proc.kill("SIGTERM");
+  const deadline = Date.now() + 10_000;
+  while (children.some(({ proc }) => proc.exitCode === null && proc.signalCode === null) && Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 100));
   }
+  for (const { proc } of children) if (proc.exitCode === null && proc.signalCode === null) proc.kill("SIGKILL");
+  // The database goes last, once nothing uses it any more.
+  if (embeddedPg && embeddedPg.exitCode === null) {
+    const exited = new Promise((r) => embeddedPg!.once("exit", r));
+    embeddedPg.kill("SIGTERM");
+    await Promise.race([exited, new Promise((r) => setTimeout(r, 10_000))]);
+  }
+  log("stopped. Data kept in .data/ (delete it for a fresh start).");
   process.exit(code);
 }
 
@@ -120,10 +157,9 @@ async function main(): Promise<void> {
   let databaseUrl = process.env.DATABASE_URL;
   if (!databaseUrl) {
     log(`starting embedded PostgreSQL on 127.0.0.1:${PORTS.embeddedPgDev} (data in .data/pg)`);
-    const pgLog = createWriteStream(path.join(DATA_DIR, "postgres.log"), { flags: "a" });
-    embedded = await startEmbeddedPostgres({ dataDir: path.join(DATA_DIR, "pg"), port: PORTS.embeddedPgDev, log: (l) => pgLog.write(l) });
-    await ensureDatabase(embedded.serverUrl, "clawgate");
-    databaseUrl = embedded.urlFor("clawgate");
+    const serverUrl = await startEmbeddedPg();
+    await ensureDatabase(serverUrl, "clawgate");
+    databaseUrl = withDatabase(serverUrl, "clawgate");
   }
 
   log("applying migrations");
@@ -134,7 +170,12 @@ async function main(): Promise<void> {
   log(Object.keys(seeded.created).length ? "demo data seeded" : "demo data already present");
 
   const secrets = localSecrets();
-  const baseEnv: NodeJS.ProcessEnv = { ...process.env, DATABASE_URL: databaseUrl, NEXT_TELEMETRY_DISABLED: "1" };
+  const baseEnv: NodeJS.ProcessEnv = {
+    ...process.env,
+    DATABASE_URL: databaseUrl,
+    NEXT_TELEMETRY_DISABLED: "1",
+    TURBO_TELEMETRY_DISABLED: "1",
+  };
   const issuer = `http://localhost:${PORTS.oidc}`;
   const consoleUrl = `http://localhost:${PORTS.console}`;
 
@@ -185,7 +226,7 @@ async function main(): Promise<void> {
     Console   ${consoleUrl}          (sign in with SSO: the local demo identity provider)
     Runtime   http://127.0.0.1:${PORTS.runtime}      (/healthz, /ready, /metrics)
     SSO       ${issuer}
-    Database  ${embedded ? `embedded PostgreSQL, 127.0.0.1:${PORTS.embeddedPgDev} (data in .data/pg)` : "DATABASE_URL"}
+    Database  ${embeddedPg ? `embedded PostgreSQL, 127.0.0.1:${PORTS.embeddedPgDev} (data in .data/pg)` : "DATABASE_URL"}
 
   Demo sign-in (password "${DEMO_PASSWORD}"):
 ${users}

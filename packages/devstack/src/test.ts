@@ -15,8 +15,8 @@ import { randomBytes } from "node:crypto";
 import { existsSync } from "node:fs";
 import { mkdir, readdir, readFile, rm } from "node:fs/promises";
 import path from "node:path";
-import { deployMigrations } from "@clawgate/db/migrations";
-import { ensureDatabase, startEmbeddedPostgres, type EmbeddedPg } from "./embedded-pg.ts";
+import { startEmbeddedPostgres, type EmbeddedPg } from "./embedded-pg.ts";
+import { ensureDatabase } from "./pg-admin.ts";
 import { DATA_DIR, REPO_ROOT } from "./paths.ts";
 import { PORTS } from "./ports.ts";
 import { createTestDatabase } from "./testdb.ts";
@@ -88,6 +88,7 @@ async function main(): Promise<number> {
     DATABASE_URL: db.url,
     CLAWGATE_TEST_REPORT_DIR: REPORT_DIR,
     NEXT_TELEMETRY_DISABLED: "1",
+    TURBO_TELEMETRY_DISABLED: "1",
     CHROMIUM_PATH: process.env.CHROMIUM_PATH ?? "/usr/bin/chromium",
   };
   const results: Record<string, number> = {};

@@ -5,7 +5,8 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import pg from "pg";
 import { afterAll, describe, expect, it } from "vitest";
-import { ensureDatabase, startEmbeddedPostgres } from "../src/embedded-pg.ts";
+import { startEmbeddedPostgres } from "../src/embedded-pg.ts";
+import { ensureDatabase } from "../src/pg-admin.ts";
 
 function freePort(): Promise<number> {
   return new Promise((resolve) => {

@@ -1,4 +1,4 @@
-import { z } from "zod";
+import { type z } from "zod";
 
 export const RISK_CLASSES = ["READ", "WRITE", "DESTRUCTIVE"] as const;
 export type RiskClass = (typeof RISK_CLASSES)[number];

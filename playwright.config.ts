@@ -5,15 +5,15 @@
  */
 import path from "node:path";
 import { defineConfig } from "@playwright/test";
-import { DEMO_OIDC_CLIENT, PORTS } from "./packages/devstack/src/ports.ts";
+import { DEMO_OIDC_CLIENT } from "./packages/devstack/src/ports.ts";
+import { E2E } from "./e2e/stack.ts";
 
 const databaseUrl = process.env.DATABASE_URL;
 if (!databaseUrl) {
   throw new Error("DATABASE_URL is not set: run `npm test`, or point it at a migrated database (see e2e/README.md)");
 }
 
-const consoleUrl = `http://localhost:${PORTS.console}`;
-const issuer = `http://localhost:${PORTS.oidc}`;
+const { consoleUrl, issuer } = E2E;
 const reportDir = process.env.CLAWGATE_TEST_REPORT_DIR;
 
 const consoleEnv = {
@@ -61,14 +61,15 @@ export default defineConfig({
       name: "oidc",
       command: "npx tsx packages/devstack/src/oidc-server.ts",
       url: `${issuer}/.well-known/openid-configuration`,
-      env: { NEXTAUTH_URL: consoleUrl },
+      env: { NEXTAUTH_URL: consoleUrl, OIDC_PORT: String(E2E.oidcPort) },
       reuseExistingServer: false,
       timeout: 30_000,
       stdout: "pipe",
     },
     {
       name: "console",
-      command: "npm run build -w @clawgate/console && npm run start -w @clawgate/console",
+      command: `npm run build && npx next start -p ${E2E.consolePort}`,
+      cwd: "apps/console",
       url: `${consoleUrl}/api/health`,
       env: consoleEnv,
       reuseExistingServer: false,

@@ -5,25 +5,10 @@
  */
 import { NextResponse, type NextRequest } from "next/server";
 import { env } from "~/env.ts";
+import { contentSecurityPolicy } from "~/csp.ts";
 
 const SESSION_COOKIES = ["next-auth.session-token", "__Secure-next-auth.session-token"];
 const PUBLIC_PATHS = ["/signin"];
-
-export function contentSecurityPolicy(nonce: string, dev: boolean): string {
-  return [
-    "default-src 'self'",
-    `script-src 'self' 'nonce-${nonce}' 'strict-dynamic'${dev ? " 'unsafe-eval'" : ""}`,
-    // React sets style attributes; no inline <style> of ours needs more than this.
-    "style-src 'self' 'unsafe-inline'",
-    "img-src 'self' data: blob:",
-    "font-src 'self'",
-    "connect-src 'self'",
-    "object-src 'none'",
-    "base-uri 'self'",
-    "form-action 'self'",
-    "frame-ancestors 'none'",
-  ].join("; ");
-}
 
 export function proxy(request: NextRequest) {
   const { pathname, search } = request.nextUrl;

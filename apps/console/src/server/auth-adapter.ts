@@ -36,7 +36,8 @@ export function clawgateAdapter(base: BaseAdapter, opts: { adminEmails: readonly
     async getSessionAndUser(sessionToken: string) {
       const found = await base.getSessionAndUser(sessionToken);
       if (found && isDisabled(found.user)) {
-        await base.deleteSession(sessionToken);
+        // Concurrent requests race to remove it: already gone is fine.
+        await Promise.resolve(base.deleteSession(sessionToken)).catch(() => undefined);
         return null;
       }
       return found;

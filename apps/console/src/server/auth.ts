@@ -2,6 +2,7 @@
 import "server-only";
 import { PrismaAdapter } from "@next-auth/prisma-adapter";
 import { getServerSession, type NextAuthOptions } from "next-auth";
+import { cache } from "react";
 import { getDb } from "@clawgate/db";
 import { env } from "~/env.ts";
 import { clawgateAdapter, isDisabled, type BaseAdapter } from "./auth-adapter.ts";
@@ -72,6 +73,5 @@ export function authOptions(): NextAuthOptions {
   return (options ??= createAuthOptions());
 }
 
-export function getSession() {
-  return getServerSession(authOptions());
-}
+/** The signed-in session or null; read once per server request. */
+export const getSession = cache(() => getServerSession(authOptions()));

@@ -1,0 +1,12 @@
+import { describe, expect, it } from "vitest";
+import { contentSecurityPolicy } from "./csp.ts";
+
+describe("content security policy", () => {
+  it("allows only this origin and the request's nonce for scripts", () => {
+    const csp = contentSecurityPolicy("abc123", false);
+    expect(csp).toContain("default-src 'self'");
+    expect(csp).toContain("script-src 'self' 'nonce-abc123' 'strict-dynamic'");
+    expect(csp).toContain("frame-ancestors 'none'");
+    expect(csp).not.toContain("unsafe-eval");
+  });
+});

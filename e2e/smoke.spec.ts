@@ -30,9 +30,12 @@ test("an admin signs in through SSO and sees the skills", async ({ page, db }, t
   expect(user.accounts[0]).toMatchObject({ provider: "oidc", access_token: null, refresh_token: null, id_token: null });
 });
 
-test("a wrong password stays on the identity provider's form with an error", async ({ page }) => {
+test("a wrong password stays on the identity provider's form with an error", async ({ page }, testInfo) => {
+  await page.goto("/signin");
+  await page.screenshot({ path: testInfo.outputPath("signin.png") });
   await openIdpLoginForm(page);
   await submitIdpLogin(page, ADMIN.email, "not-the-password");
+  await page.screenshot({ path: testInfo.outputPath("idp-wrong-password.png") });
 
   await expect(page.getByRole("alert")).toHaveText("Wrong email or password.");
   await expect(page).toHaveURL(IDP_INTERACTION);

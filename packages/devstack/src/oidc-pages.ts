@@ -13,24 +13,26 @@ input:focus,button:focus{outline:3px solid #6366f1;outline-offset:1px}
 button{margin-top:20px;width:100%;padding:10px;border:0;border-radius:8px;background:#4f46e5;color:#fff;font:inherit;font-weight:600;cursor:pointer}
 button:hover{background:#4338ca}
 .error{margin:0 0 8px;padding:9px 11px;border-radius:8px;background:#fef2f2;color:#991b1b;border:1px solid #fecaca;font-size:14px}
-.hint{margin-top:20px;font-size:13px;color:#475569}.hint code{font-size:12px}`;
+.hint{margin:20px 0 0;font-size:13px;color:#475569;overflow-wrap:anywhere}`;
 
 function page(title: string, body: string): string {
   return `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
 <title>${escape(title)} · Clawgate demo IdP</title><style>${STYLE}</style></head><body><main>${body}</main></body></html>`;
 }
 
-export function loginPage(opts: { uid: string; emails: string[]; email?: string; error?: string }): string {
+export function loginPage(opts: { uid: string; hint?: string; email?: string; error?: string }): string {
   const error = opts.error ? `<p class="error" role="alert">${escape(opts.error)}</p>` : "";
-  const hint = opts.emails.map((e) => `<code>${escape(e)}</code>`).join(", ");
+  const hint = opts.hint ? `<p class="hint">${escape(opts.hint)}</p>` : "";
+  // After a failed attempt the email is kept: the password is what needs typing again.
+  const focusEmail = opts.email ? "" : " autofocus";
+  const focusPassword = opts.email ? " autofocus" : "";
   return page(
     "Sign in",
     `<h1>Sign in</h1><p class="sub">Clawgate demo identity provider</p>${error}
 <form method="post" action="/interaction/${encodeURIComponent(opts.uid)}/login" autocomplete="off">
-<label for="email">Email</label><input id="email" name="email" type="email" required autofocus value="${escape(opts.email ?? "")}">
-<label for="password">Password</label><input id="password" name="password" type="password" required>
-<button type="submit">Sign in</button></form>
-<p class="hint">Demo users: ${hint}. Password: <code>demo</code>.</p>`,
+<label for="email">Email</label><input id="email" name="email" type="email" required${focusEmail} value="${escape(opts.email ?? "")}">
+<label for="password">Password</label><input id="password" name="password" type="password" required${focusPassword}>
+<button type="submit">Sign in</button></form>${hint}`,
   );
 }
 

@@ -15,6 +15,7 @@ const provider = await startOidcProvider({
   issuer,
   clients: [{ ...DEMO_OIDC_CLIENT, redirectUris: [`${consoleUrl}/api/auth/callback/oidc`] }],
   users: DEMO_USERS.map((u) => ({ email: u.email, name: u.name, password: DEMO_PASSWORD })),
+  loginHint: `Demo users: ${DEMO_USERS.map((u) => u.email).join(", ")}. Password: ${DEMO_PASSWORD}`,
 });
 console.log(`[oidc] demo identity provider ready at ${issuer} (client ${DEMO_OIDC_CLIENT.clientId})`);
 

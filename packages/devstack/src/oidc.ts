@@ -26,6 +26,8 @@ export interface OidcProviderOptions {
   issuer: string;
   clients: OidcClient[];
   users: OidcUser[];
+  /** Shown under the login form (e.g. the demo accounts). */
+  loginHint?: string;
   host?: string;
 }
 
@@ -130,7 +132,6 @@ export async function startOidcProvider(opts: OidcProviderOptions): Promise<Runn
   const oidcHandler = provider.callback();
   const redirectOrigins = [...new Set(opts.clients.flatMap((c) => c.redirectUris.map((u) => new URL(u).origin)))];
   const formAction = ["'self'", ...redirectOrigins].join(" ");
-  const emails = opts.users.map((u) => u.email);
 
   async function interaction(req: IncomingMessage, res: ServerResponse, uid: string, action: string | undefined) {
     let details;
@@ -143,13 +144,13 @@ export async function startOidcProvider(opts: OidcProviderOptions): Promise<Runn
     if (details.prompt.name !== "login") {
       return sendHtml(res, 403, messagePage("Not allowed", `This demo identity provider only grants "${GRANTED_SCOPE}".`), formAction);
     }
-    if (req.method === "GET" && !action) return sendHtml(res, 200, loginPage({ uid, emails }), formAction);
+    if (req.method === "GET" && !action) return sendHtml(res, 200, loginPage({ uid, hint: opts.loginHint }), formAction);
     if (req.method !== "POST" || action !== "login") return sendHtml(res, 405, messagePage("Not allowed", "Method not allowed."), formAction);
 
     const form = await readForm(req);
     const email = form.get("email") ?? "";
     const user = checkPassword(opts.users, email, form.get("password") ?? "");
-    if (!user) return sendHtml(res, 401, loginPage({ uid, emails, email, error: "Wrong email or password." }), formAction);
+    if (!user) return sendHtml(res, 401, loginPage({ uid, hint: opts.loginHint, email, error: "Wrong email or password." }), formAction);
     await provider.interactionFinished(req, res, { login: { accountId: user.email.toLowerCase() } }, { mergeWithLastSubmission: false });
   }
 

@@ -20,7 +20,7 @@ function Indicator({ on, label, tone }: { on: boolean; label: string; tone: "goo
 function Row({ skill }: { skill: SkillListItem }) {
   return (
     <tr className="hover:bg-slate-50">
-      <th scope="row" className={`${td} text-left font-normal`}>
+      <th scope="row" className={`${td} min-w-64 text-left font-normal`}>
         <code className="font-mono text-sm font-semibold text-slate-900">{skill.key}</code>
         <p className="mt-0.5 max-w-md text-slate-600">{skill.description}</p>
       </th>

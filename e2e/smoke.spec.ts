@@ -19,6 +19,9 @@ test("an admin signs in through SSO and sees the skills", async ({ page, db }, t
   await expect(page.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Skills" })).toHaveAttribute("aria-current", "page");
 
   await page.screenshot({ path: testInfo.outputPath("skills.png"), fullPage: true });
+  await page.setViewportSize({ width: 390, height: 844 });
+  await expect(row).toBeVisible();
+  await page.screenshot({ path: testInfo.outputPath("skills-mobile.png"), fullPage: true });
   // The strict CSP lets Next.js's own scripts run (nonce) and nothing is blocked or broken.
   expect(consoleErrors).toEqual([]);
 

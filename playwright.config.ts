@@ -24,6 +24,8 @@ const consoleEnv = {
   OIDC_CLIENT_ID: DEMO_OIDC_CLIENT.clientId,
   OIDC_CLIENT_SECRET: DEMO_OIDC_CLIENT.clientSecret,
   NEXT_TELEMETRY_DISABLED: "1",
+  // Its own build folder: a running `npm start` keeps serving apps/console/.next untouched.
+  CLAWGATE_NEXT_DIST_DIR: ".next-e2e",
 };
 
 export default defineConfig({

@@ -10,6 +10,8 @@ const securityHeaders = [
 ];
 
 const config: NextConfig = {
+  // The e2e suite builds into its own folder so it never overwrites what `npm start` serves.
+  distDir: process.env.CLAWGATE_NEXT_DIST_DIR ?? ".next",
   reactStrictMode: true,
   poweredByHeader: false,
   // Workspace packages are TypeScript source.

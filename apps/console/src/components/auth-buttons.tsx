@@ -1,11 +1,11 @@
 "use client";
 import { signIn, signOut } from "next-auth/react";
-import { useState } from "react";
+import { useState, type ReactNode } from "react";
 
-const button =
-  "rounded-md text-sm font-semibold disabled:cursor-wait disabled:opacity-60";
+const base = "rounded-md text-sm font-semibold disabled:cursor-wait disabled:opacity-60";
 
-export function SignOutButton() {
+/** A button that starts a redirect: disabled (and optionally relabelled) once clicked. */
+function RedirectButton(props: { onClick: () => Promise<unknown>; className: string; children: ReactNode; busyLabel?: string }) {
   const [busy, setBusy] = useState(false);
   return (
     <button
@@ -13,28 +13,34 @@ export function SignOutButton() {
       disabled={busy}
       onClick={() => {
         setBusy(true);
-        void signOut({ callbackUrl: "/signin" });
+        void props.onClick();
       }}
-      className={`${button} px-3 py-1.5 text-slate-600 ring-1 ring-slate-300 hover:bg-slate-100`}
+      className={`${base} ${props.className}`}
     >
-      Sign out
+      {busy && props.busyLabel ? props.busyLabel : props.children}
     </button>
   );
 }
 
-export function SsoSignInButton({ callbackUrl }: { callbackUrl: string }) {
-  const [busy, setBusy] = useState(false);
+export function SignOutButton() {
   return (
-    <button
-      type="button"
-      disabled={busy}
-      onClick={() => {
-        setBusy(true);
-        void signIn("oidc", { callbackUrl });
-      }}
-      className={`${button} w-full bg-indigo-600 px-4 py-2.5 text-white shadow-sm hover:bg-indigo-500`}
+    <RedirectButton
+      onClick={() => signOut({ callbackUrl: "/signin" })}
+      className="px-3 py-1.5 text-slate-600 ring-1 ring-slate-300 hover:bg-slate-100"
     >
-      {busy ? "Redirecting…" : "Sign in with SSO"}
-    </button>
+      Sign out
+    </RedirectButton>
+  );
+}
+
+export function SsoSignInButton({ callbackUrl }: { callbackUrl: string }) {
+  return (
+    <RedirectButton
+      onClick={() => signIn("oidc", { callbackUrl })}
+      busyLabel="Redirecting…"
+      className="w-full bg-indigo-600 px-4 py-2.5 text-white shadow-sm hover:bg-indigo-500"
+    >
+      Sign in with SSO
+    </RedirectButton>
   );
 }

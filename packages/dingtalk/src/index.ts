@@ -1,1 +1,4 @@
 export * from "./signature.ts";
+export * from "./crypto.ts";
+export * from "./messages.ts";
+export * from "./replies.ts";

@@ -1,0 +1,208 @@
+/**
+ * Ingress benchmark: acknowledgement latency and throughput of `POST /dingtalk/robot` against
+ * the floor (floor.ts: bare node:http doing the same one-row insert), both measured in this run,
+ * on the same fresh database, at fixed request rates and at saturation.
+ *
+ *   npm run bench:ingress              (DATABASE_URL optional: embedded PostgreSQL otherwise)
+ *   BENCH_DURATION=20 npm run bench:ingress
+ *
+ * Latencies are measured by the client (autocannon, same machine), so they include the client's
+ * own overhead and are an upper bound of the server-side figure. Fixed-rate runs correct for
+ * coordinated omission (autocannon's default). Every request carries a fresh msgId and a valid
+ * signature, so the runtime does its full work: verify, size cap, zod, insert + enqueue, ack.
+ */
+import { spawn, type ChildProcess } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { writeFileSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import autocannon from "autocannon";
+import pg from "pg";
+import { robotSign } from "@clawgate/dingtalk";
+import { startEmbeddedPostgres } from "../../packages/devstack/src/embedded-pg.ts";
+import { REPO_ROOT } from "../../packages/devstack/src/paths.ts";
+import { createTestDatabase } from "../../packages/devstack/src/testdb.ts";
+
+const DURATION = Number(process.env.BENCH_DURATION ?? 10);
+const RATES = [100, 300, 1000, 0]; // 0 = saturation (no rate limit)
+const APP_KEY = "dingbenchappkey";
+const APP_SECRET = randomBytes(24).toString("base64url");
+const FLOOR_PORT = 18099;
+const RUNTIME_PORT = 18080;
+
+interface Row {
+  target: string;
+  rate: string;
+  rps: number;
+  p50: number;
+  p99: number;
+  max: number;
+  non2xx: number;
+  errors: number;
+}
+
+function message(msgId: string) {
+  const now = Date.now();
+  return {
+    msgtype: "text",
+    text: { content: " benchmark message" },
+    msgId,
+    createAt: now,
+    conversationType: "2",
+    conversationId: "cid-bench-group",
+    conversationTitle: "Bench group",
+    senderId: "$:LWCP_v1:$bench",
+    senderStaffId: "bench-user",
+    senderNick: "Bench",
+    chatbotUserId: "$:LWCP_v1:$robot",
+    robotCode: APP_KEY,
+    isInAtList: true,
+    sessionWebhook: "https://oapi.dingtalk.com/robot/sendBySession?session=bench",
+    sessionWebhookExpiredTime: now + 90 * 60_000,
+  };
+}
+
+function startProcess(name: string, args: string[], env: NodeJS.ProcessEnv, ready: RegExp): Promise<ChildProcess> {
+  const proc = spawn(process.execPath, args, { cwd: REPO_ROOT, env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
+  return new Promise((resolve, reject) => {
+    let out = "";
+    const onData = (d: Buffer) => {
+      out += d;
+      if (ready.test(out)) resolve(proc);
+    };
+    proc.stdout?.on("data", onData);
+    proc.stderr?.on("data", onData);
+    proc.on("exit", (code) => reject(new Error(`${name} exited (${code}):\n${out.slice(-2000)}`)));
+  });
+}
+
+async function waitReady(url: string): Promise<void> {
+  for (let i = 0; i < 100; i++) {
+    try {
+      if ((await fetch(url)).ok) return;
+    } catch {
+      // not yet
+    }
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  throw new Error(`not ready: ${url}`);
+}
+
+async function measure(target: string, url: string, rate: number, seconds: number): Promise<Row> {
+  let signedAt = 0;
+  let headers: Record<string, string> = {};
+  let seq = 0;
+  const run = prefix();
+  const result = await autocannon({
+    url,
+    method: "POST",
+    connections: rate === 0 ? 64 : Math.min(64, Math.max(8, Math.ceil(rate / 20))),
+    ...(rate ? { overallRate: rate } : {}),
+    duration: seconds,
+    requests: [
+      {
+        setupRequest: (req) => {
+          const now = Date.now();
+          if (now - signedAt > 1_000) {
+            const timestamp = String(now);
+            headers = { "content-type": "application/json", timestamp, sign: robotSign(timestamp, APP_SECRET) };
+            signedAt = now;
+          }
+          return { ...req, headers, body: JSON.stringify(message(`${run}-${seq++}`)) };
+        },
+      },
+    ],
+  });
+  return {
+    target,
+    rate: rate ? `${rate}/s` : "saturation",
+    rps: result.requests.average,
+    p50: result.latency.p50,
+    p99: result.latency.p99,
+    max: result.latency.max,
+    non2xx: result.non2xx,
+    errors: result.errors + result.timeouts,
+  };
+}
+
+function prefix(): string {
+  return randomBytes(4).toString("hex");
+}
+
+function table(rows: Row[]): string {
+  const floorSat = rows.find((r) => r.target === "floor" && r.rate === "saturation")?.rps ?? 0;
+  const lines = [
+    "| target | offered | achieved req/s | p50 ms | p99 ms | max ms | non-2xx | errors | vs floor (req/s) |",
+    "|---|---|---:|---:|---:|---:|---:|---:|---:|",
+  ];
+  for (const r of rows) {
+    const ratio = r.rate === "saturation" && floorSat ? `${(r.rps / floorSat).toFixed(2)}x` : "";
+    lines.push(
+      `| ${r.target} | ${r.rate} | ${r.rps.toFixed(0)} | ${r.p50.toFixed(1)} | ${r.p99.toFixed(1)} | ${r.max.toFixed(0)} | ${r.non2xx} | ${r.errors} | ${ratio} |`,
+    );
+  }
+  return lines.join("\n");
+}
+
+async function main(): Promise<void> {
+  let serverUrl = process.env.DATABASE_URL;
+  const embedded = serverUrl ? undefined : await startEmbeddedPostgres({ dataDir: path.join(REPO_ROOT, ".data/bench-pg"), port: 54331 });
+  serverUrl ??= embedded!.serverUrl;
+  const db = await createTestDatabase({ serverUrl, prefix: "clawgate_bench" });
+  const children: ChildProcess[] = [];
+  try {
+    const client = new pg.Client({ connectionString: db.url });
+    await client.connect();
+    const pgVersion = ((await client.query("SHOW server_version")).rows[0] as { server_version: string }).server_version;
+    await client.end();
+
+    children.push(await startProcess("floor", ["--import", "tsx", "bench/ingress/floor.ts", String(FLOOR_PORT)], { DATABASE_URL: db.url }, /READY/));
+    children.push(
+      await startProcess(
+        "runtime",
+        ["apps/bot/bin/clawgate.mjs", "serve"],
+        {
+          DATABASE_URL: db.url,
+          PORT: String(RUNTIME_PORT),
+          HOST: "127.0.0.1",
+          LOG_LEVEL: "warn",
+          DINGTALK_MODE: "http",
+          DINGTALK_APP_KEY: APP_KEY,
+          DINGTALK_APP_SECRET: APP_SECRET,
+          // Replies would go to DingTalk's own host: keep the worker from sending during the run.
+          WORKER_CONCURRENCY: "0",
+        },
+        /listening/,
+      ),
+    );
+    await waitReady(`http://127.0.0.1:${RUNTIME_PORT}/ready`);
+
+    const rows: Row[] = [];
+    for (const rate of RATES) {
+      for (const [target, url] of [
+        ["floor", `http://127.0.0.1:${FLOOR_PORT}/`],
+        ["runtime", `http://127.0.0.1:${RUNTIME_PORT}/dingtalk/robot`],
+      ] as const) {
+        await measure(target, url, rate || 200, 2); // warm-up, not reported
+        const row = await measure(target, url, rate, DURATION);
+        rows.push(row);
+        console.log(`${target.padEnd(8)} ${row.rate.padEnd(10)} ${row.rps.toFixed(0).padStart(6)} req/s  p50 ${row.p50} ms  p99 ${row.p99} ms  non-2xx ${row.non2xx}`);
+      }
+    }
+    const cpu = os.cpus()[0]?.model ?? "unknown CPU";
+    const header = `Machine: ${os.cpus().length} cores (${cpu}), ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}, PostgreSQL ${pgVersion} on 127.0.0.1. Date: ${new Date().toISOString().slice(0, 10)}. ${DURATION} s per row after a 2 s warm-up; client: autocannon on the same machine.`;
+    const out = `${header}\n\n${table(rows)}\n`;
+    writeFileSync(path.join(REPO_ROOT, "bench/ingress/latest.md"), out);
+    console.log(`\n${out}`);
+  } finally {
+    for (const c of children) c.kill("SIGTERM");
+    await new Promise((r) => setTimeout(r, 500));
+    await db.drop().catch(() => {});
+    await embedded?.stop();
+  }
+}
+
+main().catch((error: unknown) => {
+  console.error(error);
+  process.exit(1);
+});

@@ -5,6 +5,8 @@
  *   by the next start).
  * - Committed migrations applied, demo data seeded (idempotent).
  * - The local OpenID Connect provider with a demo user per role (SSO from day one).
+ * - The fake DingTalk on :3200 (fake-dingtalk-server.ts): it posts robot messages to the runtime
+ *   and takes its replies; `npx clawgate say --conversation demo "hello"` talks through it.
  * - The bot runtime (`clawgate serve`) on :8080 and the console on :3000 (built once; turbo
  *   caches the build, so later starts skip it).
  * Ctrl-C stops everything; the data stays.
@@ -150,7 +152,7 @@ async function main(): Promise<void> {
   process.on("SIGTERM", () => void shutdown(0));
   mkdirSync(DATA_DIR, { recursive: true });
 
-  for (const [name, port] of [["console", PORTS.console], ["runtime", PORTS.runtime], ["oidc", PORTS.oidc]] as const) {
+  for (const [name, port] of [["console", PORTS.console], ["runtime", PORTS.runtime], ["oidc", PORTS.oidc], ["fake-dingtalk", PORTS.fakeDingtalk]] as const) {
     if (!(await portFree(port))) throw new Error(`port ${port} (${name}) is in use: stop whatever listens there, or a previous npm start`);
   }
 
@@ -178,6 +180,8 @@ async function main(): Promise<void> {
   };
   const issuer = `http://localhost:${PORTS.oidc}`;
   const consoleUrl = `http://localhost:${PORTS.console}`;
+  const fakeDingtalkUrl = `http://127.0.0.1:${PORTS.fakeDingtalk}`;
+  const dingtalkApp = { DINGTALK_APP_KEY: "dingdemoappkey", DINGTALK_APP_SECRET: secrets.dingtalkAppSecret };
 
   log("building the console (cached after the first start)");
   await run("npx", ["turbo", "run", "build", "--filter=@clawgate/console", "--output-logs=errors-only"], {
@@ -188,15 +192,23 @@ async function main(): Promise<void> {
   startChild("oidc", process.execPath, ["--import", "tsx", "packages/devstack/src/oidc-server.ts"], {
     env: { ...baseEnv, NEXTAUTH_URL: consoleUrl },
   });
+  startChild("fake-dingtalk", process.execPath, ["--import", "tsx", "packages/devstack/src/fake-dingtalk-server.ts"], {
+    env: {
+      ...baseEnv,
+      ...dingtalkApp,
+      FAKE_DINGTALK_PORT: String(PORTS.fakeDingtalk),
+      FAKE_DINGTALK_CALLBACK_URL: `http://127.0.0.1:${PORTS.runtime}/dingtalk/robot`,
+    },
+  });
   startChild("runtime", process.execPath, ["apps/bot/bin/clawgate.mjs", "serve"], {
     env: {
       ...baseEnv,
       PORT: String(PORTS.runtime),
       HOST: "127.0.0.1",
       DINGTALK_MODE: "http",
-      DINGTALK_APP_KEY: "dingdemoappkey",
-      DINGTALK_APP_SECRET: secrets.dingtalkAppSecret,
-      DINGTALK_API_BASE: `http://127.0.0.1:${PORTS.fakeDingtalk}`,
+      ...dingtalkApp,
+      DINGTALK_API_BASE: fakeDingtalkUrl,
+      DINGTALK_WEBHOOK_HOSTS: `127.0.0.1:${PORTS.fakeDingtalk}`,
       LOCAL_MODEL_BASE_URL: `http://127.0.0.1:${PORTS.demoModel}/v1`,
       LOCAL_MODEL_API_KEY: "demo-local-key",
     },
@@ -215,6 +227,7 @@ async function main(): Promise<void> {
 
   await Promise.all([
     waitFor(`${issuer}/.well-known/openid-configuration`, "oidc", 30_000),
+    waitFor(`${fakeDingtalkUrl}/_fake/health`, "fake-dingtalk", 30_000),
     waitFor(`http://127.0.0.1:${PORTS.runtime}/ready`, "runtime", 60_000),
     waitFor(`${consoleUrl}/api/health`, "console", 60_000),
   ]);
@@ -226,10 +239,13 @@ async function main(): Promise<void> {
     Console   ${consoleUrl}          (sign in with SSO: the local demo identity provider)
     Runtime   http://127.0.0.1:${PORTS.runtime}      (/healthz, /ready, /metrics)
     SSO       ${issuer}
+    DingTalk (fake)  ${fakeDingtalkUrl}
     Database  ${embeddedPg ? `embedded PostgreSQL, 127.0.0.1:${PORTS.embeddedPgDev} (data in .data/pg)` : "DATABASE_URL"}
 
   Demo sign-in (password "${DEMO_PASSWORD}"):
 ${users}
+
+  Talk to the robot: npx clawgate say --conversation demo "hello"
 
   Logs are in .data/*.log (CLAWGATE_VERBOSE=1 prints them here). Ctrl-C stops everything.
 `);

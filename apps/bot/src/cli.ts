@@ -5,6 +5,7 @@
 import { Command } from "commander";
 import { doctor } from "./commands/doctor.ts";
 import { migrate } from "./commands/migrate.ts";
+import { say } from "./commands/say.ts";
 import { seed } from "./commands/seed.ts";
 import { serve } from "./commands/serve.ts";
 import { VERSION } from "./version.ts";
@@ -33,5 +34,14 @@ program
   .command("doctor")
   .description("check env, database, migrations, DingTalk credentials and the model endpoint")
   .action(exitWith(doctor));
+
+program
+  .command("say")
+  .description("send a message to the robot through the fake DingTalk (npm start) and print the replies")
+  .requiredOption("--conversation <id>", 'conversation id, or "demo" for cid-demo-group')
+  .option("--via <mode>", "delivery: http or stream (default: whatever the runtime is connected with)")
+  .option("--timeout <ms>", "how long to wait for replies", "30000")
+  .argument("<text>", "the message text")
+  .action((text: string, opts: { conversation: string; via?: string; timeout?: string }) => exitWith(() => say(text, opts))());
 
 await program.parseAsync(process.argv);

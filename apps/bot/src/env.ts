@@ -41,6 +41,36 @@ const port = z
   })
   .default(8080);
 
+const intAtLeast = (min: number, fallback: number) =>
+  z
+    .string()
+    .transform((v, ctx) => {
+      const n = Number(v);
+      if (!/^\d+$/.test(v) || n < min) {
+        ctx.addIssue({ code: "custom", message: `expected an integer >= ${min}, got ${show(v)}` });
+        return z.NEVER;
+      }
+      return n;
+    })
+    .default(fallback);
+
+// host[:port] entries, lowercased; matched against `new URL(sessionWebhook).host`.
+const hostList = z
+  .string()
+  .transform((v, ctx) => {
+    const hosts = v
+      .split(",")
+      .map((h) => h.trim().toLowerCase())
+      .filter(Boolean);
+    const bad = hosts.filter((h) => !/^[a-z0-9.-]+(:\d{1,5})?$/.test(h));
+    if (hosts.length === 0 || bad.length > 0) {
+      ctx.addIssue({ code: "custom", message: `expected a comma list of host[:port], got ${show(v)}` });
+      return z.NEVER;
+    }
+    return hosts;
+  })
+  .default(["oapi.dingtalk.com"]);
+
 const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
 
 const enumOf = <const T extends readonly [string, ...string[]]>(values: T) =>
@@ -62,6 +92,10 @@ export const envSchema = {
     })
     .optional(),
   DINGTALK_API_BASE: httpUrl("DingTalk API base").default("https://api.dingtalk.com"),
+  DINGTALK_WEBHOOK_HOSTS: hostList,
+  DINGTALK_FAKE_URL: httpUrl("fake DingTalk URL").default("http://127.0.0.1:3200"),
+  INBOUND_RETENTION_HOURS: intAtLeast(2, 24),
+  WORKER_CONCURRENCY: intAtLeast(1, 8),
   LOCAL_MODEL_BASE_URL: httpUrl("model base URL").optional(),
   LOCAL_MODEL_API_KEY: z.string().optional(),
 };

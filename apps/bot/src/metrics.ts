@@ -1,9 +1,13 @@
 /** Prometheus metrics on a registry of our own (tests build many servers in one process). */
-import { collectDefaultMetrics, Histogram, Registry } from "prom-client";
+import { collectDefaultMetrics, Counter, Histogram, Registry } from "prom-client";
 
 export interface Metrics {
   registry: Registry;
   httpDuration: Histogram<"method" | "route" | "status">;
+  /** Inbound messages by channel (HTTP, EVENT, STREAM) and outcome (stored, duplicate, 401 reasons, ...). */
+  ingress: Counter<"channel" | "outcome">;
+  /** Outbound sends by channel and outcome (sent, already_sent, throttled, failed). */
+  outbound: Counter<"channel" | "outcome">;
 }
 
 export function createMetrics(): Metrics {
@@ -16,5 +20,17 @@ export function createMetrics(): Metrics {
     buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
     registers: [registry],
   });
-  return { registry, httpDuration };
+  const ingress = new Counter({
+    name: "clawgate_ingress_messages_total",
+    help: "Inbound DingTalk messages by channel and outcome",
+    labelNames: ["channel", "outcome"] as const,
+    registers: [registry],
+  });
+  const outbound = new Counter({
+    name: "clawgate_outbound_messages_total",
+    help: "Outbound DingTalk sends by channel and outcome",
+    labelNames: ["channel", "outcome"] as const,
+    registers: [registry],
+  });
+  return { registry, httpDuration, ingress, outbound };
 }

@@ -1,17 +1,20 @@
 /**
  * `/ready`: the database answers now, and every committed migration is applied. The migration
  * result is cached once complete (migrations are not un-applied under a running process);
- * the database is asked on every call.
+ * the database is asked on every call. Extra checks (queue running, Stream connected) are
+ * answered from the process's memory.
  */
 import type { Db } from "@clawgate/db";
 import { checkDatabase, checkMigrations, type CheckResult } from "./db-checks.ts";
 
 export interface Readiness {
   ready: boolean;
-  checks: { database: CheckResult; migrations: CheckResult };
+  checks: { database: CheckResult; migrations: CheckResult } & Record<string, CheckResult>;
 }
 
-export function createReadiness(db: Db, timeoutMs = 1_000): () => Promise<Readiness> {
+export type ExtraChecks = Record<string, () => CheckResult>;
+
+export function createReadiness(db: Db, timeoutMs = 1_000, extra: ExtraChecks = {}): () => Promise<Readiness> {
   let migrationsDone = false;
   return async () => {
     const database = await checkDatabase(db, timeoutMs);
@@ -22,6 +25,8 @@ export function createReadiness(db: Db, timeoutMs = 1_000): () => Promise<Readin
       migrations = await checkMigrations(db, timeoutMs);
       migrationsDone = migrations.ok;
     }
-    return { ready: database.ok && migrations.ok, checks: { database, migrations } };
+    const more = Object.fromEntries(Object.entries(extra).map(([name, check]) => [name, check()]));
+    const ready = database.ok && migrations.ok && Object.values(more).every((c) => c.ok);
+    return { ready, checks: { database, migrations, ...more } };
   };
 }

@@ -1,7 +1,7 @@
 /**
  * The runtime's HTTP app. A factory, so tests drive it with `inject` and `serve` listens.
  * The DingTalk ingress routes (`POST /dingtalk/robot`, `POST /dingtalk/events`) register
- * here as their own plugin next to the ops routes.
+ * as their own plugin next to the ops routes when an `ingest` is given.
  */
 import type { Db } from "@clawgate/db";
 import Fastify from "fastify";
@@ -9,20 +9,34 @@ import type { Env } from "./env.ts";
 import { RequestLogController, routeOf } from "./log-controller.ts";
 import type { Logger } from "./logger.ts";
 import { createMetrics, type Metrics } from "./metrics.ts";
-import { createReadiness } from "./readiness.ts";
+import type { Ingest } from "./ingress/ingest.ts";
+import { createReadiness, type ExtraChecks } from "./readiness.ts";
+import { dingtalkRoutes, type DingTalkRouteEnv } from "./routes/dingtalk.ts";
 import { opsRoutes } from "./routes/ops.ts";
 import { traceIdFrom } from "./trace.ts";
 
 export interface ServerDeps {
-  env: Pick<Env, "DINGTALK_MODE">;
+  env: Pick<Env, "DINGTALK_MODE"> & DingTalkRouteEnv;
   db: Db;
+  /** The ingest pipeline; without it the DingTalk routes are not mounted. */
+  ingest?: Ingest;
+  /** More `/ready` checks (e.g. the queue is running), answered from memory. */
+  extraChecks?: ExtraChecks;
   logger: Logger;
   metrics?: Metrics;
   /** Deadline for each readiness query against the database. */
   readinessTimeoutMs?: number;
 }
 
-export function buildServer({ db, logger, metrics = createMetrics(), readinessTimeoutMs = 1_000 }: ServerDeps) {
+export function buildServer({
+  env,
+  db,
+  logger,
+  ingest,
+  extraChecks,
+  metrics = createMetrics(),
+  readinessTimeoutMs = 1_000,
+}: ServerDeps) {
   const app = Fastify({
     loggerInstance: logger,
     logController: new RequestLogController(),
@@ -43,7 +57,8 @@ export function buildServer({ db, logger, metrics = createMetrics(), readinessTi
     );
   });
 
-  app.register(opsRoutes, { readiness: createReadiness(db, readinessTimeoutMs), metrics });
+  app.register(opsRoutes, { readiness: createReadiness(db, readinessTimeoutMs, extraChecks), metrics });
+  if (ingest) app.register(dingtalkRoutes, { env, ingest, metrics });
 
   return app;
 }

@@ -1,9 +1,18 @@
-/** `clawgate serve`: the runtime HTTP server plus its heartbeat, until SIGINT/SIGTERM. */
+/**
+ * `clawgate serve`: the runtime HTTP server (ops + DingTalk ingress), the job queue worker,
+ * Stream mode when DINGTALK_MODE=stream, and the heartbeat, until SIGINT/SIGTERM.
+ */
 import { createDb } from "@clawgate/db";
+import { createPgPool } from "../db-pool.ts";
 import { withTimeout } from "../db-checks.ts";
 import { startHeartbeat } from "../heartbeat.ts";
+import { createIngest } from "../ingress/ingest.ts";
+import { startStreamIngress, type StreamIngress } from "../ingress/stream.ts";
 import { createLogger } from "../logger.ts";
+import { createMetrics } from "../metrics.ts";
+import type { ExtraChecks } from "../readiness.ts";
 import { buildServer } from "../server.ts";
+import { startQueue } from "../worker/queue.ts";
 import { envOrExit } from "./env-or-exit.ts";
 
 const SHUTDOWN_DEADLINE_MS = 8_000;
@@ -11,19 +20,54 @@ const SHUTDOWN_DEADLINE_MS = 8_000;
 export async function serve(): Promise<void> {
   const env = envOrExit();
   const logger = createLogger(env.LOG_LEVEL);
+  if (env.DINGTALK_MODE === "stream" && (!env.DINGTALK_APP_KEY || !env.DINGTALK_APP_SECRET)) {
+    console.error("clawgate: invalid environment");
+    console.error("  DINGTALK_MODE=stream needs DINGTALK_APP_KEY and DINGTALK_APP_SECRET");
+    process.exit(1);
+  }
+  const metrics = createMetrics();
   const db = createDb(env.DATABASE_URL, { connectionTimeoutMillis: 2_000, applicationName: "clawgate-bot" });
-  const app = buildServer({ env, db, logger });
+  // The acknowledgement path: short deadlines, so a dead database is a fast 503 / no-ack.
+  const ingressPool = createPgPool(env.DATABASE_URL, {
+    max: 20,
+    applicationName: "clawgate-ingress",
+    connectionTimeoutMillis: 1_000,
+    statementTimeoutMs: 2_000,
+  });
+  const ingest = createIngest({ pool: ingressPool, defaultRobotCode: env.DINGTALK_APP_KEY });
+  const queue = startQueue({ env, db, logger, metrics });
+
+  let stream: StreamIngress | undefined;
+  const extraChecks: ExtraChecks = {
+    queue: () => (queue.running() ? { ok: true } : { ok: false, error: "queue worker not running" }),
+  };
+  if (env.DINGTALK_MODE === "stream") {
+    extraChecks.stream = () => (stream?.connected() ? { ok: true } : { ok: false, error: "stream not connected" });
+  }
+  const app = buildServer({ env, db, logger, metrics, ingest, extraChecks });
 
   try {
     await app.listen({ host: env.HOST, port: env.PORT });
   } catch (error) {
     logger.fatal({ err: error }, `cannot listen on ${env.HOST}:${env.PORT}`);
+    await queue.stop();
     await db.$disconnect();
     process.exit(1);
   }
   const shownHost = env.HOST === "0.0.0.0" || env.HOST === "::" ? "127.0.0.1" : env.HOST;
   const url = `http://${shownHost}:${env.PORT}`;
   logger.info({ url, mode: env.DINGTALK_MODE }, `clawgate runtime listening on ${url}`);
+
+  if (env.DINGTALK_MODE === "stream") {
+    stream = startStreamIngress({
+      clientId: env.DINGTALK_APP_KEY!,
+      clientSecret: env.DINGTALK_APP_SECRET!,
+      apiBase: env.DINGTALK_API_BASE,
+      ingest,
+      logger,
+      metrics,
+    });
+  }
 
   const heartbeat = startHeartbeat({ db, logger, mode: env.DINGTALK_MODE });
 
@@ -36,11 +80,19 @@ export async function serve(): Promise<void> {
       logger.error("shutdown deadline passed; exiting");
       process.exit(1);
     }, SHUTDOWN_DEADLINE_MS).unref();
+    // Stop taking messages first, then let running jobs finish.
+    await stream?.stop().catch(() => {});
     await app.close();
-    await heartbeat.stop();
-    await withTimeout(db.$disconnect(), 2_000, "closing database connections").catch((error: unknown) =>
-      logger.warn({ err: error }, "database pool did not close cleanly"),
+    await withTimeout(queue.stop(), 4_000, "stopping the queue").catch((error: unknown) =>
+      logger.warn({ err: error }, "queue did not stop in time"),
     );
+    await heartbeat.stop();
+    await Promise.allSettled([
+      withTimeout(db.$disconnect(), 2_000, "closing database connections"),
+      withTimeout(ingressPool.end(), 2_000, "closing ingress connections"),
+    ]).then((results) => {
+      for (const r of results) if (r.status === "rejected") logger.warn({ err: r.reason }, "database pool did not close cleanly");
+    });
     logger.info("stopped");
     process.exit(0);
   };

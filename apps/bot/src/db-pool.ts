@@ -1,0 +1,40 @@
+/**
+ * Plain `pg` pools for the hot paths Prisma is too heavy for: the ingress insert+enqueue and
+ * graphile-worker. Short connect and statement deadlines, so a dead or stalled database turns
+ * into a fast error (503 / "no-ack") instead of a hung request.
+ */
+import pg from "pg";
+
+export interface PgPoolOptions {
+  max?: number;
+  applicationName: string;
+  connectionTimeoutMillis?: number;
+  /** Server-side statement_timeout and, a little later, the client-side query deadline. */
+  statementTimeoutMs?: number;
+}
+
+export function createPgPool(url: string, opts: PgPoolOptions): pg.Pool {
+  const statementTimeoutMs = opts.statementTimeoutMs ?? 2_000;
+  const pool = new pg.Pool({
+    connectionString: url,
+    max: opts.max ?? 10,
+    application_name: opts.applicationName,
+    connectionTimeoutMillis: opts.connectionTimeoutMillis ?? 1_000,
+    statement_timeout: statementTimeoutMs,
+    // A stalled server never answers: the client gives up shortly after the server would have.
+    query_timeout: statementTimeoutMs + 500,
+    idleTimeoutMillis: 30_000,
+    // Prisma's TIMESTAMP(3) columns hold UTC: their CURRENT_TIMESTAMP defaults must be UTC too.
+    options: "-c TimeZone=UTC",
+  });
+  // An idle client losing its connection (database restarted) must not crash the process.
+  pool.on("error", () => {});
+  return pool;
+}
+
+/** SQLSTATE class 08 (connection), 57P0x (shutdown), 53xxx (resources), timeouts: "try again". */
+export function isTransientDbError(error: unknown): boolean {
+  const code = (error as { code?: unknown }).code;
+  if (typeof code !== "string") return true; // socket errors, pool timeouts, query_timeout
+  return /^(08|53|57P0)/.test(code) || code === "57014" || code === "40001" || code === "40P01";
+}

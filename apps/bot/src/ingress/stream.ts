@@ -1,0 +1,83 @@
+/**
+ * Stream mode: the runtime opens the WebSocket to DingTalk's gateway itself. Each robot
+ * CALLBACK goes through the same ingest() as HTTP; it is ACKed only once stored (a duplicate
+ * is ACKed too). When the database fails it is not ACKed, so DingTalk redelivers it.
+ */
+import { DingTalkStreamClient, ROBOT_TOPIC, robotMessageSchema, type StreamAck, type StreamMessage } from "@clawgate/dingtalk";
+import type { Logger } from "../logger.ts";
+import type { Metrics } from "../metrics.ts";
+import { newTraceId } from "../trace.ts";
+import { IngestUnavailableError, type Ingest } from "./ingest.ts";
+
+export interface StreamIngress {
+  connected(): boolean;
+  stop(): Promise<void>;
+}
+
+export function streamHandler({ ingest, logger, metrics }: { ingest: Ingest; logger: Logger; metrics: Metrics }) {
+  const count = (outcome: string) => metrics.ingress.inc({ channel: "STREAM", outcome });
+  return async ({ topic, data }: StreamMessage): Promise<StreamAck> => {
+    const traceId = newTraceId();
+    const log = logger.child({ traceId, channel: "STREAM" });
+    if (topic !== ROBOT_TOPIC) {
+      count("event_ignored");
+      log.info({ topic }, "stream message on another topic acknowledged");
+      return "ack";
+    }
+    let body: unknown;
+    try {
+      body = JSON.parse(data);
+    } catch {
+      body = undefined;
+    }
+    const parsed = robotMessageSchema.safeParse(body);
+    if (!parsed.success) {
+      // Redelivery would bring the same bytes back: acknowledge and record it.
+      count("invalid_message");
+      log.warn("stream message is not a robot message; acknowledged and dropped");
+      return "ack";
+    }
+    try {
+      const result = await ingest({ channel: "STREAM", message: parsed.data, traceId });
+      count(result.status);
+      if (result.status === "stored") log.info({ inboundId: result.inboundId }, "inbound stored");
+      else log.info("duplicate inbound acknowledged");
+      return "ack";
+    } catch (error) {
+      if (!(error instanceof IngestUnavailableError)) throw error;
+      count("unavailable");
+      log.warn({ err: error.message }, "inbound not stored: database unavailable; not acknowledged");
+      return "no-ack";
+    }
+  };
+}
+
+export function startStreamIngress(opts: {
+  clientId: string;
+  clientSecret: string;
+  apiBase: string;
+  ingest: Ingest;
+  logger: Logger;
+  metrics: Metrics;
+}): StreamIngress {
+  const logger = opts.logger.child({ component: "stream" });
+  let connected = false;
+  const client = new DingTalkStreamClient({
+    clientId: opts.clientId,
+    clientSecret: opts.clientSecret,
+    apiBase: opts.apiBase,
+    onMessage: streamHandler({ ingest: opts.ingest, logger, metrics: opts.metrics }),
+    logger,
+  });
+  client.on("connected", () => {
+    connected = true;
+    logger.info("stream connected");
+  });
+  client.on("disconnected", () => {
+    connected = false;
+    logger.info("stream disconnected; reconnecting");
+  });
+  client.on("error", (error: unknown) => logger.warn({ err: String(error) }, "stream error"));
+  client.start().catch((error: unknown) => logger.error({ err: String(error) }, "stream client did not start"));
+  return { connected: () => connected, stop: () => client.stop() };
+}

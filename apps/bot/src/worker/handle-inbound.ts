@@ -1,0 +1,122 @@
+/**
+ * The `inbound.handle` job: one stored inbound message -> its conversation row -> a reply.
+ * Until the policy/agent loop plugs in (issue 4) the reply is a fixed acknowledgement that
+ * never echoes the user's text. Logs carry the trace id from ingress and metadata only.
+ */
+import { createHash } from "node:crypto";
+import type { Db } from "@clawgate/db";
+import { messageText, robotMessageSchema, textReply, type RobotMessage } from "@clawgate/dingtalk";
+import type { JobHelpers, Task } from "graphile-worker";
+import type pg from "pg";
+import { z } from "zod";
+import { INBOUND_TASK } from "../ingress/ingest.ts";
+import type { Logger } from "../logger.ts";
+import type { Metrics } from "../metrics.ts";
+import { replyTargets, sendReply, SendFailedError, ThrottledError, type Senders } from "./reply.ts";
+import type { Throttle } from "./throttle.ts";
+
+export interface InboundHandlerDeps {
+  db: Db;
+  pool: pg.Pool;
+  throttle: Throttle;
+  senders: Senders;
+  webhookHosts: readonly string[];
+  logger: Logger;
+  metrics: Metrics;
+  now?: () => number;
+}
+
+const payloadSchema = z.object({
+  inboundId: z.string().min(1),
+  traceId: z.string().min(1),
+  deferrals: z.number().int().min(0).optional(),
+});
+
+/** Conversation ids are not secret, but keep logs joinable without carrying them in clear. */
+export const hashId = (value: string) => createHash("sha256").update(value).digest("hex").slice(0, 12);
+
+export function placeholderReply(msg: RobotMessage) {
+  if (msg.msgtype !== "text") return textReply(`Clawgate received your ${msg.msgtype} message. The agent is not connected yet.`);
+  const chars = [...messageText(msg)].length;
+  return textReply(`Clawgate received your message (${chars} chars). The agent is not connected yet.`);
+}
+
+const UPSERT_CONVERSATION = `
+INSERT INTO "Conversation" ("id", "conversationId", "robotCode", "title", "type", "updatedAt")
+VALUES ($1, $2, $3, $4, $5::"ConversationType", now())
+ON CONFLICT ("conversationId") DO UPDATE SET
+  "lastSeenAt" = now(),
+  "updatedAt" = now(),
+  "title" = COALESCE(EXCLUDED."title", "Conversation"."title"),
+  "robotCode" = COALESCE("Conversation"."robotCode", EXCLUDED."robotCode")`;
+
+export function createInboundHandler(deps: InboundHandlerDeps): Task {
+  const { db, pool, logger, metrics, now = Date.now } = deps;
+
+  return async (rawPayload: unknown, helpers: JobHelpers) => {
+    const { inboundId, traceId, deferrals = 0 } = payloadSchema.parse(rawPayload);
+    const log = logger.child({ traceId, inboundId, jobId: helpers.job.id });
+    const row = await db.inboundMessage.findUnique({ where: { id: inboundId } });
+    if (!row) {
+      log.warn("inbound message not found (deleted by retention?); nothing to do");
+      return;
+    }
+    if (row.status !== "RECEIVED" && row.status !== "PROCESSING") {
+      log.info({ status: row.status }, "inbound message already handled");
+      return;
+    }
+    const msg = robotMessageSchema.parse(row.payload);
+    const conversation = hashId(msg.conversationId);
+    if (row.status === "RECEIVED") {
+      await db.inboundMessage.update({ where: { id: inboundId }, data: { status: "PROCESSING" } });
+    }
+    await pool.query(UPSERT_CONVERSATION, [
+      `conv_${inboundId}`,
+      msg.conversationId,
+      row.robotCode,
+      msg.conversationTitle || null,
+      msg.conversationType === "2" ? "GROUP" : "SINGLE",
+    ]);
+
+    const finish = (status: "REPLIED" | "FAILED", error?: string) =>
+      db.inboundMessage.update({ where: { id: inboundId }, data: { status, processedAt: new Date(), error: error ?? null } });
+
+    const targets = replyTargets(msg, { allowedHosts: deps.webhookHosts, openApi: deps.senders.openApi !== undefined, now: now() });
+    try {
+      const { outcome, channel } = await sendReply({
+        pool,
+        throttle: deps.throttle,
+        senders: deps.senders,
+        idempotencyKey: `reply:${inboundId}`,
+        inboundId,
+        robotCode: row.robotCode,
+        conversationId: msg.conversationId,
+        traceId,
+        targets,
+        message: placeholderReply(msg),
+        deferrals,
+      });
+      metrics.outbound.inc({ channel: channel ?? "none", outcome });
+      await finish(outcome === "already_failed" ? "FAILED" : "REPLIED");
+      log.info({ outcome, channel, conversation, msgType: msg.msgtype }, "reply handled");
+    } catch (error) {
+      if (error instanceof ThrottledError) {
+        metrics.outbound.inc({ channel: targets[0]?.channel ?? "none", outcome: "throttled" });
+        const runAt = new Date(Date.now() + error.retryInMs);
+        await helpers.addJob(INBOUND_TASK, { inboundId, traceId, deferrals: deferrals + 1 }, { runAt });
+        log.info({ scope: error.scope, retryInMs: error.retryInMs, conversation }, "reply throttled; rescheduled");
+        return;
+      }
+      metrics.outbound.inc({ channel: targets[0]?.channel ?? "none", outcome: "failed" });
+      const reason = error instanceof Error ? error.message : String(error);
+      if (error instanceof SendFailedError && error.permanent) {
+        await finish("FAILED", reason);
+        log.warn({ reason, conversation }, "reply failed permanently");
+        return;
+      }
+      if (helpers.job.attempts >= helpers.job.max_attempts) await finish("FAILED", reason);
+      log.warn({ reason, attempt: helpers.job.attempts, conversation }, "reply failed; the job will retry");
+      throw error;
+    }
+  };
+}

@@ -1,0 +1,169 @@
+/**
+ * The job queue in this process: graphile-worker's migrations (under an advisory lock, so
+ * replicas starting together take turns), our rate-limit table, then the runner with the
+ * inbound handler and the retention cron. A database that is down at start is retried in the
+ * background: the HTTP server keeps answering (/ready says "queue" not running).
+ */
+import type { Db } from "@clawgate/db";
+import { DingTalkOpenApi, postSessionWebhook } from "@clawgate/dingtalk";
+import { Logger as WorkerLogger, parseCronItems, run, runMigrations, type Runner, type TaskList } from "graphile-worker";
+import type pg from "pg";
+import { createPgPool } from "../db-pool.ts";
+import { describeDbError } from "../db-checks.ts";
+import type { Env } from "../env.ts";
+import { INBOUND_TASK } from "../ingress/ingest.ts";
+import type { Logger } from "../logger.ts";
+import type { Metrics } from "../metrics.ts";
+import { cleanupInbound, CLEANUP_TASK } from "./cleanup.ts";
+import { createInboundHandler } from "./handle-inbound.ts";
+import type { Senders } from "./reply.ts";
+import { createThrottle, RATE_LIMIT_DDL, type ThrottleLimits } from "./throttle.ts";
+
+export type QueueEnv = Pick<
+  Env,
+  | "DATABASE_URL"
+  | "DINGTALK_APP_KEY"
+  | "DINGTALK_APP_SECRET"
+  | "DINGTALK_API_BASE"
+  | "DINGTALK_WEBHOOK_HOSTS"
+  | "INBOUND_RETENTION_HOURS"
+  | "WORKER_CONCURRENCY"
+>;
+
+export interface QueueOptions {
+  env: QueueEnv;
+  db: Db;
+  logger: Logger;
+  metrics: Metrics;
+  /** Replaces the real DingTalk senders (tests). */
+  senders?: Senders;
+  limits?: ThrottleLimits;
+  pollIntervalMs?: number;
+  retryDelayMs?: number;
+}
+
+export interface Queue {
+  pool: pg.Pool;
+  running(): boolean;
+  stop(): Promise<void>;
+}
+
+const MIGRATION_LOCK = 7_346_201_903; // any constant: "clawgate queue setup"
+
+export function realSenders(env: QueueEnv): Senders {
+  const openApi =
+    env.DINGTALK_APP_KEY && env.DINGTALK_APP_SECRET
+      ? new DingTalkOpenApi({ appKey: env.DINGTALK_APP_KEY, appSecret: env.DINGTALK_APP_SECRET, baseUrl: env.DINGTALK_API_BASE, timeoutMs: 5_000 })
+      : undefined;
+  return { webhook: (url, message) => postSessionWebhook(url, message, { timeoutMs: 5_000 }), openApi };
+}
+
+function workerLogger(logger: Logger): WorkerLogger {
+  const log = logger.child({ component: "queue" });
+  return new WorkerLogger((scope) => (level, message) => {
+    const fields = { taskIdentifier: scope.taskIdentifier, jobId: scope.jobId };
+    if (level === "error") log.error(fields, message);
+    else if (level === "warning") log.warn(fields, message);
+    else log.debug(fields, message); // "Completed task ..." per job: debug, not info
+  });
+}
+
+/** graphile-worker's schema and our rate-limit table, one replica at a time. */
+export async function prepareQueueSchema(pool: pg.Pool, logger?: WorkerLogger): Promise<void> {
+  const client = await pool.connect();
+  try {
+    await client.query("SELECT pg_advisory_lock($1)", [MIGRATION_LOCK]);
+    try {
+      await runMigrations({ pgPool: pool, ...(logger ? { logger } : {}) });
+      await client.query(RATE_LIMIT_DDL);
+    } finally {
+      await client.query("SELECT pg_advisory_unlock($1)", [MIGRATION_LOCK]);
+    }
+  } finally {
+    client.release();
+  }
+}
+
+export function startQueue(opts: QueueOptions): Queue {
+  const { env, db, logger, metrics } = opts;
+  const log = logger.child({ component: "queue" });
+  const concurrency = env.WORKER_CONCURRENCY;
+  // Not the ingress pool: jobs must never starve the acknowledgement path of connections.
+  const pool = createPgPool(env.DATABASE_URL, {
+    max: concurrency + 4,
+    applicationName: "clawgate-worker",
+    connectionTimeoutMillis: 5_000,
+    statementTimeoutMs: 60_000,
+  });
+  const wlog = workerLogger(logger);
+  const taskList: TaskList = {
+    [INBOUND_TASK]: createInboundHandler({
+      db,
+      pool,
+      throttle: createThrottle(pool, opts.limits),
+      senders: opts.senders ?? realSenders(env),
+      webhookHosts: env.DINGTALK_WEBHOOK_HOSTS,
+      logger,
+      metrics,
+    }),
+    [CLEANUP_TASK]: async () => {
+      const deleted = await cleanupInbound(pool, env.INBOUND_RETENTION_HOURS);
+      log.info({ deleted, retentionHours: env.INBOUND_RETENTION_HOURS }, "inbound retention applied");
+    },
+  };
+  const parsedCronItems = parseCronItems([
+    { task: CLEANUP_TASK, match: "*/10 * * * *", options: { maxAttempts: 3, backfillPeriod: 0 } },
+  ]);
+
+  let runner: Runner | undefined;
+  let stopped = false;
+  let wake: (() => void) | undefined;
+
+  const boot = async () => {
+    let failures = 0;
+    while (!stopped) {
+      try {
+        await prepareQueueSchema(pool, wlog);
+        if (stopped) return;
+        runner = await run({
+          pgPool: pool,
+          taskList,
+          parsedCronItems,
+          concurrency,
+          noHandleSignals: true,
+          pollInterval: opts.pollIntervalMs ?? 2_000,
+          logger: wlog,
+        });
+        log.info({ concurrency }, "queue running");
+        const current = runner;
+        current.promise
+          .catch((error: unknown) => log.error({ err: describeDbError(error) }, "queue runner crashed"))
+          .finally(() => {
+            if (runner === current) runner = undefined;
+            if (!stopped) void boot();
+          });
+        return;
+      } catch (error) {
+        if (failures++ === 0) log.warn({ error: describeDbError(error) }, "queue not started; retrying");
+        await new Promise<void>((r) => {
+          wake = r;
+          setTimeout(r, opts.retryDelayMs ?? 2_000).unref();
+        });
+      }
+    }
+  };
+  void boot();
+
+  return {
+    pool,
+    running: () => runner !== undefined,
+    async stop() {
+      stopped = true;
+      wake?.();
+      const current = runner;
+      runner = undefined;
+      await current?.stop().catch((error: unknown) => log.warn({ err: describeDbError(error) }, "queue did not stop cleanly"));
+      await pool.end().catch(() => {});
+    },
+  };
+}

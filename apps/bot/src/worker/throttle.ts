@@ -1,0 +1,74 @@
+/**
+ * Outbound rate limits shared by every replica (rate-limiter-flexible on PostgreSQL): per robot
+ * (DingTalk's org-wide 20 QPS) and per conversation (a robot may post about 20 messages a
+ * minute in one chat before DingTalk throttles it for minutes). A limited send is put back on
+ * the queue for when the window has room, never dropped.
+ */
+import { RateLimiterPostgres, RateLimiterRes } from "rate-limiter-flexible";
+import type pg from "pg";
+
+export const RATE_LIMIT_SCHEMA = "clawgate_runtime";
+export const RATE_LIMIT_TABLE = "rate_limits";
+
+export interface ThrottleLimits {
+  robot: { points: number; durationSec: number };
+  conversation: { points: number; durationSec: number };
+}
+
+export const DEFAULT_LIMITS: ThrottleLimits = {
+  robot: { points: 20, durationSec: 1 },
+  conversation: { points: 20, durationSec: 60 },
+};
+
+export type ThrottleDecision = { ok: true } | { ok: false; retryInMs: number; scope: "robot" | "conversation" };
+
+export interface Throttle {
+  take(robotCode: string, conversationId: string): Promise<ThrottleDecision>;
+}
+
+/** Our own schema, so `prisma migrate dev` (which owns `public`) never sees the table as drift. */
+export const RATE_LIMIT_DDL = `
+CREATE SCHEMA IF NOT EXISTS ${RATE_LIMIT_SCHEMA};
+CREATE TABLE IF NOT EXISTS ${RATE_LIMIT_SCHEMA}.${RATE_LIMIT_TABLE} (
+  key varchar(255) PRIMARY KEY,
+  points integer NOT NULL DEFAULT 0,
+  expire bigint
+);`;
+
+export function createThrottle(pool: pg.Pool, limits: ThrottleLimits = DEFAULT_LIMITS): Throttle {
+  const limiter = (keyPrefix: string, { points, durationSec }: { points: number; durationSec: number }) =>
+    new RateLimiterPostgres({
+      storeClient: pool,
+      storeType: "pool",
+      schemaName: RATE_LIMIT_SCHEMA,
+      tableName: RATE_LIMIT_TABLE,
+      tableCreated: true,
+      // Expired rows are deleted by the cleanup job; the library's own timer would hold the process.
+      clearExpiredByTimeout: false,
+      keyPrefix,
+      points,
+      duration: durationSec,
+    });
+  const robot = limiter("robot", limits.robot);
+  const conversation = limiter("conv", limits.conversation);
+
+  const consume = async (rl: RateLimiterPostgres, key: string): Promise<number | undefined> => {
+    try {
+      await rl.consume(key);
+      return undefined;
+    } catch (rejection) {
+      if (rejection instanceof RateLimiterRes) return Math.max(rejection.msBeforeNext, 50);
+      throw rejection; // the store failed: the job retries
+    }
+  };
+
+  return {
+    async take(robotCode, conversationId) {
+      const conv = await consume(conversation, `${robotCode}:${conversationId}`);
+      if (conv !== undefined) return { ok: false, retryInMs: conv, scope: "conversation" };
+      const rob = await consume(robot, robotCode);
+      if (rob !== undefined) return { ok: false, retryInMs: rob, scope: "robot" };
+      return { ok: true };
+    },
+  };
+}

@@ -29,11 +29,12 @@ export async function postJson(
   fetchImpl: typeof fetch,
   url: string,
   payload: unknown,
-  opts: { headers?: Record<string, string>; timeoutMs?: number } = {},
+  opts: { headers?: Record<string, string>; timeoutMs?: number; signal?: AbortSignal } = {},
 ): Promise<JsonResponse> {
   // Only the path goes into messages: webhook and token URLs carry credentials in the query.
   const where = new URL(url).pathname;
-  const signal = AbortSignal.timeout(opts.timeoutMs ?? DEFAULT_TIMEOUT_MS);
+  const timeout = AbortSignal.timeout(opts.timeoutMs ?? DEFAULT_TIMEOUT_MS);
+  const signal = opts.signal ? AbortSignal.any([timeout, opts.signal]) : timeout;
   try {
     const res = await fetchImpl(url, {
       method: "POST",
@@ -44,7 +45,8 @@ export async function postJson(
     const text = await res.text();
     return { status: res.status, body: parseJson(text) };
   } catch (error) {
-    if (signal.aborted) throw new DingTalkApiError(`POST ${where} timed out`, { status: 0, code: "timeout", cause: error });
+    if (timeout.aborted) throw new DingTalkApiError(`POST ${where} timed out`, { status: 0, code: "timeout", cause: error });
+    if (opts.signal?.aborted) throw new DingTalkApiError(`POST ${where} aborted`, { status: 0, code: "aborted", cause: error });
     throw new DingTalkApiError(`POST ${where} failed: ${(error as Error).message}`, { status: 0, code: "network", cause: error });
   }
 }

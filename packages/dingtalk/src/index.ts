@@ -5,3 +5,4 @@ export * from "./replies.ts";
 export { DingTalkApiError, DEFAULT_TIMEOUT_MS } from "./http.ts";
 export * from "./openapi.ts";
 export * from "./webhook.ts";
+export * from "./stream.ts";

@@ -51,6 +51,17 @@ export async function postJson(
   }
 }
 
+/** A non-2xx answer of api.dingtalk.com, whose error body is `{code, message, requestid}`. */
+export function openApiError(path: string, res: JsonResponse, throttleCodes: ReadonlySet<string> = new Set()): DingTalkApiError {
+  const code = isRecord(res.body) && typeof res.body.code === "string" ? res.body.code : undefined;
+  const detail = isRecord(res.body) && typeof res.body.message === "string" ? `: ${res.body.message}` : "";
+  return new DingTalkApiError(`POST ${path} returned HTTP ${res.status}${code ? ` ${code}` : ""}${detail}`, {
+    status: res.status,
+    code,
+    throttled: res.status === 429 || (code !== undefined && throttleCodes.has(code)),
+  });
+}
+
 function parseJson(text: string): unknown {
   try {
     return text ? JSON.parse(text) : undefined;

@@ -3,7 +3,7 @@
  * works after a message's sessionWebhook has expired.
  */
 import { z } from "zod";
-import { DingTalkApiError, isRecord, postJson } from "./http.ts";
+import { DingTalkApiError, isRecord, openApiError, postJson } from "./http.ts";
 import { toOpenApiMessage, type OutboundMessage } from "./replies.ts";
 
 /** Refresh this long before DingTalk's expiry so a token never dies mid-request. */
@@ -90,12 +90,6 @@ export class DingTalkOpenApi {
   async #post(path: string, payload: object, headers?: Record<string, string>): Promise<unknown> {
     const res = await postJson(this.#opts.fetch ?? fetch, this.#baseUrl + path, payload, { headers, timeoutMs: this.#opts.timeoutMs });
     if (res.status >= 200 && res.status < 300) return res.body;
-    const code = isRecord(res.body) && typeof res.body.code === "string" ? res.body.code : undefined;
-    const detail = isRecord(res.body) && typeof res.body.message === "string" ? `: ${res.body.message}` : "";
-    throw new DingTalkApiError(`POST ${path} returned HTTP ${res.status}${code ? ` ${code}` : ""}${detail}`, {
-      status: res.status,
-      code,
-      throttled: res.status === 429 || (code !== undefined && THROTTLE_CODES.has(code)),
-    });
+    throw openApiError(path, res, THROTTLE_CODES);
   }
 }

@@ -6,7 +6,7 @@ import { EventEmitter } from "node:events";
 import { networkInterfaces } from "node:os";
 import WebSocket from "ws";
 import { z } from "zod";
-import { DingTalkApiError, isRecord, postJson } from "./http.ts";
+import { DingTalkApiError, openApiError, postJson } from "./http.ts";
 import { ROBOT_TOPIC, streamFrameSchema, type StreamFrame } from "./messages.ts";
 
 export type StreamAck = "ack" | "later" | "no-ack";
@@ -46,6 +46,7 @@ export function backoffDelay(attempt: number, baseMs: number, maxMs: number, ran
   return Math.min(baseMs * 2 ** attempt + random() * baseMs, maxMs);
 }
 
+const OPEN_PATH = "/v1.0/gateway/connections/open";
 const openResponseSchema = z.object({ endpoint: z.string().regex(/^wss?:\/\//), ticket: z.string().min(1) });
 
 const silentLogger: StreamLogger = { debug() {}, info() {}, warn() {} };
@@ -140,7 +141,7 @@ export class DingTalkStreamClient extends EventEmitter {
     this.#abort = new AbortController();
     const res = await postJson(
       fetch,
-      this.#opts.apiBase.replace(/\/+$/, "") + "/v1.0/gateway/connections/open",
+      this.#opts.apiBase.replace(/\/+$/, "") + OPEN_PATH,
       {
         clientId: this.#opts.clientId,
         clientSecret: this.#opts.clientSecret,
@@ -153,10 +154,7 @@ export class DingTalkStreamClient extends EventEmitter {
       },
       { timeoutMs: this.#opts.timeoutMs, signal: this.#abort.signal },
     );
-    const code = isRecord(res.body) && typeof res.body.code === "string" ? res.body.code : undefined;
-    if (res.status < 200 || res.status >= 300) {
-      throw new DingTalkApiError(`connections/open returned HTTP ${res.status}${code ? ` ${code}` : ""}`, { status: res.status, code, throttled: res.status === 429 });
-    }
+    if (res.status < 200 || res.status >= 300) throw openApiError(OPEN_PATH, res);
     const parsed = openResponseSchema.safeParse(res.body);
     if (!parsed.success) throw new DingTalkApiError("connections/open response has no endpoint/ticket", { status: res.status, code: "bad_response" });
     return parsed.data;
@@ -199,7 +197,7 @@ export class DingTalkStreamClient extends EventEmitter {
       this.#fail(error);
       return;
     }
-    const reply = type === "CALLBACK" ? (result === "ack" ? { response: null } : undefined) : result === "no-ack" ? undefined : { status: result === "ack" ? "SUCCESS" : "LATER" };
+    const reply = ackData(type, result);
     if (reply) this.#send(conn, { code: 200, headers: { messageId: headers.messageId, contentType: "application/json" }, message: "OK", data: JSON.stringify(reply) });
   }
 
@@ -226,6 +224,14 @@ export class DingTalkStreamClient extends EventEmitter {
     // EventEmitter throws an "error" nobody listens to; the log line above is enough then.
     if (this.listenerCount("error") > 0) this.emit("error", error);
   }
+}
+
+/** What an ACK carries, or undefined for no ACK at all. */
+function ackData(type: "EVENT" | "CALLBACK", result: StreamAck): object | undefined {
+  if (result === "no-ack") return undefined;
+  // A CALLBACK has no LATER; leaving it unacknowledged is what gets it redelivered.
+  if (type === "CALLBACK") return result === "ack" ? { response: null } : undefined;
+  return { status: result === "ack" ? "SUCCESS" : "LATER" };
 }
 
 function closeSocket(ws: WebSocket, reason: string): void {

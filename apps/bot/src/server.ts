@@ -24,6 +24,8 @@ export interface ServerDeps {
   extraChecks?: ExtraChecks;
   logger: Logger;
   metrics?: Metrics;
+  /** Clock for the signature timestamp window (tests). */
+  now?: () => number;
   /** Deadline for each readiness query against the database. */
   readinessTimeoutMs?: number;
 }
@@ -34,6 +36,7 @@ export function buildServer({
   logger,
   ingest,
   extraChecks,
+  now,
   metrics = createMetrics(),
   readinessTimeoutMs = 1_000,
 }: ServerDeps) {
@@ -58,7 +61,7 @@ export function buildServer({
   });
 
   app.register(opsRoutes, { readiness: createReadiness(db, readinessTimeoutMs, extraChecks), metrics });
-  if (ingest) app.register(dingtalkRoutes, { env, ingest, metrics });
+  if (ingest) app.register(dingtalkRoutes, { env, ingest, metrics, ...(now ? { now } : {}) });
 
   return app;
 }

@@ -1,0 +1,227 @@
+/**
+ * Message in -> reply out, against real PostgreSQL and the fake DingTalk over real HTTP:
+ * sessionWebhook while valid and allowed, the OpenAPI otherwise, one reply per message however
+ * often its job runs, throttling, and the retention job.
+ */
+import { createDb, type Db } from "@clawgate/db";
+import { startFakeDingTalk, type FakeDingTalk } from "@clawgate/devstack/fake-dingtalk";
+import { createTestDatabase, type TestDatabase } from "@clawgate/devstack/testdb";
+import type { JobHelpers } from "graphile-worker";
+import type pg from "pg";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
+import { APP_KEY, APP_SECRET, robotMessage } from "../test/dingtalk.ts";
+import { query, waitFor } from "../test/helpers.ts";
+import { createPgPool } from "./db-pool.ts";
+import { createIngest, type Ingest } from "./ingress/ingest.ts";
+import { createLogger } from "./logger.ts";
+import { createMetrics } from "./metrics.ts";
+import { buildServer, type BotServer } from "./server.ts";
+import { cleanupInbound } from "./worker/cleanup.ts";
+import { createInboundHandler } from "./worker/handle-inbound.ts";
+import { prepareQueueSchema, realSenders, startQueue, type Queue, type QueueEnv } from "./worker/queue.ts";
+import { createThrottle, DEFAULT_LIMITS } from "./worker/throttle.ts";
+
+let testDb: TestDatabase;
+let db: Db;
+let pool: pg.Pool;
+let app: BotServer;
+let fake: FakeDingTalk;
+let env: QueueEnv;
+let ingest: Ingest;
+const logger = createLogger("silent");
+const metrics = createMetrics();
+
+type Inbound = { id: string; status: string; error: string | null };
+const inboundByMsgId = async (msgId: string) =>
+  (await query<Inbound>(testDb.url, `SELECT id, status, error FROM "InboundMessage" WHERE "msgId" = $1`, [msgId]))[0];
+const outboundFor = (inboundId: string) =>
+  query<{ status: string; channel: string; attempts: number; idempotencyKey: string }>(
+    testDb.url,
+    `SELECT status, channel, attempts, "idempotencyKey" FROM "OutboundMessage" WHERE "inboundMessageId" = $1`,
+    [inboundId],
+  );
+const sentTo = (conversationId: string) => fake.sent.filter((m) => m.conversationId === conversationId);
+
+beforeAll(async () => {
+  testDb = await createTestDatabase({ prefix: "clawgate_bot_worker" });
+  db = createDb(testDb.url);
+  pool = createPgPool(testDb.url, { applicationName: "test-worker", statementTimeoutMs: 30_000 });
+  await prepareQueueSchema(pool);
+  ingest = createIngest({ pool, defaultRobotCode: APP_KEY });
+  const routeEnv = { DINGTALK_MODE: "http" as const, DINGTALK_APP_KEY: APP_KEY, DINGTALK_APP_SECRET: APP_SECRET };
+  app = buildServer({ env: routeEnv, db, logger, metrics, ingest });
+  const base = await app.listen({ host: "127.0.0.1", port: 0 });
+  fake = await startFakeDingTalk({ port: 0, appKey: APP_KEY, appSecret: APP_SECRET, callbackUrl: `${base}/dingtalk/robot` });
+  env = {
+    DATABASE_URL: testDb.url,
+    DINGTALK_APP_KEY: APP_KEY,
+    DINGTALK_APP_SECRET: APP_SECRET,
+    DINGTALK_API_BASE: fake.url,
+    DINGTALK_WEBHOOK_HOSTS: [new URL(fake.url).host],
+    INBOUND_RETENTION_HOURS: 24,
+    WORKER_CONCURRENCY: 4,
+  };
+});
+afterAll(async () => {
+  await app?.close();
+  await fake?.close();
+  await pool?.end();
+  await db?.$disconnect();
+  await testDb?.drop();
+});
+
+/** Runs the job handler directly, as graphile-worker would, with a recording addJob. */
+function handlerHarness(opts: { webhookHosts?: string[]; limits?: typeof DEFAULT_LIMITS } = {}) {
+  const handler = createInboundHandler({
+    db,
+    pool,
+    throttle: createThrottle(pool, opts.limits),
+    senders: realSenders(env),
+    webhookHosts: opts.webhookHosts ?? env.DINGTALK_WEBHOOK_HOSTS,
+    logger,
+    metrics,
+  });
+  const addJob = vi.fn(async () => ({}));
+  const run = (inboundId: string, attempts = 1) =>
+    handler({ inboundId, traceId: "trace-test" }, { job: { id: "1", attempts, max_attempts: 25 }, addJob } as unknown as JobHelpers);
+  return { run, addJob };
+}
+
+/** Delivers through the fake (HTTP mode) and returns the stored inbound row. */
+async function deliver(input: Parameters<FakeDingTalk["deliver"]>[0]) {
+  const { msgId, status } = await fake.deliver(input);
+  expect(status).toBe(200);
+  const row = await inboundByMsgId(msgId);
+  expect(row).toBeDefined();
+  return row!;
+}
+
+describe("the job handler, run directly", () => {
+  it("replies through the OpenAPI when the sessionWebhook host is not allowed", async () => {
+    const row = await deliver({ conversationId: "cid-host", text: "hi" });
+    await handlerHarness({ webhookHosts: ["oapi.dingtalk.com"] }).run(row.id);
+    expect(sentTo("cid-host").map((m) => m.via)).toEqual(["groupMessages"]);
+    expect(await outboundFor(row.id)).toEqual([{ status: "SENT", channel: "OPENAPI_GROUP", attempts: 1, idempotencyKey: `reply:${row.id}` }]);
+    expect((await query<Inbound>(testDb.url, `SELECT status FROM "InboundMessage" WHERE id = $1`, [row.id]))[0]?.status).toBe("REPLIED");
+  });
+
+  it("sends once when the same job runs again, and once when two copies run concurrently", async () => {
+    const { run } = handlerHarness();
+    const first = await deliver({ conversationId: "cid-retry", text: "hello" });
+    await run(first.id);
+    await run(first.id, 2);
+    expect(sentTo("cid-retry")).toHaveLength(1);
+
+    const second = await deliver({ conversationId: "cid-concurrent", text: "hello" });
+    // A job whose row was already picked up (status PROCESSING) must still not double-send.
+    await query(testDb.url, `UPDATE "InboundMessage" SET status = 'PROCESSING' WHERE id = $1`, [second.id]);
+    await Promise.all([run(second.id), run(second.id), handlerHarness().run(second.id)]);
+    expect(sentTo("cid-concurrent")).toHaveLength(1);
+    expect(await outboundFor(second.id)).toMatchObject([{ status: "SENT", attempts: 1 }]);
+  });
+
+  it("puts a reply over the per-conversation limit back on the queue instead of sending it", async () => {
+    const { run, addJob } = handlerHarness({ limits: { ...DEFAULT_LIMITS, conversation: { points: 1, durationSec: 60 } } });
+    const a = await deliver({ conversationId: "cid-limit", text: "one" });
+    const b = await deliver({ conversationId: "cid-limit", text: "two" });
+    await run(a.id);
+    const before = Date.now();
+    await run(b.id);
+    expect(sentTo("cid-limit")).toHaveLength(1);
+    expect(addJob).toHaveBeenCalledTimes(1);
+    const [task, payload, spec] = addJob.mock.calls[0] as unknown as [string, Record<string, unknown>, { runAt: Date }];
+    expect(task).toBe("inbound.handle");
+    expect(payload).toEqual({ inboundId: b.id, traceId: "trace-test", deferrals: 1 });
+    expect(spec.runAt.getTime()).toBeGreaterThan(before + 50_000);
+    expect((await query<Inbound>(testDb.url, `SELECT status FROM "InboundMessage" WHERE id = $1`, [b.id]))[0]?.status).toBe("PROCESSING");
+  });
+
+  it("backs off when DingTalk says too fast, then sends once allowed", async () => {
+    const { run, addJob } = handlerHarness();
+    const row = await deliver({ conversationId: "cid-dt-throttle", text: "x" });
+    fake.setThrottle(0);
+    try {
+      await run(row.id);
+    } finally {
+      fake.setThrottle(undefined);
+    }
+    expect(addJob).toHaveBeenCalledTimes(1);
+    expect(sentTo("cid-dt-throttle")).toHaveLength(0);
+    expect(await outboundFor(row.id)).toMatchObject([{ status: "PENDING", attempts: 1 }]);
+    await run(row.id, 2);
+    expect(sentTo("cid-dt-throttle")).toHaveLength(1);
+    expect(await outboundFor(row.id)).toMatchObject([{ status: "SENT", attempts: 2 }]);
+  });
+
+  it("fails the message (no retry) when there is no route to reply on", async () => {
+    const row = await deliver({ conversationId: "cid-noroute", text: "x", conversationType: "1", sessionWebhookExpired: true, senderStaffId: "" });
+    await handlerHarness().run(row.id);
+    const after = await query<Inbound>(testDb.url, `SELECT id, status, error FROM "InboundMessage" WHERE id = $1`, [row.id]);
+    expect(after[0]).toMatchObject({ status: "FAILED", error: expect.stringContaining("no route") });
+  });
+});
+
+describe("the queue in this process", () => {
+  let queue: Queue;
+  beforeAll(async () => {
+    queue = startQueue({ env, db, logger, metrics, pollIntervalMs: 200 });
+    await waitFor(async () => (queue.running() ? true : undefined), 20_000, "queue running");
+  });
+  afterAll(async () => {
+    await queue?.stop();
+  });
+
+  it("replies through the sessionWebhook, without echoing the text, and records conversation and outbound", async () => {
+    const secret = "my secret plan 1234";
+    const { msgId } = await fake.deliver({ conversationId: "cid-e2e", conversationTitle: "E2E group", text: ` ${secret}` });
+    const [reply] = await fake.waitForReplies("cid-e2e", 1, 10_000);
+    expect(reply).toMatchObject({ via: "sessionWebhook", text: `Clawgate received your message (${secret.length} chars). The agent is not connected yet.` });
+    expect(reply!.text).not.toContain(secret);
+    const row = await waitFor(async () => {
+      const r = await inboundByMsgId(msgId);
+      return r?.status === "REPLIED" ? r : undefined;
+    }, 5_000, "REPLIED");
+    expect(await outboundFor(row.id)).toEqual([{ status: "SENT", channel: "SESSION_WEBHOOK", attempts: 1, idempotencyKey: `reply:${row.id}` }]);
+    const conv = await query(testDb.url, `SELECT "conversationId", status, type, title, "robotCode" FROM "Conversation" WHERE "conversationId" = 'cid-e2e'`);
+    expect(conv).toEqual([{ conversationId: "cid-e2e", status: "PENDING", type: "GROUP", title: "E2E group", robotCode: APP_KEY }]);
+  });
+
+  it("replies through the OpenAPI when the sessionWebhook has expired (group and single chat)", async () => {
+    await fake.deliver({ conversationId: "cid-expired", text: "hi", sessionWebhookExpired: true });
+    await fake.deliver({ conversationId: "cid-single", text: "hi", conversationType: "1", senderId: "user-7", sessionWebhookExpired: true });
+    const [group] = await fake.waitForReplies("cid-expired", 1, 10_000);
+    expect(group?.via).toBe("groupMessages");
+    const [single] = await fake.waitForReplies("cid-single", 1, 10_000);
+    expect(single).toMatchObject({ via: "oToMessages", userIds: ["user-7"] });
+  });
+
+  it("answers a burst of duplicates with one reply", async () => {
+    const msgId = `dup-${Date.now()}`;
+    const results = await Promise.all(Array.from({ length: 5 }, () => fake.deliver({ conversationId: "cid-dups", text: "same", msgId })));
+    expect(results.map((r) => r.status)).toEqual([200, 200, 200, 200, 200]);
+    await fake.waitForReplies("cid-dups", 1, 10_000);
+    await new Promise((r) => setTimeout(r, 1_000));
+    expect(sentTo("cid-dups")).toHaveLength(1);
+  });
+});
+
+describe("retention", () => {
+  it("deletes only inbound messages older than the retention", async () => {
+    const ids: Record<string, string> = {};
+    for (const [name, hoursAgo] of [["old", 3], ["edge", 1.9], ["new", 0]] as const) {
+      const msg = robotMessage();
+      const res = await ingest({ channel: "HTTP", message: msg as never, traceId: `t-${name}` });
+      if (res.status !== "stored") throw new Error("not stored");
+      ids[name] = res.inboundId;
+      await query(testDb.url, `UPDATE "InboundMessage" SET "receivedAt" = (now() AT TIME ZONE 'UTC') - make_interval(secs => $2) WHERE id = $1`, [
+        res.inboundId,
+        hoursAgo * 3600,
+      ]);
+    }
+    // A retention under the 2 h minimum is raised to it.
+    const deleted = await cleanupInbound(pool, 1, 1);
+    expect(deleted).toBeGreaterThanOrEqual(1);
+    const left = await query<{ id: string }>(testDb.url, `SELECT id FROM "InboundMessage" WHERE id = ANY($1)`, [Object.values(ids)]);
+    expect(left.map((r) => r.id).sort()).toEqual([ids.edge, ids.new].sort());
+  });
+});

@@ -163,7 +163,8 @@ export function startQueue(opts: QueueOptions): Queue {
       const current = runner;
       runner = undefined;
       await current?.stop().catch((error: unknown) => log.warn({ err: describeDbError(error) }, "queue did not stop cleanly"));
-      await pool.end().catch(() => {});
+      // A stalled database must not hold shutdown: connections still opening are abandoned.
+      await Promise.race([pool.end().catch(() => {}), new Promise((r) => setTimeout(r, 1_000).unref())]);
     },
   };
 }

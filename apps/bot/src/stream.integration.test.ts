@@ -1,0 +1,122 @@
+/**
+ * Stream mode against the fake DingTalk's gateway: a pushed message is stored, ACKed only
+ * after it is stored, and answered; when the database is down it is not ACKed at all.
+ */
+import { createDb, type Db } from "@clawgate/db";
+import { startFakeDingTalk, type FakeDingTalk } from "@clawgate/devstack/fake-dingtalk";
+import { createTestDatabase, type TestDatabase } from "@clawgate/devstack/testdb";
+import type pg from "pg";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { APP_KEY, APP_SECRET } from "../test/dingtalk.ts";
+import { query, UNREACHABLE_DB, waitFor } from "../test/helpers.ts";
+import { createPgPool } from "./db-pool.ts";
+import { createIngest, type Ingest } from "./ingress/ingest.ts";
+import { startStreamIngress, type StreamIngress } from "./ingress/stream.ts";
+import { createLogger } from "./logger.ts";
+import { createMetrics } from "./metrics.ts";
+import { startQueue, type Queue } from "./worker/queue.ts";
+
+const logger = createLogger("silent");
+const metrics = createMetrics();
+
+describe("Stream mode", () => {
+  let testDb: TestDatabase;
+  let db: Db;
+  let pool: pg.Pool;
+  let fake: FakeDingTalk;
+  let queue: Queue;
+  let stream: StreamIngress;
+  const storedAt = new Map<string, number>();
+
+  beforeAll(async () => {
+    testDb = await createTestDatabase({ prefix: "clawgate_bot_stream" });
+    db = createDb(testDb.url);
+    fake = await startFakeDingTalk({ port: 0, appKey: APP_KEY, appSecret: APP_SECRET, pingIntervalMs: 0 });
+    queue = startQueue({
+      env: {
+        DATABASE_URL: testDb.url,
+        DINGTALK_APP_KEY: APP_KEY,
+        DINGTALK_APP_SECRET: APP_SECRET,
+        DINGTALK_API_BASE: fake.url,
+        DINGTALK_WEBHOOK_HOSTS: [new URL(fake.url).host],
+        INBOUND_RETENTION_HOURS: 24,
+        WORKER_CONCURRENCY: 2,
+      },
+      db,
+      logger,
+      metrics,
+      pollIntervalMs: 200,
+    });
+    await waitFor(async () => (queue.running() ? true : undefined), 20_000, "queue running");
+    pool = createPgPool(testDb.url, { applicationName: "test-stream" });
+    const real = createIngest({ pool, defaultRobotCode: APP_KEY });
+    // Records when each message's row was committed, to compare with the ACK's arrival.
+    const ingest: Ingest = async (input) => {
+      const result = await real(input);
+      storedAt.set(input.message.msgId, Date.now());
+      return result;
+    };
+    stream = startStreamIngress({ clientId: APP_KEY, clientSecret: APP_SECRET, apiBase: fake.url, ingest, logger, metrics });
+    await waitFor(async () => (stream.connected() ? true : undefined), 10_000, "stream connected");
+  });
+  afterAll(async () => {
+    await stream?.stop();
+    await queue?.stop();
+    await fake?.close();
+    await pool?.end();
+    await db?.$disconnect();
+    await testDb?.drop();
+  });
+
+  it("stores the pushed message, ACKs it after the row is committed, and replies", async () => {
+    const { msgId, status } = await fake.deliver({ conversationId: "cid-stream", text: "over the stream", via: "stream" });
+    expect(status).toBe(0);
+    const ack = await fake.waitForAck(msgId, 5_000);
+    expect(ack.code).toBe(200);
+    expect(storedAt.get(msgId)).toBeDefined();
+    expect(ack.at).toBeGreaterThanOrEqual(storedAt.get(msgId)!);
+    const rows = await query<{ channel: string }>(testDb.url, `SELECT channel FROM "InboundMessage" WHERE "msgId" = $1`, [msgId]);
+    expect(rows).toEqual([{ channel: "STREAM" }]);
+    const [reply] = await fake.waitForReplies("cid-stream", 1, 10_000);
+    expect(reply?.text).toContain("(15 chars)");
+  });
+
+  it("ACKs a redelivered (duplicate) message without storing or answering it twice", async () => {
+    const msgId = `stream-dup-${Date.now()}`;
+    await fake.deliver({ conversationId: "cid-stream-dup", text: "a", via: "stream", msgId });
+    await fake.deliver({ conversationId: "cid-stream-dup", text: "a", via: "stream", msgId });
+    await waitFor(async () => (fake.acks.filter((a) => a.msgId === msgId && a.code === 200).length === 2 ? true : undefined), 5_000, "two ACKs");
+    await fake.waitForReplies("cid-stream-dup", 1, 10_000);
+    await new Promise((r) => setTimeout(r, 800));
+    expect(fake.sent.filter((m) => m.conversationId === "cid-stream-dup")).toHaveLength(1);
+    const rows = await query(testDb.url, `SELECT id FROM "InboundMessage" WHERE "msgId" = $1`, [msgId]);
+    expect(rows).toHaveLength(1);
+  });
+});
+
+describe("Stream mode with the database down", () => {
+  it("does not ACK what it could not store", async () => {
+    const fake = await startFakeDingTalk({ port: 0, appKey: APP_KEY, appSecret: APP_SECRET, pingIntervalMs: 0, streamAckTimeoutMs: 300 });
+    const pool = createPgPool(UNREACHABLE_DB, { applicationName: "test-stream-down" });
+    const stream = startStreamIngress({
+      clientId: APP_KEY,
+      clientSecret: APP_SECRET,
+      apiBase: fake.url,
+      ingest: createIngest({ pool }),
+      logger,
+      metrics,
+    });
+    try {
+      await waitFor(async () => (stream.connected() ? true : undefined), 10_000, "stream connected");
+      const { msgId } = await fake.deliver({ conversationId: "cid-down", text: "lost?", via: "stream" });
+      // The fake redelivers an unACKed frame once after 300 ms; neither delivery is ACKed.
+      await new Promise((r) => setTimeout(r, 1_500));
+      expect(fake.acks.filter((a) => a.msgId === msgId)).toEqual([]);
+      expect(fake.sent).toEqual([]);
+    } finally {
+      await stream.stop();
+      await fake.close();
+      await pool.end();
+    }
+  });
+});

@@ -1,0 +1,60 @@
+import type { RobotMessage } from "@clawgate/dingtalk";
+import { describe, expect, it } from "vitest";
+import { robotMessage } from "../../test/dingtalk.ts";
+import { placeholderReply } from "./handle-inbound.ts";
+import { replyTargets, throttleBackoffMs, WEBHOOK_EXPIRY_MARGIN_MS, webhookAllowed } from "./reply.ts";
+
+const NOW = 1_800_000_000_000;
+const msg = (o: Record<string, unknown> = {}) => robotMessage({ sessionWebhookExpiredTime: NOW + 60 * 60_000, ...o }) as RobotMessage;
+const opts = { allowedHosts: ["oapi.dingtalk.com", "127.0.0.1:3200"], openApi: true, now: NOW };
+
+describe("webhookAllowed", () => {
+  it("matches host and port exactly", () => {
+    expect(webhookAllowed("https://oapi.dingtalk.com/robot/sendBySession?session=x", opts.allowedHosts)).toBe(true);
+    expect(webhookAllowed("https://OAPI.dingtalk.com/robot", opts.allowedHosts)).toBe(true);
+    expect(webhookAllowed("http://127.0.0.1:3200/robot", opts.allowedHosts)).toBe(true);
+    expect(webhookAllowed("http://127.0.0.1:3201/robot", opts.allowedHosts)).toBe(false);
+    expect(webhookAllowed("https://oapi.dingtalk.com.evil.example/robot", opts.allowedHosts)).toBe(false);
+    expect(webhookAllowed("https://user@evil.example/oapi.dingtalk.com", opts.allowedHosts)).toBe(false);
+    expect(webhookAllowed("file:///etc/passwd", opts.allowedHosts)).toBe(false);
+    expect(webhookAllowed("not a url", opts.allowedHosts)).toBe(false);
+  });
+});
+
+describe("replyTargets", () => {
+  it("prefers a valid, allowed sessionWebhook, with the OpenAPI as fallback", () => {
+    expect(replyTargets(msg(), opts).map((t) => t.channel)).toEqual(["SESSION_WEBHOOK", "OPENAPI_GROUP"]);
+  });
+
+  it("skips a webhook that expires within the margin, or on a host not allowed", () => {
+    const soon = msg({ sessionWebhookExpiredTime: NOW + WEBHOOK_EXPIRY_MARGIN_MS });
+    expect(replyTargets(soon, opts)).toEqual([{ channel: "OPENAPI_GROUP", openConversationId: soon.conversationId }]);
+    const elsewhere = msg({ sessionWebhook: "https://example.com/robot" });
+    expect(replyTargets(elsewhere, opts).map((t) => t.channel)).toEqual(["OPENAPI_GROUP"]);
+    expect(replyTargets(msg({ sessionWebhook: undefined }), opts).map((t) => t.channel)).toEqual(["OPENAPI_GROUP"]);
+  });
+
+  it("sends one-to-one to the sender's staff id, and has no OpenAPI route without one or without credentials", () => {
+    const single = msg({ conversationType: "1", sessionWebhookExpiredTime: NOW - 1 });
+    expect(replyTargets(single, opts)).toEqual([{ channel: "OPENAPI_ONE_TO_ONE", userIds: ["staff-1"] }]);
+    expect(replyTargets(msg({ conversationType: "1", senderStaffId: undefined, sessionWebhookExpiredTime: NOW - 1 }), opts)).toEqual([]);
+    expect(replyTargets(msg({ sessionWebhookExpiredTime: NOW - 1 }), { ...opts, openApi: false })).toEqual([]);
+  });
+});
+
+describe("placeholderReply", () => {
+  it("counts characters (not bytes) and never echoes the text", () => {
+    const reply = placeholderReply(msg({ text: { content: " 你好, robot " } }));
+    expect(reply).toEqual({ msgtype: "text", text: { content: "Clawgate received your message (9 chars). The agent is not connected yet." } });
+  });
+});
+
+describe("throttleBackoffMs", () => {
+  it("doubles from 2 s up to 60 s, with under 1 s of jitter", () => {
+    for (const [n, base] of [[0, 2_000], [1, 4_000], [4, 32_000], [5, 60_000], [20, 60_000]] as const) {
+      const ms = throttleBackoffMs(n);
+      expect(ms).toBeGreaterThanOrEqual(base);
+      expect(ms).toBeLessThan(base + 1_000);
+    }
+  });
+});

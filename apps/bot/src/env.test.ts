@@ -107,11 +107,11 @@ describe("loadEnv", () => {
     expect(env.WORKER_CONCURRENCY).toBe(1);
   });
 
-  it("rejects a retention under 2 hours, a zero concurrency and a bad host list", () => {
-    expect(problems({ DATABASE_URL: DB, INBOUND_RETENTION_HOURS: "1", WORKER_CONCURRENCY: "0", DINGTALK_WEBHOOK_HOSTS: "https://x/y" })).toEqual([
+  it("rejects a retention under 2 hours, a non-numeric concurrency and a bad host list", () => {
+    expect(problems({ DATABASE_URL: DB, INBOUND_RETENTION_HOURS: "1", WORKER_CONCURRENCY: "two", DINGTALK_WEBHOOK_HOSTS: "https://x/y" })).toEqual([
       'DINGTALK_WEBHOOK_HOSTS: expected a comma list of host[:port], got "https://x/y"',
       'INBOUND_RETENTION_HOURS: expected an integer >= 2, got "1"',
-      'WORKER_CONCURRENCY: expected an integer >= 1, got "0"',
+      'WORKER_CONCURRENCY: expected an integer >= 0, got "two"',
     ]);
   });
 });

@@ -95,7 +95,8 @@ export const envSchema = {
   DINGTALK_WEBHOOK_HOSTS: hostList,
   DINGTALK_FAKE_URL: httpUrl("fake DingTalk URL").default("http://127.0.0.1:3200"),
   INBOUND_RETENTION_HOURS: intAtLeast(2, 24),
-  WORKER_CONCURRENCY: intAtLeast(1, 8),
+  // 0: an ingress-only replica (stores and enqueues; other replicas run the jobs).
+  WORKER_CONCURRENCY: intAtLeast(0, 8),
   LOCAL_MODEL_BASE_URL: httpUrl("model base URL").optional(),
   LOCAL_MODEL_API_KEY: z.string().optional(),
 };

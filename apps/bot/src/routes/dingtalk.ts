@@ -73,7 +73,8 @@ export async function dingtalkRoutes(app: FastifyInstance, { env, ingest, metric
     try {
       const result = await ingest({ channel, message, traceId: request.id });
       count(channel, result.status);
-      if (result.status === "stored") request.log.info({ channel, inboundId: result.inboundId }, "inbound stored");
+      // The request line (info) already carries the trace id that the job carries on.
+      if (result.status === "stored") request.log.debug({ channel, inboundId: result.inboundId }, "inbound stored");
       else request.log.info({ channel }, "duplicate inbound acknowledged");
       return true;
     } catch (error) {

@@ -116,6 +116,7 @@ export function startQueue(opts: QueueOptions): Queue {
   ]);
 
   let runner: Runner | undefined;
+  let ingressOnly = false;
   let stopped = false;
   let wake: (() => void) | undefined;
 
@@ -125,6 +126,11 @@ export function startQueue(opts: QueueOptions): Queue {
       try {
         await prepareQueueSchema(pool, wlog);
         if (stopped) return;
+        if (concurrency === 0) {
+          ingressOnly = true;
+          log.info("queue schema ready; WORKER_CONCURRENCY=0: this replica runs no jobs");
+          return;
+        }
         runner = await run({
           pgPool: pool,
           taskList,
@@ -156,7 +162,7 @@ export function startQueue(opts: QueueOptions): Queue {
 
   return {
     pool,
-    running: () => runner !== undefined,
+    running: () => runner !== undefined || ingressOnly,
     async stop() {
       stopped = true;
       wake?.();

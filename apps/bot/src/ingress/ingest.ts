@@ -35,42 +35,128 @@ export interface InboundJobPayload {
   deferrals?: number;
 }
 
+/**
+ * One statement per batch: a multi-row insert (duplicates skipped, also within the batch) and,
+ * for the rows that went in, one `add_jobs` call. Atomic: a row is never stored without its job.
+ * `add_job` per message costs a NOTIFY each, and NOTIFY serialises commits; one per batch does not.
+ */
 const INGEST_SQL = `
-WITH ins AS (
+WITH input AS (
+  SELECT * FROM json_to_recordset($1::json) AS x(
+    "id" text, "robotCode" text, "msgId" text, "channel" text, "conversationId" text,
+    "senderId" text, "msgType" text, "payload" jsonb, "traceId" text)
+), ins AS (
   INSERT INTO "InboundMessage" ("id", "robotCode", "msgId", "channel", "conversationId", "senderId", "msgType", "payload", "traceId")
-  VALUES ($1, $2, $3, $4::"IngressChannel", $5, $6, $7, $8::jsonb, $9)
+  SELECT "id", "robotCode", "msgId", "channel"::"IngressChannel", "conversationId", "senderId", "msgType", "payload", "traceId" FROM input
   ON CONFLICT ("robotCode", "msgId") DO NOTHING
   RETURNING "id", "traceId"
+), jobs AS (
+  SELECT count(*) AS n FROM graphile_worker.add_jobs(ARRAY(
+    SELECT ROW('${INBOUND_TASK}', json_build_object('inboundId', ins."id", 'traceId', ins."traceId"),
+               NULL, NULL, NULL, NULL, NULL, NULL)::graphile_worker.job_spec
+    FROM ins))
 )
-SELECT (graphile_worker.add_job('${INBOUND_TASK}', json_build_object('inboundId', ins."id", 'traceId', ins."traceId"))).id AS "jobId"
-FROM ins`;
+SELECT ins."id" AS "inboundId", (SELECT n FROM jobs) AS "jobs" FROM ins`;
 
 export type Ingest = (input: IngestInput) => Promise<IngestResult>;
 
-export function createIngest({ pool, defaultRobotCode }: { pool: pg.Pool; defaultRobotCode?: string }): Ingest {
-  return async ({ channel, message, traceId }) => {
-    const robotCode = message.robotCode || defaultRobotCode || "default";
-    const inboundId = randomUUID();
-    let rowCount: number | null;
-    try {
-      ({ rowCount } = await pool.query({
-        name: "clawgate_ingest",
-        text: INGEST_SQL,
-        values: [
-          inboundId,
-          robotCode,
-          message.msgId,
-          channel,
-          message.conversationId,
-          message.senderStaffId || message.senderId,
-          message.msgtype,
-          JSON.stringify(message),
-          traceId,
-        ],
-      }));
-    } catch (error) {
-      throw new IngestUnavailableError(error);
+interface Row {
+  id: string;
+  robotCode: string;
+  msgId: string;
+  channel: IngressChannel;
+  conversationId: string;
+  senderId: string;
+  msgType: string;
+  payload: RobotMessage;
+  traceId: string;
+}
+
+interface Pending {
+  row: Row;
+  resolve: (r: IngestResult) => void;
+  reject: (e: unknown) => void;
+}
+
+/** SQLSTATE classes that mean "the database is not there", as opposed to "this input is bad". */
+const UNAVAILABLE = /^(08|53|57|58)/;
+
+function isUnavailable(error: unknown): boolean {
+  const code = (error as { code?: unknown }).code;
+  return typeof code !== "string" || UNAVAILABLE.test(code);
+}
+
+/**
+ * Group commit: requests that arrive while `maxInFlight` batches are being written wait and go
+ * together in the next statement. An idle ingress writes each request at once (no timer, no
+ * added latency); under load, one commit acknowledges many messages. Each caller still resolves
+ * only after the statement holding its row has committed.
+ */
+export function createIngest({
+  pool,
+  defaultRobotCode,
+  maxBatch = 200,
+  maxInFlight = 2,
+}: {
+  pool: pg.Pool;
+  defaultRobotCode?: string;
+  maxBatch?: number;
+  maxInFlight?: number;
+}): Ingest {
+  const queue: Pending[] = [];
+  let inFlight = 0;
+
+  async function write(batch: Pending[]): Promise<void> {
+    const { rows } = await pool.query<{ inboundId: string }>({
+      name: "clawgate_ingest_batch",
+      text: INGEST_SQL,
+      values: [JSON.stringify(batch.map((p) => p.row))],
+    });
+    const stored = new Set(rows.map((r) => r.inboundId));
+    for (const { row, resolve } of batch) {
+      resolve(
+        stored.has(row.id)
+          ? { status: "stored", inboundId: row.id, robotCode: row.robotCode }
+          : { status: "duplicate", robotCode: row.robotCode },
+      );
     }
-    return rowCount === 1 ? { status: "stored", inboundId, robotCode } : { status: "duplicate", robotCode };
+  }
+
+  async function flush(): Promise<void> {
+    if (inFlight >= maxInFlight || queue.length === 0) return;
+    inFlight++;
+    const batch = queue.splice(0, maxBatch);
+    try {
+      await write(batch);
+    } catch (error) {
+      if (batch.length > 1 && !isUnavailable(error)) {
+        // One bad row must not fail its neighbours: write each alone.
+        await Promise.all(batch.map((p) => write([p]).catch((e: unknown) => p.reject(new IngestUnavailableError(e)))));
+      } else {
+        for (const p of batch) p.reject(new IngestUnavailableError(error));
+      }
+    } finally {
+      inFlight--;
+      void flush();
+    }
+  }
+
+  return ({ channel, message, traceId }) => {
+    const robotCode = message.robotCode || defaultRobotCode || "default";
+    const row: Row = {
+      id: randomUUID(),
+      robotCode,
+      msgId: message.msgId,
+      channel,
+      conversationId: message.conversationId,
+      senderId: message.senderStaffId || message.senderId,
+      msgType: message.msgtype,
+      payload: message,
+      traceId,
+    };
+    return new Promise<IngestResult>((resolve, reject) => {
+      queue.push({ row, resolve, reject });
+      void flush();
+    });
   };
 }

@@ -1,0 +1,74 @@
+/**
+ * Group commit in the ingest: concurrent messages share statements, yet each caller learns
+ * exactly whether its own row was stored, every stored row has exactly one job, duplicates
+ * (also within one batch) are skipped, and one row the database rejects fails only itself.
+ */
+import { robotMessageSchema } from "@clawgate/dingtalk";
+import { createTestDatabase, type TestDatabase } from "@clawgate/devstack/testdb";
+import type pg from "pg";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { APP_KEY, robotMessage as rawMessage } from "../../test/dingtalk.ts";
+import { createPgPool } from "../db-pool.ts";
+import { prepareQueueSchema } from "../worker/queue.ts";
+import { createIngest, IngestUnavailableError } from "./ingest.ts";
+
+/** A message as the routes hand it to the ingest: parsed by the real schema. */
+const robotMessage = (overrides: Record<string, unknown>) => robotMessageSchema.parse(rawMessage(overrides));
+
+let testDb: TestDatabase;
+let pool: pg.Pool;
+
+beforeAll(async () => {
+  testDb = await createTestDatabase({ prefix: "clawgate_bot_batch" });
+  pool = createPgPool(testDb.url, { applicationName: "test-batch" });
+  await prepareQueueSchema(pool);
+});
+afterAll(async () => {
+  await pool?.end();
+  await testDb?.drop();
+});
+
+async function count(sql: string): Promise<number> {
+  return Number((await pool.query<{ n: string }>(sql)).rows[0]?.n);
+}
+
+describe("ingest group commit", () => {
+  it("batches concurrent messages and reports each caller's own outcome", async () => {
+    // maxInFlight 1: while the first statement runs, the rest queue up and go in batches.
+    const ingest = createIngest({ pool, defaultRobotCode: APP_KEY, maxInFlight: 1, maxBatch: 50 });
+    const ids = Array.from({ length: 120 }, (_, i) => `batch-${i}`);
+    // Each id twice, in the same burst: the second copy usually lands in the same batch.
+    const results = await Promise.all(
+      [...ids, ...ids].map((msgId, i) => ingest({ channel: "HTTP", message: robotMessage({ msgId }), traceId: `t${i}` })),
+    );
+    expect(results.filter((r) => r.status === "stored")).toHaveLength(120);
+    expect(results.filter((r) => r.status === "duplicate")).toHaveLength(120);
+    const storedIds = results.flatMap((r) => (r.status === "stored" ? [r.inboundId] : []));
+    expect(new Set(storedIds).size).toBe(120);
+
+    expect(await count(`SELECT count(*) AS n FROM "InboundMessage" WHERE "msgId" LIKE 'batch-%'`)).toBe(120);
+    // Exactly one job per stored row, pointing at it.
+    const jobs = await pool.query<{ inboundId: string }>(
+      `SELECT j.payload->>'inboundId' AS "inboundId" FROM graphile_worker._private_jobs j
+         JOIN graphile_worker._private_tasks t ON t.id = j.task_id WHERE t.identifier = 'inbound.handle'`,
+    );
+    expect(jobs.rows.map((j) => j.inboundId).sort()).toEqual([...storedIds].sort());
+  });
+
+  it("a row the database rejects fails only its own caller", async () => {
+    const ingest = createIngest({ pool, defaultRobotCode: APP_KEY, maxInFlight: 1 });
+    const before = await count(`SELECT count(*) AS n FROM graphile_worker._private_jobs`);
+    // PostgreSQL's jsonb refuses \u0000: this message cannot be stored.
+    const poisoned = robotMessage({ msgId: "poison-1", text: { content: "bad \u0000 byte" } });
+    const outcomes = await Promise.allSettled([
+      ingest({ channel: "HTTP", message: robotMessage({ msgId: "neighbour-0" }), traceId: "a" }),
+      ingest({ channel: "HTTP", message: robotMessage({ msgId: "neighbour-1" }), traceId: "b" }),
+      ingest({ channel: "HTTP", message: poisoned, traceId: "c" }),
+      ingest({ channel: "HTTP", message: robotMessage({ msgId: "neighbour-2" }), traceId: "d" }),
+    ]);
+    expect(outcomes.map((o) => o.status)).toEqual(["fulfilled", "fulfilled", "rejected", "fulfilled"]);
+    expect((outcomes[2] as PromiseRejectedResult).reason).toBeInstanceOf(IngestUnavailableError);
+    expect(await count(`SELECT count(*) AS n FROM "InboundMessage" WHERE "msgId" IN ('neighbour-0','neighbour-1','neighbour-2','poison-1')`)).toBe(3);
+    expect(await count(`SELECT count(*) AS n FROM graphile_worker._private_jobs`)).toBe(before + 3);
+  });
+});

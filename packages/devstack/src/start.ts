@@ -73,12 +73,12 @@ function startChild(name: string, cmd: string, args: string[], opts: { cwd?: str
   return proc;
 }
 
-async function waitFor(url: string, name: string, timeoutMs: number): Promise<void> {
+async function waitFor(url: string, name: string, timeoutMs: number, headers: Record<string, string> = {}): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     if (stopping) return;
     try {
-      const res = await fetch(url, { signal: AbortSignal.timeout(2_000) });
+      const res = await fetch(url, { headers, signal: AbortSignal.timeout(2_000) });
       if (res.ok) return;
     } catch {
       // not up yet
@@ -152,7 +152,7 @@ async function main(): Promise<void> {
   process.on("SIGTERM", () => void shutdown(0));
   mkdirSync(DATA_DIR, { recursive: true });
 
-  for (const [name, port] of [["console", PORTS.console], ["runtime", PORTS.runtime], ["oidc", PORTS.oidc], ["fake-dingtalk", PORTS.fakeDingtalk]] as const) {
+  for (const [name, port] of [["console", PORTS.console], ["runtime", PORTS.runtime], ["oidc", PORTS.oidc], ["fake-dingtalk", PORTS.fakeDingtalk], ["demo-model", PORTS.demoModel]] as const) {
     if (!(await portFree(port))) throw new Error(`port ${port} (${name}) is in use: stop whatever listens there, or a previous npm start`);
   }
 
@@ -181,6 +181,7 @@ async function main(): Promise<void> {
   const issuer = `http://localhost:${PORTS.oidc}`;
   const consoleUrl = `http://localhost:${PORTS.console}`;
   const fakeDingtalkUrl = `http://127.0.0.1:${PORTS.fakeDingtalk}`;
+  const modelUrl = `http://127.0.0.1:${PORTS.demoModel}/v1`;
   const dingtalkApp = { DINGTALK_APP_KEY: "dingdemoappkey", DINGTALK_APP_SECRET: secrets.dingtalkAppSecret };
 
   log("building the console (cached after the first start)");
@@ -199,6 +200,9 @@ async function main(): Promise<void> {
       FAKE_DINGTALK_PORT: String(PORTS.fakeDingtalk),
       FAKE_DINGTALK_CALLBACK_URL: `http://127.0.0.1:${PORTS.runtime}/dingtalk/robot`,
     },
+  });
+  startChild("demo-model", process.execPath, ["--import", "tsx", "packages/devstack/src/demo-model-server.ts"], {
+    env: { ...baseEnv, DEMO_MODEL_PORT: String(PORTS.demoModel), LOCAL_MODEL_API_KEY: "demo-local-key" },
   });
   startChild("runtime", process.execPath, ["apps/bot/bin/clawgate.mjs", "serve"], {
     env: {
@@ -228,6 +232,7 @@ async function main(): Promise<void> {
   await Promise.all([
     waitFor(`${issuer}/.well-known/openid-configuration`, "oidc", 30_000),
     waitFor(`${fakeDingtalkUrl}/_fake/health`, "fake-dingtalk", 30_000),
+    waitFor(`${modelUrl}/models`, "demo-model", 30_000, { authorization: "Bearer demo-local-key" }),
     waitFor(`http://127.0.0.1:${PORTS.runtime}/ready`, "runtime", 60_000),
     waitFor(`${consoleUrl}/api/health`, "console", 60_000),
   ]);
@@ -240,6 +245,7 @@ async function main(): Promise<void> {
     Runtime   http://127.0.0.1:${PORTS.runtime}      (/healthz, /ready, /metrics)
     SSO       ${issuer}
     DingTalk (fake)  ${fakeDingtalkUrl}
+    Model (demo)  ${modelUrl}
     Database  ${embeddedPg ? `embedded PostgreSQL, 127.0.0.1:${PORTS.embeddedPgDev} (data in .data/pg)` : "DATABASE_URL"}
 
   Demo sign-in (password "${DEMO_PASSWORD}"):

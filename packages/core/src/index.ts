@@ -4,3 +4,4 @@ export * from "./diff.ts";
 export * from "./revision.ts";
 export * from "./seed/demo-users.ts";
 export * from "./seed/demo.ts";
+export * from "./policy/index.ts";

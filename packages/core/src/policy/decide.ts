@@ -1,0 +1,135 @@
+/**
+ * The policy decision: pure, synchronous, reads only the in-memory snapshot.
+ *
+ * Semantics (every applicable reason is collected, so the console can explain "why"):
+ * - Fail closed: an unknown, PENDING or DISABLED conversation is denied; so is an unknown skill.
+ * - Safe mode (unless expired at `context.now`): MAINTENANCE denies everything, messages included,
+ *   with the fixed status message; READ_ONLY lets only READ skills run (messages still get a turn).
+ * - Budget exhausted denies both kinds of request.
+ * - Skill requests: the flag `agent.tools` off (or missing) denies every skill; a disabled skill, or
+ *   one whose environments exclude the conversation's environment, is denied; a skill naming
+ *   `settings.requiresFlag` is denied while that flag is off or unknown.
+ * - Rules: GLOBAL, CONVERSATION and USER; DENY at any scope wins over any ALLOW. An ALLOW at
+ *   CONVERSATION scope turns the skill into an allowlist of conversations (others get
+ *   `rule.not_allowlisted.conversation`); the same holds at USER scope. A GLOBAL ALLOW is explicit
+ *   but changes nothing.
+ * - Otherwise allowed, except that WRITE skills with `requiresApproval` and every DESTRUCTIVE skill
+ *   come back `needs_approval`. Reasons of an allow are empty.
+ */
+import { effectiveSafeMode, type PolicyEnvironment, type PolicySnapshot, type SkillPolicy } from "./snapshot.ts";
+
+export type ReasonCode =
+  | "conversation.unknown"
+  | "conversation.pending"
+  | "conversation.disabled"
+  | "safe_mode.maintenance"
+  | "safe_mode.read_only"
+  | "skill.unknown"
+  | "skill.disabled"
+  | "skill.environment"
+  | "rule.deny.global"
+  | "rule.deny.conversation"
+  | "rule.deny.user"
+  | "rule.not_allowlisted.conversation"
+  | "rule.not_allowlisted.user"
+  | "flag.off"
+  | "budget.exhausted"
+  | "approval.required";
+
+export interface PolicyReason {
+  code: ReasonCode;
+  /** One sentence for the reply: what happened and, where there is one, what to do. */
+  detail: string;
+}
+
+export type PolicyOutcome = "allow" | "deny" | "needs_approval";
+
+export interface PolicyDecision {
+  outcome: PolicyOutcome;
+  reasons: readonly PolicyReason[];
+}
+
+export interface PolicyContext {
+  conversationId: string;
+  userId: string;
+  now: Date | number;
+  budget?: { exhausted: boolean; scope?: string };
+}
+
+export type PolicyRequest = { kind: "message" } | { kind: "skill"; skillKey: string };
+
+export const TOOLS_FLAG = "agent.tools";
+export const DEFAULT_MAINTENANCE_MESSAGE = "The robot is down for maintenance. Please try again later.";
+
+const ALLOW: PolicyDecision = Object.freeze({ outcome: "allow", reasons: Object.freeze([]) });
+
+export function decide(snapshot: PolicySnapshot, context: PolicyContext, request: PolicyRequest): PolicyDecision {
+  const reasons: PolicyReason[] = [];
+  const conversation = snapshot.conversations.get(context.conversationId);
+  if (!conversation) {
+    reasons.push({ code: "conversation.unknown", detail: "This conversation is not known to the robot yet: an admin can enable it in the console." });
+  } else if (conversation.status === "PENDING") {
+    reasons.push({ code: "conversation.pending", detail: "This conversation is not enabled yet: an admin can enable it in the console, where it shows as pending." });
+  } else if (conversation.status === "DISABLED") {
+    reasons.push({ code: "conversation.disabled", detail: "The robot is disabled in this conversation by an admin." });
+  }
+
+  const safeMode = effectiveSafeMode(snapshot.safeMode, context.now);
+  if (safeMode === "MAINTENANCE") {
+    reasons.push({ code: "safe_mode.maintenance", detail: snapshot.safeMode.message ?? DEFAULT_MAINTENANCE_MESSAGE });
+  }
+  if (context.budget?.exhausted) {
+    const scope = context.budget.scope ? ` (${context.budget.scope})` : "";
+    reasons.push({ code: "budget.exhausted", detail: `The token budget${scope} is used up; it resets with its window, or an admin can raise it.` });
+  }
+  if (request.kind === "message") return reasons.length === 0 ? ALLOW : { outcome: "deny", reasons };
+
+  if (snapshot.flags.get(TOOLS_FLAG) !== true) {
+    reasons.push({ code: "flag.off", detail: `Skills are switched off (flag "${TOOLS_FLAG}").` });
+  }
+  const skill = snapshot.skills.get(request.skillKey);
+  if (!skill) {
+    reasons.push({ code: "skill.unknown", detail: `There is no skill "${request.skillKey}".` });
+    return { outcome: "deny", reasons };
+  }
+  if (safeMode === "READ_ONLY" && skill.riskClass !== "READ") {
+    reasons.push({ code: "safe_mode.read_only", detail: snapshot.safeMode.message ?? "Safe mode is on: only read-only skills run for now." });
+  }
+  skillReasons(snapshot, skill, context, conversation?.environment, reasons);
+  if (reasons.length > 0) return { outcome: "deny", reasons };
+  if (skill.riskClass === "DESTRUCTIVE" || (skill.riskClass === "WRITE" && skill.requiresApproval)) {
+    return { outcome: "needs_approval", reasons: [{ code: "approval.required", detail: `"${skill.key}" needs an approver's grant before it runs.` }] };
+  }
+  return ALLOW;
+}
+
+function skillReasons(
+  snapshot: PolicySnapshot,
+  skill: SkillPolicy,
+  context: PolicyContext,
+  environment: PolicyEnvironment | undefined,
+  reasons: PolicyReason[],
+): void {
+  if (!skill.enabled) reasons.push({ code: "skill.disabled", detail: `The skill "${skill.key}" is disabled.` });
+  if (environment !== undefined && !skill.environments.has(environment)) {
+    reasons.push({ code: "skill.environment", detail: `The skill "${skill.key}" is not rolled out to ${environment} conversations yet.` });
+  }
+  if (skill.requiresFlag !== null && snapshot.flags.get(skill.requiresFlag) !== true) {
+    reasons.push({ code: "flag.off", detail: `The skill "${skill.key}" needs the flag "${skill.requiresFlag}", which is off.` });
+  }
+  if (skill.globalEffect === "DENY") {
+    reasons.push({ code: "rule.deny.global", detail: `The skill "${skill.key}" is denied everywhere by a rule.` });
+  }
+  const byConversation = skill.conversationRules.effects.get(context.conversationId);
+  if (byConversation === "DENY") {
+    reasons.push({ code: "rule.deny.conversation", detail: `The skill "${skill.key}" is denied in this conversation by a rule.` });
+  } else if (byConversation === undefined && skill.conversationRules.hasAllow) {
+    reasons.push({ code: "rule.not_allowlisted.conversation", detail: `The skill "${skill.key}" is only allowed in listed conversations; an admin can add this one.` });
+  }
+  const byUser = skill.userRules.effects.get(context.userId);
+  if (byUser === "DENY") {
+    reasons.push({ code: "rule.deny.user", detail: `The skill "${skill.key}" is denied for you by a rule.` });
+  } else if (byUser === undefined && skill.userRules.hasAllow) {
+    reasons.push({ code: "rule.not_allowlisted.user", detail: `The skill "${skill.key}" is only allowed for listed users; an admin can add you.` });
+  }
+}

@@ -1,0 +1,3 @@
+export * from "./decide.ts";
+export * from "./fixture.ts";
+export * from "./snapshot.ts";

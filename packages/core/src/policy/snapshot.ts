@@ -1,0 +1,187 @@
+/**
+ * The policy snapshot: everything `decide` needs, read from the database in one consistent
+ * transaction, indexed for O(1) lookups and held in memory, so no decision reads the database.
+ * `buildPolicySnapshot` is pure (tests and the benchmark build snapshots without a database);
+ * `loadPolicySnapshot` feeds it from one REPEATABLE READ transaction.
+ */
+import type { Db } from "@clawgate/db";
+import { z } from "zod";
+
+export type PolicyRiskClass = "READ" | "WRITE" | "DESTRUCTIVE";
+export type PolicyEnvironment = "TEST" | "PROD";
+export type PolicyRuleEffect = "ALLOW" | "DENY";
+export type PolicyRuleScope = "GLOBAL" | "CONVERSATION" | "USER";
+export type PolicySafeModeLevel = "READ_ONLY" | "MAINTENANCE";
+
+/** Rules of one skill at one scope, keyed by subject; `hasAllow` marks an allowlist. */
+export interface ScopedRules {
+  readonly effects: ReadonlyMap<string, PolicyRuleEffect>;
+  readonly hasAllow: boolean;
+}
+
+export interface SkillPolicy {
+  readonly key: string;
+  readonly riskClass: PolicyRiskClass;
+  readonly enabled: boolean;
+  readonly requiresApproval: boolean;
+  readonly environments: ReadonlySet<PolicyEnvironment>;
+  /** Flag that must be on (`settings.requiresFlag`); "" when the setting is malformed (never satisfied). */
+  readonly requiresFlag: string | null;
+  readonly globalEffect: PolicyRuleEffect | null;
+  readonly conversationRules: ScopedRules;
+  readonly userRules: ScopedRules;
+}
+
+export interface ConversationPolicy {
+  readonly conversationId: string;
+  readonly status: "PENDING" | "ENABLED" | "DISABLED";
+  readonly environment: PolicyEnvironment;
+  readonly type: "SINGLE" | "GROUP";
+}
+
+export interface SafeModePolicy {
+  readonly active: boolean;
+  readonly level: PolicySafeModeLevel;
+  readonly message: string | null;
+  readonly expiresAt: Date | null;
+}
+
+export interface PolicySnapshot {
+  /** The config revision the snapshot was read at (0 before the first change). */
+  readonly revision: number;
+  readonly loadedAt: Date;
+  readonly skills: ReadonlyMap<string, SkillPolicy>;
+  readonly conversations: ReadonlyMap<string, ConversationPolicy>;
+  readonly flags: ReadonlyMap<string, boolean>;
+  readonly safeMode: SafeModePolicy;
+}
+
+/** Rows as the database holds them; the input of `buildPolicySnapshot`. */
+export interface PolicySource {
+  revision: number;
+  loadedAt: Date;
+  skills: ReadonlyArray<{
+    key: string;
+    riskClass: PolicyRiskClass;
+    enabled: boolean;
+    requiresApproval: boolean;
+    environments: readonly PolicyEnvironment[];
+    settings: unknown;
+  }>;
+  rules: ReadonlyArray<{ skillKey: string; scope: PolicyRuleScope; subject: string; effect: PolicyRuleEffect }>;
+  conversations: readonly ConversationPolicy[];
+  flags: ReadonlyArray<{ key: string; enabled: boolean }>;
+  safeMode: SafeModePolicy | null;
+}
+
+export const SAFE_MODE_OFF: SafeModePolicy = Object.freeze({ active: false, level: "READ_ONLY", message: null, expiresAt: null });
+
+const skillSettingsSchema = z.looseObject({ requiresFlag: z.string().min(1).optional() });
+
+function requiredFlag(settings: unknown): string | null {
+  if (settings === null || typeof settings !== "object" || !("requiresFlag" in settings)) return null;
+  const parsed = skillSettingsSchema.safeParse(settings);
+  // A malformed requirement must not silently drop the gate: "" names no flag, so it stays off.
+  return parsed.success ? (parsed.data.requiresFlag ?? null) : "";
+}
+
+/** Safe mode as it applies at `now`: an expired activation counts as off. */
+export function effectiveSafeMode(safeMode: SafeModePolicy, now: Date | number): PolicySafeModeLevel | null {
+  if (!safeMode.active) return null;
+  if (safeMode.expiresAt !== null && safeMode.expiresAt.getTime() <= +now) return null;
+  return safeMode.level;
+}
+
+interface MutableSkillRules {
+  global: PolicyRuleEffect | null;
+  conversation: Map<string, PolicyRuleEffect>;
+  user: Map<string, PolicyRuleEffect>;
+}
+
+export function buildPolicySnapshot(source: PolicySource): PolicySnapshot {
+  const rulesBySkill = new Map<string, MutableSkillRules>();
+  for (const rule of source.rules) {
+    let r = rulesBySkill.get(rule.skillKey);
+    if (!r) rulesBySkill.set(rule.skillKey, (r = { global: null, conversation: new Map(), user: new Map() }));
+    if (rule.scope === "GLOBAL") r.global = r.global === "DENY" ? "DENY" : rule.effect;
+    else {
+      const map = rule.scope === "CONVERSATION" ? r.conversation : r.user;
+      if (map.get(rule.subject) !== "DENY") map.set(rule.subject, rule.effect);
+    }
+  }
+  const scoped = (m: Map<string, PolicyRuleEffect> | undefined): ScopedRules =>
+    Object.freeze({ effects: m ?? new Map(), hasAllow: m ? [...m.values()].includes("ALLOW") : false });
+
+  const skills = new Map<string, SkillPolicy>();
+  for (const s of source.skills) {
+    const r = rulesBySkill.get(s.key);
+    skills.set(
+      s.key,
+      Object.freeze({
+        key: s.key,
+        riskClass: s.riskClass,
+        enabled: s.enabled,
+        requiresApproval: s.requiresApproval,
+        environments: new Set(s.environments),
+        requiresFlag: requiredFlag(s.settings),
+        globalEffect: r?.global ?? null,
+        conversationRules: scoped(r?.conversation),
+        userRules: scoped(r?.user),
+      }),
+    );
+  }
+  const safeMode = source.safeMode ?? SAFE_MODE_OFF;
+  return Object.freeze({
+    revision: source.revision,
+    loadedAt: source.loadedAt,
+    skills,
+    conversations: new Map(source.conversations.map((c) => [c.conversationId, Object.freeze({ ...c })])),
+    flags: new Map(source.flags.map((f) => [f.key, f.enabled])),
+    safeMode: Object.freeze({
+      ...safeMode,
+      active: effectiveSafeMode(safeMode, source.loadedAt) !== null,
+    }),
+  });
+}
+
+/**
+ * Reads the whole policy in one REPEATABLE READ transaction, so the rows and the revision
+ * they are stamped with come from the same database snapshot.
+ */
+export async function loadPolicySnapshot(db: Db): Promise<PolicySnapshot> {
+  const source = await db.$transaction(
+    async (tx): Promise<PolicySource> => {
+      // The first statement fixes the transaction's snapshot; later reads see the same state.
+      const latest = await tx.configRevision.findFirst({ orderBy: { id: "desc" }, select: { id: true } });
+      const skills = await tx.skill.findMany({
+        select: { key: true, riskClass: true, enabled: true, requiresApproval: true, environments: true, settings: true },
+      });
+      const rules = await tx.skillRule.findMany({ select: { skillKey: true, scope: true, subject: true, effect: true } });
+      const conversations = await tx.conversation.findMany({
+        select: { conversationId: true, status: true, environment: true, type: true },
+      });
+      const flags = await tx.featureFlag.findMany({ select: { key: true, enabled: true } });
+      const state = await tx.safeModeState.findUnique({
+        where: { id: 1 },
+        select: { active: true, level: true, message: true, currentEvent: { select: { expiresAt: true } } },
+      });
+      const now = await tx.$queryRaw<[{ now: Date }]>`SELECT now() AS now`;
+      return {
+        revision: latest?.id ?? 0,
+        loadedAt: now[0].now,
+        skills,
+        rules,
+        conversations,
+        flags,
+        safeMode: state && {
+          active: state.active,
+          level: state.level,
+          message: state.message,
+          expiresAt: state.currentEvent?.expiresAt ?? null,
+        },
+      };
+    },
+    { isolationLevel: "RepeatableRead" },
+  );
+  return buildPolicySnapshot(source);
+}

@@ -1,2 +1,5 @@
 export * from "./manifest.ts";
 export * from "./builtin.ts";
+export * from "./handler.ts";
+export { BUILTIN_HANDLERS } from "./handlers/index.ts";
+export { hostAllowed, refusedRange } from "./handlers/net-guard.ts";

@@ -1,0 +1,16 @@
+import { z } from "zod";
+import { groupAnnounce } from "../builtin.ts";
+import { fail, handlerFor } from "../handler.ts";
+
+// Optional narrowing by the admin: announcements only to these groups.
+const Settings = z.object({ allowedConversations: z.array(z.string()).optional() });
+
+export const groupAnnounceHandler = handlerFor(groupAnnounce, async (input, ctx) => {
+  if (!ctx.announce) return fail("announcing is not available in this runtime");
+  const { allowedConversations } = Settings.parse(ctx.settings ?? {});
+  if (allowedConversations && !allowedConversations.includes(input.conversationId)) {
+    return fail(`announcements to ${input.conversationId} are not allowed by this skill's settings`);
+  }
+  await ctx.announce(input.conversationId, input.title, input.text);
+  return { ok: true, content: `Announcement "${input.title}" sent to ${input.conversationId}.`, data: { conversationId: input.conversationId } };
+});

@@ -1,0 +1,125 @@
+/**
+ * http.fetch: GET a page from an allowlisted host. Settings:
+ *   { allowedHosts: ["wiki.corp.example", "*.docs.example"], allowPrivate?: false, maxBytes?: 262144 }
+ * Each hop (max 3 redirects) re-checks scheme, allowlist and resolved addresses, and connects to
+ * the address it checked (no second DNS lookup, so no rebinding window).
+ */
+import http, { type IncomingMessage } from "node:http";
+import https from "node:https";
+import type { LookupFunction } from "node:net";
+import { z } from "zod";
+import { httpFetch } from "../builtin.ts";
+import { fail, handlerFor, type SkillResult } from "../handler.ts";
+import { hostAllowed, RefusedError, resolveChecked, type ResolvedTarget } from "./net-guard.ts";
+
+const Settings = z.object({
+  allowedHosts: z.array(z.string()).default([]),
+  allowPrivate: z.boolean().default(false),
+  maxBytes: z.number().int().positive().default(256 * 1024),
+});
+const MAX_REDIRECTS = 3;
+const EXCERPT_CHARS = 4_000;
+
+export const httpFetchHandler = handlerFor(httpFetch, async (input, ctx) => {
+  const settings = Settings.safeParse(ctx.settings ?? {});
+  if (!settings.success) return fail("http.fetch settings are invalid");
+  const { allowedHosts, allowPrivate, maxBytes } = settings.data;
+
+  let url = new URL(input.url);
+  for (let hop = 0; ; hop++) {
+    const refused = checkUrl(url, allowedHosts);
+    if (refused) return fail(`refused: ${refused}`);
+    let target: ResolvedTarget;
+    try {
+      target = await resolveChecked(url.hostname, allowPrivate);
+    } catch (err) {
+      if (err instanceof RefusedError) return fail(`refused: ${err.message}`);
+      throw err;
+    }
+    let res: IncomingMessage;
+    try {
+      res = await get(url, target, ctx.signal);
+    } catch (err) {
+      if (ctx.signal.aborted) throw err;
+      return fail(`could not fetch ${url.host}: ${(err as NodeJS.ErrnoException).code ?? "connection failed"}`, true);
+    }
+    const location = res.headers.location;
+    if (res.statusCode && res.statusCode >= 300 && res.statusCode < 400 && location) {
+      res.destroy();
+      if (hop >= MAX_REDIRECTS) return fail(`refused: more than ${MAX_REDIRECTS} redirects`);
+      url = new URL(location, url);
+      continue;
+    }
+    return readBody(url, res, maxBytes);
+  }
+});
+
+function checkUrl(url: URL, allowedHosts: readonly string[]): string | null {
+  if (url.protocol !== "http:" && url.protocol !== "https:") return `only http and https URLs (not ${url.protocol})`;
+  if (url.username || url.password) return "URLs with credentials";
+  if (!hostAllowed(url.hostname.replace(/^\[(.*)\]$/, "$1"), allowedHosts)) return `${url.hostname} is not on the allowlist`;
+  return null;
+}
+
+function get(url: URL, target: ResolvedTarget, signal: AbortSignal): Promise<IncomingMessage> {
+  // Node asks with {all:true} when it races address families; answer in either form.
+  const pinned = ((_host, opts, cb) => {
+    if (opts.all) (cb as (e: null, a: { address: string; family: number }[]) => void)(null, [target]);
+    else cb(null, target.address, target.family);
+  }) as LookupFunction;
+  const mod = url.protocol === "https:" ? https : http;
+  return new Promise((resolve, reject) => {
+    const req = mod.request(url, {
+      method: "GET",
+      headers: { accept: "text/html, text/plain, application/json;q=0.9, */*;q=0.5", "user-agent": "clawgate-http.fetch" },
+      lookup: pinned,
+      agent: false,
+      signal,
+    });
+    req.on("response", resolve);
+    req.on("error", reject);
+    req.end();
+  });
+}
+
+async function readBody(url: URL, res: IncomingMessage, maxBytes: number): Promise<SkillResult> {
+  const chunks: Buffer[] = [];
+  let bytes = 0;
+  let truncated = false;
+  for await (const chunk of res as AsyncIterable<Buffer>) {
+    const room = maxBytes - bytes;
+    if (chunk.length > room) {
+      chunks.push(chunk.subarray(0, room));
+      bytes = maxBytes;
+      truncated = true;
+      break;
+    }
+    chunks.push(chunk);
+    bytes += chunk.length;
+  }
+  // Stop the transfer: whatever is left is never read.
+  res.destroy();
+  const status = res.statusCode ?? 0;
+  const contentType = String(res.headers["content-type"] ?? "");
+  if (status < 200 || status >= 300) return fail(`${url.host} answered HTTP ${status}`, status === 429 || status >= 500);
+  const text = toText(Buffer.concat(chunks).toString("utf8"), contentType);
+  const excerpt = text.length > EXCERPT_CHARS ? `${text.slice(0, EXCERPT_CHARS)}…` : text;
+  return {
+    ok: true,
+    content: `${url.href} (HTTP ${status}${truncated ? ", truncated" : ""}):\n${excerpt}`,
+    data: { url: url.href, status, contentType, bytes, truncated },
+  };
+}
+
+function toText(body: string, contentType: string): string {
+  if (!/html|xml/i.test(contentType)) return body.trim();
+  return body
+    .replace(/<(script|style)[^>]*>[\s\S]*?<\/\1>/gi, " ")
+    .replace(/<[^>]+>/g, " ")
+    .replace(/&nbsp;/g, " ")
+    .replace(/&lt;/g, "<")
+    .replace(/&gt;/g, ">")
+    .replace(/&amp;/g, "&")
+    .replace(/\s+/g, " ")
+    .trim();
+}

@@ -1,0 +1,61 @@
+/**
+ * The client for the company's internal HTTP API behind kb.search and ticket.*.
+ * Settings: `{ baseUrl, tokenEnv? }`; tokenEnv names the secret sent as a bearer token.
+ * REST shapes (the fake in packages/devstack/src/fake-internal-api.ts serves the same):
+ *   GET  {baseUrl}/kb/search?q=&limit=  -> { results: [{ title, url, snippet }] }
+ *   GET  {baseUrl}/tickets/{id}         -> { id, status, owner, title } | 404
+ *   POST {baseUrl}/tickets              -> { id, url }   (Idempotency-Key: the trace id)
+ */
+import { z } from "zod";
+import { fail, type SkillContext, type SkillResult } from "../handler.ts";
+
+const Settings = z.object({ baseUrl: z.url(), tokenEnv: z.string().min(1).optional() });
+
+export type ApiResponse<T> = { ok: true; status: number; body: T } | { ok: false; result: SkillResult };
+
+export async function callInternalApi<T>(
+  ctx: SkillContext,
+  schema: z.ZodType<T>,
+  req: { method: "GET" | "POST"; path: string; body?: unknown; notFoundOk?: boolean },
+): Promise<ApiResponse<T | null>> {
+  const settings = Settings.safeParse(ctx.settings);
+  if (!settings.success) return { ok: false, result: fail("the internal API is not configured (settings.baseUrl)") };
+  const headers: Record<string, string> = { accept: "application/json", "x-trace-id": ctx.traceId };
+  if (settings.data.tokenEnv) {
+    const token = ctx.getSecret?.(settings.data.tokenEnv);
+    if (!token) return { ok: false, result: fail(`the internal API token (${settings.data.tokenEnv}) is not set`) };
+    headers.authorization = `Bearer ${token}`;
+  }
+  if (req.body !== undefined) {
+    headers["content-type"] = "application/json";
+    headers["idempotency-key"] = ctx.traceId;
+  }
+  const url = settings.data.baseUrl.replace(/\/+$/, "") + req.path;
+
+  let res: Response;
+  try {
+    res = await ctx.fetch(url, {
+      method: req.method,
+      headers,
+      body: req.body === undefined ? undefined : JSON.stringify(req.body),
+      signal: ctx.signal,
+      redirect: "error",
+    });
+  } catch (err) {
+    if (ctx.signal.aborted) throw err;
+    return { ok: false, result: fail("the internal API is unreachable", true) };
+  }
+  if (res.status === 404 && req.notFoundOk) {
+    await res.body?.cancel();
+    return { ok: true, status: 404, body: null };
+  }
+  if (!res.ok) {
+    await res.body?.cancel();
+    if (res.status === 401 || res.status === 403) return { ok: false, result: fail("the internal API refused our credentials") };
+    const retryable = res.status === 429 || res.status >= 500;
+    return { ok: false, result: fail(`the internal API answered HTTP ${res.status}`, retryable) };
+  }
+  const parsed = schema.safeParse(await res.json().catch(() => undefined));
+  if (!parsed.success) return { ok: false, result: fail("the internal API sent an unexpected response") };
+  return { ok: true, status: res.status, body: parsed.data };
+}

@@ -10,7 +10,7 @@ import type { LookupFunction } from "node:net";
 import { z } from "zod";
 import { httpFetch } from "../builtin.ts";
 import { fail, handlerFor, type SkillResult } from "../handler.ts";
-import { hostAllowed, RefusedError, resolveChecked, type ResolvedTarget } from "./net-guard.ts";
+import { hostAllowed, RefusedError, resolveChecked, type ResolvedAddress } from "./net-guard.ts";
 
 const Settings = z.object({
   allowedHosts: z.array(z.string()).default([]),
@@ -29,7 +29,7 @@ export const httpFetchHandler = handlerFor(httpFetch, async (input, ctx) => {
   for (let hop = 0; ; hop++) {
     const refused = checkUrl(url, allowedHosts);
     if (refused) return fail(`refused: ${refused}`);
-    let target: ResolvedTarget;
+    let target: ResolvedAddress[];
     try {
       target = await resolveChecked(url.hostname, allowPrivate);
     } catch (err) {
@@ -38,7 +38,7 @@ export const httpFetchHandler = handlerFor(httpFetch, async (input, ctx) => {
     }
     let res: IncomingMessage;
     try {
-      res = await get(url, target, ctx.signal);
+      res = await requestPinned(url, target, ctx.signal);
     } catch (err) {
       if (ctx.signal.aborted) throw err;
       return fail(`could not fetch ${url.host}: ${(err as NodeJS.ErrnoException).code ?? "connection failed"}`, true);
@@ -61,11 +61,12 @@ function checkUrl(url: URL, allowedHosts: readonly string[]): string | null {
   return null;
 }
 
-function get(url: URL, target: ResolvedTarget, signal: AbortSignal): Promise<IncomingMessage> {
-  // Node asks with {all:true} when it races address families; answer in either form.
+/** GET `url`, connecting only to `target` (already checked); exported for the no-rebinding test. */
+export function requestPinned(url: URL, target: ResolvedAddress[], signal: AbortSignal): Promise<IncomingMessage> {
+  // Node asks with {all:true} when it races address families; answer in either form, only with checked addresses.
   const pinned = ((_host, opts, cb) => {
-    if (opts.all) (cb as (e: null, a: { address: string; family: number }[]) => void)(null, [target]);
-    else cb(null, target.address, target.family);
+    if (opts.all) (cb as (e: null, a: ResolvedAddress[]) => void)(null, target);
+    else cb(null, target[0]!.address, target[0]!.family);
   }) as LookupFunction;
   const mod = url.protocol === "https:" ? https : http;
   return new Promise((resolve, reject) => {

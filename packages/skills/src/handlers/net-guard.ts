@@ -23,14 +23,15 @@ export function refusedRange(address: string): string | null {
   return range === "unicast" ? null : range;
 }
 
-export interface ResolvedTarget {
+export interface ResolvedAddress {
   address: string;
   family: 4 | 6;
 }
 
 export class RefusedError extends Error {}
 
-export async function resolveChecked(host: string, allowPrivate: boolean): Promise<ResolvedTarget> {
+/** Every address `host` resolves to, all checked; the caller connects only to these. */
+export async function resolveChecked(host: string, allowPrivate: boolean): Promise<ResolvedAddress[]> {
   const bare = host.replace(/^\[(.*)\]$/, "$1");
   const addresses = ipaddr.isValid(bare)
     ? [{ address: bare, family: ipaddr.parse(bare).kind() === "ipv6" ? 6 : 4 }]
@@ -45,6 +46,5 @@ export async function resolveChecked(host: string, allowPrivate: boolean): Promi
       if (why) throw new RefusedError(`${bare} resolves to a ${why} address (${a.address}), which is not allowed`);
     }
   }
-  const first = addresses[0]!;
-  return { address: first.address, family: first.family === 6 ? 6 : 4 };
+  return addresses.map((a) => ({ address: a.address, family: a.family === 6 ? 6 : 4 }));
 }

@@ -5,3 +5,4 @@ export * from "./revision.ts";
 export * from "./seed/demo-users.ts";
 export * from "./seed/demo.ts";
 export * from "./policy/index.ts";
+export * from "./config/onboard.ts";

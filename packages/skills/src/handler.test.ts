@@ -1,3 +1,4 @@
+import { getEventListeners } from "node:events";
 import { describe, expect, it } from "vitest";
 import { z } from "zod";
 import { fail, runSkill, SkillCache, type SkillHandler } from "./handler.ts";
@@ -59,6 +60,17 @@ describe("runSkill", () => {
     setTimeout(() => ac.abort(), 20);
     const out = await runSkill(read, never, { q: "hello" }, testContext({ signal: ac.signal }));
     expect(out.result).toEqual({ ok: false, error: "test.read was cancelled", retryable: true });
+  });
+
+  it("leaves no listeners on a long-lived caller signal, and skips the handler once it is aborted", async () => {
+    const shutdown = new AbortController();
+    const { handler, calls } = counting(() => ({ ok: true, content: "x" }));
+    for (let i = 0; i < 3; i++) await runSkill(read, handler, { q: "hello" }, testContext({ signal: shutdown.signal }));
+    expect(getEventListeners(shutdown.signal, "abort")).toHaveLength(0);
+    shutdown.abort();
+    const out = await runSkill(read, handler, { q: "hello" }, testContext({ signal: shutdown.signal }));
+    expect(out.result).toEqual({ ok: false, error: "test.read was cancelled", retryable: true });
+    expect(calls).toHaveLength(3);
   });
 
   it("turns a thrown error into a failed result", async () => {

@@ -118,21 +118,29 @@ async function callWithTimeout(
   input: unknown,
   ctx: SkillContext,
 ): Promise<SkillResult> {
-  const timeout = new AbortController();
-  const signal = AbortSignal.any([ctx.signal, timeout.signal]);
+  // One controller fed by the caller's signal and the timer (not AbortSignal.any, which keeps
+  // every derived signal alive as long as a long-lived caller signal, e.g. a shutdown signal).
+  if (ctx.signal.aborted) return fail(`${manifest.key} was cancelled`, true);
+  const controller = new AbortController();
+  const signal = controller.signal;
+  let timedOut = false;
+  const onCallerAbort = () => controller.abort();
+  ctx.signal.addEventListener("abort", onCallerAbort, { once: true });
   let timer: NodeJS.Timeout | undefined;
   let onAbort: (() => void) | undefined;
   // A handler that ignores its signal still loses the race: the caller gets its answer on time.
   const aborted = new Promise<SkillResult>((resolve) => {
     onAbort = () =>
       resolve(
-        timeout.signal.aborted
+        timedOut
           ? fail(`${manifest.key} timed out after ${manifest.timeoutMs} ms`, true)
           : fail(`${manifest.key} was cancelled`, true),
       );
-    if (signal.aborted) onAbort();
-    else signal.addEventListener("abort", onAbort, { once: true });
-    timer = setTimeout(() => timeout.abort(), manifest.timeoutMs);
+    signal.addEventListener("abort", onAbort, { once: true });
+    timer = setTimeout(() => {
+      timedOut = true;
+      controller.abort();
+    }, manifest.timeoutMs);
   });
   try {
     return await Promise.race([
@@ -144,5 +152,6 @@ async function callWithTimeout(
   } finally {
     clearTimeout(timer);
     if (onAbort) signal.removeEventListener("abort", onAbort);
+    ctx.signal.removeEventListener("abort", onCallerAbort);
   }
 }

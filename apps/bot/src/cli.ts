@@ -5,6 +5,7 @@
 import { Command } from "commander";
 import { doctor } from "./commands/doctor.ts";
 import { migrate } from "./commands/migrate.ts";
+import { onboard } from "./commands/onboard.ts";
 import { say } from "./commands/say.ts";
 import { seed } from "./commands/seed.ts";
 import { serve } from "./commands/serve.ts";
@@ -29,6 +30,14 @@ program
   .description("load data into the database")
   .option("--demo", "the demo data set (skills, users, a model endpoint)")
   .action((opts: { demo?: boolean }) => exitWith(() => seed(opts))());
+
+program
+  .command("onboard")
+  .description("apply a YAML config (models, routing, limits, conversations, skills) in one audited revision")
+  .requiredOption("--channel <channel>", "the chat channel: dingtalk")
+  .requiredOption("--config <file>", "the YAML file (see apps/bot/examples/clawgate.yaml)")
+  .option("--dry-run", "print the plan without writing")
+  .action((opts: { channel: string; config: string; dryRun?: boolean }) => exitWith(() => onboard(opts))());
 
 program
   .command("doctor")

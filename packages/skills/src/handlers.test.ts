@@ -146,6 +146,8 @@ describe("help, status, group.announce", () => {
     });
     const none = await run(help, {}, testContext());
     expect(none.result.ok && none.result.content).toMatch(/No skills are enabled/);
+    const bad = await run(help, {}, testContext({ settings: { available: "kb.search" } }));
+    expect(bad.result).toEqual({ ok: false, error: "help settings are invalid (available: string[])", retryable: false });
   });
 
   it("status reports what the runtime provides, and refuses without it", async () => {

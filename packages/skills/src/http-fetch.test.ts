@@ -1,4 +1,9 @@
+import { execFileSync } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import { createServer as createHttpsServer } from "node:https";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { httpFetch } from "./builtin.ts";
@@ -141,6 +146,28 @@ describe("http.fetch", () => {
     expect(r).toEqual({ ok: false, error: "http.fetch timed out after 200 ms", retryable: true });
     expect(Date.now() - started).toBeLessThan(1_500);
     await expect.poll(() => closedEarly).toBe(1);
+  });
+
+  it("speaks https with certificate verification on (a self-signed certificate is refused)", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "clawgate-tls-"));
+    try {
+      execFileSync("openssl", ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+        "-keyout", join(dir, "key.pem"), "-out", join(dir, "cert.pem"), "-days", "1", "-subj", "/CN=localhost",
+        "-addext", "subjectAltName=DNS:localhost"], { stdio: "ignore" });
+      const tls = createHttpsServer({ key: readFileSync(join(dir, "key.pem")), cert: readFileSync(join(dir, "cert.pem")) }, route);
+      await new Promise<void>((r) => tls.listen(0, "127.0.0.1", r));
+      const tlsPort = (tls.address() as AddressInfo).port;
+      try {
+        const r = await fetchWith(`https://localhost:${tlsPort}/page`, local);
+        expect(r).toEqual({ ok: false, error: `could not fetch localhost:${tlsPort}: DEPTH_ZERO_SELF_SIGNED_CERT`, retryable: true });
+        expect(hits).toEqual([]);
+      } finally {
+        tls.closeAllConnections();
+        await new Promise<void>((r) => tls.close(() => r()));
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it("reports HTTP errors and unreachable hosts", async () => {

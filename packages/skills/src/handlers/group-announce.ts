@@ -7,7 +7,9 @@ const Settings = z.object({ allowedConversations: z.array(z.string()).optional()
 
 export const groupAnnounceHandler = handlerFor(groupAnnounce, async (input, ctx) => {
   if (!ctx.announce) return fail("announcing is not available in this runtime");
-  const { allowedConversations } = Settings.parse(ctx.settings ?? {});
+  const settings = Settings.safeParse(ctx.settings ?? {});
+  if (!settings.success) return fail("group.announce settings are invalid (allowedConversations: string[])");
+  const { allowedConversations } = settings.data;
   if (allowedConversations && !allowedConversations.includes(input.conversationId)) {
     return fail(`announcements to ${input.conversationId} are not allowed by this skill's settings`);
   }

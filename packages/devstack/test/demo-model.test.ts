@@ -2,6 +2,8 @@
  * The demo model through the official `openai` SDK, the client the runtime uses: if the SDK
  * parses it, the runtime will.
  */
+import { spawn } from "node:child_process";
+import path from "node:path";
 import OpenAI from "openai";
 import type { ChatCompletionMessageParam, ChatCompletionTool } from "openai/resources/chat/completions";
 import { afterEach, describe, expect, it } from "vitest";
@@ -198,5 +200,32 @@ describe("fault modes", () => {
     const t0 = performance.now();
     await client.chat.completions.create({ model: "m", messages: user("hi") });
     expect(performance.now() - t0).toBeGreaterThanOrEqual(95);
+  });
+});
+
+describe("as a process", () => {
+  it("serves on DEMO_MODEL_PORT with LOCAL_MODEL_API_KEY, prints one ready line, exits 0 on SIGTERM", async () => {
+    const probe = await startDemoModel({ port: 0 });
+    const port = Number(new URL(probe.url).port);
+    await probe.close();
+    const child = spawn(process.execPath, ["--import", "tsx", path.join(import.meta.dirname, "../src/demo-model-server.ts")], {
+      env: { ...process.env, DEMO_MODEL_PORT: String(port), LOCAL_MODEL_API_KEY: KEY },
+      stdio: ["ignore", "pipe", "inherit"],
+    });
+    let out = "";
+    const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
+    try {
+      await new Promise<void>((resolve, reject) => {
+        child.stdout.on("data", (d: Buffer) => (out += d.toString()).includes("ready at") && resolve());
+        void exited.then((code) => reject(new Error(`exited ${code}: ${out}`)));
+      });
+      expect(out.trim()).toBe(`[demo-model] OpenAI-compatible demo model ready at http://127.0.0.1:${port}/v1 (bearer key required)`);
+      const client = new OpenAI({ baseURL: `http://127.0.0.1:${port}/v1`, apiKey: KEY, maxRetries: 0 });
+      expect((await client.models.list()).data[0]!.id).toBe("clawgate-demo");
+      child.kill("SIGTERM");
+      expect(await exited).toBe(0);
+    } finally {
+      if (child.exitCode === null) child.kill("SIGKILL");
+    }
   });
 });

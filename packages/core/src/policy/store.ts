@@ -51,8 +51,10 @@ export class PolicyStore extends EventEmitter<PolicyStoreEvents> {
 
   /** Loads the first snapshot (throws if it cannot: a runtime without policy is not ready). */
   async start(): Promise<void> {
+    if (this.pollTimer) throw new Error("PolicyStore already started");
     this.stopped = false;
     this.snapshot = await this.load(this.opts.db);
+    // A LISTEN that cannot connect is not fatal: it retries, and the poll keeps the snapshot fresh.
     await this.listen();
     this.pollTimer = setInterval(() => void this.poll(), this.pollIntervalMs);
     this.pollTimer.unref();

@@ -33,6 +33,17 @@ const user = (content: string): ChatCompletionMessageParam[] => [
   { role: "user", content },
 ];
 
+describe("tool names", () => {
+  it("maps dotted skill keys to OpenAI function names and back", () => {
+    expect(SKILLS.map(toolName)).toEqual(["help", "status", "kb_search", "ticket_lookup", "ticket_create", "group_announce", "http_fetch"]);
+    for (const key of SKILLS) expect(skillKeyOf(toolName(key), SKILLS)).toBe(key);
+    expect(skillKeyOf("kb.search", SKILLS)).toBe("kb.search");
+    expect(skillKeyOf("rm_rf", SKILLS)).toBeUndefined();
+    // Without the known keys the reverse is a guess: "_" inside a segment is ambiguous.
+    expect(skillKeyOf("kb_search")).toBe("kb.search");
+  });
+});
+
 describe("answers", () => {
   it("lists its model and gives a deterministic plain answer in the OpenAI shape", async () => {
     const { client } = await start();

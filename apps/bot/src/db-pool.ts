@@ -27,8 +27,12 @@ export function createPgPool(url: string, opts: PgPoolOptions): pg.Pool {
     // Prisma's TIMESTAMP(3) columns hold UTC: their CURRENT_TIMESTAMP defaults must be UTC too.
     options: "-c TimeZone=UTC",
   });
-  // An idle client losing its connection (database restarted) must not crash the process.
+  // A client losing its connection (database stopped or restarted) must not crash the process.
+  // The pool only listens on idle clients; a checked-out one (held across a reply's send, or
+  // by graphile-worker) emits "error" on itself, so every client gets a listener when created.
+  // The failure still reaches whoever is using the client, through its pending query.
   pool.on("error", () => {});
+  pool.on("connect", (client) => client.on("error", () => {}));
   return pool;
 }
 

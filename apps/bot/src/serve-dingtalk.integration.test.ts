@@ -14,7 +14,7 @@ import { startFakeDingTalk, type FakeDingTalk } from "@clawgate/devstack/fake-di
 import { createTestDatabase, type TestDatabase } from "@clawgate/devstack/testdb";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
 import { APP_KEY, APP_SECRET, robotMessage, signedHeaders } from "../test/dingtalk.ts";
-import { cliEnv, freePort, killChild, query, startCli, waitFor, type CliProcess } from "../test/helpers.ts";
+import { cliEnv, freePort, killChild, query, startBlackhole, startCli, waitFor, type CliProcess } from "../test/helpers.ts";
 
 const running: CliProcess[] = [];
 afterEach(async () => {
@@ -108,36 +108,62 @@ describe("with its database stopped", () => {
     if (pgDir) await rm(pgDir, { recursive: true, force: true });
   });
 
-  it("answers 503 within 2 s and stores nothing, then 200 and stored once it is back", async () => {
+  it("answers 503 within 2 s and stores nothing, survives, then stores and replies once it is back", async () => {
     pgDir = await mkdtemp(path.join(tmpdir(), "clawgate-pg-"));
     await chmod(pgDir, 0o755); // as root, the cluster runs as `postgres`, which must enter it
     const port = await freePort();
     const dataDir = path.join(pgDir, "data");
     cluster = await startEmbeddedPostgres({ dataDir, port });
     const testDb = await createTestDatabase({ serverUrl: cluster.serverUrl, prefix: "clawgate_bot_down" });
-    const { base } = await serve({ DATABASE_URL: testDb.url, DINGTALK_APP_KEY: APP_KEY, DINGTALK_APP_SECRET: APP_SECRET });
-    const post = (msg: Record<string, unknown>) =>
-      fetch(`${base}/dingtalk/robot`, { method: "POST", headers: signedHeaders(), body: JSON.stringify(msg), signal: AbortSignal.timeout(10_000) });
+    // The first reply goes to a webhook that never answers: its job holds a database connection
+    // (the reply's row lock) when the database goes away. That must not crash the runtime.
+    const stall = await startBlackhole();
+    const stallHost = new URL(stall.url.replace("postgresql:", "http:")).host;
+    const fake = await startFakeDingTalk({ port: 0, appKey: APP_KEY, appSecret: APP_SECRET });
+    try {
+      const { cli, base } = await serve({
+        DATABASE_URL: testDb.url,
+        DINGTALK_APP_KEY: APP_KEY,
+        DINGTALK_APP_SECRET: APP_SECRET,
+        DINGTALK_API_BASE: fake.url,
+        DINGTALK_WEBHOOK_HOSTS: `${new URL(fake.url).host},${stallHost}`,
+      });
+      const post = (msg: Record<string, unknown>) =>
+        fetch(`${base}/dingtalk/robot`, { method: "POST", headers: signedHeaders(), body: JSON.stringify(msg), signal: AbortSignal.timeout(10_000) });
 
-    const before = robotMessage();
-    expect((await post(before)).status).toBe(200);
+      const before = robotMessage({ sessionWebhook: `http://${stallHost}/robot/sendBySession?session=stall` });
+      expect((await post(before)).status).toBe(200);
+      await waitFor(
+        async () => ((await query<{ status: string }>(testDb.url, `SELECT status FROM "InboundMessage"`))[0]?.status === "PROCESSING" ? true : undefined),
+        10_000,
+        "the first reply in flight",
+      );
 
-    await cluster.stop();
-    cluster = undefined;
-    const refused = robotMessage({ msgId: `refused-${randomUUID()}` });
-    for (let i = 0; i < 3; i++) {
-      const started = Date.now();
-      const res = await post(refused);
-      expect(res.status).toBe(503);
-      expect(Date.now() - started).toBeLessThan(2_000);
+      await cluster.stop();
+      cluster = undefined;
+      const refused = robotMessage({ msgId: `refused-${randomUUID()}` });
+      for (let i = 0; i < 3; i++) {
+        const started = Date.now();
+        const res = await post(refused);
+        expect(res.status, `attempt ${i}`).toBe(503);
+        expect(Date.now() - started).toBeLessThan(2_000);
+      }
+      expect((await get(`${base}/ready`)).status).toBe(503);
+      expect(cli.child.exitCode, "the runtime survived the outage").toBeNull();
+
+      cluster = await startEmbeddedPostgres({ dataDir, port });
+      await waitFor(async () => ((await get(`${base}/ready`)).status === 200 ? true : undefined), 20_000, "ready again");
+      // A message sent now is stored, and the queue (restarted after its worker died) answers it:
+      // its webhook host is not allowed, so the reply goes through the fake's OpenAPI.
+      const afterMsg = robotMessage({ conversationId: "cid-after-outage" });
+      await waitFor(async () => ((await post(afterMsg)).status === 200 ? true : undefined), 20_000, "200 after restart");
+      const stored = await query<{ msgId: string }>(testDb.url, `SELECT "msgId" FROM "InboundMessage" ORDER BY "receivedAt"`);
+      expect(stored.map((r) => r.msgId)).toEqual([before.msgId, afterMsg.msgId]);
+      const [reply] = await fake.waitForReplies("cid-after-outage", 1, 30_000);
+      expect(reply?.via).toBe("groupMessages");
+    } finally {
+      await stall.close();
+      await fake.close();
     }
-    expect((await get(`${base}/ready`)).status).toBe(503);
-
-    cluster = await startEmbeddedPostgres({ dataDir, port });
-    const after = robotMessage();
-    await waitFor(async () => ((await post(after)).status === 200 ? true : undefined), 20_000, "200 after restart");
-    const stored = await query<{ msgId: string }>(testDb.url, `SELECT "msgId" FROM "InboundMessage" ORDER BY "receivedAt"`);
-    expect(stored.map((r) => r.msgId)).toEqual([before.msgId, after.msgId]);
-    await waitFor(async () => ((await get(`${base}/ready`)).status === 200 ? true : undefined), 20_000, "ready again");
   });
 });

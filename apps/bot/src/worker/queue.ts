@@ -116,6 +116,14 @@ export function startQueue(opts: QueueOptions): Queue {
   ]);
 
   let runner: Runner | undefined;
+  const deadWorkers = new Set<string>();
+  const unlockDeadWorkers = async () => {
+    if (deadWorkers.size === 0) return;
+    const ids = [...deadWorkers];
+    await pool.query("SELECT graphile_worker.force_unlock_workers($1::text[])", [ids]);
+    for (const id of ids) deadWorkers.delete(id);
+    log.info({ workers: ids.length }, "unlocked the jobs of dead queue workers");
+  };
   let ingressOnly = false;
   let stopped = false;
   let wake: (() => void) | undefined;
@@ -131,6 +139,8 @@ export function startQueue(opts: QueueOptions): Queue {
           log.info("queue schema ready; WORKER_CONCURRENCY=0: this replica runs no jobs");
           return;
         }
+        await unlockDeadWorkers();
+        if (stopped) return;
         runner = await run({
           pgPool: pool,
           taskList,
@@ -142,6 +152,17 @@ export function startQueue(opts: QueueOptions): Queue {
         });
         log.info({ concurrency }, "queue running");
         const current = runner;
+        // graphile-worker 0.16 lets a worker die when it cannot release a job (the database went
+        // away mid-job) and never replaces it: after enough outages nothing runs. Restart the
+        // whole runner instead, and unlock the dead worker's job so it runs again now rather
+        // than after graphile-worker's 4-hour lock timeout.
+        current.events.on("worker:fatalError", ({ worker }) => {
+          deadWorkers.add(worker.workerId);
+          if (runner === current) {
+            log.warn({ workerId: worker.workerId }, "a queue worker died; restarting the runner");
+            void current.stop().catch(() => {});
+          }
+        });
         current.promise
           .catch((error: unknown) => log.error({ err: describeDbError(error) }, "queue runner crashed"))
           .finally(() => {

@@ -18,17 +18,7 @@ const ENV_REF = /^\$\{([A-Z_][A-Z0-9_]*)\}$/;
 const NAME = /^[A-Za-z][A-Za-z0-9_.-]{0,63}$/;
 const KNOWN_SKILLS: readonly string[] = BUILTIN_SKILLS.map((s) => s.key);
 
-const httpUrl = z.string().refine(
-  (v) => {
-    try {
-      const u = new URL(v);
-      return (u.protocol === "http:" || u.protocol === "https:") && u.hostname !== "";
-    } catch {
-      return false;
-    }
-  },
-  { error: "must be an http(s) URL" },
-);
+const httpUrl = z.url({ protocol: /^https?$/, hostname: /./, error: "must be an http(s) URL" });
 
 const apiKeyRef = z
   .string({ error: "must be an env var reference like ${LOCAL_MODEL_API_KEY}" })

@@ -88,6 +88,9 @@ describe("lifecycle on a fresh database", () => {
       "/ready 200",
     );
     expect(ready).toBe(true);
+    const body = (await (await get(`${base}/ready`)).json()) as { checks: Record<string, unknown> };
+    // A fresh database has no config revision yet: the snapshot is revision 0.
+    expect(body.checks.snapshot).toEqual({ ok: true, revision: 0 });
     expect((await get(`${base}/healthz`)).status).toBe(200);
     const metrics = await get(`${base}/metrics`);
     expect(metrics.status).toBe(200);
@@ -95,13 +98,16 @@ describe("lifecycle on a fresh database", () => {
 
     const rows = await waitFor(
       async () => {
-        const r = await query<{ pid: number; mode: string }>(testDb.url, `SELECT pid, mode FROM "RuntimeInstance"`);
+        const r = await query<{ pid: number; mode: string; appliedRevision: number | null }>(
+          testDb.url,
+          `SELECT pid, mode, "appliedRevision" FROM "RuntimeInstance"`,
+        );
         return r.length ? r : undefined;
       },
       10_000,
       "the RuntimeInstance row",
     );
-    expect(rows).toEqual([{ pid: cli.child.pid, mode: "http" }]);
+    expect(rows).toEqual([{ pid: cli.child.pid, mode: "http", appliedRevision: 0 }]);
 
     const logLines = cli.output().stdout.split("\n").filter(Boolean);
     const listening = logLines.map((l) => JSON.parse(l) as { msg: string; url?: string }).find((l) => l.url);

@@ -8,6 +8,8 @@ import { migrationStatus, type MigrationStatus } from "@clawgate/db/migrations";
 export interface CheckResult {
   ok: boolean;
   error?: string;
+  /** The config revision a snapshot check reports. */
+  revision?: number;
   pending?: string[];
   failed?: string[];
 }

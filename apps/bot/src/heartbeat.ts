@@ -1,7 +1,8 @@
 /**
- * This process's `RuntimeInstance` row: inserted on start, touched every interval, deleted on
- * clean shutdown. A database outage is logged and retried on the next tick (an upsert, so a
- * row that never got written, or was reaped, comes back).
+ * This process's `RuntimeInstance` row: inserted on start, touched every interval and after each
+ * policy reload (with the config revision it enforces, for "applied on N of N replicas"),
+ * deleted on clean shutdown. A database outage is logged and retried on the next tick (an
+ * upsert, so a row that never got written, or was reaped, comes back).
  */
 import { randomBytes } from "node:crypto";
 import { hostname } from "node:os";
@@ -12,6 +13,8 @@ import { VERSION } from "./version.ts";
 
 export interface Heartbeat {
   id: string;
+  /** Beats now (a new revision should show up in the console without waiting a tick). */
+  beat(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -19,6 +22,8 @@ export interface HeartbeatOptions {
   db: Db;
   logger: Logger;
   mode: string;
+  /** The config revision this process enforces (null before its first snapshot). */
+  appliedRevision?: () => number | null;
   intervalMs?: number;
   /** Deadline for one heartbeat write (default: the interval). */
   beatTimeoutMs?: number;
@@ -30,6 +35,7 @@ export function startHeartbeat({
   db,
   logger,
   mode,
+  appliedRevision = () => null,
   intervalMs = 10_000,
   beatTimeoutMs = intervalMs,
   stopTimeoutMs = 2_000,
@@ -38,9 +44,11 @@ export function startHeartbeat({
   const log = logger.child({ runtimeInstance: id });
   let inFlight: Promise<void> | undefined;
   let healthy = true;
+  let stopped = false;
 
   const beat = async () => {
     const now = new Date();
+    const revision = appliedRevision();
     try {
       const row = {
         id,
@@ -50,8 +58,9 @@ export function startHeartbeat({
         mode,
         startedAt: now,
         heartbeatAt: now,
+        appliedRevision: revision,
       };
-      const upsert = db.runtimeInstance.upsert({ where: { id }, create: row, update: { heartbeatAt: now } });
+      const upsert = db.runtimeInstance.upsert({ where: { id }, create: row, update: { heartbeatAt: now, appliedRevision: revision } });
       await withTimeout(upsert, beatTimeoutMs, "heartbeat");
       if (!healthy) log.info("heartbeat restored");
       healthy = true;
@@ -72,7 +81,13 @@ export function startHeartbeat({
 
   return {
     id,
+    beat: async () => {
+      await inFlight;
+      // A beat after stop would put back the row that stop deletes.
+      if (!stopped) await tick();
+    },
     async stop() {
+      stopped = true;
       clearInterval(timer);
       try {
         await withTimeout(

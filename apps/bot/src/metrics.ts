@@ -8,6 +8,8 @@ export interface Metrics {
   ingress: Counter<"channel" | "outcome">;
   /** Outbound sends by channel and outcome (sent, already_sent, throttled, failed). */
   outbound: Counter<"channel" | "outcome">;
+  /** Message decisions by outcome and the reason the reply gave ("none" for an allow). */
+  policyDecisions: Counter<"outcome" | "reason">;
 }
 
 export function createMetrics(): Metrics {
@@ -33,5 +35,11 @@ export function createMetrics(): Metrics {
     labelNames: ["channel", "outcome"] as const,
     registers: [registry],
   });
-  return { registry, httpDuration, ingress, outbound };
+  const policyDecisions = new Counter({
+    name: "clawgate_policy_decisions_total",
+    help: "Policy decisions on inbound messages by outcome and reason",
+    labelNames: ["outcome", "reason"] as const,
+    registers: [registry],
+  });
+  return { registry, httpDuration, ingress, outbound, policyDecisions };
 }

@@ -9,12 +9,24 @@ import { createServer, type IncomingMessage, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
+import { createDb } from "@clawgate/db";
 import { startEmbeddedPostgres, type EmbeddedPg } from "@clawgate/devstack/embedded-pg";
 import { startFakeDingTalk, type FakeDingTalk } from "@clawgate/devstack/fake-dingtalk";
 import { createTestDatabase, type TestDatabase } from "@clawgate/devstack/testdb";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
 import { APP_KEY, APP_SECRET, robotMessage, signedHeaders } from "../test/dingtalk.ts";
 import { cliEnv, freePort, killChild, query, startBlackhole, startCli, waitFor, type CliProcess } from "../test/helpers.ts";
+import { setConversation } from "../test/policy.ts";
+
+/** Enables the conversations before the replicas start, so their first snapshot has them. */
+async function enable(url: string, ...conversationIds: string[]): Promise<void> {
+  const db = createDb(url);
+  try {
+    for (const id of conversationIds) await setConversation(db, id);
+  } finally {
+    await db.$disconnect();
+  }
+}
 
 const running: CliProcess[] = [];
 afterEach(async () => {
@@ -85,11 +97,14 @@ describe("two replicas on one database", () => {
       DINGTALK_APP_SECRET: APP_SECRET,
       DINGTALK_API_BASE: fake.url,
       DINGTALK_WEBHOOK_HOSTS: new URL(fake.url).host,
+      // Both replicas define the default model at start: exactly one must result.
+      LOCAL_MODEL_BASE_URL: "http://127.0.0.1:9/v1",
     };
+    const conversations = Array.from({ length: 6 }, (_, i) => `cid-replica-${i}`);
+    await enable(testDb.url, ...conversations);
     const [a, b] = await Promise.all([serve(vars), serve(vars)]);
     replicas = [a.base, b.base];
 
-    const conversations = Array.from({ length: 6 }, (_, i) => `cid-replica-${i}`);
     const results = await Promise.all(conversations.map((conversationId) => fake.deliver({ conversationId, text: "hello both" })));
     expect(results.map((r) => r.status)).toEqual(conversations.map(() => 200));
     for (const cid of conversations) await fake.waitForReplies(cid, 1, 15_000);
@@ -97,6 +112,17 @@ describe("two replicas on one database", () => {
     for (const cid of conversations) expect(fake.sent.filter((m) => m.conversationId === cid), cid).toHaveLength(1);
     const rows = await query<{ n: number }>(testDb.url, `SELECT count(*)::int AS n FROM "InboundMessage" WHERE status = 'REPLIED'`);
     expect(rows).toEqual([{ n: conversations.length }]);
+    expect(await query(testDb.url, `SELECT name, "baseUrl" FROM "ModelEndpoint"`)).toEqual([{ name: "local_chat", baseUrl: "http://127.0.0.1:9/v1" }]);
+    // Both heartbeats report the latest revision (the model's), beaten on reload, not on the 10 s tick.
+    const [latest] = await query<{ id: number }>(testDb.url, `SELECT max(id)::int AS id FROM "ConfigRevision"`);
+    await waitFor(
+      async () => {
+        const applied = await query<{ appliedRevision: number }>(testDb.url, `SELECT "appliedRevision" FROM "RuntimeInstance"`);
+        return applied.length === 2 && applied.every((r) => r.appliedRevision === latest!.id) ? true : undefined;
+      },
+      5_000,
+      "both replicas report the latest revision",
+    );
   });
 });
 
@@ -120,6 +146,7 @@ describe("with its database stopped", () => {
     const stall = await startBlackhole();
     const stallHost = new URL(stall.url.replace("postgresql:", "http:")).host;
     const fake = await startFakeDingTalk({ port: 0, appKey: APP_KEY, appSecret: APP_SECRET });
+    await enable(testDb.url, "cid-after-outage");
     try {
       const { cli, base } = await serve({
         DATABASE_URL: testDb.url,

@@ -9,11 +9,13 @@ import type pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { APP_KEY, APP_SECRET } from "../test/dingtalk.ts";
 import { query, UNREACHABLE_DB, waitFor } from "../test/helpers.ts";
+import { enableConversations } from "../test/policy.ts";
 import { createPgPool } from "./db-pool.ts";
 import { createIngest, type Ingest } from "./ingress/ingest.ts";
 import { startStreamIngress, type StreamIngress } from "./ingress/stream.ts";
 import { createLogger } from "./logger.ts";
 import { createMetrics } from "./metrics.ts";
+import { startPolicyRuntime, type PolicyRuntime } from "./policy/runtime.ts";
 import { startQueue, type Queue } from "./worker/queue.ts";
 
 const logger = createLogger("silent");
@@ -26,11 +28,15 @@ describe("Stream mode", () => {
   let fake: FakeDingTalk;
   let queue: Queue;
   let stream: StreamIngress;
+  let policy: PolicyRuntime;
   const storedAt = new Map<string, number>();
 
   beforeAll(async () => {
     testDb = await createTestDatabase({ prefix: "clawgate_bot_stream" });
     db = createDb(testDb.url);
+    policy = startPolicyRuntime({ db, databaseUrl: testDb.url, logger });
+    await policy.loaded;
+    await enableConversations(db, policy, "cid-stream", "cid-stream-dup");
     fake = await startFakeDingTalk({ port: 0, appKey: APP_KEY, appSecret: APP_SECRET, pingIntervalMs: 0 });
     queue = startQueue({
       env: {
@@ -45,6 +51,7 @@ describe("Stream mode", () => {
       db,
       logger,
       metrics,
+      policy,
       pollIntervalMs: 200,
     });
     await waitFor(async () => (queue.running() ? true : undefined), 20_000, "queue running");
@@ -62,6 +69,7 @@ describe("Stream mode", () => {
   afterAll(async () => {
     await stream?.stop();
     await queue?.stop();
+    await policy?.stop();
     await fake?.close();
     await pool?.end();
     await db?.$disconnect();

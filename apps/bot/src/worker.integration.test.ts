@@ -1,7 +1,8 @@
 /**
  * Message in -> reply out, against real PostgreSQL and the fake DingTalk over real HTTP:
  * sessionWebhook while valid and allowed, the OpenAPI otherwise, one reply per message however
- * often its job runs, throttling, and the retention job.
+ * often its job runs, throttling, and the retention job. The conversations here are ENABLED
+ * (policy refusals have their own tests in worker/policy-gate.integration.test.ts).
  */
 import { createDb, type Db } from "@clawgate/db";
 import { startFakeDingTalk, type FakeDingTalk } from "@clawgate/devstack/fake-dingtalk";
@@ -11,10 +12,12 @@ import type pg from "pg";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { APP_KEY, APP_SECRET, robotMessage } from "../test/dingtalk.ts";
 import { query, waitFor } from "../test/helpers.ts";
+import { enableConversations } from "../test/policy.ts";
 import { createPgPool } from "./db-pool.ts";
 import { createIngest, type Ingest } from "./ingress/ingest.ts";
 import { createLogger } from "./logger.ts";
 import { createMetrics } from "./metrics.ts";
+import { startPolicyRuntime, type PolicyRuntime } from "./policy/runtime.ts";
 import { buildServer, type BotServer } from "./server.ts";
 import { cleanupInbound } from "./worker/cleanup.ts";
 import { createInboundHandler } from "./worker/handle-inbound.ts";
@@ -28,6 +31,7 @@ let app: BotServer;
 let fake: FakeDingTalk;
 let env: QueueEnv;
 let ingest: Ingest;
+let policy: PolicyRuntime;
 const logger = createLogger("silent");
 const metrics = createMetrics();
 
@@ -61,8 +65,17 @@ beforeAll(async () => {
     INBOUND_RETENTION_HOURS: 24,
     WORKER_CONCURRENCY: 4,
   };
+  policy = startPolicyRuntime({ db, databaseUrl: testDb.url, logger });
+  await policy.loaded;
+  await enableConversations(
+    db,
+    policy,
+    ...["cid-host", "cid-retry", "cid-concurrent", "cid-limit", "cid-dt-throttle", "cid-noroute"],
+    ...["cid-e2e", "cid-expired", "cid-single", "cid-dups"],
+  );
 });
 afterAll(async () => {
+  await policy?.stop();
   await app?.close();
   await fake?.close();
   await pool?.end();
@@ -80,6 +93,7 @@ function handlerHarness(opts: { webhookHosts?: string[]; limits?: typeof DEFAULT
     webhookHosts: opts.webhookHosts ?? env.DINGTALK_WEBHOOK_HOSTS,
     logger,
     metrics,
+    policy,
   });
   const addJob = vi.fn(async () => ({}));
   const run = (inboundId: string, attempts = 1) =>
@@ -164,7 +178,7 @@ describe("the job handler, run directly", () => {
 describe("the queue in this process", () => {
   let queue: Queue;
   beforeAll(async () => {
-    queue = startQueue({ env, db, logger, metrics, pollIntervalMs: 200 });
+    queue = startQueue({ env, db, logger, metrics, policy, pollIntervalMs: 200 });
     await waitFor(async () => (queue.running() ? true : undefined), 20_000, "queue running");
   });
   afterAll(async () => {
@@ -183,7 +197,7 @@ describe("the queue in this process", () => {
     }, 5_000, "REPLIED");
     expect(await outboundFor(row.id)).toEqual([{ status: "SENT", channel: "SESSION_WEBHOOK", attempts: 1, idempotencyKey: `reply:${row.id}` }]);
     const conv = await query(testDb.url, `SELECT "conversationId", status, type, title, "robotCode" FROM "Conversation" WHERE "conversationId" = 'cid-e2e'`);
-    expect(conv).toEqual([{ conversationId: "cid-e2e", status: "PENDING", type: "GROUP", title: "E2E group", robotCode: APP_KEY }]);
+    expect(conv).toEqual([{ conversationId: "cid-e2e", status: "ENABLED", type: "GROUP", title: "E2E group", robotCode: APP_KEY }]);
   });
 
   it("replies through the OpenAPI when the sessionWebhook has expired (group and single chat)", async () => {

@@ -1,15 +1,17 @@
 /**
- * `clawgate serve`: the runtime HTTP server (ops + DingTalk ingress), the job queue worker,
- * Stream mode when DINGTALK_MODE=stream, and the heartbeat, until SIGINT/SIGTERM.
+ * `clawgate serve`: the runtime HTTP server (ops + DingTalk ingress), the policy store, the job
+ * queue worker, Stream mode when DINGTALK_MODE=stream, and the heartbeat, until SIGINT/SIGTERM.
  */
+import { ensureDefaultModel } from "@clawgate/core";
 import { createDb } from "@clawgate/db";
 import { createPgPool } from "../db-pool.ts";
-import { withTimeout } from "../db-checks.ts";
+import { describeDbError, withTimeout } from "../db-checks.ts";
 import { startHeartbeat } from "../heartbeat.ts";
 import { createIngest } from "../ingress/ingest.ts";
 import { startStreamIngress, type StreamIngress } from "../ingress/stream.ts";
 import { createLogger } from "../logger.ts";
 import { createMetrics } from "../metrics.ts";
+import { snapshotCheck, startPolicyRuntime } from "../policy/runtime.ts";
 import type { ExtraChecks } from "../readiness.ts";
 import { buildServer } from "../server.ts";
 import { startQueue } from "../worker/queue.ts";
@@ -35,10 +37,17 @@ export async function serve(): Promise<void> {
     statementTimeoutMs: 2_000,
   });
   const ingest = createIngest({ pool: ingressPool, defaultRobotCode: env.DINGTALK_APP_KEY });
-  const queue = startQueue({ env, db, logger, metrics });
+  // Best effort and not awaited: a dead database must not delay listening; the change it makes
+  // bumps the revision, so the policy store picks it up whenever it lands.
+  void ensureDefaultModel(db, env)
+    .then((revision) => revision !== null && logger.info({ revision }, "default model local_chat created from LOCAL_MODEL_BASE_URL"))
+    .catch((error: unknown) => logger.warn({ error: describeDbError(error) }, "could not ensure the default model; continuing"));
+  const policy = startPolicyRuntime({ db, databaseUrl: env.DATABASE_URL, logger });
+  const queue = startQueue({ env, db, logger, metrics, policy });
 
   let stream: StreamIngress | undefined;
   const extraChecks: ExtraChecks = {
+    snapshot: snapshotCheck(policy),
     queue: () => (queue.running() ? { ok: true } : { ok: false, error: "queue worker not running" }),
   };
   if (env.DINGTALK_MODE === "stream") {
@@ -51,6 +60,7 @@ export async function serve(): Promise<void> {
   } catch (error) {
     logger.fatal({ err: error }, `cannot listen on ${env.HOST}:${env.PORT}`);
     await queue.stop();
+    await policy.stop();
     await db.$disconnect();
     process.exit(1);
   }
@@ -69,7 +79,9 @@ export async function serve(): Promise<void> {
     });
   }
 
-  const heartbeat = startHeartbeat({ db, logger, mode: env.DINGTALK_MODE });
+  const heartbeat = startHeartbeat({ db, logger, mode: env.DINGTALK_MODE, appliedRevision: () => policy.snapshot()?.revision ?? null });
+  policy.store.on("reload", () => void heartbeat.beat());
+  void policy.loaded.then(() => heartbeat.beat());
 
   let stopping = false;
   const shutdown = async (signal: NodeJS.Signals) => {
@@ -87,6 +99,9 @@ export async function serve(): Promise<void> {
       logger.warn({ err: error }, "queue did not stop in time"),
     );
     await heartbeat.stop();
+    await withTimeout(policy.stop(), 2_000, "stopping the policy store").catch((error: unknown) =>
+      logger.warn({ err: error }, "policy store did not stop in time"),
+    );
     await Promise.allSettled([
       withTimeout(db.$disconnect(), 2_000, "closing database connections"),
       withTimeout(ingressPool.end(), 2_000, "closing ingress connections"),

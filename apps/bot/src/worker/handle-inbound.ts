@@ -1,7 +1,8 @@
 /**
- * The `inbound.handle` job: one stored inbound message -> its conversation row -> a reply.
- * Until the policy/agent loop plugs in (issue 4) the reply is a fixed acknowledgement that
- * never echoes the user's text. Logs carry the trace id from ingress and metadata only.
+ * The `inbound.handle` job: one stored inbound message -> its conversation row -> the policy
+ * decision (in memory) -> a reply. An allowed message gets a fixed acknowledgement that never
+ * echoes the user's text (until the agent loop lands); a refused one gets the reason and is
+ * marked DENIED. Logs carry the trace id from ingress and metadata only.
  */
 import { createHash } from "node:crypto";
 import type { Db } from "@clawgate/db";
@@ -12,6 +13,8 @@ import { z } from "zod";
 import { INBOUND_TASK } from "../ingress/ingest.ts";
 import type { Logger } from "../logger.ts";
 import type { Metrics } from "../metrics.ts";
+import type { PolicyView } from "../policy/runtime.ts";
+import { gateMessage } from "./policy-gate.ts";
 import { replyTargets, sendReply, SendFailedError, ThrottledError, type Senders } from "./reply.ts";
 import type { Throttle } from "./throttle.ts";
 
@@ -23,8 +26,12 @@ export interface InboundHandlerDeps {
   webhookHosts: readonly string[];
   logger: Logger;
   metrics: Metrics;
+  policy: PolicyView;
   now?: () => number;
 }
+
+/** How long a job waits for the first policy snapshot before it looks again. */
+export const SNAPSHOT_WAIT_MS = 1_000;
 
 const payloadSchema = z.object({
   inboundId: z.string().min(1),
@@ -67,6 +74,13 @@ export function createInboundHandler(deps: InboundHandlerDeps): Task {
     }
     const msg = robotMessageSchema.parse(row.payload);
     const conversation = hashId(msg.conversationId);
+    const snapshot = deps.policy.snapshot();
+    if (!snapshot) {
+      // No policy, no answer (fail closed), but no failure either: look again shortly.
+      await helpers.addJob(INBOUND_TASK, { inboundId, traceId, deferrals }, { runAt: new Date(Date.now() + SNAPSHOT_WAIT_MS) });
+      log.info({ conversation }, "policy snapshot not loaded yet; rescheduled");
+      return;
+    }
     if (row.status === "RECEIVED") {
       await db.inboundMessage.update({ where: { id: inboundId }, data: { status: "PROCESSING" } });
     }
@@ -78,7 +92,15 @@ export function createInboundHandler(deps: InboundHandlerDeps): Task {
       msg.conversationType === "2" ? "GROUP" : "SINGLE",
     ]);
 
-    const finish = (status: "REPLIED" | "FAILED", error?: string) =>
+    const gate = gateMessage(snapshot, msg, now());
+    const reasons = gate.decision.reasons.map((r) => r.code);
+    // A rescheduled or retried job decides again: count and log only its first run.
+    if (deferrals === 0 && helpers.job.attempts <= 1) {
+      metrics.policyDecisions.inc({ outcome: gate.decision.outcome, reason: gate.primary });
+      log.info({ outcome: gate.decision.outcome, reasons, revision: snapshot.revision, conversation }, "policy decision");
+    }
+
+    const finish = (status: "REPLIED" | "DENIED" | "FAILED", error?: string) =>
       db.inboundMessage.update({ where: { id: inboundId }, data: { status, processedAt: new Date(), error: error ?? null } });
 
     const targets = replyTargets(msg, { allowedHosts: deps.webhookHosts, openApi: deps.senders.openApi !== undefined, now: now() });
@@ -93,11 +115,11 @@ export function createInboundHandler(deps: InboundHandlerDeps): Task {
         conversationId: msg.conversationId,
         traceId,
         targets,
-        message: placeholderReply(msg),
+        message: gate.refusal === undefined ? placeholderReply(msg) : textReply(gate.refusal),
         deferrals,
       });
       metrics.outbound.inc({ channel: channel ?? "none", outcome });
-      await finish(outcome === "already_failed" ? "FAILED" : "REPLIED");
+      await finish(outcome === "already_failed" ? "FAILED" : gate.refusal === undefined ? "REPLIED" : "DENIED");
       log.info({ outcome, channel, conversation, msgType: msg.msgtype }, "reply handled");
     } catch (error) {
       if (error instanceof ThrottledError) {

@@ -14,6 +14,7 @@ import type { Env } from "../env.ts";
 import { INBOUND_TASK } from "../ingress/ingest.ts";
 import type { Logger } from "../logger.ts";
 import type { Metrics } from "../metrics.ts";
+import type { PolicyView } from "../policy/runtime.ts";
 import { cleanupInbound, CLEANUP_TASK } from "./cleanup.ts";
 import { createInboundHandler } from "./handle-inbound.ts";
 import type { Senders } from "./reply.ts";
@@ -35,6 +36,8 @@ export interface QueueOptions {
   db: Db;
   logger: Logger;
   metrics: Metrics;
+  /** The in-memory policy every inbound message is decided on. */
+  policy: PolicyView;
   /** Replaces the real DingTalk senders (tests). */
   senders?: Senders;
   limits?: ThrottleLimits;
@@ -105,6 +108,7 @@ export function startQueue(opts: QueueOptions): Queue {
       webhookHosts: env.DINGTALK_WEBHOOK_HOSTS,
       logger,
       metrics,
+      policy: opts.policy,
     }),
     [CLEANUP_TASK]: async () => {
       const deleted = await cleanupInbound(pool, env.INBOUND_RETENTION_HOURS);

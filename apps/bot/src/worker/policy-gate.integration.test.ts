@@ -1,0 +1,122 @@
+/**
+ * The policy on the message path, end to end: fake DingTalk -> ingress -> queue -> decision from
+ * the in-memory snapshot -> reply. Config changes reach the running worker through NOTIFY alone
+ * (the revision poll is set far beyond the test), without a restart.
+ */
+import { DEFAULT_MAINTENANCE_MESSAGE } from "@clawgate/core";
+import { createDb, type Db } from "@clawgate/db";
+import { startFakeDingTalk, type FakeDingTalk } from "@clawgate/devstack/fake-dingtalk";
+import { createTestDatabase, type TestDatabase } from "@clawgate/devstack/testdb";
+import type pg from "pg";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { APP_KEY, APP_SECRET } from "../../test/dingtalk.ts";
+import { query, waitFor } from "../../test/helpers.ts";
+import { enableConversations, setConversation, setSafeMode, untilApplied } from "../../test/policy.ts";
+import { createPgPool } from "../db-pool.ts";
+import { createIngest } from "../ingress/ingest.ts";
+import { createLogger } from "../logger.ts";
+import { createMetrics } from "../metrics.ts";
+import { startPolicyRuntime, type PolicyRuntime } from "../policy/runtime.ts";
+import { buildServer, type BotServer } from "../server.ts";
+import { DISABLED_REPLY, NOT_ENABLED_REPLY } from "./policy-gate.ts";
+import { prepareQueueSchema, startQueue, type Queue } from "./queue.ts";
+
+let testDb: TestDatabase;
+let db: Db;
+let pool: pg.Pool;
+let app: BotServer;
+let fake: FakeDingTalk;
+let queue: Queue;
+let policy: PolicyRuntime;
+const logger = createLogger("silent");
+const metrics = createMetrics();
+
+beforeAll(async () => {
+  testDb = await createTestDatabase({ prefix: "clawgate_bot_policy" });
+  db = createDb(testDb.url);
+  pool = createPgPool(testDb.url, { applicationName: "test-policy" });
+  await prepareQueueSchema(pool);
+  const env = { DINGTALK_MODE: "http" as const, DINGTALK_APP_KEY: APP_KEY, DINGTALK_APP_SECRET: APP_SECRET };
+  app = buildServer({ env, db, logger, metrics, ingest: createIngest({ pool, defaultRobotCode: APP_KEY }) });
+  const base = await app.listen({ host: "127.0.0.1", port: 0 });
+  fake = await startFakeDingTalk({ port: 0, appKey: APP_KEY, appSecret: APP_SECRET, callbackUrl: `${base}/dingtalk/robot` });
+  policy = startPolicyRuntime({ db, databaseUrl: testDb.url, logger, pollIntervalMs: 10 * 60_000 });
+  await policy.loaded;
+  queue = startQueue({
+    env: {
+      DATABASE_URL: testDb.url,
+      DINGTALK_APP_KEY: APP_KEY,
+      DINGTALK_APP_SECRET: APP_SECRET,
+      DINGTALK_API_BASE: fake.url,
+      DINGTALK_WEBHOOK_HOSTS: [new URL(fake.url).host],
+      INBOUND_RETENTION_HOURS: 24,
+      WORKER_CONCURRENCY: 2,
+    },
+    db,
+    logger,
+    metrics,
+    policy,
+    pollIntervalMs: 200,
+  });
+  await waitFor(async () => (queue.running() ? true : undefined), 20_000, "queue running");
+});
+afterAll(async () => {
+  await queue?.stop();
+  await policy?.stop();
+  await app?.close();
+  await fake?.close();
+  await pool?.end();
+  await db?.$disconnect();
+  await testDb?.drop();
+});
+
+/** Delivers one message and returns the robot's reply and the inbound row's final status. */
+async function talk(conversationId: string, text = "hello") {
+  const { msgId, status } = await fake.deliver({ conversationId, text });
+  expect(status).toBe(200);
+  const [reply] = await fake.waitForReplies(conversationId, 1, 10_000);
+  const inbound = await waitFor(async () => {
+    const [row] = await query<{ status: string }>(testDb.url, `SELECT status FROM "InboundMessage" WHERE "msgId" = $1`, [msgId]);
+    return row && row.status !== "RECEIVED" && row.status !== "PROCESSING" ? row.status : undefined;
+  }, 5_000, "inbound handled");
+  return { text: reply!.text, inbound };
+}
+
+const decisions = async (outcome: string, reason: string) =>
+  (await metrics.policyDecisions.get()).values.find((v) => v.labels.outcome === outcome && v.labels.reason === reason)?.value ?? 0;
+
+describe("the message gate", () => {
+  it("answers an enabled conversation normally", async () => {
+    await enableConversations(db, policy, "cid-on");
+    const allowed = await decisions("allow", "none");
+    expect(await talk("cid-on", "hello")).toEqual({ text: "Clawgate received your message (5 chars). The agent is not connected yet.", inbound: "REPLIED" });
+    expect(await decisions("allow", "none")).toBe(allowed + 1);
+  });
+
+  it("tells a new conversation it is not enabled, stores it PENDING and marks the message DENIED", async () => {
+    const denied = await decisions("deny", "conversation.unknown");
+    expect(await talk("cid-new")).toEqual({ text: NOT_ENABLED_REPLY, inbound: "DENIED" });
+    const rows = await query(testDb.url, `SELECT status FROM "Conversation" WHERE "conversationId" = 'cid-new'`);
+    expect(rows).toEqual([{ status: "PENDING" }]);
+    expect(await decisions("deny", "conversation.unknown")).toBe(denied + 1);
+    // Known to the snapshot as PENDING after the next reload: the same answer.
+    await untilApplied(policy, await setConversation(db, "cid-other"));
+    expect(await talk("cid-new")).toEqual({ text: NOT_ENABLED_REPLY, inbound: "DENIED" });
+  });
+
+  it("tells a disabled conversation an admin disabled it", async () => {
+    await untilApplied(policy, await setConversation(db, "cid-off", "DISABLED"));
+    expect(await talk("cid-off")).toEqual({ text: DISABLED_REPLY, inbound: "DENIED" });
+  });
+
+  it("answers with the maintenance message in safe mode, and normally again once it is off, without a restart", async () => {
+    await enableConversations(db, policy, "cid-maint");
+    await untilApplied(policy, await setSafeMode(db, { level: "MAINTENANCE", message: "Upgrading, back at 10:00." }));
+    expect(await talk("cid-maint")).toEqual({ text: "Upgrading, back at 10:00.", inbound: "DENIED" });
+    await untilApplied(policy, await setSafeMode(db, { level: "MAINTENANCE" }));
+    expect(await talk("cid-maint")).toEqual({ text: DEFAULT_MAINTENANCE_MESSAGE, inbound: "DENIED" });
+    // NOTIFY is the only way in here (the poll is 10 min): it must apply within a second.
+    await untilApplied(policy, await setSafeMode(db, null), 1_000);
+    expect(await talk("cid-maint", "again")).toEqual({ text: "Clawgate received your message (5 chars). The agent is not connected yet.", inbound: "REPLIED" });
+  });
+});

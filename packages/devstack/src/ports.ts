@@ -5,6 +5,7 @@ export const PORTS = {
   oidc: 3100,
   fakeDingtalk: 3200,
   demoModel: 3300,
+  fakeInternalApi: 3400,
   embeddedPgDev: 54329,
   embeddedPgTest: 54330,
 } as const;

@@ -152,7 +152,7 @@ async function main(): Promise<void> {
   process.on("SIGTERM", () => void shutdown(0));
   mkdirSync(DATA_DIR, { recursive: true });
 
-  for (const [name, port] of [["console", PORTS.console], ["runtime", PORTS.runtime], ["oidc", PORTS.oidc], ["fake-dingtalk", PORTS.fakeDingtalk], ["demo-model", PORTS.demoModel]] as const) {
+  for (const [name, port] of [["console", PORTS.console], ["runtime", PORTS.runtime], ["oidc", PORTS.oidc], ["fake-dingtalk", PORTS.fakeDingtalk], ["demo-model", PORTS.demoModel], ["internal-api", PORTS.fakeInternalApi]] as const) {
     if (!(await portFree(port))) throw new Error(`port ${port} (${name}) is in use: stop whatever listens there, or a previous npm start`);
   }
 
@@ -167,7 +167,8 @@ async function main(): Promise<void> {
   log("applying migrations");
   await deployMigrations(databaseUrl);
   const db = createDb(databaseUrl, { max: 2 });
-  const seeded = await seedDemo(db, { modelBaseUrl: `http://127.0.0.1:${PORTS.demoModel}/v1` });
+  const internalApiUrl = `http://127.0.0.1:${PORTS.fakeInternalApi}`;
+  const seeded = await seedDemo(db, { modelBaseUrl: `http://127.0.0.1:${PORTS.demoModel}/v1`, internalApiBaseUrl: internalApiUrl });
   await db.$disconnect();
   log(Object.keys(seeded.created).length ? "demo data seeded" : "demo data already present");
 
@@ -204,6 +205,9 @@ async function main(): Promise<void> {
   startChild("demo-model", process.execPath, ["--import", "tsx", "packages/devstack/src/demo-model-server.ts"], {
     env: { ...baseEnv, DEMO_MODEL_PORT: String(PORTS.demoModel), LOCAL_MODEL_API_KEY: "demo-local-key" },
   });
+  startChild("internal-api", process.execPath, ["--import", "tsx", "packages/devstack/src/fake-internal-api-server.ts"], {
+    env: { ...baseEnv, FAKE_INTERNAL_API_PORT: String(PORTS.fakeInternalApi) },
+  });
   startChild("runtime", process.execPath, ["apps/bot/bin/clawgate.mjs", "serve"], {
     env: {
       ...baseEnv,
@@ -233,6 +237,7 @@ async function main(): Promise<void> {
     waitFor(`${issuer}/.well-known/openid-configuration`, "oidc", 30_000),
     waitFor(`${fakeDingtalkUrl}/_fake/health`, "fake-dingtalk", 30_000),
     waitFor(`${modelUrl}/models`, "demo-model", 30_000, { authorization: "Bearer demo-local-key" }),
+    waitFor(`${internalApiUrl}/_fake/requests`, "internal-api", 30_000),
     waitFor(`http://127.0.0.1:${PORTS.runtime}/ready`, "runtime", 60_000),
     waitFor(`${consoleUrl}/api/health`, "console", 60_000),
   ]);
@@ -241,12 +246,13 @@ async function main(): Promise<void> {
   console.log(`
   Clawgate is running.
 
-    Console   ${consoleUrl}          (sign in with SSO: the local demo identity provider)
-    Runtime   http://127.0.0.1:${PORTS.runtime}      (/healthz, /ready, /metrics)
-    SSO       ${issuer}
+    Console          ${consoleUrl}   (sign in with SSO: the local demo identity provider)
+    Runtime          http://127.0.0.1:${PORTS.runtime}   (/healthz, /ready, /metrics, /dingtalk/robot)
+    SSO (demo IdP)   ${issuer}
     DingTalk (fake)  ${fakeDingtalkUrl}
-    Model (demo)  ${modelUrl}
-    Database  ${embeddedPg ? `embedded PostgreSQL, 127.0.0.1:${PORTS.embeddedPgDev} (data in .data/pg)` : "DATABASE_URL"}
+    Model (demo)     ${modelUrl}
+    KB/tickets API   ${internalApiUrl}   (fake internal systems the skills call)
+    Database         ${embeddedPg ? `embedded PostgreSQL, 127.0.0.1:${PORTS.embeddedPgDev} (data in .data/pg)` : "DATABASE_URL"}
 
   Demo sign-in (password "${DEMO_PASSWORD}"):
 ${users}

@@ -23,7 +23,11 @@ export const DEFAULT_FEATURE_FLAGS = [
 export interface SeedOptions {
   /** Base URL of the OpenAI-compatible demo model (…/v1). */
   modelBaseUrl?: string;
+  /** Base URL of the internal KB/ticket API the kb.* and ticket.* skills call. */
+  internalApiBaseUrl?: string;
 }
+
+const INTERNAL_API_SKILLS = new Set(["kb.search", "ticket.lookup", "ticket.create"]);
 
 export interface SeedResult {
   created: Record<string, number>;
@@ -49,6 +53,8 @@ export async function seedDemo(db: Db, opts: SeedOptions = {}): Promise<SeedResu
             requiresApproval: s.requiresApproval,
             timeoutMs: s.timeoutMs,
             cacheTtlSeconds: s.cacheTtlSeconds,
+            settings:
+              opts.internalApiBaseUrl && INTERNAL_API_SKILLS.has(s.key) ? { baseUrl: opts.internalApiBaseUrl } : {},
           })),
           skipDuplicates: true,
         })

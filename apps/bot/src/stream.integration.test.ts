@@ -16,7 +16,8 @@ import { startStreamIngress, type StreamIngress } from "./ingress/stream.ts";
 import { createLogger } from "./logger.ts";
 import { createMetrics } from "./metrics.ts";
 import { startPolicyRuntime, type PolicyRuntime } from "./policy/runtime.ts";
-import { startQueue, type Queue } from "./worker/queue.ts";
+import type { Queue } from "./worker/queue.ts";
+import { queueEnv, startTestQueue } from "../test/queue.ts";
 
 const logger = createLogger("silent");
 const metrics = createMetrics();
@@ -38,23 +39,7 @@ describe("Stream mode", () => {
     await policy.loaded;
     await enableConversations(db, policy, "cid-stream", "cid-stream-dup");
     fake = await startFakeDingTalk({ port: 0, appKey: APP_KEY, appSecret: APP_SECRET, pingIntervalMs: 0 });
-    queue = startQueue({
-      env: {
-        DATABASE_URL: testDb.url,
-        DINGTALK_APP_KEY: APP_KEY,
-        DINGTALK_APP_SECRET: APP_SECRET,
-        DINGTALK_API_BASE: fake.url,
-        DINGTALK_WEBHOOK_HOSTS: [new URL(fake.url).host],
-        INBOUND_RETENTION_HOURS: 24,
-        WORKER_CONCURRENCY: 2,
-      },
-      db,
-      logger,
-      metrics,
-      policy,
-      pollIntervalMs: 200,
-    });
-    await waitFor(async () => (queue.running() ? true : undefined), 20_000, "queue running");
+    queue = await startTestQueue({ env: queueEnv(testDb.url, fake.url), db, logger, metrics, policy });
     pool = createPgPool(testDb.url, { applicationName: "test-stream" });
     const real = createIngest({ pool, defaultRobotCode: APP_KEY });
     // Records when each message's row was committed, to compare with the ACK's arrival.

@@ -21,7 +21,8 @@ import { startPolicyRuntime, type PolicyRuntime } from "./policy/runtime.ts";
 import { buildServer, type BotServer } from "./server.ts";
 import { cleanupInbound } from "./worker/cleanup.ts";
 import { createInboundHandler } from "./worker/handle-inbound.ts";
-import { prepareQueueSchema, realSenders, startQueue, type Queue, type QueueEnv } from "./worker/queue.ts";
+import { prepareQueueSchema, realSenders, type Queue, type QueueEnv } from "./worker/queue.ts";
+import { queueEnv, startTestQueue } from "../test/queue.ts";
 import { createThrottle, DEFAULT_LIMITS } from "./worker/throttle.ts";
 
 let testDb: TestDatabase;
@@ -56,15 +57,7 @@ beforeAll(async () => {
   app = buildServer({ env: routeEnv, db, logger, metrics, ingest });
   const base = await app.listen({ host: "127.0.0.1", port: 0 });
   fake = await startFakeDingTalk({ port: 0, appKey: APP_KEY, appSecret: APP_SECRET, callbackUrl: `${base}/dingtalk/robot` });
-  env = {
-    DATABASE_URL: testDb.url,
-    DINGTALK_APP_KEY: APP_KEY,
-    DINGTALK_APP_SECRET: APP_SECRET,
-    DINGTALK_API_BASE: fake.url,
-    DINGTALK_WEBHOOK_HOSTS: [new URL(fake.url).host],
-    INBOUND_RETENTION_HOURS: 24,
-    WORKER_CONCURRENCY: 4,
-  };
+  env = queueEnv(testDb.url, fake.url, 4);
   policy = startPolicyRuntime({ db, databaseUrl: testDb.url, logger });
   await policy.loaded;
   await enableConversations(
@@ -178,8 +171,7 @@ describe("the job handler, run directly", () => {
 describe("the queue in this process", () => {
   let queue: Queue;
   beforeAll(async () => {
-    queue = startQueue({ env, db, logger, metrics, policy, pollIntervalMs: 200 });
-    await waitFor(async () => (queue.running() ? true : undefined), 20_000, "queue running");
+    queue = await startTestQueue({ env, db, logger, metrics, policy });
   });
   afterAll(async () => {
     await queue?.stop();

@@ -19,7 +19,8 @@ import { createMetrics } from "../metrics.ts";
 import { startPolicyRuntime, type PolicyRuntime } from "../policy/runtime.ts";
 import { buildServer, type BotServer } from "../server.ts";
 import { DISABLED_REPLY, NOT_ENABLED_REPLY } from "./policy-gate.ts";
-import { prepareQueueSchema, startQueue, type Queue } from "./queue.ts";
+import { prepareQueueSchema, type Queue } from "./queue.ts";
+import { queueEnv, startTestQueue } from "../../test/queue.ts";
 
 let testDb: TestDatabase;
 let db: Db;
@@ -42,23 +43,7 @@ beforeAll(async () => {
   fake = await startFakeDingTalk({ port: 0, appKey: APP_KEY, appSecret: APP_SECRET, callbackUrl: `${base}/dingtalk/robot` });
   policy = startPolicyRuntime({ db, databaseUrl: testDb.url, logger, pollIntervalMs: 10 * 60_000 });
   await policy.loaded;
-  queue = startQueue({
-    env: {
-      DATABASE_URL: testDb.url,
-      DINGTALK_APP_KEY: APP_KEY,
-      DINGTALK_APP_SECRET: APP_SECRET,
-      DINGTALK_API_BASE: fake.url,
-      DINGTALK_WEBHOOK_HOSTS: [new URL(fake.url).host],
-      INBOUND_RETENTION_HOURS: 24,
-      WORKER_CONCURRENCY: 2,
-    },
-    db,
-    logger,
-    metrics,
-    policy,
-    pollIntervalMs: 200,
-  });
-  await waitFor(async () => (queue.running() ? true : undefined), 20_000, "queue running");
+  queue = await startTestQueue({ env: queueEnv(testDb.url, fake.url), db, logger, metrics, policy });
 });
 afterAll(async () => {
   await queue?.stop();

@@ -3,6 +3,7 @@
  * after it is stored, and answered; when the database is down it is not ACKed at all.
  */
 import { createDb, type Db } from "@clawgate/db";
+import { NO_MODEL_REPLY } from "./agent/index.ts";
 import { startFakeDingTalk, type FakeDingTalk } from "@clawgate/devstack/fake-dingtalk";
 import { createTestDatabase, type TestDatabase } from "@clawgate/devstack/testdb";
 import type pg from "pg";
@@ -71,7 +72,7 @@ describe("Stream mode", () => {
     const rows = await query<{ channel: string }>(testDb.url, `SELECT channel FROM "InboundMessage" WHERE "msgId" = $1`, [msgId]);
     expect(rows).toEqual([{ channel: "STREAM" }]);
     const [reply] = await fake.waitForReplies("cid-stream", 1, 10_000);
-    expect(reply?.text).toContain("(15 chars)");
+    expect(reply?.text).toBe(NO_MODEL_REPLY);
   });
 
   it("ACKs a redelivered (duplicate) message without storing or answering it twice", async () => {

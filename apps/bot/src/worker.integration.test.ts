@@ -5,6 +5,7 @@
  * (policy refusals have their own tests in worker/policy-gate.integration.test.ts).
  */
 import { createDb, type Db } from "@clawgate/db";
+import { createAgent, NO_MODEL_REPLY } from "./agent/index.ts";
 import { startFakeDingTalk, type FakeDingTalk } from "@clawgate/devstack/fake-dingtalk";
 import { createTestDatabase, type TestDatabase } from "@clawgate/devstack/testdb";
 import type { JobHelpers } from "graphile-worker";
@@ -87,6 +88,7 @@ function handlerHarness(opts: { webhookHosts?: string[]; limits?: typeof DEFAULT
     logger,
     metrics,
     policy,
+    agent: createAgent({ db }),
   });
   const addJob = vi.fn(async () => ({}));
   const run = (inboundId: string, attempts = 1) =>
@@ -181,7 +183,7 @@ describe("the queue in this process", () => {
     const secret = "my secret plan 1234";
     const { msgId } = await fake.deliver({ conversationId: "cid-e2e", conversationTitle: "E2E group", text: ` ${secret}` });
     const [reply] = await fake.waitForReplies("cid-e2e", 1, 10_000);
-    expect(reply).toMatchObject({ via: "sessionWebhook", text: `Clawgate received your message (${secret.length} chars). The agent is not connected yet.` });
+    expect(reply).toMatchObject({ via: "sessionWebhook", text: NO_MODEL_REPLY });
     expect(reply!.text).not.toContain(secret);
     const row = await waitFor(async () => {
       const r = await inboundByMsgId(msgId);

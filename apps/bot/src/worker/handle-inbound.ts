@@ -1,16 +1,21 @@
 /**
  * The `inbound.handle` job: one stored inbound message -> its conversation row -> the policy
- * decision (in memory) -> a reply. An allowed message gets a fixed acknowledgement that never
- * echoes the user's text (until the agent loop lands); a refused one gets the reason and is
+ * decision (in memory) -> a reply. An allowed message gets the agent's answer (a model that is
+ * down gets the fallback text: the row still ends REPLIED); a refused one gets the reason and is
  * marked DENIED. Logs carry the trace id from ingress and metadata only.
+ *
+ * A job that runs again after its reply was stored (throttled, send failed, worker died) sends
+ * the stored reply instead of running the turn again, so tools and approval requests are not
+ * repeated. Only a crash between the turn and that insert repeats the turn.
  */
 import { createHash } from "node:crypto";
 import type { Db } from "@clawgate/db";
-import { messageText, robotMessageSchema, textReply, type RobotMessage } from "@clawgate/dingtalk";
+import { messageText, robotMessageSchema, textReply, type OutboundMessage, type RobotMessage } from "@clawgate/dingtalk";
 import type { JobHelpers, Task } from "graphile-worker";
 import type pg from "pg";
 import { z } from "zod";
 import { INBOUND_TASK } from "../ingress/ingest.ts";
+import type { Agent } from "../agent/index.ts";
 import type { Logger } from "../logger.ts";
 import type { Metrics } from "../metrics.ts";
 import type { PolicyView } from "../policy/runtime.ts";
@@ -27,6 +32,7 @@ export interface InboundHandlerDeps {
   logger: Logger;
   metrics: Metrics;
   policy: PolicyView;
+  agent: Agent;
   now?: () => number;
 }
 
@@ -42,10 +48,17 @@ const payloadSchema = z.object({
 /** Conversation ids are not secret, but keep logs joinable without carrying them in clear. */
 export const hashId = (value: string) => createHash("sha256").update(value).digest("hex").slice(0, 12);
 
-export function placeholderReply(msg: RobotMessage) {
-  if (msg.msgtype !== "text") return textReply(`Clawgate received your ${msg.msgtype} message. The agent is not connected yet.`);
-  const chars = [...messageText(msg)].length;
-  return textReply(`Clawgate received your message (${chars} chars). The agent is not connected yet.`);
+export const TURN_FAILED_REPLY = "Something went wrong while answering; please try again in a few minutes.";
+
+/** What the model reads for a message: its text, or a note for a type the robot cannot read. */
+export function turnText(msg: RobotMessage): string {
+  const text = msg.msgtype === "text" ? messageText(msg).trim() : "";
+  return text || `[The user sent a ${msg.msgtype} message, which the robot cannot read yet.]`;
+}
+
+async function storedReply(pool: pg.Pool, key: string): Promise<OutboundMessage | undefined> {
+  const { rows } = await pool.query<{ payload: OutboundMessage }>(`SELECT "payload" FROM "OutboundMessage" WHERE "idempotencyKey" = $1`, [key]);
+  return rows[0]?.payload;
 }
 
 const UPSERT_CONVERSATION = `
@@ -103,19 +116,34 @@ export function createInboundHandler(deps: InboundHandlerDeps): Task {
     const finish = (status: "REPLIED" | "DENIED" | "FAILED", error?: string) =>
       db.inboundMessage.update({ where: { id: inboundId }, data: { status, processedAt: new Date(), error: error ?? null } });
 
+    const idempotencyKey = `reply:${inboundId}`;
+    let message = gate.refusal === undefined ? await storedReply(pool, idempotencyKey) : textReply(gate.refusal);
+    if (!message) {
+      const turn = await deps.agent
+        .reply({ text: turnText(msg), conversationId: msg.conversationId, userId: msg.senderStaffId || msg.senderId, traceId, inboundId, snapshot })
+        .catch((error: unknown) => {
+          // A bug or a database outage: the job retries, and its last attempt still answers.
+          if (helpers.job.attempts < helpers.job.max_attempts) throw error;
+          log.error({ err: error, conversation }, "agent turn failed on the last attempt; sending the fallback");
+          return { text: TURN_FAILED_REPLY, outcome: "failed", toolCalls: 0, approvals: [] };
+        });
+      log.info({ turn: turn.outcome, toolCalls: turn.toolCalls, approvals: turn.approvals.length, conversation, ...("error" in turn ? { error: turn.error } : {}) }, "agent turn");
+      message = textReply(turn.text);
+    }
+
     const targets = replyTargets(msg, { allowedHosts: deps.webhookHosts, openApi: deps.senders.openApi !== undefined, now: now() });
     try {
       const { outcome, channel } = await sendReply({
         pool,
         throttle: deps.throttle,
         senders: deps.senders,
-        idempotencyKey: `reply:${inboundId}`,
+        idempotencyKey,
         inboundId,
         robotCode: row.robotCode,
         conversationId: msg.conversationId,
         traceId,
         targets,
-        message: gate.refusal === undefined ? placeholderReply(msg) : textReply(gate.refusal),
+        message,
         deferrals,
       });
       metrics.outbound.inc({ channel: channel ?? "none", outcome });

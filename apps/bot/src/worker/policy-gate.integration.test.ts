@@ -4,6 +4,7 @@
  * (the revision poll is set far beyond the test), without a restart.
  */
 import { DEFAULT_MAINTENANCE_MESSAGE } from "@clawgate/core";
+import { NO_MODEL_REPLY } from "../agent/index.ts";
 import { createDb, type Db } from "@clawgate/db";
 import { startFakeDingTalk, type FakeDingTalk } from "@clawgate/devstack/fake-dingtalk";
 import { createTestDatabase, type TestDatabase } from "@clawgate/devstack/testdb";
@@ -74,7 +75,7 @@ describe("the message gate", () => {
   it("answers an enabled conversation normally", async () => {
     await enableConversations(db, policy, "cid-on");
     const allowed = await decisions("allow", "none");
-    expect(await talk("cid-on", "hello")).toEqual({ text: "Clawgate received your message (5 chars). The agent is not connected yet.", inbound: "REPLIED" });
+    expect(await talk("cid-on", "hello")).toEqual({ text: NO_MODEL_REPLY, inbound: "REPLIED" });
     expect(await decisions("allow", "none")).toBe(allowed + 1);
   });
 
@@ -102,6 +103,6 @@ describe("the message gate", () => {
     expect(await talk("cid-maint")).toEqual({ text: DEFAULT_MAINTENANCE_MESSAGE, inbound: "DENIED" });
     // NOTIFY is the only way in here (the poll is 10 min): it must apply within a second.
     await untilApplied(policy, await setSafeMode(db, null), 1_000);
-    expect(await talk("cid-maint", "again")).toEqual({ text: "Clawgate received your message (5 chars). The agent is not connected yet.", inbound: "REPLIED" });
+    expect(await talk("cid-maint", "again")).toEqual({ text: NO_MODEL_REPLY, inbound: "REPLIED" });
   });
 });

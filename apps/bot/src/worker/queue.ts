@@ -5,6 +5,7 @@
  * background: the HTTP server keeps answering (/ready says "queue" not running).
  */
 import type { Db } from "@clawgate/db";
+import { createAgent, type Agent } from "../agent/index.ts";
 import { DingTalkOpenApi, postSessionWebhook } from "@clawgate/dingtalk";
 import { Logger as WorkerLogger, parseCronItems, run, runMigrations, type Runner, type TaskList } from "graphile-worker";
 import type pg from "pg";
@@ -38,6 +39,8 @@ export interface QueueOptions {
   metrics: Metrics;
   /** The in-memory policy every inbound message is decided on. */
   policy: PolicyView;
+  /** Answers allowed messages; by default the agent loop against the routed model. */
+  agent?: Agent;
   /** Replaces the real DingTalk senders (tests). */
   senders?: Senders;
   limits?: ThrottleLimits;
@@ -109,6 +112,7 @@ export function startQueue(opts: QueueOptions): Queue {
       logger,
       metrics,
       policy: opts.policy,
+      agent: opts.agent ?? createAgent({ db }),
     }),
     [CLEANUP_TASK]: async () => {
       const deleted = await cleanupInbound(pool, env.INBOUND_RETENTION_HOURS);

@@ -1,7 +1,7 @@
 import type { RobotMessage } from "@clawgate/dingtalk";
 import { describe, expect, it } from "vitest";
 import { robotMessage } from "../../test/dingtalk.ts";
-import { placeholderReply } from "./handle-inbound.ts";
+import { turnText } from "./handle-inbound.ts";
 import { replyTargets, throttleBackoffMs, WEBHOOK_EXPIRY_MARGIN_MS, webhookAllowed } from "./reply.ts";
 
 const NOW = 1_800_000_000_000;
@@ -42,10 +42,11 @@ describe("replyTargets", () => {
   });
 });
 
-describe("placeholderReply", () => {
-  it("counts characters (not bytes) and never echoes the text", () => {
-    const reply = placeholderReply(msg({ text: { content: " 你好, robot " } }));
-    expect(reply).toEqual({ msgtype: "text", text: { content: "Clawgate received your message (9 chars). The agent is not connected yet." } });
+describe("turnText", () => {
+  it("gives the model the trimmed text, and a note for what it cannot read", () => {
+    expect(turnText(msg({ text: { content: " 你好, robot " } }))).toBe("你好, robot");
+    expect(turnText(msg({ text: { content: "   " } }))).toBe("[The user sent a text message, which the robot cannot read yet.]");
+    expect(turnText(msg({ msgtype: "picture", text: undefined, content: { downloadCode: "x" } }))).toContain("picture message");
   });
 });
 

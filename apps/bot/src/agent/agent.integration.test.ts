@@ -1,0 +1,201 @@
+/**
+ * The agent loop end to end: fake DingTalk -> ingress -> queue -> policy -> the demo model with
+ * the allowed skills as tools -> skills against the fake internal API -> reply. A second,
+ * scripted model (routed to one conversation) calls tools it was not offered, to show refusals.
+ */
+import { recordConfigChange, seedDemo } from "@clawgate/core";
+import { createDb, type Db } from "@clawgate/db";
+import { startDemoModel, type DemoModel } from "@clawgate/devstack/demo-model";
+import { startFakeDingTalk, type FakeDingTalk } from "@clawgate/devstack/fake-dingtalk";
+import { startFakeInternalApi, type FakeInternalApi } from "@clawgate/devstack/fake-internal-api";
+import { createTestDatabase, type TestDatabase } from "@clawgate/devstack/testdb";
+import type pg from "pg";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { APP_KEY, APP_SECRET } from "../../test/dingtalk.ts";
+import { query, waitFor } from "../../test/helpers.ts";
+import { enableConversations, setSafeMode, untilApplied } from "../../test/policy.ts";
+import { queueEnv, startTestQueue } from "../../test/queue.ts";
+import { startScriptedModel, type ScriptedModel } from "../../test/scripted-model.ts";
+import { createPgPool } from "../db-pool.ts";
+import { createIngest } from "../ingress/ingest.ts";
+import { createLogger } from "../logger.ts";
+import { createMetrics } from "../metrics.ts";
+import { startPolicyRuntime, type PolicyRuntime } from "../policy/runtime.ts";
+import { buildServer, type BotServer } from "../server.ts";
+import { prepareQueueSchema, type Queue } from "../worker/queue.ts";
+import { MODEL_UNAVAILABLE_REPLY } from "./index.ts";
+
+let testDb: TestDatabase;
+let db: Db;
+let pool: pg.Pool;
+let app: BotServer;
+let fake: FakeDingTalk;
+let model: DemoModel;
+let scripted: ScriptedModel;
+let api: FakeInternalApi;
+let queue: Queue;
+let policy: PolicyRuntime;
+const logger = createLogger("silent");
+const ACTOR = { type: "SYSTEM" as const, name: "test" };
+
+const change = (action: string, fn: (tx: Parameters<Parameters<Db["$transaction"]>[0]>[0]) => Promise<unknown>) =>
+  db.$transaction(async (tx) => {
+    await fn(tx);
+    return recordConfigChange(tx, { actor: ACTOR, action, targetType: "test", summary: action });
+  });
+
+beforeAll(async () => {
+  testDb = await createTestDatabase({ prefix: "clawgate_bot_agent" });
+  db = createDb(testDb.url);
+  pool = createPgPool(testDb.url, { applicationName: "test-agent" });
+  await prepareQueueSchema(pool);
+  [model, scripted, api] = await Promise.all([startDemoModel({ port: 0 }), startScriptedModel(), startFakeInternalApi({ port: 0 })]);
+  await seedDemo(db, { modelBaseUrl: model.url, internalApiBaseUrl: api.url });
+  const metrics = createMetrics();
+  const env = { DINGTALK_MODE: "http" as const, DINGTALK_APP_KEY: APP_KEY, DINGTALK_APP_SECRET: APP_SECRET };
+  app = buildServer({ env, db, logger, metrics, ingest: createIngest({ pool, defaultRobotCode: APP_KEY }) });
+  const base = await app.listen({ host: "127.0.0.1", port: 0 });
+  fake = await startFakeDingTalk({ port: 0, appKey: APP_KEY, appSecret: APP_SECRET, callbackUrl: `${base}/dingtalk/robot` });
+  policy = startPolicyRuntime({ db, databaseUrl: testDb.url, logger, pollIntervalMs: 10 * 60_000 });
+  await policy.loaded;
+  await enableConversations(db, policy, "cid-kb", "cid-deny", "cid-ticket", "cid-ro", "cid-down");
+  // cid-deny talks to the scripted model and may not search the KB.
+  await untilApplied(
+    policy,
+    await change("route.create", async (tx) => {
+      const endpoint = await tx.modelEndpoint.create({ data: { name: "scripted", baseUrl: scripted.url, model: "scripted", timeoutMs: 5_000 } });
+      const conv = await tx.conversation.findUniqueOrThrow({ where: { conversationId: "cid-deny" } });
+      await tx.route.create({ data: { conversationId: conv.id, modelEndpointId: endpoint.id } });
+      await tx.skillRule.create({ data: { skillKey: "kb.search", scope: "CONVERSATION", subject: "cid-deny", effect: "DENY" } });
+      await tx.skill.update({ where: { key: "ticket.create" }, data: { enabled: true } });
+    }),
+  );
+  queue = await startTestQueue({ env: queueEnv(testDb.url, fake.url), db, logger, metrics, policy });
+});
+afterAll(async () => {
+  await queue?.stop();
+  await policy?.stop();
+  await app?.close();
+  await fake?.close();
+  await Promise.all([model?.close(), scripted?.close(), api?.close()]);
+  await pool?.end();
+  await db?.$disconnect();
+  await testDb?.drop();
+});
+
+/** Delivers one message; returns the reply, the inbound row (id, final status) and the time taken. */
+async function talk(conversationId: string, text: string) {
+  const started = Date.now();
+  const { msgId, status } = await fake.deliver({ conversationId, text, senderId: "user-1" });
+  expect(status).toBe(200);
+  const [reply] = await fake.waitForReplies(conversationId, 1, 20_000);
+  const inbound = await waitFor(async () => {
+    const [row] = await query<{ id: string; status: string }>(testDb.url, `SELECT id, status FROM "InboundMessage" WHERE "msgId" = $1`, [msgId]);
+    return row && row.status !== "RECEIVED" && row.status !== "PROCESSING" ? row : undefined;
+  }, 5_000, "inbound handled");
+  return { text: reply!.text, inbound, ms: Date.now() - started };
+}
+
+const invocations = (inboundId: string) =>
+  query<Record<string, unknown>>(
+    testDb.url,
+    `SELECT "skillKey", decision, reasons, outcome, "cacheHit", error, "traceId", "configRevision", "conversationId", "userId"
+       FROM "SkillInvocation" WHERE "inboundMessageId" = $1 ORDER BY "createdAt"`,
+    [inboundId],
+  );
+
+const offeredNames = (body: { tools?: { function?: { name?: string } }[] }) => (body.tools ?? []).map((t) => t.function?.name);
+const lastChatRequest = () => model.requests.filter((r) => r.path === "/v1/chat/completions").at(-1)?.body as Parameters<typeof offeredNames>[0];
+
+describe("the agent loop", () => {
+  it("runs kb.search against the internal API and answers with the article", async () => {
+    const { text, inbound } = await talk("cid-kb", "search the kb for vpn");
+    expect(text).toContain("VPN setup on macOS and Windows");
+    expect(inbound.status).toBe("REPLIED");
+    expect(api.requests.some((r) => r.path === "/kb/search" && r.query.q === "vpn")).toBe(true);
+    const [row] = await invocations(inbound.id);
+    expect(row).toMatchObject({ skillKey: "kb.search", decision: "ALLOW", reasons: [], outcome: "SUCCESS", cacheHit: false, error: null, conversationId: "cid-kb", userId: "user-1" });
+    expect(row!.configRevision).toBe(policy.snapshot()!.revision);
+    expect(offeredNames(lastChatRequest())).toEqual(expect.arrayContaining(["kb_search", "ticket_create", "help", "status"]));
+    // The same search again is served from the process's skill cache.
+    const again = await talk("cid-kb", "search the kb for vpn");
+    expect(again.text).toContain("VPN setup on macOS and Windows");
+    expect(await invocations(again.inbound.id)).toMatchObject([{ skillKey: "kb.search", outcome: "SUCCESS", cacheHit: true }]);
+  });
+
+  it("refuses a denied skill, tells the model why, records the reason and still answers", async () => {
+    const { text, inbound } = await talk("cid-deny", 'CALL kb_search {"query":"vpn"}');
+    expect(offeredNames(scripted.requests[0]!)).not.toContain("kb_search");
+    const toolMessage = scripted.requests[1]!.messages.at(-1)!;
+    expect(toolMessage).toMatchObject({ role: "tool" });
+    expect(String(toolMessage.content)).toContain("denied in this conversation by a rule");
+    expect(text).toContain("denied in this conversation by a rule");
+    expect(inbound.status).toBe("REPLIED");
+    expect(await invocations(inbound.id)).toMatchObject([{ skillKey: "kb.search", decision: "DENY", reasons: ["rule.deny.conversation"], outcome: "DENIED" }]);
+    expect(api.requests.filter((r) => r.path === "/kb/search")).toHaveLength(1); // only the first test's
+  });
+
+  it("asks an approver for ticket.create instead of creating the ticket, and says so", async () => {
+    const tickets = api.tickets.size;
+    const { text, inbound } = await talk("cid-ticket", "create a ticket in OPS: printer broken");
+    expect(text.toLowerCase()).toContain("waiting for approval");
+    expect(inbound.status).toBe("REPLIED");
+    const approvals = await query<Record<string, unknown>>(
+      testDb.url,
+      `SELECT a.status, a.input, a."requesterId", a."conversationId", a."configRevision", a."expiresAt" - a."createdAt" > interval '23 hours' AS "dayLong",
+              a."traceId" = i."traceId" AS "sameTrace", a."invocationId" IS NOT NULL AS linked
+         FROM "ApprovalRequest" a JOIN "InboundMessage" i ON i.id = $1 WHERE a."skillKey" = 'ticket.create'`,
+      [inbound.id],
+    );
+    expect(approvals).toEqual([
+      {
+        status: "PENDING",
+        input: { project: "OPS", title: "printer broken", body: "" },
+        requesterId: "user-1",
+        conversationId: "cid-ticket",
+        configRevision: policy.snapshot()!.revision,
+        dayLong: true,
+        sameTrace: true,
+        linked: true,
+      },
+    ]);
+    expect(text).toContain(String((await query<{ id: string }>(testDb.url, `SELECT id FROM "ApprovalRequest"`))[0]!.id));
+    expect(await invocations(inbound.id)).toMatchObject([{ skillKey: "ticket.create", decision: "NEEDS_APPROVAL", reasons: ["approval.required"], outcome: "PENDING_APPROVAL" }]);
+    expect(api.tickets.size).toBe(tickets);
+    expect(api.requests.filter((r) => r.method === "POST")).toEqual([]);
+  });
+
+  it("in READ_ONLY safe mode does not offer ticket.create, and refuses it when called anyway", async () => {
+    await untilApplied(policy, await setSafeMode(db, { level: "READ_ONLY" }));
+    try {
+      const { text, inbound } = await talk("cid-ro", "create a ticket in OPS: printer broken");
+      expect(offeredNames(lastChatRequest())).not.toContain("ticket_create");
+      expect(offeredNames(lastChatRequest())).toContain("kb_search");
+      expect(text.toLowerCase()).not.toContain("waiting for approval");
+      expect(await invocations(inbound.id)).toEqual([]);
+
+      const forced = await talk("cid-deny", 'CALL ticket_create {"project":"OPS","title":"printer broken"}');
+      expect(forced.text).toContain("only read-only skills run");
+      expect(await invocations(forced.inbound.id)).toMatchObject([{ skillKey: "ticket.create", decision: "DENY", reasons: ["safe_mode.read_only"], outcome: "DENIED" }]);
+      expect(await query(testDb.url, `SELECT 1 FROM "ApprovalRequest" WHERE "conversationId" <> 'cid-ticket'`)).toEqual([]);
+    } finally {
+      await untilApplied(policy, await setSafeMode(db, null));
+    }
+  });
+
+  it.each(["error500", "down"] as const)("answers with the fallback when the model is %s, in time and without a crash", async (mode) => {
+    model.setMode(mode);
+    const calls = model.requests.length;
+    try {
+      const { text, inbound, ms } = await talk("cid-down", "search the kb for vpn");
+      expect(text).toBe(MODEL_UNAVAILABLE_REPLY);
+      expect(inbound.status).toBe("REPLIED");
+      expect(ms).toBeLessThan(20_000);
+      // 500s are retried twice; a connection that drops is not retried.
+      expect(model.requests.length - calls).toBe(mode === "error500" ? 3 : 1);
+    } finally {
+      model.setMode("ok");
+    }
+    expect((await talk("cid-down", "hello")).text).toContain("Demo model here");
+  });
+});

@@ -1,0 +1,129 @@
+/**
+ * One tool call from the model: the policy decides again (the snapshot may have moved since
+ * the tools were offered, and a model may call a tool it was not offered), then the skill runs,
+ * an approval is requested, or the refusal goes back to the model. Every call is recorded as a
+ * `SkillInvocation` (metadata only: no input, no output).
+ */
+import { decide, effectiveSafeMode, type PolicySnapshot } from "@clawgate/core";
+import type { Db } from "@clawgate/db";
+import { runSkill, type SkillCache, type SkillContext } from "@clawgate/skills";
+import { readEnvVar } from "../env.ts";
+import type { Catalog, ModelRoute } from "./catalog.ts";
+import { SKILLS } from "./tools.ts";
+
+export const APPROVAL_TTL_MS = 24 * 60 * 60 * 1_000;
+
+export interface TurnContext {
+  db: Db;
+  cache: SkillCache;
+  snapshot: PolicySnapshot;
+  catalog: Catalog;
+  route: ModelRoute;
+  conversationId: string;
+  userId: string;
+  traceId: string;
+  inboundId: string | null;
+  /** Skill keys offered this turn (what `help` lists). */
+  offered: readonly string[];
+  signal: AbortSignal;
+  now: () => number;
+  fetch?: typeof fetch;
+}
+
+export interface ToolCallResult {
+  /** What the model reads as the tool's answer. */
+  content: string;
+  approvalId?: string;
+}
+
+type Outcome = "SUCCESS" | "ERROR" | "TIMEOUT" | "DENIED" | "PENDING_APPROVAL";
+
+function parseArguments(raw: string): unknown {
+  try {
+    return raw.trim() === "" ? {} : JSON.parse(raw);
+  } catch {
+    return undefined; // the manifest's validation reports it
+  }
+}
+
+export async function callTool(t: TurnContext, skillKey: string, rawArguments: string): Promise<ToolCallResult> {
+  const started = performance.now();
+  const decision = decide(t.snapshot, { conversationId: t.conversationId, userId: t.userId, now: t.now() }, { kind: "skill", skillKey });
+  const record = (outcome: Outcome, extra: { error?: string; cacheHit?: boolean; latencyMs?: number } = {}) => ({
+    traceId: t.traceId,
+    inboundMessageId: t.inboundId,
+    conversationId: t.conversationId,
+    userId: t.userId,
+    skillKey,
+    decision: decision.outcome === "allow" ? ("ALLOW" as const) : decision.outcome === "deny" ? ("DENY" as const) : ("NEEDS_APPROVAL" as const),
+    reasons: decision.reasons.map((r) => r.code),
+    latencyMs: Math.round(extra.latencyMs ?? performance.now() - started),
+    cacheHit: extra.cacheHit ?? false,
+    outcome,
+    error: extra.error?.slice(0, 500) ?? null,
+    configRevision: t.snapshot.revision,
+  });
+
+  if (decision.outcome === "deny") {
+    await t.db.skillInvocation.create({ data: record("DENIED") });
+    return { content: `Refused by policy: ${decision.reasons.map((r) => r.detail).join(" ")} Tell the user this; do not retry.` };
+  }
+  const skill = SKILLS.get(skillKey);
+  if (!skill) {
+    await t.db.skillInvocation.create({ data: record("ERROR", { error: "no handler in this runtime" }) });
+    return { content: `The skill "${skillKey}" is not available in this runtime.` };
+  }
+  const args = parseArguments(rawArguments);
+
+  if (decision.outcome === "needs_approval") {
+    const parsed = skill.manifest.input.safeParse(args);
+    if (!parsed.success) {
+      const error = `invalid input: ${parsed.error.issues.map((i) => `${i.path.join(".") || "input"}: ${i.message}`).join("; ")}`;
+      await t.db.skillInvocation.create({ data: record("ERROR", { error }) });
+      return { content: `Not submitted for approval, ${error}` };
+    }
+    const approval = await t.db.$transaction(async (tx) => {
+      const invocation = await tx.skillInvocation.create({ data: record("PENDING_APPROVAL"), select: { id: true } });
+      return tx.approvalRequest.create({
+        data: {
+          invocationId: invocation.id,
+          skillKey,
+          conversationId: t.conversationId,
+          requesterId: t.userId,
+          input: parsed.data as object,
+          expiresAt: new Date(t.now() + APPROVAL_TTL_MS),
+          traceId: t.traceId,
+          configRevision: t.snapshot.revision,
+        },
+        select: { id: true },
+      });
+    });
+    return {
+      content: `"${skillKey}" was not run: it is waiting for approval by an approver (request ${approval.id}). Tell the user it is waiting for approval.`,
+      approvalId: approval.id,
+    };
+  }
+
+  const settings = skillKey === "help" ? { ...t.catalog.settings(skillKey), available: t.offered } : t.catalog.settings(skillKey);
+  const ctx: SkillContext = {
+    signal: t.signal,
+    settings,
+    conversationId: t.conversationId,
+    userId: t.userId,
+    traceId: t.traceId,
+    fetch: t.fetch ?? fetch,
+    now: t.now,
+    getSecret: (name) => readEnvVar(name),
+    // No group sends from the agent yet: group.announce answers that it is not available.
+    status: async () => ({
+      safeMode: effectiveSafeMode(t.snapshot.safeMode, t.now()) ?? "off",
+      configRevision: t.snapshot.revision,
+      model: t.route.endpointName,
+      route: t.route.scope,
+    }),
+  };
+  const { result, cacheHit, latencyMs } = await runSkill(skill.manifest, skill.handler, args, ctx, { cache: t.cache });
+  const outcome: Outcome = result.ok ? "SUCCESS" : / timed out after /.test(result.error) ? "TIMEOUT" : "ERROR";
+  await t.db.skillInvocation.create({ data: record(outcome, { cacheHit, latencyMs, ...(result.ok ? {} : { error: result.error }) }) });
+  return { content: result.ok ? result.content : `The skill failed: ${result.error}` };
+}

@@ -1,0 +1,43 @@
+/**
+ * An OpenAI-compatible model that calls whatever tool the user names ("CALL kb_search {...}"),
+ * offered or not, like a real model that strays from its tool list; otherwise it answers as
+ * the demo model. It shows what the runtime does when the model asks for a refused tool.
+ */
+import { createServer, type IncomingMessage } from "node:http";
+import type { AddressInfo } from "node:net";
+import { completion } from "@clawgate/devstack/demo-model";
+import { demoReply, textOf, type ChatRequest } from "@clawgate/devstack/demo-model-reply";
+
+export interface ScriptedModel {
+  url: string;
+  requests: ChatRequest[];
+  close(): Promise<void>;
+}
+
+async function json(req: IncomingMessage): Promise<ChatRequest> {
+  const chunks: Buffer[] = [];
+  for await (const c of req) chunks.push(c as Buffer);
+  return JSON.parse(Buffer.concat(chunks).toString("utf8")) as ChatRequest;
+}
+
+export async function startScriptedModel(): Promise<ScriptedModel> {
+  const requests: ChatRequest[] = [];
+  let n = 0;
+  const server = createServer((req, res) => {
+    void json(req).then((body) => {
+      requests.push(body);
+      const last = body.messages.at(-1);
+      const m = last?.role === "user" ? /^CALL (\w+) (.*)$/s.exec(textOf(last.content)) : null;
+      const reply = m ? { kind: "tool" as const, call: { name: m[1]!, arguments: JSON.parse(m[2]!) as Record<string, unknown> } } : demoReply(body);
+      n += 1;
+      res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify(completion(`chatcmpl-s-${n}`, body, reply, `call_s_${n}`)));
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}/v1`,
+    requests,
+    close: () => new Promise<void>((r) => server.close(() => r())),
+  };
+}

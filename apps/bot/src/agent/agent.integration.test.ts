@@ -23,7 +23,7 @@ import { createMetrics } from "../metrics.ts";
 import { startPolicyRuntime, type PolicyRuntime } from "../policy/runtime.ts";
 import { buildServer, type BotServer } from "../server.ts";
 import { prepareQueueSchema, type Queue } from "../worker/queue.ts";
-import { MODEL_UNAVAILABLE_REPLY } from "./index.ts";
+import { MODEL_UNAVAILABLE_REPLY, NO_MODEL_REPLY } from "./index.ts";
 
 let testDb: TestDatabase;
 let db: Db;
@@ -58,7 +58,7 @@ beforeAll(async () => {
   fake = await startFakeDingTalk({ port: 0, appKey: APP_KEY, appSecret: APP_SECRET, callbackUrl: `${base}/dingtalk/robot` });
   policy = startPolicyRuntime({ db, databaseUrl: testDb.url, logger, pollIntervalMs: 10 * 60_000 });
   await policy.loaded;
-  await enableConversations(db, policy, "cid-kb", "cid-deny", "cid-ticket", "cid-ro", "cid-down");
+  await enableConversations(db, policy, "cid-kb", "cid-deny", "cid-ticket", "cid-ro", "cid-down", "cid-again");
   // cid-deny talks to the scripted model and may not search the KB.
   await untilApplied(
     policy,
@@ -165,6 +165,25 @@ describe("the agent loop", () => {
     expect(api.requests.filter((r) => r.method === "POST")).toEqual([]);
   });
 
+  it("resends the stored reply when the job runs again (DingTalk throttled it), without a second turn", async () => {
+    const chats = () => model.requests.filter((r) => r.path === "/v1/chat/completions").length;
+    const before = chats();
+    fake.setThrottle(0);
+    const { msgId } = await fake.deliver({ conversationId: "cid-again", text: "create a ticket in OPS: printer on fire", senderId: "user-1" });
+    try {
+      await waitFor(async () => {
+        const rows = await query<{ attempts: number }>(testDb.url, `SELECT o.attempts FROM "OutboundMessage" o JOIN "InboundMessage" i ON i.id = o."inboundMessageId" WHERE i."msgId" = $1`, [msgId]);
+        return rows[0]?.attempts === 1 ? true : undefined;
+      }, 10_000, "first send throttled");
+    } finally {
+      fake.setThrottle(undefined);
+    }
+    const [reply] = await fake.waitForReplies("cid-again", 1, 20_000);
+    expect(reply!.text.toLowerCase()).toContain("waiting for approval");
+    expect(chats() - before).toBe(2); // one turn: the tool call and the answer
+    expect(await query(testDb.url, `SELECT status FROM "ApprovalRequest" WHERE "conversationId" = 'cid-again'`)).toEqual([{ status: "PENDING" }]);
+  });
+
   it("in READ_ONLY safe mode does not offer ticket.create, and refuses it when called anyway", async () => {
     await untilApplied(policy, await setSafeMode(db, { level: "READ_ONLY" }));
     try {
@@ -177,10 +196,21 @@ describe("the agent loop", () => {
       const forced = await talk("cid-deny", 'CALL ticket_create {"project":"OPS","title":"printer broken"}');
       expect(forced.text).toContain("only read-only skills run");
       expect(await invocations(forced.inbound.id)).toMatchObject([{ skillKey: "ticket.create", decision: "DENY", reasons: ["safe_mode.read_only"], outcome: "DENIED" }]);
-      expect(await query(testDb.url, `SELECT 1 FROM "ApprovalRequest" WHERE "conversationId" <> 'cid-ticket'`)).toEqual([]);
+      expect(await query(testDb.url, `SELECT 1 FROM "ApprovalRequest" WHERE "conversationId" NOT IN ('cid-ticket', 'cid-again')`)).toEqual([]);
     } finally {
       await untilApplied(policy, await setSafeMode(db, null));
     }
+  });
+
+  it("follows route changes at the next revision: no usable model -> says so; back -> answers", async () => {
+    const toggle = (enabled: boolean) => change("model.update", (tx) => tx.modelEndpoint.updateMany({ where: { name: "local_chat" }, data: { enabled } }));
+    await untilApplied(policy, await toggle(false));
+    try {
+      expect(await talk("cid-down", "hello")).toMatchObject({ text: NO_MODEL_REPLY, inbound: { status: "REPLIED" } });
+    } finally {
+      await untilApplied(policy, await toggle(true));
+    }
+    expect((await talk("cid-down", "hello")).text).toContain("Demo model here");
   });
 
   it.each(["error500", "down"] as const)("answers with the fallback when the model is %s, in time and without a crash", async (mode) => {

@@ -10,6 +10,10 @@ export interface Metrics {
   outbound: Counter<"channel" | "outcome">;
   /** Message decisions by outcome and the reason the reply gave ("none" for an allow). */
   policyDecisions: Counter<"outcome" | "reason">;
+  /** Agent turns by outcome (answered, model_unavailable, no_route, failed). */
+  agentTurns: Counter<"outcome">;
+  /** Tool calls by skill, policy decision and outcome (as recorded in SkillInvocation). */
+  toolCalls: Counter<"skill" | "decision" | "outcome">;
 }
 
 export function createMetrics(): Metrics {
@@ -41,5 +45,17 @@ export function createMetrics(): Metrics {
     labelNames: ["outcome", "reason"] as const,
     registers: [registry],
   });
-  return { registry, httpDuration, ingress, outbound, policyDecisions };
+  const agentTurns = new Counter({
+    name: "clawgate_agent_turns_total",
+    help: "Agent turns by outcome",
+    labelNames: ["outcome"] as const,
+    registers: [registry],
+  });
+  const toolCalls = new Counter({
+    name: "clawgate_tool_calls_total",
+    help: "Tool calls by skill, policy decision and outcome",
+    labelNames: ["skill", "decision", "outcome"] as const,
+    registers: [registry],
+  });
+  return { registry, httpDuration, ingress, outbound, policyDecisions, agentTurns, toolCalls };
 }

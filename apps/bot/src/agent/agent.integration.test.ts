@@ -36,6 +36,7 @@ let api: FakeInternalApi;
 let queue: Queue;
 let policy: PolicyRuntime;
 const logger = createLogger("silent");
+const metrics = createMetrics();
 const ACTOR = { type: "SYSTEM" as const, name: "test" };
 
 const change = (action: string, fn: (tx: Parameters<Parameters<Db["$transaction"]>[0]>[0]) => Promise<unknown>) =>
@@ -51,7 +52,6 @@ beforeAll(async () => {
   await prepareQueueSchema(pool);
   [model, scripted, api] = await Promise.all([startDemoModel({ port: 0 }), startScriptedModel(), startFakeInternalApi({ port: 0 })]);
   await seedDemo(db, { modelBaseUrl: model.url, internalApiBaseUrl: api.url });
-  const metrics = createMetrics();
   const env = { DINGTALK_MODE: "http" as const, DINGTALK_APP_KEY: APP_KEY, DINGTALK_APP_SECRET: APP_SECRET };
   app = buildServer({ env, db, logger, metrics, ingest: createIngest({ pool, defaultRobotCode: APP_KEY }) });
   const base = await app.listen({ host: "127.0.0.1", port: 0 });
@@ -104,6 +104,9 @@ const invocations = (inboundId: string) =>
     [inboundId],
   );
 
+const counted = async (name: "toolCalls" | "agentTurns", labels: Record<string, string>) =>
+  (await metrics[name].get()).values.find((v) => Object.entries(labels).every(([k, l]) => (v.labels as Record<string, unknown>)[k] === l))?.value ?? 0;
+
 const offeredNames = (body: { tools?: { function?: { name?: string } }[] }) => (body.tools ?? []).map((t) => t.function?.name);
 const lastChatRequest = () => model.requests.filter((r) => r.path === "/v1/chat/completions").at(-1)?.body as Parameters<typeof offeredNames>[0];
 
@@ -116,6 +119,7 @@ describe("the agent loop", () => {
     const [row] = await invocations(inbound.id);
     expect(row).toMatchObject({ skillKey: "kb.search", decision: "ALLOW", reasons: [], outcome: "SUCCESS", cacheHit: false, error: null, conversationId: "cid-kb", userId: "user-1" });
     expect(row!.configRevision).toBe(policy.snapshot()!.revision);
+    expect(await counted("toolCalls", { skill: "kb.search", decision: "ALLOW", outcome: "SUCCESS" })).toBe(1);
     expect(offeredNames(lastChatRequest())).toEqual(expect.arrayContaining(["kb_search", "ticket_create", "help", "status"]));
     // The same search again is served from the process's skill cache.
     const again = await talk("cid-kb", "search the kb for vpn");
@@ -216,11 +220,13 @@ describe("the agent loop", () => {
   it.each(["error500", "down"] as const)("answers with the fallback when the model is %s, in time and without a crash", async (mode) => {
     model.setMode(mode);
     const calls = model.requests.length;
+    const unavailable = await counted("agentTurns", { outcome: "model_unavailable" });
     try {
       const { text, inbound, ms } = await talk("cid-down", "search the kb for vpn");
       expect(text).toBe(MODEL_UNAVAILABLE_REPLY);
       expect(inbound.status).toBe("REPLIED");
       expect(ms).toBeLessThan(20_000);
+      expect(await counted("agentTurns", { outcome: "model_unavailable" })).toBe(unavailable + 1);
       // 500s are retried twice; a connection that drops is not retried.
       expect(model.requests.length - calls).toBe(mode === "error500" ? 3 : 1);
     } finally {

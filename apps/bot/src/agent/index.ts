@@ -19,10 +19,12 @@ export interface TurnRequest {
   traceId: string;
   inboundId: string | null;
   snapshot: PolicySnapshot;
+  /** The live policy, for deciding each tool call on the newest snapshot. */
+  latest?: () => PolicySnapshot | null;
   signal?: AbortSignal;
 }
 
-export type AgentReply = TurnResult | { text: string; outcome: "no_route"; toolCalls: 0; approvals: [] };
+export type AgentReply = TurnResult | { text: string; outcome: "no_route"; toolCalls: 0; approvals: []; calls: [] };
 
 export interface Agent {
   reply(request: TurnRequest): Promise<AgentReply>;
@@ -36,11 +38,12 @@ export function createAgent(opts: { db: Db; fetch?: typeof fetch; now?: () => nu
     async reply(req) {
       const current = await catalog(req.snapshot.revision);
       const route = current.route(req.conversationId);
-      if (!route) return { text: NO_MODEL_REPLY, outcome: "no_route", toolCalls: 0, approvals: [] };
+      if (!route) return { text: NO_MODEL_REPLY, outcome: "no_route", toolCalls: 0, approvals: [], calls: [] };
       const context = {
         db: opts.db,
         cache,
         snapshot: req.snapshot,
+        ...(req.latest ? { latest: req.latest } : {}),
         catalog: current,
         route,
         conversationId: req.conversationId,

@@ -6,7 +6,7 @@
  */
 import type OpenAI from "openai";
 import { ModelUnavailableError, complete } from "./model.ts";
-import { callTool, type TurnContext } from "./tool-call.ts";
+import { callTool, type ToolCallResult, type TurnContext } from "./tool-call.ts";
 import { offeredTools, skillKeyOf } from "./tools.ts";
 
 export const MODEL_UNAVAILABLE_REPLY = "The model is unavailable right now; please try again in a few minutes.";
@@ -27,6 +27,8 @@ export interface TurnResult {
   outcome: TurnOutcome;
   toolCalls: number;
   approvals: string[];
+  /** Each tool call's skill, decision and outcome, in order. */
+  calls: { skillKey: string; decision: ToolCallResult["decision"]; outcome: ToolCallResult["outcome"] }[];
   error?: string;
 }
 
@@ -38,6 +40,7 @@ export async function runTurn(t: TurnContext, userText: string): Promise<TurnRes
     { role: "user", content: userText },
   ];
   const approvals: string[] = [];
+  const done: TurnResult["calls"] = [];
   let toolCalls = 0;
   try {
     for (let round = 0; ; round++) {
@@ -46,12 +49,14 @@ export async function runTurn(t: TurnContext, userText: string): Promise<TurnRes
       const message = completion.choices[0]?.message;
       const calls = (message?.tool_calls ?? []).filter((c) => c.type === "function");
       if (!offer || calls.length === 0) {
-        return { text: finalText(message?.content ?? "", approvals), outcome: "answered", toolCalls, approvals };
+        return { text: finalText(message?.content ?? "", approvals), outcome: "answered", toolCalls, approvals, calls: done };
       }
       messages.push({ role: "assistant", content: message?.content ?? null, tool_calls: calls });
       for (const call of calls) {
         toolCalls += 1;
-        const result = await callTool(turn, skillKeyOf(call.function.name), call.function.arguments);
+        const skillKey = skillKeyOf(call.function.name);
+        const result = await callTool(turn, skillKey, call.function.arguments);
+        done.push({ skillKey, decision: result.decision, outcome: result.outcome });
         if (result.approvalId) approvals.push(result.approvalId);
         messages.push({ role: "tool", tool_call_id: call.id, content: result.content });
       }
@@ -59,7 +64,7 @@ export async function runTurn(t: TurnContext, userText: string): Promise<TurnRes
   } catch (error) {
     if (!(error instanceof ModelUnavailableError)) throw error;
     // Whatever was already requested still waits for an approver: say so even without a model.
-    return { text: finalText(MODEL_UNAVAILABLE_REPLY, approvals), outcome: "model_unavailable", toolCalls, approvals, error: error.message };
+    return { text: finalText(MODEL_UNAVAILABLE_REPLY, approvals), outcome: "model_unavailable", toolCalls, approvals, calls: done, error: error.message };
   }
 }
 

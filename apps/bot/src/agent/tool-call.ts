@@ -17,6 +17,8 @@ export interface TurnContext {
   db: Db;
   cache: SkillCache;
   snapshot: PolicySnapshot;
+  /** The policy as it is now: a tool call is decided on it (safe mode switched on mid-turn applies). */
+  latest?: () => PolicySnapshot | null;
   catalog: Catalog;
   route: ModelRoute;
   conversationId: string;
@@ -34,7 +36,12 @@ export interface ToolCallResult {
   /** What the model reads as the tool's answer. */
   content: string;
   approvalId?: string;
+  /** As recorded in SkillInvocation (for metrics). */
+  decision: Decision;
+  outcome: Outcome;
 }
+
+type Decision = "ALLOW" | "DENY" | "NEEDS_APPROVAL";
 
 type Outcome = "SUCCESS" | "ERROR" | "TIMEOUT" | "DENIED" | "PENDING_APPROVAL";
 
@@ -46,16 +53,18 @@ function parseArguments(raw: string): unknown {
   }
 }
 
-export async function callTool(t: TurnContext, skillKey: string, rawArguments: string): Promise<ToolCallResult> {
+export async function callTool(turn: TurnContext, skillKey: string, rawArguments: string): Promise<ToolCallResult> {
   const started = performance.now();
+  const t = { ...turn, snapshot: turn.latest?.() ?? turn.snapshot };
   const decision = decide(t.snapshot, { conversationId: t.conversationId, userId: t.userId, now: t.now() }, { kind: "skill", skillKey });
+  const recorded: Decision = decision.outcome === "allow" ? "ALLOW" : decision.outcome === "deny" ? "DENY" : "NEEDS_APPROVAL";
   const record = (outcome: Outcome, extra: { error?: string; cacheHit?: boolean; latencyMs?: number } = {}) => ({
     traceId: t.traceId,
     inboundMessageId: t.inboundId,
     conversationId: t.conversationId,
     userId: t.userId,
     skillKey,
-    decision: decision.outcome === "allow" ? ("ALLOW" as const) : decision.outcome === "deny" ? ("DENY" as const) : ("NEEDS_APPROVAL" as const),
+    decision: recorded,
     reasons: decision.reasons.map((r) => r.code),
     latencyMs: Math.round(extra.latencyMs ?? performance.now() - started),
     cacheHit: extra.cacheHit ?? false,
@@ -66,12 +75,16 @@ export async function callTool(t: TurnContext, skillKey: string, rawArguments: s
 
   if (decision.outcome === "deny") {
     await t.db.skillInvocation.create({ data: record("DENIED") });
-    return { content: `Refused by policy: ${decision.reasons.map((r) => r.detail).join(" ")} Tell the user this; do not retry.` };
+    return {
+      content: `Refused by policy: ${decision.reasons.map((r) => r.detail).join(" ")} Tell the user this; do not retry.`,
+      decision: recorded,
+      outcome: "DENIED",
+    };
   }
   const skill = SKILLS.get(skillKey);
   if (!skill) {
     await t.db.skillInvocation.create({ data: record("ERROR", { error: "no handler in this runtime" }) });
-    return { content: `The skill "${skillKey}" is not available in this runtime.` };
+    return { content: `The skill "${skillKey}" is not available in this runtime.`, decision: recorded, outcome: "ERROR" };
   }
   const args = parseArguments(rawArguments);
 
@@ -80,7 +93,7 @@ export async function callTool(t: TurnContext, skillKey: string, rawArguments: s
     if (!parsed.success) {
       const error = `invalid input: ${parsed.error.issues.map((i) => `${i.path.join(".") || "input"}: ${i.message}`).join("; ")}`;
       await t.db.skillInvocation.create({ data: record("ERROR", { error }) });
-      return { content: `Not submitted for approval, ${error}` };
+      return { content: `Not submitted for approval, ${error}`, decision: recorded, outcome: "ERROR" };
     }
     const approval = await t.db.$transaction(async (tx) => {
       const invocation = await tx.skillInvocation.create({ data: record("PENDING_APPROVAL"), select: { id: true } });
@@ -101,6 +114,8 @@ export async function callTool(t: TurnContext, skillKey: string, rawArguments: s
     return {
       content: `"${skillKey}" was not run: it is waiting for approval by an approver (request ${approval.id}). Tell the user it is waiting for approval.`,
       approvalId: approval.id,
+      decision: recorded,
+      outcome: "PENDING_APPROVAL",
     };
   }
 
@@ -125,5 +140,5 @@ export async function callTool(t: TurnContext, skillKey: string, rawArguments: s
   const { result, cacheHit, latencyMs } = await runSkill(skill.manifest, skill.handler, args, ctx, { cache: t.cache });
   const outcome: Outcome = result.ok ? "SUCCESS" : / timed out after /.test(result.error) ? "TIMEOUT" : "ERROR";
   await t.db.skillInvocation.create({ data: record(outcome, { cacheHit, latencyMs, ...(result.ok ? {} : { error: result.error }) }) });
-  return { content: result.ok ? result.content : `The skill failed: ${result.error}` };
+  return { content: result.ok ? result.content : `The skill failed: ${result.error}`, decision: recorded, outcome };
 }

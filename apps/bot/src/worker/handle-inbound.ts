@@ -16,6 +16,7 @@ import type pg from "pg";
 import { z } from "zod";
 import { INBOUND_TASK } from "../ingress/ingest.ts";
 import type { Agent } from "../agent/index.ts";
+import { SKILLS } from "../agent/tools.ts";
 import type { Logger } from "../logger.ts";
 import type { Metrics } from "../metrics.ts";
 import type { PolicyView } from "../policy/runtime.ts";
@@ -120,13 +121,23 @@ export function createInboundHandler(deps: InboundHandlerDeps): Task {
     let message = gate.refusal === undefined ? await storedReply(pool, idempotencyKey) : textReply(gate.refusal);
     if (!message) {
       const turn = await deps.agent
-        .reply({ text: turnText(msg), conversationId: msg.conversationId, userId: msg.senderStaffId || msg.senderId, traceId, inboundId, snapshot })
+        .reply({
+          text: turnText(msg),
+          conversationId: msg.conversationId,
+          userId: msg.senderStaffId || msg.senderId,
+          traceId,
+          inboundId,
+          snapshot,
+          latest: () => deps.policy.snapshot(),
+        })
         .catch((error: unknown) => {
           // A bug or a database outage: the job retries, and its last attempt still answers.
           if (helpers.job.attempts < helpers.job.max_attempts) throw error;
           log.error({ err: error, conversation }, "agent turn failed on the last attempt; sending the fallback");
-          return { text: TURN_FAILED_REPLY, outcome: "failed", toolCalls: 0, approvals: [] };
+          return { text: TURN_FAILED_REPLY, outcome: "failed", toolCalls: 0, approvals: [], calls: [] };
         });
+      metrics.agentTurns.inc({ outcome: turn.outcome });
+      for (const c of turn.calls) metrics.toolCalls.inc({ skill: SKILLS.has(c.skillKey) ? c.skillKey : "unknown", decision: c.decision, outcome: c.outcome });
       log.info({ turn: turn.outcome, toolCalls: turn.toolCalls, approvals: turn.approvals.length, conversation, ...("error" in turn ? { error: turn.error } : {}) }, "agent turn");
       message = textReply(turn.text);
     }

@@ -1,7 +1,8 @@
 /**
  * An OpenAI-compatible model that calls whatever tool the user names ("CALL kb_search {...}"),
- * offered or not, like a real model that strays from its tool list; otherwise it answers as
- * the demo model. It shows what the runtime does when the model asks for a refused tool.
+ * offered or not, like a real model that strays from its tool list; "LOOP help {}" calls it
+ * again after every result for as long as tools are offered. Otherwise it answers as the demo
+ * model. It shows what the runtime does when the model asks for a refused tool.
  */
 import { createServer, type IncomingMessage } from "node:http";
 import type { AddressInfo } from "node:net";
@@ -27,7 +28,9 @@ export async function startScriptedModel(): Promise<ScriptedModel> {
     void json(req).then((body) => {
       requests.push(body);
       const last = body.messages.at(-1);
-      const m = last?.role === "user" ? /^CALL (\w+) (.*)$/s.exec(textOf(last.content)) : null;
+      const user = textOf(body.messages.find((msg) => msg.role === "user")?.content);
+      const loop = /^LOOP (\w+) (.*)$/s.exec(user);
+      const m = loop && (body.tools?.length ?? 0) > 0 ? loop : last?.role === "user" ? /^CALL (\w+) (.*)$/s.exec(textOf(last.content)) : null;
       const reply = m ? { kind: "tool" as const, call: { name: m[1]!, arguments: JSON.parse(m[2]!) as Record<string, unknown> } } : demoReply(body);
       n += 1;
       res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify(completion(`chatcmpl-s-${n}`, body, reply, `call_s_${n}`)));

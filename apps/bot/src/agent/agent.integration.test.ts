@@ -206,6 +206,31 @@ describe("the agent loop", () => {
     }
   });
 
+  it("stops offering tools after the route's maxToolRounds and takes the text answer", async () => {
+    const before = scripted.requests.length;
+    const { text, inbound } = await talk("cid-deny", "LOOP help {}");
+    const requests = scripted.requests.slice(before);
+    expect(requests.map((r) => (r.tools?.length ?? 0) > 0)).toEqual([true, true, true, true, false]);
+    expect(text).toContain("Result of help");
+    const rows = await invocations(inbound.id);
+    expect(rows).toHaveLength(4);
+    expect(rows.every((r) => r.skillKey === "help" && r.decision === "ALLOW" && r.outcome === "SUCCESS")).toBe(true);
+  });
+
+  it("answers with the fallback when the model is slower than the endpoint's timeout", async () => {
+    const timeout = (ms: number) => change("model.update", (tx) => tx.modelEndpoint.updateMany({ where: { name: "local_chat" }, data: { timeoutMs: ms } }));
+    await untilApplied(policy, await timeout(1_000));
+    model.setMode("slow", { latencyMs: 10_000 });
+    try {
+      const { text, ms } = await talk("cid-down", "hello");
+      expect(text).toBe(MODEL_UNAVAILABLE_REPLY);
+      expect(ms).toBeLessThan(5_000);
+    } finally {
+      model.setMode("ok");
+      await untilApplied(policy, await timeout(30_000));
+    }
+  });
+
   it("follows route changes at the next revision: no usable model -> says so; back -> answers", async () => {
     const toggle = (enabled: boolean) => change("model.update", (tx) => tx.modelEndpoint.updateMany({ where: { name: "local_chat" }, data: { enabled } }));
     await untilApplied(policy, await toggle(false));

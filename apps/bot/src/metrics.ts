@@ -27,35 +27,16 @@ export function createMetrics(): Metrics {
     buckets: [0.001, 0.002, 0.003, 0.004, 0.005, 0.0075, 0.01, 0.015, 0.02, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
     registers: [registry],
   });
-  const ingress = new Counter({
-    name: "clawgate_ingress_messages_total",
-    help: "Inbound DingTalk messages by channel and outcome",
-    labelNames: ["channel", "outcome"] as const,
-    registers: [registry],
-  });
-  const outbound = new Counter({
-    name: "clawgate_outbound_messages_total",
-    help: "Outbound DingTalk sends by channel and outcome",
-    labelNames: ["channel", "outcome"] as const,
-    registers: [registry],
-  });
-  const policyDecisions = new Counter({
-    name: "clawgate_policy_decisions_total",
-    help: "Policy decisions on inbound messages by outcome and reason",
-    labelNames: ["outcome", "reason"] as const,
-    registers: [registry],
-  });
-  const agentTurns = new Counter({
-    name: "clawgate_agent_turns_total",
-    help: "Agent turns by outcome",
-    labelNames: ["outcome"] as const,
-    registers: [registry],
-  });
-  const toolCalls = new Counter({
-    name: "clawgate_tool_calls_total",
-    help: "Tool calls by skill, policy decision and outcome",
-    labelNames: ["skill", "decision", "outcome"] as const,
-    registers: [registry],
-  });
+  const counter = <L extends string>(name: string, help: string, labelNames: readonly L[]) =>
+    new Counter<L>({ name, help, labelNames, registers: [registry] });
+  const ingress = counter("clawgate_ingress_messages_total", "Inbound DingTalk messages by channel and outcome", ["channel", "outcome"]);
+  const outbound = counter("clawgate_outbound_messages_total", "Outbound DingTalk sends by channel and outcome", ["channel", "outcome"]);
+  const policyDecisions = counter(
+    "clawgate_policy_decisions_total",
+    "Policy decisions on inbound messages by outcome and reason",
+    ["outcome", "reason"],
+  );
+  const agentTurns = counter("clawgate_agent_turns_total", "Agent turns by outcome", ["outcome"]);
+  const toolCalls = counter("clawgate_tool_calls_total", "Tool calls by skill, policy decision and outcome", ["skill", "decision", "outcome"]);
   return { registry, httpDuration, ingress, outbound, policyDecisions, agentTurns, toolCalls };
 }

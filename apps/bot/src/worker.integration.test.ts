@@ -6,25 +6,25 @@
  */
 import { createDb, type Db } from "@clawgate/db";
 import { createAgent, NO_MODEL_REPLY } from "./agent/index.ts";
-import { startFakeDingTalk, type FakeDingTalk } from "@clawgate/devstack/fake-dingtalk";
+import type { FakeDingTalk } from "@clawgate/devstack/fake-dingtalk";
 import { createTestDatabase, type TestDatabase } from "@clawgate/devstack/testdb";
 import type { JobHelpers } from "graphile-worker";
 import type pg from "pg";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
-import { APP_KEY, APP_SECRET, robotMessage } from "../test/dingtalk.ts";
+import { APP_KEY, robotMessage } from "../test/dingtalk.ts";
 import { query, waitFor } from "../test/helpers.ts";
 import { enableConversations } from "../test/policy.ts";
-import { createPgPool } from "./db-pool.ts";
-import { createIngest, type Ingest } from "./ingress/ingest.ts";
+import type { Ingest } from "./ingress/ingest.ts";
 import { createLogger } from "./logger.ts";
 import { createMetrics } from "./metrics.ts";
 import { startPolicyRuntime, type PolicyRuntime } from "./policy/runtime.ts";
-import { buildServer, type BotServer } from "./server.ts";
+import type { BotServer } from "./server.ts";
 import { cleanupInbound } from "./worker/cleanup.ts";
 import { createInboundHandler } from "./worker/handle-inbound.ts";
-import { prepareQueueSchema, realSenders, type Queue, type QueueEnv } from "./worker/queue.ts";
+import { realSenders, type Queue, type QueueEnv } from "./worker/queue.ts";
 import { queueEnv, startTestQueue } from "../test/queue.ts";
 import { createThrottle, DEFAULT_LIMITS } from "./worker/throttle.ts";
+import { startIngressHarness } from "../test/ingress.ts";
 
 let testDb: TestDatabase;
 let db: Db;
@@ -51,13 +51,14 @@ const sentTo = (conversationId: string) => fake.sent.filter((m) => m.conversatio
 beforeAll(async () => {
   testDb = await createTestDatabase({ prefix: "clawgate_bot_worker" });
   db = createDb(testDb.url);
-  pool = createPgPool(testDb.url, { applicationName: "test-worker", statementTimeoutMs: 30_000 });
-  await prepareQueueSchema(pool);
-  ingest = createIngest({ pool, defaultRobotCode: APP_KEY });
-  const routeEnv = { DINGTALK_MODE: "http" as const, DINGTALK_APP_KEY: APP_KEY, DINGTALK_APP_SECRET: APP_SECRET };
-  app = buildServer({ env: routeEnv, db, logger, metrics, ingest });
-  const base = await app.listen({ host: "127.0.0.1", port: 0 });
-  fake = await startFakeDingTalk({ port: 0, appKey: APP_KEY, appSecret: APP_SECRET, callbackUrl: `${base}/dingtalk/robot` });
+  ({ pool, ingest, app, fake } = await startIngressHarness({
+    databaseUrl: testDb.url,
+    db,
+    logger,
+    metrics,
+    applicationName: "test-worker",
+    statementTimeoutMs: 30_000,
+  }));
   env = queueEnv(testDb.url, fake.url, 4);
   policy = startPolicyRuntime({ db, databaseUrl: testDb.url, logger });
   await policy.loaded;

@@ -6,24 +6,22 @@
 import { recordConfigChange, seedDemo } from "@clawgate/core";
 import { createDb, type Db } from "@clawgate/db";
 import { startDemoModel, type DemoModel } from "@clawgate/devstack/demo-model";
-import { startFakeDingTalk, type FakeDingTalk } from "@clawgate/devstack/fake-dingtalk";
+import type { FakeDingTalk } from "@clawgate/devstack/fake-dingtalk";
 import { startFakeInternalApi, type FakeInternalApi } from "@clawgate/devstack/fake-internal-api";
 import { createTestDatabase, type TestDatabase } from "@clawgate/devstack/testdb";
 import type pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { APP_KEY, APP_SECRET } from "../../test/dingtalk.ts";
 import { query, waitFor } from "../../test/helpers.ts";
 import { enableConversations, setSafeMode, untilApplied } from "../../test/policy.ts";
 import { queueEnv, startTestQueue } from "../../test/queue.ts";
 import { startScriptedModel, type ScriptedModel } from "../../test/scripted-model.ts";
-import { createPgPool } from "../db-pool.ts";
-import { createIngest } from "../ingress/ingest.ts";
 import { createLogger } from "../logger.ts";
 import { createMetrics } from "../metrics.ts";
 import { startPolicyRuntime, type PolicyRuntime } from "../policy/runtime.ts";
-import { buildServer, type BotServer } from "../server.ts";
-import { prepareQueueSchema, type Queue } from "../worker/queue.ts";
+import type { BotServer } from "../server.ts";
+import type { Queue } from "../worker/queue.ts";
 import { MODEL_UNAVAILABLE_REPLY, NO_MODEL_REPLY } from "./index.ts";
+import { startIngressHarness } from "../../test/ingress.ts";
 
 let testDb: TestDatabase;
 let db: Db;
@@ -48,14 +46,9 @@ const change = (action: string, fn: (tx: Parameters<Parameters<Db["$transaction"
 beforeAll(async () => {
   testDb = await createTestDatabase({ prefix: "clawgate_bot_agent" });
   db = createDb(testDb.url);
-  pool = createPgPool(testDb.url, { applicationName: "test-agent" });
-  await prepareQueueSchema(pool);
   [model, scripted, api] = await Promise.all([startDemoModel({ port: 0 }), startScriptedModel(), startFakeInternalApi({ port: 0 })]);
   await seedDemo(db, { modelBaseUrl: model.url, internalApiBaseUrl: api.url });
-  const env = { DINGTALK_MODE: "http" as const, DINGTALK_APP_KEY: APP_KEY, DINGTALK_APP_SECRET: APP_SECRET };
-  app = buildServer({ env, db, logger, metrics, ingest: createIngest({ pool, defaultRobotCode: APP_KEY }) });
-  const base = await app.listen({ host: "127.0.0.1", port: 0 });
-  fake = await startFakeDingTalk({ port: 0, appKey: APP_KEY, appSecret: APP_SECRET, callbackUrl: `${base}/dingtalk/robot` });
+  ({ pool, app, fake } = await startIngressHarness({ databaseUrl: testDb.url, db, logger, metrics, applicationName: "test-agent" }));
   policy = startPolicyRuntime({ db, databaseUrl: testDb.url, logger, pollIntervalMs: 10 * 60_000 });
   await policy.loaded;
   await enableConversations(db, policy, "cid-kb", "cid-deny", "cid-ticket", "cid-ro", "cid-down", "cid-again");

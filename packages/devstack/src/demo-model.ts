@@ -7,6 +7,7 @@
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { countTokens, demoReply, promptTokens, type ChatRequest, type DemoReply } from "./demo-model-reply.ts";
+import { readRequestText } from "./http-body.ts";
 
 export { toolName, skillKeyOf } from "./demo-model-reply.ts";
 
@@ -48,10 +49,11 @@ function apiError(res: ServerResponse, status: number, type: string, message: st
   sendJson(res, status, { error: { message, type, param: null, code: type } }, headers);
 }
 
-async function readBody(req: IncomingMessage): Promise<string> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of req) chunks.push(chunk as Buffer);
-  return Buffer.concat(chunks).toString("utf8");
+/** Generous: chat requests carry whole conversations and tool schemas. */
+const MAX_REQUEST_BYTES = 8 * 1024 * 1024;
+
+function readBody(req: IncomingMessage): Promise<string> {
+  return readRequestText(req, MAX_REQUEST_BYTES);
 }
 
 function isChatRequest(body: unknown): body is ChatRequest & { stream?: boolean; stream_options?: { include_usage?: boolean } } {

@@ -23,6 +23,7 @@ import type { AddressInfo } from "node:net";
 import type { Duplex } from "node:stream";
 import { robotSign } from "@clawgate/dingtalk";
 import { WebSocket, WebSocketServer, type RawData } from "ws";
+import { BodyTooLargeError, readRequestText } from "./http-body.ts";
 
 export const FAKE_ROBOT_TOPIC = "/v1.0/im/bot/messages/get";
 const TOKEN_TTL_S = 7200;
@@ -169,20 +170,13 @@ const apiError = (status: number, code: string, message: string) => new HttpErro
 /** oapi error body (sessionWebhook). */
 const oapiError = (status: number, errcode: number, errmsg: string) => new HttpError(status, { errcode, errmsg });
 
-function readBody(req: IncomingMessage): Promise<string> {
-  return new Promise((resolve, reject) => {
-    let size = 0;
-    const chunks: Buffer[] = [];
-    req.on("data", (chunk: Buffer) => {
-      size += chunk.length;
-      if (size > MAX_BODY_BYTES) {
-        reject(new HttpError(413, { code: "RequestEntityTooLarge", message: "body too large" }));
-        req.resume();
-      } else chunks.push(chunk);
-    });
-    req.on("end", () => resolve(Buffer.concat(chunks).toString("utf8")));
-    req.on("error", reject);
-  });
+async function readBody(req: IncomingMessage): Promise<string> {
+  try {
+    return await readRequestText(req, MAX_BODY_BYTES);
+  } catch (error) {
+    if (error instanceof BodyTooLargeError) throw new HttpError(413, { code: "RequestEntityTooLarge", message: "body too large" });
+    throw error;
+  }
 }
 
 async function readJson(req: IncomingMessage, bad: () => HttpError): Promise<Record<string, unknown>> {

@@ -9,6 +9,7 @@
  */
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
+import { BodyTooLargeError, readRequestText } from "./http-body.ts";
 
 export interface KbArticle {
   title: string;
@@ -183,17 +184,13 @@ export async function startFakeInternalApi(opts: { port: number; token?: string;
   };
 }
 
-function readBody(req: IncomingMessage): Promise<string> {
-  return new Promise((resolve, reject) => {
-    let data = "";
-    req.setEncoding("utf8");
-    req.on("data", (c: string) => {
-      data += c;
-      if (data.length > 64 * 1024) req.destroy(new Error("body too large"));
-    });
-    req.on("end", () => resolve(data));
-    req.on("error", reject);
-  });
+async function readBody(req: IncomingMessage): Promise<string> {
+  try {
+    return await readRequestText(req, 64 * 1024);
+  } catch (error) {
+    if (error instanceof BodyTooLargeError) req.destroy(error);
+    throw error;
+  }
 }
 
 function send(res: ServerResponse, status: number, body: unknown): void {

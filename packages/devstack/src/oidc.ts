@@ -7,6 +7,7 @@ import { createHash, generateKeyPairSync, randomBytes, randomUUID, timingSafeEqu
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import Provider, { type Account, type KoaContextWithOIDC } from "oidc-provider";
 import { loginPage, messagePage } from "./oidc-pages.ts";
+import { BodyTooLargeError, readRequestText } from "./http-body.ts";
 
 export interface OidcClient {
   clientId: string;
@@ -49,20 +50,14 @@ export function checkPassword(users: OidcUser[], email: string, password: string
   return user && ok ? user : undefined;
 }
 
-function readForm(req: IncomingMessage): Promise<URLSearchParams> {
-  return new Promise((resolve, reject) => {
-    let size = 0;
-    const chunks: Buffer[] = [];
-    req.on("data", (chunk: Buffer) => {
-      size += chunk.length;
-      if (size > MAX_FORM_BYTES) {
-        reject(new Error("form too large"));
-        req.destroy();
-      } else chunks.push(chunk);
-    });
-    req.on("end", () => resolve(new URLSearchParams(Buffer.concat(chunks).toString("utf8"))));
-    req.on("error", reject);
-  });
+async function readForm(req: IncomingMessage): Promise<URLSearchParams> {
+  try {
+    return new URLSearchParams(await readRequestText(req, MAX_FORM_BYTES));
+  } catch (error) {
+    // An oversized login form is not a browser: drop the connection.
+    if (error instanceof BodyTooLargeError) req.destroy();
+    throw error;
+  }
 }
 
 function sendHtml(res: ServerResponse, status: number, html: string, formAction: string): void {

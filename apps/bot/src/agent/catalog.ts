@@ -15,6 +15,8 @@ export interface ModelRoute {
   model: string;
   maxToolRounds: number;
   timeoutMs: number;
+  /** The endpoint's concurrency cap, shared by all replicas (see ModelSlots). */
+  maxConcurrency: number;
   client: OpenAI;
 }
 
@@ -28,7 +30,7 @@ type RouteRow = {
   isDefault: boolean;
   maxToolRounds: number;
   conversation: { conversationId: string } | null;
-  modelEndpoint: { name: string; baseUrl: string; model: string; apiKeyEnv: string | null; timeoutMs: number; enabled: boolean };
+  modelEndpoint: { name: string; baseUrl: string; model: string; apiKeyEnv: string | null; timeoutMs: number; maxConcurrency: number; enabled: boolean };
 };
 
 function toRoute(row: RouteRow, env: (name: string) => string | undefined): ModelRoute {
@@ -41,6 +43,7 @@ function toRoute(row: RouteRow, env: (name: string) => string | undefined): Mode
     model: e.model,
     maxToolRounds: row.maxToolRounds,
     timeoutMs: e.timeoutMs,
+    maxConcurrency: e.maxConcurrency,
     client: new OpenAI({ baseURL: e.baseUrl, apiKey, timeout: e.timeoutMs, maxRetries: 0 }),
   };
 }
@@ -52,7 +55,7 @@ export async function loadCatalog(db: Db, revision: number, env: (name: string) 
         isDefault: true,
         maxToolRounds: true,
         conversation: { select: { conversationId: true } },
-        modelEndpoint: { select: { name: true, baseUrl: true, model: true, apiKeyEnv: true, timeoutMs: true, enabled: true } },
+        modelEndpoint: { select: { name: true, baseUrl: true, model: true, apiKeyEnv: true, timeoutMs: true, maxConcurrency: true, enabled: true } },
       },
     }),
     db.skill.findMany({ select: { key: true, settings: true } }),

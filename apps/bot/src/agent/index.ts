@@ -6,7 +6,8 @@ import type { PolicySnapshot } from "@clawgate/core";
 import type { Db } from "@clawgate/db";
 import { SkillCache } from "@clawgate/skills";
 import { catalogCache } from "./catalog.ts";
-import { runTurn, type TurnResult } from "./run-turn.ts";
+import { runTurn, type TokenUsage, type TurnResult } from "./run-turn.ts";
+import type { ModelSlots } from "./tool-call.ts";
 
 export { MODEL_UNAVAILABLE_REPLY } from "./run-turn.ts";
 
@@ -22,15 +23,20 @@ export interface TurnRequest {
   /** The live policy, for deciding each tool call on the newest snapshot. */
   latest?: () => PolicySnapshot | null;
   signal?: AbortSignal;
+  /** Called once when the turn runs long, so the user hears "working on it" before the answer. */
+  onSlow?: () => Promise<void>;
 }
 
-export type AgentReply = TurnResult | { text: string; outcome: "no_route"; toolCalls: 0; approvals: []; calls: [] };
+export type AgentReply = TurnResult | { text: string; outcome: "no_route"; toolCalls: 0; approvals: []; calls: []; usage: TokenUsage };
 
 export interface Agent {
   reply(request: TurnRequest): Promise<AgentReply>;
 }
 
-export function createAgent(opts: { db: Db; fetch?: typeof fetch; now?: () => number }): Agent {
+export type { ModelSlots } from "./tool-call.ts";
+export type { TokenUsage } from "./run-turn.ts";
+
+export function createAgent(opts: { db: Db; fetch?: typeof fetch; now?: () => number; modelSlots?: ModelSlots }): Agent {
   const catalog = catalogCache(opts.db);
   const cache = new SkillCache();
   const now = opts.now ?? Date.now;
@@ -38,7 +44,7 @@ export function createAgent(opts: { db: Db; fetch?: typeof fetch; now?: () => nu
     async reply(req) {
       const current = await catalog(req.snapshot.revision);
       const route = current.route(req.conversationId);
-      if (!route) return { text: NO_MODEL_REPLY, outcome: "no_route", toolCalls: 0, approvals: [], calls: [] };
+      if (!route) return { text: NO_MODEL_REPLY, outcome: "no_route", toolCalls: 0, approvals: [], calls: [], usage: { promptTokens: 0, completionTokens: 0 } };
       const context = {
         db: opts.db,
         cache,
@@ -54,6 +60,7 @@ export function createAgent(opts: { db: Db; fetch?: typeof fetch; now?: () => nu
         signal: req.signal ?? new AbortController().signal,
         now,
         ...(opts.fetch ? { fetch: opts.fetch } : {}),
+        ...(opts.modelSlots ? { modelSlots: opts.modelSlots } : {}),
       };
       return runTurn(context, req.text);
     },

@@ -9,7 +9,7 @@ let route: ModelRoute;
 beforeAll(async () => {
   model = await startDemoModel({ port: 0 });
   const timeout = 300;
-  route = { scope: "default", endpointName: "demo", model: "clawgate-demo", maxToolRounds: 2, timeoutMs: timeout, client: new OpenAI({ baseURL: model.url, apiKey: "k", timeout, maxRetries: 0 }) };
+  route = { scope: "default", endpointName: "demo", model: "clawgate-demo", maxToolRounds: 2, timeoutMs: timeout, maxConcurrency: 4, client: new OpenAI({ baseURL: model.url, apiKey: "k", timeout, maxRetries: 0 }) };
 });
 afterAll(() => model?.close());
 

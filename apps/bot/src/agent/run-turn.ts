@@ -29,7 +29,14 @@ export interface TurnResult {
   approvals: string[];
   /** Each tool call's skill, decision and outcome, in order. */
   calls: { skillKey: string; decision: ToolCallResult["decision"]; outcome: ToolCallResult["outcome"] }[];
+  /** Tokens the model reported over all of the turn's calls (what budgets are charged). */
+  usage: TokenUsage;
   error?: string;
+}
+
+export interface TokenUsage {
+  promptTokens: number;
+  completionTokens: number;
 }
 
 export async function runTurn(t: TurnContext, userText: string): Promise<TurnResult> {
@@ -42,14 +49,18 @@ export async function runTurn(t: TurnContext, userText: string): Promise<TurnRes
   const approvals: string[] = [];
   const done: TurnResult["calls"] = [];
   let toolCalls = 0;
+  const usage: TokenUsage = { promptTokens: 0, completionTokens: 0 };
   try {
     for (let round = 0; ; round++) {
       const offer = round < t.route.maxToolRounds && tools.length > 0;
-      const completion = await complete(t.route, { messages, ...(offer ? { tools } : {}) }, { signal: t.signal });
+      const call = () => complete(t.route, { messages, ...(offer ? { tools } : {}) }, { signal: t.signal });
+      const completion = await (t.modelSlots ? t.modelSlots.run(t.route, t.signal, call) : call());
+      usage.promptTokens += completion.usage?.prompt_tokens ?? 0;
+      usage.completionTokens += completion.usage?.completion_tokens ?? 0;
       const message = completion.choices[0]?.message;
       const calls = (message?.tool_calls ?? []).filter((c) => c.type === "function");
       if (!offer || calls.length === 0) {
-        return { text: finalText(message?.content ?? "", approvals), outcome: "answered", toolCalls, approvals, calls: done };
+        return { text: finalText(message?.content ?? "", approvals), outcome: "answered", toolCalls, approvals, calls: done, usage };
       }
       messages.push({ role: "assistant", content: message?.content ?? null, tool_calls: calls });
       for (const call of calls) {
@@ -64,7 +75,7 @@ export async function runTurn(t: TurnContext, userText: string): Promise<TurnRes
   } catch (error) {
     if (!(error instanceof ModelUnavailableError)) throw error;
     // Whatever was already requested still waits for an approver: say so even without a model.
-    return { text: finalText(MODEL_UNAVAILABLE_REPLY, approvals), outcome: "model_unavailable", toolCalls, approvals, calls: done, error: error.message };
+    return { text: finalText(MODEL_UNAVAILABLE_REPLY, approvals), outcome: "model_unavailable", toolCalls, approvals, calls: done, usage, error: error.message };
   }
 }
 

@@ -30,6 +30,17 @@ export interface TurnContext {
   signal: AbortSignal;
   now: () => number;
   fetch?: typeof fetch;
+  /** Holds a slot of the route's endpoint around each model call (the cap across replicas). */
+  modelSlots?: ModelSlots;
+}
+
+/**
+ * The per-model concurrency cap, shared by all replicas: `run` holds one of the endpoint's
+ * `maxConcurrency` slots while `fn` runs. When no slot frees up in time it throws a
+ * ModelUnavailableError subclass (the turn then gets the fallback reply, not charged).
+ */
+export interface ModelSlots {
+  run<T>(endpoint: { endpointName: string; maxConcurrency: number }, signal: AbortSignal, fn: () => Promise<T>): Promise<T>;
 }
 
 export interface ToolCallResult {

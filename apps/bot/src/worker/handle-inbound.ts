@@ -134,7 +134,7 @@ export function createInboundHandler(deps: InboundHandlerDeps): Task {
           // A bug or a database outage: the job retries, and its last attempt still answers.
           if (helpers.job.attempts < helpers.job.max_attempts) throw error;
           log.error({ err: error, conversation }, "agent turn failed on the last attempt; sending the fallback");
-          return { text: TURN_FAILED_REPLY, outcome: "failed", toolCalls: 0, approvals: [], calls: [] };
+          return { text: TURN_FAILED_REPLY, outcome: "failed", toolCalls: 0, approvals: [], calls: [], usage: { promptTokens: 0, completionTokens: 0 } };
         });
       metrics.agentTurns.inc({ outcome: turn.outcome });
       for (const c of turn.calls) metrics.toolCalls.inc({ skill: SKILLS.has(c.skillKey) ? c.skillKey : "unknown", decision: c.decision, outcome: c.outcome });

@@ -1,8 +1,26 @@
+import { approvalRouter } from "./routers/approval.ts";
+import { auditRouter } from "./routers/audit.ts";
+import { budgetRouter } from "./routers/budget.ts";
+import { conversationRouter } from "./routers/conversation.ts";
+import { flagRouter } from "./routers/flag.ts";
+import { modelRouter } from "./routers/model.ts";
+import { overviewRouter } from "./routers/overview.ts";
+import { safeModeRouter } from "./routers/safe-mode.ts";
 import { skillRouter } from "./routers/skill.ts";
+import { userRouter } from "./routers/user.ts";
 import { createCallerFactory, createTRPCRouter } from "./trpc.ts";
 
 export const appRouter = createTRPCRouter({
+  overview: overviewRouter,
+  conversation: conversationRouter,
   skill: skillRouter,
+  approval: approvalRouter,
+  flag: flagRouter,
+  safeMode: safeModeRouter,
+  model: modelRouter,
+  budget: budgetRouter,
+  user: userRouter,
+  audit: auditRouter,
 });
 
 export type AppRouter = typeof appRouter;

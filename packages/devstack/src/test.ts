@@ -8,7 +8,7 @@
  *    Playwright suite in e2e/ (Debian's Chromium; CHROMIUM_PATH overrides).
  * 4. Drops the run's database and prints one line: "N passed, N failed".
  *
- * Flags: --no-e2e, --only-e2e, --keep-db.
+ * Flags: --no-e2e, --only-e2e, --keep-db; other arguments go to `playwright test` (spec files).
  */
 import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
@@ -21,7 +21,9 @@ import { DATA_DIR, REPO_ROOT } from "./paths.ts";
 import { PORTS } from "./ports.ts";
 import { createTestDatabase } from "./testdb.ts";
 
-const args = new Set(process.argv.slice(2));
+const args = new Set(process.argv.slice(2).filter((a) => a.startsWith("--")));
+/** Anything else is handed to Playwright: spec files or a `-g` pattern's value (`npm test -- --only-e2e e2e/x.spec.ts`). */
+const playwrightArgs = process.argv.slice(2).filter((a) => !a.startsWith("--"));
 const REPORT_DIR = path.join(DATA_DIR, "test-reports");
 
 function run(cmd: string, argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
@@ -97,7 +99,7 @@ async function main(): Promise<number> {
       results.workspaces = await run("npx", ["turbo", "run", "lint", "typecheck", "test", "--concurrency=2"], env);
     }
     if (!args.has("--no-e2e")) {
-      results.e2e = await run("npx", ["playwright", "test"], env);
+      results.e2e = await run("npx", ["playwright", "test", ...playwrightArgs], env);
     }
   } finally {
     if (!args.has("--keep-db")) await db.drop().catch(() => {});

@@ -1,0 +1,144 @@
+/**
+ * Budgets & limits for the console: TokenBudget rows per scope (GLOBAL, DEFAULT, CONVERSATION,
+ * USER) and the usage the runtime counted against them (UsageCounter, DAY and MONTH windows
+ * starting at UTC midnight / the first of the month). A limit left empty is unlimited.
+ */
+import type { BudgetScope, Db, Tx } from "@clawgate/db";
+import { z } from "zod";
+import { diffFields } from "../diff.ts";
+import { ConsoleError, type Change } from "./models.ts";
+
+const INT_MAX = 2_147_483_647; // the columns are 32-bit integers
+
+/** A positive whole number, or null for unlimited. */
+const limit = z
+  .number({ error: "must be a positive whole number, or empty for unlimited" })
+  .int({ error: "must be a whole number" })
+  .positive({ error: "must be positive (leave it empty for unlimited)" })
+  .max(INT_MAX, { error: `at most ${INT_MAX}` })
+  .nullable();
+
+const limits = {
+  maxContextTokens: limit,
+  dailyTokens: limit,
+  monthlyTokens: limit,
+  requestsPerMinute: limit,
+};
+const LIMIT_FIELDS = ["maxContextTokens", "dailyTokens", "monthlyTokens", "requestsPerMinute"] as const;
+
+export const budgetCreateSchema = z
+  .strictObject({
+    scope: z.enum(["GLOBAL", "DEFAULT", "CONVERSATION", "USER"], { error: "must be GLOBAL, DEFAULT, CONVERSATION or USER" }),
+    /** "" for GLOBAL and DEFAULT; a DingTalk conversationId or user id otherwise. */
+    subject: z.string().trim().max(200, { error: "at most 200 characters" }).default(""),
+    ...limits,
+  })
+  .superRefine((b, ctx) => {
+    const needsSubject = b.scope === "CONVERSATION" || b.scope === "USER";
+    if (needsSubject && b.subject === "") {
+      ctx.addIssue({ code: "custom", path: ["subject"], message: b.scope === "USER" ? "a user budget needs the DingTalk user id" : "a conversation budget needs the DingTalk conversationId" });
+    }
+    if (!needsSubject && b.subject !== "") ctx.addIssue({ code: "custom", path: ["subject"], message: `a ${b.scope.toLowerCase()} budget has no subject` });
+    if (/\s/.test(b.subject)) ctx.addIssue({ code: "custom", path: ["subject"], message: "must not contain spaces" });
+  });
+export type BudgetCreate = z.input<typeof budgetCreateSchema>;
+
+/** Scope and subject are the budget's identity (counters are keyed on them): only limits change. */
+export const budgetUpdateSchema = z.strictObject({ id: z.string().min(1), ...limits });
+export type BudgetUpdate = z.input<typeof budgetUpdateSchema>;
+
+/** UTC start of the DAY and MONTH windows `now` falls in (UsageCounter.windowStart is a date). */
+export function windowStarts(now: Date): { day: Date; month: Date } {
+  return {
+    day: new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), now.getUTCDate())),
+    month: new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), 1)),
+  };
+}
+
+export const budgetLabel = (b: { scope: BudgetScope | string; subject: string }) => `${b.scope}${b.subject ? ` ${b.subject}` : ""}`;
+
+export interface WindowUsage {
+  used: number;
+  reserved: number;
+  requests: number;
+}
+
+/**
+ * Budgets with the usage in their current DAY and MONTH windows. Usage is what the runtime
+ * counted under the budget's own (scope, subject); a DEFAULT budget applies to each conversation
+ * and user separately, so its rows are usually empty.
+ */
+export async function listBudgets(db: Db | Tx, now = new Date()) {
+  const { day, month } = windowStarts(now);
+  const [budgets, counters] = await Promise.all([
+    db.tokenBudget.findMany({ orderBy: [{ scope: "asc" }, { subject: "asc" }], include: { _count: { select: { routes: true } } } }),
+    db.usageCounter.findMany({
+      where: { OR: [{ window: "DAY", windowStart: day }, { window: "MONTH", windowStart: month }] },
+      select: { scope: true, subject: true, window: true, tokensUsed: true, tokensReserved: true, requests: true },
+    }),
+  ]);
+  const usage = (scope: string, subject: string, window: "DAY" | "MONTH"): WindowUsage => {
+    const c = counters.find((x) => x.scope === scope && x.subject === subject && x.window === window);
+    return { used: Number(c?.tokensUsed ?? 0), reserved: Number(c?.tokensReserved ?? 0), requests: c?.requests ?? 0 };
+  };
+  return budgets.map(({ _count, ...b }) => ({
+    ...b,
+    routeCount: _count.routes,
+    day: usage(b.scope, b.subject, "DAY"),
+    month: usage(b.scope, b.subject, "MONTH"),
+  }));
+}
+
+/**
+ * Tokens used per UTC day for the last `days` days (today included, oldest first, days
+ * without a counter as 0) under one (scope, subject): by default the organisation (GLOBAL).
+ */
+export async function dailyUsage(
+  db: Db | Tx,
+  opts: { scope?: BudgetScope; subject?: string; days?: number; now?: Date } = {},
+): Promise<{ day: string; tokens: number; requests: number }[]> {
+  const days = Math.min(Math.max(opts.days ?? 14, 1), 366);
+  const { day: today } = windowStarts(opts.now ?? new Date());
+  const first = new Date(today.getTime() - (days - 1) * 86_400_000);
+  const rows = await db.usageCounter.findMany({
+    where: { scope: opts.scope ?? "GLOBAL", subject: opts.subject ?? "", window: "DAY", windowStart: { gte: first, lte: today } },
+    select: { windowStart: true, tokensUsed: true, requests: true },
+  });
+  const byDay = new Map(rows.map((r) => [r.windowStart.toISOString().slice(0, 10), r]));
+  return Array.from({ length: days }, (_, i) => {
+    const day = new Date(first.getTime() + i * 86_400_000).toISOString().slice(0, 10);
+    const row = byDay.get(day);
+    return { day, tokens: Number(row?.tokensUsed ?? 0), requests: row?.requests ?? 0 };
+  });
+}
+
+export async function createBudget(tx: Tx, input: BudgetCreate): Promise<Change<{ id: string; label: string }>> {
+  const data = budgetCreateSchema.parse(input);
+  const label = budgetLabel(data);
+  if (await tx.tokenBudget.findUnique({ where: { scope_subject: { scope: data.scope, subject: data.subject } }, select: { id: true } })) {
+    throw new ConsoleError("CONFLICT", `A ${label} budget already exists: edit it instead.`);
+  }
+  const created = await tx.tokenBudget.create({ data, select: { id: true } });
+  // A new budget's diff names the limits it sets (null = unlimited, nothing to show).
+  const set = Object.fromEntries(LIMIT_FIELDS.filter((k) => data[k] !== null).map((k) => [k, data[k]]));
+  return { result: { id: created.id, label }, diff: diffFields(null, set) };
+}
+
+export async function updateBudget(tx: Tx, input: BudgetUpdate): Promise<Change<{ id: string; label: string }>> {
+  const { id, ...patch } = budgetUpdateSchema.parse(input);
+  const before = await tx.tokenBudget.findUnique({ where: { id } });
+  if (!before) throw new ConsoleError("NOT_FOUND", "No such budget (it may have been deleted).");
+  const current = Object.fromEntries(LIMIT_FIELDS.map((k) => [k, before[k]]));
+  const diff = diffFields(current, patch);
+  if (Object.keys(diff).length > 0) await tx.tokenBudget.update({ where: { id }, data: patch });
+  return { result: { id, label: budgetLabel(before) }, diff };
+}
+
+/** Deletes a budget; routes that named it keep running without one (the foreign key sets null). */
+export async function deleteBudget(tx: Tx, id: string): Promise<Change<{ id: string; label: string }>> {
+  const before = await tx.tokenBudget.findUnique({ where: { id } });
+  if (!before) throw new ConsoleError("NOT_FOUND", "No such budget (it may have been deleted).");
+  await tx.tokenBudget.delete({ where: { id } });
+  const current = Object.fromEntries(LIMIT_FIELDS.map((k) => [k, before[k]]));
+  return { result: { id, label: budgetLabel(before) }, diff: diffFields(current, {}) };
+}

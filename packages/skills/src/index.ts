@@ -3,3 +3,5 @@ export * from "./builtin.ts";
 export * from "./handler.ts";
 export { BUILTIN_HANDLERS } from "./handlers/index.ts";
 export { hostAllowed, refusedRange } from "./handlers/net-guard.ts";
+export * from "./breakers.ts";
+export { internalApiBreakers } from "./handlers/internal-api.ts";

@@ -5,9 +5,27 @@
  *   GET  {baseUrl}/kb/search?q=&limit=  -> { results: [{ title, url, snippet }] }
  *   GET  {baseUrl}/tickets/{id}         -> { id, status, owner, title } | 404
  *   POST {baseUrl}/tickets              -> { id, url }   (Idempotency-Key: the trace id)
+ * One circuit breaker per base URL: a connection error, a timeout, a 429 or a 5xx counts against
+ * it; while it is open the skill answers at once that the API is unavailable (no request sent).
  */
 import { z } from "zod";
+import { BreakerOpenError, BreakerRegistry } from "../breakers.ts";
 import { fail, type SkillContext, type SkillResult } from "../handler.ts";
+
+/** Only unhealthy answers throw inside the breaker (see `send`), so every error counts. */
+export const internalApiBreakers = new BreakerRegistry("internal_api", () => true);
+
+class UnhealthyStatus extends Error {
+  constructor(readonly status: number) {
+    super(`HTTP ${status}`);
+  }
+}
+
+/** The breaker's key (and metric label): the base URL without credentials, query or trailing "/". */
+function breakerKey(baseUrl: string): string {
+  const u = new URL(baseUrl);
+  return `${u.origin}${u.pathname.replace(/\/+$/, "")}`;
+}
 
 const Settings = z.object({ baseUrl: z.url(), tokenEnv: z.string().min(1).optional() });
 
@@ -32,16 +50,28 @@ export async function callInternalApi<T>(
   }
   const url = settings.data.baseUrl.replace(/\/+$/, "") + req.path;
 
+  const key = breakerKey(settings.data.baseUrl);
   let res: Response;
   try {
-    res = await ctx.fetch(url, {
-      method: req.method,
-      headers,
-      body: req.body === undefined ? undefined : JSON.stringify(req.body),
-      signal: ctx.signal,
-      redirect: "error",
+    res = await internalApiBreakers.run(key, async () => {
+      const r = await ctx.fetch(url, {
+        method: req.method,
+        headers,
+        body: req.body === undefined ? undefined : JSON.stringify(req.body),
+        signal: ctx.signal,
+        redirect: "error",
+      });
+      if (r.status === 429 || r.status >= 500) {
+        await r.body?.cancel();
+        throw new UnhealthyStatus(r.status);
+      }
+      return r;
     });
   } catch (err) {
+    if (err instanceof BreakerOpenError) {
+      return { ok: false, result: fail(`the internal API (${key}) is unavailable right now after repeated failures; try again in a few minutes`, true) };
+    }
+    if (err instanceof UnhealthyStatus) return { ok: false, result: fail(`the internal API answered HTTP ${err.status}`, true) };
     if (ctx.signal.aborted) throw err;
     return { ok: false, result: fail("the internal API is unreachable", true) };
   }
@@ -52,8 +82,7 @@ export async function callInternalApi<T>(
   if (!res.ok) {
     await res.body?.cancel();
     if (res.status === 401 || res.status === 403) return { ok: false, result: fail("the internal API refused our credentials") };
-    const retryable = res.status === 429 || res.status >= 500;
-    return { ok: false, result: fail(`the internal API answered HTTP ${res.status}`, retryable) };
+    return { ok: false, result: fail(`the internal API answered HTTP ${res.status}`) };
   }
   const parsed = schema.safeParse(await res.json().catch(() => undefined));
   if (!parsed.success) return { ok: false, result: fail("the internal API sent an unexpected response") };

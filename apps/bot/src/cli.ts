@@ -6,6 +6,7 @@ import { Command } from "commander";
 import { doctor } from "./commands/doctor.ts";
 import { migrate } from "./commands/migrate.ts";
 import { onboard } from "./commands/onboard.ts";
+import { safeMode, type SafeModeOptions } from "./commands/safe-mode.ts";
 import { say } from "./commands/say.ts";
 import { seed } from "./commands/seed.ts";
 import { serve } from "./commands/serve.ts";
@@ -52,5 +53,15 @@ program
   .option("--timeout <ms>", "how long to wait for replies", "30000")
   .argument("<text>", "the message text")
   .action((text: string, opts: { conversation: string; via?: string; timeout?: string }) => exitWith(() => say(text, opts))());
+
+program
+  .command("safe-mode")
+  .description("switch safe mode on or off (works with the console down: writes the database, audited as the CLI)")
+  .argument("<state>", "on, off or status")
+  .option("--reason <text>", "why (required for on and off)")
+  .option("--ttl <duration>", "on: switch off by itself after e.g. 30m, 2h, 1d")
+  .option("--level <level>", "on: read-only (only READ skills run; default) or maintenance (no model call)")
+  .option("--message <text>", "on: what the robot tells users")
+  .action((state: string, opts: SafeModeOptions) => exitWith(() => safeMode(state, opts))());
 
 await program.parseAsync(process.argv);

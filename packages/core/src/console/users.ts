@@ -1,0 +1,160 @@
+/**
+ * Console users and roles (Users & roles page). Role changes and disabling are audited by the
+ * console (`auditedMutation`): the runtime's policy does not read them.
+ *
+ * Rules, enforced here inside the caller's transaction:
+ * - An admin cannot demote or disable themselves (they could lock everyone out by mistake).
+ * - The last active admin cannot be demoted or disabled. Changes to admins serialise on an
+ *   advisory lock, so two admins demoting each other at the same moment cannot both succeed.
+ * - Disabling or demoting a user deletes their sessions in the same transaction: they sign in
+ *   again and get the new role (or nothing). Promotions keep the session (nothing to revoke).
+ */
+import type { Role } from "@clawgate/db/enums";
+import type { Db, Prisma, Tx } from "@clawgate/db";
+import { z } from "zod";
+import { diffFields, type FieldDiff } from "../diff.ts";
+
+export const ROLES = ["ADMIN", "APPROVER", "OPERATOR", "VIEWER"] as const satisfies readonly Role[];
+
+/** A refusal shown to the admin as is; `code` maps onto the tRPC error code. Nothing was written. */
+export class UserAdminError extends Error {
+  constructor(
+    readonly code: "NOT_FOUND" | "CONFLICT" | "PRECONDITION_FAILED",
+    message: string,
+  ) {
+    super(message);
+    this.name = "UserAdminError";
+  }
+}
+
+const USER_ADMIN_LOCK = 0x7573_6572; // "user"
+
+export const userListSchema = z.strictObject({
+  search: z.string().trim().max(200, { error: "the search is too long (200 characters at most)" }).optional(),
+  role: z.enum(ROLES, { error: "role must be ADMIN, APPROVER, OPERATOR or VIEWER" }).optional(),
+  page: z.number().int().min(1).default(1),
+  pageSize: z.number().int().min(1).max(100).default(25),
+});
+export type UserListInput = z.input<typeof userListSchema>;
+
+export interface UserListItem {
+  id: string;
+  name: string | null;
+  email: string | null;
+  role: Role;
+  disabledAt: Date | null;
+  lastSignInAt: Date | null;
+  createdAt: Date;
+  activeSessions: number;
+}
+
+export async function listUsers(db: Db | Tx, input: UserListInput = {}, now = new Date()) {
+  const q = userListSchema.parse(input);
+  const where: Prisma.UserWhereInput = {
+    ...(q.role ? { role: q.role } : {}),
+    ...(q.search
+      ? { OR: [{ name: { contains: q.search, mode: "insensitive" } }, { email: { contains: q.search, mode: "insensitive" } }] }
+      : {}),
+  };
+  const [rows, total] = await Promise.all([
+    db.user.findMany({
+      where,
+      orderBy: [{ disabledAt: { sort: "desc", nulls: "first" } }, { email: "asc" }, { id: "asc" }],
+      skip: (q.page - 1) * q.pageSize,
+      take: q.pageSize,
+      select: {
+        id: true,
+        name: true,
+        email: true,
+        role: true,
+        disabledAt: true,
+        lastSignInAt: true,
+        createdAt: true,
+        _count: { select: { sessions: { where: { expires: { gt: now } } } } },
+      },
+    }),
+    db.user.count({ where }),
+  ]);
+  const items: UserListItem[] = rows.map(({ _count, ...u }) => ({ ...u, activeSessions: _count.sessions }));
+  return { items, total, page: q.page, pageSize: q.pageSize };
+}
+
+/** True when going from `from` to `to` loses a right the user had (ADMIN > APPROVER/OPERATOR > VIEWER). */
+export function isDemotion(from: Role, to: Role): boolean {
+  if (from === to || to === "ADMIN" || from === "VIEWER") return false;
+  return true; // ADMIN -> anything else, APPROVER <-> OPERATOR, anything -> VIEWER
+}
+
+export const setRoleSchema = z.strictObject({
+  userId: z.string().min(1, { error: "userId is required" }),
+  role: z.enum(ROLES, { error: "role must be ADMIN, APPROVER, OPERATOR or VIEWER" }),
+});
+export const setDisabledSchema = z.strictObject({
+  userId: z.string().min(1, { error: "userId is required" }),
+  disabled: z.boolean({ error: "disabled must be true or false" }),
+});
+
+export interface UserChange {
+  userId: string;
+  email: string | null;
+  diff: FieldDiff;
+  /** Session rows deleted (the user signs in again). */
+  sessionsRevoked: number;
+  summary: string;
+}
+
+async function lockedTarget(tx: Tx, userId: string) {
+  await tx.$queryRaw`SELECT 1 FROM pg_advisory_xact_lock(${USER_ADMIN_LOCK})`;
+  const user = await tx.user.findUnique({ where: { id: userId }, select: { id: true, email: true, name: true, role: true, disabledAt: true } });
+  if (!user) throw new UserAdminError("NOT_FOUND", "No such user.");
+  return user;
+}
+
+async function otherActiveAdmins(tx: Tx, userId: string): Promise<number> {
+  return tx.user.count({ where: { role: "ADMIN", disabledAt: null, id: { not: userId } } });
+}
+
+const who = (u: { email: string | null; name: string | null; id: string }) => u.email ?? u.name ?? u.id;
+
+/** Changes a user's role. `actorId` is the signed-in admin's user id. */
+export async function setUserRole(tx: Tx, actorId: string, input: z.input<typeof setRoleSchema>): Promise<UserChange> {
+  const { userId, role } = setRoleSchema.parse(input);
+  const user = await lockedTarget(tx, userId);
+  if (user.role === role) throw new UserAdminError("CONFLICT", `${who(user)} is already ${role}.`);
+  const demotion = isDemotion(user.role, role);
+  if (userId === actorId && demotion) throw new UserAdminError("PRECONDITION_FAILED", "You cannot demote yourself: ask another admin.");
+  if (user.role === "ADMIN" && !user.disabledAt && (await otherActiveAdmins(tx, userId)) === 0) {
+    throw new UserAdminError("PRECONDITION_FAILED", `${who(user)} is the last active admin: make someone else ADMIN first.`);
+  }
+  await tx.user.update({ where: { id: userId }, data: { role } });
+  const sessionsRevoked = demotion ? (await tx.session.deleteMany({ where: { userId } })).count : 0;
+  return {
+    userId,
+    email: user.email,
+    diff: diffFields({ role: user.role }, { role }),
+    sessionsRevoked,
+    summary: `${who(user)}: role ${user.role} -> ${role}${sessionsRevoked ? `, ${sessionsRevoked} session(s) revoked` : ""}`,
+  };
+}
+
+/** Disables (sessions revoked, sign-in refused) or re-enables a user. */
+export async function setUserDisabled(tx: Tx, actorId: string, input: z.input<typeof setDisabledSchema>, now = new Date()): Promise<UserChange> {
+  const { userId, disabled } = setDisabledSchema.parse(input);
+  const user = await lockedTarget(tx, userId);
+  if (!!user.disabledAt === disabled) throw new UserAdminError("CONFLICT", `${who(user)} is already ${disabled ? "disabled" : "enabled"}.`);
+  if (disabled) {
+    if (userId === actorId) throw new UserAdminError("PRECONDITION_FAILED", "You cannot disable yourself: ask another admin.");
+    if (user.role === "ADMIN" && (await otherActiveAdmins(tx, userId)) === 0) {
+      throw new UserAdminError("PRECONDITION_FAILED", `${who(user)} is the last active admin: make someone else ADMIN first.`);
+    }
+  }
+  await tx.user.update({ where: { id: userId }, data: { disabledAt: disabled ? now : null } });
+  const sessionsRevoked = disabled ? (await tx.session.deleteMany({ where: { userId } })).count : 0;
+  return {
+    userId,
+    email: user.email,
+    diff: diffFields({ disabled: !!user.disabledAt }, { disabled }),
+    sessionsRevoked,
+    summary: `${who(user)}: ${disabled ? "disabled" : "enabled"}${sessionsRevoked ? `, ${sessionsRevoked} session(s) revoked` : ""}`,
+  };
+}

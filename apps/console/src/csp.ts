@@ -14,3 +14,11 @@ export function contentSecurityPolicy(nonce: string, dev: boolean): string {
     "frame-ancestors 'none'",
   ].join("; ");
 }
+
+/**
+ * HSTS once the console is served over https (its public URL, NEXTAUTH_URL, says so): two years,
+ * subdomains included. Never on plain http, where browsers ignore it and localhost would break.
+ */
+export function strictTransportSecurity(consoleUrl: string): string | undefined {
+  return consoleUrl.startsWith("https://") ? "max-age=63072000; includeSubDomains" : undefined;
+}

@@ -1,11 +1,11 @@
 /**
- * Runs before every page: a per-request CSP nonce (Next.js puts it on its inline scripts), and
- * a redirect to /signin when there is no session cookie at all. It checks no roles and does not
- * validate the session: pages and tRPC procedures do that on the server.
+ * Runs before every page: a per-request CSP nonce (Next.js puts it on its inline scripts), HSTS
+ * when served over https, and a redirect to /signin when there is no session cookie at all. It
+ * checks no roles and does not validate the session: pages and tRPC procedures do that.
  */
 import { NextResponse, type NextRequest } from "next/server";
 import { env } from "~/env.ts";
-import { contentSecurityPolicy } from "~/csp.ts";
+import { contentSecurityPolicy, strictTransportSecurity } from "~/csp.ts";
 
 const SESSION_COOKIES = ["next-auth.session-token", "__Secure-next-auth.session-token"];
 const PUBLIC_PATHS = ["/signin"];
@@ -26,6 +26,8 @@ export function proxy(request: NextRequest) {
   headers.set("content-security-policy", csp);
   const response = NextResponse.next({ request: { headers } });
   response.headers.set("content-security-policy", csp);
+  const hsts = strictTransportSecurity(env.NEXTAUTH_URL);
+  if (hsts) response.headers.set("strict-transport-security", hsts);
   return response;
 }
 

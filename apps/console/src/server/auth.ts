@@ -1,17 +1,45 @@
-/** next-auth, configured once: the organisation's OIDC provider, database sessions, roles. */
+/**
+ * next-auth, configured once: the organisation's OIDC provider, DingTalk login when configured,
+ * database sessions, roles, and sign-in rate limits per email (per IP: the auth route).
+ */
 import "server-only";
 import { PrismaAdapter } from "@next-auth/prisma-adapter";
 import { getServerSession, type NextAuthOptions } from "next-auth";
+import pg from "pg";
 import { cache } from "react";
 import { getDb } from "@clawgate/db";
 import { env } from "~/env.ts";
 import { clawgateAdapter, isDisabled, type BaseAdapter } from "./auth-adapter.ts";
+import { dingtalkProvider, type DingTalkProfile } from "./dingtalk-oauth.ts";
+import { createSignInLimiter, type SignInLimiter } from "./rate-limit.ts";
 
 interface OidcProfile {
   sub: string;
   email?: string;
   email_verified?: boolean;
   name?: string;
+}
+
+/** DingTalk login is offered only when its app credentials are configured. */
+export function dingtalkEnabled(): boolean {
+  return !!(env.DINGTALK_OAUTH_CLIENT_ID && env.DINGTALK_OAUTH_CLIENT_SECRET);
+}
+
+/** Where a refused sign-in lands: the sign-in page shows the message for `error`. */
+const signInError = (error: string, extra: Record<string, string> = {}) =>
+  `${env.NEXTAUTH_URL}/signin?${new URLSearchParams({ error, ...extra })}`;
+
+const globalForLimiter = globalThis as unknown as { clawgateSignInLimiter?: Promise<SignInLimiter> };
+/** One limiter (and a 2-connection pool) per process, shared by the auth route and the callbacks. */
+export function signInLimiter(): Promise<SignInLimiter> {
+  globalForLimiter.clawgateSignInLimiter ??= createSignInLimiter(
+    new pg.Pool({ connectionString: env.DATABASE_URL, max: 2, application_name: "clawgate-console-ratelimit" }),
+    { perIp: env.SIGNIN_RATE_LIMIT_PER_IP, perEmail: env.SIGNIN_RATE_LIMIT_PER_EMAIL, windowSeconds: env.SIGNIN_RATE_LIMIT_WINDOW_SECONDS },
+  ).catch((error: unknown) => {
+    globalForLimiter.clawgateSignInLimiter = undefined; // try again on the next sign-in
+    throw error;
+  });
+  return globalForLimiter.clawgateSignInLimiter;
 }
 
 function createAuthOptions(): NextAuthOptions {
@@ -45,18 +73,46 @@ function createAuthOptions(): NextAuthOptions {
           image: null,
         }),
       },
+      ...(dingtalkEnabled()
+        ? [
+            dingtalkProvider({
+              clientId: env.DINGTALK_OAUTH_CLIENT_ID!,
+              clientSecret: env.DINGTALK_OAUTH_CLIENT_SECRET!,
+              loginBase: env.DINGTALK_LOGIN_BASE,
+              apiBase: env.DINGTALK_API_BASE,
+            }),
+          ]
+        : []),
     ],
     callbacks: {
-      async signIn({ user, profile }) {
-        const claims = profile as OidcProfile | undefined;
-        if (!claims?.email || claims.email_verified !== true) return false;
-        const existing = await db.user.findUnique({ where: { email: claims.email.toLowerCase() }, select: { disabledAt: true } });
+      async signIn({ user, account, profile }) {
+        const dingtalk = account?.provider === "dingtalk";
+        // Roles are keyed by email: a sign-in without one cannot be matched to a console user.
+        let email: string | undefined;
+        if (dingtalk) {
+          email = (profile as DingTalkProfile | undefined)?.email?.trim().toLowerCase() || undefined;
+          if (!email) return signInError("DingTalkNoEmail");
+        } else {
+          const claims = profile as OidcProfile | undefined;
+          if (!claims?.email || claims.email_verified !== true) return false;
+          email = claims.email.trim().toLowerCase();
+        }
+        const wait = await (await signInLimiter()).byEmail(email);
+        if (wait !== undefined) return signInError("RateLimited", { retryAfter: String(wait) });
+        const existing = await db.user.findUnique({ where: { email }, select: { disabledAt: true } });
+        // Anyone with a DingTalk account can authorize the app: DingTalk signs in people the
+        // console already knows (invited, seeded, or signed in with SSO before), never new ones.
+        if (dingtalk && !existing) return signInError("DingTalkUnknownUser");
         return !isDisabled(existing) && !isDisabled(user);
       },
       session({ session, user }) {
         // The adapter already refuses disabled users' sessions; never hand one out regardless.
         if (isDisabled(user)) throw new Error("user is disabled");
-        return { ...session, user: { ...session.user, id: user.id, role: user.role ?? "VIEWER" } };
+        // What the browser gets (/api/auth/session, page props): these four fields and nothing else.
+        return {
+          expires: session.expires,
+          user: { id: user.id, name: user.name ?? null, email: user.email ?? null, role: user.role ?? "VIEWER" },
+        };
       },
     },
     events: {

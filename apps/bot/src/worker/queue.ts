@@ -1,11 +1,15 @@
 /**
  * The job queue in this process: graphile-worker's migrations (under an advisory lock, so
  * replicas starting together take turns), our rate-limit table, then the runner with the
- * inbound handler and the retention cron. A database that is down at start is retried in the
- * background: the HTTP server keeps answering (/ready says "queue" not running).
+ * inbound handler, the approval executor, the retention cron and the approval sweep (cron and
+ * once at start). A database that is down at start is retried in the background: the HTTP
+ * server keeps answering (/ready says "queue" not running).
  */
 import type { Db } from "@clawgate/db";
 import { createAgent, type Agent } from "../agent/index.ts";
+import { catalogCache } from "../agent/catalog.ts";
+import { APPROVAL_EXECUTE_TASK, createApprovalExecutor } from "../approvals/execute.ts";
+import { APPROVAL_SWEEP_TASK, sweepApprovals } from "../approvals/sweep.ts";
 import { DingTalkOpenApi, postSessionWebhook } from "@clawgate/dingtalk";
 import { Logger as WorkerLogger, parseCronItems, run, runMigrations, type Runner, type TaskList } from "graphile-worker";
 import type pg from "pg";
@@ -102,18 +106,36 @@ export function startQueue(opts: QueueOptions): Queue {
     statementTimeoutMs: 60_000,
   });
   const wlog = workerLogger(logger);
+  const throttle = createThrottle(pool, opts.limits);
+  const senders = opts.senders ?? realSenders(env);
   const taskList: TaskList = {
     [INBOUND_TASK]: createInboundHandler({
       db,
       pool,
-      throttle: createThrottle(pool, opts.limits),
-      senders: opts.senders ?? realSenders(env),
+      throttle,
+      senders,
       webhookHosts: env.DINGTALK_WEBHOOK_HOSTS,
       logger,
       metrics,
       policy: opts.policy,
       agent: opts.agent ?? createAgent({ db }),
     }),
+    [APPROVAL_EXECUTE_TASK]: createApprovalExecutor({
+      db,
+      pool,
+      throttle,
+      senders,
+      webhookHosts: env.DINGTALK_WEBHOOK_HOSTS,
+      logger,
+      metrics,
+      policy: opts.policy,
+      catalog: catalogCache(db),
+      defaultRobotCode: env.DINGTALK_APP_KEY,
+    }),
+    [APPROVAL_SWEEP_TASK]: async () => {
+      const { expired, enqueued } = await sweepApprovals(db);
+      if (expired > 0 || enqueued > 0) log.info({ expired, enqueued }, "approvals swept");
+    },
     [CLEANUP_TASK]: async () => {
       const deleted = await cleanupInbound(pool, env.INBOUND_RETENTION_HOURS);
       log.info({ deleted, retentionHours: env.INBOUND_RETENTION_HOURS }, "inbound retention applied");
@@ -121,6 +143,7 @@ export function startQueue(opts: QueueOptions): Queue {
   };
   const parsedCronItems = parseCronItems([
     { task: CLEANUP_TASK, match: "*/10 * * * *", options: { maxAttempts: 3, backfillPeriod: 0 } },
+    { task: APPROVAL_SWEEP_TASK, match: "* * * * *", options: { maxAttempts: 1, backfillPeriod: 0, jobKey: APPROVAL_SWEEP_TASK, jobKeyMode: "replace" } },
   ]);
 
   let runner: Runner | undefined;
@@ -160,6 +183,10 @@ export function startQueue(opts: QueueOptions): Queue {
         });
         log.info({ concurrency }, "queue running");
         const current = runner;
+        // Approvals decided while no runtime was running are not left waiting for the first cron tick.
+        void current.addJob(APPROVAL_SWEEP_TASK, {}, { jobKey: APPROVAL_SWEEP_TASK, maxAttempts: 1 }).catch((error: unknown) => {
+          log.warn({ err: describeDbError(error) }, "approval sweep not enqueued at start");
+        });
         // graphile-worker 0.16 lets a worker die when it cannot release a job (the database went
         // away mid-job) and never replaces it: after enough outages nothing runs. Restart the
         // whole runner instead, and unlock the dead worker's job so it runs again now rather

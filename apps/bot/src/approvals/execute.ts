@@ -1,0 +1,271 @@
+/**
+ * The `approval.execute` job: a decided approval request -> (approved) the skill runs once with
+ * the stored input -> a reply in the conversation the request came from.
+ *
+ * Exactly once, with two replicas and retried jobs:
+ * - Execution: the request row is locked `FOR UPDATE` for the whole run; only a row still
+ *   APPROVED runs, and it leaves EXECUTED or FAILED in the same transaction as its
+ *   SkillInvocation. A second job waits on the lock, then sees EXECUTED and only replies.
+ *   The window left: the process (or the database) dies after the skill's side effect and
+ *   before the commit; the retry runs the skill again with the same idempotency key
+ *   (`<traceId>:<approvalId>`, which the internal-API skills send as `Idempotency-Key`).
+ * - Reply: `sendReply` with the key `approval:<id>` (one OutboundMessage row, locked while
+ *   sending), so a retried or duplicated job does not answer twice.
+ *
+ * The policy is decided again at execution time: a skill disabled (or safe mode switched on)
+ * after the request was made is not run, and the reply says why.
+ */
+import { randomUUID } from "node:crypto";
+import { decide, effectiveSafeMode } from "@clawgate/core";
+import { APPROVAL_EXECUTE_TASK, approvalJobKey } from "@clawgate/core/approvals.ts";
+import type { ApprovalRequest, Db, Prisma } from "@clawgate/db";
+import { robotMessageSchema, textReply } from "@clawgate/dingtalk";
+import { runSkill, type SkillContext, type SkillResult } from "@clawgate/skills";
+import type { JobHelpers, Task } from "graphile-worker";
+import type pg from "pg";
+import { z } from "zod";
+import type { Catalog } from "../agent/catalog.ts";
+import { SKILLS } from "../agent/tools.ts";
+import { readEnvVar } from "../env.ts";
+import type { Logger } from "../logger.ts";
+import type { Metrics } from "../metrics.ts";
+import type { PolicyView } from "../policy/runtime.ts";
+import { hashId } from "../worker/handle-inbound.ts";
+import { replyTargets, sendReply, SendFailedError, ThrottledError, type ReplyTarget, type Senders } from "../worker/reply.ts";
+import type { Throttle } from "../worker/throttle.ts";
+
+export { APPROVAL_EXECUTE_TASK };
+
+export interface ApprovalDeps {
+  db: Db;
+  /** The worker's pool (replies go through it, like inbound replies). */
+  pool: pg.Pool;
+  throttle: Throttle;
+  senders: Senders;
+  webhookHosts: readonly string[];
+  logger: Logger;
+  metrics: Metrics;
+  policy: PolicyView;
+  /** Skill settings per config revision (the agent's catalog). */
+  catalog: (revision: number) => Promise<Catalog>;
+  /** The robot that answers when neither the request's message nor its conversation names one (DINGTALK_APP_KEY). */
+  defaultRobotCode?: string | undefined;
+  now?: () => number;
+  fetch?: typeof fetch;
+}
+
+/** What ApprovalRequest.result holds after execution. */
+export type ApprovalResult = { ok: true; content: string } | { ok: false; error: string; refused?: boolean; reasons?: string[] };
+
+const payloadSchema = z.object({
+  approvalId: z.string().min(1),
+  deferrals: z.number().int().min(0).optional(),
+});
+
+const MAX_CONTENT = 3_500;
+
+/** The answer the requester gets for a request in a final state (undefined: nothing to say yet). */
+export function approvalReplyText(a: Pick<ApprovalRequest, "id" | "skillKey" | "status" | "decisionNote" | "result">): string | undefined {
+  const result = a.result as ApprovalResult | null;
+  const ref = `(request ${a.id})`;
+  switch (a.status) {
+    case "REJECTED":
+      return `Your request ${a.skillKey} was rejected by an approver: ${a.decisionNote || "no reason given"} ${ref}`;
+    case "EXPIRED":
+      return `Your request ${a.skillKey} expired without a decision ${ref}. Ask again if you still need it.`;
+    case "EXECUTED":
+      return `Your request ${a.skillKey} was approved and done: ${result?.ok ? result.content : ""} ${ref}`;
+    case "FAILED":
+      if (result && !result.ok && result.refused) return `Your request ${a.skillKey} was approved but not run: ${result.error} ${ref}`;
+      return `Your request ${a.skillKey} was approved but failed: ${result && !result.ok ? result.error : "unknown error"} ${ref}`;
+    default:
+      return undefined;
+  }
+}
+
+type Outcome = "SUCCESS" | "ERROR" | "TIMEOUT" | "DENIED";
+
+function skillResult(r: SkillResult): ApprovalResult {
+  return r.ok ? { ok: true, content: r.content.slice(0, MAX_CONTENT) } : { ok: false, error: r.error.slice(0, MAX_CONTENT) };
+}
+
+/**
+ * Runs an APPROVED request (once: see the file comment). Returns the row as it is afterwards,
+ * or null when it does not exist. Throws when there is no policy snapshot yet (the job retries).
+ */
+export async function executeApproval(deps: ApprovalDeps, approvalId: string): Promise<ApprovalRequest | null> {
+  const { db, logger } = deps;
+  const now = deps.now ?? Date.now;
+  const current = await db.approvalRequest.findUnique({ where: { id: approvalId } });
+  if (!current || current.status !== "APPROVED") return current;
+
+  const snapshot = deps.policy.snapshot();
+  if (!snapshot) throw new Error("no policy snapshot loaded yet; the approval runs once there is one");
+  const settings = (await deps.catalog(snapshot.revision)).settings(current.skillKey);
+  const skillTimeoutMs = SKILLS.get(current.skillKey)?.manifest.timeoutMs ?? 0;
+
+  return db.$transaction(
+    async (tx) => {
+      const locked = await tx.$queryRaw<{ id: string }[]>`SELECT "id" FROM "ApprovalRequest" WHERE "id" = ${approvalId} FOR UPDATE`;
+      if (locked.length === 0) return null;
+      const a = await tx.approvalRequest.findUniqueOrThrow({ where: { id: approvalId }, include: { invocation: { select: { inboundMessageId: true } } } });
+      if (a.status !== "APPROVED") return a; // another job ran it while this one waited for the lock
+      const log = logger.child({ traceId: a.traceId, approvalId, skill: a.skillKey, conversation: hashId(a.conversationId) });
+
+      const started = performance.now();
+      const decision = decide(snapshot, { conversationId: a.conversationId, userId: a.requesterId, now: now() }, { kind: "skill", skillKey: a.skillKey });
+      const reasons = decision.outcome === "deny" ? decision.reasons.map((r) => r.code) : [];
+      const skill = SKILLS.get(a.skillKey);
+      let result: ApprovalResult;
+      let outcome: Outcome;
+      let cacheHit = false;
+      if (decision.outcome === "deny") {
+        result = { ok: false, refused: true, error: decision.reasons.map((r) => r.detail).join(" "), reasons };
+        outcome = "DENIED";
+      } else if (!skill) {
+        result = { ok: false, error: `the skill "${a.skillKey}" is not available in this runtime` };
+        outcome = "ERROR";
+      } else {
+        // needs_approval is what an approved request expects; allow (no longer needs one) runs too.
+        const ctx: SkillContext = {
+          signal: new AbortController().signal,
+          settings,
+          conversationId: a.conversationId,
+          userId: a.requesterId,
+          // Per request: the internal API dedupes a re-run of this request, never another request of the same turn.
+          traceId: `${a.traceId}:${a.id}`,
+          fetch: deps.fetch ?? fetch,
+          now,
+          getSecret: (name) => readEnvVar(name),
+          status: async () => ({ safeMode: effectiveSafeMode(snapshot.safeMode, now()) ?? "off", configRevision: snapshot.revision }),
+        };
+        const run = await runSkill(skill.manifest, skill.handler, a.input, ctx);
+        cacheHit = run.cacheHit;
+        result = skillResult(run.result);
+        outcome = run.result.ok ? "SUCCESS" : / timed out after /.test(run.result.error) ? "TIMEOUT" : "ERROR";
+      }
+
+      const recorded = decision.outcome === "deny" ? "DENY" : "ALLOW";
+      await tx.skillInvocation.create({
+        data: {
+          traceId: a.traceId,
+          inboundMessageId: a.invocation?.inboundMessageId ?? null,
+          conversationId: a.conversationId,
+          userId: a.requesterId,
+          skillKey: a.skillKey,
+          decision: recorded,
+          reasons,
+          latencyMs: Math.round(performance.now() - started),
+          cacheHit,
+          outcome,
+          error: result.ok ? null : result.error.slice(0, 500),
+          configRevision: snapshot.revision,
+        },
+      });
+      const updated = await tx.approvalRequest.update({
+        where: { id: approvalId },
+        data: { status: result.ok ? "EXECUTED" : "FAILED", executedAt: new Date(now()), result: result as Prisma.InputJsonValue },
+      });
+      deps.metrics.toolCalls.inc({ skill: skill ? a.skillKey : "unknown", decision: recorded, outcome });
+      log.info({ outcome, reasons, revision: snapshot.revision }, "approval executed");
+      return updated;
+    },
+    // The lock is held while the skill runs: room for its timeout and for waiting on a concurrent run.
+    { maxWait: 10_000, timeout: 2 * skillTimeoutMs + 30_000 },
+  );
+}
+
+interface Route {
+  targets: ReplyTarget[];
+  robotCode: string | undefined;
+  inboundId: string | null;
+}
+
+/**
+ * Where the answer goes: the original message's routes while it is stored (its sessionWebhook
+ * if still valid, else the OpenAPI), else the OpenAPI to the conversation row's chat.
+ */
+async function routeFor(deps: ApprovalDeps, a: ApprovalRequest): Promise<Route> {
+  const openApi = deps.senders.openApi !== undefined;
+  const invocation = a.invocationId
+    ? await deps.db.skillInvocation.findUnique({ where: { id: a.invocationId }, select: { inboundMessage: { select: { id: true, robotCode: true, payload: true } } } })
+    : null;
+  const inbound = invocation?.inboundMessage;
+  const msg = inbound ? robotMessageSchema.safeParse(inbound.payload) : undefined;
+  if (inbound && msg?.success) {
+    const targets = replyTargets(msg.data, { allowedHosts: deps.webhookHosts, openApi, now: (deps.now ?? Date.now)() });
+    return { targets, robotCode: inbound.robotCode, inboundId: inbound.id };
+  }
+  const conversation = await deps.db.conversation.findUnique({ where: { conversationId: a.conversationId }, select: { type: true, robotCode: true } });
+  const robotCode = conversation?.robotCode ?? deps.defaultRobotCode;
+  if (!openApi || !conversation) return { targets: [], robotCode, inboundId: null };
+  const target: ReplyTarget =
+    conversation.type === "GROUP" ? { channel: "OPENAPI_GROUP", openConversationId: a.conversationId } : { channel: "OPENAPI_ONE_TO_ONE", userIds: [a.requesterId] };
+  return { targets: [target], robotCode, inboundId: null };
+}
+
+/** No way to answer at all: recorded as a FAILED send, so the sweep stops retrying it. */
+async function recordUndeliverable(pool: pg.Pool, a: ApprovalRequest, text: string, reason: string): Promise<void> {
+  await pool.query(
+    `INSERT INTO "OutboundMessage" ("id", "idempotencyKey", "conversationId", "channel", "msgType", "payload", "traceId", "status", "lastError")
+     VALUES ($1, $2, $3, 'OPENAPI_GROUP', 'text', $4::jsonb, $5, 'FAILED', $6)
+     ON CONFLICT ("idempotencyKey") DO NOTHING`,
+    [randomUUID(), approvalJobKey(a.id), a.conversationId, JSON.stringify(textReply(text)), a.traceId, reason],
+  );
+}
+
+export function createApprovalExecutor(deps: ApprovalDeps): Task {
+  return async (rawPayload: unknown, helpers: JobHelpers) => {
+    const { approvalId, deferrals = 0 } = payloadSchema.parse(rawPayload);
+    const a = await executeApproval(deps, approvalId);
+    if (!a) {
+      deps.logger.warn({ approvalId, jobId: helpers.job.id }, "approval request not found; nothing to do");
+      return;
+    }
+    const text = approvalReplyText(a);
+    if (text === undefined) return; // still PENDING: its decision enqueues another job
+    const log = deps.logger.child({ traceId: a.traceId, approvalId, jobId: helpers.job.id, conversation: hashId(a.conversationId) });
+
+    const { targets, robotCode, inboundId } = await routeFor(deps, a);
+    if (!robotCode || targets.length === 0) {
+      const reason = !robotCode ? "no robot code for this conversation (DINGTALK_APP_KEY)" : "no route to the conversation (no DingTalk app credentials, or the conversation is unknown)";
+      await recordUndeliverable(deps.pool, a, text, reason);
+      deps.metrics.outbound.inc({ channel: "none", outcome: "failed" });
+      log.warn({ reason, status: a.status }, "approval cannot be answered");
+      return;
+    }
+    try {
+      const { outcome, channel } = await sendReply({
+        pool: deps.pool,
+        throttle: deps.throttle,
+        senders: deps.senders,
+        idempotencyKey: approvalJobKey(a.id),
+        inboundId,
+        robotCode,
+        conversationId: a.conversationId,
+        traceId: a.traceId,
+        targets,
+        message: textReply(text),
+        deferrals,
+      });
+      deps.metrics.outbound.inc({ channel: channel ?? "none", outcome });
+      log.info({ status: a.status, outcome, channel }, "approval answered");
+    } catch (error) {
+      if (error instanceof ThrottledError) {
+        deps.metrics.outbound.inc({ channel: targets[0]?.channel ?? "none", outcome: "throttled" });
+        const runAt = new Date(Date.now() + error.retryInMs);
+        await helpers.addJob(APPROVAL_EXECUTE_TASK, { approvalId, deferrals: deferrals + 1 }, { runAt, jobKey: approvalJobKey(approvalId) });
+        log.info({ scope: error.scope, retryInMs: error.retryInMs }, "approval answer throttled; rescheduled");
+        return;
+      }
+      deps.metrics.outbound.inc({ channel: targets[0]?.channel ?? "none", outcome: "failed" });
+      const reason = error instanceof Error ? error.message : String(error);
+      if (error instanceof SendFailedError && error.permanent) {
+        log.warn({ reason, status: a.status }, "approval answer failed permanently");
+        return;
+      }
+      log.warn({ reason, attempt: helpers.job.attempts }, "approval answer failed; the job will retry");
+      throw error;
+    }
+  };
+}

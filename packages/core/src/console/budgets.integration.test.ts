@@ -26,6 +26,38 @@ describe("windowStarts", () => {
   });
 });
 
+describe("usage", () => {
+  it("reads the current DAY and MONTH counters of each budget's own scope and subject", async () => {
+    const { day, month } = windowStarts(NOW);
+    const yesterday = new Date(day.getTime() - 86_400_000);
+    await db.usageCounter.createMany({
+      data: [
+        { scope: "GLOBAL", subject: "", window: "DAY", windowStart: day, tokensUsed: 1_200n, tokensReserved: 300n, requests: 4 },
+        { scope: "GLOBAL", subject: "", window: "DAY", windowStart: yesterday, tokensUsed: 9_999n, requests: 7 },
+        { scope: "GLOBAL", subject: "", window: "MONTH", windowStart: month, tokensUsed: 50_000n, requests: 40 },
+        // Another scope's counter and an old month: not this budget's usage.
+        { scope: "CONVERSATION", subject: "cid-x", window: "DAY", windowStart: day, tokensUsed: 77n, requests: 1 },
+        { scope: "GLOBAL", subject: "", window: "MONTH", windowStart: new Date("2026-02-01T00:00:00Z"), tokensUsed: 123_456n, requests: 99 },
+      ],
+    });
+    const listed = await listBudgets(db, NOW);
+    const global = listed.find((b) => b.scope === "GLOBAL");
+    expect(global).toMatchObject({ dailyTokens: 2_000_000, day: { used: 1_200, reserved: 300, requests: 4 }, month: { used: 50_000, reserved: 0, requests: 40 } });
+
+    // cid-x has no budget of its own: the DEFAULT budget lists it.
+    expect(listed.find((b) => b.scope === "DEFAULT")?.topToday).toEqual([{ scope: "CONVERSATION", subject: "cid-x", used: 77, reserved: 0, requests: 1 }]);
+    expect(global?.topToday).toEqual([]);
+
+    const series = await dailyUsage(db, { days: 3, now: NOW });
+    expect(series).toEqual([
+      { day: "2026-03-13", tokens: 0, requests: 0 },
+      { day: "2026-03-14", tokens: 9_999, requests: 7 },
+      { day: "2026-03-15", tokens: 1_200, requests: 4 },
+    ]);
+    expect((await dailyUsage(db, { scope: "CONVERSATION", subject: "cid-x", days: 1, now: NOW }))[0]).toEqual({ day: "2026-03-15", tokens: 77, requests: 1 });
+  });
+});
+
 describe("budgets", () => {
   it("creates a conversation budget; empty limits are unlimited", async () => {
     const { result, diff } = await db.$transaction((t) =>
@@ -71,33 +103,5 @@ describe("budgets", () => {
     expect(await db.route.count({ where: { budgetId: b.id } })).toBe(1);
     await db.$transaction((t) => deleteBudget(t, b.id));
     expect(await db.route.count({ where: { isDefault: true, budgetId: null } })).toBe(1);
-  });
-});
-
-describe("usage", () => {
-  it("reads the current DAY and MONTH counters of each budget's own scope and subject", async () => {
-    const { day, month } = windowStarts(NOW);
-    const yesterday = new Date(day.getTime() - 86_400_000);
-    await db.usageCounter.createMany({
-      data: [
-        { scope: "GLOBAL", subject: "", window: "DAY", windowStart: day, tokensUsed: 1_200n, tokensReserved: 300n, requests: 4 },
-        { scope: "GLOBAL", subject: "", window: "DAY", windowStart: yesterday, tokensUsed: 9_999n, requests: 7 },
-        { scope: "GLOBAL", subject: "", window: "MONTH", windowStart: month, tokensUsed: 50_000n, requests: 40 },
-        // Another scope's counter and an old month: not this budget's usage.
-        { scope: "CONVERSATION", subject: "cid-x", window: "DAY", windowStart: day, tokensUsed: 77n, requests: 1 },
-        { scope: "GLOBAL", subject: "", window: "MONTH", windowStart: new Date("2026-02-01T00:00:00Z"), tokensUsed: 123_456n, requests: 99 },
-      ],
-    });
-    const listed = await listBudgets(db, NOW);
-    const global = listed.find((b) => b.scope === "GLOBAL");
-    expect(global).toMatchObject({ dailyTokens: 2_000_000, day: { used: 1_200, reserved: 300, requests: 4 }, month: { used: 50_000, reserved: 0, requests: 40 } });
-
-    const series = await dailyUsage(db, { days: 3, now: NOW });
-    expect(series).toEqual([
-      { day: "2026-03-13", tokens: 0, requests: 0 },
-      { day: "2026-03-14", tokens: 9_999, requests: 7 },
-      { day: "2026-03-15", tokens: 1_200, requests: 4 },
-    ]);
-    expect((await dailyUsage(db, { scope: "CONVERSATION", subject: "cid-x", days: 1, now: NOW }))[0]).toEqual({ day: "2026-03-15", tokens: 77, requests: 1 });
   });
 });

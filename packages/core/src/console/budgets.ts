@@ -64,9 +64,9 @@ export interface WindowUsage {
 }
 
 /**
- * Budgets with the usage in their current DAY and MONTH windows. Usage is what the runtime
- * counted under the budget's own (scope, subject); a DEFAULT budget applies to each conversation
- * and user separately, so its rows are usually empty.
+ * Budgets with the usage in their current DAY and MONTH windows: what the runtime counted under
+ * the budget's own (scope, subject) (see limits/budget.ts: counters are GLOBAL, CONVERSATION and
+ * USER; a DEFAULT budget is counted per conversation and user, see `topToday`).
  */
 export async function listBudgets(db: Db | Tx, now = new Date()) {
   const { day, month } = windowStarts(now);
@@ -81,11 +81,21 @@ export async function listBudgets(db: Db | Tx, now = new Date()) {
     const c = counters.find((x) => x.scope === scope && x.subject === subject && x.window === window);
     return { used: Number(c?.tokensUsed ?? 0), reserved: Number(c?.tokensReserved ?? 0), requests: c?.requests ?? 0 };
   };
+  // DEFAULT limits each conversation and user without a budget of its own, counted separately:
+  // show the heaviest of them today against it.
+  const own = new Set(budgets.map((b) => `${b.scope}:${b.subject}`));
+  const underDefault = counters
+    .filter((c) => c.window === "DAY" && (c.scope === "CONVERSATION" || c.scope === "USER") && !own.has(`${c.scope}:${c.subject}`))
+    .sort((a, b) => Number(b.tokensUsed - a.tokensUsed))
+    .slice(0, 5)
+    .map((c) => ({ scope: c.scope, subject: c.subject, used: Number(c.tokensUsed), reserved: Number(c.tokensReserved), requests: c.requests }));
   return budgets.map(({ _count, ...b }) => ({
     ...b,
     routeCount: _count.routes,
     day: usage(b.scope, b.subject, "DAY"),
     month: usage(b.scope, b.subject, "MONTH"),
+    /** DEFAULT only: the top conversations and users it applies to, by tokens today. */
+    topToday: b.scope === "DEFAULT" ? underDefault : [],
   }));
 }
 

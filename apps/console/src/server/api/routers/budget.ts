@@ -1,3 +1,51 @@
-import { createTRPCRouter } from "../trpc.ts";
+/**
+ * Budgets & limits: token budgets per scope and the usage counted against them. Everyone signed
+ * in reads; ADMIN changes them (config mutations: the runtime applies them at the new revision).
+ */
+import { z } from "zod";
+import { budgetCreateSchema, budgetUpdateSchema, createBudget, dailyUsage, deleteBudget, listBudgets, updateBudget } from "@clawgate/core/console/budgets.ts";
+import { adminProcedure, createTRPCRouter, viewerProcedure } from "../trpc.ts";
+import { applyChange } from "./model.ts";
 
-export const budgetRouter = createTRPCRouter({});
+const changed = z.object({ id: z.string(), revision: z.number().int() });
+
+export const budgetRouter = createTRPCRouter({
+  list: viewerProcedure.query(async ({ ctx }) => {
+    const now = new Date();
+    const [budgets, daily] = await Promise.all([listBudgets(ctx.db, now), dailyUsage(ctx.db, { days: 14, now })]);
+    return { budgets, daily, now };
+  }),
+
+  create: adminProcedure
+    .input(budgetCreateSchema)
+    .output(changed)
+    .mutation(({ ctx, input }) =>
+      applyChange(
+        ctx,
+        (tx) => createBudget(tx, input),
+        ({ result, diff }) => ({ action: "budget.create", targetType: "token_budget", targetId: result.label, diff, summary: `Budget ${result.label} created` }),
+      ),
+    ),
+
+  update: adminProcedure
+    .input(budgetUpdateSchema)
+    .output(changed)
+    .mutation(({ ctx, input }) =>
+      applyChange(
+        ctx,
+        (tx) => updateBudget(tx, input),
+        ({ result, diff }) => ({ action: "budget.update", targetType: "token_budget", targetId: result.label, diff, summary: `Budget ${result.label} updated` }),
+      ),
+    ),
+
+  delete: adminProcedure
+    .input(z.strictObject({ id: z.string().min(1) }))
+    .output(changed)
+    .mutation(({ ctx, input }) =>
+      applyChange(
+        ctx,
+        (tx) => deleteBudget(tx, input.id),
+        ({ result, diff }) => ({ action: "budget.delete", targetType: "token_budget", targetId: result.label, diff, summary: `Budget ${result.label} deleted` }),
+      ),
+    ),
+});

@@ -1,3 +1,38 @@
-import { createTRPCRouter } from "../trpc.ts";
+import { TRPCError } from "@trpc/server";
+import { listUsers, type UserChange, setDisabledSchema, setRoleSchema, setUserDisabled, setUserRole, UserAdminError, userListSchema } from "@clawgate/core/console/users.ts";
+import { auditedMutation } from "../mutation.ts";
+import { adminProcedure, createTRPCRouter, viewerProcedure } from "../trpc.ts";
 
-export const userRouter = createTRPCRouter({});
+export type UserList = Awaited<ReturnType<typeof listUsers>>;
+export type UserListItem = UserList["items"][number];
+
+function refusal(e: unknown): never {
+  if (e instanceof UserAdminError) throw new TRPCError({ code: e.code, message: e.message });
+  throw e;
+}
+
+/** Users and roles: every signed-in role reads; only admins change roles or disable. */
+export const userRouter = createTRPCRouter({
+  list: viewerProcedure.input(userListSchema.optional()).query(({ ctx, input }) => listUsers(ctx.db, input)),
+
+  setRole: adminProcedure.input(setRoleSchema).mutation(({ ctx, input }) =>
+    auditedMutation(
+      ctx,
+      (c: UserChange) => ({ action: "user.role", targetType: "user", targetId: c.userId, diff: { ...c.diff, sessionsRevoked: c.sessionsRevoked } }),
+      (tx) => setUserRole(tx, ctx.user.id, input),
+    ).catch(refusal),
+  ),
+
+  setDisabled: adminProcedure.input(setDisabledSchema).mutation(({ ctx, input }) =>
+    auditedMutation(
+      ctx,
+      (c: UserChange) => ({
+        action: input.disabled ? "user.disable" : "user.enable",
+        targetType: "user",
+        targetId: c.userId,
+        diff: { ...c.diff, sessionsRevoked: c.sessionsRevoked },
+      }),
+      (tx) => setUserDisabled(tx, ctx.user.id, input),
+    ).catch(refusal),
+  ),
+});

@@ -12,6 +12,8 @@
  * - `POST /v1.0/robot/oToMessages/batchSend`
  * - `POST /robot/sendBySession?session=`        the `sessionWebhook` put into every robot message
  * - `POST /_fake/say`, `GET /_fake/sent`, `GET /_fake/health`   control API (humans, the CLI)
+ * - DingTalk login (OAuth 2): `GET /oauth2/auth`, `POST /v1.0/oauth2/userAccessToken`,
+ *   `GET /v1.0/contact/users/me` (fake-dingtalk-oauth.ts; the OAuth client is the app)
  *
  * HTTP-mode delivery POSTs the robot message to `callbackUrl` with the `timestamp` and `sign`
  * headers DingTalk sends. A message JSON in the callback's response body is a reply too (DingTalk
@@ -24,6 +26,7 @@ import type { Duplex } from "node:stream";
 import { robotSign } from "@clawgate/dingtalk";
 import { WebSocket, WebSocketServer, type RawData } from "ws";
 import { BodyTooLargeError, readRequestText } from "./http-body.ts";
+import { createFakeDingTalkOAuth, type FakeDingTalkUser } from "./fake-dingtalk-oauth.ts";
 
 export const FAKE_ROBOT_TOPIC = "/v1.0/im/bot/messages/get";
 const TOKEN_TTL_S = 7200;
@@ -57,6 +60,8 @@ export interface FakeDingTalkOptions {
   pingIntervalMs?: number;
   /** Stream mode: how long deliver() waits for a connection before failing (default 5 s). */
   streamWaitMs?: number;
+  /** DingTalk login: the accounts (default DEMO_DINGTALK_USERS) and registered redirect URIs (default any). */
+  oauth?: { users?: readonly FakeDingTalkUser[]; redirectUris?: readonly string[] };
 }
 
 export type SentVia = "sessionWebhook" | "groupMessages" | "oToMessages" | "callbackResponse";
@@ -258,6 +263,7 @@ export async function startFakeDingTalk(opts: FakeDingTalkOptions): Promise<Fake
   const pingIntervalMs = opts.pingIntervalMs ?? 20_000;
   const streamWaitMs = opts.streamWaitMs ?? 5_000;
   let throttleAfter = opts.throttleAfter;
+  const oauth = createFakeDingTalkOAuth({ clientId: opts.appKey, clientSecret: opts.appSecret, ...opts.oauth });
 
   const tokens = new Map<string, number>(); // accessToken -> expiresAt
   const tickets = new Map<string, { expiresAt: number; topics: string[] }>();
@@ -450,6 +456,7 @@ export async function startFakeDingTalk(opts: FakeDingTalkOptions): Promise<Fake
 
   async function route(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? "/", "http://fake");
+    if (await oauth.handle(req, res, url)) return;
     const key = `${req.method} ${url.pathname}`;
     switch (key) {
       case "POST /v1.0/oauth2/accessToken":

@@ -230,6 +230,11 @@ async function main(): Promise<void> {
       OIDC_ISSUER: issuer,
       OIDC_CLIENT_ID: DEMO_OIDC_CLIENT.clientId,
       OIDC_CLIENT_SECRET: DEMO_OIDC_CLIENT.clientSecret,
+      // "Sign in with DingTalk" through the fake DingTalk's login page (the app is the OAuth client).
+      DINGTALK_OAUTH_CLIENT_ID: dingtalkApp.DINGTALK_APP_KEY,
+      DINGTALK_OAUTH_CLIENT_SECRET: dingtalkApp.DINGTALK_APP_SECRET,
+      DINGTALK_LOGIN_BASE: fakeDingtalkUrl,
+      DINGTALK_API_BASE: fakeDingtalkUrl,
     },
   });
 
@@ -246,7 +251,7 @@ async function main(): Promise<void> {
   console.log(`
   Clawgate is running.
 
-    Console          ${consoleUrl}   (sign in with SSO: the local demo identity provider)
+    Console          ${consoleUrl}   (sign in with SSO: the local demo identity provider, or with the fake DingTalk)
     Runtime          http://127.0.0.1:${PORTS.runtime}   (/healthz, /ready, /metrics, /dingtalk/robot)
     SSO (demo IdP)   ${issuer}
     DingTalk (fake)  ${fakeDingtalkUrl}

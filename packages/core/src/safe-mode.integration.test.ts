@@ -124,6 +124,7 @@ describe("setSafeMode", () => {
     expect(await refused({ active: true, reason: "x", level: "PANIC" as "READ_ONLY" })).toMatch(/READ_ONLY or MAINTENANCE/);
     expect(await refused({ active: false, reason: "x", level: "MAINTENANCE" })).toMatch(/only apply when turning safe mode on/);
     expect(await refused({ active: false, reason: "nothing to do" })).toMatch(/already off/);
+    expect(((await setSafeMode(db, cli, { active: false, reason: "x" }).catch((e: unknown) => e)) as SafeModeError).code).toBe("CONFLICT");
     expect(await counts()).toEqual(before);
     expect((await db.safeModeState.findUniqueOrThrow({ where: { id: 1 } })).active).toBe(false);
   });

@@ -50,6 +50,8 @@ export class SafeModeError extends Error {
   constructor(
     message: string,
     readonly problems: readonly string[] = [message],
+    /** BAD_REQUEST for bad input, CONFLICT for a transition that does not apply (off while off). */
+    readonly code: "BAD_REQUEST" | "CONFLICT" = "BAD_REQUEST",
   ) {
     super(message);
     this.name = "SafeModeError";
@@ -97,7 +99,7 @@ export async function applySafeMode(tx: Tx, actor: Actor, input: SafeModeInput, 
   const by = actor.name;
 
   if (!data.active) {
-    if (!state.active) throw new SafeModeError("Safe mode is already off: nothing changed.");
+    if (!state.active) throw new SafeModeError("Safe mode is already off: nothing changed.", undefined, "CONFLICT");
     await tx.safeModeState.update({ where: { id: 1 }, data: { active: false, message: null, currentEventId: null } });
     let eventId = current?.id ?? "";
     if (current) {

@@ -1,0 +1,156 @@
+import { createDb, type Db } from "@clawgate/db";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createTestDatabase, type TestDatabase } from "../../../devstack/src/testdb.ts";
+import { setSafeMode } from "../safe-mode.ts";
+import { DEMO_CONVERSATION_ID, seedDemo } from "../seed/demo.ts";
+import { addSkillRule, explainSkillAccess, getSkill, removeSkillRule, SkillError, updateSkill } from "./skills.ts";
+
+let tdb: TestDatabase;
+let db: Db;
+
+beforeAll(async () => {
+  tdb = await createTestDatabase({ prefix: "clawgate_core_skills" });
+  db = createDb(tdb.url, { max: 4 });
+  await seedDemo(db, { modelBaseUrl: "http://127.0.0.1:9/v1" });
+  await db.conversation.createMany({
+    data: [
+      { conversationId: "cid-prod", title: "Prod group", type: "GROUP", status: "ENABLED", environment: "PROD" },
+      { conversationId: "cid-pending", type: "GROUP", status: "PENDING" },
+    ],
+  });
+});
+afterAll(async () => {
+  await db?.$disconnect();
+  await tdb?.drop();
+});
+
+const tx = <T>(fn: Parameters<Db["$transaction"]>[0] extends (tx: infer X) => Promise<unknown> ? (tx: X) => Promise<T> : never) => db.$transaction(fn);
+const refusal = async (p: Promise<unknown>) => {
+  const err = await p.catch((e: unknown) => e);
+  expect(err).toBeInstanceOf(SkillError);
+  return err as SkillError;
+};
+const check = (skillKey: string, conversationId = DEMO_CONVERSATION_ID, userId = "u-alice") => explainSkillAccess(db, { skillKey, conversationId, userId });
+
+describe("updateSkill", () => {
+  it("toggles enabled with a field diff, and the next decision follows", async () => {
+    expect((await check("kb.search")).outcome).toBe("allow");
+    const change = await tx((t) => updateSkill(t, { key: "kb.search", enabled: false }));
+    expect(change.diff).toEqual({ enabled: { from: true, to: false } });
+    expect(change.summary).toBe('Skill "kb.search": enabled true -> false');
+    const why = await check("kb.search");
+    expect(why.outcome).toBe("deny");
+    expect(why.reasons).toEqual([{ code: "skill.disabled", explanation: 'The skill "kb.search" is disabled.', userSees: 'The skill "kb.search" is disabled.' }]);
+    expect(why.summary).toBe(`No: user u-alice cannot use "kb.search" in ${DEMO_CONVERSATION_ID}.`);
+    await tx((t) => updateSkill(t, { key: "kb.search", enabled: true }));
+  });
+
+  it("sets environments in a stable order and explains an environment mismatch", async () => {
+    const change = await tx((t) => updateSkill(t, { key: "kb.search", environments: ["PROD"] }));
+    expect(change.environments).toEqual(["PROD"]);
+    const why = await check("kb.search"); // the demo group is a TEST conversation
+    expect(why.reasons.map((r) => r.code)).toEqual(["skill.environment"]);
+    expect(why.reasons[0]!.explanation).toContain("not rolled out to TEST conversations");
+    expect((await check("kb.search", "cid-prod")).outcome).toBe("allow");
+    const back = await tx((t) => updateSkill(t, { key: "kb.search", environments: ["PROD", "TEST"] }));
+    expect(back.environments).toEqual(["TEST", "PROD"]);
+  });
+
+  it("turns approval on and off for a WRITE skill; refuses it where decide would ignore it", async () => {
+    await tx((t) => updateSkill(t, { key: "ticket.create", enabled: true }));
+    expect((await check("ticket.create")).outcome).toBe("needs_approval");
+    await tx((t) => updateSkill(t, { key: "ticket.create", requiresApproval: false }));
+    expect((await check("ticket.create")).outcome).toBe("allow");
+    await tx((t) => updateSkill(t, { key: "ticket.create", requiresApproval: true, enabled: false }));
+
+    expect((await refusal(tx((t) => updateSkill(t, { key: "kb.search", requiresApproval: true })))).message).toMatch(/READ skill/);
+  });
+
+  it("refuses unknown skills, no-ops, empty changes and bad environments, writing nothing", async () => {
+    const before = await db.skill.findMany({ orderBy: { key: "asc" } });
+    expect((await refusal(tx((t) => updateSkill(t, { key: "nope", enabled: true })))).code).toBe("NOT_FOUND");
+    expect((await refusal(tx((t) => updateSkill(t, { key: "kb.search", enabled: true })))).code).toBe("CONFLICT");
+    expect((await refusal(tx((t) => updateSkill(t, { key: "kb.search" })))).message).toMatch(/nothing to change/);
+    expect((await refusal(tx((t) => updateSkill(t, { key: "kb.search", environments: [] })))).message).toMatch(/at least one environment/);
+    expect((await refusal(tx((t) => updateSkill(t, { key: "kb.search", environments: ["DEV" as "TEST"] })))).message).toMatch(/TEST and\/or PROD/);
+    expect(await db.skill.findMany({ orderBy: { key: "asc" } })).toEqual(before);
+  });
+});
+
+describe("skill rules", () => {
+  it("a conversation ALLOW makes an allowlist; a user DENY wins; removing restores", async () => {
+    const allow = await tx((t) => addSkillRule(t, { skillKey: "kb.search", scope: "CONVERSATION", subject: "cid-prod", effect: "ALLOW", note: "prod only" }));
+    expect(allow.summary).toBe('Skill "kb.search": rule added (ALLOW conversation cid-prod)');
+    const notListed = await check("kb.search");
+    expect(notListed.reasons.map((r) => r.code)).toEqual(["rule.not_allowlisted.conversation"]);
+    expect(notListed.reasons[0]!.explanation).toBe(`"kb.search" has ALLOW rules for some conversations (an allowlist), and ${DEMO_CONVERSATION_ID} is not on it.`);
+    expect((await check("kb.search", "cid-prod")).outcome).toBe("allow");
+
+    const deny = await tx((t) => addSkillRule(t, { skillKey: "kb.search", scope: "USER", subject: "u-mallory", effect: "DENY" }));
+    const denied = await check("kb.search", "cid-prod", "u-mallory");
+    expect(denied.reasons.map((r) => r.code)).toEqual(["rule.deny.user"]);
+    expect(denied.reasons[0]!.userSees).toBe('The skill "kb.search" is denied for you by a rule.');
+
+    const skill = await getSkill(db, "kb.search");
+    expect(skill.rules.map((r) => [r.scope, r.subject, r.effect, r.note])).toEqual([
+      ["CONVERSATION", "cid-prod", "ALLOW", "prod only"],
+      ["USER", "u-mallory", "DENY", null],
+    ]);
+
+    await tx((t) => removeSkillRule(t, { id: allow.id }));
+    const removed = await tx((t) => removeSkillRule(t, { id: deny.id }));
+    expect(removed.summary).toBe('Skill "kb.search": rule removed (DENY user u-mallory)');
+    expect((await check("kb.search", "cid-prod", "u-mallory")).outcome).toBe("allow");
+    expect(await db.skillRule.count()).toBe(0);
+  });
+
+  it("a GLOBAL DENY blocks everywhere", async () => {
+    const rule = await tx((t) => addSkillRule(t, { skillKey: "help", scope: "GLOBAL", effect: "DENY" }));
+    expect((await check("help")).reasons.map((r) => r.code)).toEqual(["rule.deny.global"]);
+    await tx((t) => removeSkillRule(t, { id: rule.id }));
+  });
+
+  it("validates scope/subject, refuses duplicates and contradictions, unknown skills and rules", async () => {
+    const bad = async (input: Parameters<typeof addSkillRule>[1]) => (await refusal(tx((t) => addSkillRule(t, input)))).message;
+    expect(await bad({ skillKey: "help", scope: "GLOBAL", subject: "x", effect: "DENY" })).toMatch(/GLOBAL rule has no subject/);
+    expect(await bad({ skillKey: "help", scope: "CONVERSATION", subject: " ", effect: "DENY" })).toMatch(/conversation's id/);
+    expect(await bad({ skillKey: "help", scope: "USER", effect: "ALLOW" })).toMatch(/user's DingTalk id/);
+    expect(await bad({ skillKey: "help", scope: "USER", subject: "two words", effect: "ALLOW" })).toMatch(/no spaces/);
+    expect(await bad({ skillKey: "help", scope: "ROOM" as "USER", subject: "x", effect: "ALLOW" })).toMatch(/scope must be/);
+    expect(await bad({ skillKey: "help", scope: "USER", subject: "x", effect: "MAYBE" as "ALLOW" })).toMatch(/effect must be/);
+    expect((await refusal(tx((t) => addSkillRule(t, { skillKey: "nope", scope: "USER", subject: "x", effect: "ALLOW" })))).code).toBe("NOT_FOUND");
+
+    const rule = await tx((t) => addSkillRule(t, { skillKey: "help", scope: "USER", subject: "u1", effect: "ALLOW" }));
+    expect(await bad({ skillKey: "help", scope: "USER", subject: "u1", effect: "ALLOW" })).toMatch(/exists already/);
+    expect(await bad({ skillKey: "help", scope: "USER", subject: "u1", effect: "DENY" })).toMatch(/ALLOW rule for this subject exists; remove it first/);
+    await tx((t) => removeSkillRule(t, { id: rule.id }));
+    expect((await refusal(tx((t) => removeSkillRule(t, { id: rule.id })))).code).toBe("NOT_FOUND");
+    expect(await db.skillRule.count()).toBe(0);
+  });
+});
+
+describe("explainSkillAccess", () => {
+  it("explains unknown and pending conversations, unknown skills and safe mode, at the current revision", async () => {
+    const unknown = await check("kb.search", "cid-never-seen");
+    expect(unknown.outcome).toBe("deny");
+    expect(unknown.reasons.map((r) => r.code)).toEqual(["conversation.unknown"]);
+    expect(unknown.facts.conversation).toEqual({ known: false, status: null, environment: null });
+    expect((await check("kb.search", "cid-pending")).reasons.map((r) => r.code)).toEqual(["conversation.pending"]);
+    expect((await check("no.such")).reasons.map((r) => r.code)).toEqual(["skill.unknown"]);
+
+    const on = await setSafeMode(db, { type: "CLI", name: "test" }, { active: true, level: "READ_ONLY", reason: "test" });
+    await tx((t) => updateSkill(t, { key: "ticket.create", enabled: true }));
+    const write = await check("ticket.create");
+    expect(write.revision).toBe(on.revision); // updateSkill alone bumps nothing: the console wraps it in configMutation
+    expect(write.facts.safeMode).toBe("READ_ONLY");
+    expect(write.reasons.map((r) => r.code)).toEqual(["safe_mode.read_only"]);
+    expect((await check("kb.search")).outcome).toBe("allow");
+    await setSafeMode(db, { type: "CLI", name: "test" }, { active: false, reason: "done" });
+    await tx((t) => updateSkill(t, { key: "ticket.create", enabled: false }));
+  });
+
+  it("refuses empty inputs", async () => {
+    expect((await refusal(explainSkillAccess(db, { skillKey: "kb.search", conversationId: " ", userId: "u" }))).message).toMatch(/conversation id/);
+    expect((await refusal(explainSkillAccess(db, { skillKey: "kb.search", conversationId: "c", userId: "" }))).message).toMatch(/user's DingTalk id/);
+  });
+});

@@ -1,0 +1,285 @@
+/**
+ * Skills page: what the robot may do. An admin toggles a skill and its approval requirement,
+ * picks the environments it is rolled out to, and keeps allow/deny rules per conversation and
+ * per user. These are config changes: the console wraps each function in `configMutation`
+ * (audit entry and config revision in the same transaction; every runtime reloads).
+ *
+ * `explainSkillAccess` answers "can user X in conversation Y use skill Z, and why?" with the
+ * runtime's own code: the snapshot loader and `decide`.
+ */
+import type { Db, Tx } from "@clawgate/db";
+import { z } from "zod";
+import { diffFields, type FieldDiff } from "../diff.ts";
+import { decide, type PolicyOutcome, type ReasonCode } from "../policy/decide.ts";
+import { effectiveSafeMode, loadPolicySnapshot } from "../policy/snapshot.ts";
+
+export const SKILL_ENVIRONMENTS = ["TEST", "PROD"] as const;
+export const RULE_SCOPES = ["GLOBAL", "CONVERSATION", "USER"] as const;
+export const RULE_EFFECTS = ["ALLOW", "DENY"] as const;
+
+/** A refusal shown as is; `code` maps onto the tRPC error code. Nothing was written. */
+export class SkillError extends Error {
+  constructor(
+    readonly code: "NOT_FOUND" | "CONFLICT" | "BAD_REQUEST",
+    message: string,
+  ) {
+    super(message);
+    this.name = "SkillError";
+  }
+}
+
+function parse<S extends z.ZodType>(schema: S, input: unknown): z.output<S> {
+  const parsed = schema.safeParse(input);
+  if (!parsed.success) throw new SkillError("BAD_REQUEST", parsed.error.issues.map((i) => i.message).join("; "));
+  return parsed.data;
+}
+
+const skillKey = z.string({ error: "skillKey is required" }).trim().min(1, { error: "skillKey is required" }).max(100, { error: "skillKey is too long" });
+
+/** One skill with its rules (newest first), for the detail view. */
+export async function getSkill(db: Db | Tx, key: string) {
+  const skill = await db.skill.findUnique({
+    where: { key },
+    include: { rules: { orderBy: [{ scope: "asc" }, { createdAt: "desc" }], select: { id: true, scope: true, subject: true, effect: true, note: true, createdAt: true } } },
+  });
+  if (!skill) throw new SkillError("NOT_FOUND", `There is no skill "${key}".`);
+  const requiresFlag = typeof (skill.settings as { requiresFlag?: unknown } | null)?.requiresFlag === "string" ? (skill.settings as { requiresFlag: string }).requiresFlag : null;
+  const { settings: _settings, ...rest } = skill;
+  return { ...rest, requiresFlag };
+}
+
+export const skillUpdateSchema = z
+  .strictObject({
+    key: skillKey,
+    enabled: z.boolean({ error: "enabled must be true or false" }).optional(),
+    requiresApproval: z.boolean({ error: "requiresApproval must be true or false" }).optional(),
+    environments: z
+      .array(z.enum(SKILL_ENVIRONMENTS, { error: "environments must be TEST and/or PROD" }))
+      .min(1, { error: "pick at least one environment (disable the skill to stop it everywhere)" })
+      .refine((a) => new Set(a).size === a.length, { error: "an environment is listed twice" })
+      .optional(),
+  })
+  .refine((v) => v.enabled !== undefined || v.requiresApproval !== undefined || v.environments !== undefined, {
+    error: "nothing to change: give enabled, requiresApproval or environments",
+  });
+export type SkillUpdate = z.input<typeof skillUpdateSchema>;
+
+export interface SkillChange {
+  key: string;
+  enabled: boolean;
+  requiresApproval: boolean;
+  environments: ("TEST" | "PROD")[];
+  diff: FieldDiff;
+  summary: string;
+}
+
+/** Toggles a skill, its approval requirement or its environments on the caller's transaction. */
+export async function updateSkill(tx: Tx, input: SkillUpdate): Promise<SkillChange> {
+  const { key, ...change } = parse(skillUpdateSchema, input);
+  const locked = await tx.$queryRaw<{ key: string }[]>`SELECT key FROM "Skill" WHERE key = ${key} FOR UPDATE`;
+  if (locked.length === 0) throw new SkillError("NOT_FOUND", `There is no skill "${key}".`);
+  const before = await tx.skill.findUniqueOrThrow({ where: { key } });
+  // decide: READ skills never wait for an approver, DESTRUCTIVE ones always do; the flag only
+  // means something for WRITE skills, so refuse a setting that would not do what it says.
+  if (change.requiresApproval !== undefined && change.requiresApproval !== before.requiresApproval) {
+    if (before.riskClass === "READ") throw new SkillError("BAD_REQUEST", `"${key}" is a READ skill: read skills never need approval.`);
+    if (before.riskClass === "DESTRUCTIVE" && !change.requiresApproval) {
+      throw new SkillError("BAD_REQUEST", `"${key}" is DESTRUCTIVE: destructive skills always need an approver's grant.`);
+    }
+  }
+  const environments = change.environments ? [...SKILL_ENVIRONMENTS].filter((e) => change.environments!.includes(e)) : undefined;
+  const was = { enabled: before.enabled, requiresApproval: before.requiresApproval, environments: before.environments };
+  const diff = diffFields(was, { ...was, ...change, ...(environments ? { environments } : {}) });
+  if (Object.keys(diff).length === 0) throw new SkillError("CONFLICT", `Nothing changed: "${key}" already has these settings.`);
+  const after = await tx.skill.update({ where: { key }, data: { ...change, ...(environments ? { environments } : {}) } });
+  const parts = Object.entries(diff).map(([k, d]) => ("from" in d ? `${k} ${JSON.stringify(d.from)} -> ${JSON.stringify(d.to)}` : k));
+  return {
+    key,
+    enabled: after.enabled,
+    requiresApproval: after.requiresApproval,
+    environments: after.environments,
+    diff,
+    summary: `Skill "${key}": ${parts.join(", ")}`,
+  };
+}
+
+// DingTalk ids (conversationId "cid…" base64-ish, staffId, unionId): printable, no spaces.
+const subjectText = z
+  .string()
+  .trim()
+  .max(128, { error: "the subject is too long (128 characters at most)" })
+  .regex(/^[\x21-\x7e]*$/, { error: "the subject is a DingTalk id: letters, digits and symbols, no spaces" });
+
+export const ruleAddSchema = z
+  .strictObject({
+    skillKey,
+    scope: z.enum(RULE_SCOPES, { error: "scope must be GLOBAL, CONVERSATION or USER" }),
+    subject: subjectText.default(""),
+    effect: z.enum(RULE_EFFECTS, { error: "effect must be ALLOW or DENY" }),
+    note: z.string().trim().max(200, { error: "the note is too long (200 characters at most)" }).optional(),
+  })
+  .superRefine((v, ctx) => {
+    if (v.scope === "GLOBAL" && v.subject !== "") ctx.addIssue({ code: "custom", path: ["subject"], message: "a GLOBAL rule has no subject" });
+    if (v.scope === "CONVERSATION" && v.subject === "") ctx.addIssue({ code: "custom", path: ["subject"], message: "give the conversation's id (e.g. cid-demo-group)" });
+    if (v.scope === "USER" && v.subject === "") ctx.addIssue({ code: "custom", path: ["subject"], message: "give the user's DingTalk id (staffId)" });
+  });
+export type RuleAdd = z.input<typeof ruleAddSchema>;
+
+export interface RuleChange {
+  id: string;
+  skillKey: string;
+  scope: (typeof RULE_SCOPES)[number];
+  subject: string;
+  effect: (typeof RULE_EFFECTS)[number];
+  diff: Record<string, unknown>;
+  summary: string;
+}
+
+const describeRule = (r: { scope: string; subject: string; effect: string }) =>
+  r.scope === "GLOBAL" ? `${r.effect} everywhere` : `${r.effect} ${r.scope.toLowerCase()} ${r.subject}`;
+
+export async function addSkillRule(tx: Tx, input: RuleAdd): Promise<RuleChange> {
+  const r = parse(ruleAddSchema, input);
+  const skill = await tx.skill.findUnique({ where: { key: r.skillKey }, select: { key: true } });
+  if (!skill) throw new SkillError("NOT_FOUND", `There is no skill "${r.skillKey}".`);
+  const existing = await tx.skillRule.findUnique({ where: { skillKey_scope_subject: { skillKey: r.skillKey, scope: r.scope, subject: r.subject } } });
+  if (existing) {
+    throw new SkillError(
+      "CONFLICT",
+      existing.effect === r.effect
+        ? `That rule exists already (${describeRule(existing)}).`
+        : `A ${existing.effect} rule for this ${r.scope === "GLOBAL" ? "scope" : "subject"} exists; remove it first.`,
+    );
+  }
+  // createMany + skipDuplicates: a concurrent add of the same rule is a clear conflict, not a 500.
+  const { count } = await tx.skillRule.createMany({
+    data: [{ skillKey: r.skillKey, scope: r.scope, subject: r.subject, effect: r.effect, note: r.note || null }],
+    skipDuplicates: true,
+  });
+  if (count === 0) throw new SkillError("CONFLICT", "That rule was just added by someone else.");
+  const row = await tx.skillRule.findUniqueOrThrow({ where: { skillKey_scope_subject: { skillKey: r.skillKey, scope: r.scope, subject: r.subject } } });
+  return {
+    id: row.id,
+    skillKey: r.skillKey,
+    scope: r.scope,
+    subject: r.subject,
+    effect: r.effect,
+    diff: { rule: { from: null, to: { scope: r.scope, subject: r.subject, effect: r.effect } } },
+    summary: `Skill "${r.skillKey}": rule added (${describeRule(r)})`,
+  };
+}
+
+export const ruleRemoveSchema = z.strictObject({ id: z.string().trim().min(1, { error: "id is required" }) });
+
+export async function removeSkillRule(tx: Tx, input: z.input<typeof ruleRemoveSchema>): Promise<RuleChange> {
+  const { id } = parse(ruleRemoveSchema, input);
+  const r = await tx.skillRule.findUnique({ where: { id } });
+  // deleteMany counts: a concurrent removal of the same rule is a clear "not found", not a 500.
+  if (!r || (await tx.skillRule.deleteMany({ where: { id } })).count === 0) {
+    throw new SkillError("NOT_FOUND", "No such rule (it may have been removed already).");
+  }
+  return {
+    id,
+    skillKey: r.skillKey,
+    scope: r.scope,
+    subject: r.subject,
+    effect: r.effect,
+    diff: { rule: { from: { scope: r.scope, subject: r.subject, effect: r.effect }, to: null } },
+    summary: `Skill "${r.skillKey}": rule removed (${describeRule(r)})`,
+  };
+}
+
+// --- "Can user X in conversation Y use skill Z, and why?" -----------------------------------
+
+export const accessCheckSchema = z.strictObject({
+  skillKey,
+  conversationId: z.string().trim().min(1, { error: "give a conversation id" }).max(128, { error: "the conversation id is too long" }),
+  userId: z.string().trim().min(1, { error: "give a user's DingTalk id" }).max(128, { error: "the user id is too long" }),
+});
+export type AccessCheck = z.input<typeof accessCheckSchema>;
+
+export interface AccessExplanation {
+  outcome: PolicyOutcome;
+  /** One sentence for an admin per reason, plus what the user would be told. */
+  reasons: { code: ReasonCode; explanation: string; userSees: string }[];
+  /** A plain summary of the outcome. */
+  summary: string;
+  /** The config revision the answer was computed at, and when. */
+  revision: number;
+  at: Date;
+  facts: {
+    conversation: { known: boolean; status: string | null; environment: string | null };
+    skill: { known: boolean; enabled: boolean | null; riskClass: string | null; requiresApproval: boolean | null; environments: string[] };
+    safeMode: string | null;
+  };
+}
+
+function explain(code: ReasonCode, c: z.output<typeof accessCheckSchema>, env: string | null): string {
+  const k = `"${c.skillKey}"`;
+  switch (code) {
+    case "conversation.unknown": return `The robot has never seen conversation ${c.conversationId}: unknown conversations are denied (fail closed).`;
+    case "conversation.pending": return `Conversation ${c.conversationId} is pending review: enable it on the Conversations page.`;
+    case "conversation.disabled": return `Conversation ${c.conversationId} is disabled.`;
+    case "safe_mode.maintenance": return "Safe mode is on at MAINTENANCE level: the robot answers nothing but the status message.";
+    case "safe_mode.read_only": return `Safe mode is on at READ_ONLY level: only READ skills run, and ${k} is not one.`;
+    case "skill.unknown": return `There is no skill ${k}.`;
+    case "skill.disabled": return `The skill ${k} is disabled.`;
+    case "skill.environment": return `The skill ${k} is not rolled out to ${env ?? "this"} conversations (see its environments).`;
+    case "rule.deny.global": return `A GLOBAL DENY rule blocks ${k} everywhere.`;
+    case "rule.deny.conversation": return `A DENY rule blocks ${k} in conversation ${c.conversationId}.`;
+    case "rule.deny.user": return `A DENY rule blocks ${k} for user ${c.userId}.`;
+    case "rule.not_allowlisted.conversation": return `${k} has ALLOW rules for some conversations (an allowlist), and ${c.conversationId} is not on it.`;
+    case "rule.not_allowlisted.user": return `${k} has ALLOW rules for some users (an allowlist), and ${c.userId} is not on it.`;
+    case "flag.off": return "A feature flag this needs is off (see Feature flags).";
+    case "budget.exhausted": return "The token budget is used up.";
+    case "approval.required": return `${k} may run, but each call waits for an approver's grant first.`;
+  }
+}
+
+/**
+ * The runtime's answer for one skill, user and conversation, from a fresh snapshot (the same
+ * loader and `decide` every replica runs). Budgets and rate limits are per request and are not
+ * part of this answer.
+ */
+export async function explainSkillAccess(db: Db, input: AccessCheck): Promise<AccessExplanation> {
+  const c = parse(accessCheckSchema, input);
+  const snapshot = await loadPolicySnapshot(db);
+  const now = snapshot.loadedAt;
+  const decision = decide(snapshot, { conversationId: c.conversationId, userId: c.userId, now }, { kind: "skill", skillKey: c.skillKey });
+  const conversation = snapshot.conversations.get(c.conversationId);
+  const skill = snapshot.skills.get(c.skillKey);
+  const env = conversation?.environment ?? null;
+  const summary =
+    decision.outcome === "allow"
+      ? `Yes: user ${c.userId} can use "${c.skillKey}" in ${c.conversationId}.`
+      : decision.outcome === "needs_approval"
+        ? `Yes, with approval: each "${c.skillKey}" call by ${c.userId} in ${c.conversationId} waits for an approver.`
+        : `No: user ${c.userId} cannot use "${c.skillKey}" in ${c.conversationId}.`;
+  return {
+    outcome: decision.outcome,
+    reasons: decision.reasons.map((r) => ({ code: r.code, explanation: explain(r.code, c, env), userSees: r.detail })),
+    summary,
+    revision: snapshot.revision,
+    at: now,
+    facts: {
+      conversation: { known: !!conversation, status: conversation?.status ?? null, environment: env },
+      skill: {
+        known: !!skill,
+        enabled: skill?.enabled ?? null,
+        riskClass: skill?.riskClass ?? null,
+        requiresApproval: skill?.requiresApproval ?? null,
+        environments: skill ? [...skill.environments] : [],
+      },
+      safeMode: effectiveSafeMode(snapshot.safeMode, now),
+    },
+  };
+}
+
+/** Known conversations, for the check's suggestions (most recently seen first). */
+export async function knownConversations(db: Db | Tx, take = 100) {
+  return db.conversation.findMany({
+    orderBy: [{ lastSeenAt: "desc" }, { id: "asc" }],
+    take,
+    select: { conversationId: true, title: true, status: true, environment: true },
+  });
+}

@@ -6,6 +6,7 @@
 import path from "node:path";
 import { defineConfig } from "@playwright/test";
 import { DEMO_OIDC_CLIENT } from "./packages/devstack/src/ports.ts";
+import { E2E_SIGNIN_LIMIT_ENV } from "./e2e/signin-limits.ts";
 import { E2E } from "./e2e/stack.ts";
 
 const databaseUrl = process.env.DATABASE_URL;
@@ -26,6 +27,8 @@ const consoleEnv = {
   NEXT_TELEMETRY_DISABLED: "1",
   // Its own build folder: a running `npm start` keeps serving apps/console/.next untouched.
   CLAWGATE_NEXT_DIST_DIR: ".next-e2e",
+  // Sign-in rate limits the suite's own sign-ins stay under (security.spec.ts exceeds them on purpose).
+  ...E2E_SIGNIN_LIMIT_ENV,
 };
 
 export default defineConfig({

@@ -9,6 +9,7 @@ import { onboard } from "./commands/onboard.ts";
 import { safeMode, type SafeModeOptions } from "./commands/safe-mode.ts";
 import { say } from "./commands/say.ts";
 import { seed } from "./commands/seed.ts";
+import { send } from "./commands/send.ts";
 import { serve } from "./commands/serve.ts";
 import { VERSION } from "./version.ts";
 
@@ -63,5 +64,12 @@ program
   .option("--level <level>", "on: read-only (only READ skills run; default) or maintenance (no model call)")
   .option("--message <text>", "on: what the robot tells users")
   .action((state: string, opts: SafeModeOptions) => exitWith(() => safeMode(state, opts))());
+
+program
+  .command("send")
+  .description("send a text message from the robot into a known conversation (DingTalk OpenAPI robot send; audited)")
+  .requiredOption("--to <conversation>", 'DingTalk conversation id, or "demo" for cid-demo-group')
+  .requiredOption("--text <text>", "the message text")
+  .action((opts: { to: string; text: string }) => exitWith(() => send(opts))());
 
 await program.parseAsync(process.argv);

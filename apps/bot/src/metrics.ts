@@ -14,6 +14,8 @@ export interface Metrics {
   agentTurns: Counter<"outcome">;
   /** Tool calls by skill, policy decision and outcome (as recorded in SkillInvocation). */
   toolCalls: Counter<"skill" | "decision" | "outcome">;
+  /** Messages refused by the shared limits: budget, rate_limited (one reply), rate_dropped (silent). */
+  limitRefusals: Counter<"kind">;
 }
 
 export function createMetrics(): Metrics {
@@ -38,5 +40,6 @@ export function createMetrics(): Metrics {
   );
   const agentTurns = counter("clawgate_agent_turns_total", "Agent turns by outcome", ["outcome"]);
   const toolCalls = counter("clawgate_tool_calls_total", "Tool calls by skill, policy decision and outcome", ["skill", "decision", "outcome"]);
-  return { registry, httpDuration, ingress, outbound, policyDecisions, agentTurns, toolCalls };
+  const limitRefusals = counter("clawgate_limit_refusals_total", "Messages refused by token budgets and rate limits, by kind", ["kind"]);
+  return { registry, httpDuration, ingress, outbound, policyDecisions, agentTurns, toolCalls, limitRefusals };
 }

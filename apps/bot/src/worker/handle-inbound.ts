@@ -7,6 +7,11 @@
  * A job that runs again after its reply was stored (throttled, send failed, worker died) sends
  * the stored reply instead of running the turn again, so tools and approval requests are not
  * repeated. Only a crash between the turn and that insert repeats the turn.
+ *
+ * Between the gate and the turn: the shared limits (src/limits/admit.ts): requests per minute,
+ * then the token budget reservation, settled after the turn with the tokens the model reported.
+ * A refused message is answered and marked DENIED with its reason; past the one "too fast" reply
+ * of a window, messages are only marked DENIED (abuse throttling: no reply).
  */
 import { createHash } from "node:crypto";
 import type { Db } from "@clawgate/db";
@@ -17,6 +22,7 @@ import { z } from "zod";
 import { INBOUND_TASK } from "../ingress/ingest.ts";
 import type { Agent } from "../agent/index.ts";
 import { SKILLS } from "../agent/tools.ts";
+import { createLimits, type Limits } from "../limits/admit.ts";
 import type { Logger } from "../logger.ts";
 import type { Metrics } from "../metrics.ts";
 import type { PolicyView } from "../policy/runtime.ts";
@@ -34,6 +40,8 @@ export interface InboundHandlerDeps {
   metrics: Metrics;
   policy: PolicyView;
   agent: Agent;
+  /** Rate limits and token budgets; by default shared through the database (db, pool). */
+  limits?: Limits;
   now?: () => number;
 }
 
@@ -50,6 +58,11 @@ const payloadSchema = z.object({
 export const hashId = (value: string) => createHash("sha256").update(value).digest("hex").slice(0, 12);
 
 export const TURN_FAILED_REPLY = "Something went wrong while answering; please try again in a few minutes.";
+/** Sent once when a turn runs long (the agent decides when), before the answer. */
+export const WORKING_REPLY = "Working on it…";
+
+/** Reasons recorded by the limits (InboundMessage.error): a rerun resending their reply is DENIED too. */
+const LIMIT_REASON = /^(rate_limited|budget\.exhausted)\./;
 
 /** What the model reads for a message: its text, or a note for a type the robot cannot read. */
 export function turnText(msg: RobotMessage): string {
@@ -73,6 +86,7 @@ ON CONFLICT ("conversationId") DO UPDATE SET
 
 export function createInboundHandler(deps: InboundHandlerDeps): Task {
   const { db, pool, logger, metrics, now = Date.now } = deps;
+  const limits = deps.limits ?? createLimits({ db, pool, now });
 
   return async (rawPayload: unknown, helpers: JobHelpers) => {
     const { inboundId, traceId, deferrals = 0 } = payloadSchema.parse(rawPayload);
@@ -118,37 +132,13 @@ export function createInboundHandler(deps: InboundHandlerDeps): Task {
       db.inboundMessage.update({ where: { id: inboundId }, data: { status, processedAt: new Date(), error: error ?? null } });
 
     const idempotencyKey = `reply:${inboundId}`;
-    let message = gate.refusal === undefined ? await storedReply(pool, idempotencyKey) : textReply(gate.refusal);
-    if (!message) {
-      const turn = await deps.agent
-        .reply({
-          text: turnText(msg),
-          conversationId: msg.conversationId,
-          userId: msg.senderStaffId || msg.senderId,
-          traceId,
-          inboundId,
-          snapshot,
-          latest: () => deps.policy.snapshot(),
-        })
-        .catch((error: unknown) => {
-          // A bug or a database outage: the job retries, and its last attempt still answers.
-          if (helpers.job.attempts < helpers.job.max_attempts) throw error;
-          log.error({ err: error, conversation }, "agent turn failed on the last attempt; sending the fallback");
-          return { text: TURN_FAILED_REPLY, outcome: "failed", toolCalls: 0, approvals: [], calls: [], usage: { promptTokens: 0, completionTokens: 0 } };
-        });
-      metrics.agentTurns.inc({ outcome: turn.outcome });
-      for (const c of turn.calls) metrics.toolCalls.inc({ skill: SKILLS.has(c.skillKey) ? c.skillKey : "unknown", decision: c.decision, outcome: c.outcome });
-      log.info({ turn: turn.outcome, toolCalls: turn.toolCalls, approvals: turn.approvals.length, conversation, ...("error" in turn ? { error: turn.error } : {}) }, "agent turn");
-      message = textReply(turn.text);
-    }
-
     const targets = replyTargets(msg, { allowedHosts: deps.webhookHosts, openApi: deps.senders.openApi !== undefined, now: now() });
-    try {
-      const { outcome, channel } = await sendReply({
+    const send = (key: string, message: OutboundMessage) =>
+      sendReply({
         pool,
         throttle: deps.throttle,
         senders: deps.senders,
-        idempotencyKey,
+        idempotencyKey: key,
         inboundId,
         robotCode: row.robotCode,
         conversationId: msg.conversationId,
@@ -157,8 +147,82 @@ export function createInboundHandler(deps: InboundHandlerDeps): Task {
         message,
         deferrals,
       });
+    // Why the message is DENIED (undefined: answered).
+    let denied: string | undefined = gate.refusal === undefined ? undefined : gate.primary;
+    let message = gate.refusal === undefined ? await storedReply(pool, idempotencyKey) : textReply(gate.refusal);
+    if (message && denied === undefined && row.error && LIMIT_REASON.test(row.error)) denied = row.error;
+    if (!message) {
+      const userId = msg.senderStaffId || msg.senderId;
+      const text = turnText(msg);
+      const admission = await limits.admit({
+        conversationId: msg.conversationId,
+        userId,
+        text,
+        traceId,
+        configRevision: snapshot.revision,
+        // A retried job is the same message: it was counted on its first attempt.
+        countRequest: helpers.job.attempts <= 1,
+      });
+      if (admission.kind === "dropped") {
+        metrics.limitRefusals.inc({ kind: admission.metric });
+        await finish("DENIED", admission.reason);
+        log.info({ reason: admission.reason, conversation }, "refused by limits; dropped without a reply");
+        return;
+      }
+      if (admission.kind === "refused") {
+        metrics.limitRefusals.inc({ kind: admission.metric });
+        // Recorded before the send: a rerun that resends this reply still marks the message DENIED.
+        await db.inboundMessage.update({ where: { id: inboundId }, data: { error: admission.reason } });
+        log.info({ reason: admission.reason, conversation }, "refused by limits");
+        denied = admission.reason;
+        message = textReply(admission.text);
+      } else {
+        const { reservation } = admission;
+        const turn = await deps.agent
+            .reply({
+              text,
+              conversationId: msg.conversationId,
+              userId,
+              traceId,
+              inboundId,
+              snapshot,
+              latest: () => deps.policy.snapshot(),
+              onSlow: async () => {
+                // Best effort: the answer follows anyway, so a failed interim send is only logged.
+                try {
+                  const sent = await send(`interim:${inboundId}`, textReply(WORKING_REPLY));
+                  metrics.outbound.inc({ channel: sent.channel ?? "none", outcome: sent.outcome });
+                } catch (error) {
+                  log.info({ err: error instanceof Error ? error.message : String(error), conversation }, "interim message not sent");
+                }
+              },
+            })
+            .catch((error: unknown) => {
+              // A bug or a database outage: the job retries, and its last attempt still answers.
+              if (helpers.job.attempts < helpers.job.max_attempts) throw error;
+              log.error({ err: error, conversation }, "agent turn failed on the last attempt; sending the fallback");
+              return { text: TURN_FAILED_REPLY, outcome: "failed", toolCalls: 0, approvals: [], calls: [], usage: { promptTokens: 0, completionTokens: 0 } };
+            })
+            .catch(async (error: unknown) => {
+              // The job retries: give the reservation back first (nothing is charged).
+              await limits.settle(reservation, undefined).catch((e: unknown) => log.warn({ err: e, conversation }, "token reservation not released"));
+              throw error;
+            });
+        // Charged what the model reported (a model that was down reported nothing: not charged).
+        await limits.settle(reservation, turn.usage).catch((e: unknown) => log.warn({ err: e, conversation }, "token usage not settled"));
+        metrics.agentTurns.inc({ outcome: turn.outcome });
+        for (const c of turn.calls) metrics.toolCalls.inc({ skill: SKILLS.has(c.skillKey) ? c.skillKey : "unknown", decision: c.decision, outcome: c.outcome });
+        const tokens = turn.usage.promptTokens + turn.usage.completionTokens;
+        log.info({ turn: turn.outcome, toolCalls: turn.toolCalls, approvals: turn.approvals.length, tokens, conversation, ...("error" in turn ? { error: turn.error } : {}) }, "agent turn");
+        message = textReply(turn.text);
+      }
+    }
+
+    try {
+      const { outcome, channel } = await send(idempotencyKey, message);
       metrics.outbound.inc({ channel: channel ?? "none", outcome });
-      await finish(outcome === "already_failed" ? "FAILED" : gate.refusal === undefined ? "REPLIED" : "DENIED");
+      if (outcome === "already_failed") await finish("FAILED");
+      else await finish(denied === undefined ? "REPLIED" : "DENIED", denied);
       log.info({ outcome, channel, conversation, msgType: msg.msgtype }, "reply handled");
     } catch (error) {
       if (error instanceof ThrottledError) {

@@ -7,6 +7,7 @@
  */
 import type { Db } from "@clawgate/db";
 import { createAgent, type Agent } from "../agent/index.ts";
+import { createModelSlots } from "../limits/model-slots.ts";
 import { catalogCache } from "../agent/catalog.ts";
 import { APPROVAL_EXECUTE_TASK, createApprovalExecutor } from "../approvals/execute.ts";
 import { APPROVAL_SWEEP_TASK, sweepApprovals } from "../approvals/sweep.ts";
@@ -118,7 +119,7 @@ export function startQueue(opts: QueueOptions): Queue {
       logger,
       metrics,
       policy: opts.policy,
-      agent: opts.agent ?? createAgent({ db }),
+      agent: opts.agent ?? createAgent({ db, modelSlots: createModelSlots({ pool, logger }) }),
     }),
     [APPROVAL_EXECUTE_TASK]: createApprovalExecutor({
       db,

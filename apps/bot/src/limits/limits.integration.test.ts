@@ -1,0 +1,181 @@
+/**
+ * The shared limits end to end: fake DingTalk -> ingress -> queue -> policy gate -> rate limits
+ * and token budget -> the demo model (through the model slots) -> reply; usage settled after.
+ */
+import { usageFor } from "@clawgate/core/limits/budget.ts";
+import { seedDemo } from "@clawgate/core";
+import { createDb, type Db } from "@clawgate/db";
+import { completion, startDemoModel, type DemoModel } from "@clawgate/devstack/demo-model";
+import { demoReply, type ChatRequest } from "@clawgate/devstack/demo-model-reply";
+import type { FakeDingTalk } from "@clawgate/devstack/fake-dingtalk";
+import { createTestDatabase, type TestDatabase } from "@clawgate/devstack/testdb";
+import type pg from "pg";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { query, waitFor } from "../../test/helpers.ts";
+import { startIngressHarness } from "../../test/ingress.ts";
+import { enableConversations } from "../../test/policy.ts";
+import { queueEnv, startTestQueue } from "../../test/queue.ts";
+import { MODEL_UNAVAILABLE_REPLY } from "../agent/index.ts";
+import { createLogger } from "../logger.ts";
+import { createMetrics } from "../metrics.ts";
+import { startPolicyRuntime, type PolicyRuntime } from "../policy/runtime.ts";
+import type { BotServer } from "../server.ts";
+import type { Queue } from "../worker/queue.ts";
+
+let testDb: TestDatabase;
+let db: Db;
+let pool: pg.Pool;
+let app: BotServer;
+let fake: FakeDingTalk;
+let model: DemoModel;
+let queue: Queue;
+let policy: PolicyRuntime;
+const logger = createLogger("silent");
+const metrics = createMetrics();
+
+beforeAll(async () => {
+  testDb = await createTestDatabase({ prefix: "clawgate_bot_limits" });
+  db = createDb(testDb.url);
+  model = await startDemoModel({ port: 0 });
+  // DEFAULT budget: 200,000 tokens a day, 20 requests a minute; GLOBAL 2,000,000 a day.
+  await seedDemo(db, { modelBaseUrl: model.url });
+  ({ pool, app, fake } = await startIngressHarness({ databaseUrl: testDb.url, db, logger, metrics, applicationName: "test-limits" }));
+  policy = startPolicyRuntime({ db, databaseUrl: testDb.url, logger, pollIntervalMs: 10 * 60_000 });
+  await policy.loaded;
+  await enableConversations(db, policy, "cid-charge", "cid-down", "cid-budget", "cid-rate");
+  queue = await startTestQueue({ env: queueEnv(testDb.url, fake.url), db, logger, metrics, policy });
+});
+afterAll(async () => {
+  await queue?.stop();
+  await policy?.stop();
+  await app?.close();
+  await fake?.close();
+  await model?.close();
+  await pool?.end();
+  await db?.$disconnect();
+  await testDb?.drop();
+});
+
+const handled = (msgId: string) =>
+  waitFor(
+    async () => {
+      const [row] = await query<{ id: string; status: string; error: string | null; traceId: string }>(
+        testDb.url,
+        `SELECT id, status, error, "traceId" FROM "InboundMessage" WHERE "msgId" = $1`,
+        [msgId],
+      );
+      return row && row.status !== "RECEIVED" && row.status !== "PROCESSING" ? row : undefined;
+    },
+    10_000,
+    "inbound handled",
+  );
+
+/** Delivers one message and returns its reply and the inbound row once handled. */
+async function talk(conversationId: string, senderId: string, text: string) {
+  const { msgId, status } = await fake.deliver({ conversationId, text, senderId });
+  expect(status).toBe(200);
+  const [reply] = await fake.waitForReplies(conversationId, 1, 20_000);
+  return { text: reply!.text, inbound: await handled(msgId) };
+}
+
+const chatRequests = () => model.requests.filter((r) => r.path === "/v1/chat/completions");
+const refusals = async (kind: string) => (await metrics.limitRefusals.get()).values.find((v) => v.labels.kind === kind)?.value ?? 0;
+const liveLeases = async () => (await query<{ n: number }>(testDb.url, `SELECT count(*)::int AS n FROM "ModelLease"`))[0]!.n;
+
+describe("token budgets", () => {
+  it("charge an answered turn what the model reported, on the conversation, the user and GLOBAL", async () => {
+    const globalBefore = await usageFor(db, { scope: "GLOBAL", subject: "" });
+    const before = chatRequests().length;
+    const { text, inbound } = await talk("cid-charge", "user-charge", "hello");
+    expect(text).toContain("Demo model here");
+    expect(inbound.status).toBe("REPLIED");
+    // What the demo model reported for each request of the turn (it is deterministic).
+    const reported = chatRequests()
+      .slice(before)
+      .reduce((sum, r) => sum + completion("x", r.body as ChatRequest, demoReply(r.body as ChatRequest), "c").usage.total_tokens, 0);
+    expect(reported).toBeGreaterThan(0);
+    const conv = await usageFor(db, { scope: "CONVERSATION", subject: "cid-charge" });
+    const user = await usageFor(db, { scope: "USER", subject: "user-charge" });
+    const global = await usageFor(db, { scope: "GLOBAL", subject: "" });
+    expect(conv).toMatchObject({ source: "DEFAULT", day: { used: reported, reserved: 0, limit: 200_000 }, month: { used: reported, reserved: 0 } });
+    expect(user.day).toMatchObject({ used: reported, reserved: 0 });
+    expect(global.day.used - globalBefore.day.used).toBe(reported);
+    expect(await liveLeases()).toBe(0); // the model slot was given back
+  });
+
+  it("do not charge a turn whose model is down", async () => {
+    model.setMode("down");
+    try {
+      const { text, inbound } = await talk("cid-down", "user-down", "hello");
+      expect(text).toBe(MODEL_UNAVAILABLE_REPLY);
+      expect(inbound.status).toBe("REPLIED");
+    } finally {
+      model.setMode("ok");
+    }
+    const conv = await usageFor(db, { scope: "CONVERSATION", subject: "cid-down" });
+    expect(conv.day).toMatchObject({ used: 0, reserved: 0 });
+    expect(conv.month).toMatchObject({ used: 0, reserved: 0 });
+    expect(await liveLeases()).toBe(0);
+  });
+
+  it("exhausted: refuses with which budget, when it resets and who can raise it; audited; no model call", async () => {
+    await db.tokenBudget.create({ data: { scope: "CONVERSATION", subject: "cid-budget", dailyTokens: 50 } });
+    const first = await talk("cid-budget", "user-budget", "hello");
+    expect(first.text).toContain("Demo model here"); // 50 tokens left: admitted, charged more
+    expect((await usageFor(db, { scope: "CONVERSATION", subject: "cid-budget" })).day.used).toBeGreaterThan(50);
+
+    const calls = chatRequests().length;
+    const budgetRefusals = await refusals("budget");
+    const secret = "please summarise the merger plan";
+    const { text, inbound } = await talk("cid-budget", "user-budget", secret);
+    expect(text).toMatch(
+      /^This conversation's daily token budget \(50 tokens\) is used up\. It resets at \d{4}-\d\d-\d\d 00:00 UTC \(in \d+ (min|h)\); an admin can raise it in the Clawgate console \(Budgets\)\.$/,
+    );
+    expect(chatRequests().length).toBe(calls);
+    expect(inbound).toMatchObject({ status: "DENIED", error: "budget.exhausted.conversation.day" });
+    expect(await refusals("budget")).toBe(budgetRefusals + 1);
+    const audit = await query<Record<string, unknown>>(
+      testDb.url,
+      `SELECT "actorType", action, "targetType", "targetId", diff, "traceId", "configRevision" FROM "AuditLog" WHERE action = 'budget.exhausted'`,
+    );
+    expect(audit).toEqual([
+      {
+        actorType: "RUNTIME",
+        action: "budget.exhausted",
+        targetType: "budget",
+        targetId: "CONVERSATION:cid-budget",
+        diff: { scope: "CONVERSATION", source: "CONVERSATION", window: "DAY", limit: 50, used: expect.any(Number), resetsAt: expect.any(String) },
+        traceId: inbound.traceId,
+        configRevision: policy.snapshot()!.revision,
+      },
+    ]);
+    expect(JSON.stringify(audit)).not.toContain("merger");
+    // The refused message reserved nothing.
+    expect((await usageFor(db, { scope: "CONVERSATION", subject: "cid-budget" })).day.reserved).toBe(0);
+  });
+});
+
+describe("rate limits", () => {
+  it("answer one 'too fast' reply, then drop the rest of the window silently (recorded DENIED)", async () => {
+    await db.tokenBudget.create({ data: { scope: "USER", subject: "user-fast", requestsPerMinute: 2 } });
+    for (let i = 0; i < 2; i++) expect((await talk("cid-rate", "user-fast", "hello")).text).toContain("Demo model here");
+
+    const calls = chatRequests().length;
+    const limited = await talk("cid-rate", "user-fast", "hello again");
+    expect(limited.text).toMatch(/^You are sending messages too fast; try again in (\d+) s\.$/);
+    const seconds = Number(/in (\d+) s/.exec(limited.text)![1]);
+    expect(seconds).toBeGreaterThanOrEqual(1);
+    expect(seconds).toBeLessThanOrEqual(60);
+    expect(limited.inbound).toMatchObject({ status: "DENIED", error: "rate_limited.user" });
+
+    const dropped = await Promise.all([1, 2].map(async (i) => (await fake.deliver({ conversationId: "cid-rate", text: `spam ${i}`, senderId: "user-fast" })).msgId));
+    for (const msgId of dropped) expect(await handled(msgId)).toMatchObject({ status: "DENIED", error: "rate_limited.user" });
+    await expect(fake.waitForReplies("cid-rate", 1, 700)).rejects.toThrow();
+    expect(chatRequests().length).toBe(calls);
+    expect(await refusals("rate_limited")).toBe(1);
+    expect(await refusals("rate_dropped")).toBe(2);
+
+    // Another user in the same conversation is not affected (the conversation has room).
+    expect((await talk("cid-rate", "user-calm", "hello")).text).toContain("Demo model here");
+  });
+});

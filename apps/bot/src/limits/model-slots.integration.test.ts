@@ -1,0 +1,148 @@
+/**
+ * The model concurrency cap against real PostgreSQL, with two pools standing in for two replicas.
+ */
+import { createTestDatabase, type TestDatabase } from "@clawgate/devstack/testdb";
+import pg from "pg";
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { ModelUnavailableError } from "../agent/model.ts";
+import { createModelSlots, ModelBusyError } from "./model-slots.ts";
+
+let tdb: TestDatabase;
+let poolA: pg.Pool;
+let poolB: pg.Pool;
+const signal = () => new AbortController().signal;
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const deferred = () => {
+  let resolve!: () => void;
+  const promise = new Promise<void>((r) => (resolve = r));
+  return { promise, resolve };
+};
+
+beforeAll(async () => {
+  tdb = await createTestDatabase({ prefix: "clawgate_slots" });
+  poolA = new pg.Pool({ connectionString: tdb.url, max: 6 });
+  poolB = new pg.Pool({ connectionString: tdb.url, max: 6 });
+});
+afterAll(async () => {
+  await poolA?.end();
+  await poolB?.end();
+  await tdb?.drop();
+});
+beforeEach(async () => {
+  await poolA.query(`DELETE FROM "ModelLease"`);
+});
+
+const leases = async (endpoint: string) =>
+  Number((await poolA.query<{ n: string }>(`SELECT count(*) AS n FROM "ModelLease" WHERE "endpointName" = $1 AND "expiresAt" > now()`, [endpoint])).rows[0]!.n);
+
+describe("model slots", () => {
+  it("hold the cap across two replicas, and every call gets its turn", async () => {
+    const a = createModelSlots({ pool: poolA, holder: "replica-a", pollMs: 30 });
+    const b = createModelSlots({ pool: poolB, holder: "replica-b", pollMs: 30 });
+    const endpoint = { endpointName: "capped", maxConcurrency: 3, timeoutMs: 5_000 };
+    let inFlight = 0;
+    let peak = 0;
+    const seenInDb: number[] = [];
+    const call = async () => {
+      inFlight += 1;
+      peak = Math.max(peak, inFlight);
+      seenInDb.push(await leases("capped"));
+      await sleep(80);
+      inFlight -= 1;
+      return "done";
+    };
+    const results = await Promise.all(Array.from({ length: 12 }, (_, i) => (i % 2 ? a : b).run(endpoint, signal(), call)));
+    expect(results).toEqual(Array(12).fill("done"));
+    expect(peak).toBe(3);
+    expect(Math.max(...seenInDb)).toBeLessThanOrEqual(3);
+    expect(await leases("capped")).toBe(0); // all released
+    // Another endpoint has its own slots.
+    expect(await a.run({ endpointName: "other", maxConcurrency: 1 }, signal(), async () => leases("other"))).toBe(1);
+  });
+
+  it("reclaims the expired leases of a dead replica", async () => {
+    await poolA.query(
+      `INSERT INTO "ModelLease" ("id", "endpointName", "holder", "expiresAt")
+       SELECT 'dead-' || g, 'reclaim', 'dead-replica', now() - interval '1 second' FROM generate_series(1, 2) g`,
+    );
+    const slots = createModelSlots({ pool: poolA, waitMs: 200 });
+    expect(await slots.run({ endpointName: "reclaim", maxConcurrency: 2 }, signal(), async () => "ran")).toBe("ran");
+    expect((await poolA.query(`SELECT id FROM "ModelLease" WHERE holder = 'dead-replica'`)).rows).toEqual([]);
+  });
+
+  it("gives up after the wait limit with a ModelUnavailableError subclass while live leases fill the cap", async () => {
+    await poolA.query(`INSERT INTO "ModelLease" ("id", "endpointName", "holder", "expiresAt") VALUES ('live-1', 'full', 'replica-x', now() + interval '1 minute')`);
+    const slots = createModelSlots({ pool: poolA, waitMs: 300, pollMs: 50 });
+    let ran = false;
+    const started = Date.now();
+    const error = await slots.run({ endpointName: "full", maxConcurrency: 1 }, signal(), async () => (ran = true)).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(ModelBusyError);
+    expect(error).toBeInstanceOf(ModelUnavailableError);
+    expect(String(error)).toContain("all 1 slots busy");
+    expect(Date.now() - started).toBeGreaterThanOrEqual(300);
+    expect(ran).toBe(false);
+    await expect(slots.run({ endpointName: "none", maxConcurrency: 0 }, signal(), async () => 1)).rejects.toBeInstanceOf(ModelBusyError);
+  });
+
+  it("hands a released slot to a waiter on the same replica at once, and on another replica by polling", async () => {
+    const a = createModelSlots({ pool: poolA, pollMs: 60_000, waitMs: 10_000 });
+    const b = createModelSlots({ pool: poolB, pollMs: 50, waitMs: 10_000 });
+    const endpoint = { endpointName: "handoff", maxConcurrency: 1 };
+    const hold = deferred();
+    const holding = a.run(endpoint, signal(), () => hold.promise);
+    await sleep(50);
+    const order: string[] = [];
+    // This waiter polls only once a minute: only the local wake-up can get it through in time.
+    const local = a.run(endpoint, signal(), async () => {
+      order.push("local");
+      await sleep(100);
+    });
+    await sleep(150);
+    expect(order).toEqual([]);
+    const remote = b.run(endpoint, signal(), async () => {
+      order.push("remote");
+    });
+    await sleep(100);
+    const released = Date.now();
+    hold.resolve();
+    await Promise.all([holding, local, remote]);
+    expect(Date.now() - released).toBeLessThan(2_000);
+    expect(order.sort()).toEqual(["local", "remote"]);
+    expect(await leases("handoff")).toBe(0);
+  });
+
+  it("stops waiting when the turn is aborted, without running the call", async () => {
+    const slots = createModelSlots({ pool: poolA, waitMs: 10_000, pollMs: 50 });
+    const endpoint = { endpointName: "abort", maxConcurrency: 1 };
+    const hold = deferred();
+    const holding = slots.run(endpoint, signal(), () => hold.promise);
+    await sleep(50);
+    const controller = new AbortController();
+    let ran = false;
+    const waiting = slots.run(endpoint, controller.signal, async () => (ran = true)).catch((e: unknown) => e);
+    setTimeout(() => controller.abort(), 100);
+    const error = await waiting;
+    expect(error).toBeInstanceOf(ModelBusyError);
+    expect(String(error)).toContain("aborted");
+    expect(ran).toBe(false);
+    hold.resolve();
+    await holding;
+  });
+
+  it("releases the slot when the call throws, and keeps a long call's lease alive past its first expiry", async () => {
+    const a = createModelSlots({ pool: poolA, leaseMarginMs: 100 });
+    const b = createModelSlots({ pool: poolB, waitMs: 100, pollMs: 30 });
+    await expect(a.run({ endpointName: "boom", maxConcurrency: 1 }, signal(), async () => Promise.reject(new Error("model exploded")))).rejects.toThrow("model exploded");
+    expect(await leases("boom")).toBe(0);
+
+    // Lease lifetime 300 ms (timeout 200 + margin 100), renewed every 150 ms while the call runs.
+    const endpoint = { endpointName: "long", maxConcurrency: 1, timeoutMs: 200 };
+    const hold = deferred();
+    const holding = a.run(endpoint, signal(), () => hold.promise);
+    await sleep(700);
+    await expect(b.run(endpoint, signal(), async () => "stolen")).rejects.toBeInstanceOf(ModelBusyError);
+    hold.resolve();
+    await holding;
+    expect(await b.run(endpoint, signal(), async () => "free again")).toBe("free again");
+  });
+});

@@ -1,21 +1,27 @@
 import type { Metadata } from "next";
+import { hasRole } from "~/server/api/roles.ts";
+import { getSession } from "~/server/auth.ts";
 import { getQueryClient, HydrateClient, trpc } from "~/trpc/server.tsx";
 import { SkillsTable } from "./skills-table.tsx";
 
 export const metadata: Metadata = { title: "Skills" };
 
 export default async function SkillsPage() {
-  await getQueryClient().prefetchQuery(trpc.skill.list.queryOptions());
+  const session = await getSession();
+  // Admins change skills; everyone else reads (the server refuses their mutations anyway).
+  const canEdit = hasRole(session?.user.role, []);
+  const qc = getQueryClient();
+  await Promise.all([qc.prefetchQuery(trpc.skill.list.queryOptions()), qc.prefetchQuery(trpc.skill.conversations.queryOptions())]);
   return (
     <HydrateClient>
       <div className="space-y-4">
         <div>
           <h1 className="text-2xl font-semibold tracking-tight">Skills</h1>
           <p className="mt-1 text-sm text-slate-600">
-            What the robot may do. Write and destructive skills need an approver&apos;s grant when marked.
+            What the robot may do. Write and destructive skills need an approver&apos;s grant when marked. Open a skill for its allow and deny rules.
           </p>
         </div>
-        <SkillsTable />
+        <SkillsTable canEdit={canEdit} />
       </div>
     </HydrateClient>
   );

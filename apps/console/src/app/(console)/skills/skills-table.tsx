@@ -1,103 +1,136 @@
 "use client";
 import { useQuery } from "@tanstack/react-query";
+import Link from "next/link";
+import { useId, useState } from "react";
 import { RiskBadge } from "~/components/badges.tsx";
+import { EmptyState, LoadingState } from "~/components/ui/empty-state.tsx";
+import { ErrorState } from "~/components/ui/error-state.tsx";
+import { InlineStatus, useInlineStatus } from "~/components/ui/inline-status.tsx";
 import type { SkillListItem } from "~/server/api/routers/skill.ts";
 import { useTRPC } from "~/trpc/react.tsx";
+import { AccessCheck } from "./access-check.tsx";
+import { ApprovalControl, EnabledControl, EnvironmentsControl } from "./skill-controls.tsx";
+import { useSkillUpdate } from "./use-skill-update.ts";
 
 const th = "px-4 py-3 text-left text-xs font-semibold tracking-wide text-slate-600 uppercase";
 const td = "px-4 py-3 align-top text-sm";
+const RISKS = ["READ", "WRITE", "DESTRUCTIVE"] as const;
 
-function Indicator({ on, label, tone }: { on: boolean; label: string; tone: "good" | "warn" }) {
-  const dot = on ? (tone === "good" ? "bg-emerald-500" : "bg-amber-500") : "bg-slate-300";
-  return (
-    <span className={`inline-flex items-center gap-1.5 whitespace-nowrap ${on ? "text-slate-900" : "text-slate-500"}`}>
-      <span aria-hidden className={`size-2 shrink-0 rounded-full ${dot}`} />
-      {label}
-    </span>
-  );
-}
-
-function Row({ skill }: { skill: SkillListItem }) {
+function Row({ skill, canEdit, update }: { skill: SkillListItem; canEdit: boolean; update: ReturnType<typeof useSkillUpdate> }) {
   return (
     <tr className="hover:bg-slate-50">
       <th scope="row" className={`${td} min-w-64 text-left font-normal`}>
-        <code className="font-mono text-sm font-semibold text-slate-900">{skill.key}</code>
+        <Link href={`/skills/${encodeURIComponent(skill.key)}`} className="font-mono text-sm font-semibold text-indigo-700 hover:underline">
+          {skill.key}
+        </Link>
         <p className="mt-0.5 max-w-md text-slate-600">{skill.description}</p>
       </th>
       <td className={td}>
         <RiskBadge risk={skill.riskClass} />
       </td>
       <td className={td}>
-        <Indicator on={skill.enabled} tone="good" label={skill.enabled ? "Enabled" : "Disabled"} />
+        <EnabledControl skill={skill} canEdit={canEdit} update={update} />
       </td>
       <td className={td}>
-        <Indicator on={skill.requiresApproval} tone="warn" label={skill.requiresApproval ? "Required" : "Not required"} />
+        <ApprovalControl skill={skill} canEdit={canEdit} update={update} />
       </td>
-      <td className={`${td} whitespace-nowrap text-slate-700`}>{skill.environments.join(", ") || "none"}</td>
+      <td className={td}>
+        <EnvironmentsControl skill={skill} canEdit={canEdit} update={update} />
+      </td>
       <td className={`${td} whitespace-nowrap text-slate-700 tabular-nums`}>
         {skill.timeoutMs / 1000}s{skill.cacheTtlSeconds > 0 && <span className="text-slate-500"> · cache {skill.cacheTtlSeconds}s</span>}
       </td>
-      <td className={`${td} whitespace-nowrap text-slate-700 tabular-nums`}>
-        {skill.rules.allow} allow · {skill.rules.deny} deny
+      <td className={`${td} whitespace-nowrap tabular-nums`}>
+        <Link href={`/skills/${encodeURIComponent(skill.key)}#rules`} className="text-slate-700 hover:text-indigo-700 hover:underline">
+          {skill.rules.allow} allow · {skill.rules.deny} deny
+        </Link>
       </td>
     </tr>
   );
 }
 
-function Panel({ children, role }: { children: React.ReactNode; role?: "alert" | "status" }) {
-  return (
-    <div role={role} className="rounded-lg border border-slate-200 bg-white px-6 py-10 text-center text-sm text-slate-600">
-      {children}
-    </div>
-  );
-}
-
-export function SkillsTable() {
+export function SkillsTable({ canEdit }: { canEdit: boolean }) {
   const trpc = useTRPC();
+  const id = useId();
   const { data, error, isPending, refetch } = useQuery(trpc.skill.list.queryOptions());
+  const status = useInlineStatus();
+  const update = useSkillUpdate(status);
+  const [search, setSearch] = useState("");
+  const [risk, setRisk] = useState<"" | (typeof RISKS)[number]>("");
 
-  if (isPending) return <Panel role="status">Loading skills…</Panel>;
-  if (error)
-    return (
-      <Panel role="alert">
-        <p className="font-medium text-red-800">The skills could not be loaded.</p>
-        <p className="mt-1">{error.message}</p>
-        <button type="button" onClick={() => void refetch()} className="mt-4 rounded-md px-3 py-1.5 font-semibold ring-1 ring-slate-300 hover:bg-slate-100">
-          Try again
-        </button>
-      </Panel>
-    );
+  if (isPending) return <LoadingState label="Loading skills…" />;
+  if (error) return <ErrorState title="The skills could not be loaded." error={error} onRetry={refetch} />;
   if (data.length === 0)
     return (
-      <Panel>
-        <p className="font-medium text-slate-900">No skills yet</p>
-        <p className="mt-1">Built-in skills appear here once the database is seeded (<code>npx clawgate seed --demo</code>).</p>
-      </Panel>
+      <EmptyState title="No skills yet">
+        Built-in skills appear here once the database is seeded (<code>npx clawgate seed --demo</code>).
+      </EmptyState>
     );
 
+  const q = search.trim().toLowerCase();
+  const shown = data.filter((s) => (!risk || s.riskClass === risk) && (!q || s.key.includes(q) || s.description.toLowerCase().includes(q)));
+
   return (
-    <div className="overflow-x-auto rounded-lg border border-slate-200 bg-white shadow-sm">
-      <table className="min-w-full divide-y divide-slate-200">
-        <caption className="px-4 py-3 text-left text-sm text-slate-600">
-          Skills the robot can call: {data.length} in total, {data.filter((s) => s.enabled).length} enabled
-        </caption>
-        <thead className="bg-slate-50">
-          <tr>
-            <th scope="col" className={th}>Skill</th>
-            <th scope="col" className={th}>Risk</th>
-            <th scope="col" className={th}>Status</th>
-            <th scope="col" className={th}>Approval</th>
-            <th scope="col" className={th}>Environments</th>
-            <th scope="col" className={th}>Timeout</th>
-            <th scope="col" className={th}>Rules</th>
-          </tr>
-        </thead>
-        <tbody className="divide-y divide-slate-100">
-          {data.map((skill) => (
-            <Row key={skill.key} skill={skill} />
-          ))}
-        </tbody>
-      </table>
+    <div className="space-y-4">
+      <InlineStatus status={status.current} onDismiss={status.clear} />
+      <div className="flex flex-wrap items-end gap-3">
+        <div>
+          <label htmlFor={`${id}-search`} className="block text-sm font-medium text-slate-700">Search</label>
+          <input
+            id={`${id}-search`}
+            type="search"
+            value={search}
+            onChange={(e) => setSearch(e.target.value)}
+            placeholder="key or description"
+            className="mt-1 w-56 rounded-md border border-slate-300 px-3 py-1.5 text-sm"
+          />
+        </div>
+        <div>
+          <label htmlFor={`${id}-risk`} className="block text-sm font-medium text-slate-700">Risk</label>
+          <select id={`${id}-risk`} value={risk} onChange={(e) => setRisk(e.target.value as typeof risk)} className="mt-1 rounded-md border border-slate-300 px-3 py-1.5 text-sm">
+            <option value="">All</option>
+            {RISKS.map((r) => (
+              <option key={r} value={r}>{r}</option>
+            ))}
+          </select>
+        </div>
+      </div>
+      {shown.length === 0 ? (
+        <EmptyState
+          title="No skill matches these filters"
+          action={
+            <button type="button" onClick={() => (setSearch(""), setRisk(""))} className="rounded-md px-3 py-1.5 text-sm font-semibold ring-1 ring-slate-300 hover:bg-slate-100">
+              Clear filters
+            </button>
+          }
+        />
+      ) : (
+        <div className="overflow-x-auto rounded-lg border border-slate-200 bg-white shadow-sm">
+          <table className="min-w-full divide-y divide-slate-200">
+            <caption className="px-4 py-3 text-left text-sm text-slate-600">
+              Skills the robot can call: {data.length} in total, {data.filter((s) => s.enabled).length} enabled
+              {shown.length !== data.length && `; ${shown.length} shown`}
+            </caption>
+            <thead className="bg-slate-50">
+              <tr>
+                <th scope="col" className={th}>Skill</th>
+                <th scope="col" className={th}>Risk</th>
+                <th scope="col" className={th}>Status</th>
+                <th scope="col" className={th}>Approval</th>
+                <th scope="col" className={th}>Environments</th>
+                <th scope="col" className={th}>Timeout</th>
+                <th scope="col" className={th}>Rules</th>
+              </tr>
+            </thead>
+            <tbody className="divide-y divide-slate-100">
+              {shown.map((skill) => (
+                <Row key={skill.key} skill={skill} canEdit={canEdit} update={update} />
+              ))}
+            </tbody>
+          </table>
+        </div>
+      )}
+      <AccessCheck skillKeys={data.map((s) => s.key)} />
     </div>
   );
 }

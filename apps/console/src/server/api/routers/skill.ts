@@ -1,6 +1,23 @@
+import { TRPCError } from "@trpc/server";
 import { z } from "zod";
+import {
+  accessCheckSchema,
+  addSkillRule,
+  explainSkillAccess,
+  getSkill,
+  knownConversations,
+  removeSkillRule,
+  ruleAddSchema,
+  ruleRemoveSchema,
+  SkillError,
+  type RuleChange,
+  type SkillChange,
+  skillUpdateSchema,
+  updateSkill,
+} from "@clawgate/core/console/skills.ts";
 import { Environment, RiskClass } from "@clawgate/db/enums";
-import { createTRPCRouter, viewerProcedure } from "../trpc.ts";
+import { configMutation } from "../mutation.ts";
+import { adminProcedure, createTRPCRouter, viewerProcedure } from "../trpc.ts";
 
 export const skillListInput = z.object({ riskClass: z.enum(RiskClass).optional() }).optional();
 
@@ -19,6 +36,16 @@ export const skillListOutput = z.array(
 );
 export type SkillListItem = z.infer<typeof skillListOutput>[number];
 
+/** Core's refusals as tRPC errors (the message is shown as is); anything else propagates. */
+async function refusals<T>(run: () => Promise<T>): Promise<T> {
+  try {
+    return await run();
+  } catch (error) {
+    if (error instanceof SkillError) throw new TRPCError({ code: error.code, message: error.message });
+    throw error;
+  }
+}
+
 export const skillRouter = createTRPCRouter({
   list: viewerProcedure
     .input(skillListInput)
@@ -33,4 +60,55 @@ export const skillRouter = createTRPCRouter({
         ruleCounts.find((r) => r.skillKey === key && r.effect === effect)?._count._all ?? 0;
       return skills.map((s) => ({ ...s, rules: { allow: count(s.key, "ALLOW"), deny: count(s.key, "DENY") } }));
     }),
+
+  /** One skill with its rules. */
+  get: viewerProcedure
+    .input(z.object({ key: z.string().trim().min(1, { error: "key is required" }).max(100) }))
+    .query(({ ctx, input }) => refusals(() => getSkill(ctx.db, input.key))),
+
+  /** Enabled, requiresApproval, environments (ADMIN). */
+  update: adminProcedure
+    .input(skillUpdateSchema)
+    .mutation(({ ctx, input }) =>
+      refusals(async () => {
+        const { result, revision } = await configMutation(
+          ctx,
+          (c: SkillChange) => ({ action: "skill.update", targetType: "skill", targetId: c.key, diff: c.diff, summary: c.summary }),
+          (tx) => updateSkill(tx, input),
+        );
+        return { ...result, revision };
+      }),
+    ),
+
+  addRule: adminProcedure
+    .input(ruleAddSchema)
+    .mutation(({ ctx, input }) =>
+      refusals(async () => {
+        const { result, revision } = await configMutation(
+          ctx,
+          (r: RuleChange) => ({ action: "skill.rule.add", targetType: "skill", targetId: r.skillKey, diff: r.diff, summary: r.summary }),
+          (tx) => addSkillRule(tx, input),
+        );
+        return { ...result, revision };
+      }),
+    ),
+
+  removeRule: adminProcedure
+    .input(ruleRemoveSchema)
+    .mutation(({ ctx, input }) =>
+      refusals(async () => {
+        const { result, revision } = await configMutation(
+          ctx,
+          (r: RuleChange) => ({ action: "skill.rule.remove", targetType: "skill", targetId: r.skillKey, diff: r.diff, summary: r.summary }),
+          (tx) => removeSkillRule(tx, input),
+        );
+        return { ...result, revision };
+      }),
+    ),
+
+  /** "Can user X in conversation Y use skill Z, and why?": the runtime's snapshot loader and decide. */
+  check: viewerProcedure.input(accessCheckSchema).query(({ ctx, input }) => refusals(() => explainSkillAccess(ctx.db, input))),
+
+  /** Conversations the robot has seen, for the check's suggestions. */
+  conversations: viewerProcedure.query(({ ctx }) => knownConversations(ctx.db)),
 });

@@ -15,12 +15,13 @@ import { query, waitFor } from "../../test/helpers.ts";
 import { startIngressHarness } from "../../test/ingress.ts";
 import { enableConversations } from "../../test/policy.ts";
 import { queueEnv, startTestQueue } from "../../test/queue.ts";
-import { MODEL_UNAVAILABLE_REPLY } from "../agent/index.ts";
+import { createAgent, MODEL_UNAVAILABLE_REPLY } from "../agent/index.ts";
 import { createLogger } from "../logger.ts";
 import { createMetrics } from "../metrics.ts";
 import { startPolicyRuntime, type PolicyRuntime } from "../policy/runtime.ts";
 import type { BotServer } from "../server.ts";
 import type { Queue } from "../worker/queue.ts";
+import { createModelSlots } from "./model-slots.ts";
 
 let testDb: TestDatabase;
 let db: Db;
@@ -42,8 +43,10 @@ beforeAll(async () => {
   ({ pool, app, fake } = await startIngressHarness({ databaseUrl: testDb.url, db, logger, metrics, applicationName: "test-limits" }));
   policy = startPolicyRuntime({ db, databaseUrl: testDb.url, logger, pollIntervalMs: 10 * 60_000 });
   await policy.loaded;
-  await enableConversations(db, policy, "cid-charge", "cid-down", "cid-budget", "cid-rate");
-  queue = await startTestQueue({ env: queueEnv(testDb.url, fake.url), db, logger, metrics, policy });
+  await enableConversations(db, policy, "cid-charge", "cid-down", "cid-budget", "cid-rate", "cid-group", "cid-busy");
+  // The real agent with the shared model slots, waiting at most 1.5 s for one (10 s by default).
+  const agent = createAgent({ db, modelSlots: createModelSlots({ pool, waitMs: 1_500, logger }) });
+  queue = await startTestQueue({ env: queueEnv(testDb.url, fake.url), db, logger, metrics, policy, agent });
 });
 afterAll(async () => {
   await queue?.stop();
@@ -118,6 +121,23 @@ describe("token budgets", () => {
     expect(await liveLeases()).toBe(0);
   });
 
+  it("do not charge a turn that found every model slot taken (by another replica), which gets the fallback", async () => {
+    const { maxConcurrency } = await db.modelEndpoint.findUniqueOrThrow({ where: { name: "local_chat" } });
+    await db.$executeRaw`INSERT INTO "ModelLease" ("id", "endpointName", "holder", "expiresAt")
+      SELECT 'other-' || g, 'local_chat', 'replica-b', now() + interval '1 minute' FROM generate_series(1, ${maxConcurrency}) g`;
+    const calls = chatRequests().length;
+    try {
+      const { text, inbound } = await talk("cid-busy", "user-busy", "hello");
+      expect(text).toBe(MODEL_UNAVAILABLE_REPLY);
+      expect(inbound.status).toBe("REPLIED");
+    } finally {
+      await db.modelLease.deleteMany({ where: { holder: "replica-b" } });
+    }
+    expect(chatRequests().length).toBe(calls);
+    expect((await usageFor(db, { scope: "CONVERSATION", subject: "cid-busy" })).day).toMatchObject({ used: 0, reserved: 0 });
+    expect((await talk("cid-busy", "user-busy", "hello")).text).toContain("Demo model here");
+  });
+
   it("exhausted: refuses with which budget, when it resets and who can raise it; audited; no model call", async () => {
     await db.tokenBudget.create({ data: { scope: "CONVERSATION", subject: "cid-budget", dailyTokens: 50 } });
     const first = await talk("cid-budget", "user-budget", "hello");
@@ -177,5 +197,16 @@ describe("rate limits", () => {
 
     // Another user in the same conversation is not affected (the conversation has room).
     expect((await talk("cid-rate", "user-calm", "hello")).text).toContain("Demo model here");
+  });
+
+  it("limit a conversation as a whole, whoever writes, by its own row", async () => {
+    await db.tokenBudget.create({ data: { scope: "CONVERSATION", subject: "cid-group", requestsPerMinute: 1 } });
+    expect((await talk("cid-group", "user-g1", "hello")).text).toContain("Demo model here");
+    const limited = await talk("cid-group", "user-g2", "hello");
+    expect(limited.text).toMatch(/^This conversation is sending messages too fast; try again in \d+ s\.$/);
+    expect(limited.inbound).toMatchObject({ status: "DENIED", error: "rate_limited.conversation" });
+    const { msgId } = await fake.deliver({ conversationId: "cid-group", text: "hello", senderId: "user-g3" });
+    expect(await handled(msgId)).toMatchObject({ status: "DENIED", error: "rate_limited.conversation" });
+    await expect(fake.waitForReplies("cid-group", 1, 500)).rejects.toThrow();
   });
 });

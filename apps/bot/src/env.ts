@@ -99,6 +99,12 @@ export const envSchema = {
   WORKER_CONCURRENCY: intAtLeast(0, 8),
   LOCAL_MODEL_BASE_URL: httpUrl("model base URL").optional(),
   LOCAL_MODEL_API_KEY: z.string().optional(),
+  // Agent resilience (src/agent/): the user hears back within the turn deadline, whatever the model does.
+  AGENT_TURN_DEADLINE_MS: intAtLeast(1_000, 18_000),
+  AGENT_WORKING_ON_IT_MS: intAtLeast(100, 4_000),
+  MODEL_CONNECT_TIMEOUT_MS: intAtLeast(100, 3_000),
+  BREAKER_FAILURES: intAtLeast(1, 5),
+  BREAKER_HALF_OPEN_MS: intAtLeast(100, 15_000),
 };
 
 type Schema = typeof envSchema;

@@ -1,5 +1,7 @@
 /** Prometheus metrics on a registry of our own (tests build many servers in one process). */
-import { collectDefaultMetrics, Counter, Histogram, Registry } from "prom-client";
+import { internalApiBreakers } from "@clawgate/skills";
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from "prom-client";
+import { modelBreakers } from "./agent/model.ts";
 
 export interface Metrics {
   registry: Registry;
@@ -14,6 +16,8 @@ export interface Metrics {
   agentTurns: Counter<"outcome">;
   /** Tool calls by skill, policy decision and outcome (as recorded in SkillInvocation). */
   toolCalls: Counter<"skill" | "decision" | "outcome">;
+  /** 1 while a circuit breaker is open (model:<endpoint>, internal_api:<base URL>), read at scrape time. */
+  breakerOpen: Gauge<"name">;
   /** Messages refused by the shared limits: budget, rate_limited (one reply), rate_dropped (silent). */
   limitRefusals: Counter<"kind">;
 }
@@ -41,5 +45,15 @@ export function createMetrics(): Metrics {
   const agentTurns = counter("clawgate_agent_turns_total", "Agent turns by outcome", ["outcome"]);
   const toolCalls = counter("clawgate_tool_calls_total", "Tool calls by skill, policy decision and outcome", ["skill", "decision", "outcome"]);
   const limitRefusals = counter("clawgate_limit_refusals_total", "Messages refused by token budgets and rate limits, by kind", ["kind"]);
-  return { registry, httpDuration, ingress, outbound, policyDecisions, agentTurns, toolCalls, limitRefusals };
+  const breakerOpen = new Gauge({
+    name: "clawgate_breaker_open",
+    help: "1 while the circuit breaker is open (calls refused or a trial call running), by breaker",
+    labelNames: ["name"] as const,
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const b of [...modelBreakers.states(), ...internalApiBreakers.states()]) this.set({ name: b.name }, b.open ? 1 : 0);
+    },
+  });
+  return { registry, httpDuration, ingress, outbound, policyDecisions, agentTurns, toolCalls, breakerOpen, limitRefusals };
 }

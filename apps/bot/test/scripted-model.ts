@@ -28,7 +28,8 @@ export async function startScriptedModel(): Promise<ScriptedModel> {
     void json(req).then((body) => {
       requests.push(body);
       const last = body.messages.at(-1);
-      const user = textOf(body.messages.find((msg) => msg.role === "user")?.content);
+      // The newest user message: earlier ones are the conversation's memory.
+      const user = textOf(body.messages.findLast((msg) => msg.role === "user")?.content);
       const loop = /^LOOP (\w+) (.*)$/s.exec(user);
       const m = loop && (body.tools?.length ?? 0) > 0 ? loop : last?.role === "user" ? /^CALL (\w+) (.*)$/s.exec(textOf(last.content)) : null;
       const reply = m ? { kind: "tool" as const, call: { name: m[1]!, arguments: JSON.parse(m[2]!) as Record<string, unknown> } } : demoReply(body);

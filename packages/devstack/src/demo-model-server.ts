@@ -1,7 +1,8 @@
 /**
  * The demo model as a process: `node --import tsx packages/devstack/src/demo-model-server.ts`.
  * Env: DEMO_MODEL_PORT (default PORTS.demoModel), LOCAL_MODEL_API_KEY (when set, requests need
- * it as a bearer token, like a real endpoint). Faults: `curl -XPOST …/_demo/mode -d '{"mode":"down"}'`.
+ * it as a bearer token, like a real endpoint). Faults: `curl -XPOST …/_demo/mode -d '{"mode":"down"}'`
+ * (modes ok, error500, rate_limited, slow with latencyMs, down); what it received: `curl …/_demo/requests`.
  */
 import { startDemoModel } from "./demo-model.ts";
 import { PORTS } from "./ports.ts";

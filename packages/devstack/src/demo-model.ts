@@ -2,7 +2,8 @@
  * The local demo model: an OpenAI-compatible server (GET /v1/models, POST /v1/chat/completions,
  * JSON or SSE) that answers deterministically (demo-model-reply.ts), so the whole flow runs
  * without a real model. Faults are injected with `setMode` or `POST /_demo/mode {mode, latencyMs?}`
- * so tests and demos can show what users get when the model fails.
+ * so tests and demos can show what users get when the model fails. What it received is kept in
+ * `requests` (in process) and served by `GET /_demo/requests` (the last 1,000, newest last).
  */
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
@@ -132,6 +133,7 @@ export async function startDemoModel(opts: DemoModelOptions): Promise<DemoModel>
     } catch {
       return apiError(res, 400, "invalid_request_error", "the body is not valid JSON");
     }
+    if (req.method === "GET" && path === "/_demo/requests") return sendJson(res, 200, { requests });
     requests.push({ method: req.method ?? "GET", path, body, at: new Date() });
     if (requests.length > MAX_RECORDED) requests.shift();
 

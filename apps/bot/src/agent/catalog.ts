@@ -1,12 +1,16 @@
 /**
  * What a turn needs from the database besides the policy snapshot: model routes with their
- * endpoints, and each skill's settings. Loaded once per config revision (every change to them
+ * endpoints and max context, and each skill's settings. Loaded once per config revision (every change to them
  * bumps it) and shared by all turns, so no tool decision and no turn on a steady config reads
  * the database for them.
  */
 import type { Db } from "@clawgate/db";
 import OpenAI from "openai";
 import { readEnvVar } from "../env.ts";
+import { modelDispatcher } from "./model.ts";
+
+/** Max context when neither the route's budget nor the DEFAULT budget sets one. */
+export const DEFAULT_MAX_CONTEXT_TOKENS = 8_192;
 
 export interface ModelRoute {
   /** "default" or the DingTalk conversationId the route belongs to. */
@@ -17,6 +21,8 @@ export interface ModelRoute {
   timeoutMs: number;
   /** The endpoint's concurrency cap, shared by all replicas (see ModelSlots). */
   maxConcurrency: number;
+  /** The prompt and the answer must fit in this: the route's budget, else the DEFAULT budget's, else 8,192. */
+  maxContextTokens: number;
   client: OpenAI;
 }
 
@@ -30,13 +36,20 @@ type RouteRow = {
   isDefault: boolean;
   maxToolRounds: number;
   conversation: { conversationId: string } | null;
+  budget: { maxContextTokens: number | null } | null;
   modelEndpoint: { name: string; baseUrl: string; model: string; apiKeyEnv: string | null; timeoutMs: number; maxConcurrency: number; enabled: boolean };
 };
 
-function toRoute(row: RouteRow, env: (name: string) => string | undefined): ModelRoute {
+export interface CatalogOptions {
+  env?: (name: string) => string | undefined;
+  /** The TCP connect timeout of model calls (MODEL_CONNECT_TIMEOUT_MS). */
+  connectTimeoutMs?: number;
+}
+
+function toRoute(row: RouteRow, defaultMaxContext: number, opts: Required<CatalogOptions>): ModelRoute {
   const e = row.modelEndpoint;
   // Local servers often take no key, but the SDK insists on one (and would read OPENAI_API_KEY).
-  const apiKey = (e.apiKeyEnv ? env(e.apiKeyEnv) : undefined) ?? "not-set";
+  const apiKey = (e.apiKeyEnv ? opts.env(e.apiKeyEnv) : undefined) ?? "not-set";
   return {
     scope: row.conversation?.conversationId ?? "default",
     endpointName: e.name,
@@ -44,26 +57,38 @@ function toRoute(row: RouteRow, env: (name: string) => string | undefined): Mode
     maxToolRounds: row.maxToolRounds,
     timeoutMs: e.timeoutMs,
     maxConcurrency: e.maxConcurrency,
-    client: new OpenAI({ baseURL: e.baseUrl, apiKey, timeout: e.timeoutMs, maxRetries: 0 }),
+    maxContextTokens: row.budget?.maxContextTokens ?? defaultMaxContext,
+    client: new OpenAI({
+      baseURL: e.baseUrl,
+      apiKey,
+      timeout: e.timeoutMs,
+      maxRetries: 0,
+      fetchOptions: { dispatcher: modelDispatcher(opts.connectTimeoutMs) } as OpenAI["fetchOptions"],
+    }),
   };
 }
 
-export async function loadCatalog(db: Db, revision: number, env: (name: string) => string | undefined = readEnvVar): Promise<Catalog> {
-  const [routes, skills] = await Promise.all([
+export async function loadCatalog(db: Db, revision: number, options: CatalogOptions = {}): Promise<Catalog> {
+  const opts = { env: options.env ?? readEnvVar, connectTimeoutMs: options.connectTimeoutMs ?? 3_000 };
+  const [routes, skills, defaultBudget] = await Promise.all([
     db.route.findMany({
       select: {
         isDefault: true,
         maxToolRounds: true,
         conversation: { select: { conversationId: true } },
+        budget: { select: { maxContextTokens: true } },
         modelEndpoint: { select: { name: true, baseUrl: true, model: true, apiKeyEnv: true, timeoutMs: true, maxConcurrency: true, enabled: true } },
       },
     }),
     db.skill.findMany({ select: { key: true, settings: true } }),
+    db.tokenBudget.findUnique({ where: { scope_subject: { scope: "DEFAULT", subject: "" } }, select: { maxContextTokens: true } }),
   ]);
+  const defaultMaxContext = defaultBudget?.maxContextTokens ?? DEFAULT_MAX_CONTEXT_TOKENS;
+  const toRouteHere = (r: RouteRow) => toRoute(r, defaultMaxContext, opts);
   const usable = routes.filter((r) => r.modelEndpoint.enabled);
-  const byConversation = new Map(usable.flatMap((r) => (r.conversation ? [[r.conversation.conversationId, toRoute(r, env)] as const] : [])));
+  const byConversation = new Map(usable.flatMap((r) => (r.conversation ? [[r.conversation.conversationId, toRouteHere(r)] as const] : [])));
   const fallback = usable.find((r) => r.isDefault && !r.conversation);
-  const defaultRoute = fallback ? toRoute(fallback, env) : undefined;
+  const defaultRoute = fallback ? toRouteHere(fallback) : undefined;
   const settings = new Map(
     skills.map((s) => [s.key, s.settings && typeof s.settings === "object" && !Array.isArray(s.settings) ? (s.settings as Record<string, unknown>) : {}]),
   );

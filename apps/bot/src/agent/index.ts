@@ -1,11 +1,18 @@
 /**
  * The agent as the worker sees it: one call per allowed message. It owns what is shared by all
  * turns of the process: the skill cache and the per-revision catalog of routes and settings.
+ * Each turn runs against a deadline (AGENT_TURN_DEADLINE_MS): every model call gets at most the
+ * time left, and when it runs out the user gets the fallback reply, well within DingTalk
+ * users' patience even when an endpoint's own timeout is longer. A turn still running after
+ * AGENT_WORKING_ON_IT_MS calls `onSlow` once (the "working on it" message).
  */
 import type { PolicySnapshot } from "@clawgate/core";
 import type { Db } from "@clawgate/db";
-import { SkillCache } from "@clawgate/skills";
-import { catalogCache } from "./catalog.ts";
+import { internalApiBreakers, SkillCache, type BreakerOptions } from "@clawgate/skills";
+import { loadEnv, type Env } from "../env.ts";
+import { catalogCache, loadCatalog } from "./catalog.ts";
+import { loadMemory } from "./memory.ts";
+import { modelBreakers, TurnDeadlineError } from "./model.ts";
 import { runTurn, type TokenUsage, type TurnResult } from "./run-turn.ts";
 import type { ModelSlots } from "./tool-call.ts";
 
@@ -36,33 +43,104 @@ export interface Agent {
 export type { ModelSlots } from "./tool-call.ts";
 export type { TokenUsage } from "./run-turn.ts";
 
-export function createAgent(opts: { db: Db; fetch?: typeof fetch; now?: () => number; modelSlots?: ModelSlots }): Agent {
-  const catalog = catalogCache(opts.db);
+export interface AgentSettings {
+  /** The whole turn: model calls, tool calls, retries. */
+  turnDeadlineMs: number;
+  /** When a turn still running calls `onSlow`. */
+  workingOnItMs: number;
+  /** TCP connect timeout of model calls. */
+  connectTimeoutMs: number;
+  /** Model endpoint and internal API circuit breakers (process-wide). */
+  breaker: BreakerOptions;
+}
+
+export const AGENT_ENV_KEYS = ["AGENT_TURN_DEADLINE_MS", "AGENT_WORKING_ON_IT_MS", "MODEL_CONNECT_TIMEOUT_MS", "BREAKER_FAILURES", "BREAKER_HALF_OPEN_MS"] as const;
+
+export function agentSettings(env: Pick<Env, (typeof AGENT_ENV_KEYS)[number]>): AgentSettings {
+  return {
+    turnDeadlineMs: env.AGENT_TURN_DEADLINE_MS,
+    workingOnItMs: env.AGENT_WORKING_ON_IT_MS,
+    connectTimeoutMs: env.MODEL_CONNECT_TIMEOUT_MS,
+    breaker: { failures: env.BREAKER_FAILURES, halfOpenAfterMs: env.BREAKER_HALF_OPEN_MS },
+  };
+}
+
+/** The caller's signal, also aborted (with a TurnDeadlineError) when the deadline passes. */
+function turnSignal(ms: number, caller: AbortSignal | undefined) {
+  const controller = new AbortController();
+  const timer = setTimeout(() => controller.abort(new TurnDeadlineError()), ms);
+  // Forwarded by hand, not AbortSignal.any: that keeps every turn's signal alive as long as a long-lived caller signal.
+  const onAbort = () => controller.abort(caller?.reason);
+  if (caller?.aborted) onAbort();
+  else caller?.addEventListener("abort", onAbort, { once: true });
+  return {
+    signal: controller.signal,
+    dispose: () => {
+      clearTimeout(timer);
+      caller?.removeEventListener("abort", onAbort);
+    },
+  };
+}
+
+/** How long a finished turn waits for its "working on it" send still in flight (so it goes first). */
+const SLOW_SEND_WAIT_MS = 2_000;
+
+export function createAgent(opts: { db: Db; fetch?: typeof fetch; now?: () => number; modelSlots?: ModelSlots; settings?: Partial<AgentSettings> }): Agent {
+  // Settings not given come from the environment (defaults: 18 s, 4 s, 3 s, 5 failures / 15 s).
+  const settings: AgentSettings = { ...agentSettings(loadEnv(undefined, AGENT_ENV_KEYS)), ...opts.settings };
+  modelBreakers.configure(settings.breaker);
+  internalApiBreakers.configure(settings.breaker);
+  const catalog = catalogCache(opts.db, (db, revision) => loadCatalog(db, revision, { connectTimeoutMs: settings.connectTimeoutMs }));
   const cache = new SkillCache();
   const now = opts.now ?? Date.now;
+
+  async function turn(req: TurnRequest, signal: AbortSignal, deadlineAt: number): Promise<AgentReply> {
+    const current = await catalog(req.snapshot.revision);
+    const route = current.route(req.conversationId);
+    if (!route) return { text: NO_MODEL_REPLY, outcome: "no_route", toolCalls: 0, approvals: [], calls: [], usage: { promptTokens: 0, completionTokens: 0 } };
+    const memory = await loadMemory(opts.db, req.conversationId);
+    const context = {
+      db: opts.db,
+      cache,
+      snapshot: req.snapshot,
+      ...(req.latest ? { latest: req.latest } : {}),
+      catalog: current,
+      route,
+      conversationId: req.conversationId,
+      userId: req.userId,
+      traceId: req.traceId,
+      inboundId: req.inboundId,
+      offered: [],
+      signal,
+      deadlineAt,
+      now,
+      ...(opts.fetch ? { fetch: opts.fetch } : {}),
+      ...(opts.modelSlots ? { modelSlots: opts.modelSlots } : {}),
+    };
+    return runTurn(context, req.text, memory);
+  }
+
   return {
     async reply(req) {
-      const current = await catalog(req.snapshot.revision);
-      const route = current.route(req.conversationId);
-      if (!route) return { text: NO_MODEL_REPLY, outcome: "no_route", toolCalls: 0, approvals: [], calls: [], usage: { promptTokens: 0, completionTokens: 0 } };
-      const context = {
-        db: opts.db,
-        cache,
-        snapshot: req.snapshot,
-        ...(req.latest ? { latest: req.latest } : {}),
-        catalog: current,
-        route,
-        conversationId: req.conversationId,
-        userId: req.userId,
-        traceId: req.traceId,
-        inboundId: req.inboundId,
-        offered: [],
-        signal: req.signal ?? new AbortController().signal,
-        now,
-        ...(opts.fetch ? { fetch: opts.fetch } : {}),
-        ...(opts.modelSlots ? { modelSlots: opts.modelSlots } : {}),
-      };
-      return runTurn(context, req.text);
+      const deadline = turnSignal(settings.turnDeadlineMs, req.signal);
+      const deadlineAt = now() + settings.turnDeadlineMs;
+      let finished = false;
+      let slow: Promise<void> | undefined;
+      const onSlow = req.onSlow;
+      const slowTimer = onSlow
+        ? setTimeout(() => {
+            // A failed "working on it" must not fail the turn: the answer still goes out.
+            if (!finished) slow = onSlow().catch(() => undefined);
+          }, settings.workingOnItMs)
+        : undefined;
+      try {
+        return await turn(req, deadline.signal, deadlineAt);
+      } finally {
+        finished = true;
+        clearTimeout(slowTimer);
+        deadline.dispose();
+        if (slow) await Promise.race([slow, new Promise((r) => setTimeout(r, SLOW_SEND_WAIT_MS).unref())]);
+      }
     },
   };
 }

@@ -1,13 +1,18 @@
 /**
- * One agent turn: the policy system prompt, the user's message, the tools the policy offers,
- * then model -> tool calls -> model ... for at most the route's `maxToolRounds` rounds. The last
- * round offers no tools, so the model has to answer in text. The answer is always a non-empty
- * text: a model that fails (after retries) yields the fallback reply, never silence.
+ * One agent turn: the policy system prompt, the conversation's memory, the user's message, the
+ * tools the policy offers, then model -> tool calls -> model ... for at most the route's
+ * `maxToolRounds` rounds, all fitted to the route's max context (prompt.ts). The last round
+ * offers no tools, so the model has to answer in text. The answer is always a non-empty text: a
+ * model that fails (after retries), an open breaker or the turn's deadline yields the fallback
+ * reply, never silence. An answered turn is added to the memory; a fallback changes nothing.
  */
 import type OpenAI from "openai";
-import { ModelUnavailableError, complete } from "./model.ts";
+import { EMPTY_MEMORY, saveTurn, type Memory } from "./memory.ts";
+import { assertModelAvailable, ModelUnavailableError, complete, pastDeadline } from "./model.ts";
+import { buildPrompt, fitToolResult } from "./prompt.ts";
 import { callTool, type ToolCallResult, type TurnContext } from "./tool-call.ts";
-import { offeredTools, skillKeyOf } from "./tools.ts";
+import { contextLimits, messageTokens } from "./tokens.ts";
+import { offeredTools, skillKeyOf, toolTokens } from "./tools.ts";
 
 export const MODEL_UNAVAILABLE_REPLY = "The model is unavailable right now; please try again in a few minutes.";
 export const EMPTY_ANSWER_REPLY = "I have no answer to that; please rephrase your request.";
@@ -39,44 +44,56 @@ export interface TokenUsage {
   completionTokens: number;
 }
 
-export async function runTurn(t: TurnContext, userText: string): Promise<TurnResult> {
+export async function runTurn(t: TurnContext, userText: string, memory: Memory = EMPTY_MEMORY): Promise<TurnResult> {
   const { keys, tools } = offeredTools(t.snapshot, { conversationId: t.conversationId, userId: t.userId, now: t.now() });
   const turn: TurnContext = { ...t, offered: keys };
-  const messages: OpenAI.ChatCompletionMessageParam[] = [
-    { role: "system", content: SYSTEM_PROMPT },
-    { role: "user", content: userText },
-  ];
+  const limits = contextLimits(t.route.maxContextTokens);
+  const prompt = buildPrompt({ system: SYSTEM_PROMPT, toolTokens: toolTokens(keys), memory, userText, limits });
+  const messages = prompt.messages;
+  let used = prompt.tokens;
+  const push = (message: OpenAI.ChatCompletionMessageParam) => {
+    messages.push(message);
+    used += messageTokens(message);
+  };
   const approvals: string[] = [];
   const done: TurnResult["calls"] = [];
   let toolCalls = 0;
   const usage: TokenUsage = { promptTokens: 0, completionTokens: 0 };
+  let answer: string;
   try {
     for (let round = 0; ; round++) {
       const offer = round < t.route.maxToolRounds && tools.length > 0;
-      const call = () => complete(t.route, { messages, ...(offer ? { tools } : {}) }, { signal: t.signal });
+      const call = () => complete(t.route, { messages, ...(offer ? { tools } : {}) }, { signal: t.signal, deadlineAt: t.deadlineAt, now: t.now });
+      // An open breaker answers before a concurrency slot is taken.
+      assertModelAvailable(t.route);
       const completion = await (t.modelSlots ? t.modelSlots.run(t.route, t.signal, call) : call());
       usage.promptTokens += completion.usage?.prompt_tokens ?? 0;
       usage.completionTokens += completion.usage?.completion_tokens ?? 0;
       const message = completion.choices[0]?.message;
       const calls = (message?.tool_calls ?? []).filter((c) => c.type === "function");
       if (!offer || calls.length === 0) {
-        return { text: finalText(message?.content ?? "", approvals), outcome: "answered", toolCalls, approvals, calls: done, usage };
+        answer = finalText(message?.content ?? "", approvals);
+        break;
       }
-      messages.push({ role: "assistant", content: message?.content ?? null, tool_calls: calls });
+      push({ role: "assistant", content: message?.content ?? null, tool_calls: calls });
       for (const call of calls) {
         toolCalls += 1;
         const skillKey = skillKeyOf(call.function.name);
         const result = await callTool(turn, skillKey, call.function.arguments);
         done.push({ skillKey, decision: result.decision, outcome: result.outcome });
         if (result.approvalId) approvals.push(result.approvalId);
-        messages.push({ role: "tool", tool_call_id: call.id, content: result.content });
+        push({ role: "tool", tool_call_id: call.id, content: fitToolResult(result.content, limits.prompt - used) });
       }
     }
   } catch (error) {
-    if (!(error instanceof ModelUnavailableError)) throw error;
+    // Past the deadline, whatever the abort broke (a slot wait, a skill) ends in the fallback too.
+    if (!(error instanceof ModelUnavailableError) && !pastDeadline(t.signal)) throw error;
     // Whatever was already requested still waits for an approver: say so even without a model.
-    return { text: finalText(MODEL_UNAVAILABLE_REPLY, approvals), outcome: "model_unavailable", toolCalls, approvals, calls: done, usage, error: error.message };
+    return { text: finalText(MODEL_UNAVAILABLE_REPLY, approvals), outcome: "model_unavailable", toolCalls, approvals, calls: done, usage, error: error instanceof Error ? error.message : String(error) };
   }
+  // Only answered turns are remembered (outside the try: a database error here is the job's to retry).
+  await saveTurn(t.db, t.conversationId, prompt.userText, answer, limits);
+  return { text: answer, outcome: "answered", toolCalls, approvals, calls: done, usage };
 }
 
 function finalText(content: string, approvals: readonly string[]): string {

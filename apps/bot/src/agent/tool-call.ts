@@ -27,7 +27,10 @@ export interface TurnContext {
   inboundId: string | null;
   /** Skill keys offered this turn (what `help` lists). */
   offered: readonly string[];
+  /** Aborted by the caller or at the turn's deadline. */
   signal: AbortSignal;
+  /** When the turn must give up and answer with the fallback (epoch ms, `now()`'s clock). */
+  deadlineAt: number;
   now: () => number;
   fetch?: typeof fetch;
   /** Holds a slot of the route's endpoint around each model call (the cap across replicas). */

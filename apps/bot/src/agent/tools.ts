@@ -7,6 +7,7 @@ import { decide, type PolicyContext, type PolicySnapshot } from "@clawgate/core"
 import { BUILTIN_HANDLERS, BUILTIN_SKILLS, type SkillHandler, type SkillManifest } from "@clawgate/skills";
 import type OpenAI from "openai";
 import { z } from "zod";
+import { countTokens } from "./tokens.ts";
 
 export const toolName = (skillKey: string) => skillKey.replaceAll(".", "_");
 
@@ -45,4 +46,16 @@ const definitions = new Map(
 export function offeredTools(snapshot: PolicySnapshot, context: PolicyContext): { keys: string[]; tools: OpenAI.ChatCompletionTool[] } {
   const keys = [...SKILLS.keys()].filter((skillKey) => decide(snapshot, context, { kind: "skill", skillKey }).outcome !== "deny");
   return { keys, tools: keys.map((k) => definitions.get(k)!) };
+}
+
+const toolTokenCache = new Map<string, number>();
+/** Tokens the offered tools' definitions take in the prompt (memoised: the sets repeat). */
+export function toolTokens(keys: readonly string[]): number {
+  const id = keys.join(",");
+  let n = toolTokenCache.get(id);
+  if (n === undefined) {
+    n = keys.length === 0 ? 0 : countTokens(JSON.stringify(keys.map((k) => definitions.get(k))));
+    toolTokenCache.set(id, n);
+  }
+  return n;
 }

@@ -58,6 +58,10 @@ describe("model slots", () => {
     expect(await leases("capped")).toBe(0); // all released
     // Another endpoint has its own slots.
     expect(await a.run({ endpointName: "other", maxConcurrency: 1 }, signal(), async () => leases("other"))).toBe(1);
+    // Names are data, not SQL.
+    const odd = `it's "odd"; DROP TABLE "ModelLease"; --`;
+    expect(await b.run({ endpointName: odd, maxConcurrency: 1 }, signal(), async () => leases(odd))).toBe(1);
+    expect(await leases(odd)).toBe(0);
   });
 
   it("reclaims the expired leases of a dead replica", async () => {

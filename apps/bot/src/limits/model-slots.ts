@@ -17,7 +17,7 @@
 import { createHash, randomUUID } from "node:crypto";
 import { EventEmitter } from "node:events";
 import { hostname } from "node:os";
-import type pg from "pg";
+import pg from "pg";
 import { ModelUnavailableError } from "../agent/model.ts";
 import type { ModelSlots } from "../agent/tool-call.ts";
 import type { Logger } from "../logger.ts";
@@ -47,18 +47,29 @@ const LOCK_NAMESPACE = 0x6d6f_646c; // "modl"
 /** The endpoint name as the second advisory lock key: 32 bits of its SHA-256. */
 export const endpointLockKey = (name: string) => createHash("sha256").update(name).digest().readInt32BE(0);
 
-// After the advisory lock: one statement. The CTEs share one snapshot, so `live` filters expired
-// rows itself rather than relying on the DELETE.
-const ACQUIRE = `
+/**
+ * The whole acquisition as one simple-query string: one round trip, so the endpoint's lock is
+ * held only while the server runs it (every replica's calls to one endpoint queue on that lock).
+ * The commit does not wait for the WAL flush: a lease lost in a database crash only lets one
+ * call too many through once. The CTEs share one snapshot, so `live` filters expired rows itself.
+ */
+function acquireSql(a: { endpointName: string; id: string; holder: string; ttlMs: number; max: number }): string {
+  const lit = pg.escapeLiteral;
+  const name = lit(a.endpointName);
+  return `BEGIN;
+SET LOCAL synchronous_commit = off;
+SELECT pg_advisory_xact_lock(${LOCK_NAMESPACE}, ${endpointLockKey(a.endpointName)});
 WITH expired AS (
-  DELETE FROM "ModelLease" WHERE "endpointName" = $1 AND "expiresAt" <= now()
+  DELETE FROM "ModelLease" WHERE "endpointName" = ${name} AND "expiresAt" <= now()
 ), live AS (
-  SELECT count(*) AS n FROM "ModelLease" WHERE "endpointName" = $1 AND "expiresAt" > now()
+  SELECT count(*) AS n FROM "ModelLease" WHERE "endpointName" = ${name} AND "expiresAt" > now()
 )
 INSERT INTO "ModelLease" ("id", "endpointName", "holder", "acquiredAt", "expiresAt")
-SELECT $2, $1, $3, now(), now() + make_interval(secs => $4::double precision / 1000)
-  FROM live WHERE live.n < $5
-RETURNING "id"`;
+SELECT ${lit(a.id)}, ${name}, ${lit(a.holder)}, now(), now() + make_interval(secs => ${Math.ceil(a.ttlMs) / 1000})
+  FROM live WHERE live.n < ${Math.floor(a.max)}
+RETURNING "id";
+COMMIT;`;
+}
 
 export function createModelSlots(opts: ModelSlotsOptions): ModelSlots {
   const { pool, logger } = opts;
@@ -70,20 +81,23 @@ export function createModelSlots(opts: ModelSlotsOptions): ModelSlots {
   const released = new EventEmitter();
   released.setMaxListeners(0);
 
-  async function tryAcquire(endpointName: string, max: number, ttlMs: number): Promise<string | undefined> {
+  /** Runs a multi-statement transaction in one round trip; rolls back what an error left open. */
+  async function transaction(sql: string): Promise<pg.QueryResult<{ id: string }>[]> {
     const client = await pool.connect();
     try {
-      // Integer literals only: BEGIN and the lock share one round trip.
-      await client.query(`BEGIN; SELECT pg_advisory_xact_lock(${LOCK_NAMESPACE}, ${endpointLockKey(endpointName)})`);
-      const { rows } = await client.query<{ id: string }>(ACQUIRE, [endpointName, randomUUID(), holder.slice(0, 200), ttlMs, max]);
-      await client.query("COMMIT");
-      return rows[0]?.id;
+      return (await client.query(sql)) as unknown as pg.QueryResult<{ id: string }>[];
     } catch (error) {
       await client.query("ROLLBACK").catch(() => {});
       throw error;
     } finally {
       client.release();
     }
+  }
+
+  async function tryAcquire(endpointName: string, max: number, ttlMs: number): Promise<string | undefined> {
+    const results = await transaction(acquireSql({ endpointName, id: randomUUID(), holder: holder.slice(0, 200), ttlMs, max }));
+    // One result per statement: the INSERT is the fourth.
+    return results[3]?.rows[0]?.id;
   }
 
   /** Resolves after about `ms`, when this process frees a slot of the endpoint, or on abort. */
@@ -131,8 +145,7 @@ export function createModelSlots(opts: ModelSlotsOptions): ModelSlots {
         return await fn();
       } finally {
         clearInterval(renew);
-        await pool
-          .query(`DELETE FROM "ModelLease" WHERE "id" = $1`, [lease])
+        await transaction(`BEGIN; SET LOCAL synchronous_commit = off; DELETE FROM "ModelLease" WHERE "id" = ${pg.escapeLiteral(lease)}; COMMIT;`)
           .catch((error: unknown) => logger?.warn({ err: error, endpoint: name }, "model lease not released; it expires on its own"));
         released.emit(name);
       }

@@ -5,6 +5,7 @@ import type { ReactNode } from "react";
 import { BarChart } from "~/components/ui/bar-chart.tsx";
 import { EmptyState, LoadingState } from "~/components/ui/empty-state.tsx";
 import { ErrorState } from "~/components/ui/error-state.tsx";
+import { formatDateTime, formatHour, timeAgo } from "~/components/ui/format.ts";
 import { UsageBar } from "~/components/ui/usage-bar.tsx";
 import type { OverviewData } from "~/server/api/routers/overview.ts";
 import { useTRPC } from "~/trpc/react.tsx";
@@ -13,17 +14,9 @@ import { useTRPC } from "~/trpc/react.tsx";
 const POLL_MS = 1_500;
 
 const fmt = new Intl.NumberFormat("en");
-// Times in UTC: the server renders the first paint, so a browser time zone would not hydrate.
-const time = (d: Date) => `${d.toLocaleString("en-GB", { dateStyle: "medium", timeStyle: "short", timeZone: "UTC" })} UTC`;
-const hourLabel = (d: Date) => `${d.toLocaleTimeString("en-GB", { hour: "2-digit", minute: "2-digit", timeZone: "UTC" })} UTC`;
-
-function ago(from: Date, now: Date): string {
-  const s = Math.max(0, Math.round((now.getTime() - from.getTime()) / 1000));
-  if (s < 60) return `${s}s ago`;
-  if (s < 3600) return `${Math.floor(s / 60)} min ago`;
-  if (s < 86_400) return `${Math.floor(s / 3600)} h ago`;
-  return `${Math.floor(s / 86_400)} d ago`;
-}
+const time = formatDateTime;
+const hourLabel = formatHour;
+const ago = timeAgo;
 
 function Card({ title, children, action, id }: { title: string; children: ReactNode; action?: ReactNode; id: string }) {
   return (

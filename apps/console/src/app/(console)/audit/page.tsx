@@ -1,0 +1,24 @@
+import type { Metadata } from "next";
+import { getQueryClient, HydrateClient, trpc } from "~/trpc/server.tsx";
+import { AuditLogView } from "./audit-log-view.tsx";
+import { AUDIT_PAGE_SIZE } from "./filters.ts";
+
+export const metadata: Metadata = { title: "Audit log" };
+
+export default async function AuditPage() {
+  const qc = getQueryClient();
+  await Promise.all([qc.prefetchQuery(trpc.audit.list.queryOptions({ limit: AUDIT_PAGE_SIZE })), qc.prefetchQuery(trpc.audit.targetTypes.queryOptions())]);
+  return (
+    <HydrateClient>
+      <div className="space-y-4">
+        <div>
+          <h1 className="text-2xl font-semibold tracking-tight">Audit log</h1>
+          <p className="mt-1 text-sm text-slate-600">
+            Every change and decision that matters, newest first. The log is append-only and hash-chained: verifying recomputes the chain.
+          </p>
+        </div>
+        <AuditLogView />
+      </div>
+    </HydrateClient>
+  );
+}

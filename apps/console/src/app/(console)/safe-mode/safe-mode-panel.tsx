@@ -237,7 +237,7 @@ function History() {
                             {e.endReason && e.endedBy !== "ttl" ? `: ${e.endReason}` : ""}
                           </span>
                         </>
-                      ) : e.expiresAt && e.expiresAt.getTime() <= Date.now() ? (
+                      ) : e.expiresAt && e.expiresAt.getTime() <= history.data.now.getTime() ? (
                         <span className="text-slate-600">expired {when(e.expiresAt)} (TTL)</span>
                       ) : (
                         <span className="font-medium text-amber-800">ongoing{e.expiresAt ? `, ends ${when(e.expiresAt)}` : ""}</span>

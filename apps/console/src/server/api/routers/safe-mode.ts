@@ -46,7 +46,9 @@ export const safeModeRouter = createTRPCRouter({
         select: eventSelect,
       });
       const more = rows.length > limit;
-      return { items: more ? rows.slice(0, limit) : rows, nextCursor: more ? rows[limit - 1]!.id : null, total: await ctx.db.safeModeEvent.count() };
+      const total = await ctx.db.safeModeEvent.count();
+      // The server's clock, so the page can tell an unclosed activation past its TTL from an ongoing one.
+      return { items: more ? rows.slice(0, limit) : rows, nextCursor: more ? rows[limit - 1]!.id : null, total, now: new Date() };
     }),
 
   /** On (with level, reason, TTL, message) or off (with reason): OPERATOR and ADMIN. */

@@ -2,7 +2,7 @@ import { startDemoModel, type DemoModel } from "@clawgate/devstack/demo-model";
 import OpenAI from "openai";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { ModelRoute } from "./catalog.ts";
-import { backoffMs, complete, modelBreakers, ModelUnavailableError } from "./model.ts";
+import { backoffMs, complete, modelBreakers, ModelUnavailableError, TurnDeadlineError } from "./model.ts";
 
 let model: DemoModel;
 let route: ModelRoute;
@@ -105,6 +105,25 @@ describe("the model's circuit breaker", () => {
     await new Promise((r) => setTimeout(r, 350));
     expect((await complete(route, { messages })).choices[0]?.message.content).toContain("Demo model here");
     expect(modelBreakers.states()).toEqual([{ name: "model:demo", open: false }]);
+  });
+
+  it("counts a call the turn's deadline cut short as a timeout, not a caller's cancellation", async () => {
+    modelBreakers.configure({ failures: 1, halfOpenAfterMs: 60_000 });
+    model.setMode("slow", { latencyMs: 5_000 });
+    try {
+      const slowRoute = { ...route, timeoutMs: 10_000 };
+      const cancelled = new AbortController();
+      setTimeout(() => cancelled.abort(), 200);
+      await expect(complete(slowRoute, { messages }, { signal: cancelled.signal })).rejects.toBeInstanceOf(ModelUnavailableError);
+      expect(modelBreakers.states()).toEqual([{ name: "model:demo", open: false }]);
+      const deadline = new AbortController();
+      setTimeout(() => deadline.abort(new TurnDeadlineError()), 300);
+      await expect(complete(slowRoute, { messages }, { signal: deadline.signal, deadlineAt: Date.now() + 300 })).rejects.toThrow("demo: the turn's deadline was reached");
+      expect(modelBreakers.states()).toEqual([{ name: "model:demo", open: true }]);
+    } finally {
+      model.setMode("ok");
+      modelBreakers.configure({ failures: 5, halfOpenAfterMs: 15_000 });
+    }
   });
 
   it("does not count 4xx answers (a wrong key is not an unhealthy endpoint)", async () => {

@@ -45,8 +45,13 @@ export const pastDeadline = (signal: AbortSignal | undefined) => signal?.aborted
 export const retryable = (error: unknown) =>
   error instanceof OpenAI.APIError && error.status !== undefined && (error.status === 429 || error.status >= 500);
 
-/** Does this error mean the endpoint is unhealthy? (APIUserAbortError, our cancellation, is no APIConnectionError.) */
-export const endpointFailure = (error: unknown) => error instanceof OpenAI.APIConnectionError || retryable(error);
+/** A call the turn's deadline cut short: the endpoint did not answer in the time we could give it. */
+class DeadlineTimeout extends Error {
+  override name = "DeadlineTimeout";
+}
+
+/** Does this error mean the endpoint is unhealthy? (APIUserAbortError, a cancellation, is no APIConnectionError.) */
+export const endpointFailure = (error: unknown) => error instanceof OpenAI.APIConnectionError || error instanceof DeadlineTimeout || retryable(error);
 
 export const modelBreakers = new BreakerRegistry("model", endpointFailure);
 
@@ -84,9 +89,14 @@ export async function complete(
     if (left < MIN_CALL_MS) throw new ModelUnavailableError(`${route.endpointName}: the turn's deadline was reached`);
     const timeout = Math.max(1, Math.floor(Math.min(route.timeoutMs, left)));
     try {
-      return await modelBreakers.run(route.endpointName, () =>
-        route.client.chat.completions.create({ ...body, model: route.model }, { timeout, ...(opts.signal ? { signal: opts.signal } : {}) }),
-      );
+      return await modelBreakers.run(route.endpointName, async () => {
+        try {
+          return await route.client.chat.completions.create({ ...body, model: route.model }, { timeout, ...(opts.signal ? { signal: opts.signal } : {}) });
+        } catch (error) {
+          // The deadline's abort and the SDK's timeout race; either way it is a timeout (a caller's cancel is not).
+          throw pastDeadline(opts.signal) ? new DeadlineTimeout("the turn's deadline was reached") : error;
+        }
+      });
     } catch (error) {
       if (error instanceof BreakerOpenError) throw breakerOpen(route);
       if (retryable(error) && attempt < MODEL_RETRIES) {

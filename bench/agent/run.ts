@@ -1,0 +1,251 @@
+/**
+ * Agent benchmark: the runtime's overhead per model turn at 200 concurrent conversations.
+ *
+ *   npm run bench:agent                  (DATABASE_URL optional: embedded PostgreSQL otherwise)
+ *   BENCH_CONCURRENCY=8,200 BENCH_TURNS=10 BENCH_LATENCY_MS=50 BENCH_DB_POOL=20 npm run bench:agent
+ *
+ * In this process: `createAgent(...).reply(...)` exactly as the worker calls it (real database
+ * for the catalog, conversation memory, invocations and model-slot leases; policy snapshot
+ * loaded from it). In a child process: the demo model (OpenAI-compatible, over HTTP) answering
+ * after a fixed latency. Each conversation runs its turns one after another; BENCH_CONCURRENCY
+ * conversations run at once.
+ *
+ * Overhead per turn = turn wall time - the time spent inside the model calls, measured around the
+ * SDK call (`chat.completions.create`, through the agent's ModelSlots hook: the slot's own
+ * database work counts as overhead, the model's answer does not). Same run, same concurrency: a
+ * baseline of bare openai SDK calls with the same request body, for the ratio.
+ */
+import { type ChildProcess, spawn } from "node:child_process";
+import { AsyncLocalStorage } from "node:async_hooks";
+import { randomBytes } from "node:crypto";
+import { writeFileSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import OpenAI from "openai";
+import { createAgent, type ModelSlots } from "../../apps/bot/src/agent/index.ts";
+import { SYSTEM_PROMPT } from "../../apps/bot/src/agent/run-turn.ts";
+import { offeredTools } from "../../apps/bot/src/agent/tools.ts";
+import { createPgPool } from "../../apps/bot/src/db-pool.ts";
+import { createModelSlots } from "../../apps/bot/src/limits/model-slots.ts";
+import { loadPolicySnapshot, recordConfigChange, seedDemo } from "../../packages/core/src/index.ts";
+import { createDb } from "../../packages/db/src/index.ts";
+import { startEmbeddedPostgres } from "../../packages/devstack/src/embedded-pg.ts";
+import { startFakeInternalApi } from "../../packages/devstack/src/fake-internal-api.ts";
+import { REPO_ROOT } from "../../packages/devstack/src/paths.ts";
+import { createTestDatabase } from "../../packages/devstack/src/testdb.ts";
+
+// Each level is one set of rows: 8 is the runtime's default WORKER_CONCURRENCY, 200 the target's.
+const CONCURRENCY = (process.env.BENCH_CONCURRENCY ?? "8,200").split(",").map(Number);
+const TURNS = Number(process.env.BENCH_TURNS ?? 10);
+const LATENCY_MS = Number(process.env.BENCH_LATENCY_MS ?? 50);
+const MODEL_PORT = 18_410;
+// `clawgate serve` uses Prisma's pool of 10 with a 2 s connect timeout; 200 turns at once time out
+// waiting for it (see bench/README.md), so the pool is a knob here.
+const DB_POOL = Number(process.env.BENCH_DB_POOL ?? 20);
+
+interface Acc {
+  modelMs: number;
+  slotMs: number;
+  calls: number;
+}
+
+interface Sample extends Acc {
+  wallMs: number;
+}
+
+interface TurnRun {
+  samples: Sample[];
+  notAnswered: number;
+  errors: number;
+  firstError: string | undefined;
+  wallMs: number;
+}
+
+const pct = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))] ?? NaN;
+const sorted = (xs: number[]) => [...xs].sort((a, b) => a - b);
+
+function startModel(): Promise<{ proc: ChildProcess; url: string }> {
+  const proc = spawn(process.execPath, ["--import", "tsx", "bench/agent/model-server.ts", String(MODEL_PORT), String(LATENCY_MS)], {
+    cwd: REPO_ROOT,
+    stdio: ["ignore", "pipe", "inherit"],
+  });
+  return new Promise((resolve, reject) => {
+    let out = "";
+    proc.stdout!.on("data", (d: Buffer) => {
+      out += d;
+      const m = /READY (\S+)/.exec(out);
+      if (m) resolve({ proc, url: m[1]! });
+    });
+    proc.once("exit", (code) => reject(new Error(`demo model exited (${code})`)));
+  });
+}
+
+/** `workers` loops at once, each running `perWorker` iterations of fn in sequence. */
+async function drive(workers: number, perWorker: number, fn: (worker: number, i: number) => Promise<void>): Promise<number> {
+  const t0 = performance.now();
+  await Promise.all(
+    Array.from({ length: workers }, async (_, w) => {
+      for (let i = 0; i < perWorker; i++) await fn(w, i);
+    }),
+  );
+  return performance.now() - t0;
+}
+
+async function main(): Promise<void> {
+  let serverUrl = process.env.DATABASE_URL;
+  const embedded = serverUrl ? undefined : await startEmbeddedPostgres({ dataDir: path.join(REPO_ROOT, ".data/bench-pg"), port: 54331 });
+  serverUrl ??= embedded!.serverUrl;
+  const tdb = await createTestDatabase({ serverUrl, prefix: "clawgate_bench_agent" });
+  const model = await startModel();
+  const api = await startFakeInternalApi({ port: 0 });
+  // The Prisma client (pool: see DB_POOL) and the worker's pool as `clawgate serve` makes it (WORKER_CONCURRENCY 8 + 4).
+  const db = createDb(tdb.url, { max: DB_POOL, connectionTimeoutMillis: 10_000, applicationName: "bench-agent" });
+  const workerPool = createPgPool(tdb.url, { max: 12, applicationName: "bench-agent-worker", connectionTimeoutMillis: 5_000, statementTimeoutMs: 60_000 });
+  try {
+    const pgVersion = ((await workerPool.query("SHOW server_version")).rows[0] as { server_version: string }).server_version;
+    await seedDemo(db, { modelBaseUrl: model.url, internalApiBaseUrl: api.url });
+    const conversations = Array.from({ length: Math.max(...CONCURRENCY) }, (_, i) => `cid-bench-${i}`);
+    await db.$transaction(async (tx) => {
+      await tx.conversation.createMany({ data: conversations.map((conversationId) => ({ conversationId, type: "GROUP" as const, status: "ENABLED" as const })) });
+      // The cap is not what is measured here: room for every conversation at once.
+      await tx.modelEndpoint.updateMany({ data: { maxConcurrency: conversations.length + 10 } });
+      await recordConfigChange(tx, { actor: { type: "SYSTEM", name: "bench" }, action: "bench.setup", targetType: "bench", summary: "bench setup" });
+    });
+    const snapshot = await loadPolicySnapshot(db);
+    const endpoint = await db.modelEndpoint.findFirstOrThrow({ select: { model: true } });
+
+    // Time inside each model call (and around it, in the slot), attributed to the turn that made it.
+    const turnStore = new AsyncLocalStorage<Acc>();
+    const slots = createModelSlots({ pool: workerPool, waitMs: 60_000 });
+    const timedSlots: ModelSlots = {
+      run: async (ep, signal, fn) => {
+        const outer = performance.now();
+        let inner = 0;
+        try {
+          return await slots.run(ep, signal, async () => {
+            const t0 = performance.now();
+            try {
+              return await fn();
+            } finally {
+              inner = performance.now() - t0;
+            }
+          });
+        } finally {
+          const acc = turnStore.getStore();
+          if (acc) {
+            acc.modelMs += inner;
+            acc.slotMs += performance.now() - outer - inner;
+            acc.calls += 1;
+          }
+        }
+      },
+    };
+    const agent = createAgent({ db, modelSlots: timedSlots });
+
+    const runTurns = async (workers: number, text: string, perConversation: number): Promise<TurnRun> => {
+      const samples: Sample[] = [];
+      let notAnswered = 0;
+      let errors = 0;
+      let firstError: string | undefined;
+      const wallMs = await drive(workers, perConversation, async (w) => {
+        const acc: Acc = { modelMs: 0, slotMs: 0, calls: 0 };
+        const t0 = performance.now();
+        try {
+          const reply = await turnStore.run(acc, () =>
+            agent.reply({
+              text,
+              conversationId: conversations[w]!,
+              userId: `bench-user-${w}`,
+              traceId: randomBytes(16).toString("hex"),
+              inboundId: null,
+              snapshot,
+              latest: () => snapshot,
+            }),
+          );
+          if (reply.outcome !== "answered") notAnswered += 1;
+          samples.push({ wallMs: performance.now() - t0, ...acc });
+        } catch (error) {
+          // In the runtime the job would retry; here it is counted and left out of the latencies.
+          errors += 1;
+          firstError ??= error instanceof Error ? `${error.name}: ${error.message}`.slice(0, 160) : String(error);
+        }
+      });
+      return { samples, notAnswered, errors, firstError, wallMs };
+    };
+
+    // The baseline: the same request body (system prompt, a user message, the offered tools) through a bare SDK client.
+    const { tools } = offeredTools(snapshot, { conversationId: conversations[0]!, userId: "bench-user-0", now: Date.now() });
+    const bare = new OpenAI({ baseURL: model.url, apiKey: "not-set", maxRetries: 0, timeout: 60_000 });
+    const runBaseline = async (workers: number, perWorker: number) => {
+      const times: number[] = [];
+      const wallMs = await drive(workers, perWorker, async () => {
+        const t0 = performance.now();
+        await bare.chat.completions.create({
+          model: endpoint.model,
+          messages: [
+            { role: "system", content: SYSTEM_PROMPT },
+            { role: "user", content: "hello" },
+          ],
+          tools,
+        });
+        times.push(performance.now() - t0);
+      });
+      return { times, rate: times.length / (wallMs / 1000) };
+    };
+
+    const f = (n: number) => n.toFixed(2);
+    const lines = [
+      `Demo model latency ${LATENCY_MS} ms (separate process, HTTP); ${TURNS} turns per conversation, the conversations at once; model-slot leases on; Prisma pool ${DB_POOL}, worker pool 12. Overhead = turn wall - time inside the SDK's model calls; "slot" = the lease acquire/release around them (part of the overhead).`,
+      "",
+      "| concurrency | run | turns | model calls/turn | wall p50 ms | wall p99 ms | in model p50 ms | overhead p50 ms | overhead p99 ms | overhead max ms | of which slot p50 ms | per second | vs bare SDK | not answered | errors |",
+      "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ];
+    const errorNotes: string[] = [];
+    for (const workers of CONCURRENCY) {
+      // Warm-up (JIT, pools, the per-revision catalog, the skill cache), not reported.
+      await runBaseline(workers, 2);
+      await runTurns(workers, "hello", 1);
+      await runTurns(workers, "search the kb for vpn", 1);
+
+      const baseline = await runBaseline(workers, TURNS);
+      const base = sorted(baseline.times);
+      lines.push(`| ${workers} | bare openai SDK call (baseline) | ${base.length} | 1.0 | ${f(pct(base, 0.5))} | ${f(pct(base, 0.99))} | ${f(pct(base, 0.5))} | | | | | ${baseline.rate.toFixed(0)} | 1.00x | | |`);
+      for (const [name, text] of [
+        ['agent turn, text answer ("hello")', "hello"],
+        ["agent turn, kb.search (cache hit) + answer", "search the kb for vpn"],
+      ] as const) {
+        const r = await runTurns(workers, text, TURNS);
+        const wall = sorted(r.samples.map((x) => x.wallMs));
+        const over = sorted(r.samples.map((x) => x.wallMs - x.modelMs));
+        const slot = sorted(r.samples.map((x) => x.slotMs));
+        const inModel = sorted(r.samples.map((x) => x.modelMs));
+        const calls = r.samples.reduce((n, x) => n + x.calls, 0) / Math.max(1, r.samples.length);
+        const rate = r.samples.length / (r.wallMs / 1000);
+        lines.push(
+          `| ${workers} | ${name} | ${r.samples.length} | ${calls.toFixed(1)} | ${f(pct(wall, 0.5))} | ${f(pct(wall, 0.99))} | ${f(pct(inModel, 0.5))} | **${f(pct(over, 0.5))}** | **${f(pct(over, 0.99))}** | ${f(over.at(-1) ?? NaN)} | ${f(pct(slot, 0.5))} | ${rate.toFixed(0)} | ${(rate * calls / baseline.rate).toFixed(2)}x | ${r.notAnswered} | ${r.errors} |`,
+        );
+        if (r.firstError) errorNotes.push(`${workers} / ${name}: ${r.errors} turns threw, first: ${r.firstError}`);
+        console.log(lines.at(-1));
+      }
+    }
+    lines.push("", '"vs bare SDK": model calls per second in the agent run over bare SDK calls per second at the same concurrency.');
+    for (const note of errorNotes) lines.push(`Errors: ${note}`);
+    const cpu = os.cpus()[0]?.model ?? "unknown CPU";
+    const header = `Machine: ${os.cpus().length} cores (${cpu}), ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}, PostgreSQL ${pgVersion} on 127.0.0.1, load average ${os.loadavg().map((l) => l.toFixed(1)).join(" ")} at the end. Date: ${new Date().toISOString().slice(0, 16).replace("T", " ")} UTC.`;
+    const out = `${header}\n\n${lines.join("\n")}\n`;
+    writeFileSync(path.join(REPO_ROOT, "bench/agent/latest.md"), out);
+    console.log(`\n${out}`);
+  } finally {
+    model.proc.kill("SIGTERM");
+    await api.close();
+    await workerPool.end();
+    await db.$disconnect();
+    await tdb.drop().catch(() => {});
+    await embedded?.stop();
+  }
+}
+
+main().catch((error: unknown) => {
+  console.error(error);
+  process.exit(1);
+});

@@ -1,0 +1,27 @@
+import type { Metadata } from "next";
+import { getSession } from "~/server/auth.ts";
+import { getQueryClient, HydrateClient, trpc } from "~/trpc/server.tsx";
+import { ApprovalsView } from "./approvals-view.tsx";
+import { DEFAULT_LIST } from "./list-input.ts";
+
+export const metadata: Metadata = { title: "Approvals" };
+
+export default async function ApprovalsPage() {
+  const [session] = await Promise.all([getSession(), getQueryClient().prefetchQuery(trpc.approval.list.queryOptions(DEFAULT_LIST))]);
+  const role = session?.user.role;
+  return (
+    <HydrateClient>
+      <div className="space-y-4">
+        <div>
+          <h1 className="text-2xl font-semibold tracking-tight">Approvals</h1>
+          <p className="mt-1 text-sm text-slate-600">
+            Write and destructive skill calls wait here for an approver. Judge the input: once approved, the runtime runs
+            exactly this call and replies in the original conversation.
+          </p>
+        </div>
+        {/* The server refuses other roles anyway; this only hides controls they cannot use. */}
+        <ApprovalsView canDecide={role === "ADMIN" || role === "APPROVER"} />
+      </div>
+    </HydrateClient>
+  );
+}

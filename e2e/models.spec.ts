@@ -1,0 +1,96 @@
+import type { Page } from "@playwright/test";
+import { DEMO_PASSWORD, expect, openIdpLoginForm, submitIdpLogin, test } from "./fixtures.ts";
+
+async function signIn(page: Page, email: string, role: string) {
+  await openIdpLoginForm(page);
+  await submitIdpLogin(page, email, DEMO_PASSWORD);
+  await expect(page.getByTestId("role-badge")).toHaveText(role);
+}
+
+test("an admin adds an endpoint (API key only as an env var name), routes a conversation to it, and cannot disable the default route's endpoint", async ({ page, db }, testInfo) => {
+  const name = `e2e_big_${Date.now().toString(36)}`;
+  await signIn(page, "admin@clawgate.local", "ADMIN");
+  await page.goto("/models");
+  await expect(page.getByRole("heading", { name: "Models & routes", level: 1 })).toBeVisible();
+  const local = page.getByRole("row", { name: /local_chat/ });
+  await expect(local.getByText("${LOCAL_MODEL_API_KEY}")).toBeVisible();
+  await page.screenshot({ path: testInfo.outputPath("models.png"), fullPage: true });
+
+  // A pasted key is refused with a field error and nothing is stored.
+  await page.getByRole("button", { name: "Add endpoint" }).click();
+  const form = page.getByRole("form", { name: "New model endpoint" });
+  await form.getByLabel("Name").fill(name);
+  await form.getByLabel("Base URL").fill("https://llm.internal.example/v1");
+  await form.getByLabel("Model").fill("qwen2.5-72b");
+  await form.getByLabel("API key env var").fill("sk-live-0123456789abcdef");
+  await form.getByLabel("Timeout (ms)").fill("45000");
+  await form.getByRole("button", { name: "Add endpoint" }).click();
+  await expect(form.getByText(/must be the name of an env var/)).toBeVisible();
+  await expect(form.getByLabel("API key env var")).toHaveAttribute("aria-invalid", "true");
+  expect(await db.modelEndpoint.findUnique({ where: { name } })).toBeNull();
+
+  await form.getByLabel("API key env var").fill("${E2E_BIG_KEY}");
+  await form.getByRole("button", { name: "Add endpoint" }).click();
+  await expect(page.getByRole("status").filter({ hasText: `${name} added.` })).toBeVisible();
+  const row = page.getByRole("row", { name: new RegExp(name) });
+  await expect(row.getByText("${E2E_BIG_KEY}")).toBeVisible();
+  expect(await db.modelEndpoint.findUnique({ where: { name } })).toMatchObject({ apiKeyEnv: "E2E_BIG_KEY", timeoutMs: 45_000, enabled: true });
+
+  // The default route's endpoint: disabling is refused, the optimistic row rolls back.
+  const revisions = await db.configRevision.count();
+  await local.getByRole("button", { name: "Disable local_chat" }).click();
+  const dialog = page.getByRole("dialog", { name: "Disable local_chat?" });
+  await dialog.getByRole("button", { name: "Disable" }).click();
+  await expect(page.getByRole("alert").filter({ hasText: /serves the default route/ })).toBeVisible();
+  await expect(local.getByText("Enabled", { exact: true })).toBeVisible();
+  expect(await db.modelEndpoint.findUniqueOrThrow({ where: { name: "local_chat" } })).toMatchObject({ enabled: true });
+  expect(await db.configRevision.count()).toBe(revisions);
+
+  // A route for the demo conversation to the new endpoint, then deleted after confirmation.
+  const conversation = await db.conversation.findUniqueOrThrow({ where: { conversationId: "cid-demo-group" } });
+  await db.route.deleteMany({ where: { conversationId: conversation.id } }); // a rerun starts clean
+  await page.reload();
+  await page.getByRole("button", { name: "Add route" }).click();
+  const routeForm = page.getByRole("form", { name: "New route" });
+  await routeForm.getByLabel("Conversation").selectOption({ label: "Clawgate demo group (cid-demo-group)" });
+  await routeForm.getByLabel("Endpoint").selectOption({ label: name });
+  await routeForm.getByLabel("Max tool rounds").fill("2");
+  await routeForm.getByRole("button", { name: "Save route" }).click();
+  await expect(page.getByRole("row", { name: /Clawgate demo group/ })).toContainText(name);
+  expect(await db.route.findUnique({ where: { conversationId: conversation.id }, include: { modelEndpoint: true } })).toMatchObject({ maxToolRounds: 2, modelEndpoint: { name } });
+
+  // The endpoint serves that route: deleting it is refused with the reason.
+  await row.getByRole("button", { name: `Delete ${name}` }).click();
+  const del = page.getByRole("dialog", { name: `Delete ${name}?` });
+  await del.getByLabel(/Type .* to confirm/).fill(name);
+  await del.getByRole("button", { name: "Delete" }).click();
+  await expect(del.getByRole("alert")).toContainText("serves 1 conversation route");
+  await del.getByRole("button", { name: "Cancel" }).click();
+
+  await page.getByRole("button", { name: "Delete route for Clawgate demo group" }).click();
+  await page.getByRole("dialog", { name: /Delete the route for Clawgate demo group/ }).getByRole("button", { name: "Delete route" }).click();
+  await expect(page.getByRole("row", { name: /Clawgate demo group/ })).toHaveCount(0);
+  expect(await db.route.findUnique({ where: { conversationId: conversation.id } })).toBeNull();
+
+  await row.getByRole("button", { name: `Delete ${name}` }).click();
+  await del.getByLabel(/Type .* to confirm/).fill(name);
+  await del.getByRole("button", { name: "Delete" }).click();
+  await expect(row).toHaveCount(0);
+  expect(await db.modelEndpoint.findUnique({ where: { name } })).toBeNull();
+  const audit = await db.auditLog.findMany({ where: { targetId: name }, orderBy: { id: "asc" } });
+  expect(audit.map((a) => a.action)).toEqual(["model.create", "model.delete"]);
+
+  await page.setViewportSize({ width: 390, height: 844 });
+  await expect(local).toBeVisible();
+  await page.screenshot({ path: testInfo.outputPath("models-mobile.png"), fullPage: true });
+});
+
+test("a viewer sees models and routes without any control that changes them", async ({ page }, testInfo) => {
+  await signIn(page, "viewer@clawgate.local", "VIEWER");
+  await page.goto("/models");
+  await expect(page.getByRole("row", { name: /local_chat/ })).toBeVisible();
+  await expect(page.getByText("Default route", { exact: true })).toBeVisible();
+  await expect(page.locator("[data-mutates]")).toHaveCount(0);
+  await expect(page.getByRole("button", { name: /Add|Edit|Disable|Delete|Save/ })).toHaveCount(0);
+  await page.screenshot({ path: testInfo.outputPath("models-viewer.png"), fullPage: true });
+});

@@ -218,6 +218,9 @@ describe("approvals", () => {
     expect(await db.approvalRequest.findUniqueOrThrow({ where: { id: request.id } })).toMatchObject({ status: "PENDING", decidedAt: null, decidedById: null });
     expect(await db.auditLog.count()).toBe(audits);
     expect((await executeJobs())[0]!.n).toBe(0);
+    // A job with a payload no attempt could make valid is dropped, not retried.
+    await query(testDb.url, `SELECT graphile_worker.add_job('approval.execute', '{"approval": 1}'::json)`);
+    await allJobsDone();
     await new Promise((r) => setTimeout(r, 500));
     expect(sentTo("cid-bad")).toHaveLength(1);
   });

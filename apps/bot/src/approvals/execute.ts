@@ -216,7 +216,13 @@ async function recordUndeliverable(pool: pg.Pool, a: ApprovalRequest, text: stri
 
 export function createApprovalExecutor(deps: ApprovalDeps): Task {
   return async (rawPayload: unknown, helpers: JobHelpers) => {
-    const { approvalId, deferrals = 0 } = payloadSchema.parse(rawPayload);
+    const payload = payloadSchema.safeParse(rawPayload);
+    if (!payload.success) {
+      // Not retried: no attempt would make it valid.
+      deps.logger.warn({ jobId: helpers.job.id }, "approval job with an invalid payload; dropped");
+      return;
+    }
+    const { approvalId, deferrals = 0 } = payload.data;
     const a = await executeApproval(deps, approvalId);
     if (!a) {
       deps.logger.warn({ approvalId, jobId: helpers.job.id }, "approval request not found; nothing to do");

@@ -1,0 +1,139 @@
+/**
+ * Every demo role signs in through the local OIDC provider and opens every page of the console
+ * (NAV_ITEMS): each page renders (200, an h1, no console errors) and is screenshotted per role.
+ * The viewer sees no enabled mutating control (the `data-mutates` convention, e2e/README.md),
+ * and the server refuses the viewer's mutations called directly, changing nothing.
+ */
+import type { BrowserContext, Page } from "@playwright/test";
+import { DEMO_USERS } from "@clawgate/core";
+import type { Db } from "@clawgate/db";
+import { NAV_ITEMS } from "../apps/console/src/components/nav-items.ts";
+import { CONSOLE_PAGE, expect, test } from "./fixtures.ts";
+import { collectErrors, SAME_ORIGIN, signedInContext, trpcBody } from "./sign-in.ts";
+
+const slug = (href: string) => href.replace(/^\//, "").replace(/\W+/g, "-") || "home";
+
+/** Controls that change state and are usable: what a viewer must never see. */
+const ENABLED_MUTATING = "[data-mutates]:not([disabled]):not([aria-disabled='true']), [role='switch']:not([disabled]):not([aria-disabled='true'])";
+
+/** How many usable mutating controls the admin saw per page: the viewer check means something only if pages mark them. */
+const adminMutating = new Map<string, number>();
+
+for (const user of DEMO_USERS) {
+  test.describe(`${user.role} (${user.email})`, () => {
+    let context: BrowserContext;
+    let page: Page;
+    let errors: string[];
+
+    test.beforeAll(async ({ browser }) => {
+      ({ context, page } = await signedInContext(browser, user.email, user.role));
+      errors = collectErrors(page);
+    });
+    test.afterAll(async () => {
+      await context?.close();
+    });
+
+    for (const item of NAV_ITEMS) {
+      // eslint-disable-next-line no-empty-pattern -- the page is the role's, from beforeAll
+      test(`${item.label} renders`, async ({}, testInfo) => {
+        errors.length = 0;
+        const response = await page.goto(item.href);
+        expect(response?.status(), `${item.href} answered`).toBe(200);
+        await expect(page).toHaveURL(CONSOLE_PAGE(item.href));
+        const h1 = page.getByRole("heading", { level: 1 });
+        await expect(h1).toBeVisible();
+        await expect(h1).not.toHaveText(/^404|not found/i);
+        await expect(page.getByRole("banner").getByTestId("role-badge")).toHaveText(user.role);
+        // Let client components settle (queries, hydration) before judging and photographing.
+        await page.waitForLoadState("networkidle");
+        await page.screenshot({ path: testInfo.outputPath(`${user.role.toLowerCase()}-${slug(item.href)}.png`), fullPage: true });
+
+        const mutating = await page.locator(ENABLED_MUTATING).evaluateAll((els) => els.map((e) => e.outerHTML.slice(0, 160)));
+        testInfo.annotations.push({ type: "mutating controls", description: String(mutating.length) });
+        if (user.role === "ADMIN") adminMutating.set(item.href, mutating.length);
+        if (user.role === "VIEWER") expect(mutating, "mutating controls a viewer can use").toEqual([]);
+        expect(errors).toEqual([]);
+      });
+    }
+
+    if (user.role === "ADMIN") {
+      test("the pages mark their mutating controls (data-mutates), so the viewer check is not vacuous", () => {
+        const total = [...adminMutating.values()].reduce((a, b) => a + b, 0);
+        expect(total, JSON.stringify(Object.fromEntries(adminMutating))).toBeGreaterThan(0);
+      });
+    }
+  });
+}
+
+/** What a mutation would change: compared before and after the refused call. */
+interface Attempt {
+  path: string;
+  input: (db: Db, viewerId: string) => Promise<unknown>;
+  state: (db: Db, viewerId: string) => Promise<unknown>;
+}
+
+/** The mutations of the routers as they stand; each is a viewer's attempt to change something real. */
+const VIEWER_ATTEMPTS: Attempt[] = [
+  {
+    path: "skill.update",
+    input: async () => ({ key: "kb.search", enabled: false }),
+    state: (db) => db.skill.findUniqueOrThrow({ where: { key: "kb.search" } }),
+  },
+  {
+    path: "flag.toggle",
+    input: async (db) => {
+      const flag = await db.featureFlag.findFirstOrThrow({ orderBy: { key: "asc" } });
+      return { key: flag.key, enabled: !flag.enabled };
+    },
+    state: (db) => db.featureFlag.findMany({ orderBy: { key: "asc" } }),
+  },
+  {
+    path: "safeMode.set",
+    input: async () => ({ active: true, reason: "a viewer tries to pull the switch" }),
+    state: (db) => db.safeModeState.findMany(),
+  },
+  {
+    path: "conversation.update",
+    input: async (db) => {
+      const conversation = await db.conversation.findFirstOrThrow({ orderBy: { id: "asc" } });
+      return { id: conversation.id, status: conversation.status === "ENABLED" ? "DISABLED" : "ENABLED" };
+    },
+    state: (db) => db.conversation.findMany({ orderBy: { id: "asc" } }),
+  },
+  {
+    // Privilege escalation: the viewer makes themself admin.
+    path: "user.setRole",
+    input: async (_db, viewerId) => ({ userId: viewerId, role: "ADMIN" }),
+    state: (db) => db.user.findMany({ orderBy: { email: "asc" }, select: { id: true, role: true, disabledAt: true } }),
+  },
+  {
+    path: "user.setDisabled",
+    input: async (db) => ({ userId: (await db.user.findUniqueOrThrow({ where: { email: "admin@clawgate.local" } })).id, disabled: true }),
+    state: (db) => db.user.findMany({ orderBy: { email: "asc" }, select: { id: true, role: true, disabledAt: true } }),
+  },
+];
+
+test("the server refuses a viewer's mutations called directly, and nothing changes", async ({ browser, db }) => {
+  const viewer = DEMO_USERS.find((u) => u.role === "VIEWER")!;
+  const { context } = await signedInContext(browser, viewer.email, viewer.role);
+  try {
+    const viewerId = (await db.user.findUniqueOrThrow({ where: { email: viewer.email } })).id;
+    for (const attempt of VIEWER_ATTEMPTS) {
+      const before = await attempt.state(db, viewerId);
+      const audit = await db.auditLog.count();
+      const revision = await db.configRevision.aggregate({ _max: { id: true } });
+
+      // The viewer's own cookies, with the same-origin headers the console's pages send.
+      const res = await context.request.post(`/api/trpc/${attempt.path}`, { headers: SAME_ORIGIN, data: trpcBody(await attempt.input(db, viewerId)) });
+      expect(res.status(), attempt.path).toBe(403);
+      const body = (await res.json()) as { error: { json: { data: { code: string } } } };
+      expect(body.error.json.data.code, attempt.path).toBe("FORBIDDEN");
+
+      expect(await attempt.state(db, viewerId), `${attempt.path} changed nothing`).toEqual(before);
+      expect(await db.auditLog.count(), `${attempt.path} wrote no audit entry`).toBe(audit);
+      expect(await db.configRevision.aggregate({ _max: { id: true } }), `${attempt.path} made no config revision`).toEqual(revision);
+    }
+  } finally {
+    await context.close();
+  }
+});

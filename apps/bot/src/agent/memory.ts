@@ -57,36 +57,51 @@ export function foldTurn(memory: Memory, user: string, assistant: string, limits
   return { summary, recent, tokens: countTokens(summary) + recentTokens(recent) };
 }
 
-/** The conversation's memory (DingTalk conversation id); empty when it has none yet. */
-export async function loadMemory(db: Db, conversationId: string): Promise<Memory> {
-  const row = await db.conversationMemory.findFirst({ where: { conversation: { conversationId } }, select: { summary: true, recent: true } });
-  if (!row) return EMPTY_MEMORY;
-  const recent = Recent.safeParse(row.recent);
-  return { summary: row.summary, recent: recent.success ? recent.data : [] };
+/** Memory as loaded: also which row it came from and its turn count (the version a save checks). */
+export interface StoredMemory extends Memory {
+  /** ConversationMemory.conversationId (= Conversation.id); null when the conversation has no memory yet. */
+  key: string | null;
+  turns: number;
 }
 
+export const NO_STORED_MEMORY: StoredMemory = { ...EMPTY_MEMORY, key: null, turns: 0 };
+
+/** The conversation's memory (DingTalk conversation id); empty when it has none yet. */
+export async function loadMemory(db: Db, conversationId: string): Promise<StoredMemory> {
+  const row = await db.conversationMemory.findFirst({ where: { conversation: { conversationId } }, select: { conversationId: true, summary: true, recent: true, turns: true } });
+  if (!row) return NO_STORED_MEMORY;
+  const recent = Recent.safeParse(row.recent);
+  return { key: row.conversationId, turns: row.turns, summary: row.summary, recent: recent.success ? recent.data : [] };
+}
+
+/** Concurrent saves of one conversation that lose the race re-read and fold again, at most this often. */
+const SAVE_ATTEMPTS = 20;
+
 /**
- * Adds an answered turn. The row is created if missing, then locked while the new state is
- * folded from what is stored now, so concurrent turns of one conversation each land (in commit
- * order) instead of the last writer dropping the other's turn.
+ * Adds an answered turn to the memory loaded at the turn's start, as ONE statement: an insert
+ * for a conversation without memory, else an update that only applies while `turns` is still
+ * what was loaded (compare and set). A concurrent turn that saved first makes it re-read and
+ * fold again, so every turn lands and none overwrites another's.
  */
-export async function saveTurn(db: Db, conversationId: string, user: string, assistant: string, limits: ContextLimits): Promise<void> {
-  await db.$transaction(async (tx) => {
-    await tx.$executeRaw`
-      INSERT INTO "ConversationMemory" ("conversationId", "summary", "tokens", "turns", "recent", "updatedAt")
-      SELECT "id", '', 0, 0, '[]'::jsonb, now() FROM "Conversation" WHERE "conversationId" = ${conversationId}
-      ON CONFLICT ("conversationId") DO NOTHING`;
-    const [row] = await tx.$queryRaw<{ id: string; summary: string; recent: unknown }[]>`
-      SELECT m."conversationId" AS id, m."summary", m."recent"
-        FROM "ConversationMemory" m JOIN "Conversation" c ON c."id" = m."conversationId"
-       WHERE c."conversationId" = ${conversationId}
-         FOR UPDATE OF m`;
-    if (!row) return; // no Conversation row: nothing to remember it by
-    const parsed = Recent.safeParse(row.recent);
-    const next = foldTurn({ summary: row.summary, recent: parsed.success ? parsed.data : [] }, user, assistant, limits);
-    await tx.conversationMemory.update({
-      where: { conversationId: row.id },
-      data: { summary: next.summary, recent: next.recent as unknown as object[], tokens: next.tokens, turns: { increment: 1 } },
-    });
-  });
+export async function saveTurn(db: Db, conversationId: string, loaded: StoredMemory, user: string, assistant: string, limits: ContextLimits): Promise<void> {
+  let base = loaded;
+  for (let attempt = 0; attempt < SAVE_ATTEMPTS; attempt++) {
+    const next = foldTurn(base, user, assistant, limits);
+    const recent = JSON.stringify(next.recent);
+    const saved =
+      base.key === null
+        ? await db.$executeRaw`
+            INSERT INTO "ConversationMemory" ("conversationId", "summary", "tokens", "turns", "recent", "updatedAt")
+            SELECT "id", ${next.summary}, ${next.tokens}, 1, ${recent}::jsonb, now() FROM "Conversation" WHERE "conversationId" = ${conversationId}
+            ON CONFLICT ("conversationId") DO NOTHING`
+        : await db.$executeRaw`
+            UPDATE "ConversationMemory" SET "summary" = ${next.summary}, "tokens" = ${next.tokens}, "recent" = ${recent}::jsonb, "turns" = "turns" + 1, "updatedAt" = now()
+             WHERE "conversationId" = ${base.key} AND "turns" = ${base.turns}`;
+    if (saved === 1) return;
+    const inserting = base.key === null;
+    base = await loadMemory(db, conversationId);
+    // An insert that found neither a conflict nor a Conversation row: nothing to remember it by.
+    if (inserting && base.key === null) return;
+  }
+  throw new Error(`conversation memory: gave up after ${SAVE_ATTEMPTS} concurrent updates`);
 }

@@ -25,7 +25,7 @@ import type { BotServer } from "../server.ts";
 import type { Queue } from "../worker/queue.ts";
 import { loadCatalog, DEFAULT_MAX_CONTEXT_TOKENS } from "./catalog.ts";
 import { createAgent, MODEL_UNAVAILABLE_REPLY, type Agent } from "./index.ts";
-import { saveTurn } from "./memory.ts";
+import { loadMemory, saveTurn } from "./memory.ts";
 import { SUMMARY_HEADER } from "./prompt.ts";
 import { contextLimits, countTokens, messageTokens } from "./tokens.ts";
 
@@ -268,13 +268,27 @@ describe("conversation memory", () => {
 
   it("keeps every turn when turns of one conversation save at once", async () => {
     const limits = contextLimits(DEFAULT_MAX_CONTEXT_TOKENS);
-    await Promise.all(Array.from({ length: 8 }, (_, i) => saveTurn(db, "cid-race", `question ${i}`, `answer ${i}`, limits)));
+    // Each turn loaded the memory before any of them saved (as turns running side by side do).
+    const loaded = await loadMemory(db, "cid-race");
+    await Promise.all(Array.from({ length: 8 }, (_, i) => saveTurn(db, "cid-race", loaded, `question ${i}`, `answer ${i}`, limits)));
     const row = (await memoryRow("cid-race"))!;
     expect(row.turns).toBe(8);
     const questions = row.recent.filter((m) => m.role === "user").map((m) => m.content);
     expect(questions.sort()).toEqual(Array.from({ length: 8 }, (_, i) => `question ${i}`));
     // Each answer right after its question: turns are appended whole.
     for (let i = 0; i < row.recent.length; i += 2) expect(row.recent[i + 1]!.content).toBe(row.recent[i]!.content.replace("question", "answer"));
+    // And again on the existing row, from a state loaded before both saves.
+    const stale = await loadMemory(db, "cid-race");
+    await Promise.all([saveTurn(db, "cid-race", stale, "question x", "answer x", limits), saveTurn(db, "cid-race", stale, "question y", "answer y", limits)]);
+    const after = (await memoryRow("cid-race"))!;
+    expect(after.turns).toBe(10);
+    expect(after.recent.slice(0, 16)).toEqual(row.recent);
+    expect(after.recent.slice(16).map((m) => m.content).sort()).toEqual(["answer x", "answer y", "question x", "question y"]);
+  });
+
+  it("does not save memory for a conversation the database does not know", async () => {
+    await saveTurn(db, "cid-unknown", await loadMemory(db, "cid-unknown"), "q", "a", contextLimits(DEFAULT_MAX_CONTEXT_TOKENS));
+    expect(await query(testDb.url, `SELECT 1 FROM "ConversationMemory" m JOIN "Conversation" c ON c.id = m."conversationId" WHERE c."conversationId" = 'cid-unknown'`)).toEqual([]);
   });
 });
 

@@ -7,7 +7,7 @@
  * reply, never silence. An answered turn is added to the memory; a fallback changes nothing.
  */
 import type OpenAI from "openai";
-import { EMPTY_MEMORY, saveTurn, type Memory } from "./memory.ts";
+import { NO_STORED_MEMORY, saveTurn, type StoredMemory } from "./memory.ts";
 import { assertModelAvailable, ModelUnavailableError, complete, pastDeadline } from "./model.ts";
 import { buildPrompt, fitToolResult } from "./prompt.ts";
 import { callTool, type ToolCallResult, type TurnContext } from "./tool-call.ts";
@@ -44,7 +44,7 @@ export interface TokenUsage {
   completionTokens: number;
 }
 
-export async function runTurn(t: TurnContext, userText: string, memory: Memory = EMPTY_MEMORY): Promise<TurnResult> {
+export async function runTurn(t: TurnContext, userText: string, memory: StoredMemory = NO_STORED_MEMORY): Promise<TurnResult> {
   const { keys, tools } = offeredTools(t.snapshot, { conversationId: t.conversationId, userId: t.userId, now: t.now() });
   const turn: TurnContext = { ...t, offered: keys };
   const limits = contextLimits(t.route.maxContextTokens);
@@ -92,7 +92,7 @@ export async function runTurn(t: TurnContext, userText: string, memory: Memory =
     return { text: finalText(MODEL_UNAVAILABLE_REPLY, approvals), outcome: "model_unavailable", toolCalls, approvals, calls: done, usage, error: error instanceof Error ? error.message : String(error) };
   }
   // Only answered turns are remembered (outside the try: a database error here is the job's to retry).
-  await saveTurn(t.db, t.conversationId, prompt.userText, answer, limits);
+  await saveTurn(t.db, t.conversationId, memory, prompt.userText, answer, limits);
   return { text: answer, outcome: "answered", toolCalls, approvals, calls: done, usage };
 }
 

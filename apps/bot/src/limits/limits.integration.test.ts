@@ -20,6 +20,7 @@ import { createLogger } from "../logger.ts";
 import { createMetrics } from "../metrics.ts";
 import { startPolicyRuntime, type PolicyRuntime } from "../policy/runtime.ts";
 import type { BotServer } from "../server.ts";
+import { WORKING_REPLY } from "../worker/handle-inbound.ts";
 import type { Queue } from "../worker/queue.ts";
 import { createModelSlots } from "./model-slots.ts";
 
@@ -43,9 +44,10 @@ beforeAll(async () => {
   ({ pool, app, fake } = await startIngressHarness({ databaseUrl: testDb.url, db, logger, metrics, applicationName: "test-limits" }));
   policy = startPolicyRuntime({ db, databaseUrl: testDb.url, logger, pollIntervalMs: 10 * 60_000 });
   await policy.loaded;
-  await enableConversations(db, policy, "cid-charge", "cid-down", "cid-budget", "cid-rate", "cid-group", "cid-busy");
-  // The real agent with the shared model slots, waiting at most 1.5 s for one (10 s by default).
-  const agent = createAgent({ db, modelSlots: createModelSlots({ pool, waitMs: 1_500, logger }) });
+  await enableConversations(db, policy, "cid-charge", "cid-down", "cid-budget", "cid-rate", "cid-group", "cid-busy", "cid-slow");
+  // The real agent with the shared model slots, waiting at most 1.5 s for one (10 s by default),
+  // and "working on it" after 1 s (4 s by default).
+  const agent = createAgent({ db, modelSlots: createModelSlots({ pool, waitMs: 1_500, logger }), settings: { workingOnItMs: 1_000 } });
   queue = await startTestQueue({ env: queueEnv(testDb.url, fake.url), db, logger, metrics, policy, agent });
 });
 afterAll(async () => {
@@ -73,12 +75,16 @@ const handled = (msgId: string) =>
     "inbound handled",
   );
 
-/** Delivers one message and returns its reply and the inbound row once handled. */
+/** Delivers one message and returns its reply (after a "working on it", if any) and the inbound row once handled. */
 async function talk(conversationId: string, senderId: string, text: string) {
   const { msgId, status } = await fake.deliver({ conversationId, text, senderId });
   expect(status).toBe(200);
-  const [reply] = await fake.waitForReplies(conversationId, 1, 20_000);
-  return { text: reply!.text, inbound: await handled(msgId) };
+  const interim: string[] = [];
+  for (;;) {
+    const [reply] = await fake.waitForReplies(conversationId, 1, 20_000);
+    if (reply!.text !== WORKING_REPLY) return { text: reply!.text, inbound: await handled(msgId), interim };
+    interim.push(reply!.text);
+  }
 }
 
 const chatRequests = () => model.requests.filter((r) => r.path === "/v1/chat/completions");
@@ -208,5 +214,28 @@ describe("rate limits", () => {
     const { msgId } = await fake.deliver({ conversationId: "cid-group", text: "hello", senderId: "user-g3" });
     expect(await handled(msgId)).toMatchObject({ status: "DENIED", error: "rate_limited.conversation" });
     await expect(fake.waitForReplies("cid-group", 1, 500)).rejects.toThrow();
+  });
+});
+
+describe("a slow turn", () => {
+  it("first says it is working on it (once, its own idempotency key), then answers", async () => {
+    model.setMode("slow", { latencyMs: 2_500 });
+    try {
+      const { text, inbound, interim } = await talk("cid-slow", "user-slow", "hello");
+      expect(interim).toEqual([WORKING_REPLY]);
+      expect(text).toContain("Demo model here");
+      expect(inbound.status).toBe("REPLIED");
+      const sent = await query<{ idempotencyKey: string; status: string }>(
+        testDb.url,
+        `SELECT "idempotencyKey", status FROM "OutboundMessage" WHERE "inboundMessageId" = $1 ORDER BY "sentAt"`,
+        [inbound.id],
+      );
+      expect(sent).toEqual([
+        { idempotencyKey: `interim:${inbound.id}`, status: "SENT" },
+        { idempotencyKey: `reply:${inbound.id}`, status: "SENT" },
+      ]);
+    } finally {
+      model.setMode("ok");
+    }
   });
 });

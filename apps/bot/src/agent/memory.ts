@@ -28,8 +28,11 @@ const Recent = z.array(z.object({ role: z.enum(["user", "assistant"]), content: 
 const LINE_TOKENS = 24;
 
 const squash = (text: string) => {
-  const c = clipTokens(text.replace(/\s+/g, " ").trim(), LINE_TOKENS);
-  return c.clipped ? `${c.text.trimEnd()}…` : c.text;
+  const flat = text.replace(/\s+/g, " ").trim();
+  // Only the start is needed: encode a prefix long enough for LINE_TOKENS tokens, not the whole text.
+  const head = flat.slice(0, LINE_TOKENS * 16);
+  const c = clipTokens(head, LINE_TOKENS);
+  return c.clipped || head.length < flat.length ? `${c.text.trimEnd()}…` : c.text;
 };
 
 /** One summary line per folded turn. */
@@ -40,21 +43,22 @@ export const recentTokens = (recent: readonly MemoryTurn[]) => recent.reduce((n,
 /** The memory after one more answered turn: appended, then folded and capped to `limits`. */
 export function foldTurn(memory: Memory, user: string, assistant: string, limits: ContextLimits): Memory & { tokens: number } {
   let recent: MemoryTurn[] = [...memory.recent, { role: "user", content: user }, { role: "assistant", content: assistant }];
+  let size = recentTokens(recent);
   const lines = memory.summary ? memory.summary.split("\n") : [];
-  while (recent.length > 0 && recentTokens(recent) > limits.recent) {
+  while (recent.length > 0 && size > limits.recent) {
     // Turns are stored in pairs; a stray message (an older format, a hand edit) folds on its own.
     const [first, second] = recent;
-    if (first!.role === "user" && second?.role === "assistant") {
-      lines.push(summaryLine(first!.content, second.content));
-      recent = recent.slice(2);
-    } else {
-      lines.push(first!.role === "user" ? summaryLine(first!.content, "") : summaryLine("", first!.content));
-      recent = recent.slice(1);
-    }
+    const pair = first!.role === "user" && second?.role === "assistant";
+    lines.push(pair ? summaryLine(first!.content, second.content) : first!.role === "user" ? summaryLine(first!.content, "") : summaryLine("", first!.content));
+    const folded = recent.slice(0, pair ? 2 : 1);
+    recent = recent.slice(folded.length);
+    size -= recentTokens(folded);
   }
-  while (lines.length > 0 && countTokens(lines.join("\n")) > limits.summary) lines.shift();
+  // The cap, counted per line (+1 for each line break); oldest lines go first.
+  let summaryTokens = lines.reduce((n, l) => n + countTokens(l) + 1, 0);
+  while (lines.length > 0 && summaryTokens > limits.summary) summaryTokens -= countTokens(lines.shift()!) + 1;
   const summary = lines.join("\n");
-  return { summary, recent, tokens: countTokens(summary) + recentTokens(recent) };
+  return { summary, recent, tokens: summaryTokens + size };
 }
 
 /** Memory as loaded: also which row it came from and its turn count (the version a save checks). */

@@ -36,7 +36,8 @@ export function buildPrompt(input: { system: string; toolTokens: number; memory:
   const cap = Math.max(16, Math.floor(room / 2));
   let userText = input.userText;
   let userContent = userText;
-  const fit = clipTokens(userText, cap - MESSAGE_OVERHEAD);
+  // countTokens first: it is cached, and most messages fit.
+  const fit = countTokens(userText) <= cap - MESSAGE_OVERHEAD ? { clipped: false, total: 0 } : clipTokens(userText, cap - MESSAGE_OVERHEAD);
   if (fit.clipped) {
     // Text and note are tokenized together, which can differ by a token or two: shrink until it fits.
     for (let keep = cap - MESSAGE_OVERHEAD - countTokens(clippedNote(fit.total, fit.total)) - 2; ; ) {

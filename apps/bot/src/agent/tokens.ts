@@ -10,7 +10,21 @@ const PLAIN = { disallowedSpecial: new Set<string>() };
 /** Per message: the role and separators of the chat format (OpenAI's own rule of thumb). */
 export const MESSAGE_OVERHEAD = 4;
 
-export const countTokens = (text: string): number => (text === "" ? 0 : encode(text, PLAIN).length);
+// Memory messages are counted again at every turn of their conversation (prompt and fold): a
+// bounded cache of counts by text saves re-encoding them (oldest entries go first).
+const COUNT_CACHE_MAX = 4_000;
+const counted = new Map<string, number>();
+
+export function countTokens(text: string): number {
+  if (text === "") return 0;
+  let n = counted.get(text);
+  if (n === undefined) {
+    n = encode(text, PLAIN).length;
+    if (counted.size >= COUNT_CACHE_MAX) counted.delete(counted.keys().next().value!);
+    counted.set(text, n);
+  }
+  return n;
+}
 
 /** Tokens of a message as sent: its text (content and tool-call arguments) plus the overhead. */
 export function messageTokens(message: { content?: unknown; tool_calls?: unknown }): number {

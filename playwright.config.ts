@@ -62,6 +62,59 @@ export default defineConfig({
   },
   projects: [{ name: "chromium", use: { browserName: "chromium" } }],
   webServer: [
+    // The robot's side, on e2e-only ports (see e2e/stack.ts), configured like `npm start`
+    // (packages/devstack/src/start.ts) does.
+    {
+      name: "demo-model",
+      command: "node --import tsx packages/devstack/src/demo-model-server.ts",
+      // 401 without the key: Playwright counts a 401 as up.
+      url: `${E2E.demoModelUrl}/models`,
+      env: { DEMO_MODEL_PORT: String(E2E.demoModelPort), LOCAL_MODEL_API_KEY: E2E.modelApiKey },
+      reuseExistingServer: false,
+      timeout: 30_000,
+    },
+    {
+      name: "internal-api",
+      command: "node --import tsx packages/devstack/src/fake-internal-api-server.ts",
+      url: `${E2E.internalApiUrl}/_fake/requests`,
+      env: { FAKE_INTERNAL_API_PORT: String(E2E.internalApiPort) },
+      reuseExistingServer: false,
+      timeout: 30_000,
+    },
+    {
+      name: "fake-dingtalk",
+      command: "node --import tsx packages/devstack/src/fake-dingtalk-server.ts",
+      url: `${E2E.fakeDingtalkUrl}/_fake/health`,
+      env: {
+        ...E2E.dingtalkApp,
+        FAKE_DINGTALK_PORT: String(E2E.fakeDingtalkPort),
+        FAKE_DINGTALK_CALLBACK_URL: `${E2E.runtimeUrl}/dingtalk/robot`,
+      },
+      reuseExistingServer: false,
+      timeout: 30_000,
+    },
+    {
+      name: "runtime",
+      command: "node apps/bot/bin/clawgate.mjs serve",
+      url: `${E2E.runtimeUrl}/ready`,
+      env: {
+        DATABASE_URL: databaseUrl,
+        HOST: "127.0.0.1",
+        PORT: String(E2E.runtimePort),
+        LOG_LEVEL: "warn",
+        DINGTALK_MODE: "http",
+        ...E2E.dingtalkApp,
+        DINGTALK_API_BASE: E2E.fakeDingtalkUrl,
+        DINGTALK_WEBHOOK_HOSTS: new URL(E2E.fakeDingtalkUrl).host,
+        // No LOCAL_MODEL_BASE_URL: web servers start before globalSetup, and the runtime would
+        // create the default model from it before the seed creates local_chat with its budgets.
+        // The seed points local_chat at the e2e demo model; its key comes from here.
+        LOCAL_MODEL_API_KEY: E2E.modelApiKey,
+      },
+      reuseExistingServer: false,
+      timeout: 60_000,
+      gracefulShutdown: { signal: "SIGTERM", timeout: 10_000 },
+    },
     {
       name: "oidc",
       command: "npx tsx packages/devstack/src/oidc-server.ts",

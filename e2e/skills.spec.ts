@@ -1,0 +1,145 @@
+/**
+ * Skills page against the whole stack: the console writes, the runtime reloads, and the robot
+ * (reached through the fake DingTalk, like `clawgate say`) answers the same request differently.
+ */
+import type { Page } from "@playwright/test";
+import { DEMO_PASSWORD, expect, openIdpLoginForm, submitIdpLogin, test } from "./fixtures.ts";
+import { E2E, sayToRobot, untilRobotApplied } from "./stack.ts";
+
+const ADMIN = "admin@clawgate.local";
+const VIEWER = "viewer@clawgate.local";
+const KB_REQUEST = "search the kb for vpn";
+
+async function signIn(page: Page, email: string, role: string): Promise<void> {
+  await openIdpLoginForm(page);
+  await submitIdpLogin(page, email, DEMO_PASSWORD);
+  await expect(page.getByTestId("role-badge")).toHaveText(role);
+}
+
+const texts = (replies: { text: string }[]) => replies.map((r) => r.text).join("\n");
+
+test("an admin disables kb.search and the robot's answer to the same request changes; re-enabling restores it", async ({ page, db }, testInfo) => {
+  await untilRobotApplied(db);
+  const before = texts(await sayToRobot(KB_REQUEST));
+  expect(before).toContain("Result of kb_search");
+
+  await signIn(page, ADMIN, "ADMIN");
+  await page.goto("/skills");
+  await expect(page.getByRole("heading", { name: "Skills", level: 1 })).toBeVisible();
+  await page.screenshot({ path: testInfo.outputPath("skills.png"), fullPage: true });
+
+  const enabled = page.getByRole("switch", { name: "Enabled: kb.search" });
+  await expect(enabled).toHaveAttribute("aria-checked", "true");
+  await enabled.click();
+  // Disabling asks first; Cancel changes nothing.
+  const dialog = page.getByRole("dialog", { name: "Disable kb.search?" });
+  await expect(dialog).toBeVisible();
+  await page.screenshot({ path: testInfo.outputPath("skills-disable-confirm.png") });
+  await dialog.getByRole("button", { name: "Cancel" }).click();
+  await expect(enabled).toHaveAttribute("aria-checked", "true");
+  expect((await db.skill.findUniqueOrThrow({ where: { key: "kb.search" } })).enabled).toBe(true);
+
+  await enabled.click();
+  await dialog.getByRole("button", { name: "Disable" }).click();
+  await expect(enabled).toHaveAttribute("aria-checked", "false");
+  await expect(page.getByRole("status").filter({ hasText: 'Skill "kb.search": enabled true -> false' })).toBeVisible();
+  expect((await db.skill.findUniqueOrThrow({ where: { key: "kb.search" } })).enabled).toBe(false);
+  const audit = await db.auditLog.findFirstOrThrow({ where: { action: "skill.update", targetId: "kb.search" }, orderBy: { id: "desc" } });
+  expect(audit).toMatchObject({ actorType: "USER", actorName: ADMIN, diff: { enabled: { from: true, to: false } } });
+  expect(audit.configRevision).not.toBeNull();
+
+  // The runtime reloads on the revision's NOTIFY; the same request no longer reaches the KB.
+  await untilRobotApplied(db);
+  const disabled = texts(await sayToRobot(KB_REQUEST));
+  expect(disabled).not.toContain("Result of kb_search");
+  expect(disabled).toContain(`You said: "${KB_REQUEST}"`);
+
+  // Re-enabling needs no confirmation.
+  await enabled.click();
+  await expect(enabled).toHaveAttribute("aria-checked", "true");
+  await expect(page.getByRole("status").filter({ hasText: 'Skill "kb.search": enabled false -> true' })).toBeVisible();
+  await untilRobotApplied(db);
+  expect(texts(await sayToRobot(KB_REQUEST))).toContain("Result of kb_search");
+
+  await page.setViewportSize({ width: 390, height: 844 });
+  await expect(enabled).toBeVisible();
+  await page.screenshot({ path: testInfo.outputPath("skills-mobile.png"), fullPage: true });
+});
+
+test("a user DENY rule: the 'why?' check explains it, the robot enforces it, removing it restores", async ({ page, db }, testInfo) => {
+  const mallory = "u-e2e-mallory";
+  await signIn(page, ADMIN, "ADMIN");
+  await page.goto("/skills/kb.search");
+  await expect(page.getByRole("heading", { name: /kb\.search/, level: 1 })).toBeVisible();
+  await expect(page.getByText("No rules")).toBeVisible();
+
+  // Validation: a subject with a space is refused by the server with its message; nothing stored.
+  await page.getByLabel("Effect").selectOption("DENY");
+  await page.getByLabel("Scope").selectOption("USER");
+  await page.getByLabel("User (DingTalk staffId)").fill("two words");
+  await page.getByRole("button", { name: "Add rule" }).click();
+  await expect(page.getByRole("alert").filter({ hasText: "no spaces" })).toBeVisible();
+  expect(await db.skillRule.count({ where: { skillKey: "kb.search" } })).toBe(0);
+
+  await page.getByLabel("User (DingTalk staffId)").fill(mallory);
+  await page.getByLabel("Note (optional)").fill("e2e");
+  await page.getByRole("button", { name: "Add rule" }).click();
+  const ruleRow = page.getByRole("row", { name: new RegExp(mallory) });
+  await expect(ruleRow).toBeVisible();
+  expect(await db.skillRule.findFirst({ where: { skillKey: "kb.search", scope: "USER", subject: mallory } })).toMatchObject({ effect: "DENY", note: "e2e" });
+
+  // The "why?" check: the runtime's decide on a fresh snapshot.
+  const check = page.getByRole("region", { name: /Can this user use kb\.search here/ });
+  await check.getByLabel("Conversation id").fill("cid-demo-group");
+  await check.getByLabel("User (DingTalk id)").fill(mallory);
+  await check.getByRole("button", { name: "Check" }).click();
+  const answer = check.getByTestId("access-answer");
+  await expect(answer).toContainText("Denied");
+  await expect(answer).toContainText(`A DENY rule blocks "kb.search" for user ${mallory}.`);
+  await expect(answer).toContainText('The user is told: The skill "kb.search" is denied for you by a rule.');
+  await page.screenshot({ path: testInfo.outputPath("skill-detail-why.png"), fullPage: true });
+
+  await check.getByLabel("User (DingTalk id)").fill("u-e2e-alice");
+  await check.getByRole("button", { name: "Check" }).click();
+  await expect(answer).toContainText("Allowed");
+  await expect(answer).toContainText('Yes: user u-e2e-alice can use "kb.search" in cid-demo-group.');
+
+  // An unknown conversation is denied (fail closed), and said so.
+  await check.getByLabel("Conversation id").fill("cid-never-seen");
+  await check.getByRole("button", { name: "Check" }).click();
+  await expect(answer).toContainText("has never seen conversation cid-never-seen");
+
+  // The robot agrees: Mallory's request gets no KB result, Alice's does.
+  await untilRobotApplied(db);
+  expect(texts(await sayToRobot(KB_REQUEST, { senderId: mallory }))).not.toContain("Result of kb_search");
+  expect(texts(await sayToRobot(KB_REQUEST, { senderId: "u-e2e-alice" }))).toContain("Result of kb_search");
+
+  await ruleRow.getByRole("button", { name: `Remove rule DENY user ${mallory}` }).click();
+  const dialog = page.getByRole("dialog", { name: "Remove this rule?" });
+  await dialog.getByRole("button", { name: "Remove rule" }).click();
+  await expect(page.getByText("No rules")).toBeVisible();
+  expect(await db.skillRule.count({ where: { skillKey: "kb.search" } })).toBe(0);
+  const actions = (await db.auditLog.findMany({ where: { targetId: "kb.search", action: { startsWith: "skill.rule." } }, orderBy: { id: "asc" } })).map((a) => a.action);
+  expect(actions).toEqual(["skill.rule.add", "skill.rule.remove"]);
+
+  await page.setViewportSize({ width: 390, height: 844 });
+  await page.screenshot({ path: testInfo.outputPath("skill-detail-mobile.png"), fullPage: true });
+});
+
+test("a viewer reads skills without any control, and the server refuses their change", async ({ page, db }) => {
+  await signIn(page, VIEWER, "VIEWER");
+  await page.goto("/skills");
+  await expect(page.getByRole("row", { name: /kb\.search/ })).toBeVisible();
+  await expect(page.getByRole("switch")).toHaveCount(0);
+  await expect(page.getByRole("checkbox")).toHaveCount(0);
+  await page.goto("/skills/kb.search");
+  await expect(page.getByRole("button", { name: "Add rule" })).toHaveCount(0);
+
+  const res = await page.request.post(`${E2E.consoleUrl}/api/trpc/skill.update`, {
+    headers: { "x-trpc-source": "console", origin: E2E.consoleUrl, "content-type": "application/json" },
+    data: JSON.stringify({ json: { key: "kb.search", enabled: false } }),
+  });
+  expect(res.status()).toBe(403);
+  expect(JSON.stringify(await res.json())).toContain("Your role does not allow this.");
+  expect((await db.skill.findUniqueOrThrow({ where: { key: "kb.search" } })).enabled).toBe(true);
+});

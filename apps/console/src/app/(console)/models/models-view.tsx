@@ -129,12 +129,12 @@ function EndpointRow({ endpoint: e, canEdit, status, onEdit }: { endpoint: Endpo
     <tr className="hover:bg-slate-50">
       <th scope="row" className={`${td} min-w-48 text-left font-normal`}>
         <code className="font-mono font-semibold text-slate-900">{e.name}</code>
-        {e.isDefault && <span className="ml-2 inline-flex rounded-full bg-indigo-50 px-2 py-0.5 text-xs font-semibold text-indigo-800 ring-1 ring-indigo-600/30 ring-inset">default route</span>}
+        {e.isDefault && <span className="ml-2 inline-flex whitespace-nowrap rounded-full bg-indigo-50 px-2 py-0.5 text-xs font-semibold text-indigo-800 ring-1 ring-indigo-600/30 ring-inset">default route</span>}
         <p className="mt-0.5 text-slate-600">
           model <code className="font-mono">{e.model}</code>
         </p>
       </th>
-      <td className={`${td} max-w-72 break-all text-slate-700`}>{e.baseUrl}</td>
+      <td className={`${td} min-w-56 max-w-80 break-all text-slate-700`}>{e.baseUrl}</td>
       <td className={`${td} whitespace-nowrap`}>
         {e.apiKeyEnv ? <code className="rounded bg-slate-100 px-1 font-mono text-slate-800">{`\${${e.apiKeyEnv}}`}</code> : <span className="text-slate-500">none</span>}
       </td>

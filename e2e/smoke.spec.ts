@@ -8,6 +8,9 @@ test("an admin signs in through SSO and sees the skills", async ({ page, db }, t
   await openIdpLoginForm(page);
   await submitIdpLogin(page, ADMIN.email, DEMO_PASSWORD);
 
+  // "/" is the overview; the skills page is one click away.
+  await expect(page).toHaveURL(CONSOLE_PAGE("/overview"));
+  await page.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Skills" }).click();
   await expect(page).toHaveURL(CONSOLE_PAGE("/skills"));
   await expect(page.getByRole("heading", { name: "Skills", level: 1 })).toBeVisible();
   await expect(page.getByTestId("user-name")).toHaveText(ADMIN.name);
@@ -69,7 +72,7 @@ test("a disabled user loses their session and cannot sign in again", async ({ pa
   const email = "operator@clawgate.local";
   await openIdpLoginForm(page);
   await submitIdpLogin(page, email, DEMO_PASSWORD);
-  await expect(page).toHaveURL(CONSOLE_PAGE("/skills"));
+  await expect(page).toHaveURL(CONSOLE_PAGE("/overview"));
   await expect(page.getByTestId("role-badge")).toHaveText("OPERATOR");
 
   await db.user.update({ where: { email }, data: { disabledAt: new Date() } });

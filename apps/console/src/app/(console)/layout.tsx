@@ -18,7 +18,7 @@ export default async function ConsoleLayout({ children }: { children: ReactNode 
       </a>
       <header className="border-b border-slate-200 bg-white">
         <div className="mx-auto flex max-w-7xl items-center justify-between gap-4 px-4 py-3 sm:px-6">
-          <Link href="/skills" className="flex items-center gap-2 text-lg font-semibold tracking-tight">
+          <Link href="/overview" className="flex items-center gap-2 text-lg font-semibold tracking-tight">
             <span aria-hidden className="grid size-7 place-items-center rounded-md bg-indigo-600 text-sm text-white">C</span>
             Clawgate
           </Link>

@@ -54,7 +54,7 @@ function Diff({ diff }: { diff: unknown }) {
           body = (
             <>
               <del className="text-red-700 decoration-red-300">{show(v.from)}</del> <span aria-hidden>→</span>
-              <span className="sr-only">changed to</span> <ins className="text-emerald-800 no-underline">{show(v.to)}</ins>
+              <span className="sr-only"> changed to</span> <ins className="text-emerald-800 no-underline">{show(v.to)}</ins>
             </>
           );
         } else if (v && typeof v === "object" && "changed" in v) {

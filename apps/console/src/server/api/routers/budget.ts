@@ -7,7 +7,7 @@ import { budgetCreateSchema, budgetUpdateSchema, createBudget, dailyUsage, delet
 import { adminProcedure, createTRPCRouter, viewerProcedure } from "../trpc.ts";
 import { applyChange } from "./model.ts";
 
-const changed = z.object({ id: z.string(), revision: z.number().int() });
+const changed = z.object({ id: z.string(), revision: z.number().int().nullable() });
 
 export const budgetRouter = createTRPCRouter({
   list: viewerProcedure.query(async ({ ctx }) => {

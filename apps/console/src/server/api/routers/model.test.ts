@@ -94,5 +94,10 @@ describe("model router", () => {
       ["route.set", conv.conversationId, "test-ADMIN"],
     ]);
     expect(audit[0]?.diff).toMatchObject({ apiKeyEnv: { from: null, to: "BIG_KEY" } });
+
+    // Saving the same values again records nothing.
+    const unchanged = await admin.setRoute({ conversationId: conv.id, modelEndpointId: created.id, maxToolRounds: 3 });
+    expect(unchanged.revision).toBeNull();
+    expect(await db.configRevision.count()).toBe(revisions + 2);
   });
 });

@@ -33,18 +33,39 @@ export async function consoleErrors<T>(run: () => Promise<T>): Promise<T> {
 
 type SignedInCtx = Parameters<typeof configMutation>[0];
 
-/** A core change on the config mutation's transaction (audit + revision), refusals mapped. */
+/** Thrown inside the transaction when a save changes nothing: no audit entry, no new revision. */
+class NoChange extends Error {
+  constructor(readonly id: string) {
+    super("nothing changed");
+  }
+}
+
+/**
+ * A core change on the config mutation's transaction (audit + revision), refusals mapped. A
+ * save that changes nothing records nothing (`revision: null`).
+ */
 export async function applyChange<R extends { id: string }>(
   ctx: SignedInCtx,
   change: (tx: Tx) => Promise<Change<R>>,
   describe: (c: Change<R>) => MutationRecord,
-): Promise<{ id: string; revision: number }> {
-  const { result, revision } = await consoleErrors(() => configMutation(ctx, describe, change));
-  return { id: result.result.id, revision };
+): Promise<{ id: string; revision: number | null }> {
+  try {
+    const { result, revision } = await consoleErrors(() =>
+      configMutation(ctx, describe, async (tx) => {
+        const c = await change(tx);
+        if (Object.keys(c.diff).length === 0) throw new NoChange(c.result.id);
+        return c;
+      }),
+    );
+    return { id: result.result.id, revision };
+  } catch (e) {
+    if (e instanceof NoChange) return { id: e.id, revision: null };
+    throw e;
+  }
 }
 
 const idInput = z.strictObject({ id: z.string().min(1) });
-const changed = z.object({ id: z.string(), revision: z.number().int() });
+const changed = z.object({ id: z.string(), revision: z.number().int().nullable() });
 
 export const modelRouter = createTRPCRouter({
   list: viewerProcedure.query(({ ctx }) => listModels(ctx.db)),

@@ -103,6 +103,15 @@ describe("approval router", () => {
     await expect((await callerAs("ADMIN")).decide({ id: request.id, approve: false })).rejects.toMatchObject({ code: "CONFLICT", message: expect.stringMatching(/already decided/) });
   });
 
+  it("an admin rejects with a note; the decision is audited without the input", async () => {
+    const request = await pendingRequest({ input: { title: "Delete prod database" } });
+    expect(await (await callerAs("ADMIN")).decide({ id: request.id, approve: false, note: "no" })).toEqual({ id: request.id, status: "REJECTED" });
+    expect(await db.approvalRequest.findUniqueOrThrow({ where: { id: request.id } })).toMatchObject({ status: "REJECTED", decisionNote: "no" });
+    const audit = await db.auditLog.findFirstOrThrow({ where: { action: "approval.reject", targetId: request.id } });
+    expect(audit.actorName).toBe("admin@clawgate.local");
+    expect(JSON.stringify(audit.diff)).not.toContain("Delete prod database");
+  });
+
   it("refuses expired and unknown requests and bad input, changing nothing", async () => {
     const expired = await pendingRequest({ expiresInMs: -1_000 });
     const admin = await callerAs("ADMIN");

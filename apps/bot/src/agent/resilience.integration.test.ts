@@ -61,7 +61,7 @@ beforeAll(async () => {
   ({ pool, app, fake } = await startIngressHarness({ databaseUrl: testDb.url, db, logger, metrics, applicationName: "test-resilience" }));
   policy = startPolicyRuntime({ db, databaseUrl: testDb.url, logger, pollIntervalMs: 10 * 60_000 });
   await policy.loaded;
-  await enableConversations(db, policy, "cid-breaker", "cid-kb", "cid-slow", "cid-mem", "cid-fold", "cid-race", "cid-budget");
+  await enableConversations(db, policy, "cid-breaker", "cid-kb", "cid-slow", "cid-mem", "cid-fold", "cid-race", "cid-budget", "cid-approve");
   // cid-fold has a small max context of its own (a CONVERSATION budget on its route).
   await untilApplied(
     policy,
@@ -70,6 +70,7 @@ beforeAll(async () => {
       const budget = await tx.tokenBudget.create({ data: { scope: "CONVERSATION", subject: "cid-fold", maxContextTokens: FOLD_CONTEXT } });
       const conv = await tx.conversation.findUniqueOrThrow({ where: { conversationId: "cid-fold" } });
       await tx.route.create({ data: { conversationId: conv.id, modelEndpointId: endpoint.id, budgetId: budget.id } });
+      await tx.skill.update({ where: { key: "ticket.create" }, data: { enabled: true } });
     }),
   );
   agent = createAgent({ db, settings: { turnDeadlineMs: DEADLINE_MS, workingOnItMs: WORKING_ON_IT_MS, breaker: { failures: 3, halfOpenAfterMs: HALF_OPEN_MS } } });
@@ -195,6 +196,32 @@ describe("the turn deadline and 'working on it'", () => {
     } finally {
       model.setMode("ok");
     }
+  });
+
+  it("still names the approval requested before the deadline ran out", async () => {
+    // The model asks for ticket.create at once, then is too slow for the answer (switched between the calls).
+    let calls = 0;
+    const slowSecond = createAgent({
+      db,
+      settings: { turnDeadlineMs: DEADLINE_MS, workingOnItMs: WORKING_ON_IT_MS, breaker: { failures: 3, halfOpenAfterMs: HALF_OPEN_MS } },
+      modelSlots: {
+        run: (_endpoint, _signal, fn) => {
+          if (++calls === 2) model.setMode("slow", { latencyMs: 10_000 });
+          return fn();
+        },
+      },
+    });
+    let result;
+    try {
+      result = await slowSecond.reply({ text: "create a ticket in OPS: printer broken", conversationId: "cid-approve", userId: "user-1", traceId: "trace-approve", inboundId: null, snapshot: policy.snapshot() as PolicySnapshot });
+    } finally {
+      model.setMode("ok");
+    }
+    expect(calls).toBe(2);
+    expect(result).toMatchObject({ outcome: "model_unavailable", approvals: [expect.any(String)] });
+    expect(result.text).toMatch(new RegExp(`^${MODEL_UNAVAILABLE_REPLY.replace(/[.]/g, "\\.")}\n\nWaiting for approval: the action was sent to an approver`));
+    expect(result.text).toContain(result.approvals[0]);
+    expect(await query(testDb.url, `SELECT status FROM "ApprovalRequest" WHERE id = $1`, [result.approvals[0]])).toEqual([{ status: "PENDING" }]);
   });
 
   it("never calls onSlow for a turn that finishes before WORKING_ON_IT_MS", async () => {

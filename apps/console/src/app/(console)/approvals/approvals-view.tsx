@@ -77,9 +77,12 @@ export function ApprovalsView({ canDecide }: { canDecide: boolean }) {
             >
               {f.label}
               {f.value === "PENDING" && data && data.pending > 0 && (
-                <span className={`ml-1.5 rounded-full px-1.5 text-xs ${active ? "bg-white/20" : "bg-amber-100 text-amber-900"}`} aria-label={`${data.pending} waiting`}>
-                  {data.pending}
-                </span>
+                <>
+                  <span aria-hidden className={`ml-1.5 rounded-full px-1.5 text-xs ${active ? "bg-white/20" : "bg-amber-100 text-amber-900"}`}>
+                    {data.pending}
+                  </span>
+                  <span className="sr-only"> ({data.pending} waiting)</span>
+                </>
               )}
             </button>
           );

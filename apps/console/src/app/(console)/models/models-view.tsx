@@ -84,7 +84,6 @@ function EndpointsSection({ data, canEdit, status }: { data: ModelList; canEdit:
                 <th scope="col" className={th}>Endpoint</th>
                 <th scope="col" className={th}>Base URL</th>
                 <th scope="col" className={th}>API key</th>
-                <th scope="col" className={th}>Limits</th>
                 <th scope="col" className={th}>Status</th>
                 {canEdit && <th scope="col" className={th}><span className="sr-only">Actions</span></th>}
               </tr>
@@ -133,15 +132,13 @@ function EndpointRow({ endpoint: e, canEdit, status, onEdit }: { endpoint: Endpo
         <p className="mt-0.5 text-slate-600">
           model <code className="font-mono">{e.model}</code>
         </p>
+        <p className="text-xs text-slate-500 tabular-nums">
+          timeout {fmt.format(e.timeoutMs)} ms · max {e.maxConcurrency} at once
+        </p>
       </th>
-      <td className={`${td} min-w-56 max-w-80 break-all text-slate-700`}>{e.baseUrl}</td>
-      <td className={`${td} whitespace-nowrap`}>
+      <td className={`${td} min-w-48 max-w-72 break-all text-slate-700`}>{e.baseUrl}</td>
+      <td className={`${td} break-all`}>
         {e.apiKeyEnv ? <code className="rounded bg-slate-100 px-1 font-mono text-slate-800">{`\${${e.apiKeyEnv}}`}</code> : <span className="text-slate-500">none</span>}
-      </td>
-      <td className={`${td} whitespace-nowrap text-slate-700 tabular-nums`}>
-        timeout {fmt.format(e.timeoutMs)} ms
-        <br />
-        max {e.maxConcurrency} at once
       </td>
       <td className={`${td} whitespace-nowrap`}>
         <span className={`inline-flex items-center gap-1.5 ${e.enabled ? "text-slate-900" : "text-slate-500"}`}>

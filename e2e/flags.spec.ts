@@ -8,6 +8,12 @@ async function signIn(page: Page, email: string, role: string): Promise<void> {
   await expect(page.getByTestId("role-badge")).toHaveText(role);
 }
 
+// Leave no session behind: other specs count a demo user's sessions.
+test.afterEach(async ({ page, db }) => {
+  const token = (await page.context().cookies()).find((c) => c.name === "next-auth.session-token")?.value;
+  if (token) await db.session.deleteMany({ where: { sessionToken: token } });
+});
+
 test("an admin creates a flag (with key validation), toggles it, and is asked before turning off agent.tools", async ({ page, db }, testInfo) => {
   await signIn(page, "admin@clawgate.local", "ADMIN");
   await page.goto("/flags");

@@ -17,6 +17,12 @@ async function signIn(page: Page, email: string, role: string): Promise<void> {
   await expect(page.getByTestId("role-badge")).toHaveText(role);
 }
 
+// Leave no session behind: other specs count a demo user's sessions.
+test.afterEach(async ({ page, db }) => {
+  const token = (await page.context().cookies()).find((c) => c.name === "next-auth.session-token")?.value;
+  if (token) await db.session.deleteMany({ where: { sessionToken: token } });
+});
+
 const texts = (replies: { text: string }[]) => replies.map((r) => r.text).join("\n");
 
 test("an operator switches safe mode on: a write request is refused with the message; off again, it is not", async ({ page, db }, testInfo) => {

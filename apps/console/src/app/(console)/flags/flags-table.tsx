@@ -82,7 +82,7 @@ export function FlagsTable({ canEdit }: { canEdit: boolean }) {
               <tr>
                 <th scope="col" className={th}>Flag</th>
                 <th scope="col" className={th}>State</th>
-                <th scope="col" className={th}>Gates</th>
+                <th scope="col" className={th}>Skills it gates</th>
                 <th scope="col" className={th}>Changed</th>
               </tr>
             </thead>
@@ -100,7 +100,7 @@ export function FlagsTable({ canEdit }: { canEdit: boolean }) {
                     </span>
                   </td>
                   <td className={`${td} text-slate-700`}>
-                    {f.key === "agent.tools" ? "every skill" : f.gates.length > 0 ? f.gates.map((k) => <code key={k} className="mr-2 font-mono">{k}</code>) : <span className="text-slate-400">nothing yet</span>}
+                    {f.key === "agent.tools" ? "every skill" : f.gates.length > 0 ? f.gates.map((k) => <code key={k} className="mr-2 font-mono">{k}</code>) : <span className="text-slate-400">none</span>}
                   </td>
                   <td className={`${td} whitespace-nowrap text-slate-600`}>{f.updatedAt.toLocaleString()}</td>
                 </tr>
@@ -192,7 +192,7 @@ function CreateFlag({ status, existing }: { status: ReturnType<typeof useInlineS
         </p>
       )}
       <div className="mt-3 flex justify-end">
-        <button type="submit" disabled={create.isPending || !!keyProblem} className="rounded-md bg-indigo-600 px-3 py-1.5 text-sm font-semibold text-white hover:bg-indigo-500 disabled:opacity-50">
+        <button type="submit" data-mutates disabled={create.isPending || !!keyProblem} className="rounded-md bg-indigo-600 px-3 py-1.5 text-sm font-semibold text-white hover:bg-indigo-500 disabled:opacity-50">
           {create.isPending ? "Creating…" : "Create flag"}
         </button>
       </div>

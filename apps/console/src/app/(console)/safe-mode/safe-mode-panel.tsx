@@ -153,11 +153,11 @@ function Controls(props: {
         </div>
         <div className="flex flex-wrap justify-end gap-2">
           {props.active && (
-            <button type="button" onClick={() => setConfirmOff(true)} className="rounded-md px-3 py-1.5 text-sm font-semibold text-slate-800 ring-1 ring-slate-300 hover:bg-slate-100">
+            <button type="button" data-mutates onClick={() => setConfirmOff(true)} className="rounded-md px-3 py-1.5 text-sm font-semibold text-slate-800 ring-1 ring-slate-300 hover:bg-slate-100">
               Turn safe mode off…
             </button>
           )}
-          <button type="submit" className="rounded-md bg-red-600 px-3 py-1.5 text-sm font-semibold text-white hover:bg-red-500">
+          <button type="submit" data-mutates className="rounded-md bg-red-600 px-3 py-1.5 text-sm font-semibold text-white hover:bg-red-500">
             {props.active ? "Update safe mode…" : "Turn safe mode on…"}
           </button>
         </div>

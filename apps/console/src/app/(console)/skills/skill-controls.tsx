@@ -85,6 +85,7 @@ export function EnvironmentsControl({ skill, canEdit, update }: { skill: Skill; 
           <label key={env} className={`inline-flex items-center gap-1.5 ${last ? "text-slate-500" : "text-slate-800"}`} title={last ? "A skill needs at least one environment; disable it instead" : undefined}>
             <input
               type="checkbox"
+              data-mutates
               className="size-4 rounded border-slate-300 accent-indigo-600"
               checked={checked}
               disabled={last}

@@ -19,11 +19,11 @@ const RISKS = ["READ", "WRITE", "DESTRUCTIVE"] as const;
 function Row({ skill, canEdit, update }: { skill: SkillListItem; canEdit: boolean; update: ReturnType<typeof useSkillUpdate> }) {
   return (
     <tr className="hover:bg-slate-50">
-      <th scope="row" className={`${td} min-w-64 text-left font-normal`}>
+      <th scope="row" className={`${td} min-w-56 text-left font-normal`}>
         <Link href={`/skills/${encodeURIComponent(skill.key)}`} className="font-mono text-sm font-semibold text-indigo-700 hover:underline">
           {skill.key}
         </Link>
-        <p className="mt-0.5 max-w-md text-slate-600">{skill.description}</p>
+        <p className="mt-0.5 max-w-xs text-slate-600">{skill.description}</p>
       </th>
       <td className={td}>
         <RiskBadge risk={skill.riskClass} />

@@ -6,6 +6,7 @@ export function Switch(props: { checked: boolean; label: string; onChange: (next
     <button
       type="button"
       role="switch"
+      data-mutates
       aria-checked={props.checked}
       aria-label={props.label}
       disabled={props.disabled}

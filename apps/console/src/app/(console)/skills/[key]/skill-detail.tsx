@@ -141,7 +141,7 @@ function Rules({ skillKey, rules, canEdit, status }: { skillKey: string; rules: 
                   <td className={`${td} whitespace-nowrap text-slate-600`}>{r.createdAt.toLocaleString()}</td>
                   {canEdit && (
                     <td className={`${td} text-right`}>
-                      <button type="button" onClick={() => setRemoving(r)} className="rounded-md px-2 py-1 text-sm font-semibold text-red-700 ring-1 ring-red-200 hover:bg-red-50" aria-label={`Remove rule ${label(r)}`}>
+                      <button type="button" data-mutates onClick={() => setRemoving(r)} className="rounded-md px-2 py-1 text-sm font-semibold text-red-700 ring-1 ring-red-200 hover:bg-red-50" aria-label={`Remove rule ${label(r)}`}>
                         Remove
                       </button>
                     </td>
@@ -253,7 +253,7 @@ function AddRule({ skillKey, status, onAdded }: { skillKey: string; status: Retu
         </p>
       )}
       <div className="mt-3 flex justify-end">
-        <button type="submit" disabled={add.isPending} className="rounded-md bg-indigo-600 px-3 py-1.5 text-sm font-semibold text-white hover:bg-indigo-500 disabled:opacity-50">
+        <button type="submit" data-mutates disabled={add.isPending} className="rounded-md bg-indigo-600 px-3 py-1.5 text-sm font-semibold text-white hover:bg-indigo-500 disabled:opacity-50">
           {add.isPending ? "Adding…" : "Add rule"}
         </button>
       </div>

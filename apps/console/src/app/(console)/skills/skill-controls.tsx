@@ -28,14 +28,17 @@ export function EnabledControl({ skill, canEdit, update }: { skill: Skill; canEd
   const [confirming, setConfirming] = useState(false);
   const label = skill.enabled ? "Enabled" : "Disabled";
   if (!canEdit) return <Indicator on={skill.enabled} tone="good" label={label} />;
+  // The dialog sits outside the nowrap span: its text must wrap.
   return (
-    <span className="inline-flex items-center gap-2 whitespace-nowrap">
-      <Switch
-        checked={skill.enabled}
-        label={`Enabled: ${skill.key}`}
-        onChange={(next) => (next ? update.mutate({ key: skill.key, enabled: true }) : setConfirming(true))}
-      />
-      <span className={skill.enabled ? "text-slate-900" : "text-slate-500"}>{label}</span>
+    <>
+      <span className="inline-flex items-center gap-2 whitespace-nowrap">
+        <Switch
+          checked={skill.enabled}
+          label={`Enabled: ${skill.key}`}
+          onChange={(next) => (next ? update.mutate({ key: skill.key, enabled: true }) : setConfirming(true))}
+        />
+        <span className={skill.enabled ? "text-slate-900" : "text-slate-500"}>{label}</span>
+      </span>
       <ConfirmDialog
         open={confirming}
         onOpenChange={setConfirming}
@@ -43,14 +46,14 @@ export function EnabledControl({ skill, canEdit, update }: { skill: Skill; canEd
         title={`Disable ${skill.key}?`}
         description={
           <>
-            The robot stops offering <code className="font-mono">{skill.key}</code> in every conversation as soon as the runtimes reload (about a second).
-            Calls waiting for approval stay pending.
+            The robot stops offering <code className="font-mono">{skill.key}</code> in every conversation as soon as the
+            runtimes reload (about a second). Calls waiting for approval stay pending.
           </>
         }
         confirmLabel="Disable"
         onConfirm={() => update.mutate({ key: skill.key, enabled: false })}
       />
-    </span>
+    </>
   );
 }
 
@@ -73,7 +76,8 @@ export function ApprovalControl({ skill, canEdit, update }: { skill: Skill; canE
 }
 
 export function EnvironmentsControl({ skill, canEdit, update }: { skill: Skill; canEdit: boolean; update: Update }) {
-  if (!canEdit) return <span className="whitespace-nowrap text-slate-700">{skill.environments.join(", ") || "none"}</span>;
+  if (!canEdit)
+    return <span className="whitespace-nowrap text-slate-700">{skill.environments.join(", ") || "none"}</span>;
   return (
     <fieldset className="flex gap-3 whitespace-nowrap">
       <legend className="sr-only">Environments of {skill.key}</legend>
@@ -82,7 +86,11 @@ export function EnvironmentsControl({ skill, canEdit, update }: { skill: Skill; 
         // The last environment cannot be unticked: disabling the skill is the way to stop it everywhere.
         const last = checked && skill.environments.length === 1;
         return (
-          <label key={env} className={`inline-flex items-center gap-1.5 ${last ? "text-slate-500" : "text-slate-800"}`} title={last ? "A skill needs at least one environment; disable it instead" : undefined}>
+          <label
+            key={env}
+            className={`inline-flex items-center gap-1.5 ${last ? "text-slate-500" : "text-slate-800"}`}
+            title={last ? "A skill needs at least one environment; disable it instead" : undefined}
+          >
             <input
               type="checkbox"
               data-mutates
@@ -93,7 +101,9 @@ export function EnvironmentsControl({ skill, canEdit, update }: { skill: Skill; 
               onChange={(e) =>
                 update.mutate({
                   key: skill.key,
-                  environments: e.target.checked ? [...skill.environments, env] : skill.environments.filter((x) => x !== env),
+                  environments: e.target.checked
+                    ? [...skill.environments, env]
+                    : skill.environments.filter((x) => x !== env),
                 })
               }
             />

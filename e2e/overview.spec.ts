@@ -5,6 +5,7 @@
  * would) and removed afterwards; the console only reads them.
  */
 import { randomBytes } from "node:crypto";
+import { bumpConfigRevision } from "@clawgate/core";
 import { ADMIN, CONSOLE_PAGE, DEMO_PASSWORD, expect, openIdpLoginForm, submitIdpLogin, test } from "./fixtures.ts";
 
 const tag = randomBytes(4).toString("hex");
@@ -63,13 +64,14 @@ test("the overview shows replicas catching up with a new config revision within 
   await expect(replicas.getByRole("row", { name: new RegExp(`e2e-bot-3-${tag}`) })).toContainText("Offline");
   await expect(replicas.getByRole("row", { name: new RegExp(`e2e-bot-1-${tag}`) })).toContainText("Online");
 
-  // A new config revision: the replicas are behind until their heartbeat reports it.
-  const next = await db.configRevision.create({ data: { actorType: "SYSTEM", actorName: "e2e", summary: `e2e revision ${tag}` } });
+  // A new config revision, bumped as every console mutation does (with its NOTIFY, so the suite's
+  // real runtime reloads and reports it); our two stand-in replicas are behind until they report it.
+  const next = { id: await db.$transaction((tx) => bumpConfigRevision(tx, { type: "SYSTEM", name: "e2e" }, `e2e revision ${tag}`)) };
   await expect(replicas).toContainText(`#${next.id}`, { timeout: 3_000 });
   await expect(applied).toHaveText(/Applied on \d+ of \d+ online replicas/);
   await expect(replicas.getByRole("row", { name: new RegExp(`e2e-bot-1-${tag}`) })).toContainText("(behind)");
 
-  // Each replica reports the revision (as the runtime's heartbeat does after its reload).
+  // Each replica reports the revision (the stand-ins here; the real runtime after its reload).
   await db.runtimeInstance.updateMany({ where: { id: { in: replicaIds.slice(0, 2) } }, data: { appliedRevision: next.id, heartbeatAt: new Date() } });
   const reported = Date.now();
   await expect(applied).toHaveText(/^Applied on all \d+ online replicas?$/, { timeout: 2_000 });

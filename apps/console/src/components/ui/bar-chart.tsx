@@ -17,7 +17,7 @@ export function BarChart({ label, data, height = 64, tone = "fill-indigo-500" }:
   const summary = `${label}: ${total} in total${peak && peak.value > 0 ? `, peak ${peak.value} at ${peak.label}` : ""}`;
   const w = 10; // viewBox units per bar (incl. a 2-unit gap)
   return (
-    <figure className="space-y-1">
+    <figure className="relative space-y-1">
       <svg
         role="img"
         aria-label={summary}

@@ -224,7 +224,9 @@ export function AuditLogView() {
       ) : !data || data.items.length === 0 ? (
         <EmptyState title={filtered ? "No entry matches these filters" : "The audit log is empty"} />
       ) : (
-        <div className={`overflow-x-auto rounded-lg border border-slate-200 bg-white shadow-sm ${isFetching ? "opacity-80" : ""}`}>
+        <div className={`rounded-lg border border-slate-200 bg-white shadow-sm ${isFetching ? "opacity-80" : ""}`}>
+          {/* relative: keeps sr-only (absolute) text inside the scroll box instead of widening the page */}
+          <div className="relative overflow-x-auto">
           <table className="min-w-full divide-y divide-slate-200">
             <caption className="sr-only">Audit log entries, newest first</caption>
             <thead className="bg-slate-50">
@@ -242,6 +244,7 @@ export function AuditLogView() {
               ))}
             </tbody>
           </table>
+          </div>
           <div className="border-t border-slate-200 px-3">
             <Pagination
               label="Audit log"

@@ -170,7 +170,9 @@ export function ConversationsTable({ canEdit }: { canEdit: boolean }) {
           {!(filters.status || filters.environment || filters.search) && "A group or chat appears here, pending, the first time someone messages the robot."}
         </EmptyState>
       ) : (
-        <div className={`overflow-x-auto rounded-lg border border-slate-200 bg-white shadow-sm ${isFetching ? "opacity-80" : ""}`}>
+        <div className={`rounded-lg border border-slate-200 bg-white shadow-sm ${isFetching ? "opacity-80" : ""}`}>
+          {/* relative: keeps sr-only (absolute) text inside the scroll box instead of widening the page */}
+          <div className="relative overflow-x-auto">
           <table className="min-w-full divide-y divide-slate-200">
             <caption className="px-4 py-3 text-left text-sm text-slate-600">
               {data.total} conversation{data.total === 1 ? "" : "s"}
@@ -184,8 +186,7 @@ export function ConversationsTable({ canEdit }: { canEdit: boolean }) {
                 <th scope="col" className={th}>Type</th>
                 <th scope="col" className={th}>Environment</th>
                 <th scope="col" className={th}>Status</th>
-                <th scope="col" className={th}>First seen</th>
-                <th scope="col" className={th}>Last seen</th>
+                <th scope="col" className={th}>Seen</th>
                 {canEdit && <th scope="col" className={th}>Actions</th>}
               </tr>
             </thead>
@@ -217,8 +218,10 @@ export function ConversationsTable({ canEdit }: { canEdit: boolean }) {
                   <td className={td}>
                     <StatusBadge status={c.status} />
                   </td>
-                  <td className={`${td} whitespace-nowrap text-slate-600`}>{formatDateTime(c.firstSeenAt)}</td>
-                  <td className={`${td} whitespace-nowrap text-slate-600`}>{formatDateTime(c.lastSeenAt)}</td>
+                  <td className={`${td} whitespace-nowrap text-slate-600`}>
+                    <span className="block">Last {formatDateTime(c.lastSeenAt)}</span>
+                    <span className="block text-xs text-slate-500">First {formatDateTime(c.firstSeenAt)}</span>
+                  </td>
                   {canEdit && (
                     <td className={`${td} whitespace-nowrap`}>
                       {c.status === "ENABLED" ? (
@@ -259,6 +262,7 @@ export function ConversationsTable({ canEdit }: { canEdit: boolean }) {
               ))}
             </tbody>
           </table>
+          </div>
           <div className="border-t border-slate-200 px-3">
             <Pagination
               label="Conversations"

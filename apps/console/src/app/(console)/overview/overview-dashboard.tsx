@@ -14,13 +14,14 @@ import { useTRPC } from "~/trpc/react.tsx";
 const POLL_MS = 1_500;
 
 const fmt = new Intl.NumberFormat("en");
+const plural = (n: number, word: string) => `${fmt.format(n)} ${word}${n === 1 ? "" : "s"}`;
 const time = formatDateTime;
 const hourLabel = formatHour;
 const ago = timeAgo;
 
 function Card({ title, children, action, id }: { title: string; children: ReactNode; action?: ReactNode; id: string }) {
   return (
-    <section aria-labelledby={id} className="rounded-lg border border-slate-200 bg-white p-4 shadow-sm">
+    <section aria-labelledby={id} className="min-w-0 rounded-lg border border-slate-200 bg-white p-4 shadow-sm">
       <div className="mb-3 flex items-baseline justify-between gap-2">
         <h2 id={id} className="text-sm font-semibold text-slate-900">
           {title}
@@ -48,7 +49,7 @@ function SafeModeCard({ s }: { s: OverviewData["safeMode"] }) {
       </Card>
     );
   return (
-    <section aria-labelledby="ov-safe-mode" className="rounded-lg border border-amber-300 bg-amber-50 p-4 shadow-sm">
+    <section aria-labelledby="ov-safe-mode" className="min-w-0 rounded-lg border border-amber-300 bg-amber-50 p-4 shadow-sm">
       <div className="mb-2 flex items-baseline justify-between gap-2">
         <h2 id="ov-safe-mode" className="text-sm font-semibold text-amber-900">
           Safe mode
@@ -98,7 +99,7 @@ function ReplicasCard({ c, now }: { c: OverviewData["config"]; now: Date }) {
               : `Applied on ${c.upToDate} of ${c.online} online replicas`}
       </p>
       {c.replicas.length > 0 && (
-        <div className="mt-3 overflow-x-auto">
+        <div className="relative mt-3 overflow-x-auto">
           <table className="min-w-full text-sm">
             <caption className="sr-only">Runtime replicas and the config revision each has applied</caption>
             <thead>
@@ -111,10 +112,12 @@ function ReplicasCard({ c, now }: { c: OverviewData["config"]; now: Date }) {
             </thead>
             <tbody className="divide-y divide-slate-100">
               {c.replicas.map((r) => (
-                <tr key={r.id}>
+                <tr key={r.id} className="align-top">
                   <th scope="row" className="py-1.5 pr-4 text-left font-normal whitespace-nowrap">
-                    <span className="font-medium">{r.hostname}</span>
-                    <span className="text-slate-500"> · pid {r.pid} · {r.mode} · v{r.version}</span>
+                    <span className="block font-medium">{r.hostname}</span>
+                    <span className="block text-xs text-slate-500">
+                      pid {r.pid} · {r.mode} · v{r.version}
+                    </span>
                   </th>
                   <td className="py-1.5 pr-4 whitespace-nowrap">
                     <span className="inline-flex items-center gap-1.5">
@@ -155,8 +158,8 @@ function ActivityCard({ d }: { d: OverviewData["last24h"] }) {
       <dl className="grid grid-cols-2 gap-2 sm:grid-cols-4">
         <Stat label="Inbound messages" value={t.inbound} />
         <Stat label="Replies" value={t.replied} />
-        <Stat label="Denials" value={t.denied + t.skillDenied} detail={`${t.denied} messages · ${t.skillDenied} skill calls`} tone="warn" />
-        <Stat label="Errors" value={t.failed + t.skillErrors} detail={`${t.failed} messages · ${t.skillErrors} skill calls`} tone="bad" />
+        <Stat label="Denials" value={t.denied + t.skillDenied} detail={`${plural(t.denied, "message")} · ${plural(t.skillDenied, "skill call")}`} tone="warn" />
+        <Stat label="Errors" value={t.failed + t.skillErrors} detail={`${plural(t.failed, "message")} · ${plural(t.skillErrors, "skill call")}`} tone="bad" />
       </dl>
       <div className="mt-4 grid gap-4 sm:grid-cols-2">
         <div>

@@ -104,6 +104,15 @@ export function UsersTable({ canEdit, selfId }: { canEdit: boolean; selfId: stri
         </label>
       </div>
 
+      <p className="text-xs text-slate-600">
+        {ROLES.map((r, i) => (
+          <span key={r}>
+            {i > 0 && " · "}
+            <strong className="font-semibold">{r}</strong>: {ROLE_HELP[r]}
+          </span>
+        ))}
+      </p>
+
       <InlineStatus status={status.current} onDismiss={status.clear} />
 
       {isPending ? (
@@ -115,7 +124,9 @@ export function UsersTable({ canEdit, selfId }: { canEdit: boolean; selfId: stri
           {!(filters.search || filters.role) && "People appear here after their first SSO sign-in."}
         </EmptyState>
       ) : (
-        <div className={`overflow-x-auto rounded-lg border border-slate-200 bg-white shadow-sm ${isFetching ? "opacity-80" : ""}`}>
+        <div className={`rounded-lg border border-slate-200 bg-white shadow-sm ${isFetching ? "opacity-80" : ""}`}>
+          {/* relative: keeps sr-only (absolute) text inside the scroll box instead of widening the page */}
+          <div className="relative overflow-x-auto">
           <table className="min-w-full divide-y divide-slate-200">
             <caption className="px-4 py-3 text-left text-sm text-slate-600">
               {data.total} user{data.total === 1 ? "" : "s"}
@@ -154,7 +165,7 @@ export function UsersTable({ canEdit, selfId }: { canEdit: boolean; selfId: stri
                         >
                           {ROLES.map((r) => (
                             <option key={r} value={r}>
-                              {r} ({ROLE_HELP[r]})
+                              {r}
                             </option>
                           ))}
                         </select>
@@ -208,6 +219,7 @@ export function UsersTable({ canEdit, selfId }: { canEdit: boolean; selfId: stri
               })}
             </tbody>
           </table>
+          </div>
           <div className="border-t border-slate-200 px-3">
             <Pagination label="Users" page={filters.page} pageCount={Math.ceil(data.total / filters.pageSize)} onPage={(page) => setFilters((f) => ({ ...f, page }))} />
           </div>

@@ -29,6 +29,11 @@ const consoleEnv = {
   CLAWGATE_NEXT_DIST_DIR: ".next-e2e",
   // Sign-in rate limits the suite's own sign-ins stay under (security.spec.ts exceeds them on purpose).
   ...E2E_SIGNIN_LIMIT_ENV,
+  // "Sign in with DingTalk" through the fake DingTalk's login (the app is the OAuth client).
+  DINGTALK_OAUTH_CLIENT_ID: E2E.dingtalkApp.DINGTALK_APP_KEY,
+  DINGTALK_OAUTH_CLIENT_SECRET: E2E.dingtalkApp.DINGTALK_APP_SECRET,
+  DINGTALK_LOGIN_BASE: E2E.fakeDingtalkUrl,
+  DINGTALK_API_BASE: E2E.fakeDingtalkUrl,
 };
 
 export default defineConfig({

@@ -9,7 +9,7 @@ import { DEMO_USERS } from "@clawgate/core";
 import type { Db } from "@clawgate/db";
 import { NAV_ITEMS } from "../apps/console/src/components/nav-items.ts";
 import { CONSOLE_PAGE, expect, test } from "./fixtures.ts";
-import { collectErrors, SAME_ORIGIN, signedInContext, trpcBody } from "./sign-in.ts";
+import { collectErrors, SAME_ORIGIN, signedInContext, signOut, trpcBody } from "./sign-in.ts";
 
 const slug = (href: string) => href.replace(/^\//, "").replace(/\W+/g, "-") || "home";
 
@@ -30,6 +30,7 @@ for (const user of DEMO_USERS) {
       errors = collectErrors(page);
     });
     test.afterAll(async () => {
+      if (context) await signOut(context);
       await context?.close();
     });
 
@@ -134,6 +135,7 @@ test("the server refuses a viewer's mutations called directly, and nothing chang
       expect(await db.configRevision.aggregate({ _max: { id: true } }), `${attempt.path} made no config revision`).toEqual(revision);
     }
   } finally {
+    await signOut(context);
     await context.close();
   }
 });

@@ -33,3 +33,13 @@ export const SAME_ORIGIN = { "x-trpc-source": "console", origin: E2E.consoleUrl,
 
 /** A tRPC mutation's POST body (superjson: the input under `json`). */
 export const trpcBody = (input: unknown) => JSON.stringify({ json: input });
+
+/**
+ * Signs the context out the way the console's button does (next-auth's CSRF token), so its
+ * database session is gone: specs that count a user's sessions are not confused by ours.
+ */
+export async function signOut(context: BrowserContext): Promise<void> {
+  const { csrfToken } = (await (await context.request.get("/api/auth/csrf")).json()) as { csrfToken: string };
+  const res = await context.request.post("/api/auth/signout", { form: { csrfToken, json: "true" } });
+  expect(res.ok()).toBe(true);
+}

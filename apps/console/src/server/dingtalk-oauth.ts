@@ -53,9 +53,8 @@ export function dingtalkProvider(opts: DingTalkOAuthOptions): OAuthConfig<DingTa
     token: {
       url: tokenUrl,
       async request({ params }) {
-        // DingTalk's docs call the code `authCode` on the redirect; accept `code` as well.
-        const query = params as Record<string, unknown>;
-        const code = typeof query.authCode === "string" ? query.authCode : params.code;
+        // DingTalk's redirect calls it `authCode`: the auth route hands it over as `code` as well.
+        const code = params.code;
         if (!code) throw new Error("DingTalk returned no authorization code");
         const res = await fetch(tokenUrl, {
           method: "POST",

@@ -15,6 +15,7 @@ const ERRORS: Record<string, string> = {
     "Your DingTalk account has no email address, and console roles are given by email. Add an email to your DingTalk profile, or sign in with SSO.",
   DingTalkUnknownUser: "No console user has the email of this DingTalk account. Sign in with SSO once, or ask an admin to add you.",
   OAuthCallback: "The sign-in provider did not complete the sign-in. Please try again.",
+  Callback: "The sign-in was cancelled or did not complete. Please try again.",
 };
 
 /** The message for `?error=`; RateLimited says how long to wait (`retryAfter`, seconds). */
@@ -31,7 +32,7 @@ function errorMessage(code: string | undefined, retryAfter: string | string[] | 
 /** Only same-origin paths: never redirect to another site after sign-in. */
 function safeCallback(value: string | string[] | undefined): string {
   const v = Array.isArray(value) ? value[0] : value;
-  return v && v.startsWith("/") && !v.startsWith("//") ? v : "/skills";
+  return v && v.startsWith("/") && !v.startsWith("//") ? v : "/";
 }
 
 export default async function SignInPage({ searchParams }: { searchParams: Promise<Record<string, string | string[] | undefined>> }) {

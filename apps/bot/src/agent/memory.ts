@@ -6,8 +6,8 @@
  * so it costs no model call. Memory is conversation content: it stays in the database and is
  * never logged.
  */
-import type { Db } from "@clawgate/db";
 import { z } from "zod";
+import type { Sql } from "./sql.ts";
 import { clipTokens, countTokens, messageTokens, type ContextLimits } from "./tokens.ts";
 
 export interface MemoryTurn {
@@ -70,12 +70,15 @@ export interface StoredMemory extends Memory {
 
 export const NO_STORED_MEMORY: StoredMemory = { ...EMPTY_MEMORY, key: null, turns: 0 };
 
+const LOAD = `SELECT m."conversationId" AS "key", m."summary", m."recent", m."turns"
+  FROM "ConversationMemory" m JOIN "Conversation" c ON c."id" = m."conversationId" WHERE c."conversationId" = $1`;
+
 /** The conversation's memory (DingTalk conversation id); empty when it has none yet. */
-export async function loadMemory(db: Db, conversationId: string): Promise<StoredMemory> {
-  const row = await db.conversationMemory.findFirst({ where: { conversation: { conversationId } }, select: { conversationId: true, summary: true, recent: true, turns: true } });
+export async function loadMemory(sql: Sql, conversationId: string): Promise<StoredMemory> {
+  const [row] = await sql.query<{ key: string; summary: string; recent: unknown; turns: number }>(LOAD, [conversationId]);
   if (!row) return NO_STORED_MEMORY;
   const recent = Recent.safeParse(row.recent);
-  return { key: row.conversationId, turns: row.turns, summary: row.summary, recent: recent.success ? recent.data : [] };
+  return { key: row.key, turns: row.turns, summary: row.summary, recent: recent.success ? recent.data : [] };
 }
 
 /** Concurrent saves of one conversation that lose the race re-read and fold again, at most this often. */
@@ -87,23 +90,24 @@ const SAVE_ATTEMPTS = 20;
  * what was loaded (compare and set). A concurrent turn that saved first makes it re-read and
  * fold again, so every turn lands and none overwrites another's.
  */
-export async function saveTurn(db: Db, conversationId: string, loaded: StoredMemory, user: string, assistant: string, limits: ContextLimits): Promise<void> {
+const INSERT = `INSERT INTO "ConversationMemory" ("conversationId", "summary", "tokens", "turns", "recent", "updatedAt")
+  SELECT "id", $2, $3, 1, $4::jsonb, now() FROM "Conversation" WHERE "conversationId" = $1
+  ON CONFLICT ("conversationId") DO NOTHING RETURNING 1`;
+const UPDATE = `UPDATE "ConversationMemory" SET "summary" = $2, "tokens" = $3, "recent" = $4::jsonb, "turns" = "turns" + 1, "updatedAt" = now()
+  WHERE "conversationId" = $1 AND "turns" = $5 RETURNING 1`;
+
+export async function saveTurn(sql: Sql, conversationId: string, loaded: StoredMemory, user: string, assistant: string, limits: ContextLimits): Promise<void> {
   let base = loaded;
   for (let attempt = 0; attempt < SAVE_ATTEMPTS; attempt++) {
     const next = foldTurn(base, user, assistant, limits);
     const recent = JSON.stringify(next.recent);
     const saved =
       base.key === null
-        ? await db.$executeRaw`
-            INSERT INTO "ConversationMemory" ("conversationId", "summary", "tokens", "turns", "recent", "updatedAt")
-            SELECT "id", ${next.summary}, ${next.tokens}, 1, ${recent}::jsonb, now() FROM "Conversation" WHERE "conversationId" = ${conversationId}
-            ON CONFLICT ("conversationId") DO NOTHING`
-        : await db.$executeRaw`
-            UPDATE "ConversationMemory" SET "summary" = ${next.summary}, "tokens" = ${next.tokens}, "recent" = ${recent}::jsonb, "turns" = "turns" + 1, "updatedAt" = now()
-             WHERE "conversationId" = ${base.key} AND "turns" = ${base.turns}`;
-    if (saved === 1) return;
+        ? await sql.query(INSERT, [conversationId, next.summary, next.tokens, recent])
+        : await sql.query(UPDATE, [base.key, next.summary, next.tokens, recent, base.turns]);
+    if (saved.length === 1) return;
     const inserting = base.key === null;
-    base = await loadMemory(db, conversationId);
+    base = await loadMemory(sql, conversationId);
     // An insert that found neither a conflict nor a Conversation row: nothing to remember it by.
     if (inserting && base.key === null) return;
   }

@@ -26,6 +26,7 @@ import type { Queue } from "../worker/queue.ts";
 import { loadCatalog, DEFAULT_MAX_CONTEXT_TOKENS } from "./catalog.ts";
 import { createAgent, MODEL_UNAVAILABLE_REPLY, type Agent } from "./index.ts";
 import { loadMemory, saveTurn } from "./memory.ts";
+import { pgSql, prismaSql, type Sql } from "./sql.ts";
 import { SUMMARY_HEADER } from "./prompt.ts";
 import { contextLimits, countTokens, messageTokens } from "./tokens.ts";
 
@@ -73,7 +74,8 @@ beforeAll(async () => {
       await tx.skill.update({ where: { key: "ticket.create" }, data: { enabled: true } });
     }),
   );
-  agent = createAgent({ db, settings: { turnDeadlineMs: DEADLINE_MS, workingOnItMs: WORKING_ON_IT_MS, breaker: { failures: 3, halfOpenAfterMs: HALF_OPEN_MS } } });
+  // The worker's way: per-turn statements on a pg pool (limits.integration.test.ts covers the Prisma fallback).
+  agent = createAgent({ db, pool, settings: { turnDeadlineMs: DEADLINE_MS, workingOnItMs: WORKING_ON_IT_MS, breaker: { failures: 3, halfOpenAfterMs: HALF_OPEN_MS } } });
   queue = await startTestQueue({ env: queueEnv(testDb.url, fake.url), db, logger, metrics, policy, agent });
 });
 afterAll(async () => {
@@ -296,8 +298,9 @@ describe("conversation memory", () => {
   it("keeps every turn when turns of one conversation save at once", async () => {
     const limits = contextLimits(DEFAULT_MAX_CONTEXT_TOKENS);
     // Each turn loaded the memory before any of them saved (as turns running side by side do).
-    const loaded = await loadMemory(db, "cid-race");
-    await Promise.all(Array.from({ length: 8 }, (_, i) => saveTurn(db, "cid-race", loaded, `question ${i}`, `answer ${i}`, limits)));
+    const sql = pgSql(pool);
+    const loaded = await loadMemory(sql, "cid-race");
+    await Promise.all(Array.from({ length: 8 }, (_, i) => saveTurn(sql, "cid-race", loaded, `question ${i}`, `answer ${i}`, limits)));
     const row = (await memoryRow("cid-race"))!;
     expect(row.turns).toBe(8);
     const questions = row.recent.filter((m) => m.role === "user").map((m) => m.content);
@@ -305,8 +308,10 @@ describe("conversation memory", () => {
     // Each answer right after its question: turns are appended whole.
     for (let i = 0; i < row.recent.length; i += 2) expect(row.recent[i + 1]!.content).toBe(row.recent[i]!.content.replace("question", "answer"));
     // And again on the existing row, from a state loaded before both saves.
-    const stale = await loadMemory(db, "cid-race");
-    await Promise.all([saveTurn(db, "cid-race", stale, "question x", "answer x", limits), saveTurn(db, "cid-race", stale, "question y", "answer y", limits)]);
+    // Through Prisma's raw queries this time (an agent made without a pool).
+    const viaPrisma: Sql = prismaSql(db);
+    const stale = await loadMemory(viaPrisma, "cid-race");
+    await Promise.all([saveTurn(viaPrisma, "cid-race", stale, "question x", "answer x", limits), saveTurn(sql, "cid-race", stale, "question y", "answer y", limits)]);
     const after = (await memoryRow("cid-race"))!;
     expect(after.turns).toBe(10);
     expect(after.recent.slice(0, 16)).toEqual(row.recent);
@@ -314,7 +319,7 @@ describe("conversation memory", () => {
   });
 
   it("does not save memory for a conversation the database does not know", async () => {
-    await saveTurn(db, "cid-unknown", await loadMemory(db, "cid-unknown"), "q", "a", contextLimits(DEFAULT_MAX_CONTEXT_TOKENS));
+    for (const sql of [pgSql(pool), prismaSql(db)]) await saveTurn(sql, "cid-unknown", await loadMemory(sql, "cid-unknown"), "q", "a", contextLimits(DEFAULT_MAX_CONTEXT_TOKENS));
     expect(await query(testDb.url, `SELECT 1 FROM "ConversationMemory" m JOIN "Conversation" c ON c.id = m."conversationId" WHERE c."conversationId" = 'cid-unknown'`)).toEqual([]);
   });
 });

@@ -92,7 +92,7 @@ export async function runTurn(t: TurnContext, userText: string, memory: StoredMe
     return { text: finalText(MODEL_UNAVAILABLE_REPLY, approvals), outcome: "model_unavailable", toolCalls, approvals, calls: done, usage, error: error instanceof Error ? error.message : String(error) };
   }
   // Only answered turns are remembered (outside the try: a database error here is the job's to retry).
-  await saveTurn(t.db, t.conversationId, memory, prompt.userText, answer, limits);
+  await saveTurn(t.sql, t.conversationId, memory, prompt.userText, answer, limits);
   return { text: answer, outcome: "answered", toolCalls, approvals, calls: done, usage };
 }
 

@@ -7,14 +7,18 @@
 import { decide, effectiveSafeMode, type PolicySnapshot } from "@clawgate/core";
 import type { Db } from "@clawgate/db";
 import { runSkill, type SkillCache, type SkillContext } from "@clawgate/skills";
+import { randomUUID } from "node:crypto";
 import { readEnvVar } from "../env.ts";
 import type { Catalog, ModelRoute } from "./catalog.ts";
+import type { Sql } from "./sql.ts";
 import { SKILLS } from "./tools.ts";
 
 export const APPROVAL_TTL_MS = 24 * 60 * 60 * 1_000;
 
 export interface TurnContext {
   db: Db;
+  /** The per-turn statements (memory, invocations): see sql.ts. */
+  sql: Sql;
   cache: SkillCache;
   snapshot: PolicySnapshot;
   /** The policy as it is now: a tool call is decided on it (safe mode switched on mid-turn applies). */
@@ -59,6 +63,46 @@ type Decision = "ALLOW" | "DENY" | "NEEDS_APPROVAL";
 
 type Outcome = "SUCCESS" | "ERROR" | "TIMEOUT" | "DENIED" | "PENDING_APPROVAL";
 
+type InvocationRecord = {
+  traceId: string;
+  inboundMessageId: string | null;
+  conversationId: string;
+  userId: string;
+  skillKey: string;
+  decision: Decision;
+  reasons: string[];
+  latencyMs: number;
+  cacheHit: boolean;
+  outcome: Outcome;
+  error: string | null;
+  configRevision: number;
+};
+
+// One statement, no Prisma on the hot path. The reasons go as JSON: a text[] parameter is not
+// passed the same way by pg and by Prisma's raw queries.
+const INSERT_INVOCATION = `INSERT INTO "SkillInvocation"
+  ("id", "traceId", "inboundMessageId", "conversationId", "userId", "skillKey", "decision", "reasons", "latencyMs", "cacheHit", "outcome", "error", "configRevision")
+  VALUES ($1, $2, $3, $4, $5, $6, $7::"Decision", ARRAY(SELECT jsonb_array_elements_text($8::jsonb)), $9, $10, $11::"InvocationOutcome", $12, $13)
+  RETURNING 1`;
+
+async function insertInvocation(sql: Sql, r: InvocationRecord): Promise<void> {
+  await sql.query(INSERT_INVOCATION, [
+    randomUUID(),
+    r.traceId,
+    r.inboundMessageId,
+    r.conversationId,
+    r.userId,
+    r.skillKey,
+    r.decision,
+    JSON.stringify(r.reasons),
+    r.latencyMs,
+    r.cacheHit,
+    r.outcome,
+    r.error,
+    r.configRevision,
+  ]);
+}
+
 function parseArguments(raw: string): unknown {
   try {
     return raw.trim() === "" ? {} : JSON.parse(raw);
@@ -72,7 +116,7 @@ export async function callTool(turn: TurnContext, skillKey: string, rawArguments
   const t = { ...turn, snapshot: turn.latest?.() ?? turn.snapshot };
   const decision = decide(t.snapshot, { conversationId: t.conversationId, userId: t.userId, now: t.now() }, { kind: "skill", skillKey });
   const recorded: Decision = decision.outcome === "allow" ? "ALLOW" : decision.outcome === "deny" ? "DENY" : "NEEDS_APPROVAL";
-  const record = (outcome: Outcome, extra: { error?: string; cacheHit?: boolean; latencyMs?: number } = {}) => ({
+  const record = (outcome: Outcome, extra: { error?: string; cacheHit?: boolean; latencyMs?: number } = {}): InvocationRecord => ({
     traceId: t.traceId,
     inboundMessageId: t.inboundId,
     conversationId: t.conversationId,
@@ -88,7 +132,7 @@ export async function callTool(turn: TurnContext, skillKey: string, rawArguments
   });
 
   if (decision.outcome === "deny") {
-    await t.db.skillInvocation.create({ data: record("DENIED") });
+    await insertInvocation(t.sql, record("DENIED"));
     return {
       content: `Refused by policy: ${decision.reasons.map((r) => r.detail).join(" ")} Tell the user this; do not retry.`,
       decision: recorded,
@@ -97,7 +141,7 @@ export async function callTool(turn: TurnContext, skillKey: string, rawArguments
   }
   const skill = SKILLS.get(skillKey);
   if (!skill) {
-    await t.db.skillInvocation.create({ data: record("ERROR", { error: "no handler in this runtime" }) });
+    await insertInvocation(t.sql, record("ERROR", { error: "no handler in this runtime" }));
     return { content: `The skill "${skillKey}" is not available in this runtime.`, decision: recorded, outcome: "ERROR" };
   }
   const args = parseArguments(rawArguments);
@@ -106,7 +150,7 @@ export async function callTool(turn: TurnContext, skillKey: string, rawArguments
     const parsed = skill.manifest.input.safeParse(args);
     if (!parsed.success) {
       const error = `invalid input: ${parsed.error.issues.map((i) => `${i.path.join(".") || "input"}: ${i.message}`).join("; ")}`;
-      await t.db.skillInvocation.create({ data: record("ERROR", { error }) });
+      await insertInvocation(t.sql, record("ERROR", { error }));
       return { content: `Not submitted for approval, ${error}`, decision: recorded, outcome: "ERROR" };
     }
     const approval = await t.db.$transaction(async (tx) => {
@@ -153,6 +197,6 @@ export async function callTool(turn: TurnContext, skillKey: string, rawArguments
   };
   const { result, cacheHit, latencyMs } = await runSkill(skill.manifest, skill.handler, args, ctx, { cache: t.cache });
   const outcome: Outcome = result.ok ? "SUCCESS" : / timed out after /.test(result.error) ? "TIMEOUT" : "ERROR";
-  await t.db.skillInvocation.create({ data: record(outcome, { cacheHit, latencyMs, ...(result.ok ? {} : { error: result.error }) }) });
+  await insertInvocation(t.sql, record(outcome, { cacheHit, latencyMs, ...(result.ok ? {} : { error: result.error }) }));
   return { content: result.ok ? result.content : `The skill failed: ${result.error}`, decision: recorded, outcome };
 }

@@ -100,6 +100,10 @@ export function startQueue(opts: QueueOptions): Queue {
   const log = logger.child({ component: "queue" });
   const concurrency = env.WORKER_CONCURRENCY;
   // Not the ingress pool: jobs must never starve the acknowledgement path of connections.
+  // One connection per job plus a few: a reply's send holds one across its DingTalk call and
+  // takes its throttle quota on another, so fewer could deadlock. The agent's per-turn
+  // statements (memory, invocations, model-slot leases) run here too, one short statement at
+  // a time, never holding a connection across a model call.
   const pool = createPgPool(env.DATABASE_URL, {
     max: concurrency + 4,
     applicationName: "clawgate-worker",
@@ -119,7 +123,7 @@ export function startQueue(opts: QueueOptions): Queue {
       logger,
       metrics,
       policy: opts.policy,
-      agent: opts.agent ?? createAgent({ db, modelSlots: createModelSlots({ pool, logger }) }),
+      agent: opts.agent ?? createAgent({ db, pool, modelSlots: createModelSlots({ pool, logger }) }),
     }),
     [APPROVAL_EXECUTE_TASK]: createApprovalExecutor({
       db,

@@ -89,7 +89,7 @@ async function talk(conversationId: string, senderId: string, text: string) {
 
 const chatRequests = () => model.requests.filter((r) => r.path === "/v1/chat/completions");
 const refusals = async (kind: string) => (await metrics.limitRefusals.get()).values.find((v) => v.labels.kind === kind)?.value ?? 0;
-const liveLeases = async () => (await query<{ n: number }>(testDb.url, `SELECT count(*)::int AS n FROM "ModelLease"`))[0]!.n;
+const liveLeases = async () => (await query<{ n: number }>(testDb.url, `SELECT count(*)::int AS n FROM "ModelLease" WHERE "expiresAt" > now()`))[0]!.n;
 
 describe("token budgets", () => {
   it("charge an answered turn what the model reported, on the conversation, the user and GLOBAL", async () => {
@@ -129,8 +129,10 @@ describe("token budgets", () => {
 
   it("do not charge a turn that found every model slot taken (by another replica), which gets the fallback", async () => {
     const { maxConcurrency } = await db.modelEndpoint.findUniqueOrThrow({ where: { name: "local_chat" } });
+    // Every slot row of the endpoint (model-slots.ts: `local_chat#0` ..) held by another replica.
     await db.$executeRaw`INSERT INTO "ModelLease" ("id", "endpointName", "holder", "expiresAt")
-      SELECT 'other-' || g, 'local_chat', 'replica-b', now() + interval '1 minute' FROM generate_series(1, ${maxConcurrency}) g`;
+      SELECT 'local_chat#' || g, 'local_chat', 'replica-b', now() + interval '1 minute' FROM generate_series(0, ${maxConcurrency} - 1) g
+      ON CONFLICT ("id") DO UPDATE SET "holder" = excluded."holder", "expiresAt" = excluded."expiresAt"`;
     const calls = chatRequests().length;
     try {
       const { text, inbound } = await talk("cid-busy", "user-busy", "hello");

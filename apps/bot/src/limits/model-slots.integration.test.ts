@@ -67,15 +67,23 @@ describe("model slots", () => {
   it("reclaims the expired leases of a dead replica", async () => {
     await poolA.query(
       `INSERT INTO "ModelLease" ("id", "endpointName", "holder", "expiresAt")
-       SELECT 'dead-' || g, 'reclaim', 'dead-replica', now() - interval '1 second' FROM generate_series(1, 2) g`,
+       SELECT 'reclaim#' || g, 'reclaim', 'dead-replica', now() - interval '1 second' FROM generate_series(0, 1) g`,
     );
     const slots = createModelSlots({ pool: poolA, waitMs: 200 });
-    expect(await slots.run({ endpointName: "reclaim", maxConcurrency: 2 }, signal(), async () => "ran")).toBe("ran");
+    // Both slots at once: each call gets one of the dead replica's expired leases, without waiting.
+    const both = deferred();
+    let running = 0;
+    const call = async () => {
+      if (++running === 2) both.resolve();
+      await Promise.race([both.promise, sleep(1_000)]);
+      return running;
+    };
+    expect(await Promise.all([0, 1].map(() => slots.run({ endpointName: "reclaim", maxConcurrency: 2 }, signal(), call)))).toEqual([2, 2]);
     expect((await poolA.query(`SELECT id FROM "ModelLease" WHERE holder = 'dead-replica'`)).rows).toEqual([]);
   });
 
   it("gives up after the wait limit with a ModelUnavailableError subclass while live leases fill the cap", async () => {
-    await poolA.query(`INSERT INTO "ModelLease" ("id", "endpointName", "holder", "expiresAt") VALUES ('live-1', 'full', 'replica-x', now() + interval '1 minute')`);
+    await poolA.query(`INSERT INTO "ModelLease" ("id", "endpointName", "holder", "expiresAt") VALUES ('full#0', 'full', 'replica-x', now() + interval '1 minute')`);
     const slots = createModelSlots({ pool: poolA, waitMs: 300, pollMs: 50 });
     let ran = false;
     const started = Date.now();
@@ -148,5 +156,45 @@ describe("model slots", () => {
     hold.resolve();
     await holding;
     expect(await b.run(endpoint, signal(), async () => "free again")).toBe("free again");
+  });
+
+  it("never lets more calls run than a lowered cap, though more slot rows exist; a raised cap adds rows", async () => {
+    const a = createModelSlots({ pool: poolA, holder: "replica-a", pollMs: 30 });
+    const b = createModelSlots({ pool: poolB, holder: "replica-b", pollMs: 30 });
+    const peakAt = async (maxConcurrency: number, calls: number) => {
+      let inFlight = 0;
+      let peak = 0;
+      let peakInDb = 0;
+      const call = async () => {
+        peak = Math.max(peak, ++inFlight);
+        peakInDb = Math.max(peakInDb, await leases("resized"));
+        await sleep(60);
+        inFlight -= 1;
+      };
+      await Promise.all(Array.from({ length: calls }, (_, i) => (i % 2 ? a : b).run({ endpointName: "resized", maxConcurrency }, signal(), call)));
+      return { peak, peakInDb };
+    };
+    const rows = async () => Number((await poolA.query<{ n: string }>(`SELECT count(*) AS n FROM "ModelLease" WHERE "endpointName" = 'resized'`)).rows[0]!.n);
+    expect(await peakAt(4, 8)).toEqual({ peak: 4, peakInDb: 4 });
+    expect(await rows()).toBe(4);
+    expect(await peakAt(2, 8)).toEqual({ peak: 2, peakInDb: 2 });
+    expect(await peakAt(6, 12)).toEqual({ peak: 6, peakInDb: 6 });
+    expect(await rows()).toBe(6);
+    expect(await leases("resized")).toBe(0);
+  });
+
+  it("does not free a slot that expired and was taken by another replica when the late call ends", async () => {
+    const a = createModelSlots({ pool: poolA });
+    const b = createModelSlots({ pool: poolB, waitMs: 150, pollMs: 30 });
+    const endpoint = { endpointName: "stale", maxConcurrency: 1 };
+    const hold = deferred();
+    const holding = a.run(endpoint, signal(), () => hold.promise);
+    await sleep(50);
+    // As if the lease had expired (a stalled replica) and another replica had taken the slot.
+    await poolB.query(`UPDATE "ModelLease" SET "holder" = 'replica-b/other', "expiresAt" = now() + interval '1 minute' WHERE "id" = 'stale#0'`);
+    hold.resolve();
+    await holding;
+    expect(await leases("stale")).toBe(1);
+    await expect(b.run(endpoint, signal(), async () => "second")).rejects.toBeInstanceOf(ModelBusyError);
   });
 });

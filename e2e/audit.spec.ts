@@ -64,6 +64,17 @@ test("a viewer filters, pages and verifies the audit log", async ({ page, db }, 
   await page.getByLabel("Target type").selectOption(`e2e_target_${tag}`);
   await page.getByRole("button", { name: "Apply filters" }).click();
   await expect(rows).toHaveCount(1);
+  // A date range (UTC days) that holds today keeps it; one that ends yesterday does not.
+  const today = new Date().toISOString().slice(0, 10);
+  const yesterday = new Date(Date.now() - 86_400_000).toISOString().slice(0, 10);
+  await page.getByLabel("From (UTC)").fill(today);
+  await page.getByLabel("To (UTC)").fill(today);
+  await page.getByRole("button", { name: "Apply filters" }).click();
+  await expect(rows).toHaveCount(1);
+  await page.getByLabel("From (UTC)").fill(yesterday);
+  await page.getByLabel("To (UTC)").fill(yesterday);
+  await page.getByRole("button", { name: "Apply filters" }).click();
+  await expect(page.getByText("No entry matches these filters")).toBeVisible();
   // An inverted date range is refused before it is sent.
   await page.getByLabel("From (UTC)").fill("2026-02-01");
   await page.getByLabel("To (UTC)").fill("2026-01-01");

@@ -112,30 +112,59 @@ const VIEWER_ATTEMPTS: Attempt[] = [
     input: async (db) => ({ userId: (await db.user.findUniqueOrThrow({ where: { email: "admin@clawgate.local" } })).id, disabled: true }),
     state: (db) => db.user.findMany({ orderBy: { email: "asc" }, select: { id: true, role: true, disabledAt: true } }),
   },
+  {
+    path: "model.deleteEndpoint",
+    input: async (db) => ({ id: (await db.modelEndpoint.findFirstOrThrow({ orderBy: { name: "asc" } })).id }),
+    state: (db) => db.modelEndpoint.findMany({ orderBy: { name: "asc" } }),
+  },
+  {
+    path: "budget.delete",
+    input: async (db) => ({ id: (await db.tokenBudget.findFirstOrThrow({ orderBy: { id: "asc" } })).id }),
+    state: (db) => db.tokenBudget.findMany({ orderBy: { id: "asc" } }),
+  },
+  {
+    // Approvers decide; a viewer's decision is refused before the request is even looked up.
+    path: "approval.decide",
+    input: async (db) => ({ id: (await db.approvalRequest.findFirst({ orderBy: { id: "asc" } }))?.id ?? "no-such-request", approve: true }),
+    state: (db) => db.approvalRequest.findMany({ orderBy: { id: "asc" } }),
+  },
 ];
 
-test("the server refuses a viewer's mutations called directly, and nothing changes", async ({ browser, db }) => {
-  const viewer = DEMO_USERS.find((u) => u.role === "VIEWER")!;
-  const { context } = await signedInContext(browser, viewer.email, viewer.role);
-  try {
-    const viewerId = (await db.user.findUniqueOrThrow({ where: { email: viewer.email } })).id;
-    for (const attempt of VIEWER_ATTEMPTS) {
-      const before = await attempt.state(db, viewerId);
-      const audit = await db.auditLog.count();
-      const revision = await db.configRevision.aggregate({ _max: { id: true } });
+/** Calls the mutation with this context's cookies (and the console's same-origin headers): 403 FORBIDDEN, nothing changed. */
+async function expectRefused(context: BrowserContext, db: Db, attempt: Attempt, userId: string): Promise<void> {
+  const before = await attempt.state(db, userId);
+  const audit = await db.auditLog.count();
+  const revision = await db.configRevision.aggregate({ _max: { id: true } });
 
-      // The viewer's own cookies, with the same-origin headers the console's pages send.
-      const res = await context.request.post(`/api/trpc/${attempt.path}`, { headers: SAME_ORIGIN, data: trpcBody(await attempt.input(db, viewerId)) });
-      expect(res.status(), attempt.path).toBe(403);
-      const body = (await res.json()) as { error: { json: { data: { code: string } } } };
-      expect(body.error.json.data.code, attempt.path).toBe("FORBIDDEN");
+  const res = await context.request.post(`/api/trpc/${attempt.path}`, { headers: SAME_ORIGIN, data: trpcBody(await attempt.input(db, userId)) });
+  expect(res.status(), attempt.path).toBe(403);
+  const body = (await res.json()) as { error: { json: { data: { code: string } } } };
+  expect(body.error.json.data.code, attempt.path).toBe("FORBIDDEN");
 
-      expect(await attempt.state(db, viewerId), `${attempt.path} changed nothing`).toEqual(before);
-      expect(await db.auditLog.count(), `${attempt.path} wrote no audit entry`).toBe(audit);
-      expect(await db.configRevision.aggregate({ _max: { id: true } }), `${attempt.path} made no config revision`).toEqual(revision);
+  expect(await attempt.state(db, userId), `${attempt.path} changed nothing`).toEqual(before);
+  expect(await db.auditLog.count(), `${attempt.path} wrote no audit entry`).toBe(audit);
+  expect(await db.configRevision.aggregate({ _max: { id: true } }), `${attempt.path} made no config revision`).toEqual(revision);
+}
+
+const attempt = (path: string) => VIEWER_ATTEMPTS.find((a) => a.path === path)!;
+
+/** Beyond the viewer: each role is refused what its procedures do not allow. */
+const REFUSED_BY_ROLE: Record<string, string[]> = {
+  VIEWER: VIEWER_ATTEMPTS.map((a) => a.path),
+  OPERATOR: ["user.setRole", "skill.update", "approval.decide"],
+  APPROVER: ["safeMode.set", "conversation.update", "user.setRole"],
+};
+
+for (const [role, paths] of Object.entries(REFUSED_BY_ROLE)) {
+  test(`the server refuses ${role}'s mutations beyond the role, called directly, and nothing changes`, async ({ browser, db }) => {
+    const user = DEMO_USERS.find((u) => u.role === role)!;
+    const { context } = await signedInContext(browser, user.email, user.role);
+    try {
+      const userId = (await db.user.findUniqueOrThrow({ where: { email: user.email } })).id;
+      for (const path of paths) await expectRefused(context, db, attempt(path), userId);
+    } finally {
+      await signOut(context);
+      await context.close();
     }
-  } finally {
-    await signOut(context);
-    await context.close();
-  }
-});
+  });
+}

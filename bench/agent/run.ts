@@ -2,7 +2,7 @@
  * Agent benchmark: the runtime's overhead per model turn at 200 concurrent conversations.
  *
  *   npm run bench:agent                  (DATABASE_URL optional: embedded PostgreSQL otherwise)
- *   BENCH_CONCURRENCY=8,200 BENCH_TURNS=10 BENCH_LATENCY_MS=50 BENCH_DB_POOL=20 npm run bench:agent
+ *   BENCH_CONCURRENCY=8,200 BENCH_TURNS=10 BENCH_LATENCY_MS=50 BENCH_DB_POOL=10 BENCH_WORKER_POOL=24 npm run bench:agent
  *
  * In this process: `createAgent(...).reply(...)` exactly as the worker calls it (real database
  * for the catalog, conversation memory, invocations and model-slot leases; policy snapshot
@@ -39,9 +39,11 @@ const CONCURRENCY = (process.env.BENCH_CONCURRENCY ?? "8,200").split(",").map(Nu
 const TURNS = Number(process.env.BENCH_TURNS ?? 10);
 const LATENCY_MS = Number(process.env.BENCH_LATENCY_MS ?? 50);
 const MODEL_PORT = 18_410;
-// `clawgate serve` uses Prisma's pool of 10 with a 2 s connect timeout; 200 turns at once time out
-// waiting for it (see bench/README.md), so the pool is a knob here.
-const DB_POOL = Number(process.env.BENCH_DB_POOL ?? 20);
+// Pools: Prisma's as `clawgate serve` makes it (10); the worker's pg pool, which the agent uses for
+// memory, invocations and model slots, is WORKER_CONCURRENCY + 4 in the runtime (12 by default).
+// 200 turns at once would want 204 connections; PostgreSQL here allows 100 for everyone.
+const DB_POOL = Number(process.env.BENCH_DB_POOL ?? 10);
+const WORKER_POOL = Number(process.env.BENCH_WORKER_POOL ?? 24);
 
 interface Acc {
   modelMs: number;
@@ -98,9 +100,9 @@ async function main(): Promise<void> {
   const tdb = await createTestDatabase({ serverUrl, prefix: "clawgate_bench_agent" });
   const model = await startModel();
   const api = await startFakeInternalApi({ port: 0 });
-  // The Prisma client (pool: see DB_POOL) and the worker's pool as `clawgate serve` makes it (WORKER_CONCURRENCY 8 + 4).
-  const db = createDb(tdb.url, { max: DB_POOL, connectionTimeoutMillis: 10_000, applicationName: "bench-agent" });
-  const workerPool = createPgPool(tdb.url, { max: 12, applicationName: "bench-agent-worker", connectionTimeoutMillis: 5_000, statementTimeoutMs: 60_000 });
+  // The Prisma client and the worker's pool, as `clawgate serve` makes them (sizes: see above).
+  const db = createDb(tdb.url, { max: DB_POOL, connectionTimeoutMillis: 2_000, applicationName: "bench-agent" });
+  const workerPool = createPgPool(tdb.url, { max: WORKER_POOL, applicationName: "bench-agent-worker", connectionTimeoutMillis: 5_000, statementTimeoutMs: 60_000 });
   try {
     const pgVersion = ((await workerPool.query("SHOW server_version")).rows[0] as { server_version: string }).server_version;
     await seedDemo(db, { modelBaseUrl: model.url, internalApiBaseUrl: api.url });
@@ -140,7 +142,7 @@ async function main(): Promise<void> {
         }
       },
     };
-    const agent = createAgent({ db, modelSlots: timedSlots });
+    const agent = createAgent({ db, pool: workerPool, modelSlots: timedSlots });
 
     const runTurns = async (workers: number, text: string, perConversation: number): Promise<TurnRun> => {
       const samples: Sample[] = [];
@@ -195,7 +197,7 @@ async function main(): Promise<void> {
 
     const f = (n: number) => n.toFixed(2);
     const lines = [
-      `Demo model latency ${LATENCY_MS} ms (separate process, HTTP); ${TURNS} turns per conversation, the conversations at once; model-slot leases on; Prisma pool ${DB_POOL}, worker pool 12. Overhead = turn wall - time inside the SDK's model calls; "slot" = the lease acquire/release around them (part of the overhead).`,
+      `Demo model latency ${LATENCY_MS} ms (separate process, HTTP); ${TURNS} turns per conversation, the conversations at once; model-slot leases on; Prisma pool ${DB_POOL}, worker pool ${WORKER_POOL}. Overhead = turn wall - time inside the SDK's model calls; "slot" = the lease acquire/release around them (part of the overhead).`,
       "",
       "| concurrency | run | turns | model calls/turn | wall p50 ms | wall p99 ms | in model p50 ms | overhead p50 ms | overhead p99 ms | overhead max ms | of which slot p50 ms | per second | vs bare SDK | not answered | errors |",
       "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",

@@ -83,6 +83,24 @@ test("an operator enables a pending group, sets its environment and disables it 
   await page.screenshot({ path: testInfo.outputPath("conversations-mobile.png"), fullPage: true });
 });
 
+test("a refused change is rolled back and explained", async ({ page, db }) => {
+  const goneId = `cid-e2e-gone-${tag}`;
+  const gone = await db.conversation.create({ data: { conversationId: goneId, title: `E2E vanishing group ${tag}`, type: "GROUP" } });
+  await signIn(page, "operator@clawgate.local");
+  await page.goto("/conversations");
+  await page.getByLabel("Search by title").fill(`vanishing group ${tag}`);
+  await page.getByRole("button", { name: "Search" }).click();
+  const row = page.getByRole("row", { name: new RegExp(`E2E vanishing group ${tag}`) });
+  await expect(row).toContainText("Pending");
+  // Someone else removes it meanwhile: the server refuses, the page says why and shows the truth.
+  await db.conversation.delete({ where: { id: gone.id } });
+  const revisions = await db.configRevision.count();
+  await row.getByRole("button", { name: `Enable E2E vanishing group ${tag}` }).click();
+  await expect(page.getByRole("alert").filter({ hasText: "Not saved" })).toHaveText(/Not saved: No such conversation\./);
+  await expect(page.getByText("No conversation matches these filters")).toBeVisible();
+  expect(await db.configRevision.count()).toBe(revisions);
+});
+
 test("a viewer sees no controls, and the server refuses the viewer's change", async ({ page, db }) => {
   await signIn(page, "viewer@clawgate.local");
   await page.goto("/conversations");

@@ -10,24 +10,14 @@ import { cache } from "react";
 import { getDb } from "@clawgate/db";
 import { env } from "~/env.ts";
 import { clawgateAdapter, isDisabled, type BaseAdapter } from "./auth-adapter.ts";
-import { dingtalkProvider, type DingTalkProfile } from "./dingtalk-oauth.ts";
+import { dingtalkProvider } from "./dingtalk-oauth.ts";
 import { createSignInLimiter, type SignInLimiter } from "./rate-limit.ts";
-
-interface OidcProfile {
-  sub: string;
-  email?: string;
-  email_verified?: boolean;
-  name?: string;
-}
+import { signInDecision, type OidcProfile } from "./sign-in-policy.ts";
 
 /** DingTalk login is offered only when its app credentials are configured. */
 export function dingtalkEnabled(): boolean {
   return !!(env.DINGTALK_OAUTH_CLIENT_ID && env.DINGTALK_OAUTH_CLIENT_SECRET);
 }
-
-/** Where a refused sign-in lands: the sign-in page shows the message for `error`. */
-const signInError = (error: string, extra: Record<string, string> = {}) =>
-  `${env.NEXTAUTH_URL}/signin?${new URLSearchParams({ error, ...extra })}`;
 
 const globalForLimiter = globalThis as unknown as { clawgateSignInLimiter?: Promise<SignInLimiter> };
 /** One limiter (and a 2-connection pool) per process, shared by the auth route and the callbacks. */
@@ -86,24 +76,7 @@ function createAuthOptions(): NextAuthOptions {
     ],
     callbacks: {
       async signIn({ user, account, profile }) {
-        const dingtalk = account?.provider === "dingtalk";
-        // Roles are keyed by email: a sign-in without one cannot be matched to a console user.
-        let email: string | undefined;
-        if (dingtalk) {
-          email = (profile as DingTalkProfile | undefined)?.email?.trim().toLowerCase() || undefined;
-          if (!email) return signInError("DingTalkNoEmail");
-        } else {
-          const claims = profile as OidcProfile | undefined;
-          if (!claims?.email || claims.email_verified !== true) return false;
-          email = claims.email.trim().toLowerCase();
-        }
-        const wait = await (await signInLimiter()).byEmail(email);
-        if (wait !== undefined) return signInError("RateLimited", { retryAfter: String(wait) });
-        const existing = await db.user.findUnique({ where: { email }, select: { disabledAt: true } });
-        // Anyone with a DingTalk account can authorize the app: DingTalk signs in people the
-        // console already knows (invited, seeded, or signed in with SSO before), never new ones.
-        if (dingtalk && !existing) return signInError("DingTalkUnknownUser");
-        return !isDisabled(existing) && !isDisabled(user);
+        return signInDecision({ db, limiter: await signInLimiter(), consoleUrl: env.NEXTAUTH_URL }, { provider: account?.provider, profile, user });
       },
       session({ session, user }) {
         // The adapter already refuses disabled users' sessions; never hand one out regardless.

@@ -7,7 +7,7 @@
  * never logged.
  */
 import { z } from "zod";
-import type { Sql } from "./sql.ts";
+import { ASYNC_COMMIT, type Sql } from "./sql.ts";
 import { clipTokens, countTokens, messageTokens, type ContextLimits } from "./tokens.ts";
 
 export interface MemoryTurn {
@@ -92,9 +92,9 @@ const SAVE_ATTEMPTS = 20;
  */
 const INSERT = `INSERT INTO "ConversationMemory" ("conversationId", "summary", "tokens", "turns", "recent", "updatedAt")
   SELECT "id", $2, $3, 1, $4::jsonb, now() FROM "Conversation" WHERE "conversationId" = $1
-  ON CONFLICT ("conversationId") DO NOTHING RETURNING 1`;
+  ON CONFLICT ("conversationId") DO NOTHING RETURNING ${ASYNC_COMMIT}`;
 const UPDATE = `UPDATE "ConversationMemory" SET "summary" = $2, "tokens" = $3, "recent" = $4::jsonb, "turns" = "turns" + 1, "updatedAt" = now()
-  WHERE "conversationId" = $1 AND "turns" = $5 RETURNING 1`;
+  WHERE "conversationId" = $1 AND "turns" = $5 RETURNING ${ASYNC_COMMIT}`;
 
 export async function saveTurn(sql: Sql, conversationId: string, loaded: StoredMemory, user: string, assistant: string, limits: ContextLimits): Promise<void> {
   let base = loaded;

@@ -87,6 +87,8 @@ export function fitToolResult(content: string, room: number): string {
   const budget = room - MESSAGE_OVERHEAD;
   const omitted = "[result omitted: the conversation has no room left in the model's context]";
   if (budget < 24) return omitted;
+  // countTokens first: it is cached (skill-cache hits return the same text), and most results fit.
+  if (countTokens(content) <= budget) return content;
   const fit = clipTokens(content, budget);
   if (!fit.clipped) return content;
   const cut = clipTokens(content, budget - 20);

@@ -10,7 +10,7 @@ import { runSkill, type SkillCache, type SkillContext } from "@clawgate/skills";
 import { randomUUID } from "node:crypto";
 import { readEnvVar } from "../env.ts";
 import type { Catalog, ModelRoute } from "./catalog.ts";
-import type { Sql } from "./sql.ts";
+import { ASYNC_COMMIT, type Sql } from "./sql.ts";
 import { SKILLS } from "./tools.ts";
 
 export const APPROVAL_TTL_MS = 24 * 60 * 60 * 1_000;
@@ -78,12 +78,12 @@ type InvocationRecord = {
   configRevision: number;
 };
 
-// One statement, no Prisma on the hot path. The reasons go as JSON: a text[] parameter is not
+// One statement, no Prisma on the hot path, committed like the memory save (sql.ts). The reasons go as JSON: a text[] parameter is not
 // passed the same way by pg and by Prisma's raw queries.
 const INSERT_INVOCATION = `INSERT INTO "SkillInvocation"
   ("id", "traceId", "inboundMessageId", "conversationId", "userId", "skillKey", "decision", "reasons", "latencyMs", "cacheHit", "outcome", "error", "configRevision")
   VALUES ($1, $2, $3, $4, $5, $6, $7::"Decision", ARRAY(SELECT jsonb_array_elements_text($8::jsonb)), $9, $10, $11::"InvocationOutcome", $12, $13)
-  RETURNING 1`;
+  RETURNING ${ASYNC_COMMIT}`;
 
 async function insertInvocation(sql: Sql, r: InvocationRecord): Promise<void> {
   await sql.query(INSERT_INVOCATION, [

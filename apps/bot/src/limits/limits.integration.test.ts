@@ -46,8 +46,9 @@ beforeAll(async () => {
   await policy.loaded;
   await enableConversations(db, policy, "cid-charge", "cid-down", "cid-budget", "cid-rate", "cid-group", "cid-busy", "cid-slow");
   // The real agent with the shared model slots, waiting at most 1.5 s for one (10 s by default),
-  // and "working on it" after 1 s (4 s by default).
-  const agent = createAgent({ db, modelSlots: createModelSlots({ pool, waitMs: 1_500, logger }), settings: { workingOnItMs: 1_000 } });
+  // giving each back as its call ends (not kept 100 ms for the next call, so the tests can check
+  // it right after a turn), and "working on it" after 1 s (4 s by default).
+  const agent = createAgent({ db, modelSlots: createModelSlots({ pool, waitMs: 1_500, lingerMs: 0, logger }), settings: { workingOnItMs: 1_000 } });
   queue = await startTestQueue({ env: queueEnv(testDb.url, fake.url), db, logger, metrics, policy, agent });
 });
 afterAll(async () => {

@@ -11,6 +11,9 @@ let tdb: TestDatabase;
 let poolA: pg.Pool;
 let poolB: pg.Pool;
 const signal = () => new AbortController().signal;
+/** How long a finished call's slot stays with its replica (lingerMs); "all given back" is checked after it. */
+const LINGER = 100;
+const afterLinger = () => sleep(LINGER + 100);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const deferred = () => {
   let resolve!: () => void;
@@ -37,8 +40,8 @@ const leases = async (endpoint: string) =>
 
 describe("model slots", () => {
   it("hold the cap across two replicas, and every call gets its turn", async () => {
-    const a = createModelSlots({ pool: poolA, holder: "replica-a", pollMs: 30 });
-    const b = createModelSlots({ pool: poolB, holder: "replica-b", pollMs: 30 });
+    const a = createModelSlots({ pool: poolA, holder: "replica-a", pollMs: 30, lingerMs: LINGER });
+    const b = createModelSlots({ pool: poolB, holder: "replica-b", pollMs: 30, lingerMs: LINGER });
     const endpoint = { endpointName: "capped", maxConcurrency: 3, timeoutMs: 5_000 };
     let inFlight = 0;
     let peak = 0;
@@ -55,12 +58,14 @@ describe("model slots", () => {
     expect(results).toEqual(Array(12).fill("done"));
     expect(peak).toBe(3);
     expect(Math.max(...seenInDb)).toBeLessThanOrEqual(3);
-    expect(await leases("capped")).toBe(0); // all released
+    await afterLinger();
+    expect(await leases("capped")).toBe(0); // all given back
     // Another endpoint has its own slots.
     expect(await a.run({ endpointName: "other", maxConcurrency: 1 }, signal(), async () => leases("other"))).toBe(1);
     // Names are data, not SQL.
     const odd = `it's "odd"; DROP TABLE "ModelLease"; --`;
     expect(await b.run({ endpointName: odd, maxConcurrency: 1 }, signal(), async () => leases(odd))).toBe(1);
+    await afterLinger();
     expect(await leases(odd)).toBe(0);
   });
 
@@ -97,8 +102,8 @@ describe("model slots", () => {
   });
 
   it("hands a released slot to a waiter on the same replica at once, and on another replica by polling", async () => {
-    const a = createModelSlots({ pool: poolA, pollMs: 60_000, waitMs: 10_000 });
-    const b = createModelSlots({ pool: poolB, pollMs: 50, waitMs: 10_000 });
+    const a = createModelSlots({ pool: poolA, pollMs: 60_000, waitMs: 10_000, lingerMs: LINGER });
+    const b = createModelSlots({ pool: poolB, pollMs: 50, waitMs: 10_000, lingerMs: LINGER });
     const endpoint = { endpointName: "handoff", maxConcurrency: 1 };
     const hold = deferred();
     const holding = a.run(endpoint, signal(), () => hold.promise);
@@ -120,6 +125,7 @@ describe("model slots", () => {
     await Promise.all([holding, local, remote]);
     expect(Date.now() - released).toBeLessThan(2_000);
     expect(order.sort()).toEqual(["local", "remote"]);
+    await afterLinger();
     expect(await leases("handoff")).toBe(0);
   });
 
@@ -142,9 +148,10 @@ describe("model slots", () => {
   });
 
   it("releases the slot when the call throws, and keeps a long call's lease alive past its first expiry", async () => {
-    const a = createModelSlots({ pool: poolA, leaseMarginMs: 100 });
-    const b = createModelSlots({ pool: poolB, waitMs: 100, pollMs: 30 });
+    const a = createModelSlots({ pool: poolA, leaseMarginMs: 100, lingerMs: LINGER });
+    const b = createModelSlots({ pool: poolB, waitMs: 100, pollMs: 30, lingerMs: LINGER });
     await expect(a.run({ endpointName: "boom", maxConcurrency: 1 }, signal(), async () => Promise.reject(new Error("model exploded")))).rejects.toThrow("model exploded");
+    await afterLinger();
     expect(await leases("boom")).toBe(0);
 
     // Lease lifetime 300 ms (timeout 200 + margin 100), renewed every 150 ms while the call runs.
@@ -155,12 +162,13 @@ describe("model slots", () => {
     await expect(b.run(endpoint, signal(), async () => "stolen")).rejects.toBeInstanceOf(ModelBusyError);
     hold.resolve();
     await holding;
+    await afterLinger();
     expect(await b.run(endpoint, signal(), async () => "free again")).toBe("free again");
   });
 
   it("never lets more calls run than a lowered cap, though more slot rows exist; a raised cap adds rows", async () => {
-    const a = createModelSlots({ pool: poolA, holder: "replica-a", pollMs: 30 });
-    const b = createModelSlots({ pool: poolB, holder: "replica-b", pollMs: 30 });
+    const a = createModelSlots({ pool: poolA, holder: "replica-a", pollMs: 30, lingerMs: LINGER });
+    const b = createModelSlots({ pool: poolB, holder: "replica-b", pollMs: 30, lingerMs: LINGER });
     const peakAt = async (maxConcurrency: number, calls: number) => {
       let inFlight = 0;
       let peak = 0;
@@ -172,6 +180,7 @@ describe("model slots", () => {
         inFlight -= 1;
       };
       await Promise.all(Array.from({ length: calls }, (_, i) => (i % 2 ? a : b).run({ endpointName: "resized", maxConcurrency }, signal(), call)));
+      await afterLinger();
       return { peak, peakInDb };
     };
     const rows = async () => Number((await poolA.query<{ n: string }>(`SELECT count(*) AS n FROM "ModelLease" WHERE "endpointName" = 'resized'`)).rows[0]!.n);
@@ -184,7 +193,7 @@ describe("model slots", () => {
   });
 
   it("does not free a slot that expired and was taken by another replica when the late call ends", async () => {
-    const a = createModelSlots({ pool: poolA });
+    const a = createModelSlots({ pool: poolA, lingerMs: 0 });
     const b = createModelSlots({ pool: poolB, waitMs: 150, pollMs: 30 });
     const endpoint = { endpointName: "stale", maxConcurrency: 1 };
     const hold = deferred();
@@ -196,5 +205,29 @@ describe("model slots", () => {
     await holding;
     expect(await leases("stale")).toBe(1);
     await expect(b.run(endpoint, signal(), async () => "second")).rejects.toBeInstanceOf(ModelBusyError);
+  });
+
+  it("keeps a finished call's slot for the replica's next call for lingerMs, then gives it back (at once on close)", async () => {
+    const a = createModelSlots({ pool: poolA, holder: "replica-a", lingerMs: 300 });
+    const b = createModelSlots({ pool: poolB, holder: "replica-b", pollMs: 30, waitMs: 5_000 });
+    const endpoint = { endpointName: "linger", maxConcurrency: 1 };
+    const holderNow = async () => (await poolA.query<{ holder: string }>(`SELECT "holder" FROM "ModelLease" WHERE "id" = 'linger#0'`)).rows[0]?.holder;
+    await a.run(endpoint, signal(), async () => "first");
+    const lease = await holderNow();
+    expect(lease).toMatch(/^replica-a\//);
+    expect(await leases("linger")).toBe(1); // still leased: kept for the next call
+    // The next call of this replica reuses it (the same lease, no new one taken).
+    expect(await a.run(endpoint, signal(), async () => holderNow())).toBe(lease);
+    // Another replica gets it once the linger has passed.
+    const started = Date.now();
+    expect(await b.run(endpoint, signal(), async () => holderNow())).toMatch(/^replica-b\//);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(200);
+    await afterLinger();
+    expect(await leases("linger")).toBe(0);
+    // close() gives idle slots back without waiting for the linger.
+    await a.run(endpoint, signal(), async () => "again");
+    expect(await leases("linger")).toBe(1);
+    await a.close();
+    expect(await leases("linger")).toBe(0);
   });
 });

@@ -113,6 +113,8 @@ export function startQueue(opts: QueueOptions): Queue {
   const wlog = workerLogger(logger);
   const throttle = createThrottle(pool, opts.limits);
   const senders = opts.senders ?? realSenders(env);
+  // Model slots kept for the next call are given back at stop, before the pool ends.
+  const modelSlots = opts.agent ? undefined : createModelSlots({ pool, logger });
   const taskList: TaskList = {
     [INBOUND_TASK]: createInboundHandler({
       db,
@@ -123,7 +125,7 @@ export function startQueue(opts: QueueOptions): Queue {
       logger,
       metrics,
       policy: opts.policy,
-      agent: opts.agent ?? createAgent({ db, pool, modelSlots: createModelSlots({ pool, logger }) }),
+      agent: opts.agent ?? createAgent({ db, pool, ...(modelSlots ? { modelSlots } : {}) }),
     }),
     [APPROVAL_EXECUTE_TASK]: createApprovalExecutor({
       db,
@@ -230,7 +232,9 @@ export function startQueue(opts: QueueOptions): Queue {
       const current = runner;
       runner = undefined;
       await current?.stop().catch((error: unknown) => log.warn({ err: describeDbError(error) }, "queue did not stop cleanly"));
-      // A stalled database must not hold shutdown: connections still opening are abandoned.
+      // A stalled database must not hold shutdown: slots not given back expire on their own,
+      // connections still opening are abandoned.
+      await Promise.race([modelSlots?.close(), new Promise((r) => setTimeout(r, 1_000).unref())]);
       await Promise.race([pool.end().catch(() => {}), new Promise((r) => setTimeout(r, 1_000).unref())]);
     },
   };

@@ -118,6 +118,8 @@ export default defineConfig({
       },
       reuseExistingServer: false,
       timeout: 60_000,
+      // pino logs to stdout: the runtime's warnings and errors show in the run's output.
+      stdout: "pipe",
       gracefulShutdown: { signal: "SIGTERM", timeout: 10_000 },
     },
     {

@@ -117,7 +117,9 @@ test("a user DENY rule: the 'why?' check explains it, the robot enforces it, rem
 
   // The robot agrees: Mallory's request gets no KB result, Alice's does.
   await untilRobotApplied(db);
-  expect(texts(await sayToRobot(KB_REQUEST, { senderId: mallory }))).not.toContain("Result of kb_search");
+  const denied = texts(await sayToRobot(KB_REQUEST, { senderId: mallory }));
+  expect(denied).not.toContain("Result of kb_search");
+  expect(denied).toContain(`You said: "${KB_REQUEST}"`); // answered, without the tool
   expect(texts(await sayToRobot(KB_REQUEST, { senderId: "u-e2e-alice" }))).toContain("Result of kb_search");
 
   await ruleRow.getByRole("button", { name: `Remove rule DENY user ${mallory}` }).click();

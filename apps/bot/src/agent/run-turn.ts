@@ -10,7 +10,7 @@ import type OpenAI from "openai";
 import { NO_STORED_MEMORY, saveTurn, type StoredMemory } from "./memory.ts";
 import { assertModelAvailable, ModelUnavailableError, complete, pastDeadline } from "./model.ts";
 import { buildPrompt, fitToolResult } from "./prompt.ts";
-import { callTool, type ToolCallResult, type TurnContext } from "./tool-call.ts";
+import { callTool, DeferredWrites, type ToolCallResult, type TurnContext } from "./tool-call.ts";
 import { contextLimits, messageTokens } from "./tokens.ts";
 import { offeredTools, skillKeyOf, toolTokens } from "./tools.ts";
 
@@ -46,7 +46,8 @@ export interface TokenUsage {
 
 export async function runTurn(t: TurnContext, userText: string, memory: StoredMemory = NO_STORED_MEMORY): Promise<TurnResult> {
   const { keys, tools } = offeredTools(t.snapshot, { conversationId: t.conversationId, userId: t.userId, now: t.now() });
-  const turn: TurnContext = { ...t, offered: keys };
+  const writes = new DeferredWrites();
+  const turn: TurnContext = { ...t, offered: keys, writes };
   const limits = contextLimits(t.route.maxContextTokens);
   const prompt = buildPrompt({ system: SYSTEM_PROMPT, toolTokens: toolTokens(keys), memory, userText, limits });
   const messages = prompt.messages;
@@ -87,12 +88,16 @@ export async function runTurn(t: TurnContext, userText: string, memory: StoredMe
     }
   } catch (error) {
     // Past the deadline, whatever the abort broke (a slot wait, a skill) ends in the fallback too.
-    if (!(error instanceof ModelUnavailableError) && !pastDeadline(t.signal)) throw error;
+    if (!(error instanceof ModelUnavailableError) && !pastDeadline(t.signal)) {
+      await writes.settle().catch(() => undefined); // the rows of the calls made, as far as they go
+      throw error;
+    }
+    await writes.settle();
     // Whatever was already requested still waits for an approver: say so even without a model.
     return { text: finalText(MODEL_UNAVAILABLE_REPLY, approvals), outcome: "model_unavailable", toolCalls, approvals, calls: done, usage, error: error instanceof Error ? error.message : String(error) };
   }
   // Only answered turns are remembered (outside the try: a database error here is the job's to retry).
-  await saveTurn(t.sql, t.conversationId, memory, prompt.userText, answer, limits);
+  await Promise.all([saveTurn(t.sql, t.conversationId, memory, prompt.userText, answer, limits), writes.settle()]);
   return { text: answer, outcome: "answered", toolCalls, approvals, calls: done, usage };
 }
 

@@ -21,8 +21,11 @@ export interface Sql {
  * The statements are a handful of constants: each gets a name, so a pooled connection parses
  * and plans it once (a prepared statement per connection) instead of at every turn.
  */
+// Process-wide: a pool's connections are shared by every Sql made on it, and a name must
+// always stand for the same text on a connection.
+const names = new Map<string, string>();
+
 export function pgSql(pool: pg.Pool): Sql {
-  const names = new Map<string, string>();
   return {
     query: async <R>(text: string, values: readonly unknown[]) => {
       let name = names.get(text);

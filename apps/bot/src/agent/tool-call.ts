@@ -39,6 +39,37 @@ export interface TurnContext {
   fetch?: typeof fetch;
   /** Holds a slot of the route's endpoint around each model call (the cap across replicas). */
   modelSlots?: ModelSlots;
+  /** Where the turn's SkillInvocation rows go; without it each call waits for its own row. */
+  writes?: DeferredWrites;
+}
+
+/**
+ * Rows a turn records as it goes (SkillInvocation): written while the turn moves on to its
+ * next model call instead of holding it up, and all awaited before the turn ends (`settle`
+ * throws the first failure, so a turn whose rows were not written fails as before).
+ */
+export class DeferredWrites {
+  #pending: Promise<void>[] = [];
+  #failed = false;
+  #failure: unknown;
+
+  add(write: Promise<unknown>): void {
+    // A handler at once: a failed write must not be an unhandled rejection while the turn waits for the model.
+    this.#pending.push(
+      write.then(
+        () => undefined,
+        (error: unknown) => {
+          if (!this.#failed) [this.#failed, this.#failure] = [true, error];
+        },
+      ),
+    );
+  }
+
+  async settle(): Promise<void> {
+    await Promise.all(this.#pending);
+    this.#pending = [];
+    if (this.#failed) throw this.#failure;
+  }
 }
 
 /**
@@ -84,6 +115,13 @@ const INSERT_INVOCATION = `INSERT INTO "SkillInvocation"
   ("id", "traceId", "inboundMessageId", "conversationId", "userId", "skillKey", "decision", "reasons", "latencyMs", "cacheHit", "outcome", "error", "configRevision")
   VALUES ($1, $2, $3, $4, $5, $6, $7::"Decision", ARRAY(SELECT jsonb_array_elements_text($8::jsonb)), $9, $10, $11::"InvocationOutcome", $12, $13)
   RETURNING ${ASYNC_COMMIT}`;
+
+/** Records the row, deferred to the turn's writes when it has them. */
+async function recordInvocation(t: TurnContext, r: InvocationRecord): Promise<void> {
+  const write = insertInvocation(t.sql, r);
+  if (t.writes) t.writes.add(write);
+  else await write;
+}
 
 async function insertInvocation(sql: Sql, r: InvocationRecord): Promise<void> {
   await sql.query(INSERT_INVOCATION, [
@@ -132,7 +170,7 @@ export async function callTool(turn: TurnContext, skillKey: string, rawArguments
   });
 
   if (decision.outcome === "deny") {
-    await insertInvocation(t.sql, record("DENIED"));
+    await recordInvocation(t, record("DENIED"));
     return {
       content: `Refused by policy: ${decision.reasons.map((r) => r.detail).join(" ")} Tell the user this; do not retry.`,
       decision: recorded,
@@ -141,7 +179,7 @@ export async function callTool(turn: TurnContext, skillKey: string, rawArguments
   }
   const skill = SKILLS.get(skillKey);
   if (!skill) {
-    await insertInvocation(t.sql, record("ERROR", { error: "no handler in this runtime" }));
+    await recordInvocation(t, record("ERROR", { error: "no handler in this runtime" }));
     return { content: `The skill "${skillKey}" is not available in this runtime.`, decision: recorded, outcome: "ERROR" };
   }
   const args = parseArguments(rawArguments);
@@ -150,7 +188,7 @@ export async function callTool(turn: TurnContext, skillKey: string, rawArguments
     const parsed = skill.manifest.input.safeParse(args);
     if (!parsed.success) {
       const error = `invalid input: ${parsed.error.issues.map((i) => `${i.path.join(".") || "input"}: ${i.message}`).join("; ")}`;
-      await insertInvocation(t.sql, record("ERROR", { error }));
+      await recordInvocation(t, record("ERROR", { error }));
       return { content: `Not submitted for approval, ${error}`, decision: recorded, outcome: "ERROR" };
     }
     const approval = await t.db.$transaction(async (tx) => {
@@ -197,6 +235,6 @@ export async function callTool(turn: TurnContext, skillKey: string, rawArguments
   };
   const { result, cacheHit, latencyMs } = await runSkill(skill.manifest, skill.handler, args, ctx, { cache: t.cache });
   const outcome: Outcome = result.ok ? "SUCCESS" : / timed out after /.test(result.error) ? "TIMEOUT" : "ERROR";
-  await insertInvocation(t.sql, record(outcome, { cacheHit, latencyMs, ...(result.ok ? {} : { error: result.error }) }));
+  await recordInvocation(t, record(outcome, { cacheHit, latencyMs, ...(result.ok ? {} : { error: result.error }) }));
   return { content: result.ok ? result.content : `The skill failed: ${result.error}`, decision: recorded, outcome };
 }

@@ -1,12 +1,27 @@
-import type { Page } from "@playwright/test";
+/**
+ * Approvals: the console's list and decisions on requests made in the database, then the whole
+ * loop with real parts: a chat user asks the robot (through the fake DingTalk) for a write, an
+ * approver decides in the console, the runtime runs it once and answers in the conversation.
+ */
+import type { BrowserContext, Page } from "@playwright/test";
+import { recordConfigChange } from "@clawgate/core";
+import { updateSkill } from "@clawgate/core/console/skills.ts";
 import type { Db } from "@clawgate/db";
 import { DEMO_PASSWORD, expect, openIdpLoginForm, submitIdpLogin, test } from "./fixtures.ts";
+import { signedInContext, signOut } from "./sign-in.ts";
+import { E2E, robotSent, sayToRobot, untilRobotApplied } from "./stack.ts";
 
 async function signIn(page: Page, email: string, role: string) {
   await openIdpLoginForm(page);
   await submitIdpLogin(page, email, DEMO_PASSWORD);
   await expect(page.getByTestId("role-badge")).toHaveText(role);
 }
+
+// Leave no session behind: other specs count a demo user's sessions.
+test.afterEach(async ({ page, db }) => {
+  const token = (await page.context().cookies()).find((c) => c.name === "next-auth.session-token")?.value;
+  if (token) await db.session.deleteMany({ where: { sessionToken: token } });
+});
 
 /** A pending request as the runtime's agent creates one (apps/bot/src/agent/tool-call.ts). */
 async function pendingRequest(db: Db, title: string) {
@@ -84,4 +99,175 @@ test("a viewer sees pending requests but no approve or reject button", async ({ 
   await expect(page.locator("[data-mutates]")).toHaveCount(0);
   await page.screenshot({ path: testInfo.outputPath("approvals-viewer.png"), fullPage: true });
   expect(await db.approvalRequest.findUniqueOrThrow({ where: { id: request.id } })).toMatchObject({ status: "PENDING" });
+});
+
+// ---- The whole loop: robot -> approval request -> console decision -> runtime -> reply ----
+
+const CONVERSATION = "cid-demo-group";
+const REQUESTER = "u-e2e-requester";
+const WRITE_SKILL = "ticket.create";
+
+interface InternalApiRequest {
+  method: string;
+  path: string;
+  idempotencyKey?: string;
+  body?: { project?: string; title?: string; reporter?: string };
+}
+
+/** The ticket creations the fake internal API has received (it creates a ticket only on these). */
+async function ticketCreations(): Promise<InternalApiRequest[]> {
+  const res = await fetch(new URL("/_fake/requests", E2E.internalApiUrl));
+  const { requests } = (await res.json()) as { requests: InternalApiRequest[] };
+  return requests.filter((r) => r.method === "POST" && r.path === "/tickets");
+}
+
+/** Asks the robot for a ticket and returns the approval request it says it is waiting on. */
+async function askForTicket(db: Db, title: string) {
+  const replies = await sayToRobot(`create a ticket in OPS: ${title}`, { conversationId: CONVERSATION, senderId: REQUESTER });
+  const text = replies.map((r) => r.text).join("\n");
+  expect(text).toContain("Waiting for approval");
+  const id = /Waiting for approval:[^(]*\(request ([^),\s]+)\)/.exec(text)?.[1];
+  expect(id, `a request id in the robot's answer: ${text}`).toBeTruthy();
+  const request = await db.approvalRequest.findUniqueOrThrow({ where: { id: id! } });
+  expect(request).toMatchObject({ status: "PENDING", skillKey: WRITE_SKILL, conversationId: CONVERSATION, requesterId: REQUESTER, input: { project: "OPS", title } });
+  return request;
+}
+
+/**
+ * Waits until the runtime is done with the request: its `approval.execute` job is gone and the
+ * answer's outbound row (key `approval:<id>`) is SENT. Then returns what the robot sent in the
+ * conversation after `sentBefore` messages that names the request.
+ */
+async function answersAbout(db: Db, requestId: string, sentBefore: number): Promise<string[]> {
+  await expect
+    .poll(
+      async () => {
+        const [job] = await db.$queryRaw<{ n: number }[]>`SELECT count(*)::int AS n FROM graphile_worker.jobs WHERE key = ${`approval:${requestId}`}`;
+        const outbound = await db.outboundMessage.findUnique({ where: { idempotencyKey: `approval:${requestId}` }, select: { status: true } });
+        return { jobs: job?.n, outbound: outbound?.status };
+      },
+      { timeout: 20_000 },
+    )
+    .toEqual({ jobs: 0, outbound: "SENT" });
+  const sent = await robotSent(CONVERSATION);
+  return sent
+    .slice(sentBefore)
+    .map((m) => m.text)
+    .filter((t) => t.includes(`(request ${requestId})`));
+}
+
+/** Opens Approvals as the approver and decides the request with this title, with a note. */
+async function decide(page: Page, title: string, verdict: "Approve" | "Reject", note: string, screenshot?: string): Promise<void> {
+  await page.goto("/approvals");
+  const card = page.getByRole("listitem").filter({ hasText: title });
+  await expect(card.getByText("PENDING", { exact: true })).toBeVisible();
+  await expect(card.getByText(new RegExp(`Requested by ${REQUESTER} in Clawgate demo group`))).toBeVisible();
+  if (screenshot) await card.screenshot({ path: screenshot });
+  await card.getByRole("button", { name: verdict, exact: true }).click();
+  const dialog = page.getByRole("dialog", { name: `${verdict} ${WRITE_SKILL}?` });
+  await dialog.getByLabel(/Note/).fill(note);
+  await dialog.getByRole("button", { name: verdict, exact: true }).click();
+  await expect(page.getByRole("status").filter({ hasText: `${WRITE_SKILL} request ${verdict === "Approve" ? "approved" : "rejected"}` })).toBeVisible();
+}
+
+test.describe("the approval loop through the robot", () => {
+  test.describe.configure({ mode: "serial" });
+  let admin: { context: BrowserContext; page: Page } | undefined;
+  let approver: { context: BrowserContext; page: Page } | undefined;
+
+  // ticket.create ships disabled: an admin enables it in the console, as they would to try it.
+  test.beforeAll(async ({ browser, db }, testInfo) => {
+    admin = await signedInContext(browser, "admin@clawgate.local", "ADMIN");
+    await admin.page.goto("/skills");
+    const enabled = admin.page.getByRole("switch", { name: `Enabled: ${WRITE_SKILL}` });
+    await expect(enabled).toHaveAttribute("aria-checked", "false");
+    await enabled.click();
+    await expect(enabled).toHaveAttribute("aria-checked", "true");
+    await expect(admin.page.getByRole("status").filter({ hasText: `Skill "${WRITE_SKILL}": enabled false -> true` })).toBeVisible();
+    await admin.page.screenshot({ path: testInfo.outputPath("approval-loop-skill-enabled.png"), fullPage: true });
+    expect(await db.skill.findUniqueOrThrow({ where: { key: WRITE_SKILL } })).toMatchObject({ enabled: true, requiresApproval: true });
+    await untilRobotApplied(db);
+    approver = await signedInContext(browser, "approver@clawgate.local", "APPROVER");
+  });
+
+  // Back as seeded (other specs expect the write skill off), through core like the console's
+  // mutation: the change, its audit entry and a config revision in one transaction.
+  test.afterAll(async ({ db }) => {
+    const skill = await db.skill.findUnique({ where: { key: WRITE_SKILL } });
+    if (skill?.enabled) {
+      await db.$transaction(async (tx) => {
+        const change = await updateSkill(tx, { key: WRITE_SKILL, enabled: false });
+        await recordConfigChange(tx, { actor: { type: "SYSTEM", name: "e2e" }, action: "skill.update", targetType: "skill", targetId: WRITE_SKILL, diff: change.diff, summary: change.summary });
+      });
+      await untilRobotApplied(db);
+    }
+    for (const c of [admin, approver]) {
+      if (!c) continue;
+      await signOut(c.context);
+      await c.context.close();
+    }
+  });
+
+  test("a chat user's ticket waits for approval; the approver approves it; it runs once and the requester is told once", async ({ db }, testInfo) => {
+    const title = `Projector flickers ${Date.now().toString(36)}`;
+    const creationsBefore = (await ticketCreations()).length;
+    const request = await askForTicket(db, title);
+    expect(await ticketCreations()).toHaveLength(creationsBefore); // nothing ran yet
+    const sentBefore = (await robotSent(CONVERSATION)).length;
+
+    const page = approver!.page;
+    await decide(page, title, "Approve", "go ahead, e2e", testInfo.outputPath("approval-loop-pending.png"));
+    await page.screenshot({ path: testInfo.outputPath("approval-loop-approved.png"), fullPage: true });
+
+    // Exactly one answer in the original conversation, saying it was done.
+    const answers = await answersAbout(db, request.id, sentBefore);
+    expect(answers).toHaveLength(1);
+    expect(answers[0]).toContain(`Your request ${WRITE_SKILL} was approved and done: Created ticket OPS-`);
+
+    // Exactly one ticket: one POST /tickets, with the request's input and idempotency key.
+    const creations = (await ticketCreations()).slice(creationsBefore);
+    expect(creations).toHaveLength(1);
+    expect(creations[0]).toMatchObject({ idempotencyKey: `${request.traceId}:${request.id}`, body: { project: "OPS", title, reporter: REQUESTER } });
+    const ticketId = /Created ticket (OPS-\d+)/.exec(answers[0]!)![1]!;
+    const ticket = (await (await fetch(new URL(`/tickets/${ticketId}`, E2E.internalApiUrl))).json()) as { title: string };
+    expect(ticket.title).toBe(title);
+
+    const stored = await db.approvalRequest.findUniqueOrThrow({ where: { id: request.id }, include: { decidedBy: true } });
+    expect(stored).toMatchObject({ status: "EXECUTED", decisionNote: "go ahead, e2e", result: { ok: true } });
+    expect(stored.decidedBy?.email).toBe("approver@clawgate.local");
+    const runs = await db.skillInvocation.findMany({ where: { traceId: request.traceId, skillKey: WRITE_SKILL }, orderBy: { createdAt: "asc" } });
+    expect(runs.map((r) => [r.decision, r.outcome])).toEqual([
+      ["NEEDS_APPROVAL", "PENDING_APPROVAL"],
+      ["ALLOW", "SUCCESS"],
+    ]);
+
+    // The console shows the outcome after a reload.
+    await page.reload();
+    const card = page.getByRole("listitem").filter({ hasText: title });
+    await expect(card.getByText("EXECUTED", { exact: true })).toBeVisible();
+    await expect(card.getByText(/decided .+ by (Ari Approver|approver@clawgate\.local) · executed/)).toBeVisible();
+    await card.screenshot({ path: testInfo.outputPath("approval-loop-executed.png") });
+  });
+
+  test("the approver rejects a chat user's ticket: nothing runs and the requester gets the rejection with the note", async ({ db }, testInfo) => {
+    const title = `Coffee machine leaks ${Date.now().toString(36)}`;
+    const creationsBefore = (await ticketCreations()).length;
+    const request = await askForTicket(db, title);
+    const sentBefore = (await robotSent(CONVERSATION)).length;
+
+    const page = approver!.page;
+    await decide(page, title, "Reject", "call facilities instead");
+
+    const answers = await answersAbout(db, request.id, sentBefore);
+    expect(answers).toEqual([`Your request ${WRITE_SKILL} was rejected by an approver: call facilities instead (request ${request.id})`]);
+    expect((await ticketCreations()).slice(creationsBefore)).toHaveLength(0);
+    expect(await db.approvalRequest.findUniqueOrThrow({ where: { id: request.id } })).toMatchObject({ status: "REJECTED", decisionNote: "call facilities instead", executedAt: null });
+    expect(await db.skillInvocation.count({ where: { traceId: request.traceId, outcome: "SUCCESS" } })).toBe(0);
+
+    await page.reload();
+    const card = page.getByRole("listitem").filter({ hasText: title });
+    await expect(card.getByText("REJECTED", { exact: true })).toBeVisible();
+    await expect(card.getByText("call facilities instead")).toBeVisible();
+    await card.screenshot({ path: testInfo.outputPath("approval-loop-rejected.png") });
+  });
 });

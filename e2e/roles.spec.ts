@@ -6,7 +6,9 @@
  */
 import type { BrowserContext, Page } from "@playwright/test";
 import { DEMO_USERS } from "@clawgate/core";
-import type { Db } from "@clawgate/db";
+import { recordConfigChange } from "@clawgate/core";
+import { addSkillRule, removeSkillRule, type RuleChange } from "@clawgate/core/console/skills.ts";
+import type { Db, Tx } from "@clawgate/db";
 import { NAV_ITEMS } from "../apps/console/src/components/nav-items.ts";
 import { CONSOLE_PAGE, expect, test } from "./fixtures.ts";
 import { collectErrors, SAME_ORIGIN, signedInContext, signOut, trpcBody } from "./sign-in.ts";
@@ -71,7 +73,20 @@ interface Attempt {
   path: string;
   input: (db: Db, viewerId: string) => Promise<unknown>;
   state: (db: Db, viewerId: string) => Promise<unknown>;
+  /** Something for the mutation to act on, made before and removed after the attempt (returns the cleanup). */
+  fixture?: (db: Db) => Promise<() => Promise<void>>;
 }
+
+/** A rule change as the console's mutation makes it (audit entry + config revision), for fixtures. */
+async function ruleChange(db: Db, action: "skill.rule.add" | "skill.rule.remove", change: (tx: Tx) => Promise<RuleChange>): Promise<RuleChange> {
+  return db.$transaction(async (tx) => {
+    const r = await change(tx);
+    await recordConfigChange(tx, { actor: { type: "SYSTEM", name: "e2e" }, action, targetType: "skill", targetId: r.skillKey, diff: r.diff, summary: r.summary });
+    return r;
+  });
+}
+
+const NO_LIMITS = { maxContextTokens: null, dailyTokens: null, monthlyTokens: null, requestsPerMinute: null };
 
 /** The mutations of the routers as they stand; each is a viewer's attempt to change something real. */
 const VIEWER_ATTEMPTS: Attempt[] = [
@@ -123,6 +138,59 @@ const VIEWER_ATTEMPTS: Attempt[] = [
     state: (db) => db.tokenBudget.findMany({ orderBy: { id: "asc" } }),
   },
   {
+    path: "skill.addRule",
+    input: async () => ({ skillKey: "kb.search", scope: "USER", subject: "u-e2e-viewer", effect: "ALLOW", note: "a viewer grants themself" }),
+    state: (db) => db.skillRule.findMany({ orderBy: { id: "asc" } }),
+  },
+  {
+    // A real rule to remove (on a skill no other spec counts rules of), gone again afterwards.
+    path: "skill.removeRule",
+    fixture: async (db) => {
+      const rule = await ruleChange(db, "skill.rule.add", (tx) => addSkillRule(tx, { skillKey: "help", scope: "USER", subject: "u-e2e-roles-fixture", effect: "DENY", note: "roles.spec fixture" }));
+      return async () => {
+        await ruleChange(db, "skill.rule.remove", (tx) => removeSkillRule(tx, { id: rule.id }));
+      };
+    },
+    input: async (db) => ({ id: (await db.skillRule.findFirstOrThrow({ where: { subject: "u-e2e-roles-fixture" } })).id }),
+    state: (db) => db.skillRule.findMany({ orderBy: { id: "asc" } }),
+  },
+  {
+    path: "flag.create",
+    input: async () => ({ key: "e2e.viewer_flag", description: "a viewer adds a flag", enabled: true }),
+    state: (db) => db.featureFlag.findMany({ orderBy: { key: "asc" } }),
+  },
+  {
+    path: "budget.create",
+    input: async () => ({ scope: "USER", subject: "u-e2e-viewer", ...NO_LIMITS, dailyTokens: 1_000_000 }),
+    state: (db) => db.tokenBudget.findMany({ orderBy: { id: "asc" } }),
+  },
+  {
+    path: "budget.update",
+    input: async (db) => ({ id: (await db.tokenBudget.findFirstOrThrow({ orderBy: { id: "asc" } })).id, ...NO_LIMITS, dailyTokens: 1 }),
+    state: (db) => db.tokenBudget.findMany({ orderBy: { id: "asc" } }),
+  },
+  {
+    // Pointing the robot at a model the viewer controls.
+    path: "model.createEndpoint",
+    input: async () => ({ name: "e2e_viewer_model", baseUrl: "http://127.0.0.1:9/v1", model: "viewer-model" }),
+    state: (db) => db.modelEndpoint.findMany({ orderBy: { name: "asc" } }),
+  },
+  {
+    path: "model.updateEndpoint",
+    input: async (db) => ({ id: (await db.modelEndpoint.findFirstOrThrow({ orderBy: { name: "asc" } })).id, baseUrl: "http://127.0.0.1:9/v1" }),
+    state: (db) => db.modelEndpoint.findMany({ orderBy: { name: "asc" } }),
+  },
+  {
+    path: "model.setRoute",
+    input: async (db) => ({ conversationId: null, modelEndpointId: (await db.modelEndpoint.findFirstOrThrow({ orderBy: { name: "asc" } })).id, maxToolRounds: 0 }),
+    state: (db) => db.route.findMany({ orderBy: { id: "asc" } }),
+  },
+  {
+    path: "model.deleteRoute",
+    input: async (db) => ({ id: (await db.route.findFirstOrThrow({ orderBy: { id: "asc" } })).id }),
+    state: (db) => db.route.findMany({ orderBy: { id: "asc" } }),
+  },
+  {
     // Approvers decide; a viewer's decision is refused before the request is even looked up.
     path: "approval.decide",
     input: async (db) => ({ id: (await db.approvalRequest.findFirst({ orderBy: { id: "asc" } }))?.id ?? "no-such-request", approve: true }),
@@ -151,8 +219,8 @@ const attempt = (path: string) => VIEWER_ATTEMPTS.find((a) => a.path === path)!;
 /** Beyond the viewer: each role is refused what its procedures do not allow. */
 const REFUSED_BY_ROLE: Record<string, string[]> = {
   VIEWER: VIEWER_ATTEMPTS.map((a) => a.path),
-  OPERATOR: ["user.setRole", "skill.update", "approval.decide"],
-  APPROVER: ["safeMode.set", "conversation.update", "user.setRole"],
+  OPERATOR: ["user.setRole", "skill.update", "approval.decide", "skill.addRule", "flag.create", "model.setRoute", "budget.update"],
+  APPROVER: ["safeMode.set", "conversation.update", "user.setRole", "skill.removeRule", "model.createEndpoint", "budget.create"],
 };
 
 for (const [role, paths] of Object.entries(REFUSED_BY_ROLE)) {
@@ -161,7 +229,14 @@ for (const [role, paths] of Object.entries(REFUSED_BY_ROLE)) {
     const { context } = await signedInContext(browser, user.email, user.role);
     try {
       const userId = (await db.user.findUniqueOrThrow({ where: { email: user.email } })).id;
-      for (const path of paths) await expectRefused(context, db, attempt(path), userId);
+      for (const path of paths) {
+        const cleanup = await attempt(path).fixture?.(db);
+        try {
+          await expectRefused(context, db, attempt(path), userId);
+        } finally {
+          await cleanup?.();
+        }
+      }
     } finally {
       await signOut(context);
       await context.close();

@@ -79,3 +79,16 @@ export async function untilRobotApplied(db: Db, timeoutMs = 10_000): Promise<num
     await new Promise((r) => setTimeout(r, 100));
   }
 }
+
+/**
+ * Everything the robot has sent in a conversation so far, oldest first, as the fake DingTalk
+ * recorded it (session webhooks, OpenAPI sends, callback responses): for answers that arrive
+ * later than `sayToRobot` waits, such as an approval's outcome.
+ */
+export async function robotSent(conversationId: string): Promise<RobotReply[]> {
+  const url = new URL("/_fake/sent", E2E.fakeDingtalkUrl);
+  url.searchParams.set("conversationId", conversationId);
+  const res = await fetch(url, { signal: AbortSignal.timeout(5_000) });
+  if (!res.ok) throw new Error(`the fake DingTalk answered HTTP ${res.status} to GET /_fake/sent`);
+  return ((await res.json()) as { sent: RobotReply[] }).sent;
+}

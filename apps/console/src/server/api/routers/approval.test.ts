@@ -1,42 +1,15 @@
-// See model.test.ts: the context is built here (real database, a session per role).
-import { vi } from "vitest";
-vi.mock("server-only", () => ({}));
-vi.mock("../../auth.ts", () => ({ getSession: async () => null }));
-
-import { createDb, type Db } from "@clawgate/db";
-import type { Role } from "@clawgate/db/enums";
+// The shared router-test setup goes first: it neutralises server-only and next-auth before trpc.ts loads.
+import { routerTest } from "../test-caller.ts";
 import { DEMO_CONVERSATION_ID, seedDemo } from "@clawgate/core";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createTestDatabase, type TestDatabase } from "../../../../../../packages/devstack/src/testdb.ts";
-import { createCallerFactory } from "../trpc.ts";
+import { describe, expect, it } from "vitest";
 import { approvalRouter, redactInput } from "./approval.ts";
 
-let tdb: TestDatabase;
-let db: Db;
-beforeAll(async () => {
-  tdb = await createTestDatabase({ prefix: "clawgate_console_approval" });
-  db = createDb(tdb.url, { max: 2 });
-  await seedDemo(db);
-});
-afterAll(async () => {
-  await db?.$disconnect();
-  await tdb?.drop();
-});
-
-async function callerAs(role: Role) {
-  const user = await db.user.findFirstOrThrow({ where: { role } });
-  const ctx = {
-    db,
-    requestId: `test-${role}`,
-    log: () => undefined,
-    session: { user: { id: user.id, email: user.email, name: user.name, role }, expires: new Date(Date.now() + 60_000).toISOString() },
-  };
-  return createCallerFactory(approvalRouter)(ctx as never);
-}
+// Callers are the seeded users of each role (approval decisions reference the deciding user).
+const t = routerTest(approvalRouter, { prefix: "clawgate_console_approval", seed: (db) => seedDemo(db) });
 
 /** A pending request as the runtime's agent creates one (apps/bot/src/agent/tool-call.ts). */
 async function pendingRequest(opts: { expiresInMs?: number; createdAt?: Date; input?: object } = {}) {
-  return db.$transaction(async (tx) => {
+  return t.db.$transaction(async (tx) => {
     const invocation = await tx.skillInvocation.create({
       data: { traceId: "trace-1", conversationId: DEMO_CONVERSATION_ID, userId: "staff-1", skillKey: "ticket.create", decision: "NEEDS_APPROVAL", reasons: ["skill.requires_approval"], outcome: "PENDING_APPROVAL", configRevision: 1 },
       select: { id: true },
@@ -71,53 +44,53 @@ describe("redactInput", () => {
 describe("approval router", () => {
   it("lists pending requests first with the input, conversation title and counts", async () => {
     const old = await pendingRequest({ createdAt: new Date(Date.now() - 86_400_000) });
-    await db.approvalRequest.update({ where: { id: old.id }, data: { status: "REJECTED", decidedAt: new Date() } });
+    await t.db.approvalRequest.update({ where: { id: old.id }, data: { status: "REJECTED", decidedAt: new Date() } });
     const pending = await pendingRequest({ input: { title: "Need access", token: "abc" } });
-    const list = await (await callerAs("VIEWER")).list();
+    const list = await (await t.asUserWith("VIEWER")).list();
     expect(list.items.map((i) => i.id)).toEqual([pending.id, old.id]);
     expect(list.items[0]).toMatchObject({ status: "PENDING", conversationTitle: "Clawgate demo group", input: { title: "Need access", token: "[redacted]" }, skill: { riskClass: "WRITE" } });
     expect(list).toMatchObject({ total: 2, pending: 1, page: 1, pageCount: 1 });
-    const rejected = await (await callerAs("VIEWER")).list({ status: "REJECTED", page: 1, pageSize: 20 });
+    const rejected = await (await t.asUserWith("VIEWER")).list({ status: "REJECTED", page: 1, pageSize: 20 });
     expect(rejected.items.map((i) => i.id)).toEqual([old.id]);
   });
 
   it("refuses a viewer and an operator server-side, changing nothing", async () => {
     const request = await pendingRequest();
-    const audit = await db.auditLog.count();
+    const audit = await t.db.auditLog.count();
     for (const role of ["VIEWER", "OPERATOR"] as const) {
-      await expect((await callerAs(role)).decide({ id: request.id, approve: true })).rejects.toMatchObject({ code: "FORBIDDEN" });
+      await expect((await t.asUserWith(role)).decide({ id: request.id, approve: true })).rejects.toMatchObject({ code: "FORBIDDEN" });
     }
-    expect(await db.approvalRequest.findUniqueOrThrow({ where: { id: request.id } })).toMatchObject({ status: "PENDING", decidedById: null });
-    expect(await db.auditLog.count()).toBe(audit);
+    expect(await t.db.approvalRequest.findUniqueOrThrow({ where: { id: request.id } })).toMatchObject({ status: "PENDING", decidedById: null });
+    expect(await t.db.auditLog.count()).toBe(audit);
   });
 
   it("an approver approves with a note; a second decision is a conflict", async () => {
     const request = await pendingRequest();
-    const approver = await callerAs("APPROVER");
+    const approver = await t.asUserWith("APPROVER");
     expect(await approver.decide({ id: request.id, approve: true, note: "  ok for today " })).toEqual({ id: request.id, status: "APPROVED" });
-    const stored = await db.approvalRequest.findUniqueOrThrow({ where: { id: request.id }, include: { decidedBy: true } });
+    const stored = await t.db.approvalRequest.findUniqueOrThrow({ where: { id: request.id }, include: { decidedBy: true } });
     expect(stored).toMatchObject({ status: "APPROVED", decisionNote: "ok for today" });
     expect(stored.decidedBy?.email).toBe("approver@clawgate.local");
-    const audit = await db.auditLog.findFirstOrThrow({ where: { action: "approval.approve", targetId: request.id } });
-    expect(audit.traceId).toBe("test-APPROVER");
-    await expect((await callerAs("ADMIN")).decide({ id: request.id, approve: false })).rejects.toMatchObject({ code: "CONFLICT", message: expect.stringMatching(/already decided/) });
+    const audit = await t.db.auditLog.findFirstOrThrow({ where: { action: "approval.approve", targetId: request.id } });
+    expect(audit.traceId).toBe("req-APPROVER");
+    await expect((await t.asUserWith("ADMIN")).decide({ id: request.id, approve: false })).rejects.toMatchObject({ code: "CONFLICT", message: expect.stringMatching(/already decided/) });
   });
 
   it("an admin rejects with a note; the decision is audited without the input", async () => {
     const request = await pendingRequest({ input: { title: "Delete prod database" } });
-    expect(await (await callerAs("ADMIN")).decide({ id: request.id, approve: false, note: "no" })).toEqual({ id: request.id, status: "REJECTED" });
-    expect(await db.approvalRequest.findUniqueOrThrow({ where: { id: request.id } })).toMatchObject({ status: "REJECTED", decisionNote: "no" });
-    const audit = await db.auditLog.findFirstOrThrow({ where: { action: "approval.reject", targetId: request.id } });
+    expect(await (await t.asUserWith("ADMIN")).decide({ id: request.id, approve: false, note: "no" })).toEqual({ id: request.id, status: "REJECTED" });
+    expect(await t.db.approvalRequest.findUniqueOrThrow({ where: { id: request.id } })).toMatchObject({ status: "REJECTED", decisionNote: "no" });
+    const audit = await t.db.auditLog.findFirstOrThrow({ where: { action: "approval.reject", targetId: request.id } });
     expect(audit.actorName).toBe("admin@clawgate.local");
     expect(JSON.stringify(audit.diff)).not.toContain("Delete prod database");
   });
 
   it("refuses expired and unknown requests and bad input, changing nothing", async () => {
     const expired = await pendingRequest({ expiresInMs: -1_000 });
-    const admin = await callerAs("ADMIN");
+    const admin = await t.asUserWith("ADMIN");
     await expect(admin.decide({ id: expired.id, approve: true })).rejects.toMatchObject({ code: "PRECONDITION_FAILED", message: expect.stringMatching(/expired/) });
     await expect(admin.decide({ id: "missing", approve: true })).rejects.toMatchObject({ code: "NOT_FOUND" });
     await expect(admin.decide({ id: expired.id, approve: true, note: "x".repeat(1_001) })).rejects.toMatchObject({ code: "BAD_REQUEST" });
-    expect(await db.approvalRequest.findUniqueOrThrow({ where: { id: expired.id } })).toMatchObject({ status: "PENDING", decidedAt: null });
+    expect(await t.db.approvalRequest.findUniqueOrThrow({ where: { id: expired.id } })).toMatchObject({ status: "PENDING", decidedAt: null });
   });
 });

@@ -1,40 +1,19 @@
-import { createDb, type Db } from "@clawgate/db";
-import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
-import { createTestDatabase, type TestDatabase } from "../../../../../../packages/devstack/src/testdb.ts";
+// The shared router-test setup goes first: it neutralises server-only and next-auth before trpc.ts loads.
+import { routerTest } from "../test-caller.ts";
+import { seedDemo } from "@clawgate/core";
+import { describe, expect, it } from "vitest";
+import { createTRPCRouter } from "../trpc.ts";
+import { skillRouter } from "./skill.ts";
 
-vi.mock("server-only", () => ({})); // Next's marker module: throws outside a React server bundle
-process.env.SKIP_ENV_VALIDATION = "1"; // the context is built here, not from the request: no auth env needed
-const { seedDemo } = await import("@clawgate/core");
-const { createCallerFactory, createTRPCRouter } = await import("../trpc.ts");
-const { skillRouter } = await import("./skill.ts");
-const createCaller = createCallerFactory(createTRPCRouter({ skill: skillRouter }));
-
-let tdb: TestDatabase;
-let db: Db;
-
-function callerAs(role: "ADMIN" | "OPERATOR" | "APPROVER" | "VIEWER") {
-  return createCaller({
-    db,
-    requestId: `req-${role}`,
-    log: () => undefined,
-    session: { user: { id: `u-${role.toLowerCase()}`, role, email: `${role.toLowerCase()}@example.test` }, expires: new Date(Date.now() + 3_600_000).toISOString() },
-  });
-}
-const counts = async () => ({ audit: await db.auditLog.count(), revisions: await db.configRevision.count(), rules: await db.skillRule.count() });
-
-beforeAll(async () => {
-  tdb = await createTestDatabase({ prefix: "clawgate_console_skill" });
-  db = createDb(tdb.url, { max: 4 });
-  await seedDemo(db, { modelBaseUrl: "http://127.0.0.1:9/v1" });
+const t = routerTest(createTRPCRouter({ skill: skillRouter }), {
+  prefix: "clawgate_console_skill",
+  seed: (db) => seedDemo(db, { modelBaseUrl: "http://127.0.0.1:9/v1" }),
 });
-afterAll(async () => {
-  await db?.$disconnect();
-  await tdb?.drop();
-});
+const counts = async () => ({ audit: await t.db.auditLog.count(), revisions: await t.db.configRevision.count(), rules: await t.db.skillRule.count() });
 
 describe("skill router", () => {
   it("every role reads the list, a skill with its rules, and the 'why?' check", async () => {
-    const viewer = callerAs("VIEWER");
+    const viewer = t.as("VIEWER");
     expect((await viewer.skill.list()).find((s) => s.key === "kb.search")).toMatchObject({ enabled: true, rules: { allow: 0, deny: 0 } });
     expect(await viewer.skill.get({ key: "kb.search" })).toMatchObject({ key: "kb.search", rules: [], requiresFlag: null });
     await expect(viewer.skill.get({ key: "nope" })).rejects.toMatchObject({ code: "NOT_FOUND" });
@@ -46,20 +25,20 @@ describe("skill router", () => {
   it("refuses every role but ADMIN server-side, changing nothing", async () => {
     const before = await counts();
     for (const role of ["VIEWER", "OPERATOR", "APPROVER"] as const) {
-      const c = callerAs(role);
+      const c = t.as(role);
       await expect(c.skill.update({ key: "kb.search", enabled: false })).rejects.toMatchObject({ code: "FORBIDDEN" });
       await expect(c.skill.addRule({ skillKey: "kb.search", scope: "USER", subject: "x", effect: "DENY" })).rejects.toMatchObject({ code: "FORBIDDEN" });
       await expect(c.skill.removeRule({ id: "x" })).rejects.toMatchObject({ code: "FORBIDDEN" });
     }
     expect(await counts()).toEqual(before);
-    expect((await db.skill.findUniqueOrThrow({ where: { key: "kb.search" } })).enabled).toBe(true);
+    expect((await t.db.skill.findUniqueOrThrow({ where: { key: "kb.search" } })).enabled).toBe(true);
   });
 
   it("an admin's update: change, audit entry and config revision together", async () => {
-    const res = await callerAs("ADMIN").skill.update({ key: "kb.search", enabled: false });
-    const rev = await db.configRevision.findFirstOrThrow({ orderBy: { id: "desc" } });
+    const res = await t.as("ADMIN").skill.update({ key: "kb.search", enabled: false });
+    const rev = await t.db.configRevision.findFirstOrThrow({ orderBy: { id: "desc" } });
     expect(res).toMatchObject({ key: "kb.search", enabled: false, revision: rev.id });
-    expect(await db.auditLog.findFirstOrThrow({ orderBy: { id: "desc" } })).toMatchObject({
+    expect(await t.db.auditLog.findFirstOrThrow({ orderBy: { id: "desc" } })).toMatchObject({
       action: "skill.update",
       targetType: "skill",
       targetId: "kb.search",
@@ -68,22 +47,22 @@ describe("skill router", () => {
       configRevision: rev.id,
       diff: { enabled: { from: true, to: false } },
     });
-    await callerAs("ADMIN").skill.update({ key: "kb.search", enabled: true });
+    await t.as("ADMIN").skill.update({ key: "kb.search", enabled: true });
   });
 
   it("rules: add and remove are audited config changes", async () => {
-    const admin = callerAs("ADMIN");
+    const admin = t.as("ADMIN");
     const added = await admin.skill.addRule({ skillKey: "kb.search", scope: "CONVERSATION", subject: "cid-demo-group", effect: "DENY" });
-    expect((await db.auditLog.findFirstOrThrow({ orderBy: { id: "desc" } })).action).toBe("skill.rule.add");
+    expect((await t.db.auditLog.findFirstOrThrow({ orderBy: { id: "desc" } })).action).toBe("skill.rule.add");
     expect((await admin.skill.check({ skillKey: "kb.search", conversationId: "cid-demo-group", userId: "u1" })).reasons.map((r) => r.code)).toEqual(["rule.deny.conversation"]);
     const removed = await admin.skill.removeRule({ id: added.id });
     expect(removed.revision).toBe(added.revision + 1);
-    expect((await db.auditLog.findFirstOrThrow({ orderBy: { id: "desc" } })).action).toBe("skill.rule.remove");
+    expect((await t.db.auditLog.findFirstOrThrow({ orderBy: { id: "desc" } })).action).toBe("skill.rule.remove");
   });
 
   it("bad input and no-ops get clear errors and write nothing", async () => {
     const before = await counts();
-    const admin = callerAs("ADMIN");
+    const admin = t.as("ADMIN");
     await expect(admin.skill.update({ key: "kb.search" })).rejects.toMatchObject({ code: "BAD_REQUEST" });
     await expect(admin.skill.update({ key: "kb.search", environments: [] })).rejects.toMatchObject({ code: "BAD_REQUEST" });
     await expect(admin.skill.update({ key: "kb.search", enabled: true })).rejects.toMatchObject({ code: "CONFLICT" });

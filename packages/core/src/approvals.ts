@@ -8,7 +8,7 @@
  * runtime also sweeps every minute (and at start) for decided requests it has not executed or
  * answered yet: a decision made while the queue schema did not exist, or a lost job, still runs.
  */
-import type { ApprovalRequest, ApprovalStatus, Db, Tx } from "@clawgate/db";
+import type { ApprovalRequest, ApprovalStatus, Db, Prisma, Tx } from "@clawgate/db";
 import { z } from "zod";
 import type { Actor } from "./actor.ts";
 import { appendAudit } from "./audit.ts";
@@ -128,6 +128,24 @@ export async function expireApprovals(db: Db, now: Date = new Date(), batch = 50
   });
 }
 
+/**
+ * The columns of a request that every approval list shows (here and the console's page, which
+ * adds the skill and pages pending-first). The input is raw: a caller that shows it redacts it.
+ */
+export const approvalListColumns = {
+  id: true,
+  skillKey: true,
+  conversationId: true,
+  requesterId: true,
+  input: true,
+  status: true,
+  decidedAt: true,
+  decisionNote: true,
+  expiresAt: true,
+  executedAt: true,
+  createdAt: true,
+} as const satisfies Prisma.ApprovalRequestSelect;
+
 export const listApprovalsInput = z.object({
   status: z.enum(["PENDING", "APPROVED", "REJECTED", "EXPIRED", "EXECUTED", "FAILED"]).optional(),
   cursor: z.string().min(1).max(64).optional(),
@@ -162,22 +180,7 @@ export async function listApprovals(
     orderBy: [{ createdAt: "desc" }, { id: "desc" }],
     take: take + 1,
     ...(cursor ? { cursor: { id: cursor }, skip: 1 } : {}),
-    select: {
-      id: true,
-      skillKey: true,
-      conversationId: true,
-      requesterId: true,
-      input: true,
-      status: true,
-      decidedAt: true,
-      decisionNote: true,
-      expiresAt: true,
-      executedAt: true,
-      result: true,
-      traceId: true,
-      createdAt: true,
-      decidedBy: { select: { id: true, name: true, email: true } },
-    },
+    select: { ...approvalListColumns, result: true, traceId: true, decidedBy: { select: { id: true, name: true, email: true } } },
   });
   const items = rows.slice(0, take);
   return { items, nextCursor: rows.length > take ? items.at(-1)!.id : null };

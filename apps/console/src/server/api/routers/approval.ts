@@ -5,7 +5,7 @@
  */
 import { TRPCError } from "@trpc/server";
 import { z } from "zod";
-import { ApprovalError, decideApproval, type ApprovalErrorCode } from "@clawgate/core/approvals.ts";
+import { ApprovalError, approvalListColumns, decideApproval, type ApprovalErrorCode } from "@clawgate/core/approvals.ts";
 import { ApprovalStatus } from "@clawgate/db/enums";
 import { actorOf } from "../mutation.ts";
 import { approverProcedure, createTRPCRouter, viewerProcedure } from "../trpc.ts";
@@ -47,17 +47,7 @@ export const approvalRouter = createTRPCRouter({
         skip: (input.page - 1) * input.pageSize,
         take: input.pageSize,
         select: {
-          id: true,
-          skillKey: true,
-          conversationId: true,
-          requesterId: true,
-          input: true,
-          status: true,
-          decidedAt: true,
-          decisionNote: true,
-          expiresAt: true,
-          executedAt: true,
-          createdAt: true,
+          ...approvalListColumns,
           skill: { select: { riskClass: true, description: true } },
           decidedBy: { select: { name: true, email: true } },
         },

@@ -6,10 +6,10 @@ import { ErrorState } from "~/components/ui/error-state.tsx";
 import { formatDateTime } from "~/components/ui/format.ts";
 import { InlineStatus, useInlineStatus } from "~/components/ui/inline-status.tsx";
 import { Pagination } from "~/components/ui/pagination.tsx";
+import { DataTable, td } from "~/components/ui/table.tsx";
 import type { AuditListItem } from "~/server/api/routers/audit.ts";
 import { useTRPC } from "~/trpc/react.tsx";
 import { AUDIT_PAGE_SIZE } from "./filters.ts";
-
 
 interface Filters {
   actionPrefix?: string;
@@ -20,8 +20,6 @@ interface Filters {
   toDay?: string;
 }
 
-const th = "px-4 py-3 text-left text-xs font-semibold tracking-wide text-slate-600 uppercase";
-const td = "px-4 py-3 align-top text-sm";
 const control = "mt-1 rounded-md border border-slate-300 bg-white px-2.5 py-1.5 text-sm";
 
 /** The query input for some filters and a cursor (days as UTC bounds, the end day included). */
@@ -224,28 +222,12 @@ export function AuditLogView() {
       ) : !data || data.items.length === 0 ? (
         <EmptyState title={filtered ? "No entry matches these filters" : "The audit log is empty"} />
       ) : (
-        <div className={`rounded-lg border border-slate-200 bg-white shadow-sm ${isFetching ? "opacity-80" : ""}`}>
-          {/* relative: keeps sr-only (absolute) text inside the scroll box instead of widening the page */}
-          <div className="relative overflow-x-auto">
-          <table className="min-w-full divide-y divide-slate-200">
-            <caption className="sr-only">Audit log entries, newest first</caption>
-            <thead className="bg-slate-50">
-              <tr>
-                <th scope="col" className={th}>When</th>
-                <th scope="col" className={th}>Action</th>
-                <th scope="col" className={th}>Actor</th>
-                <th scope="col" className={th}>Target</th>
-                <th scope="col" className={th}>Change</th>
-              </tr>
-            </thead>
-            <tbody className="divide-y divide-slate-100">
-              {data.items.map((e) => (
-                <Row key={e.id} e={e} />
-              ))}
-            </tbody>
-          </table>
-          </div>
-          <div className="border-t border-slate-200 px-3">
+        <DataTable
+          fetching={isFetching}
+          caption="Audit log entries, newest first"
+          captionHidden
+          columns={["When", "Action", "Actor", "Target", "Change"]}
+          footer={
             <Pagination
               label="Audit log"
               summary={`Page ${cursors.length + 1}`}
@@ -260,8 +242,12 @@ export function AuditLogView() {
                 setCursor(data.nextCursor ?? undefined);
               }}
             />
-          </div>
-        </div>
+          }
+        >
+          {data.items.map((e) => (
+            <Row key={e.id} e={e} />
+          ))}
+        </DataTable>
       )}
     </div>
   );

@@ -7,10 +7,11 @@ import { ConfirmDialog } from "~/components/ui/confirm-dialog.tsx";
 import { EmptyState, LoadingState } from "~/components/ui/empty-state.tsx";
 import { ErrorState } from "~/components/ui/error-state.tsx";
 import { InlineStatus, useInlineStatus } from "~/components/ui/inline-status.tsx";
+import { btnDanger, btnPrimary, btnSecondary } from "~/components/ui/styles.ts";
 import { UsageBar } from "~/components/ui/usage-bar.tsx";
 import type { AppRouter } from "~/server/api/root.ts";
 import { useTRPC } from "~/trpc/react.tsx";
-import { btnDanger, btnPrimary, btnSecondary, describedBy, errorText, Field, fieldErrors, inputCls, numberOrNull } from "../models/form.tsx";
+import { describedBy, errorText, Field, fieldErrors, inputCls, numberOrNull } from "../models/form.tsx";
 
 type BudgetList = inferRouterOutputs<AppRouter>["budget"]["list"];
 type Budget = BudgetList["budgets"][number];

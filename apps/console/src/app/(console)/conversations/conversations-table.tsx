@@ -7,6 +7,8 @@ import { ErrorState } from "~/components/ui/error-state.tsx";
 import { formatDateTime } from "~/components/ui/format.ts";
 import { InlineStatus, useInlineStatus } from "~/components/ui/inline-status.tsx";
 import { Pagination } from "~/components/ui/pagination.tsx";
+import { btnDanger, btnPrimary, btnSecondary, control } from "~/components/ui/styles.ts";
+import { DataTable, td } from "~/components/ui/table.tsx";
 import type { ConversationList, ConversationListItem } from "~/server/api/routers/conversation.ts";
 import { useTRPC } from "~/trpc/react.tsx";
 import { INITIAL_FILTERS, type ConversationFilters } from "./filters.ts";
@@ -14,10 +16,6 @@ import { INITIAL_FILTERS, type ConversationFilters } from "./filters.ts";
 type Status = ConversationListItem["status"];
 type Env = ConversationListItem["environment"];
 type Filters = ConversationFilters;
-
-const th = "px-4 py-3 text-left text-xs font-semibold tracking-wide text-slate-600 uppercase";
-const td = "px-4 py-3 align-top text-sm";
-const control = "rounded-md border border-slate-300 bg-white px-2.5 py-1.5 text-sm";
 
 const STATUS_STYLE: Record<Status, string> = {
   PENDING: "bg-amber-50 text-amber-800 ring-amber-600/30",
@@ -170,108 +168,96 @@ export function ConversationsTable({ canEdit }: { canEdit: boolean }) {
           {!(filters.status || filters.environment || filters.search) && "A group or chat appears here, pending, the first time someone messages the robot."}
         </EmptyState>
       ) : (
-        <div className={`rounded-lg border border-slate-200 bg-white shadow-sm ${isFetching ? "opacity-80" : ""}`}>
-          {/* relative: keeps sr-only (absolute) text inside the scroll box instead of widening the page */}
-          <div className="relative overflow-x-auto">
-          <table className="min-w-full divide-y divide-slate-200">
-            <caption className="px-4 py-3 text-left text-sm text-slate-600">
+        <DataTable
+          fetching={isFetching}
+          caption={
+            <>
               {data.total} conversation{data.total === 1 ? "" : "s"}
               {filters.status ? ` ${STATUS_LABEL[filters.status].toLowerCase()}` : ""}
               {filters.environment ? ` in ${filters.environment}` : ""}
               {filters.search ? ` matching “${filters.search}”` : ""}
-            </caption>
-            <thead className="bg-slate-50">
-              <tr>
-                <th scope="col" className={th}>Conversation</th>
-                <th scope="col" className={th}>Type</th>
-                <th scope="col" className={th}>Environment</th>
-                <th scope="col" className={th}>Status</th>
-                <th scope="col" className={th}>Seen</th>
-                {canEdit && <th scope="col" className={th}>Actions</th>}
-              </tr>
-            </thead>
-            <tbody className="divide-y divide-slate-100">
-              {data.items.map((c) => (
-                <tr key={c.id} className={c.status === "PENDING" ? "bg-amber-50/40" : "hover:bg-slate-50"}>
-                  <th scope="row" className={`${td} min-w-56 text-left font-normal`}>
-                    <span className="font-semibold text-slate-900">{nameOf(c)}</span>
-                    <code className="mt-0.5 block font-mono text-xs text-slate-500">{c.conversationId}</code>
-                  </th>
-                  <td className={`${td} text-slate-700`}>{c.type === "GROUP" ? "Group" : "Direct"}</td>
-                  <td className={td}>
-                    {canEdit ? (
-                      <select
-                        data-mutates
-                        aria-label={`Environment of ${nameOf(c)}`}
-                        className={control}
-                        value={c.environment}
-                        disabled={update.isPending && update.variables?.id === c.id}
-                        onChange={(e) => update.mutate({ id: c.id, environment: e.target.value as Env })}
-                      >
-                        <option value="TEST">TEST</option>
-                        <option value="PROD">PROD</option>
-                      </select>
-                    ) : (
-                      <span className="text-slate-700">{c.environment}</span>
-                    )}
-                  </td>
-                  <td className={td}>
-                    <StatusBadge status={c.status} />
-                  </td>
-                  <td className={`${td} whitespace-nowrap text-slate-600`}>
-                    <span className="block">Last {formatDateTime(c.lastSeenAt)}</span>
-                    <span className="block text-xs text-slate-500">First {formatDateTime(c.firstSeenAt)}</span>
-                  </td>
-                  {canEdit && (
-                    <td className={`${td} whitespace-nowrap`}>
-                      {c.status === "ENABLED" ? (
-                        <button
-                          type="button"
-                          data-mutates
-                          onClick={() => setConfirmDisable(c)}
-                          className="rounded-md px-3 py-1.5 text-sm font-semibold text-red-700 ring-1 ring-red-300 hover:bg-red-50"
-                          aria-label={`Disable ${nameOf(c)}`}
-                        >
-                          Disable
-                        </button>
-                      ) : (
-                        <button
-                          type="button"
-                          data-mutates
-                          onClick={() => update.mutate({ id: c.id, status: "ENABLED" })}
-                          className="rounded-md bg-indigo-600 px-3 py-1.5 text-sm font-semibold text-white hover:bg-indigo-500"
-                          aria-label={`Enable ${nameOf(c)}`}
-                        >
-                          Enable
-                        </button>
-                      )}
-                      {c.status === "PENDING" && (
-                        <button
-                          type="button"
-                          data-mutates
-                          onClick={() => setConfirmDisable(c)}
-                          className="ml-2 rounded-md px-3 py-1.5 text-sm font-semibold text-slate-700 ring-1 ring-slate-300 hover:bg-slate-100"
-                          aria-label={`Disable ${nameOf(c)}`}
-                        >
-                          Disable
-                        </button>
-                      )}
-                    </td>
-                  )}
-                </tr>
-              ))}
-            </tbody>
-          </table>
-          </div>
-          <div className="border-t border-slate-200 px-3">
+            </>
+          }
+          columns={["Conversation", "Type", "Environment", "Status", "Seen", canEdit && "Actions"]}
+          footer={
             <Pagination
               label="Conversations"
               page={filters.page}
               pageCount={Math.ceil(data.total / filters.pageSize)}
               onPage={(page) => setFilters((f) => ({ ...f, page }))}
             />
-          </div>
-        </div>
+          }
+        >
+          {data.items.map((c) => (
+            <tr key={c.id} className={c.status === "PENDING" ? "bg-amber-50/40" : "hover:bg-slate-50"}>
+              <th scope="row" className={`${td} min-w-56 text-left font-normal`}>
+                <span className="font-semibold text-slate-900">{nameOf(c)}</span>
+                <code className="mt-0.5 block font-mono text-xs text-slate-500">{c.conversationId}</code>
+              </th>
+              <td className={`${td} text-slate-700`}>{c.type === "GROUP" ? "Group" : "Direct"}</td>
+              <td className={td}>
+                {canEdit ? (
+                  <select
+                    data-mutates
+                    aria-label={`Environment of ${nameOf(c)}`}
+                    className={control}
+                    value={c.environment}
+                    disabled={update.isPending && update.variables?.id === c.id}
+                    onChange={(e) => update.mutate({ id: c.id, environment: e.target.value as Env })}
+                  >
+                    <option value="TEST">TEST</option>
+                    <option value="PROD">PROD</option>
+                  </select>
+                ) : (
+                  <span className="text-slate-700">{c.environment}</span>
+                )}
+              </td>
+              <td className={td}>
+                <StatusBadge status={c.status} />
+              </td>
+              <td className={`${td} whitespace-nowrap text-slate-600`}>
+                <span className="block">Last {formatDateTime(c.lastSeenAt)}</span>
+                <span className="block text-xs text-slate-500">First {formatDateTime(c.firstSeenAt)}</span>
+              </td>
+              {canEdit && (
+                <td className={`${td} whitespace-nowrap`}>
+                  {c.status === "ENABLED" ? (
+                    <button
+                      type="button"
+                      data-mutates
+                      onClick={() => setConfirmDisable(c)}
+                      className={btnDanger}
+                      aria-label={`Disable ${nameOf(c)}`}
+                    >
+                      Disable
+                    </button>
+                  ) : (
+                    <button
+                      type="button"
+                      data-mutates
+                      onClick={() => update.mutate({ id: c.id, status: "ENABLED" })}
+                      className={btnPrimary}
+                      aria-label={`Enable ${nameOf(c)}`}
+                    >
+                      Enable
+                    </button>
+                  )}
+                  {c.status === "PENDING" && (
+                    <button
+                      type="button"
+                      data-mutates
+                      onClick={() => setConfirmDisable(c)}
+                      className={`ml-2 ${btnSecondary}`}
+                      aria-label={`Disable ${nameOf(c)}`}
+                    >
+                      Disable
+                    </button>
+                  )}
+                </td>
+              )}
+            </tr>
+          ))}
+        </DataTable>
       )}
 
       <ConfirmDialog

@@ -5,12 +5,11 @@ import { ConfirmDialog } from "~/components/ui/confirm-dialog.tsx";
 import { EmptyState, LoadingState } from "~/components/ui/empty-state.tsx";
 import { ErrorState } from "~/components/ui/error-state.tsx";
 import { InlineStatus, useInlineStatus } from "~/components/ui/inline-status.tsx";
+import { DataTable, td } from "~/components/ui/table.tsx";
 import { useTRPC } from "~/trpc/react.tsx";
 import { errorText } from "../skills/error-text.ts";
 import { Switch } from "../skills/switch.tsx";
 
-const th = "px-4 py-3 text-left text-xs font-semibold tracking-wide text-slate-600 uppercase";
-const td = "px-4 py-3 align-top text-sm";
 const field = "mt-1 w-full rounded-md border border-slate-300 px-3 py-1.5 text-sm";
 // Mirrors core's FLAG_KEY_PATTERN for instant feedback; the server checks again.
 const KEY_PATTERN = /^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)*$/;
@@ -73,41 +72,33 @@ export function FlagsTable({ canEdit }: { canEdit: boolean }) {
           action={<button type="button" onClick={() => setSearch("")} className="rounded-md px-3 py-1.5 text-sm font-semibold ring-1 ring-slate-300 hover:bg-slate-100">Clear search</button>}
         />
       ) : (
-        <div className="overflow-x-auto rounded-lg border border-slate-200 bg-white shadow-sm">
-          <table className="min-w-full divide-y divide-slate-200">
-            <caption className="px-4 py-3 text-left text-sm text-slate-600">
+        <DataTable
+          caption={
+            <>
               {data.length} flags, {data.filter((f) => f.enabled).length} on{shown.length !== data.length && `; ${shown.length} shown`}
-            </caption>
-            <thead className="bg-slate-50">
-              <tr>
-                <th scope="col" className={th}>Flag</th>
-                <th scope="col" className={th}>State</th>
-                <th scope="col" className={th}>Skills it gates</th>
-                <th scope="col" className={th}>Changed</th>
-              </tr>
-            </thead>
-            <tbody className="divide-y divide-slate-100">
-              {shown.map((f) => (
-                <tr key={f.key} className="hover:bg-slate-50">
-                  <th scope="row" className={`${td} min-w-56 text-left font-normal`}>
-                    <code className="font-mono font-semibold text-slate-900">{f.key}</code>
-                    <p className="mt-0.5 max-w-md text-slate-600">{f.description}</p>
-                  </th>
-                  <td className={td}>
-                    <span className="inline-flex items-center gap-2 whitespace-nowrap">
-                      {canEdit && <Switch checked={f.enabled} label={`Flag ${f.key}`} onChange={(next) => onChange(f, next)} />}
-                      <span className={f.enabled ? "font-medium text-emerald-800" : "text-slate-500"}>{f.enabled ? "On" : "Off"}</span>
-                    </span>
-                  </td>
-                  <td className={`${td} text-slate-700`}>
-                    {f.key === "agent.tools" ? "every skill" : f.gates.length > 0 ? f.gates.map((k) => <code key={k} className="mr-2 font-mono">{k}</code>) : <span className="text-slate-400">none</span>}
-                  </td>
-                  <td className={`${td} whitespace-nowrap text-slate-600`}>{f.updatedAt.toLocaleString()}</td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
+            </>
+          }
+          columns={["Flag", "State", "Skills it gates", "Changed"]}
+        >
+          {shown.map((f) => (
+            <tr key={f.key} className="hover:bg-slate-50">
+              <th scope="row" className={`${td} min-w-56 text-left font-normal`}>
+                <code className="font-mono font-semibold text-slate-900">{f.key}</code>
+                <p className="mt-0.5 max-w-md text-slate-600">{f.description}</p>
+              </th>
+              <td className={td}>
+                <span className="inline-flex items-center gap-2 whitespace-nowrap">
+                  {canEdit && <Switch checked={f.enabled} label={`Flag ${f.key}`} onChange={(next) => onChange(f, next)} />}
+                  <span className={f.enabled ? "font-medium text-emerald-800" : "text-slate-500"}>{f.enabled ? "On" : "Off"}</span>
+                </span>
+              </td>
+              <td className={`${td} text-slate-700`}>
+                {f.key === "agent.tools" ? "every skill" : f.gates.length > 0 ? f.gates.map((k) => <code key={k} className="mr-2 font-mono">{k}</code>) : <span className="text-slate-400">none</span>}
+              </td>
+              <td className={`${td} whitespace-nowrap text-slate-600`}>{f.updatedAt.toLocaleString()}</td>
+            </tr>
+          ))}
+        </DataTable>
       )}
       {canEdit && <CreateFlag status={status} existing={data.map((f) => f.key)} />}
       <ConfirmDialog

@@ -26,9 +26,6 @@ export function errorText(error: unknown): string {
 }
 
 export const inputCls = "mt-1 block w-full rounded-md border border-slate-300 px-3 py-1.5 text-sm disabled:bg-slate-100 disabled:text-slate-500 aria-[invalid=true]:border-red-500";
-export const btnPrimary = "rounded-md bg-indigo-600 px-3 py-1.5 text-sm font-semibold text-white hover:bg-indigo-500 disabled:cursor-not-allowed disabled:opacity-50";
-export const btnSecondary = "rounded-md px-3 py-1.5 text-sm font-semibold text-slate-700 ring-1 ring-slate-300 hover:bg-slate-100 disabled:cursor-not-allowed disabled:opacity-50";
-export const btnDanger = "rounded-md px-3 py-1.5 text-sm font-semibold text-red-700 ring-1 ring-red-300 hover:bg-red-50 disabled:cursor-not-allowed disabled:opacity-50";
 
 export function Field(props: { id: string; label: string; hint?: ReactNode; error?: string; children: ReactNode; className?: string }) {
   return (

@@ -6,16 +6,16 @@ import { ConfirmDialog } from "~/components/ui/confirm-dialog.tsx";
 import { EmptyState, LoadingState } from "~/components/ui/empty-state.tsx";
 import { ErrorState } from "~/components/ui/error-state.tsx";
 import { InlineStatus, useInlineStatus } from "~/components/ui/inline-status.tsx";
+import { btnDanger, btnPrimary, btnSecondary } from "~/components/ui/styles.ts";
+import { DataTable, td } from "~/components/ui/table.tsx";
 import type { AppRouter } from "~/server/api/root.ts";
 import { useTRPC } from "~/trpc/react.tsx";
-import { btnDanger, btnPrimary, btnSecondary, describedBy, errorText, Field, fieldErrors, inputCls } from "./form.tsx";
+import { describedBy, errorText, Field, fieldErrors, inputCls } from "./form.tsx";
 
 type ModelList = inferRouterOutputs<AppRouter>["model"]["list"];
 type Endpoint = ModelList["endpoints"][number];
 type ConversationRoute = ModelList["conversationRoutes"][number];
 
-const th = "px-4 py-3 text-left text-xs font-semibold tracking-wide text-slate-600 uppercase";
-const td = "px-4 py-3 align-top text-sm";
 const fmt = new Intl.NumberFormat("en");
 const budgetName = (b: { scope: string; subject: string } | null) => (b ? `${b.scope}${b.subject ? ` ${b.subject}` : ""}` : "none");
 
@@ -76,25 +76,15 @@ function EndpointsSection({ data, canEdit, status }: { data: ModelList; canEdit:
           Add one here, or run <code>clawgate onboard</code> with a config file. Until one exists the robot cannot answer.
         </EmptyState>
       ) : (
-        <div className="overflow-x-auto rounded-lg border border-slate-200 bg-white shadow-sm">
-          <table className="min-w-full divide-y divide-slate-200">
-            <caption className="sr-only">Model endpoints</caption>
-            <thead className="bg-slate-50">
-              <tr>
-                <th scope="col" className={th}>Endpoint</th>
-                <th scope="col" className={th}>Base URL</th>
-                <th scope="col" className={th}>API key</th>
-                <th scope="col" className={th}>Status</th>
-                {canEdit && <th scope="col" className={th}><span className="sr-only">Actions</span></th>}
-              </tr>
-            </thead>
-            <tbody className="divide-y divide-slate-100">
-              {data.endpoints.map((e) => (
-                <EndpointRow key={e.id} endpoint={e} canEdit={canEdit} status={status} onEdit={() => setEditing(e)} />
-              ))}
-            </tbody>
-          </table>
-        </div>
+        <DataTable
+          caption="Model endpoints"
+          captionHidden
+          columns={["Endpoint", "Base URL", "API key", "Status", canEdit && <span className="sr-only">Actions</span>]}
+        >
+          {data.endpoints.map((e) => (
+            <EndpointRow key={e.id} endpoint={e} canEdit={canEdit} status={status} onEdit={() => setEditing(e)} />
+          ))}
+        </DataTable>
       )}
     </section>
   );
@@ -312,25 +302,15 @@ function RoutesSection({ data, canEdit, status }: { data: ModelList; canEdit: bo
       {data.conversationRoutes.length === 0 ? (
         <EmptyState title="No per-conversation routes">Every conversation uses the default route.</EmptyState>
       ) : (
-        <div className="overflow-x-auto rounded-lg border border-slate-200 bg-white shadow-sm">
-          <table className="min-w-full divide-y divide-slate-200">
-            <caption className="sr-only">Per-conversation routes</caption>
-            <thead className="bg-slate-50">
-              <tr>
-                <th scope="col" className={th}>Conversation</th>
-                <th scope="col" className={th}>Endpoint</th>
-                <th scope="col" className={th}>Tool rounds</th>
-                <th scope="col" className={th}>Budget</th>
-                {canEdit && <th scope="col" className={th}><span className="sr-only">Actions</span></th>}
-              </tr>
-            </thead>
-            <tbody className="divide-y divide-slate-100">
-              {data.conversationRoutes.map((r) => (
-                <RouteRow key={r.id} route={r} canEdit={canEdit} status={status} onEdit={() => setEditing(r)} />
-              ))}
-            </tbody>
-          </table>
-        </div>
+        <DataTable
+          caption="Per-conversation routes"
+          captionHidden
+          columns={["Conversation", "Endpoint", "Tool rounds", "Budget", canEdit && <span className="sr-only">Actions</span>]}
+        >
+          {data.conversationRoutes.map((r) => (
+            <RouteRow key={r.id} route={r} canEdit={canEdit} status={status} onEdit={() => setEditing(r)} />
+          ))}
+        </DataTable>
       )}
     </section>
   );

@@ -6,6 +6,7 @@ import { EmptyState, LoadingState } from "~/components/ui/empty-state.tsx";
 import { ErrorState } from "~/components/ui/error-state.tsx";
 import { InlineStatus, useInlineStatus } from "~/components/ui/inline-status.tsx";
 import { Pagination } from "~/components/ui/pagination.tsx";
+import { DataTable, td } from "~/components/ui/table.tsx";
 import { useTRPC } from "~/trpc/react.tsx";
 import { errorText } from "../skills/error-text.ts";
 
@@ -24,8 +25,6 @@ const TTLS = [
   { label: "24 hours", ms: 24 * 3_600_000 },
 ] as const;
 const field = "mt-1 w-full rounded-md border border-slate-300 px-3 py-1.5 text-sm";
-const th = "px-4 py-3 text-left text-xs font-semibold tracking-wide text-slate-600 uppercase";
-const td = "px-4 py-3 align-top text-sm";
 const when = (d: Date) => d.toLocaleString();
 
 export function SafeModePanel({ canOperate }: { canOperate: boolean }) {
@@ -208,46 +207,37 @@ function History() {
         <EmptyState title="Safe mode has never been on">Each activation appears here: who, when, why and how it ended.</EmptyState>
       ) : (
         <>
-          <div className="overflow-x-auto rounded-lg border border-slate-200 bg-white shadow-sm">
-            <table className="min-w-full divide-y divide-slate-200">
-              <caption className="sr-only">Safe mode activations, newest first</caption>
-              <thead className="bg-slate-50">
-                <tr>
-                  <th scope="col" className={th}>Started</th>
-                  <th scope="col" className={th}>Level</th>
-                  <th scope="col" className={th}>Why</th>
-                  <th scope="col" className={th}>Ended</th>
-                </tr>
-              </thead>
-              <tbody className="divide-y divide-slate-100">
-                {history.data.items.map((e) => (
-                  <tr key={e.id}>
-                    <td className={`${td} whitespace-nowrap`}>
-                      {when(e.startedAt)}
-                      <span className="block text-slate-600">by {e.actorName}</span>
-                    </td>
-                    <td className={td}>{LEVELS[e.level].label}</td>
-                    <td className={`${td} min-w-48`}>{e.reason}</td>
-                    <td className={`${td} min-w-48`}>
-                      {e.endedAt ? (
-                        <>
-                          {when(e.endedAt)}
-                          <span className="block text-slate-600">
-                            {e.endedBy === "ttl" ? "expired (TTL)" : `by ${e.endedBy ?? "unknown"}`}
-                            {e.endReason && e.endedBy !== "ttl" ? `: ${e.endReason}` : ""}
-                          </span>
-                        </>
-                      ) : e.expiresAt && e.expiresAt.getTime() <= history.data.now.getTime() ? (
-                        <span className="text-slate-600">expired {when(e.expiresAt)} (TTL)</span>
-                      ) : (
-                        <span className="font-medium text-amber-800">ongoing{e.expiresAt ? `, ends ${when(e.expiresAt)}` : ""}</span>
-                      )}
-                    </td>
-                  </tr>
-                ))}
-              </tbody>
-            </table>
-          </div>
+          <DataTable
+            caption="Safe mode activations, newest first"
+            captionHidden
+            columns={["Started", "Level", "Why", "Ended"]}
+          >
+            {history.data.items.map((e) => (
+              <tr key={e.id}>
+                <td className={`${td} whitespace-nowrap`}>
+                  {when(e.startedAt)}
+                  <span className="block text-slate-600">by {e.actorName}</span>
+                </td>
+                <td className={td}>{LEVELS[e.level].label}</td>
+                <td className={`${td} min-w-48`}>{e.reason}</td>
+                <td className={`${td} min-w-48`}>
+                  {e.endedAt ? (
+                    <>
+                      {when(e.endedAt)}
+                      <span className="block text-slate-600">
+                        {e.endedBy === "ttl" ? "expired (TTL)" : `by ${e.endedBy ?? "unknown"}`}
+                        {e.endReason && e.endedBy !== "ttl" ? `: ${e.endReason}` : ""}
+                      </span>
+                    </>
+                  ) : e.expiresAt && e.expiresAt.getTime() <= history.data.now.getTime() ? (
+                    <span className="text-slate-600">expired {when(e.expiresAt)} (TTL)</span>
+                  ) : (
+                    <span className="font-medium text-amber-800">ongoing{e.expiresAt ? `, ends ${when(e.expiresAt)}` : ""}</span>
+                  )}
+                </td>
+              </tr>
+            ))}
+          </DataTable>
           <Pagination
             label="Safe mode history"
             summary={`${history.data.total} activation${history.data.total === 1 ? "" : "s"}`}

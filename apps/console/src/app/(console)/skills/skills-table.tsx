@@ -6,14 +6,13 @@ import { RiskBadge } from "~/components/badges.tsx";
 import { EmptyState, LoadingState } from "~/components/ui/empty-state.tsx";
 import { ErrorState } from "~/components/ui/error-state.tsx";
 import { InlineStatus, useInlineStatus } from "~/components/ui/inline-status.tsx";
+import { DataTable, td } from "~/components/ui/table.tsx";
 import type { SkillListItem } from "~/server/api/routers/skill.ts";
 import { useTRPC } from "~/trpc/react.tsx";
 import { AccessCheck } from "./access-check.tsx";
 import { ApprovalControl, EnabledControl, EnvironmentsControl } from "./skill-controls.tsx";
 import { useSkillUpdate } from "./use-skill-update.ts";
 
-const th = "px-4 py-3 text-left text-xs font-semibold tracking-wide text-slate-600 uppercase";
-const td = "px-4 py-3 align-top text-sm";
 const RISKS = ["READ", "WRITE", "DESTRUCTIVE"] as const;
 
 function Row({ skill, canEdit, update }: { skill: SkillListItem; canEdit: boolean; update: ReturnType<typeof useSkillUpdate> }) {
@@ -105,30 +104,19 @@ export function SkillsTable({ canEdit }: { canEdit: boolean }) {
           }
         />
       ) : (
-        <div className="overflow-x-auto rounded-lg border border-slate-200 bg-white shadow-sm">
-          <table className="min-w-full divide-y divide-slate-200">
-            <caption className="px-4 py-3 text-left text-sm text-slate-600">
+        <DataTable
+          caption={
+            <>
               Skills the robot can call: {data.length} in total, {data.filter((s) => s.enabled).length} enabled
               {shown.length !== data.length && `; ${shown.length} shown`}
-            </caption>
-            <thead className="bg-slate-50">
-              <tr>
-                <th scope="col" className={th}>Skill</th>
-                <th scope="col" className={th}>Risk</th>
-                <th scope="col" className={th}>Status</th>
-                <th scope="col" className={th}>Approval</th>
-                <th scope="col" className={th}>Environments</th>
-                <th scope="col" className={th}>Timeout</th>
-                <th scope="col" className={th}>Rules</th>
-              </tr>
-            </thead>
-            <tbody className="divide-y divide-slate-100">
-              {shown.map((skill) => (
-                <Row key={skill.key} skill={skill} canEdit={canEdit} update={update} />
-              ))}
-            </tbody>
-          </table>
-        </div>
+            </>
+          }
+          columns={["Skill", "Risk", "Status", "Approval", "Environments", "Timeout", "Rules"]}
+        >
+          {shown.map((skill) => (
+            <Row key={skill.key} skill={skill} canEdit={canEdit} update={update} />
+          ))}
+        </DataTable>
       )}
       <AccessCheck skillKeys={data.map((s) => s.key)} />
     </div>

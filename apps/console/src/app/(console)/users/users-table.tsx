@@ -8,6 +8,8 @@ import { ErrorState } from "~/components/ui/error-state.tsx";
 import { formatDateTime } from "~/components/ui/format.ts";
 import { InlineStatus, useInlineStatus } from "~/components/ui/inline-status.tsx";
 import { Pagination } from "~/components/ui/pagination.tsx";
+import { btnDanger, btnSecondary, control } from "~/components/ui/styles.ts";
+import { DataTable, td } from "~/components/ui/table.tsx";
 import type { UserListItem } from "~/server/api/routers/user.ts";
 import { useTRPC } from "~/trpc/react.tsx";
 import { INITIAL_USER_FILTERS, type UserFilters } from "./filters.ts";
@@ -28,9 +30,6 @@ function isDemotion(from: Role, to: Role) {
 
 type Filters = UserFilters;
 
-const th = "px-4 py-3 text-left text-xs font-semibold tracking-wide text-slate-600 uppercase";
-const td = "px-4 py-3 align-top text-sm";
-const control = "rounded-md border border-slate-300 bg-white px-2.5 py-1.5 text-sm";
 
 type Pending = { kind: "role"; user: UserListItem; role: Role } | { kind: "disable"; user: UserListItem };
 
@@ -124,106 +123,93 @@ export function UsersTable({ canEdit, selfId }: { canEdit: boolean; selfId: stri
           {!(filters.search || filters.role) && "People appear here after their first SSO sign-in."}
         </EmptyState>
       ) : (
-        <div className={`rounded-lg border border-slate-200 bg-white shadow-sm ${isFetching ? "opacity-80" : ""}`}>
-          {/* relative: keeps sr-only (absolute) text inside the scroll box instead of widening the page */}
-          <div className="relative overflow-x-auto">
-          <table className="min-w-full divide-y divide-slate-200">
-            <caption className="px-4 py-3 text-left text-sm text-slate-600">
+        <DataTable
+          fetching={isFetching}
+          caption={
+            <>
               {data.total} user{data.total === 1 ? "" : "s"}
               {!canEdit && " (only admins change roles)"}
-            </caption>
-            <thead className="bg-slate-50">
-              <tr>
-                <th scope="col" className={th}>User</th>
-                <th scope="col" className={th}>Role</th>
-                <th scope="col" className={th}>Last sign-in</th>
-                <th scope="col" className={th}>Status</th>
-                {canEdit && <th scope="col" className={th}>Actions</th>}
-              </tr>
-            </thead>
-            <tbody className="divide-y divide-slate-100">
-              {data.items.map((u) => {
-                const self = u.id === selfId;
-                return (
-                  <tr key={u.id} className={u.disabledAt ? "bg-slate-50 text-slate-500" : "hover:bg-slate-50"}>
-                    <th scope="row" className={`${td} min-w-56 text-left font-normal`}>
-                      <span className="font-semibold text-slate-900">{u.name ?? "(no name)"}</span>
-                      {self && <span className="ml-1.5 text-xs text-slate-500">(you)</span>}
-                      <span className="block text-slate-600">{u.email}</span>
-                    </th>
-                    <td className={td}>
-                      {canEdit && !u.disabledAt ? (
-                        <select
-                          data-mutates
-                          aria-label={`Role of ${who(u)}`}
-                          className={control}
-                          value={pending?.kind === "role" && pending.user.id === u.id ? pending.role : u.role}
-                          // Your own role: only promotion makes sense, and you are already ADMIN.
-                          disabled={self || (setRole.isPending && setRole.variables?.userId === u.id)}
-                          title={self ? "You cannot change your own role" : undefined}
-                          onChange={(e) => chooseRole(u, e.target.value as Role)}
-                        >
-                          {ROLES.map((r) => (
-                            <option key={r} value={r}>
-                              {r}
-                            </option>
-                          ))}
-                        </select>
-                      ) : (
-                        <RoleBadge role={u.role} />
-                      )}
-                    </td>
-                    <td className={`${td} whitespace-nowrap`}>{formatDateTime(u.lastSignInAt)}</td>
-                    <td className={`${td} whitespace-nowrap`}>
-                      {u.disabledAt ? (
-                        <span className="font-medium text-red-700">Disabled {formatDateTime(u.disabledAt)}</span>
-                      ) : (
-                        <span>
-                          Active
-                          <span className="text-slate-500">
-                            {" "}
-                            · {u.activeSessions} session{u.activeSessions === 1 ? "" : "s"}
-                          </span>
-                        </span>
-                      )}
-                    </td>
-                    {canEdit && (
-                      <td className={`${td} whitespace-nowrap`}>
-                        {u.disabledAt ? (
-                          <button
-                            type="button"
-                            data-mutates
-                            onClick={() => setDisabled.mutate({ userId: u.id, disabled: false })}
-                            className="rounded-md px-3 py-1.5 text-sm font-semibold text-slate-800 ring-1 ring-slate-300 hover:bg-slate-100"
-                            aria-label={`Enable ${who(u)}`}
-                          >
-                            Enable
-                          </button>
-                        ) : (
-                          <button
-                            type="button"
-                            data-mutates
-                            disabled={self}
-                            title={self ? "You cannot disable yourself" : undefined}
-                            onClick={() => setPending({ kind: "disable", user: u })}
-                            className="rounded-md px-3 py-1.5 text-sm font-semibold text-red-700 ring-1 ring-red-300 hover:bg-red-50 disabled:cursor-not-allowed disabled:opacity-40"
-                            aria-label={`Disable ${who(u)}`}
-                          >
-                            Disable
-                          </button>
-                        )}
-                      </td>
+            </>
+          }
+          columns={["User", "Role", "Last sign-in", "Status", canEdit && "Actions"]}
+          footer={<Pagination label="Users" page={filters.page} pageCount={Math.ceil(data.total / filters.pageSize)} onPage={(page) => setFilters((f) => ({ ...f, page }))} />}
+        >
+          {data.items.map((u) => {
+            const self = u.id === selfId;
+            return (
+              <tr key={u.id} className={u.disabledAt ? "bg-slate-50 text-slate-500" : "hover:bg-slate-50"}>
+                <th scope="row" className={`${td} min-w-56 text-left font-normal`}>
+                  <span className="font-semibold text-slate-900">{u.name ?? "(no name)"}</span>
+                  {self && <span className="ml-1.5 text-xs text-slate-500">(you)</span>}
+                  <span className="block text-slate-600">{u.email}</span>
+                </th>
+                <td className={td}>
+                  {canEdit && !u.disabledAt ? (
+                    <select
+                      data-mutates
+                      aria-label={`Role of ${who(u)}`}
+                      className={control}
+                      value={pending?.kind === "role" && pending.user.id === u.id ? pending.role : u.role}
+                      // Your own role: only promotion makes sense, and you are already ADMIN.
+                      disabled={self || (setRole.isPending && setRole.variables?.userId === u.id)}
+                      title={self ? "You cannot change your own role" : undefined}
+                      onChange={(e) => chooseRole(u, e.target.value as Role)}
+                    >
+                      {ROLES.map((r) => (
+                        <option key={r} value={r}>
+                          {r}
+                        </option>
+                      ))}
+                    </select>
+                  ) : (
+                    <RoleBadge role={u.role} />
+                  )}
+                </td>
+                <td className={`${td} whitespace-nowrap`}>{formatDateTime(u.lastSignInAt)}</td>
+                <td className={`${td} whitespace-nowrap`}>
+                  {u.disabledAt ? (
+                    <span className="font-medium text-red-700">Disabled {formatDateTime(u.disabledAt)}</span>
+                  ) : (
+                    <span>
+                      Active
+                      <span className="text-slate-500">
+                        {" "}
+                        · {u.activeSessions} session{u.activeSessions === 1 ? "" : "s"}
+                      </span>
+                    </span>
+                  )}
+                </td>
+                {canEdit && (
+                  <td className={`${td} whitespace-nowrap`}>
+                    {u.disabledAt ? (
+                      <button
+                        type="button"
+                        data-mutates
+                        onClick={() => setDisabled.mutate({ userId: u.id, disabled: false })}
+                        className={btnSecondary}
+                        aria-label={`Enable ${who(u)}`}
+                      >
+                        Enable
+                      </button>
+                    ) : (
+                      <button
+                        type="button"
+                        data-mutates
+                        disabled={self}
+                        title={self ? "You cannot disable yourself" : undefined}
+                        onClick={() => setPending({ kind: "disable", user: u })}
+                        className={btnDanger}
+                        aria-label={`Disable ${who(u)}`}
+                      >
+                        Disable
+                      </button>
                     )}
-                  </tr>
-                );
-              })}
-            </tbody>
-          </table>
-          </div>
-          <div className="border-t border-slate-200 px-3">
-            <Pagination label="Users" page={filters.page} pageCount={Math.ceil(data.total / filters.pageSize)} onPage={(page) => setFilters((f) => ({ ...f, page }))} />
-          </div>
-        </div>
+                  </td>
+                )}
+              </tr>
+            );
+          })}
+        </DataTable>
       )}
 
       <ConfirmDialog

@@ -7,14 +7,13 @@ import { ConfirmDialog } from "~/components/ui/confirm-dialog.tsx";
 import { EmptyState, LoadingState } from "~/components/ui/empty-state.tsx";
 import { ErrorState } from "~/components/ui/error-state.tsx";
 import { InlineStatus, useInlineStatus } from "~/components/ui/inline-status.tsx";
+import { DataTable, td } from "~/components/ui/table.tsx";
 import { useTRPC } from "~/trpc/react.tsx";
 import { AccessCheck } from "../access-check.tsx";
 import { errorText } from "../error-text.ts";
 import { ApprovalControl, EnabledControl, EnvironmentsControl } from "../skill-controls.tsx";
 import { useSkillUpdate } from "../use-skill-update.ts";
 
-const th = "px-4 py-3 text-left text-xs font-semibold tracking-wide text-slate-600 uppercase";
-const td = "px-4 py-3 align-top text-sm";
 const field = "mt-1 w-full rounded-md border border-slate-300 px-3 py-1.5 text-sm";
 const SCOPE_HELP = {
   GLOBAL: "Everywhere. A DENY blocks the skill for everyone.",
@@ -114,43 +113,32 @@ function Rules({ skillKey, rules, canEdit, status }: { skillKey: string; rules: 
       {rules.length === 0 ? (
         <EmptyState title="No rules">The skill follows its settings alone: every enabled conversation and user may use it.</EmptyState>
       ) : (
-        <div className="overflow-x-auto rounded-lg border border-slate-200 bg-white shadow-sm">
-          <table className="min-w-full divide-y divide-slate-200">
-            <caption className="sr-only">Rules of {skillKey}</caption>
-            <thead className="bg-slate-50">
-              <tr>
-                <th scope="col" className={th}>Effect</th>
-                <th scope="col" className={th}>Scope</th>
-                <th scope="col" className={th}>Subject</th>
-                <th scope="col" className={th}>Note</th>
-                <th scope="col" className={th}>Added</th>
-                {canEdit && <th scope="col" className={th}><span className="sr-only">Actions</span></th>}
-              </tr>
-            </thead>
-            <tbody className="divide-y divide-slate-100">
-              {rules.map((r) => (
-                <tr key={r.id}>
-                  <td className={td}>
-                    <span className={`inline-flex rounded-full px-2 py-0.5 text-xs font-semibold ring-1 ring-inset ${r.effect === "ALLOW" ? "bg-emerald-50 text-emerald-800 ring-emerald-600/30" : "bg-red-50 text-red-800 ring-red-600/30"}`}>
-                      {r.effect}
-                    </span>
-                  </td>
-                  <td className={td}>{r.scope}</td>
-                  <td className={`${td} font-mono`}>{r.scope === "GLOBAL" ? "everyone" : r.subject}</td>
-                  <td className={`${td} text-slate-600`}>{r.note ?? ""}</td>
-                  <td className={`${td} whitespace-nowrap text-slate-600`}>{r.createdAt.toLocaleString()}</td>
-                  {canEdit && (
-                    <td className={`${td} text-right`}>
-                      <button type="button" data-mutates onClick={() => setRemoving(r)} className="rounded-md px-2 py-1 text-sm font-semibold text-red-700 ring-1 ring-red-200 hover:bg-red-50" aria-label={`Remove rule ${label(r)}`}>
-                        Remove
-                      </button>
-                    </td>
-                  )}
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
+        <DataTable
+          caption={<>Rules of {skillKey}</>}
+          captionHidden
+          columns={["Effect", "Scope", "Subject", "Note", "Added", canEdit && <span className="sr-only">Actions</span>]}
+        >
+          {rules.map((r) => (
+            <tr key={r.id}>
+              <td className={td}>
+                <span className={`inline-flex rounded-full px-2 py-0.5 text-xs font-semibold ring-1 ring-inset ${r.effect === "ALLOW" ? "bg-emerald-50 text-emerald-800 ring-emerald-600/30" : "bg-red-50 text-red-800 ring-red-600/30"}`}>
+                  {r.effect}
+                </span>
+              </td>
+              <td className={td}>{r.scope}</td>
+              <td className={`${td} font-mono`}>{r.scope === "GLOBAL" ? "everyone" : r.subject}</td>
+              <td className={`${td} text-slate-600`}>{r.note ?? ""}</td>
+              <td className={`${td} whitespace-nowrap text-slate-600`}>{r.createdAt.toLocaleString()}</td>
+              {canEdit && (
+                <td className={`${td} text-right`}>
+                  <button type="button" data-mutates onClick={() => setRemoving(r)} className="rounded-md px-2 py-1 text-sm font-semibold text-red-700 ring-1 ring-red-200 hover:bg-red-50" aria-label={`Remove rule ${label(r)}`}>
+                    Remove
+                  </button>
+                </td>
+              )}
+            </tr>
+          ))}
+        </DataTable>
       )}
       {canEdit && <AddRule skillKey={skillKey} status={status} onAdded={settle} />}
       <ConfirmDialog

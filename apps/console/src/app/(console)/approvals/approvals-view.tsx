@@ -11,7 +11,7 @@ import { InlineStatus, useInlineStatus } from "~/components/ui/inline-status.tsx
 import { Pagination } from "~/components/ui/pagination.tsx";
 import type { AppRouter } from "~/server/api/root.ts";
 import { useTRPC } from "~/trpc/react.tsx";
-import { errorText } from "../models/form.tsx";
+import { withErrorText } from "../models/form.tsx";
 import { PAGE_SIZE } from "./list-input.ts";
 
 type ApprovalList = inferRouterOutputs<AppRouter>["approval"]["list"];
@@ -197,13 +197,7 @@ function ApprovalCard({ item, now, canDecide, status }: { item: Item; now: Date;
           }
           confirmLabel={confirm === "approve" ? "Approve" : "Reject"}
           reason={{ label: "Note", maxLength: 1000, placeholder: confirm === "reject" ? "Why (shown to the requester)" : undefined }}
-          onConfirm={async (note) => {
-            try {
-              await decide.mutateAsync({ id: item.id, approve: confirm === "approve", ...(note && { note }) });
-            } catch (err) {
-              throw new Error(errorText(err));
-            }
-          }}
+          onConfirm={(note) => withErrorText(() => decide.mutateAsync({ id: item.id, approve: confirm === "approve", ...(note && { note }) }))}
         />
       )}
     </li>

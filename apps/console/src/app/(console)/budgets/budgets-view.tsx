@@ -11,7 +11,7 @@ import { btnDanger, btnPrimary, btnSecondary } from "~/components/ui/styles.ts";
 import { UsageBar } from "~/components/ui/usage-bar.tsx";
 import type { AppRouter } from "~/server/api/root.ts";
 import { useTRPC } from "~/trpc/react.tsx";
-import { describedBy, errorText, Field, fieldErrors, inputCls, numberOrNull } from "../models/form.tsx";
+import { describedBy, errorText, Field, fieldErrors, inputCls, numberOrNull, withErrorText } from "../models/form.tsx";
 
 type BudgetList = inferRouterOutputs<AppRouter>["budget"]["list"];
 type Budget = BudgetList["budgets"][number];
@@ -164,13 +164,7 @@ function BudgetCard({ budget: b, canEdit, status, onEdit }: { budget: Budget; ca
                 : "This subject falls back to the DEFAULT budget, if there is one."
           }
           confirmLabel="Delete budget"
-          onConfirm={async () => {
-            try {
-              await remove.mutateAsync({ id: b.id });
-            } catch (err) {
-              throw new Error(errorText(err));
-            }
-          }}
+          onConfirm={() => withErrorText(() => remove.mutateAsync({ id: b.id }))}
         />
       )}
     </li>

@@ -25,6 +25,18 @@ export function errorText(error: unknown): string {
   return e?.message ?? "Something went wrong.";
 }
 
+/**
+ * A confirm dialog's action: runs the mutation, and a refusal becomes an Error carrying
+ * errorText's line, which the dialog shows inline (the raw message may be zod's JSON).
+ */
+export async function withErrorText(run: () => Promise<unknown>): Promise<void> {
+  try {
+    await run();
+  } catch (err) {
+    throw new Error(errorText(err));
+  }
+}
+
 export const inputCls = "mt-1 block w-full rounded-md border border-slate-300 px-3 py-1.5 text-sm disabled:bg-slate-100 disabled:text-slate-500 aria-[invalid=true]:border-red-500";
 
 export function Field(props: { id: string; label: string; hint?: ReactNode; error?: string; children: ReactNode; className?: string }) {

@@ -10,7 +10,7 @@ import { btnDanger, btnPrimary, btnSecondary } from "~/components/ui/styles.ts";
 import { DataTable, td } from "~/components/ui/table.tsx";
 import type { AppRouter } from "~/server/api/root.ts";
 import { useTRPC } from "~/trpc/react.tsx";
-import { describedBy, errorText, Field, fieldErrors, inputCls } from "./form.tsx";
+import { describedBy, errorText, Field, fieldErrors, inputCls, withErrorText } from "./form.tsx";
 
 type ModelList = inferRouterOutputs<AppRouter>["model"]["list"];
 type Endpoint = ModelList["endpoints"][number];
@@ -177,13 +177,7 @@ function EndpointRow({ endpoint: e, canEdit, status, onEdit }: { endpoint: Endpo
             description="The endpoint is removed from the configuration. This cannot be undone (the audit log keeps its settings)."
             confirmLabel="Delete"
             confirmText={e.name}
-            onConfirm={async () => {
-              try {
-                await remove.mutateAsync({ id: e.id });
-              } catch (err) {
-                throw new Error(errorText(err));
-              }
-            }}
+            onConfirm={() => withErrorText(() => remove.mutateAsync({ id: e.id }))}
           />
         </td>
       )}
@@ -350,13 +344,7 @@ function RouteRow({ route: r, canEdit, status, onEdit }: { route: ConversationRo
             title={`Delete the route for ${label}?`}
             description="The conversation falls back to the default route at the runtime's next config reload."
             confirmLabel="Delete route"
-            onConfirm={async () => {
-              try {
-                await remove.mutateAsync({ id: r.id });
-              } catch (err) {
-                throw new Error(errorText(err));
-              }
-            }}
+            onConfirm={() => withErrorText(() => remove.mutateAsync({ id: r.id }))}
           />
         </td>
       )}

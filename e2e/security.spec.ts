@@ -29,14 +29,23 @@ test.describe("with an admin's session", () => {
 
   /** A mutation an admin may call (flag.toggle), and what it would change. */
   async function flagAttempt(db: Db) {
-    const flag = await db.featureFlag.findFirstOrThrow({ orderBy: { key: "asc" } });
+    // Not "agent.tools": switching every skill off, even for a moment, would change what the
+    // suite's runtime answers in the specs that follow.
+    const flag = await db.featureFlag.findFirstOrThrow({ where: { key: { not: "agent.tools" } }, orderBy: { key: "asc" } });
+    const path = "/api/trpc/flag.toggle";
     return {
-      path: "/api/trpc/flag.toggle",
+      path,
       body: trpcBody({ key: flag.key, enabled: !flag.enabled }),
       unchanged: async () => {
         expect(await db.featureFlag.findUniqueOrThrow({ where: { key: flag.key } })).toEqual(flag);
       },
-      restore: () => db.featureFlag.update({ where: { key: flag.key }, data: { enabled: flag.enabled } }),
+      // Back through the console's own call, so a new config revision tells the runtime too.
+      restore: async () => {
+        const now = await db.featureFlag.findUniqueOrThrow({ where: { key: flag.key } });
+        if (now.enabled === flag.enabled) return;
+        const res = await context.request.post(path, { headers: SAME_ORIGIN, data: trpcBody({ key: flag.key, enabled: flag.enabled }) });
+        expect(res.status()).toBe(200);
+      },
     };
   }
 

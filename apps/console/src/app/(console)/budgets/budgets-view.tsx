@@ -11,7 +11,7 @@ import { btnDanger, btnPrimary, btnSecondary } from "~/components/ui/styles.ts";
 import { UsageBar } from "~/components/ui/usage-bar.tsx";
 import type { AppRouter } from "~/server/api/root.ts";
 import { useTRPC } from "~/trpc/react.tsx";
-import { describedBy, errorText, Field, fieldErrors, inputCls, numberOrNull, withErrorText } from "../models/form.tsx";
+import { describedBy, errorText, Field, fieldErrors, FormFooter, inputCls, numberOrNull, withErrorText } from "../models/form.tsx";
 
 type BudgetList = inferRouterOutputs<AppRouter>["budget"]["list"];
 type Budget = BudgetList["budgets"][number];
@@ -236,19 +236,7 @@ function BudgetForm({ budget, onDone }: { budget: Budget | null; onDone: (messag
           </Field>
         ))}
       </div>
-      {active.error && (
-        <p role="alert" className="rounded-md bg-red-50 px-3 py-2 text-sm text-red-800">
-          {errorText(active.error)}
-        </p>
-      )}
-      <div className="flex gap-2">
-        <button type="submit" data-mutates className={btnPrimary} disabled={active.isPending}>
-          {active.isPending ? "Saving…" : budget ? "Save budget" : "Add budget"}
-        </button>
-        <button type="button" className={btnSecondary} onClick={() => onDone()}>
-          Cancel
-        </button>
-      </div>
+      <FormFooter error={active.error && errorText(active.error)} saving={active.isPending} submitLabel={budget ? "Save budget" : "Add budget"} onCancel={() => onDone()} />
     </form>
   );
 }

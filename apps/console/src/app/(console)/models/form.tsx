@@ -4,6 +4,7 @@
  * error, and the text of a tRPC error (zod field errors listed, not the raw JSON).
  */
 import type { ReactNode } from "react";
+import { btnPrimary, btnSecondary } from "~/components/ui/styles.ts";
 
 type TrpcLikeError = { message: string; data?: { zodError?: { fieldErrors?: Record<string, string[] | undefined>; formErrors?: string[] } | null } | null };
 
@@ -53,6 +54,32 @@ export function Field(props: { id: string; label: string; hint?: ReactNode; erro
         </p>
       )}
     </div>
+  );
+}
+
+/**
+ * A form's end: the refusal (if any) as an alert, the submit button (busy while saving) and,
+ * with `onCancel`, a Cancel button.
+ */
+export function FormFooter(props: { error: ReactNode; saving: boolean; submitLabel: string; disabled?: boolean; onCancel?: () => void }) {
+  return (
+    <>
+      {props.error && (
+        <p role="alert" className="rounded-md bg-red-50 px-3 py-2 text-sm text-red-800">
+          {props.error}
+        </p>
+      )}
+      <div className="flex gap-2">
+        <button type="submit" data-mutates className={btnPrimary} disabled={props.saving || props.disabled}>
+          {props.saving ? "Saving…" : props.submitLabel}
+        </button>
+        {props.onCancel && (
+          <button type="button" className={btnSecondary} onClick={props.onCancel}>
+            Cancel
+          </button>
+        )}
+      </div>
+    </>
   );
 }
 

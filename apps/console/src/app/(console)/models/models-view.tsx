@@ -10,7 +10,7 @@ import { btnDanger, btnPrimary, btnSecondary } from "~/components/ui/styles.ts";
 import { DataTable, td } from "~/components/ui/table.tsx";
 import type { AppRouter } from "~/server/api/root.ts";
 import { useTRPC } from "~/trpc/react.tsx";
-import { describedBy, errorText, Field, fieldErrors, inputCls, withErrorText } from "./form.tsx";
+import { describedBy, errorText, Field, fieldErrors, FormFooter, inputCls, withErrorText } from "./form.tsx";
 
 type ModelList = inferRouterOutputs<AppRouter>["model"]["list"];
 type Endpoint = ModelList["endpoints"][number];
@@ -244,19 +244,12 @@ function EndpointForm({ endpoint, onDone }: { endpoint: Endpoint | null; onDone:
         <input type="checkbox" checked={enabled} onChange={(e) => setEnabled(e.target.checked)} className="size-4" />
         Enabled
       </label>
-      {active.error && (
-        <p role="alert" className="rounded-md bg-red-50 px-3 py-2 text-sm text-red-800">
-          {hasFieldErrors ? "Not saved: check the fields marked above." : errorText(active.error)}
-        </p>
-      )}
-      <div className="flex gap-2">
-        <button type="submit" data-mutates className={btnPrimary} disabled={active.isPending}>
-          {active.isPending ? "Saving…" : endpoint ? "Save endpoint" : "Add endpoint"}
-        </button>
-        <button type="button" className={btnSecondary} onClick={() => onDone()}>
-          Cancel
-        </button>
-      </div>
+      <FormFooter
+        error={active.error && (hasFieldErrors ? "Not saved: check the fields marked above." : errorText(active.error))}
+        saving={active.isPending}
+        submitLabel={endpoint ? "Save endpoint" : "Add endpoint"}
+        onCancel={() => onDone()}
+      />
     </form>
   );
 }
@@ -390,14 +383,7 @@ function DefaultRoute({ data, canEdit, status }: { data: ModelList; canEdit: boo
       </h3>
       <p className="text-sm text-slate-600">Every conversation without a route of its own.{!current && " None is set: those conversations get no answer."}</p>
       <RouteFields id={id} data={data} endpointId={endpointId} setEndpointId={setEndpointId} rounds={rounds} setRounds={setRounds} budgetId={budgetId} setBudgetId={setBudgetId} errors={errors} />
-      {save.error && (
-        <p role="alert" className="rounded-md bg-red-50 px-3 py-2 text-sm text-red-800">
-          {errorText(save.error)}
-        </p>
-      )}
-      <button type="submit" data-mutates className={btnPrimary} disabled={save.isPending || !endpointId}>
-        {save.isPending ? "Saving…" : "Save default route"}
-      </button>
+      <FormFooter error={save.error && errorText(save.error)} saving={save.isPending} disabled={!endpointId} submitLabel="Save default route" />
     </form>
   );
 }
@@ -476,19 +462,13 @@ function RouteForm({ data, route, conversations, onDone }: { data: ModelList; ro
         </select>
       </Field>
       <RouteFields id={id} data={data} endpointId={endpointId} setEndpointId={setEndpointId} rounds={rounds} setRounds={setRounds} budgetId={budgetId} setBudgetId={setBudgetId} errors={errors} />
-      {save.error && (
-        <p role="alert" className="rounded-md bg-red-50 px-3 py-2 text-sm text-red-800">
-          {errorText(save.error)}
-        </p>
-      )}
-      <div className="flex gap-2">
-        <button type="submit" data-mutates className={btnPrimary} disabled={save.isPending || !conversationId || !endpointId}>
-          {save.isPending ? "Saving…" : "Save route"}
-        </button>
-        <button type="button" className={btnSecondary} onClick={() => onDone()}>
-          Cancel
-        </button>
-      </div>
+      <FormFooter
+        error={save.error && errorText(save.error)}
+        saving={save.isPending}
+        disabled={!conversationId || !endpointId}
+        submitLabel="Save route"
+        onCancel={() => onDone()}
+      />
     </form>
   );
 }

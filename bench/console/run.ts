@@ -348,6 +348,7 @@ async function main(): Promise<void> {
     const { cookie, overviewQuery } = await signIn();
     const overviewPath =
       overviewQuery ?? `/api/trpc/overview.get?batch=1&input=${encodeURIComponent(JSON.stringify({ 0: { json: null, meta: { values: ["undefined"], v: 1 } } }))}`;
+    console.log(`signed in as ${ADMIN.email}; Overview poll: ${overviewQuery ? "the request the page made" : "not seen in the browser, using the httpBatchLink shape"} (${decodeURIComponent(overviewPath)})`);
     const page = { cookie, accept: "text/html,application/xhtml+xml", "accept-encoding": "gzip" };
     const api = { cookie, accept: "*/*", "accept-encoding": "gzip", "x-trpc-source": "console", "content-type": "application/json" };
     // A page rendered for the signed-in admin carries the header's role badge; a redirect to sign-in does not.

@@ -44,3 +44,16 @@ export function SsoSignInButton({ callbackUrl }: { callbackUrl: string }) {
     </RedirectButton>
   );
 }
+
+/** Starts DingTalk login (OAuth 2 at DingTalk's login page). */
+export function DingTalkSignInButton({ callbackUrl }: { callbackUrl: string }) {
+  return (
+    <RedirectButton
+      onClick={() => signIn("dingtalk", { callbackUrl })}
+      busyLabel="Redirecting…"
+      className="w-full bg-white px-4 py-2.5 text-slate-800 shadow-sm ring-1 ring-slate-300 hover:bg-slate-50"
+    >
+      Sign in with DingTalk
+    </RedirectButton>
+  );
+}

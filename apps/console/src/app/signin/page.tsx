@@ -1,9 +1,8 @@
 import type { Metadata } from "next";
 import { redirect } from "next/navigation";
-import { SsoSignInButton } from "~/components/auth-buttons.tsx";
+import { DingTalkSignInButton, SsoSignInButton } from "~/components/auth-buttons.tsx";
 import { dingtalkEnabled, getSession } from "~/server/auth.ts";
 import { waitText } from "~/server/rate-limit.ts";
-import { DingTalkSignInButton } from "./dingtalk-button.tsx";
 
 export const metadata: Metadata = { title: "Sign in" };
 

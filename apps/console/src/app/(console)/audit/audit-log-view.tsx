@@ -6,6 +6,7 @@ import { ErrorState } from "~/components/ui/error-state.tsx";
 import { formatDateTime } from "~/components/ui/format.ts";
 import { InlineStatus, useInlineStatus } from "~/components/ui/inline-status.tsx";
 import { Pagination } from "~/components/ui/pagination.tsx";
+import { control as baseControl } from "~/components/ui/styles.ts";
 import { DataTable, td } from "~/components/ui/table.tsx";
 import type { AuditListItem } from "~/server/api/routers/audit.ts";
 import { useTRPC } from "~/trpc/react.tsx";
@@ -20,7 +21,8 @@ interface Filters {
   toDay?: string;
 }
 
-const control = "mt-1 rounded-md border border-slate-300 bg-white px-2.5 py-1.5 text-sm";
+/** The filter bar's inputs sit under their labels. */
+const control = `mt-1 ${baseControl}`;
 
 /** The query input for some filters and a cursor (days as UTC bounds, the end day included). */
 function toInput(f: Filters, cursor: string | undefined) {

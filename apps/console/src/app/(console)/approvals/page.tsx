@@ -1,4 +1,5 @@
 import type { Metadata } from "next";
+import { PageHeader } from "~/components/ui/page-header.tsx";
 import { getSession } from "~/server/auth.ts";
 import { getQueryClient, HydrateClient, trpc } from "~/trpc/server.tsx";
 import { ApprovalsView } from "./approvals-view.tsx";
@@ -12,13 +13,10 @@ export default async function ApprovalsPage() {
   return (
     <HydrateClient>
       <div className="space-y-4">
-        <div>
-          <h1 className="text-2xl font-semibold tracking-tight">Approvals</h1>
-          <p className="mt-1 text-sm text-slate-600">
-            Write and destructive skill calls wait here for an approver. Judge the input: once approved, the runtime runs
-            exactly this call and replies in the original conversation.
-          </p>
-        </div>
+        <PageHeader title="Approvals">
+          Write and destructive skill calls wait here for an approver. Judge the input: once approved, the runtime runs
+          exactly this call and replies in the original conversation.
+        </PageHeader>
         {/* The server refuses other roles anyway; this only hides controls they cannot use. */}
         <ApprovalsView canDecide={role === "ADMIN" || role === "APPROVER"} />
       </div>

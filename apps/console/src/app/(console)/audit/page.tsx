@@ -1,4 +1,5 @@
 import type { Metadata } from "next";
+import { PageHeader } from "~/components/ui/page-header.tsx";
 import { getQueryClient, HydrateClient, trpc } from "~/trpc/server.tsx";
 import { AuditLogView } from "./audit-log-view.tsx";
 import { AUDIT_PAGE_SIZE } from "./filters.ts";
@@ -11,12 +12,9 @@ export default async function AuditPage() {
   return (
     <HydrateClient>
       <div className="space-y-4">
-        <div>
-          <h1 className="text-2xl font-semibold tracking-tight">Audit log</h1>
-          <p className="mt-1 text-sm text-slate-600">
-            Every change and decision that matters, newest first. The log is append-only and hash-chained: verifying recomputes the chain.
-          </p>
-        </div>
+        <PageHeader title="Audit log">
+          Every change and decision that matters, newest first. The log is append-only and hash-chained: verifying recomputes the chain.
+        </PageHeader>
         <AuditLogView />
       </div>
     </HydrateClient>

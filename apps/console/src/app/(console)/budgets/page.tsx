@@ -1,4 +1,5 @@
 import type { Metadata } from "next";
+import { PageHeader } from "~/components/ui/page-header.tsx";
 import { getSession } from "~/server/auth.ts";
 import { getQueryClient, HydrateClient, trpc } from "~/trpc/server.tsx";
 import { BudgetsView } from "./budgets-view.tsx";
@@ -10,13 +11,10 @@ export default async function BudgetsPage() {
   return (
     <HydrateClient>
       <div className="space-y-4">
-        <div>
-          <h1 className="text-2xl font-semibold tracking-tight">Budgets &amp; limits</h1>
-          <p className="mt-1 text-sm text-slate-600">
-            Token budgets per day and month, context size and request rate, for the organisation, each conversation and
-            each user. Empty means unlimited; windows reset at 00:00 UTC and on the 1st of the month.
-          </p>
-        </div>
+        <PageHeader title="Budgets & limits">
+          Token budgets per day and month, context size and request rate, for the organisation, each conversation and
+          each user. Empty means unlimited; windows reset at 00:00 UTC and on the 1st of the month.
+        </PageHeader>
         {/* The server refuses non-admins anyway; this only hides controls they cannot use. */}
         <BudgetsView canEdit={session?.user.role === "ADMIN"} />
       </div>

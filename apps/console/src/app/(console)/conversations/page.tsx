@@ -1,4 +1,5 @@
 import type { Metadata } from "next";
+import { PageHeader } from "~/components/ui/page-header.tsx";
 import { hasRole, ROLE_SETS } from "~/server/api/roles.ts";
 import { getSession } from "~/server/auth.ts";
 import { getQueryClient, HydrateClient, trpc } from "~/trpc/server.tsx";
@@ -13,13 +14,10 @@ export default async function ConversationsPage() {
   return (
     <HydrateClient>
       <div className="space-y-4">
-        <div>
-          <h1 className="text-2xl font-semibold tracking-tight">Conversations</h1>
-          <p className="mt-1 text-sm text-slate-600">
-            DingTalk groups and chats the robot has seen. New ones wait as pending (the robot answers &ldquo;not enabled yet&rdquo;) until an operator
-            enables them; the environment picks which skills apply.
-          </p>
-        </div>
+        <PageHeader title="Conversations">
+          DingTalk groups and chats the robot has seen. New ones wait as pending (the robot answers &ldquo;not enabled yet&rdquo;) until an operator
+          enables them; the environment picks which skills apply.
+        </PageHeader>
         <ConversationsTable canEdit={hasRole(session?.user.role, ROLE_SETS.operator)} />
       </div>
     </HydrateClient>

@@ -1,4 +1,5 @@
 import type { Metadata } from "next";
+import { PageHeader } from "~/components/ui/page-header.tsx";
 import { hasRole } from "~/server/api/roles.ts";
 import { getSession } from "~/server/auth.ts";
 import { getQueryClient, HydrateClient, trpc } from "~/trpc/server.tsx";
@@ -13,13 +14,10 @@ export default async function FlagsPage() {
   return (
     <HydrateClient>
       <div className="space-y-4">
-        <div>
-          <h1 className="text-2xl font-semibold tracking-tight">Feature flags</h1>
-          <p className="mt-1 text-sm text-slate-600">
-            Switches the runtime reads with the rest of the policy. <code className="font-mono">agent.tools</code> gates every skill; a skill can name
-            another flag it needs.
-          </p>
-        </div>
+        <PageHeader title="Feature flags">
+          Switches the runtime reads with the rest of the policy. <code className="font-mono">agent.tools</code> gates every skill; a skill can name
+          another flag it needs.
+        </PageHeader>
         <FlagsTable canEdit={canEdit} />
       </div>
     </HydrateClient>

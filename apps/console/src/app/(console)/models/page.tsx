@@ -1,4 +1,5 @@
 import type { Metadata } from "next";
+import { PageHeader } from "~/components/ui/page-header.tsx";
 import { getSession } from "~/server/auth.ts";
 import { getQueryClient, HydrateClient, trpc } from "~/trpc/server.tsx";
 import { ModelsView } from "./models-view.tsx";
@@ -10,13 +11,10 @@ export default async function ModelsPage() {
   return (
     <HydrateClient>
       <div className="space-y-4">
-        <div>
-          <h1 className="text-2xl font-semibold tracking-tight">Models &amp; routes</h1>
-          <p className="mt-1 text-sm text-slate-600">
-            The OpenAI-compatible endpoints the robot calls, and which one answers each conversation. API keys stay in the
-            runtime&apos;s environment: only the env var&apos;s name is stored.
-          </p>
-        </div>
+        <PageHeader title="Models & routes">
+          The OpenAI-compatible endpoints the robot calls, and which one answers each conversation. API keys stay in the
+          runtime&apos;s environment: only the env var&apos;s name is stored.
+        </PageHeader>
         {/* The server refuses non-admins anyway; this only hides controls they cannot use. */}
         <ModelsView canEdit={session?.user.role === "ADMIN"} />
       </div>

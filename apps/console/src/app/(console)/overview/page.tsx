@@ -1,4 +1,5 @@
 import type { Metadata } from "next";
+import { PageHeader } from "~/components/ui/page-header.tsx";
 import { getQueryClient, HydrateClient, trpc } from "~/trpc/server.tsx";
 import { OverviewDashboard } from "./overview-dashboard.tsx";
 
@@ -9,10 +10,7 @@ export default async function OverviewPage() {
   return (
     <HydrateClient>
       <div className="space-y-4">
-        <div>
-          <h1 className="text-2xl font-semibold tracking-tight">Overview</h1>
-          <p className="mt-1 text-sm text-slate-600">Safe mode, runtime replicas and their config, and the last 24 hours at a glance.</p>
-        </div>
+        <PageHeader title="Overview">Safe mode, runtime replicas and their config, and the last 24 hours at a glance.</PageHeader>
         <OverviewDashboard />
       </div>
     </HydrateClient>

@@ -1,4 +1,5 @@
 import type { Metadata } from "next";
+import { PageHeader } from "~/components/ui/page-header.tsx";
 import { hasRole } from "~/server/api/roles.ts";
 import { getSession } from "~/server/auth.ts";
 import { getQueryClient, HydrateClient, trpc } from "~/trpc/server.tsx";
@@ -15,13 +16,10 @@ export default async function SafeModePage() {
   return (
     <HydrateClient>
       <div className="space-y-4">
-        <div>
-          <h1 className="text-2xl font-semibold tracking-tight">Safe mode</h1>
-          <p className="mt-1 text-sm text-slate-600">
-            The break-glass switch. <strong>Read-only</strong>: only READ skills run. <strong>Maintenance</strong>: the robot calls no model and answers
-            every message with the status message. With the console down: <code className="font-mono">clawgate safe-mode on --reason …</code>
-          </p>
-        </div>
+        <PageHeader title="Safe mode">
+          The break-glass switch. <strong>Read-only</strong>: only READ skills run. <strong>Maintenance</strong>: the robot calls no model and answers
+          every message with the status message. With the console down: <code className="font-mono">clawgate safe-mode on --reason …</code>
+        </PageHeader>
         <SafeModePanel canOperate={canOperate} />
       </div>
     </HydrateClient>

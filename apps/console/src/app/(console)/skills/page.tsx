@@ -1,4 +1,5 @@
 import type { Metadata } from "next";
+import { PageHeader } from "~/components/ui/page-header.tsx";
 import { hasRole } from "~/server/api/roles.ts";
 import { getSession } from "~/server/auth.ts";
 import { getQueryClient, HydrateClient, trpc } from "~/trpc/server.tsx";
@@ -15,12 +16,9 @@ export default async function SkillsPage() {
   return (
     <HydrateClient>
       <div className="space-y-4">
-        <div>
-          <h1 className="text-2xl font-semibold tracking-tight">Skills</h1>
-          <p className="mt-1 text-sm text-slate-600">
-            What the robot may do. Write and destructive skills need an approver&apos;s grant when marked. Open a skill for its allow and deny rules.
-          </p>
-        </div>
+        <PageHeader title="Skills">
+          What the robot may do. Write and destructive skills need an approver&apos;s grant when marked. Open a skill for its allow and deny rules.
+        </PageHeader>
         <SkillsTable canEdit={canEdit} />
       </div>
     </HydrateClient>

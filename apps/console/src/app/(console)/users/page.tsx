@@ -1,4 +1,5 @@
 import type { Metadata } from "next";
+import { PageHeader } from "~/components/ui/page-header.tsx";
 import { hasRole, ROLE_SETS } from "~/server/api/roles.ts";
 import { getSession } from "~/server/auth.ts";
 import { getQueryClient, HydrateClient, trpc } from "~/trpc/server.tsx";
@@ -13,12 +14,9 @@ export default async function UsersPage() {
   return (
     <HydrateClient>
       <div className="space-y-4">
-        <div>
-          <h1 className="text-2xl font-semibold tracking-tight">Users &amp; roles</h1>
-          <p className="mt-1 text-sm text-slate-600">
-            Who may use the console. People sign in with SSO; admins give roles. Demoting or disabling someone ends their sessions at once.
-          </p>
-        </div>
+        <PageHeader title="Users & roles">
+          Who may use the console. People sign in with SSO; admins give roles. Demoting or disabling someone ends their sessions at once.
+        </PageHeader>
         <UsersTable canEdit={hasRole(session?.user.role, ROLE_SETS.admin)} selfId={session?.user.id ?? ""} />
       </div>
     </HydrateClient>

@@ -14,6 +14,11 @@
  * SDK call (`chat.completions.create`, through the agent's ModelSlots hook: the slot's own
  * database work counts as overhead, the model's answer does not). Same run, same concurrency: a
  * baseline of bare openai SDK calls with the same request body, for the ratio.
+ *
+ * Also per turn: the time its statements on the worker pool took (from the call to the result,
+ * so pool and event-loop waits included), and the process's CPU time per turn, total and minus
+ * the bare SDK calls' CPU (what the runtime adds per turn: the number that decides how many
+ * turns a core can run when the process is CPU-bound, as at 200 here).
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { AsyncLocalStorage } from "node:async_hooks";
@@ -46,6 +51,7 @@ const DB_POOL = Number(process.env.BENCH_DB_POOL ?? 10);
 const WORKER_POOL = Number(process.env.BENCH_WORKER_POOL ?? 24);
 
 interface Acc {
+  dbMs: number;
   modelMs: number;
   slotMs: number;
   calls: number;
@@ -56,6 +62,8 @@ interface Sample extends Acc {
 }
 
 interface TurnRun {
+  /** Process CPU time (user + system) over the whole run. */
+  cpuMs: number;
   samples: Sample[];
   notAnswered: number;
   errors: number;
@@ -65,6 +73,7 @@ interface TurnRun {
 
 const pct = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))] ?? NaN;
 const sorted = (xs: number[]) => [...xs].sort((a, b) => a - b);
+const cpuMs = (u: NodeJS.CpuUsage) => (u.user + u.system) / 1000;
 
 function startModel(): Promise<{ proc: ChildProcess; url: string }> {
   const proc = spawn(process.execPath, ["--import", "tsx", "bench/agent/model-server.ts", String(MODEL_PORT), String(LATENCY_MS)], {
@@ -142,6 +151,19 @@ async function main(): Promise<void> {
         }
       },
     };
+    // Time in the worker pool's statements (memory, invocations, slots), attributed to the turn.
+    const query = workerPool.query.bind(workerPool) as (...args: unknown[]) => Promise<unknown>;
+    Object.assign(workerPool, {
+      query: async (...args: unknown[]) => {
+        const t0 = performance.now();
+        try {
+          return await query(...args);
+        } finally {
+          const acc = turnStore.getStore();
+          if (acc) acc.dbMs += performance.now() - t0;
+        }
+      },
+    });
     const agent = createAgent({ db, pool: workerPool, modelSlots: timedSlots });
 
     const runTurns = async (workers: number, text: string, perConversation: number): Promise<TurnRun> => {
@@ -149,8 +171,9 @@ async function main(): Promise<void> {
       let notAnswered = 0;
       let errors = 0;
       let firstError: string | undefined;
+      const cpu0 = process.cpuUsage();
       const wallMs = await drive(workers, perConversation, async (w) => {
-        const acc: Acc = { modelMs: 0, slotMs: 0, calls: 0 };
+        const acc: Acc = { dbMs: 0, modelMs: 0, slotMs: 0, calls: 0 };
         const t0 = performance.now();
         try {
           const reply = await turnStore.run(acc, () =>
@@ -172,7 +195,7 @@ async function main(): Promise<void> {
           firstError ??= error instanceof Error ? `${error.name}: ${error.message}`.slice(0, 160) : String(error);
         }
       });
-      return { samples, notAnswered, errors, firstError, wallMs };
+      return { samples, notAnswered, errors, firstError, wallMs, cpuMs: cpuMs(process.cpuUsage(cpu0)) };
     };
 
     // The baseline: the same request body (system prompt, a user message, the offered tools) through a bare SDK client.
@@ -180,6 +203,7 @@ async function main(): Promise<void> {
     const bare = new OpenAI({ baseURL: model.url, apiKey: "not-set", maxRetries: 0, timeout: 60_000 });
     const runBaseline = async (workers: number, perWorker: number) => {
       const times: number[] = [];
+      const cpu0 = process.cpuUsage();
       const wallMs = await drive(workers, perWorker, async () => {
         const t0 = performance.now();
         await bare.chat.completions.create({
@@ -192,15 +216,15 @@ async function main(): Promise<void> {
         });
         times.push(performance.now() - t0);
       });
-      return { times, rate: times.length / (wallMs / 1000) };
+      return { times, rate: times.length / (wallMs / 1000), cpuPerCall: cpuMs(process.cpuUsage(cpu0)) / times.length };
     };
 
     const f = (n: number) => n.toFixed(2);
     const lines = [
-      `Demo model latency ${LATENCY_MS} ms (separate process, HTTP); ${TURNS} turns per conversation, the conversations at once; model-slot leases on; Prisma pool ${DB_POOL}, worker pool ${WORKER_POOL}. Overhead = turn wall - time inside the SDK's model calls; "slot" = the lease acquire/release around them (part of the overhead).`,
+      `Demo model latency ${LATENCY_MS} ms (separate process, HTTP); ${TURNS} turns per conversation, the conversations at once; model-slot leases on; Prisma pool ${DB_POOL}, worker pool ${WORKER_POOL}. Overhead = turn wall - time inside the SDK's model calls; "slot" = the lease acquire/release around them (part of the overhead); "in DB" = the time of the worker pool's statements (slot's included; a tool call's SkillInvocation row is written while the next model call runs, so this can overlap the model time); CPU = the process's CPU time per turn, "runtime" = minus the bare SDK's CPU per call times the model calls.`,
       "",
-      "| concurrency | run | turns | model calls/turn | wall p50 ms | wall p99 ms | in model p50 ms | overhead p50 ms | overhead p99 ms | overhead max ms | of which slot p50 ms | per second | vs bare SDK | not answered | errors |",
-      "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+      "| concurrency | run | turns | model calls/turn | wall p50 ms | wall p99 ms | in model p50 ms | overhead p50 ms | overhead p99 ms | overhead max ms | of which slot p50 ms | in DB p50 ms | CPU ms/turn | runtime CPU ms/turn | per second | vs bare SDK | not answered | errors |",
+      "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ];
     const errorNotes: string[] = [];
     for (const workers of CONCURRENCY) {
@@ -211,7 +235,7 @@ async function main(): Promise<void> {
 
       const baseline = await runBaseline(workers, TURNS);
       const base = sorted(baseline.times);
-      lines.push(`| ${workers} | bare openai SDK call (baseline) | ${base.length} | 1.0 | ${f(pct(base, 0.5))} | ${f(pct(base, 0.99))} | ${f(pct(base, 0.5))} | | | | | ${baseline.rate.toFixed(0)} | 1.00x | | |`);
+      lines.push(`| ${workers} | bare openai SDK call (baseline) | ${base.length} | 1.0 | ${f(pct(base, 0.5))} | ${f(pct(base, 0.99))} | ${f(pct(base, 0.5))} | | | | | | ${f(baseline.cpuPerCall)} | | ${baseline.rate.toFixed(0)} | 1.00x | | |`);
       for (const [name, text] of [
         ['agent turn, text answer ("hello")', "hello"],
         ["agent turn, kb.search (cache hit) + answer", "search the kb for vpn"],
@@ -223,8 +247,10 @@ async function main(): Promise<void> {
         const inModel = sorted(r.samples.map((x) => x.modelMs));
         const calls = r.samples.reduce((n, x) => n + x.calls, 0) / Math.max(1, r.samples.length);
         const rate = r.samples.length / (r.wallMs / 1000);
+        const dbMs = sorted(r.samples.map((x) => x.dbMs));
+        const cpuPerTurn = r.cpuMs / Math.max(1, r.samples.length);
         lines.push(
-          `| ${workers} | ${name} | ${r.samples.length} | ${calls.toFixed(1)} | ${f(pct(wall, 0.5))} | ${f(pct(wall, 0.99))} | ${f(pct(inModel, 0.5))} | **${f(pct(over, 0.5))}** | **${f(pct(over, 0.99))}** | ${f(over.at(-1) ?? NaN)} | ${f(pct(slot, 0.5))} | ${rate.toFixed(0)} | ${(rate * calls / baseline.rate).toFixed(2)}x | ${r.notAnswered} | ${r.errors} |`,
+          `| ${workers} | ${name} | ${r.samples.length} | ${calls.toFixed(1)} | ${f(pct(wall, 0.5))} | ${f(pct(wall, 0.99))} | ${f(pct(inModel, 0.5))} | **${f(pct(over, 0.5))}** | **${f(pct(over, 0.99))}** | ${f(over.at(-1) ?? NaN)} | ${f(pct(slot, 0.5))} | ${f(pct(dbMs, 0.5))} | ${f(cpuPerTurn)} | ${f(cpuPerTurn - calls * baseline.cpuPerCall)} | ${rate.toFixed(0)} | ${(rate * calls / baseline.rate).toFixed(2)}x | ${r.notAnswered} | ${r.errors} |`,
         );
         if (r.firstError) errorNotes.push(`${workers} / ${name}: ${r.errors} turns threw, first: ${r.firstError}`);
         console.log(lines.at(-1));

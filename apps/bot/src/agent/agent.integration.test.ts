@@ -181,14 +181,16 @@ describe("the agent loop", () => {
     expect(await query(testDb.url, `SELECT status FROM "ApprovalRequest" WHERE "conversationId" = 'cid-again'`)).toEqual([{ status: "PENDING" }]);
   });
 
-  it("in READ_ONLY safe mode does not offer ticket.create, and refuses it when called anyway", async () => {
+  it("in READ_ONLY safe mode refuses ticket.create with the safe-mode message, and creates no approval", async () => {
     await untilApplied(policy, await setSafeMode(db, { level: "READ_ONLY" }));
     try {
       const { text, inbound } = await talk("cid-ro", "create a ticket in OPS: printer broken");
-      expect(offeredNames(lastChatRequest())).not.toContain("ticket_create");
-      expect(offeredNames(lastChatRequest())).toContain("kb_search");
+      // Offered, so the user asking for a write hears that safe mode is on instead of a plain answer.
+      expect(offeredNames(lastChatRequest())).toEqual(expect.arrayContaining(["ticket_create", "kb_search"]));
       expect(text.toLowerCase()).not.toContain("waiting for approval");
-      expect(await invocations(inbound.id)).toEqual([]);
+      expect(text).toContain("Safe mode is on");
+      expect(text).toContain("only read-only skills run");
+      expect(await invocations(inbound.id)).toMatchObject([{ skillKey: "ticket.create", decision: "DENY", reasons: ["safe_mode.read_only"], outcome: "DENIED" }]);
 
       const forced = await talk("cid-deny", 'CALL ticket_create {"project":"OPS","title":"printer broken"}');
       expect(forced.text).toContain("only read-only skills run");

@@ -57,6 +57,7 @@ export async function runTurn(t: TurnContext, userText: string, memory: StoredMe
     used += messageTokens(message);
   };
   const approvals: string[] = [];
+  const notices = new Set<string>();
   const done: TurnResult["calls"] = [];
   let toolCalls = 0;
   const usage: TokenUsage = { promptTokens: 0, completionTokens: 0 };
@@ -73,7 +74,7 @@ export async function runTurn(t: TurnContext, userText: string, memory: StoredMe
       const message = completion.choices[0]?.message;
       const calls = (message?.tool_calls ?? []).filter((c) => c.type === "function");
       if (!offer || calls.length === 0) {
-        answer = finalText(message?.content ?? "", approvals);
+        answer = finalText(message?.content ?? "", approvals, notices);
         break;
       }
       push({ role: "assistant", content: message?.content ?? null, tool_calls: calls });
@@ -83,6 +84,7 @@ export async function runTurn(t: TurnContext, userText: string, memory: StoredMe
         const result = await callTool(turn, skillKey, call.function.arguments);
         done.push({ skillKey, decision: result.decision, outcome: result.outcome });
         if (result.approvalId) approvals.push(result.approvalId);
+        if (result.safeModeNotice) notices.add(result.safeModeNotice);
         push({ role: "tool", tool_call_id: call.id, content: fitToolResult(result.content, limits.prompt - used) });
       }
     }
@@ -94,19 +96,25 @@ export async function runTurn(t: TurnContext, userText: string, memory: StoredMe
     }
     await writes.settle();
     // Whatever was already requested still waits for an approver: say so even without a model.
-    return { text: finalText(MODEL_UNAVAILABLE_REPLY, approvals), outcome: "model_unavailable", toolCalls, approvals, calls: done, usage, error: error instanceof Error ? error.message : String(error) };
+    return { text: finalText(MODEL_UNAVAILABLE_REPLY, approvals, notices), outcome: "model_unavailable", toolCalls, approvals, calls: done, usage, error: error instanceof Error ? error.message : String(error) };
   }
   // Only answered turns are remembered (outside the try: a database error here is the job's to retry).
   await Promise.all([saveTurn(t.sql, t.conversationId, memory, prompt.userText, answer, limits), writes.settle()]);
   return { text: answer, outcome: "answered", toolCalls, approvals, calls: done, usage };
 }
 
-function finalText(content: string, approvals: readonly string[]): string {
-  const clipped = clip(content.trim() || EMPTY_ANSWER_REPLY, MAX_REPLY_CHARS - 300);
-  // Not left to the model: the user must know an action is pending, whatever the model wrote.
-  if (approvals.length === 0) return clipped;
-  const what = approvals.length === 1 ? "the action was" : `${approvals.length} actions were`;
-  return `${clipped}\n\nWaiting for approval: ${what} sent to an approver and will run once granted (request ${approvals.join(", ")}).`;
+function finalText(content: string, approvals: readonly string[], notices: ReadonlySet<string> = new Set()): string {
+  let text = clip(content.trim() || EMPTY_ANSWER_REPLY, MAX_REPLY_CHARS - 600);
+  // Not left to the model: the user must know an action is pending or refused by safe mode,
+  // whatever the model wrote.
+  if (approvals.length > 0) {
+    const what = approvals.length === 1 ? "the action was" : `${approvals.length} actions were`;
+    text += `\n\nWaiting for approval: ${what} sent to an approver and will run once granted (request ${approvals.join(", ")}).`;
+  }
+  for (const notice of notices) {
+    if (!text.includes(notice)) text += `\n\nSafe mode is on: ${clip(notice, 280)}`;
+  }
+  return text;
 }
 
 const clip = (s: string, n: number) => (s.length > n ? `${s.slice(0, n - 1)}…` : s);

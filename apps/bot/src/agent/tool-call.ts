@@ -85,6 +85,8 @@ export interface ToolCallResult {
   /** What the model reads as the tool's answer. */
   content: string;
   approvalId?: string;
+  /** Set when read-only safe mode refused the call: its message, which the reply must carry. */
+  safeModeNotice?: string;
   /** As recorded in SkillInvocation (for metrics). */
   decision: Decision;
   outcome: Outcome;
@@ -175,6 +177,7 @@ export async function callTool(turn: TurnContext, skillKey: string, rawArguments
       content: `Refused by policy: ${decision.reasons.map((r) => r.detail).join(" ")} Tell the user this; do not retry.`,
       decision: recorded,
       outcome: "DENIED",
+      ...safeModeNotice(decision.reasons),
     };
   }
   const skill = SKILLS.get(skillKey);
@@ -237,4 +240,9 @@ export async function callTool(turn: TurnContext, skillKey: string, rawArguments
   const outcome: Outcome = result.ok ? "SUCCESS" : / timed out after /.test(result.error) ? "TIMEOUT" : "ERROR";
   await recordInvocation(t, record(outcome, { cacheHit, latencyMs, ...(result.ok ? {} : { error: result.error }) }));
   return { content: result.ok ? result.content : `The skill failed: ${result.error}`, decision: recorded, outcome };
+}
+
+function safeModeNotice(reasons: readonly { code: string; detail: string }[]): { safeModeNotice?: string } {
+  const reason = reasons.find((r) => r.code === "safe_mode.read_only");
+  return reason ? { safeModeNotice: reason.detail } : {};
 }

@@ -2,9 +2,10 @@
  * The model concurrency cap against real PostgreSQL, with two pools standing in for two replicas.
  */
 import { createTestDatabase, type TestDatabase } from "@clawgate/devstack/testdb";
-import pg from "pg";
+import type pg from "pg";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { ModelUnavailableError } from "../agent/model.ts";
+import { createPgPool } from "../db-pool.ts";
 import { createModelSlots, ModelBusyError } from "./model-slots.ts";
 
 let tdb: TestDatabase;
@@ -23,8 +24,11 @@ const deferred = () => {
 
 beforeAll(async () => {
   tdb = await createTestDatabase({ prefix: "clawgate_slots" });
-  poolA = new pg.Pool({ connectionString: tdb.url, max: 6 });
-  poolB = new pg.Pool({ connectionString: tdb.url, max: 6 });
+  // The runtime's own pool factory: every client has an error listener, so dropping the test
+  // database (which terminates backends still closing after pool.end()) cannot crash the run.
+  const options = { max: 6, connectionTimeoutMillis: 5_000, statementTimeoutMs: 15_000 };
+  poolA = createPgPool(tdb.url, { ...options, applicationName: "slots-replica-a" });
+  poolB = createPgPool(tdb.url, { ...options, applicationName: "slots-replica-b" });
 });
 afterAll(async () => {
   await poolA?.end();

@@ -5,13 +5,12 @@
 import "server-only";
 import { PrismaAdapter } from "@next-auth/prisma-adapter";
 import { getServerSession, type NextAuthOptions } from "next-auth";
-import pg from "pg";
 import { cache } from "react";
 import { getDb } from "@clawgate/db";
 import { env } from "~/env.ts";
 import { clawgateAdapter, isDisabled, type BaseAdapter } from "./auth-adapter.ts";
 import { dingtalkProvider } from "./dingtalk-oauth.ts";
-import { createSignInLimiter, type SignInLimiter } from "./rate-limit.ts";
+import { createSignInLimiter, limiterPool, type SignInLimiter } from "./rate-limit.ts";
 import { signInDecision, type OidcProfile } from "./sign-in-policy.ts";
 
 /** DingTalk login is offered only when its app credentials are configured. */
@@ -23,7 +22,7 @@ const globalForLimiter = globalThis as unknown as { clawgateSignInLimiter?: Prom
 /** One limiter (and a 2-connection pool) per process, shared by the auth route and the callbacks. */
 export function signInLimiter(): Promise<SignInLimiter> {
   globalForLimiter.clawgateSignInLimiter ??= createSignInLimiter(
-    new pg.Pool({ connectionString: env.DATABASE_URL, max: 2, application_name: "clawgate-console-ratelimit" }),
+    limiterPool(env.DATABASE_URL),
     { perIp: env.SIGNIN_RATE_LIMIT_PER_IP, perEmail: env.SIGNIN_RATE_LIMIT_PER_EMAIL, windowSeconds: env.SIGNIN_RATE_LIMIT_WINDOW_SECONDS },
   ).catch((error: unknown) => {
     globalForLimiter.clawgateSignInLimiter = undefined; // try again on the next sign-in

@@ -1,14 +1,14 @@
-import pg from "pg";
+import type pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 // Relative import, as in vitest.config.ts: the console does not depend on devstack.
 import { createTestDatabase, type TestDatabase } from "../../../../packages/devstack/src/testdb.ts";
-import { clientIp, createSignInLimiter, SIGNIN_LIMIT_SCHEMA, SIGNIN_LIMIT_TABLE, tooManyAttempts, waitText } from "./rate-limit.ts";
+import { clientIp, createSignInLimiter, limiterPool, SIGNIN_LIMIT_SCHEMA, SIGNIN_LIMIT_TABLE, tooManyAttempts, waitText } from "./rate-limit.ts";
 
 describe("sign-in limiter on PostgreSQL", () => {
   let db: TestDatabase;
   const pools: pg.Pool[] = [];
   const pool = () => {
-    const p = new pg.Pool({ connectionString: db.url, max: 2 });
+    const p = limiterPool(db.url);
     pools.push(p);
     return p;
   };

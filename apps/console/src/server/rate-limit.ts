@@ -4,7 +4,7 @@
  * identity-provider sign-ins per email. When PostgreSQL does not answer, a per-instance memory
  * limiter with the same limits decides instead (sign-in then fails on the database anyway).
  */
-import type pg from "pg";
+import pg from "pg";
 import { RateLimiterMemory, RateLimiterPostgres, RateLimiterRes } from "rate-limiter-flexible";
 
 /** Our own schema: `prisma migrate dev` owns `public` and would report the table as drift. */
@@ -18,6 +18,18 @@ CREATE TABLE IF NOT EXISTS ${SIGNIN_LIMIT_SCHEMA}.${SIGNIN_LIMIT_TABLE} (
   points integer NOT NULL DEFAULT 0,
   expire bigint
 );`;
+
+/**
+ * The limiter's small pool. A client whose connection drops (database restarted, or a test
+ * database dropped while a closed pool's sockets are still closing) emits "error" on itself:
+ * every client gets a listener, so that can never crash the console.
+ */
+export function limiterPool(url: string, applicationName = "clawgate-console-ratelimit"): pg.Pool {
+  const pool = new pg.Pool({ connectionString: url, max: 2, application_name: applicationName });
+  pool.on("error", () => {});
+  pool.on("connect", (client) => client.on("error", () => {}));
+  return pool;
+}
 
 export interface SignInLimits {
   perIp: number;

@@ -1,10 +1,10 @@
 /** Who may sign in: against real PostgreSQL (users, the shared per-email limiter). */
-import pg from "pg";
+import type pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createDb, type Db } from "@clawgate/db";
 // Relative import, as in vitest.config.ts: the console does not depend on devstack.
 import { createTestDatabase, type TestDatabase } from "../../../../packages/devstack/src/testdb.ts";
-import { createSignInLimiter, type SignInLimiter } from "./rate-limit.ts";
+import { createSignInLimiter, limiterPool, type SignInLimiter } from "./rate-limit.ts";
 import { signInDecision } from "./sign-in-policy.ts";
 
 const CONSOLE = "https://console.example.test";
@@ -16,7 +16,7 @@ let limiter: SignInLimiter;
 beforeAll(async () => {
   testDb = await createTestDatabase({ prefix: "clawgate_signin" });
   db = createDb(testDb.url, { max: 2 });
-  pool = new pg.Pool({ connectionString: testDb.url, max: 2 });
+  pool = limiterPool(testDb.url);
   limiter = await createSignInLimiter(pool, { perIp: 100, perEmail: 3, windowSeconds: 600 });
   await db.user.createMany({
     data: [

@@ -163,6 +163,9 @@ async function main(): Promise<void> {
     await ensureDatabase(serverUrl, "clawgate");
     databaseUrl = withDatabase(serverUrl, "clawgate");
   }
+  // For CLI commands that write the database directly (safe-mode, send, onboard): readable by
+  // this user only, like the local secrets next to it.
+  writeFileSync(path.join(DATA_DIR, "database-url"), `${databaseUrl}\n`, { mode: 0o600 });
 
   log("applying migrations");
   await deployMigrations(databaseUrl);
@@ -263,6 +266,7 @@ async function main(): Promise<void> {
 ${users}
 
   Talk to the robot: npx clawgate say --conversation demo "hello"
+  Break glass:       DATABASE_URL=$(cat .data/database-url) npx clawgate safe-mode on --reason "test" --ttl 10m
 
   Logs are in .data/*.log (CLAWGATE_VERBOSE=1 prints them here). Ctrl-C stops everything.
 `);

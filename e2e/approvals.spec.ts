@@ -7,21 +7,12 @@ import type { BrowserContext, Page } from "@playwright/test";
 import { recordConfigChange } from "@clawgate/core";
 import { updateSkill } from "@clawgate/core/console/skills.ts";
 import type { Db } from "@clawgate/db";
-import { DEMO_PASSWORD, expect, openIdpLoginForm, submitIdpLogin, test } from "./fixtures.ts";
-import { signedInContext, signOut } from "./sign-in.ts";
+import { expect, test } from "./fixtures.ts";
+import { signedInContext, signOut, deleteOwnSession, signInWithSso as signIn } from "./sign-in.ts";
 import { E2E, robotSent, sayToRobot, untilRobotApplied } from "./stack.ts";
 
-async function signIn(page: Page, email: string, role: string) {
-  await openIdpLoginForm(page);
-  await submitIdpLogin(page, email, DEMO_PASSWORD);
-  await expect(page.getByTestId("role-badge")).toHaveText(role);
-}
-
 // Leave no session behind: other specs count a demo user's sessions.
-test.afterEach(async ({ page, db }) => {
-  const token = (await page.context().cookies()).find((c) => c.name === "next-auth.session-token")?.value;
-  if (token) await db.session.deleteMany({ where: { sessionToken: token } });
-});
+test.afterEach(({ page, db }) => deleteOwnSession(page, db));
 
 /** A pending request as the runtime's agent creates one (apps/bot/src/agent/tool-call.ts). */
 async function pendingRequest(db: Db, title: string) {

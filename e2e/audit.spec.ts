@@ -5,15 +5,13 @@
 import { randomBytes } from "node:crypto";
 import { appendAudit } from "@clawgate/core";
 import { CONSOLE_PAGE, DEMO_PASSWORD, expect, openIdpLoginForm, submitIdpLogin, test } from "./fixtures.ts";
+import { deleteOwnSession } from "./sign-in.ts";
 
 const tag = randomBytes(4).toString("hex");
 const prefix = `e2e_${tag}.`;
 
 // Leave no session behind: other specs count a demo user's sessions.
-test.afterEach(async ({ page, db }) => {
-  const token = (await page.context().cookies()).find((c) => c.name === "next-auth.session-token")?.value;
-  if (token) await db.session.deleteMany({ where: { sessionToken: token } });
-});
+test.afterEach(({ page, db }) => deleteOwnSession(page, db));
 
 test.beforeAll(async ({ db }) => {
   // 30 entries: more than one page (25).

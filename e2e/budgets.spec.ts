@@ -1,11 +1,5 @@
-import type { Page } from "@playwright/test";
-import { DEMO_PASSWORD, expect, openIdpLoginForm, submitIdpLogin, test } from "./fixtures.ts";
-
-async function signIn(page: Page, email: string, role: string) {
-  await openIdpLoginForm(page);
-  await submitIdpLogin(page, email, DEMO_PASSWORD);
-  await expect(page.getByTestId("role-badge")).toHaveText(role);
-}
+import { expect, test } from "./fixtures.ts";
+import { signInWithSso as signIn } from "./sign-in.ts";
 
 const utcDay = (d: Date) => new Date(Date.UTC(d.getUTCFullYear(), d.getUTCMonth(), d.getUTCDate()));
 

@@ -7,6 +7,7 @@ import { randomBytes } from "node:crypto";
 import type { Page } from "@playwright/test";
 import { CONSOLE_PAGE, DEMO_PASSWORD, expect, openIdpLoginForm, submitIdpLogin, test } from "./fixtures.ts";
 import { E2E } from "./stack.ts";
+import { deleteOwnSession } from "./sign-in.ts";
 
 const tag = randomBytes(4).toString("hex");
 const title = `E2E pending group ${tag}`;
@@ -19,10 +20,7 @@ async function signIn(page: Page, email: string) {
 }
 
 // Leave no session behind: other specs count a demo user's sessions.
-test.afterEach(async ({ page, db }) => {
-  const token = (await page.context().cookies()).find((c) => c.name === "next-auth.session-token")?.value;
-  if (token) await db.session.deleteMany({ where: { sessionToken: token } });
-});
+test.afterEach(({ page, db }) => deleteOwnSession(page, db));
 
 test.beforeAll(async ({ db }) => {
   await db.conversation.create({ data: { conversationId, title, type: "GROUP", environment: "PROD" } });

@@ -1,18 +1,9 @@
-import type { Page } from "@playwright/test";
-import { DEMO_PASSWORD, expect, openIdpLoginForm, submitIdpLogin, test } from "./fixtures.ts";
+import { expect, test } from "./fixtures.ts";
 import { E2E } from "./stack.ts";
-
-async function signIn(page: Page, email: string, role: string): Promise<void> {
-  await openIdpLoginForm(page);
-  await submitIdpLogin(page, email, DEMO_PASSWORD);
-  await expect(page.getByTestId("role-badge")).toHaveText(role);
-}
+import { deleteOwnSession, signInWithSso as signIn } from "./sign-in.ts";
 
 // Leave no session behind: other specs count a demo user's sessions.
-test.afterEach(async ({ page, db }) => {
-  const token = (await page.context().cookies()).find((c) => c.name === "next-auth.session-token")?.value;
-  if (token) await db.session.deleteMany({ where: { sessionToken: token } });
-});
+test.afterEach(({ page, db }) => deleteOwnSession(page, db));
 
 test("an admin creates a flag (with key validation), toggles it, and is asked before turning off agent.tools", async ({ page, db }, testInfo) => {
   await signIn(page, "admin@clawgate.local", "ADMIN");

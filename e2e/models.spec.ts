@@ -1,11 +1,5 @@
-import type { Page } from "@playwright/test";
-import { DEMO_PASSWORD, expect, openIdpLoginForm, submitIdpLogin, test } from "./fixtures.ts";
-
-async function signIn(page: Page, email: string, role: string) {
-  await openIdpLoginForm(page);
-  await submitIdpLogin(page, email, DEMO_PASSWORD);
-  await expect(page.getByTestId("role-badge")).toHaveText(role);
-}
+import { expect, test } from "./fixtures.ts";
+import { signInWithSso as signIn } from "./sign-in.ts";
 
 test("an admin adds an endpoint (API key only as an env var name), routes a conversation to it, and cannot disable the default route's endpoint", async ({ page, db }, testInfo) => {
   const name = `e2e_big_${Date.now().toString(36)}`;

@@ -7,16 +7,14 @@
 import { randomBytes } from "node:crypto";
 import { bumpConfigRevision } from "@clawgate/core";
 import { ADMIN, CONSOLE_PAGE, DEMO_PASSWORD, expect, openIdpLoginForm, submitIdpLogin, test } from "./fixtures.ts";
+import { deleteOwnSession } from "./sign-in.ts";
 
 const tag = randomBytes(4).toString("hex");
 const replicaIds = [`rt_e2e_${tag}_a`, `rt_e2e_${tag}_b`, `rt_e2e_${tag}_c`];
 const budgetSubject = `e2e-overview-${tag}`;
 
 // Leave no session behind: other specs count a demo user's sessions.
-test.afterEach(async ({ page, db }) => {
-  const token = (await page.context().cookies()).find((c) => c.name === "next-auth.session-token")?.value;
-  if (token) await db.session.deleteMany({ where: { sessionToken: token } });
-});
+test.afterEach(({ page, db }) => deleteOwnSession(page, db));
 
 test.afterAll(async ({ db }) => {
   await db.runtimeInstance.deleteMany({ where: { id: { in: replicaIds } } });

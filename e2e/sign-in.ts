@@ -1,5 +1,6 @@
 /** Signed-in browser contexts for the specs that need several users at once (roles, security). */
 import type { Browser, BrowserContext, Page } from "@playwright/test";
+import type { Db } from "@clawgate/db";
 import { DEMO_PASSWORD, expect, openIdpLoginForm, submitIdpLogin } from "./fixtures.ts";
 import { E2E } from "./stack.ts";
 
@@ -42,4 +43,13 @@ export async function signOut(context: BrowserContext): Promise<void> {
   const { csrfToken } = (await (await context.request.get("/api/auth/csrf")).json()) as { csrfToken: string };
   const res = await context.request.post("/api/auth/signout", { form: { csrfToken, json: "true" } });
   expect(res.ok()).toBe(true);
+}
+
+/**
+ * Deletes the database session of the page's own context (use in `test.afterEach`): other specs
+ * count a demo user's sessions, so a spec leaves none behind.
+ */
+export async function deleteOwnSession(page: Page, db: Db): Promise<void> {
+  const token = (await page.context().cookies()).find((c) => c.name === "next-auth.session-token")?.value;
+  if (token) await db.session.deleteMany({ where: { sessionToken: token } });
 }

@@ -2,25 +2,17 @@
  * Skills page against the whole stack: the console writes, the runtime reloads, and the robot
  * (reached through the fake DingTalk, like `clawgate say`) answers the same request differently.
  */
-import type { Page } from "@playwright/test";
-import { DEMO_PASSWORD, expect, openIdpLoginForm, submitIdpLogin, test } from "./fixtures.ts";
+
+import { expect, test } from "./fixtures.ts";
 import { E2E, sayToRobot, untilRobotApplied } from "./stack.ts";
+import { deleteOwnSession, signInWithSso as signIn } from "./sign-in.ts";
 
 const ADMIN = "admin@clawgate.local";
 const VIEWER = "viewer@clawgate.local";
 const KB_REQUEST = "search the kb for vpn";
 
-async function signIn(page: Page, email: string, role: string): Promise<void> {
-  await openIdpLoginForm(page);
-  await submitIdpLogin(page, email, DEMO_PASSWORD);
-  await expect(page.getByTestId("role-badge")).toHaveText(role);
-}
-
 // Leave no session behind: other specs count a demo user's sessions.
-test.afterEach(async ({ page, db }) => {
-  const token = (await page.context().cookies()).find((c) => c.name === "next-auth.session-token")?.value;
-  if (token) await db.session.deleteMany({ where: { sessionToken: token } });
-});
+test.afterEach(({ page, db }) => deleteOwnSession(page, db));
 
 const texts = (replies: { text: string }[]) => replies.map((r) => r.text).join("\n");
 

@@ -8,6 +8,7 @@ import { randomBytes } from "node:crypto";
 import type { Page } from "@playwright/test";
 import { ADMIN, CONSOLE_PAGE, DEMO_PASSWORD, expect, openIdpLoginForm, submitIdpLogin, test } from "./fixtures.ts";
 import { E2E } from "./stack.ts";
+import { deleteOwnSession } from "./sign-in.ts";
 
 const tag = randomBytes(4).toString("hex");
 const email = `e2e-user-${tag}@example.test`;
@@ -20,10 +21,7 @@ async function signIn(page: Page, who: string) {
 }
 
 // Leave no session behind: other specs count a demo user's sessions.
-test.afterEach(async ({ page, db }) => {
-  const token = (await page.context().cookies()).find((c) => c.name === "next-auth.session-token")?.value;
-  if (token) await db.session.deleteMany({ where: { sessionToken: token } });
-});
+test.afterEach(({ page, db }) => deleteOwnSession(page, db));
 
 test.beforeAll(async ({ db }) => {
   const user = await db.user.create({ data: { email, name, role: "OPERATOR" } });

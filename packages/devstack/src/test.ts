@@ -12,13 +12,13 @@
  */
 import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { existsSync } from "node:fs";
-import { mkdir, readdir, readFile, rm } from "node:fs/promises";
+import { mkdir, rm } from "node:fs/promises";
 import path from "node:path";
 import { startEmbeddedPostgres, type EmbeddedPg } from "./embedded-pg.ts";
 import { ensureDatabase } from "./pg-admin.ts";
 import { DATA_DIR, REPO_ROOT } from "./paths.ts";
 import { PORTS } from "./ports.ts";
+import { countResults } from "./test-report.ts";
 import { createTestDatabase } from "./testdb.ts";
 
 const args = new Set(process.argv.slice(2).filter((a) => a.startsWith("--")));
@@ -32,38 +32,6 @@ function run(cmd: string, argv: string[], env: NodeJS.ProcessEnv): Promise<numbe
     child.on("close", (code, signal) => resolve(code ?? (signal ? 1 : 0)));
     child.on("error", () => resolve(127));
   });
-}
-
-interface Counts {
-  passed: number;
-  failed: number;
-  skipped: number;
-}
-
-/** Sums the JSON reports that vitest (and Playwright) wrote for this run. */
-async function countResults(): Promise<Counts> {
-  const counts: Counts = { passed: 0, failed: 0, skipped: 0 };
-  if (!existsSync(REPORT_DIR)) return counts;
-  for (const file of await readdir(REPORT_DIR)) {
-    const report = JSON.parse(await readFile(path.join(REPORT_DIR, file), "utf8")) as {
-      numPassedTests?: number;
-      numFailedTests?: number;
-      numPendingTests?: number;
-      numTodoTests?: number;
-      stats?: { expected: number; unexpected: number; flaky: number; skipped: number };
-    };
-    if (report.stats) {
-      // Playwright's JSON reporter
-      counts.passed += report.stats.expected + report.stats.flaky;
-      counts.failed += report.stats.unexpected;
-      counts.skipped += report.stats.skipped;
-    } else {
-      counts.passed += report.numPassedTests ?? 0;
-      counts.failed += report.numFailedTests ?? 0;
-      counts.skipped += (report.numPendingTests ?? 0) + (report.numTodoTests ?? 0);
-    }
-  }
-  return counts;
 }
 
 async function main(): Promise<number> {
@@ -108,10 +76,11 @@ async function main(): Promise<number> {
   }
 
   const failedSteps = Object.entries(results).filter(([, code]) => code !== 0);
-  const counts = await countResults();
+  const counts = await countResults(REPORT_DIR);
   for (const [step, code] of Object.entries(results)) console.log(`[test] ${step}: ${code === 0 ? "ok" : `FAILED (exit ${code})`}`);
   // A failed step with no failed test (a lint or type error, a crash) still counts as a failure.
   const failed = counts.failed + (counts.failed === 0 ? failedSteps.length : 0);
+  if (counts.failures.length > 0) console.log(`\nFailed:\n${counts.failures.map((f) => `  ✗ ${f}`).join("\n")}`);
   console.log(`\n${counts.passed} passed, ${failed} failed${counts.skipped ? `, ${counts.skipped} skipped` : ""}`);
   return failed === 0 && failedSteps.length === 0 ? 0 : 1;
 }

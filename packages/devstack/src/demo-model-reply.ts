@@ -53,8 +53,10 @@ const RECOGNISERS: { key: string; match: (text: string) => Record<string, unknow
   {
     key: "group.announce",
     match: (t) => {
-      const m = /\bannounce\s*:\s*(.+)$/i.exec(t);
-      return m ? { title: "Announcement", text: m[1]!.trim() } : null;
+      // "announce: text" (this conversation) or "announce in cid-ops: text" (another group)
+      const m = /\bannounce(?:\s+(?:in|to)\s+(\S+?))?\s*:\s*(.+)$/i.exec(t);
+      if (!m) return null;
+      return { ...(m[1] ? { conversationId: m[1] } : {}), title: "Announcement", text: m[2]!.trim() };
     },
   },
   {

@@ -72,6 +72,7 @@ describe("answers", () => {
     ["what's up with OPS-123?", "ticket.lookup", { ticketId: "OPS-123" }],
     ["create a ticket in OPS: printer on fire", "ticket.create", { project: "OPS", title: "printer on fire" }],
     ["announce: deploy at 5pm", "group.announce", { title: "Announcement", text: "deploy at 5pm" }],
+    ["announce in cid-ops: deploy at 5pm", "group.announce", { conversationId: "cid-ops", title: "Announcement", text: "deploy at 5pm" }],
     ["fetch https://wiki.internal/page?id=1", "http.fetch", { url: "https://wiki.internal/page?id=1" }],
   ];
 

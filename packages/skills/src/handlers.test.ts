@@ -167,8 +167,13 @@ describe("help, status, group.announce", () => {
     };
     const input = { conversationId: "cid-ops", title: "Maintenance", text: "Tonight 22:00" };
     const ok = await run(groupAnnounce, input, testContext({ announce }));
-    expect(ok.result).toMatchObject({ ok: true, content: 'Announcement "Maintenance" sent to cid-ops.' });
+    expect(ok.result).toMatchObject({ ok: true, content: 'Announcement "Maintenance" posted in cid-ops.' });
     expect(sent).toEqual([["cid-ops", "Maintenance", "Tonight 22:00"]]);
+    // No group named: the conversation the request came from.
+    const here = await run(groupAnnounce, { title: "Lunch", text: "12:00" }, testContext({ announce, conversationId: "cid-here" }));
+    expect(here.result).toMatchObject({ ok: true, content: 'Announcement "Lunch" posted in this conversation.', data: { conversationId: "cid-here" } });
+    expect(sent.at(-1)).toEqual(["cid-here", "Lunch", "12:00"]);
+    sent.pop();
     expect((await run(groupAnnounce, input, testContext())).result).toMatchObject({ ok: false });
     const narrowed = await run(groupAnnounce, input, testContext({ announce, settings: { allowedConversations: ["cid-other"] } }));
     expect(narrowed.result).toMatchObject({ ok: false, error: "announcements to cid-ops are not allowed by this skill's settings" });

@@ -16,7 +16,7 @@ import { loadMemory } from "./memory.ts";
 import { modelBreakers, TurnDeadlineError } from "./model.ts";
 import { runTurn, type TokenUsage, type TurnResult } from "./run-turn.ts";
 import { pgSql, prismaSql } from "./sql.ts";
-import type { ModelSlots } from "./tool-call.ts";
+import type { ModelSlots, TurnContext } from "./tool-call.ts";
 
 export { MODEL_UNAVAILABLE_REPLY } from "./run-turn.ts";
 
@@ -97,6 +97,8 @@ export interface AgentOptions {
   fetch?: typeof fetch;
   now?: () => number;
   modelSlots?: ModelSlots;
+  /** `group.announce`'s group send (worker/announce.ts); without it the skill answers that it cannot post. */
+  announce?: TurnContext["announce"];
   settings?: Partial<AgentSettings>;
 }
 
@@ -133,6 +135,7 @@ export function createAgent(opts: AgentOptions): Agent {
       now,
       ...(opts.fetch ? { fetch: opts.fetch } : {}),
       ...(opts.modelSlots ? { modelSlots: opts.modelSlots } : {}),
+      ...(opts.announce ? { announce: opts.announce } : {}),
     };
     return runTurn(context, req.text, memory);
   }

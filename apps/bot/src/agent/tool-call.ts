@@ -6,8 +6,8 @@
  */
 import { decide, effectiveSafeMode, type PolicySnapshot } from "@clawgate/core";
 import type { Db } from "@clawgate/db";
-import { runSkill, type SkillCache, type SkillContext } from "@clawgate/skills";
-import { randomUUID } from "node:crypto";
+import { canonicalJson, runSkill, type SkillCache, type SkillContext } from "@clawgate/skills";
+import { createHash, randomUUID } from "node:crypto";
 import { readEnvVar } from "../env.ts";
 import type { Catalog, ModelRoute } from "./catalog.ts";
 import { ASYNC_COMMIT, type Sql } from "./sql.ts";
@@ -41,6 +41,8 @@ export interface TurnContext {
   modelSlots?: ModelSlots;
   /** Where the turn's SkillInvocation rows go; without it each call waits for its own row. */
   writes?: DeferredWrites;
+  /** The runtime's group send for `group.announce`, bound to a send key (worker/announce.ts). */
+  announce?: (sendKey: string) => NonNullable<SkillContext["announce"]>;
 }
 
 /**
@@ -228,7 +230,9 @@ export async function callTool(turn: TurnContext, skillKey: string, rawArguments
     fetch: t.fetch ?? fetch,
     now: t.now,
     getSecret: (name) => readEnvVar(name),
-    // No group sends from the agent yet: group.announce answers that it is not available.
+    // Keyed on the turn and the arguments: a re-run of the turn (its job retried) sends the same
+    // announcement once, and two different ones in a turn are two sends.
+    ...(t.announce ? { announce: t.announce(`${t.traceId}:${createHash("sha256").update(canonicalJson(args)).digest("hex").slice(0, 16)}`) } : {}),
     status: async () => ({
       safeMode: effectiveSafeMode(t.snapshot.safeMode, t.now()) ?? "off",
       configRevision: t.snapshot.revision,

@@ -38,10 +38,10 @@ const logger = createLogger("silent");
 const metrics = createMetrics();
 const SYSTEM: Actor = { type: "SYSTEM", name: "test" };
 
-const setSkillEnabled = (enabled: boolean) =>
+const setSkillEnabled = (enabled: boolean, key = "ticket.create") =>
   db.$transaction(async (tx) => {
-    await tx.skill.update({ where: { key: "ticket.create" }, data: { enabled } });
-    return recordConfigChange(tx, { actor: SYSTEM, action: "skill.update", targetType: "skill", targetId: "ticket.create", summary: `ticket.create ${enabled}` });
+    await tx.skill.update({ where: { key }, data: { enabled } });
+    return recordConfigChange(tx, { actor: SYSTEM, action: "skill.update", targetType: "skill", targetId: key, summary: `${key} ${enabled}` });
   });
 
 beforeAll(async () => {
@@ -54,8 +54,9 @@ beforeAll(async () => {
   ({ pool, app, fake } = await startIngressHarness({ databaseUrl: testDb.url, db, logger, metrics, applicationName: "test-approvals" }));
   policy = startPolicyRuntime({ db, databaseUrl: testDb.url, logger, pollIntervalMs: 10 * 60_000 });
   await policy.loaded;
-  await enableConversations(db, policy, "cid-approve", "cid-reject", "cid-expire", "cid-disabled", "cid-readonly", "cid-lost", "cid-bad");
-  await untilApplied(policy, await setSkillEnabled(true)); // disabled in the demo seed
+  await enableConversations(db, policy, "cid-approve", "cid-reject", "cid-expire", "cid-disabled", "cid-readonly", "cid-lost", "cid-bad", "cid-announce", "cid-all-hands");
+  await setSkillEnabled(true, "group.announce");
+  await untilApplied(policy, await setSkillEnabled(true)); // both disabled in the demo seed
   // Two replicas' queues on one database: duplicate jobs land on both.
   const env = queueEnv(testDb.url, fake.url);
   queues = await Promise.all([0, 1].map(() => startTestQueue({ env, db, logger, metrics, policy })));
@@ -204,6 +205,35 @@ describe("approvals", () => {
     expect(ticketPosts()).toHaveLength(posts + 1);
     await allJobsDone();
     expect(await sweepApprovals(db, { minAgeMs: 0 })).toEqual({ expired: 0, enqueued: 0 });
+  });
+
+  it("group.announce: the approved announcement is posted in the named group once, and the requester told", async () => {
+    await fake.deliver({ conversationId: "cid-announce", text: "announce in cid-all-hands: Deploy **tonight** at 22:00", senderId: "user-2" });
+    const [waiting] = await fake.waitForReplies("cid-announce", 1, 20_000);
+    expect(waiting!.text.toLowerCase()).toContain("waiting for approval");
+    const request = await db.approvalRequest.findFirstOrThrow({ where: { conversationId: "cid-announce", status: "PENDING" } });
+    expect(request).toMatchObject({ skillKey: "group.announce", input: { conversationId: "cid-all-hands", title: "Announcement", text: "Deploy **tonight** at 22:00" } });
+    expect(sentTo("cid-all-hands")).toHaveLength(0); // nothing goes out before the grant
+
+    await decideApproval(db, approver, { id: request.id, approve: true });
+    await addDuplicateJobs(request.id, 3);
+    const [reply] = await fake.waitForReplies("cid-announce", 1, 20_000);
+    expect(reply!.text).toBe(`Your request group.announce was approved and done: Announcement "Announcement" posted in cid-all-hands. (request ${request.id})`);
+    await allJobsDone();
+    expect(sentTo("cid-all-hands")).toEqual([expect.objectContaining({ via: "groupMessages", msgKey: "sampleMarkdown", title: "Announcement", text: "Deploy **tonight** at 22:00" })]);
+    expect(await db.auditLog.count({ where: { action: "message.announce", targetId: "cid-all-hands", traceId: `${request.traceId}:${request.id}` } })).toBe(1);
+  });
+
+  it("group.announce into a group the robot does not know: approved but not posted, and the reply says why", async () => {
+    await fake.deliver({ conversationId: "cid-announce", text: "announce in cid-elsewhere: hello", senderId: "user-2" });
+    const [waiting] = await fake.waitForReplies("cid-announce", 1, 20_000);
+    expect(waiting!.text.toLowerCase()).toContain("waiting for approval");
+    const request = await db.approvalRequest.findFirstOrThrow({ where: { conversationId: "cid-announce", status: "PENDING" } });
+    await decideApproval(db, approver, { id: request.id, approve: true });
+    const [reply] = await fake.waitForReplies("cid-announce", 1, 20_000);
+    expect(reply!.text).toMatch(/^Your request group.announce was approved but failed: group.announce failed: the robot does not know the group "cid-elsewhere"/);
+    expect(sentTo("cid-elsewhere")).toHaveLength(0);
+    expect(await db.approvalRequest.findUniqueOrThrow({ where: { id: request.id } })).toMatchObject({ status: "FAILED" });
   });
 
   it("bad input, an unknown request or a viewer's decision change nothing and enqueue nothing", async () => {

@@ -52,6 +52,8 @@ export interface ApprovalDeps {
   defaultRobotCode?: string | undefined;
   now?: () => number;
   fetch?: typeof fetch;
+  /** `group.announce`'s group send, bound to a send key (worker/announce.ts). */
+  announce?: (sendKey: string) => NonNullable<SkillContext["announce"]>;
 }
 
 /** What ApprovalRequest.result holds after execution. */
@@ -138,6 +140,7 @@ export async function executeApproval(deps: ApprovalDeps, approvalId: string): P
           now,
           getSecret: (name) => readEnvVar(name),
           status: async () => ({ safeMode: effectiveSafeMode(snapshot.safeMode, now()) ?? "off", configRevision: snapshot.revision }),
+          ...(deps.announce ? { announce: deps.announce(`${a.traceId}:${a.id}`) } : {}),
         };
         const run = await runSkill(skill.manifest, skill.handler, a.input, ctx);
         cacheHit = run.cacheHit;

@@ -23,6 +23,7 @@ import type { Metrics } from "../metrics.ts";
 import type { PolicyView } from "../policy/runtime.ts";
 import { cleanupInbound, CLEANUP_TASK } from "./cleanup.ts";
 import { createInboundHandler } from "./handle-inbound.ts";
+import { createAnnouncer } from "./announce.ts";
 import type { Senders } from "./reply.ts";
 import { createThrottle, RATE_LIMIT_DDL, type ThrottleLimits } from "./throttle.ts";
 
@@ -115,6 +116,7 @@ export function startQueue(opts: QueueOptions): Queue {
   const senders = opts.senders ?? realSenders(env);
   // Model slots kept for the next call are given back at stop, before the pool ends.
   const modelSlots = opts.agent ? undefined : createModelSlots({ pool, logger });
+  const announce = createAnnouncer({ db, pool, throttle, senders, defaultRobotCode: env.DINGTALK_APP_KEY });
   const taskList: TaskList = {
     [INBOUND_TASK]: createInboundHandler({
       db,
@@ -125,7 +127,7 @@ export function startQueue(opts: QueueOptions): Queue {
       logger,
       metrics,
       policy: opts.policy,
-      agent: opts.agent ?? createAgent({ db, pool, ...(modelSlots ? { modelSlots } : {}) }),
+      agent: opts.agent ?? createAgent({ db, pool, announce, ...(modelSlots ? { modelSlots } : {}) }),
     }),
     [APPROVAL_EXECUTE_TASK]: createApprovalExecutor({
       db,
@@ -138,6 +140,7 @@ export function startQueue(opts: QueueOptions): Queue {
       policy: opts.policy,
       catalog: catalogCache(db),
       defaultRobotCode: env.DINGTALK_APP_KEY,
+      announce,
     }),
     [APPROVAL_SWEEP_TASK]: async () => {
       const { expired, enqueued } = await sweepApprovals(db);

@@ -10,9 +10,11 @@ export const groupAnnounceHandler = handlerFor(groupAnnounce, async (input, ctx)
   const settings = Settings.safeParse(ctx.settings ?? {});
   if (!settings.success) return fail("group.announce settings are invalid (allowedConversations: string[])");
   const { allowedConversations } = settings.data;
-  if (allowedConversations && !allowedConversations.includes(input.conversationId)) {
-    return fail(`announcements to ${input.conversationId} are not allowed by this skill's settings`);
+  const target = input.conversationId ?? ctx.conversationId;
+  if (allowedConversations && !allowedConversations.includes(target)) {
+    return fail(`announcements to ${target} are not allowed by this skill's settings`);
   }
-  await ctx.announce(input.conversationId, input.title, input.text);
-  return { ok: true, content: `Announcement "${input.title}" sent to ${input.conversationId}.`, data: { conversationId: input.conversationId } };
+  await ctx.announce(target, input.title, input.text);
+  const where = target === ctx.conversationId ? "this conversation" : target;
+  return { ok: true, content: `Announcement "${input.title}" posted in ${where}.`, data: { conversationId: target } };
 });

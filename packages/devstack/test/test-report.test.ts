@@ -35,7 +35,8 @@ describe("countResults", () => {
     );
     await writeFile(
       path.join(dir, "playwright.config.ts"),
-      `export default { testDir: ".", testMatch: "*.spec.ts", reporter: [["json", { outputFile: ${JSON.stringify(path.join(reports, "e2e.json"))} }]] };\n`,
+      // Its own output folder: Playwright empties it at start, and the repo's e2e artefacts must survive.
+      `export default { testDir: ".", testMatch: "*.spec.ts", outputDir: ${JSON.stringify(path.join(dir, "test-results"))}, reporter: [["json", { outputFile: ${JSON.stringify(path.join(reports, "e2e.json"))} }]] };\n`,
     );
     await writeFile(path.join(dir, "vitest.config.mjs"), `export default { test: { include: ["*.test.ts"] } };\n`);
     const env = { ...process.env, CLAWGATE_TEST_REPORT_DIR: "" };

@@ -2,7 +2,7 @@
  * Agent benchmark: the runtime's overhead per model turn at 200 concurrent conversations.
  *
  *   npm run bench:agent                  (DATABASE_URL optional: embedded PostgreSQL otherwise)
- *   BENCH_CONCURRENCY=8,200 BENCH_TURNS=10 BENCH_LATENCY_MS=50 BENCH_DB_POOL=10 BENCH_WORKER_POOL=24 npm run bench:agent
+ *   BENCH_CONCURRENCY=8,200 BENCH_TURNS=10 BENCH_LATENCY_MS=1000 BENCH_STAGGER=1 BENCH_DB_POOL=10 BENCH_WORKER_POOL=24 npm run bench:agent
  *
  * In this process: `createAgent(...).reply(...)` exactly as the worker calls it (real database
  * for the catalog, conversation memory, invocations and model-slot leases; policy snapshot
@@ -42,7 +42,9 @@ import { createTestDatabase } from "../../packages/devstack/src/testdb.ts";
 // Each level is one set of rows: 8 is the runtime's default WORKER_CONCURRENCY, 200 the target's.
 const CONCURRENCY = (process.env.BENCH_CONCURRENCY ?? "8,200").split(",").map(Number);
 const TURNS = Number(process.env.BENCH_TURNS ?? 10);
-const LATENCY_MS = Number(process.env.BENCH_LATENCY_MS ?? 50);
+const LATENCY_MS = Number(process.env.BENCH_LATENCY_MS ?? 1_000);
+// Conversations start out of phase over one model latency (BENCH_STAGGER=0: all at once).
+const STAGGER = process.env.BENCH_STAGGER !== "0";
 const MODEL_PORT = 18_410;
 // Pools: Prisma's as `clawgate serve` makes it (10); the worker's pg pool, which the agent uses for
 // memory, invocations and model slots, is WORKER_CONCURRENCY + 4 in the runtime (12 by default).
@@ -91,11 +93,17 @@ function startModel(): Promise<{ proc: ChildProcess; url: string }> {
   });
 }
 
-/** `workers` loops at once, each running `perWorker` iterations of fn in sequence. */
-async function drive(workers: number, perWorker: number, fn: (worker: number, i: number) => Promise<void>): Promise<number> {
+/**
+ * `workers` loops at once, each running `perWorker` iterations of fn in sequence. With `staggerMs`
+ * each loop starts after a random delay in [0, staggerMs): conversations out of phase, as real
+ * ones are, instead of every one of them sending, and being answered, in the same millisecond
+ * (a fixed-latency model keeps lock-stepped loops lock-stepped for the whole run).
+ */
+async function drive(workers: number, perWorker: number, fn: (worker: number, i: number) => Promise<void>, staggerMs = 0): Promise<number> {
   const t0 = performance.now();
   await Promise.all(
     Array.from({ length: workers }, async (_, w) => {
+      if (staggerMs > 0) await new Promise((r) => setTimeout(r, Math.random() * staggerMs));
       for (let i = 0; i < perWorker; i++) await fn(w, i);
     }),
   );
@@ -194,7 +202,7 @@ async function main(): Promise<void> {
           errors += 1;
           firstError ??= error instanceof Error ? `${error.name}: ${error.message}`.slice(0, 160) : String(error);
         }
-      });
+      }, STAGGER ? LATENCY_MS : 0);
       return { samples, notAnswered, errors, firstError, wallMs, cpuMs: cpuMs(process.cpuUsage(cpu0)) };
     };
 
@@ -215,16 +223,16 @@ async function main(): Promise<void> {
           tools,
         });
         times.push(performance.now() - t0);
-      });
+      }, STAGGER ? LATENCY_MS : 0);
       return { times, rate: times.length / (wallMs / 1000), cpuPerCall: cpuMs(process.cpuUsage(cpu0)) / times.length };
     };
 
     const f = (n: number) => n.toFixed(2);
     const lines = [
-      `Demo model latency ${LATENCY_MS} ms (separate process, HTTP); ${TURNS} turns per conversation, the conversations at once; model-slot leases on; Prisma pool ${DB_POOL}, worker pool ${WORKER_POOL}. Overhead = turn wall - time inside the SDK's model calls; "slot" = the lease acquire/release around them (part of the overhead); "in DB" = the time of the worker pool's statements (slot's included; a tool call's SkillInvocation row is written while the next model call runs, so this can overlap the model time); CPU = the process's CPU time per turn, "runtime" = minus the bare SDK's CPU per call times the model calls.`,
+      `Demo model latency ${LATENCY_MS} ms (separate process, HTTP); ${TURNS} turns per conversation, the conversations at once${STAGGER ? ` (each starting after a random 0-${LATENCY_MS} ms, so out of phase)` : " (in lock-step)"}; model-slot leases on; Prisma pool ${DB_POOL}, worker pool ${WORKER_POOL}. Overhead = turn wall - time inside the SDK's model calls; "slot" = the lease acquire/release around them (part of the overhead); "in DB" = the time of the worker pool's statements (slot's included; a tool call's SkillInvocation row is written while the next model call runs, so this can overlap the model time); CPU = the process's CPU time per turn, "runtime" = minus the bare SDK's CPU per call times the model calls.`,
       "",
-      "| concurrency | run | turns | model calls/turn | wall p50 ms | wall p99 ms | in model p50 ms | overhead p50 ms | overhead p99 ms | overhead max ms | of which slot p50 ms | in DB p50 ms | CPU ms/turn | runtime CPU ms/turn | per second | vs bare SDK | not answered | errors |",
-      "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+      "| concurrency | run | turns | model calls/turn | wall p50 ms | wall p99 ms | in model p50 ms | overhead p50 ms | overhead p99 ms | overhead max ms | of which slot p50 ms | in DB p50 ms | in DB p99 ms | CPU ms/turn | runtime CPU ms/turn | per second | vs bare SDK | not answered | errors |",
+      "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ];
     const errorNotes: string[] = [];
     for (const workers of CONCURRENCY) {
@@ -235,7 +243,7 @@ async function main(): Promise<void> {
 
       const baseline = await runBaseline(workers, TURNS);
       const base = sorted(baseline.times);
-      lines.push(`| ${workers} | bare openai SDK call (baseline) | ${base.length} | 1.0 | ${f(pct(base, 0.5))} | ${f(pct(base, 0.99))} | ${f(pct(base, 0.5))} | | | | | | ${f(baseline.cpuPerCall)} | | ${baseline.rate.toFixed(0)} | 1.00x | | |`);
+      lines.push(`| ${workers} | bare openai SDK call (baseline) | ${base.length} | 1.0 | ${f(pct(base, 0.5))} | ${f(pct(base, 0.99))} | ${f(pct(base, 0.5))} | | | | | | | ${f(baseline.cpuPerCall)} | | ${baseline.rate.toFixed(0)} | 1.00x | | |`);
       for (const [name, text] of [
         ['agent turn, text answer ("hello")', "hello"],
         ["agent turn, kb.search (cache hit) + answer", "search the kb for vpn"],
@@ -250,7 +258,7 @@ async function main(): Promise<void> {
         const dbMs = sorted(r.samples.map((x) => x.dbMs));
         const cpuPerTurn = r.cpuMs / Math.max(1, r.samples.length);
         lines.push(
-          `| ${workers} | ${name} | ${r.samples.length} | ${calls.toFixed(1)} | ${f(pct(wall, 0.5))} | ${f(pct(wall, 0.99))} | ${f(pct(inModel, 0.5))} | **${f(pct(over, 0.5))}** | **${f(pct(over, 0.99))}** | ${f(over.at(-1) ?? NaN)} | ${f(pct(slot, 0.5))} | ${f(pct(dbMs, 0.5))} | ${f(cpuPerTurn)} | ${f(cpuPerTurn - calls * baseline.cpuPerCall)} | ${rate.toFixed(0)} | ${(rate * calls / baseline.rate).toFixed(2)}x | ${r.notAnswered} | ${r.errors} |`,
+          `| ${workers} | ${name} | ${r.samples.length} | ${calls.toFixed(1)} | ${f(pct(wall, 0.5))} | ${f(pct(wall, 0.99))} | ${f(pct(inModel, 0.5))} | **${f(pct(over, 0.5))}** | **${f(pct(over, 0.99))}** | ${f(over.at(-1) ?? NaN)} | ${f(pct(slot, 0.5))} | ${f(pct(dbMs, 0.5))} | ${f(pct(dbMs, 0.99))} | ${f(cpuPerTurn)} | ${f(cpuPerTurn - calls * baseline.cpuPerCall)} | ${rate.toFixed(0)} | ${(rate * calls / baseline.rate).toFixed(2)}x | ${r.notAnswered} | ${r.errors} |`,
         );
         if (r.firstError) errorNotes.push(`${workers} / ${name}: ${r.errors} turns threw, first: ${r.firstError}`);
         console.log(lines.at(-1));

@@ -7,12 +7,12 @@
  * "too fast" reply of a window, further messages are dropped without a reply (recorded DENIED).
  * Every budget refusal is also an audit entry (`budget.exhausted`, metadata only).
  */
-import { hostname } from "node:os";
-import { appendAudit, type Actor } from "@clawgate/core";
+import { appendAudit } from "@clawgate/core";
 import { loadBudgets, release, reserve, settle, type Reservation, type ReserveResult } from "@clawgate/core/limits/budget.ts";
 import type { Db } from "@clawgate/db";
 import type pg from "pg";
 import type { TokenUsage } from "../agent/index.ts";
+import { RUNTIME_ACTOR } from "../runtime-actor.ts";
 import { createRateLimits, type RateLimitDefaults } from "./rate-limits.ts";
 
 export type Admission =
@@ -55,7 +55,6 @@ export interface LimitsOptions {
  */
 export const estimateTurnTokens = (text: string) => 2_000 + text.length;
 
-const RUNTIME_ACTOR: Actor = { type: "RUNTIME", id: hostname(), name: "clawgate runtime" };
 
 const WHOSE = { GLOBAL: "The organisation's", CONVERSATION: "This conversation's", USER: "Your" } as const;
 const PERIOD = { DAY: "daily", MONTH: "monthly" } as const;

@@ -10,8 +10,8 @@
  */
 import type { ApplicableBudgets } from "@clawgate/core/limits/budget.ts";
 import type pg from "pg";
-import { RateLimiterPostgres, RateLimiterRes } from "rate-limiter-flexible";
-import { RATE_LIMIT_SCHEMA, RATE_LIMIT_TABLE } from "../worker/throttle.ts";
+import { RateLimiterRes, type RateLimiterPostgres } from "rate-limiter-flexible";
+import { sharedLimiter } from "../worker/throttle.ts";
 
 export interface RateLimitDefaults {
   userPerMinute: number;
@@ -36,17 +36,7 @@ export function createRateLimits(pool: pg.Pool, defaults: RateLimitDefaults = DE
     const id = `${keyPrefix}:${points}`;
     let rl = limiters.get(id);
     if (!rl) {
-      rl = new RateLimiterPostgres({
-        storeClient: pool,
-        storeType: "pool",
-        schemaName: RATE_LIMIT_SCHEMA,
-        tableName: RATE_LIMIT_TABLE,
-        tableCreated: true,
-        clearExpiredByTimeout: false,
-        keyPrefix,
-        points,
-        duration: WINDOW_SEC,
-      });
+      rl = sharedLimiter(pool, keyPrefix, { points, durationSec: WINDOW_SEC });
       limiters.set(id, rl);
     }
     return rl;

@@ -14,19 +14,17 @@
  * - audited (`message.announce`, actor RUNTIME: target group, channel, lengths, trace id; never
  *   the text) before the send, so an attempt that dies halfway is on record.
  */
-import { hostname } from "node:os";
-import { appendAudit, type Actor } from "@clawgate/core";
+import { appendAudit } from "@clawgate/core";
 import type { Db } from "@clawgate/db";
 import { markdownReply } from "@clawgate/dingtalk";
 import type pg from "pg";
-import { RateLimiterPostgres, RateLimiterRes } from "rate-limiter-flexible";
+import { RateLimiterRes } from "rate-limiter-flexible";
+import { RUNTIME_ACTOR } from "../runtime-actor.ts";
 import { sendReply, ThrottledError, type Senders } from "./reply.ts";
-import { RATE_LIMIT_SCHEMA, RATE_LIMIT_TABLE, type Throttle } from "./throttle.ts";
+import { sharedLimiter, type Throttle } from "./throttle.ts";
 
 /** Announcements per target group per hour, across replicas. */
 export const ANNOUNCE_LIMIT = { points: 5, durationSec: 3_600 };
-
-const RUNTIME_ACTOR: Actor = { type: "RUNTIME", id: hostname(), name: "clawgate runtime" };
 
 export interface AnnounceDeps {
   db: Db;
@@ -50,17 +48,7 @@ const minutes = (ms: number) => Math.max(1, Math.ceil(ms / 60_000));
 
 export function createAnnouncer(deps: AnnounceDeps): (traceId: string) => Announce {
   const limit = deps.limit ?? ANNOUNCE_LIMIT;
-  const limiter = new RateLimiterPostgres({
-    storeClient: deps.pool,
-    storeType: "pool",
-    schemaName: RATE_LIMIT_SCHEMA,
-    tableName: RATE_LIMIT_TABLE,
-    tableCreated: true,
-    clearExpiredByTimeout: false,
-    keyPrefix: "announce",
-    points: limit.points,
-    duration: limit.durationSec,
-  });
+  const limiter = sharedLimiter(deps.pool, "announce", limit);
 
   return (traceId) => async (conversationId, title, text) => {
     const key = `announce:${traceId}`;

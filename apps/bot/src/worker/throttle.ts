@@ -35,22 +35,25 @@ CREATE TABLE IF NOT EXISTS ${RATE_LIMIT_SCHEMA}.${RATE_LIMIT_TABLE} (
   expire bigint
 );`;
 
+/** A limiter on the shared table: `points` per key per `durationSec`, counted for every replica. */
+export function sharedLimiter(pool: pg.Pool, keyPrefix: string, { points, durationSec }: { points: number; durationSec: number }): RateLimiterPostgres {
+  return new RateLimiterPostgres({
+    storeClient: pool,
+    storeType: "pool",
+    schemaName: RATE_LIMIT_SCHEMA,
+    tableName: RATE_LIMIT_TABLE,
+    tableCreated: true,
+    // Expired rows are deleted by the cleanup job; the library's own timer would hold the process.
+    clearExpiredByTimeout: false,
+    keyPrefix,
+    points,
+    duration: durationSec,
+  });
+}
+
 export function createThrottle(pool: pg.Pool, limits: ThrottleLimits = DEFAULT_LIMITS): Throttle {
-  const limiter = (keyPrefix: string, { points, durationSec }: { points: number; durationSec: number }) =>
-    new RateLimiterPostgres({
-      storeClient: pool,
-      storeType: "pool",
-      schemaName: RATE_LIMIT_SCHEMA,
-      tableName: RATE_LIMIT_TABLE,
-      tableCreated: true,
-      // Expired rows are deleted by the cleanup job; the library's own timer would hold the process.
-      clearExpiredByTimeout: false,
-      keyPrefix,
-      points,
-      duration: durationSec,
-    });
-  const robot = limiter("robot", limits.robot);
-  const conversation = limiter("conv", limits.conversation);
+  const robot = sharedLimiter(pool, "robot", limits.robot);
+  const conversation = sharedLimiter(pool, "conv", limits.conversation);
 
   const consume = async (rl: RateLimiterPostgres, key: string): Promise<number | undefined> => {
     try {

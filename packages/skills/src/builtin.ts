@@ -76,6 +76,7 @@ export const groupAnnounce = defineSkill({
     title: z.string().min(1).max(100).describe("A short title (DingTalk shows it in the chat list)"),
     text: z.string().min(1).max(4_000).describe("The announcement, markdown"),
   }),
+  resolveInput: (input, { conversationId }) => ({ ...input, conversationId: input.conversationId ?? conversationId }),
 });
 
 export const httpFetch = defineSkill({

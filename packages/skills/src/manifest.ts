@@ -16,6 +16,11 @@ export interface SkillManifest<Input extends z.ZodType = z.ZodType> {
   /** Deterministic reads may be cached; 0 disables caching. */
   cacheTtlSeconds: number;
   input: Input;
+  /**
+   * Fills in what the request's context implies (e.g. "this conversation"), so an approval
+   * request stores, and an approver reads, exactly what will run.
+   */
+  resolveInput?(input: z.output<Input>, context: { conversationId: string }): z.output<Input>;
 }
 
 export function defineSkill<Input extends z.ZodType>(manifest: SkillManifest<Input>): SkillManifest<Input> {

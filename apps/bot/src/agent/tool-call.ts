@@ -204,7 +204,7 @@ export async function callTool(turn: TurnContext, skillKey: string, rawArguments
           skillKey,
           conversationId: t.conversationId,
           requesterId: t.userId,
-          input: parsed.data as object,
+          input: (skill.manifest.resolveInput?.(parsed.data, { conversationId: t.conversationId }) ?? parsed.data) as object,
           expiresAt: new Date(t.now() + APPROVAL_TTL_MS),
           traceId: t.traceId,
           configRevision: t.snapshot.revision,

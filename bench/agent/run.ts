@@ -6,12 +6,13 @@
  *
  * In this process: `createAgent(...).reply(...)` exactly as the worker calls it (real database
  * for the catalog, conversation memory, invocations and model-slot leases; policy snapshot
- * loaded from it). In a child process: the demo model (OpenAI-compatible, over HTTP) answering
+ * loaded from it), after the worker's conversation upsert, which brings the memory along, and
+ * with the worker's wait for the memory save (which runs beside the reply's send) after it. In a child process: the demo model (OpenAI-compatible, over HTTP) answering
  * after a fixed latency. Each conversation runs its turns one after another; BENCH_CONCURRENCY
  * conversations run at once.
  *
- * Overhead per turn = turn wall time - the time spent inside the model calls, measured around the
- * SDK call (`chat.completions.create`, through the agent's ModelSlots hook: the slot's own
+ * Overhead per turn = turn wall time (until the answer is there to send) - the time spent inside
+ * the model calls, measured around the SDK call (`chat.completions.create`, through the agent's ModelSlots hook: the slot's own
  * database work counts as overhead, the model's answer does not). Same run, same concurrency: a
  * baseline of bare openai SDK calls with the same request body, for the ratio.
  *
@@ -31,6 +32,7 @@ import { createAgent, type ModelSlots } from "../../apps/bot/src/agent/index.ts"
 import { SYSTEM_PROMPT } from "../../apps/bot/src/agent/run-turn.ts";
 import { offeredTools } from "../../apps/bot/src/agent/tools.ts";
 import { createPgPool } from "../../apps/bot/src/db-pool.ts";
+import { upsertConversation } from "../../apps/bot/src/worker/handle-inbound.ts";
 import { createModelSlots } from "../../apps/bot/src/limits/model-slots.ts";
 import { loadPolicySnapshot, recordConfigChange, seedDemo } from "../../packages/core/src/index.ts";
 import { createDb } from "../../packages/db/src/index.ts";
@@ -61,6 +63,10 @@ interface Acc {
 
 interface Sample extends Acc {
   wallMs: number;
+  /** The worker's conversation upsert before the turn (one statement, the memory included). */
+  upsertMs: number;
+  /** From the answer until the memory save was stored (what the job waits for beside the send). */
+  saveAfterMs: number;
 }
 
 interface TurnRun {
@@ -182,21 +188,28 @@ async function main(): Promise<void> {
       const cpu0 = process.cpuUsage();
       const wallMs = await drive(workers, perConversation, async (w) => {
         const acc: Acc = { dbMs: 0, modelMs: 0, slotMs: 0, calls: 0 };
-        const t0 = performance.now();
+        const conversationId = conversations[w]!;
         try {
+          const u0 = performance.now();
+          const memory = await upsertConversation(workerPool, { newId: `conv_${randomBytes(8).toString("hex")}`, conversationId, robotCode: null, title: null, type: "GROUP" });
+          const t0 = performance.now();
           const reply = await turnStore.run(acc, () =>
             agent.reply({
               text,
-              conversationId: conversations[w]!,
+              conversationId,
               userId: `bench-user-${w}`,
               traceId: randomBytes(16).toString("hex"),
               inboundId: null,
               snapshot,
               latest: () => snapshot,
+              memory,
             }),
           );
+          const t1 = performance.now();
           if (reply.outcome !== "answered") notAnswered += 1;
-          samples.push({ wallMs: performance.now() - t0, ...acc });
+          const notSaved = await reply.remembered;
+          if (notSaved) throw notSaved;
+          samples.push({ wallMs: t1 - t0, upsertMs: t0 - u0, saveAfterMs: performance.now() - t1, ...acc });
         } catch (error) {
           // In the runtime the job would retry; here it is counted and left out of the latencies.
           errors += 1;
@@ -229,10 +242,10 @@ async function main(): Promise<void> {
 
     const f = (n: number) => n.toFixed(2);
     const lines = [
-      `Demo model latency ${LATENCY_MS} ms (separate process, HTTP); ${TURNS} turns per conversation, the conversations at once${STAGGER ? ` (each starting after a random 0-${LATENCY_MS} ms, so out of phase)` : " (in lock-step)"}; model-slot leases on; Prisma pool ${DB_POOL}, worker pool ${WORKER_POOL}. Overhead = turn wall - time inside the SDK's model calls; "slot" = the lease acquire/release around them (part of the overhead); "in DB" = the time of the worker pool's statements (slot's included; a tool call's SkillInvocation row is written while the next model call runs, so this can overlap the model time); CPU = the process's CPU time per turn, "runtime" = minus the bare SDK's CPU per call times the model calls.`,
+      `Demo model latency ${LATENCY_MS} ms (separate process, HTTP); ${TURNS} turns per conversation, the conversations at once${STAGGER ? ` (each starting after a random 0-${LATENCY_MS} ms, so out of phase)` : " (in lock-step)"}; model-slot leases on; Prisma pool ${DB_POOL}, worker pool ${WORKER_POOL}. Overhead = turn wall - time inside the SDK's model calls; "slot" = the lease acquire/release around them (part of the overhead); "in DB" = the time of the turn's statements on the worker pool (slot's and the memory save's included; a tool call's SkillInvocation row is written while the next model call runs, so this can overlap the model time); "upsert" = the worker's conversation statement before the turn, which brings the memory; "save after answer" = how long after the answer the memory save was stored (the job waits for it beside the reply's send); CPU = the process's CPU time per turn, "runtime" = minus the bare SDK's CPU per call times the model calls.`,
       "",
-      "| concurrency | run | turns | model calls/turn | wall p50 ms | wall p99 ms | in model p50 ms | overhead p50 ms | overhead p99 ms | overhead max ms | of which slot p50 ms | in DB p50 ms | in DB p99 ms | CPU ms/turn | runtime CPU ms/turn | per second | vs bare SDK | not answered | errors |",
-      "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+      "| concurrency | run | turns | model calls/turn | wall p50 ms | wall p99 ms | in model p50 ms | overhead p50 ms | overhead p99 ms | overhead max ms | of which slot p50 ms | in DB p50 ms | in DB p99 ms | upsert p50 ms | save after answer p50 ms | save after answer p99 ms | CPU ms/turn | runtime CPU ms/turn | per second | vs bare SDK | not answered | errors |",
+      "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ];
     const errorNotes: string[] = [];
     for (const workers of CONCURRENCY) {
@@ -243,7 +256,7 @@ async function main(): Promise<void> {
 
       const baseline = await runBaseline(workers, TURNS);
       const base = sorted(baseline.times);
-      lines.push(`| ${workers} | bare openai SDK call (baseline) | ${base.length} | 1.0 | ${f(pct(base, 0.5))} | ${f(pct(base, 0.99))} | ${f(pct(base, 0.5))} | | | | | | | ${f(baseline.cpuPerCall)} | | ${baseline.rate.toFixed(0)} | 1.00x | | |`);
+      lines.push(`| ${workers} | bare openai SDK call (baseline) | ${base.length} | 1.0 | ${f(pct(base, 0.5))} | ${f(pct(base, 0.99))} | ${f(pct(base, 0.5))} | | | | | | | | | | ${f(baseline.cpuPerCall)} | | ${baseline.rate.toFixed(0)} | 1.00x | | |`);
       for (const [name, text] of [
         ['agent turn, text answer ("hello")', "hello"],
         ["agent turn, kb.search (cache hit) + answer", "search the kb for vpn"],
@@ -256,9 +269,11 @@ async function main(): Promise<void> {
         const calls = r.samples.reduce((n, x) => n + x.calls, 0) / Math.max(1, r.samples.length);
         const rate = r.samples.length / (r.wallMs / 1000);
         const dbMs = sorted(r.samples.map((x) => x.dbMs));
+        const upsert = sorted(r.samples.map((x) => x.upsertMs));
+        const saveAfter = sorted(r.samples.map((x) => x.saveAfterMs));
         const cpuPerTurn = r.cpuMs / Math.max(1, r.samples.length);
         lines.push(
-          `| ${workers} | ${name} | ${r.samples.length} | ${calls.toFixed(1)} | ${f(pct(wall, 0.5))} | ${f(pct(wall, 0.99))} | ${f(pct(inModel, 0.5))} | **${f(pct(over, 0.5))}** | **${f(pct(over, 0.99))}** | ${f(over.at(-1) ?? NaN)} | ${f(pct(slot, 0.5))} | ${f(pct(dbMs, 0.5))} | ${f(pct(dbMs, 0.99))} | ${f(cpuPerTurn)} | ${f(cpuPerTurn - calls * baseline.cpuPerCall)} | ${rate.toFixed(0)} | ${(rate * calls / baseline.rate).toFixed(2)}x | ${r.notAnswered} | ${r.errors} |`,
+          `| ${workers} | ${name} | ${r.samples.length} | ${calls.toFixed(1)} | ${f(pct(wall, 0.5))} | ${f(pct(wall, 0.99))} | ${f(pct(inModel, 0.5))} | **${f(pct(over, 0.5))}** | **${f(pct(over, 0.99))}** | ${f(over.at(-1) ?? NaN)} | ${f(pct(slot, 0.5))} | ${f(pct(dbMs, 0.5))} | ${f(pct(dbMs, 0.99))} | ${f(pct(upsert, 0.5))} | ${f(pct(saveAfter, 0.5))} | ${f(pct(saveAfter, 0.99))} | ${f(cpuPerTurn)} | ${f(cpuPerTurn - calls * baseline.cpuPerCall)} | ${rate.toFixed(0)} | ${(rate * calls / baseline.rate).toFixed(2)}x | ${r.notAnswered} | ${r.errors} |`,
         );
         if (r.firstError) errorNotes.push(`${workers} / ${name}: ${r.errors} turns threw, first: ${r.firstError}`);
         console.log(lines.at(-1));

@@ -2,31 +2,17 @@
  * The app factory against real PostgreSQL: readiness on an empty database, after migrating,
  * and with nothing listening at DATABASE_URL; request logs; the heartbeat row.
  */
-import { Writable } from "node:stream";
 import { createDb, type Db } from "@clawgate/db";
 import { committedMigrations, deployMigrations } from "@clawgate/db/migrations";
 import { createTestDatabase, type TestDatabase } from "@clawgate/devstack/testdb";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { query, startBlackhole, UNREACHABLE_DB } from "../test/helpers.ts";
+import { capturedLogger, query, startBlackhole, UNREACHABLE_DB } from "../test/helpers.ts";
 import { startHeartbeat } from "./heartbeat.ts";
 import { VERSION } from "./version.ts";
 import { createLogger } from "./logger.ts";
 import { buildServer, type BotServer } from "./server.ts";
 
 const env = { DINGTALK_MODE: "http" as const };
-
-/** A logger whose JSON lines the test can read. */
-function capturedLogger(level = "info") {
-  const lines: Record<string, unknown>[] = [];
-  const sink = new Writable({
-    write(chunk: Buffer, _enc, done) {
-      for (const l of chunk.toString().split("\n").filter(Boolean))
-        lines.push(JSON.parse(l) as Record<string, unknown>);
-      done();
-    },
-  });
-  return { logger: createLogger(level, sink), lines };
-}
 
 interface ReadyBody {
   status: string;

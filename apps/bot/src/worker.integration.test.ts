@@ -5,17 +5,17 @@
  * (policy refusals have their own tests in worker/policy-gate.integration.test.ts).
  */
 import { createDb, type Db } from "@clawgate/db";
-import { createAgent, NO_MODEL_REPLY } from "./agent/index.ts";
+import { createAgent, NO_MODEL_REPLY, type Agent, type TurnRequest } from "./agent/index.ts";
 import type { FakeDingTalk } from "@clawgate/devstack/fake-dingtalk";
 import { createTestDatabase, type TestDatabase } from "@clawgate/devstack/testdb";
 import type { JobHelpers } from "graphile-worker";
 import type pg from "pg";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { APP_KEY, robotMessage } from "../test/dingtalk.ts";
-import { query, waitFor } from "../test/helpers.ts";
+import { capturedLogger, query, waitFor } from "../test/helpers.ts";
 import { enableConversations } from "../test/policy.ts";
 import type { Ingest } from "./ingress/ingest.ts";
-import { createLogger } from "./logger.ts";
+import { createLogger, type Logger } from "./logger.ts";
 import { createMetrics } from "./metrics.ts";
 import { startPolicyRuntime, type PolicyRuntime } from "./policy/runtime.ts";
 import type { BotServer } from "./server.ts";
@@ -66,7 +66,7 @@ beforeAll(async () => {
     db,
     policy,
     ...["cid-host", "cid-retry", "cid-concurrent", "cid-limit", "cid-dt-throttle", "cid-noroute"],
-    ...["cid-e2e", "cid-expired", "cid-single", "cid-dups"],
+    ...["cid-e2e", "cid-expired", "cid-single", "cid-dups", "cid-memory"],
   );
 });
 afterAll(async () => {
@@ -79,17 +79,17 @@ afterAll(async () => {
 });
 
 /** Runs the job handler directly, as graphile-worker would, with a recording addJob. */
-function handlerHarness(opts: { webhookHosts?: string[]; limits?: typeof DEFAULT_LIMITS } = {}) {
+function handlerHarness(opts: { webhookHosts?: string[]; limits?: typeof DEFAULT_LIMITS; agent?: Agent; logger?: Logger } = {}) {
   const handler = createInboundHandler({
     db,
     pool,
     throttle: createThrottle(pool, opts.limits),
     senders: realSenders(env),
     webhookHosts: opts.webhookHosts ?? env.DINGTALK_WEBHOOK_HOSTS,
-    logger,
+    logger: opts.logger ?? logger,
     metrics,
     policy,
-    agent: createAgent({ db }),
+    agent: opts.agent ?? createAgent({ db }),
   });
   const addJob = vi.fn(async () => ({}));
   const run = (inboundId: string, attempts = 1) =>
@@ -161,6 +161,44 @@ describe("the job handler, run directly", () => {
     await run(row.id, 2);
     expect(sentTo("cid-dt-throttle")).toHaveLength(1);
     expect(await outboundFor(row.id)).toMatchObject([{ status: "SENT", attempts: 2 }]);
+  });
+
+  it("hands the agent the memory read with the conversation upsert, and sends and finishes even when the save fails", async () => {
+    const seen: TurnRequest[] = [];
+    let saved: (error?: Error) => void = () => undefined;
+    const agent: Agent = {
+      reply: async (req) => {
+        seen.push(req);
+        const remembered = new Promise<Error | undefined>((resolve) => (saved = resolve));
+        return { text: `answer ${seen.length}`, outcome: "answered", toolCalls: 0, approvals: [], calls: [], usage: { promptTokens: 1, completionTokens: 1 }, remembered };
+      },
+    };
+    const { logger: captured, lines } = capturedLogger();
+    const { run } = handlerHarness({ agent, logger: captured });
+    const first = await deliver({ conversationId: "cid-memory", text: "one" });
+    let finished = false;
+    const job = Promise.resolve(run(first.id)).then(() => (finished = true));
+    // The reply goes out while the save still runs; the job waits for the save.
+    await waitFor(async () => (sentTo("cid-memory").length === 1 ? true : undefined), 10_000, "the reply sent before the memory is saved");
+    await new Promise((r) => setTimeout(r, 100));
+    expect(finished).toBe(false);
+    saved(new Error("memory store unavailable"));
+    await job;
+    expect(seen[0]!.memory).toMatchObject({ key: null, turns: 0, summary: "", recent: [] });
+    expect((await query<Inbound>(testDb.url, `SELECT status FROM "InboundMessage" WHERE id = $1`, [first.id]))[0]?.status).toBe("REPLIED");
+    expect(lines.find((l) => l.msg === "conversation memory not saved; the next turn lacks this one")).toMatchObject({ level: 40, err: "memory store unavailable", traceId: "trace-test" });
+
+    const [conv] = await query<{ id: string }>(testDb.url, `SELECT id FROM "Conversation" WHERE "conversationId" = 'cid-memory'`);
+    const recent = [{ role: "user", content: "zero" }, { role: "assistant", content: "answer 0" }];
+    await query(testDb.url, `INSERT INTO "ConversationMemory" ("conversationId", summary, tokens, turns, recent, "updatedAt") VALUES ($1, 'earlier', 9, 3, $2::jsonb, now())`, [conv!.id, JSON.stringify(recent)]);
+    const second = await deliver({ conversationId: "cid-memory", text: "two" });
+    const job2 = run(second.id);
+    await waitFor(async () => (seen.length === 2 ? true : undefined), 10_000, "the second turn");
+    saved();
+    await job2;
+    expect(seen[1]!.memory).toEqual({ key: conv!.id, turns: 3, summary: "earlier", recent });
+    expect(sentTo("cid-memory").map((m) => m.text)).toEqual(["answer 1", "answer 2"]);
+    expect(lines.filter((l) => l.msg === "conversation memory not saved; the next turn lacks this one")).toHaveLength(1);
   });
 
   it("fails the message (no retry) when there is no route to reply on", async () => {

@@ -2,7 +2,9 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { createServer, type AddressInfo, type Server, type Socket } from "node:net";
 import path from "node:path";
+import { Writable } from "node:stream";
 import pg from "pg";
+import { createLogger } from "../src/logger.ts";
 
 export const BIN = path.resolve(import.meta.dirname, "../bin/clawgate.mjs");
 
@@ -116,4 +118,16 @@ export async function startBlackhole(): Promise<{ url: string; close(): Promise<
         server.close(() => r());
       }),
   };
+}
+
+/** A logger whose JSON lines the test can read. */
+export function capturedLogger(level = "info") {
+  const lines: Record<string, unknown>[] = [];
+  const sink = new Writable({
+    write(chunk: Buffer, _enc, done) {
+      for (const l of chunk.toString().split("\n").filter(Boolean)) lines.push(JSON.parse(l) as Record<string, unknown>);
+      done();
+    },
+  });
+  return { logger: createLogger(level, sink), lines };
 }

@@ -12,13 +12,14 @@ import { internalApiBreakers, SkillCache, type BreakerOptions } from "@clawgate/
 import type pg from "pg";
 import { loadEnv, type Env } from "../env.ts";
 import { catalogCache, loadCatalog } from "./catalog.ts";
-import { loadMemory } from "./memory.ts";
+import { loadMemory, type StoredMemory } from "./memory.ts";
 import { modelBreakers, TurnDeadlineError } from "./model.ts";
 import { runTurn, type TokenUsage, type TurnResult } from "./run-turn.ts";
 import { pgSql, prismaSql } from "./sql.ts";
 import type { ModelSlots, TurnContext } from "./tool-call.ts";
 
 export { MODEL_UNAVAILABLE_REPLY } from "./run-turn.ts";
+export { MEMORY_COLUMNS, storedMemory, type MemoryRow, type StoredMemory } from "./memory.ts";
 
 export const NO_MODEL_REPLY = "No model is configured for this conversation yet. An admin can add one (clawgate onboard, or the console).";
 
@@ -34,9 +35,14 @@ export interface TurnRequest {
   signal?: AbortSignal;
   /** Called once when the turn runs long, so the user hears "working on it" before the answer. */
   onSlow?: () => Promise<void>;
+  /**
+   * The conversation's memory when the caller already read it (the worker reads it with its
+   * conversation upsert, `upsertConversation`); otherwise the turn loads it.
+   */
+  memory?: StoredMemory;
 }
 
-export type AgentReply = TurnResult | { text: string; outcome: "no_route"; toolCalls: 0; approvals: []; calls: []; usage: TokenUsage };
+export type AgentReply = TurnResult | { text: string; outcome: "no_route"; toolCalls: 0; approvals: []; calls: []; usage: TokenUsage; remembered?: undefined };
 
 export interface Agent {
   reply(request: TurnRequest): Promise<AgentReply>;
@@ -116,7 +122,7 @@ export function createAgent(opts: AgentOptions): Agent {
     const current = await catalog(req.snapshot.revision);
     const route = current.route(req.conversationId);
     if (!route) return { text: NO_MODEL_REPLY, outcome: "no_route", toolCalls: 0, approvals: [], calls: [], usage: { promptTokens: 0, completionTokens: 0 } };
-    const memory = await loadMemory(sql, req.conversationId);
+    const memory = req.memory ?? (await loadMemory(sql, req.conversationId));
     const context = {
       db: opts.db,
       sql,

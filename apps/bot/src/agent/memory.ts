@@ -70,15 +70,30 @@ export interface StoredMemory extends Memory {
 
 export const NO_STORED_MEMORY: StoredMemory = { ...EMPTY_MEMORY, key: null, turns: 0 };
 
-const LOAD = `SELECT m."conversationId" AS "key", m."summary", m."recent", m."turns"
+/** The columns a StoredMemory is read from, for a query that joins "ConversationMemory" as `m`. */
+export const MEMORY_COLUMNS = `m."conversationId" AS "key", m."summary", m."recent", m."turns"`;
+
+export interface MemoryRow {
+  key: string | null;
+  summary: string | null;
+  recent: unknown;
+  turns: number | null;
+}
+
+/** A row of MEMORY_COLUMNS (all null: a LEFT JOIN that found no memory) as a StoredMemory. */
+export function storedMemory(row: MemoryRow | undefined): StoredMemory {
+  if (!row || row.key === null) return NO_STORED_MEMORY;
+  const recent = Recent.safeParse(row.recent);
+  return { key: row.key, turns: row.turns ?? 0, summary: row.summary ?? "", recent: recent.success ? recent.data : [] };
+}
+
+const LOAD = `SELECT ${MEMORY_COLUMNS}
   FROM "ConversationMemory" m JOIN "Conversation" c ON c."id" = m."conversationId" WHERE c."conversationId" = $1`;
 
 /** The conversation's memory (DingTalk conversation id); empty when it has none yet. */
 export async function loadMemory(sql: Sql, conversationId: string): Promise<StoredMemory> {
-  const [row] = await sql.query<{ key: string; summary: string; recent: unknown; turns: number }>(LOAD, [conversationId]);
-  if (!row) return NO_STORED_MEMORY;
-  const recent = Recent.safeParse(row.recent);
-  return { key: row.key, turns: row.turns, summary: row.summary, recent: recent.success ? recent.data : [] };
+  const [row] = await sql.query<MemoryRow>(LOAD, [conversationId]);
+  return storedMemory(row);
 }
 
 /** Concurrent saves of one conversation that lose the race re-read and fold again, at most this often. */

@@ -113,7 +113,10 @@ async function turn(conversationId: string, text: string) {
     snapshot: policy.snapshot() as PolicySnapshot,
     onSlow: async () => void slow.push(Date.now() - started),
   });
-  return { result, slow, ms: Date.now() - started };
+  const ms = Date.now() - started;
+  // What the worker does before it finishes the job (the save runs beside the reply's send).
+  expect(await result.remembered).toBeUndefined();
+  return { result, slow, ms };
 }
 
 const chats = () => model.requests.filter((r) => r.path === "/v1/chat/completions");

@@ -4,7 +4,8 @@
  * `maxToolRounds` rounds, all fitted to the route's max context (prompt.ts). The last round
  * offers no tools, so the model has to answer in text. The answer is always a non-empty text: a
  * model that fails (after retries), an open breaker or the turn's deadline yields the fallback
- * reply, never silence. An answered turn is added to the memory; a fallback changes nothing.
+ * reply, never silence. An answered turn is added to the memory (beside the reply's send, see
+ * `remembered`); a fallback changes nothing.
  */
 import type OpenAI from "openai";
 import { NO_STORED_MEMORY, saveTurn, type StoredMemory } from "./memory.ts";
@@ -37,6 +38,12 @@ export interface TurnResult {
   /** Tokens the model reported over all of the turn's calls (what budgets are charged). */
   usage: TokenUsage;
   error?: string;
+  /**
+   * An answered turn's memory save, started with the answer and still running: resolves when it
+   * is stored, or with the error that kept it from being stored (it never rejects). A turn that
+   * is not remembered lacks it.
+   */
+  remembered?: Promise<Error | undefined>;
 }
 
 export interface TokenUsage {
@@ -98,9 +105,15 @@ export async function runTurn(t: TurnContext, userText: string, memory: StoredMe
     // Whatever was already requested still waits for an approver: say so even without a model.
     return { text: finalText(MODEL_UNAVAILABLE_REPLY, approvals, notices), outcome: "model_unavailable", toolCalls, approvals, calls: done, usage, error: error instanceof Error ? error.message : String(error) };
   }
-  // Only answered turns are remembered (outside the try: a database error here is the job's to retry).
-  await Promise.all([saveTurn(t.sql, t.conversationId, memory, prompt.userText, answer, limits), writes.settle()]);
-  return { text: answer, outcome: "answered", toolCalls, approvals, calls: done, usage };
+  // The calls' rows are records: outside the try, so a database error here is the job's to retry.
+  await writes.settle();
+  // Only answered turns are remembered, and the answer does not wait for it: the save runs while
+  // the caller sends the reply (it awaits `remembered` before it finishes the job).
+  const remembered = saveTurn(t.sql, t.conversationId, memory, prompt.userText, answer, limits).then(
+    () => undefined,
+    (error: unknown) => (error instanceof Error ? error : new Error(String(error))),
+  );
+  return { text: answer, outcome: "answered", toolCalls, approvals, calls: done, usage, remembered };
 }
 
 function finalText(content: string, approvals: readonly string[], notices: ReadonlySet<string> = new Set()): string {

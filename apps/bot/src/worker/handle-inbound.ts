@@ -12,6 +12,9 @@
  * then the token budget reservation, settled after the turn with the tokens the model reported.
  * A refused message is answered and marked DENIED with its reason; past the one "too fast" reply
  * of a window, messages are only marked DENIED (abuse throttling: no reply).
+ *
+ * The conversation's memory comes back with its upsert and an answered turn's memory save runs
+ * beside the reply's send, so neither round trip is on the way to the answer (bench/agent).
  */
 import { createHash } from "node:crypto";
 import type { Db } from "@clawgate/db";
@@ -20,7 +23,7 @@ import type { JobHelpers, Task } from "graphile-worker";
 import type pg from "pg";
 import { z } from "zod";
 import { INBOUND_TASK } from "../ingress/ingest.ts";
-import type { Agent } from "../agent/index.ts";
+import { MEMORY_COLUMNS, storedMemory, type Agent, type MemoryRow, type StoredMemory } from "../agent/index.ts";
 import { SKILLS } from "../agent/tools.ts";
 import { createLimits, type Limits } from "../limits/admit.ts";
 import type { Logger } from "../logger.ts";
@@ -75,14 +78,37 @@ async function storedReply(pool: pg.Pool, key: string): Promise<OutboundMessage 
   return rows[0]?.payload;
 }
 
+/**
+ * The conversation's row (created on first sight, PENDING until an admin enables it; title and
+ * last seen kept current) and, in the same round trip, its memory for the agent's turn.
+ */
 const UPSERT_CONVERSATION = `
-INSERT INTO "Conversation" ("id", "conversationId", "robotCode", "title", "type", "updatedAt")
-VALUES ($1, $2, $3, $4, $5::"ConversationType", now())
-ON CONFLICT ("conversationId") DO UPDATE SET
-  "lastSeenAt" = now(),
-  "updatedAt" = now(),
-  "title" = COALESCE(EXCLUDED."title", "Conversation"."title"),
-  "robotCode" = COALESCE("Conversation"."robotCode", EXCLUDED."robotCode")`;
+WITH c AS (
+  INSERT INTO "Conversation" ("id", "conversationId", "robotCode", "title", "type", "updatedAt")
+  VALUES ($1, $2, $3, $4, $5::"ConversationType", now())
+  ON CONFLICT ("conversationId") DO UPDATE SET
+    "lastSeenAt" = now(),
+    "updatedAt" = now(),
+    "title" = COALESCE(EXCLUDED."title", "Conversation"."title"),
+    "robotCode" = COALESCE("Conversation"."robotCode", EXCLUDED."robotCode")
+  RETURNING "id"
+)
+SELECT ${MEMORY_COLUMNS} FROM c LEFT JOIN "ConversationMemory" m ON m."conversationId" = c."id"`;
+
+export interface SeenConversation {
+  /** Conversation.id for a conversation seen for the first time. */
+  newId: string;
+  conversationId: string;
+  robotCode: string | null;
+  title: string | null;
+  type: "GROUP" | "SINGLE";
+}
+
+/** Records that the robot saw the conversation; returns its memory (empty when it has none). */
+export async function upsertConversation(pool: pg.Pool, c: SeenConversation): Promise<StoredMemory> {
+  const { rows } = await pool.query<MemoryRow>({ name: "clawgate_upsert_conversation", text: UPSERT_CONVERSATION, values: [c.newId, c.conversationId, c.robotCode, c.title, c.type] });
+  return storedMemory(rows[0]);
+}
 
 export function createInboundHandler(deps: InboundHandlerDeps): Task {
   const { db, pool, logger, metrics, now = Date.now } = deps;
@@ -112,13 +138,13 @@ export function createInboundHandler(deps: InboundHandlerDeps): Task {
     if (row.status === "RECEIVED") {
       await db.inboundMessage.update({ where: { id: inboundId }, data: { status: "PROCESSING" } });
     }
-    await pool.query(UPSERT_CONVERSATION, [
-      `conv_${inboundId}`,
-      msg.conversationId,
-      row.robotCode,
-      msg.conversationTitle || null,
-      msg.conversationType === "2" ? "GROUP" : "SINGLE",
-    ]);
+    const memory = await upsertConversation(pool, {
+      newId: `conv_${inboundId}`,
+      conversationId: msg.conversationId,
+      robotCode: row.robotCode,
+      title: msg.conversationTitle || null,
+      type: msg.conversationType === "2" ? "GROUP" : "SINGLE",
+    });
 
     const gate = gateMessage(snapshot, msg, now());
     const reasons = gate.decision.reasons.map((r) => r.code);
@@ -150,6 +176,8 @@ export function createInboundHandler(deps: InboundHandlerDeps): Task {
     // Why the message is DENIED (undefined: answered).
     let denied: string | undefined = gate.refusal === undefined ? undefined : gate.primary;
     let message = gate.refusal === undefined ? await storedReply(pool, idempotencyKey) : textReply(gate.refusal);
+    // The answered turn's memory save, running while the reply goes out.
+    let remembered: Promise<Error | undefined> | undefined;
     if (message && denied === undefined && row.error && LIMIT_REASON.test(row.error)) denied = row.error;
     if (!message) {
       const userId = msg.senderStaffId || msg.senderId;
@@ -187,6 +215,7 @@ export function createInboundHandler(deps: InboundHandlerDeps): Task {
               inboundId,
               snapshot,
               latest: () => deps.policy.snapshot(),
+              memory,
               onSlow: async () => {
                 // Best effort: the answer follows anyway, so a failed interim send is only logged.
                 try {
@@ -201,7 +230,7 @@ export function createInboundHandler(deps: InboundHandlerDeps): Task {
               // A bug or a database outage: the job retries, and its last attempt still answers.
               if (helpers.job.attempts < helpers.job.max_attempts) throw error;
               log.error({ err: error, conversation }, "agent turn failed on the last attempt; sending the fallback");
-              return { text: TURN_FAILED_REPLY, outcome: "failed", toolCalls: 0, approvals: [], calls: [], usage: { promptTokens: 0, completionTokens: 0 } };
+              return { text: TURN_FAILED_REPLY, outcome: "failed", toolCalls: 0, approvals: [], calls: [], usage: { promptTokens: 0, completionTokens: 0 }, remembered: undefined };
             })
             .catch(async (error: unknown) => {
               // The job retries: give the reservation back first (nothing is charged).
@@ -215,6 +244,7 @@ export function createInboundHandler(deps: InboundHandlerDeps): Task {
         const tokens = turn.usage.promptTokens + turn.usage.completionTokens;
         log.info({ turn: turn.outcome, toolCalls: turn.toolCalls, approvals: turn.approvals.length, tokens, conversation, ...("error" in turn ? { error: turn.error } : {}) }, "agent turn");
         message = textReply(turn.text);
+        remembered = turn.remembered;
       }
     }
 
@@ -242,6 +272,10 @@ export function createInboundHandler(deps: InboundHandlerDeps): Task {
       if (helpers.job.attempts >= helpers.job.max_attempts) await finish("FAILED", reason);
       log.warn({ reason, attempt: helpers.job.attempts, conversation }, "reply failed; the job will retry");
       throw error;
+    } finally {
+      // Not the job's to retry: a rerun sends the stored reply and runs no turn to remember.
+      const notSaved = await remembered;
+      if (notSaved) log.warn({ err: notSaved.message, conversation }, "conversation memory not saved; the next turn lacks this one");
     }
   };
 }

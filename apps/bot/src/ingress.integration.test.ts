@@ -130,7 +130,10 @@ describe("POST /dingtalk/robot", () => {
       "",
       "[]",
       JSON.stringify(noMsgId),
-      JSON.stringify(robotMessage({ msgtype: "sticker" })),
+      // A type DingTalk adds later is stored (below); a msgtype that is no type name, or a known type with a malformed body, is not.
+      JSON.stringify(robotMessage({ msgtype: "no such type!" })),
+      JSON.stringify(robotMessage({ msgtype: "" })),
+      JSON.stringify(robotMessage({ msgtype: "picture", content: "x" })),
       JSON.stringify(robotMessage({ conversationType: "3" })),
       JSON.stringify(robotMessage({ text: "not an object" })),
     ];
@@ -142,14 +145,17 @@ describe("POST /dingtalk/robot", () => {
     expect(await counts(testDb.url)).toEqual(before);
   });
 
-  it("stores every message type DingTalk sends", async () => {
+  it("stores every message type DingTalk sends, and types it does not know yet", async () => {
     const before = await counts(testDb.url);
     const { text: _t, ...rest } = robotMessage();
-    for (const msgtype of ["picture", "richText", "audio", "video", "file"]) {
+    const types = ["picture", "richText", "audio", "video", "file", "markdown", "interactiveCard"];
+    for (const msgtype of types) {
       const res = await robot({ ...rest, msgId: `${msgtype}-${Date.now()}`, msgtype, content: { downloadCode: "dc" } });
       expect(res.status, msgtype).toBe(200);
     }
-    expect((await counts(testDb.url)).inbound).toBe(before.inbound + 5);
+    expect((await counts(testDb.url)).inbound).toBe(before.inbound + types.length);
+    const stored = await query<{ msgType: string }>(testDb.url, `SELECT "msgType" FROM "InboundMessage" WHERE "msgType" IN ('markdown', 'interactiveCard') ORDER BY "msgType"`);
+    expect(stored.map((r) => r.msgType)).toEqual(["interactiveCard", "markdown"]);
   });
 });
 

@@ -109,6 +109,11 @@ export interface DeliverInput {
   /** Default: "stream" when a Stream client is connected, else "http". */
   via?: "http" | "stream";
   sessionWebhookExpired?: boolean;
+  /**
+   * A message of another type than text (`text` is then ignored): its msgtype and `content`, as
+   * DingTalk sends them, e.g. { msgtype: "richText", content: { richText: [{ text: "look" }] } }.
+   */
+  typed?: { msgtype: string; content: Record<string, unknown> };
 }
 
 export interface DeliverResult {
@@ -651,9 +656,9 @@ export async function startFakeDingTalk(opts: FakeDingTalkOptions): Promise<Fake
         : {}),
       isInAtList: true,
       sessionWebhook: `${webhookBase}/robot/sendBySession?session=${session}`,
-      text: { content: ` ${input.text}` },
+      ...(input.typed ? { content: input.typed.content } : { text: { content: ` ${input.text}` } }),
       robotCode,
-      msgtype: "text",
+      msgtype: input.typed?.msgtype ?? "text",
     };
   }
 

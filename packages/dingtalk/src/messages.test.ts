@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { eventEnvelopeSchema, messageText, robotMessageSchema, ROBOT_TOPIC, streamFrameSchema } from "./messages.ts";
+import { eventEnvelopeSchema, isKnownMessage, KNOWN_MSGTYPES, messageText, robotMessageSchema, ROBOT_TOPIC, streamFrameSchema } from "./messages.ts";
 
 const base = {
   msgId: "msgAbc==",
@@ -52,12 +52,25 @@ describe("robotMessageSchema", () => {
     expect(robotMessageSchema.safeParse(copy).success).toBe(false);
   });
 
-  it("rejects empty ids, a bad conversationType, an unknown msgtype and a text without content", () => {
+  it("rejects empty ids, a bad conversationType, a msgtype that is not a type name, and a known type with a malformed body", () => {
     expect(robotMessageSchema.safeParse({ ...samples.text, msgId: "" }).success).toBe(false);
     expect(robotMessageSchema.safeParse({ ...samples.text, conversationId: "" }).success).toBe(false);
     expect(robotMessageSchema.safeParse({ ...samples.text, conversationType: 2 }).success).toBe(false);
-    expect(robotMessageSchema.safeParse({ ...samples.text, msgtype: "sticker" }).success).toBe(false);
+    for (const msgtype of ["", "not a type", "x".repeat(41), 7]) expect(robotMessageSchema.safeParse({ ...samples.text, msgtype }).success, String(msgtype)).toBe(false);
     expect(robotMessageSchema.safeParse({ ...samples.text, text: {} }).success).toBe(false);
+    const { text: _text, ...noText } = samples.text;
+    expect(robotMessageSchema.safeParse(noText).success).toBe(false);
+    expect(robotMessageSchema.safeParse({ ...samples.picture, content: "dc1" }).success).toBe(false);
+  });
+
+  it("keeps a message of a type it does not know, as sent (DingTalk adds types)", () => {
+    const { content: _c, ...rest } = samples.picture;
+    const card = { ...rest, msgtype: "interactiveCard", content: { cardData: { a: 1 } } };
+    const parsed = robotMessageSchema.parse(card);
+    expect(parsed).toEqual(card);
+    expect(isKnownMessage(parsed)).toBe(false);
+    expect(isKnownMessage(robotMessageSchema.parse(samples.text))).toBe(true);
+    expect(KNOWN_MSGTYPES).toEqual(Object.keys(samples));
   });
 });
 
@@ -66,8 +79,16 @@ describe("messageText", () => {
     expect(messageText(robotMessageSchema.parse(samples.text))).toBe("hello robot");
   });
 
-  it("is empty for non-text messages", () => {
-    expect(messageText(robotMessageSchema.parse(samples.audio))).toBe("");
+  it("reads a rich text's text segments, one per line, and an audio message's transcript", () => {
+    const rich = { ...samples.richText, content: { richText: [{ text: " look " }, { type: "picture", downloadCode: "dc2" }, { text: "at this" }, { text: " " }] } };
+    expect(messageText(robotMessageSchema.parse(rich))).toBe("look\nat this");
+    expect(messageText(robotMessageSchema.parse(samples.audio))).toBe("你好");
+    expect(messageText(robotMessageSchema.parse({ ...samples.audio, content: { downloadCode: "dc3" } }))).toBe("");
+  });
+
+  it("is empty for the types without text", () => {
+    for (const type of ["picture", "video", "file"] as const) expect(messageText(robotMessageSchema.parse(samples[type])), type).toBe("");
+    expect(messageText(robotMessageSchema.parse({ ...samples.file, msgtype: "interactiveCard" }))).toBe("");
   });
 });
 

@@ -33,7 +33,11 @@ const common = {
 // Non-text types carry a `content` object; its fields are optional: only the download APIs read them.
 const downloadable = { downloadCode: z.string().optional() };
 
-export const robotMessageSchema = z.discriminatedUnion("msgtype", [
+/** The types this version reads (shared/notes/dingtalk-protocol.md §1). */
+export const KNOWN_MSGTYPES = ["text", "picture", "richText", "audio", "video", "file"] as const;
+const known: ReadonlySet<string> = new Set(KNOWN_MSGTYPES);
+
+const knownMessageSchema = z.discriminatedUnion("msgtype", [
   z.looseObject({ ...common, msgtype: z.literal("text"), text: z.looseObject({ content: z.string() }) }),
   z.looseObject({ ...common, msgtype: z.literal("picture"), content: z.looseObject({ ...downloadable, pictureDownloadCode: z.string().optional() }) }),
   z.looseObject({
@@ -46,11 +50,46 @@ export const robotMessageSchema = z.discriminatedUnion("msgtype", [
   z.looseObject({ ...common, msgtype: z.literal("file"), content: z.looseObject({ ...downloadable, fileName: z.string().optional() }) }),
 ]);
 
-export type RobotMessage = z.infer<typeof robotMessageSchema>;
+/**
+ * A message of a type this version does not know yet (DingTalk adds types over time): stored and
+ * answered like a picture (the robot says it cannot read it), never refused at the door, which
+ * would leave the user without an answer. Narrow with `isKnownMessage` before reading a type's
+ * fields: a plain `msg.msgtype === "text"` does not rule this one out.
+ */
+const otherMessageSchema = z.looseObject({
+  ...common,
+  msgtype: z
+    .string()
+    .regex(/^[A-Za-z][A-Za-z0-9_]{0,39}$/, "msgtype: a type name (letters, digits, _)")
+    .refine((t) => !known.has(t), { message: "a known msgtype with a malformed body" }),
+});
 
-/** The user's text with the leading space DingTalk puts after an @-mention removed; "" for non-text messages. */
+export const robotMessageSchema = z.union([knownMessageSchema, otherMessageSchema]);
+
+export type RobotMessage = z.infer<typeof robotMessageSchema>;
+export type KnownRobotMessage = z.infer<typeof knownMessageSchema>;
+
+export const isKnownMessage = (msg: RobotMessage): msg is KnownRobotMessage => known.has(msg.msgtype);
+
+/**
+ * What the user wrote: a text's content (with the leading space DingTalk puts after an
+ * @-mention removed), a rich text's text segments (one per line; its pictures are not text),
+ * an audio message's speech recognition (DingTalk's own transcript); "" for the other types.
+ */
 export function messageText(msg: RobotMessage): string {
-  return msg.msgtype === "text" ? msg.text.content.trim() : "";
+  if (!isKnownMessage(msg)) return "";
+  switch (msg.msgtype) {
+    case "text":
+      return msg.text.content.trim();
+    case "richText":
+      return (msg.content.richText ?? [])
+        .flatMap((segment) => (segment.text?.trim() ? [segment.text.trim()] : []))
+        .join("\n");
+    case "audio":
+      return msg.content.recognition?.trim() ?? "";
+    default:
+      return "";
+  }
 }
 
 /** Body of an event-subscription POST (§3). */

@@ -51,7 +51,7 @@ beforeAll(async () => {
   ({ pool, app, fake } = await startIngressHarness({ databaseUrl: testDb.url, db, logger, metrics, applicationName: "test-agent" }));
   policy = startPolicyRuntime({ db, databaseUrl: testDb.url, logger, pollIntervalMs: 10 * 60_000 });
   await policy.loaded;
-  await enableConversations(db, policy, "cid-kb", "cid-deny", "cid-ticket", "cid-ro", "cid-down", "cid-again");
+  await enableConversations(db, policy, "cid-kb", "cid-deny", "cid-ticket", "cid-ro", "cid-down", "cid-again", "cid-types");
   // cid-deny talks to the scripted model and may not search the KB.
   await untilApplied(
     policy,
@@ -77,9 +77,9 @@ afterAll(async () => {
 });
 
 /** Delivers one message; returns the reply, the inbound row (id, final status) and the time taken. */
-async function talk(conversationId: string, text: string) {
+async function talk(conversationId: string, text: string, typed?: { msgtype: string; content: Record<string, unknown> }) {
   const started = Date.now();
-  const { msgId, status } = await fake.deliver({ conversationId, text, senderId: "user-1" });
+  const { msgId, status } = await fake.deliver({ conversationId, text, senderId: "user-1", ...(typed ? { typed } : {}) });
   expect(status).toBe(200);
   const [reply] = await fake.waitForReplies(conversationId, 1, 20_000);
   const inbound = await waitFor(async () => {
@@ -118,6 +118,23 @@ describe("the agent loop", () => {
     const again = await talk("cid-kb", "search the kb for vpn");
     expect(again.text).toContain("VPN setup on macOS and Windows");
     expect(await invocations(again.inbound.id)).toMatchObject([{ skillKey: "kb.search", outcome: "SUCCESS", cacheHit: true }]);
+  });
+
+  it("reads rich text and voice messages, and answers a message type it does not know instead of refusing it", async () => {
+    const lastUserText = () => String((lastChatRequest() as { messages: { role: string; content: unknown }[] }).messages.at(-1)!.content);
+    const rich = await talk("cid-types", "", { msgtype: "richText", content: { richText: [{ text: "is this broken?" }, { type: "picture", downloadCode: "dc1" }] } });
+    expect(lastUserText()).toBe("is this broken?\n[The message also has a picture, which the robot cannot see yet.]");
+    expect(rich.text).toContain('You said: "is this broken?');
+    expect(rich.inbound.status).toBe("REPLIED");
+
+    // A voice message is its transcript: the demo model recognises the request in it.
+    const voice = await talk("cid-types", "", { msgtype: "audio", content: { downloadCode: "dc2", duration: 3000, recognition: "search the kb for vpn" } });
+    expect(voice.text).toContain("VPN setup on macOS and Windows");
+
+    const card = await talk("cid-types", "", { msgtype: "interactiveCard", content: { cardData: {} } });
+    expect(lastUserText()).toBe("[The user sent an interactiveCard message, which the robot cannot read yet.]");
+    expect(card.text).toContain("cannot read yet");
+    expect(card.inbound.status).toBe("REPLIED");
   });
 
   it("refuses a denied skill, tells the model why, records the reason and still answers", async () => {

@@ -18,7 +18,7 @@
  */
 import { createHash } from "node:crypto";
 import type { Db } from "@clawgate/db";
-import { messageText, robotMessageSchema, textReply, type OutboundMessage, type RobotMessage } from "@clawgate/dingtalk";
+import { isKnownMessage, messageText, robotMessageSchema, textReply, type OutboundMessage, type RobotMessage } from "@clawgate/dingtalk";
 import type { JobHelpers, Task } from "graphile-worker";
 import type pg from "pg";
 import { z } from "zod";
@@ -67,10 +67,23 @@ export const WORKING_REPLY = "Working on it…";
 /** Reasons recorded by the limits (InboundMessage.error): a rerun resending their reply is DENIED too. */
 const LIMIT_REASON = /^(rate_limited|budget\.exhausted)\./;
 
-/** What the model reads for a message: its text, or a note for a type the robot cannot read. */
+/**
+ * What the model reads for a message: what the user wrote (a rich text's text, a voice
+ * message's transcript, marked as such), with a note for what the robot cannot see (pictures,
+ * files, videos, types it does not know).
+ */
 export function turnText(msg: RobotMessage): string {
-  const text = msg.msgtype === "text" ? messageText(msg).trim() : "";
-  return text || `[The user sent a ${msg.msgtype} message, which the robot cannot read yet.]`;
+  const text = messageText(msg);
+  if (msg.msgtype === "audio" && text) return `[A voice message; DingTalk's transcript follows.]\n${text}`;
+  if (isKnownMessage(msg) && msg.msgtype === "richText") {
+    const pictures = (msg.content.richText ?? []).filter((s) => !s.text?.trim() && (s.type === "picture" || s.downloadCode)).length;
+    const note = pictures > 0 ? `[The message ${text ? "also " : ""}has ${pictures === 1 ? "a picture" : `${pictures} pictures`}, which the robot cannot see yet.]` : "";
+    const parts = [text, note].filter(Boolean);
+    if (parts.length > 0) return parts.join("\n");
+  }
+  if (text) return text;
+  if (msg.msgtype === "text") return "[The user mentioned the robot without writing anything.]";
+  return `[The user sent ${/^[aeiou]/i.test(msg.msgtype) ? "an" : "a"} ${msg.msgtype} message, which the robot cannot read yet.]`;
 }
 
 async function storedReply(pool: pg.Pool, key: string): Promise<OutboundMessage | undefined> {

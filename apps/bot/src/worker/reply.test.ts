@@ -45,8 +45,20 @@ describe("replyTargets", () => {
 describe("turnText", () => {
   it("gives the model the trimmed text, and a note for what it cannot read", () => {
     expect(turnText(msg({ text: { content: " 你好, robot " } }))).toBe("你好, robot");
-    expect(turnText(msg({ text: { content: "   " } }))).toBe("[The user sent a text message, which the robot cannot read yet.]");
-    expect(turnText(msg({ msgtype: "picture", text: undefined, content: { downloadCode: "x" } }))).toContain("picture message");
+    expect(turnText(msg({ text: { content: "   " } }))).toBe("[The user mentioned the robot without writing anything.]");
+    expect(turnText(msg({ msgtype: "picture", text: undefined, content: { downloadCode: "x" } }))).toBe("[The user sent a picture message, which the robot cannot read yet.]");
+    expect(turnText(msg({ msgtype: "interactiveCard", text: undefined, content: {} }))).toBe("[The user sent an interactiveCard message, which the robot cannot read yet.]");
+  });
+
+  it("reads rich text (noting its pictures) and voice messages (as a transcript)", () => {
+    const rich = (richText: unknown[]) => msg({ msgtype: "richText", text: undefined, content: { richText } });
+    expect(turnText(rich([{ text: "is this broken?" }, { type: "picture", downloadCode: "d1" }]))).toBe("is this broken?\n[The message also has a picture, which the robot cannot see yet.]");
+    expect(turnText(rich([{ text: "two" }, { type: "picture", downloadCode: "d1" }, { type: "picture", downloadCode: "d2" }]))).toBe("two\n[The message also has 2 pictures, which the robot cannot see yet.]");
+    expect(turnText(rich([{ text: "just text" }]))).toBe("just text");
+    expect(turnText(rich([{ type: "picture", downloadCode: "d1" }]))).toBe("[The message has a picture, which the robot cannot see yet.]");
+    expect(turnText(rich([]))).toBe("[The user sent a richText message, which the robot cannot read yet.]");
+    expect(turnText(msg({ msgtype: "audio", text: undefined, content: { recognition: "明天开会吗" } }))).toBe("[A voice message; DingTalk's transcript follows.]\n明天开会吗");
+    expect(turnText(msg({ msgtype: "audio", text: undefined, content: {} }))).toBe("[The user sent an audio message, which the robot cannot read yet.]");
   });
 });
 

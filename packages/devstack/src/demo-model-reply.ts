@@ -1,7 +1,9 @@
 /**
  * What the demo model answers: a pure function of the request, so tests and benchmarks see the
  * same reply for the same messages. It recognises a few phrasings of the built-in skills and
- * calls the matching tool only when the request offers it, like a real model would.
+ * calls the matching tool only when the request offers it, like a real model would; asked
+ * "what did I say?", it lists what the user said earlier as the request carries it (the
+ * runtime's conversation memory).
  */
 
 /**
@@ -106,6 +108,37 @@ export function recognise(text: string, offered: readonly string[]): ToolCall | 
   return null;
 }
 
+/** "what did I say / tell you / ask": the demo model shows the conversation memory it was sent. */
+const RECALL = /\bwhat (?:did|have) I (?:just )?(?:say|said|tell|told|ask|asked)\b/i;
+
+/**
+ * What the user said before this message, as the request carries it: the earlier user messages
+ * (the runtime's recent turns) and, before them, the "- User: ... | Assistant: ..." lines of a
+ * system message (its summary of older turns).
+ */
+function earlierUserTexts(messages: readonly ChatMessage[]): string[] {
+  const lastUser = messages.findLastIndex((m) => m.role === "user");
+  const said: string[] = [];
+  messages.slice(0, lastUser).forEach((m, i) => {
+    if (m.role === "user") said.push(textOf(m.content));
+    else if (m.role === "system" && i > 0) {
+      for (const line of textOf(m.content).split("\n")) {
+        const folded = /^- User: (.*?) \| Assistant:/.exec(line);
+        if (folded?.[1]) said.push(folded[1]);
+      }
+    }
+  });
+  return said.map((t) => t.trim()).filter(Boolean);
+}
+
+function recall(messages: readonly ChatMessage[]): string {
+  const said = earlierUserTexts(messages);
+  if (said.length === 0) return "Demo model here. This is the first thing you have told me in this conversation.";
+  const last = said.slice(-5).map((t) => `"${clip(t.replace(/\s+/g, " "), 120)}"`);
+  const more = said.length > last.length ? ` (and ${said.length - last.length} earlier)` : "";
+  return `Demo model here. Earlier in this conversation you said: ${last.join("; ")}${more}.`;
+}
+
 export function demoReply(req: ChatRequest): DemoReply {
   const last = req.messages.at(-1);
   if (last?.role === "tool") {
@@ -120,6 +153,7 @@ export function demoReply(req: ChatRequest): DemoReply {
   const offered = (req.tools ?? []).flatMap((t) => (t.function?.name ? [t.function.name] : []));
   const call = recognise(text, offered);
   if (call) return { kind: "tool", call };
+  if (RECALL.test(text)) return { kind: "text", content: recall(req.messages) };
   return { kind: "text", content: `Demo model here. You said: "${clip(text.trim(), 200)}"` };
 }
 

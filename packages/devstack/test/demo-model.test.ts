@@ -108,6 +108,21 @@ describe("answers", () => {
     expect(call.type === "function" && call.function.name).toBe("kb.search");
   });
 
+  it("answers 'what did I say?' from the earlier turns and summary lines the request carries", async () => {
+    const { client } = await start();
+    const first = await client.chat.completions.create({ model: "m", messages: user("what did I tell you?"), tools: TOOLS });
+    expect(first.choices[0]!.message.content).toBe("Demo model here. This is the first thing you have told me in this conversation.");
+    const messages: ChatCompletionMessageParam[] = [
+      { role: "system", content: "You are the Clawgate robot." },
+      { role: "system", content: "Earlier in this conversation (oldest first, one line per turn):\n- User: my name is Ada | Assistant: Hello Ada\n- User: I work in ops… | Assistant: Noted" },
+      { role: "user", content: "search the kb for vpn" },
+      { role: "assistant", content: "VPN setup ..." },
+      { role: "user", content: "What did I say before?" },
+    ];
+    const res = await client.chat.completions.create({ model: "m", messages, tools: TOOLS });
+    expect(res.choices[0]!.message.content).toBe('Demo model here. Earlier in this conversation you said: "my name is Ada"; "I work in ops…"; "search the kb for vpn".');
+  });
+
   it("summarises a tool result deterministically", async () => {
     const { client } = await start();
     const messages: ChatCompletionMessageParam[] = [

@@ -251,6 +251,8 @@ describe("conversation memory", () => {
     expect(row).toMatchObject({ summary: "", turns: 2 });
     expect(row!.recent.map((m) => m.content)).toEqual(["my name is Ada", first, "what is my name?", expect.stringContaining("what is my name?")]);
     expect(row!.tokens).toBe(row!.recent.reduce((n, m) => n + messageTokens(m), 0));
+    // The demo model, asked, lists what the memory sent it.
+    expect(await talk("cid-mem", "what did I tell you?")).toBe('Demo model here. Earlier in this conversation you said: "my name is Ada"; "what is my name?".');
   });
 
   it("does not change memory when the model is unavailable", async () => {

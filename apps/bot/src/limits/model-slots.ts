@@ -86,7 +86,9 @@ ON CONFLICT ("id") DO NOTHING`;
 // $1 id, $2 holder (lease token), $3 ttl ms.
 const RENEW = `UPDATE "ModelLease" SET "expiresAt" = now() + make_interval(secs => $3::double precision / 1000)
  WHERE "id" = $1 AND "holder" = $2 RETURNING set_config('synchronous_commit', 'off', true)`;
-const GIVE_BACK = `UPDATE "ModelLease" SET "expiresAt" = now() WHERE "id" = $1 AND "holder" = $2 RETURNING set_config('synchronous_commit', 'off', true)`;
+// Truncated, not now(): the column is timestamp(3), which ROUNDS, so a plain now() could store a
+// time up to 0.5 ms ahead and the slot would still look leased to a take in that half millisecond.
+const GIVE_BACK = `UPDATE "ModelLease" SET "expiresAt" = date_trunc('milliseconds', now()) WHERE "id" = $1 AND "holder" = $2 RETURNING set_config('synchronous_commit', 'off', true)`;
 
 /** A slot this process holds (leased in the database), busy or idle. */
 interface Held {

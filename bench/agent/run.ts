@@ -21,7 +21,6 @@
  * the bare SDK calls' CPU (what the runtime adds per turn: the number that decides how many
  * turns a core can run when the process is CPU-bound, as at 200 here).
  */
-import { type ChildProcess, spawn } from "node:child_process";
 import { AsyncLocalStorage } from "node:async_hooks";
 import { randomBytes } from "node:crypto";
 import { writeFileSync } from "node:fs";
@@ -40,6 +39,7 @@ import { startEmbeddedPostgres } from "../../packages/devstack/src/embedded-pg.t
 import { startFakeInternalApi } from "../../packages/devstack/src/fake-internal-api.ts";
 import { REPO_ROOT } from "../../packages/devstack/src/paths.ts";
 import { createTestDatabase } from "../../packages/devstack/src/testdb.ts";
+import { pct, sorted, startBenchModel } from "../lib/processes.ts";
 
 // Each level is one set of rows: 8 is the runtime's default WORKER_CONCURRENCY, 200 the target's.
 const CONCURRENCY = (process.env.BENCH_CONCURRENCY ?? "8,200").split(",").map(Number);
@@ -79,25 +79,7 @@ interface TurnRun {
   wallMs: number;
 }
 
-const pct = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))] ?? NaN;
-const sorted = (xs: number[]) => [...xs].sort((a, b) => a - b);
 const cpuMs = (u: NodeJS.CpuUsage) => (u.user + u.system) / 1000;
-
-function startModel(): Promise<{ proc: ChildProcess; url: string }> {
-  const proc = spawn(process.execPath, ["--import", "tsx", "bench/agent/model-server.ts", String(MODEL_PORT), String(LATENCY_MS)], {
-    cwd: REPO_ROOT,
-    stdio: ["ignore", "pipe", "inherit"],
-  });
-  return new Promise((resolve, reject) => {
-    let out = "";
-    proc.stdout!.on("data", (d: Buffer) => {
-      out += d;
-      const m = /READY (\S+)/.exec(out);
-      if (m) resolve({ proc, url: m[1]! });
-    });
-    proc.once("exit", (code) => reject(new Error(`demo model exited (${code})`)));
-  });
-}
 
 /**
  * `workers` loops at once, each running `perWorker` iterations of fn in sequence. With `staggerMs`
@@ -121,7 +103,7 @@ async function main(): Promise<void> {
   const embedded = serverUrl ? undefined : await startEmbeddedPostgres({ dataDir: path.join(REPO_ROOT, ".data/bench-pg"), port: 54331 });
   serverUrl ??= embedded!.serverUrl;
   const tdb = await createTestDatabase({ serverUrl, prefix: "clawgate_bench_agent" });
-  const model = await startModel();
+  const model = await startBenchModel(MODEL_PORT, LATENCY_MS);
   const api = await startFakeInternalApi({ port: 0 });
   // The Prisma client and the worker's pool, as `clawgate serve` makes them (sizes: see above).
   const db = createDb(tdb.url, { max: DB_POOL, connectionTimeoutMillis: 2_000, applicationName: "bench-agent" });

@@ -13,7 +13,7 @@
  * coordinated omission (autocannon's default). Every request carries a fresh msgId and a valid
  * signature, so the runtime does its full work: verify, size cap, zod, insert + enqueue, ack.
  */
-import { spawn, type ChildProcess } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { writeFileSync } from "node:fs";
 import os from "node:os";
@@ -24,6 +24,7 @@ import { robotSign } from "@clawgate/dingtalk";
 import { startEmbeddedPostgres } from "../../packages/devstack/src/embedded-pg.ts";
 import { REPO_ROOT } from "../../packages/devstack/src/paths.ts";
 import { createTestDatabase } from "../../packages/devstack/src/testdb.ts";
+import { startProcess, waitReady } from "../lib/processes.ts";
 
 const DURATION = Number(process.env.BENCH_DURATION ?? 10);
 // 0 = saturation (no rate limit). BENCH_RATES=0 runs saturation only, e.g. while tuning.
@@ -65,34 +66,6 @@ function message(msgId: string) {
     sessionWebhook: "https://oapi.dingtalk.com/robot/sendBySession?session=bench",
     sessionWebhookExpiredTime: now + 90 * 60_000,
   };
-}
-
-/** `ready`: a line the process prints when it listens, or null to rely on a readiness probe. */
-function startProcess(name: string, args: string[], env: NodeJS.ProcessEnv, ready: RegExp | null): Promise<ChildProcess> {
-  const proc = spawn(process.execPath, args, { cwd: REPO_ROOT, env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
-  return new Promise((resolve, reject) => {
-    if (!ready) resolve(proc);
-    let out = "";
-    const onData = (d: Buffer) => {
-      out += d;
-      if (ready?.test(out)) resolve(proc);
-    };
-    proc.stdout?.on("data", onData);
-    proc.stderr?.on("data", onData);
-    proc.on("exit", (code) => reject(new Error(`${name} exited (${code}):\n${out.slice(-2000)}`)));
-  });
-}
-
-async function waitReady(url: string): Promise<void> {
-  for (let i = 0; i < 100; i++) {
-    try {
-      if ((await fetch(url)).ok) return;
-    } catch {
-      // not yet
-    }
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  throw new Error(`not ready: ${url}`);
 }
 
 type Buckets = Map<number, number>; // upper bound (s) -> cumulative count

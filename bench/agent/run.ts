@@ -26,9 +26,7 @@ import { randomBytes } from "node:crypto";
 import { writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import OpenAI from "openai";
 import { createAgent, type ModelSlots } from "../../apps/bot/src/agent/index.ts";
-import { SYSTEM_PROMPT } from "../../apps/bot/src/agent/run-turn.ts";
 import { offeredTools } from "../../apps/bot/src/agent/tools.ts";
 import { createPgPool } from "../../apps/bot/src/db-pool.ts";
 import { upsertConversation } from "../../apps/bot/src/worker/handle-inbound.ts";
@@ -40,6 +38,7 @@ import { startFakeInternalApi } from "../../packages/devstack/src/fake-internal-
 import { REPO_ROOT } from "../../packages/devstack/src/paths.ts";
 import { createTestDatabase } from "../../packages/devstack/src/testdb.ts";
 import { pct, sorted, startBenchModel } from "../lib/processes.ts";
+import { bareTurnCall } from "../lib/baseline.ts";
 
 // Each level is one set of rows: 8 is the runtime's default WORKER_CONCURRENCY, 200 the target's.
 const CONCURRENCY = (process.env.BENCH_CONCURRENCY ?? "8,200").split(",").map(Number);
@@ -203,20 +202,13 @@ async function main(): Promise<void> {
 
     // The baseline: the same request body (system prompt, a user message, the offered tools) through a bare SDK client.
     const { tools } = offeredTools(snapshot, { conversationId: conversations[0]!, userId: "bench-user-0", now: Date.now() });
-    const bare = new OpenAI({ baseURL: model.url, apiKey: "not-set", maxRetries: 0, timeout: 60_000 });
+    const bare = bareTurnCall(model.url, endpoint.model, tools);
     const runBaseline = async (workers: number, perWorker: number) => {
       const times: number[] = [];
       const cpu0 = process.cpuUsage();
       const wallMs = await drive(workers, perWorker, async () => {
         const t0 = performance.now();
-        await bare.chat.completions.create({
-          model: endpoint.model,
-          messages: [
-            { role: "system", content: SYSTEM_PROMPT },
-            { role: "user", content: "hello" },
-          ],
-          tools,
-        });
+        await bare();
         times.push(performance.now() - t0);
       }, STAGGER ? LATENCY_MS : 0);
       return { times, rate: times.length / (wallMs / 1000), cpuPerCall: cpuMs(process.cpuUsage(cpu0)) / times.length };

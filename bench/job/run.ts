@@ -22,8 +22,6 @@ import type { ChildProcess } from "node:child_process";
 import { writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import OpenAI from "openai";
-import { SYSTEM_PROMPT } from "../../apps/bot/src/agent/run-turn.ts";
 import { offeredTools } from "../../apps/bot/src/agent/tools.ts";
 import { loadPolicySnapshot, recordConfigChange, seedDemo } from "../../packages/core/src/index.ts";
 import { createDb } from "../../packages/db/src/index.ts";
@@ -33,6 +31,7 @@ import { startFakeInternalApi } from "../../packages/devstack/src/fake-internal-
 import { REPO_ROOT } from "../../packages/devstack/src/paths.ts";
 import { createTestDatabase } from "../../packages/devstack/src/testdb.ts";
 import { pct, sorted, startBenchModel, startProcess, waitReady } from "../lib/processes.ts";
+import { bareTurnCall } from "../lib/baseline.ts";
 
 const CONVERSATIONS = Number(process.env.BENCH_CONVERSATIONS ?? 200);
 const PERIOD_MS = Number(process.env.BENCH_PERIOD_S ?? 15) * 1000;
@@ -160,19 +159,12 @@ async function main(): Promise<void> {
     };
 
     const { tools } = offeredTools(snapshot, { conversationId: conversations[0]!, userId: "bench-user-0", now: Date.now() });
-    const bare = new OpenAI({ baseURL: model.url, apiKey: "not-set", maxRetries: 0, timeout: 60_000 });
+    const bare = bareTurnCall(model.url, endpoint.model, tools);
     const runBaseline = async (rounds: number) => {
       const times: number[] = [];
       await paced(rounds, async () => {
         const t0 = Date.now();
-        await bare.chat.completions.create({
-          model: endpoint.model,
-          messages: [
-            { role: "system", content: SYSTEM_PROMPT },
-            { role: "user", content: "hello" },
-          ],
-          tools,
-        });
+        await bare();
         times.push(Date.now() - t0);
       });
       return sorted(times);

@@ -172,7 +172,7 @@ async function main(): Promise<void> {
         const conversationId = conversations[w]!;
         try {
           const u0 = performance.now();
-          const memory = await upsertConversation(workerPool, { newId: `conv_${randomBytes(8).toString("hex")}`, conversationId, robotCode: null, title: null, type: "GROUP" });
+          const { memory } = await upsertConversation(workerPool, { newId: `conv_${randomBytes(8).toString("hex")}`, conversationId, robotCode: null, title: null, type: "GROUP" }, `reply:bench-${randomBytes(8).toString("hex")}`);
           const t0 = performance.now();
           const reply = await turnStore.run(acc, () =>
             agent.reply({

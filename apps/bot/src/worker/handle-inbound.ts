@@ -23,6 +23,7 @@ import type { JobHelpers, Task } from "graphile-worker";
 import type pg from "pg";
 import { z } from "zod";
 import { INBOUND_TASK } from "../ingress/ingest.ts";
+import { ASYNC_COMMIT } from "../agent/sql.ts";
 import { MEMORY_COLUMNS, storedMemory, type Agent, type MemoryRow, type StoredMemory } from "../agent/index.ts";
 import { SKILLS } from "../agent/tools.ts";
 import { createLimits, type Limits } from "../limits/admit.ts";
@@ -86,14 +87,33 @@ export function turnText(msg: RobotMessage): string {
   return `[The user sent ${/^[aeiou]/i.test(msg.msgtype) ? "an" : "a"} ${msg.msgtype} message, which the robot cannot read yet.]`;
 }
 
-async function storedReply(pool: pg.Pool, key: string): Promise<OutboundMessage | undefined> {
-  const { rows } = await pool.query<{ payload: OutboundMessage }>(`SELECT "payload" FROM "OutboundMessage" WHERE "idempotencyKey" = $1`, [key]);
-  return rows[0]?.payload;
+/**
+ * The job's inbound row, marked PROCESSING if it was RECEIVED, in one statement (the row as it
+ * was before: the status tells a first run from a rerun). The mark commits without waiting for
+ * the WAL flush: lost in a crash, the row is RECEIVED again and the job runs again anyway.
+ */
+const CLAIM_INBOUND = `
+WITH claimed AS (
+  UPDATE "InboundMessage" SET "status" = 'PROCESSING' WHERE "id" = $1 AND "status" = 'RECEIVED'
+  RETURNING "id", ${ASYNC_COMMIT}
+)
+SELECT "robotCode", "status"::text AS "status", "payload", "error" FROM "InboundMessage" WHERE "id" = $1`;
+
+interface InboundRow {
+  robotCode: string;
+  status: string;
+  payload: unknown;
+  error: string | null;
+}
+
+async function claimInbound(pool: pg.Pool, inboundId: string): Promise<InboundRow | undefined> {
+  return (await pool.query<InboundRow>({ name: "clawgate_claim_inbound", text: CLAIM_INBOUND, values: [inboundId] })).rows[0];
 }
 
 /**
  * The conversation's row (created on first sight, PENDING until an admin enables it; title and
- * last seen kept current) and, in the same round trip, its memory for the agent's turn.
+ * last seen kept current) and, in the same round trip, its memory for the agent's turn and the
+ * reply an earlier run of the job stored ($6: its idempotency key), if any.
  */
 const UPSERT_CONVERSATION = `
 WITH c AS (
@@ -106,7 +126,8 @@ WITH c AS (
     "robotCode" = COALESCE("Conversation"."robotCode", EXCLUDED."robotCode")
   RETURNING "id"
 )
-SELECT ${MEMORY_COLUMNS} FROM c LEFT JOIN "ConversationMemory" m ON m."conversationId" = c."id"`;
+SELECT ${MEMORY_COLUMNS}, (SELECT o."payload" FROM "OutboundMessage" o WHERE o."idempotencyKey" = $6) AS "storedReply"
+  FROM c LEFT JOIN "ConversationMemory" m ON m."conversationId" = c."id"`;
 
 export interface SeenConversation {
   /** Conversation.id for a conversation seen for the first time. */
@@ -117,10 +138,17 @@ export interface SeenConversation {
   type: "GROUP" | "SINGLE";
 }
 
-/** Records that the robot saw the conversation; returns its memory (empty when it has none). */
-export async function upsertConversation(pool: pg.Pool, c: SeenConversation): Promise<StoredMemory> {
-  const { rows } = await pool.query<MemoryRow>({ name: "clawgate_upsert_conversation", text: UPSERT_CONVERSATION, values: [c.newId, c.conversationId, c.robotCode, c.title, c.type] });
-  return storedMemory(rows[0]);
+/**
+ * Records that the robot saw the conversation; returns its memory (empty when it has none) and
+ * the reply already stored under `replyKey` (a rerun of the job sends that instead of a new turn).
+ */
+export async function upsertConversation(pool: pg.Pool, c: SeenConversation, replyKey: string): Promise<{ memory: StoredMemory; storedReply: OutboundMessage | undefined }> {
+  const { rows } = await pool.query<MemoryRow & { storedReply: OutboundMessage | null }>({
+    name: "clawgate_upsert_conversation",
+    text: UPSERT_CONVERSATION,
+    values: [c.newId, c.conversationId, c.robotCode, c.title, c.type, replyKey],
+  });
+  return { memory: storedMemory(rows[0]), storedReply: rows[0]?.storedReply ?? undefined };
 }
 
 export function createInboundHandler(deps: InboundHandlerDeps): Task {
@@ -130,7 +158,14 @@ export function createInboundHandler(deps: InboundHandlerDeps): Task {
   return async (rawPayload: unknown, helpers: JobHelpers) => {
     const { inboundId, traceId, deferrals = 0 } = payloadSchema.parse(rawPayload);
     const log = logger.child({ traceId, inboundId, jobId: helpers.job.id });
-    const row = await db.inboundMessage.findUnique({ where: { id: inboundId } });
+    const snapshot = deps.policy.snapshot();
+    if (!snapshot) {
+      // No policy, no answer (fail closed), but no failure either: look again shortly.
+      await helpers.addJob(INBOUND_TASK, { inboundId, traceId, deferrals }, { runAt: new Date(Date.now() + SNAPSHOT_WAIT_MS) });
+      log.info("policy snapshot not loaded yet; rescheduled");
+      return;
+    }
+    const row = await claimInbound(pool, inboundId);
     if (!row) {
       log.warn("inbound message not found (deleted by retention?); nothing to do");
       return;
@@ -141,23 +176,18 @@ export function createInboundHandler(deps: InboundHandlerDeps): Task {
     }
     const msg = robotMessageSchema.parse(row.payload);
     const conversation = hashId(msg.conversationId);
-    const snapshot = deps.policy.snapshot();
-    if (!snapshot) {
-      // No policy, no answer (fail closed), but no failure either: look again shortly.
-      await helpers.addJob(INBOUND_TASK, { inboundId, traceId, deferrals }, { runAt: new Date(Date.now() + SNAPSHOT_WAIT_MS) });
-      log.info({ conversation }, "policy snapshot not loaded yet; rescheduled");
-      return;
-    }
-    if (row.status === "RECEIVED") {
-      await db.inboundMessage.update({ where: { id: inboundId }, data: { status: "PROCESSING" } });
-    }
-    const memory = await upsertConversation(pool, {
-      newId: `conv_${inboundId}`,
-      conversationId: msg.conversationId,
-      robotCode: row.robotCode,
-      title: msg.conversationTitle || null,
-      type: msg.conversationType === "2" ? "GROUP" : "SINGLE",
-    });
+    const idempotencyKey = `reply:${inboundId}`;
+    const seen = await upsertConversation(
+      pool,
+      {
+        newId: `conv_${inboundId}`,
+        conversationId: msg.conversationId,
+        robotCode: row.robotCode,
+        title: msg.conversationTitle || null,
+        type: msg.conversationType === "2" ? "GROUP" : "SINGLE",
+      },
+      idempotencyKey,
+    );
 
     const gate = gateMessage(snapshot, msg, now());
     const reasons = gate.decision.reasons.map((r) => r.code);
@@ -170,7 +200,6 @@ export function createInboundHandler(deps: InboundHandlerDeps): Task {
     const finish = (status: "REPLIED" | "DENIED" | "FAILED", error?: string) =>
       db.inboundMessage.update({ where: { id: inboundId }, data: { status, processedAt: new Date(), error: error ?? null } });
 
-    const idempotencyKey = `reply:${inboundId}`;
     const targets = replyTargets(msg, { allowedHosts: deps.webhookHosts, openApi: deps.senders.openApi !== undefined, now: now() });
     const send = (key: string, message: OutboundMessage) =>
       sendReply({
@@ -188,9 +217,10 @@ export function createInboundHandler(deps: InboundHandlerDeps): Task {
       });
     // Why the message is DENIED (undefined: answered).
     let denied: string | undefined = gate.refusal === undefined ? undefined : gate.primary;
-    let message = gate.refusal === undefined ? await storedReply(pool, idempotencyKey) : textReply(gate.refusal);
-    // The answered turn's memory save, running while the reply goes out.
+    let message = gate.refusal === undefined ? seen.storedReply : textReply(gate.refusal);
+    // The answered turn's memory save and its token settlement, running while the reply goes out.
     let remembered: Promise<Error | undefined> | undefined;
+    let settled: Promise<void> | undefined;
     if (message && denied === undefined && row.error && LIMIT_REASON.test(row.error)) denied = row.error;
     if (!message) {
       const userId = msg.senderStaffId || msg.senderId;
@@ -228,7 +258,7 @@ export function createInboundHandler(deps: InboundHandlerDeps): Task {
               inboundId,
               snapshot,
               latest: () => deps.policy.snapshot(),
-              memory,
+              memory: seen.memory,
               onSlow: async () => {
                 // Best effort: the answer follows anyway, so a failed interim send is only logged.
                 try {
@@ -250,8 +280,9 @@ export function createInboundHandler(deps: InboundHandlerDeps): Task {
               await limits.settle(reservation, undefined).catch((e: unknown) => log.warn({ err: e, conversation }, "token reservation not released"));
               throw error;
             });
-        // Charged what the model reported (a model that was down reported nothing: not charged).
-        await limits.settle(reservation, turn.usage).catch((e: unknown) => log.warn({ err: e, conversation }, "token usage not settled"));
+        // Charged what the model reported (a model that was down reported nothing: not charged),
+        // while the reply goes out.
+        settled = limits.settle(reservation, turn.usage).catch((e: unknown) => log.warn({ err: e, conversation }, "token usage not settled"));
         metrics.agentTurns.inc({ outcome: turn.outcome });
         for (const c of turn.calls) metrics.toolCalls.inc({ skill: SKILLS.has(c.skillKey) ? c.skillKey : "unknown", decision: c.decision, outcome: c.outcome });
         const tokens = turn.usage.promptTokens + turn.usage.completionTokens;
@@ -261,9 +292,20 @@ export function createInboundHandler(deps: InboundHandlerDeps): Task {
       }
     }
 
+    // What ran beside the send, awaited once before the row is finished (REPLIED means settled
+    // and remembered) or the job ends another way.
+    let drained: Promise<void> | undefined;
+    const drain = () =>
+      (drained ??= (async () => {
+        await settled;
+        // Not the job's to retry: a rerun sends the stored reply and runs no turn to remember.
+        const notSaved = await remembered;
+        if (notSaved) log.warn({ err: notSaved.message, conversation }, "conversation memory not saved; the next turn lacks this one");
+      })());
     try {
       const { outcome, channel } = await send(idempotencyKey, message);
       metrics.outbound.inc({ channel: channel ?? "none", outcome });
+      await drain();
       if (outcome === "already_failed") await finish("FAILED");
       else await finish(denied === undefined ? "REPLIED" : "DENIED", denied);
       log.info({ outcome, channel, conversation, msgType: msg.msgtype }, "reply handled");
@@ -286,9 +328,7 @@ export function createInboundHandler(deps: InboundHandlerDeps): Task {
       log.warn({ reason, attempt: helpers.job.attempts, conversation }, "reply failed; the job will retry");
       throw error;
     } finally {
-      // Not the job's to retry: a rerun sends the stored reply and runs no turn to remember.
-      const notSaved = await remembered;
-      if (notSaved) log.warn({ err: notSaved.message, conversation }, "conversation memory not saved; the next turn lacks this one");
+      await drain();
     }
   };
 }

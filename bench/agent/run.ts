@@ -33,12 +33,11 @@ import { upsertConversation } from "../../apps/bot/src/worker/handle-inbound.ts"
 import { createModelSlots } from "../../apps/bot/src/limits/model-slots.ts";
 import { loadPolicySnapshot, recordConfigChange, seedDemo } from "../../packages/core/src/index.ts";
 import { createDb } from "../../packages/db/src/index.ts";
-import { startEmbeddedPostgres } from "../../packages/devstack/src/embedded-pg.ts";
 import { startFakeInternalApi } from "../../packages/devstack/src/fake-internal-api.ts";
 import { REPO_ROOT } from "../../packages/devstack/src/paths.ts";
-import { createTestDatabase } from "../../packages/devstack/src/testdb.ts";
 import { pct, sorted, startBenchModel } from "../lib/processes.ts";
 import { bareTurnCall } from "../lib/baseline.ts";
+import { benchDatabase } from "../lib/database.ts";
 
 // Each level is one set of rows: 8 is the runtime's default WORKER_CONCURRENCY, 200 the target's.
 const CONCURRENCY = (process.env.BENCH_CONCURRENCY ?? "8,200").split(",").map(Number);
@@ -98,10 +97,7 @@ async function drive(workers: number, perWorker: number, fn: (worker: number, i:
 }
 
 async function main(): Promise<void> {
-  let serverUrl = process.env.DATABASE_URL;
-  const embedded = serverUrl ? undefined : await startEmbeddedPostgres({ dataDir: path.join(REPO_ROOT, ".data/bench-pg"), port: 54331 });
-  serverUrl ??= embedded!.serverUrl;
-  const tdb = await createTestDatabase({ serverUrl, prefix: "clawgate_bench_agent" });
+  const tdb = await benchDatabase("clawgate_bench_agent");
   const model = await startBenchModel(MODEL_PORT, LATENCY_MS);
   const api = await startFakeInternalApi({ port: 0 });
   // The Prisma client and the worker's pool, as `clawgate serve` makes them (sizes: see above).
@@ -265,8 +261,7 @@ async function main(): Promise<void> {
     await api.close();
     await workerPool.end();
     await db.$disconnect();
-    await tdb.drop().catch(() => {});
-    await embedded?.stop();
+    await tdb.close();
   }
 }
 

@@ -33,13 +33,12 @@ import { NAV_ITEMS } from "../../apps/console/src/components/nav-items.ts";
 import { createFlag, setFlag } from "../../packages/core/src/console/flags.ts";
 import { DEMO_PASSWORD, DEMO_USERS, loadPolicySnapshot, recordConfigChange } from "../../packages/core/src/index.ts";
 import { createDb, type Db, type Tx } from "../../packages/db/src/index.ts";
-import { startEmbeddedPostgres } from "../../packages/devstack/src/embedded-pg.ts";
 import { startOidcProvider } from "../../packages/devstack/src/oidc.ts";
 import { REPO_ROOT } from "../../packages/devstack/src/paths.ts";
 import { DEMO_OIDC_CLIENT } from "../../packages/devstack/src/ports.ts";
-import { createTestDatabase } from "../../packages/devstack/src/testdb.ts";
 import { seedVolume } from "./fixture.ts";
 import type { ReplicaMessage } from "./replica.ts";
+import { benchDatabase } from "../lib/database.ts";
 
 const REQUESTS = Number(process.env.BENCH_REQUESTS ?? 50);
 const CLIENTS = Number(process.env.BENCH_CLIENTS ?? 4);
@@ -311,10 +310,7 @@ const toggle = (db: Db) => {
 // ---------------------------------------------------------------------------------------------
 
 async function main(): Promise<void> {
-  let serverUrl = process.env.DATABASE_URL;
-  const embedded = serverUrl ? undefined : await startEmbeddedPostgres({ dataDir: path.join(REPO_ROOT, ".data/bench-console-pg"), port: 54332 });
-  serverUrl ??= embedded!.serverUrl;
-  const tdb = await createTestDatabase({ serverUrl, prefix: "clawgate_bench_console" });
+  const tdb = await benchDatabase("clawgate_bench_console", { dataDir: ".data/bench-console-pg", port: 54332 });
   const db = createDb(tdb.url, { max: 4, applicationName: "bench-console" });
   const env = consoleEnv(tdb.url);
   const oidc = await startOidcProvider({
@@ -537,8 +533,7 @@ async function main(): Promise<void> {
     agent.destroy();
     await oidc.close();
     await db.$disconnect();
-    await tdb.drop().catch(() => {});
-    await embedded?.stop();
+    await tdb.close();
   }
 }
 

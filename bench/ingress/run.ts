@@ -21,10 +21,9 @@ import path from "node:path";
 import autocannon from "autocannon";
 import pg from "pg";
 import { robotSign } from "@clawgate/dingtalk";
-import { startEmbeddedPostgres } from "../../packages/devstack/src/embedded-pg.ts";
 import { REPO_ROOT } from "../../packages/devstack/src/paths.ts";
-import { createTestDatabase } from "../../packages/devstack/src/testdb.ts";
 import { startProcess, waitReady } from "../lib/processes.ts";
+import { benchDatabase } from "../lib/database.ts";
 
 const DURATION = Number(process.env.BENCH_DURATION ?? 10);
 // 0 = saturation (no rate limit). BENCH_RATES=0 runs saturation only, e.g. while tuning.
@@ -169,10 +168,7 @@ function table(rows: Row[]): string {
 }
 
 async function main(): Promise<void> {
-  let serverUrl = process.env.DATABASE_URL;
-  const embedded = serverUrl ? undefined : await startEmbeddedPostgres({ dataDir: path.join(REPO_ROOT, ".data/bench-pg"), port: 54331 });
-  serverUrl ??= embedded!.serverUrl;
-  const db = await createTestDatabase({ serverUrl, prefix: "clawgate_bench" });
+  const db = await benchDatabase("clawgate_bench");
   const children: ChildProcess[] = [];
   try {
     const client = new pg.Client({ connectionString: db.url });
@@ -222,8 +218,7 @@ async function main(): Promise<void> {
   } finally {
     for (const c of children) c.kill("SIGTERM");
     await new Promise((r) => setTimeout(r, 500));
-    await db.drop().catch(() => {});
-    await embedded?.stop();
+    await db.close();
   }
 }
 

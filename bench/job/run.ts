@@ -25,13 +25,12 @@ import path from "node:path";
 import { offeredTools } from "../../apps/bot/src/agent/tools.ts";
 import { loadPolicySnapshot, recordConfigChange, seedDemo } from "../../packages/core/src/index.ts";
 import { createDb } from "../../packages/db/src/index.ts";
-import { startEmbeddedPostgres } from "../../packages/devstack/src/embedded-pg.ts";
 import { startFakeDingTalk } from "../../packages/devstack/src/fake-dingtalk.ts";
 import { startFakeInternalApi } from "../../packages/devstack/src/fake-internal-api.ts";
 import { REPO_ROOT } from "../../packages/devstack/src/paths.ts";
-import { createTestDatabase } from "../../packages/devstack/src/testdb.ts";
 import { pct, sorted, startBenchModel, startProcess, waitReady } from "../lib/processes.ts";
 import { bareTurnCall } from "../lib/baseline.ts";
+import { benchDatabase } from "../lib/database.ts";
 
 const CONVERSATIONS = Number(process.env.BENCH_CONVERSATIONS ?? 200);
 const PERIOD_MS = Number(process.env.BENCH_PERIOD_S ?? 15) * 1000;
@@ -61,10 +60,7 @@ async function paced(rounds: number, fn: (conversation: number, round: number) =
 }
 
 async function main(): Promise<void> {
-  let serverUrl = process.env.DATABASE_URL;
-  const embedded = serverUrl ? undefined : await startEmbeddedPostgres({ dataDir: path.join(REPO_ROOT, ".data/bench-pg"), port: 54331 });
-  serverUrl ??= embedded!.serverUrl;
-  const tdb = await createTestDatabase({ serverUrl, prefix: "clawgate_bench_job" });
+  const tdb = await benchDatabase("clawgate_bench_job");
   const children: ChildProcess[] = [];
   const model = await startBenchModel(MODEL_PORT, LATENCY_MS);
   children.push(model.proc);
@@ -210,8 +206,7 @@ async function main(): Promise<void> {
     await db.$disconnect();
     // The runtime closes its connections on SIGTERM; give it a moment before the database goes.
     await new Promise((r) => setTimeout(r, 1_000));
-    await tdb.drop().catch(() => {});
-    await embedded?.stop();
+    await tdb.close();
   }
 }
 

@@ -9,14 +9,21 @@ const foreign = (entry) => entry.optional === true && Array.isArray(entry.os) &&
 const packages = (lock) =>
   Object.fromEntries(Object.entries(lock.packages ?? {}).filter(([, entry]) => !foreign(entry)));
 
-const committed = packages(JSON.parse(execFileSync("git", ["show", "HEAD:package-lock.json"], { encoding: "utf8", maxBuffer: 64 << 20 })));
+const committed = packages(
+  JSON.parse(execFileSync("git", ["show", "HEAD:package-lock.json"], { encoding: "utf8", maxBuffer: 64 << 20 })),
+);
 const installed = packages(JSON.parse(readFileSync("package-lock.json", "utf8")));
 const changed = [...new Set([...Object.keys(committed), ...Object.keys(installed)])].filter(
   (key) => JSON.stringify(committed[key]) !== JSON.stringify(installed[key]),
 );
 if (changed.length > 0) {
-  console.error(`npm install changed package-lock.json (${changed.length} entries), so package.json and the lock disagree:`);
-  for (const key of changed.slice(0, 20)) console.error(`  ${key || "(root)"}: ${committed[key]?.version ?? "absent"} -> ${installed[key]?.version ?? "absent"}`);
+  console.error(
+    `npm install changed package-lock.json (${changed.length} entries), so package.json and the lock disagree:`,
+  );
+  for (const key of changed.slice(0, 20))
+    console.error(
+      `  ${key || "(root)"}: ${committed[key]?.version ?? "absent"} -> ${installed[key]?.version ?? "absent"}`,
+    );
   console.error("Run `npm install` and commit package-lock.json.");
   process.exit(1);
 }

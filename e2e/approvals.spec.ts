@@ -18,7 +18,16 @@ test.afterEach(({ page, db }) => deleteOwnSession(page, db));
 async function pendingRequest(db: Db, title: string) {
   return db.$transaction(async (tx) => {
     const invocation = await tx.skillInvocation.create({
-      data: { traceId: `e2e-${title}`, conversationId: "cid-demo-group", userId: "staff-e2e", skillKey: "ticket.create", decision: "NEEDS_APPROVAL", reasons: ["skill.requires_approval"], outcome: "PENDING_APPROVAL", configRevision: 1 },
+      data: {
+        traceId: `e2e-${title}`,
+        conversationId: "cid-demo-group",
+        userId: "staff-e2e",
+        skillKey: "ticket.create",
+        decision: "NEEDS_APPROVAL",
+        reasons: ["skill.requires_approval"],
+        outcome: "PENDING_APPROVAL",
+        configRevision: 1,
+      },
       select: { id: true },
     });
     return tx.approvalRequest.create({
@@ -36,7 +45,10 @@ async function pendingRequest(db: Db, title: string) {
   });
 }
 
-test("an approver approves a pending request with a note; it is stored with the decider and audited", async ({ page, db }, testInfo) => {
+test("an approver approves a pending request with a note; it is stored with the decider and audited", async ({
+  page,
+  db,
+}, testInfo) => {
   const title = `Printer on fire ${Date.now().toString(36)}`;
   const request = await pendingRequest(db, title);
   await signIn(page, "approver@clawgate.local", "APPROVER");
@@ -60,7 +72,10 @@ test("an approver approves a pending request with a note; it is stored with the 
   await expect(card.getByText(/^(APPROVED|EXECUTED|FAILED)$/)).toBeVisible();
   await expect(card.getByRole("button", { name: "Approve" })).toHaveCount(0);
 
-  const stored = await db.approvalRequest.findUniqueOrThrow({ where: { id: request.id }, include: { decidedBy: true } });
+  const stored = await db.approvalRequest.findUniqueOrThrow({
+    where: { id: request.id },
+    include: { decidedBy: true },
+  });
   // The runtime may already have executed it (EXECUTED/FAILED) when it runs beside the console.
   expect(["APPROVED", "EXECUTED", "FAILED"]).toContain(stored.status);
   expect(stored).toMatchObject({ decisionNote: "ok, urgent" });
@@ -91,7 +106,9 @@ test("a viewer sees pending requests but no approve or reject button", async ({ 
   await expect(page.getByRole("button", { name: "Reject", exact: true })).toHaveCount(0);
   await expect(page.locator("[data-mutates]")).toHaveCount(0);
   await page.screenshot({ path: testInfo.outputPath("approvals-viewer.png"), fullPage: true });
-  expect(await db.approvalRequest.findUniqueOrThrow({ where: { id: request.id } })).toMatchObject({ status: "PENDING" });
+  expect(await db.approvalRequest.findUniqueOrThrow({ where: { id: request.id } })).toMatchObject({
+    status: "PENDING",
+  });
 });
 
 // ---- The whole loop: robot -> approval request -> console decision -> runtime -> reply ----
@@ -116,13 +133,22 @@ async function ticketCreations(): Promise<InternalApiRequest[]> {
 
 /** Asks the robot for a ticket and returns the approval request it says it is waiting on. */
 async function askForTicket(db: Db, title: string) {
-  const replies = await sayToRobot(`create a ticket in OPS: ${title}`, { conversationId: CONVERSATION, senderId: REQUESTER });
+  const replies = await sayToRobot(`create a ticket in OPS: ${title}`, {
+    conversationId: CONVERSATION,
+    senderId: REQUESTER,
+  });
   const text = replies.map((r) => r.text).join("\n");
   expect(text).toContain("Waiting for approval");
   const id = /Waiting for approval:[^(]*\(request ([^),\s]+)\)/.exec(text)?.[1];
   expect(id, `a request id in the robot's answer: ${text}`).toBeTruthy();
   const request = await db.approvalRequest.findUniqueOrThrow({ where: { id: id! } });
-  expect(request).toMatchObject({ status: "PENDING", skillKey: WRITE_SKILL, conversationId: CONVERSATION, requesterId: REQUESTER, input: { project: "OPS", title } });
+  expect(request).toMatchObject({
+    status: "PENDING",
+    skillKey: WRITE_SKILL,
+    conversationId: CONVERSATION,
+    requesterId: REQUESTER,
+    input: { project: "OPS", title },
+  });
   return request;
 }
 
@@ -135,8 +161,13 @@ async function answersAbout(db: Db, requestId: string, sentBefore: number): Prom
   await expect
     .poll(
       async () => {
-        const [job] = await db.$queryRaw<{ n: number }[]>`SELECT count(*)::int AS n FROM graphile_worker.jobs WHERE key = ${`approval:${requestId}`}`;
-        const outbound = await db.outboundMessage.findUnique({ where: { idempotencyKey: `approval:${requestId}` }, select: { status: true } });
+        const [job] = await db.$queryRaw<
+          { n: number }[]
+        >`SELECT count(*)::int AS n FROM graphile_worker.jobs WHERE key = ${`approval:${requestId}`}`;
+        const outbound = await db.outboundMessage.findUnique({
+          where: { idempotencyKey: `approval:${requestId}` },
+          select: { status: true },
+        });
         return { jobs: job?.n, outbound: outbound?.status };
       },
       { timeout: 20_000 },
@@ -150,7 +181,13 @@ async function answersAbout(db: Db, requestId: string, sentBefore: number): Prom
 }
 
 /** Opens Approvals as the approver and decides the request with this title, with a note. */
-async function decide(page: Page, title: string, verdict: "Approve" | "Reject", note: string, screenshot?: string): Promise<void> {
+async function decide(
+  page: Page,
+  title: string,
+  verdict: "Approve" | "Reject",
+  note: string,
+  screenshot?: string,
+): Promise<void> {
   await page.goto("/approvals");
   const card = page.getByRole("listitem").filter({ hasText: title });
   await expect(card.getByText("PENDING", { exact: true })).toBeVisible();
@@ -160,7 +197,11 @@ async function decide(page: Page, title: string, verdict: "Approve" | "Reject", 
   const dialog = page.getByRole("dialog", { name: `${verdict} ${WRITE_SKILL}?` });
   await dialog.getByLabel(/Note/).fill(note);
   await dialog.getByRole("button", { name: verdict, exact: true }).click();
-  await expect(page.getByRole("status").filter({ hasText: `${WRITE_SKILL} request ${verdict === "Approve" ? "approved" : "rejected"}` })).toBeVisible();
+  await expect(
+    page
+      .getByRole("status")
+      .filter({ hasText: `${WRITE_SKILL} request ${verdict === "Approve" ? "approved" : "rejected"}` }),
+  ).toBeVisible();
 }
 
 test.describe("the approval loop through the robot", () => {
@@ -176,9 +217,14 @@ test.describe("the approval loop through the robot", () => {
     await expect(enabled).toHaveAttribute("aria-checked", "false");
     await enabled.click();
     await expect(enabled).toHaveAttribute("aria-checked", "true");
-    await expect(admin.page.getByRole("status").filter({ hasText: `Skill "${WRITE_SKILL}": enabled false -> true` })).toBeVisible();
+    await expect(
+      admin.page.getByRole("status").filter({ hasText: `Skill "${WRITE_SKILL}": enabled false -> true` }),
+    ).toBeVisible();
     await admin.page.screenshot({ path: testInfo.outputPath("approval-loop-skill-enabled.png"), fullPage: true });
-    expect(await db.skill.findUniqueOrThrow({ where: { key: WRITE_SKILL } })).toMatchObject({ enabled: true, requiresApproval: true });
+    expect(await db.skill.findUniqueOrThrow({ where: { key: WRITE_SKILL } })).toMatchObject({
+      enabled: true,
+      requiresApproval: true,
+    });
     await untilRobotApplied(db);
     approver = await signedInContext(browser, "approver@clawgate.local", "APPROVER");
   });
@@ -190,7 +236,14 @@ test.describe("the approval loop through the robot", () => {
     if (skill?.enabled) {
       await db.$transaction(async (tx) => {
         const change = await updateSkill(tx, { key: WRITE_SKILL, enabled: false });
-        await recordConfigChange(tx, { actor: { type: "SYSTEM", name: "e2e" }, action: "skill.update", targetType: "skill", targetId: WRITE_SKILL, diff: change.diff, summary: change.summary });
+        await recordConfigChange(tx, {
+          actor: { type: "SYSTEM", name: "e2e" },
+          action: "skill.update",
+          targetType: "skill",
+          targetId: WRITE_SKILL,
+          diff: change.diff,
+          summary: change.summary,
+        });
       });
       await untilRobotApplied(db);
     }
@@ -201,7 +254,9 @@ test.describe("the approval loop through the robot", () => {
     }
   });
 
-  test("a chat user's ticket waits for approval; the approver approves it; it runs once and the requester is told once", async ({ db }, testInfo) => {
+  test("a chat user's ticket waits for approval; the approver approves it; it runs once and the requester is told once", async ({
+    db,
+  }, testInfo) => {
     const title = `Projector flickers ${Date.now().toString(36)}`;
     const creationsBefore = (await ticketCreations()).length;
     const request = await askForTicket(db, title);
@@ -220,15 +275,26 @@ test.describe("the approval loop through the robot", () => {
     // Exactly one ticket: one POST /tickets, with the request's input and idempotency key.
     const creations = (await ticketCreations()).slice(creationsBefore);
     expect(creations).toHaveLength(1);
-    expect(creations[0]).toMatchObject({ idempotencyKey: `${request.traceId}:${request.id}`, body: { project: "OPS", title, reporter: REQUESTER } });
+    expect(creations[0]).toMatchObject({
+      idempotencyKey: `${request.traceId}:${request.id}`,
+      body: { project: "OPS", title, reporter: REQUESTER },
+    });
     const ticketId = /Created ticket (OPS-\d+)/.exec(answers[0]!)![1]!;
-    const ticket = (await (await fetch(new URL(`/tickets/${ticketId}`, E2E.internalApiUrl))).json()) as { title: string };
+    const ticket = (await (await fetch(new URL(`/tickets/${ticketId}`, E2E.internalApiUrl))).json()) as {
+      title: string;
+    };
     expect(ticket.title).toBe(title);
 
-    const stored = await db.approvalRequest.findUniqueOrThrow({ where: { id: request.id }, include: { decidedBy: true } });
+    const stored = await db.approvalRequest.findUniqueOrThrow({
+      where: { id: request.id },
+      include: { decidedBy: true },
+    });
     expect(stored).toMatchObject({ status: "EXECUTED", decisionNote: "go ahead, e2e", result: { ok: true } });
     expect(stored.decidedBy?.email).toBe("approver@clawgate.local");
-    const runs = await db.skillInvocation.findMany({ where: { traceId: request.traceId, skillKey: WRITE_SKILL }, orderBy: { createdAt: "asc" } });
+    const runs = await db.skillInvocation.findMany({
+      where: { traceId: request.traceId, skillKey: WRITE_SKILL },
+      orderBy: { createdAt: "asc" },
+    });
     expect(runs.map((r) => [r.decision, r.outcome])).toEqual([
       ["NEEDS_APPROVAL", "PENDING_APPROVAL"],
       ["ALLOW", "SUCCESS"],
@@ -242,7 +308,9 @@ test.describe("the approval loop through the robot", () => {
     await card.screenshot({ path: testInfo.outputPath("approval-loop-executed.png") });
   });
 
-  test("the approver rejects a chat user's ticket: nothing runs and the requester gets the rejection with the note", async ({ db }, testInfo) => {
+  test("the approver rejects a chat user's ticket: nothing runs and the requester gets the rejection with the note", async ({
+    db,
+  }, testInfo) => {
     const title = `Coffee machine leaks ${Date.now().toString(36)}`;
     const creationsBefore = (await ticketCreations()).length;
     const request = await askForTicket(db, title);
@@ -252,9 +320,15 @@ test.describe("the approval loop through the robot", () => {
     await decide(page, title, "Reject", "call facilities instead");
 
     const answers = await answersAbout(db, request.id, sentBefore);
-    expect(answers).toEqual([`Your request ${WRITE_SKILL} was rejected by an approver: call facilities instead (request ${request.id})`]);
+    expect(answers).toEqual([
+      `Your request ${WRITE_SKILL} was rejected by an approver: call facilities instead (request ${request.id})`,
+    ]);
     expect((await ticketCreations()).slice(creationsBefore)).toHaveLength(0);
-    expect(await db.approvalRequest.findUniqueOrThrow({ where: { id: request.id } })).toMatchObject({ status: "REJECTED", decisionNote: "call facilities instead", executedAt: null });
+    expect(await db.approvalRequest.findUniqueOrThrow({ where: { id: request.id } })).toMatchObject({
+      status: "REJECTED",
+      decisionNote: "call facilities instead",
+      executedAt: null,
+    });
     expect(await db.skillInvocation.count({ where: { traceId: request.traceId, outcome: "SUCCESS" } })).toBe(0);
 
     await page.reload();

@@ -3,12 +3,18 @@ import { signInWithSso as signIn } from "./sign-in.ts";
 
 const utcDay = (d: Date) => new Date(Date.UTC(d.getUTCFullYear(), d.getUTCMonth(), d.getUTCDate()));
 
-test("an admin sees usage bars and the daily chart, adds, edits and deletes a budget; bad input changes nothing", async ({ page, db }, testInfo) => {
+test("an admin sees usage bars and the daily chart, adds, edits and deletes a budget; bad input changes nothing", async ({
+  page,
+  db,
+}, testInfo) => {
   const subject = `e2e-user-${Date.now().toString(36)}`;
   // Usage the runtime counted today and yesterday for the organisation (GLOBAL budget: 2,000,000 a day).
   const today = utcDay(new Date());
   const yesterday = new Date(today.getTime() - 86_400_000);
-  for (const [windowStart, tokens] of [[today, 500_000n], [yesterday, 320_000n]] as const) {
+  for (const [windowStart, tokens] of [
+    [today, 500_000n],
+    [yesterday, 320_000n],
+  ] as const) {
     await db.usageCounter.upsert({
       where: { scope_subject_window_windowStart: { scope: "GLOBAL", subject: "", window: "DAY", windowStart } },
       update: { tokensUsed: tokens, tokensReserved: 0n },
@@ -21,7 +27,9 @@ test("an admin sees usage bars and the daily chart, adds, edits and deletes a bu
   await expect(page.getByRole("heading", { name: "Budgets & limits", level: 1 })).toBeVisible();
   const todayBar = page.getByRole("meter", { name: "Today · GLOBAL" });
   await expect(todayBar).toHaveAttribute("aria-valuetext", "500,000 of 2,000,000 tokens (25%)");
-  await expect(page.getByRole("img", { name: /Tokens per day \(UTC\), organisation: \d+ in total, peak/ })).toBeVisible();
+  await expect(
+    page.getByRole("img", { name: /Tokens per day \(UTC\), organisation: \d+ in total, peak/ }),
+  ).toBeVisible();
   await page.screenshot({ path: testInfo.outputPath("budgets.png"), fullPage: true });
 
   // A second GLOBAL budget is refused with the reason; nothing is written.
@@ -41,7 +49,11 @@ test("an admin sees usage bars and the daily chart, adds, edits and deletes a bu
   await form.getByRole("button", { name: "Add budget" }).click();
   const card = page.getByRole("listitem", { name: `USER ${subject}` });
   await expect(card).toBeVisible();
-  expect(await db.tokenBudget.findUnique({ where: { scope_subject: { scope: "USER", subject } } })).toMatchObject({ dailyTokens: 10_000, requestsPerMinute: 5, monthlyTokens: null });
+  expect(await db.tokenBudget.findUnique({ where: { scope_subject: { scope: "USER", subject } } })).toMatchObject({
+    dailyTokens: 10_000,
+    requestsPerMinute: 5,
+    monthlyTokens: null,
+  });
 
   // Edit: clear the daily limit (unlimited), set a monthly one.
   await card.getByRole("button", { name: `Edit budget USER ${subject}` }).click();
@@ -49,11 +61,20 @@ test("an admin sees usage bars and the daily chart, adds, edits and deletes a bu
   await edit.getByLabel("Tokens per day").fill("");
   await edit.getByLabel("Tokens per month").fill("300000");
   await edit.getByRole("button", { name: "Save budget" }).click();
-  await expect(card.getByRole("meter", { name: `This month · USER ${subject}` })).toHaveAttribute("aria-valuetext", "0 of 300,000 tokens (0%)");
-  expect(await db.tokenBudget.findUnique({ where: { scope_subject: { scope: "USER", subject } } })).toMatchObject({ dailyTokens: null, monthlyTokens: 300_000 });
+  await expect(card.getByRole("meter", { name: `This month · USER ${subject}` })).toHaveAttribute(
+    "aria-valuetext",
+    "0 of 300,000 tokens (0%)",
+  );
+  expect(await db.tokenBudget.findUnique({ where: { scope_subject: { scope: "USER", subject } } })).toMatchObject({
+    dailyTokens: null,
+    monthlyTokens: 300_000,
+  });
 
   await card.getByRole("button", { name: `Delete budget USER ${subject}` }).click();
-  await page.getByRole("dialog", { name: `Delete budget USER ${subject}?` }).getByRole("button", { name: "Delete budget" }).click();
+  await page
+    .getByRole("dialog", { name: `Delete budget USER ${subject}?` })
+    .getByRole("button", { name: "Delete budget" })
+    .click();
   await expect(card).toHaveCount(0);
   expect(await db.tokenBudget.findUnique({ where: { scope_subject: { scope: "USER", subject } } })).toBeNull();
   const audit = await db.auditLog.findMany({ where: { targetId: `USER ${subject}` }, orderBy: { id: "asc" } });

@@ -29,7 +29,10 @@ test.afterAll(async ({ db }) => {
   await db.conversation.deleteMany({ where: { conversationId } });
 });
 
-test("an operator enables a pending group, sets its environment and disables it after confirming", async ({ page, db }, testInfo) => {
+test("an operator enables a pending group, sets its environment and disables it after confirming", async ({
+  page,
+  db,
+}, testInfo) => {
   await signIn(page, "operator@clawgate.local");
   await page.goto("/conversations");
   await expect(page.getByRole("heading", { name: "Conversations", level: 1 })).toBeVisible();
@@ -54,12 +57,20 @@ test("an operator enables a pending group, sets its environment and disables it 
   await expect(row).toContainText("Enabled");
   const enabled = await db.conversation.findUniqueOrThrow({ where: { conversationId } });
   expect(enabled.status).toBe("ENABLED");
-  const audit = await db.auditLog.findFirstOrThrow({ where: { action: "conversation.update", targetId: conversationId }, orderBy: { id: "desc" } });
-  expect(audit).toMatchObject({ actorName: "operator@clawgate.local", diff: { status: { from: "PENDING", to: "ENABLED" } } });
+  const audit = await db.auditLog.findFirstOrThrow({
+    where: { action: "conversation.update", targetId: conversationId },
+    orderBy: { id: "desc" },
+  });
+  expect(audit).toMatchObject({
+    actorName: "operator@clawgate.local",
+    diff: { status: { from: "PENDING", to: "ENABLED" } },
+  });
   expect(audit.configRevision).toBeGreaterThan(revBefore);
 
   await row.getByLabel(`Environment of ${title}`).selectOption("TEST");
-  await expect.poll(async () => (await db.conversation.findUniqueOrThrow({ where: { conversationId } })).environment).toBe("TEST");
+  await expect
+    .poll(async () => (await db.conversation.findUniqueOrThrow({ where: { conversationId } })).environment)
+    .toBe("TEST");
 
   // Disable asks first; Escape cancels and nothing changes.
   await row.getByRole("button", { name: `Disable ${title}` }).click();
@@ -83,7 +94,9 @@ test("an operator enables a pending group, sets its environment and disables it 
 
 test("a refused change is rolled back and explained", async ({ page, db }) => {
   const goneId = `cid-e2e-gone-${tag}`;
-  const gone = await db.conversation.create({ data: { conversationId: goneId, title: `E2E vanishing group ${tag}`, type: "GROUP" } });
+  const gone = await db.conversation.create({
+    data: { conversationId: goneId, title: `E2E vanishing group ${tag}`, type: "GROUP" },
+  });
   await signIn(page, "operator@clawgate.local");
   await page.goto("/conversations");
   await page.getByLabel("Search by title").fill(`vanishing group ${tag}`);
@@ -94,7 +107,9 @@ test("a refused change is rolled back and explained", async ({ page, db }) => {
   await db.conversation.delete({ where: { id: gone.id } });
   const revisions = await db.configRevision.count();
   await row.getByRole("button", { name: `Enable E2E vanishing group ${tag}` }).click();
-  await expect(page.getByRole("alert").filter({ hasText: "Not saved" })).toHaveText(/Not saved: No such conversation\./);
+  await expect(page.getByRole("alert").filter({ hasText: "Not saved" })).toHaveText(
+    /Not saved: No such conversation\./,
+  );
   await expect(page.getByText("No conversation matches these filters")).toBeVisible();
   expect(await db.configRevision.count()).toBe(revisions);
 });
@@ -114,5 +129,8 @@ test("a viewer sees no controls, and the server refuses the viewer's change", as
   });
   expect(res.status()).toBe(403);
   expect(await res.text()).toContain("Your role does not allow this.");
-  expect(await db.conversation.findUniqueOrThrow({ where: { conversationId } })).toMatchObject({ status: before.status, updatedAt: before.updatedAt });
+  expect(await db.conversation.findUniqueOrThrow({ where: { conversationId } })).toMatchObject({
+    status: before.status,
+    updatedAt: before.updatedAt,
+  });
 });

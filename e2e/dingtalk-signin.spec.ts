@@ -40,9 +40,17 @@ test("an approver signs in with DingTalk and gets their console role", async ({ 
   await page.screenshot({ path: testInfo.outputPath("dingtalk-signed-in.png"), fullPage: true });
 
   // The DingTalk account is linked by unionId, without any DingTalk token.
-  const user = await db.user.findUniqueOrThrow({ where: { email: "approver@clawgate.local" }, include: { accounts: true } });
+  const user = await db.user.findUniqueOrThrow({
+    where: { email: "approver@clawgate.local" },
+    include: { accounts: true },
+  });
   const account = user.accounts.find((a) => a.provider === "dingtalk");
-  expect(account).toMatchObject({ providerAccountId: "fakeUnion0001approver", access_token: null, refresh_token: null, id_token: null });
+  expect(account).toMatchObject({
+    providerAccountId: "fakeUnion0001approver",
+    access_token: null,
+    refresh_token: null,
+    id_token: null,
+  });
   expect(user.role).toBe("APPROVER");
   await signOut(page.context());
 });
@@ -55,21 +63,30 @@ test("a DingTalk account without an email is refused with a clear message", asyn
   await expect(page.getByRole("alert").filter({ hasText: "Your DingTalk account has no email address" })).toBeVisible();
   await page.screenshot({ path: testInfo.outputPath("dingtalk-no-email.png") });
   expect(await db.user.count()).toBe(users);
-  expect(await db.account.count({ where: { provider: "dingtalk", providerAccountId: "fakeUnion0003noemail" } })).toBe(0);
+  expect(await db.account.count({ where: { provider: "dingtalk", providerAccountId: "fakeUnion0003noemail" } })).toBe(
+    0,
+  );
 });
 
-test("a DingTalk account whose email the console does not know is refused, and no user is created", async ({ page, db }) => {
+test("a DingTalk account whose email the console does not know is refused, and no user is created", async ({
+  page,
+  db,
+}) => {
   await openDingTalkLogin(page);
   await page.getByRole("button", { name: /Continue as Sam Stranger/ }).click();
   await expect(page).toHaveURL(/\/signin\?error=DingTalkUnknownUser/);
-  await expect(page.getByRole("alert").filter({ hasText: "No console user has the email of this DingTalk account" })).toBeVisible();
+  await expect(
+    page.getByRole("alert").filter({ hasText: "No console user has the email of this DingTalk account" }),
+  ).toBeVisible();
   expect(await db.user.findUnique({ where: { email: "sam@example.com" } })).toBeNull();
 
   // Cancelling at DingTalk comes back as a refusal too, still signed out.
   await openDingTalkLogin(page);
   await page.getByRole("button", { name: "Cancel" }).click();
   await expect(page).toHaveURL(/\/signin\?.*error=Callback/);
-  await expect(page.getByRole("alert").filter({ hasText: "The sign-in was cancelled or did not complete." })).toBeVisible();
+  await expect(
+    page.getByRole("alert").filter({ hasText: "The sign-in was cancelled or did not complete." }),
+  ).toBeVisible();
   await page.goto("/overview");
   await expect(page).toHaveURL(/\/signin\?/);
 });

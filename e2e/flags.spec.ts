@@ -5,7 +5,10 @@ import { deleteOwnSession, signInWithSso as signIn } from "./sign-in.ts";
 // Leave no session behind: other specs count a demo user's sessions.
 test.afterEach(({ page, db }) => deleteOwnSession(page, db));
 
-test("an admin creates a flag (with key validation), toggles it, and is asked before turning off agent.tools", async ({ page, db }, testInfo) => {
+test("an admin creates a flag (with key validation), toggles it, and is asked before turning off agent.tools", async ({
+  page,
+  db,
+}, testInfo) => {
   await signIn(page, "admin@clawgate.local", "ADMIN");
   await page.goto("/flags");
   await expect(page.getByRole("heading", { name: "Feature flags", level: 1 })).toBeVisible();
@@ -24,7 +27,10 @@ test("an admin creates a flag (with key validation), toggles it, and is asked be
   await page.getByRole("button", { name: "Create flag" }).click();
   const row = page.getByRole("row", { name: /e2e\.cards_v2/ });
   await expect(row).toContainText("Off");
-  expect(await db.featureFlag.findUnique({ where: { key: "e2e.cards_v2" } })).toMatchObject({ enabled: false, description: "Reply with the new cards (e2e)" });
+  expect(await db.featureFlag.findUnique({ where: { key: "e2e.cards_v2" } })).toMatchObject({
+    enabled: false,
+    description: "Reply with the new cards (e2e)",
+  });
 
   // Toggle on: optimistic, stored, audited with a config revision.
   const toggle = page.getByRole("switch", { name: "Flag e2e.cards_v2" });
@@ -42,7 +48,9 @@ test("an admin creates a flag (with key validation), toggles it, and is asked be
   // A flag without skills behind it turns off at once.
   await toggle.click();
   await expect(toggle).toHaveAttribute("aria-checked", "false");
-  await expect.poll(async () => (await db.featureFlag.findUniqueOrThrow({ where: { key: "e2e.cards_v2" } })).enabled).toBe(false);
+  await expect
+    .poll(async () => (await db.featureFlag.findUniqueOrThrow({ where: { key: "e2e.cards_v2" } })).enabled)
+    .toBe(false);
 
   // agent.tools gates every skill: turning it off asks first; Cancel keeps it on.
   const tools = page.getByRole("switch", { name: "Flag agent.tools" });

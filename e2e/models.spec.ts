@@ -1,7 +1,10 @@
 import { expect, test } from "./fixtures.ts";
 import { signInWithSso as signIn } from "./sign-in.ts";
 
-test("an admin adds an endpoint (API key only as an env var name), routes a conversation to it, and cannot disable the default route's endpoint", async ({ page, db }, testInfo) => {
+test("an admin adds an endpoint (API key only as an env var name), routes a conversation to it, and cannot disable the default route's endpoint", async ({
+  page,
+  db,
+}, testInfo) => {
   const name = `e2e_big_${Date.now().toString(36)}`;
   await signIn(page, "admin@clawgate.local", "ADMIN");
   await page.goto("/models");
@@ -28,7 +31,11 @@ test("an admin adds an endpoint (API key only as an env var name), routes a conv
   await expect(page.getByRole("status").filter({ hasText: `${name} added.` })).toBeVisible();
   const row = page.getByRole("row", { name: new RegExp(name) });
   await expect(row.getByText("${E2E_BIG_KEY}")).toBeVisible();
-  expect(await db.modelEndpoint.findUnique({ where: { name } })).toMatchObject({ apiKeyEnv: "E2E_BIG_KEY", timeoutMs: 45_000, enabled: true });
+  expect(await db.modelEndpoint.findUnique({ where: { name } })).toMatchObject({
+    apiKeyEnv: "E2E_BIG_KEY",
+    timeoutMs: 45_000,
+    enabled: true,
+  });
 
   // The default route's endpoint: disabling is refused, the optimistic row rolls back.
   const revisions = await db.configRevision.count();
@@ -51,7 +58,9 @@ test("an admin adds an endpoint (API key only as an env var name), routes a conv
   await routeForm.getByLabel("Max tool rounds").fill("2");
   await routeForm.getByRole("button", { name: "Save route" }).click();
   await expect(page.getByRole("row", { name: /Clawgate demo group/ })).toContainText(name);
-  expect(await db.route.findUnique({ where: { conversationId: conversation.id }, include: { modelEndpoint: true } })).toMatchObject({ maxToolRounds: 2, modelEndpoint: { name } });
+  expect(
+    await db.route.findUnique({ where: { conversationId: conversation.id }, include: { modelEndpoint: true } }),
+  ).toMatchObject({ maxToolRounds: 2, modelEndpoint: { name } });
 
   // The endpoint serves that route: deleting it is refused with the reason.
   await row.getByRole("button", { name: `Delete ${name}` }).click();
@@ -62,7 +71,10 @@ test("an admin adds an endpoint (API key only as an env var name), routes a conv
   await del.getByRole("button", { name: "Cancel" }).click();
 
   await page.getByRole("button", { name: "Delete route for Clawgate demo group" }).click();
-  await page.getByRole("dialog", { name: /Delete the route for Clawgate demo group/ }).getByRole("button", { name: "Delete route" }).click();
+  await page
+    .getByRole("dialog", { name: /Delete the route for Clawgate demo group/ })
+    .getByRole("button", { name: "Delete route" })
+    .click();
   await expect(page.getByRole("row", { name: /Clawgate demo group/ })).toHaveCount(0);
   expect(await db.route.findUnique({ where: { conversationId: conversation.id } })).toBeNull();
 

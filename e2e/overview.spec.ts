@@ -24,31 +24,83 @@ test.afterAll(async ({ db }) => {
   await db.skillInvocation.deleteMany({ where: { traceId: `e2e-${tag}` } });
 });
 
-test("the overview shows replicas catching up with a new config revision within 2 s", async ({ page, db }, testInfo) => {
+test("the overview shows replicas catching up with a new config revision within 2 s", async ({
+  page,
+  db,
+}, testInfo) => {
   const errors: string[] = [];
   page.on("console", (m) => void (m.type() === "error" && errors.push(m.text())));
   const latest = await db.configRevision.findFirstOrThrow({ orderBy: { id: "desc" } });
   const now = new Date();
   await db.runtimeInstance.createMany({
     data: [
-      { id: replicaIds[0]!, hostname: `e2e-bot-1-${tag}`, pid: 101, version: "e2e", mode: "http", heartbeatAt: now, appliedRevision: latest.id },
-      { id: replicaIds[1]!, hostname: `e2e-bot-2-${tag}`, pid: 102, version: "e2e", mode: "stream", heartbeatAt: now, appliedRevision: latest.id },
+      {
+        id: replicaIds[0]!,
+        hostname: `e2e-bot-1-${tag}`,
+        pid: 101,
+        version: "e2e",
+        mode: "http",
+        heartbeatAt: now,
+        appliedRevision: latest.id,
+      },
+      {
+        id: replicaIds[1]!,
+        hostname: `e2e-bot-2-${tag}`,
+        pid: 102,
+        version: "e2e",
+        mode: "stream",
+        heartbeatAt: now,
+        appliedRevision: latest.id,
+      },
       // Last beat 5 minutes ago: offline, not counted.
-      { id: replicaIds[2]!, hostname: `e2e-bot-3-${tag}`, pid: 103, version: "e2e", mode: "http", heartbeatAt: new Date(now.getTime() - 300_000), appliedRevision: latest.id - 1 },
+      {
+        id: replicaIds[2]!,
+        hostname: `e2e-bot-3-${tag}`,
+        pid: 103,
+        version: "e2e",
+        mode: "http",
+        heartbeatAt: new Date(now.getTime() - 300_000),
+        appliedRevision: latest.id - 1,
+      },
     ],
   });
   // Some traffic in the last hour, and a daily budget that is 80 % used.
   const today = new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), now.getUTCDate()));
   await db.inboundMessage.createMany({
     data: (["REPLIED", "REPLIED", "DENIED", "FAILED"] as const).map((status, i) => ({
-      robotCode: `e2e-${tag}`, msgId: `m${i}`, channel: "HTTP" as const, conversationId: `cid-${tag}`, senderId: "s", msgType: "text", payload: {}, status, traceId: `e2e-${tag}`,
+      robotCode: `e2e-${tag}`,
+      msgId: `m${i}`,
+      channel: "HTTP" as const,
+      conversationId: `cid-${tag}`,
+      senderId: "s",
+      msgType: "text",
+      payload: {},
+      status,
+      traceId: `e2e-${tag}`,
     })),
   });
   await db.skillInvocation.createMany({
-    data: [1, 2, 3].map(() => ({ traceId: `e2e-${tag}`, conversationId: `cid-${tag}`, userId: "s", skillKey: `e2e.skill.${tag}`, decision: "ALLOW" as const, outcome: "SUCCESS" as const, configRevision: latest.id })),
+    data: [1, 2, 3].map(() => ({
+      traceId: `e2e-${tag}`,
+      conversationId: `cid-${tag}`,
+      userId: "s",
+      skillKey: `e2e.skill.${tag}`,
+      decision: "ALLOW" as const,
+      outcome: "SUCCESS" as const,
+      configRevision: latest.id,
+    })),
   });
   await db.tokenBudget.create({ data: { scope: "CONVERSATION", subject: budgetSubject, dailyTokens: 10_000 } });
-  await db.usageCounter.create({ data: { scope: "CONVERSATION", subject: budgetSubject, window: "DAY", windowStart: today, tokensUsed: 8_000n, requests: 4 } });
+  await db.usageCounter.create({
+    data: {
+      scope: "CONVERSATION",
+      subject: budgetSubject,
+      window: "DAY",
+      windowStart: today,
+      tokensUsed: 8_000n,
+      requests: 4,
+    },
+  });
 
   await openIdpLoginForm(page);
   await submitIdpLogin(page, ADMIN.email, DEMO_PASSWORD);
@@ -64,13 +116,18 @@ test("the overview shows replicas catching up with a new config revision within 
 
   // A new config revision, bumped as every console mutation does (with its NOTIFY, so the suite's
   // real runtime reloads and reports it); our two stand-in replicas are behind until they report it.
-  const next = { id: await db.$transaction((tx) => bumpConfigRevision(tx, { type: "SYSTEM", name: "e2e" }, `e2e revision ${tag}`)) };
+  const next = {
+    id: await db.$transaction((tx) => bumpConfigRevision(tx, { type: "SYSTEM", name: "e2e" }, `e2e revision ${tag}`)),
+  };
   await expect(replicas).toContainText(`#${next.id}`, { timeout: 3_000 });
   await expect(applied).toHaveText(/Applied on \d+ of \d+ online replicas/);
   await expect(replicas.getByRole("row", { name: new RegExp(`e2e-bot-1-${tag}`) })).toContainText("(behind)");
 
   // Each replica reports the revision (the stand-ins here; the real runtime after its reload).
-  await db.runtimeInstance.updateMany({ where: { id: { in: replicaIds.slice(0, 2) } }, data: { appliedRevision: next.id, heartbeatAt: new Date() } });
+  await db.runtimeInstance.updateMany({
+    where: { id: { in: replicaIds.slice(0, 2) } },
+    data: { appliedRevision: next.id, heartbeatAt: new Date() },
+  });
   const reported = Date.now();
   await expect(applied).toHaveText(/^Applied on all \d+ online replicas?$/, { timeout: 2_000 });
   testInfo.annotations.push({ type: "applied-visible-ms", description: String(Date.now() - reported) });
@@ -80,7 +137,9 @@ test("the overview shows replicas catching up with a new config revision within 
   const since = new Date(Date.now() - 23 * 3_600_000);
   since.setUTCMinutes(0, 0, 0);
   const inbound = await db.inboundMessage.count({ where: { receivedAt: { gte: since } } });
-  await expect(activity.getByText("Inbound messages", { exact: true }).locator("xpath=following-sibling::dd[1]")).toHaveText(inbound.toLocaleString("en"));
+  await expect(
+    activity.getByText("Inbound messages", { exact: true }).locator("xpath=following-sibling::dd[1]"),
+  ).toHaveText(inbound.toLocaleString("en"));
   await expect(activity.getByRole("img", { name: /Inbound messages per hour, last 24 h: \d+ in total/ })).toBeVisible();
   await expect(page.getByRole("region", { name: "Top skills (24 h)" })).toContainText(`e2e.skill.${tag}`);
   const meter = page.getByRole("meter", { name: `Conversation ${budgetSubject}` });
@@ -99,7 +158,13 @@ test("safe mode shows its level, reason and expiry on the overview", async ({ pa
   const state = await db.safeModeState.findUnique({ where: { id: 1 } });
   test.skip(!!state?.active, "safe mode is already on in this database");
   const event = await db.safeModeEvent.create({
-    data: { level: "MAINTENANCE", reason: `e2e model outage ${tag}`, actorType: "USER", actorName: "oli@e2e", expiresAt: new Date(Date.now() + 3_600_000) },
+    data: {
+      level: "MAINTENANCE",
+      reason: `e2e model outage ${tag}`,
+      actorType: "USER",
+      actorName: "oli@e2e",
+      expiresAt: new Date(Date.now() + 3_600_000),
+    },
   });
   await db.safeModeState.upsert({
     where: { id: 1 },
@@ -117,7 +182,13 @@ test("safe mode shows its level, reason and expiry on the overview", async ({ pa
     await expect(card).toContainText("UTC");
     await page.screenshot({ path: testInfo.outputPath("overview-safe-mode.png"), fullPage: true });
   } finally {
-    await db.safeModeState.update({ where: { id: 1 }, data: { active: false, currentEventId: null, level: state?.level ?? "READ_ONLY" } });
-    await db.safeModeEvent.update({ where: { id: event.id }, data: { endedAt: new Date(), endedBy: "e2e", endReason: "test over" } });
+    await db.safeModeState.update({
+      where: { id: 1 },
+      data: { active: false, currentEventId: null, level: state?.level ?? "READ_ONLY" },
+    });
+    await db.safeModeEvent.update({
+      where: { id: event.id },
+      data: { endedAt: new Date(), endedBy: "e2e", endReason: "test over" },
+    });
   }
 });

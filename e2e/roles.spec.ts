@@ -16,7 +16,8 @@ import { collectErrors, SAME_ORIGIN, signedInContext, signOut, trpcBody } from "
 const slug = (href: string) => href.replace(/^\//, "").replace(/\W+/g, "-") || "home";
 
 /** Controls that change state and are usable: what a viewer must never see. */
-const ENABLED_MUTATING = "[data-mutates]:not([disabled]):not([aria-disabled='true']), [role='switch']:not([disabled]):not([aria-disabled='true'])";
+const ENABLED_MUTATING =
+  "[data-mutates]:not([disabled]):not([aria-disabled='true']), [role='switch']:not([disabled]):not([aria-disabled='true'])";
 
 /** How many usable mutating controls the admin saw per page: the viewer check means something only if pages mark them. */
 const adminMutating = new Map<string, number>();
@@ -49,9 +50,14 @@ for (const user of DEMO_USERS) {
         await expect(page.getByRole("banner").getByTestId("role-badge")).toHaveText(user.role);
         // Let client components settle (queries, hydration) before judging and photographing.
         await page.waitForLoadState("networkidle");
-        await page.screenshot({ path: testInfo.outputPath(`${user.role.toLowerCase()}-${slug(item.href)}.png`), fullPage: true });
+        await page.screenshot({
+          path: testInfo.outputPath(`${user.role.toLowerCase()}-${slug(item.href)}.png`),
+          fullPage: true,
+        });
 
-        const mutating = await page.locator(ENABLED_MUTATING).evaluateAll((els) => els.map((e) => e.outerHTML.slice(0, 160)));
+        const mutating = await page
+          .locator(ENABLED_MUTATING)
+          .evaluateAll((els) => els.map((e) => e.outerHTML.slice(0, 160)));
         testInfo.annotations.push({ type: "mutating controls", description: String(mutating.length) });
         if (user.role === "ADMIN") adminMutating.set(item.href, mutating.length);
         if (user.role === "VIEWER") expect(mutating, "mutating controls a viewer can use").toEqual([]);
@@ -78,10 +84,21 @@ interface Attempt {
 }
 
 /** A rule change as the console's mutation makes it (audit entry + config revision), for fixtures. */
-async function ruleChange(db: Db, action: "skill.rule.add" | "skill.rule.remove", change: (tx: Tx) => Promise<RuleChange>): Promise<RuleChange> {
+async function ruleChange(
+  db: Db,
+  action: "skill.rule.add" | "skill.rule.remove",
+  change: (tx: Tx) => Promise<RuleChange>,
+): Promise<RuleChange> {
   return db.$transaction(async (tx) => {
     const r = await change(tx);
-    await recordConfigChange(tx, { actor: { type: "SYSTEM", name: "e2e" }, action, targetType: "skill", targetId: r.skillKey, diff: r.diff, summary: r.summary });
+    await recordConfigChange(tx, {
+      actor: { type: "SYSTEM", name: "e2e" },
+      action,
+      targetType: "skill",
+      targetId: r.skillKey,
+      diff: r.diff,
+      summary: r.summary,
+    });
     return r;
   });
 }
@@ -124,7 +141,10 @@ const VIEWER_ATTEMPTS: Attempt[] = [
   },
   {
     path: "user.setDisabled",
-    input: async (db) => ({ userId: (await db.user.findUniqueOrThrow({ where: { email: "admin@clawgate.local" } })).id, disabled: true }),
+    input: async (db) => ({
+      userId: (await db.user.findUniqueOrThrow({ where: { email: "admin@clawgate.local" } })).id,
+      disabled: true,
+    }),
     state: (db) => db.user.findMany({ orderBy: { email: "asc" }, select: { id: true, role: true, disabledAt: true } }),
   },
   {
@@ -139,19 +159,35 @@ const VIEWER_ATTEMPTS: Attempt[] = [
   },
   {
     path: "skill.addRule",
-    input: async () => ({ skillKey: "kb.search", scope: "USER", subject: "u-e2e-viewer", effect: "ALLOW", note: "a viewer grants themself" }),
+    input: async () => ({
+      skillKey: "kb.search",
+      scope: "USER",
+      subject: "u-e2e-viewer",
+      effect: "ALLOW",
+      note: "a viewer grants themself",
+    }),
     state: (db) => db.skillRule.findMany({ orderBy: { id: "asc" } }),
   },
   {
     // A real rule to remove (on a skill no other spec counts rules of), gone again afterwards.
     path: "skill.removeRule",
     fixture: async (db) => {
-      const rule = await ruleChange(db, "skill.rule.add", (tx) => addSkillRule(tx, { skillKey: "help", scope: "USER", subject: "u-e2e-roles-fixture", effect: "DENY", note: "roles.spec fixture" }));
+      const rule = await ruleChange(db, "skill.rule.add", (tx) =>
+        addSkillRule(tx, {
+          skillKey: "help",
+          scope: "USER",
+          subject: "u-e2e-roles-fixture",
+          effect: "DENY",
+          note: "roles.spec fixture",
+        }),
+      );
       return async () => {
         await ruleChange(db, "skill.rule.remove", (tx) => removeSkillRule(tx, { id: rule.id }));
       };
     },
-    input: async (db) => ({ id: (await db.skillRule.findFirstOrThrow({ where: { subject: "u-e2e-roles-fixture" } })).id }),
+    input: async (db) => ({
+      id: (await db.skillRule.findFirstOrThrow({ where: { subject: "u-e2e-roles-fixture" } })).id,
+    }),
     state: (db) => db.skillRule.findMany({ orderBy: { id: "asc" } }),
   },
   {
@@ -166,7 +202,11 @@ const VIEWER_ATTEMPTS: Attempt[] = [
   },
   {
     path: "budget.update",
-    input: async (db) => ({ id: (await db.tokenBudget.findFirstOrThrow({ orderBy: { id: "asc" } })).id, ...NO_LIMITS, dailyTokens: 1 }),
+    input: async (db) => ({
+      id: (await db.tokenBudget.findFirstOrThrow({ orderBy: { id: "asc" } })).id,
+      ...NO_LIMITS,
+      dailyTokens: 1,
+    }),
     state: (db) => db.tokenBudget.findMany({ orderBy: { id: "asc" } }),
   },
   {
@@ -177,12 +217,19 @@ const VIEWER_ATTEMPTS: Attempt[] = [
   },
   {
     path: "model.updateEndpoint",
-    input: async (db) => ({ id: (await db.modelEndpoint.findFirstOrThrow({ orderBy: { name: "asc" } })).id, baseUrl: "http://127.0.0.1:9/v1" }),
+    input: async (db) => ({
+      id: (await db.modelEndpoint.findFirstOrThrow({ orderBy: { name: "asc" } })).id,
+      baseUrl: "http://127.0.0.1:9/v1",
+    }),
     state: (db) => db.modelEndpoint.findMany({ orderBy: { name: "asc" } }),
   },
   {
     path: "model.setRoute",
-    input: async (db) => ({ conversationId: null, modelEndpointId: (await db.modelEndpoint.findFirstOrThrow({ orderBy: { name: "asc" } })).id, maxToolRounds: 0 }),
+    input: async (db) => ({
+      conversationId: null,
+      modelEndpointId: (await db.modelEndpoint.findFirstOrThrow({ orderBy: { name: "asc" } })).id,
+      maxToolRounds: 0,
+    }),
     state: (db) => db.route.findMany({ orderBy: { id: "asc" } }),
   },
   {
@@ -193,7 +240,10 @@ const VIEWER_ATTEMPTS: Attempt[] = [
   {
     // Approvers decide; a viewer's decision is refused before the request is even looked up.
     path: "approval.decide",
-    input: async (db) => ({ id: (await db.approvalRequest.findFirst({ orderBy: { id: "asc" } }))?.id ?? "no-such-request", approve: true }),
+    input: async (db) => ({
+      id: (await db.approvalRequest.findFirst({ orderBy: { id: "asc" } }))?.id ?? "no-such-request",
+      approve: true,
+    }),
     state: (db) => db.approvalRequest.findMany({ orderBy: { id: "asc" } }),
   },
 ];
@@ -204,14 +254,19 @@ async function expectRefused(context: BrowserContext, db: Db, attempt: Attempt, 
   const audit = await db.auditLog.count();
   const revision = await db.configRevision.aggregate({ _max: { id: true } });
 
-  const res = await context.request.post(`/api/trpc/${attempt.path}`, { headers: SAME_ORIGIN, data: trpcBody(await attempt.input(db, userId)) });
+  const res = await context.request.post(`/api/trpc/${attempt.path}`, {
+    headers: SAME_ORIGIN,
+    data: trpcBody(await attempt.input(db, userId)),
+  });
   expect(res.status(), attempt.path).toBe(403);
   const body = (await res.json()) as { error: { json: { data: { code: string } } } };
   expect(body.error.json.data.code, attempt.path).toBe("FORBIDDEN");
 
   expect(await attempt.state(db, userId), `${attempt.path} changed nothing`).toEqual(before);
   expect(await db.auditLog.count(), `${attempt.path} wrote no audit entry`).toBe(audit);
-  expect(await db.configRevision.aggregate({ _max: { id: true } }), `${attempt.path} made no config revision`).toEqual(revision);
+  expect(await db.configRevision.aggregate({ _max: { id: true } }), `${attempt.path} made no config revision`).toEqual(
+    revision,
+  );
 }
 
 const attempt = (path: string) => VIEWER_ATTEMPTS.find((a) => a.path === path)!;
@@ -219,12 +274,30 @@ const attempt = (path: string) => VIEWER_ATTEMPTS.find((a) => a.path === path)!;
 /** Beyond the viewer: each role is refused what its procedures do not allow. */
 const REFUSED_BY_ROLE: Record<string, string[]> = {
   VIEWER: VIEWER_ATTEMPTS.map((a) => a.path),
-  OPERATOR: ["user.setRole", "skill.update", "approval.decide", "skill.addRule", "flag.create", "model.setRoute", "budget.update"],
-  APPROVER: ["safeMode.set", "conversation.update", "user.setRole", "skill.removeRule", "model.createEndpoint", "budget.create"],
+  OPERATOR: [
+    "user.setRole",
+    "skill.update",
+    "approval.decide",
+    "skill.addRule",
+    "flag.create",
+    "model.setRoute",
+    "budget.update",
+  ],
+  APPROVER: [
+    "safeMode.set",
+    "conversation.update",
+    "user.setRole",
+    "skill.removeRule",
+    "model.createEndpoint",
+    "budget.create",
+  ],
 };
 
 for (const [role, paths] of Object.entries(REFUSED_BY_ROLE)) {
-  test(`the server refuses ${role}'s mutations beyond the role, called directly, and nothing changes`, async ({ browser, db }) => {
+  test(`the server refuses ${role}'s mutations beyond the role, called directly, and nothing changes`, async ({
+    browser,
+    db,
+  }) => {
     const user = DEMO_USERS.find((u) => u.role === role)!;
     const { context } = await signedInContext(browser, user.email, user.role);
     try {

@@ -17,7 +17,10 @@ test.afterEach(({ page, db }) => deleteOwnSession(page, db));
 
 const texts = (replies: { text: string }[]) => replies.map((r) => r.text).join("\n");
 
-test("an operator switches safe mode on: a write request is refused with the message; off again, it is not", async ({ page, db }, testInfo) => {
+test("an operator switches safe mode on: a write request is refused with the message; off again, it is not", async ({
+  page,
+  db,
+}, testInfo) => {
   await untilRobotApplied(db);
   // An answer (whatever the write skill's state), not the safe-mode message; never silence.
   const normal = texts(await sayToRobot(WRITE_REQUEST));
@@ -67,7 +70,11 @@ test("an operator switches safe mode on: a write request is refused with the mes
 
   const event = await db.safeModeEvent.findUniqueOrThrow({ where: { id: on.currentEventId! } });
   expect(event).toMatchObject({ endedBy: OPERATOR, endReason: "drill over" });
-  expect((await db.auditLog.findMany({ where: { targetType: "safe_mode", targetId: event.id }, orderBy: { id: "asc" } })).map((a) => [a.action, a.actorName])).toEqual([
+  expect(
+    (
+      await db.auditLog.findMany({ where: { targetType: "safe_mode", targetId: event.id }, orderBy: { id: "asc" } })
+    ).map((a) => [a.action, a.actorName]),
+  ).toEqual([
     ["safe_mode.on", OPERATOR],
     ["safe_mode.off", OPERATOR],
   ]);

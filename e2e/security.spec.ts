@@ -21,7 +21,10 @@ test.describe("with an admin's session", () => {
   });
 
   test("the session the browser gets holds only id, name, email and role", async () => {
-    const session = (await (await context.request.get("/api/auth/session")).json()) as Record<string, Record<string, unknown>>;
+    const session = (await (await context.request.get("/api/auth/session")).json()) as Record<
+      string,
+      Record<string, unknown>
+    >;
     expect(Object.keys(session).sort()).toEqual(["expires", "user"]);
     expect(Object.keys(session.user!).sort()).toEqual(["email", "id", "name", "role"]);
     expect(session.user).toMatchObject({ email: ADMIN.email, name: ADMIN.name, role: ADMIN.role });
@@ -31,7 +34,10 @@ test.describe("with an admin's session", () => {
   async function flagAttempt(db: Db) {
     // Not "agent.tools": switching every skill off, even for a moment, would change what the
     // suite's runtime answers in the specs that follow.
-    const flag = await db.featureFlag.findFirstOrThrow({ where: { key: { not: "agent.tools" } }, orderBy: { key: "asc" } });
+    const flag = await db.featureFlag.findFirstOrThrow({
+      where: { key: { not: "agent.tools" } },
+      orderBy: { key: "asc" },
+    });
     const path = "/api/trpc/flag.toggle";
     return {
       path,
@@ -43,20 +49,29 @@ test.describe("with an admin's session", () => {
       restore: async () => {
         const now = await db.featureFlag.findUniqueOrThrow({ where: { key: flag.key } });
         if (now.enabled === flag.enabled) return;
-        const res = await context.request.post(path, { headers: SAME_ORIGIN, data: trpcBody({ key: flag.key, enabled: flag.enabled }) });
+        const res = await context.request.post(path, {
+          headers: SAME_ORIGIN,
+          data: trpcBody({ key: flag.key, enabled: flag.enabled }),
+        });
         expect(res.status()).toBe(200);
       },
     };
   }
 
-  test("a tRPC mutation from another origin, or without the console's header, is refused (403) and changes nothing", async ({ db }) => {
+  test("a tRPC mutation from another origin, or without the console's header, is refused (403) and changes nothing", async ({
+    db,
+  }) => {
     const attempt = await flagAttempt(db);
     const audit = await db.auditLog.count();
     const refusals: [string, Record<string, string>, string][] = [
       ["another origin", { ...SAME_ORIGIN, origin: "https://evil.example" }, "cross-origin request"],
       ["a sibling port (same site, other origin)", { ...SAME_ORIGIN, origin: E2E.issuer }, "cross-origin request"],
       ["a cross-site fetch", { ...SAME_ORIGIN, origin: "", "sec-fetch-site": "cross-site" }, "cross-site request"],
-      ["no x-trpc-source header (what an HTML form sends)", { origin: E2E.consoleUrl, "content-type": "text/plain" }, "missing the x-trpc-source header"],
+      [
+        "no x-trpc-source header (what an HTML form sends)",
+        { origin: E2E.consoleUrl, "content-type": "text/plain" },
+        "missing the x-trpc-source header",
+      ],
     ];
     for (const [what, headers, reason] of refusals) {
       const clean = Object.fromEntries(Object.entries(headers).filter(([, v]) => v !== ""));
@@ -97,7 +112,12 @@ test.describe("with an admin's session", () => {
     const fetchResult = await page.evaluate(
       async ([url, body]) => {
         try {
-          const res = await fetch(url!, { method: "POST", credentials: "include", headers: { "x-trpc-source": "console", "content-type": "application/json" }, body });
+          const res = await fetch(url!, {
+            method: "POST",
+            credentials: "include",
+            headers: { "x-trpc-source": "console", "content-type": "application/json" },
+            body,
+          });
           return `status ${res.status}`;
         } catch (error) {
           return `blocked: ${(error as Error).name}`;
@@ -108,7 +128,10 @@ test.describe("with an admin's session", () => {
     expect(fetchResult).toBe("blocked: TypeError");
 
     // A plain form post (no preflight) reaches the console, which refuses it.
-    const [response] = await Promise.all([page.waitForResponse(target), page.getByRole("button", { name: "Claim" }).click()]);
+    const [response] = await Promise.all([
+      page.waitForResponse(target),
+      page.getByRole("button", { name: "Claim" }).click(),
+    ]);
     expect(response.status()).toBe(403);
     await attempt.unchanged();
     expect(await db.auditLog.count()).toBe(audit);
@@ -116,14 +139,18 @@ test.describe("with an admin's session", () => {
   });
 });
 
-test("over the sign-in limit per IP: 429 with Retry-After, and the sign-in page says how long to wait", async ({ browser }, testInfo) => {
+test("over the sign-in limit per IP: 429 with Retry-After, and the sign-in page says how long to wait", async ({
+  browser,
+}, testInfo) => {
   // Its own client address (the e2e console trusts the nearest X-Forwarded-For entry, as behind
   // a reverse proxy), so the rest of the suite, signing in from 127.0.0.1, is not affected.
   const ip = `203.0.113.${randomInt(1, 255)}`;
   const context = await browser.newContext({ baseURL: E2E.consoleUrl, extraHTTPHeaders: { "x-forwarded-for": ip } });
   try {
     const attempts = await Promise.all(
-      Array.from({ length: E2E_SIGNIN_LIMITS.perIp }, () => context.request.post("/api/auth/signin/oidc", { maxRedirects: 0, form: { json: "true" } })),
+      Array.from({ length: E2E_SIGNIN_LIMITS.perIp }, () =>
+        context.request.post("/api/auth/signin/oidc", { maxRedirects: 0, form: { json: "true" } }),
+      ),
     );
     expect(attempts.filter((r) => r.status() === 429)).toHaveLength(0);
 
@@ -132,10 +159,16 @@ test("over the sign-in limit per IP: 429 with Retry-After, and the sign-in page 
     const retryAfter = Number(limited.headers()["retry-after"]);
     expect(retryAfter).toBeGreaterThan(0);
     expect(retryAfter).toBeLessThanOrEqual(E2E_SIGNIN_LIMITS.windowSeconds);
-    expect(await limited.json()).toMatchObject({ error: "RateLimited", url: expect.stringContaining("/signin?error=RateLimited") });
+    expect(await limited.json()).toMatchObject({
+      error: "RateLimited",
+      url: expect.stringContaining("/signin?error=RateLimited"),
+    });
 
     // Another client is not affected.
-    const other = await context.request.post("/api/auth/signin/oidc", { maxRedirects: 0, headers: { "x-forwarded-for": "198.51.100.20" } });
+    const other = await context.request.post("/api/auth/signin/oidc", {
+      maxRedirects: 0,
+      headers: { "x-forwarded-for": "198.51.100.20" },
+    });
     expect(other.status()).not.toBe(429);
 
     // In the browser: the SSO button lands on the sign-in page with the message.
@@ -143,7 +176,11 @@ test("over the sign-in limit per IP: 429 with Retry-After, and the sign-in page 
     await page.goto("/signin");
     await page.getByRole("button", { name: "Sign in with SSO" }).click();
     await expect(page).toHaveURL(/\/signin\?error=RateLimited&retryAfter=\d+/);
-    await expect(page.getByRole("alert").filter({ hasText: /^Too many sign-in attempts\. Try again in (\d+ seconds|1 minute)\.$/ })).toBeVisible();
+    await expect(
+      page
+        .getByRole("alert")
+        .filter({ hasText: /^Too many sign-in attempts\. Try again in (\d+ seconds|1 minute)\.$/ }),
+    ).toBeVisible();
     await page.screenshot({ path: testInfo.outputPath("signin-rate-limited.png") });
 
     // Coming back from the IdP (a navigation) gets a 429 page.
@@ -157,7 +194,9 @@ test("over the sign-in limit per IP: 429 with Retry-After, and the sign-in page 
   }
 });
 
-test("security headers: CSP with frame-ancestors, frame and permissions policies, no HSTS over http", async ({ request }) => {
+test("security headers: CSP with frame-ancestors, frame and permissions policies, no HSTS over http", async ({
+  request,
+}) => {
   const headers = (await request.get("/signin")).headers();
   expect(headers["content-security-policy"]).toContain("frame-ancestors 'none'");
   expect(headers["content-security-policy"]).toContain("object-src 'none'");

@@ -12,7 +12,11 @@ export async function signInWithSso(page: Page, email: string, role: string): Pr
 }
 
 /** A fresh browser context (own cookies, own IdP session) signed in as this user. */
-export async function signedInContext(browser: Browser, email: string, role: string): Promise<{ context: BrowserContext; page: Page }> {
+export async function signedInContext(
+  browser: Browser,
+  email: string,
+  role: string,
+): Promise<{ context: BrowserContext; page: Page }> {
   const context = await browser.newContext({ baseURL: E2E.consoleUrl });
   const page = await context.newPage();
   await signInWithSso(page, email, role);
@@ -30,7 +34,11 @@ export function collectErrors(page: Page): string[] {
 }
 
 /** The headers a tRPC call from the console's own pages carries (see apps/console/src/server/csrf.ts). */
-export const SAME_ORIGIN = { "x-trpc-source": "console", origin: E2E.consoleUrl, "content-type": "application/json" } as const;
+export const SAME_ORIGIN = {
+  "x-trpc-source": "console",
+  origin: E2E.consoleUrl,
+  "content-type": "application/json",
+} as const;
 
 /** A tRPC mutation's POST body (superjson: the input under `json`). */
 export const trpcBody = (input: unknown) => JSON.stringify({ json: input });

@@ -16,7 +16,10 @@ test.afterEach(({ page, db }) => deleteOwnSession(page, db));
 
 const texts = (replies: { text: string }[]) => replies.map((r) => r.text).join("\n");
 
-test("an admin disables kb.search and the robot's answer to the same request changes; re-enabling restores it", async ({ page, db }, testInfo) => {
+test("an admin disables kb.search and the robot's answer to the same request changes; re-enabling restores it", async ({
+  page,
+  db,
+}, testInfo) => {
   await untilRobotApplied(db);
   const before = texts(await sayToRobot(KB_REQUEST));
   expect(before).toContain("Result of kb_search");
@@ -42,7 +45,10 @@ test("an admin disables kb.search and the robot's answer to the same request cha
   await expect(enabled).toHaveAttribute("aria-checked", "false");
   await expect(page.getByRole("status").filter({ hasText: 'Skill "kb.search": enabled true -> false' })).toBeVisible();
   expect((await db.skill.findUniqueOrThrow({ where: { key: "kb.search" } })).enabled).toBe(false);
-  const audit = await db.auditLog.findFirstOrThrow({ where: { action: "skill.update", targetId: "kb.search" }, orderBy: { id: "desc" } });
+  const audit = await db.auditLog.findFirstOrThrow({
+    where: { action: "skill.update", targetId: "kb.search" },
+    orderBy: { id: "desc" },
+  });
   expect(audit).toMatchObject({ actorType: "USER", actorName: ADMIN, diff: { enabled: { from: true, to: false } } });
   expect(audit.configRevision).not.toBeNull();
 
@@ -64,7 +70,10 @@ test("an admin disables kb.search and the robot's answer to the same request cha
   await page.screenshot({ path: testInfo.outputPath("skills-mobile.png"), fullPage: true });
 });
 
-test("a user DENY rule: the 'why?' check explains it, the robot enforces it, removing it restores", async ({ page, db }, testInfo) => {
+test("a user DENY rule: the 'why?' check explains it, the robot enforces it, removing it restores", async ({
+  page,
+  db,
+}, testInfo) => {
   const mallory = "u-e2e-mallory";
   await signIn(page, ADMIN, "ADMIN");
   await page.goto("/skills/kb.search");
@@ -84,7 +93,9 @@ test("a user DENY rule: the 'why?' check explains it, the robot enforces it, rem
   await page.getByRole("button", { name: "Add rule" }).click();
   const ruleRow = page.getByRole("row", { name: new RegExp(mallory) });
   await expect(ruleRow).toBeVisible();
-  expect(await db.skillRule.findFirst({ where: { skillKey: "kb.search", scope: "USER", subject: mallory } })).toMatchObject({ effect: "DENY", note: "e2e" });
+  expect(
+    await db.skillRule.findFirst({ where: { skillKey: "kb.search", scope: "USER", subject: mallory } }),
+  ).toMatchObject({ effect: "DENY", note: "e2e" });
 
   // The "why?" check: the runtime's decide on a fresh snapshot.
   const check = page.getByRole("region", { name: /Can this user use kb\.search here/ });
@@ -119,7 +130,12 @@ test("a user DENY rule: the 'why?' check explains it, the robot enforces it, rem
   await dialog.getByRole("button", { name: "Remove rule" }).click();
   await expect(page.getByText("No rules")).toBeVisible();
   expect(await db.skillRule.count({ where: { skillKey: "kb.search" } })).toBe(0);
-  const actions = (await db.auditLog.findMany({ where: { targetId: "kb.search", action: { startsWith: "skill.rule." } }, orderBy: { id: "asc" } })).map((a) => a.action);
+  const actions = (
+    await db.auditLog.findMany({
+      where: { targetId: "kb.search", action: { startsWith: "skill.rule." } },
+      orderBy: { id: "asc" },
+    })
+  ).map((a) => a.action);
   expect(actions).toEqual(["skill.rule.add", "skill.rule.remove"]);
 
   await page.setViewportSize({ width: 390, height: 844 });

@@ -1,4 +1,13 @@
-import { ADMIN, CONSOLE_PAGE, DEMO_PASSWORD, expect, IDP_INTERACTION, openIdpLoginForm, submitIdpLogin, test } from "./fixtures.ts";
+import {
+  ADMIN,
+  CONSOLE_PAGE,
+  DEMO_PASSWORD,
+  expect,
+  IDP_INTERACTION,
+  openIdpLoginForm,
+  submitIdpLogin,
+  test,
+} from "./fixtures.ts";
 
 test("an admin signs in through SSO and sees the skills", async ({ page, db }, testInfo) => {
   const consoleErrors: string[] = [];
@@ -19,7 +28,10 @@ test("an admin signs in through SSO and sees the skills", async ({ page, db }, t
   const row = page.getByRole("row", { name: /kb\.search/ });
   await expect(row).toBeVisible();
   await expect(row.getByText("READ", { exact: true })).toBeVisible();
-  await expect(page.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Skills" })).toHaveAttribute("aria-current", "page");
+  await expect(page.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Skills" })).toHaveAttribute(
+    "aria-current",
+    "page",
+  );
 
   await page.screenshot({ path: testInfo.outputPath("skills.png"), fullPage: true });
   await page.setViewportSize({ width: 390, height: 844 });
@@ -29,7 +41,10 @@ test("an admin signs in through SSO and sees the skills", async ({ page, db }, t
   expect(consoleErrors).toEqual([]);
 
   // What sign-in stored: a database session, the account link without any IdP token.
-  const user = await db.user.findUniqueOrThrow({ where: { email: ADMIN.email }, include: { accounts: true, sessions: true } });
+  const user = await db.user.findUniqueOrThrow({
+    where: { email: ADMIN.email },
+    include: { accounts: true, sessions: true },
+  });
   expect(user.lastSignInAt).not.toBeNull();
   expect(user.sessions.length).toBeGreaterThan(0);
   expect(user.accounts).toHaveLength(1);

@@ -47,12 +47,20 @@ export interface RobotReply {
  * Says `text` in a conversation through the fake DingTalk, the way `clawgate say` does: the fake
  * delivers a signed callback to the runtime and returns the replies the robot sent back.
  */
-export async function sayToRobot(text: string, opts: { conversationId?: string; senderId?: string; timeoutMs?: number } = {}): Promise<RobotReply[]> {
+export async function sayToRobot(
+  text: string,
+  opts: { conversationId?: string; senderId?: string; timeoutMs?: number } = {},
+): Promise<RobotReply[]> {
   const timeoutMs = opts.timeoutMs ?? 20_000;
   const res = await fetch(new URL("/_fake/say", E2E.fakeDingtalkUrl), {
     method: "POST",
     headers: { "content-type": "application/json" },
-    body: JSON.stringify({ conversationId: opts.conversationId ?? "cid-demo-group", text, senderId: opts.senderId, timeoutMs }),
+    body: JSON.stringify({
+      conversationId: opts.conversationId ?? "cid-demo-group",
+      text,
+      senderId: opts.senderId,
+      timeoutMs,
+    }),
     signal: AbortSignal.timeout(timeoutMs + 5_000),
   });
   const body = (await res.json()) as { status?: number; replies?: RobotReply[]; message?: string };
@@ -73,9 +81,15 @@ export async function untilRobotApplied(db: Db, timeoutMs = 10_000): Promise<num
   for (;;) {
     const latest = (await db.configRevision.findFirst({ orderBy: { id: "desc" }, select: { id: true } }))?.id ?? 0;
     // Live replicas only (a row left behind by a killed process stops beating).
-    const runtimes = await db.runtimeInstance.findMany({ where: { heartbeatAt: { gt: new Date(Date.now() - 120_000) } }, select: { appliedRevision: true } });
+    const runtimes = await db.runtimeInstance.findMany({
+      where: { heartbeatAt: { gt: new Date(Date.now() - 120_000) } },
+      select: { appliedRevision: true },
+    });
     if (runtimes.length > 0 && runtimes.every((r) => (r.appliedRevision ?? -1) >= latest)) return latest;
-    if (Date.now() > deadline) throw new Error(`the runtime did not apply config revision ${latest} within ${timeoutMs} ms (${JSON.stringify(runtimes)})`);
+    if (Date.now() > deadline)
+      throw new Error(
+        `the runtime did not apply config revision ${latest} within ${timeoutMs} ms (${JSON.stringify(runtimes)})`,
+      );
     await new Promise((r) => setTimeout(r, 100));
   }
 }

@@ -25,7 +25,9 @@ test.afterEach(({ page, db }) => deleteOwnSession(page, db));
 
 test.beforeAll(async ({ db }) => {
   const user = await db.user.create({ data: { email, name, role: "OPERATOR" } });
-  await db.session.create({ data: { sessionToken: `e2e-${tag}`, userId: user.id, expires: new Date(Date.now() + 3_600_000) } });
+  await db.session.create({
+    data: { sessionToken: `e2e-${tag}`, userId: user.id, expires: new Date(Date.now() + 3_600_000) },
+  });
 });
 test.afterAll(async ({ db }) => {
   await db.user.deleteMany({ where: { email } });
@@ -58,12 +60,21 @@ test("an admin demotes (sessions end), promotes, disables and re-enables a user"
   await select.selectOption("VIEWER");
   await dialog.getByRole("button", { name: "Change role" }).click();
   await expect(dialog).toBeHidden();
-  await expect(page.getByRole("status").filter({ hasText: "Saved" })).toContainText("role OPERATOR -> VIEWER, 1 session(s) revoked");
+  await expect(page.getByRole("status").filter({ hasText: "Saved" })).toContainText(
+    "role OPERATOR -> VIEWER, 1 session(s) revoked",
+  );
   const demoted = await db.user.findUniqueOrThrow({ where: { email }, include: { sessions: true } });
   expect(demoted.role).toBe("VIEWER");
   expect(demoted.sessions).toEqual([]);
-  const audit = await db.auditLog.findFirstOrThrow({ where: { action: "user.role", targetId: demoted.id }, orderBy: { id: "desc" } });
-  expect(audit).toMatchObject({ actorName: ADMIN.email, configRevision: null, diff: { role: { from: "OPERATOR", to: "VIEWER" }, sessionsRevoked: 1 } });
+  const audit = await db.auditLog.findFirstOrThrow({
+    where: { action: "user.role", targetId: demoted.id },
+    orderBy: { id: "desc" },
+  });
+  expect(audit).toMatchObject({
+    actorName: ADMIN.email,
+    configRevision: null,
+    diff: { role: { from: "OPERATOR", to: "VIEWER" }, sessionsRevoked: 1 },
+  });
 
   // A promotion needs no confirmation.
   await select.selectOption("APPROVER");

@@ -22,7 +22,10 @@ const config: NextConfig = {
     return [
       { source: "/:path*", headers: securityHeaders },
       // API responses are JSON: they may load nothing and be framed by no one.
-      { source: "/api/:path*", headers: [{ key: "Content-Security-Policy", value: "default-src 'none'; frame-ancestors 'none'" }] },
+      {
+        source: "/api/:path*",
+        headers: [{ key: "Content-Security-Policy", value: "default-src 'none'; frame-ancestors 'none'" }],
+      },
     ];
   },
 };

@@ -85,7 +85,12 @@ const cpuMs = (u: NodeJS.CpuUsage) => (u.user + u.system) / 1000;
  * ones are, instead of every one of them sending, and being answered, in the same millisecond
  * (a fixed-latency model keeps lock-stepped loops lock-stepped for the whole run).
  */
-async function drive(workers: number, perWorker: number, fn: (worker: number, i: number) => Promise<void>, staggerMs = 0): Promise<number> {
+async function drive(
+  workers: number,
+  perWorker: number,
+  fn: (worker: number, i: number) => Promise<void>,
+  staggerMs = 0,
+): Promise<number> {
   const t0 = performance.now();
   await Promise.all(
     Array.from({ length: workers }, async (_, w) => {
@@ -102,16 +107,33 @@ async function main(): Promise<void> {
   const api = await startFakeInternalApi({ port: 0 });
   // The Prisma client and the worker's pool, as `clawgate serve` makes them (sizes: see above).
   const db = createDb(tdb.url, { max: DB_POOL, connectionTimeoutMillis: 2_000, applicationName: "bench-agent" });
-  const workerPool = createPgPool(tdb.url, { max: WORKER_POOL, applicationName: "bench-agent-worker", connectionTimeoutMillis: 5_000, statementTimeoutMs: 60_000 });
+  const workerPool = createPgPool(tdb.url, {
+    max: WORKER_POOL,
+    applicationName: "bench-agent-worker",
+    connectionTimeoutMillis: 5_000,
+    statementTimeoutMs: 60_000,
+  });
   try {
-    const pgVersion = ((await workerPool.query("SHOW server_version")).rows[0] as { server_version: string }).server_version;
+    const pgVersion = ((await workerPool.query("SHOW server_version")).rows[0] as { server_version: string })
+      .server_version;
     await seedDemo(db, { modelBaseUrl: model.url, internalApiBaseUrl: api.url });
     const conversations = Array.from({ length: Math.max(...CONCURRENCY) }, (_, i) => `cid-bench-${i}`);
     await db.$transaction(async (tx) => {
-      await tx.conversation.createMany({ data: conversations.map((conversationId) => ({ conversationId, type: "GROUP" as const, status: "ENABLED" as const })) });
+      await tx.conversation.createMany({
+        data: conversations.map((conversationId) => ({
+          conversationId,
+          type: "GROUP" as const,
+          status: "ENABLED" as const,
+        })),
+      });
       // The cap is not what is measured here: room for every conversation at once.
       await tx.modelEndpoint.updateMany({ data: { maxConcurrency: conversations.length + 10 } });
-      await recordConfigChange(tx, { actor: { type: "SYSTEM", name: "bench" }, action: "bench.setup", targetType: "bench", summary: "bench setup" });
+      await recordConfigChange(tx, {
+        actor: { type: "SYSTEM", name: "bench" },
+        action: "bench.setup",
+        targetType: "bench",
+        summary: "bench setup",
+      });
     });
     const snapshot = await loadPolicySnapshot(db);
     const endpoint = await db.modelEndpoint.findFirstOrThrow({ select: { model: true } });
@@ -163,50 +185,74 @@ async function main(): Promise<void> {
       let errors = 0;
       let firstError: string | undefined;
       const cpu0 = process.cpuUsage();
-      const wallMs = await drive(workers, perConversation, async (w) => {
-        const acc: Acc = { dbMs: 0, modelMs: 0, slotMs: 0, calls: 0 };
-        const conversationId = conversations[w]!;
-        try {
-          const u0 = performance.now();
-          const { memory } = await upsertConversation(workerPool, { newId: `conv_${randomBytes(8).toString("hex")}`, conversationId, robotCode: null, title: null, type: "GROUP" }, `reply:bench-${randomBytes(8).toString("hex")}`);
-          const t0 = performance.now();
-          const reply = await turnStore.run(acc, () =>
-            agent.reply({
-              text,
-              conversationId,
-              userId: `bench-user-${w}`,
-              traceId: randomBytes(16).toString("hex"),
-              inboundId: null,
-              snapshot,
-              latest: () => snapshot,
-              memory,
-            }),
-          );
-          const t1 = performance.now();
-          if (reply.outcome !== "answered") notAnswered += 1;
-          const notSaved = await reply.remembered;
-          if (notSaved) throw notSaved;
-          samples.push({ wallMs: t1 - t0, upsertMs: t0 - u0, saveAfterMs: performance.now() - t1, ...acc });
-        } catch (error) {
-          // In the runtime the job would retry; here it is counted and left out of the latencies.
-          errors += 1;
-          firstError ??= error instanceof Error ? `${error.name}: ${error.message}`.slice(0, 160) : String(error);
-        }
-      }, STAGGER ? LATENCY_MS : 0);
+      const wallMs = await drive(
+        workers,
+        perConversation,
+        async (w) => {
+          const acc: Acc = { dbMs: 0, modelMs: 0, slotMs: 0, calls: 0 };
+          const conversationId = conversations[w]!;
+          try {
+            const u0 = performance.now();
+            const { memory } = await upsertConversation(
+              workerPool,
+              {
+                newId: `conv_${randomBytes(8).toString("hex")}`,
+                conversationId,
+                robotCode: null,
+                title: null,
+                type: "GROUP",
+              },
+              `reply:bench-${randomBytes(8).toString("hex")}`,
+            );
+            const t0 = performance.now();
+            const reply = await turnStore.run(acc, () =>
+              agent.reply({
+                text,
+                conversationId,
+                userId: `bench-user-${w}`,
+                traceId: randomBytes(16).toString("hex"),
+                inboundId: null,
+                snapshot,
+                latest: () => snapshot,
+                memory,
+              }),
+            );
+            const t1 = performance.now();
+            if (reply.outcome !== "answered") notAnswered += 1;
+            const notSaved = await reply.remembered;
+            if (notSaved) throw notSaved;
+            samples.push({ wallMs: t1 - t0, upsertMs: t0 - u0, saveAfterMs: performance.now() - t1, ...acc });
+          } catch (error) {
+            // In the runtime the job would retry; here it is counted and left out of the latencies.
+            errors += 1;
+            firstError ??= error instanceof Error ? `${error.name}: ${error.message}`.slice(0, 160) : String(error);
+          }
+        },
+        STAGGER ? LATENCY_MS : 0,
+      );
       return { samples, notAnswered, errors, firstError, wallMs, cpuMs: cpuMs(process.cpuUsage(cpu0)) };
     };
 
     // The baseline: the same request body (system prompt, a user message, the offered tools) through a bare SDK client.
-    const { tools } = offeredTools(snapshot, { conversationId: conversations[0]!, userId: "bench-user-0", now: Date.now() });
+    const { tools } = offeredTools(snapshot, {
+      conversationId: conversations[0]!,
+      userId: "bench-user-0",
+      now: Date.now(),
+    });
     const bare = bareTurnCall(model.url, endpoint.model, tools);
     const runBaseline = async (workers: number, perWorker: number) => {
       const times: number[] = [];
       const cpu0 = process.cpuUsage();
-      const wallMs = await drive(workers, perWorker, async () => {
-        const t0 = performance.now();
-        await bare();
-        times.push(performance.now() - t0);
-      }, STAGGER ? LATENCY_MS : 0);
+      const wallMs = await drive(
+        workers,
+        perWorker,
+        async () => {
+          const t0 = performance.now();
+          await bare();
+          times.push(performance.now() - t0);
+        },
+        STAGGER ? LATENCY_MS : 0,
+      );
       return { times, rate: times.length / (wallMs / 1000), cpuPerCall: cpuMs(process.cpuUsage(cpu0)) / times.length };
     };
 
@@ -226,7 +272,9 @@ async function main(): Promise<void> {
 
       const baseline = await runBaseline(workers, TURNS);
       const base = sorted(baseline.times);
-      lines.push(`| ${workers} | bare openai SDK call (baseline) | ${base.length} | 1.0 | ${f(pct(base, 0.5))} | ${f(pct(base, 0.99))} | ${f(pct(base, 0.5))} | | | | | | | | | | ${f(baseline.cpuPerCall)} | | ${baseline.rate.toFixed(0)} | 1.00x | | |`);
+      lines.push(
+        `| ${workers} | bare openai SDK call (baseline) | ${base.length} | 1.0 | ${f(pct(base, 0.5))} | ${f(pct(base, 0.99))} | ${f(pct(base, 0.5))} | | | | | | | | | | ${f(baseline.cpuPerCall)} | | ${baseline.rate.toFixed(0)} | 1.00x | | |`,
+      );
       for (const [name, text] of [
         ['agent turn, text answer ("hello")', "hello"],
         ["agent turn, kb.search (cache hit) + answer", "search the kb for vpn"],
@@ -243,16 +291,22 @@ async function main(): Promise<void> {
         const saveAfter = sorted(r.samples.map((x) => x.saveAfterMs));
         const cpuPerTurn = r.cpuMs / Math.max(1, r.samples.length);
         lines.push(
-          `| ${workers} | ${name} | ${r.samples.length} | ${calls.toFixed(1)} | ${f(pct(wall, 0.5))} | ${f(pct(wall, 0.99))} | ${f(pct(inModel, 0.5))} | **${f(pct(over, 0.5))}** | **${f(pct(over, 0.99))}** | ${f(over.at(-1) ?? NaN)} | ${f(pct(slot, 0.5))} | ${f(pct(dbMs, 0.5))} | ${f(pct(dbMs, 0.99))} | ${f(pct(upsert, 0.5))} | ${f(pct(saveAfter, 0.5))} | ${f(pct(saveAfter, 0.99))} | ${f(cpuPerTurn)} | ${f(cpuPerTurn - calls * baseline.cpuPerCall)} | ${rate.toFixed(0)} | ${(rate * calls / baseline.rate).toFixed(2)}x | ${r.notAnswered} | ${r.errors} |`,
+          `| ${workers} | ${name} | ${r.samples.length} | ${calls.toFixed(1)} | ${f(pct(wall, 0.5))} | ${f(pct(wall, 0.99))} | ${f(pct(inModel, 0.5))} | **${f(pct(over, 0.5))}** | **${f(pct(over, 0.99))}** | ${f(over.at(-1) ?? NaN)} | ${f(pct(slot, 0.5))} | ${f(pct(dbMs, 0.5))} | ${f(pct(dbMs, 0.99))} | ${f(pct(upsert, 0.5))} | ${f(pct(saveAfter, 0.5))} | ${f(pct(saveAfter, 0.99))} | ${f(cpuPerTurn)} | ${f(cpuPerTurn - calls * baseline.cpuPerCall)} | ${rate.toFixed(0)} | ${((rate * calls) / baseline.rate).toFixed(2)}x | ${r.notAnswered} | ${r.errors} |`,
         );
         if (r.firstError) errorNotes.push(`${workers} / ${name}: ${r.errors} turns threw, first: ${r.firstError}`);
         console.log(lines.at(-1));
       }
     }
-    lines.push("", '"vs bare SDK": model calls per second in the agent run over bare SDK calls per second at the same concurrency.');
+    lines.push(
+      "",
+      '"vs bare SDK": model calls per second in the agent run over bare SDK calls per second at the same concurrency.',
+    );
     for (const note of errorNotes) lines.push(`Errors: ${note}`);
     const cpu = os.cpus()[0]?.model ?? "unknown CPU";
-    const header = `Machine: ${os.cpus().length} cores (${cpu}), ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}, PostgreSQL ${pgVersion} on 127.0.0.1, load average ${os.loadavg().map((l) => l.toFixed(1)).join(" ")} at the end. Date: ${new Date().toISOString().slice(0, 16).replace("T", " ")} UTC.`;
+    const header = `Machine: ${os.cpus().length} cores (${cpu}), ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}, PostgreSQL ${pgVersion} on 127.0.0.1, load average ${os
+      .loadavg()
+      .map((l) => l.toFixed(1))
+      .join(" ")} at the end. Date: ${new Date().toISOString().slice(0, 16).replace("T", " ")} UTC.`;
     const out = `${header}\n\n${lines.join("\n")}\n`;
     writeFileSync(path.join(REPO_ROOT, "bench/agent/latest.md"), out);
     console.log(`\n${out}`);

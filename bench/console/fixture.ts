@@ -18,7 +18,13 @@ export interface Volume {
   approvals: number;
 }
 
-export const DEFAULT_VOLUME: Volume = { conversations: 1_000, inbound: 5_000, invocations: 8_000, audit: 3_000, approvals: 300 };
+export const DEFAULT_VOLUME: Volume = {
+  conversations: 1_000,
+  inbound: 5_000,
+  invocations: 8_000,
+  audit: 3_000,
+  approvals: 300,
+};
 
 const DAY = 86_400_000;
 const CHUNK = 1_000;
@@ -39,7 +45,11 @@ async function inChunks<T>(rows: T[], write: (chunk: T[]) => Promise<unknown>): 
 const hex = (n: number) => randomBytes(n).toString("hex");
 
 /** Seeds the demo data and the volume; returns the counts written. */
-export async function seedVolume(db: Db, seed: { modelBaseUrl?: string; internalApiBaseUrl?: string }, v: Volume = DEFAULT_VOLUME): Promise<Volume> {
+export async function seedVolume(
+  db: Db,
+  seed: { modelBaseUrl?: string; internalApiBaseUrl?: string },
+  v: Volume = DEFAULT_VOLUME,
+): Promise<Volume> {
   await seedDemo(db, seed);
   const r = rng(42);
   const pick = <T>(xs: readonly T[]): T => xs[Math.floor(r() * xs.length)]!;
@@ -64,7 +74,17 @@ export async function seedVolume(db: Db, seed: { modelBaseUrl?: string; internal
 
   const inbound = Array.from({ length: v.inbound }, (_, i) => {
     const receivedAt = inLastDay();
-    const status = pick(["REPLIED", "REPLIED", "REPLIED", "REPLIED", "REPLIED", "REPLIED", "DENIED", "FAILED", "RECEIVED"] as const);
+    const status = pick([
+      "REPLIED",
+      "REPLIED",
+      "REPLIED",
+      "REPLIED",
+      "REPLIED",
+      "REPLIED",
+      "DENIED",
+      "FAILED",
+      "RECEIVED",
+    ] as const);
     return {
       id: `inb_bench_${i}`,
       robotCode: "dingbenchrobot",
@@ -84,7 +104,23 @@ export async function seedVolume(db: Db, seed: { modelBaseUrl?: string; internal
 
   const invocations = Array.from({ length: v.invocations }, (_, i) => {
     const decision = pick(["ALLOW", "ALLOW", "ALLOW", "ALLOW", "ALLOW", "ALLOW", "DENY", "NEEDS_APPROVAL"] as const);
-    const outcome: InvocationOutcome = decision === "DENY" ? "DENIED" : decision === "NEEDS_APPROVAL" ? "PENDING_APPROVAL" : pick(["SUCCESS", "SUCCESS", "SUCCESS", "SUCCESS", "SUCCESS", "SUCCESS", "SUCCESS", "SUCCESS", "ERROR", "TIMEOUT"] as const);
+    const outcome: InvocationOutcome =
+      decision === "DENY"
+        ? "DENIED"
+        : decision === "NEEDS_APPROVAL"
+          ? "PENDING_APPROVAL"
+          : pick([
+              "SUCCESS",
+              "SUCCESS",
+              "SUCCESS",
+              "SUCCESS",
+              "SUCCESS",
+              "SUCCESS",
+              "SUCCESS",
+              "SUCCESS",
+              "ERROR",
+              "TIMEOUT",
+            ] as const);
     const msg = inbound[i % inbound.length]!;
     return {
       id: `inv_bench_${i}`,
@@ -145,5 +181,11 @@ export async function seedVolume(db: Db, seed: { modelBaseUrl?: string; internal
   });
   await inChunks(audit, (data) => db.auditLog.createMany({ data }));
 
-  return { conversations: conversations.length, inbound: inbound.length, invocations: invocations.length, audit: audit.length, approvals: approvals.length };
+  return {
+    conversations: conversations.length,
+    inbound: inbound.length,
+    invocations: invocations.length,
+    audit: audit.length,
+    approvals: approvals.length,
+  };
 }

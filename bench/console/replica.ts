@@ -33,7 +33,12 @@ const logger = createLogger(process.env.LOG_LEVEL ?? "warn");
 // The runtime's Prisma pool is 10; the policy store and the heartbeat use a few of them.
 const db = createDb(url, { max: 4, connectionTimeoutMillis: 2_000, applicationName: "bench-console-replica" });
 const policy = startPolicyRuntime({ db, databaseUrl: url, logger });
-const heartbeat = startHeartbeat({ db, logger, mode: "http", appliedRevision: () => policy.snapshot()?.revision ?? null });
+const heartbeat = startHeartbeat({
+  db,
+  logger,
+  mode: "http",
+  appliedRevision: () => policy.snapshot()?.revision ?? null,
+});
 
 // serve.ts: `policy.store.on("reload", () => void heartbeat.beat())`; the same, with timestamps.
 policy.store.on("reload", (snapshot) => {

@@ -87,19 +87,31 @@ function run(cmd: string, args: string[], env: NodeJS.ProcessEnv): Promise<void>
   return new Promise((resolve, reject) => {
     const p = spawn(cmd, args, { cwd: CONSOLE_DIR, env, stdio: ["ignore", "inherit", "inherit"] });
     p.once("error", reject);
-    p.once("exit", (code) => (code === 0 ? resolve() : reject(new Error(`${path.basename(args[0] ?? cmd)} ${args[1] ?? ""} exited with ${code}`))));
+    p.once("exit", (code) =>
+      code === 0
+        ? resolve()
+        : reject(new Error(`${path.basename(args[0] ?? cmd)} ${args[1] ?? ""} exited with ${code}`)),
+    );
   });
 }
 
 /** `next start` in its own process group (so stopping it stops its workers too). */
 async function startConsole(env: NodeJS.ProcessEnv): Promise<ChildProcess> {
-  const proc = spawn(process.execPath, [NEXT_BIN, "start", "-p", String(CONSOLE_PORT)], { cwd: CONSOLE_DIR, env, stdio: ["ignore", "ignore", "inherit"], detached: true });
+  const proc = spawn(process.execPath, [NEXT_BIN, "start", "-p", String(CONSOLE_PORT)], {
+    cwd: CONSOLE_DIR,
+    env,
+    stdio: ["ignore", "ignore", "inherit"],
+    detached: true,
+  });
   let exited = false;
   proc.once("exit", () => (exited = true));
   const deadline = Date.now() + 60_000;
   for (;;) {
     if (exited) throw new Error("next start exited before it served /api/health");
-    const ok = await get("/api/health", {}).then((r) => r.status === 200, () => false);
+    const ok = await get("/api/health", {}).then(
+      (r) => r.status === 200,
+      () => false,
+    );
     if (ok) return proc;
     if (Date.now() > deadline) throw new Error("next start did not serve /api/health within 60 s");
     await sleep(250);
@@ -137,17 +149,27 @@ const agent = new http.Agent({ keepAlive: true, maxSockets: 64 });
 function get(pathname: string, headers: Record<string, string>): Promise<Timed> {
   return new Promise((resolve, reject) => {
     const t0 = performance.now();
-    const req = http.request({ host: "127.0.0.1", port: CONSOLE_PORT, path: pathname, method: "GET", agent, headers: { host: `localhost:${CONSOLE_PORT}`, ...headers } }, (res) => {
-      const ttfb = performance.now() - t0;
-      const chunks: Buffer[] = [];
-      res.on("data", (c: Buffer) => chunks.push(c));
-      res.on("end", () => {
-        const raw = Buffer.concat(chunks);
-        const body = res.headers["content-encoding"] === "gzip" ? gunzipSync(raw) : raw;
-        resolve({ status: res.statusCode ?? 0, ttfb, total: performance.now() - t0, bytes: raw.length, body });
-      });
-      res.on("error", reject);
-    });
+    const req = http.request(
+      {
+        host: "127.0.0.1",
+        port: CONSOLE_PORT,
+        path: pathname,
+        method: "GET",
+        agent,
+        headers: { host: `localhost:${CONSOLE_PORT}`, ...headers },
+      },
+      (res) => {
+        const ttfb = performance.now() - t0;
+        const chunks: Buffer[] = [];
+        res.on("data", (c: Buffer) => chunks.push(c));
+        res.on("end", () => {
+          const raw = Buffer.concat(chunks);
+          const body = res.headers["content-encoding"] === "gzip" ? gunzipSync(raw) : raw;
+          resolve({ status: res.statusCode ?? 0, ttfb, total: performance.now() - t0, bytes: raw.length, body });
+        });
+        res.on("error", reject);
+      },
+    );
     req.setTimeout(30_000, () => req.destroy(new Error(`GET ${pathname} timed out`)));
     req.on("error", reject);
     req.end();
@@ -198,7 +220,15 @@ async function measure(t: Target, clients: number, perClient: number): Promise<S
 async function signIn(): Promise<{ cookie: string; overviewQuery: string | null }> {
   const browser = await chromium.launch({
     executablePath: process.env.CHROMIUM_PATH ?? "/usr/bin/chromium",
-    args: ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage"],
+    args: [
+      "--no-sandbox",
+      "--disable-gpu",
+      "--no-first-run",
+      "--disable-background-networking",
+      "--disable-component-update",
+      "--disable-sync",
+      "--disable-dev-shm-usage",
+    ],
   });
   try {
     const context = await browser.newContext({ baseURL: CONSOLE_URL });
@@ -293,7 +323,12 @@ function untilAll(replicas: Replica[], done: () => boolean, timeoutMs: number): 
 const BENCH_FLAG = "bench.toggle";
 const actor = { type: "USER" as const, id: null, name: ADMIN.email };
 
-async function configChange<T>(db: Db, action: string, summary: string, change: (tx: Tx) => Promise<T>): Promise<number> {
+async function configChange<T>(
+  db: Db,
+  action: string,
+  summary: string,
+  change: (tx: Tx) => Promise<T>,
+): Promise<number> {
   return db.$transaction(async (tx) => {
     await change(tx);
     return recordConfigChange(tx, { actor, action, targetType: "feature_flag", targetId: BENCH_FLAG, summary });
@@ -304,7 +339,9 @@ async function configChange<T>(db: Db, action: string, summary: string, change: 
 let flagOn = false;
 const toggle = (db: Db) => {
   flagOn = !flagOn;
-  return configChange(db, "flag.update", `bench: ${BENCH_FLAG} ${flagOn ? "on" : "off"}`, (tx) => setFlag(tx, { key: BENCH_FLAG, enabled: flagOn }));
+  return configChange(db, "flag.update", `bench: ${BENCH_FLAG} ${flagOn ? "on" : "off"}`, (tx) =>
+    setFlag(tx, { key: BENCH_FLAG, enabled: flagOn }),
+  );
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -324,10 +361,12 @@ async function main(): Promise<void> {
   const loads: number[][] = [];
   const sampleLoad = setInterval(() => loads.push(os.loadavg()), 5_000);
   try {
-    const pgVersion = ((await db.$queryRaw<{ server_version: string }[]>`SHOW server_version`)[0]!).server_version;
+    const pgVersion = (await db.$queryRaw<{ server_version: string }[]>`SHOW server_version`)[0]!.server_version;
     const t0 = performance.now();
     const volume = await seedVolume(db, {});
-    await configChange(db, "flag.create", `bench: create ${BENCH_FLAG}`, (tx) => createFlag(tx, { key: BENCH_FLAG, description: "Toggled by bench/console.", enabled: false }));
+    await configChange(db, "flag.create", `bench: create ${BENCH_FLAG}`, (tx) =>
+      createFlag(tx, { key: BENCH_FLAG, description: "Toggled by bench/console.", enabled: false }),
+    );
     console.log(`seeded ${JSON.stringify(volume)} in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
 
     if (BUILD || !existsSync(path.join(CONSOLE_DIR, DIST_DIR, "BUILD_ID"))) {
@@ -343,14 +382,28 @@ async function main(): Promise<void> {
 
     const { cookie, overviewQuery } = await signIn();
     const overviewPath =
-      overviewQuery ?? `/api/trpc/overview.get?batch=1&input=${encodeURIComponent(JSON.stringify({ 0: { json: null, meta: { values: ["undefined"], v: 1 } } }))}`;
-    console.log(`signed in as ${ADMIN.email}; Overview poll: ${overviewQuery ? "the request the page made" : "not seen in the browser, using the httpBatchLink shape"} (${decodeURIComponent(overviewPath)})`);
+      overviewQuery ??
+      `/api/trpc/overview.get?batch=1&input=${encodeURIComponent(JSON.stringify({ 0: { json: null, meta: { values: ["undefined"], v: 1 } } }))}`;
+    console.log(
+      `signed in as ${ADMIN.email}; Overview poll: ${overviewQuery ? "the request the page made" : "not seen in the browser, using the httpBatchLink shape"} (${decodeURIComponent(overviewPath)})`,
+    );
     const page = { cookie, accept: "text/html,application/xhtml+xml", "accept-encoding": "gzip" };
-    const api = { cookie, accept: "*/*", "accept-encoding": "gzip", "x-trpc-source": "console", "content-type": "application/json" };
+    const api = {
+      cookie,
+      accept: "*/*",
+      "accept-encoding": "gzip",
+      "x-trpc-source": "console",
+      "content-type": "application/json",
+    };
     // A page rendered for the signed-in admin carries the header's role badge; a redirect to sign-in does not.
     const signedInPage = (r: Timed) => r.status === 200 && r.body.includes('data-testid="role-badge"');
     const targets: Target[] = [
-      { name: "/api/health (baseline)", path: "/api/health", headers: { "accept-encoding": "gzip" }, check: (r) => r.status === 200 },
+      {
+        name: "/api/health (baseline)",
+        path: "/api/health",
+        headers: { "accept-encoding": "gzip" },
+        check: (r) => r.status === 200,
+      },
       ...NAV_ITEMS.map((n) => ({ name: `${n.href} (${n.label})`, path: n.href, headers: page, check: signedInPage })),
       {
         name: "tRPC overview.get (the Overview's 1.5 s poll)",
@@ -402,7 +455,11 @@ async function main(): Promise<void> {
       const revision = await toggle(db);
       const committed = wall();
       txMs.push(committed - start);
-      const ok = await untilAll(replicas, () => replicas.every((r) => reachedAt(r.beat, revision) !== undefined), 10_000);
+      const ok = await untilAll(
+        replicas,
+        () => replicas.every((r) => reachedAt(r.beat, revision) !== undefined),
+        10_000,
+      );
       if (!ok) timeouts += 1;
       const applied = replicas.map((r) => reachedAt(r.applied, revision));
       const beats = replicas.map((r) => reachedAt(r.beat, revision));
@@ -436,7 +493,13 @@ async function main(): Promise<void> {
       try {
         const r = await get(overviewPath, api);
         fetchMs.push(r.total);
-        const [first] = JSON.parse(r.body.toString()) as [{ result: { data: { json: { config: { latest: { revision: number } | null; online: number; upToDate: number } } } } }];
+        const [first] = JSON.parse(r.body.toString()) as [
+          {
+            result: {
+              data: { json: { config: { latest: { revision: number } | null; online: number; upToDate: number } } };
+            };
+          },
+        ];
         const c = first.result.data.json.config;
         latestShown = { revision: c.latest?.revision ?? 0, at: wall(), upToDate: c.upToDate, online: c.online };
         onShown?.();
@@ -504,12 +567,32 @@ async function main(): Promise<void> {
       "| from commit to | samples | p50 ms | p95 ms | p99 ms | max ms | note |",
       "|---|---:|---:|---:|---:|---:|---|",
       row("the NOTIFY reached a replica (probe connection)", notified, "delivery only"),
-      row("NOTIFY -> that replica's new snapshot installed", loadMs, "the snapshot load (from the NOTIFY, not the commit)"),
-      row("(for scale) one loadPolicySnapshot alone, in the bench process", soloLoad, "not from a commit: 20 loads one at a time"),
+      row(
+        "NOTIFY -> that replica's new snapshot installed",
+        loadMs,
+        "the snapshot load (from the NOTIFY, not the commit)",
+      ),
+      row(
+        "(for scale) one loadPolicySnapshot alone, in the bench process",
+        soloLoad,
+        "not from a commit: 20 loads one at a time",
+      ),
       row("one replica applied the snapshot", perReplica, `${CHANGES} changes x ${replicas.length} replicas`),
-      row("**every replica applied** (target: p50 <= 150, p99 <= 1000, never > 5000)", everyReplica, `${timeouts} changes not applied within 10 s`),
-      row("every heartbeat row names it (what the Overview reads)", allBeats, `rows checked after each change: ${rowsDisagree} disagreed`),
-      row(`**Overview's poll shows "applied on ${replicas.length} of ${replicas.length}"** (target: p95 <= 2000)`, shown, `${SHOWN_CHANGES} changes at random moments of the ${OVERVIEW_POLL_MS / 1000} s poll; ${notShown} not shown within 10 s; ${pollErrors} poll errors`),
+      row(
+        "**every replica applied** (target: p50 <= 150, p99 <= 1000, never > 5000)",
+        everyReplica,
+        `${timeouts} changes not applied within 10 s`,
+      ),
+      row(
+        "every heartbeat row names it (what the Overview reads)",
+        allBeats,
+        `rows checked after each change: ${rowsDisagree} disagreed`,
+      ),
+      row(
+        `**Overview's poll shows "applied on ${replicas.length} of ${replicas.length}"** (target: p95 <= 2000)`,
+        shown,
+        `${SHOWN_CHANGES} changes at random moments of the ${OVERVIEW_POLL_MS / 1000} s poll; ${notShown} not shown within 10 s; ${pollErrors} poll errors`,
+      ),
       row("one overview.get fetch during that run", fetchMs, ""),
       "",
     ];
@@ -541,4 +624,3 @@ main().catch((error: unknown) => {
   console.error(error);
   process.exit(1);
 });
-

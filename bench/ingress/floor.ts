@@ -27,7 +27,16 @@ createServer((req, res) => {
     }
     const traceId = randomUUID();
     pool
-      .query(INSERT, [traceId, msg.robotCode, msg.msgId, msg.conversationId, msg.senderStaffId ?? "", msg.msgtype, msg, traceId])
+      .query(INSERT, [
+        traceId,
+        msg.robotCode,
+        msg.msgId,
+        msg.conversationId,
+        msg.senderStaffId ?? "",
+        msg.msgtype,
+        msg,
+        traceId,
+      ])
       .then(() => res.writeHead(200, { "content-type": "application/json" }).end('{"msgtype":"empty"}'))
       .catch(() => res.writeHead(503).end());
   });

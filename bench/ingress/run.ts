@@ -74,10 +74,19 @@ async function ackBuckets(metricsUrl: string): Promise<Buckets> {
   const text = await (await fetch(metricsUrl)).text();
   const buckets: Buckets = new Map();
   for (const line of text.split("\n")) {
-    if (!line.startsWith("clawgate_http_request_duration_seconds_bucket{") || !line.includes('route="/dingtalk/robot"') || !line.includes('status="200"')) continue;
+    if (
+      !line.startsWith("clawgate_http_request_duration_seconds_bucket{") ||
+      !line.includes('route="/dingtalk/robot"') ||
+      !line.includes('status="200"')
+    )
+      continue;
     const le = /le="([^"]+)"/.exec(line)?.[1];
     const value = Number(line.slice(line.lastIndexOf(" ") + 1));
-    if (le) buckets.set(le === "+Inf" ? Infinity : Number(le), (buckets.get(le === "+Inf" ? Infinity : Number(le)) ?? 0) + value);
+    if (le)
+      buckets.set(
+        le === "+Inf" ? Infinity : Number(le),
+        (buckets.get(le === "+Inf" ? Infinity : Number(le)) ?? 0) + value,
+      );
   }
   return buckets;
 }
@@ -173,10 +182,18 @@ async function main(): Promise<void> {
   try {
     const client = new pg.Client({ connectionString: db.url });
     await client.connect();
-    const pgVersion = ((await client.query("SHOW server_version")).rows[0] as { server_version: string }).server_version;
+    const pgVersion = ((await client.query("SHOW server_version")).rows[0] as { server_version: string })
+      .server_version;
     await client.end();
 
-    children.push(await startProcess("floor", ["--import", "tsx", "bench/ingress/floor.ts", String(FLOOR_PORT)], { DATABASE_URL: db.url }, /READY/));
+    children.push(
+      await startProcess(
+        "floor",
+        ["--import", "tsx", "bench/ingress/floor.ts", String(FLOOR_PORT)],
+        { DATABASE_URL: db.url },
+        /READY/,
+      ),
+    );
     children.push(
       await startProcess(
         "runtime",
@@ -207,7 +224,9 @@ async function main(): Promise<void> {
         await measure(target, url, rate || 200, 2); // warm-up, not reported
         const row = await measure(target, url, rate, DURATION);
         rows.push(row);
-        console.log(`${target.padEnd(8)} ${row.rate.padEnd(10)} ${row.rps.toFixed(0).padStart(6)} req/s  p50 ${row.p50} ms  p99 ${row.p99} ms  non-2xx ${row.non2xx}`);
+        console.log(
+          `${target.padEnd(8)} ${row.rate.padEnd(10)} ${row.rps.toFixed(0).padStart(6)} req/s  p50 ${row.p50} ms  p99 ${row.p99} ms  non-2xx ${row.non2xx}`,
+        );
       }
     }
     const cpu = os.cpus()[0]?.model ?? "unknown CPU";

@@ -65,17 +65,34 @@ async function main(): Promise<void> {
   const model = await startBenchModel(MODEL_PORT, LATENCY_MS);
   children.push(model.proc);
   const api = await startFakeInternalApi({ port: 0 });
-  const fake = await startFakeDingTalk({ port: 0, appKey: APP_KEY, appSecret: APP_SECRET, callbackUrl: `http://127.0.0.1:${RUNTIME_PORT}/dingtalk/robot` });
+  const fake = await startFakeDingTalk({
+    port: 0,
+    appKey: APP_KEY,
+    appSecret: APP_SECRET,
+    callbackUrl: `http://127.0.0.1:${RUNTIME_PORT}/dingtalk/robot`,
+  });
   const db = createDb(tdb.url, { max: 2 });
   try {
-    const pgVersion = (await db.$queryRawUnsafe<{ server_version: string }[]>("SHOW server_version"))[0]!.server_version;
+    const pgVersion = (await db.$queryRawUnsafe<{ server_version: string }[]>("SHOW server_version"))[0]!
+      .server_version;
     await seedDemo(db, { modelBaseUrl: model.url, internalApiBaseUrl: api.url });
     const conversations = Array.from({ length: CONVERSATIONS }, (_, i) => `cid-job-${i}`);
     await db.$transaction(async (tx) => {
-      await tx.conversation.createMany({ data: conversations.map((conversationId) => ({ conversationId, type: "GROUP" as const, status: "ENABLED" as const })) });
+      await tx.conversation.createMany({
+        data: conversations.map((conversationId) => ({
+          conversationId,
+          type: "GROUP" as const,
+          status: "ENABLED" as const,
+        })),
+      });
       // The model's concurrency cap is not what is measured: room for every turn in flight.
       await tx.modelEndpoint.updateMany({ data: { maxConcurrency: WORKERS + 8 } });
-      await recordConfigChange(tx, { actor: { type: "SYSTEM", name: "bench" }, action: "bench.setup", targetType: "bench", summary: "bench setup" });
+      await recordConfigChange(tx, {
+        actor: { type: "SYSTEM", name: "bench" },
+        action: "bench.setup",
+        targetType: "bench",
+        summary: "bench setup",
+      });
     });
     const snapshot = await loadPolicySnapshot(db);
     const endpoint = await db.modelEndpoint.findFirstOrThrow({ select: { model: true } });
@@ -112,7 +129,12 @@ async function main(): Promise<void> {
         const conversationId = conversations[c]!;
         const t0 = Date.now();
         try {
-          const { msgId, status } = await fake.deliver({ conversationId, text: "hello", senderId: `bench-user-${c}`, via: "http" });
+          const { msgId, status } = await fake.deliver({
+            conversationId,
+            text: "hello",
+            senderId: `bench-user-${c}`,
+            via: "http",
+          });
           acks.push(Date.now() - t0);
           if (status !== 200) throw new Error(`callback answered ${status}`);
           const [reply] = await fake.waitForReplies(conversationId, 1, 30_000);
@@ -126,7 +148,15 @@ async function main(): Promise<void> {
           failed += 1;
         }
       });
-      return { e2e: sorted(e2e), acks: sorted(acks), other, failed, firstOther, rate: (e2e.length + failed) / (wallMs / 1000), timed };
+      return {
+        e2e: sorted(e2e),
+        acks: sorted(acks),
+        other,
+        failed,
+        firstOther,
+        rate: (e2e.length + failed) / (wallMs / 1000),
+        timed,
+      };
     };
 
     /**
@@ -154,7 +184,11 @@ async function main(): Promise<void> {
       return { stored: sorted(stored), job: sorted(job), send: sorted(send) };
     };
 
-    const { tools } = offeredTools(snapshot, { conversationId: conversations[0]!, userId: "bench-user-0", now: Date.now() });
+    const { tools } = offeredTools(snapshot, {
+      conversationId: conversations[0]!,
+      userId: "bench-user-0",
+      now: Date.now(),
+    });
     const bare = bareTurnCall(model.url, endpoint.model, tools);
     const runBaseline = async (rounds: number) => {
       const times: number[] = [];
@@ -195,7 +229,10 @@ async function main(): Promise<void> {
     );
     if (run.firstOther) lines.push("", `First other reply: ${run.firstOther}`);
     const cpu = os.cpus()[0]?.model ?? "unknown CPU";
-    const header = `Machine: ${os.cpus().length} cores (${cpu}), ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}, PostgreSQL ${pgVersion} on 127.0.0.1, load average ${os.loadavg().map((l) => l.toFixed(1)).join(" ")} at the end. Date: ${new Date().toISOString().slice(0, 16).replace("T", " ")} UTC.`;
+    const header = `Machine: ${os.cpus().length} cores (${cpu}), ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}, PostgreSQL ${pgVersion} on 127.0.0.1, load average ${os
+      .loadavg()
+      .map((l) => l.toFixed(1))
+      .join(" ")} at the end. Date: ${new Date().toISOString().slice(0, 16).replace("T", " ")} UTC.`;
     const out = `${header}\n\n${lines.join("\n")}\n`;
     writeFileSync(path.join(REPO_ROOT, "bench/job/latest.md"), out);
     console.log(`\n${out}`);

@@ -10,8 +10,13 @@ export interface BenchDatabase {
   close(): Promise<void>;
 }
 
-export async function benchDatabase(prefix: string, embeddedAt: { dataDir: string; port: number } = { dataDir: ".data/bench-pg", port: 54331 }): Promise<BenchDatabase> {
-  const embedded = process.env.DATABASE_URL ? undefined : await startEmbeddedPostgres({ dataDir: path.join(REPO_ROOT, embeddedAt.dataDir), port: embeddedAt.port });
+export async function benchDatabase(
+  prefix: string,
+  embeddedAt: { dataDir: string; port: number } = { dataDir: ".data/bench-pg", port: 54331 },
+): Promise<BenchDatabase> {
+  const embedded = process.env.DATABASE_URL
+    ? undefined
+    : await startEmbeddedPostgres({ dataDir: path.join(REPO_ROOT, embeddedAt.dataDir), port: embeddedAt.port });
   const tdb = await createTestDatabase({ serverUrl: process.env.DATABASE_URL ?? embedded!.serverUrl, prefix });
   return {
     url: tdb.url,

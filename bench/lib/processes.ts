@@ -3,8 +3,17 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { REPO_ROOT } from "../../packages/devstack/src/paths.ts";
 
 /** `ready`: a line the process prints when it listens, or null to rely on a readiness probe. */
-export function startProcess(name: string, args: string[], env: NodeJS.ProcessEnv, ready: RegExp | null): Promise<ChildProcess> {
-  const proc = spawn(process.execPath, args, { cwd: REPO_ROOT, env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
+export function startProcess(
+  name: string,
+  args: string[],
+  env: NodeJS.ProcessEnv,
+  ready: RegExp | null,
+): Promise<ChildProcess> {
+  const proc = spawn(process.execPath, args, {
+    cwd: REPO_ROOT,
+    env: { ...process.env, ...env },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
   return new Promise((resolve, reject) => {
     if (!ready) resolve(proc);
     let out = "";
@@ -32,9 +41,15 @@ export async function waitReady(url: string): Promise<void> {
 
 /** The demo model in its own process (bench/agent/model-server.ts) with a fixed latency before every answer. */
 export async function startBenchModel(port: number, latencyMs: number): Promise<{ proc: ChildProcess; url: string }> {
-  const proc = await startProcess("demo model", ["--import", "tsx", "bench/agent/model-server.ts", String(port), String(latencyMs)], {}, /READY /);
+  const proc = await startProcess(
+    "demo model",
+    ["--import", "tsx", "bench/agent/model-server.ts", String(port), String(latencyMs)],
+    {},
+    /READY /,
+  );
   return { proc, url: `http://127.0.0.1:${port}/v1` };
 }
 
-export const pct = (sorted: readonly number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))] ?? NaN;
+export const pct = (sorted: readonly number[], p: number) =>
+  sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))] ?? NaN;
 export const sorted = (xs: readonly number[]) => [...xs].sort((a, b) => a - b);

@@ -41,7 +41,7 @@ const OPEN = SKILLS.map((s) => s.key).filter((k) => !RESTRICTED.includes(k));
 
 export function buildBenchSource(): PolicySource {
   let s = 7;
-  const rnd = () => ((s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 32);
+  const rnd = () => (s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 32;
   const pick = <T>(xs: readonly T[]) => xs[Math.floor(rnd() * xs.length)]!;
   const conversations: PolicySource["conversations"][number][] = [];
   const rules: PolicySource["rules"][number][] = [
@@ -59,11 +59,17 @@ export function buildBenchSource(): PolicySource {
     });
     // Restricted skills are allowlisted per conversation and per user; open skills only get DENYs.
     for (const skill of RESTRICTED) {
-      rules.push({ skillKey: skill, scope: "CONVERSATION", subject: conversationId, effect: rnd() < 0.6 ? "ALLOW" : "DENY" });
+      rules.push({
+        skillKey: skill,
+        scope: "CONVERSATION",
+        subject: conversationId,
+        effect: rnd() < 0.6 ? "ALLOW" : "DENY",
+      });
     }
     const denied = new Set<string>();
     while (denied.size < 10 - RESTRICTED.length) denied.add(pick(OPEN));
-    for (const skill of denied) rules.push({ skillKey: skill, scope: "CONVERSATION", subject: conversationId, effect: "DENY" });
+    for (const skill of denied)
+      rules.push({ skillKey: skill, scope: "CONVERSATION", subject: conversationId, effect: "DENY" });
     const userRules = new Set<string>();
     while (userRules.size < RULES_PER_CONVERSATION - 10) {
       const restricted = rnd() < 0.75;
@@ -71,7 +77,12 @@ export function buildBenchSource(): PolicySource {
       const user = `u-${c}-${Math.floor(rnd() * USERS_PER_CONVERSATION)}`;
       if (userRules.has(`${skill} ${user}`)) continue;
       userRules.add(`${skill} ${user}`);
-      rules.push({ skillKey: skill, scope: "USER", subject: user, effect: restricted && rnd() < 0.8 ? "ALLOW" : "DENY" });
+      rules.push({
+        skillKey: skill,
+        scope: "USER",
+        subject: user,
+        effect: restricted && rnd() < 0.8 ? "ALLOW" : "DENY",
+      });
     }
   }
   return {

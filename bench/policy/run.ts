@@ -21,7 +21,7 @@ interface Case {
 
 function makeCases(snapshot: PolicySnapshot, n: number, seed: number): Case[] {
   let s = seed;
-  const rnd = () => ((s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 32);
+  const rnd = () => (s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 32;
   const skillKeys = [...snapshot.skills.keys()];
   const now = Date.parse("2026-06-01T12:00:00Z");
   const cases: Case[] = [];
@@ -31,7 +31,12 @@ function makeCases(snapshot: PolicySnapshot, n: number, seed: number): Case[] {
     const userId = rnd() < 0.1 ? `u-outsider-${i % 97}` : `u-${c}-${Math.floor(rnd() * 20)}`;
     const budget = rnd() < 0.01 ? { exhausted: true, scope: "conversation daily" } : undefined;
     const req: PolicyRequest =
-      rnd() < 0.2 ? { kind: "message" } : { kind: "skill", skillKey: rnd() < 0.02 ? "no.such.skill" : skillKeys[Math.floor(rnd() * skillKeys.length)]! };
+      rnd() < 0.2
+        ? { kind: "message" }
+        : {
+            kind: "skill",
+            skillKey: rnd() < 0.02 ? "no.such.skill" : skillKeys[Math.floor(rnd() * skillKeys.length)]!,
+          };
     cases.push({ ctx: { conversationId, userId, now, ...(budget ? { budget } : {}) }, req });
   }
   return cases;
@@ -50,14 +55,19 @@ function assertPlainData(value: unknown, seen = new Set<unknown>()): number {
   if (value instanceof Map) for (const [k, v] of value) n += assertPlainData(k, seen) + assertPlainData(v, seen);
   else if (value instanceof Set) for (const v of value) n += assertPlainData(v, seen);
   else if (value instanceof Date) return n;
-  else if (Array.isArray(value) || proto === Object.prototype) for (const v of Object.values(value)) n += assertPlainData(v, seen);
+  else if (Array.isArray(value) || proto === Object.prototype)
+    for (const v of Object.values(value)) n += assertPlainData(v, seen);
   else throw new Error(`snapshot holds a ${proto?.constructor?.name ?? "foreign"} object`);
   return n;
 }
 
 const pct = (sorted: Float64Array, p: number) => sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))]!;
 
-function perCall(cases: Case[], fn: (snap: PolicySnapshot, ctx: PolicyContext, req: PolicyRequest) => unknown, snap: PolicySnapshot): Float64Array {
+function perCall(
+  cases: Case[],
+  fn: (snap: PolicySnapshot, ctx: PolicyContext, req: PolicyRequest) => unknown,
+  snap: PolicySnapshot,
+): Float64Array {
   const out = new Float64Array(cases.length);
   for (let i = 0; i < cases.length; i++) {
     const c = cases[i]!;

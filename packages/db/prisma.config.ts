@@ -19,7 +19,8 @@ export default defineConfig({
   migrations: { path: path.join(root, "prisma/migrations"), seed: "tsx prisma/seed.ts" },
   async adapter() {
     const url = databaseUrl;
-    if (!url) throw new Error("DATABASE_URL is not set: point it at a PostgreSQL database (postgresql://user@host:port/db)");
+    if (!url)
+      throw new Error("DATABASE_URL is not set: point it at a PostgreSQL database (postgresql://user@host:port/db)");
     return migrationAdapterFactory(url);
   },
 });

@@ -53,7 +53,9 @@ program
   .option("--via <mode>", "delivery: http or stream (default: whatever the runtime is connected with)")
   .option("--timeout <ms>", "how long to wait for replies", "30000")
   .argument("<text>", "the message text")
-  .action((text: string, opts: { conversation: string; via?: string; timeout?: string }) => exitWith(() => say(text, opts))());
+  .action((text: string, opts: { conversation: string; via?: string; timeout?: string }) =>
+    exitWith(() => say(text, opts))(),
+  );
 
 program
   .command("safe-mode")

@@ -108,7 +108,14 @@ describe("loadEnv", () => {
   });
 
   it("rejects a retention under 2 hours, a non-numeric concurrency and a bad host list", () => {
-    expect(problems({ DATABASE_URL: DB, INBOUND_RETENTION_HOURS: "1", WORKER_CONCURRENCY: "two", DINGTALK_WEBHOOK_HOSTS: "https://x/y" })).toEqual([
+    expect(
+      problems({
+        DATABASE_URL: DB,
+        INBOUND_RETENTION_HOURS: "1",
+        WORKER_CONCURRENCY: "two",
+        DINGTALK_WEBHOOK_HOSTS: "https://x/y",
+      }),
+    ).toEqual([
       'DINGTALK_WEBHOOK_HOSTS: expected a comma list of host[:port], got "https://x/y"',
       'INBOUND_RETENTION_HOURS: expected an integer >= 2, got "1"',
       'WORKER_CONCURRENCY: expected an integer >= 0, got "two"',

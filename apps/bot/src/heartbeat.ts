@@ -60,7 +60,11 @@ export function startHeartbeat({
         heartbeatAt: now,
         appliedRevision: revision,
       };
-      const upsert = db.runtimeInstance.upsert({ where: { id }, create: row, update: { heartbeatAt: now, appliedRevision: revision } });
+      const upsert = db.runtimeInstance.upsert({
+        where: { id },
+        create: row,
+        update: { heartbeatAt: now, appliedRevision: revision },
+      });
       await withTimeout(upsert, beatTimeoutMs, "heartbeat");
       if (!healthy) log.info("heartbeat restored");
       healthy = true;

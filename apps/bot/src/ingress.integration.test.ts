@@ -38,7 +38,13 @@ beforeAll(async () => {
   db = createDb(testDb.url);
   pool = createPgPool(testDb.url, { applicationName: "test-ingress" });
   await prepareQueueSchema(pool);
-  app = buildServer({ env, db, logger: createLogger("silent"), ingest: createIngest({ pool, defaultRobotCode: APP_KEY }), now: () => NOW });
+  app = buildServer({
+    env,
+    db,
+    logger: createLogger("silent"),
+    ingest: createIngest({ pool, defaultRobotCode: APP_KEY }),
+    now: () => NOW,
+  });
   base = await app.listen({ host: "127.0.0.1", port: 0 });
 });
 afterAll(async () => {
@@ -61,13 +67,30 @@ describe("POST /dingtalk/robot", () => {
     expect(res.status).toBe(200);
     expect(await res.json()).toEqual({ msgtype: "empty" });
     expect(await counts(testDb.url)).toEqual({ inbound: before.inbound + 1, jobs: before.jobs + 1 });
-    const [row] = await query<{ id: string; robotCode: string; channel: string; senderId: string; traceId: string; status: string }>(
+    const [row] = await query<{
+      id: string;
+      robotCode: string;
+      channel: string;
+      senderId: string;
+      traceId: string;
+      status: string;
+    }>(
       testDb.url,
       `SELECT id, "robotCode", channel, "senderId", "traceId", status FROM "InboundMessage" WHERE "msgId" = $1`,
       [msg.msgId],
     );
-    expect(row).toMatchObject({ robotCode: APP_KEY, channel: "HTTP", senderId: "staff-1", traceId: "trace-ingress-1", status: "RECEIVED" });
-    const jobs = await query<{ payload: unknown }>(testDb.url, `SELECT payload FROM graphile_worker._private_jobs WHERE payload->>'inboundId' = $1`, [row!.id]);
+    expect(row).toMatchObject({
+      robotCode: APP_KEY,
+      channel: "HTTP",
+      senderId: "staff-1",
+      traceId: "trace-ingress-1",
+      status: "RECEIVED",
+    });
+    const jobs = await query<{ payload: unknown }>(
+      testDb.url,
+      `SELECT payload FROM graphile_worker._private_jobs WHERE payload->>'inboundId' = $1`,
+      [row!.id],
+    );
     expect(jobs).toEqual([{ payload: { inboundId: row!.id, traceId: "trace-ingress-1" } }]);
   });
 
@@ -84,7 +107,10 @@ describe("POST /dingtalk/robot", () => {
   });
 
   it("accepts a timestamp exactly one hour off, rejects one millisecond more with 401, storing nothing", async () => {
-    const edge = await Promise.all([robot(robotMessage(), signedHeaders(String(NOW - HOUR))), robot(robotMessage(), signedHeaders(String(NOW + HOUR)))]);
+    const edge = await Promise.all([
+      robot(robotMessage(), signedHeaders(String(NOW - HOUR))),
+      robot(robotMessage(), signedHeaders(String(NOW + HOUR))),
+    ]);
     expect(edge.map((r) => r.status)).toEqual([200, 200]);
     const before = await counts(testDb.url);
     for (const ts of [NOW - HOUR - 1, NOW + HOUR + 1]) {
@@ -154,7 +180,10 @@ describe("POST /dingtalk/robot", () => {
       expect(res.status, msgtype).toBe(200);
     }
     expect((await counts(testDb.url)).inbound).toBe(before.inbound + types.length);
-    const stored = await query<{ msgType: string }>(testDb.url, `SELECT "msgType" FROM "InboundMessage" WHERE "msgType" IN ('markdown', 'interactiveCard') ORDER BY "msgType"`);
+    const stored = await query<{ msgType: string }>(
+      testDb.url,
+      `SELECT "msgType" FROM "InboundMessage" WHERE "msgType" IN ('markdown', 'interactiveCard') ORDER BY "msgType"`,
+    );
     expect(stored.map((r) => r.msgType)).toEqual(["interactiveCard", "markdown"]);
   });
 });
@@ -192,7 +221,11 @@ describe("POST /dingtalk/events", () => {
     const msg = robotMessage();
     for (let i = 0; i < 2; i++) expect((await event(JSON.stringify(msg))).status).toBe(200);
     expect(await counts(testDb.url)).toEqual({ inbound: before.inbound + 1, jobs: before.jobs + 1 });
-    const [row] = await query<{ channel: string }>(testDb.url, `SELECT channel FROM "InboundMessage" WHERE "msgId" = $1`, [msg.msgId]);
+    const [row] = await query<{ channel: string }>(
+      testDb.url,
+      `SELECT channel FROM "InboundMessage" WHERE "msgId" = $1`,
+      [msg.msgId],
+    );
     expect(row?.channel).toBe("EVENT");
     expect((await event(JSON.stringify({ EventType: "user_add_org", UserId: ["u1"] }))).status).toBe(200);
     expect(await counts(testDb.url)).toEqual({ inbound: before.inbound + 1, jobs: before.jobs + 1 });
@@ -213,9 +246,15 @@ describe("POST /dingtalk/events", () => {
       ingest: createIngest({ pool }),
     });
     try {
-      const res = await bare.inject({ method: "POST", url: "/dingtalk/events?msg_signature=a&timestamp=1&nonce=n", payload: { encrypt: "x" } });
+      const res = await bare.inject({
+        method: "POST",
+        url: "/dingtalk/events?msg_signature=a&timestamp=1&nonce=n",
+        payload: { encrypt: "x" },
+      });
       expect(res.statusCode).toBe(503);
-      expect(res.json()).toEqual({ error: "event subscription is not configured: set DINGTALK_TOKEN, DINGTALK_AES_KEY, DINGTALK_APP_KEY" });
+      expect(res.json()).toEqual({
+        error: "event subscription is not configured: set DINGTALK_TOKEN, DINGTALK_AES_KEY, DINGTALK_APP_KEY",
+      });
     } finally {
       await bare.close();
     }

@@ -35,16 +35,30 @@ export function createMetrics(): Metrics {
   });
   const counter = <L extends string>(name: string, help: string, labelNames: readonly L[]) =>
     new Counter<L>({ name, help, labelNames, registers: [registry] });
-  const ingress = counter("clawgate_ingress_messages_total", "Inbound DingTalk messages by channel and outcome", ["channel", "outcome"]);
-  const outbound = counter("clawgate_outbound_messages_total", "Outbound DingTalk sends by channel and outcome", ["channel", "outcome"]);
+  const ingress = counter("clawgate_ingress_messages_total", "Inbound DingTalk messages by channel and outcome", [
+    "channel",
+    "outcome",
+  ]);
+  const outbound = counter("clawgate_outbound_messages_total", "Outbound DingTalk sends by channel and outcome", [
+    "channel",
+    "outcome",
+  ]);
   const policyDecisions = counter(
     "clawgate_policy_decisions_total",
     "Policy decisions on inbound messages by outcome and reason",
     ["outcome", "reason"],
   );
   const agentTurns = counter("clawgate_agent_turns_total", "Agent turns by outcome", ["outcome"]);
-  const toolCalls = counter("clawgate_tool_calls_total", "Tool calls by skill, policy decision and outcome", ["skill", "decision", "outcome"]);
-  const limitRefusals = counter("clawgate_limit_refusals_total", "Messages refused by token budgets and rate limits, by kind", ["kind"]);
+  const toolCalls = counter("clawgate_tool_calls_total", "Tool calls by skill, policy decision and outcome", [
+    "skill",
+    "decision",
+    "outcome",
+  ]);
+  const limitRefusals = counter(
+    "clawgate_limit_refusals_total",
+    "Messages refused by token budgets and rate limits, by kind",
+    ["kind"],
+  );
   const breakerOpen = new Gauge({
     name: "clawgate_breaker_open",
     help: "1 while the circuit breaker is open (calls refused or a trial call running), by breaker",
@@ -52,8 +66,19 @@ export function createMetrics(): Metrics {
     registers: [registry],
     collect() {
       this.reset();
-      for (const b of [...modelBreakers.states(), ...internalApiBreakers.states()]) this.set({ name: b.name }, b.open ? 1 : 0);
+      for (const b of [...modelBreakers.states(), ...internalApiBreakers.states()])
+        this.set({ name: b.name }, b.open ? 1 : 0);
     },
   });
-  return { registry, httpDuration, ingress, outbound, policyDecisions, agentTurns, toolCalls, breakerOpen, limitRefusals };
+  return {
+    registry,
+    httpDuration,
+    ingress,
+    outbound,
+    policyDecisions,
+    agentTurns,
+    toolCalls,
+    breakerOpen,
+    limitRefusals,
+  };
 }

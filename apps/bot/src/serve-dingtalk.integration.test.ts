@@ -15,7 +15,16 @@ import { startFakeDingTalk, type FakeDingTalk } from "@clawgate/devstack/fake-di
 import { createTestDatabase, type TestDatabase } from "@clawgate/devstack/testdb";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
 import { APP_KEY, APP_SECRET, robotMessage, signedHeaders } from "../test/dingtalk.ts";
-import { cliEnv, freePort, killChild, query, startBlackhole, startCli, waitFor, type CliProcess } from "../test/helpers.ts";
+import {
+  cliEnv,
+  freePort,
+  killChild,
+  query,
+  startBlackhole,
+  startCli,
+  waitFor,
+  type CliProcess,
+} from "../test/helpers.ts";
 import { setConversation } from "../test/policy.ts";
 
 /** Enables the conversations before the replicas start, so their first snapshot has them. */
@@ -36,7 +45,10 @@ afterEach(async () => {
 const get = (url: string) => fetch(url, { signal: AbortSignal.timeout(5_000) });
 
 /** `clawgate serve` on a free port, once /ready is 200 (database, migrations, queue). */
-async function serve(vars: Record<string, string>, { waitReady = true } = {}): Promise<{ cli: CliProcess; base: string }> {
+async function serve(
+  vars: Record<string, string>,
+  { waitReady = true } = {},
+): Promise<{ cli: CliProcess; base: string }> {
   const port = await freePort();
   const cli = startCli(["serve"], cliEnv({ HOST: "127.0.0.1", PORT: String(port), LOG_LEVEL: "warn", ...vars }));
   running.push(cli);
@@ -66,8 +78,14 @@ async function fanOut(targets: () => string[]): Promise<{ url: string; server: S
   const server = createServer((req, res) => {
     void (async () => {
       const body = await readBody(req);
-      const headers = { timestamp: String(req.headers.timestamp), sign: String(req.headers.sign), "content-type": "application/json" };
-      const answers = await Promise.all(targets().map((t) => fetch(`${t}/dingtalk/robot`, { method: "POST", headers, body })));
+      const headers = {
+        timestamp: String(req.headers.timestamp),
+        sign: String(req.headers.sign),
+        "content-type": "application/json",
+      };
+      const answers = await Promise.all(
+        targets().map((t) => fetch(`${t}/dingtalk/robot`, { method: "POST", headers, body })),
+      );
       const first = answers[0]!;
       res.writeHead(first.status, { "content-type": "application/json" }).end(await first.text());
     })().catch(() => res.writeHead(502).end());
@@ -90,7 +108,12 @@ describe("two replicas on one database", () => {
     testDb = await createTestDatabase({ prefix: "clawgate_bot_replicas" });
     let replicas: string[] = [];
     proxy = await fanOut(() => replicas);
-    fake = await startFakeDingTalk({ port: 0, appKey: APP_KEY, appSecret: APP_SECRET, callbackUrl: `${proxy.url}/dingtalk/robot` });
+    fake = await startFakeDingTalk({
+      port: 0,
+      appKey: APP_KEY,
+      appSecret: APP_SECRET,
+      callbackUrl: `${proxy.url}/dingtalk/robot`,
+    });
     const vars = {
       DATABASE_URL: testDb.url,
       DINGTALK_APP_KEY: APP_KEY,
@@ -105,19 +128,33 @@ describe("two replicas on one database", () => {
     const [a, b] = await Promise.all([serve(vars), serve(vars)]);
     replicas = [a.base, b.base];
 
-    const results = await Promise.all(conversations.map((conversationId) => fake.deliver({ conversationId, text: "hello both" })));
+    const results = await Promise.all(
+      conversations.map((conversationId) => fake.deliver({ conversationId, text: "hello both" })),
+    );
     expect(results.map((r) => r.status)).toEqual(conversations.map(() => 200));
     for (const cid of conversations) await fake.waitForReplies(cid, 1, 15_000);
     await new Promise((r) => setTimeout(r, 1_500));
-    for (const cid of conversations) expect(fake.sent.filter((m) => m.conversationId === cid), cid).toHaveLength(1);
-    const rows = await query<{ n: number }>(testDb.url, `SELECT count(*)::int AS n FROM "InboundMessage" WHERE status = 'REPLIED'`);
+    for (const cid of conversations)
+      expect(
+        fake.sent.filter((m) => m.conversationId === cid),
+        cid,
+      ).toHaveLength(1);
+    const rows = await query<{ n: number }>(
+      testDb.url,
+      `SELECT count(*)::int AS n FROM "InboundMessage" WHERE status = 'REPLIED'`,
+    );
     expect(rows).toEqual([{ n: conversations.length }]);
-    expect(await query(testDb.url, `SELECT name, "baseUrl" FROM "ModelEndpoint"`)).toEqual([{ name: "local_chat", baseUrl: "http://127.0.0.1:9/v1" }]);
+    expect(await query(testDb.url, `SELECT name, "baseUrl" FROM "ModelEndpoint"`)).toEqual([
+      { name: "local_chat", baseUrl: "http://127.0.0.1:9/v1" },
+    ]);
     // Both heartbeats report the latest revision (the model's), beaten on reload, not on the 10 s tick.
     const [latest] = await query<{ id: number }>(testDb.url, `SELECT max(id)::int AS id FROM "ConfigRevision"`);
     await waitFor(
       async () => {
-        const applied = await query<{ appliedRevision: number }>(testDb.url, `SELECT "appliedRevision" FROM "RuntimeInstance"`);
+        const applied = await query<{ appliedRevision: number }>(
+          testDb.url,
+          `SELECT "appliedRevision" FROM "RuntimeInstance"`,
+        );
         return applied.length === 2 && applied.every((r) => r.appliedRevision === latest!.id) ? true : undefined;
       },
       5_000,
@@ -156,12 +193,21 @@ describe("with its database stopped", () => {
         DINGTALK_WEBHOOK_HOSTS: `${new URL(fake.url).host},${stallHost}`,
       });
       const post = (msg: Record<string, unknown>) =>
-        fetch(`${base}/dingtalk/robot`, { method: "POST", headers: signedHeaders(), body: JSON.stringify(msg), signal: AbortSignal.timeout(10_000) });
+        fetch(`${base}/dingtalk/robot`, {
+          method: "POST",
+          headers: signedHeaders(),
+          body: JSON.stringify(msg),
+          signal: AbortSignal.timeout(10_000),
+        });
 
       const before = robotMessage({ sessionWebhook: `http://${stallHost}/robot/sendBySession?session=stall` });
       expect((await post(before)).status).toBe(200);
       await waitFor(
-        async () => ((await query<{ status: string }>(testDb.url, `SELECT status FROM "InboundMessage"`))[0]?.status === "PROCESSING" ? true : undefined),
+        async () =>
+          (await query<{ status: string }>(testDb.url, `SELECT status FROM "InboundMessage"`))[0]?.status ===
+          "PROCESSING"
+            ? true
+            : undefined,
         10_000,
         "the first reply in flight",
       );
@@ -179,12 +225,23 @@ describe("with its database stopped", () => {
       expect(cli.child.exitCode, "the runtime survived the outage").toBeNull();
 
       cluster = await startEmbeddedPostgres({ dataDir, port });
-      await waitFor(async () => ((await get(`${base}/ready`)).status === 200 ? true : undefined), 20_000, "ready again");
+      await waitFor(
+        async () => ((await get(`${base}/ready`)).status === 200 ? true : undefined),
+        20_000,
+        "ready again",
+      );
       // A message sent now is stored, and the queue (restarted after its worker died) answers it:
       // its webhook host is not allowed, so the reply goes through the fake's OpenAPI.
       const afterMsg = robotMessage({ conversationId: "cid-after-outage" });
-      await waitFor(async () => ((await post(afterMsg)).status === 200 ? true : undefined), 20_000, "200 after restart");
-      const stored = await query<{ msgId: string }>(testDb.url, `SELECT "msgId" FROM "InboundMessage" ORDER BY "receivedAt"`);
+      await waitFor(
+        async () => ((await post(afterMsg)).status === 200 ? true : undefined),
+        20_000,
+        "200 after restart",
+      );
+      const stored = await query<{ msgId: string }>(
+        testDb.url,
+        `SELECT "msgId" FROM "InboundMessage" ORDER BY "receivedAt"`,
+      );
       expect(stored.map((r) => r.msgId)).toEqual([before.msgId, afterMsg.msgId]);
       const [reply] = await fake.waitForReplies("cid-after-outage", 1, 30_000);
       expect(reply?.via).toBe("groupMessages");

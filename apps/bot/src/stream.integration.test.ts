@@ -49,7 +49,14 @@ describe("Stream mode", () => {
       storedAt.set(input.message.msgId, Date.now());
       return result;
     };
-    stream = startStreamIngress({ clientId: APP_KEY, clientSecret: APP_SECRET, apiBase: fake.url, ingest, logger, metrics });
+    stream = startStreamIngress({
+      clientId: APP_KEY,
+      clientSecret: APP_SECRET,
+      apiBase: fake.url,
+      ingest,
+      logger,
+      metrics,
+    });
     await waitFor(async () => (stream.connected() ? true : undefined), 10_000, "stream connected");
   });
   afterAll(async () => {
@@ -63,13 +70,21 @@ describe("Stream mode", () => {
   });
 
   it("stores the pushed message, ACKs it after the row is committed, and replies", async () => {
-    const { msgId, status } = await fake.deliver({ conversationId: "cid-stream", text: "over the stream", via: "stream" });
+    const { msgId, status } = await fake.deliver({
+      conversationId: "cid-stream",
+      text: "over the stream",
+      via: "stream",
+    });
     expect(status).toBe(0);
     const ack = await fake.waitForAck(msgId, 5_000);
     expect(ack.code).toBe(200);
     expect(storedAt.get(msgId)).toBeDefined();
     expect(ack.at).toBeGreaterThanOrEqual(storedAt.get(msgId)!);
-    const rows = await query<{ channel: string }>(testDb.url, `SELECT channel FROM "InboundMessage" WHERE "msgId" = $1`, [msgId]);
+    const rows = await query<{ channel: string }>(
+      testDb.url,
+      `SELECT channel FROM "InboundMessage" WHERE "msgId" = $1`,
+      [msgId],
+    );
     expect(rows).toEqual([{ channel: "STREAM" }]);
     const [reply] = await fake.waitForReplies("cid-stream", 1, 10_000);
     expect(reply?.text).toBe(NO_MODEL_REPLY);
@@ -79,7 +94,11 @@ describe("Stream mode", () => {
     const msgId = `stream-dup-${Date.now()}`;
     await fake.deliver({ conversationId: "cid-stream-dup", text: "a", via: "stream", msgId });
     await fake.deliver({ conversationId: "cid-stream-dup", text: "a", via: "stream", msgId });
-    await waitFor(async () => (fake.acks.filter((a) => a.msgId === msgId && a.code === 200).length === 2 ? true : undefined), 5_000, "two ACKs");
+    await waitFor(
+      async () => (fake.acks.filter((a) => a.msgId === msgId && a.code === 200).length === 2 ? true : undefined),
+      5_000,
+      "two ACKs",
+    );
     await fake.waitForReplies("cid-stream-dup", 1, 10_000);
     await new Promise((r) => setTimeout(r, 800));
     expect(fake.sent.filter((m) => m.conversationId === "cid-stream-dup")).toHaveLength(1);
@@ -90,7 +109,13 @@ describe("Stream mode", () => {
 
 describe("Stream mode with the database down", () => {
   it("does not ACK what it could not store", async () => {
-    const fake = await startFakeDingTalk({ port: 0, appKey: APP_KEY, appSecret: APP_SECRET, pingIntervalMs: 0, streamAckTimeoutMs: 300 });
+    const fake = await startFakeDingTalk({
+      port: 0,
+      appKey: APP_KEY,
+      appSecret: APP_SECRET,
+      pingIntervalMs: 0,
+      streamAckTimeoutMs: 300,
+    });
     const pool = createPgPool(UNREACHABLE_DB, { applicationName: "test-stream-down" });
     const stream = startStreamIngress({
       clientId: APP_KEY,

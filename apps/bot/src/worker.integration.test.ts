@@ -79,7 +79,9 @@ afterAll(async () => {
 });
 
 /** Runs the job handler directly, as graphile-worker would, with a recording addJob. */
-function handlerHarness(opts: { webhookHosts?: string[]; limits?: typeof DEFAULT_LIMITS; agent?: Agent; logger?: Logger } = {}) {
+function handlerHarness(
+  opts: { webhookHosts?: string[]; limits?: typeof DEFAULT_LIMITS; agent?: Agent; logger?: Logger } = {},
+) {
   const handler = createInboundHandler({
     db,
     pool,
@@ -93,7 +95,10 @@ function handlerHarness(opts: { webhookHosts?: string[]; limits?: typeof DEFAULT
   });
   const addJob = vi.fn(async () => ({}));
   const run = (inboundId: string, attempts = 1) =>
-    handler({ inboundId, traceId: "trace-test" }, { job: { id: "1", attempts, max_attempts: 25 }, addJob } as unknown as JobHelpers);
+    handler({ inboundId, traceId: "trace-test" }, {
+      job: { id: "1", attempts, max_attempts: 25 },
+      addJob,
+    } as unknown as JobHelpers);
   return { run, addJob };
 }
 
@@ -111,8 +116,12 @@ describe("the job handler, run directly", () => {
     const row = await deliver({ conversationId: "cid-host", text: "hi" });
     await handlerHarness({ webhookHosts: ["oapi.dingtalk.com"] }).run(row.id);
     expect(sentTo("cid-host").map((m) => m.via)).toEqual(["groupMessages"]);
-    expect(await outboundFor(row.id)).toEqual([{ status: "SENT", channel: "OPENAPI_GROUP", attempts: 1, idempotencyKey: `reply:${row.id}` }]);
-    expect((await query<Inbound>(testDb.url, `SELECT status FROM "InboundMessage" WHERE id = $1`, [row.id]))[0]?.status).toBe("REPLIED");
+    expect(await outboundFor(row.id)).toEqual([
+      { status: "SENT", channel: "OPENAPI_GROUP", attempts: 1, idempotencyKey: `reply:${row.id}` },
+    ]);
+    expect(
+      (await query<Inbound>(testDb.url, `SELECT status FROM "InboundMessage" WHERE id = $1`, [row.id]))[0]?.status,
+    ).toBe("REPLIED");
   });
 
   it("sends once when the same job runs again, and once when two copies run concurrently", async () => {
@@ -131,7 +140,9 @@ describe("the job handler, run directly", () => {
   });
 
   it("puts a reply over the per-conversation limit back on the queue instead of sending it", async () => {
-    const { run, addJob } = handlerHarness({ limits: { ...DEFAULT_LIMITS, conversation: { points: 1, durationSec: 60 } } });
+    const { run, addJob } = handlerHarness({
+      limits: { ...DEFAULT_LIMITS, conversation: { points: 1, durationSec: 60 } },
+    });
     const a = await deliver({ conversationId: "cid-limit", text: "one" });
     const b = await deliver({ conversationId: "cid-limit", text: "two" });
     await run(a.id);
@@ -143,7 +154,9 @@ describe("the job handler, run directly", () => {
     expect(task).toBe("inbound.handle");
     expect(payload).toEqual({ inboundId: b.id, traceId: "trace-test", deferrals: 1 });
     expect(spec.runAt.getTime()).toBeGreaterThan(before + 50_000);
-    expect((await query<Inbound>(testDb.url, `SELECT status FROM "InboundMessage" WHERE id = $1`, [b.id]))[0]?.status).toBe("PROCESSING");
+    expect(
+      (await query<Inbound>(testDb.url, `SELECT status FROM "InboundMessage" WHERE id = $1`, [b.id]))[0]?.status,
+    ).toBe("PROCESSING");
   });
 
   it("backs off when DingTalk says too fast, then sends once allowed", async () => {
@@ -170,7 +183,15 @@ describe("the job handler, run directly", () => {
       reply: async (req) => {
         seen.push(req);
         const remembered = new Promise<Error | undefined>((resolve) => (saved = resolve));
-        return { text: `answer ${seen.length}`, outcome: "answered", toolCalls: 0, approvals: [], calls: [], usage: { promptTokens: 1, completionTokens: 1 }, remembered };
+        return {
+          text: `answer ${seen.length}`,
+          outcome: "answered",
+          toolCalls: 0,
+          approvals: [],
+          calls: [],
+          usage: { promptTokens: 1, completionTokens: 1 },
+          remembered,
+        };
       },
     };
     const { logger: captured, lines } = capturedLogger();
@@ -179,18 +200,38 @@ describe("the job handler, run directly", () => {
     let finished = false;
     const job = Promise.resolve(run(first.id)).then(() => (finished = true));
     // The reply goes out while the save still runs; the job waits for the save.
-    await waitFor(async () => (sentTo("cid-memory").length === 1 ? true : undefined), 10_000, "the reply sent before the memory is saved");
+    await waitFor(
+      async () => (sentTo("cid-memory").length === 1 ? true : undefined),
+      10_000,
+      "the reply sent before the memory is saved",
+    );
     await new Promise((r) => setTimeout(r, 100));
     expect(finished).toBe(false);
     saved(new Error("memory store unavailable"));
     await job;
     expect(seen[0]!.memory).toMatchObject({ key: null, turns: 0, summary: "", recent: [] });
-    expect((await query<Inbound>(testDb.url, `SELECT status FROM "InboundMessage" WHERE id = $1`, [first.id]))[0]?.status).toBe("REPLIED");
-    expect(lines.find((l) => l.msg === "conversation memory not saved; the next turn lacks this one")).toMatchObject({ level: 40, err: "memory store unavailable", traceId: "trace-test" });
+    expect(
+      (await query<Inbound>(testDb.url, `SELECT status FROM "InboundMessage" WHERE id = $1`, [first.id]))[0]?.status,
+    ).toBe("REPLIED");
+    expect(lines.find((l) => l.msg === "conversation memory not saved; the next turn lacks this one")).toMatchObject({
+      level: 40,
+      err: "memory store unavailable",
+      traceId: "trace-test",
+    });
 
-    const [conv] = await query<{ id: string }>(testDb.url, `SELECT id FROM "Conversation" WHERE "conversationId" = 'cid-memory'`);
-    const recent = [{ role: "user", content: "zero" }, { role: "assistant", content: "answer 0" }];
-    await query(testDb.url, `INSERT INTO "ConversationMemory" ("conversationId", summary, tokens, turns, recent, "updatedAt") VALUES ($1, 'earlier', 9, 3, $2::jsonb, now())`, [conv!.id, JSON.stringify(recent)]);
+    const [conv] = await query<{ id: string }>(
+      testDb.url,
+      `SELECT id FROM "Conversation" WHERE "conversationId" = 'cid-memory'`,
+    );
+    const recent = [
+      { role: "user", content: "zero" },
+      { role: "assistant", content: "answer 0" },
+    ];
+    await query(
+      testDb.url,
+      `INSERT INTO "ConversationMemory" ("conversationId", summary, tokens, turns, recent, "updatedAt") VALUES ($1, 'earlier', 9, 3, $2::jsonb, now())`,
+      [conv!.id, JSON.stringify(recent)],
+    );
     const second = await deliver({ conversationId: "cid-memory", text: "two" });
     const job2 = run(second.id);
     await waitFor(async () => (seen.length === 2 ? true : undefined), 10_000, "the second turn");
@@ -198,13 +239,23 @@ describe("the job handler, run directly", () => {
     await job2;
     expect(seen[1]!.memory).toEqual({ key: conv!.id, turns: 3, summary: "earlier", recent });
     expect(sentTo("cid-memory").map((m) => m.text)).toEqual(["answer 1", "answer 2"]);
-    expect(lines.filter((l) => l.msg === "conversation memory not saved; the next turn lacks this one")).toHaveLength(1);
+    expect(lines.filter((l) => l.msg === "conversation memory not saved; the next turn lacks this one")).toHaveLength(
+      1,
+    );
   });
 
   it("fails the message (no retry) when there is no route to reply on", async () => {
-    const row = await deliver({ conversationId: "cid-noroute", text: "x", conversationType: "1", sessionWebhookExpired: true, senderStaffId: "" });
+    const row = await deliver({
+      conversationId: "cid-noroute",
+      text: "x",
+      conversationType: "1",
+      sessionWebhookExpired: true,
+      senderStaffId: "",
+    });
     await handlerHarness().run(row.id);
-    const after = await query<Inbound>(testDb.url, `SELECT id, status, error FROM "InboundMessage" WHERE id = $1`, [row.id]);
+    const after = await query<Inbound>(testDb.url, `SELECT id, status, error FROM "InboundMessage" WHERE id = $1`, [
+      row.id,
+    ]);
     expect(after[0]).toMatchObject({ status: "FAILED", error: expect.stringContaining("no route") });
   });
 });
@@ -220,22 +271,43 @@ describe("the queue in this process", () => {
 
   it("replies through the sessionWebhook, without echoing the text, and records conversation and outbound", async () => {
     const secret = "my secret plan 1234";
-    const { msgId } = await fake.deliver({ conversationId: "cid-e2e", conversationTitle: "E2E group", text: ` ${secret}` });
+    const { msgId } = await fake.deliver({
+      conversationId: "cid-e2e",
+      conversationTitle: "E2E group",
+      text: ` ${secret}`,
+    });
     const [reply] = await fake.waitForReplies("cid-e2e", 1, 10_000);
     expect(reply).toMatchObject({ via: "sessionWebhook", text: NO_MODEL_REPLY });
     expect(reply!.text).not.toContain(secret);
-    const row = await waitFor(async () => {
-      const r = await inboundByMsgId(msgId);
-      return r?.status === "REPLIED" ? r : undefined;
-    }, 5_000, "REPLIED");
-    expect(await outboundFor(row.id)).toEqual([{ status: "SENT", channel: "SESSION_WEBHOOK", attempts: 1, idempotencyKey: `reply:${row.id}` }]);
-    const conv = await query(testDb.url, `SELECT "conversationId", status, type, title, "robotCode" FROM "Conversation" WHERE "conversationId" = 'cid-e2e'`);
-    expect(conv).toEqual([{ conversationId: "cid-e2e", status: "ENABLED", type: "GROUP", title: "E2E group", robotCode: APP_KEY }]);
+    const row = await waitFor(
+      async () => {
+        const r = await inboundByMsgId(msgId);
+        return r?.status === "REPLIED" ? r : undefined;
+      },
+      5_000,
+      "REPLIED",
+    );
+    expect(await outboundFor(row.id)).toEqual([
+      { status: "SENT", channel: "SESSION_WEBHOOK", attempts: 1, idempotencyKey: `reply:${row.id}` },
+    ]);
+    const conv = await query(
+      testDb.url,
+      `SELECT "conversationId", status, type, title, "robotCode" FROM "Conversation" WHERE "conversationId" = 'cid-e2e'`,
+    );
+    expect(conv).toEqual([
+      { conversationId: "cid-e2e", status: "ENABLED", type: "GROUP", title: "E2E group", robotCode: APP_KEY },
+    ]);
   });
 
   it("replies through the OpenAPI when the sessionWebhook has expired (group and single chat)", async () => {
     await fake.deliver({ conversationId: "cid-expired", text: "hi", sessionWebhookExpired: true });
-    await fake.deliver({ conversationId: "cid-single", text: "hi", conversationType: "1", senderId: "user-7", sessionWebhookExpired: true });
+    await fake.deliver({
+      conversationId: "cid-single",
+      text: "hi",
+      conversationType: "1",
+      senderId: "user-7",
+      sessionWebhookExpired: true,
+    });
     const [group] = await fake.waitForReplies("cid-expired", 1, 10_000);
     expect(group?.via).toBe("groupMessages");
     const [single] = await fake.waitForReplies("cid-single", 1, 10_000);
@@ -244,7 +316,9 @@ describe("the queue in this process", () => {
 
   it("answers a burst of duplicates with one reply", async () => {
     const msgId = `dup-${Date.now()}`;
-    const results = await Promise.all(Array.from({ length: 5 }, () => fake.deliver({ conversationId: "cid-dups", text: "same", msgId })));
+    const results = await Promise.all(
+      Array.from({ length: 5 }, () => fake.deliver({ conversationId: "cid-dups", text: "same", msgId })),
+    );
     expect(results.map((r) => r.status)).toEqual([200, 200, 200, 200, 200]);
     await fake.waitForReplies("cid-dups", 1, 10_000);
     await new Promise((r) => setTimeout(r, 1_000));
@@ -255,20 +329,27 @@ describe("the queue in this process", () => {
 describe("retention", () => {
   it("deletes only inbound messages older than the retention", async () => {
     const ids: Record<string, string> = {};
-    for (const [name, hoursAgo] of [["old", 3], ["edge", 1.9], ["new", 0]] as const) {
+    for (const [name, hoursAgo] of [
+      ["old", 3],
+      ["edge", 1.9],
+      ["new", 0],
+    ] as const) {
       const msg = robotMessage();
       const res = await ingest({ channel: "HTTP", message: msg as never, traceId: `t-${name}` });
       if (res.status !== "stored") throw new Error("not stored");
       ids[name] = res.inboundId;
-      await query(testDb.url, `UPDATE "InboundMessage" SET "receivedAt" = (now() AT TIME ZONE 'UTC') - make_interval(secs => $2) WHERE id = $1`, [
-        res.inboundId,
-        hoursAgo * 3600,
-      ]);
+      await query(
+        testDb.url,
+        `UPDATE "InboundMessage" SET "receivedAt" = (now() AT TIME ZONE 'UTC') - make_interval(secs => $2) WHERE id = $1`,
+        [res.inboundId, hoursAgo * 3600],
+      );
     }
     // A retention under the 2 h minimum is raised to it.
     const deleted = await cleanupInbound(pool, 1, 1);
     expect(deleted).toBeGreaterThanOrEqual(1);
-    const left = await query<{ id: string }>(testDb.url, `SELECT id FROM "InboundMessage" WHERE id = ANY($1)`, [Object.values(ids)]);
+    const left = await query<{ id: string }>(testDb.url, `SELECT id FROM "InboundMessage" WHERE id = ANY($1)`, [
+      Object.values(ids),
+    ]);
     expect(left.map((r) => r.id).sort()).toEqual([ids.edge, ids.new].sort());
   });
 });

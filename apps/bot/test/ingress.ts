@@ -37,6 +37,11 @@ export async function startIngressHarness(opts: {
   const env = { DINGTALK_MODE: "http" as const, DINGTALK_APP_KEY: APP_KEY, DINGTALK_APP_SECRET: APP_SECRET };
   const app = buildServer({ env, db: opts.db, logger: opts.logger, metrics: opts.metrics, ingest });
   const base = await app.listen({ host: "127.0.0.1", port: 0 });
-  const fake = await startFakeDingTalk({ port: 0, appKey: APP_KEY, appSecret: APP_SECRET, callbackUrl: `${base}/dingtalk/robot` });
+  const fake = await startFakeDingTalk({
+    port: 0,
+    appKey: APP_KEY,
+    appSecret: APP_SECRET,
+    callbackUrl: `${base}/dingtalk/robot`,
+  });
   return { pool, ingest, app, fake };
 }

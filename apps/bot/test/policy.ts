@@ -7,28 +7,50 @@ import { waitFor } from "./helpers.ts";
 const TEST_ACTOR: Actor = { type: "SYSTEM", name: "test" };
 
 /** Upserts the conversation with `status` and bumps the config revision (NOTIFY); returns the revision. */
-export function setConversation(db: Db, conversationId: string, status: "ENABLED" | "DISABLED" | "PENDING" = "ENABLED"): Promise<number> {
+export function setConversation(
+  db: Db,
+  conversationId: string,
+  status: "ENABLED" | "DISABLED" | "PENDING" = "ENABLED",
+): Promise<number> {
   return db.$transaction(async (tx) => {
     await tx.conversation.upsert({
       where: { conversationId },
       create: { conversationId, type: "GROUP", status },
       update: { status },
     });
-    return recordConfigChange(tx, { actor: TEST_ACTOR, action: "conversation.update", targetType: "conversation", targetId: conversationId, summary: `conversation ${status}` });
+    return recordConfigChange(tx, {
+      actor: TEST_ACTOR,
+      action: "conversation.update",
+      targetType: "conversation",
+      targetId: conversationId,
+      summary: `conversation ${status}`,
+    });
   });
 }
 
-export function setSafeMode(db: Db, on: { level: "READ_ONLY" | "MAINTENANCE"; message?: string } | null): Promise<number> {
+export function setSafeMode(
+  db: Db,
+  on: { level: "READ_ONLY" | "MAINTENANCE"; message?: string } | null,
+): Promise<number> {
   return db.$transaction(async (tx) => {
     const data = on ? { active: true, level: on.level, message: on.message ?? null } : { active: false, message: null };
     await tx.safeModeState.upsert({ where: { id: 1 }, create: { id: 1, ...data }, update: data });
-    return recordConfigChange(tx, { actor: TEST_ACTOR, action: "safe_mode.update", targetType: "safe_mode", summary: on ? `safe mode ${on.level}` : "safe mode off" });
+    return recordConfigChange(tx, {
+      actor: TEST_ACTOR,
+      action: "safe_mode.update",
+      targetType: "safe_mode",
+      summary: on ? `safe mode ${on.level}` : "safe mode off",
+    });
   });
 }
 
 /** Waits until the view enforces `revision` (or later). */
 export function untilApplied(view: PolicyView, revision: number, timeoutMs = 5_000): Promise<true> {
-  return waitFor(async () => ((view.snapshot()?.revision ?? -1) >= revision ? true : undefined), timeoutMs, `policy revision ${revision}`);
+  return waitFor(
+    async () => ((view.snapshot()?.revision ?? -1) >= revision ? true : undefined),
+    timeoutMs,
+    `policy revision ${revision}`,
+  );
 }
 
 /** Enables every conversation and waits until the view has them. */

@@ -31,10 +31,19 @@ export async function startScriptedModel(): Promise<ScriptedModel> {
       // The newest user message: earlier ones are the conversation's memory.
       const user = textOf(body.messages.findLast((msg) => msg.role === "user")?.content);
       const loop = /^LOOP (\w+) (.*)$/s.exec(user);
-      const m = loop && (body.tools?.length ?? 0) > 0 ? loop : last?.role === "user" ? /^CALL (\w+) (.*)$/s.exec(textOf(last.content)) : null;
-      const reply = m ? { kind: "tool" as const, call: { name: m[1]!, arguments: JSON.parse(m[2]!) as Record<string, unknown> } } : demoReply(body);
+      const m =
+        loop && (body.tools?.length ?? 0) > 0
+          ? loop
+          : last?.role === "user"
+            ? /^CALL (\w+) (.*)$/s.exec(textOf(last.content))
+            : null;
+      const reply = m
+        ? { kind: "tool" as const, call: { name: m[1]!, arguments: JSON.parse(m[2]!) as Record<string, unknown> } }
+        : demoReply(body);
       n += 1;
-      res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify(completion(`chatcmpl-s-${n}`, body, reply, `call_s_${n}`)));
+      res
+        .writeHead(200, { "content-type": "application/json" })
+        .end(JSON.stringify(completion(`chatcmpl-s-${n}`, body, reply, `call_s_${n}`)));
     });
   });
   await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));

@@ -16,7 +16,12 @@ export const env = createEnv({
     ADMIN_EMAILS: z
       .string()
       .optional()
-      .transform((s) => (s ?? "").split(",").map((e) => e.trim().toLowerCase()).filter(Boolean)),
+      .transform((s) =>
+        (s ?? "")
+          .split(",")
+          .map((e) => e.trim().toLowerCase())
+          .filter(Boolean),
+      ),
     /**
      * DingTalk login (OAuth 2, not OIDC): the app's Client ID (AppKey) and Client Secret
      * (AppSecret). Both or neither; without them the console offers SSO only.
@@ -50,7 +55,9 @@ export const env = createEnv({
       message: "set both DINGTALK_OAUTH_CLIENT_ID and DINGTALK_OAUTH_CLIENT_SECRET, or neither",
     }),
   onValidationError: (issues) => {
-    const lines = issues.map((i) => `  ${i.path?.map((p) => (typeof p === "object" ? p.key : p)).join(".")}: ${i.message}`);
+    const lines = issues.map(
+      (i) => `  ${i.path?.map((p) => (typeof p === "object" ? p.key : p)).join(".")}: ${i.message}`,
+    );
     throw new Error(`Invalid console environment:\n${lines.join("\n")}\nSee apps/console/src/env.ts.`);
   },
 });

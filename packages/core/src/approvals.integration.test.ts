@@ -44,7 +44,8 @@ function request(overrides: { expiresAt?: Date; createdAt?: Date } = {}) {
   });
 }
 
-const auditsOf = (id: string) => db.auditLog.findMany({ where: { targetType: "approval", targetId: id }, orderBy: { id: "asc" } });
+const auditsOf = (id: string) =>
+  db.auditLog.findMany({ where: { targetType: "approval", targetId: id }, orderBy: { id: "asc" } });
 
 /** Everything a refused decision must leave as it was. */
 async function unchanged(id: string, before: { updatedAt: Date; status: string }) {
@@ -67,18 +68,37 @@ describe("decideApproval", () => {
     const r = await request();
     const at = new Date();
     const updated = await decideApproval(db, approver, { id: r.id, approve: true, note: " looks fine " }, at);
-    expect(updated).toMatchObject({ id: r.id, status: "APPROVED", decidedById: approver.id, decidedAt: at, decisionNote: "looks fine" });
+    expect(updated).toMatchObject({
+      id: r.id,
+      status: "APPROVED",
+      decidedById: approver.id,
+      decidedAt: at,
+      decisionNote: "looks fine",
+    });
     const audits = await auditsOf(r.id);
     expect(audits).toHaveLength(1);
-    expect(audits[0]).toMatchObject({ action: "approval.approve", actorType: "USER", actorId: approver.id, traceId: r.traceId });
-    expect(audits[0]!.diff).toEqual({ skillKey: "ticket.create", status: { from: "PENDING", to: "APPROVED" }, note: "set" });
+    expect(audits[0]).toMatchObject({
+      action: "approval.approve",
+      actorType: "USER",
+      actorId: approver.id,
+      traceId: r.traceId,
+    });
+    expect(audits[0]!.diff).toEqual({
+      skillKey: "ticket.create",
+      status: { from: "PENDING", to: "APPROVED" },
+      note: "set",
+    });
     expect(JSON.stringify({ ...audits[0], id: String(audits[0]!.id) })).not.toContain("secret title");
     expect(await verifyAuditChain(db)).toBeNull();
   });
 
   it("rejects with a note; a CLI actor has no decider row", async () => {
     const r = await request();
-    const updated = await decideApproval(db, { type: "CLI", name: "ops" }, { id: r.id, approve: false, note: "not now" });
+    const updated = await decideApproval(
+      db,
+      { type: "CLI", name: "ops" },
+      { id: r.id, approve: false, note: "not now" },
+    );
     expect(updated).toMatchObject({ status: "REJECTED", decidedById: null, decisionNote: "not now" });
     expect((await auditsOf(r.id)).map((a) => a.action)).toEqual(["approval.reject"]);
   });
@@ -112,7 +132,10 @@ describe("decideApproval", () => {
     await unchanged(r.id, r);
     // Decided "in the future" past the expiry: refused too.
     const later = await request({ expiresAt: new Date(Date.now() + HOUR) });
-    expect((await refusal(decideApproval(db, approver, { id: later.id, approve: true }, new Date(Date.now() + 2 * HOUR)))).code).toBe("expired");
+    expect(
+      (await refusal(decideApproval(db, approver, { id: later.id, approve: true }, new Date(Date.now() + 2 * HOUR))))
+        .code,
+    ).toBe("expired");
     await unchanged(later.id, later);
     expect(await auditsOf(r.id)).toEqual([]);
   });
@@ -121,17 +144,27 @@ describe("decideApproval", () => {
     const r = await request();
     const audits = await db.auditLog.count();
     expect((await refusal(decideApproval(db, approver, { id: "", approve: true }))).code).toBe("invalid_input");
-    expect((await refusal(decideApproval(db, approver, { id: r.id, approve: true, note: "x".repeat(1_001) }))).message).toContain("note");
-    expect((await refusal(decideApproval(db, approver, { id: r.id, approve: "yes" as unknown as boolean }))).code).toBe("invalid_input");
-    expect((await refusal(decideApproval(db, approver, { id: "no-such-request", approve: true }))).code).toBe("not_found");
+    expect(
+      (await refusal(decideApproval(db, approver, { id: r.id, approve: true, note: "x".repeat(1_001) }))).message,
+    ).toContain("note");
+    expect((await refusal(decideApproval(db, approver, { id: r.id, approve: "yes" as unknown as boolean }))).code).toBe(
+      "invalid_input",
+    );
+    expect((await refusal(decideApproval(db, approver, { id: "no-such-request", approve: true }))).code).toBe(
+      "not_found",
+    );
     expect((await refusal(decideApproval(db, viewer, { id: r.id, approve: true }))).code).toBe("forbidden");
-    expect((await refusal(decideApproval(db, { type: "USER", id: "nobody", name: "x" }, { id: r.id, approve: true }))).code).toBe("forbidden");
+    expect(
+      (await refusal(decideApproval(db, { type: "USER", id: "nobody", name: "x" }, { id: r.id, approve: true }))).code,
+    ).toBe("forbidden");
     await unchanged(r.id, r);
     expect(await db.auditLog.count()).toBe(audits);
   });
 
   it("commits without the queue schema (the runtime's sweep picks the request up)", async () => {
-    const [schema] = await db.$queryRaw<{ present: boolean }[]>`SELECT to_regnamespace('graphile_worker') IS NOT NULL AS present`;
+    const [schema] = await db.$queryRaw<
+      { present: boolean }[]
+    >`SELECT to_regnamespace('graphile_worker') IS NOT NULL AS present`;
     expect(schema!.present).toBe(false);
     const r = await request();
     expect((await decideApproval(db, approver, { id: r.id, approve: true })).status).toBe("APPROVED");

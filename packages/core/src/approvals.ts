@@ -44,7 +44,9 @@ const DECIDING_ROLES = new Set(["ADMIN", "APPROVER"]);
 
 /** Enqueues `approval.execute` for the request inside `tx`, when the queue's schema exists. */
 export async function enqueueApprovalJob(tx: Tx | Db, approvalId: string): Promise<boolean> {
-  const [schema] = await tx.$queryRaw<{ present: boolean }[]>`SELECT to_regnamespace('graphile_worker') IS NOT NULL AS present`;
+  const [schema] = await tx.$queryRaw<
+    { present: boolean }[]
+  >`SELECT to_regnamespace('graphile_worker') IS NOT NULL AS present`;
   if (!schema?.present) return false; // the runtime's sweep picks the request up once it runs
   await tx.$queryRaw`SELECT 1 FROM graphile_worker.add_job(
     ${APPROVAL_EXECUTE_TASK}, json_build_object('approvalId', ${approvalId}::text),
@@ -56,10 +58,18 @@ export async function enqueueApprovalJob(tx: Tx | Db, approvalId: string): Promi
  * Approves or rejects a PENDING, unexpired request. Throws ApprovalError (and changes nothing)
  * otherwise. Returns the updated request.
  */
-export async function decideApproval(db: Db, actor: Actor, input: DecideApprovalInput, now: Date = new Date()): Promise<ApprovalRequest> {
+export async function decideApproval(
+  db: Db,
+  actor: Actor,
+  input: DecideApprovalInput,
+  now: Date = new Date(),
+): Promise<ApprovalRequest> {
   const parsed = decideApprovalInput.safeParse(input);
   if (!parsed.success) {
-    throw new ApprovalError("invalid_input", `Invalid decision: ${parsed.error.issues.map((i) => `${i.path.join(".") || "input"}: ${i.message}`).join("; ")}`);
+    throw new ApprovalError(
+      "invalid_input",
+      `Invalid decision: ${parsed.error.issues.map((i) => `${i.path.join(".") || "input"}: ${i.message}`).join("; ")}`,
+    );
   }
   const { id, approve, note, traceId } = parsed.data;
 
@@ -67,21 +77,31 @@ export async function decideApproval(db: Db, actor: Actor, input: DecideApproval
     let decidedById: string | null = null;
     if (actor.type === "USER") {
       // Defence in depth behind the console's role check; also the decidedBy foreign key.
-      const user = actor.id ? await tx.user.findUnique({ where: { id: actor.id }, select: { id: true, role: true, disabledAt: true } }) : null;
+      const user = actor.id
+        ? await tx.user.findUnique({ where: { id: actor.id }, select: { id: true, role: true, disabledAt: true } })
+        : null;
       if (!user || user.disabledAt || !DECIDING_ROLES.has(user.role)) {
         throw new ApprovalError("forbidden", "Only an approver or an admin can decide approval requests.");
       }
       decidedById = user.id;
     }
 
-    const locked = await tx.$queryRaw<{ id: string }[]>`SELECT "id" FROM "ApprovalRequest" WHERE "id" = ${id} FOR UPDATE`;
+    const locked = await tx.$queryRaw<
+      { id: string }[]
+    >`SELECT "id" FROM "ApprovalRequest" WHERE "id" = ${id} FOR UPDATE`;
     const request = locked.length > 0 ? await tx.approvalRequest.findUnique({ where: { id } }) : null;
     if (!request) throw new ApprovalError("not_found", `There is no approval request "${id}".`);
     if (request.status === "EXPIRED" || (request.status === "PENDING" && request.expiresAt <= now)) {
-      throw new ApprovalError("expired", `The request for ${request.skillKey} expired at ${request.expiresAt.toISOString()}; the user has to ask again.`);
+      throw new ApprovalError(
+        "expired",
+        `The request for ${request.skillKey} expired at ${request.expiresAt.toISOString()}; the user has to ask again.`,
+      );
     }
     if (request.status !== "PENDING") {
-      throw new ApprovalError("already_decided", `The request for ${request.skillKey} was already decided (${request.status.toLowerCase()}).`);
+      throw new ApprovalError(
+        "already_decided",
+        `The request for ${request.skillKey} was already decided (${request.status.toLowerCase()}).`,
+      );
     }
 
     const status: ApprovalStatus = approve ? "APPROVED" : "REJECTED";
@@ -180,7 +200,12 @@ export async function listApprovals(
     orderBy: [{ createdAt: "desc" }, { id: "desc" }],
     take: take + 1,
     ...(cursor ? { cursor: { id: cursor }, skip: 1 } : {}),
-    select: { ...approvalListColumns, result: true, traceId: true, decidedBy: { select: { id: true, name: true, email: true } } },
+    select: {
+      ...approvalListColumns,
+      result: true,
+      traceId: true,
+      decidedBy: { select: { id: true, name: true, email: true } },
+    },
   });
   const items = rows.slice(0, take);
   return { items, nextCursor: rows.length > take ? items.at(-1)!.id : null };

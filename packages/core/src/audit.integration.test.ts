@@ -19,8 +19,18 @@ afterAll(async () => {
 
 describe("audit log", () => {
   it("links each row to the previous one and verifies", async () => {
-    const a = await db.$transaction((tx) => appendAudit(tx, { actor, action: "skill.update", targetType: "skill", targetId: "kb.search", diff: { enabled: { from: false, to: true } } }));
-    const b = await db.$transaction((tx) => appendAudit(tx, { actor, action: "flag.update", targetType: "flag", targetId: "agent.tools" }));
+    const a = await db.$transaction((tx) =>
+      appendAudit(tx, {
+        actor,
+        action: "skill.update",
+        targetType: "skill",
+        targetId: "kb.search",
+        diff: { enabled: { from: false, to: true } },
+      }),
+    );
+    const b = await db.$transaction((tx) =>
+      appendAudit(tx, { actor, action: "flag.update", targetType: "flag", targetId: "agent.tools" }),
+    );
     const rowB = await db.auditLog.findUniqueOrThrow({ where: { id: b.id } });
     expect(rowB.prevHash).toBe(a.hash);
     expect(await verifyAuditChain(db)).toBeNull();
@@ -29,7 +39,9 @@ describe("audit log", () => {
   it("never forks the chain under concurrent writers", async () => {
     await Promise.all(
       Array.from({ length: 20 }, (_, i) =>
-        db.$transaction((tx) => appendAudit(tx, { actor, action: "test.concurrent", targetType: "test", targetId: String(i) })),
+        db.$transaction((tx) =>
+          appendAudit(tx, { actor, action: "test.concurrent", targetType: "test", targetId: String(i) }),
+        ),
       ),
     );
     const rows = await db.auditLog.findMany({ orderBy: { id: "asc" } });

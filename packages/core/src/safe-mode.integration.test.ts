@@ -29,25 +29,64 @@ afterAll(async () => {
 });
 // Each test starts from "off" with no history.
 beforeEach(async () => {
-  await db.safeModeState.update({ where: { id: 1 }, data: { active: false, level: "READ_ONLY", message: null, currentEventId: null } });
+  await db.safeModeState.update({
+    where: { id: 1 },
+    data: { active: false, level: "READ_ONLY", message: null, currentEventId: null },
+  });
   await db.safeModeEvent.deleteMany();
 });
 
-const counts = async () => ({ revisions: await db.configRevision.count(), audit: await db.auditLog.count(), events: await db.safeModeEvent.count() });
+const counts = async () => ({
+  revisions: await db.configRevision.count(),
+  audit: await db.auditLog.count(),
+  events: await db.safeModeEvent.count(),
+});
 
 describe("setSafeMode", () => {
   it("turns on: state, an open event, an audit entry and a config revision in one go, and decide enforces it", async () => {
     const before = await counts();
-    const r = await setSafeMode(db, cli, { active: true, level: "READ_ONLY", reason: "incident 42", ttlMs: 2 * 3_600_000, message: "Read-only for now" }, T0, { traceId: "t-1" });
-    expect(r).toMatchObject({ active: true, level: "READ_ONLY", kind: "on", message: "Read-only for now", expiresAt: at(120) });
+    const r = await setSafeMode(
+      db,
+      cli,
+      { active: true, level: "READ_ONLY", reason: "incident 42", ttlMs: 2 * 3_600_000, message: "Read-only for now" },
+      T0,
+      { traceId: "t-1" },
+    );
+    expect(r).toMatchObject({
+      active: true,
+      level: "READ_ONLY",
+      kind: "on",
+      message: "Read-only for now",
+      expiresAt: at(120),
+    });
 
     const state = await db.safeModeState.findUniqueOrThrow({ where: { id: 1 }, include: { currentEvent: true } });
-    expect(state).toMatchObject({ active: true, level: "READ_ONLY", message: "Read-only for now", currentEventId: r.eventId });
-    expect(state.currentEvent).toMatchObject({ level: "READ_ONLY", reason: "incident 42", actorType: "CLI", actorName: "cli:oncall@host", startedAt: T0, expiresAt: at(120), endedAt: null });
+    expect(state).toMatchObject({
+      active: true,
+      level: "READ_ONLY",
+      message: "Read-only for now",
+      currentEventId: r.eventId,
+    });
+    expect(state.currentEvent).toMatchObject({
+      level: "READ_ONLY",
+      reason: "incident 42",
+      actorType: "CLI",
+      actorName: "cli:oncall@host",
+      startedAt: T0,
+      expiresAt: at(120),
+      endedAt: null,
+    });
 
     expect(await counts()).toEqual({ revisions: before.revisions + 1, audit: before.audit + 1, events: 1 });
     const audit = await db.auditLog.findFirstOrThrow({ orderBy: { id: "desc" } });
-    expect(audit).toMatchObject({ action: "safe_mode.on", actorType: "CLI", targetType: "safe_mode", targetId: r.eventId, configRevision: r.revision, traceId: "t-1" });
+    expect(audit).toMatchObject({
+      action: "safe_mode.on",
+      actorType: "CLI",
+      targetType: "safe_mode",
+      targetId: r.eventId,
+      configRevision: r.revision,
+      traceId: "t-1",
+    });
     expect(audit.diff).toMatchObject({ active: { from: false, to: true }, level: "READ_ONLY", reason: "incident 42" });
     expect(await verifyAuditChain(db)).toBeNull();
 
@@ -71,7 +110,11 @@ describe("setSafeMode", () => {
     const off = await setSafeMode(db, cli, { active: false, reason: "failover done" }, at(30));
     expect(off).toMatchObject({ active: false, kind: "off", eventId: on.eventId });
     expect(off.revision).toBe(on.revision + 1);
-    expect(await db.safeModeState.findUniqueOrThrow({ where: { id: 1 } })).toMatchObject({ active: false, message: null, currentEventId: null });
+    expect(await db.safeModeState.findUniqueOrThrow({ where: { id: 1 } })).toMatchObject({
+      active: false,
+      message: null,
+      currentEventId: null,
+    });
     expect(await db.safeModeEvent.findUniqueOrThrow({ where: { id: on.eventId } })).toMatchObject({
       level: "MAINTENANCE",
       actorType: "USER",
@@ -86,20 +129,44 @@ describe("setSafeMode", () => {
   });
 
   it("on while on updates the current activation in place; left-out fields are kept", async () => {
-    const first = await setSafeMode(db, cli, { active: true, level: "READ_ONLY", reason: "first", ttlMs: 3_600_000, message: "m1" }, T0);
+    const first = await setSafeMode(
+      db,
+      cli,
+      { active: true, level: "READ_ONLY", reason: "first", ttlMs: 3_600_000, message: "m1" },
+      T0,
+    );
     const second = await setSafeMode(db, user, { active: true, level: "MAINTENANCE", reason: "escalate" }, at(10));
-    expect(second).toMatchObject({ kind: "update", eventId: first.eventId, level: "MAINTENANCE", expiresAt: at(60), message: "m1" });
+    expect(second).toMatchObject({
+      kind: "update",
+      eventId: first.eventId,
+      level: "MAINTENANCE",
+      expiresAt: at(60),
+      message: "m1",
+    });
     expect(await db.safeModeEvent.count()).toBe(1);
-    expect(await db.safeModeEvent.findUniqueOrThrow({ where: { id: first.eventId } })).toMatchObject({ level: "MAINTENANCE", reason: "first", expiresAt: at(60) });
+    expect(await db.safeModeEvent.findUniqueOrThrow({ where: { id: first.eventId } })).toMatchObject({
+      level: "MAINTENANCE",
+      reason: "first",
+      expiresAt: at(60),
+    });
     const audit = await db.auditLog.findFirstOrThrow({ orderBy: { id: "desc" } });
     expect(audit.diff).toEqual({ reason: "escalate", level: { from: "READ_ONLY", to: "MAINTENANCE" } });
 
     // A new TTL counts from now; null removes the expiry; "" clears the message.
     const third = await setSafeMode(db, user, { active: true, reason: "longer", ttlMs: 7_200_000 }, at(20));
     expect(third.expiresAt).toEqual(at(140));
-    const fourth = await setSafeMode(db, user, { active: true, reason: "open-ended", ttlMs: null, message: "" }, at(30));
+    const fourth = await setSafeMode(
+      db,
+      user,
+      { active: true, reason: "open-ended", ttlMs: null, message: "" },
+      at(30),
+    );
     expect(fourth).toMatchObject({ expiresAt: null, message: null, level: "MAINTENANCE" });
-    expect(await db.safeModeState.findUniqueOrThrow({ where: { id: 1 } })).toMatchObject({ active: true, level: "MAINTENANCE", message: null });
+    expect(await db.safeModeState.findUniqueOrThrow({ where: { id: 1 } })).toMatchObject({
+      active: true,
+      level: "MAINTENANCE",
+      message: null,
+    });
   });
 
   it("on after the TTL elapsed closes the expired activation and opens a new one", async () => {
@@ -107,7 +174,11 @@ describe("setSafeMode", () => {
     const second = await setSafeMode(db, cli, { active: true, reason: "again" }, at(5));
     expect(second).toMatchObject({ kind: "on", level: "READ_ONLY", message: null, expiresAt: null });
     expect(second.eventId).not.toBe(first.eventId);
-    expect(await db.safeModeEvent.findUniqueOrThrow({ where: { id: first.eventId } })).toMatchObject({ endedAt: at(1), endedBy: "ttl", endReason: "expired (TTL elapsed)" });
+    expect(await db.safeModeEvent.findUniqueOrThrow({ where: { id: first.eventId } })).toMatchObject({
+      endedAt: at(1),
+      endedBy: "ttl",
+      endReason: "expired (TTL elapsed)",
+    });
     expect((await db.safeModeState.findUniqueOrThrow({ where: { id: 1 } })).currentEventId).toBe(second.eventId);
   });
 
@@ -121,10 +192,16 @@ describe("setSafeMode", () => {
     expect(await refused({ active: true, reason: "   " })).toMatch(/reason is required/);
     expect(await refused({ active: true, reason: "x", ttlMs: 5_000 })).toMatch(/at least 1 minute/);
     expect(await refused({ active: true, reason: "x", ttlMs: 31 * 86_400_000 })).toMatch(/at most 30 days/);
-    expect(await refused({ active: true, reason: "x", level: "PANIC" as "READ_ONLY" })).toMatch(/READ_ONLY or MAINTENANCE/);
-    expect(await refused({ active: false, reason: "x", level: "MAINTENANCE" })).toMatch(/only apply when turning safe mode on/);
+    expect(await refused({ active: true, reason: "x", level: "PANIC" as "READ_ONLY" })).toMatch(
+      /READ_ONLY or MAINTENANCE/,
+    );
+    expect(await refused({ active: false, reason: "x", level: "MAINTENANCE" })).toMatch(
+      /only apply when turning safe mode on/,
+    );
     expect(await refused({ active: false, reason: "nothing to do" })).toMatch(/already off/);
-    expect(((await setSafeMode(db, cli, { active: false, reason: "x" }).catch((e: unknown) => e)) as SafeModeError).code).toBe("CONFLICT");
+    expect(
+      ((await setSafeMode(db, cli, { active: false, reason: "x" }).catch((e: unknown) => e)) as SafeModeError).code,
+    ).toBe("CONFLICT");
     expect(await counts()).toEqual(before);
     expect((await db.safeModeState.findUniqueOrThrow({ where: { id: 1 } })).active).toBe(false);
   });

@@ -68,7 +68,13 @@ export interface SafeModeChange {
   /** "on" opened a new activation, "update" changed the current one, "off" closed it. */
   kind: "on" | "update" | "off";
   /** What the audit entry says (action, target, diff, summary). */
-  audit: { action: "safe_mode.on" | "safe_mode.off"; targetType: "safe_mode"; targetId: string; diff: Record<string, unknown>; summary: string };
+  audit: {
+    action: "safe_mode.on" | "safe_mode.off";
+    targetType: "safe_mode";
+    targetId: string;
+    diff: Record<string, unknown>;
+    summary: string;
+  };
 }
 
 function parseInput(input: SafeModeInput): z.output<typeof safeModeInputSchema> {
@@ -88,7 +94,12 @@ function parseInput(input: SafeModeInput): z.output<typeof safeModeInputSchema> 
  * `configMutation` add those in the same transaction). Input is validated first; a refusal
  * throws SafeModeError before anything is written.
  */
-export async function applySafeMode(tx: Tx, actor: Actor, input: SafeModeInput, now: Date = new Date()): Promise<SafeModeChange> {
+export async function applySafeMode(
+  tx: Tx,
+  actor: Actor,
+  input: SafeModeInput,
+  now: Date = new Date(),
+): Promise<SafeModeChange> {
   const data = parseInput(input);
   // The singleton exists after the seed; create it otherwise, then lock it so two switches at
   // the same moment apply one after the other.
@@ -103,12 +114,25 @@ export async function applySafeMode(tx: Tx, actor: Actor, input: SafeModeInput, 
     await tx.safeModeState.update({ where: { id: 1 }, data: { active: false, message: null, currentEventId: null } });
     let eventId = current?.id ?? "";
     if (current) {
-      await tx.safeModeEvent.update({ where: { id: current.id }, data: { endedAt: now, endedBy: by, endReason: data.reason } });
+      await tx.safeModeEvent.update({
+        where: { id: current.id },
+        data: { endedAt: now, endedBy: by, endReason: data.reason },
+      });
     } else {
       // Active without an event (written by hand or an older tool): record the end anyway.
       eventId = (
         await tx.safeModeEvent.create({
-          data: { level: state.level, reason: "(no recorded activation)", actorType: actor.type, actorId: actor.id ?? null, actorName: by, startedAt: now, endedAt: now, endedBy: by, endReason: data.reason },
+          data: {
+            level: state.level,
+            reason: "(no recorded activation)",
+            actorType: actor.type,
+            actorId: actor.id ?? null,
+            actorName: by,
+            startedAt: now,
+            endedAt: now,
+            endedBy: by,
+            endReason: data.reason,
+          },
         })
       ).id;
     }
@@ -144,7 +168,8 @@ export async function applySafeMode(tx: Tx, actor: Actor, input: SafeModeInput, 
     await tx.safeModeState.update({ where: { id: 1 }, data: { level, message } });
     const diff: Record<string, unknown> = { reason: data.reason };
     if (live.level !== level) diff.level = { from: live.level, to: level };
-    if (live.expiresAt?.getTime() !== expiresAt?.getTime()) diff.expiresAt = { from: live.expiresAt?.toISOString() ?? null, to: expiresAt?.toISOString() ?? null };
+    if (live.expiresAt?.getTime() !== expiresAt?.getTime())
+      diff.expiresAt = { from: live.expiresAt?.toISOString() ?? null, to: expiresAt?.toISOString() ?? null };
     if (state.message !== message) diff.message = { from: state.message, to: message };
     return {
       active: true,
@@ -153,15 +178,32 @@ export async function applySafeMode(tx: Tx, actor: Actor, input: SafeModeInput, 
       eventId: live.id,
       expiresAt,
       kind: "update",
-      audit: { action: "safe_mode.on", targetType: "safe_mode", targetId: live.id, diff, summary: `Safe mode ${level} updated: ${data.reason}` },
+      audit: {
+        action: "safe_mode.on",
+        targetType: "safe_mode",
+        targetId: live.id,
+        diff,
+        summary: `Safe mode ${level} updated: ${data.reason}`,
+      },
     };
   }
 
   if (current && expired) {
-    await tx.safeModeEvent.update({ where: { id: current.id }, data: { endedAt: current.expiresAt, endedBy: "ttl", endReason: "expired (TTL elapsed)" } });
+    await tx.safeModeEvent.update({
+      where: { id: current.id },
+      data: { endedAt: current.expiresAt, endedBy: "ttl", endReason: "expired (TTL elapsed)" },
+    });
   }
   const event = await tx.safeModeEvent.create({
-    data: { level, reason: data.reason, actorType: actor.type, actorId: actor.id ?? null, actorName: by, startedAt: now, expiresAt },
+    data: {
+      level,
+      reason: data.reason,
+      actorType: actor.type,
+      actorId: actor.id ?? null,
+      actorName: by,
+      startedAt: now,
+      expiresAt,
+    },
   });
   await tx.safeModeState.update({ where: { id: 1 }, data: { active: true, level, message, currentEventId: event.id } });
   const ttl = expiresAt ? ` until ${expiresAt.toISOString()}` : "";
@@ -176,7 +218,13 @@ export async function applySafeMode(tx: Tx, actor: Actor, input: SafeModeInput, 
       action: "safe_mode.on",
       targetType: "safe_mode",
       targetId: event.id,
-      diff: { active: { from: false, to: true }, level, expiresAt: expiresAt?.toISOString() ?? null, message, reason: data.reason },
+      diff: {
+        active: { from: false, to: true },
+        level,
+        expiresAt: expiresAt?.toISOString() ?? null,
+        message,
+        reason: data.reason,
+      },
       summary: `Safe mode ${level} on${ttl}: ${data.reason}`,
     },
   };
@@ -205,7 +253,8 @@ const UNIT_MS = { s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_0
  */
 export function parseDuration(text: string): number {
   const s = text.trim().toLowerCase();
-  const bad = () => new SafeModeError(`"${text}" is not a duration: use a number and a unit, e.g. 90s, 30m, 2h, 1d, 1w or 1h30m`);
+  const bad = () =>
+    new SafeModeError(`"${text}" is not a duration: use a number and a unit, e.g. 90s, 30m, 2h, 1d, 1w or 1h30m`);
   if (!/^(\d+[smhdw])+$/.test(s)) throw bad();
   let total = 0;
   for (const [, n, unit] of s.matchAll(/(\d+)([smhdw])/g)) total += Number(n) * UNIT_MS[unit as keyof typeof UNIT_MS];

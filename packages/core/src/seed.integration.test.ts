@@ -22,19 +22,44 @@ afterAll(async () => {
 
 describe("seedDemo", () => {
   it("creates the demo data set in one audited config revision", async () => {
-    const result = await seedDemo(db, { modelBaseUrl: "http://127.0.0.1:9/v1", internalApiBaseUrl: "http://127.0.0.1:9" });
-    expect(result.created).toMatchObject({ skills: BUILTIN_SKILLS.length, users: DEMO_USERS.length, conversations: 1, models: 1 });
+    const result = await seedDemo(db, {
+      modelBaseUrl: "http://127.0.0.1:9/v1",
+      internalApiBaseUrl: "http://127.0.0.1:9",
+    });
+    expect(result.created).toMatchObject({
+      skills: BUILTIN_SKILLS.length,
+      users: DEMO_USERS.length,
+      conversations: 1,
+      models: 1,
+    });
     expect(result.configRevision).toBe(1);
 
     const skills = await db.skill.findMany();
-    expect(skills.find((s) => s.key === "ticket.create")).toMatchObject({ riskClass: "WRITE", requiresApproval: true, enabled: false });
-    expect(skills.find((s) => s.key === "kb.search")).toMatchObject({ riskClass: "READ", enabled: true, settings: { baseUrl: "http://127.0.0.1:9" } });
+    expect(skills.find((s) => s.key === "ticket.create")).toMatchObject({
+      riskClass: "WRITE",
+      requiresApproval: true,
+      enabled: false,
+    });
+    expect(skills.find((s) => s.key === "kb.search")).toMatchObject({
+      riskClass: "READ",
+      enabled: true,
+      settings: { baseUrl: "http://127.0.0.1:9" },
+    });
     expect(skills.find((s) => s.key === "help")?.settings).toEqual({});
     const users = await db.user.findMany({ orderBy: { email: "asc" } });
     expect(users.map((u) => u.role).sort()).toEqual(["ADMIN", "APPROVER", "OPERATOR", "VIEWER"]);
-    expect(await db.conversation.findUnique({ where: { conversationId: DEMO_CONVERSATION_ID } })).toMatchObject({ status: "ENABLED" });
-    const route = await db.route.findFirstOrThrow({ where: { isDefault: true }, include: { modelEndpoint: true, budget: true } });
-    expect(route.modelEndpoint).toMatchObject({ name: "local_chat", baseUrl: "http://127.0.0.1:9/v1", apiKeyEnv: "LOCAL_MODEL_API_KEY" });
+    expect(await db.conversation.findUnique({ where: { conversationId: DEMO_CONVERSATION_ID } })).toMatchObject({
+      status: "ENABLED",
+    });
+    const route = await db.route.findFirstOrThrow({
+      where: { isDefault: true },
+      include: { modelEndpoint: true, budget: true },
+    });
+    expect(route.modelEndpoint).toMatchObject({
+      name: "local_chat",
+      baseUrl: "http://127.0.0.1:9/v1",
+      apiKeyEnv: "LOCAL_MODEL_API_KEY",
+    });
     expect(route.budget?.scope).toBe("DEFAULT");
     const audit = await db.auditLog.findMany();
     expect(audit).toHaveLength(1);

@@ -13,8 +13,18 @@ const SCHEMA = path.resolve(MIGRATIONS_DIR, "../schema.prisma");
 function migrateDiff(schemaPath: string) {
   const res = spawnSync(
     process.execPath,
-    [prismaCli, "migrate", "diff", "--from-migrations", MIGRATIONS_DIR, "--to-schema-datamodel", schemaPath,
-      "--exit-code", "--config", PRISMA_CONFIG],
+    [
+      prismaCli,
+      "migrate",
+      "diff",
+      "--from-migrations",
+      MIGRATIONS_DIR,
+      "--to-schema-datamodel",
+      schemaPath,
+      "--exit-code",
+      "--config",
+      PRISMA_CONFIG,
+    ],
     { encoding: "utf8", env: { ...process.env, PRISMA_HIDE_UPDATE_MESSAGE: "1" } },
   );
   return { code: res.status, output: `${res.stdout}${res.stderr}` };

@@ -31,9 +31,8 @@ export async function migrationStatus(query: (sql: string) => Promise<{ rows: un
   const committed = committedMigrations();
   let rows: { migration_name: string; finished_at: Date | null; rolled_back_at: Date | null }[] = [];
   try {
-    rows = (await query(
-      `SELECT migration_name, finished_at, rolled_back_at FROM _prisma_migrations`,
-    )).rows as typeof rows;
+    rows = (await query(`SELECT migration_name, finished_at, rolled_back_at FROM _prisma_migrations`))
+      .rows as typeof rows;
   } catch (error) {
     // 42P01: the table does not exist yet, so nothing is applied.
     if ((error as { code?: string }).code !== "42P01") throw error;

@@ -11,7 +11,9 @@ const port = Number(process.env.DEMO_MODEL_PORT ?? PORTS.demoModel);
 const apiKey = process.env.LOCAL_MODEL_API_KEY || undefined;
 
 const model = await startDemoModel({ port, ...(apiKey ? { apiKey } : {}) });
-console.log(`[demo-model] OpenAI-compatible demo model ready at ${model.url} (${apiKey ? "bearer key required" : "no key"})`);
+console.log(
+  `[demo-model] OpenAI-compatible demo model ready at ${model.url} (${apiKey ? "bearer key required" : "no key"})`,
+);
 
 for (const signal of ["SIGINT", "SIGTERM"] as const) {
   process.once(signal, () => {

@@ -46,7 +46,13 @@ function sendJson(res: ServerResponse, status: number, body: unknown, headers: R
   res.writeHead(status, { "content-type": "application/json", ...headers }).end(JSON.stringify(body));
 }
 
-function apiError(res: ServerResponse, status: number, type: string, message: string, headers?: Record<string, string>): void {
+function apiError(
+  res: ServerResponse,
+  status: number,
+  type: string,
+  message: string,
+  headers?: Record<string, string>,
+): void {
   sendJson(res, status, { error: { message, type, param: null, code: type } }, headers);
 }
 
@@ -57,8 +63,15 @@ function readBody(req: IncomingMessage): Promise<string> {
   return readRequestText(req, MAX_REQUEST_BYTES);
 }
 
-function isChatRequest(body: unknown): body is ChatRequest & { stream?: boolean; stream_options?: { include_usage?: boolean } } {
-  return !!body && typeof body === "object" && Array.isArray((body as ChatRequest).messages) && (body as ChatRequest).messages.length > 0;
+function isChatRequest(
+  body: unknown,
+): body is ChatRequest & { stream?: boolean; stream_options?: { include_usage?: boolean } } {
+  return (
+    !!body &&
+    typeof body === "object" &&
+    Array.isArray((body as ChatRequest).messages) &&
+    (body as ChatRequest).messages.length > 0
+  );
 }
 
 export function completion(id: string, req: ChatRequest, reply: DemoReply, callId: string) {
@@ -69,7 +82,13 @@ export function completion(id: string, req: ChatRequest, reply: DemoReply, callI
           role: "assistant" as const,
           content: null,
           refusal: null,
-          tool_calls: [{ id: callId, type: "function" as const, function: { name: reply.call.name, arguments: JSON.stringify(reply.call.arguments) } }],
+          tool_calls: [
+            {
+              id: callId,
+              type: "function" as const,
+              function: { name: reply.call.name, arguments: JSON.stringify(reply.call.arguments) },
+            },
+          ],
         };
   const prompt = promptTokens(req);
   const completionTokens = Math.max(1, countTokens(reply.kind === "text" ? reply.content : JSON.stringify(reply.call)));
@@ -78,7 +97,14 @@ export function completion(id: string, req: ChatRequest, reply: DemoReply, callI
     object: "chat.completion" as const,
     created: Math.floor(Date.now() / 1000),
     model: req.model ?? DEMO_MODEL_ID,
-    choices: [{ index: 0, message, logprobs: null, finish_reason: reply.kind === "text" ? ("stop" as const) : ("tool_calls" as const) }],
+    choices: [
+      {
+        index: 0,
+        message,
+        logprobs: null,
+        finish_reason: reply.kind === "text" ? ("stop" as const) : ("tool_calls" as const),
+      },
+    ],
     usage: { prompt_tokens: prompt, completion_tokens: completionTokens, total_tokens: prompt + completionTokens },
   };
 }
@@ -93,8 +119,24 @@ function writeStream(res: ServerResponse, full: ReturnType<typeof completion>, i
   send([{ index: 0, delta: { role: "assistant", content: "" }, finish_reason: null }]);
   const call = choice.message.tool_calls?.[0];
   if (call) {
-    send([{ index: 0, delta: { tool_calls: [{ index: 0, id: call.id, type: "function", function: { name: call.function.name, arguments: "" } }] }, finish_reason: null }]);
-    send([{ index: 0, delta: { tool_calls: [{ index: 0, function: { arguments: call.function.arguments } }] }, finish_reason: null }]);
+    send([
+      {
+        index: 0,
+        delta: {
+          tool_calls: [
+            { index: 0, id: call.id, type: "function", function: { name: call.function.name, arguments: "" } },
+          ],
+        },
+        finish_reason: null,
+      },
+    ]);
+    send([
+      {
+        index: 0,
+        delta: { tool_calls: [{ index: 0, function: { arguments: call.function.arguments } }] },
+        finish_reason: null,
+      },
+    ]);
   } else {
     for (const piece of (choice.message.content ?? "").match(/\S+\s*/g) ?? []) {
       send([{ index: 0, delta: { content: piece }, finish_reason: null }]);
@@ -139,7 +181,8 @@ export async function startDemoModel(opts: DemoModelOptions): Promise<DemoModel>
 
     if (req.method === "POST" && path === "/_demo/mode") {
       const b = (body ?? {}) as { mode?: unknown; latencyMs?: unknown };
-      if (!DEMO_MODES.includes(b.mode as DemoModelMode)) return apiError(res, 400, "invalid_request_error", `mode must be one of ${DEMO_MODES.join(", ")}`);
+      if (!DEMO_MODES.includes(b.mode as DemoModelMode))
+        return apiError(res, 400, "invalid_request_error", `mode must be one of ${DEMO_MODES.join(", ")}`);
       setMode(b.mode as DemoModelMode, typeof b.latencyMs === "number" ? { latencyMs: b.latencyMs } : {});
       return sendJson(res, 200, { mode, latencyMs: slowMs });
     }
@@ -148,17 +191,25 @@ export async function startDemoModel(opts: DemoModelOptions): Promise<DemoModel>
       return apiError(res, 401, "invalid_api_key", "Incorrect API key provided.");
     }
     if (mode === "down") return void req.socket.destroy();
-    if (mode === "error500") return apiError(res, 500, "server_error", "The demo model is failing on purpose (mode error500).");
-    if (mode === "rate_limited") return apiError(res, 429, "rate_limit_exceeded", "Rate limit reached (demo mode rate_limited).", { "retry-after": "1" });
+    if (mode === "error500")
+      return apiError(res, 500, "server_error", "The demo model is failing on purpose (mode error500).");
+    if (mode === "rate_limited")
+      return apiError(res, 429, "rate_limit_exceeded", "Rate limit reached (demo mode rate_limited).", {
+        "retry-after": "1",
+      });
     if (mode === "slow") await wait(slowMs);
     if (opts.latencyMs) await wait(opts.latencyMs);
     if (res.destroyed) return;
 
     if (req.method === "GET" && path === "/v1/models") {
-      return sendJson(res, 200, { object: "list", data: [{ id: DEMO_MODEL_ID, object: "model", created: 0, owned_by: "clawgate" }] });
+      return sendJson(res, 200, {
+        object: "list",
+        data: [{ id: DEMO_MODEL_ID, object: "model", created: 0, owned_by: "clawgate" }],
+      });
     }
     if (req.method === "POST" && path === "/v1/chat/completions") {
-      if (!isChatRequest(body)) return apiError(res, 400, "invalid_request_error", "messages must be a non-empty array");
+      if (!isChatRequest(body))
+        return apiError(res, 400, "invalid_request_error", "messages must be a non-empty array");
       counter += 1;
       const full = completion(`chatcmpl-demo-${counter}`, body, demoReply(body), `call_demo_${counter}`);
       if (body.stream) return writeStream(res, full, body.stream_options?.include_usage === true);

@@ -34,7 +34,9 @@ export function hydrateNativeSymlinks(): void {
     // The package exports only its entry (dist/index.js); its native/ folder sits beside dist/.
     nativeDir = path.join(path.dirname(createRequire(import.meta.url).resolve(pkg)), "..", "native");
   } catch {
-    throw new Error(`${pkg} is not installed: embedded PostgreSQL has no binaries for this platform; set DATABASE_URL instead`);
+    throw new Error(
+      `${pkg} is not installed: embedded PostgreSQL has no binaries for this platform; set DATABASE_URL instead`,
+    );
   }
   const listFile = path.join(nativeDir, "pg-symlinks.json");
   if (!existsSync(listFile)) return;
@@ -48,7 +50,11 @@ export function hydrateNativeSymlinks(): void {
   }
 }
 
-export async function startEmbeddedPostgres(opts: { dataDir: string; port: number; log?: (line: string) => void }): Promise<EmbeddedPg> {
+export async function startEmbeddedPostgres(opts: {
+  dataDir: string;
+  port: number;
+  log?: (line: string) => void;
+}): Promise<EmbeddedPg> {
   hydrateNativeSymlinks();
   const isRoot = process.getuid?.() === 0;
   const recent: string[] = []; // last log lines, shown when initdb or start fails

@@ -30,8 +30,20 @@ export interface FakeDingTalkUser {
  * in), one whose email the console does not know, and one without an email (both refused).
  */
 export const DEMO_DINGTALK_USERS: readonly FakeDingTalkUser[] = [
-  { unionId: "fakeUnion0001approver", openId: "fakeOpen0001", nick: "Ari Approver", email: "approver@clawgate.local", mobile: "13800000002" },
-  { unionId: "fakeUnion0002stranger", openId: "fakeOpen0002", nick: "Sam Stranger", email: "sam@example.com", mobile: "13800000005" },
+  {
+    unionId: "fakeUnion0001approver",
+    openId: "fakeOpen0001",
+    nick: "Ari Approver",
+    email: "approver@clawgate.local",
+    mobile: "13800000002",
+  },
+  {
+    unionId: "fakeUnion0002stranger",
+    openId: "fakeOpen0002",
+    nick: "Sam Stranger",
+    email: "sam@example.com",
+    mobile: "13800000005",
+  },
   { unionId: "fakeUnion0003noemail", openId: "fakeOpen0003", nick: "Nora NoEmail", mobile: "13800000006" },
 ];
 
@@ -75,7 +87,10 @@ function sendHtml(res: ServerResponse, status: number, title: string, body: stri
 
 function sendJson(res: ServerResponse, status: number, body: unknown): void {
   const payload = JSON.stringify(body);
-  res.writeHead(status, { "content-type": "application/json;charset=utf-8", "content-length": Buffer.byteLength(payload) });
+  res.writeHead(status, {
+    "content-type": "application/json;charset=utf-8",
+    "content-length": Buffer.byteLength(payload),
+  });
   res.end(payload);
 }
 
@@ -106,7 +121,8 @@ export function createFakeDingTalkOAuth(opts: FakeDingTalkOAuthOptions): FakeDin
 
   /** The authorize request's problem (shown on DingTalk's error page), or its redirect URL. */
   function checkAuthorize(params: URLSearchParams): { error: string } | { redirect: URL } {
-    if (params.get("client_id") !== opts.clientId) return { error: `unknown client_id: ${params.get("client_id") ?? "(none)"}` };
+    if (params.get("client_id") !== opts.clientId)
+      return { error: `unknown client_id: ${params.get("client_id") ?? "(none)"}` };
     if (params.get("response_type") !== "code") return { error: "response_type must be code" };
     const scope = (params.get("scope") ?? "").split(/\s+/);
     if (!scope.includes("openid")) return { error: "scope must include openid" };
@@ -116,19 +132,30 @@ export function createFakeDingTalkOAuth(opts: FakeDingTalkOAuthOptions): FakeDin
     } catch {
       return { error: "redirect_uri is missing or not a URL" };
     }
-    if (redirect.protocol !== "http:" && redirect.protocol !== "https:") return { error: "redirect_uri must be http(s)" };
-    if (opts.redirectUris && !opts.redirectUris.includes(redirect.toString())) return { error: `redirect_uri is not registered for this app: ${redirect}` };
+    if (redirect.protocol !== "http:" && redirect.protocol !== "https:")
+      return { error: "redirect_uri must be http(s)" };
+    if (opts.redirectUris && !opts.redirectUris.includes(redirect.toString()))
+      return { error: `redirect_uri is not registered for this app: ${redirect}` };
     return { redirect };
   }
 
   function authorizePage(res: ServerResponse, params: URLSearchParams): void {
     const checked = checkAuthorize(params);
-    if ("error" in checked) return sendHtml(res, 400, "Authorization error", `<h1>Authorization error</h1><p class="sub" role="alert">${escape(checked.error)}</p>`);
+    if ("error" in checked)
+      return sendHtml(
+        res,
+        400,
+        "Authorization error",
+        `<h1>Authorization error</h1><p class="sub" role="alert">${escape(checked.error)}</p>`,
+      );
     const hidden = ["client_id", "redirect_uri", "state", "response_type", "scope"]
       .map((k) => `<input type="hidden" name="${k}" value="${escape(params.get(k) ?? "")}">`)
       .join("");
     const accounts = users
-      .map((u) => `<button type="submit" name="unionId" value="${escape(u.unionId)}">Continue as ${escape(u.nick)}<small>${escape(u.email ?? "no email on this account")}</small></button>`)
+      .map(
+        (u) =>
+          `<button type="submit" name="unionId" value="${escape(u.unionId)}">Continue as ${escape(u.nick)}<small>${escape(u.email ?? "no email on this account")}</small></button>`,
+      )
       .join("");
     sendHtml(
       res,
@@ -145,7 +172,13 @@ export function createFakeDingTalkOAuth(opts: FakeDingTalkOAuthOptions): FakeDin
     if (text === undefined) return;
     const form = new URLSearchParams(text);
     const checked = checkAuthorize(form);
-    if ("error" in checked) return sendHtml(res, 400, "Authorization error", `<h1>Authorization error</h1><p class="sub" role="alert">${escape(checked.error)}</p>`);
+    if ("error" in checked)
+      return sendHtml(
+        res,
+        400,
+        "Authorization error",
+        `<h1>Authorization error</h1><p class="sub" role="alert">${escape(checked.error)}</p>`,
+      );
     const target = checked.redirect;
     const state = form.get("state");
     if (state !== null) target.searchParams.set("state", state);
@@ -153,7 +186,13 @@ export function createFakeDingTalkOAuth(opts: FakeDingTalkOAuthOptions): FakeDin
       target.searchParams.set("error", "access_denied");
     } else {
       const user = users.find((u) => u.unionId === form.get("unionId"));
-      if (!user) return sendHtml(res, 400, "Authorization error", `<h1>Authorization error</h1><p class="sub" role="alert">unknown account</p>`);
+      if (!user)
+        return sendHtml(
+          res,
+          400,
+          "Authorization error",
+          `<h1>Authorization error</h1><p class="sub" role="alert">unknown account</p>`,
+        );
       const code = randomBytes(16).toString("hex");
       codes.set(code, { unionId: user.unionId, clientId: opts.clientId, expiresAt: Date.now() + CODE_TTL_MS });
       // DingTalk's docs name the code `authCode` on the redirect.
@@ -173,11 +212,14 @@ export function createFakeDingTalkOAuth(opts: FakeDingTalkOAuthOptions): FakeDin
     } catch {
       return apiError(res, 400, "InvalidParameter", "body must be a JSON object");
     }
-    if (body.clientId !== opts.clientId || body.clientSecret !== opts.clientSecret) return apiError(res, 400, "invalidClientIdOrSecret", "无效的clientId或者clientSecret");
-    if (body.grantType !== "authorization_code") return apiError(res, 400, "InvalidParameter.GrantType", "grantType must be authorization_code");
+    if (body.clientId !== opts.clientId || body.clientSecret !== opts.clientSecret)
+      return apiError(res, 400, "invalidClientIdOrSecret", "无效的clientId或者clientSecret");
+    if (body.grantType !== "authorization_code")
+      return apiError(res, 400, "InvalidParameter.GrantType", "grantType must be authorization_code");
     const code = typeof body.code === "string" ? codes.get(body.code) : undefined;
     if (typeof body.code === "string") codes.delete(body.code); // single use
-    if (!code || code.expiresAt < Date.now() || code.clientId !== body.clientId) return apiError(res, 400, "invalidAuthCode", "不合法的临时授权码");
+    if (!code || code.expiresAt < Date.now() || code.clientId !== body.clientId)
+      return apiError(res, 400, "invalidAuthCode", "不合法的临时授权码");
     const accessToken = randomBytes(16).toString("hex");
     tokens.set(accessToken, { unionId: code.unionId, expiresAt: Date.now() + TOKEN_TTL_S * 1000 });
     sendJson(res, 200, { accessToken, refreshToken: randomBytes(16).toString("hex"), expireIn: TOKEN_TTL_S });
@@ -186,7 +228,8 @@ export function createFakeDingTalkOAuth(opts: FakeDingTalkOAuthOptions): FakeDin
   function me(req: IncomingMessage, res: ServerResponse): void {
     const header = req.headers["x-acs-dingtalk-access-token"];
     const token = typeof header === "string" ? tokens.get(header) : undefined;
-    if (!token || token.expiresAt < Date.now()) return apiError(res, 401, "InvalidAuthentication", "不合法的access_token");
+    if (!token || token.expiresAt < Date.now())
+      return apiError(res, 401, "InvalidAuthentication", "不合法的access_token");
     const user = users.find((u) => u.unionId === token.unionId);
     if (!user) return apiError(res, 404, "user.not.found", "user not found");
     sendJson(res, 200, {

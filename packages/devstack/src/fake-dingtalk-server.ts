@@ -10,14 +10,18 @@ import { PORTS } from "./ports.ts";
 const appKey = process.env.DINGTALK_APP_KEY;
 const appSecret = process.env.DINGTALK_APP_SECRET;
 if (!appKey || !appSecret) {
-  console.error("[fake-dingtalk] DINGTALK_APP_KEY and DINGTALK_APP_SECRET are required (the runtime's app credentials)");
+  console.error(
+    "[fake-dingtalk] DINGTALK_APP_KEY and DINGTALK_APP_SECRET are required (the runtime's app credentials)",
+  );
   process.exit(1);
 }
 const port = Number(process.env.FAKE_DINGTALK_PORT ?? PORTS.fakeDingtalk);
 const callbackUrl = process.env.FAKE_DINGTALK_CALLBACK_URL ?? `http://127.0.0.1:${PORTS.runtime}/dingtalk/robot`;
 
 const fake = await startFakeDingTalk({ port, appKey, appSecret, callbackUrl });
-console.log(`[fake-dingtalk] fake DingTalk ready at ${fake.url} (robot ${appKey}, HTTP-mode callbacks to ${callbackUrl})`);
+console.log(
+  `[fake-dingtalk] fake DingTalk ready at ${fake.url} (robot ${appKey}, HTTP-mode callbacks to ${callbackUrl})`,
+);
 
 for (const signal of ["SIGINT", "SIGTERM"] as const) {
   process.once(signal, () => {

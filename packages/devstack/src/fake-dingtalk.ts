@@ -176,7 +176,8 @@ class HttpError extends Error {
 
 const requestId = () => randomUUID().replace(/-/g, "").toUpperCase();
 /** OpenAPI error body, as api.dingtalk.com returns it. */
-const apiError = (status: number, code: string, message: string) => new HttpError(status, { code, message, requestid: requestId() });
+const apiError = (status: number, code: string, message: string) =>
+  new HttpError(status, { code, message, requestid: requestId() });
 /** oapi error body (sessionWebhook). */
 const oapiError = (status: number, errcode: number, errmsg: string) => new HttpError(status, { errcode, errmsg });
 
@@ -184,7 +185,8 @@ async function readBody(req: IncomingMessage): Promise<string> {
   try {
     return await readRequestText(req, MAX_BODY_BYTES);
   } catch (error) {
-    if (error instanceof BodyTooLargeError) throw new HttpError(413, { code: "RequestEntityTooLarge", message: "body too large" });
+    if (error instanceof BodyTooLargeError)
+      throw new HttpError(413, { code: "RequestEntityTooLarge", message: "body too large" });
     throw error;
   }
 }
@@ -202,7 +204,10 @@ async function readJson(req: IncomingMessage, bad: () => HttpError): Promise<Rec
 
 function sendJson(res: ServerResponse, status: number, body: unknown): void {
   const payload = JSON.stringify(body);
-  res.writeHead(status, { "content-type": "application/json;charset=utf-8", "content-length": Buffer.byteLength(payload) });
+  res.writeHead(status, {
+    "content-type": "application/json;charset=utf-8",
+    "content-length": Buffer.byteLength(payload),
+  });
   res.end(payload);
 }
 
@@ -317,9 +322,11 @@ export async function startFakeDingTalk(opts: FakeDingTalkOptions): Promise<Fake
 
   function checkToken(req: IncomingMessage): void {
     const token = req.headers["x-acs-dingtalk-access-token"];
-    if (typeof token !== "string" || !token) throw apiError(401, "MissingAccessToken", "access token is required (x-acs-dingtalk-access-token)");
+    if (typeof token !== "string" || !token)
+      throw apiError(401, "MissingAccessToken", "access token is required (x-acs-dingtalk-access-token)");
     const expiresAt = tokens.get(token);
-    if (expiresAt === undefined || expiresAt < Date.now()) throw apiError(401, "InvalidAuthentication", "不合法的access_token");
+    if (expiresAt === undefined || expiresAt < Date.now())
+      throw apiError(401, "InvalidAuthentication", "不合法的access_token");
   }
 
   // ---- HTTP routes ----
@@ -348,12 +355,18 @@ export async function startFakeDingTalk(opts: FakeDingTalkOptions): Promise<Fake
     sendJson(res, 200, { endpoint: `${wsBase}/connect`, ticket });
   }
 
-  async function openApiSend(req: IncomingMessage, res: ServerResponse, kind: "groupMessages" | "oToMessages"): Promise<void> {
+  async function openApiSend(
+    req: IncomingMessage,
+    res: ServerResponse,
+    kind: "groupMessages" | "oToMessages",
+  ): Promise<void> {
     checkToken(req);
     const body = await readJson(req, () => apiError(400, "InvalidParameter", "body must be JSON"));
-    if (body.robotCode !== robotCode) throw apiError(400, "resource.not.found", `robot not found: ${String(body.robotCode)}`);
+    if (body.robotCode !== robotCode)
+      throw apiError(400, "resource.not.found", `robot not found: ${String(body.robotCode)}`);
     const msgKey = str(body.msgKey);
-    if (!msgKey || !OPENAPI_MSG_KEYS.has(msgKey)) throw apiError(400, "InvalidParameter.MsgKey", `unknown msgKey: ${String(body.msgKey)}`);
+    if (!msgKey || !OPENAPI_MSG_KEYS.has(msgKey))
+      throw apiError(400, "InvalidParameter.MsgKey", `unknown msgKey: ${String(body.msgKey)}`);
     const msgParamText = str(body.msgParam);
     if (msgParamText === undefined) throw apiError(400, "MissingParameter", "msgParam is required (a JSON string)");
     if (Buffer.byteLength(msgParamText, "utf8") > MSG_PARAM_MAX_BYTES) {
@@ -373,7 +386,11 @@ export async function startFakeDingTalk(opts: FakeDingTalkOptions): Promise<Fake
       if (!cid) throw apiError(400, "MissingParameter", "openConversationId is required");
       conversationId = cid;
     } else {
-      if (!Array.isArray(body.userIds) || body.userIds.length === 0 || !body.userIds.every((u) => typeof u === "string" && u)) {
+      if (
+        !Array.isArray(body.userIds) ||
+        body.userIds.length === 0 ||
+        !body.userIds.every((u) => typeof u === "string" && u)
+      ) {
         throw apiError(400, "MissingParameter", "userIds is required");
       }
       if (body.userIds.length > 20) throw apiError(400, "InvalidParameter.UserIds", "at most 20 userIds");
@@ -393,7 +410,13 @@ export async function startFakeDingTalk(opts: FakeDingTalkOptions): Promise<Fake
       at: Date.now(),
     });
     const processQueryKey = randomBytes(12).toString("base64");
-    sendJson(res, 200, kind === "groupMessages" ? { processQueryKey } : { processQueryKey, invalidStaffIdList: [], flowControlledStaffIdList: [] });
+    sendJson(
+      res,
+      200,
+      kind === "groupMessages"
+        ? { processQueryKey }
+        : { processQueryKey, invalidStaffIdList: [], flowControlledStaffIdList: [] },
+    );
   }
 
   async function sessionWebhook(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
@@ -404,8 +427,16 @@ export async function startFakeDingTalk(opts: FakeDingTalkOptions): Promise<Fake
     const content = messageContent(body);
     if (!content) throw oapiError(400, 40035, `缺少参数 json: not a valid ${String(body.msgtype)} message`);
     // DingTalk answers a throttled webhook with HTTP 200 and errcode 410100.
-    if (throttled()) return sendJson(res, 200, { errcode: 410100, errmsg: "send too fast, exceed 20 times per minute" });
-    record({ via: "sessionWebhook", conversationId: session.conversationId, msgtype: String(body.msgtype), ...content, body, at: Date.now() });
+    if (throttled())
+      return sendJson(res, 200, { errcode: 410100, errmsg: "send too fast, exceed 20 times per minute" });
+    record({
+      via: "sessionWebhook",
+      conversationId: session.conversationId,
+      msgtype: String(body.msgtype),
+      ...content,
+      body,
+      at: Date.now(),
+    });
     sendJson(res, 200, { errcode: 0, errmsg: "ok" });
   }
 
@@ -413,7 +444,8 @@ export async function startFakeDingTalk(opts: FakeDingTalkOptions): Promise<Fake
     const body = await readJson(req, () => new HttpError(400, { message: "body must be JSON" }));
     const conversationId = str(body.conversationId);
     const text = str(body.text);
-    if (!conversationId || text === undefined) throw new HttpError(400, { message: "conversationId and text are required" });
+    if (!conversationId || text === undefined)
+      throw new HttpError(400, { message: "conversationId and text are required" });
     const via = body.via === "http" || body.via === "stream" ? body.via : undefined;
     const timeoutMs = typeof body.timeoutMs === "number" && body.timeoutMs > 0 ? body.timeoutMs : 30_000;
     const startIndex = sent.length;
@@ -538,7 +570,14 @@ export async function startFakeDingTalk(opts: FakeDingTalkOptions): Promise<Fake
     } catch {
       // keep the string
     }
-    const ack: StreamAck = { messageId, kind, code: msg.code, data, at: Date.now(), ...(frame ? { msgId: frame.msgId } : {}) };
+    const ack: StreamAck = {
+      messageId,
+      kind,
+      code: msg.code,
+      data,
+      at: Date.now(),
+      ...(frame ? { msgId: frame.msgId } : {}),
+    };
     acks.push(ack);
     if (kind === "ping") pings.delete(messageId);
     if (frame && msg.code === 200) {
@@ -549,7 +588,10 @@ export async function startFakeDingTalk(opts: FakeDingTalkOptions): Promise<Fake
   }
 
   function subscribed(conn: StreamConn): boolean {
-    return conn.ws.readyState === WebSocket.OPEN && conn.topics.some((t) => t === `CALLBACK:${FAKE_ROBOT_TOPIC}` || t === "CALLBACK:*");
+    return (
+      conn.ws.readyState === WebSocket.OPEN &&
+      conn.topics.some((t) => t === `CALLBACK:${FAKE_ROBOT_TOPIC}` || t === "CALLBACK:*")
+    );
   }
 
   function pickConnection(): StreamConn | undefined {
@@ -652,7 +694,10 @@ export async function startFakeDingTalk(opts: FakeDingTalkOptions): Promise<Fake
       conversationType,
       senderId,
       ...(conversationType === "2"
-        ? { conversationTitle: input.conversationTitle ?? DEMO_GROUP_TITLES[input.conversationId] ?? `Group ${input.conversationId}` }
+        ? {
+            conversationTitle:
+              input.conversationTitle ?? DEMO_GROUP_TITLES[input.conversationId] ?? `Group ${input.conversationId}`,
+          }
         : {}),
       isInAtList: true,
       sessionWebhook: `${webhookBase}/robot/sendBySession?session=${session}`,
@@ -674,7 +719,10 @@ export async function startFakeDingTalk(opts: FakeDingTalkOptions): Promise<Fake
         signal: AbortSignal.timeout(callbackTimeoutMs),
       });
     } catch (error) {
-      const reason = (error as Error).name === "TimeoutError" ? `no response within ${callbackTimeoutMs} ms` : ((error as Error).cause as Error | undefined)?.message ?? (error as Error).message;
+      const reason =
+        (error as Error).name === "TimeoutError"
+          ? `no response within ${callbackTimeoutMs} ms`
+          : (((error as Error).cause as Error | undefined)?.message ?? (error as Error).message);
       throw new Error(`fake DingTalk: callback ${opts.callbackUrl} failed: ${reason}`);
     }
     const text = await res.text().catch(() => "");
@@ -684,7 +732,14 @@ export async function startFakeDingTalk(opts: FakeDingTalkOptions): Promise<Fake
         const reply = obj(JSON.parse(text));
         const content = reply && reply.msgtype !== "empty" ? messageContent(reply) : undefined;
         if (reply && content) {
-          record({ via: "callbackResponse", conversationId: String(message.conversationId), msgtype: String(reply.msgtype), ...content, body: reply, at: Date.now() });
+          record({
+            via: "callbackResponse",
+            conversationId: String(message.conversationId),
+            msgtype: String(reply.msgtype),
+            ...content,
+            body: reply,
+            at: Date.now(),
+          });
         }
       } catch {
         // not a reply
@@ -695,7 +750,9 @@ export async function startFakeDingTalk(opts: FakeDingTalkOptions): Promise<Fake
 
   async function deliverStream(message: Record<string, unknown>): Promise<void> {
     if (!(await waitForConnection(streamWaitMs))) {
-      throw new Error(`fake DingTalk: no Stream connection subscribed to ${FAKE_ROBOT_TOPIC} within ${streamWaitMs} ms`);
+      throw new Error(
+        `fake DingTalk: no Stream connection subscribed to ${FAKE_ROBOT_TOPIC} within ${streamWaitMs} ms`,
+      );
     }
     const messageId = randomUUID();
     const frame: PendingFrame = {
@@ -730,7 +787,8 @@ export async function startFakeDingTalk(opts: FakeDingTalkOptions): Promise<Fake
       const check = () => {
         const from = cursors.get(conversationId) ?? 0;
         const matches: number[] = [];
-        for (let i = from; i < sent.length && matches.length < count; i++) if (sent[i]!.conversationId === conversationId) matches.push(i);
+        for (let i = from; i < sent.length && matches.length < count; i++)
+          if (sent[i]!.conversationId === conversationId) matches.push(i);
         if (matches.length < count) return false;
         cursors.set(conversationId, matches[matches.length - 1]! + 1);
         resolve(matches.map((i) => sent[i]!));
@@ -747,7 +805,9 @@ export async function startFakeDingTalk(opts: FakeDingTalkOptions): Promise<Fake
       const timer = setTimeout(() => {
         done();
         const got = sent.slice(cursors.get(conversationId) ?? 0).filter((m) => m.conversationId === conversationId);
-        reject(new Error(`fake DingTalk: ${got.length} of ${count} replies to ${conversationId} within ${timeoutMs} ms`));
+        reject(
+          new Error(`fake DingTalk: ${got.length} of ${count} replies to ${conversationId} within ${timeoutMs} ms`),
+        );
       }, timeoutMs);
       sentListeners.add(listener);
     });

@@ -55,12 +55,36 @@ export interface FakeInternalApi {
 }
 
 export const KB_ARTICLES: readonly KbArticle[] = [
-  { title: "VPN setup on macOS and Windows", url: "https://kb.example.internal/vpn-setup", body: "Install the VPN client, sign in with SSO, and choose the nearest gateway. If the VPN drops, restart the client." },
-  { title: "Resetting your SSO password", url: "https://kb.example.internal/sso-password", body: "Use the self-service portal to reset your SSO password; a reset link is sent to your work email." },
-  { title: "On-call handbook: paging and escalation", url: "https://kb.example.internal/on-call", body: "Acknowledge a page within 5 minutes. Escalate to the secondary on-call after 15 minutes without progress." },
-  { title: "请假流程说明", url: "https://kb.example.internal/leave-policy", body: "在钉钉审批中提交请假申请，直属主管审批后生效。年假需提前三天申请。" },
-  { title: "报销制度与发票要求", url: "https://kb.example.internal/expenses", body: "差旅报销需在出差结束后30天内提交，并附上合规发票。" },
-  { title: "VPN 连接故障排查", url: "https://kb.example.internal/vpn-troubleshooting-zh", body: "VPN 无法连接时，先检查网络，再重启客户端；仍失败请联系 IT 服务台。" },
+  {
+    title: "VPN setup on macOS and Windows",
+    url: "https://kb.example.internal/vpn-setup",
+    body: "Install the VPN client, sign in with SSO, and choose the nearest gateway. If the VPN drops, restart the client.",
+  },
+  {
+    title: "Resetting your SSO password",
+    url: "https://kb.example.internal/sso-password",
+    body: "Use the self-service portal to reset your SSO password; a reset link is sent to your work email.",
+  },
+  {
+    title: "On-call handbook: paging and escalation",
+    url: "https://kb.example.internal/on-call",
+    body: "Acknowledge a page within 5 minutes. Escalate to the secondary on-call after 15 minutes without progress.",
+  },
+  {
+    title: "请假流程说明",
+    url: "https://kb.example.internal/leave-policy",
+    body: "在钉钉审批中提交请假申请，直属主管审批后生效。年假需提前三天申请。",
+  },
+  {
+    title: "报销制度与发票要求",
+    url: "https://kb.example.internal/expenses",
+    body: "差旅报销需在出差结束后30天内提交，并附上合规发票。",
+  },
+  {
+    title: "VPN 连接故障排查",
+    url: "https://kb.example.internal/vpn-troubleshooting-zh",
+    body: "VPN 无法连接时，先检查网络，再重启客户端；仍失败请联系 IT 服务台。",
+  },
 ];
 
 const SEED_TICKETS: readonly FakeTicket[] = [
@@ -84,7 +108,11 @@ export function searchKb(query: string, limit: number): { title: string; url: st
     .map(({ a }) => ({ title: a.title, url: a.url, snippet: a.body.slice(0, 120) }));
 }
 
-export async function startFakeInternalApi(opts: { port: number; token?: string; host?: string }): Promise<FakeInternalApi> {
+export async function startFakeInternalApi(opts: {
+  port: number;
+  token?: string;
+  host?: string;
+}): Promise<FakeInternalApi> {
   const requests: RecordedRequest[] = [];
   const tickets = new Map(SEED_TICKETS.map((t) => [t.id, { ...t }]));
   const byIdempotencyKey = new Map<string, { id: string; url: string }>();
@@ -116,7 +144,8 @@ export async function startFakeInternalApi(opts: { port: number; token?: string;
       ...(body !== undefined ? { body } : {}),
       at: Date.now(),
     });
-    if (opts.token && req.headers.authorization !== `Bearer ${opts.token}`) return send(res, 401, { error: "unauthorized" });
+    if (opts.token && req.headers.authorization !== `Bearer ${opts.token}`)
+      return send(res, 401, { error: "unauthorized" });
 
     if (fault) {
       const f = fault;
@@ -127,7 +156,13 @@ export async function startFakeInternalApi(opts: { port: number; token?: string;
     route(req.method ?? "GET", u, body, req.headers["idempotency-key"], res);
   };
 
-  const route = (method: string, u: URL, body: unknown, idemKey: string | string[] | undefined, res: ServerResponse): void => {
+  const route = (
+    method: string,
+    u: URL,
+    body: unknown,
+    idemKey: string | string[] | undefined,
+    res: ServerResponse,
+  ): void => {
     if (method === "GET" && u.pathname === "/kb/search") {
       const limit = Math.min(Math.max(Number(u.searchParams.get("limit") ?? 3) || 3, 1), 10);
       return send(res, 200, { results: searchKb(u.searchParams.get("q") ?? "", limit) });
@@ -135,11 +170,18 @@ export async function startFakeInternalApi(opts: { port: number; token?: string;
     const ticketMatch = /^\/tickets\/([^/]+)$/.exec(u.pathname);
     if (method === "GET" && ticketMatch) {
       const t = tickets.get(decodeURIComponent(ticketMatch[1]!));
-      return t ? send(res, 200, { id: t.id, status: t.status, owner: t.owner, title: t.title }) : send(res, 404, { error: "not found" });
+      return t
+        ? send(res, 200, { id: t.id, status: t.status, owner: t.owner, title: t.title })
+        : send(res, 404, { error: "not found" });
     }
     if (method === "POST" && u.pathname === "/tickets") {
       const b = body as { project?: unknown; title?: unknown; body?: unknown; reporter?: unknown } | undefined;
-      if (typeof b?.project !== "string" || !/^[A-Z][A-Z0-9]+$/.test(b.project) || typeof b.title !== "string" || !b.title) {
+      if (
+        typeof b?.project !== "string" ||
+        !/^[A-Z][A-Z0-9]+$/.test(b.project) ||
+        typeof b.title !== "string" ||
+        !b.title
+      ) {
         return send(res, 400, { error: "project and title are required" });
       }
       const key = typeof idemKey === "string" ? idemKey : undefined;

@@ -31,7 +31,11 @@ describe("demo OIDC provider", () => {
   const jar = new Map<string, string>();
   const cookie = () => [...jar].map(([k, v]) => `${k}=${v}`).join("; ");
   async function send(url: string, init: RequestInit = {}) {
-    const res = await fetch(new URL(url, base), { ...init, redirect: "manual", headers: { ...init.headers, cookie: cookie() } });
+    const res = await fetch(new URL(url, base), {
+      ...init,
+      redirect: "manual",
+      headers: { ...init.headers, cookie: cookie() },
+    });
     for (const c of res.headers.getSetCookie()) {
       const [pair = ""] = c.split(";");
       const i = pair.indexOf("=");
@@ -55,7 +59,9 @@ describe("demo OIDC provider", () => {
   });
 
   it("refuses an authorization request without PKCE", async () => {
-    const res = await send(`/auth?client_id=console&response_type=code&scope=openid&redirect_uri=${encodeURIComponent(CLIENT.redirectUris[0] ?? "")}&state=s`);
+    const res = await send(
+      `/auth?client_id=console&response_type=code&scope=openid&redirect_uri=${encodeURIComponent(CLIENT.redirectUris[0] ?? "")}&state=s`,
+    );
     expect(res.status).toBe(303);
     expect(res.headers.get("location")).toMatch(/^http:\/\/localhost:9\/cb\?error=invalid_request/);
   });

@@ -75,7 +75,12 @@ function sendHtml(res: ServerResponse, status: number, html: string, formAction:
 export function createOidcProvider(opts: OidcProviderOptions): Provider {
   const byEmail = new Map(opts.users.map((u) => [u.email.toLowerCase(), u]));
   const clientIds = new Set(opts.clients.map((c) => c.clientId));
-  const signingKey = { ...generateKeyPairSync("rsa", { modulusLength: 2048 }).privateKey.export({ format: "jwk" }), kid: randomUUID(), use: "sig", alg: "RS256" };
+  const signingKey = {
+    ...generateKeyPairSync("rsa", { modulusLength: 2048 }).privateKey.export({ format: "jwk" }),
+    kid: randomUUID(),
+    use: "sig",
+    alg: "RS256",
+  };
 
   return new Provider(opts.issuer, {
     clients: opts.clients.map((c) => ({
@@ -96,7 +101,14 @@ export function createOidcProvider(opts: OidcProviderOptions): Provider {
     pkce: { required: () => true },
     features: { devInteractions: { enabled: false }, rpInitiatedLogout: { enabled: false } },
     interactions: { url: (_ctx: unknown, interaction: { uid: string }) => `/interaction/${interaction.uid}` },
-    ttl: { AccessToken: 600, AuthorizationCode: 60, IdToken: 600, Interaction: 600, Session: 8 * 3600, Grant: 8 * 3600 },
+    ttl: {
+      AccessToken: 600,
+      AuthorizationCode: 60,
+      IdToken: 600,
+      Interaction: 600,
+      Session: 8 * 3600,
+      Grant: 8 * 3600,
+    },
     clientBasedCORS: () => false,
     async findAccount(_ctx: unknown, sub: string): Promise<Account | undefined> {
       const user = byEmail.get(sub);
@@ -133,20 +145,47 @@ export async function startOidcProvider(opts: OidcProviderOptions): Promise<Runn
     try {
       details = await provider.interactionDetails(req, res);
     } catch {
-      return sendHtml(res, 400, messagePage("Sign-in expired", "This sign-in attempt is no longer valid. Go back to the console and sign in again."), formAction);
+      return sendHtml(
+        res,
+        400,
+        messagePage(
+          "Sign-in expired",
+          "This sign-in attempt is no longer valid. Go back to the console and sign in again.",
+        ),
+        formAction,
+      );
     }
-    if (details.uid !== uid) return sendHtml(res, 400, messagePage("Sign-in error", "Interaction mismatch."), formAction);
+    if (details.uid !== uid)
+      return sendHtml(res, 400, messagePage("Sign-in error", "Interaction mismatch."), formAction);
     if (details.prompt.name !== "login") {
-      return sendHtml(res, 403, messagePage("Not allowed", `This demo identity provider only grants "${GRANTED_SCOPE}".`), formAction);
+      return sendHtml(
+        res,
+        403,
+        messagePage("Not allowed", `This demo identity provider only grants "${GRANTED_SCOPE}".`),
+        formAction,
+      );
     }
-    if (req.method === "GET" && !action) return sendHtml(res, 200, loginPage({ uid, hint: opts.loginHint }), formAction);
-    if (req.method !== "POST" || action !== "login") return sendHtml(res, 405, messagePage("Not allowed", "Method not allowed."), formAction);
+    if (req.method === "GET" && !action)
+      return sendHtml(res, 200, loginPage({ uid, hint: opts.loginHint }), formAction);
+    if (req.method !== "POST" || action !== "login")
+      return sendHtml(res, 405, messagePage("Not allowed", "Method not allowed."), formAction);
 
     const form = await readForm(req);
     const email = form.get("email") ?? "";
     const user = checkPassword(opts.users, email, form.get("password") ?? "");
-    if (!user) return sendHtml(res, 401, loginPage({ uid, hint: opts.loginHint, email, error: "Wrong email or password." }), formAction);
-    await provider.interactionFinished(req, res, { login: { accountId: user.email.toLowerCase() } }, { mergeWithLastSubmission: false });
+    if (!user)
+      return sendHtml(
+        res,
+        401,
+        loginPage({ uid, hint: opts.loginHint, email, error: "Wrong email or password." }),
+        formAction,
+      );
+    await provider.interactionFinished(
+      req,
+      res,
+      { login: { accountId: user.email.toLowerCase() } },
+      { mergeWithLastSubmission: false },
+    );
   }
 
   const server = createServer((req, res) => {

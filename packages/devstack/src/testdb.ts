@@ -32,7 +32,8 @@ export async function createTestDatabase(
   opts: { migrate?: boolean; prefix?: string; serverUrl?: string } = {},
 ): Promise<TestDatabase> {
   const serverUrl = opts.serverUrl ?? process.env.DATABASE_URL;
-  if (!serverUrl) throw new Error("DATABASE_URL is not set: run the tests with `npm test`, which prepares a database server");
+  if (!serverUrl)
+    throw new Error("DATABASE_URL is not set: run the tests with `npm test`, which prepares a database server");
   const name = `${opts.prefix ?? "clawgate_t"}_${Date.now().toString(36)}_${randomBytes(3).toString("hex")}`;
   await admin(serverUrl, `CREATE DATABASE "${name}"`);
   const url = withDatabase(serverUrl, name);

@@ -35,7 +35,15 @@ const user = (content: string): ChatCompletionMessageParam[] => [
 
 describe("tool names", () => {
   it("maps dotted skill keys to OpenAI function names and back", () => {
-    expect(SKILLS.map(toolName)).toEqual(["help", "status", "kb_search", "ticket_lookup", "ticket_create", "group_announce", "http_fetch"]);
+    expect(SKILLS.map(toolName)).toEqual([
+      "help",
+      "status",
+      "kb_search",
+      "ticket_lookup",
+      "ticket_create",
+      "group_announce",
+      "http_fetch",
+    ]);
     for (const key of SKILLS) expect(skillKeyOf(toolName(key), SKILLS)).toBe(key);
     expect(skillKeyOf("kb.search", SKILLS)).toBe("kb.search");
     expect(skillKeyOf("rm_rf", SKILLS)).toBeUndefined();
@@ -55,10 +63,17 @@ describe("answers", () => {
     expect(a.object).toBe("chat.completion");
     expect(a.model).toBe("clawgate-demo");
     expect(a.choices[0]!.finish_reason).toBe("stop");
-    expect(a.choices[0]!.message).toMatchObject({ role: "assistant", content: 'Demo model here. You said: "hello there"' });
+    expect(a.choices[0]!.message).toMatchObject({
+      role: "assistant",
+      content: 'Demo model here. You said: "hello there"',
+    });
     expect(b.choices[0]!.message.content).toBe(a.choices[0]!.message.content);
     expect(a.id).not.toBe(b.id);
-    expect(a.usage).toEqual({ prompt_tokens: b.usage!.prompt_tokens, completion_tokens: b.usage!.completion_tokens, total_tokens: b.usage!.total_tokens });
+    expect(a.usage).toEqual({
+      prompt_tokens: b.usage!.prompt_tokens,
+      completion_tokens: b.usage!.completion_tokens,
+      total_tokens: b.usage!.total_tokens,
+    });
     expect(a.usage!.total_tokens).toBe(a.usage!.prompt_tokens + a.usage!.completion_tokens);
     expect(a.usage!.prompt_tokens).toBeGreaterThan(0);
   });
@@ -72,7 +87,11 @@ describe("answers", () => {
     ["what's up with OPS-123?", "ticket.lookup", { ticketId: "OPS-123" }],
     ["create a ticket in OPS: printer on fire", "ticket.create", { project: "OPS", title: "printer on fire" }],
     ["announce: deploy at 5pm", "group.announce", { title: "Announcement", text: "deploy at 5pm" }],
-    ["announce in cid-ops: deploy at 5pm", "group.announce", { conversationId: "cid-ops", title: "Announcement", text: "deploy at 5pm" }],
+    [
+      "announce in cid-ops: deploy at 5pm",
+      "group.announce",
+      { conversationId: "cid-ops", title: "Announcement", text: "deploy at 5pm" },
+    ],
     ["fetch https://wiki.internal/page?id=1", "http.fetch", { url: "https://wiki.internal/page?id=1" }],
   ];
 
@@ -101,7 +120,11 @@ describe("answers", () => {
   it("calls only a tool the request offers, under the name it was offered", async () => {
     const { client } = await start();
     const dotted: ChatCompletionTool[] = [{ type: "function", function: { name: "kb.search", parameters: {} } }];
-    const res = await client.chat.completions.create({ model: "m", messages: user("help me with OPS-7"), tools: dotted });
+    const res = await client.chat.completions.create({
+      model: "m",
+      messages: user("help me with OPS-7"),
+      tools: dotted,
+    });
     expect(res.choices[0]!.message.tool_calls).toBeUndefined();
     const kb = await client.chat.completions.create({ model: "m", messages: user("kb vpn"), tools: dotted });
     const call = kb.choices[0]!.message.tool_calls![0]!;
@@ -110,24 +133,40 @@ describe("answers", () => {
 
   it("answers 'what did I say?' from the earlier turns and summary lines the request carries", async () => {
     const { client } = await start();
-    const first = await client.chat.completions.create({ model: "m", messages: user("what did I tell you?"), tools: TOOLS });
-    expect(first.choices[0]!.message.content).toBe("Demo model here. This is the first thing you have told me in this conversation.");
+    const first = await client.chat.completions.create({
+      model: "m",
+      messages: user("what did I tell you?"),
+      tools: TOOLS,
+    });
+    expect(first.choices[0]!.message.content).toBe(
+      "Demo model here. This is the first thing you have told me in this conversation.",
+    );
     const messages: ChatCompletionMessageParam[] = [
       { role: "system", content: "You are the Clawgate robot." },
-      { role: "system", content: "Earlier in this conversation (oldest first, one line per turn):\n- User: my name is Ada | Assistant: Hello Ada\n- User: I work in ops… | Assistant: Noted" },
+      {
+        role: "system",
+        content:
+          "Earlier in this conversation (oldest first, one line per turn):\n- User: my name is Ada | Assistant: Hello Ada\n- User: I work in ops… | Assistant: Noted",
+      },
       { role: "user", content: "search the kb for vpn" },
       { role: "assistant", content: "VPN setup ..." },
       { role: "user", content: "What did I say before?" },
     ];
     const res = await client.chat.completions.create({ model: "m", messages, tools: TOOLS });
-    expect(res.choices[0]!.message.content).toBe('Demo model here. Earlier in this conversation you said: "my name is Ada"; "I work in ops…"; "search the kb for vpn".');
+    expect(res.choices[0]!.message.content).toBe(
+      'Demo model here. Earlier in this conversation you said: "my name is Ada"; "I work in ops…"; "search the kb for vpn".',
+    );
   });
 
   it("summarises a tool result deterministically", async () => {
     const { client } = await start();
     const messages: ChatCompletionMessageParam[] = [
       ...user("kb vpn"),
-      { role: "assistant", content: null, tool_calls: [{ id: "call_1", type: "function", function: { name: "kb_search", arguments: '{"query":"vpn"}' } }] },
+      {
+        role: "assistant",
+        content: null,
+        tool_calls: [{ id: "call_1", type: "function", function: { name: "kb_search", arguments: '{"query":"vpn"}' } }],
+      },
       { role: "tool", tool_call_id: "call_1", content: JSON.stringify({ articles: [{ title: "VPN setup" }] }) },
     ];
     const res = await client.chat.completions.create({ model: "m", messages, tools: TOOLS });
@@ -137,7 +176,12 @@ describe("answers", () => {
 
   it("streams the same answer as SSE chunks, with usage when asked", async () => {
     const { client } = await start();
-    const text = await client.chat.completions.create({ model: "m", messages: user("hello stream"), stream: true, stream_options: { include_usage: true } });
+    const text = await client.chat.completions.create({
+      model: "m",
+      messages: user("hello stream"),
+      stream: true,
+      stream_options: { include_usage: true },
+    });
     let content = "";
     let usage: OpenAI.CompletionUsage | undefined;
     let finish: string | null | undefined;
@@ -153,7 +197,10 @@ describe("answers", () => {
     const tool = client.chat.completions.stream({ model: "m", messages: user("OPS-9"), tools: TOOLS });
     const final = await tool.finalChatCompletion();
     const call = final.choices[0]!.message.tool_calls![0]!;
-    expect(call.type === "function" && [call.function.name, JSON.parse(call.function.arguments)]).toEqual(["ticket_lookup", { ticketId: "OPS-9" }]);
+    expect(call.type === "function" && [call.function.name, JSON.parse(call.function.arguments)]).toEqual([
+      "ticket_lookup",
+      { ticketId: "OPS-9" },
+    ]);
   });
 
   it("records the requests it received", async () => {
@@ -168,7 +215,9 @@ describe("auth", () => {
     const { model } = await start();
     const wrong = new OpenAI({ baseURL: model.url, apiKey: "nope", maxRetries: 0 });
     await expect(wrong.models.list()).rejects.toMatchObject({ status: 401 });
-    await expect(wrong.chat.completions.create({ model: "m", messages: user("hi") })).rejects.toBeInstanceOf(OpenAI.AuthenticationError);
+    await expect(wrong.chat.completions.create({ model: "m", messages: user("hi") })).rejects.toBeInstanceOf(
+      OpenAI.AuthenticationError,
+    );
     expect((await fetch(`${model.url}/models`)).status).toBe(401);
   });
 
@@ -182,7 +231,9 @@ describe("fault modes", () => {
   it("error500: the SDK sees a 500", async () => {
     const { client, model } = await start();
     model.setMode("error500");
-    await expect(client.chat.completions.create({ model: "m", messages: user("hi") })).rejects.toBeInstanceOf(OpenAI.InternalServerError);
+    await expect(client.chat.completions.create({ model: "m", messages: user("hi") })).rejects.toBeInstanceOf(
+      OpenAI.InternalServerError,
+    );
   });
 
   it("rate_limited: a 429 with retry-after", async () => {
@@ -197,21 +248,31 @@ describe("fault modes", () => {
     const { model } = await start();
     model.setMode("slow", { latencyMs: 2_000 });
     const impatient = new OpenAI({ baseURL: model.url, apiKey: KEY, maxRetries: 0, timeout: 300 });
-    await expect(impatient.chat.completions.create({ model: "m", messages: user("hi") })).rejects.toBeInstanceOf(OpenAI.APIConnectionTimeoutError);
+    await expect(impatient.chat.completions.create({ model: "m", messages: user("hi") })).rejects.toBeInstanceOf(
+      OpenAI.APIConnectionTimeoutError,
+    );
     model.setMode("ok");
-    expect((await impatient.chat.completions.create({ model: "m", messages: user("hi") })).choices[0]!.finish_reason).toBe("stop");
+    expect(
+      (await impatient.chat.completions.create({ model: "m", messages: user("hi") })).choices[0]!.finish_reason,
+    ).toBe("stop");
   });
 
   it("down: the connection is dropped", async () => {
     const { client, model } = await start();
     model.setMode("down");
-    await expect(client.chat.completions.create({ model: "m", messages: user("hi") })).rejects.toBeInstanceOf(OpenAI.APIConnectionError);
+    await expect(client.chat.completions.create({ model: "m", messages: user("hi") })).rejects.toBeInstanceOf(
+      OpenAI.APIConnectionError,
+    );
   });
 
   it("POST /_demo/mode switches modes over HTTP and refuses unknown ones", async () => {
     const { client, model } = await start();
     const control = (body: unknown) =>
-      fetch(model.url.replace(/\/v1$/, "/_demo/mode"), { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
+      fetch(model.url.replace(/\/v1$/, "/_demo/mode"), {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify(body),
+      });
     expect((await control({ mode: "sideways" })).status).toBe(400);
     const res = await control({ mode: "slow", latencyMs: 150 });
     expect(await res.json()).toEqual({ mode: "slow", latencyMs: 150 });
@@ -235,10 +296,14 @@ describe("as a process", () => {
     const probe = await startDemoModel({ port: 0 });
     const port = Number(new URL(probe.url).port);
     await probe.close();
-    const child = spawn(process.execPath, ["--import", "tsx", path.join(import.meta.dirname, "../src/demo-model-server.ts")], {
-      env: { ...process.env, DEMO_MODEL_PORT: String(port), LOCAL_MODEL_API_KEY: KEY },
-      stdio: ["ignore", "pipe", "inherit"],
-    });
+    const child = spawn(
+      process.execPath,
+      ["--import", "tsx", path.join(import.meta.dirname, "../src/demo-model-server.ts")],
+      {
+        env: { ...process.env, DEMO_MODEL_PORT: String(port), LOCAL_MODEL_API_KEY: KEY },
+        stdio: ["ignore", "pipe", "inherit"],
+      },
+    );
     let out = "";
     const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
     try {
@@ -246,7 +311,9 @@ describe("as a process", () => {
         child.stdout.on("data", (d: Buffer) => (out += d.toString()).includes("ready at") && resolve());
         void exited.then((code) => reject(new Error(`exited ${code}: ${out}`)));
       });
-      expect(out.trim()).toBe(`[demo-model] OpenAI-compatible demo model ready at http://127.0.0.1:${port}/v1 (bearer key required)`);
+      expect(out.trim()).toBe(
+        `[demo-model] OpenAI-compatible demo model ready at http://127.0.0.1:${port}/v1 (bearer key required)`,
+      );
       const client = new OpenAI({ baseURL: `http://127.0.0.1:${port}/v1`, apiKey: KEY, maxRetries: 0 });
       expect((await client.models.list()).data[0]!.id).toBe("clawgate-demo");
       child.kill("SIGTERM");

@@ -41,23 +41,34 @@ describe("docker-compose.yml", () => {
 
   it("builds from Dockerfiles that exist", () => {
     for (const s of Object.values(compose.services)) {
-      if (s.build) expect(existsSync(path.join(REPO_ROOT, s.build.context, s.build.dockerfile)), s.build.dockerfile).toBe(true);
+      if (s.build)
+        expect(existsSync(path.join(REPO_ROOT, s.build.context, s.build.dockerfile)), s.build.dockerfile).toBe(true);
     }
   });
 
   it("gives the runtime and console the env names the apps read", () => {
     const runtimeEnv = Object.keys(compose.services.runtime?.environment ?? {});
-    expect(runtimeEnv).toEqual(expect.arrayContaining(["DATABASE_URL", "PORT", "DINGTALK_MODE", "DINGTALK_APP_KEY", "DINGTALK_APP_SECRET"]));
+    expect(runtimeEnv).toEqual(
+      expect.arrayContaining(["DATABASE_URL", "PORT", "DINGTALK_MODE", "DINGTALK_APP_KEY", "DINGTALK_APP_SECRET"]),
+    );
     const consoleEnv = Object.keys(compose.services.console?.environment ?? {});
     expect(consoleEnv).toEqual(
-      expect.arrayContaining(["DATABASE_URL", "NEXTAUTH_URL", "NEXTAUTH_SECRET", "OIDC_ISSUER", "OIDC_CLIENT_ID", "OIDC_CLIENT_SECRET"]),
+      expect.arrayContaining([
+        "DATABASE_URL",
+        "NEXTAUTH_URL",
+        "NEXTAUTH_SECRET",
+        "OIDC_ISSUER",
+        "OIDC_CLIENT_ID",
+        "OIDC_CLIENT_SECRET",
+      ]),
     );
   });
 
   it("holds no secret values, only references to the environment", () => {
     for (const [name, s] of Object.entries(compose.services)) {
       for (const [key, value] of Object.entries(s.environment ?? {})) {
-        if (/SECRET|PASSWORD|API_KEY|AES_KEY|TOKEN/.test(key)) expect(value, `${name}.${key}`).toMatch(/^\$\{[A-Z_]+(:[-?][^}]*)?\}$/);
+        if (/SECRET|PASSWORD|API_KEY|AES_KEY|TOKEN/.test(key))
+          expect(value, `${name}.${key}`).toMatch(/^\$\{[A-Z_]+(:[-?][^}]*)?\}$/);
       }
       expect(JSON.stringify(s.environment ?? {}), name).not.toMatch(/postgresql:\/\/[^:]+:[^$][^@]*@/);
     }

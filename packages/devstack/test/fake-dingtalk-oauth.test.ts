@@ -16,16 +16,34 @@ afterEach(async () => {
 });
 
 async function fake(overrides: Partial<FakeDingTalkOptions> = {}): Promise<FakeDingTalk> {
-  const f = await startFakeDingTalk({ port: 0, appKey: APP_KEY, appSecret: APP_SECRET, pingIntervalMs: 0, ...overrides });
+  const f = await startFakeDingTalk({
+    port: 0,
+    appKey: APP_KEY,
+    appSecret: APP_SECRET,
+    pingIntervalMs: 0,
+    ...overrides,
+  });
   cleanups.push(() => f.close());
   return f;
 }
 
 const authorizeParams = (extra: Record<string, string> = {}) =>
-  new URLSearchParams({ redirect_uri: REDIRECT, response_type: "code", client_id: APP_KEY, scope: "openid", state: "st-123", prompt: "consent", ...extra });
+  new URLSearchParams({
+    redirect_uri: REDIRECT,
+    response_type: "code",
+    client_id: APP_KEY,
+    scope: "openid",
+    state: "st-123",
+    prompt: "consent",
+    ...extra,
+  });
 
 /** What the consent form posts when the user picks an account (or cancels). */
-async function approve(f: FakeDingTalk, choice: Record<string, string>, extra: Record<string, string> = {}): Promise<Response> {
+async function approve(
+  f: FakeDingTalk,
+  choice: Record<string, string>,
+  extra: Record<string, string> = {},
+): Promise<Response> {
   const form = authorizeParams(extra);
   for (const [k, v] of Object.entries(choice)) form.set(k, v);
   return fetch(`${f.url}/oauth2/auth/approve`, { method: "POST", body: form, redirect: "manual" });
@@ -40,10 +58,17 @@ async function codeFor(f: FakeDingTalk, unionId: string): Promise<string> {
   return location.searchParams.get("authCode")!;
 }
 
-const postJson = (url: string, body: unknown) => fetch(url, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
+const postJson = (url: string, body: unknown) =>
+  fetch(url, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
 const exchange = (f: FakeDingTalk, code: string, secret = APP_SECRET) =>
-  postJson(`${f.url}/v1.0/oauth2/userAccessToken`, { clientId: APP_KEY, clientSecret: secret, code, grantType: "authorization_code" });
-const me = (f: FakeDingTalk, token: string) => fetch(`${f.url}/v1.0/contact/users/me`, { headers: { "x-acs-dingtalk-access-token": token } });
+  postJson(`${f.url}/v1.0/oauth2/userAccessToken`, {
+    clientId: APP_KEY,
+    clientSecret: secret,
+    code,
+    grantType: "authorization_code",
+  });
+const me = (f: FakeDingTalk, token: string) =>
+  fetch(`${f.url}/v1.0/contact/users/me`, { headers: { "x-acs-dingtalk-access-token": token } });
 
 describe("fake DingTalk login", () => {
   it("shows a consent page listing the accounts, whose form may redirect to the app", async () => {
@@ -104,7 +129,9 @@ describe("fake DingTalk login", () => {
   it("refuses users/me without a user token (an app token is not one)", async () => {
     const f = await fake();
     expect((await me(f, "nope")).status).toBe(401);
-    const app = (await (await postJson(`${f.url}/v1.0/oauth2/accessToken`, { appKey: APP_KEY, appSecret: APP_SECRET })).json()) as { accessToken: string };
+    const app = (await (
+      await postJson(`${f.url}/v1.0/oauth2/accessToken`, { appKey: APP_KEY, appSecret: APP_SECRET })
+    ).json()) as { accessToken: string };
     expect((await me(f, app.accessToken)).status).toBe(401);
   });
 
@@ -123,10 +150,23 @@ describe("fake DingTalk login", () => {
       const res = await fetch(`${f.url}/oauth2/auth?${authorizeParams(extra)}`);
       return { status: res.status, html: await res.text() };
     };
-    expect(await page({ client_id: "someone-else" })).toMatchObject({ status: 400, html: expect.stringContaining("unknown client_id") });
-    expect(await page({ scope: "profile" })).toMatchObject({ status: 400, html: expect.stringContaining("scope must include openid") });
-    expect(await page({ redirect_uri: "https://evil.example/cb" })).toMatchObject({ status: 400, html: expect.stringContaining("not registered") });
-    const forged = await approve(f, { unionId: DEMO_DINGTALK_USERS[0]!.unionId }, { redirect_uri: "https://evil.example/cb" });
+    expect(await page({ client_id: "someone-else" })).toMatchObject({
+      status: 400,
+      html: expect.stringContaining("unknown client_id"),
+    });
+    expect(await page({ scope: "profile" })).toMatchObject({
+      status: 400,
+      html: expect.stringContaining("scope must include openid"),
+    });
+    expect(await page({ redirect_uri: "https://evil.example/cb" })).toMatchObject({
+      status: 400,
+      html: expect.stringContaining("not registered"),
+    });
+    const forged = await approve(
+      f,
+      { unionId: DEMO_DINGTALK_USERS[0]!.unionId },
+      { redirect_uri: "https://evil.example/cb" },
+    );
     expect(forged.status).toBe(400);
     expect(forged.headers.get("location")).toBeNull();
   });

@@ -18,7 +18,13 @@ afterEach(async () => {
 });
 
 async function fake(overrides: Partial<FakeDingTalkOptions> = {}): Promise<FakeDingTalk> {
-  const f = await startFakeDingTalk({ port: 0, appKey: APP_KEY, appSecret: APP_SECRET, pingIntervalMs: 0, ...overrides });
+  const f = await startFakeDingTalk({
+    port: 0,
+    appKey: APP_KEY,
+    appSecret: APP_SECRET,
+    pingIntervalMs: 0,
+    ...overrides,
+  });
   cleanups.push(() => f.close());
   return f;
 }
@@ -29,13 +35,18 @@ interface Received {
 }
 
 /** A stand-in for the runtime's HTTP-mode endpoint. `onMessage` may reply; its return is the response body. */
-async function receiver(onMessage: (msg: Received) => Promise<unknown> | unknown = () => undefined): Promise<{ url: string; received: Received[] }> {
+async function receiver(
+  onMessage: (msg: Received) => Promise<unknown> | unknown = () => undefined,
+): Promise<{ url: string; received: Received[] }> {
   const received: Received[] = [];
   const server: Server = createServer((req: IncomingMessage, res: ServerResponse) => {
     const chunks: Buffer[] = [];
     req.on("data", (c: Buffer) => chunks.push(c));
     req.on("end", () => {
-      const msg = { headers: req.headers, body: JSON.parse(Buffer.concat(chunks).toString("utf8")) as Record<string, unknown> };
+      const msg = {
+        headers: req.headers,
+        body: JSON.parse(Buffer.concat(chunks).toString("utf8")) as Record<string, unknown>,
+      };
       received.push(msg);
       void Promise.resolve(onMessage(msg)).then((reply) => {
         res.writeHead(200, { "content-type": "application/json" });
@@ -48,8 +59,16 @@ async function receiver(onMessage: (msg: Received) => Promise<unknown> | unknown
   return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/dingtalk/robot`, received };
 }
 
-async function post(url: string, body: unknown, headers: Record<string, string> = {}): Promise<{ status: number; json: Record<string, unknown> }> {
-  const res = await fetch(url, { method: "POST", headers: { "content-type": "application/json", ...headers }, body: JSON.stringify(body) });
+async function post(
+  url: string,
+  body: unknown,
+  headers: Record<string, string> = {},
+): Promise<{ status: number; json: Record<string, unknown> }> {
+  const res = await fetch(url, {
+    method: "POST",
+    headers: { "content-type": "application/json", ...headers },
+    body: JSON.stringify(body),
+  });
   return { status: res.status, json: (await res.json()) as Record<string, unknown> };
 }
 
@@ -102,7 +121,14 @@ async function streamClient(f: FakeDingTalk, subscriptions = [{ type: "CALLBACK"
     return frames[index]!;
   };
   const ack = (frame: Frame) =>
-    ws.send(JSON.stringify({ code: 200, headers: { messageId: frame.headers.messageId, contentType: "application/json" }, message: "OK", data: JSON.stringify({ response: null }) }));
+    ws.send(
+      JSON.stringify({
+        code: 200,
+        headers: { messageId: frame.headers.messageId, contentType: "application/json" },
+        message: "OK",
+        data: JSON.stringify({ response: null }),
+      }),
+    );
   return { ws, endpoint, ticket, frames, nextFrame, ack };
 }
 
@@ -127,13 +153,22 @@ describe("fake DingTalk: HTTP mode", () => {
     const rx = await receiver();
     const f = await fake({ callbackUrl: rx.url });
     const before = Date.now();
-    const result = await f.deliver({ conversationId: "cid-demo-group", text: "hello robot", senderId: "u-alice", senderNick: "Alice" });
+    const result = await f.deliver({
+      conversationId: "cid-demo-group",
+      text: "hello robot",
+      senderId: "u-alice",
+      senderNick: "Alice",
+    });
     expect(result.status).toBe(200);
     expect(rx.received).toHaveLength(1);
     const { headers, body } = rx.received[0]!;
     expect(headers["content-type"]).toMatch(/^application\/json/);
-    expect(verifyRobotSignature({ timestamp: headers.timestamp as string, sign: headers.sign as string }, APP_SECRET)).toEqual({ ok: true });
-    expect(verifyRobotSignature({ timestamp: headers.timestamp as string, sign: headers.sign as string }, "another-secret")).toMatchObject({ ok: false });
+    expect(
+      verifyRobotSignature({ timestamp: headers.timestamp as string, sign: headers.sign as string }, APP_SECRET),
+    ).toEqual({ ok: true });
+    expect(
+      verifyRobotSignature({ timestamp: headers.timestamp as string, sign: headers.sign as string }, "another-secret"),
+    ).toMatchObject({ ok: false });
     expect(body).toMatchObject({
       msgtype: "text",
       text: { content: " hello robot" },
@@ -199,7 +234,10 @@ describe("fake DingTalk: HTTP mode", () => {
     expect(expired.status).toBeGreaterThanOrEqual(400);
     expect(expired.json.errcode).not.toBe(0);
 
-    const unknown = await post(`${f.url}/robot/sendBySession?session=nope`, { msgtype: "text", text: { content: "x" } });
+    const unknown = await post(`${f.url}/robot/sendBySession?session=nope`, {
+      msgtype: "text",
+      text: { content: "x" },
+    });
     expect(unknown.status).toBe(404);
     expect(unknown.json.errcode).not.toBe(0);
     expect(f.sent).toHaveLength(0);
@@ -223,7 +261,12 @@ describe("fake DingTalk: OpenAPI robot sends", () => {
     const f = await fake();
     const send = (body: Record<string, unknown>, headers: Record<string, string> = {}) =>
       post(`${f.url}/v1.0/robot/groupMessages/send`, body, headers);
-    const message = { robotCode: APP_KEY, openConversationId: "cid-g", msgKey: "sampleMarkdown", msgParam: JSON.stringify({ title: "Hi", text: "# hello" }) };
+    const message = {
+      robotCode: APP_KEY,
+      openConversationId: "cid-g",
+      msgKey: "sampleMarkdown",
+      msgParam: JSON.stringify({ title: "Hi", text: "# hello" }),
+    };
 
     expect((await send(message)).status).toBe(401);
     expect((await send(message, { "x-acs-dingtalk-access-token": "forged" })).status).toBe(401);
@@ -233,13 +276,17 @@ describe("fake DingTalk: OpenAPI robot sends", () => {
     const ok = await send(message, headers);
     expect(ok.status).toBe(200);
     expect(ok.json.processQueryKey).toEqual(expect.any(String));
-    expect(f.sent).toMatchObject([{ via: "groupMessages", conversationId: "cid-g", msgKey: "sampleMarkdown", text: "# hello", title: "Hi" }]);
+    expect(f.sent).toMatchObject([
+      { via: "groupMessages", conversationId: "cid-g", msgKey: "sampleMarkdown", text: "# hello", title: "Hi" },
+    ]);
     expect(await f.waitForReplies("cid-g")).toHaveLength(1);
 
     expect((await send({ ...message, robotCode: "other-robot" }, headers)).status).toBe(400);
     expect((await send({ ...message, msgParam: "{not json" }, headers)).status).toBe(400);
     expect((await send({ ...message, msgKey: "sampleNope" }, headers)).status).toBe(400);
-    expect((await send({ ...message, msgParam: JSON.stringify({ content: "x".repeat(15_001) }) }, headers)).status).toBe(400);
+    expect(
+      (await send({ ...message, msgParam: JSON.stringify({ content: "x".repeat(15_001) }) }, headers)).status,
+    ).toBe(400);
     expect(f.sent).toHaveLength(1);
   });
 
@@ -263,14 +310,22 @@ describe("fake DingTalk: OpenAPI robot sends", () => {
     const rx = await receiver();
     const f = await fake({ callbackUrl: rx.url, throttleAfter: 2 });
     const headers = { "x-acs-dingtalk-access-token": await token(f) };
-    const message = { robotCode: APP_KEY, openConversationId: "cid-t", msgKey: "sampleText", msgParam: JSON.stringify({ content: "x" }) };
+    const message = {
+      robotCode: APP_KEY,
+      openConversationId: "cid-t",
+      msgKey: "sampleText",
+      msgParam: JSON.stringify({ content: "x" }),
+    };
     expect((await post(`${f.url}/v1.0/robot/groupMessages/send`, message, headers)).status).toBe(200);
     expect((await post(`${f.url}/v1.0/robot/groupMessages/send`, message, headers)).status).toBe(200);
     const limited = await post(`${f.url}/v1.0/robot/groupMessages/send`, message, headers);
     expect(limited).toMatchObject({ status: 429, json: { code: "send.too.fast" } });
 
     await f.deliver({ conversationId: "cid-t", text: "hi" });
-    const webhook = await post(rx.received[0]!.body.sessionWebhook as string, { msgtype: "text", text: { content: "y" } });
+    const webhook = await post(rx.received[0]!.body.sessionWebhook as string, {
+      msgtype: "text",
+      text: { content: "y" },
+    });
     expect(webhook.json.errcode).toBe(410100);
     expect(f.sent).toHaveLength(2);
 
@@ -289,16 +344,31 @@ describe("fake DingTalk: Stream mode", () => {
     const { msgId, status } = await f.deliver({ conversationId: "cid-s", text: "over the stream", via: "stream" });
     expect(status).toBe(0);
     const frame = await client.nextFrame(0);
-    expect(frame).toMatchObject({ specVersion: "1.0", type: "CALLBACK", headers: { topic: ROBOT_TOPIC, contentType: "application/json" } });
+    expect(frame).toMatchObject({
+      specVersion: "1.0",
+      type: "CALLBACK",
+      headers: { topic: ROBOT_TOPIC, contentType: "application/json" },
+    });
     expect(frame.headers.messageId).toEqual(expect.any(String));
     expect(Number(frame.headers.time)).toBeGreaterThan(0);
     const message = JSON.parse(frame.data) as Record<string, unknown>;
-    expect(message).toMatchObject({ msgId, msgtype: "text", text: { content: " over the stream" }, conversationId: "cid-s" });
+    expect(message).toMatchObject({
+      msgId,
+      msgtype: "text",
+      text: { content: " over the stream" },
+      conversationId: "cid-s",
+    });
     expect(message.sessionWebhook as string).toContain("/robot/sendBySession?session=");
 
     client.ack(frame);
     const ack = await f.waitForAck(msgId);
-    expect(ack).toMatchObject({ messageId: frame.headers.messageId, msgId, kind: "callback", code: 200, data: { response: null } });
+    expect(ack).toMatchObject({
+      messageId: frame.headers.messageId,
+      msgId,
+      kind: "callback",
+      code: 200,
+      data: { response: null },
+    });
     await sleep(600); // past the ACK timeout: an ACKed frame is not redelivered
     expect(client.frames).toHaveLength(1);
 
@@ -309,7 +379,11 @@ describe("fake DingTalk: Stream mode", () => {
 
   it("refuses wrong credentials and a reused or unknown ticket", async () => {
     const f = await fake();
-    const bad = await post(`${f.url}/v1.0/gateway/connections/open`, { clientId: APP_KEY, clientSecret: "wrong", subscriptions: [{ type: "CALLBACK", topic: ROBOT_TOPIC }] });
+    const bad = await post(`${f.url}/v1.0/gateway/connections/open`, {
+      clientId: APP_KEY,
+      clientSecret: "wrong",
+      subscriptions: [{ type: "CALLBACK", topic: ROBOT_TOPIC }],
+    });
     expect(bad.status).toBe(401);
 
     const client = await streamClient(f);
@@ -353,7 +427,9 @@ describe("fake DingTalk: Stream mode", () => {
   it("pushes only to connections subscribed to the robot topic", async () => {
     const f = await fake({ streamWaitMs: 300 });
     await streamClient(f, [{ type: "EVENT", topic: "*" }]);
-    await expect(f.deliver({ conversationId: "cid-x", text: "x", via: "stream" })).rejects.toThrow(/no Stream connection/);
+    await expect(f.deliver({ conversationId: "cid-x", text: "x", via: "stream" })).rejects.toThrow(
+      /no Stream connection/,
+    );
   });
 
   it("sends SYSTEM pings (echo recorded), SYSTEM disconnect, and can drop connections", async () => {
@@ -365,7 +441,9 @@ describe("fake DingTalk: Stream mode", () => {
     const opaque = (JSON.parse(ping.data) as { opaque: string }).opaque;
     expect(opaque).toEqual(expect.any(String));
     client.ws.send(JSON.stringify({ code: 200, headers: ping.headers, message: "OK", data: ping.data }));
-    await expect.poll(() => f.acks.find((a) => a.messageId === pingId)).toMatchObject({ kind: "ping", code: 200, data: { opaque } });
+    await expect
+      .poll(() => f.acks.find((a) => a.messageId === pingId))
+      .toMatchObject({ kind: "ping", code: 200, data: { opaque } });
 
     f.disconnectStreams();
     expect(await client.nextFrame(1)).toMatchObject({ type: "SYSTEM", headers: { topic: "disconnect" } });
@@ -401,7 +479,12 @@ describe("fake DingTalk: control API", () => {
       return undefined;
     });
     const f = await fake({ callbackUrl: rx.url });
-    const res = await post(`${f.url}/_fake/say`, { conversationId: "cid-demo-group", text: "hello", senderId: "carol", timeoutMs: 5_000 });
+    const res = await post(`${f.url}/_fake/say`, {
+      conversationId: "cid-demo-group",
+      text: "hello",
+      senderId: "carol",
+      timeoutMs: 5_000,
+    });
     expect(res.status).toBe(200);
     expect(res.json).toMatchObject({ msgId: expect.any(String), status: 200 });
     expect(res.json.replies).toMatchObject([

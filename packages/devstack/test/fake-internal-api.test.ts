@@ -11,7 +11,10 @@ afterEach(async () => {
 
 describe("fake internal API", () => {
   it("ranks KB articles by matched terms, in English and Chinese", () => {
-    expect(searchKb("vpn troubleshooting", 3).map((r) => r.title)).toEqual(["VPN setup on macOS and Windows", "VPN 连接故障排查"]);
+    expect(searchKb("vpn troubleshooting", 3).map((r) => r.title)).toEqual([
+      "VPN setup on macOS and Windows",
+      "VPN 连接故障排查",
+    ]);
     expect(searchKb("报销", 3).map((r) => r.url)).toEqual(["https://kb.example.internal/expenses"]);
     expect(searchKb("vpn", 1)).toHaveLength(1);
   });
@@ -20,16 +23,27 @@ describe("fake internal API", () => {
     api = await startFakeInternalApi({ port: 0, token: "t0k" });
     expect((await fetch(`${api.url}/tickets/OPS-1`)).status).toBe(401);
     const ok = await fetch(`${api.url}/tickets/OPS-1`, { headers: { authorization: "Bearer t0k" } });
-    expect(await ok.json()).toEqual({ id: "OPS-1", status: "open", owner: "alice", title: "Database backups failing on replica 2" });
+    expect(await ok.json()).toEqual({
+      id: "OPS-1",
+      status: "open",
+      owner: "alice",
+      title: "Database backups failing on replica 2",
+    });
     const recorded = (await (await fetch(`${api.url}/_fake/requests`)).json()) as { requests: unknown[] };
-    expect(recorded.requests).toMatchObject([{ path: "/tickets/OPS-1" }, { path: "/tickets/OPS-1", authorization: "Bearer t0k" }]);
+    expect(recorded.requests).toMatchObject([
+      { path: "/tickets/OPS-1" },
+      { path: "/tickets/OPS-1", authorization: "Bearer t0k" },
+    ]);
   });
 
   it("validates ticket creation and injects faults over HTTP for a limited count", async () => {
     api = await startFakeInternalApi({ port: 0 });
     const post = (body: unknown) => fetch(`${api!.url}/tickets`, { method: "POST", body: JSON.stringify(body) });
     expect((await post({ project: "ops", title: "x" })).status).toBe(400);
-    expect(await (await post({ project: "SEC", title: "Leaked key" })).json()).toEqual({ id: "SEC-1", url: `${api.url}/tickets/SEC-1` });
+    expect(await (await post({ project: "SEC", title: "Leaked key" })).json()).toEqual({
+      id: "SEC-1",
+      url: `${api.url}/tickets/SEC-1`,
+    });
     await fetch(`${api.url}/_fake/fault`, { method: "POST", body: JSON.stringify({ mode: "error500", count: 2 }) });
     const statuses = [];
     for (let i = 0; i < 3; i++) statuses.push((await fetch(`${api.url}/kb/search?q=vpn`)).status);
@@ -44,10 +58,14 @@ describe("fake internal API", () => {
     const probe = await startFakeInternalApi({ port: 0 });
     const port = probe.port;
     await probe.close();
-    const child = spawn(process.execPath, ["--import", "tsx", path.join(import.meta.dirname, "../src/fake-internal-api-server.ts")], {
-      env: { ...process.env, FAKE_INTERNAL_API_PORT: String(port) },
-      stdio: ["ignore", "pipe", "inherit"],
-    });
+    const child = spawn(
+      process.execPath,
+      ["--import", "tsx", path.join(import.meta.dirname, "../src/fake-internal-api-server.ts")],
+      {
+        env: { ...process.env, FAKE_INTERNAL_API_PORT: String(port) },
+        stdio: ["ignore", "pipe", "inherit"],
+      },
+    );
     try {
       await new Promise<void>((resolve, reject) => {
         child.stdout.on("data", (d: Buffer) => d.toString().includes("ready at") && resolve());

@@ -29,8 +29,17 @@ async function until<T>(probe: () => T | undefined, what: string, timeoutMs = 5_
   }
 }
 
-async function connect(onMessage: ConstructorParameters<typeof DingTalkStreamClient>[0]["onMessage"], fakeOptions = {}) {
-  fake = await startFakeDingTalk({ port: 0, appKey: APP_KEY, appSecret: APP_SECRET, pingIntervalMs: 0, ...fakeOptions });
+async function connect(
+  onMessage: ConstructorParameters<typeof DingTalkStreamClient>[0]["onMessage"],
+  fakeOptions = {},
+) {
+  fake = await startFakeDingTalk({
+    port: 0,
+    appKey: APP_KEY,
+    appSecret: APP_SECRET,
+    pingIntervalMs: 0,
+    ...fakeOptions,
+  });
   client = new DingTalkStreamClient({
     clientId: APP_KEY,
     clientSecret: APP_SECRET,
@@ -72,7 +81,10 @@ describe("Stream client against the fake DingTalk gateway", () => {
     const { fake, connects } = await connect(async () => "ack");
     expect(connects()).toBe(1);
     fake.disconnectStreams();
-    await until(() => (connects() >= 2 && fake.streamConnections() === 1 ? true : undefined), "reconnect after disconnect");
+    await until(
+      () => (connects() >= 2 && fake.streamConnections() === 1 ? true : undefined),
+      "reconnect after disconnect",
+    );
     fake.dropStreamConnections();
     await until(() => (connects() >= 3 && fake.streamConnections() === 1 ? true : undefined), "reconnect after drop");
     // Still working after both: a message is delivered and ACKed on the new connection.

@@ -40,8 +40,15 @@ describe("countResults", () => {
     );
     await writeFile(path.join(dir, "vitest.config.mjs"), `export default { test: { include: ["*.test.ts"] } };\n`);
     const env = { ...process.env, CLAWGATE_TEST_REPORT_DIR: "" };
-    await tolerate(run(bin("vitest"), ["run", "--root", dir, "--reporter=json", `--outputFile=${path.join(reports, "unit.json")}`], { cwd: dir, env }));
-    await tolerate(run(bin("playwright"), ["test", "--config", path.join(dir, "playwright.config.ts")], { cwd: REPO_ROOT, env }));
+    await tolerate(
+      run(bin("vitest"), ["run", "--root", dir, "--reporter=json", `--outputFile=${path.join(reports, "unit.json")}`], {
+        cwd: dir,
+        env,
+      }),
+    );
+    await tolerate(
+      run(bin("playwright"), ["test", "--config", path.join(dir, "playwright.config.ts")], { cwd: REPO_ROOT, env }),
+    );
   }, 120_000);
 
   afterAll(async () => {
@@ -52,7 +59,9 @@ describe("countResults", () => {
     const counts = await countResults(reports);
     expect(counts).toMatchObject({ passed: 2, failed: 2, skipped: 0 });
     expect(counts.failures).toHaveLength(2);
-    expect(counts.failures[0]).toMatch(/^e2e\/sample\.spec\.ts › fails in the browser suite: Error: expect\(received\)\.toBe\(expected\)/);
+    expect(counts.failures[0]).toMatch(
+      /^e2e\/sample\.spec\.ts › fails in the browser suite: Error: expect\(received\)\.toBe\(expected\)/,
+    );
     expect(counts.failures[1]).toMatch(/sample\.test\.ts › is wrong: AssertionError: expected 'robot' to be 'human'/);
     // Colour codes are stripped: the line reads the same in a CI log.
     for (const line of counts.failures) expect(line).toBe(stripVTControlCharacters(line));

@@ -13,7 +13,12 @@ const iv = key.subarray(0, 16);
 
 function independentEncrypt(msg: string, owner = ownerKey): string {
   const msgBytes = Buffer.from(msg, "utf8");
-  const len = Buffer.from([(msgBytes.length >>> 24) & 255, (msgBytes.length >>> 16) & 255, (msgBytes.length >>> 8) & 255, msgBytes.length & 255]);
+  const len = Buffer.from([
+    (msgBytes.length >>> 24) & 255,
+    (msgBytes.length >>> 16) & 255,
+    (msgBytes.length >>> 8) & 255,
+    msgBytes.length & 255,
+  ]);
   const body = Buffer.concat([Buffer.from("0123456789abcdef"), len, msgBytes, Buffer.from(owner, "utf8")]);
   let pad = 32 - (body.length % 32);
   if (pad === 0) pad = 32;
@@ -30,7 +35,9 @@ function independentDecrypt(encrypt: string): Buffer {
 }
 
 function independentSignature(parts: string[]): string {
-  return createHash("sha1").update([...parts].sort().join("")).digest("hex");
+  return createHash("sha1")
+    .update([...parts].sort().join(""))
+    .digest("hex");
 }
 
 describe("DingTalkCrypto", () => {
@@ -79,7 +86,9 @@ describe("DingTalkCrypto", () => {
     expect(crypto.signature("1700000000000", "nonce123", encrypt)).toBe(expected);
     expect(crypto.verify(expected, "1700000000000", "nonce123", encrypt)).toBe(true);
     expect(crypto.verify(expected, "1700000000001", "nonce123", encrypt)).toBe(false);
-    expect(crypto.verify(expected.slice(0, -1) + (expected.endsWith("0") ? "1" : "0"), "1700000000000", "nonce123", encrypt)).toBe(false);
+    expect(
+      crypto.verify(expected.slice(0, -1) + (expected.endsWith("0") ? "1" : "0"), "1700000000000", "nonce123", encrypt),
+    ).toBe(false);
     expect(crypto.verify(expected.slice(1), "1700000000000", "nonce123", encrypt)).toBe(false);
     expect(crypto.verify("", "1700000000000", "nonce123", encrypt)).toBe(false);
   });
@@ -114,7 +123,8 @@ describe("DingTalkCrypto", () => {
 
   it("rejects a message encrypted with another AES key", () => {
     const other = new DingTalkCrypto({ token, aesKey: "ZYXWVUTSRQPONMLKJIHGFEDCBA9876543210zyxwvut", ownerKey });
-    for (let i = 0; i < 20; i++) expect(() => crypto.decrypt(other.encrypt("secret " + i))).toThrow(DingTalkCryptoError);
+    for (let i = 0; i < 20; i++)
+      expect(() => crypto.decrypt(other.encrypt("secret " + i))).toThrow(DingTalkCryptoError);
   });
 
   it("refuses an AES key that is not 43 base64 characters", () => {

@@ -63,13 +63,16 @@ export class DingTalkCrypto {
     // Always pad, a full block when already aligned, so the last byte is always the pad length.
     const pad = PAD_BLOCK - (body.length % PAD_BLOCK);
     const cipher = createCipheriv("aes-256-cbc", this.#key, this.#key.subarray(0, 16)).setAutoPadding(false);
-    return Buffer.concat([cipher.update(Buffer.concat([body, Buffer.alloc(pad, pad)])), cipher.final()]).toString("base64");
+    return Buffer.concat([cipher.update(Buffer.concat([body, Buffer.alloc(pad, pad)])), cipher.final()]).toString(
+      "base64",
+    );
   }
 
   /** Callers verify the signature first, so a failure here means a misconfigured key or owner. */
   decrypt(encrypt: string): string {
     const data = Buffer.from(encrypt, "base64");
-    if (data.length === 0 || data.length % 16 !== 0) throw new DingTalkCryptoError("ciphertext is not a whole number of AES blocks");
+    if (data.length === 0 || data.length % 16 !== 0)
+      throw new DingTalkCryptoError("ciphertext is not a whole number of AES blocks");
     let plain: Buffer;
     try {
       const decipher = createDecipheriv("aes-256-cbc", this.#key, this.#key.subarray(0, 16)).setAutoPadding(false);
@@ -78,7 +81,12 @@ export class DingTalkCrypto {
       throw new DingTalkCryptoError("AES decryption failed", { cause: error });
     }
     const pad = plain[plain.length - 1] ?? 0;
-    if (pad < 1 || pad > PAD_BLOCK || pad > plain.length || !plain.subarray(plain.length - pad).every((b) => b === pad)) {
+    if (
+      pad < 1 ||
+      pad > PAD_BLOCK ||
+      pad > plain.length ||
+      !plain.subarray(plain.length - pad).every((b) => b === pad)
+    ) {
       throw new DingTalkCryptoError("bad padding");
     }
     const body = plain.subarray(0, plain.length - pad);

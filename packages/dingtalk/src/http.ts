@@ -45,14 +45,24 @@ export async function postJson(
     const text = await res.text();
     return { status: res.status, body: parseJson(text) };
   } catch (error) {
-    if (timeout.aborted) throw new DingTalkApiError(`POST ${where} timed out`, { status: 0, code: "timeout", cause: error });
-    if (opts.signal?.aborted) throw new DingTalkApiError(`POST ${where} aborted`, { status: 0, code: "aborted", cause: error });
-    throw new DingTalkApiError(`POST ${where} failed: ${(error as Error).message}`, { status: 0, code: "network", cause: error });
+    if (timeout.aborted)
+      throw new DingTalkApiError(`POST ${where} timed out`, { status: 0, code: "timeout", cause: error });
+    if (opts.signal?.aborted)
+      throw new DingTalkApiError(`POST ${where} aborted`, { status: 0, code: "aborted", cause: error });
+    throw new DingTalkApiError(`POST ${where} failed: ${(error as Error).message}`, {
+      status: 0,
+      code: "network",
+      cause: error,
+    });
   }
 }
 
 /** A non-2xx answer of api.dingtalk.com, whose error body is `{code, message, requestid}`. */
-export function openApiError(path: string, res: JsonResponse, throttleCodes: ReadonlySet<string> = new Set()): DingTalkApiError {
+export function openApiError(
+  path: string,
+  res: JsonResponse,
+  throttleCodes: ReadonlySet<string> = new Set(),
+): DingTalkApiError {
   const code = isRecord(res.body) && typeof res.body.code === "string" ? res.body.code : undefined;
   const detail = isRecord(res.body) && typeof res.body.message === "string" ? `: ${res.body.message}` : "";
   return new DingTalkApiError(`POST ${path} returned HTTP ${res.status}${code ? ` ${code}` : ""}${detail}`, {

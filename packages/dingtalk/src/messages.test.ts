@@ -1,5 +1,13 @@
 import { describe, expect, it } from "vitest";
-import { eventEnvelopeSchema, isKnownMessage, KNOWN_MSGTYPES, messageText, robotMessageSchema, ROBOT_TOPIC, streamFrameSchema } from "./messages.ts";
+import {
+  eventEnvelopeSchema,
+  isKnownMessage,
+  KNOWN_MSGTYPES,
+  messageText,
+  robotMessageSchema,
+  ROBOT_TOPIC,
+  streamFrameSchema,
+} from "./messages.ts";
 
 const base = {
   msgId: "msgAbc==",
@@ -23,7 +31,11 @@ const base = {
 const samples = {
   text: { ...base, msgtype: "text", text: { content: " hello robot " } },
   picture: { ...base, msgtype: "picture", content: { downloadCode: "dc1", pictureDownloadCode: "pdc1" } },
-  richText: { ...base, msgtype: "richText", content: { richText: [{ text: "look" }, { type: "picture", downloadCode: "dc2" }] } },
+  richText: {
+    ...base,
+    msgtype: "richText",
+    content: { richText: [{ text: "look" }, { type: "picture", downloadCode: "dc2" }] },
+  },
   audio: { ...base, msgtype: "audio", content: { downloadCode: "dc3", duration: 4000, recognition: "你好" } },
   video: { ...base, msgtype: "video", content: { downloadCode: "dc4", duration: 12, videoType: "mp4" } },
   file: { ...base, msgtype: "file", content: { downloadCode: "dc5", fileName: "report.pdf", spaceId: "s1" } },
@@ -37,12 +49,25 @@ describe("robotMessageSchema", () => {
   });
 
   it("parses a minimal one-to-one message", () => {
-    const parsed = robotMessageSchema.parse({ msgId: "m", createAt: 1, conversationType: "1", conversationId: "c", senderId: "s", msgtype: "text", text: { content: "hi" } });
+    const parsed = robotMessageSchema.parse({
+      msgId: "m",
+      createAt: 1,
+      conversationType: "1",
+      conversationId: "c",
+      senderId: "s",
+      msgtype: "text",
+      text: { content: "hi" },
+    });
     expect(parsed.conversationType).toBe("1");
   });
 
   it("keeps fields it does not know", () => {
-    const parsed = robotMessageSchema.parse({ ...samples.text, senderUnionId: "union", newField: { a: 1 }, text: { content: "x", extra: true } });
+    const parsed = robotMessageSchema.parse({
+      ...samples.text,
+      senderUnionId: "union",
+      newField: { a: 1 },
+      text: { content: "x", extra: true },
+    });
     expect(parsed).toMatchObject({ senderUnionId: "union", newField: { a: 1 }, text: { content: "x", extra: true } });
   });
 
@@ -56,7 +81,8 @@ describe("robotMessageSchema", () => {
     expect(robotMessageSchema.safeParse({ ...samples.text, msgId: "" }).success).toBe(false);
     expect(robotMessageSchema.safeParse({ ...samples.text, conversationId: "" }).success).toBe(false);
     expect(robotMessageSchema.safeParse({ ...samples.text, conversationType: 2 }).success).toBe(false);
-    for (const msgtype of ["", "not a type", "x".repeat(41), 7]) expect(robotMessageSchema.safeParse({ ...samples.text, msgtype }).success, String(msgtype)).toBe(false);
+    for (const msgtype of ["", "not a type", "x".repeat(41), 7])
+      expect(robotMessageSchema.safeParse({ ...samples.text, msgtype }).success, String(msgtype)).toBe(false);
     expect(robotMessageSchema.safeParse({ ...samples.text, text: {} }).success).toBe(false);
     const { text: _text, ...noText } = samples.text;
     expect(robotMessageSchema.safeParse(noText).success).toBe(false);
@@ -80,14 +106,20 @@ describe("messageText", () => {
   });
 
   it("reads a rich text's text segments, one per line, and an audio message's transcript", () => {
-    const rich = { ...samples.richText, content: { richText: [{ text: " look " }, { type: "picture", downloadCode: "dc2" }, { text: "at this" }, { text: " " }] } };
+    const rich = {
+      ...samples.richText,
+      content: {
+        richText: [{ text: " look " }, { type: "picture", downloadCode: "dc2" }, { text: "at this" }, { text: " " }],
+      },
+    };
     expect(messageText(robotMessageSchema.parse(rich))).toBe("look\nat this");
     expect(messageText(robotMessageSchema.parse(samples.audio))).toBe("你好");
     expect(messageText(robotMessageSchema.parse({ ...samples.audio, content: { downloadCode: "dc3" } }))).toBe("");
   });
 
   it("is empty for the types without text", () => {
-    for (const type of ["picture", "video", "file"] as const) expect(messageText(robotMessageSchema.parse(samples[type])), type).toBe("");
+    for (const type of ["picture", "video", "file"] as const)
+      expect(messageText(robotMessageSchema.parse(samples[type])), type).toBe("");
     expect(messageText(robotMessageSchema.parse({ ...samples.file, msgtype: "interactiveCard" }))).toBe("");
   });
 });
@@ -104,7 +136,13 @@ describe("streamFrameSchema", () => {
   const frame = {
     specVersion: "1.0",
     type: "CALLBACK",
-    headers: { topic: ROBOT_TOPIC, messageId: "m-1", contentType: "application/json", time: "1700000000000", appId: "a1" },
+    headers: {
+      topic: ROBOT_TOPIC,
+      messageId: "m-1",
+      contentType: "application/json",
+      time: "1700000000000",
+      appId: "a1",
+    },
     data: JSON.stringify(samples.text),
   };
 

@@ -39,15 +39,35 @@ const known: ReadonlySet<string> = new Set(KNOWN_MSGTYPES);
 
 const knownMessageSchema = z.discriminatedUnion("msgtype", [
   z.looseObject({ ...common, msgtype: z.literal("text"), text: z.looseObject({ content: z.string() }) }),
-  z.looseObject({ ...common, msgtype: z.literal("picture"), content: z.looseObject({ ...downloadable, pictureDownloadCode: z.string().optional() }) }),
+  z.looseObject({
+    ...common,
+    msgtype: z.literal("picture"),
+    content: z.looseObject({ ...downloadable, pictureDownloadCode: z.string().optional() }),
+  }),
   z.looseObject({
     ...common,
     msgtype: z.literal("richText"),
-    content: z.looseObject({ richText: z.array(z.looseObject({ text: z.string().optional(), type: z.string().optional(), ...downloadable })).optional() }),
+    content: z.looseObject({
+      richText: z
+        .array(z.looseObject({ text: z.string().optional(), type: z.string().optional(), ...downloadable }))
+        .optional(),
+    }),
   }),
-  z.looseObject({ ...common, msgtype: z.literal("audio"), content: z.looseObject({ ...downloadable, duration: z.number().optional(), recognition: z.string().optional() }) }),
-  z.looseObject({ ...common, msgtype: z.literal("video"), content: z.looseObject({ ...downloadable, duration: z.number().optional(), videoType: z.string().optional() }) }),
-  z.looseObject({ ...common, msgtype: z.literal("file"), content: z.looseObject({ ...downloadable, fileName: z.string().optional() }) }),
+  z.looseObject({
+    ...common,
+    msgtype: z.literal("audio"),
+    content: z.looseObject({ ...downloadable, duration: z.number().optional(), recognition: z.string().optional() }),
+  }),
+  z.looseObject({
+    ...common,
+    msgtype: z.literal("video"),
+    content: z.looseObject({ ...downloadable, duration: z.number().optional(), videoType: z.string().optional() }),
+  }),
+  z.looseObject({
+    ...common,
+    msgtype: z.literal("file"),
+    content: z.looseObject({ ...downloadable, fileName: z.string().optional() }),
+  }),
 ]);
 
 /**

@@ -13,7 +13,10 @@ afterEach(async () => {
 const creds = { appKey: "dingkey", appSecret: "dingsecret" };
 
 /** A fake DingTalk: tokens tok-1, tok-2, ...; sends answered by `onSend`. */
-async function fakeDingTalk(onSend: Handler = (_req, res) => json(res, 200, { processQueryKey: "pqk-1" }), tokenDelayMs = 0) {
+async function fakeDingTalk(
+  onSend: Handler = (_req, res) => json(res, 200, { processQueryKey: "pqk-1" }),
+  tokenDelayMs = 0,
+) {
   let issued = 0;
   server = await startTestServer(async (req, res) => {
     if (req.path === "/v1.0/oauth2/accessToken") {
@@ -34,7 +37,11 @@ describe("DingTalkOpenApi", () => {
     expect(await api.accessToken()).toBe("tok-1");
     expect(await api.accessToken()).toBe("tok-1");
     expect(tokenRequests(s)).toHaveLength(1);
-    expect(tokenRequests(s)[0]).toMatchObject({ method: "POST", body: creds, headers: { "content-type": "application/json" } });
+    expect(tokenRequests(s)[0]).toMatchObject({
+      method: "POST",
+      body: creds,
+      headers: { "content-type": "application/json" },
+    });
   });
 
   it("shares one token request between concurrent callers", async () => {
@@ -60,12 +67,21 @@ describe("DingTalkOpenApi", () => {
   it("sends to a group: path, token header and body", async () => {
     const s = await fakeDingTalk();
     const api = new DingTalkOpenApi({ ...creds, baseUrl: s.url });
-    const result = await api.sendToGroup({ robotCode: "dingkey", openConversationId: "cid1", message: markdownReply("T", "**x**") });
+    const result = await api.sendToGroup({
+      robotCode: "dingkey",
+      openConversationId: "cid1",
+      message: markdownReply("T", "**x**"),
+    });
     expect(result).toEqual({ processQueryKey: "pqk-1" });
     const send = s.requests.at(-1)!;
     expect(send.path).toBe("/v1.0/robot/groupMessages/send");
     expect(send.headers["x-acs-dingtalk-access-token"]).toBe("tok-1");
-    expect(send.body).toEqual({ robotCode: "dingkey", openConversationId: "cid1", msgKey: "sampleMarkdown", msgParam: JSON.stringify({ title: "T", text: "**x**" }) });
+    expect(send.body).toEqual({
+      robotCode: "dingkey",
+      openConversationId: "cid1",
+      msgKey: "sampleMarkdown",
+      msgParam: JSON.stringify({ title: "T", text: "**x**" }),
+    });
   });
 
   it("sends one-to-one: path, token header and body", async () => {
@@ -76,7 +92,12 @@ describe("DingTalkOpenApi", () => {
     const sends = s.requests.filter((r) => r.path === "/v1.0/robot/oToMessages/batchSend");
     expect(sends).toHaveLength(2);
     expect(sends[0]!.headers["x-acs-dingtalk-access-token"]).toBe("tok-1");
-    expect(sends[0]!.body).toEqual({ robotCode: "dingkey", userIds: ["u1", "u2"], msgKey: "sampleText", msgParam: '{"content":"hi"}' });
+    expect(sends[0]!.body).toEqual({
+      robotCode: "dingkey",
+      userIds: ["u1", "u2"],
+      msgKey: "sampleText",
+      msgParam: '{"content":"hi"}',
+    });
     expect(tokenRequests(s)).toHaveLength(1);
   });
 
@@ -89,7 +110,9 @@ describe("DingTalkOpenApi", () => {
   ])("turns %s into DingTalkApiError with the right throttled flag", async (_name, status, body, throttled) => {
     const s = await fakeDingTalk((_req, res) => (body ? json(res, status, body) : res.writeHead(status).end()));
     const api = new DingTalkOpenApi({ ...creds, baseUrl: s.url });
-    const error = await api.sendToGroup({ robotCode: "r", openConversationId: "c", message: textReply("x") }).catch((e: unknown) => e);
+    const error = await api
+      .sendToGroup({ robotCode: "r", openConversationId: "c", message: textReply("x") })
+      .catch((e: unknown) => e);
     expect(error).toBeInstanceOf(DingTalkApiError);
     expect(error).toMatchObject({ status, throttled, code: body?.code });
   });
@@ -112,9 +135,15 @@ describe("DingTalkOpenApi", () => {
 
   it("fails the token request clearly on bad credentials and does not cache the failure", async () => {
     let fail = true;
-    server = await startTestServer((_req, res) => (fail ? json(res, 400, { code: "invalidClientId" }) : json(res, 200, { accessToken: "ok", expireIn: 7200 })));
+    server = await startTestServer((_req, res) =>
+      fail ? json(res, 400, { code: "invalidClientId" }) : json(res, 200, { accessToken: "ok", expireIn: 7200 }),
+    );
     const api = new DingTalkOpenApi({ ...creds, baseUrl: server.url });
-    await expect(api.accessToken()).rejects.toMatchObject({ name: "DingTalkApiError", status: 400, code: "invalidClientId" });
+    await expect(api.accessToken()).rejects.toMatchObject({
+      name: "DingTalkApiError",
+      status: 400,
+      code: "invalidClientId",
+    });
     fail = false;
     await expect(api.accessToken()).resolves.toBe("ok");
   });
@@ -123,14 +152,21 @@ describe("DingTalkOpenApi", () => {
     server = await startTestServer(() => undefined); // never answers
     const api = new DingTalkOpenApi({ ...creds, baseUrl: server.url, timeoutMs: 100 });
     const started = Date.now();
-    await expect(api.accessToken()).rejects.toMatchObject({ name: "DingTalkApiError", status: 0, code: "timeout", throttled: false });
+    await expect(api.accessToken()).rejects.toMatchObject({
+      name: "DingTalkApiError",
+      status: 0,
+      code: "timeout",
+      throttled: false,
+    });
     expect(Date.now() - started).toBeLessThan(2_000);
   });
 
   it("refuses an oversized message before any request", async () => {
     const s = await fakeDingTalk();
     const api = new DingTalkOpenApi({ ...creds, baseUrl: s.url });
-    await expect(api.sendToGroup({ robotCode: "r", openConversationId: "c", message: textReply("x".repeat(16_000)) })).rejects.toThrow(RangeError);
+    await expect(
+      api.sendToGroup({ robotCode: "r", openConversationId: "c", message: textReply("x".repeat(16_000)) }),
+    ).rejects.toThrow(RangeError);
     expect(s.requests).toHaveLength(0);
   });
 });

@@ -53,22 +53,43 @@ export class DingTalkOpenApi {
     return this.#pending;
   }
 
-  async sendToGroup(args: { robotCode: string; openConversationId: string; message: OutboundMessage }): Promise<SendResult> {
+  async sendToGroup(args: {
+    robotCode: string;
+    openConversationId: string;
+    message: OutboundMessage;
+  }): Promise<SendResult> {
     const { msgKey, msgParam } = toOpenApiMessage(args.message);
-    return this.#send("/v1.0/robot/groupMessages/send", { robotCode: args.robotCode, openConversationId: args.openConversationId, msgKey, msgParam });
+    return this.#send("/v1.0/robot/groupMessages/send", {
+      robotCode: args.robotCode,
+      openConversationId: args.openConversationId,
+      msgKey,
+      msgParam,
+    });
   }
 
   async sendToUsers(args: { robotCode: string; userIds: string[]; message: OutboundMessage }): Promise<SendResult> {
     const { msgKey, msgParam } = toOpenApiMessage(args.message);
-    return this.#send("/v1.0/robot/oToMessages/batchSend", { robotCode: args.robotCode, userIds: args.userIds, msgKey, msgParam });
+    return this.#send("/v1.0/robot/oToMessages/batchSend", {
+      robotCode: args.robotCode,
+      userIds: args.userIds,
+      msgKey,
+      msgParam,
+    });
   }
 
   async #fetchToken(): Promise<string> {
     // Expiry counts from before the request: the conservative end.
     const requestedAt = this.#now();
-    const body = await this.#post("/v1.0/oauth2/accessToken", { appKey: this.#opts.appKey, appSecret: this.#opts.appSecret });
+    const body = await this.#post("/v1.0/oauth2/accessToken", {
+      appKey: this.#opts.appKey,
+      appSecret: this.#opts.appSecret,
+    });
     const parsed = tokenResponseSchema.safeParse(body);
-    if (!parsed.success) throw new DingTalkApiError("accessToken response has no accessToken/expireIn", { status: 200, code: "bad_response" });
+    if (!parsed.success)
+      throw new DingTalkApiError("accessToken response has no accessToken/expireIn", {
+        status: 200,
+        code: "bad_response",
+      });
     this.#token = { value: parsed.data.accessToken, expiresAt: requestedAt + parsed.data.expireIn * 1000 };
     return parsed.data.accessToken;
   }
@@ -80,7 +101,11 @@ export class DingTalkOpenApi {
       return isRecord(body) ? (body as SendResult) : {};
     } catch (error) {
       // A token DingTalk revoked early: drop it so the next send (the job's retry) fetches a new one.
-      if (error instanceof DingTalkApiError && (error.status === 401 || error.code === "InvalidAuthentication") && this.#token?.value === token) {
+      if (
+        error instanceof DingTalkApiError &&
+        (error.status === 401 || error.code === "InvalidAuthentication") &&
+        this.#token?.value === token
+      ) {
         this.#token = undefined;
       }
       throw error;
@@ -88,7 +113,10 @@ export class DingTalkOpenApi {
   }
 
   async #post(path: string, payload: object, headers?: Record<string, string>): Promise<unknown> {
-    const res = await postJson(this.#opts.fetch ?? fetch, this.#baseUrl + path, payload, { headers, timeoutMs: this.#opts.timeoutMs });
+    const res = await postJson(this.#opts.fetch ?? fetch, this.#baseUrl + path, payload, {
+      headers,
+      timeoutMs: this.#opts.timeoutMs,
+    });
     if (res.status >= 200 && res.status < 300) return res.body;
     throw openApiError(path, res, THROTTLE_CODES);
   }

@@ -41,7 +41,11 @@ export function markdownReply(title: string, text: string, at?: AtTargets): Outb
 /** One button becomes the single-button form, several become `btns`. */
 export function actionCardReply(card: ActionCard): OutboundMessage;
 export function actionCardReply(title: string, text: string, buttons: ActionCardButton[]): OutboundMessage;
-export function actionCardReply(cardOrTitle: ActionCard | string, text = "", buttons: ActionCardButton[] = []): OutboundMessage {
+export function actionCardReply(
+  cardOrTitle: ActionCard | string,
+  text = "",
+  buttons: ActionCardButton[] = [],
+): OutboundMessage {
   if (typeof cardOrTitle !== "string") return { msgtype: "actionCard", actionCard: cardOrTitle };
   const [only] = buttons;
   const actionCard: ActionCard =
@@ -62,7 +66,8 @@ export interface OpenApiMessage {
 export function toOpenApiMessage(msg: OutboundMessage): OpenApiMessage {
   const mapped = mapMessage(msg);
   const bytes = Buffer.byteLength(mapped.msgParam, "utf8");
-  if (bytes > MSG_PARAM_MAX_BYTES) throw new RangeError(`msgParam is ${bytes} bytes; DingTalk accepts at most ${MSG_PARAM_MAX_BYTES}`);
+  if (bytes > MSG_PARAM_MAX_BYTES)
+    throw new RangeError(`msgParam is ${bytes} bytes; DingTalk accepts at most ${MSG_PARAM_MAX_BYTES}`);
   return mapped;
 }
 
@@ -71,7 +76,10 @@ function mapMessage(msg: OutboundMessage): OpenApiMessage {
     case "text":
       return { msgKey: "sampleText", msgParam: JSON.stringify({ content: msg.text.content }) };
     case "markdown":
-      return { msgKey: "sampleMarkdown", msgParam: JSON.stringify({ title: msg.markdown.title, text: msg.markdown.text }) };
+      return {
+        msgKey: "sampleMarkdown",
+        msgParam: JSON.stringify({ title: msg.markdown.title, text: msg.markdown.text }),
+      };
     case "actionCard": {
       const { title, text, singleTitle, singleURL, btns } = msg.actionCard;
       if (singleTitle !== undefined && singleURL !== undefined) {
@@ -80,7 +88,10 @@ function mapMessage(msg: OutboundMessage): OpenApiMessage {
       // sampleActionCard has one button and the multi-button keys are not in our protocol notes;
       // markdown links keep every button usable.
       const links = (btns ?? []).map((b) => `- [${b.title}](${b.actionURL})`).join("\n");
-      return { msgKey: "sampleMarkdown", msgParam: JSON.stringify({ title, text: links ? `${text}\n\n${links}` : text }) };
+      return {
+        msgKey: "sampleMarkdown",
+        msgParam: JSON.stringify({ title, text: links ? `${text}\n\n${links}` : text }),
+      };
     }
   }
 }

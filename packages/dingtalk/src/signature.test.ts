@@ -22,7 +22,10 @@ describe("robot callback signature", () => {
 
   it("rejects a signature made with another secret, or altered", () => {
     const ts = String(now);
-    expect(verifyRobotSignature({ timestamp: ts, sign: robotSign(ts, "other") }, secret, now)).toEqual({ ok: false, reason: "bad_signature" });
+    expect(verifyRobotSignature({ timestamp: ts, sign: robotSign(ts, "other") }, secret, now)).toEqual({
+      ok: false,
+      reason: "bad_signature",
+    });
     const sign = robotSign(ts, secret);
     const altered = (sign[0] === "A" ? "B" : "A") + sign.slice(1);
     expect(verifyRobotSignature({ timestamp: ts, sign: altered }, secret, now).ok).toBe(false);
@@ -41,8 +44,14 @@ describe("robot callback signature", () => {
   });
 
   it("rejects missing headers and non-numeric timestamps", () => {
-    expect(verifyRobotSignature({ timestamp: String(now) }, secret, now)).toEqual({ ok: false, reason: "missing_headers" });
+    expect(verifyRobotSignature({ timestamp: String(now) }, secret, now)).toEqual({
+      ok: false,
+      reason: "missing_headers",
+    });
     expect(verifyRobotSignature({ sign: "x" }, secret, now)).toEqual({ ok: false, reason: "missing_headers" });
-    expect(verifyRobotSignature({ timestamp: "12ab", sign: robotSign("12ab", secret) }, secret, now)).toEqual({ ok: false, reason: "bad_timestamp" });
+    expect(verifyRobotSignature({ timestamp: "12ab", sign: robotSign("12ab", secret) }, secret, now)).toEqual({
+      ok: false,
+      reason: "bad_timestamp",
+    });
   });
 });

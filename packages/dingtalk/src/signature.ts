@@ -27,6 +27,7 @@ export function verifyRobotSignature(
   const expected = Buffer.from(robotSign(timestamp, appSecret), "utf8");
   const given = Buffer.from(sign, "utf8");
   // timingSafeEqual needs equal lengths; a length mismatch is itself a mismatch.
-  if (given.length !== expected.length || !timingSafeEqual(given, expected)) return { ok: false, reason: "bad_signature" };
+  if (given.length !== expected.length || !timingSafeEqual(given, expected))
+    return { ok: false, reason: "bad_signature" };
   return { ok: true };
 }

@@ -72,9 +72,22 @@ async function waitFor<T>(check: () => T | undefined | false, what: string, time
 }
 
 const frame = (type: string, topic: string, messageId: string, data: unknown) =>
-  JSON.stringify({ specVersion: "1.0", type, headers: { topic, messageId, contentType: "application/json", time: "1700000000000" }, data: JSON.stringify(data) });
+  JSON.stringify({
+    specVersion: "1.0",
+    type,
+    headers: { topic, messageId, contentType: "application/json", time: "1700000000000" },
+    data: JSON.stringify(data),
+  });
 
-const robotMessage = { msgId: "msg-1", msgtype: "text", text: { content: " hi" }, conversationId: "cid1", conversationType: "2", senderId: "s1", createAt: 1 };
+const robotMessage = {
+  msgId: "msg-1",
+  msgtype: "text",
+  text: { content: " hi" },
+  conversationId: "cid1",
+  conversationType: "2",
+  senderId: "s1",
+  createAt: 1,
+};
 
 let gateway: Gateway | undefined;
 let client: DingTalkStreamClient | undefined;
@@ -84,14 +97,25 @@ afterEach(async () => {
   client = gateway = undefined;
 });
 
-async function connect(onMessage: (msg: StreamMessage) => Promise<StreamAck> = async () => "ack", baseMs = 20, maxMs = 1_000) {
+async function connect(
+  onMessage: (msg: StreamMessage) => Promise<StreamAck> = async () => "ack",
+  baseMs = 20,
+  maxMs = 1_000,
+) {
   gateway = await startGateway();
-  client = new DingTalkStreamClient({ clientId: "appkey", clientSecret: "appsecret", apiBase: gateway.http.url, onMessage, backoff: { baseMs, maxMs } });
+  client = new DingTalkStreamClient({
+    clientId: "appkey",
+    clientSecret: "appsecret",
+    apiBase: gateway.http.url,
+    onMessage,
+    backoff: { baseMs, maxMs },
+  });
   return { gw: gateway, c: client };
 }
 
 const lastSocket = (gw: Gateway) => gw.sockets.at(-1)!;
-const sentFor = (gw: Gateway, messageId: string) => gw.received.filter((f) => (f.headers as { messageId?: string } | undefined)?.messageId === messageId);
+const sentFor = (gw: Gateway, messageId: string) =>
+  gw.received.filter((f) => (f.headers as { messageId?: string } | undefined)?.messageId === messageId);
 
 describe("DingTalkStreamClient", () => {
   it("opens a connection with the documented request and connects with the ticket", async () => {
@@ -124,9 +148,18 @@ describe("DingTalkStreamClient", () => {
     await waitFor(() => gw.sockets.length === 1, "the socket");
     lastSocket(gw).send(frame("CALLBACK", ROBOT_TOPIC, "m-1", robotMessage));
     const [ack] = await waitFor(() => sentFor(gw, "m-1").length > 0 && sentFor(gw, "m-1"), "the ACK");
-    expect(ack).toEqual({ code: 200, headers: { messageId: "m-1", contentType: "application/json" }, message: "OK", data: JSON.stringify({ response: null }) });
+    expect(ack).toEqual({
+      code: 200,
+      headers: { messageId: "m-1", contentType: "application/json" },
+      message: "OK",
+      data: JSON.stringify({ response: null }),
+    });
     expect(seen).toHaveLength(1);
-    expect(seen[0]).toMatchObject({ topic: ROBOT_TOPIC, messageId: "m-1", headers: { topic: ROBOT_TOPIC, messageId: "m-1", time: "1700000000000" } });
+    expect(seen[0]).toMatchObject({
+      topic: ROBOT_TOPIC,
+      messageId: "m-1",
+      headers: { topic: ROBOT_TOPIC, messageId: "m-1", time: "1700000000000" },
+    });
     expect(JSON.parse(seen[0]!.data)).toEqual(robotMessage);
   });
 
@@ -155,7 +188,12 @@ describe("DingTalkStreamClient", () => {
     lastSocket(gw).send(frame("EVENT", "chat_update_title", "e-1", {}));
     lastSocket(gw).send(frame("EVENT", "chat_update_title", "e-2", {}));
     await waitFor(() => gw.received.length === 2, "two ACKs");
-    expect(sentFor(gw, "e-1")[0]).toEqual({ code: 200, headers: { messageId: "e-1", contentType: "application/json" }, message: "OK", data: '{"status":"SUCCESS"}' });
+    expect(sentFor(gw, "e-1")[0]).toEqual({
+      code: 200,
+      headers: { messageId: "e-1", contentType: "application/json" },
+      message: "OK",
+      data: '{"status":"SUCCESS"}',
+    });
     expect(sentFor(gw, "e-2")[0]).toMatchObject({ code: 200, data: '{"status":"LATER"}' });
   });
 
@@ -166,7 +204,12 @@ describe("DingTalkStreamClient", () => {
     await waitFor(() => gw.sockets.length === 1, "the socket");
     lastSocket(gw).send(frame("SYSTEM", "ping", "ping-7", { opaque: "abc-123" }));
     const [pong] = await waitFor(() => sentFor(gw, "ping-7").length > 0 && sentFor(gw, "ping-7"), "the echo");
-    expect(pong).toMatchObject({ code: 200, message: "OK", headers: { messageId: "ping-7" }, data: JSON.stringify({ opaque: "abc-123" }) });
+    expect(pong).toMatchObject({
+      code: 200,
+      message: "OK",
+      headers: { messageId: "ping-7" },
+      data: JSON.stringify({ opaque: "abc-123" }),
+    });
     expect(onMessage).not.toHaveBeenCalled();
   });
 
@@ -222,12 +265,22 @@ describe("DingTalkStreamClient", () => {
     // 50..100 ms after the first failure, 100..150 ms after the second.
     expect(Date.now() - started).toBeGreaterThanOrEqual(140);
     expect(gw.opens).toHaveLength(3);
-    expect(errors).toEqual([expect.objectContaining({ name: "DingTalkApiError", status: 500 }), expect.objectContaining({ status: 500 })]);
+    expect(errors).toEqual([
+      expect.objectContaining({ name: "DingTalkApiError", status: 500 }),
+      expect.objectContaining({ status: 500 }),
+    ]);
   });
 
   it("drops a connection whose peer stops answering pings and reconnects", async () => {
     gateway = await startGateway(false);
-    client = new DingTalkStreamClient({ clientId: "k", clientSecret: "s", apiBase: gateway.http.url, onMessage: async () => "ack", backoff: { baseMs: 10 }, keepAliveMs: 50 });
+    client = new DingTalkStreamClient({
+      clientId: "k",
+      clientSecret: "s",
+      apiBase: gateway.http.url,
+      onMessage: async () => "ack",
+      backoff: { baseMs: 10 },
+      keepAliveMs: 50,
+    });
     await client.start();
     await waitFor(() => gateway!.connectedTickets.length >= 2, "a reconnection after missed pongs", 2_000);
   });

@@ -42,7 +42,12 @@ export interface DingTalkStreamOptions {
 }
 
 /** The SDKs' reconnect schedule: min(base * 2^attempt + rand(0..base), max). */
-export function backoffDelay(attempt: number, baseMs: number, maxMs: number, random: () => number = Math.random): number {
+export function backoffDelay(
+  attempt: number,
+  baseMs: number,
+  maxMs: number,
+  random: () => number = Math.random,
+): number {
   return Math.min(baseMs * 2 ** attempt + random() * baseMs, maxMs);
 }
 
@@ -114,7 +119,11 @@ export class DingTalkStreamClient extends EventEmitter {
     }
     if (this.#stopped) return;
     this.#log.debug({ host: url.host }, "dingtalk stream: connecting");
-    const conn: Connection = { ws: new WebSocket(url, { handshakeTimeout: this.#opts.timeoutMs ?? 10_000 }), opened: false, rotating: false };
+    const conn: Connection = {
+      ws: new WebSocket(url, { handshakeTimeout: this.#opts.timeoutMs ?? 10_000 }),
+      opened: false,
+      rotating: false,
+    };
     this.#conn = conn;
     const keepAlive = this.#keepAlive(conn);
     conn.ws.on("open", () => {
@@ -156,7 +165,11 @@ export class DingTalkStreamClient extends EventEmitter {
     );
     if (res.status < 200 || res.status >= 300) throw openApiError(OPEN_PATH, res);
     const parsed = openResponseSchema.safeParse(res.body);
-    if (!parsed.success) throw new DingTalkApiError("connections/open response has no endpoint/ticket", { status: res.status, code: "bad_response" });
+    if (!parsed.success)
+      throw new DingTalkApiError("connections/open response has no endpoint/ticket", {
+        status: res.status,
+        code: "bad_response",
+      });
     return parsed.data;
   }
 
@@ -191,14 +204,25 @@ export class DingTalkStreamClient extends EventEmitter {
     if (type === "SYSTEM") return this.#onSystem(conn, frame);
     let result: StreamAck;
     try {
-      result = await this.#opts.onMessage({ topic: headers.topic, messageId: headers.messageId, data, headers: stringHeaders(headers) });
+      result = await this.#opts.onMessage({
+        topic: headers.topic,
+        messageId: headers.messageId,
+        data,
+        headers: stringHeaders(headers),
+      });
     } catch (error) {
       // No ACK: DingTalk redelivers, and the receiver dedupes on messageId / msgId.
       this.#fail(error);
       return;
     }
     const reply = ackData(type, result);
-    if (reply) this.#send(conn, { code: 200, headers: { messageId: headers.messageId, contentType: "application/json" }, message: "OK", data: JSON.stringify(reply) });
+    if (reply)
+      this.#send(conn, {
+        code: 200,
+        headers: { messageId: headers.messageId, contentType: "application/json" },
+        message: "OK",
+        data: JSON.stringify(reply),
+      });
   }
 
   #onSystem(conn: Connection, frame: StreamFrame): void {
@@ -241,7 +265,9 @@ function closeSocket(ws: WebSocket, reason: string): void {
 }
 
 function stringHeaders(headers: Record<string, unknown>): Record<string, string> {
-  return Object.fromEntries(Object.entries(headers).map(([k, v]) => [k, typeof v === "string" ? v : JSON.stringify(v)]));
+  return Object.fromEntries(
+    Object.entries(headers).map(([k, v]) => [k, typeof v === "string" ? v : JSON.stringify(v)]),
+  );
 }
 
 /** The gateway wants our address for its logs; the first external IPv4 is what the SDKs send. */

@@ -11,7 +11,9 @@ afterEach(async () => {
 });
 
 async function webhookAnswering(status: number, body?: unknown) {
-  server = await startTestServer((_req, res) => (body === undefined ? res.writeHead(status).end() : json(res, status, body)));
+  server = await startTestServer((_req, res) =>
+    body === undefined ? res.writeHead(status).end() : json(res, status, body),
+  );
   return `${server.url}/robot/sendBySession?session=s3cret`;
 }
 
@@ -20,7 +22,11 @@ describe("postSessionWebhook", () => {
     const url = await webhookAnswering(200, { errcode: 0, errmsg: "ok" });
     await postSessionWebhook(url, textReply("hello"));
     expect(server!.requests).toEqual([
-      expect.objectContaining({ method: "POST", path: "/robot/sendBySession?session=s3cret", body: { msgtype: "text", text: { content: "hello" } } }),
+      expect.objectContaining({
+        method: "POST",
+        path: "/robot/sendBySession?session=s3cret",
+        body: { msgtype: "text", text: { content: "hello" } },
+      }),
     ]);
     expect(server!.requests[0]!.headers["content-type"]).toBe("application/json");
   });
@@ -42,6 +48,8 @@ describe("postSessionWebhook", () => {
 
   it("honours the timeout", async () => {
     server = await startTestServer(() => undefined);
-    await expect(postSessionWebhook(`${server.url}/robot/sendBySession?session=x`, textReply("x"), { timeoutMs: 100 })).rejects.toMatchObject({ code: "timeout", status: 0 });
+    await expect(
+      postSessionWebhook(`${server.url}/robot/sendBySession?session=x`, textReply("x"), { timeoutMs: 100 }),
+    ).rejects.toMatchObject({ code: "timeout", status: 0 });
   });
 });

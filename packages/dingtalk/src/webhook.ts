@@ -17,9 +17,12 @@ export async function postSessionWebhook(
   const errcode = body.errcode === undefined ? 0 : Number(body.errcode);
   if (res.status >= 200 && res.status < 300 && errcode === 0) return;
   const errmsg = typeof body.errmsg === "string" ? `: ${body.errmsg}` : "";
-  throw new DingTalkApiError(`sessionWebhook returned HTTP ${res.status}, errcode ${String(body.errcode ?? "none")}${errmsg}`, {
-    status: res.status,
-    code: body.errcode === undefined ? undefined : String(body.errcode),
-    throttled: res.status === 429 || THROTTLE_ERRCODES.has(errcode),
-  });
+  throw new DingTalkApiError(
+    `sessionWebhook returned HTTP ${res.status}, errcode ${String(body.errcode ?? "none")}${errmsg}`,
+    {
+      status: res.status,
+      code: body.errcode === undefined ? undefined : String(body.errcode),
+      throttled: res.status === 429 || THROTTLE_ERRCODES.has(errcode),
+    },
+  );
 }

@@ -4,7 +4,14 @@
  * that mean "the other side is unhealthy" a breaker opens and refuses calls at once; after
  * `halfOpenAfterMs` one trial call goes through, and its success closes the breaker again.
  */
-import { BrokenCircuitError, CircuitState, ConsecutiveBreaker, circuitBreaker, handleWhen, type CircuitBreakerPolicy } from "cockatiel";
+import {
+  BrokenCircuitError,
+  CircuitState,
+  ConsecutiveBreaker,
+  circuitBreaker,
+  handleWhen,
+  type CircuitBreakerPolicy,
+} from "cockatiel";
 
 export interface BreakerOptions {
   /** Consecutive failures that open the breaker. */
@@ -43,7 +50,8 @@ export class BreakerRegistry {
 
   /** New options apply to fresh breakers: a change forgets every breaker's state. */
   configure(options: BreakerOptions): void {
-    if (options.failures === this.#options.failures && options.halfOpenAfterMs === this.#options.halfOpenAfterMs) return;
+    if (options.failures === this.#options.failures && options.halfOpenAfterMs === this.#options.halfOpenAfterMs)
+      return;
     this.#options = options;
     this.#entries.clear();
   }
@@ -92,6 +100,9 @@ export class BreakerRegistry {
 
   /** Each breaker's name and whether it is open (from its break until a trial call succeeds). */
   states(): { name: string; open: boolean }[] {
-    return [...this.#entries].map(([key, entry]) => ({ name: `${this.prefix}:${key}`, open: entry.policy.state !== CircuitState.Closed }));
+    return [...this.#entries].map(([key, entry]) => ({
+      name: `${this.prefix}:${key}`,
+      open: entry.policy.state !== CircuitState.Closed,
+    }));
   }
 }

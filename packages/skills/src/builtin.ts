@@ -72,7 +72,12 @@ export const groupAnnounce = defineSkill({
   timeoutMs: 10_000,
   cacheTtlSeconds: 0,
   input: z.object({
-    conversationId: z.string().min(1).max(128).optional().describe("The group to post in (its openConversationId); omit for this conversation"),
+    conversationId: z
+      .string()
+      .min(1)
+      .max(128)
+      .optional()
+      .describe("The group to post in (its openConversationId); omit for this conversation"),
     title: z.string().min(1).max(100).describe("A short title (DingTalk shows it in the chat list)"),
     text: z.string().min(1).max(4_000).describe("The announcement, markdown"),
   }),

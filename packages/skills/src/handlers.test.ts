@@ -31,8 +31,10 @@ describe("kb.search", () => {
   it("finds English and Chinese articles, sending the bearer token", async () => {
     const en = await run(kbSearch, { query: "vpn", limit: 2 }, apiCtx());
     expect(en.result.ok).toBe(true);
-    expect(en.result.ok && en.result.content).toMatch(/^1\. VPN setup on macOS and Windows \(https:\/\/kb\.example\.internal\/vpn-setup\)/);
-    expect((en.result.ok && (en.result.data as { results: unknown[] }).results)).toHaveLength(2);
+    expect(en.result.ok && en.result.content).toMatch(
+      /^1\. VPN setup on macOS and Windows \(https:\/\/kb\.example\.internal\/vpn-setup\)/,
+    );
+    expect(en.result.ok && (en.result.data as { results: unknown[] }).results).toHaveLength(2);
     expect(api.requests[0]).toMatchObject({
       method: "GET",
       path: "/kb/search",
@@ -76,9 +78,15 @@ describe("kb.search", () => {
 
   it("refuses without configuration or token, and reports refused credentials", async () => {
     const unconfigured = await run(kbSearch, { query: "vpn" }, testContext());
-    expect(unconfigured.result).toMatchObject({ ok: false, error: "the internal API is not configured (settings.baseUrl)" });
+    expect(unconfigured.result).toMatchObject({
+      ok: false,
+      error: "the internal API is not configured (settings.baseUrl)",
+    });
     const noSecret = await run(kbSearch, { query: "vpn" }, apiCtx({ getSecret: () => undefined }));
-    expect(noSecret.result).toMatchObject({ ok: false, error: "the internal API token (INTERNAL_API_TOKEN) is not set" });
+    expect(noSecret.result).toMatchObject({
+      ok: false,
+      error: "the internal API token (INTERNAL_API_TOKEN) is not set",
+    });
     const wrong = await run(kbSearch, { query: "vpn" }, apiCtx({ getSecret: () => "wrong" }));
     expect(wrong.result).toEqual({ ok: false, error: "the internal API refused our credentials", retryable: false });
     // The token never shows up in what the model or the user sees.
@@ -137,7 +145,11 @@ describe("ticket.create", () => {
 
 describe("help, status, group.announce", () => {
   it("help lists the skills the runtime allows", async () => {
-    const out = await run(help, {}, testContext({ settings: { available: ["kb.search", "ticket.lookup", "custom.thing"] } }));
+    const out = await run(
+      help,
+      {},
+      testContext({ settings: { available: ["kb.search", "ticket.lookup", "custom.thing"] } }),
+    );
     expect(out.result).toMatchObject({
       ok: true,
       content:
@@ -147,11 +159,19 @@ describe("help, status, group.announce", () => {
     const none = await run(help, {}, testContext());
     expect(none.result.ok && none.result.content).toMatch(/No skills are enabled/);
     const bad = await run(help, {}, testContext({ settings: { available: "kb.search" } }));
-    expect(bad.result).toEqual({ ok: false, error: "help settings are invalid (available: string[])", retryable: false });
+    expect(bad.result).toEqual({
+      ok: false,
+      error: "help settings are invalid (available: string[])",
+      retryable: false,
+    });
   });
 
   it("status reports what the runtime provides, and refuses without it", async () => {
-    const out = await run(status, {}, testContext({ status: async () => ({ safeMode: "off", model: "local_chat", tokensLeft: 1200 }) }));
+    const out = await run(
+      status,
+      {},
+      testContext({ status: async () => ({ safeMode: "off", model: "local_chat", tokensLeft: 1200 }) }),
+    );
     expect(out.result).toMatchObject({ ok: true, content: "safeMode: off\nmodel: local_chat\ntokensLeft: 1200" });
     expect((await run(status, {}, testContext())).result).toEqual({
       ok: false,
@@ -170,13 +190,28 @@ describe("help, status, group.announce", () => {
     expect(ok.result).toMatchObject({ ok: true, content: 'Announcement "Maintenance" posted in cid-ops.' });
     expect(sent).toEqual([["cid-ops", "Maintenance", "Tonight 22:00"]]);
     // No group named: the conversation the request came from.
-    const here = await run(groupAnnounce, { title: "Lunch", text: "12:00" }, testContext({ announce, conversationId: "cid-here" }));
-    expect(here.result).toMatchObject({ ok: true, content: 'Announcement "Lunch" posted in this conversation.', data: { conversationId: "cid-here" } });
+    const here = await run(
+      groupAnnounce,
+      { title: "Lunch", text: "12:00" },
+      testContext({ announce, conversationId: "cid-here" }),
+    );
+    expect(here.result).toMatchObject({
+      ok: true,
+      content: 'Announcement "Lunch" posted in this conversation.',
+      data: { conversationId: "cid-here" },
+    });
     expect(sent.at(-1)).toEqual(["cid-here", "Lunch", "12:00"]);
     sent.pop();
     expect((await run(groupAnnounce, input, testContext())).result).toMatchObject({ ok: false });
-    const narrowed = await run(groupAnnounce, input, testContext({ announce, settings: { allowedConversations: ["cid-other"] } }));
-    expect(narrowed.result).toMatchObject({ ok: false, error: "announcements to cid-ops are not allowed by this skill's settings" });
+    const narrowed = await run(
+      groupAnnounce,
+      input,
+      testContext({ announce, settings: { allowedConversations: ["cid-other"] } }),
+    );
+    expect(narrowed.result).toMatchObject({
+      ok: false,
+      error: "announcements to cid-ops are not allowed by this skill's settings",
+    });
     expect(sent).toHaveLength(1);
   });
 });

@@ -22,7 +22,9 @@ function route(req: IncomingMessage, res: ServerResponse): void {
   hits.push({ path, host: req.headers.host });
   if (path === "/page") {
     res.writeHead(200, { "content-type": "text/html; charset=utf-8" });
-    res.end("<html><head><style>p{}</style><script>alert(1)</script></head><body><h1>Runbook</h1><p>Restart &amp; verify.</p></body></html>");
+    res.end(
+      "<html><head><style>p{}</style><script>alert(1)</script></head><body><h1>Runbook</h1><p>Restart &amp; verify.</p></body></html>",
+    );
   } else if (path.startsWith("/redirect?to=")) {
     res.writeHead(302, { location: decodeURIComponent(path.slice("/redirect?to=".length)) }).end();
   } else if (path === "/loop") {
@@ -62,16 +64,27 @@ const local = { allowedHosts: ["localhost"], allowPrivate: true };
 describe("http.fetch", () => {
   it("fetches an allowlisted page and returns a text excerpt", async () => {
     const r = await fetchWith(`http://localhost:${port}/page`, local);
-    expect(r).toMatchObject({ ok: true, data: { status: 200, truncated: false, contentType: "text/html; charset=utf-8" } });
+    expect(r).toMatchObject({
+      ok: true,
+      data: { status: 200, truncated: false, contentType: "text/html; charset=utf-8" },
+    });
     expect(r.ok && r.content).toBe(`http://localhost:${port}/page (HTTP 200):\nRunbook Restart & verify.`);
     expect(hits).toEqual([{ path: "/page", host: `localhost:${port}` }]);
   });
 
   it("refuses a host that is not on the allowlist, and other schemes", async () => {
-    expect(errorOf(await fetchWith(`http://127.0.0.1:${port}/page`, local))).toBe("refused: 127.0.0.1 is not on the allowlist");
-    expect(errorOf(await fetchWith(`http://evil.example/`, { allowedHosts: ["*.corp.example"] }))).toMatch(/not on the allowlist/);
-    expect(errorOf(await fetchWith(`ftp://localhost:${port}/x`, local))).toBe("refused: only http and https URLs (not ftp:)");
-    expect(errorOf(await fetchWith(`http://user:pw@localhost:${port}/page`, local))).toBe("refused: URLs with credentials");
+    expect(errorOf(await fetchWith(`http://127.0.0.1:${port}/page`, local))).toBe(
+      "refused: 127.0.0.1 is not on the allowlist",
+    );
+    expect(errorOf(await fetchWith(`http://evil.example/`, { allowedHosts: ["*.corp.example"] }))).toMatch(
+      /not on the allowlist/,
+    );
+    expect(errorOf(await fetchWith(`ftp://localhost:${port}/x`, local))).toBe(
+      "refused: only http and https URLs (not ftp:)",
+    );
+    expect(errorOf(await fetchWith(`http://user:pw@localhost:${port}/page`, local))).toBe(
+      "refused: URLs with credentials",
+    );
     expect(hits).toEqual([]);
   });
 
@@ -126,7 +139,11 @@ describe("http.fetch", () => {
 
   it("connects to the address it checked, not to a second DNS answer", async () => {
     // The name does not resolve at all: only the pinned address can reach the server.
-    const res = await requestPinned(new URL(`http://rebind.invalid:${port}/pinned`), [{ address: "127.0.0.1", family: 4 }], new AbortController().signal);
+    const res = await requestPinned(
+      new URL(`http://rebind.invalid:${port}/pinned`),
+      [{ address: "127.0.0.1", family: 4 }],
+      new AbortController().signal,
+    );
     res.resume();
     expect(res.statusCode).toBe(200);
     expect(hits).toEqual([{ path: "/pinned", host: `rebind.invalid:${port}` }]);
@@ -151,15 +168,42 @@ describe("http.fetch", () => {
   it("speaks https with certificate verification on (a self-signed certificate is refused)", async () => {
     const dir = mkdtempSync(join(tmpdir(), "clawgate-tls-"));
     try {
-      execFileSync("openssl", ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
-        "-keyout", join(dir, "key.pem"), "-out", join(dir, "cert.pem"), "-days", "1", "-subj", "/CN=localhost",
-        "-addext", "subjectAltName=DNS:localhost"], { stdio: "ignore" });
-      const tls = createHttpsServer({ key: readFileSync(join(dir, "key.pem")), cert: readFileSync(join(dir, "cert.pem")) }, route);
+      execFileSync(
+        "openssl",
+        [
+          "req",
+          "-x509",
+          "-newkey",
+          "ec",
+          "-pkeyopt",
+          "ec_paramgen_curve:prime256v1",
+          "-nodes",
+          "-keyout",
+          join(dir, "key.pem"),
+          "-out",
+          join(dir, "cert.pem"),
+          "-days",
+          "1",
+          "-subj",
+          "/CN=localhost",
+          "-addext",
+          "subjectAltName=DNS:localhost",
+        ],
+        { stdio: "ignore" },
+      );
+      const tls = createHttpsServer(
+        { key: readFileSync(join(dir, "key.pem")), cert: readFileSync(join(dir, "cert.pem")) },
+        route,
+      );
       await new Promise<void>((r) => tls.listen(0, "127.0.0.1", r));
       const tlsPort = (tls.address() as AddressInfo).port;
       try {
         const r = await fetchWith(`https://localhost:${tlsPort}/page`, local);
-        expect(r).toEqual({ ok: false, error: `could not fetch localhost:${tlsPort}: DEPTH_ZERO_SELF_SIGNED_CERT`, retryable: true });
+        expect(r).toEqual({
+          ok: false,
+          error: `could not fetch localhost:${tlsPort}: DEPTH_ZERO_SELF_SIGNED_CERT`,
+          retryable: true,
+        });
         expect(hits).toEqual([]);
       } finally {
         tls.closeAllConnections();

@@ -40,11 +40,21 @@ describe("built-in skills", () => {
 });
 
 describe("defineSkill", () => {
-  const base = { description: "x", requiresApproval: false, enabledByDefault: false, timeoutMs: 1, input: z.object({}) };
+  const base = {
+    description: "x",
+    requiresApproval: false,
+    enabledByDefault: false,
+    timeoutMs: 1,
+    input: z.object({}),
+  };
   it("rejects malformed keys", () => {
-    expect(() => defineSkill({ ...base, key: "Bad Key", riskClass: "READ", cacheTtlSeconds: 0 })).toThrow(/invalid skill key/);
+    expect(() => defineSkill({ ...base, key: "Bad Key", riskClass: "READ", cacheTtlSeconds: 0 })).toThrow(
+      /invalid skill key/,
+    );
   });
   it("refuses caching for writes", () => {
-    expect(() => defineSkill({ ...base, key: "x.write", riskClass: "WRITE", cacheTtlSeconds: 10 })).toThrow(/only READ/);
+    expect(() => defineSkill({ ...base, key: "x.write", riskClass: "WRITE", cacheTtlSeconds: 10 })).toThrow(
+      /only READ/,
+    );
   });
 });

@@ -46,20 +46,44 @@ const change = (action: string, fn: (tx: Parameters<Parameters<Db["$transaction"
 beforeAll(async () => {
   testDb = await createTestDatabase({ prefix: "clawgate_bot_agent" });
   db = createDb(testDb.url);
-  [model, scripted, api] = await Promise.all([startDemoModel({ port: 0 }), startScriptedModel(), startFakeInternalApi({ port: 0 })]);
+  [model, scripted, api] = await Promise.all([
+    startDemoModel({ port: 0 }),
+    startScriptedModel(),
+    startFakeInternalApi({ port: 0 }),
+  ]);
   await seedDemo(db, { modelBaseUrl: model.url, internalApiBaseUrl: api.url });
-  ({ pool, app, fake } = await startIngressHarness({ databaseUrl: testDb.url, db, logger, metrics, applicationName: "test-agent" }));
+  ({ pool, app, fake } = await startIngressHarness({
+    databaseUrl: testDb.url,
+    db,
+    logger,
+    metrics,
+    applicationName: "test-agent",
+  }));
   policy = startPolicyRuntime({ db, databaseUrl: testDb.url, logger, pollIntervalMs: 10 * 60_000 });
   await policy.loaded;
-  await enableConversations(db, policy, "cid-kb", "cid-deny", "cid-ticket", "cid-ro", "cid-down", "cid-again", "cid-types");
+  await enableConversations(
+    db,
+    policy,
+    "cid-kb",
+    "cid-deny",
+    "cid-ticket",
+    "cid-ro",
+    "cid-down",
+    "cid-again",
+    "cid-types",
+  );
   // cid-deny talks to the scripted model and may not search the KB.
   await untilApplied(
     policy,
     await change("route.create", async (tx) => {
-      const endpoint = await tx.modelEndpoint.create({ data: { name: "scripted", baseUrl: scripted.url, model: "scripted", timeoutMs: 5_000 } });
+      const endpoint = await tx.modelEndpoint.create({
+        data: { name: "scripted", baseUrl: scripted.url, model: "scripted", timeoutMs: 5_000 },
+      });
       const conv = await tx.conversation.findUniqueOrThrow({ where: { conversationId: "cid-deny" } });
       await tx.route.create({ data: { conversationId: conv.id, modelEndpointId: endpoint.id } });
-      await tx.skillRule.create({ data: { skillKey: "kb.search", scope: "CONVERSATION", subject: "cid-deny", effect: "DENY" } });
+      await tx.skillRule.create({
+        data: { skillKey: "kb.search", scope: "CONVERSATION", subject: "cid-deny", effect: "DENY" },
+      });
       await tx.skill.update({ where: { key: "ticket.create" }, data: { enabled: true } });
     }),
   );
@@ -77,15 +101,32 @@ afterAll(async () => {
 });
 
 /** Delivers one message; returns the reply, the inbound row (id, final status) and the time taken. */
-async function talk(conversationId: string, text: string, typed?: { msgtype: string; content: Record<string, unknown> }) {
+async function talk(
+  conversationId: string,
+  text: string,
+  typed?: { msgtype: string; content: Record<string, unknown> },
+) {
   const started = Date.now();
-  const { msgId, status } = await fake.deliver({ conversationId, text, senderId: "user-1", ...(typed ? { typed } : {}) });
+  const { msgId, status } = await fake.deliver({
+    conversationId,
+    text,
+    senderId: "user-1",
+    ...(typed ? { typed } : {}),
+  });
   expect(status).toBe(200);
   const [reply] = await fake.waitForReplies(conversationId, 1, 20_000);
-  const inbound = await waitFor(async () => {
-    const [row] = await query<{ id: string; status: string }>(testDb.url, `SELECT id, status FROM "InboundMessage" WHERE "msgId" = $1`, [msgId]);
-    return row && row.status !== "RECEIVED" && row.status !== "PROCESSING" ? row : undefined;
-  }, 5_000, "inbound handled");
+  const inbound = await waitFor(
+    async () => {
+      const [row] = await query<{ id: string; status: string }>(
+        testDb.url,
+        `SELECT id, status FROM "InboundMessage" WHERE "msgId" = $1`,
+        [msgId],
+      );
+      return row && row.status !== "RECEIVED" && row.status !== "PROCESSING" ? row : undefined;
+    },
+    5_000,
+    "inbound handled",
+  );
   return { text: reply!.text, inbound, ms: Date.now() - started };
 }
 
@@ -98,10 +139,14 @@ const invocations = (inboundId: string) =>
   );
 
 const counted = async (name: "toolCalls" | "agentTurns", labels: Record<string, string>) =>
-  (await metrics[name].get()).values.find((v) => Object.entries(labels).every(([k, l]) => (v.labels as Record<string, unknown>)[k] === l))?.value ?? 0;
+  (await metrics[name].get()).values.find((v) =>
+    Object.entries(labels).every(([k, l]) => (v.labels as Record<string, unknown>)[k] === l),
+  )?.value ?? 0;
 
-const offeredNames = (body: { tools?: { function?: { name?: string } }[] }) => (body.tools ?? []).map((t) => t.function?.name);
-const lastChatRequest = () => model.requests.filter((r) => r.path === "/v1/chat/completions").at(-1)?.body as Parameters<typeof offeredNames>[0];
+const offeredNames = (body: { tools?: { function?: { name?: string } }[] }) =>
+  (body.tools ?? []).map((t) => t.function?.name);
+const lastChatRequest = () =>
+  model.requests.filter((r) => r.path === "/v1/chat/completions").at(-1)?.body as Parameters<typeof offeredNames>[0];
 
 describe("the agent loop", () => {
   it("runs kb.search against the internal API and answers with the article", async () => {
@@ -110,25 +155,45 @@ describe("the agent loop", () => {
     expect(inbound.status).toBe("REPLIED");
     expect(api.requests.some((r) => r.path === "/kb/search" && r.query.q === "vpn")).toBe(true);
     const [row] = await invocations(inbound.id);
-    expect(row).toMatchObject({ skillKey: "kb.search", decision: "ALLOW", reasons: [], outcome: "SUCCESS", cacheHit: false, error: null, conversationId: "cid-kb", userId: "user-1" });
+    expect(row).toMatchObject({
+      skillKey: "kb.search",
+      decision: "ALLOW",
+      reasons: [],
+      outcome: "SUCCESS",
+      cacheHit: false,
+      error: null,
+      conversationId: "cid-kb",
+      userId: "user-1",
+    });
     expect(row!.configRevision).toBe(policy.snapshot()!.revision);
     expect(await counted("toolCalls", { skill: "kb.search", decision: "ALLOW", outcome: "SUCCESS" })).toBe(1);
-    expect(offeredNames(lastChatRequest())).toEqual(expect.arrayContaining(["kb_search", "ticket_create", "help", "status"]));
+    expect(offeredNames(lastChatRequest())).toEqual(
+      expect.arrayContaining(["kb_search", "ticket_create", "help", "status"]),
+    );
     // The same search again is served from the process's skill cache.
     const again = await talk("cid-kb", "search the kb for vpn");
     expect(again.text).toContain("VPN setup on macOS and Windows");
-    expect(await invocations(again.inbound.id)).toMatchObject([{ skillKey: "kb.search", outcome: "SUCCESS", cacheHit: true }]);
+    expect(await invocations(again.inbound.id)).toMatchObject([
+      { skillKey: "kb.search", outcome: "SUCCESS", cacheHit: true },
+    ]);
   });
 
   it("reads rich text and voice messages, and answers a message type it does not know instead of refusing it", async () => {
-    const lastUserText = () => String((lastChatRequest() as { messages: { role: string; content: unknown }[] }).messages.at(-1)!.content);
-    const rich = await talk("cid-types", "", { msgtype: "richText", content: { richText: [{ text: "is this broken?" }, { type: "picture", downloadCode: "dc1" }] } });
+    const lastUserText = () =>
+      String((lastChatRequest() as { messages: { role: string; content: unknown }[] }).messages.at(-1)!.content);
+    const rich = await talk("cid-types", "", {
+      msgtype: "richText",
+      content: { richText: [{ text: "is this broken?" }, { type: "picture", downloadCode: "dc1" }] },
+    });
     expect(lastUserText()).toBe("is this broken?\n[The message also has a picture, which the robot cannot see yet.]");
     expect(rich.text).toContain('You said: "is this broken?');
     expect(rich.inbound.status).toBe("REPLIED");
 
     // A voice message is its transcript: the demo model recognises the request in it.
-    const voice = await talk("cid-types", "", { msgtype: "audio", content: { downloadCode: "dc2", duration: 3000, recognition: "search the kb for vpn" } });
+    const voice = await talk("cid-types", "", {
+      msgtype: "audio",
+      content: { downloadCode: "dc2", duration: 3000, recognition: "search the kb for vpn" },
+    });
     expect(voice.text).toContain("VPN setup on macOS and Windows");
 
     const card = await talk("cid-types", "", { msgtype: "interactiveCard", content: { cardData: {} } });
@@ -145,7 +210,9 @@ describe("the agent loop", () => {
     expect(String(toolMessage.content)).toContain("denied in this conversation by a rule");
     expect(text).toContain("denied in this conversation by a rule");
     expect(inbound.status).toBe("REPLIED");
-    expect(await invocations(inbound.id)).toMatchObject([{ skillKey: "kb.search", decision: "DENY", reasons: ["rule.deny.conversation"], outcome: "DENIED" }]);
+    expect(await invocations(inbound.id)).toMatchObject([
+      { skillKey: "kb.search", decision: "DENY", reasons: ["rule.deny.conversation"], outcome: "DENIED" },
+    ]);
     expect(api.requests.filter((r) => r.path === "/kb/search")).toHaveLength(1); // only the first test's
   });
 
@@ -173,8 +240,17 @@ describe("the agent loop", () => {
         linked: true,
       },
     ]);
-    expect(text).toContain(String((await query<{ id: string }>(testDb.url, `SELECT id FROM "ApprovalRequest"`))[0]!.id));
-    expect(await invocations(inbound.id)).toMatchObject([{ skillKey: "ticket.create", decision: "NEEDS_APPROVAL", reasons: ["approval.required"], outcome: "PENDING_APPROVAL" }]);
+    expect(text).toContain(
+      String((await query<{ id: string }>(testDb.url, `SELECT id FROM "ApprovalRequest"`))[0]!.id),
+    );
+    expect(await invocations(inbound.id)).toMatchObject([
+      {
+        skillKey: "ticket.create",
+        decision: "NEEDS_APPROVAL",
+        reasons: ["approval.required"],
+        outcome: "PENDING_APPROVAL",
+      },
+    ]);
     expect(api.tickets.size).toBe(tickets);
     expect(api.requests.filter((r) => r.method === "POST")).toEqual([]);
   });
@@ -183,19 +259,33 @@ describe("the agent loop", () => {
     const chats = () => model.requests.filter((r) => r.path === "/v1/chat/completions").length;
     const before = chats();
     fake.setThrottle(0);
-    const { msgId } = await fake.deliver({ conversationId: "cid-again", text: "create a ticket in OPS: printer on fire", senderId: "user-1" });
+    const { msgId } = await fake.deliver({
+      conversationId: "cid-again",
+      text: "create a ticket in OPS: printer on fire",
+      senderId: "user-1",
+    });
     try {
-      await waitFor(async () => {
-        const rows = await query<{ attempts: number }>(testDb.url, `SELECT o.attempts FROM "OutboundMessage" o JOIN "InboundMessage" i ON i.id = o."inboundMessageId" WHERE i."msgId" = $1`, [msgId]);
-        return rows[0]?.attempts === 1 ? true : undefined;
-      }, 10_000, "first send throttled");
+      await waitFor(
+        async () => {
+          const rows = await query<{ attempts: number }>(
+            testDb.url,
+            `SELECT o.attempts FROM "OutboundMessage" o JOIN "InboundMessage" i ON i.id = o."inboundMessageId" WHERE i."msgId" = $1`,
+            [msgId],
+          );
+          return rows[0]?.attempts === 1 ? true : undefined;
+        },
+        10_000,
+        "first send throttled",
+      );
     } finally {
       fake.setThrottle(undefined);
     }
     const [reply] = await fake.waitForReplies("cid-again", 1, 20_000);
     expect(reply!.text.toLowerCase()).toContain("waiting for approval");
     expect(chats() - before).toBe(2); // one turn: the tool call and the answer
-    expect(await query(testDb.url, `SELECT status FROM "ApprovalRequest" WHERE "conversationId" = 'cid-again'`)).toEqual([{ status: "PENDING" }]);
+    expect(
+      await query(testDb.url, `SELECT status FROM "ApprovalRequest" WHERE "conversationId" = 'cid-again'`),
+    ).toEqual([{ status: "PENDING" }]);
   });
 
   it("in READ_ONLY safe mode refuses ticket.create with the safe-mode message, and creates no approval", async () => {
@@ -207,12 +297,21 @@ describe("the agent loop", () => {
       expect(text.toLowerCase()).not.toContain("waiting for approval");
       expect(text).toContain("Safe mode is on");
       expect(text).toContain("only read-only skills run");
-      expect(await invocations(inbound.id)).toMatchObject([{ skillKey: "ticket.create", decision: "DENY", reasons: ["safe_mode.read_only"], outcome: "DENIED" }]);
+      expect(await invocations(inbound.id)).toMatchObject([
+        { skillKey: "ticket.create", decision: "DENY", reasons: ["safe_mode.read_only"], outcome: "DENIED" },
+      ]);
 
       const forced = await talk("cid-deny", 'CALL ticket_create {"project":"OPS","title":"printer broken"}');
       expect(forced.text).toContain("only read-only skills run");
-      expect(await invocations(forced.inbound.id)).toMatchObject([{ skillKey: "ticket.create", decision: "DENY", reasons: ["safe_mode.read_only"], outcome: "DENIED" }]);
-      expect(await query(testDb.url, `SELECT 1 FROM "ApprovalRequest" WHERE "conversationId" NOT IN ('cid-ticket', 'cid-again')`)).toEqual([]);
+      expect(await invocations(forced.inbound.id)).toMatchObject([
+        { skillKey: "ticket.create", decision: "DENY", reasons: ["safe_mode.read_only"], outcome: "DENIED" },
+      ]);
+      expect(
+        await query(
+          testDb.url,
+          `SELECT 1 FROM "ApprovalRequest" WHERE "conversationId" NOT IN ('cid-ticket', 'cid-again')`,
+        ),
+      ).toEqual([]);
     } finally {
       await untilApplied(policy, await setSafeMode(db, null));
     }
@@ -230,7 +329,10 @@ describe("the agent loop", () => {
   });
 
   it("answers with the fallback when the model is slower than the endpoint's timeout", async () => {
-    const timeout = (ms: number) => change("model.update", (tx) => tx.modelEndpoint.updateMany({ where: { name: "local_chat" }, data: { timeoutMs: ms } }));
+    const timeout = (ms: number) =>
+      change("model.update", (tx) =>
+        tx.modelEndpoint.updateMany({ where: { name: "local_chat" }, data: { timeoutMs: ms } }),
+      );
     await untilApplied(policy, await timeout(1_000));
     model.setMode("slow", { latencyMs: 10_000 });
     try {
@@ -244,7 +346,8 @@ describe("the agent loop", () => {
   });
 
   it("follows route changes at the next revision: no usable model -> says so; back -> answers", async () => {
-    const toggle = (enabled: boolean) => change("model.update", (tx) => tx.modelEndpoint.updateMany({ where: { name: "local_chat" }, data: { enabled } }));
+    const toggle = (enabled: boolean) =>
+      change("model.update", (tx) => tx.modelEndpoint.updateMany({ where: { name: "local_chat" }, data: { enabled } }));
     await untilApplied(policy, await toggle(false));
     try {
       expect(await talk("cid-down", "hello")).toMatchObject({ text: NO_MODEL_REPLY, inbound: { status: "REPLIED" } });
@@ -254,21 +357,24 @@ describe("the agent loop", () => {
     expect((await talk("cid-down", "hello")).text).toContain("Demo model here");
   });
 
-  it.each(["error500", "down"] as const)("answers with the fallback when the model is %s, in time and without a crash", async (mode) => {
-    model.setMode(mode);
-    const calls = model.requests.length;
-    const unavailable = await counted("agentTurns", { outcome: "model_unavailable" });
-    try {
-      const { text, inbound, ms } = await talk("cid-down", "search the kb for vpn");
-      expect(text).toBe(MODEL_UNAVAILABLE_REPLY);
-      expect(inbound.status).toBe("REPLIED");
-      expect(ms).toBeLessThan(20_000);
-      expect(await counted("agentTurns", { outcome: "model_unavailable" })).toBe(unavailable + 1);
-      // 500s are retried twice; a connection that drops is not retried.
-      expect(model.requests.length - calls).toBe(mode === "error500" ? 3 : 1);
-    } finally {
-      model.setMode("ok");
-    }
-    expect((await talk("cid-down", "hello")).text).toContain("Demo model here");
-  });
+  it.each(["error500", "down"] as const)(
+    "answers with the fallback when the model is %s, in time and without a crash",
+    async (mode) => {
+      model.setMode(mode);
+      const calls = model.requests.length;
+      const unavailable = await counted("agentTurns", { outcome: "model_unavailable" });
+      try {
+        const { text, inbound, ms } = await talk("cid-down", "search the kb for vpn");
+        expect(text).toBe(MODEL_UNAVAILABLE_REPLY);
+        expect(inbound.status).toBe("REPLIED");
+        expect(ms).toBeLessThan(20_000);
+        expect(await counted("agentTurns", { outcome: "model_unavailable" })).toBe(unavailable + 1);
+        // 500s are retried twice; a connection that drops is not retried.
+        expect(model.requests.length - calls).toBe(mode === "error500" ? 3 : 1);
+      } finally {
+        model.setMode("ok");
+      }
+      expect((await talk("cid-down", "hello")).text).toContain("Demo model here");
+    },
+  );
 });

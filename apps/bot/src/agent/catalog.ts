@@ -37,7 +37,15 @@ type RouteRow = {
   maxToolRounds: number;
   conversation: { conversationId: string } | null;
   budget: { maxContextTokens: number | null } | null;
-  modelEndpoint: { name: string; baseUrl: string; model: string; apiKeyEnv: string | null; timeoutMs: number; maxConcurrency: number; enabled: boolean };
+  modelEndpoint: {
+    name: string;
+    baseUrl: string;
+    model: string;
+    apiKeyEnv: string | null;
+    timeoutMs: number;
+    maxConcurrency: number;
+    enabled: boolean;
+  };
 };
 
 export interface CatalogOptions {
@@ -77,20 +85,40 @@ export async function loadCatalog(db: Db, revision: number, options: CatalogOpti
         maxToolRounds: true,
         conversation: { select: { conversationId: true } },
         budget: { select: { maxContextTokens: true } },
-        modelEndpoint: { select: { name: true, baseUrl: true, model: true, apiKeyEnv: true, timeoutMs: true, maxConcurrency: true, enabled: true } },
+        modelEndpoint: {
+          select: {
+            name: true,
+            baseUrl: true,
+            model: true,
+            apiKeyEnv: true,
+            timeoutMs: true,
+            maxConcurrency: true,
+            enabled: true,
+          },
+        },
       },
     }),
     db.skill.findMany({ select: { key: true, settings: true } }),
-    db.tokenBudget.findUnique({ where: { scope_subject: { scope: "DEFAULT", subject: "" } }, select: { maxContextTokens: true } }),
+    db.tokenBudget.findUnique({
+      where: { scope_subject: { scope: "DEFAULT", subject: "" } },
+      select: { maxContextTokens: true },
+    }),
   ]);
   const defaultMaxContext = defaultBudget?.maxContextTokens ?? DEFAULT_MAX_CONTEXT_TOKENS;
   const toRouteHere = (r: RouteRow) => toRoute(r, defaultMaxContext, opts);
   const usable = routes.filter((r) => r.modelEndpoint.enabled);
-  const byConversation = new Map(usable.flatMap((r) => (r.conversation ? [[r.conversation.conversationId, toRouteHere(r)] as const] : [])));
+  const byConversation = new Map(
+    usable.flatMap((r) => (r.conversation ? [[r.conversation.conversationId, toRouteHere(r)] as const] : [])),
+  );
   const fallback = usable.find((r) => r.isDefault && !r.conversation);
   const defaultRoute = fallback ? toRouteHere(fallback) : undefined;
   const settings = new Map(
-    skills.map((s) => [s.key, s.settings && typeof s.settings === "object" && !Array.isArray(s.settings) ? (s.settings as Record<string, unknown>) : {}]),
+    skills.map((s) => [
+      s.key,
+      s.settings && typeof s.settings === "object" && !Array.isArray(s.settings)
+        ? (s.settings as Record<string, unknown>)
+        : {},
+    ]),
   );
   return {
     revision,

@@ -21,7 +21,8 @@ import type { ModelSlots, TurnContext } from "./tool-call.ts";
 export { MODEL_UNAVAILABLE_REPLY } from "./run-turn.ts";
 export { MEMORY_COLUMNS, storedMemory, type MemoryRow, type StoredMemory } from "./memory.ts";
 
-export const NO_MODEL_REPLY = "No model is configured for this conversation yet. An admin can add one (clawgate onboard, or the console).";
+export const NO_MODEL_REPLY =
+  "No model is configured for this conversation yet. An admin can add one (clawgate onboard, or the console).";
 
 export interface TurnRequest {
   text: string;
@@ -42,7 +43,17 @@ export interface TurnRequest {
   memory?: StoredMemory;
 }
 
-export type AgentReply = TurnResult | { text: string; outcome: "no_route"; toolCalls: 0; approvals: []; calls: []; usage: TokenUsage; remembered?: undefined };
+export type AgentReply =
+  | TurnResult
+  | {
+      text: string;
+      outcome: "no_route";
+      toolCalls: 0;
+      approvals: [];
+      calls: [];
+      usage: TokenUsage;
+      remembered?: undefined;
+    };
 
 export interface Agent {
   reply(request: TurnRequest): Promise<AgentReply>;
@@ -62,7 +73,13 @@ export interface AgentSettings {
   breaker: BreakerOptions;
 }
 
-export const AGENT_ENV_KEYS = ["AGENT_TURN_DEADLINE_MS", "AGENT_WORKING_ON_IT_MS", "MODEL_CONNECT_TIMEOUT_MS", "BREAKER_FAILURES", "BREAKER_HALF_OPEN_MS"] as const;
+export const AGENT_ENV_KEYS = [
+  "AGENT_TURN_DEADLINE_MS",
+  "AGENT_WORKING_ON_IT_MS",
+  "MODEL_CONNECT_TIMEOUT_MS",
+  "BREAKER_FAILURES",
+  "BREAKER_HALF_OPEN_MS",
+] as const;
 
 export function agentSettings(env: Pick<Env, (typeof AGENT_ENV_KEYS)[number]>): AgentSettings {
   return {
@@ -113,7 +130,9 @@ export function createAgent(opts: AgentOptions): Agent {
   const settings: AgentSettings = { ...agentSettings(loadEnv(undefined, AGENT_ENV_KEYS)), ...opts.settings };
   modelBreakers.configure(settings.breaker);
   internalApiBreakers.configure(settings.breaker);
-  const catalog = catalogCache(opts.db, (db, revision) => loadCatalog(db, revision, { connectTimeoutMs: settings.connectTimeoutMs }));
+  const catalog = catalogCache(opts.db, (db, revision) =>
+    loadCatalog(db, revision, { connectTimeoutMs: settings.connectTimeoutMs }),
+  );
   const cache = new SkillCache();
   const now = opts.now ?? Date.now;
   const sql = opts.pool ? pgSql(opts.pool) : prismaSql(opts.db);
@@ -121,7 +140,15 @@ export function createAgent(opts: AgentOptions): Agent {
   async function turn(req: TurnRequest, signal: AbortSignal, deadlineAt: number): Promise<AgentReply> {
     const current = await catalog(req.snapshot.revision);
     const route = current.route(req.conversationId);
-    if (!route) return { text: NO_MODEL_REPLY, outcome: "no_route", toolCalls: 0, approvals: [], calls: [], usage: { promptTokens: 0, completionTokens: 0 } };
+    if (!route)
+      return {
+        text: NO_MODEL_REPLY,
+        outcome: "no_route",
+        toolCalls: 0,
+        approvals: [],
+        calls: [],
+        usage: { promptTokens: 0, completionTokens: 0 },
+      };
     const memory = req.memory ?? (await loadMemory(sql, req.conversationId));
     const context = {
       db: opts.db,

@@ -36,20 +36,36 @@ const squash = (text: string) => {
 };
 
 /** One summary line per folded turn. */
-export const summaryLine = (user: string, assistant: string) => `- User: ${squash(user)} | Assistant: ${squash(assistant)}`;
+export const summaryLine = (user: string, assistant: string) =>
+  `- User: ${squash(user)} | Assistant: ${squash(assistant)}`;
 
 export const recentTokens = (recent: readonly MemoryTurn[]) => recent.reduce((n, m) => n + messageTokens(m), 0);
 
 /** The memory after one more answered turn: appended, then folded and capped to `limits`. */
-export function foldTurn(memory: Memory, user: string, assistant: string, limits: ContextLimits): Memory & { tokens: number } {
-  let recent: MemoryTurn[] = [...memory.recent, { role: "user", content: user }, { role: "assistant", content: assistant }];
+export function foldTurn(
+  memory: Memory,
+  user: string,
+  assistant: string,
+  limits: ContextLimits,
+): Memory & { tokens: number } {
+  let recent: MemoryTurn[] = [
+    ...memory.recent,
+    { role: "user", content: user },
+    { role: "assistant", content: assistant },
+  ];
   let size = recentTokens(recent);
   const lines = memory.summary ? memory.summary.split("\n") : [];
   while (recent.length > 0 && size > limits.recent) {
     // Turns are stored in pairs; a stray message (an older format, a hand edit) folds on its own.
     const [first, second] = recent;
     const pair = first!.role === "user" && second?.role === "assistant";
-    lines.push(pair ? summaryLine(first!.content, second.content) : first!.role === "user" ? summaryLine(first!.content, "") : summaryLine("", first!.content));
+    lines.push(
+      pair
+        ? summaryLine(first!.content, second.content)
+        : first!.role === "user"
+          ? summaryLine(first!.content, "")
+          : summaryLine("", first!.content),
+    );
     const folded = recent.slice(0, pair ? 2 : 1);
     recent = recent.slice(folded.length);
     size -= recentTokens(folded);
@@ -111,7 +127,14 @@ const INSERT = `INSERT INTO "ConversationMemory" ("conversationId", "summary", "
 const UPDATE = `UPDATE "ConversationMemory" SET "summary" = $2, "tokens" = $3, "recent" = $4::jsonb, "turns" = "turns" + 1, "updatedAt" = now()
   WHERE "conversationId" = $1 AND "turns" = $5 RETURNING ${ASYNC_COMMIT}`;
 
-export async function saveTurn(sql: Sql, conversationId: string, loaded: StoredMemory, user: string, assistant: string, limits: ContextLimits): Promise<void> {
+export async function saveTurn(
+  sql: Sql,
+  conversationId: string,
+  loaded: StoredMemory,
+  user: string,
+  assistant: string,
+  limits: ContextLimits,
+): Promise<void> {
   let base = loaded;
   for (let attempt = 0; attempt < SAVE_ATTEMPTS; attempt++) {
     const next = foldTurn(base, user, assistant, limits);

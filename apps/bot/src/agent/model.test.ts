@@ -9,7 +9,16 @@ let route: ModelRoute;
 beforeAll(async () => {
   model = await startDemoModel({ port: 0 });
   const timeout = 300;
-  route = { scope: "default", endpointName: "demo", model: "clawgate-demo", maxToolRounds: 2, timeoutMs: timeout, maxConcurrency: 4, maxContextTokens: 8_192, client: new OpenAI({ baseURL: model.url, apiKey: "k", timeout, maxRetries: 0 }) };
+  route = {
+    scope: "default",
+    endpointName: "demo",
+    model: "clawgate-demo",
+    maxToolRounds: 2,
+    timeoutMs: timeout,
+    maxConcurrency: 4,
+    maxContextTokens: 8_192,
+    client: new OpenAI({ baseURL: model.url, apiKey: "k", timeout, maxRetries: 0 }),
+  };
 });
 afterAll(() => model?.close());
 
@@ -36,7 +45,10 @@ describe("complete", () => {
   });
 
   it("retries 429 and 5xx twice with jittered back-off, then gives up with the status", async () => {
-    for (const [mode, status] of [["rate_limited", 429], ["error500", 500]] as const) {
+    for (const [mode, status] of [
+      ["rate_limited", 429],
+      ["error500", 500],
+    ] as const) {
       const { error, requests, slept } = await attempt(mode);
       expect(error).toBeInstanceOf(ModelUnavailableError);
       expect((error as ModelUnavailableError).status).toBe(status);
@@ -75,7 +87,11 @@ describe("complete's timeouts", () => {
       const before = model.requests.length;
       const slept: number[] = [];
       // 300 ms left: the first back-off (>= 250 ms) plus a call would not fit, so no retry.
-      const error = await complete(route, { messages }, { deadlineAt: Date.now() + 300, sleep: async (ms) => void slept.push(ms) }).catch((e: unknown) => e);
+      const error = await complete(
+        route,
+        { messages },
+        { deadlineAt: Date.now() + 300, sleep: async (ms) => void slept.push(ms) },
+      ).catch((e: unknown) => e);
       expect(error).toMatchObject({ status: 500 });
       expect(model.requests.length - before).toBe(1);
       expect(slept).toEqual([]);
@@ -84,7 +100,9 @@ describe("complete's timeouts", () => {
     }
     // No time left at all: no request.
     const before = model.requests.length;
-    await expect(complete(route, { messages }, { deadlineAt: Date.now() + 100 })).rejects.toThrow("the turn's deadline was reached");
+    await expect(complete(route, { messages }, { deadlineAt: Date.now() + 100 })).rejects.toThrow(
+      "the turn's deadline was reached",
+    );
     expect(model.requests.length).toBe(before);
   });
 });
@@ -96,7 +114,9 @@ describe("the model's circuit breaker", () => {
     model.setMode("error500");
     const before = model.requests.length;
     // One call: three attempts (two retries), three failures: open.
-    await expect(complete(route, { messages }, { sleep: async () => undefined })).rejects.toMatchObject({ status: 500 });
+    await expect(complete(route, { messages }, { sleep: async () => undefined })).rejects.toMatchObject({
+      status: 500,
+    });
     expect(model.requests.length - before).toBe(3);
     expect(modelBreakers.states()).toEqual([{ name: "model:demo", open: true }]);
     model.setMode("ok");
@@ -114,11 +134,15 @@ describe("the model's circuit breaker", () => {
       const slowRoute = { ...route, timeoutMs: 10_000 };
       const cancelled = new AbortController();
       setTimeout(() => cancelled.abort(), 200);
-      await expect(complete(slowRoute, { messages }, { signal: cancelled.signal })).rejects.toBeInstanceOf(ModelUnavailableError);
+      await expect(complete(slowRoute, { messages }, { signal: cancelled.signal })).rejects.toBeInstanceOf(
+        ModelUnavailableError,
+      );
       expect(modelBreakers.states()).toEqual([{ name: "model:demo", open: false }]);
       const deadline = new AbortController();
       setTimeout(() => deadline.abort(new TurnDeadlineError()), 300);
-      await expect(complete(slowRoute, { messages }, { signal: deadline.signal, deadlineAt: Date.now() + 300 })).rejects.toThrow("demo: the turn's deadline was reached");
+      await expect(
+        complete(slowRoute, { messages }, { signal: deadline.signal, deadlineAt: Date.now() + 300 }),
+      ).rejects.toThrow("demo: the turn's deadline was reached");
       expect(modelBreakers.states()).toEqual([{ name: "model:demo", open: true }]);
     } finally {
       model.setMode("ok");
@@ -130,7 +154,11 @@ describe("the model's circuit breaker", () => {
     modelBreakers.configure({ failures: 2, halfOpenAfterMs: 60_000 });
     const keyed = await startDemoModel({ port: 0, apiKey: "right" });
     try {
-      const wrongKey = { ...route, endpointName: "keyed", client: new OpenAI({ baseURL: keyed.url, apiKey: "wrong", timeout: 1_000, maxRetries: 0 }) };
+      const wrongKey = {
+        ...route,
+        endpointName: "keyed",
+        client: new OpenAI({ baseURL: keyed.url, apiKey: "wrong", timeout: 1_000, maxRetries: 0 }),
+      };
       for (let i = 0; i < 4; i++) await expect(complete(wrongKey, { messages })).rejects.toMatchObject({ status: 401 });
       expect(keyed.requests.filter((r) => r.path === "/v1/chat/completions")).toHaveLength(4);
       expect(modelBreakers.states().find((s) => s.name === "model:keyed")?.open).toBe(false);
@@ -143,7 +171,11 @@ describe("the model's circuit breaker", () => {
 
 describe("backoffMs", () => {
   it("doubles from 250 ms with up to as much again of jitter", () => {
-    for (const [n, base] of [[0, 250], [1, 500], [2, 1_000]] as const) {
+    for (const [n, base] of [
+      [0, 250],
+      [1, 500],
+      [2, 1_000],
+    ] as const) {
       for (let i = 0; i < 20; i++) {
         const ms = backoffMs(n);
         expect(ms).toBeGreaterThanOrEqual(base);

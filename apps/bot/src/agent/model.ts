@@ -40,7 +40,8 @@ export class TurnDeadlineError extends Error {
   }
 }
 
-export const pastDeadline = (signal: AbortSignal | undefined) => signal?.aborted === true && signal.reason instanceof TurnDeadlineError;
+export const pastDeadline = (signal: AbortSignal | undefined) =>
+  signal?.aborted === true && signal.reason instanceof TurnDeadlineError;
 
 export const retryable = (error: unknown) =>
   error instanceof OpenAI.APIError && error.status !== undefined && (error.status === 429 || error.status >= 500);
@@ -51,7 +52,8 @@ class DeadlineTimeout extends Error {
 }
 
 /** Does this error mean the endpoint is unhealthy? (APIUserAbortError, a cancellation, is no APIConnectionError.) */
-export const endpointFailure = (error: unknown) => error instanceof OpenAI.APIConnectionError || error instanceof DeadlineTimeout || retryable(error);
+export const endpointFailure = (error: unknown) =>
+  error instanceof OpenAI.APIConnectionError || error instanceof DeadlineTimeout || retryable(error);
 
 export const modelBreakers = new BreakerRegistry("model", endpointFailure);
 
@@ -74,7 +76,8 @@ export function assertModelAvailable(route: ModelRoute): void {
   if (modelBreakers.refusing(route.endpointName)) throw breakerOpen(route);
 }
 
-const breakerOpen = (route: ModelRoute) => new ModelUnavailableError(`${route.endpointName}: circuit breaker open after repeated failures`);
+const breakerOpen = (route: ModelRoute) =>
+  new ModelUnavailableError(`${route.endpointName}: circuit breaker open after repeated failures`);
 
 export async function complete(
   route: ModelRoute,
@@ -91,7 +94,10 @@ export async function complete(
     try {
       return await modelBreakers.run(route.endpointName, async () => {
         try {
-          return await route.client.chat.completions.create({ ...body, model: route.model }, { timeout, ...(opts.signal ? { signal: opts.signal } : {}) });
+          return await route.client.chat.completions.create(
+            { ...body, model: route.model },
+            { timeout, ...(opts.signal ? { signal: opts.signal } : {}) },
+          );
         } catch (error) {
           // The deadline's abort and the SDK's timeout race; either way it is a timeout (a caller's cancel is not).
           throw pastDeadline(opts.signal) ? new DeadlineTimeout("the turn's deadline was reached") : error;
@@ -108,7 +114,11 @@ export async function complete(
         }
       }
       const status = error instanceof OpenAI.APIError ? error.status : undefined;
-      const what = pastDeadline(opts.signal) ? "the turn's deadline was reached" : error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+      const what = pastDeadline(opts.signal)
+        ? "the turn's deadline was reached"
+        : error instanceof Error
+          ? `${error.name}: ${error.message}`
+          : String(error);
       throw new ModelUnavailableError(`${route.endpointName}: ${what}`.slice(0, 300), status);
     }
   }

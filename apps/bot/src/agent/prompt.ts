@@ -26,7 +26,13 @@ export const clippedNote = (kept: number, total: number) =>
 
 export const SUMMARY_HEADER = "Earlier in this conversation (oldest first, one line per turn):";
 
-export function buildPrompt(input: { system: string; toolTokens: number; memory: Memory; userText: string; limits: ContextLimits }): Prompt {
+export function buildPrompt(input: {
+  system: string;
+  toolTokens: number;
+  memory: Memory;
+  userText: string;
+  limits: ContextLimits;
+}): Prompt {
   const { limits, memory } = input;
   const system: OpenAI.ChatCompletionMessageParam = { role: "system", content: input.system };
   const fixed = messageTokens(system) + input.toolTokens + REPLY_PRIMING;
@@ -37,10 +43,13 @@ export function buildPrompt(input: { system: string; toolTokens: number; memory:
   let userText = input.userText;
   let userContent = userText;
   // countTokens first: it is cached, and most messages fit.
-  const fit = countTokens(userText) <= cap - MESSAGE_OVERHEAD ? { clipped: false, total: 0 } : clipTokens(userText, cap - MESSAGE_OVERHEAD);
+  const fit =
+    countTokens(userText) <= cap - MESSAGE_OVERHEAD
+      ? { clipped: false, total: 0 }
+      : clipTokens(userText, cap - MESSAGE_OVERHEAD);
   if (fit.clipped) {
     // Text and note are tokenized together, which can differ by a token or two: shrink until it fits.
-    for (let keep = cap - MESSAGE_OVERHEAD - countTokens(clippedNote(fit.total, fit.total)) - 2; ; ) {
+    for (let keep = cap - MESSAGE_OVERHEAD - countTokens(clippedNote(fit.total, fit.total)) - 2; ;) {
       const kept = clipTokens(input.userText, Math.max(8, keep));
       userText = kept.text;
       userContent = `${kept.text}\n\n${clippedNote(kept.tokens, kept.total)}`;
@@ -79,7 +88,12 @@ export function buildPrompt(input: { system: string; toolTokens: number; memory:
     ...recent.map((m) => ({ role: m.role, content: m.content })),
     user,
   ];
-  return { messages, tokens: input.toolTokens + REPLY_PRIMING + messages.reduce((n, m) => n + messageTokens(m), 0), userText, clipped: fit.clipped };
+  return {
+    messages,
+    tokens: input.toolTokens + REPLY_PRIMING + messages.reduce((n, m) => n + messageTokens(m), 0),
+    userText,
+    clipped: fit.clipped,
+  };
 }
 
 /** A tool result cut to the `room` tokens left in the prompt (always a non-empty text). */

@@ -59,23 +59,50 @@ beforeAll(async () => {
   db = createDb(testDb.url);
   [model, api] = await Promise.all([startDemoModel({ port: 0 }), startFakeInternalApi({ port: 0 })]);
   await seedDemo(db, { modelBaseUrl: model.url, internalApiBaseUrl: api.url });
-  ({ pool, app, fake } = await startIngressHarness({ databaseUrl: testDb.url, db, logger, metrics, applicationName: "test-resilience" }));
+  ({ pool, app, fake } = await startIngressHarness({
+    databaseUrl: testDb.url,
+    db,
+    logger,
+    metrics,
+    applicationName: "test-resilience",
+  }));
   policy = startPolicyRuntime({ db, databaseUrl: testDb.url, logger, pollIntervalMs: 10 * 60_000 });
   await policy.loaded;
-  await enableConversations(db, policy, "cid-breaker", "cid-kb", "cid-slow", "cid-mem", "cid-fold", "cid-race", "cid-budget", "cid-approve");
+  await enableConversations(
+    db,
+    policy,
+    "cid-breaker",
+    "cid-kb",
+    "cid-slow",
+    "cid-mem",
+    "cid-fold",
+    "cid-race",
+    "cid-budget",
+    "cid-approve",
+  );
   // cid-fold has a small max context of its own (a CONVERSATION budget on its route).
   await untilApplied(
     policy,
     await change("route.create", async (tx) => {
       const endpoint = await tx.modelEndpoint.findUniqueOrThrow({ where: { name: "local_chat" } });
-      const budget = await tx.tokenBudget.create({ data: { scope: "CONVERSATION", subject: "cid-fold", maxContextTokens: FOLD_CONTEXT } });
+      const budget = await tx.tokenBudget.create({
+        data: { scope: "CONVERSATION", subject: "cid-fold", maxContextTokens: FOLD_CONTEXT },
+      });
       const conv = await tx.conversation.findUniqueOrThrow({ where: { conversationId: "cid-fold" } });
       await tx.route.create({ data: { conversationId: conv.id, modelEndpointId: endpoint.id, budgetId: budget.id } });
       await tx.skill.update({ where: { key: "ticket.create" }, data: { enabled: true } });
     }),
   );
   // The worker's way: per-turn statements on a pg pool (limits.integration.test.ts covers the Prisma fallback).
-  agent = createAgent({ db, pool, settings: { turnDeadlineMs: DEADLINE_MS, workingOnItMs: WORKING_ON_IT_MS, breaker: { failures: 3, halfOpenAfterMs: HALF_OPEN_MS } } });
+  agent = createAgent({
+    db,
+    pool,
+    settings: {
+      turnDeadlineMs: DEADLINE_MS,
+      workingOnItMs: WORKING_ON_IT_MS,
+      breaker: { failures: 3, halfOpenAfterMs: HALF_OPEN_MS },
+    },
+  });
   queue = await startTestQueue({ env: queueEnv(testDb.url, fake.url), db, logger, metrics, policy, agent });
 });
 afterAll(async () => {
@@ -121,10 +148,17 @@ async function turn(conversationId: string, text: string) {
 
 const chats = () => model.requests.filter((r) => r.path === "/v1/chat/completions");
 const lastChat = () => chats().at(-1)!.body as { messages: OpenAI.ChatCompletionMessageParam[]; tools?: unknown[] };
-const gauge = async (name: string) => (await metrics.breakerOpen.get()).values.find((v) => v.labels.name === name)?.value;
+const gauge = async (name: string) =>
+  (await metrics.breakerOpen.get()).values.find((v) => v.labels.name === name)?.value;
 const memoryRow = async (conversationId: string) =>
   (
-    await query<{ summary: string; recent: { role: string; content: string }[]; tokens: number; turns: number; updatedAt: Date }>(
+    await query<{
+      summary: string;
+      recent: { role: string; content: string }[];
+      tokens: number;
+      turns: number;
+      updatedAt: Date;
+    }>(
       testDb.url,
       `SELECT m.summary, m.recent, m.tokens, m.turns, m."updatedAt" FROM "ConversationMemory" m JOIN "Conversation" c ON c.id = m."conversationId" WHERE c."conversationId" = $1`,
       [conversationId],
@@ -142,7 +176,11 @@ describe("circuit breakers", () => {
 
       model.setMode("ok"); // healthy again, but the breaker does not know yet
       const refused = await turn("cid-breaker", "hello again");
-      expect(refused.result).toMatchObject({ text: MODEL_UNAVAILABLE_REPLY, outcome: "model_unavailable", error: "local_chat: circuit breaker open after repeated failures" });
+      expect(refused.result).toMatchObject({
+        text: MODEL_UNAVAILABLE_REPLY,
+        outcome: "model_unavailable",
+        error: "local_chat: circuit breaker open after repeated failures",
+      });
       expect(await talk("cid-breaker", "and again")).toBe(MODEL_UNAVAILABLE_REPLY);
       expect(chats().length - before).toBe(3); // the demo model got no request
     } finally {
@@ -157,7 +195,8 @@ describe("circuit breakers", () => {
   it("opens the internal API's breaker: kb.search then answers that the API is unavailable, without a request", async () => {
     api.setFault({ mode: "error500" });
     try {
-      for (const q of ["alpha", "beta", "gamma"]) expect(await talk("cid-kb", `search the kb for ${q}`)).toContain("the internal API answered HTTP 500");
+      for (const q of ["alpha", "beta", "gamma"])
+        expect(await talk("cid-kb", `search the kb for ${q}`)).toContain("the internal API answered HTTP 500");
       const sent = api.requests.length;
       api.setFault(null);
       const text = await talk("cid-kb", "search the kb for vpn");
@@ -208,7 +247,11 @@ describe("the turn deadline and 'working on it'", () => {
     let calls = 0;
     const slowSecond = createAgent({
       db,
-      settings: { turnDeadlineMs: DEADLINE_MS, workingOnItMs: WORKING_ON_IT_MS, breaker: { failures: 3, halfOpenAfterMs: HALF_OPEN_MS } },
+      settings: {
+        turnDeadlineMs: DEADLINE_MS,
+        workingOnItMs: WORKING_ON_IT_MS,
+        breaker: { failures: 3, halfOpenAfterMs: HALF_OPEN_MS },
+      },
       modelSlots: {
         run: (_endpoint, _signal, fn) => {
           if (++calls === 2) model.setMode("slow", { latencyMs: 10_000 });
@@ -218,15 +261,28 @@ describe("the turn deadline and 'working on it'", () => {
     });
     let result;
     try {
-      result = await slowSecond.reply({ text: "create a ticket in OPS: printer broken", conversationId: "cid-approve", userId: "user-1", traceId: "trace-approve", inboundId: null, snapshot: policy.snapshot() as PolicySnapshot });
+      result = await slowSecond.reply({
+        text: "create a ticket in OPS: printer broken",
+        conversationId: "cid-approve",
+        userId: "user-1",
+        traceId: "trace-approve",
+        inboundId: null,
+        snapshot: policy.snapshot() as PolicySnapshot,
+      });
     } finally {
       model.setMode("ok");
     }
     expect(calls).toBe(2);
     expect(result).toMatchObject({ outcome: "model_unavailable", approvals: [expect.any(String)] });
-    expect(result.text).toMatch(new RegExp(`^${MODEL_UNAVAILABLE_REPLY.replace(/[.]/g, "\\.")}\n\nWaiting for approval: the action was sent to an approver`));
+    expect(result.text).toMatch(
+      new RegExp(
+        `^${MODEL_UNAVAILABLE_REPLY.replace(/[.]/g, "\\.")}\n\nWaiting for approval: the action was sent to an approver`,
+      ),
+    );
     expect(result.text).toContain(result.approvals[0]);
-    expect(await query(testDb.url, `SELECT status FROM "ApprovalRequest" WHERE id = $1`, [result.approvals[0]])).toEqual([{ status: "PENDING" }]);
+    expect(
+      await query(testDb.url, `SELECT status FROM "ApprovalRequest" WHERE id = $1`, [result.approvals[0]]),
+    ).toEqual([{ status: "PENDING" }]);
   });
 
   it("never calls onSlow for a turn that finishes before WORKING_ON_IT_MS", async () => {
@@ -249,10 +305,17 @@ describe("conversation memory", () => {
     expect(sent[3]).toEqual({ role: "user", content: "what is my name?" });
     const row = await memoryRow("cid-mem");
     expect(row).toMatchObject({ summary: "", turns: 2 });
-    expect(row!.recent.map((m) => m.content)).toEqual(["my name is Ada", first, "what is my name?", expect.stringContaining("what is my name?")]);
+    expect(row!.recent.map((m) => m.content)).toEqual([
+      "my name is Ada",
+      first,
+      "what is my name?",
+      expect.stringContaining("what is my name?"),
+    ]);
     expect(row!.tokens).toBe(row!.recent.reduce((n, m) => n + messageTokens(m), 0));
     // The demo model, asked, lists what the memory sent it.
-    expect(await talk("cid-mem", "what did I tell you?")).toBe('Demo model here. Earlier in this conversation you said: "my name is Ada"; "what is my name?".');
+    expect(await talk("cid-mem", "what did I tell you?")).toBe(
+      'Demo model here. Earlier in this conversation you said: "my name is Ada"; "what is my name?".',
+    );
   });
 
   it("does not change memory when the model is unavailable", async () => {
@@ -286,7 +349,8 @@ describe("conversation memory", () => {
     await turn("cid-fold", "and now?");
     const sent = lastChat();
     expect(sent.messages[1]).toMatchObject({ role: "system", content: expect.stringContaining(SUMMARY_HEADER) });
-    const tokens = sent.messages.reduce((n, m) => n + messageTokens(m), 0) + countTokens(JSON.stringify(sent.tools ?? []));
+    const tokens =
+      sent.messages.reduce((n, m) => n + messageTokens(m), 0) + countTokens(JSON.stringify(sent.tools ?? []));
     expect(tokens).toBeLessThanOrEqual(limits.prompt);
   });
 
@@ -295,7 +359,9 @@ describe("conversation memory", () => {
     const { result } = await turn("cid-fold", huge);
     expect(result.outcome).toBe("answered");
     const user = String(lastChat().messages.at(-1)!.content);
-    expect(user).toMatch(/\[Clawgate: this message was too long for the model's context and was cut after \d+ of its \d+ tokens/);
+    expect(user).toMatch(
+      /\[Clawgate: this message was too long for the model's context and was cut after \d+ of its \d+ tokens/,
+    );
     expect(huge.startsWith(user.slice(0, user.indexOf("\n\n[Clawgate:")))).toBe(true);
     expect(countTokens(user)).toBeLessThan(FOLD_CONTEXT / 2);
   });
@@ -305,27 +371,51 @@ describe("conversation memory", () => {
     // Each turn loaded the memory before any of them saved (as turns running side by side do).
     const sql = pgSql(pool);
     const loaded = await loadMemory(sql, "cid-race");
-    await Promise.all(Array.from({ length: 8 }, (_, i) => saveTurn(sql, "cid-race", loaded, `question ${i}`, `answer ${i}`, limits)));
+    await Promise.all(
+      Array.from({ length: 8 }, (_, i) => saveTurn(sql, "cid-race", loaded, `question ${i}`, `answer ${i}`, limits)),
+    );
     const row = (await memoryRow("cid-race"))!;
     expect(row.turns).toBe(8);
     const questions = row.recent.filter((m) => m.role === "user").map((m) => m.content);
     expect(questions.sort()).toEqual(Array.from({ length: 8 }, (_, i) => `question ${i}`));
     // Each answer right after its question: turns are appended whole.
-    for (let i = 0; i < row.recent.length; i += 2) expect(row.recent[i + 1]!.content).toBe(row.recent[i]!.content.replace("question", "answer"));
+    for (let i = 0; i < row.recent.length; i += 2)
+      expect(row.recent[i + 1]!.content).toBe(row.recent[i]!.content.replace("question", "answer"));
     // And again on the existing row, from a state loaded before both saves.
     // Through Prisma's raw queries this time (an agent made without a pool).
     const viaPrisma: Sql = prismaSql(db);
     const stale = await loadMemory(viaPrisma, "cid-race");
-    await Promise.all([saveTurn(viaPrisma, "cid-race", stale, "question x", "answer x", limits), saveTurn(sql, "cid-race", stale, "question y", "answer y", limits)]);
+    await Promise.all([
+      saveTurn(viaPrisma, "cid-race", stale, "question x", "answer x", limits),
+      saveTurn(sql, "cid-race", stale, "question y", "answer y", limits),
+    ]);
     const after = (await memoryRow("cid-race"))!;
     expect(after.turns).toBe(10);
     expect(after.recent.slice(0, 16)).toEqual(row.recent);
-    expect(after.recent.slice(16).map((m) => m.content).sort()).toEqual(["answer x", "answer y", "question x", "question y"]);
+    expect(
+      after.recent
+        .slice(16)
+        .map((m) => m.content)
+        .sort(),
+    ).toEqual(["answer x", "answer y", "question x", "question y"]);
   });
 
   it("does not save memory for a conversation the database does not know", async () => {
-    for (const sql of [pgSql(pool), prismaSql(db)]) await saveTurn(sql, "cid-unknown", await loadMemory(sql, "cid-unknown"), "q", "a", contextLimits(DEFAULT_MAX_CONTEXT_TOKENS));
-    expect(await query(testDb.url, `SELECT 1 FROM "ConversationMemory" m JOIN "Conversation" c ON c.id = m."conversationId" WHERE c."conversationId" = 'cid-unknown'`)).toEqual([]);
+    for (const sql of [pgSql(pool), prismaSql(db)])
+      await saveTurn(
+        sql,
+        "cid-unknown",
+        await loadMemory(sql, "cid-unknown"),
+        "q",
+        "a",
+        contextLimits(DEFAULT_MAX_CONTEXT_TOKENS),
+      );
+    expect(
+      await query(
+        testDb.url,
+        `SELECT 1 FROM "ConversationMemory" m JOIN "Conversation" c ON c.id = m."conversationId" WHERE c."conversationId" = 'cid-unknown'`,
+      ),
+    ).toEqual([]);
   });
 });
 
@@ -339,7 +429,10 @@ describe("max context per route", () => {
     await db.route.updateMany({ where: { isDefault: true }, data: { budgetId: null } });
     catalog = await loadCatalog(db, revision);
     expect(catalog.route("cid-budget")!.maxContextTokens).toBe(8_000);
-    await db.tokenBudget.update({ where: { scope_subject: { scope: "DEFAULT", subject: "" } }, data: { maxContextTokens: null } });
+    await db.tokenBudget.update({
+      where: { scope_subject: { scope: "DEFAULT", subject: "" } },
+      data: { maxContextTokens: null },
+    });
     catalog = await loadCatalog(db, revision);
     expect(catalog.route("cid-budget")!.maxContextTokens).toBe(DEFAULT_MAX_CONTEXT_TOKENS);
     expect(catalog.route("cid-fold")!.maxContextTokens).toBe(FOLD_CONTEXT);

@@ -51,8 +51,16 @@ export interface TokenUsage {
   completionTokens: number;
 }
 
-export async function runTurn(t: TurnContext, userText: string, memory: StoredMemory = NO_STORED_MEMORY): Promise<TurnResult> {
-  const { keys, tools } = offeredTools(t.snapshot, { conversationId: t.conversationId, userId: t.userId, now: t.now() });
+export async function runTurn(
+  t: TurnContext,
+  userText: string,
+  memory: StoredMemory = NO_STORED_MEMORY,
+): Promise<TurnResult> {
+  const { keys, tools } = offeredTools(t.snapshot, {
+    conversationId: t.conversationId,
+    userId: t.userId,
+    now: t.now(),
+  });
   const writes = new DeferredWrites();
   const turn: TurnContext = { ...t, offered: keys, writes };
   const limits = contextLimits(t.route.maxContextTokens);
@@ -72,7 +80,12 @@ export async function runTurn(t: TurnContext, userText: string, memory: StoredMe
   try {
     for (let round = 0; ; round++) {
       const offer = round < t.route.maxToolRounds && tools.length > 0;
-      const call = () => complete(t.route, { messages, ...(offer ? { tools } : {}) }, { signal: t.signal, deadlineAt: t.deadlineAt, now: t.now });
+      const call = () =>
+        complete(
+          t.route,
+          { messages, ...(offer ? { tools } : {}) },
+          { signal: t.signal, deadlineAt: t.deadlineAt, now: t.now },
+        );
       // An open breaker answers before a concurrency slot is taken.
       assertModelAvailable(t.route);
       const completion = await (t.modelSlots ? t.modelSlots.run(t.route, t.signal, call) : call());
@@ -103,7 +116,15 @@ export async function runTurn(t: TurnContext, userText: string, memory: StoredMe
     }
     await writes.settle();
     // Whatever was already requested still waits for an approver: say so even without a model.
-    return { text: finalText(MODEL_UNAVAILABLE_REPLY, approvals, notices), outcome: "model_unavailable", toolCalls, approvals, calls: done, usage, error: error instanceof Error ? error.message : String(error) };
+    return {
+      text: finalText(MODEL_UNAVAILABLE_REPLY, approvals, notices),
+      outcome: "model_unavailable",
+      toolCalls,
+      approvals,
+      calls: done,
+      usage,
+      error: error instanceof Error ? error.message : String(error),
+    };
   }
   // The calls' rows are records: outside the try, so a database error here is the job's to retry.
   await writes.settle();

@@ -28,12 +28,18 @@ export function countTokens(text: string): number {
 
 /** Tokens of a message as sent: its text (content and tool-call arguments) plus the overhead. */
 export function messageTokens(message: { content?: unknown; tool_calls?: unknown }): number {
-  const content = typeof message.content === "string" ? message.content : message.content ? JSON.stringify(message.content) : "";
-  return MESSAGE_OVERHEAD + countTokens(content) + (message.tool_calls ? countTokens(JSON.stringify(message.tool_calls)) : 0);
+  const content =
+    typeof message.content === "string" ? message.content : message.content ? JSON.stringify(message.content) : "";
+  return (
+    MESSAGE_OVERHEAD + countTokens(content) + (message.tool_calls ? countTokens(JSON.stringify(message.tool_calls)) : 0)
+  );
 }
 
 /** The first `max` tokens of `text` (whole text when it fits). */
-export function clipTokens(text: string, max: number): { text: string; tokens: number; total: number; clipped: boolean } {
+export function clipTokens(
+  text: string,
+  max: number,
+): { text: string; tokens: number; total: number; clipped: boolean } {
   const tokens = encode(text, PLAIN);
   if (tokens.length <= max) return { text, tokens: tokens.length, total: tokens.length, clipped: false };
   const n = Math.max(0, max);

@@ -80,7 +80,11 @@ export class DeferredWrites {
  * ModelUnavailableError subclass (the turn then gets the fallback reply, not charged).
  */
 export interface ModelSlots {
-  run<T>(endpoint: { endpointName: string; maxConcurrency: number }, signal: AbortSignal, fn: () => Promise<T>): Promise<T>;
+  run<T>(
+    endpoint: { endpointName: string; maxConcurrency: number },
+    signal: AbortSignal,
+    fn: () => Promise<T>,
+  ): Promise<T>;
 }
 
 export interface ToolCallResult {
@@ -156,9 +160,17 @@ function parseArguments(raw: string): unknown {
 export async function callTool(turn: TurnContext, skillKey: string, rawArguments: string): Promise<ToolCallResult> {
   const started = performance.now();
   const t = { ...turn, snapshot: turn.latest?.() ?? turn.snapshot };
-  const decision = decide(t.snapshot, { conversationId: t.conversationId, userId: t.userId, now: t.now() }, { kind: "skill", skillKey });
-  const recorded: Decision = decision.outcome === "allow" ? "ALLOW" : decision.outcome === "deny" ? "DENY" : "NEEDS_APPROVAL";
-  const record = (outcome: Outcome, extra: { error?: string; cacheHit?: boolean; latencyMs?: number } = {}): InvocationRecord => ({
+  const decision = decide(
+    t.snapshot,
+    { conversationId: t.conversationId, userId: t.userId, now: t.now() },
+    { kind: "skill", skillKey },
+  );
+  const recorded: Decision =
+    decision.outcome === "allow" ? "ALLOW" : decision.outcome === "deny" ? "DENY" : "NEEDS_APPROVAL";
+  const record = (
+    outcome: Outcome,
+    extra: { error?: string; cacheHit?: boolean; latencyMs?: number } = {},
+  ): InvocationRecord => ({
     traceId: t.traceId,
     inboundMessageId: t.inboundId,
     conversationId: t.conversationId,
@@ -186,7 +198,11 @@ export async function callTool(turn: TurnContext, skillKey: string, rawArguments
   const skill = SKILLS.get(skillKey);
   if (!skill) {
     await recordInvocation(t, record("ERROR", { error: "no handler in this runtime" }));
-    return { content: `The skill "${skillKey}" is not available in this runtime.`, decision: recorded, outcome: "ERROR" };
+    return {
+      content: `The skill "${skillKey}" is not available in this runtime.`,
+      decision: recorded,
+      outcome: "ERROR",
+    };
   }
   const args = parseArguments(rawArguments);
 
@@ -205,7 +221,8 @@ export async function callTool(turn: TurnContext, skillKey: string, rawArguments
           skillKey,
           conversationId: t.conversationId,
           requesterId: t.userId,
-          input: (skill.manifest.resolveInput?.(parsed.data, { conversationId: t.conversationId }) ?? parsed.data) as object,
+          input: (skill.manifest.resolveInput?.(parsed.data, { conversationId: t.conversationId }) ??
+            parsed.data) as object,
           expiresAt: new Date(t.now() + APPROVAL_TTL_MS),
           traceId: t.traceId,
           configRevision: t.snapshot.revision,
@@ -221,7 +238,8 @@ export async function callTool(turn: TurnContext, skillKey: string, rawArguments
     };
   }
 
-  const settings = skillKey === "help" ? { ...t.catalog.settings(skillKey), available: t.offered } : t.catalog.settings(skillKey);
+  const settings =
+    skillKey === "help" ? { ...t.catalog.settings(skillKey), available: t.offered } : t.catalog.settings(skillKey);
   const ctx: SkillContext = {
     signal: t.signal,
     settings,
@@ -233,7 +251,13 @@ export async function callTool(turn: TurnContext, skillKey: string, rawArguments
     getSecret: (name) => readEnvVar(name),
     // Keyed on the turn and the arguments: a re-run of the turn (its job retried) sends the same
     // announcement once, and two different ones in a turn are two sends.
-    ...(t.announce ? { announce: t.announce(`${t.traceId}:${createHash("sha256").update(canonicalJson(args)).digest("hex").slice(0, 16)}`) } : {}),
+    ...(t.announce
+      ? {
+          announce: t.announce(
+            `${t.traceId}:${createHash("sha256").update(canonicalJson(args)).digest("hex").slice(0, 16)}`,
+          ),
+        }
+      : {}),
     status: async () => ({
       safeMode: effectiveSafeMode(t.snapshot.safeMode, t.now()) ?? "off",
       configRevision: t.snapshot.revision,

@@ -15,20 +15,37 @@ describe("offeredTools", () => {
     const { keys, tools } = offeredTools(base().build(), { conversationId: "cid", userId: "u", now: NOW });
     expect(keys).toEqual(["help", "kb.search", "ticket.create"]);
     const kb = tools.find((t) => t.type === "function" && t.function.name === "kb_search");
-    expect(kb).toMatchObject({ function: { parameters: { type: "object", required: ["query"], properties: { query: { type: "string" }, limit: { type: "integer" } } } } });
+    expect(kb).toMatchObject({
+      function: {
+        parameters: {
+          type: "object",
+          required: ["query"],
+          properties: { query: { type: "string" }, limit: { type: "integer" } },
+        },
+      },
+    });
   });
 
   it("leaves out denied skills: a rule, tools switched off, unknown to the policy", () => {
     const ctx = { conversationId: "cid", userId: "u", now: NOW };
-    expect(offeredTools(base().rule("kb.search", "CONVERSATION", "cid", "DENY").build(), ctx).keys).toEqual(["help", "ticket.create"]);
+    expect(offeredTools(base().rule("kb.search", "CONVERSATION", "cid", "DENY").build(), ctx).keys).toEqual([
+      "help",
+      "ticket.create",
+    ]);
     expect(offeredTools(base().flag("agent.tools", false).build(), ctx).keys).toEqual([]);
     expect(offeredTools(new PolicyFixture().conversation("cid").skill("help").build(), ctx).keys).toEqual(["help"]);
   });
 
   it("keeps a write skill that only read-only safe mode refuses (the call is refused with its message), not one also denied otherwise", () => {
     const ctx = { conversationId: "cid", userId: "u", now: NOW };
-    expect(offeredTools(base().safeMode("READ_ONLY").build(), ctx).keys).toEqual(["help", "kb.search", "ticket.create"]);
-    expect(offeredTools(base().safeMode("READ_ONLY").rule("ticket.create", "CONVERSATION", "cid", "DENY").build(), ctx).keys).toEqual(["help", "kb.search"]);
+    expect(offeredTools(base().safeMode("READ_ONLY").build(), ctx).keys).toEqual([
+      "help",
+      "kb.search",
+      "ticket.create",
+    ]);
+    expect(
+      offeredTools(base().safeMode("READ_ONLY").rule("ticket.create", "CONVERSATION", "cid", "DENY").build(), ctx).keys,
+    ).toEqual(["help", "kb.search"]);
   });
 });
 

@@ -48,7 +48,10 @@ const definitions = new Map(
  * The latter so a user asking for a write during an incident hears that safe mode is on (the call
  * is refused with the safe-mode message) instead of a model that does not know the action exists.
  */
-export function offeredTools(snapshot: PolicySnapshot, context: PolicyContext): { keys: string[]; tools: OpenAI.ChatCompletionTool[] } {
+export function offeredTools(
+  snapshot: PolicySnapshot,
+  context: PolicyContext,
+): { keys: string[]; tools: OpenAI.ChatCompletionTool[] } {
   const keys = [...SKILLS.keys()].filter((skillKey) => {
     const decision = decide(snapshot, context, { kind: "skill", skillKey });
     return decision.outcome !== "deny" || decision.reasons.every((r) => r.code === "safe_mode.read_only");

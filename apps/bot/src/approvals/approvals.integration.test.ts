@@ -41,7 +41,13 @@ const SYSTEM: Actor = { type: "SYSTEM", name: "test" };
 const setSkillEnabled = (enabled: boolean, key = "ticket.create") =>
   db.$transaction(async (tx) => {
     await tx.skill.update({ where: { key }, data: { enabled } });
-    return recordConfigChange(tx, { actor: SYSTEM, action: "skill.update", targetType: "skill", targetId: key, summary: `${key} ${enabled}` });
+    return recordConfigChange(tx, {
+      actor: SYSTEM,
+      action: "skill.update",
+      targetType: "skill",
+      targetId: key,
+      summary: `${key} ${enabled}`,
+    });
   });
 
 beforeAll(async () => {
@@ -51,10 +57,28 @@ beforeAll(async () => {
   await seedDemo(db, { modelBaseUrl: model.url, internalApiBaseUrl: api.url });
   const user = await db.user.findFirstOrThrow({ where: { role: "APPROVER" } });
   approver = { type: "USER", id: user.id, name: user.email ?? user.id };
-  ({ pool, app, fake } = await startIngressHarness({ databaseUrl: testDb.url, db, logger, metrics, applicationName: "test-approvals" }));
+  ({ pool, app, fake } = await startIngressHarness({
+    databaseUrl: testDb.url,
+    db,
+    logger,
+    metrics,
+    applicationName: "test-approvals",
+  }));
   policy = startPolicyRuntime({ db, databaseUrl: testDb.url, logger, pollIntervalMs: 10 * 60_000 });
   await policy.loaded;
-  await enableConversations(db, policy, "cid-approve", "cid-reject", "cid-expire", "cid-disabled", "cid-readonly", "cid-lost", "cid-bad", "cid-announce", "cid-all-hands");
+  await enableConversations(
+    db,
+    policy,
+    "cid-approve",
+    "cid-reject",
+    "cid-expire",
+    "cid-disabled",
+    "cid-readonly",
+    "cid-lost",
+    "cid-bad",
+    "cid-announce",
+    "cid-all-hands",
+  );
   await setSkillEnabled(true, "group.announce");
   await untilApplied(policy, await setSkillEnabled(true)); // both disabled in the demo seed
   // Two replicas' queues on one database: duplicate jobs land on both.
@@ -74,19 +98,40 @@ afterAll(async () => {
 
 const ticketPosts = () => api.requests.filter((r) => r.method === "POST" && r.path === "/tickets");
 const sentTo = (conversationId: string) => fake.sent.filter((s) => s.conversationId === conversationId);
-const executeJobs = () => query<{ n: number }>(testDb.url, `SELECT count(*)::int AS n FROM graphile_worker.jobs WHERE task_identifier = 'approval.execute'`);
-const allJobsDone = () => waitFor(async () => ((await executeJobs())[0]!.n === 0 ? true : undefined), 20_000, "approval jobs done");
+const executeJobs = () =>
+  query<{ n: number }>(
+    testDb.url,
+    `SELECT count(*)::int AS n FROM graphile_worker.jobs WHERE task_identifier = 'approval.execute'`,
+  );
+const allJobsDone = () =>
+  waitFor(async () => ((await executeJobs())[0]!.n === 0 ? true : undefined), 20_000, "approval jobs done");
 const addDuplicateJobs = (approvalId: string, n: number) =>
-  query(testDb.url, `SELECT graphile_worker.add_job('approval.execute', json_build_object('approvalId', $1::text)) FROM generate_series(1, $2::int)`, [approvalId, n]);
+  query(
+    testDb.url,
+    `SELECT graphile_worker.add_job('approval.execute', json_build_object('approvalId', $1::text)) FROM generate_series(1, $2::int)`,
+    [approvalId, n],
+  );
 
 /** Asks the robot for a ticket; returns the PENDING request once the "waiting for approval" reply arrived. */
 async function requestTicket(conversationId: string, title: string, opts: { sessionWebhookExpired?: boolean } = {}) {
-  const { status } = await fake.deliver({ conversationId, text: `create a ticket in OPS: ${title}`, senderId: "user-1", ...opts });
+  const { status } = await fake.deliver({
+    conversationId,
+    text: `create a ticket in OPS: ${title}`,
+    senderId: "user-1",
+    ...opts,
+  });
   expect(status).toBe(200);
   const [reply] = await fake.waitForReplies(conversationId, 1, 20_000);
   expect(reply!.text.toLowerCase()).toContain("waiting for approval");
-  const request = await db.approvalRequest.findFirstOrThrow({ where: { conversationId, status: "PENDING" }, orderBy: { createdAt: "desc" } });
-  expect(request).toMatchObject({ skillKey: "ticket.create", input: { project: "OPS", title, body: "" }, requesterId: "user-1" });
+  const request = await db.approvalRequest.findFirstOrThrow({
+    where: { conversationId, status: "PENDING" },
+    orderBy: { createdAt: "desc" },
+  });
+  expect(request).toMatchObject({
+    skillKey: "ticket.create",
+    input: { project: "OPS", title, body: "" },
+    requesterId: "user-1",
+  });
   return request;
 }
 
@@ -109,7 +154,11 @@ describe("approvals", () => {
     await addDuplicateJobs(request.id, 4); // as a lost-and-found job or a sweep would add them, racing the decision's job
 
     const [reply] = await fake.waitForReplies("cid-approve", 1, 20_000);
-    expect(reply!.text).toMatch(new RegExp(`^Your request ticket.create was approved and done: Created ticket OPS-\\d+: http\\S+/tickets/OPS-\\d+ \\(request ${request.id}\\)$`));
+    expect(reply!.text).toMatch(
+      new RegExp(
+        `^Your request ticket.create was approved and done: Created ticket OPS-\\d+: http\\S+/tickets/OPS-\\d+ \\(request ${request.id}\\)$`,
+      ),
+    );
     await allJobsDone();
     // Exactly once: one POST (not merely one ticket thanks to the idempotency key), one answer.
     expect(ticketPosts()).toHaveLength(posts + 1);
@@ -118,18 +167,36 @@ describe("approvals", () => {
     expect(sentTo("cid-approve")).toHaveLength(2); // "waiting for approval" + the result
 
     const row = await db.approvalRequest.findUniqueOrThrow({ where: { id: request.id } });
-    expect(row).toMatchObject({ status: "EXECUTED", decidedById: approver.id, decisionNote: "go ahead", result: { ok: true } });
+    expect(row).toMatchObject({
+      status: "EXECUTED",
+      decidedById: approver.id,
+      decisionNote: "go ahead",
+      result: { ok: true },
+    });
     expect(row.executedAt).not.toBeNull();
-    const calls = await db.skillInvocation.findMany({ where: { conversationId: "cid-approve", skillKey: "ticket.create" }, orderBy: { createdAt: "asc" } });
+    const calls = await db.skillInvocation.findMany({
+      where: { conversationId: "cid-approve", skillKey: "ticket.create" },
+      orderBy: { createdAt: "asc" },
+    });
     expect(calls.map((c) => [c.decision, c.outcome])).toEqual([
       ["NEEDS_APPROVAL", "PENDING_APPROVAL"],
       ["ALLOW", "SUCCESS"],
     ]);
-    expect(calls[1]).toMatchObject({ traceId: request.traceId, userId: "user-1", inboundMessageId: calls[0]!.inboundMessageId });
-    expect(await query(testDb.url, `SELECT status FROM "OutboundMessage" WHERE "idempotencyKey" = $1`, [`approval:${request.id}`])).toEqual([{ status: "SENT" }]);
+    expect(calls[1]).toMatchObject({
+      traceId: request.traceId,
+      userId: "user-1",
+      inboundMessageId: calls[0]!.inboundMessageId,
+    });
+    expect(
+      await query(testDb.url, `SELECT status FROM "OutboundMessage" WHERE "idempotencyKey" = $1`, [
+        `approval:${request.id}`,
+      ]),
+    ).toEqual([{ status: "SENT" }]);
 
     // A decision after the fact is refused and changes nothing; a later sweep finds nothing to do.
-    expect((await refusal(decideApproval(db, approver, { id: request.id, approve: false }))).code).toBe("already_decided");
+    expect((await refusal(decideApproval(db, approver, { id: request.id, approve: false }))).code).toBe(
+      "already_decided",
+    );
     expect(await sweepApprovals(db, { minAgeMs: 0 })).toEqual({ expired: 0, enqueued: 0 });
     expect((await db.approvalRequest.findUniqueOrThrow({ where: { id: request.id } })).status).toBe("EXECUTED");
   });
@@ -139,26 +206,39 @@ describe("approvals", () => {
     const posts = ticketPosts().length;
     await decideApproval(db, approver, { id: request.id, approve: false, note: "budget is frozen" });
     const [reply] = await fake.waitForReplies("cid-reject", 1, 20_000);
-    expect(reply).toMatchObject({ via: "groupMessages", text: `Your request ticket.create was rejected by an approver: budget is frozen (request ${request.id})` });
+    expect(reply).toMatchObject({
+      via: "groupMessages",
+      text: `Your request ticket.create was rejected by an approver: budget is frozen (request ${request.id})`,
+    });
     await addDuplicateJobs(request.id, 2);
     await allJobsDone();
     expect(sentTo("cid-reject")).toHaveLength(2);
     expect(ticketPosts()).toHaveLength(posts);
-    expect(await db.approvalRequest.findUniqueOrThrow({ where: { id: request.id } })).toMatchObject({ status: "REJECTED", executedAt: null, result: null });
-    expect((await refusal(decideApproval(db, approver, { id: request.id, approve: true }))).code).toBe("already_decided");
+    expect(await db.approvalRequest.findUniqueOrThrow({ where: { id: request.id } })).toMatchObject({
+      status: "REJECTED",
+      executedAt: null,
+      result: null,
+    });
+    expect((await refusal(decideApproval(db, approver, { id: request.id, approve: true }))).code).toBe(
+      "already_decided",
+    );
     expect(await db.skillInvocation.count({ where: { conversationId: "cid-reject", decision: "ALLOW" } })).toBe(0);
   });
 
   it("expired: a decision is refused; the sweep expires it and tells the requester", async () => {
     const request = await requestTicket("cid-expire", "old request");
-    await query(testDb.url, `UPDATE "ApprovalRequest" SET "expiresAt" = now() - interval '1 minute' WHERE id = $1`, [request.id]);
+    await query(testDb.url, `UPDATE "ApprovalRequest" SET "expiresAt" = now() - interval '1 minute' WHERE id = $1`, [
+      request.id,
+    ]);
     const error = await refusal(decideApproval(db, approver, { id: request.id, approve: true }));
     expect(error.code).toBe("expired");
     expect((await db.approvalRequest.findUniqueOrThrow({ where: { id: request.id } })).status).toBe("PENDING");
 
     expect((await sweepApprovals(db)).expired).toBe(1);
     const [reply] = await fake.waitForReplies("cid-expire", 1, 20_000);
-    expect(reply!.text).toBe(`Your request ticket.create expired without a decision (request ${request.id}). Ask again if you still need it.`);
+    expect(reply!.text).toBe(
+      `Your request ticket.create expired without a decision (request ${request.id}). Ask again if you still need it.`,
+    );
     expect((await db.approvalRequest.findUniqueOrThrow({ where: { id: request.id } })).status).toBe("EXPIRED");
     expect((await refusal(decideApproval(db, approver, { id: request.id, approve: true }))).code).toBe("expired");
   });
@@ -170,10 +250,17 @@ describe("approvals", () => {
     try {
       await decideApproval(db, approver, { id: request.id, approve: true });
       const [reply] = await fake.waitForReplies("cid-disabled", 1, 20_000);
-      expect(reply!.text).toBe(`Your request ticket.create was approved but not run: The skill "ticket.create" is disabled. (request ${request.id})`);
+      expect(reply!.text).toBe(
+        `Your request ticket.create was approved but not run: The skill "ticket.create" is disabled. (request ${request.id})`,
+      );
       expect(ticketPosts()).toHaveLength(posts);
-      expect(await db.approvalRequest.findUniqueOrThrow({ where: { id: request.id } })).toMatchObject({ status: "FAILED", result: { ok: false, refused: true, reasons: ["skill.disabled"] } });
-      const denied = await db.skillInvocation.findFirstOrThrow({ where: { conversationId: "cid-disabled", decision: "DENY" } });
+      expect(await db.approvalRequest.findUniqueOrThrow({ where: { id: request.id } })).toMatchObject({
+        status: "FAILED",
+        result: { ok: false, refused: true, reasons: ["skill.disabled"] },
+      });
+      const denied = await db.skillInvocation.findFirstOrThrow({
+        where: { conversationId: "cid-disabled", decision: "DENY" },
+      });
       expect(denied).toMatchObject({ outcome: "DENIED", reasons: ["skill.disabled"] });
     } finally {
       await untilApplied(policy, await setSkillEnabled(true));
@@ -183,11 +270,16 @@ describe("approvals", () => {
   it("safe mode switched on after the request: not run on approval; the reply says why", async () => {
     const request = await requestTicket("cid-readonly", "rack power");
     const posts = ticketPosts().length;
-    await untilApplied(policy, await setSafeMode(db, { level: "READ_ONLY", message: "Incident 42: read-only for now." }));
+    await untilApplied(
+      policy,
+      await setSafeMode(db, { level: "READ_ONLY", message: "Incident 42: read-only for now." }),
+    );
     try {
       await decideApproval(db, approver, { id: request.id, approve: true });
       const [reply] = await fake.waitForReplies("cid-readonly", 1, 20_000);
-      expect(reply!.text).toBe(`Your request ticket.create was approved but not run: Incident 42: read-only for now. (request ${request.id})`);
+      expect(reply!.text).toBe(
+        `Your request ticket.create was approved but not run: Incident 42: read-only for now. (request ${request.id})`,
+      );
       expect(ticketPosts()).toHaveLength(posts);
     } finally {
       await untilApplied(policy, await setSafeMode(db, null));
@@ -198,7 +290,11 @@ describe("approvals", () => {
     const request = await requestTicket("cid-lost", "lost job");
     const posts = ticketPosts().length;
     // What decideApproval leaves when the graphile_worker schema does not exist: APPROVED, no job.
-    await query(testDb.url, `UPDATE "ApprovalRequest" SET status = 'APPROVED', "decidedAt" = now(), "updatedAt" = now() - interval '1 minute' WHERE id = $1`, [request.id]);
+    await query(
+      testDb.url,
+      `UPDATE "ApprovalRequest" SET status = 'APPROVED', "decidedAt" = now(), "updatedAt" = now() - interval '1 minute' WHERE id = $1`,
+      [request.id],
+    );
     expect(await sweepApprovals(db)).toEqual({ expired: 0, enqueued: 1 });
     const [reply] = await fake.waitForReplies("cid-lost", 1, 20_000);
     expect(reply!.text).toContain("was approved and done: Created ticket OPS-");
@@ -208,42 +304,76 @@ describe("approvals", () => {
   });
 
   it("group.announce: the approved announcement is posted in the named group once, and the requester told", async () => {
-    await fake.deliver({ conversationId: "cid-announce", text: "announce in cid-all-hands: Deploy **tonight** at 22:00", senderId: "user-2" });
+    await fake.deliver({
+      conversationId: "cid-announce",
+      text: "announce in cid-all-hands: Deploy **tonight** at 22:00",
+      senderId: "user-2",
+    });
     const [waiting] = await fake.waitForReplies("cid-announce", 1, 20_000);
     expect(waiting!.text.toLowerCase()).toContain("waiting for approval");
-    const request = await db.approvalRequest.findFirstOrThrow({ where: { conversationId: "cid-announce", status: "PENDING" } });
-    expect(request).toMatchObject({ skillKey: "group.announce", input: { conversationId: "cid-all-hands", title: "Announcement", text: "Deploy **tonight** at 22:00" } });
+    const request = await db.approvalRequest.findFirstOrThrow({
+      where: { conversationId: "cid-announce", status: "PENDING" },
+    });
+    expect(request).toMatchObject({
+      skillKey: "group.announce",
+      input: { conversationId: "cid-all-hands", title: "Announcement", text: "Deploy **tonight** at 22:00" },
+    });
     expect(sentTo("cid-all-hands")).toHaveLength(0); // nothing goes out before the grant
 
     await decideApproval(db, approver, { id: request.id, approve: true });
     await addDuplicateJobs(request.id, 3);
     const [reply] = await fake.waitForReplies("cid-announce", 1, 20_000);
-    expect(reply!.text).toBe(`Your request group.announce was approved and done: Announcement "Announcement" posted in cid-all-hands. (request ${request.id})`);
+    expect(reply!.text).toBe(
+      `Your request group.announce was approved and done: Announcement "Announcement" posted in cid-all-hands. (request ${request.id})`,
+    );
     await allJobsDone();
-    expect(sentTo("cid-all-hands")).toEqual([expect.objectContaining({ via: "groupMessages", msgKey: "sampleMarkdown", title: "Announcement", text: "Deploy **tonight** at 22:00" })]);
-    expect(await db.auditLog.count({ where: { action: "message.announce", targetId: "cid-all-hands", traceId: `${request.traceId}:${request.id}` } })).toBe(1);
+    expect(sentTo("cid-all-hands")).toEqual([
+      expect.objectContaining({
+        via: "groupMessages",
+        msgKey: "sampleMarkdown",
+        title: "Announcement",
+        text: "Deploy **tonight** at 22:00",
+      }),
+    ]);
+    expect(
+      await db.auditLog.count({
+        where: { action: "message.announce", targetId: "cid-all-hands", traceId: `${request.traceId}:${request.id}` },
+      }),
+    ).toBe(1);
   });
 
   it("group.announce with no group named: the request stores this conversation, so the approver sees where it goes", async () => {
     await fake.deliver({ conversationId: "cid-announce", text: "announce: lunch is at 12", senderId: "user-2" });
     const [waiting] = await fake.waitForReplies("cid-announce", 1, 20_000);
     expect(waiting!.text.toLowerCase()).toContain("waiting for approval");
-    const request = await db.approvalRequest.findFirstOrThrow({ where: { conversationId: "cid-announce", status: "PENDING" } });
+    const request = await db.approvalRequest.findFirstOrThrow({
+      where: { conversationId: "cid-announce", status: "PENDING" },
+    });
     expect(request.input).toEqual({ conversationId: "cid-announce", title: "Announcement", text: "lunch is at 12" });
     await decideApproval(db, approver, { id: request.id, approve: false, note: "not now" });
     await fake.waitForReplies("cid-announce", 1, 20_000);
   });
 
   it("group.announce into a group the robot does not know: approved but not posted, and the reply says why", async () => {
-    await fake.deliver({ conversationId: "cid-announce", text: "announce in cid-elsewhere: hello", senderId: "user-2" });
+    await fake.deliver({
+      conversationId: "cid-announce",
+      text: "announce in cid-elsewhere: hello",
+      senderId: "user-2",
+    });
     const [waiting] = await fake.waitForReplies("cid-announce", 1, 20_000);
     expect(waiting!.text.toLowerCase()).toContain("waiting for approval");
-    const request = await db.approvalRequest.findFirstOrThrow({ where: { conversationId: "cid-announce", status: "PENDING" } });
+    const request = await db.approvalRequest.findFirstOrThrow({
+      where: { conversationId: "cid-announce", status: "PENDING" },
+    });
     await decideApproval(db, approver, { id: request.id, approve: true });
     const [reply] = await fake.waitForReplies("cid-announce", 1, 20_000);
-    expect(reply!.text).toMatch(/^Your request group.announce was approved but failed: group.announce failed: the robot does not know the group "cid-elsewhere"/);
+    expect(reply!.text).toMatch(
+      /^Your request group.announce was approved but failed: group.announce failed: the robot does not know the group "cid-elsewhere"/,
+    );
     expect(sentTo("cid-elsewhere")).toHaveLength(0);
-    expect(await db.approvalRequest.findUniqueOrThrow({ where: { id: request.id } })).toMatchObject({ status: "FAILED" });
+    expect(await db.approvalRequest.findUniqueOrThrow({ where: { id: request.id } })).toMatchObject({
+      status: "FAILED",
+    });
   });
 
   it("bad input, an unknown request or a viewer's decision change nothing and enqueue nothing", async () => {
@@ -252,10 +382,22 @@ describe("approvals", () => {
     const viewer = await db.user.findFirstOrThrow({ where: { role: "VIEWER" } });
     const audits = await db.auditLog.count();
     expect((await refusal(decideApproval(db, approver, { id: " ", approve: true }))).code).toBe("invalid_input");
-    expect((await refusal(decideApproval(db, approver, { id: request.id, approve: true, note: "n".repeat(5_000) }))).code).toBe("invalid_input");
+    expect(
+      (await refusal(decideApproval(db, approver, { id: request.id, approve: true, note: "n".repeat(5_000) }))).code,
+    ).toBe("invalid_input");
     expect((await refusal(decideApproval(db, approver, { id: "nope", approve: true }))).code).toBe("not_found");
-    expect((await refusal(decideApproval(db, { type: "USER", id: viewer.id, name: "viewer" }, { id: request.id, approve: true }))).code).toBe("forbidden");
-    expect(await db.approvalRequest.findUniqueOrThrow({ where: { id: request.id } })).toMatchObject({ status: "PENDING", decidedAt: null, decidedById: null });
+    expect(
+      (
+        await refusal(
+          decideApproval(db, { type: "USER", id: viewer.id, name: "viewer" }, { id: request.id, approve: true }),
+        )
+      ).code,
+    ).toBe("forbidden");
+    expect(await db.approvalRequest.findUniqueOrThrow({ where: { id: request.id } })).toMatchObject({
+      status: "PENDING",
+      decidedAt: null,
+      decidedById: null,
+    });
     expect(await db.auditLog.count()).toBe(audits);
     expect((await executeJobs())[0]!.n).toBe(0);
     // A job with a payload no attempt could make valid is dropped, not retried.

@@ -31,7 +31,14 @@ import type { Logger } from "../logger.ts";
 import type { Metrics } from "../metrics.ts";
 import type { PolicyView } from "../policy/runtime.ts";
 import { hashId } from "../worker/handle-inbound.ts";
-import { replyTargets, sendReply, SendFailedError, ThrottledError, type ReplyTarget, type Senders } from "../worker/reply.ts";
+import {
+  replyTargets,
+  sendReply,
+  SendFailedError,
+  ThrottledError,
+  type ReplyTarget,
+  type Senders,
+} from "../worker/reply.ts";
 import type { Throttle } from "../worker/throttle.ts";
 
 export { APPROVAL_EXECUTE_TASK };
@@ -57,7 +64,8 @@ export interface ApprovalDeps {
 }
 
 /** What ApprovalRequest.result holds after execution. */
-export type ApprovalResult = { ok: true; content: string } | { ok: false; error: string; refused?: boolean; reasons?: string[] };
+export type ApprovalResult =
+  { ok: true; content: string } | { ok: false; error: string; refused?: boolean; reasons?: string[] };
 
 const payloadSchema = z.object({
   approvalId: z.string().min(1),
@@ -67,7 +75,9 @@ const payloadSchema = z.object({
 const MAX_CONTENT = 3_500;
 
 /** The answer the requester gets for a request in a final state (undefined: nothing to say yet). */
-export function approvalReplyText(a: Pick<ApprovalRequest, "id" | "skillKey" | "status" | "decisionNote" | "result">): string | undefined {
+export function approvalReplyText(
+  a: Pick<ApprovalRequest, "id" | "skillKey" | "status" | "decisionNote" | "result">,
+): string | undefined {
   const result = a.result as ApprovalResult | null;
   const ref = `(request ${a.id})`;
   switch (a.status) {
@@ -78,7 +88,8 @@ export function approvalReplyText(a: Pick<ApprovalRequest, "id" | "skillKey" | "
     case "EXECUTED":
       return `Your request ${a.skillKey} was approved and done: ${result?.ok ? result.content : ""} ${ref}`;
     case "FAILED":
-      if (result && !result.ok && result.refused) return `Your request ${a.skillKey} was approved but not run: ${result.error} ${ref}`;
+      if (result && !result.ok && result.refused)
+        return `Your request ${a.skillKey} was approved but not run: ${result.error} ${ref}`;
       return `Your request ${a.skillKey} was approved but failed: ${result && !result.ok ? result.error : "unknown error"} ${ref}`;
     default:
       return undefined;
@@ -88,7 +99,9 @@ export function approvalReplyText(a: Pick<ApprovalRequest, "id" | "skillKey" | "
 type Outcome = "SUCCESS" | "ERROR" | "TIMEOUT" | "DENIED";
 
 function skillResult(r: SkillResult): ApprovalResult {
-  return r.ok ? { ok: true, content: r.content.slice(0, MAX_CONTENT) } : { ok: false, error: r.error.slice(0, MAX_CONTENT) };
+  return r.ok
+    ? { ok: true, content: r.content.slice(0, MAX_CONTENT) }
+    : { ok: false, error: r.error.slice(0, MAX_CONTENT) };
 }
 
 /**
@@ -108,14 +121,28 @@ export async function executeApproval(deps: ApprovalDeps, approvalId: string): P
 
   return db.$transaction(
     async (tx) => {
-      const locked = await tx.$queryRaw<{ id: string }[]>`SELECT "id" FROM "ApprovalRequest" WHERE "id" = ${approvalId} FOR UPDATE`;
+      const locked = await tx.$queryRaw<
+        { id: string }[]
+      >`SELECT "id" FROM "ApprovalRequest" WHERE "id" = ${approvalId} FOR UPDATE`;
       if (locked.length === 0) return null;
-      const a = await tx.approvalRequest.findUniqueOrThrow({ where: { id: approvalId }, include: { invocation: { select: { inboundMessageId: true } } } });
+      const a = await tx.approvalRequest.findUniqueOrThrow({
+        where: { id: approvalId },
+        include: { invocation: { select: { inboundMessageId: true } } },
+      });
       if (a.status !== "APPROVED") return a; // another job ran it while this one waited for the lock
-      const log = logger.child({ traceId: a.traceId, approvalId, skill: a.skillKey, conversation: hashId(a.conversationId) });
+      const log = logger.child({
+        traceId: a.traceId,
+        approvalId,
+        skill: a.skillKey,
+        conversation: hashId(a.conversationId),
+      });
 
       const started = performance.now();
-      const decision = decide(snapshot, { conversationId: a.conversationId, userId: a.requesterId, now: now() }, { kind: "skill", skillKey: a.skillKey });
+      const decision = decide(
+        snapshot,
+        { conversationId: a.conversationId, userId: a.requesterId, now: now() },
+        { kind: "skill", skillKey: a.skillKey },
+      );
       const reasons = decision.outcome === "deny" ? decision.reasons.map((r) => r.code) : [];
       const skill = SKILLS.get(a.skillKey);
       let result: ApprovalResult;
@@ -139,7 +166,10 @@ export async function executeApproval(deps: ApprovalDeps, approvalId: string): P
           fetch: deps.fetch ?? fetch,
           now,
           getSecret: (name) => readEnvVar(name),
-          status: async () => ({ safeMode: effectiveSafeMode(snapshot.safeMode, now()) ?? "off", configRevision: snapshot.revision }),
+          status: async () => ({
+            safeMode: effectiveSafeMode(snapshot.safeMode, now()) ?? "off",
+            configRevision: snapshot.revision,
+          }),
           ...(deps.announce ? { announce: deps.announce(`${a.traceId}:${a.id}`) } : {}),
         };
         const run = await runSkill(skill.manifest, skill.handler, a.input, ctx);
@@ -167,7 +197,11 @@ export async function executeApproval(deps: ApprovalDeps, approvalId: string): P
       });
       const updated = await tx.approvalRequest.update({
         where: { id: approvalId },
-        data: { status: result.ok ? "EXECUTED" : "FAILED", executedAt: new Date(now()), result: result as Prisma.InputJsonValue },
+        data: {
+          status: result.ok ? "EXECUTED" : "FAILED",
+          executedAt: new Date(now()),
+          result: result as Prisma.InputJsonValue,
+        },
       });
       deps.metrics.toolCalls.inc({ skill: skill ? a.skillKey : "unknown", decision: recorded, outcome });
       log.info({ outcome, reasons, revision: snapshot.revision }, "approval executed");
@@ -191,7 +225,10 @@ interface Route {
 async function routeFor(deps: ApprovalDeps, a: ApprovalRequest): Promise<Route> {
   const openApi = deps.senders.openApi !== undefined;
   const invocation = a.invocationId
-    ? await deps.db.skillInvocation.findUnique({ where: { id: a.invocationId }, select: { inboundMessage: { select: { id: true, robotCode: true, payload: true } } } })
+    ? await deps.db.skillInvocation.findUnique({
+        where: { id: a.invocationId },
+        select: { inboundMessage: { select: { id: true, robotCode: true, payload: true } } },
+      })
     : null;
   const inbound = invocation?.inboundMessage;
   const msg = inbound ? robotMessageSchema.safeParse(inbound.payload) : undefined;
@@ -199,11 +236,16 @@ async function routeFor(deps: ApprovalDeps, a: ApprovalRequest): Promise<Route> 
     const targets = replyTargets(msg.data, { allowedHosts: deps.webhookHosts, openApi, now: (deps.now ?? Date.now)() });
     return { targets, robotCode: inbound.robotCode, inboundId: inbound.id };
   }
-  const conversation = await deps.db.conversation.findUnique({ where: { conversationId: a.conversationId }, select: { type: true, robotCode: true } });
+  const conversation = await deps.db.conversation.findUnique({
+    where: { conversationId: a.conversationId },
+    select: { type: true, robotCode: true },
+  });
   const robotCode = conversation?.robotCode ?? deps.defaultRobotCode;
   if (!openApi || !conversation) return { targets: [], robotCode, inboundId: null };
   const target: ReplyTarget =
-    conversation.type === "GROUP" ? { channel: "OPENAPI_GROUP", openConversationId: a.conversationId } : { channel: "OPENAPI_ONE_TO_ONE", userIds: [a.requesterId] };
+    conversation.type === "GROUP"
+      ? { channel: "OPENAPI_GROUP", openConversationId: a.conversationId }
+      : { channel: "OPENAPI_ONE_TO_ONE", userIds: [a.requesterId] };
   return { targets: [target], robotCode, inboundId: null };
 }
 
@@ -233,11 +275,18 @@ export function createApprovalExecutor(deps: ApprovalDeps): Task {
     }
     const text = approvalReplyText(a);
     if (text === undefined) return; // still PENDING: its decision enqueues another job
-    const log = deps.logger.child({ traceId: a.traceId, approvalId, jobId: helpers.job.id, conversation: hashId(a.conversationId) });
+    const log = deps.logger.child({
+      traceId: a.traceId,
+      approvalId,
+      jobId: helpers.job.id,
+      conversation: hashId(a.conversationId),
+    });
 
     const { targets, robotCode, inboundId } = await routeFor(deps, a);
     if (!robotCode || targets.length === 0) {
-      const reason = !robotCode ? "no robot code for this conversation (DINGTALK_APP_KEY)" : "no route to the conversation (no DingTalk app credentials, or the conversation is unknown)";
+      const reason = !robotCode
+        ? "no robot code for this conversation (DINGTALK_APP_KEY)"
+        : "no route to the conversation (no DingTalk app credentials, or the conversation is unknown)";
       await recordUndeliverable(deps.pool, a, text, reason);
       deps.metrics.outbound.inc({ channel: "none", outcome: "failed" });
       log.warn({ reason, status: a.status }, "approval cannot be answered");
@@ -263,7 +312,11 @@ export function createApprovalExecutor(deps: ApprovalDeps): Task {
       if (error instanceof ThrottledError) {
         deps.metrics.outbound.inc({ channel: targets[0]?.channel ?? "none", outcome: "throttled" });
         const runAt = new Date(Date.now() + error.retryInMs);
-        await helpers.addJob(APPROVAL_EXECUTE_TASK, { approvalId, deferrals: deferrals + 1 }, { runAt, jobKey: approvalJobKey(approvalId) });
+        await helpers.addJob(
+          APPROVAL_EXECUTE_TASK,
+          { approvalId, deferrals: deferrals + 1 },
+          { runAt, jobKey: approvalJobKey(approvalId) },
+        );
         log.info({ scope: error.scope, retryInMs: error.retryInMs }, "approval answer throttled; rescheduled");
         return;
       }

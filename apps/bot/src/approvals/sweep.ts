@@ -22,7 +22,10 @@ export interface SweepResult {
  * `minAgeMs`: a request decided more recently than this is left to the job its decision
  * enqueued (the sweep would only start a duplicate that finds nothing to do).
  */
-export async function sweepApprovals(db: Db, opts: { now?: Date; minAgeMs?: number; batch?: number } = {}): Promise<SweepResult> {
+export async function sweepApprovals(
+  db: Db,
+  opts: { now?: Date; minAgeMs?: number; batch?: number } = {},
+): Promise<SweepResult> {
   const now = opts.now ?? new Date();
   const expired = await expireApprovals(db, now);
   const newest = new Date(now.getTime() - (opts.minAgeMs ?? 30_000));

@@ -18,11 +18,15 @@ afterAll(async () => {
   await testDb?.drop();
 });
 
-const count = async (table: string) => Number((await query<{ n: string }>(testDb.url, `SELECT count(*) AS n FROM "${table}"`))[0]!.n);
+const count = async (table: string) =>
+  Number((await query<{ n: string }>(testDb.url, `SELECT count(*) AS n FROM "${table}"`))[0]!.n);
 
 describe("clawgate onboard", () => {
   it("--dry-run prints the plan and writes nothing", async () => {
-    const run = await runCli(["onboard", "--channel", "dingtalk", "--config", EXAMPLE, "--dry-run"], cliEnv({ DATABASE_URL: testDb.url }));
+    const run = await runCli(
+      ["onboard", "--channel", "dingtalk", "--config", EXAMPLE, "--dry-run"],
+      cliEnv({ DATABASE_URL: testDb.url }),
+    );
     expect(run.stderr).toBe("");
     expect(run.code).toBe(0);
     expect(run.stdout).toContain("Dry run: ");
@@ -38,7 +42,10 @@ describe("clawgate onboard", () => {
     expect(first.code).toBe(0);
     expect(first.stdout).toMatch(/Applied \d+ change\(s\) in config revision 1:/);
     expect(first.stdout).not.toContain("Note:");
-    const audit = await query<{ actorName: string; diff: unknown }>(testDb.url, `SELECT "actorName", diff FROM "AuditLog"`);
+    const audit = await query<{ actorName: string; diff: unknown }>(
+      testDb.url,
+      `SELECT "actorName", diff FROM "AuditLog"`,
+    );
     expect(audit).toHaveLength(1);
     expect(audit[0]!.actorName).toBe("clawgate onboard");
     expect(JSON.stringify(audit[0]!.diff)).not.toContain("sk-never-printed");
@@ -52,8 +59,14 @@ describe("clawgate onboard", () => {
   it("an invalid file prints one line per problem and writes nothing", async () => {
     const dir = mkdtempSync(path.join(tmpdir(), "clawgate-onboard-"));
     const bad = path.join(dir, "bad.yaml");
-    writeFileSync(bad, "models:\n  local_chat:\n    base_url: nope\n    api_key: sk-literal-key\n    model: m\nconversations:\n  - { id: x, environment: staging, enabled: true }\n");
-    const run = await runCli(["onboard", "--channel", "dingtalk", "--config", bad], cliEnv({ DATABASE_URL: testDb.url }));
+    writeFileSync(
+      bad,
+      "models:\n  local_chat:\n    base_url: nope\n    api_key: sk-literal-key\n    model: m\nconversations:\n  - { id: x, environment: staging, enabled: true }\n",
+    );
+    const run = await runCli(
+      ["onboard", "--channel", "dingtalk", "--config", bad],
+      cliEnv({ DATABASE_URL: testDb.url }),
+    );
     expect(run.code).toBe(1);
     expect(run.stderr).toContain("was not applied (nothing written)");
     expect(run.stderr).toContain("  models.local_chat.base_url: must be an http(s) URL");

@@ -20,7 +20,9 @@ export async function onboard(opts: { channel: string; config: string; dryRun?: 
   try {
     text = await readFile(opts.config, "utf8");
   } catch (error) {
-    console.error(`clawgate onboard: cannot read ${opts.config}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
+    console.error(
+      `clawgate onboard: cannot read ${opts.config}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`,
+    );
     return 2;
   }
   const { applyOnboard, describeChanges, OnboardError, parseOnboardConfig } = await import("@clawgate/core");
@@ -40,7 +42,10 @@ export async function onboard(opts: { channel: string; config: string; dryRun?: 
   const env = envOrExit(["DATABASE_URL"]);
   const db = createDb(env.DATABASE_URL, { applicationName: "clawgate-cli", max: 2 });
   try {
-    const { changes, configRevision } = await applyOnboard(db, config, { dryRun: opts.dryRun ?? false, channel: opts.channel });
+    const { changes, configRevision } = await applyOnboard(db, config, {
+      dryRun: opts.dryRun ?? false,
+      channel: opts.channel,
+    });
     const lines = describeChanges(changes);
     if (changes.length === 0) console.log("Nothing to change: the database already matches the file.");
     else if (opts.dryRun) console.log(`Dry run: ${changes.length} change(s) would be applied (nothing written):`);
@@ -48,7 +53,9 @@ export async function onboard(opts: { channel: string; config: string; dryRun?: 
     for (const line of lines) console.log(`  ${line}`);
     for (const [name, model] of Object.entries(config.models)) {
       if (model.api_key && readEnvVar(model.api_key) === undefined) {
-        console.log(`Note: models.${name} reads its key from ${model.api_key}, which is not set here; set it where the runtime runs.`);
+        console.log(
+          `Note: models.${name} reads its key from ${model.api_key}, which is not set here; set it where the runtime runs.`,
+        );
       }
     }
     return 0;

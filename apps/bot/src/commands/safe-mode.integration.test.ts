@@ -16,9 +16,15 @@ afterAll(async () => {
   await testDb?.drop();
 });
 
-const count = async (table: string) => Number((await query<{ n: string }>(testDb.url, `SELECT count(*) AS n FROM "${table}"`))[0]!.n);
+const count = async (table: string) =>
+  Number((await query<{ n: string }>(testDb.url, `SELECT count(*) AS n FROM "${table}"`))[0]!.n);
 const state = async () =>
-  (await query<{ active: boolean; level: string; message: string | null; currentEventId: string | null }>(testDb.url, `SELECT active, level, message, "currentEventId" FROM "SafeModeState" WHERE id = 1`))[0];
+  (
+    await query<{ active: boolean; level: string; message: string | null; currentEventId: string | null }>(
+      testDb.url,
+      `SELECT active, level, message, "currentEventId" FROM "SafeModeState" WHERE id = 1`,
+    )
+  )[0];
 
 describe("clawgate safe-mode", () => {
   it("refuses bad arguments with exit 2 and writes nothing", async () => {
@@ -45,15 +51,22 @@ describe("clawgate safe-mode", () => {
   });
 
   it("on -> status -> off, audited as the CLI with a config revision each", async () => {
-    const on = await runCli(["safe-mode", "on", "--reason", "incident 7", "--ttl", "2h", "--level", "maintenance", "--message", "Back soon"], env);
+    const on = await runCli(
+      ["safe-mode", "on", "--reason", "incident 7", "--ttl", "2h", "--level", "maintenance", "--message", "Back soon"],
+      env,
+    );
     expect(on.stderr).toBe("");
     expect(on.code).toBe(0);
     expect(on.stdout).toMatch(/Safe mode is on: MAINTENANCE until \S+ \(config revision 1\)/);
     expect(await state()).toMatchObject({ active: true, level: "MAINTENANCE", message: "Back soon" });
-    const [event] = await query<{ id: string; reason: string; actorType: string; actorName: string; expiresAt: Date; startedAt: Date }>(
-      testDb.url,
-      `SELECT id, reason, "actorType", "actorName", "expiresAt", "startedAt" FROM "SafeModeEvent"`,
-    );
+    const [event] = await query<{
+      id: string;
+      reason: string;
+      actorType: string;
+      actorName: string;
+      expiresAt: Date;
+      startedAt: Date;
+    }>(testDb.url, `SELECT id, reason, "actorType", "actorName", "expiresAt", "startedAt" FROM "SafeModeEvent"`);
     expect(event).toMatchObject({ reason: "incident 7", actorType: "CLI" });
     expect(event!.actorName).toMatch(/^clawgate safe-mode \(.+@.+\)$/);
     expect(event!.expiresAt.getTime() - event!.startedAt.getTime()).toBe(2 * 3_600_000);
@@ -68,12 +81,18 @@ describe("clawgate safe-mode", () => {
     expect(off.code).toBe(0);
     expect(off.stdout).toContain("Safe mode is off (config revision 2).");
     expect(await state()).toMatchObject({ active: false, currentEventId: null });
-    const [closed] = await query<{ endedBy: string; endReason: string; endedAt: Date | null }>(testDb.url, `SELECT "endedBy", "endReason", "endedAt" FROM "SafeModeEvent"`);
+    const [closed] = await query<{ endedBy: string; endReason: string; endedAt: Date | null }>(
+      testDb.url,
+      `SELECT "endedBy", "endReason", "endedAt" FROM "SafeModeEvent"`,
+    );
     expect(closed).toMatchObject({ endReason: "resolved" });
     expect(closed!.endedBy).toMatch(/^clawgate safe-mode/);
     expect(closed!.endedAt).not.toBeNull();
 
-    const audit = await query<{ action: string; actorType: string; configRevision: number }>(testDb.url, `SELECT action, "actorType", "configRevision" FROM "AuditLog" ORDER BY id`);
+    const audit = await query<{ action: string; actorType: string; configRevision: number }>(
+      testDb.url,
+      `SELECT action, "actorType", "configRevision" FROM "AuditLog" ORDER BY id`,
+    );
     expect(audit).toEqual([
       { action: "safe_mode.on", actorType: "CLI", configRevision: 1 },
       { action: "safe_mode.off", actorType: "CLI", configRevision: 2 },

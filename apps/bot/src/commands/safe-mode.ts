@@ -37,13 +37,15 @@ const usage = (message: string): number => {
 };
 
 export async function safeMode(state: string, opts: SafeModeOptions): Promise<number> {
-  if (state !== "on" && state !== "off" && state !== "status") return usage(`expected on, off or status, got "${state}"`);
+  if (state !== "on" && state !== "off" && state !== "status")
+    return usage(`expected on, off or status, got "${state}"`);
   // Loaded on demand: the other commands do not pay for the domain package.
   const { parseDuration, SafeModeError, setSafeMode } = await import("@clawgate/core/safe-mode.ts");
 
   let input: Parameters<typeof setSafeMode>[2] | undefined;
   if (state !== "status") {
-    if (!opts.reason?.trim()) return usage("--reason is required: say why (it goes into the history and the audit log)");
+    if (!opts.reason?.trim())
+      return usage("--reason is required: say why (it goes into the history and the audit log)");
     if (state === "off" && (opts.ttl !== undefined || opts.level !== undefined || opts.message !== undefined)) {
       return usage("--ttl, --level and --message only apply to `safe-mode on`");
     }
@@ -71,9 +73,12 @@ export async function safeMode(state: string, opts: SafeModeOptions): Promise<nu
       const row = await db.safeModeState.findUnique({ where: { id: 1 }, include: { currentEvent: true } });
       const ev = row?.currentEvent;
       if (!row?.active) console.log("Safe mode is off.");
-      else if (ev?.expiresAt && ev.expiresAt.getTime() <= Date.now()) console.log(`Safe mode ${row.level} expired at ${ev.expiresAt.toISOString()} (counts as off).`);
+      else if (ev?.expiresAt && ev.expiresAt.getTime() <= Date.now())
+        console.log(`Safe mode ${row.level} expired at ${ev.expiresAt.toISOString()} (counts as off).`);
       else {
-        console.log(`Safe mode is ON: ${row.level}${ev?.expiresAt ? ` until ${ev.expiresAt.toISOString()}` : " (no expiry)"}`);
+        console.log(
+          `Safe mode is ON: ${row.level}${ev?.expiresAt ? ` until ${ev.expiresAt.toISOString()}` : " (no expiry)"}`,
+        );
         if (ev) console.log(`  since ${ev.startedAt.toISOString()} by ${ev.actorName}: ${ev.reason}`);
         if (row.message) console.log(`  message: ${row.message}`);
       }
@@ -82,8 +87,12 @@ export async function safeMode(state: string, opts: SafeModeOptions): Promise<nu
     const r = await setSafeMode(db, cliActor(), input);
     if (!r.active) console.log(`Safe mode is off (config revision ${r.revision}).`);
     else {
-      const until = r.expiresAt ? ` until ${r.expiresAt.toISOString()}` : " (no expiry: turn it off with `clawgate safe-mode off`)";
-      console.log(`Safe mode ${r.kind === "update" ? "updated" : "is on"}: ${r.level}${until} (config revision ${r.revision}).`);
+      const until = r.expiresAt
+        ? ` until ${r.expiresAt.toISOString()}`
+        : " (no expiry: turn it off with `clawgate safe-mode off`)";
+      console.log(
+        `Safe mode ${r.kind === "update" ? "updated" : "is on"}: ${r.level}${until} (config revision ${r.revision}).`,
+      );
     }
     return 0;
   } catch (error) {

@@ -12,7 +12,10 @@ interface SayReply {
   text: string;
 }
 
-export async function say(text: string, opts: { conversation: string; via?: string; timeout?: string }): Promise<number> {
+export async function say(
+  text: string,
+  opts: { conversation: string; via?: string; timeout?: string },
+): Promise<number> {
   const { DINGTALK_FAKE_URL: base } = envOrExit(["DINGTALK_FAKE_URL"]);
   const conversationId = opts.conversation === "demo" ? DEMO_CONVERSATION : opts.conversation;
   const timeoutMs = Number(opts.timeout ?? 30_000);
@@ -26,7 +29,9 @@ export async function say(text: string, opts: { conversation: string; via?: stri
       signal: AbortSignal.timeout(timeoutMs + 5_000),
     });
   } catch {
-    console.error(`clawgate say: the fake DingTalk is not running at ${base} (start everything with \`npm start\`, or set DINGTALK_FAKE_URL).`);
+    console.error(
+      `clawgate say: the fake DingTalk is not running at ${base} (start everything with \`npm start\`, or set DINGTALK_FAKE_URL).`,
+    );
     return 1;
   }
   const body = (await res.json().catch(() => ({}))) as { status?: number; replies?: SayReply[]; message?: string };
@@ -35,7 +40,9 @@ export async function say(text: string, opts: { conversation: string; via?: stri
     return 1;
   }
   if (body.status !== undefined && body.status !== 0 && (body.status < 200 || body.status > 299)) {
-    console.error(`clawgate say: the runtime answered the callback with HTTP ${body.status} (is \`clawgate serve\` running and ready?)`);
+    console.error(
+      `clawgate say: the runtime answered the callback with HTTP ${body.status} (is \`clawgate serve\` running and ready?)`,
+    );
     return 1;
   }
   const replies = body.replies ?? [];

@@ -18,13 +18,29 @@ beforeAll(async () => {
   testDb = await createTestDatabase({ prefix: "clawgate_bot_send" });
   db = createDb(testDb.url, { max: 2 });
   fake = await startFakeDingTalk({ port: 0, appKey: APP_KEY, appSecret: APP_SECRET });
-  env = cliEnv({ DATABASE_URL: testDb.url, DINGTALK_APP_KEY: APP_KEY, DINGTALK_APP_SECRET: APP_SECRET, DINGTALK_API_BASE: fake.url });
-  await db.conversation.create({ data: { conversationId: "cid-ops", type: "GROUP", robotCode: APP_KEY, status: "ENABLED" } });
+  env = cliEnv({
+    DATABASE_URL: testDb.url,
+    DINGTALK_APP_KEY: APP_KEY,
+    DINGTALK_APP_SECRET: APP_SECRET,
+    DINGTALK_API_BASE: fake.url,
+  });
+  await db.conversation.create({
+    data: { conversationId: "cid-ops", type: "GROUP", robotCode: APP_KEY, status: "ENABLED" },
+  });
   await db.conversation.create({ data: { conversationId: "cid-single", type: "SINGLE", robotCode: APP_KEY } });
   await db.conversation.create({ data: { conversationId: "cid-single-unknown", type: "SINGLE" } });
   const payload = robotMessage({ conversationId: "cid-single", conversationType: "1", senderStaffId: "staff-42" });
   await db.inboundMessage.create({
-    data: { robotCode: APP_KEY, msgId: String(payload.msgId), channel: "HTTP", conversationId: "cid-single", senderId: "staff-42", msgType: "text", payload: payload as object, traceId: "t1" },
+    data: {
+      robotCode: APP_KEY,
+      msgId: String(payload.msgId),
+      channel: "HTTP",
+      conversationId: "cid-single",
+      senderId: "staff-42",
+      msgType: "text",
+      payload: payload as object,
+      traceId: "t1",
+    },
   });
 });
 afterAll(async () => {
@@ -41,12 +57,28 @@ describe("clawgate send", () => {
     expect(run.stderr).toBe("");
     expect(run.code).toBe(0);
     expect(run.stdout).toContain("Sent to cid-ops (group");
-    expect(fake.sent).toEqual([expect.objectContaining({ via: "groupMessages", conversationId: "cid-ops", text: "Deploy at 18:00, expect a short outage." })]);
+    expect(fake.sent).toEqual([
+      expect.objectContaining({
+        via: "groupMessages",
+        conversationId: "cid-ops",
+        text: "Deploy at 18:00, expect a short outage.",
+      }),
+    ]);
     expect(await db.outboundMessage.findMany({ where: { conversationId: "cid-ops" } })).toEqual([
-      expect.objectContaining({ channel: "OPENAPI_GROUP", status: "SENT", attempts: 1, payload: { msgtype: "text", text: { content: "Deploy at 18:00, expect a short outage." } } }),
+      expect.objectContaining({
+        channel: "OPENAPI_GROUP",
+        status: "SENT",
+        attempts: 1,
+        payload: { msgtype: "text", text: { content: "Deploy at 18:00, expect a short outage." } },
+      }),
     ]);
     const [audit] = await sendAudits();
-    expect(audit).toMatchObject({ actorType: "CLI", targetType: "conversation", targetId: "cid-ops", diff: { channel: "OPENAPI_GROUP", chars: 39 } });
+    expect(audit).toMatchObject({
+      actorType: "CLI",
+      targetType: "conversation",
+      targetId: "cid-ops",
+      diff: { channel: "OPENAPI_GROUP", chars: 39 },
+    });
     expect(audit!.actorName).toMatch(/^clawgate send \(.+@.+\)$/);
     expect(JSON.stringify(audit!.diff)).not.toContain("Deploy");
     expect(await verifyAuditChain(db)).toBeNull();
@@ -59,7 +91,11 @@ describe("clawgate send", () => {
   });
 
   it("refuses an unknown conversation, bad text and missing credentials: clear errors, nothing written or sent", async () => {
-    const before = { sent: fake.sent.length, audits: (await sendAudits()).length, outbound: await db.outboundMessage.count() };
+    const before = {
+      sent: fake.sent.length,
+      audits: (await sendAudits()).length,
+      outbound: await db.outboundMessage.count(),
+    };
     const unknown = await runCli(["send", "--to", "cid-nope", "--text", "hello"], env);
     expect(unknown.code).toBe(1);
     expect(unknown.stderr).toContain('unknown conversation "cid-nope"');
@@ -73,8 +109,14 @@ describe("clawgate send", () => {
     const missing = await runCli(["send", "--to", "cid-ops"], env);
     expect(missing.code).not.toBe(0);
     expect(missing.stderr).toContain("--text");
-    const noCreds = await runCli(["send", "--to", "cid-ops", "--text", "hello"], cliEnv({ DATABASE_URL: testDb.url, DINGTALK_API_BASE: fake.url }));
-    expect(noCreds).toMatchObject({ code: 1, stderr: expect.stringContaining("DINGTALK_APP_KEY and DINGTALK_APP_SECRET are required") });
+    const noCreds = await runCli(
+      ["send", "--to", "cid-ops", "--text", "hello"],
+      cliEnv({ DATABASE_URL: testDb.url, DINGTALK_API_BASE: fake.url }),
+    );
+    expect(noCreds).toMatchObject({
+      code: 1,
+      stderr: expect.stringContaining("DINGTALK_APP_KEY and DINGTALK_APP_SECRET are required"),
+    });
     expect(fake.sent).toHaveLength(before.sent);
     expect(await sendAudits()).toHaveLength(before.audits);
     expect(await db.outboundMessage.count()).toBe(before.outbound);
@@ -82,11 +124,19 @@ describe("clawgate send", () => {
 
   it("reports DingTalk's refusal and keeps the attempt on record as FAILED", async () => {
     const audits = (await sendAudits()).length;
-    const wrong = cliEnv({ DATABASE_URL: testDb.url, DINGTALK_APP_KEY: APP_KEY, DINGTALK_APP_SECRET: "wrong-secret", DINGTALK_API_BASE: fake.url });
+    const wrong = cliEnv({
+      DATABASE_URL: testDb.url,
+      DINGTALK_APP_KEY: APP_KEY,
+      DINGTALK_APP_SECRET: "wrong-secret",
+      DINGTALK_API_BASE: fake.url,
+    });
     const run = await runCli(["send", "--to", "cid-ops", "--text", "hello"], wrong);
     expect(run.code).toBe(1);
     expect(run.stderr).toContain("not sent: DingTalk refused the send");
-    const last = await db.outboundMessage.findFirstOrThrow({ where: { conversationId: "cid-ops" }, orderBy: { createdAt: "desc" } });
+    const last = await db.outboundMessage.findFirstOrThrow({
+      where: { conversationId: "cid-ops" },
+      orderBy: { createdAt: "desc" },
+    });
     expect(last).toMatchObject({ status: "FAILED", attempts: 1 });
     expect(await sendAudits()).toHaveLength(audits + 1);
   });

@@ -38,7 +38,10 @@ const fail = (message: string, code = 1): number => {
 
 function describeSendError(error: unknown): string {
   if (error instanceof DingTalkApiError) {
-    return `DingTalk refused the send (HTTP ${error.status}${error.code ? `, ${error.code}` : ""}): ${error.message}`.slice(0, 300);
+    return `DingTalk refused the send (HTTP ${error.status}${error.code ? `, ${error.code}` : ""}): ${error.message}`.slice(
+      0,
+      300,
+    );
   }
   return (error instanceof Error ? error.message : String(error)).slice(0, 300);
 }
@@ -52,21 +55,35 @@ export async function send(opts: { to: string; text: string }): Promise<number> 
 
   const env = envOrExit(["DATABASE_URL", "DINGTALK_APP_KEY", "DINGTALK_APP_SECRET", "DINGTALK_API_BASE"]);
   if (!env.DINGTALK_APP_KEY || !env.DINGTALK_APP_SECRET) {
-    return fail("DINGTALK_APP_KEY and DINGTALK_APP_SECRET are required (the OpenAPI robot send uses the app's credentials)");
+    return fail(
+      "DINGTALK_APP_KEY and DINGTALK_APP_SECRET are required (the OpenAPI robot send uses the app's credentials)",
+    );
   }
   const db = createDb(env.DATABASE_URL, { applicationName: "clawgate-cli", max: 2 });
   try {
-    const conversation = await db.conversation.findUnique({ where: { conversationId }, select: { type: true, robotCode: true } });
+    const conversation = await db.conversation.findUnique({
+      where: { conversationId },
+      select: { type: true, robotCode: true },
+    });
     if (!conversation) {
-      return fail(`unknown conversation "${conversationId}": the robot has not seen it (a conversation appears once someone messages the robot there; the console lists them under Conversations)`);
+      return fail(
+        `unknown conversation "${conversationId}": the robot has not seen it (a conversation appears once someone messages the robot there; the console lists them under Conversations)`,
+      );
     }
     const robotCode = conversation.robotCode ?? env.DINGTALK_APP_KEY;
     let userIds: string[] | undefined;
     if (conversation.type === "SINGLE") {
       // A single chat is addressed by its user: the staff id of the last message stored there.
-      const last = await db.inboundMessage.findFirst({ where: { conversationId }, orderBy: { receivedAt: "desc" }, select: { payload: true } });
+      const last = await db.inboundMessage.findFirst({
+        where: { conversationId },
+        orderBy: { receivedAt: "desc" },
+        select: { payload: true },
+      });
       const staffId = last ? robotMessageSchema.safeParse(last.payload).data?.senderStaffId : undefined;
-      if (!staffId) return fail(`"${conversationId}" is a single chat and no stored message names its user (messages are kept for INBOUND_RETENTION_HOURS); nothing sent`);
+      if (!staffId)
+        return fail(
+          `"${conversationId}" is a single chat and no stored message names its user (messages are kept for INBOUND_RETENTION_HOURS); nothing sent`,
+        );
       userIds = [staffId];
     }
 
@@ -77,7 +94,14 @@ export async function send(opts: { to: string; text: string }): Promise<number> 
     const { appendAudit } = await import("@clawgate/core");
     await db.$transaction(async (tx) => {
       await tx.outboundMessage.create({
-        data: { idempotencyKey: key, conversationId, channel, msgType: message.msgtype, payload: message as object, traceId },
+        data: {
+          idempotencyKey: key,
+          conversationId,
+          channel,
+          msgType: message.msgtype,
+          payload: message as object,
+          traceId,
+        },
       });
       await appendAudit(tx, {
         actor: sendActor(),
@@ -89,17 +113,29 @@ export async function send(opts: { to: string; text: string }): Promise<number> 
       });
     });
 
-    const openApi = new DingTalkOpenApi({ appKey: env.DINGTALK_APP_KEY, appSecret: env.DINGTALK_APP_SECRET, baseUrl: env.DINGTALK_API_BASE, timeoutMs: 10_000 });
+    const openApi = new DingTalkOpenApi({
+      appKey: env.DINGTALK_APP_KEY,
+      appSecret: env.DINGTALK_APP_SECRET,
+      baseUrl: env.DINGTALK_API_BASE,
+      timeoutMs: 10_000,
+    });
     try {
       if (userIds) await openApi.sendToUsers({ robotCode, userIds, message });
       else await openApi.sendToGroup({ robotCode, openConversationId: conversationId, message });
     } catch (error) {
       const reason = describeSendError(error);
-      await db.outboundMessage.update({ where: { idempotencyKey: key }, data: { status: "FAILED", attempts: 1, lastError: reason } }).catch(() => {});
+      await db.outboundMessage
+        .update({ where: { idempotencyKey: key }, data: { status: "FAILED", attempts: 1, lastError: reason } })
+        .catch(() => {});
       return fail(`not sent: ${reason}`);
     }
-    await db.outboundMessage.update({ where: { idempotencyKey: key }, data: { status: "SENT", attempts: 1, sentAt: new Date() } });
-    console.log(`Sent to ${conversationId} (${channel === "OPENAPI_GROUP" ? "group" : "single chat"}, trace ${traceId}).`);
+    await db.outboundMessage.update({
+      where: { idempotencyKey: key },
+      data: { status: "SENT", attempts: 1, sentAt: new Date() },
+    });
+    console.log(
+      `Sent to ${conversationId} (${channel === "OPENAPI_GROUP" ? "group" : "single chat"}, trace ${traceId}).`,
+    );
     return 0;
   } catch (error) {
     return fail(`failed: ${describeDbError(error)}`);

@@ -40,8 +40,13 @@ export async function serve(): Promise<void> {
   // Best effort and not awaited: a dead database must not delay listening; the change it makes
   // bumps the revision, so the policy store picks it up whenever it lands.
   void ensureDefaultModel(db, env)
-    .then((revision) => revision !== null && logger.info({ revision }, "default model local_chat created from LOCAL_MODEL_BASE_URL"))
-    .catch((error: unknown) => logger.warn({ error: describeDbError(error) }, "could not ensure the default model; continuing"));
+    .then(
+      (revision) =>
+        revision !== null && logger.info({ revision }, "default model local_chat created from LOCAL_MODEL_BASE_URL"),
+    )
+    .catch((error: unknown) =>
+      logger.warn({ error: describeDbError(error) }, "could not ensure the default model; continuing"),
+    );
   const policy = startPolicyRuntime({ db, databaseUrl: env.DATABASE_URL, logger });
   const queue = startQueue({ env, db, logger, metrics, policy });
 
@@ -79,7 +84,12 @@ export async function serve(): Promise<void> {
     });
   }
 
-  const heartbeat = startHeartbeat({ db, logger, mode: env.DINGTALK_MODE, appliedRevision: () => policy.snapshot()?.revision ?? null });
+  const heartbeat = startHeartbeat({
+    db,
+    logger,
+    mode: env.DINGTALK_MODE,
+    appliedRevision: () => policy.snapshot()?.revision ?? null,
+  });
   policy.store.on("reload", () => void heartbeat.beat());
   void policy.loaded.then(() => heartbeat.beat());
 
@@ -106,7 +116,8 @@ export async function serve(): Promise<void> {
       withTimeout(db.$disconnect(), 2_000, "closing database connections"),
       withTimeout(ingressPool.end(), 2_000, "closing ingress connections"),
     ]).then((results) => {
-      for (const r of results) if (r.status === "rejected") logger.warn({ err: r.reason }, "database pool did not close cleanly");
+      for (const r of results)
+        if (r.status === "rejected") logger.warn({ err: r.reason }, "database pool did not close cleanly");
     });
     logger.info("stopped");
     process.exit(0);

@@ -39,7 +39,9 @@ describe("ingest group commit", () => {
     const ids = Array.from({ length: 120 }, (_, i) => `batch-${i}`);
     // Each id twice, in the same burst: the second copy usually lands in the same batch.
     const results = await Promise.all(
-      [...ids, ...ids].map((msgId, i) => ingest({ channel: "HTTP", message: robotMessage({ msgId }), traceId: `t${i}` })),
+      [...ids, ...ids].map((msgId, i) =>
+        ingest({ channel: "HTTP", message: robotMessage({ msgId }), traceId: `t${i}` }),
+      ),
     );
     expect(results.filter((r) => r.status === "stored")).toHaveLength(120);
     expect(results.filter((r) => r.status === "duplicate")).toHaveLength(120);
@@ -68,7 +70,11 @@ describe("ingest group commit", () => {
     ]);
     expect(outcomes.map((o) => o.status)).toEqual(["fulfilled", "fulfilled", "rejected", "fulfilled"]);
     expect((outcomes[2] as PromiseRejectedResult).reason).toBeInstanceOf(IngestUnavailableError);
-    expect(await count(`SELECT count(*) AS n FROM "InboundMessage" WHERE "msgId" IN ('neighbour-0','neighbour-1','neighbour-2','poison-1')`)).toBe(3);
+    expect(
+      await count(
+        `SELECT count(*) AS n FROM "InboundMessage" WHERE "msgId" IN ('neighbour-0','neighbour-1','neighbour-2','poison-1')`,
+      ),
+    ).toBe(3);
     expect(await count(`SELECT count(*) AS n FROM graphile_worker._private_jobs`)).toBe(before + 3);
   });
 });

@@ -17,7 +17,8 @@ export interface IngestInput {
   traceId: string;
 }
 
-export type IngestResult = { status: "stored"; inboundId: string; robotCode: string } | { status: "duplicate"; robotCode: string };
+export type IngestResult =
+  { status: "stored"; inboundId: string; robotCode: string } | { status: "duplicate"; robotCode: string };
 
 export class IngestUnavailableError extends Error {
   constructor(cause: unknown) {

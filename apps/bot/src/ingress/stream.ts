@@ -3,7 +3,13 @@
  * CALLBACK goes through the same ingest() as HTTP; it is ACKed only once stored (a duplicate
  * is ACKed too). When the database fails it is not ACKed, so DingTalk redelivers it.
  */
-import { DingTalkStreamClient, ROBOT_TOPIC, robotMessageSchema, type StreamAck, type StreamMessage } from "@clawgate/dingtalk";
+import {
+  DingTalkStreamClient,
+  ROBOT_TOPIC,
+  robotMessageSchema,
+  type StreamAck,
+  type StreamMessage,
+} from "@clawgate/dingtalk";
 import type { Logger } from "../logger.ts";
 import type { Metrics } from "../metrics.ts";
 import { newTraceId } from "../trace.ts";

@@ -18,8 +18,12 @@ describe("limit replies", () => {
     expect(budgetExhaustedReply(refusal("CONVERSATION", "DAY", "2026-03-15T00:00:00Z"), now)).toBe(
       "This conversation's daily token budget (200,000 tokens) is used up. It resets at 2026-03-15 00:00 UTC (in 9 h); an admin can raise it in the Clawgate console (Budgets).",
     );
-    expect(budgetExhaustedReply(refusal("USER", "MONTH", "2026-04-01T00:00:00Z"), now)).toMatch(/^Your monthly token budget .* \(in 17 days\);/);
-    expect(budgetExhaustedReply(refusal("GLOBAL", "DAY", "2026-03-14T15:50:00Z"), now)).toMatch(/^The organisation's daily token budget .* \(in 20 min\);/);
+    expect(budgetExhaustedReply(refusal("USER", "MONTH", "2026-04-01T00:00:00Z"), now)).toMatch(
+      /^Your monthly token budget .* \(in 17 days\);/,
+    );
+    expect(budgetExhaustedReply(refusal("GLOBAL", "DAY", "2026-03-14T15:50:00Z"), now)).toMatch(
+      /^The organisation's daily token budget .* \(in 20 min\);/,
+    );
   });
 
   it("say how long to wait when too fast, in whole seconds (at least 1)", () => {

@@ -8,7 +8,14 @@
  * Every budget refusal is also an audit entry (`budget.exhausted`, metadata only).
  */
 import { appendAudit } from "@clawgate/core";
-import { loadBudgets, release, reserve, settle, type Reservation, type ReserveResult } from "@clawgate/core/limits/budget.ts";
+import {
+  loadBudgets,
+  release,
+  reserve,
+  settle,
+  type Reservation,
+  type ReserveResult,
+} from "@clawgate/core/limits/budget.ts";
 import type { Db } from "@clawgate/db";
 import type pg from "pg";
 import type { TokenUsage } from "../agent/index.ts";
@@ -54,7 +61,6 @@ export interface LimitsOptions {
  * Only a reservation: the turn is charged what the model reports.
  */
 export const estimateTurnTokens = (text: string) => 2_000 + text.length;
-
 
 const WHOSE = { GLOBAL: "The organisation's", CONVERSATION: "This conversation's", USER: "Your" } as const;
 const PERIOD = { DAY: "daily", MONTH: "monthly" } as const;
@@ -104,7 +110,13 @@ export function createLimits(opts: LimitsOptions): Limits {
         }
       }
       const at = now();
-      const result = await reserve(db, { conversationId: req.conversationId, userId: req.userId, estimate: estimate(req.text), now: new Date(at), budgets });
+      const result = await reserve(db, {
+        conversationId: req.conversationId,
+        userId: req.userId,
+        estimate: estimate(req.text),
+        now: new Date(at),
+        budgets,
+      });
       if (result.ok) return { kind: "admitted", reservation: result.reservation };
       const { scope, subject, source, window, limit, used, resetsAt } = result;
       await db.$transaction((tx) =>
@@ -118,7 +130,12 @@ export function createLimits(opts: LimitsOptions): Limits {
           configRevision: req.configRevision,
         }),
       );
-      return { kind: "refused", reason: `budget.exhausted.${scope.toLowerCase()}.${window.toLowerCase()}`, metric: "budget", text: budgetExhaustedReply(result, at) };
+      return {
+        kind: "refused",
+        reason: `budget.exhausted.${scope.toLowerCase()}.${window.toLowerCase()}`,
+        metric: "budget",
+        text: budgetExhaustedReply(result, at),
+      };
     },
 
     async settle(reservation, usage) {

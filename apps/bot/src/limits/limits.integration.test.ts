@@ -41,14 +41,34 @@ beforeAll(async () => {
   model = await startDemoModel({ port: 0 });
   // DEFAULT budget: 200,000 tokens a day, 20 requests a minute; GLOBAL 2,000,000 a day.
   await seedDemo(db, { modelBaseUrl: model.url });
-  ({ pool, app, fake } = await startIngressHarness({ databaseUrl: testDb.url, db, logger, metrics, applicationName: "test-limits" }));
+  ({ pool, app, fake } = await startIngressHarness({
+    databaseUrl: testDb.url,
+    db,
+    logger,
+    metrics,
+    applicationName: "test-limits",
+  }));
   policy = startPolicyRuntime({ db, databaseUrl: testDb.url, logger, pollIntervalMs: 10 * 60_000 });
   await policy.loaded;
-  await enableConversations(db, policy, "cid-charge", "cid-down", "cid-budget", "cid-rate", "cid-group", "cid-busy", "cid-slow");
+  await enableConversations(
+    db,
+    policy,
+    "cid-charge",
+    "cid-down",
+    "cid-budget",
+    "cid-rate",
+    "cid-group",
+    "cid-busy",
+    "cid-slow",
+  );
   // The real agent with the shared model slots, waiting at most 1.5 s for one (10 s by default),
   // giving each back as its call ends (not kept 100 ms for the next call, so the tests can check
   // it right after a turn), and "working on it" after 1 s (4 s by default).
-  const agent = createAgent({ db, modelSlots: createModelSlots({ pool, waitMs: 1_500, lingerMs: 0, logger }), settings: { workingOnItMs: 1_000 } });
+  const agent = createAgent({
+    db,
+    modelSlots: createModelSlots({ pool, waitMs: 1_500, lingerMs: 0, logger }),
+    settings: { workingOnItMs: 1_000 },
+  });
   queue = await startTestQueue({ env: queueEnv(testDb.url, fake.url), db, logger, metrics, policy, agent });
 });
 afterAll(async () => {
@@ -89,8 +109,11 @@ async function talk(conversationId: string, senderId: string, text: string) {
 }
 
 const chatRequests = () => model.requests.filter((r) => r.path === "/v1/chat/completions");
-const refusals = async (kind: string) => (await metrics.limitRefusals.get()).values.find((v) => v.labels.kind === kind)?.value ?? 0;
-const liveLeases = async () => (await query<{ n: number }>(testDb.url, `SELECT count(*)::int AS n FROM "ModelLease" WHERE "expiresAt" > now()`))[0]!.n;
+const refusals = async (kind: string) =>
+  (await metrics.limitRefusals.get()).values.find((v) => v.labels.kind === kind)?.value ?? 0;
+const liveLeases = async () =>
+  (await query<{ n: number }>(testDb.url, `SELECT count(*)::int AS n FROM "ModelLease" WHERE "expiresAt" > now()`))[0]!
+    .n;
 
 describe("token budgets", () => {
   it("charge an answered turn what the model reported, on the conversation, the user and GLOBAL", async () => {
@@ -102,12 +125,20 @@ describe("token budgets", () => {
     // What the demo model reported for each request of the turn (it is deterministic).
     const reported = chatRequests()
       .slice(before)
-      .reduce((sum, r) => sum + completion("x", r.body as ChatRequest, demoReply(r.body as ChatRequest), "c").usage.total_tokens, 0);
+      .reduce(
+        (sum, r) =>
+          sum + completion("x", r.body as ChatRequest, demoReply(r.body as ChatRequest), "c").usage.total_tokens,
+        0,
+      );
     expect(reported).toBeGreaterThan(0);
     const conv = await usageFor(db, { scope: "CONVERSATION", subject: "cid-charge" });
     const user = await usageFor(db, { scope: "USER", subject: "user-charge" });
     const global = await usageFor(db, { scope: "GLOBAL", subject: "" });
-    expect(conv).toMatchObject({ source: "DEFAULT", day: { used: reported, reserved: 0, limit: 200_000 }, month: { used: reported, reserved: 0 } });
+    expect(conv).toMatchObject({
+      source: "DEFAULT",
+      day: { used: reported, reserved: 0, limit: 200_000 },
+      month: { used: reported, reserved: 0 },
+    });
     expect(user.day).toMatchObject({ used: reported, reserved: 0 });
     expect(global.day.used - globalBefore.day.used).toBe(reported);
     expect(await liveLeases()).toBe(0); // the model slot was given back
@@ -143,7 +174,10 @@ describe("token budgets", () => {
       await db.modelLease.deleteMany({ where: { holder: "replica-b" } });
     }
     expect(chatRequests().length).toBe(calls);
-    expect((await usageFor(db, { scope: "CONVERSATION", subject: "cid-busy" })).day).toMatchObject({ used: 0, reserved: 0 });
+    expect((await usageFor(db, { scope: "CONVERSATION", subject: "cid-busy" })).day).toMatchObject({
+      used: 0,
+      reserved: 0,
+    });
     expect((await talk("cid-busy", "user-busy", "hello")).text).toContain("Demo model here");
   });
 
@@ -173,7 +207,14 @@ describe("token budgets", () => {
         action: "budget.exhausted",
         targetType: "budget",
         targetId: "CONVERSATION:cid-budget",
-        diff: { scope: "CONVERSATION", source: "CONVERSATION", window: "DAY", limit: 50, used: expect.any(Number), resetsAt: expect.any(String) },
+        diff: {
+          scope: "CONVERSATION",
+          source: "CONVERSATION",
+          window: "DAY",
+          limit: 50,
+          used: expect.any(Number),
+          resetsAt: expect.any(String),
+        },
         traceId: inbound.traceId,
         configRevision: policy.snapshot()!.revision,
       },
@@ -187,7 +228,8 @@ describe("token budgets", () => {
 describe("rate limits", () => {
   it("answer one 'too fast' reply, then drop the rest of the window silently (recorded DENIED)", async () => {
     await db.tokenBudget.create({ data: { scope: "USER", subject: "user-fast", requestsPerMinute: 2 } });
-    for (let i = 0; i < 2; i++) expect((await talk("cid-rate", "user-fast", "hello")).text).toContain("Demo model here");
+    for (let i = 0; i < 2; i++)
+      expect((await talk("cid-rate", "user-fast", "hello")).text).toContain("Demo model here");
 
     const calls = chatRequests().length;
     const limited = await talk("cid-rate", "user-fast", "hello again");
@@ -197,8 +239,14 @@ describe("rate limits", () => {
     expect(seconds).toBeLessThanOrEqual(60);
     expect(limited.inbound).toMatchObject({ status: "DENIED", error: "rate_limited.user" });
 
-    const dropped = await Promise.all([1, 2].map(async (i) => (await fake.deliver({ conversationId: "cid-rate", text: `spam ${i}`, senderId: "user-fast" })).msgId));
-    for (const msgId of dropped) expect(await handled(msgId)).toMatchObject({ status: "DENIED", error: "rate_limited.user" });
+    const dropped = await Promise.all(
+      [1, 2].map(
+        async (i) =>
+          (await fake.deliver({ conversationId: "cid-rate", text: `spam ${i}`, senderId: "user-fast" })).msgId,
+      ),
+    );
+    for (const msgId of dropped)
+      expect(await handled(msgId)).toMatchObject({ status: "DENIED", error: "rate_limited.user" });
     await expect(fake.waitForReplies("cid-rate", 1, 700)).rejects.toThrow();
     expect(chatRequests().length).toBe(calls);
     expect(await refusals("rate_limited")).toBe(1);

@@ -46,7 +46,14 @@ const untilNoLease = async (endpoint: string) => {
 };
 
 const leases = async (endpoint: string) =>
-  Number((await poolA.query<{ n: string }>(`SELECT count(*) AS n FROM "ModelLease" WHERE "endpointName" = $1 AND "expiresAt" > now()`, [endpoint])).rows[0]!.n);
+  Number(
+    (
+      await poolA.query<{ n: string }>(
+        `SELECT count(*) AS n FROM "ModelLease" WHERE "endpointName" = $1 AND "expiresAt" > now()`,
+        [endpoint],
+      )
+    ).rows[0]!.n,
+  );
 
 describe("model slots", () => {
   it("hold the cap across two replicas, and every call gets its turn", async () => {
@@ -64,7 +71,9 @@ describe("model slots", () => {
       inFlight -= 1;
       return "done";
     };
-    const results = await Promise.all(Array.from({ length: 12 }, (_, i) => (i % 2 ? a : b).run(endpoint, signal(), call)));
+    const results = await Promise.all(
+      Array.from({ length: 12 }, (_, i) => (i % 2 ? a : b).run(endpoint, signal(), call)),
+    );
     expect(results).toEqual(Array(12).fill("done"));
     expect(peak).toBe(3);
     expect(Math.max(...seenInDb)).toBeLessThanOrEqual(3);
@@ -93,22 +102,30 @@ describe("model slots", () => {
       await Promise.race([both.promise, sleep(1_000)]);
       return running;
     };
-    expect(await Promise.all([0, 1].map(() => slots.run({ endpointName: "reclaim", maxConcurrency: 2 }, signal(), call)))).toEqual([2, 2]);
+    expect(
+      await Promise.all([0, 1].map(() => slots.run({ endpointName: "reclaim", maxConcurrency: 2 }, signal(), call))),
+    ).toEqual([2, 2]);
     expect((await poolA.query(`SELECT id FROM "ModelLease" WHERE holder = 'dead-replica'`)).rows).toEqual([]);
   });
 
   it("gives up after the wait limit with a ModelUnavailableError subclass while live leases fill the cap", async () => {
-    await poolA.query(`INSERT INTO "ModelLease" ("id", "endpointName", "holder", "expiresAt") VALUES ('full#0', 'full', 'replica-x', now() + interval '1 minute')`);
+    await poolA.query(
+      `INSERT INTO "ModelLease" ("id", "endpointName", "holder", "expiresAt") VALUES ('full#0', 'full', 'replica-x', now() + interval '1 minute')`,
+    );
     const slots = createModelSlots({ pool: poolA, waitMs: 300, pollMs: 50 });
     let ran = false;
     const started = Date.now();
-    const error = await slots.run({ endpointName: "full", maxConcurrency: 1 }, signal(), async () => (ran = true)).catch((e: unknown) => e);
+    const error = await slots
+      .run({ endpointName: "full", maxConcurrency: 1 }, signal(), async () => (ran = true))
+      .catch((e: unknown) => e);
     expect(error).toBeInstanceOf(ModelBusyError);
     expect(error).toBeInstanceOf(ModelUnavailableError);
     expect(String(error)).toContain("all 1 slots busy");
     expect(Date.now() - started).toBeGreaterThanOrEqual(300);
     expect(ran).toBe(false);
-    await expect(slots.run({ endpointName: "none", maxConcurrency: 0 }, signal(), async () => 1)).rejects.toBeInstanceOf(ModelBusyError);
+    await expect(
+      slots.run({ endpointName: "none", maxConcurrency: 0 }, signal(), async () => 1),
+    ).rejects.toBeInstanceOf(ModelBusyError);
   });
 
   it("hands a released slot to a waiter on the same replica at once, and on another replica by polling", async () => {
@@ -160,7 +177,11 @@ describe("model slots", () => {
   it("releases the slot when the call throws, and keeps a long call's lease alive past its first expiry", async () => {
     const a = createModelSlots({ pool: poolA, leaseMarginMs: 100, lingerMs: LINGER });
     const b = createModelSlots({ pool: poolB, waitMs: 100, pollMs: 30, lingerMs: LINGER });
-    await expect(a.run({ endpointName: "boom", maxConcurrency: 1 }, signal(), async () => Promise.reject(new Error("model exploded")))).rejects.toThrow("model exploded");
+    await expect(
+      a.run({ endpointName: "boom", maxConcurrency: 1 }, signal(), async () =>
+        Promise.reject(new Error("model exploded")),
+      ),
+    ).rejects.toThrow("model exploded");
     await afterLinger();
     expect(await leases("boom")).toBe(0);
 
@@ -191,11 +212,19 @@ describe("model slots", () => {
         await sleep(60);
         inFlight -= 1;
       };
-      await Promise.all(Array.from({ length: calls }, (_, i) => (i % 2 ? a : b).run({ endpointName: "resized", maxConcurrency }, signal(), call)));
+      await Promise.all(
+        Array.from({ length: calls }, (_, i) =>
+          (i % 2 ? a : b).run({ endpointName: "resized", maxConcurrency }, signal(), call),
+        ),
+      );
       await afterLinger();
       return { peak, peakInDb };
     };
-    const rows = async () => Number((await poolA.query<{ n: string }>(`SELECT count(*) AS n FROM "ModelLease" WHERE "endpointName" = 'resized'`)).rows[0]!.n);
+    const rows = async () =>
+      Number(
+        (await poolA.query<{ n: string }>(`SELECT count(*) AS n FROM "ModelLease" WHERE "endpointName" = 'resized'`))
+          .rows[0]!.n,
+      );
     expect(await peakAt(4, 8)).toEqual({ peak: 4, peakInDb: 4 });
     expect(await rows()).toBe(4);
     expect(await peakAt(2, 8)).toEqual({ peak: 2, peakInDb: 2 });
@@ -212,7 +241,9 @@ describe("model slots", () => {
     const holding = a.run(endpoint, signal(), () => hold.promise);
     await sleep(50);
     // As if the lease had expired (a stalled replica) and another replica had taken the slot.
-    await poolB.query(`UPDATE "ModelLease" SET "holder" = 'replica-b/other', "expiresAt" = now() + interval '1 minute' WHERE "id" = 'stale#0'`);
+    await poolB.query(
+      `UPDATE "ModelLease" SET "holder" = 'replica-b/other', "expiresAt" = now() + interval '1 minute' WHERE "id" = 'stale#0'`,
+    );
     hold.resolve();
     await holding;
     expect(await leases("stale")).toBe(1);
@@ -223,7 +254,9 @@ describe("model slots", () => {
     const a = createModelSlots({ pool: poolA, holder: "replica-a", lingerMs: 300 });
     const b = createModelSlots({ pool: poolB, holder: "replica-b", pollMs: 30, waitMs: 5_000 });
     const endpoint = { endpointName: "linger", maxConcurrency: 1 };
-    const holderNow = async () => (await poolA.query<{ holder: string }>(`SELECT "holder" FROM "ModelLease" WHERE "id" = 'linger#0'`)).rows[0]?.holder;
+    const holderNow = async () =>
+      (await poolA.query<{ holder: string }>(`SELECT "holder" FROM "ModelLease" WHERE "id" = 'linger#0'`)).rows[0]
+        ?.holder;
     await a.run(endpoint, signal(), async () => "first");
     const lease = await holderNow();
     expect(lease).toMatch(/^replica-a\//);

@@ -125,7 +125,9 @@ export function createModelSlots(opts: ModelSlotsOptions): ModelSlotsHandle {
     // Keep the lease alive while held; a failed renewal only risks the cap being exceeded
     // briefly, so it is logged and not fatal.
     const renew = setInterval(() => {
-      pool.query({ name: "clawgate_slot_renew", text: RENEW, values: [id, lease, ttlMs] }).catch((error: unknown) => logger?.warn({ err: error, endpoint: endpointName }, "model lease not renewed"));
+      pool
+        .query({ name: "clawgate_slot_renew", text: RENEW, values: [id, lease, ttlMs] })
+        .catch((error: unknown) => logger?.warn({ err: error, endpoint: endpointName }, "model lease not renewed"));
     }, ttlMs / 2);
     renew.unref();
     return { id, n: Number(id.slice(endpointName.length + 1)), endpointName, lease, ttlMs, renew };
@@ -136,12 +138,21 @@ export function createModelSlots(opts: ModelSlotsOptions): ModelSlotsHandle {
     clearTimeout(slot.linger);
     await pool
       .query({ name: "clawgate_slot_give_back", text: GIVE_BACK, values: [slot.id, slot.lease] })
-      .catch((error: unknown) => logger?.warn({ err: error, endpoint: slot.endpointName }, "model lease not given back; it expires on its own"));
+      .catch((error: unknown) =>
+        logger?.warn({ err: error, endpoint: slot.endpointName }, "model lease not given back; it expires on its own"),
+      );
   }
 
   async function take(endpointName: string, max: number, ttlMs: number): Promise<Held | undefined> {
     const lease = `${holder}/${randomBytes(6).toString("hex")}`;
-    const attempt = async () => (await pool.query<{ id: string }>({ name: "clawgate_slot_take", text: TAKE, values: [endpointName, max, Math.floor(Math.random() * max), lease, ttlMs] })).rows[0]?.id;
+    const attempt = async () =>
+      (
+        await pool.query<{ id: string }>({
+          name: "clawgate_slot_take",
+          text: TAKE,
+          values: [endpointName, max, Math.floor(Math.random() * max), lease, ttlMs],
+        })
+      ).rows[0]?.id;
     let id = await attempt();
     if (!id) {
       // None free: maybe none exist yet (first use, a raised cap, rows deleted by hand). Try

@@ -21,7 +21,8 @@ export interface RateLimitDefaults {
 /** When no TokenBudget row says otherwise: a person types slower than this; a group has several. */
 export const DEFAULT_RATE_LIMITS: RateLimitDefaults = { userPerMinute: 20, conversationPerMinute: 60 };
 
-export type RateDecision = { ok: true } | { ok: false; scope: "user" | "conversation"; retryInMs: number; first: boolean };
+export type RateDecision =
+  { ok: true } | { ok: false; scope: "user" | "conversation"; retryInMs: number; first: boolean };
 
 export interface RateLimits {
   take(input: { conversationId: string; userId: string; budgets: ApplicableBudgets }): Promise<RateDecision>;
@@ -43,13 +44,22 @@ export function createRateLimits(pool: pg.Pool, defaults: RateLimitDefaults = DE
   };
 
   /** undefined: allowed; else the refusal. A store failure throws (the job retries). */
-  const consume = async (scope: "user" | "conversation", points: number, key: string): Promise<RateDecision | undefined> => {
+  const consume = async (
+    scope: "user" | "conversation",
+    points: number,
+    key: string,
+  ): Promise<RateDecision | undefined> => {
     try {
       await limiter(scope === "user" ? "rpm-user" : "rpm-conv", points).consume(key);
       return undefined;
     } catch (rejection) {
       if (!(rejection instanceof RateLimiterRes)) throw rejection;
-      return { ok: false, scope, retryInMs: Math.max(rejection.msBeforeNext, 1_000), first: rejection.consumedPoints === points + 1 };
+      return {
+        ok: false,
+        scope,
+        retryInMs: Math.max(rejection.msBeforeNext, 1_000),
+        first: rejection.consumedPoints === points + 1,
+      };
     }
   };
 
@@ -60,7 +70,13 @@ export function createRateLimits(pool: pg.Pool, defaults: RateLimitDefaults = DE
       // The user first: one person flooding a group does not use up the group's quota.
       const user = await consume("user", pointsOf(budgets.user.requestsPerMinute, defaults.userPerMinute), userId);
       if (user) return user;
-      return (await consume("conversation", pointsOf(budgets.conversation.requestsPerMinute, defaults.conversationPerMinute), conversationId)) ?? { ok: true };
+      return (
+        (await consume(
+          "conversation",
+          pointsOf(budgets.conversation.requestsPerMinute, defaults.conversationPerMinute),
+          conversationId,
+        )) ?? { ok: true }
+      );
     },
   };
 }

@@ -39,7 +39,10 @@ describe("/ready and the policy snapshot", () => {
       const notReady = buildServer({ env, db, logger, extraChecks: { snapshot: snapshotCheck(stuck) } });
       const res = await notReady.inject({ url: "/ready" });
       expect(res.statusCode).toBe(503);
-      expect(res.json<ReadyBody>().checks).toMatchObject({ database: { ok: true }, snapshot: { ok: false, error: "policy snapshot not loaded" } });
+      expect(res.json<ReadyBody>().checks).toMatchObject({
+        database: { ok: true },
+        snapshot: { ok: false, error: "policy snapshot not loaded" },
+      });
 
       const revision = await setConversation(db, "cid-ready");
       await loaded.loaded;
@@ -65,9 +68,22 @@ describe("the heartbeat", () => {
   it("writes the revision the store enforces, and the new one after a reload", async () => {
     policy = startPolicyRuntime({ db, databaseUrl: testDb.url, logger });
     await policy.loaded;
-    const hb = startHeartbeat({ db, logger, mode: "http", intervalMs: 60_000, appliedRevision: () => policy.snapshot()?.revision ?? null });
+    const hb = startHeartbeat({
+      db,
+      logger,
+      mode: "http",
+      intervalMs: 60_000,
+      appliedRevision: () => policy.snapshot()?.revision ?? null,
+    });
     policy.store.on("reload", () => void hb.beat());
-    const applied = async () => (await query<{ appliedRevision: number | null }>(testDb.url, `SELECT "appliedRevision" FROM "RuntimeInstance" WHERE id = $1`, [hb.id]))[0]?.appliedRevision;
+    const applied = async () =>
+      (
+        await query<{ appliedRevision: number | null }>(
+          testDb.url,
+          `SELECT "appliedRevision" FROM "RuntimeInstance" WHERE id = $1`,
+          [hb.id],
+        )
+      )[0]?.appliedRevision;
     try {
       await expect.poll(applied, { timeout: 3_000 }).toBe(policy.snapshot()!.revision);
       const next = await setConversation(db, "cid-heartbeat");

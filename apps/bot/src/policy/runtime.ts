@@ -31,16 +31,28 @@ export interface PolicyRuntimeOptions {
 
 export function startPolicyRuntime(opts: PolicyRuntimeOptions): PolicyRuntime {
   const log = opts.logger.child({ component: "policy" });
-  const store = new PolicyStore({ db: opts.db, databaseUrl: opts.databaseUrl, ...(opts.pollIntervalMs ? { pollIntervalMs: opts.pollIntervalMs } : {}) });
+  const store = new PolicyStore({
+    db: opts.db,
+    databaseUrl: opts.databaseUrl,
+    ...(opts.pollIntervalMs ? { pollIntervalMs: opts.pollIntervalMs } : {}),
+  });
   let ready = false;
   let stopped = false;
   let wake: (() => void) | undefined;
   let listenHealthy = true;
 
-  store.on("reload", (snapshot, previous) => log.info({ revision: snapshot.revision, previous }, "policy snapshot reloaded"));
-  store.on("reloadError", (error) => log.warn({ error: describeDbError(error) }, "policy reload failed; keeping the last good snapshot"));
+  store.on("reload", (snapshot, previous) =>
+    log.info({ revision: snapshot.revision, previous }, "policy snapshot reloaded"),
+  );
+  store.on("reloadError", (error) =>
+    log.warn({ error: describeDbError(error) }, "policy reload failed; keeping the last good snapshot"),
+  );
   store.on("listenError", (error) => {
-    if (listenHealthy) log.warn({ error: describeDbError(error) }, "policy LISTEN lost; reconnecting (the revision poll covers the gap)");
+    if (listenHealthy)
+      log.warn(
+        { error: describeDbError(error) },
+        "policy LISTEN lost; reconnecting (the revision poll covers the gap)",
+      );
     listenHealthy = false;
   });
   store.on("listening", () => (listenHealthy = true));
@@ -76,9 +88,7 @@ export function startPolicyRuntime(opts: PolicyRuntimeOptions): PolicyRuntime {
   };
 }
 
-export const snapshotCheck =
-  (view: PolicyView) =>
-  (): CheckResult => {
-    const snapshot = view.snapshot();
-    return snapshot ? { ok: true, revision: snapshot.revision } : { ok: false, error: "policy snapshot not loaded" };
-  };
+export const snapshotCheck = (view: PolicyView) => (): CheckResult => {
+  const snapshot = view.snapshot();
+  return snapshot ? { ok: true, revision: snapshot.revision } : { ok: false, error: "policy snapshot not loaded" };
+};

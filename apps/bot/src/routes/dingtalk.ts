@@ -21,7 +21,9 @@ import type { Metrics } from "../metrics.ts";
 export const INGRESS_BODY_LIMIT = 64 * 1024;
 const EVENT_WINDOW_MS = 60 * 60 * 1000;
 
-export type DingTalkRouteEnv = Partial<Pick<Env, "DINGTALK_APP_KEY" | "DINGTALK_APP_SECRET" | "DINGTALK_TOKEN" | "DINGTALK_AES_KEY">>;
+export type DingTalkRouteEnv = Partial<
+  Pick<Env, "DINGTALK_APP_KEY" | "DINGTALK_APP_SECRET" | "DINGTALK_TOKEN" | "DINGTALK_AES_KEY">
+>;
 
 export interface DingTalkRoutesOptions {
   env: DingTalkRouteEnv;
@@ -48,17 +50,26 @@ function eventCrypto(env: DingTalkRouteEnv): DingTalkCrypto | string {
   const missing = (["DINGTALK_TOKEN", "DINGTALK_AES_KEY", "DINGTALK_APP_KEY"] as const).filter((k) => !env[k]);
   if (missing.length > 0) return `event subscription is not configured: set ${missing.join(", ")}`;
   try {
-    return new DingTalkCrypto({ token: env.DINGTALK_TOKEN!, aesKey: env.DINGTALK_AES_KEY!, ownerKey: env.DINGTALK_APP_KEY! });
+    return new DingTalkCrypto({
+      token: env.DINGTALK_TOKEN!,
+      aesKey: env.DINGTALK_AES_KEY!,
+      ownerKey: env.DINGTALK_APP_KEY!,
+    });
   } catch (error) {
     return `event subscription is misconfigured: DINGTALK_AES_KEY ${(error as Error).message}`;
   }
 }
 
-export async function dingtalkRoutes(app: FastifyInstance, { env, ingest, metrics, now = Date.now }: DingTalkRoutesOptions) {
+export async function dingtalkRoutes(
+  app: FastifyInstance,
+  { env, ingest, metrics, now = Date.now }: DingTalkRoutesOptions,
+) {
   // Raw bytes for every content type: we parse (and reject) the JSON ourselves, so a malformed
   // or mislabelled body is a 400 of ours, and the size limit applies before anything is parsed.
   app.removeAllContentTypeParsers();
-  app.addContentTypeParser("*", { parseAs: "buffer", bodyLimit: INGRESS_BODY_LIMIT }, (_req, body, done) => done(null, body));
+  app.addContentTypeParser("*", { parseAs: "buffer", bodyLimit: INGRESS_BODY_LIMIT }, (_req, body, done) =>
+    done(null, body),
+  );
 
   const count = (channel: IngressChannel, outcome: string) => metrics.ingress.inc({ channel, outcome });
 
@@ -69,7 +80,12 @@ export async function dingtalkRoutes(app: FastifyInstance, { env, ingest, metric
   };
 
   /** Stores the message; answers 503 (and returns false) when it could not be stored. */
-  const store = async (request: FastifyRequest, reply: FastifyReply, channel: IngressChannel, message: RobotMessage) => {
+  const store = async (
+    request: FastifyRequest,
+    reply: FastifyReply,
+    channel: IngressChannel,
+    message: RobotMessage,
+  ) => {
     try {
       const result = await ingest({ channel, message, traceId: request.id });
       count(channel, result.status);
@@ -122,10 +138,12 @@ export async function dingtalkRoutes(app: FastifyInstance, { env, ingest, metric
     }
     const query = request.query as Record<string, string | undefined>;
     const { msg_signature: signature, timestamp, nonce } = query;
-    if (!signature || !timestamp || !nonce) return reject(reply, "EVENT", 401, "missing_params", "unauthorized: missing_params");
+    if (!signature || !timestamp || !nonce)
+      return reject(reply, "EVENT", 401, "missing_params", "unauthorized: missing_params");
     const json = parseJson(request.body);
     const envelope = json.ok ? eventEnvelopeSchema.safeParse(json.value) : undefined;
-    if (!envelope?.success) return reject(reply, "EVENT", 400, "malformed_envelope", "malformed body: expected {encrypt}");
+    if (!envelope?.success)
+      return reject(reply, "EVENT", 400, "malformed_envelope", "malformed body: expected {encrypt}");
     const { encrypt } = envelope.data;
     if (!crypto.verify(signature, timestamp, nonce, encrypt)) {
       return reject(reply, "EVENT", 401, "bad_signature", "unauthorized: bad_signature");
@@ -139,14 +157,16 @@ export async function dingtalkRoutes(app: FastifyInstance, { env, ingest, metric
       if (typeof value !== "object" || value === null) throw new SyntaxError("not an object");
       event = value as Record<string, unknown>;
     } catch (error) {
-      if (error instanceof DingTalkCryptoError) return reject(reply, "EVENT", 401, "bad_ciphertext", "unauthorized: cannot decrypt");
+      if (error instanceof DingTalkCryptoError)
+        return reject(reply, "EVENT", 401, "bad_ciphertext", "unauthorized: cannot decrypt");
       return reject(reply, "EVENT", 400, "malformed_event", "malformed event: expected JSON");
     }
 
     const eventType = typeof event.EventType === "string" ? event.EventType : undefined;
     if (eventType === undefined && "msgtype" in event && "msgId" in event) {
       const parsed = robotMessageSchema.safeParse(event);
-      if (!parsed.success) return reject(reply, "EVENT", 400, "invalid_message", "malformed event: not a robot message");
+      if (!parsed.success)
+        return reject(reply, "EVENT", 400, "invalid_message", "malformed event: not a robot message");
       if (!(await store(request, reply, "EVENT", parsed.data))) return reply;
     } else {
       // check_url and every event we do not handle yet: acknowledged, recorded in the log only.

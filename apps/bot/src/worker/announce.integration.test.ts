@@ -26,7 +26,12 @@ beforeAll(async () => {
   db = createDb(testDb.url);
   pool = createPgPool(testDb.url, { applicationName: "test-announce" });
   await prepareQueueSchema(pool);
-  fake = await startFakeDingTalk({ port: 0, appKey: APP_KEY, appSecret: APP_SECRET, callbackUrl: "http://127.0.0.1:1/unused" });
+  fake = await startFakeDingTalk({
+    port: 0,
+    appKey: APP_KEY,
+    appSecret: APP_SECRET,
+    callbackUrl: "http://127.0.0.1:1/unused",
+  });
   await db.conversation.createMany({
     data: [
       { conversationId: "cid-ops", type: "GROUP", status: "ENABLED" },
@@ -49,7 +54,8 @@ function announcer(limit = { points: 5, durationSec: 3_600 }, senders = realSend
 }
 
 const sentTo = (cid: string) => fake.sent.filter((s) => s.conversationId === cid);
-const audits = (cid: string) => db.auditLog.findMany({ where: { action: "message.announce", targetId: cid }, orderBy: { id: "asc" } });
+const audits = (cid: string) =>
+  db.auditLog.findMany({ where: { action: "message.announce", targetId: cid }, orderBy: { id: "asc" } });
 
 async function refused(p: Promise<void>): Promise<string> {
   const error = await p.then(
@@ -67,10 +73,18 @@ describe("group announcements", () => {
     await announce("trace-a:req-1")("cid-ops", "Maintenance", "Deploy **tonight** at 22:00"); // a retried job
 
     expect(sentTo("cid-ops")).toHaveLength(1);
-    expect(sentTo("cid-ops")[0]).toMatchObject({ via: "groupMessages", msgKey: "sampleMarkdown", title: "Maintenance", text: "Deploy **tonight** at 22:00" });
-    expect(await query(testDb.url, `SELECT status, channel FROM "OutboundMessage" WHERE "idempotencyKey" = 'announce:trace-a:req-1'`)).toEqual([
-      { status: "SENT", channel: "OPENAPI_GROUP" },
-    ]);
+    expect(sentTo("cid-ops")[0]).toMatchObject({
+      via: "groupMessages",
+      msgKey: "sampleMarkdown",
+      title: "Maintenance",
+      text: "Deploy **tonight** at 22:00",
+    });
+    expect(
+      await query(
+        testDb.url,
+        `SELECT status, channel FROM "OutboundMessage" WHERE "idempotencyKey" = 'announce:trace-a:req-1'`,
+      ),
+    ).toEqual([{ status: "SENT", channel: "OPENAPI_GROUP" }]);
     const [entry, ...more] = await audits("cid-ops");
     expect(more).toHaveLength(0);
     expect(entry).toMatchObject({ actorType: "RUNTIME", targetType: "conversation", traceId: "trace-a:req-1" });
@@ -85,14 +99,18 @@ describe("group announcements", () => {
     const announce = announcer()("trace-b");
     expect(await refused(announce("cid-nowhere", "T", "x"))).toMatch(/does not know the group "cid-nowhere"/);
     expect(await refused(announce("cid-single", "T", "x"))).toMatch(/is a single chat, not a group/);
-    expect(await refused(announce("cid-pending", "T", "x"))).toMatch(/not enabled in the group "cid-pending"; an admin can enable it/);
+    expect(await refused(announce("cid-pending", "T", "x"))).toMatch(
+      /not enabled in the group "cid-pending"; an admin can enable it/,
+    );
     const noCredentials = announcer(undefined, { webhook: async () => {} })("trace-b");
     expect(await refused(noCredentials("cid-ops", "T", "x"))).toMatch(/DINGTALK_APP_KEY, DINGTALK_APP_SECRET/);
     for (const cid of ["cid-nowhere", "cid-single", "cid-pending"]) {
       expect(sentTo(cid)).toHaveLength(0);
       expect(await audits(cid)).toHaveLength(0);
     }
-    expect(await query(testDb.url, `SELECT 1 FROM "OutboundMessage" WHERE "idempotencyKey" = 'announce:trace-b'`)).toEqual([]);
+    expect(
+      await query(testDb.url, `SELECT 1 FROM "OutboundMessage" WHERE "idempotencyKey" = 'announce:trace-b'`),
+    ).toEqual([]);
   });
 
   it("throttles per group across replicas: over the limit it refuses with when to try again", async () => {
@@ -100,7 +118,9 @@ describe("group announcements", () => {
     const [replicaA, replicaB] = [announcer(limit), announcer(limit)];
     await replicaA("trace-c:1")("cid-busy", "T", "one");
     await replicaB("trace-c:2")("cid-busy", "T", "two");
-    expect(await refused(replicaA("trace-c:3")("cid-busy", "T", "three"))).toMatch(/had 2 announcements in the last 60 min already; try again in (59|60) min/);
+    expect(await refused(replicaA("trace-c:3")("cid-busy", "T", "three"))).toMatch(
+      /had 2 announcements in the last 60 min already; try again in (59|60) min/,
+    );
     expect(sentTo("cid-busy").map((s) => s.text)).toEqual(["one", "two"]);
     expect(await audits("cid-busy")).toHaveLength(2);
     // Other groups have their own window; a retry of a sent request does not count again.

@@ -52,14 +52,30 @@ export function createAnnouncer(deps: AnnounceDeps): (traceId: string) => Announ
 
   return (traceId) => async (conversationId, title, text) => {
     const key = `announce:${traceId}`;
-    const conversation = await deps.db.conversation.findUnique({ where: { conversationId }, select: { type: true, status: true, robotCode: true } });
-    if (!conversation) throw new AnnounceRefusedError(`the robot does not know the group "${conversationId}" (a group appears once someone messages the robot there)`);
-    if (conversation.type !== "GROUP") throw new AnnounceRefusedError(`"${conversationId}" is a single chat, not a group`);
-    if (conversation.status !== "ENABLED") throw new AnnounceRefusedError(`the robot is not enabled in the group "${conversationId}"; an admin can enable it in the console`);
+    const conversation = await deps.db.conversation.findUnique({
+      where: { conversationId },
+      select: { type: true, status: true, robotCode: true },
+    });
+    if (!conversation)
+      throw new AnnounceRefusedError(
+        `the robot does not know the group "${conversationId}" (a group appears once someone messages the robot there)`,
+      );
+    if (conversation.type !== "GROUP")
+      throw new AnnounceRefusedError(`"${conversationId}" is a single chat, not a group`);
+    if (conversation.status !== "ENABLED")
+      throw new AnnounceRefusedError(
+        `the robot is not enabled in the group "${conversationId}"; an admin can enable it in the console`,
+      );
     const robotCode = conversation.robotCode ?? deps.defaultRobotCode;
-    if (!deps.senders.openApi || !robotCode) throw new AnnounceRefusedError("group sends need the DingTalk app's credentials (DINGTALK_APP_KEY, DINGTALK_APP_SECRET)");
+    if (!deps.senders.openApi || !robotCode)
+      throw new AnnounceRefusedError(
+        "group sends need the DingTalk app's credentials (DINGTALK_APP_KEY, DINGTALK_APP_SECRET)",
+      );
 
-    const { rows } = await deps.pool.query<{ status: string }>(`SELECT "status" FROM "OutboundMessage" WHERE "idempotencyKey" = $1`, [key]);
+    const { rows } = await deps.pool.query<{ status: string }>(
+      `SELECT "status" FROM "OutboundMessage" WHERE "idempotencyKey" = $1`,
+      [key],
+    );
     if (rows[0]?.status === "SENT") return; // a retry of a request whose announcement went out
     if (!rows[0]) {
       try {
@@ -98,7 +114,9 @@ export function createAnnouncer(deps: AnnounceDeps): (traceId: string) => Announ
       if (outcome === "already_failed") throw new Error("DingTalk refused this announcement earlier");
     } catch (error) {
       if (error instanceof ThrottledError) {
-        throw new Error(`DingTalk's send limit for "${conversationId}" is reached; try again in ${Math.ceil(error.retryInMs / 1_000)} s`);
+        throw new Error(
+          `DingTalk's send limit for "${conversationId}" is reached; try again in ${Math.ceil(error.retryInMs / 1_000)} s`,
+        );
       }
       throw error;
     }

@@ -18,7 +18,14 @@
  */
 import { createHash } from "node:crypto";
 import type { Db } from "@clawgate/db";
-import { isKnownMessage, messageText, robotMessageSchema, textReply, type OutboundMessage, type RobotMessage } from "@clawgate/dingtalk";
+import {
+  isKnownMessage,
+  messageText,
+  robotMessageSchema,
+  textReply,
+  type OutboundMessage,
+  type RobotMessage,
+} from "@clawgate/dingtalk";
 import type { JobHelpers, Task } from "graphile-worker";
 import type pg from "pg";
 import { z } from "zod";
@@ -77,8 +84,13 @@ export function turnText(msg: RobotMessage): string {
   const text = messageText(msg);
   if (msg.msgtype === "audio" && text) return `[A voice message; DingTalk's transcript follows.]\n${text}`;
   if (isKnownMessage(msg) && msg.msgtype === "richText") {
-    const pictures = (msg.content.richText ?? []).filter((s) => !s.text?.trim() && (s.type === "picture" || s.downloadCode)).length;
-    const note = pictures > 0 ? `[The message ${text ? "also " : ""}has ${pictures === 1 ? "a picture" : `${pictures} pictures`}, which the robot cannot see yet.]` : "";
+    const pictures = (msg.content.richText ?? []).filter(
+      (s) => !s.text?.trim() && (s.type === "picture" || s.downloadCode),
+    ).length;
+    const note =
+      pictures > 0
+        ? `[The message ${text ? "also " : ""}has ${pictures === 1 ? "a picture" : `${pictures} pictures`}, which the robot cannot see yet.]`
+        : "";
     const parts = [text, note].filter(Boolean);
     if (parts.length > 0) return parts.join("\n");
   }
@@ -107,7 +119,8 @@ interface InboundRow {
 }
 
 async function claimInbound(pool: pg.Pool, inboundId: string): Promise<InboundRow | undefined> {
-  return (await pool.query<InboundRow>({ name: "clawgate_claim_inbound", text: CLAIM_INBOUND, values: [inboundId] })).rows[0];
+  return (await pool.query<InboundRow>({ name: "clawgate_claim_inbound", text: CLAIM_INBOUND, values: [inboundId] }))
+    .rows[0];
 }
 
 /**
@@ -142,7 +155,11 @@ export interface SeenConversation {
  * Records that the robot saw the conversation; returns its memory (empty when it has none) and
  * the reply already stored under `replyKey` (a rerun of the job sends that instead of a new turn).
  */
-export async function upsertConversation(pool: pg.Pool, c: SeenConversation, replyKey: string): Promise<{ memory: StoredMemory; storedReply: OutboundMessage | undefined }> {
+export async function upsertConversation(
+  pool: pg.Pool,
+  c: SeenConversation,
+  replyKey: string,
+): Promise<{ memory: StoredMemory; storedReply: OutboundMessage | undefined }> {
   const { rows } = await pool.query<MemoryRow & { storedReply: OutboundMessage | null }>({
     name: "clawgate_upsert_conversation",
     text: UPSERT_CONVERSATION,
@@ -161,7 +178,11 @@ export function createInboundHandler(deps: InboundHandlerDeps): Task {
     const snapshot = deps.policy.snapshot();
     if (!snapshot) {
       // No policy, no answer (fail closed), but no failure either: look again shortly.
-      await helpers.addJob(INBOUND_TASK, { inboundId, traceId, deferrals }, { runAt: new Date(Date.now() + SNAPSHOT_WAIT_MS) });
+      await helpers.addJob(
+        INBOUND_TASK,
+        { inboundId, traceId, deferrals },
+        { runAt: new Date(Date.now() + SNAPSHOT_WAIT_MS) },
+      );
       log.info("policy snapshot not loaded yet; rescheduled");
       return;
     }
@@ -194,13 +215,23 @@ export function createInboundHandler(deps: InboundHandlerDeps): Task {
     // A rescheduled or retried job decides again: count and log only its first run.
     if (deferrals === 0 && helpers.job.attempts <= 1) {
       metrics.policyDecisions.inc({ outcome: gate.decision.outcome, reason: gate.primary });
-      log.info({ outcome: gate.decision.outcome, reasons, revision: snapshot.revision, conversation }, "policy decision");
+      log.info(
+        { outcome: gate.decision.outcome, reasons, revision: snapshot.revision, conversation },
+        "policy decision",
+      );
     }
 
     const finish = (status: "REPLIED" | "DENIED" | "FAILED", error?: string) =>
-      db.inboundMessage.update({ where: { id: inboundId }, data: { status, processedAt: new Date(), error: error ?? null } });
+      db.inboundMessage.update({
+        where: { id: inboundId },
+        data: { status, processedAt: new Date(), error: error ?? null },
+      });
 
-    const targets = replyTargets(msg, { allowedHosts: deps.webhookHosts, openApi: deps.senders.openApi !== undefined, now: now() });
+    const targets = replyTargets(msg, {
+      allowedHosts: deps.webhookHosts,
+      openApi: deps.senders.openApi !== undefined,
+      now: now(),
+    });
     const send = (key: string, message: OutboundMessage) =>
       sendReply({
         pool,
@@ -250,43 +281,73 @@ export function createInboundHandler(deps: InboundHandlerDeps): Task {
       } else {
         const { reservation } = admission;
         const turn = await deps.agent
-            .reply({
-              text,
-              conversationId: msg.conversationId,
-              userId,
-              traceId,
-              inboundId,
-              snapshot,
-              latest: () => deps.policy.snapshot(),
-              memory: seen.memory,
-              onSlow: async () => {
-                // Best effort: the answer follows anyway, so a failed interim send is only logged.
-                try {
-                  const sent = await send(`interim:${inboundId}`, textReply(WORKING_REPLY));
-                  metrics.outbound.inc({ channel: sent.channel ?? "none", outcome: sent.outcome });
-                } catch (error) {
-                  log.info({ err: error instanceof Error ? error.message : String(error), conversation }, "interim message not sent");
-                }
-              },
-            })
-            .catch((error: unknown) => {
-              // A bug or a database outage: the job retries, and its last attempt still answers.
-              if (helpers.job.attempts < helpers.job.max_attempts) throw error;
-              log.error({ err: error, conversation }, "agent turn failed on the last attempt; sending the fallback");
-              return { text: TURN_FAILED_REPLY, outcome: "failed", toolCalls: 0, approvals: [], calls: [], usage: { promptTokens: 0, completionTokens: 0 }, remembered: undefined };
-            })
-            .catch(async (error: unknown) => {
-              // The job retries: give the reservation back first (nothing is charged).
-              await limits.settle(reservation, undefined).catch((e: unknown) => log.warn({ err: e, conversation }, "token reservation not released"));
-              throw error;
-            });
+          .reply({
+            text,
+            conversationId: msg.conversationId,
+            userId,
+            traceId,
+            inboundId,
+            snapshot,
+            latest: () => deps.policy.snapshot(),
+            memory: seen.memory,
+            onSlow: async () => {
+              // Best effort: the answer follows anyway, so a failed interim send is only logged.
+              try {
+                const sent = await send(`interim:${inboundId}`, textReply(WORKING_REPLY));
+                metrics.outbound.inc({ channel: sent.channel ?? "none", outcome: sent.outcome });
+              } catch (error) {
+                log.info(
+                  { err: error instanceof Error ? error.message : String(error), conversation },
+                  "interim message not sent",
+                );
+              }
+            },
+          })
+          .catch((error: unknown) => {
+            // A bug or a database outage: the job retries, and its last attempt still answers.
+            if (helpers.job.attempts < helpers.job.max_attempts) throw error;
+            log.error({ err: error, conversation }, "agent turn failed on the last attempt; sending the fallback");
+            return {
+              text: TURN_FAILED_REPLY,
+              outcome: "failed",
+              toolCalls: 0,
+              approvals: [],
+              calls: [],
+              usage: { promptTokens: 0, completionTokens: 0 },
+              remembered: undefined,
+            };
+          })
+          .catch(async (error: unknown) => {
+            // The job retries: give the reservation back first (nothing is charged).
+            await limits
+              .settle(reservation, undefined)
+              .catch((e: unknown) => log.warn({ err: e, conversation }, "token reservation not released"));
+            throw error;
+          });
         // Charged what the model reported (a model that was down reported nothing: not charged),
         // while the reply goes out.
-        settled = limits.settle(reservation, turn.usage).catch((e: unknown) => log.warn({ err: e, conversation }, "token usage not settled"));
+        settled = limits
+          .settle(reservation, turn.usage)
+          .catch((e: unknown) => log.warn({ err: e, conversation }, "token usage not settled"));
         metrics.agentTurns.inc({ outcome: turn.outcome });
-        for (const c of turn.calls) metrics.toolCalls.inc({ skill: SKILLS.has(c.skillKey) ? c.skillKey : "unknown", decision: c.decision, outcome: c.outcome });
+        for (const c of turn.calls)
+          metrics.toolCalls.inc({
+            skill: SKILLS.has(c.skillKey) ? c.skillKey : "unknown",
+            decision: c.decision,
+            outcome: c.outcome,
+          });
         const tokens = turn.usage.promptTokens + turn.usage.completionTokens;
-        log.info({ turn: turn.outcome, toolCalls: turn.toolCalls, approvals: turn.approvals.length, tokens, conversation, ...("error" in turn ? { error: turn.error } : {}) }, "agent turn");
+        log.info(
+          {
+            turn: turn.outcome,
+            toolCalls: turn.toolCalls,
+            approvals: turn.approvals.length,
+            tokens,
+            conversation,
+            ...("error" in turn ? { error: turn.error } : {}),
+          },
+          "agent turn",
+        );
         message = textReply(turn.text);
         remembered = turn.remembered;
       }
@@ -300,7 +361,11 @@ export function createInboundHandler(deps: InboundHandlerDeps): Task {
         await settled;
         // Not the job's to retry: a rerun sends the stored reply and runs no turn to remember.
         const notSaved = await remembered;
-        if (notSaved) log.warn({ err: notSaved.message, conversation }, "conversation memory not saved; the next turn lacks this one");
+        if (notSaved)
+          log.warn(
+            { err: notSaved.message, conversation },
+            "conversation memory not saved; the next turn lacks this one",
+          );
       })());
     try {
       const { outcome, channel } = await send(idempotencyKey, message);

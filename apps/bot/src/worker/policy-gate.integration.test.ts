@@ -34,7 +34,13 @@ const metrics = createMetrics();
 beforeAll(async () => {
   testDb = await createTestDatabase({ prefix: "clawgate_bot_policy" });
   db = createDb(testDb.url);
-  ({ pool, app, fake } = await startIngressHarness({ databaseUrl: testDb.url, db, logger, metrics, applicationName: "test-policy" }));
+  ({ pool, app, fake } = await startIngressHarness({
+    databaseUrl: testDb.url,
+    db,
+    logger,
+    metrics,
+    applicationName: "test-policy",
+  }));
   policy = startPolicyRuntime({ db, databaseUrl: testDb.url, logger, pollIntervalMs: 10 * 60_000 });
   await policy.loaded;
   queue = await startTestQueue({ env: queueEnv(testDb.url, fake.url), db, logger, metrics, policy });
@@ -54,15 +60,24 @@ async function talk(conversationId: string, text = "hello") {
   const { msgId, status } = await fake.deliver({ conversationId, text });
   expect(status).toBe(200);
   const [reply] = await fake.waitForReplies(conversationId, 1, 10_000);
-  const inbound = await waitFor(async () => {
-    const [row] = await query<{ status: string }>(testDb.url, `SELECT status FROM "InboundMessage" WHERE "msgId" = $1`, [msgId]);
-    return row && row.status !== "RECEIVED" && row.status !== "PROCESSING" ? row.status : undefined;
-  }, 5_000, "inbound handled");
+  const inbound = await waitFor(
+    async () => {
+      const [row] = await query<{ status: string }>(
+        testDb.url,
+        `SELECT status FROM "InboundMessage" WHERE "msgId" = $1`,
+        [msgId],
+      );
+      return row && row.status !== "RECEIVED" && row.status !== "PROCESSING" ? row.status : undefined;
+    },
+    5_000,
+    "inbound handled",
+  );
   return { text: reply!.text, inbound };
 }
 
 const decisions = async (outcome: string, reason: string) =>
-  (await metrics.policyDecisions.get()).values.find((v) => v.labels.outcome === outcome && v.labels.reason === reason)?.value ?? 0;
+  (await metrics.policyDecisions.get()).values.find((v) => v.labels.outcome === outcome && v.labels.reason === reason)
+    ?.value ?? 0;
 
 describe("the message gate", () => {
   it("answers an enabled conversation normally", async () => {

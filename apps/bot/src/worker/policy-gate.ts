@@ -18,7 +18,13 @@ export interface Gate {
 }
 
 // Maintenance first: it concerns every conversation and says when to come back.
-const PRIORITY: readonly ReasonCode[] = ["safe_mode.maintenance", "conversation.disabled", "conversation.pending", "conversation.unknown", "budget.exhausted"];
+const PRIORITY: readonly ReasonCode[] = [
+  "safe_mode.maintenance",
+  "conversation.disabled",
+  "conversation.pending",
+  "conversation.unknown",
+  "budget.exhausted",
+];
 
 export function gateMessage(snapshot: PolicySnapshot, msg: RobotMessage, now: Date | number): Gate {
   const decision = decide(
@@ -27,7 +33,9 @@ export function gateMessage(snapshot: PolicySnapshot, msg: RobotMessage, now: Da
     { kind: "message" },
   );
   if (decision.outcome === "allow") return { decision, primary: "none" };
-  const reason = PRIORITY.map((code) => decision.reasons.find((r) => r.code === code)).find((r) => r !== undefined) ?? decision.reasons[0];
+  const reason =
+    PRIORITY.map((code) => decision.reasons.find((r) => r.code === code)).find((r) => r !== undefined) ??
+    decision.reasons[0];
   if (!reason) return { decision, primary: "none", refusal: NOT_ENABLED_REPLY };
   // A conversation the worker has just stored as PENDING is not in the snapshot until the next
   // config change reloads it: to the user, "unknown" and "pending" are the same state.

@@ -12,7 +12,14 @@ import { catalogCache } from "../agent/catalog.ts";
 import { APPROVAL_EXECUTE_TASK, createApprovalExecutor } from "../approvals/execute.ts";
 import { APPROVAL_SWEEP_TASK, sweepApprovals } from "../approvals/sweep.ts";
 import { DingTalkOpenApi, postSessionWebhook } from "@clawgate/dingtalk";
-import { Logger as WorkerLogger, parseCronItems, run, runMigrations, type Runner, type TaskList } from "graphile-worker";
+import {
+  Logger as WorkerLogger,
+  parseCronItems,
+  run,
+  runMigrations,
+  type Runner,
+  type TaskList,
+} from "graphile-worker";
 import type pg from "pg";
 import { createPgPool } from "../db-pool.ts";
 import { describeDbError } from "../db-checks.ts";
@@ -65,7 +72,12 @@ const MIGRATION_LOCK = 7_346_201_903; // any constant: "clawgate queue setup"
 export function realSenders(env: QueueEnv): Senders {
   const openApi =
     env.DINGTALK_APP_KEY && env.DINGTALK_APP_SECRET
-      ? new DingTalkOpenApi({ appKey: env.DINGTALK_APP_KEY, appSecret: env.DINGTALK_APP_SECRET, baseUrl: env.DINGTALK_API_BASE, timeoutMs: 5_000 })
+      ? new DingTalkOpenApi({
+          appKey: env.DINGTALK_APP_KEY,
+          appSecret: env.DINGTALK_APP_SECRET,
+          baseUrl: env.DINGTALK_API_BASE,
+          timeoutMs: 5_000,
+        })
       : undefined;
   return { webhook: (url, message) => postSessionWebhook(url, message, { timeoutMs: 5_000 }), openApi };
 }
@@ -153,7 +165,11 @@ export function startQueue(opts: QueueOptions): Queue {
   };
   const parsedCronItems = parseCronItems([
     { task: CLEANUP_TASK, match: "*/10 * * * *", options: { maxAttempts: 3, backfillPeriod: 0 } },
-    { task: APPROVAL_SWEEP_TASK, match: "* * * * *", options: { maxAttempts: 1, backfillPeriod: 0, jobKey: APPROVAL_SWEEP_TASK, jobKeyMode: "replace" } },
+    {
+      task: APPROVAL_SWEEP_TASK,
+      match: "* * * * *",
+      options: { maxAttempts: 1, backfillPeriod: 0, jobKey: APPROVAL_SWEEP_TASK, jobKeyMode: "replace" },
+    },
   ]);
 
   let runner: Runner | undefined;
@@ -194,9 +210,11 @@ export function startQueue(opts: QueueOptions): Queue {
         log.info({ concurrency }, "queue running");
         const current = runner;
         // Approvals decided while no runtime was running are not left waiting for the first cron tick.
-        void current.addJob(APPROVAL_SWEEP_TASK, {}, { jobKey: APPROVAL_SWEEP_TASK, maxAttempts: 1 }).catch((error: unknown) => {
-          log.warn({ err: describeDbError(error) }, "approval sweep not enqueued at start");
-        });
+        void current
+          .addJob(APPROVAL_SWEEP_TASK, {}, { jobKey: APPROVAL_SWEEP_TASK, maxAttempts: 1 })
+          .catch((error: unknown) => {
+            log.warn({ err: describeDbError(error) }, "approval sweep not enqueued at start");
+          });
         // graphile-worker 0.16 lets a worker die when it cannot release a job (the database went
         // away mid-job) and never replaces it: after enough outages nothing runs. Restart the
         // whole runner instead, and unlock the dead worker's job so it runs again now rather
@@ -234,7 +252,9 @@ export function startQueue(opts: QueueOptions): Queue {
       wake?.();
       const current = runner;
       runner = undefined;
-      await current?.stop().catch((error: unknown) => log.warn({ err: describeDbError(error) }, "queue did not stop cleanly"));
+      await current
+        ?.stop()
+        .catch((error: unknown) => log.warn({ err: describeDbError(error) }, "queue did not stop cleanly"));
       // A stalled database must not hold shutdown: slots not given back expire on their own,
       // connections still opening are abandoned.
       await Promise.race([modelSlots?.close(), new Promise((r) => setTimeout(r, 1_000).unref())]);

@@ -51,11 +51,17 @@ export function replyTargets(
 ): ReplyTarget[] {
   const targets: ReplyTarget[] = [];
   const { sessionWebhook: url, sessionWebhookExpiredTime: expires } = msg;
-  if (url && expires !== undefined && expires > opts.now + WEBHOOK_EXPIRY_MARGIN_MS && webhookAllowed(url, opts.allowedHosts)) {
+  if (
+    url &&
+    expires !== undefined &&
+    expires > opts.now + WEBHOOK_EXPIRY_MARGIN_MS &&
+    webhookAllowed(url, opts.allowedHosts)
+  ) {
     targets.push({ channel: "SESSION_WEBHOOK", url });
   }
   if (opts.openApi) {
-    if (msg.conversationType === "2") targets.push({ channel: "OPENAPI_GROUP", openConversationId: msg.conversationId });
+    if (msg.conversationType === "2")
+      targets.push({ channel: "OPENAPI_GROUP", openConversationId: msg.conversationId });
     else if (msg.senderStaffId) targets.push({ channel: "OPENAPI_ONE_TO_ONE", userIds: [msg.senderStaffId] });
   }
   return targets;
@@ -114,9 +120,15 @@ function isPermanent(error: unknown): boolean {
 }
 
 /** min(2 s * 2^n, 60 s) plus up to 1 s of jitter, for DingTalk's own "too fast" answers. */
-export const throttleBackoffMs = (deferrals: number) => Math.min(2_000 * 2 ** deferrals, 60_000) + Math.floor(Math.random() * 1_000);
+export const throttleBackoffMs = (deferrals: number) =>
+  Math.min(2_000 * 2 ** deferrals, 60_000) + Math.floor(Math.random() * 1_000);
 
-async function sendTo(target: ReplyTarget, senders: Senders, robotCode: string, message: OutboundMessage): Promise<void> {
+async function sendTo(
+  target: ReplyTarget,
+  senders: Senders,
+  robotCode: string,
+  message: OutboundMessage,
+): Promise<void> {
   if (target.channel === "SESSION_WEBHOOK") return senders.webhook(target.url, message);
   if (!senders.openApi) throw new SendFailedError("no DingTalk app credentials for the OpenAPI send", true);
   if (target.channel === "OPENAPI_GROUP") {
@@ -126,7 +138,9 @@ async function sendTo(target: ReplyTarget, senders: Senders, robotCode: string, 
   }
 }
 
-export async function sendReply(args: SendReplyArgs): Promise<{ outcome: SendOutcome; channel?: ReplyTarget["channel"] }> {
+export async function sendReply(
+  args: SendReplyArgs,
+): Promise<{ outcome: SendOutcome; channel?: ReplyTarget["channel"] }> {
   const { pool, idempotencyKey: key, targets, message } = args;
   const first = targets[0];
   if (!first) throw new SendFailedError("no route to reply on (sessionWebhook unusable, no OpenAPI route)", true);
@@ -135,7 +149,16 @@ export async function sendReply(args: SendReplyArgs): Promise<{ outcome: SendOut
     `INSERT INTO "OutboundMessage" ("id", "idempotencyKey", "inboundMessageId", "conversationId", "channel", "msgType", "payload", "traceId")
      VALUES ($1, $2, $3, $4, $5::"OutboundChannel", $6, $7::jsonb, $8)
      ON CONFLICT ("idempotencyKey") DO NOTHING`,
-    [randomUUID(), key, args.inboundId, args.conversationId, first.channel, message.msgtype, JSON.stringify(message), args.traceId],
+    [
+      randomUUID(),
+      key,
+      args.inboundId,
+      args.conversationId,
+      first.channel,
+      message.msgtype,
+      JSON.stringify(message),
+      args.traceId,
+    ],
   );
 
   const client = await pool.connect();

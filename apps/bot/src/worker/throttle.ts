@@ -36,7 +36,11 @@ CREATE TABLE IF NOT EXISTS ${RATE_LIMIT_SCHEMA}.${RATE_LIMIT_TABLE} (
 );`;
 
 /** A limiter on the shared table: `points` per key per `durationSec`, counted for every replica. */
-export function sharedLimiter(pool: pg.Pool, keyPrefix: string, { points, durationSec }: { points: number; durationSec: number }): RateLimiterPostgres {
+export function sharedLimiter(
+  pool: pg.Pool,
+  keyPrefix: string,
+  { points, durationSec }: { points: number; durationSec: number },
+): RateLimiterPostgres {
   return new RateLimiterPostgres({
     storeClient: pool,
     storeType: "pool",

@@ -5,7 +5,12 @@ import { useState, type ReactNode } from "react";
 const base = "rounded-md text-sm font-semibold disabled:cursor-wait disabled:opacity-60";
 
 /** A button that starts a redirect: disabled (and optionally relabelled) once clicked. */
-function RedirectButton(props: { onClick: () => Promise<unknown>; className: string; children: ReactNode; busyLabel?: string }) {
+function RedirectButton(props: {
+  onClick: () => Promise<unknown>;
+  className: string;
+  children: ReactNode;
+  busyLabel?: string;
+}) {
   const [busy, setBusy] = useState(false);
   return (
     <button

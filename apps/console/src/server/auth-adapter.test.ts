@@ -15,7 +15,14 @@ const account: AdapterAccount = {
   scope: "openid email profile",
 };
 
-const user = (extra: Partial<AdapterUser> = {}): AdapterUser => ({ id: "u1", email: "a@x.test", emailVerified: null, name: "A", role: "VIEWER", ...extra });
+const user = (extra: Partial<AdapterUser> = {}): AdapterUser => ({
+  id: "u1",
+  email: "a@x.test",
+  emailVerified: null,
+  name: "A",
+  role: "VIEWER",
+  ...extra,
+});
 const session: AdapterSession = { sessionToken: "tok", userId: "u1", expires: new Date(Date.now() + 60_000) };
 
 function fakeBase(found: { session: AdapterSession; user: AdapterUser } | null = null) {
@@ -58,7 +65,11 @@ describe("new users", () => {
 
   it("are created with that role", async () => {
     const base = fakeBase();
-    await clawgateAdapter(base, { adminEmails: ["boss@x.test"] }).createUser?.({ email: "boss@x.test", emailVerified: null, name: "B" });
+    await clawgateAdapter(base, { adminEmails: ["boss@x.test"] }).createUser?.({
+      email: "boss@x.test",
+      emailVerified: null,
+      name: "B",
+    });
     expect(base.createUser).toHaveBeenCalledWith(expect.objectContaining({ email: "boss@x.test", role: "ADMIN" }));
   });
 });

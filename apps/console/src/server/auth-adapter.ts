@@ -8,7 +8,16 @@ import type { Adapter, AdapterAccount, AdapterUser } from "next-auth/adapters";
 import type { Role } from "@clawgate/db/enums";
 
 /** Account columns that may be stored; access_token, refresh_token and id_token are dropped. */
-const STORED_ACCOUNT_FIELDS = ["userId", "type", "provider", "providerAccountId", "expires_at", "token_type", "scope", "session_state"] as const;
+const STORED_ACCOUNT_FIELDS = [
+  "userId",
+  "type",
+  "provider",
+  "providerAccountId",
+  "expires_at",
+  "token_type",
+  "scope",
+  "session_state",
+] as const;
 
 export function withoutTokens(account: AdapterAccount): AdapterAccount {
   const kept: Record<string, unknown> = {};

@@ -21,10 +21,11 @@ export function dingtalkEnabled(): boolean {
 const globalForLimiter = globalThis as unknown as { clawgateSignInLimiter?: Promise<SignInLimiter> };
 /** One limiter (and a 2-connection pool) per process, shared by the auth route and the callbacks. */
 export function signInLimiter(): Promise<SignInLimiter> {
-  globalForLimiter.clawgateSignInLimiter ??= createSignInLimiter(
-    limiterPool(env.DATABASE_URL),
-    { perIp: env.SIGNIN_RATE_LIMIT_PER_IP, perEmail: env.SIGNIN_RATE_LIMIT_PER_EMAIL, windowSeconds: env.SIGNIN_RATE_LIMIT_WINDOW_SECONDS },
-  ).catch((error: unknown) => {
+  globalForLimiter.clawgateSignInLimiter ??= createSignInLimiter(limiterPool(env.DATABASE_URL), {
+    perIp: env.SIGNIN_RATE_LIMIT_PER_IP,
+    perEmail: env.SIGNIN_RATE_LIMIT_PER_EMAIL,
+    windowSeconds: env.SIGNIN_RATE_LIMIT_WINDOW_SECONDS,
+  }).catch((error: unknown) => {
     globalForLimiter.clawgateSignInLimiter = undefined; // try again on the next sign-in
     throw error;
   });
@@ -75,7 +76,10 @@ function createAuthOptions(): NextAuthOptions {
     ],
     callbacks: {
       async signIn({ user, account, profile }) {
-        return signInDecision({ db, limiter: await signInLimiter(), consoleUrl: env.NEXTAUTH_URL }, { provider: account?.provider, profile, user });
+        return signInDecision(
+          { db, limiter: await signInLimiter(), consoleUrl: env.NEXTAUTH_URL },
+          { provider: account?.provider, profile, user },
+        );
       },
       session({ session, user }) {
         // The adapter already refuses disabled users' sessions; never hand one out regardless.

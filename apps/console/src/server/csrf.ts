@@ -26,7 +26,13 @@ export function csrfRefusal(req: Request, consoleOrigin: string): string | undef
 /** The refusal in tRPC's error shape, so a tRPC client shows a readable error. */
 export function csrfForbidden(reason: string): Response {
   return Response.json(
-    { error: { message: `Refused: ${reason}. Mutations are accepted only from the console's own pages.`, code: -32003, data: { code: "FORBIDDEN", httpStatus: 403 } } },
+    {
+      error: {
+        message: `Refused: ${reason}. Mutations are accepted only from the console's own pages.`,
+        code: -32003,
+        data: { code: "FORBIDDEN", httpStatus: 403 },
+      },
+    },
     { status: 403, headers: { "cache-control": "no-store" } },
   );
 }

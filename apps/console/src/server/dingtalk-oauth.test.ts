@@ -11,7 +11,12 @@ const REDIRECT = "http://localhost:3999/api/auth/callback/dingtalk";
 
 let fake: FakeDingTalk;
 beforeAll(async () => {
-  fake = await startFakeDingTalk({ port: 0, appKey: CLIENT.clientId, appSecret: CLIENT.clientSecret, pingIntervalMs: 0 });
+  fake = await startFakeDingTalk({
+    port: 0,
+    appKey: CLIENT.clientId,
+    appSecret: CLIENT.clientSecret,
+    pingIntervalMs: 0,
+  });
 });
 afterAll(() => fake.close());
 
@@ -26,7 +31,14 @@ const userRequest = (p = provider()) => (p.userinfo as { request: UserRequest })
 
 /** A user's consent on the fake's page: the authCode DingTalk puts on the redirect. */
 async function authCode(unionId: string): Promise<string> {
-  const form = new URLSearchParams({ client_id: CLIENT.clientId, redirect_uri: REDIRECT, response_type: "code", scope: "openid", state: "s", unionId });
+  const form = new URLSearchParams({
+    client_id: CLIENT.clientId,
+    redirect_uri: REDIRECT,
+    response_type: "code",
+    scope: "openid",
+    state: "s",
+    unionId,
+  });
   const res = await fetch(`${fake.url}/oauth2/auth/approve`, { method: "POST", body: form, redirect: "manual" });
   return new URL(res.headers.get("location")!).searchParams.get("authCode")!;
 }
@@ -35,7 +47,10 @@ describe("DingTalk OAuth provider", () => {
   it("authorizes at DingTalk's login page with the documented parameters", () => {
     const p = provider();
     expect(p).toMatchObject({ id: "dingtalk", type: "oauth", checks: ["state"] });
-    expect(p.authorization).toEqual({ url: `${fake.url}/oauth2/auth`, params: { response_type: "code", scope: "openid", prompt: "consent" } });
+    expect(p.authorization).toEqual({
+      url: `${fake.url}/oauth2/auth`,
+      params: { response_type: "code", scope: "openid", prompt: "consent" },
+    });
   });
 
   it("exchanges the authCode for a user token and reads the user, keyed on unionId", async () => {
@@ -46,14 +61,24 @@ describe("DingTalk OAuth provider", () => {
 
     const profile = await userRequest()({ tokens });
     expect(profile).toMatchObject({ unionId: approver.unionId, nick: approver.nick, email: approver.email });
-    expect(provider().profile(profile, tokens)).toEqual({ id: approver.unionId, name: approver.nick, email: approver.email, image: null });
+    expect(provider().profile(profile, tokens)).toEqual({
+      id: approver.unionId,
+      name: approver.nick,
+      email: approver.email,
+      image: null,
+    });
   });
 
   it("maps an account without email to a null email (auth.ts refuses it with a message)", async () => {
     const noEmail = DEMO_DINGTALK_USERS.find((u) => !u.email)!;
     const { tokens } = await tokenRequest()({ params: { code: await authCode(noEmail.unionId) } });
     const profile = await userRequest()({ tokens });
-    expect(provider().profile(profile, tokens)).toEqual({ id: noEmail.unionId, name: noEmail.nick, email: null, image: null });
+    expect(provider().profile(profile, tokens)).toEqual({
+      id: noEmail.unionId,
+      name: noEmail.nick,
+      email: null,
+      image: null,
+    });
   });
 
   it("fails with DingTalk's error code, never the secret, when DingTalk refuses", async () => {
@@ -61,7 +86,9 @@ describe("DingTalk OAuth provider", () => {
     const failure = tokenRequest(provider("wrong-secret"))({ params: { code } });
     await expect(failure).rejects.toThrow("DingTalk token request failed: HTTP 400 invalidClientIdOrSecret");
     await expect(tokenRequest()({ params: {} })).rejects.toThrow("DingTalk returned no authorization code");
-    await expect(userRequest()({ tokens: { access_token: "expired" } })).rejects.toThrow("DingTalk user request failed: HTTP 401 InvalidAuthentication");
+    await expect(userRequest()({ tokens: { access_token: "expired" } })).rejects.toThrow(
+      "DingTalk user request failed: HTTP 401 InvalidAuthentication",
+    );
   });
 
   it("refuses a profile without unionId", () => {

@@ -33,7 +33,10 @@ export interface DingTalkOAuthOptions {
 /** DingTalk's error body: {code, message, requestid}. Only the code goes into errors (no secrets). */
 async function dingtalkJson(res: Response, what: string): Promise<Record<string, unknown>> {
   const body = (await res.json().catch(() => ({}))) as Record<string, unknown>;
-  if (!res.ok) throw new Error(`DingTalk ${what} failed: HTTP ${res.status}${typeof body.code === "string" ? ` ${body.code}` : ""}`);
+  if (!res.ok)
+    throw new Error(
+      `DingTalk ${what} failed: HTTP ${res.status}${typeof body.code === "string" ? ` ${body.code}` : ""}`,
+    );
   return body;
 }
 
@@ -49,7 +52,10 @@ export function dingtalkProvider(opts: DingTalkOAuthOptions): OAuthConfig<DingTa
     clientSecret: opts.clientSecret,
     // DingTalk supports no PKCE; state is checked against next-auth's cookie.
     checks: ["state"],
-    authorization: { url: `${opts.loginBase}/oauth2/auth`, params: { response_type: "code", scope: "openid", prompt: "consent" } },
+    authorization: {
+      url: `${opts.loginBase}/oauth2/auth`,
+      params: { response_type: "code", scope: "openid", prompt: "consent" },
+    },
     token: {
       url: tokenUrl,
       async request({ params }) {
@@ -59,13 +65,25 @@ export function dingtalkProvider(opts: DingTalkOAuthOptions): OAuthConfig<DingTa
         const res = await fetch(tokenUrl, {
           method: "POST",
           headers: { "content-type": "application/json", accept: "application/json" },
-          body: JSON.stringify({ clientId: opts.clientId, clientSecret: opts.clientSecret, code, grantType: "authorization_code" }),
+          body: JSON.stringify({
+            clientId: opts.clientId,
+            clientSecret: opts.clientSecret,
+            code,
+            grantType: "authorization_code",
+          }),
           signal: AbortSignal.timeout(timeoutMs),
         });
         const body = await dingtalkJson(res, "token request");
-        if (typeof body.accessToken !== "string" || !body.accessToken) throw new Error("DingTalk token response has no accessToken");
+        if (typeof body.accessToken !== "string" || !body.accessToken)
+          throw new Error("DingTalk token response has no accessToken");
         const expireIn = typeof body.expireIn === "number" ? body.expireIn : 7200;
-        return { tokens: { access_token: body.accessToken, token_type: "bearer", expires_at: Math.floor(Date.now() / 1000) + expireIn } };
+        return {
+          tokens: {
+            access_token: body.accessToken,
+            token_type: "bearer",
+            expires_at: Math.floor(Date.now() / 1000) + expireIn,
+          },
+        };
       },
     },
     userinfo: {

@@ -2,7 +2,15 @@ import type pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 // Relative import, as in vitest.config.ts: the console does not depend on devstack.
 import { createTestDatabase, type TestDatabase } from "../../../../packages/devstack/src/testdb.ts";
-import { clientIp, createSignInLimiter, limiterPool, SIGNIN_LIMIT_SCHEMA, SIGNIN_LIMIT_TABLE, tooManyAttempts, waitText } from "./rate-limit.ts";
+import {
+  clientIp,
+  createSignInLimiter,
+  limiterPool,
+  SIGNIN_LIMIT_SCHEMA,
+  SIGNIN_LIMIT_TABLE,
+  tooManyAttempts,
+  waitText,
+} from "./rate-limit.ts";
 
 describe("sign-in limiter on PostgreSQL", () => {
   let db: TestDatabase;
@@ -38,7 +46,10 @@ describe("sign-in limiter on PostgreSQL", () => {
     expect(await a.byIp("198.51.100.7")).toBeGreaterThan(0);
     expect(await b.byIp("198.51.100.7")).toBeGreaterThan(0);
 
-    const tables = await pools[0]!.query<{ table_schema: string }>(`SELECT table_schema FROM information_schema.tables WHERE table_name = $1`, [SIGNIN_LIMIT_TABLE]);
+    const tables = await pools[0]!.query<{ table_schema: string }>(
+      `SELECT table_schema FROM information_schema.tables WHERE table_name = $1`,
+      [SIGNIN_LIMIT_TABLE],
+    );
     expect(tables.rows).toEqual([{ table_schema: SIGNIN_LIMIT_SCHEMA }]);
   });
 
@@ -85,7 +96,11 @@ describe("tooManyAttempts", () => {
   const signIn = "https://console.example.test/signin";
 
   it("answers next-auth's fetch with 429 JSON whose url shows the message on the sign-in page", async () => {
-    const res = tooManyAttempts(new Request("https://console.example.test/api/auth/signin/oidc", { method: "POST" }), 125, signIn);
+    const res = tooManyAttempts(
+      new Request("https://console.example.test/api/auth/signin/oidc", { method: "POST" }),
+      125,
+      signIn,
+    );
     expect(res.status).toBe(429);
     expect(res.headers.get("retry-after")).toBe("125");
     expect(await res.json()).toEqual({
@@ -96,7 +111,9 @@ describe("tooManyAttempts", () => {
   });
 
   it("answers a browser navigation with a 429 HTML page", async () => {
-    const req = new Request("https://console.example.test/api/auth/callback/oidc?code=x", { headers: { accept: "text/html,application/xhtml+xml" } });
+    const req = new Request("https://console.example.test/api/auth/callback/oidc?code=x", {
+      headers: { accept: "text/html,application/xhtml+xml" },
+    });
     const res = tooManyAttempts(req, 30, signIn);
     expect(res.status).toBe(429);
     expect(res.headers.get("content-type")).toContain("text/html");

@@ -31,7 +31,8 @@ afterAll(async () => {
   await testDb.drop();
 });
 
-const decide = (provider: string, profile: unknown, user: unknown = {}) => signInDecision({ db, limiter, consoleUrl: CONSOLE }, { provider, profile, user });
+const decide = (provider: string, profile: unknown, user: unknown = {}) =>
+  signInDecision({ db, limiter, consoleUrl: CONSOLE }, { provider, profile, user });
 const oidc = (email: string, verified = true) => ({ sub: email, email, email_verified: verified });
 
 describe("signInDecision", () => {
@@ -48,7 +49,9 @@ describe("signInDecision", () => {
 
   it("signs in a DingTalk account only by the email of a user the console knows", async () => {
     expect(await decide("dingtalk", { unionId: "u1", nick: "Ada", email: " ADA@example.test " })).toBe(true);
-    expect(await decide("dingtalk", { unionId: "u2", nick: "Sam", email: "sam@example.test" })).toBe(`${CONSOLE}/signin?error=DingTalkUnknownUser`);
+    expect(await decide("dingtalk", { unionId: "u2", nick: "Sam", email: "sam@example.test" })).toBe(
+      `${CONSOLE}/signin?error=DingTalkUnknownUser`,
+    );
     expect(await decide("dingtalk", { unionId: "u3", nick: "Nora" })).toBe(`${CONSOLE}/signin?error=DingTalkNoEmail`);
     expect(await decide("dingtalk", { unionId: "u4", nick: "Gone", email: "gone@example.test" })).toBe(false);
     expect(await db.user.count({ where: { email: "sam@example.test" } })).toBe(0);
@@ -58,7 +61,10 @@ describe("signInDecision", () => {
     const email = "burst@example.test";
     // Counted per email, whichever provider the attempt came through (the DingTalk one is refused
     // anyway: nobody has this email yet, but it counts).
-    for (let i = 0; i < 3; i++) expect(String(await decide(i % 2 ? "dingtalk" : "oidc", i % 2 ? { unionId: "b", email } : oidc(email)))).not.toContain("RateLimited");
+    for (let i = 0; i < 3; i++)
+      expect(
+        String(await decide(i % 2 ? "dingtalk" : "oidc", i % 2 ? { unionId: "b", email } : oidc(email))),
+      ).not.toContain("RateLimited");
     const refused = await decide("oidc", oidc(email));
     expect(refused).toMatch(new RegExp(`^${CONSOLE}/signin\\?error=RateLimited&retryAfter=\\d+$`));
     expect(Number(new URL(refused as string).searchParams.get("retryAfter"))).toBeGreaterThan(590);

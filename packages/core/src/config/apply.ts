@@ -27,9 +27,11 @@ async function checkReferences(tx: Tx, config: OnboardConfig): Promise<void> {
   const known = (name: string) => name in config.models || stored.has(name);
   const problems: string[] = [];
   const route = config.routing?.defaults?.model;
-  if (route !== undefined && !known(route)) problems.push(`routing.defaults.model: no model named "${route}" (define it under models)`);
+  if (route !== undefined && !known(route))
+    problems.push(`routing.defaults.model: no model named "${route}" (define it under models)`);
   for (const name of Object.keys(config.limits?.max_concurrency_per_model ?? {})) {
-    if (!known(name)) problems.push(`limits.max_concurrency_per_model.${name}: no model named "${name}" (define it under models)`);
+    if (!known(name))
+      problems.push(`limits.max_concurrency_per_model.${name}: no model named "${name}" (define it under models)`);
   }
   if (problems.length > 0) throw new OnboardError(problems);
 }
@@ -50,7 +52,8 @@ const models: Step = async (tx, config, write, out) => {
       // checkReferences guarantees a model that is only limited already exists.
       if (!spec) continue;
       out.push({ target: "model", id: name, action: "create", diff: diffFields(null, desired) });
-      if (write) await tx.modelEndpoint.create({ data: { name, baseUrl: spec.base_url, model: spec.model, ...desired } });
+      if (write)
+        await tx.modelEndpoint.create({ data: { name, baseUrl: spec.base_url, model: spec.model, ...desired } });
       continue;
     }
     const diff = diffFields(pick(before, Object.keys(desired) as (keyof typeof desired)[]), desired);
@@ -63,9 +66,17 @@ const models: Step = async (tx, config, write, out) => {
 const route: Step = async (tx, config, write, out) => {
   const name = config.routing?.defaults?.model;
   if (name === undefined) return;
-  const current = await tx.route.findFirst({ where: { isDefault: true }, include: { modelEndpoint: { select: { name: true } } } });
+  const current = await tx.route.findFirst({
+    where: { isDefault: true },
+    include: { modelEndpoint: { select: { name: true } } },
+  });
   if (current?.modelEndpoint.name === name) return;
-  out.push({ target: "route", id: "default", action: current ? "update" : "create", diff: { model: { from: current?.modelEndpoint.name ?? null, to: name } } });
+  out.push({
+    target: "route",
+    id: "default",
+    action: current ? "update" : "create",
+    diff: { model: { from: current?.modelEndpoint.name ?? null, to: name } },
+  });
   if (!write) return;
   const { id: modelEndpointId } = await tx.modelEndpoint.findUniqueOrThrow({ where: { name }, select: { id: true } });
   if (current) await tx.route.update({ where: { id: current.id }, data: { modelEndpointId } });
@@ -81,7 +92,11 @@ const conversations: Step = async (tx, config, write, out) => {
     };
     const before = await tx.conversation.findUnique({ where: { conversationId: c.id } });
     if (!before) {
-      const data = { conversationId: c.id, type: c.type === "group" ? ("GROUP" as const) : ("SINGLE" as const), ...desired };
+      const data = {
+        conversationId: c.id,
+        type: c.type === "group" ? ("GROUP" as const) : ("SINGLE" as const),
+        ...desired,
+      };
       out.push({ target: "conversation", id: c.id, action: "create", diff: diffFields(null, desired) });
       if (write) await tx.conversation.create({ data });
       continue;
@@ -105,10 +120,17 @@ const skills: Step = async (tx, config, write, out) => {
       out.push({ target: "skill", id: s.key, action: "create", diff: { enabled: { from: null, to: enabled } } });
       if (write) {
         const { key, description, riskClass, requiresApproval, timeoutMs, cacheTtlSeconds } = manifest;
-        await tx.skill.create({ data: { key, description, riskClass, requiresApproval, timeoutMs, cacheTtlSeconds, enabled } });
+        await tx.skill.create({
+          data: { key, description, riskClass, requiresApproval, timeoutMs, cacheTtlSeconds, enabled },
+        });
       }
     } else if (before.enabled !== enabled) {
-      out.push({ target: "skill", id: s.key, action: "update", diff: { enabled: { from: before.enabled, to: enabled } } });
+      out.push({
+        target: "skill",
+        id: s.key,
+        action: "update",
+        diff: { enabled: { from: before.enabled, to: enabled } },
+      });
       if (write) await tx.skill.update({ where: { key: s.key }, data: { enabled } });
     }
     if (s.rules === undefined) continue;
@@ -121,13 +143,23 @@ const skills: Step = async (tx, config, write, out) => {
       const found = existing.get(`${scope}:${subject}`);
       existing.delete(`${scope}:${subject}`);
       if (found?.effect === effect) continue;
-      out.push({ target: "skill_rule", id, action: found ? "update" : "create", diff: { effect: { from: found?.effect ?? null, to: effect } } });
+      out.push({
+        target: "skill_rule",
+        id,
+        action: found ? "update" : "create",
+        diff: { effect: { from: found?.effect ?? null, to: effect } },
+      });
       if (!write) continue;
       if (found) await tx.skillRule.update({ where: { id: found.id }, data: { effect } });
       else await tx.skillRule.create({ data: { skillKey: s.key, scope, subject, effect } });
     }
     for (const stale of existing.values()) {
-      out.push({ target: "skill_rule", id: `${s.key} ${stale.scope}${stale.subject ? ` ${stale.subject}` : ""}`, action: "delete", diff: { effect: { from: stale.effect, to: null } } });
+      out.push({
+        target: "skill_rule",
+        id: `${s.key} ${stale.scope}${stale.subject ? ` ${stale.subject}` : ""}`,
+        action: "delete",
+        diff: { effect: { from: stale.effect, to: null } },
+      });
       if (write) await tx.skillRule.delete({ where: { id: stale.id } });
     }
   }

@@ -85,21 +85,48 @@ describe("applyOnboard on a seeded database", () => {
     const { changes, configRevision } = await applyOnboard(db, parseOnboardConfig(FILE));
     expect(changes).toHaveLength(8);
     expect(configRevision).toBe(before.revisions + 1);
-    expect(await counts()).toMatchObject({ revisions: before.revisions + 1, audit: before.audit + 1, models: 2, rules: 2 });
+    expect(await counts()).toMatchObject({
+      revisions: before.revisions + 1,
+      audit: before.audit + 1,
+      models: 2,
+      rules: 2,
+    });
 
     const big = await db.modelEndpoint.findUniqueOrThrow({ where: { name: "big" } });
-    expect(big).toMatchObject({ baseUrl: "https://llm.internal/v1", model: "qwen2.5-72b", apiKeyEnv: "BIG_MODEL_KEY", maxConcurrency: 2, timeoutMs: 30_000 });
-    expect(await db.modelEndpoint.findUniqueOrThrow({ where: { name: "local_chat" } })).toMatchObject({ timeoutMs: 20_000, maxConcurrency: 8 });
+    expect(big).toMatchObject({
+      baseUrl: "https://llm.internal/v1",
+      model: "qwen2.5-72b",
+      apiKeyEnv: "BIG_MODEL_KEY",
+      maxConcurrency: 2,
+      timeoutMs: 30_000,
+    });
+    expect(await db.modelEndpoint.findUniqueOrThrow({ where: { name: "local_chat" } })).toMatchObject({
+      timeoutMs: 20_000,
+      maxConcurrency: 8,
+    });
     const route = await db.route.findFirstOrThrow({ where: { isDefault: true }, include: { modelEndpoint: true } });
     expect(route.modelEndpoint.name).toBe("big");
-    expect(await db.conversation.findUniqueOrThrow({ where: { conversationId: "cid-ops" } })).toMatchObject({ title: "Ops", environment: "PROD", status: "ENABLED", type: "GROUP" });
-    expect(await db.conversation.findUniqueOrThrow({ where: { conversationId: "cid-demo-group" } })).toMatchObject({ status: "DISABLED", title: "Clawgate demo group" });
+    expect(await db.conversation.findUniqueOrThrow({ where: { conversationId: "cid-ops" } })).toMatchObject({
+      title: "Ops",
+      environment: "PROD",
+      status: "ENABLED",
+      type: "GROUP",
+    });
+    expect(await db.conversation.findUniqueOrThrow({ where: { conversationId: "cid-demo-group" } })).toMatchObject({
+      status: "DISABLED",
+      title: "Clawgate demo group",
+    });
     expect(await db.skill.findUniqueOrThrow({ where: { key: "ticket.create" } })).toMatchObject({ enabled: true });
 
     const revision = await db.configRevision.findUniqueOrThrow({ where: { id: configRevision! } });
     expect(revision).toMatchObject({ actorType: "CLI", actorName: "clawgate onboard" });
     const audit = await db.auditLog.findFirstOrThrow({ orderBy: { id: "desc" } });
-    expect(audit).toMatchObject({ action: "config.onboard", actorType: "CLI", actorName: "clawgate onboard", configRevision });
+    expect(audit).toMatchObject({
+      action: "config.onboard",
+      actorType: "CLI",
+      actorName: "clawgate onboard",
+      configRevision,
+    });
     const diff = JSON.stringify(audit.diff);
     expect(diff).toContain("BIG_MODEL_KEY");
     expect(diff).toContain('"to":"qwen2.5-72b"');
@@ -114,7 +141,10 @@ describe("applyOnboard on a seeded database", () => {
   });
 
   it("replaces a skill's rule set and edits only what the file names", async () => {
-    const next = FILE.replace("{ scope: user, subject: staff-9, effect: deny }", "{ scope: conversation, subject: cid-x, effect: deny }").replace(
+    const next = FILE.replace(
+      "{ scope: user, subject: staff-9, effect: deny }",
+      "{ scope: conversation, subject: cid-x, effect: deny }",
+    ).replace(
       "{ scope: conversation, subject: cid-ops, effect: allow }",
       "{ scope: conversation, subject: cid-ops, effect: deny }",
     );
@@ -133,7 +163,9 @@ describe("applyOnboard on a seeded database", () => {
 
   it("a reference to an unknown model writes nothing, with one message per problem", async () => {
     const before = await counts();
-    const bad = FILE.replace("model: big", "model: nowhere").replace("    big: 2", "    ghost: 2").replace("title: Ops", "title: Changed");
+    const bad = FILE.replace("model: big", "model: nowhere")
+      .replace("    big: 2", "    ghost: 2")
+      .replace("title: Ops", "title: Changed");
     const error = await applyOnboard(db, parseOnboardConfig(bad)).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(OnboardError);
     expect((error as OnboardError).problems).toEqual([
@@ -145,8 +177,13 @@ describe("applyOnboard on a seeded database", () => {
   });
 
   it("a limit may name a model that only exists in the database", async () => {
-    const { changes } = await applyOnboard(db, parseOnboardConfig("limits:\n  max_concurrency_per_model:\n    local_chat: 3\n"));
-    expect(changes).toEqual([{ target: "model", id: "local_chat", action: "update", diff: { maxConcurrency: { from: 8, to: 3 } } }]);
+    const { changes } = await applyOnboard(
+      db,
+      parseOnboardConfig("limits:\n  max_concurrency_per_model:\n    local_chat: 3\n"),
+    );
+    expect(changes).toEqual([
+      { target: "model", id: "local_chat", action: "update", diff: { maxConcurrency: { from: 8, to: 3 } } },
+    ]);
   });
 });
 
@@ -172,7 +209,11 @@ describe("ensureDefaultModel", () => {
     const revision = await ensureDefaultModel(edb, env);
     expect(revision).toBe(1);
     const route = await edb.route.findFirstOrThrow({ where: { isDefault: true }, include: { modelEndpoint: true } });
-    expect(route.modelEndpoint).toMatchObject({ name: "local_chat", baseUrl: env.LOCAL_MODEL_BASE_URL, apiKeyEnv: "LOCAL_MODEL_API_KEY" });
+    expect(route.modelEndpoint).toMatchObject({
+      name: "local_chat",
+      baseUrl: env.LOCAL_MODEL_BASE_URL,
+      apiKeyEnv: "LOCAL_MODEL_API_KEY",
+    });
     const audit = await edb.auditLog.findMany();
     expect(audit).toHaveLength(1);
     expect(JSON.stringify(audit[0]!.diff)).not.toContain("sk-secret-value");

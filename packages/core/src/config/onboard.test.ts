@@ -50,7 +50,9 @@ describe("parseOnboardConfig", () => {
     });
     expect(c.routing?.defaults?.model).toBe("local_chat");
     expect(c.limits?.max_concurrency_per_model).toEqual({ local_chat: 4 });
-    expect(c.conversations).toEqual([{ id: "cid-ops", title: "Ops", environment: "prod", enabled: true, type: "group" }]);
+    expect(c.conversations).toEqual([
+      { id: "cid-ops", title: "Ops", environment: "prod", enabled: true, type: "group" },
+    ]);
     expect(c.skills[0]!.rules).toEqual([
       { scope: "global", effect: "allow" },
       { scope: "user", subject: "staff-9", effect: "deny" },
@@ -70,8 +72,12 @@ describe("parseOnboardConfig", () => {
       "models.local_chat.api_key: a literal API key is not allowed in the config file: put the key in an env var and write api_key: ${ENV_VAR_NAME}",
     ]);
     expect(found.join("\n")).not.toContain("sk-live");
-    expect(problems(VALID.replace("${LOCAL_MODEL_API_KEY}", "$LOCAL_MODEL_API_KEY"))[0]).toMatch(/^models\.local_chat\.api_key: a literal/);
-    expect(problems(VALID.replace("${LOCAL_MODEL_API_KEY}", "${lower}"))[0]).toMatch(/^models\.local_chat\.api_key: a literal/);
+    expect(problems(VALID.replace("${LOCAL_MODEL_API_KEY}", "$LOCAL_MODEL_API_KEY"))[0]).toMatch(
+      /^models\.local_chat\.api_key: a literal/,
+    );
+    expect(problems(VALID.replace("${LOCAL_MODEL_API_KEY}", "${lower}"))[0]).toMatch(
+      /^models\.local_chat\.api_key: a literal/,
+    );
   });
 
   it.each([
@@ -80,33 +86,75 @@ describe("parseOnboardConfig", () => {
     ["kind: openai_compatible", "kind: anthropic", 'models.local_chat.kind: must be one of "openai_compatible"'],
     ["    model: clawgate-demo\n", "", "models.local_chat.model: is required"],
     ["timeout_ms: 20000", "timeout_ms: 5", "models.local_chat.timeout_ms: Too small: expected number to be >=100"],
-    ["timeout_ms: 20000", "timeout_ms: fast", "models.local_chat.timeout_ms: Invalid input: expected number, received string"],
+    [
+      "timeout_ms: 20000",
+      "timeout_ms: fast",
+      "models.local_chat.timeout_ms: Invalid input: expected number, received string",
+    ],
     ["timeout_ms: 20000", "timeout: 20000", "models.local_chat: unknown key timeout"],
-    ["local_chat: 4", "local_chat: 0", "limits.max_concurrency_per_model.local_chat: Too small: expected number to be >=1"],
+    [
+      "local_chat: 4",
+      "local_chat: 0",
+      "limits.max_concurrency_per_model.local_chat: Too small: expected number to be >=1",
+    ],
     ["environment: prod", "environment: staging", 'conversations[0].environment: must be one of "test", "prod"'],
-    ["enabled: true }", "enabled: yes please }", "conversations[0].enabled: Invalid input: expected boolean, received string"],
+    [
+      "enabled: true }",
+      "enabled: yes please }",
+      "conversations[0].enabled: Invalid input: expected boolean, received string",
+    ],
     ["id: cid-ops, ", "", "conversations[0].id: is required"],
-    ["key: kb.search", "key: kb.nuke", "skills[0].key: must be a known skill (help, status, kb.search, ticket.lookup, ticket.create, group.announce, http.fetch)"],
-    ["{ scope: global, effect: allow }", "{ scope: global, subject: x, effect: allow }", "skills[0].rules[0].subject: a global rule has no subject"],
-    ["{ scope: user, subject: staff-9, effect: deny }", "{ scope: user, effect: deny }", "skills[0].rules[1].subject: a user rule needs a subject"],
-    ["{ scope: global, effect: allow }", "{ scope: global, effect: maybe }", 'skills[0].rules[0].effect: must be one of "allow", "deny"'],
-    ["{ scope: global, effect: allow }", "{ scope: world, effect: allow }", 'skills[0].rules[0].scope: must be one of "global", "conversation", "user"'],
+    [
+      "key: kb.search",
+      "key: kb.nuke",
+      "skills[0].key: must be a known skill (help, status, kb.search, ticket.lookup, ticket.create, group.announce, http.fetch)",
+    ],
+    [
+      "{ scope: global, effect: allow }",
+      "{ scope: global, subject: x, effect: allow }",
+      "skills[0].rules[0].subject: a global rule has no subject",
+    ],
+    [
+      "{ scope: user, subject: staff-9, effect: deny }",
+      "{ scope: user, effect: deny }",
+      "skills[0].rules[1].subject: a user rule needs a subject",
+    ],
+    [
+      "{ scope: global, effect: allow }",
+      "{ scope: global, effect: maybe }",
+      'skills[0].rules[0].effect: must be one of "allow", "deny"',
+    ],
+    [
+      "{ scope: global, effect: allow }",
+      "{ scope: world, effect: allow }",
+      'skills[0].rules[0].scope: must be one of "global", "conversation", "user"',
+    ],
     ["routing:", "routeing:", "(file): unknown key routeing"],
   ])("rejects %s -> %s with a message naming the path", (from, to, message) => {
     expect(problems(VALID.replace(from, to))).toContain(message);
   });
 
   it("reports every problem at once", () => {
-    const found = problems(VALID.replace("http://127.0.0.1:3300/v1", "nope").replace("environment: prod", "environment: x").replace("kb.search", "nope"));
+    const found = problems(
+      VALID.replace("http://127.0.0.1:3300/v1", "nope")
+        .replace("environment: prod", "environment: x")
+        .replace("kb.search", "nope"),
+    );
     expect(found).toHaveLength(3);
   });
 
   it("rejects duplicate conversations, skills and rules", () => {
-    const dupConv = VALID.replace("conversations:\n", "conversations:\n  - { id: cid-ops, environment: test, enabled: false }\n");
+    const dupConv = VALID.replace(
+      "conversations:\n",
+      "conversations:\n  - { id: cid-ops, environment: test, enabled: false }\n",
+    );
     expect(problems(dupConv)).toEqual(['conversations[1].id: duplicate id "cid-ops"']);
     const dupSkill = `${VALID}  - key: kb.search\n`;
     expect(problems(dupSkill)).toEqual(['skills[1].key: duplicate key "kb.search"']);
-    const dupRule = VALID.replace("- { scope: global, effect: allow }", "- { scope: global, effect: allow }\n      - { scope: global, effect: deny }");
+    const dupRule = VALID.replace(
+      "- { scope: global, effect: allow }",
+      "- { scope: global, effect: allow }\n      - { scope: global, effect: deny }",
+    );
     expect(problems(dupRule)).toEqual(["skills[0].rules[1]: duplicate rule for global"]);
   });
 

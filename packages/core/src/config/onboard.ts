@@ -71,9 +71,15 @@ export async function ensureDefaultModel(
     const apiKeyEnv = env.LOCAL_MODEL_API_KEY ? "LOCAL_MODEL_API_KEY" : null;
     const model = opts.model ?? "clawgate-demo";
     // skipDuplicates: two replicas starting at once must not both fail on the unique name.
-    const { count } = await tx.modelEndpoint.createMany({ data: [{ name: DEFAULT_MODEL_NAME, baseUrl, model, apiKeyEnv }], skipDuplicates: true });
+    const { count } = await tx.modelEndpoint.createMany({
+      data: [{ name: DEFAULT_MODEL_NAME, baseUrl, model, apiKeyEnv }],
+      skipDuplicates: true,
+    });
     if (count === 0) return null;
-    const endpoint = await tx.modelEndpoint.findUniqueOrThrow({ where: { name: DEFAULT_MODEL_NAME }, select: { id: true } });
+    const endpoint = await tx.modelEndpoint.findUniqueOrThrow({
+      where: { name: DEFAULT_MODEL_NAME },
+      select: { id: true },
+    });
     if (!(await tx.route.findFirst({ where: { isDefault: true }, select: { id: true } }))) {
       await tx.route.create({ data: { isDefault: true, modelEndpointId: endpoint.id } });
     }
@@ -82,7 +88,11 @@ export async function ensureDefaultModel(
       action: "model.create",
       targetType: "model_endpoint",
       targetId: DEFAULT_MODEL_NAME,
-      diff: { baseUrl: { from: null, to: baseUrl }, model: { from: null, to: model }, apiKeyEnv: { from: null, to: apiKeyEnv } },
+      diff: {
+        baseUrl: { from: null, to: baseUrl },
+        model: { from: null, to: model },
+        apiKeyEnv: { from: null, to: apiKeyEnv },
+      },
       summary: `Default model ${DEFAULT_MODEL_NAME} from LOCAL_MODEL_BASE_URL`,
     });
   });

@@ -28,7 +28,8 @@ const apiKeyRef = z
       // The value itself is never echoed: it may be a real key.
       ctx.addIssue({
         code: "custom",
-        message: "a literal API key is not allowed in the config file: put the key in an env var and write api_key: ${ENV_VAR_NAME}",
+        message:
+          "a literal API key is not allowed in the config file: put the key in an env var and write api_key: ${ENV_VAR_NAME}",
       });
       return z.NEVER;
     }
@@ -58,13 +59,17 @@ const rule = z
     effect: z.enum(["allow", "deny"]),
   })
   .superRefine((r, ctx) => {
-    if (r.scope === "global" && r.subject !== undefined) ctx.addIssue({ code: "custom", path: ["subject"], message: "a global rule has no subject" });
-    if (r.scope !== "global" && r.subject === undefined) ctx.addIssue({ code: "custom", path: ["subject"], message: `a ${r.scope} rule needs a subject` });
+    if (r.scope === "global" && r.subject !== undefined)
+      ctx.addIssue({ code: "custom", path: ["subject"], message: "a global rule has no subject" });
+    if (r.scope !== "global" && r.subject === undefined)
+      ctx.addIssue({ code: "custom", path: ["subject"], message: `a ${r.scope} rule needs a subject` });
   });
 
 const skill = z
   .strictObject({
-    key: z.string().refine((k) => KNOWN_SKILLS.includes(k), { error: `must be a known skill (${KNOWN_SKILLS.join(", ")})` }),
+    key: z
+      .string()
+      .refine((k) => KNOWN_SKILLS.includes(k), { error: `must be a known skill (${KNOWN_SKILLS.join(", ")})` }),
     enabled: z.boolean().optional(),
     rules: z.array(rule).optional(),
   })
@@ -72,7 +77,12 @@ const skill = z
     const seen = new Set<string>();
     s.rules?.forEach((r, i) => {
       const id = `${r.scope}:${r.subject ?? ""}`;
-      if (seen.has(id)) ctx.addIssue({ code: "custom", path: ["rules", i], message: `duplicate rule for ${r.scope} ${r.subject ?? ""}`.trim() });
+      if (seen.has(id))
+        ctx.addIssue({
+          code: "custom",
+          path: ["rules", i],
+          message: `duplicate rule for ${r.scope} ${r.subject ?? ""}`.trim(),
+        });
       seen.add(id);
     });
   });
@@ -84,7 +94,9 @@ export const onboardSchema = z
     version: z.literal(1).optional(),
     models: z.record(modelName, model).default({}),
     routing: z.strictObject({ defaults: z.strictObject({ model: z.string().min(1) }).optional() }).optional(),
-    limits: z.strictObject({ max_concurrency_per_model: z.record(modelName, z.number().int().min(1).max(1_000)).optional() }).optional(),
+    limits: z
+      .strictObject({ max_concurrency_per_model: z.record(modelName, z.number().int().min(1).max(1_000)).optional() })
+      .optional(),
     conversations: z.array(conversation).default([]),
     skills: z.array(skill).default([]),
   })
@@ -104,16 +116,21 @@ export const onboardSchema = z
 export type OnboardConfig = z.output<typeof onboardSchema>;
 
 function formatPath(path: readonly PropertyKey[]): string {
-  return path.reduce<string>((acc, p) => (typeof p === "number" ? `${acc}[${p}]` : acc ? `${acc}.${String(p)}` : String(p)), "");
+  return path.reduce<string>(
+    (acc, p) => (typeof p === "number" ? `${acc}[${p}]` : acc ? `${acc}.${String(p)}` : String(p)),
+    "",
+  );
 }
 
 function describeIssue(issue: z.core.$ZodIssue): string {
   const at = formatPath(issue.path);
-  if (issue.code === "unrecognized_keys") return `${at || "(file)"}: unknown key${issue.keys.length > 1 ? "s" : ""} ${issue.keys.join(", ")}`;
+  if (issue.code === "unrecognized_keys")
+    return `${at || "(file)"}: unknown key${issue.keys.length > 1 ? "s" : ""} ${issue.keys.join(", ")}`;
   let message = issue.message;
   // zod leaves `input` off issues by default; its message names what it received.
   if (issue.code === "invalid_type" && issue.message.endsWith("received undefined")) message = "is required";
-  else if (issue.code === "invalid_value") message = `must be one of ${issue.values.map((v) => JSON.stringify(v)).join(", ")}`;
+  else if (issue.code === "invalid_value")
+    message = `must be one of ${issue.values.map((v) => JSON.stringify(v)).join(", ")}`;
   return `${at || "(file)"}: ${message}`;
 }
 
@@ -122,7 +139,9 @@ export function parseOnboardConfig(text: string): OnboardConfig {
   const lineCounter = new LineCounter();
   const doc = parseDocument(text, { lineCounter, prettyErrors: false });
   if (doc.errors.length > 0) {
-    throw new OnboardError(doc.errors.map((e) => `YAML line ${lineCounter.linePos(e.pos[0]).line}: ${e.message.split("\n")[0]}`));
+    throw new OnboardError(
+      doc.errors.map((e) => `YAML line ${lineCounter.linePos(e.pos[0]).line}: ${e.message.split("\n")[0]}`),
+    );
   }
   const data: unknown = doc.toJS();
   if (data === null || data === undefined) throw new OnboardError(["(file): is empty"]);

@@ -14,7 +14,13 @@ beforeAll(async () => {
   tdb = await createTestDatabase();
   db = createDb(tdb.url, { max: 4 });
   const entries = [
-    { actor: ada, action: "skill.update", targetType: "skill", targetId: "kb.search", diff: { enabled: { from: false, to: true } } },
+    {
+      actor: ada,
+      action: "skill.update",
+      targetType: "skill",
+      targetId: "kb.search",
+      diff: { enabled: { from: false, to: true } },
+    },
     { actor: cli, action: "safe_mode.on", targetType: "safe_mode", targetId: "1" },
     { actor: ada, action: "conversation.update", targetType: "conversation", targetId: "c1" },
     { actor: ada, action: "skill.rule.create", targetType: "skill", targetId: "ticket.create" },
@@ -41,17 +47,27 @@ describe("listAuditLog", () => {
   });
 
   it("filters by action prefix, actor, target type and date range", async () => {
-    expect((await listAuditLog(db, { actionPrefix: "skill." })).items.map((i) => i.action)).toEqual(["skill.rule.create", "skill.update"]);
-    expect((await listAuditLog(db, { actor: "OPS@" })).items.map((i) => i.action)).toEqual(["safe_mode.off", "safe_mode.on"]);
+    expect((await listAuditLog(db, { actionPrefix: "skill." })).items.map((i) => i.action)).toEqual([
+      "skill.rule.create",
+      "skill.update",
+    ]);
+    expect((await listAuditLog(db, { actor: "OPS@" })).items.map((i) => i.action)).toEqual([
+      "safe_mode.off",
+      "safe_mode.on",
+    ]);
     expect((await listAuditLog(db, { actor: "u-ada" })).items).toHaveLength(3);
     expect((await listAuditLog(db, { targetType: "conversation" })).items.map((i) => i.targetId)).toEqual(["c1"]);
     expect((await listAuditLog(db, { from: new Date(Date.now() + 60_000) })).items).toEqual([]);
-    expect((await listAuditLog(db, { to: new Date(Date.now() + 60_000), from: new Date(Date.now() - 600_000) })).items).toHaveLength(5);
+    expect(
+      (await listAuditLog(db, { to: new Date(Date.now() + 60_000), from: new Date(Date.now() - 600_000) })).items,
+    ).toHaveLength(5);
   });
 
   it("refuses a bad cursor or an inverted date range", async () => {
     await expect(listAuditLog(db, { cursor: "1; DROP" })).rejects.toThrow(/cursor must be a row id/);
-    await expect(listAuditLog(db, { from: new Date("2026-02-01"), to: new Date("2026-01-01") })).rejects.toThrow(/start date/);
+    await expect(listAuditLog(db, { from: new Date("2026-02-01"), to: new Date("2026-01-01") })).rejects.toThrow(
+      /start date/,
+    );
   });
 
   it("lists target types for the filter", async () => {

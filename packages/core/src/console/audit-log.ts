@@ -19,10 +19,16 @@ export const auditListSchema = z
     from: isoDate.optional(),
     to: isoDate.optional(),
     /** The id of the last row of the previous page (as a string: ids are bigints). */
-    cursor: z.string().regex(/^\d{1,19}$/, { error: "cursor must be a row id" }).optional(),
+    cursor: z
+      .string()
+      .regex(/^\d{1,19}$/, { error: "cursor must be a row id" })
+      .optional(),
     limit: z.number().int().min(1).max(100).default(25),
   })
-  .refine((v) => !v.from || !v.to || v.from <= v.to, { error: "the start date must be before the end date", path: ["to"] });
+  .refine((v) => !v.from || !v.to || v.from <= v.to, {
+    error: "the start date must be before the end date",
+    path: ["to"],
+  });
 export type AuditListInput = z.input<typeof auditListSchema>;
 
 export interface AuditListItem {
@@ -62,12 +68,18 @@ export async function listAuditLog(db: Db | Tx, input: AuditListInput = {}) {
 
 /** The target types present (for the filter's options). */
 export async function auditTargetTypes(db: Db | Tx): Promise<string[]> {
-  const rows = await db.auditLog.findMany({ distinct: ["targetType"], select: { targetType: true }, orderBy: { targetType: "asc" } });
+  const rows = await db.auditLog.findMany({
+    distinct: ["targetType"],
+    select: { targetType: true },
+    orderBy: { targetType: "asc" },
+  });
   return rows.map((r) => r.targetType);
 }
 
 /** Recomputes the hash chain. `ok: false` names the first row that does not match. */
-export async function verifyAuditLog(db: Db): Promise<{ ok: boolean; firstBadId: string | null; rows: number; checkedAt: Date }> {
+export async function verifyAuditLog(
+  db: Db,
+): Promise<{ ok: boolean; firstBadId: string | null; rows: number; checkedAt: Date }> {
   const [bad, rows] = await Promise.all([verifyAuditChain(db), db.auditLog.count()]);
   return { ok: bad === null, firstBadId: bad === null ? null : bad.toString(), rows, checkedAt: new Date() };
 }

@@ -28,7 +28,9 @@ const LIMIT_FIELDS = ["maxContextTokens", "dailyTokens", "monthlyTokens", "reque
 
 export const budgetCreateSchema = z
   .strictObject({
-    scope: z.enum(["GLOBAL", "DEFAULT", "CONVERSATION", "USER"], { error: "must be GLOBAL, DEFAULT, CONVERSATION or USER" }),
+    scope: z.enum(["GLOBAL", "DEFAULT", "CONVERSATION", "USER"], {
+      error: "must be GLOBAL, DEFAULT, CONVERSATION or USER",
+    }),
     /** "" for GLOBAL and DEFAULT; a DingTalk conversationId or user id otherwise. */
     subject: z.string().trim().max(200, { error: "at most 200 characters" }).default(""),
     ...limits,
@@ -36,9 +38,17 @@ export const budgetCreateSchema = z
   .superRefine((b, ctx) => {
     const needsSubject = b.scope === "CONVERSATION" || b.scope === "USER";
     if (needsSubject && b.subject === "") {
-      ctx.addIssue({ code: "custom", path: ["subject"], message: b.scope === "USER" ? "a user budget needs the DingTalk user id" : "a conversation budget needs the DingTalk conversationId" });
+      ctx.addIssue({
+        code: "custom",
+        path: ["subject"],
+        message:
+          b.scope === "USER"
+            ? "a user budget needs the DingTalk user id"
+            : "a conversation budget needs the DingTalk conversationId",
+      });
     }
-    if (!needsSubject && b.subject !== "") ctx.addIssue({ code: "custom", path: ["subject"], message: `a ${b.scope.toLowerCase()} budget has no subject` });
+    if (!needsSubject && b.subject !== "")
+      ctx.addIssue({ code: "custom", path: ["subject"], message: `a ${b.scope.toLowerCase()} budget has no subject` });
     if (/\s/.test(b.subject)) ctx.addIssue({ code: "custom", path: ["subject"], message: "must not contain spaces" });
   });
 export type BudgetCreate = z.input<typeof budgetCreateSchema>;
@@ -55,7 +65,8 @@ export function windowStarts(now: Date): { day: Date; month: Date } {
   };
 }
 
-export const budgetLabel = (b: { scope: BudgetScope | string; subject: string }) => `${b.scope}${b.subject ? ` ${b.subject}` : ""}`;
+export const budgetLabel = (b: { scope: BudgetScope | string; subject: string }) =>
+  `${b.scope}${b.subject ? ` ${b.subject}` : ""}`;
 
 export interface WindowUsage {
   used: number;
@@ -71,9 +82,17 @@ export interface WindowUsage {
 export async function listBudgets(db: Db | Tx, now = new Date()) {
   const { day, month } = windowStarts(now);
   const [budgets, counters] = await Promise.all([
-    db.tokenBudget.findMany({ orderBy: [{ scope: "asc" }, { subject: "asc" }], include: { _count: { select: { routes: true } } } }),
+    db.tokenBudget.findMany({
+      orderBy: [{ scope: "asc" }, { subject: "asc" }],
+      include: { _count: { select: { routes: true } } },
+    }),
     db.usageCounter.findMany({
-      where: { OR: [{ window: "DAY", windowStart: day }, { window: "MONTH", windowStart: month }] },
+      where: {
+        OR: [
+          { window: "DAY", windowStart: day },
+          { window: "MONTH", windowStart: month },
+        ],
+      },
       select: { scope: true, subject: true, window: true, tokensUsed: true, tokensReserved: true, requests: true },
     }),
   ]);
@@ -85,10 +104,19 @@ export async function listBudgets(db: Db | Tx, now = new Date()) {
   // show the heaviest of them today against it.
   const own = new Set(budgets.map((b) => `${b.scope}:${b.subject}`));
   const underDefault = counters
-    .filter((c) => c.window === "DAY" && (c.scope === "CONVERSATION" || c.scope === "USER") && !own.has(`${c.scope}:${c.subject}`))
+    .filter(
+      (c) =>
+        c.window === "DAY" && (c.scope === "CONVERSATION" || c.scope === "USER") && !own.has(`${c.scope}:${c.subject}`),
+    )
     .sort((a, b) => Number(b.tokensUsed - a.tokensUsed))
     .slice(0, 5)
-    .map((c) => ({ scope: c.scope, subject: c.subject, used: Number(c.tokensUsed), reserved: Number(c.tokensReserved), requests: c.requests }));
+    .map((c) => ({
+      scope: c.scope,
+      subject: c.subject,
+      used: Number(c.tokensUsed),
+      reserved: Number(c.tokensReserved),
+      requests: c.requests,
+    }));
   return budgets.map(({ _count, ...b }) => ({
     ...b,
     routeCount: _count.routes,
@@ -111,7 +139,12 @@ export async function dailyUsage(
   const { day: today } = windowStarts(opts.now ?? new Date());
   const first = new Date(today.getTime() - (days - 1) * 86_400_000);
   const rows = await db.usageCounter.findMany({
-    where: { scope: opts.scope ?? "GLOBAL", subject: opts.subject ?? "", window: "DAY", windowStart: { gte: first, lte: today } },
+    where: {
+      scope: opts.scope ?? "GLOBAL",
+      subject: opts.subject ?? "",
+      window: "DAY",
+      windowStart: { gte: first, lte: today },
+    },
     select: { windowStart: true, tokensUsed: true, requests: true },
   });
   const byDay = new Map(rows.map((r) => [r.windowStart.toISOString().slice(0, 10), r]));
@@ -125,7 +158,12 @@ export async function dailyUsage(
 export async function createBudget(tx: Tx, input: BudgetCreate): Promise<Change<{ id: string; label: string }>> {
   const data = budgetCreateSchema.parse(input);
   const label = budgetLabel(data);
-  if (await tx.tokenBudget.findUnique({ where: { scope_subject: { scope: data.scope, subject: data.subject } }, select: { id: true } })) {
+  if (
+    await tx.tokenBudget.findUnique({
+      where: { scope_subject: { scope: data.scope, subject: data.subject } },
+      select: { id: true },
+    })
+  ) {
     throw new ConsoleError("CONFLICT", `A ${label} budget already exists: edit it instead.`);
   }
   const created = await tx.tokenBudget.create({ data, select: { id: true } });

@@ -12,10 +12,38 @@ beforeAll(async () => {
   const t0 = Date.parse("2026-11-01T00:00:00Z");
   await db.conversation.createMany({
     data: [
-      { conversationId: "cid-ops", title: "Ops war room", type: "GROUP", status: "ENABLED", environment: "PROD", lastSeenAt: new Date(t0 + 3000) },
-      { conversationId: "cid-new", title: "New team", type: "GROUP", status: "PENDING", environment: "PROD", lastSeenAt: new Date(t0 + 5000) },
-      { conversationId: "cid-dm", title: null, type: "SINGLE", status: "PENDING", environment: "TEST", lastSeenAt: new Date(t0 + 1000) },
-      { conversationId: "cid-old", title: "Old project", type: "GROUP", status: "DISABLED", environment: "TEST", lastSeenAt: new Date(t0) },
+      {
+        conversationId: "cid-ops",
+        title: "Ops war room",
+        type: "GROUP",
+        status: "ENABLED",
+        environment: "PROD",
+        lastSeenAt: new Date(t0 + 3000),
+      },
+      {
+        conversationId: "cid-new",
+        title: "New team",
+        type: "GROUP",
+        status: "PENDING",
+        environment: "PROD",
+        lastSeenAt: new Date(t0 + 5000),
+      },
+      {
+        conversationId: "cid-dm",
+        title: null,
+        type: "SINGLE",
+        status: "PENDING",
+        environment: "TEST",
+        lastSeenAt: new Date(t0 + 1000),
+      },
+      {
+        conversationId: "cid-old",
+        title: "Old project",
+        type: "GROUP",
+        status: "DISABLED",
+        environment: "TEST",
+        lastSeenAt: new Date(t0),
+      },
     ],
   });
 });
@@ -33,9 +61,14 @@ describe("listConversations", () => {
   });
 
   it("filters by status, environment and title, and pages", async () => {
-    expect((await listConversations(db, { status: "PENDING" })).items.map((c) => c.conversationId)).toEqual(["cid-new", "cid-dm"]);
+    expect((await listConversations(db, { status: "PENDING" })).items.map((c) => c.conversationId)).toEqual([
+      "cid-new",
+      "cid-dm",
+    ]);
     expect((await listConversations(db, { environment: "TEST" })).total).toBe(2);
-    expect((await listConversations(db, { search: "war ROOM" })).items.map((c) => c.conversationId)).toEqual(["cid-ops"]);
+    expect((await listConversations(db, { search: "war ROOM" })).items.map((c) => c.conversationId)).toEqual([
+      "cid-ops",
+    ]);
     const p2 = await listConversations(db, { page: 2, pageSize: 3 });
     expect(p2.items.map((c) => c.conversationId)).toEqual(["cid-old"]);
     expect(p2.total).toBe(4);
@@ -51,24 +84,54 @@ describe("updateConversation", () => {
 
   it("enables a pending conversation and sets its environment, with a field diff", async () => {
     const id = await idOf("cid-new");
-    const change = await db.$transaction((tx) => updateConversation(tx, { id, status: "ENABLED", environment: "TEST" }));
-    expect(change.diff).toEqual({ status: { from: "PENDING", to: "ENABLED" }, environment: { from: "PROD", to: "TEST" } });
+    const change = await db.$transaction((tx) =>
+      updateConversation(tx, { id, status: "ENABLED", environment: "TEST" }),
+    );
+    expect(change.diff).toEqual({
+      status: { from: "PENDING", to: "ENABLED" },
+      environment: { from: "PROD", to: "TEST" },
+    });
     expect(change.summary).toBe('Conversation "New team": status PENDING -> ENABLED, environment PROD -> TEST');
-    expect(await db.conversation.findUniqueOrThrow({ where: { id } })).toMatchObject({ status: "ENABLED", environment: "TEST" });
+    expect(await db.conversation.findUniqueOrThrow({ where: { id } })).toMatchObject({
+      status: "ENABLED",
+      environment: "TEST",
+    });
   });
 
   it("refuses a no-op, an unknown id, PENDING as a target and an empty change", async () => {
     const id = await idOf("cid-ops");
     const refused = async (p: Promise<unknown>, code: string, msg: RegExp) => {
-      const e = await p.then(() => null, (x: unknown) => x);
+      const e = await p.then(
+        () => null,
+        (x: unknown) => x,
+      );
       expect(e).toBeInstanceOf(ConversationError);
       expect(e).toMatchObject({ code });
       expect((e as Error).message).toMatch(msg);
     };
-    await refused(db.$transaction((tx) => updateConversation(tx, { id, status: "ENABLED" })), "CONFLICT", /Nothing changed/);
-    await refused(db.$transaction((tx) => updateConversation(tx, { id: "nope", status: "DISABLED" })), "NOT_FOUND", /No such/);
-    await refused(db.$transaction((tx) => updateConversation(tx, { id, status: "PENDING" as never })), "BAD_REQUEST", /ENABLED or DISABLED/);
-    await refused(db.$transaction((tx) => updateConversation(tx, { id })), "BAD_REQUEST", /nothing to change/);
-    expect(await db.conversation.findUniqueOrThrow({ where: { id } })).toMatchObject({ status: "ENABLED", environment: "PROD" });
+    await refused(
+      db.$transaction((tx) => updateConversation(tx, { id, status: "ENABLED" })),
+      "CONFLICT",
+      /Nothing changed/,
+    );
+    await refused(
+      db.$transaction((tx) => updateConversation(tx, { id: "nope", status: "DISABLED" })),
+      "NOT_FOUND",
+      /No such/,
+    );
+    await refused(
+      db.$transaction((tx) => updateConversation(tx, { id, status: "PENDING" as never })),
+      "BAD_REQUEST",
+      /ENABLED or DISABLED/,
+    );
+    await refused(
+      db.$transaction((tx) => updateConversation(tx, { id })),
+      "BAD_REQUEST",
+      /nothing to change/,
+    );
+    expect(await db.conversation.findUniqueOrThrow({ where: { id } })).toMatchObject({
+      status: "ENABLED",
+      environment: "PROD",
+    });
   });
 });

@@ -10,7 +10,11 @@ import type { Db, Prisma, Tx } from "@clawgate/db";
 import { z } from "zod";
 import { diffFields, type FieldDiff } from "../diff.ts";
 
-export const CONVERSATION_STATUSES = ["PENDING", "ENABLED", "DISABLED"] as const satisfies readonly ConversationStatus[];
+export const CONVERSATION_STATUSES = [
+  "PENDING",
+  "ENABLED",
+  "DISABLED",
+] as const satisfies readonly ConversationStatus[];
 export const ENVIRONMENTS = ["TEST", "PROD"] as const satisfies readonly Environment[];
 
 /** A refusal shown as is; `code` maps onto the tRPC error code. Nothing was written. */
@@ -49,15 +53,23 @@ export async function listConversations(db: Db | Tx, input: ConversationListInpu
       orderBy: [{ lastSeenAt: "desc" }, { id: "asc" }],
       skip: (q.page - 1) * q.pageSize,
       take: q.pageSize,
-      select: { id: true, conversationId: true, title: true, type: true, environment: true, status: true, firstSeenAt: true, lastSeenAt: true },
+      select: {
+        id: true,
+        conversationId: true,
+        title: true,
+        type: true,
+        environment: true,
+        status: true,
+        firstSeenAt: true,
+        lastSeenAt: true,
+      },
     }),
     db.conversation.count({ where }),
     db.conversation.groupBy({ by: ["status"], _count: { _all: true } }),
   ]);
-  const counts = Object.fromEntries(CONVERSATION_STATUSES.map((s) => [s, byStatus.find((r) => r.status === s)?._count._all ?? 0])) as Record<
-    ConversationStatus,
-    number
-  >;
+  const counts = Object.fromEntries(
+    CONVERSATION_STATUSES.map((s) => [s, byStatus.find((r) => r.status === s)?._count._all ?? 0]),
+  ) as Record<ConversationStatus, number>;
   return { items, total, page: q.page, pageSize: q.pageSize, counts };
 }
 
@@ -68,7 +80,9 @@ export const conversationUpdateSchema = z
     status: z.enum(["ENABLED", "DISABLED"], { error: "status must be ENABLED or DISABLED" }).optional(),
     environment: z.enum(ENVIRONMENTS, { error: "environment must be TEST or PROD" }).optional(),
   })
-  .refine((v) => v.status !== undefined || v.environment !== undefined, { error: "nothing to change: give a status or an environment" });
+  .refine((v) => v.status !== undefined || v.environment !== undefined, {
+    error: "nothing to change: give a status or an environment",
+  });
 export type ConversationUpdate = z.input<typeof conversationUpdateSchema>;
 
 export interface ConversationChange {
@@ -90,8 +104,12 @@ export async function updateConversation(tx: Tx, input: ConversationUpdate): Pro
   const locked = await tx.$queryRaw<{ id: string }[]>`SELECT id FROM "Conversation" WHERE id = ${id} FOR UPDATE`;
   if (locked.length === 0) throw new ConversationError("NOT_FOUND", "No such conversation.");
   const before = await tx.conversation.findUniqueOrThrow({ where: { id } });
-  const diff = diffFields({ status: before.status, environment: before.environment }, { status: before.status, environment: before.environment, ...change });
-  if (Object.keys(diff).length === 0) throw new ConversationError("CONFLICT", "Nothing changed: the conversation already has these settings.");
+  const diff = diffFields(
+    { status: before.status, environment: before.environment },
+    { status: before.status, environment: before.environment, ...change },
+  );
+  if (Object.keys(diff).length === 0)
+    throw new ConversationError("CONFLICT", "Nothing changed: the conversation already has these settings.");
   const after = await tx.conversation.update({ where: { id }, data: change });
   const name = before.title ?? before.conversationId;
   const parts = Object.entries(diff).map(([k, d]) => ("from" in d ? `${k} ${String(d.from)} -> ${String(d.to)}` : k));

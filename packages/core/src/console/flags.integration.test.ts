@@ -41,14 +41,23 @@ describe("flags", () => {
   it("toggles a flag and the snapshot follows (agent.tools off denies every skill)", async () => {
     const off = await db.$transaction((tx) => setFlag(tx, { key: "agent.tools", enabled: false }));
     expect(off).toMatchObject({ diff: { enabled: { from: true, to: false } }, summary: 'Flag "agent.tools" off' });
-    expect(decide(await loadPolicySnapshot(db), ctx(), { kind: "skill", skillKey: "kb.search" }).reasons.map((r) => r.code)).toEqual(["flag.off"]);
+    expect(
+      decide(await loadPolicySnapshot(db), ctx(), { kind: "skill", skillKey: "kb.search" }).reasons.map((r) => r.code),
+    ).toEqual(["flag.off"]);
     await db.$transaction((tx) => setFlag(tx, { key: "agent.tools", enabled: true }));
     expect(decide(await loadPolicySnapshot(db), ctx(), { kind: "skill", skillKey: "kb.search" }).outcome).toBe("allow");
   });
 
   it("creates a flag that a skill can require", async () => {
-    const created = await db.$transaction((tx) => createFlag(tx, { key: "skills.kb_v2", description: "  Route kb.search to v2  " }));
-    expect(created).toMatchObject({ key: "skills.kb_v2", enabled: false, description: "Route kb.search to v2", summary: 'Flag "skills.kb_v2" created (off)' });
+    const created = await db.$transaction((tx) =>
+      createFlag(tx, { key: "skills.kb_v2", description: "  Route kb.search to v2  " }),
+    );
+    expect(created).toMatchObject({
+      key: "skills.kb_v2",
+      enabled: false,
+      description: "Route kb.search to v2",
+      summary: 'Flag "skills.kb_v2" created (off)',
+    });
     await db.skill.update({ where: { key: "kb.search" }, data: { settings: { requiresFlag: "skills.kb_v2" } } });
     expect((await listFlags(db)).find((f) => f.key === "skills.kb_v2")?.gates).toEqual(["kb.search"]);
     expect(decide(await loadPolicySnapshot(db), ctx(), { kind: "skill", skillKey: "kb.search" }).outcome).toBe("deny");
@@ -59,13 +68,33 @@ describe("flags", () => {
 
   it("refuses bad keys, duplicates, no-ops and unknown flags, writing nothing", async () => {
     const before = await db.featureFlag.findMany({ orderBy: { key: "asc" } });
-    for (const key of ["", "Agent.Tools", "agent..tools", "1flag", "agent tools", "agent-tools", ".x", "x.", "a".repeat(65)]) {
-      expect((await refusal(db.$transaction((tx) => createFlag(tx, { key, description: "d" })))).code).toBe("BAD_REQUEST");
+    for (const key of [
+      "",
+      "Agent.Tools",
+      "agent..tools",
+      "1flag",
+      "agent tools",
+      "agent-tools",
+      ".x",
+      "x.",
+      "a".repeat(65),
+    ]) {
+      expect((await refusal(db.$transaction((tx) => createFlag(tx, { key, description: "d" })))).code).toBe(
+        "BAD_REQUEST",
+      );
     }
-    expect((await refusal(db.$transaction((tx) => createFlag(tx, { key: "new.flag", description: "   " })))).message).toMatch(/say what the flag does/);
-    expect((await refusal(db.$transaction((tx) => createFlag(tx, { key: "agent.tools", description: "again" })))).code).toBe("CONFLICT");
-    expect((await refusal(db.$transaction((tx) => setFlag(tx, { key: "replies.markdown", enabled: true })))).message).toMatch(/already on/);
-    expect((await refusal(db.$transaction((tx) => setFlag(tx, { key: "no.such", enabled: true })))).code).toBe("NOT_FOUND");
+    expect(
+      (await refusal(db.$transaction((tx) => createFlag(tx, { key: "new.flag", description: "   " })))).message,
+    ).toMatch(/say what the flag does/);
+    expect(
+      (await refusal(db.$transaction((tx) => createFlag(tx, { key: "agent.tools", description: "again" })))).code,
+    ).toBe("CONFLICT");
+    expect(
+      (await refusal(db.$transaction((tx) => setFlag(tx, { key: "replies.markdown", enabled: true })))).message,
+    ).toMatch(/already on/);
+    expect((await refusal(db.$transaction((tx) => setFlag(tx, { key: "no.such", enabled: true })))).code).toBe(
+      "NOT_FOUND",
+    );
     expect(await db.featureFlag.findMany({ orderBy: { key: "asc" } })).toEqual(before);
   });
 });

@@ -32,7 +32,10 @@ export const flagKeySchema = z
   .trim()
   .min(1, { error: "key is required" })
   .max(64, { error: "the key is too long (64 characters at most)" })
-  .regex(FLAG_KEY_PATTERN, { error: "the key is lowercase words joined by dots, e.g. replies.markdown (letters, digits, _; each part starts with a letter)" });
+  .regex(FLAG_KEY_PATTERN, {
+    error:
+      "the key is lowercase words joined by dots, e.g. replies.markdown (letters, digits, _; each part starts with a letter)",
+  });
 
 export interface FlagRow {
   key: string;
@@ -45,18 +48,29 @@ export interface FlagRow {
 
 export async function listFlags(db: Db | Tx): Promise<FlagRow[]> {
   const [flags, skills] = await Promise.all([
-    db.featureFlag.findMany({ orderBy: { key: "asc" }, select: { key: true, description: true, enabled: true, updatedAt: true } }),
+    db.featureFlag.findMany({
+      orderBy: { key: "asc" },
+      select: { key: true, description: true, enabled: true, updatedAt: true },
+    }),
     db.skill.findMany({ select: { key: true, settings: true }, orderBy: { key: "asc" } }),
   ]);
   const required = (settings: unknown) =>
-    settings && typeof settings === "object" && "requiresFlag" in settings && typeof settings.requiresFlag === "string" ? settings.requiresFlag : null;
+    settings && typeof settings === "object" && "requiresFlag" in settings && typeof settings.requiresFlag === "string"
+      ? settings.requiresFlag
+      : null;
   return flags.map((f) => ({
     ...f,
-    gates: f.key === TOOLS_FLAG ? skills.map((s) => s.key) : skills.filter((s) => required(s.settings) === f.key).map((s) => s.key),
+    gates:
+      f.key === TOOLS_FLAG
+        ? skills.map((s) => s.key)
+        : skills.filter((s) => required(s.settings) === f.key).map((s) => s.key),
   }));
 }
 
-export const flagToggleSchema = z.strictObject({ key: flagKeySchema, enabled: z.boolean({ error: "enabled must be true or false" }) });
+export const flagToggleSchema = z.strictObject({
+  key: flagKeySchema,
+  enabled: z.boolean({ error: "enabled must be true or false" }),
+});
 
 export interface FlagChange {
   key: string;
@@ -68,10 +82,13 @@ export interface FlagChange {
 
 export async function setFlag(tx: Tx, input: z.input<typeof flagToggleSchema>): Promise<FlagChange> {
   const { key, enabled } = parse(flagToggleSchema, input);
-  const locked = await tx.$queryRaw<{ enabled: boolean }[]>`SELECT enabled FROM "FeatureFlag" WHERE key = ${key} FOR UPDATE`;
+  const locked = await tx.$queryRaw<
+    { enabled: boolean }[]
+  >`SELECT enabled FROM "FeatureFlag" WHERE key = ${key} FOR UPDATE`;
   const before = locked[0];
   if (!before) throw new FlagError("NOT_FOUND", `There is no flag "${key}".`);
-  if (before.enabled === enabled) throw new FlagError("CONFLICT", `Nothing changed: "${key}" is already ${enabled ? "on" : "off"}.`);
+  if (before.enabled === enabled)
+    throw new FlagError("CONFLICT", `Nothing changed: "${key}" is already ${enabled ? "on" : "off"}.`);
   const after = await tx.featureFlag.update({ where: { key }, data: { enabled } });
   return {
     key,
@@ -84,7 +101,11 @@ export async function setFlag(tx: Tx, input: z.input<typeof flagToggleSchema>): 
 
 export const flagCreateSchema = z.strictObject({
   key: flagKeySchema,
-  description: z.string().trim().min(1, { error: "say what the flag does" }).max(300, { error: "the description is too long (300 characters at most)" }),
+  description: z
+    .string()
+    .trim()
+    .min(1, { error: "say what the flag does" })
+    .max(300, { error: "the description is too long (300 characters at most)" }),
   enabled: z.boolean().default(false),
 });
 
@@ -97,7 +118,11 @@ export async function createFlag(tx: Tx, input: z.input<typeof flagCreateSchema>
     key: f.key,
     enabled: f.enabled,
     description: f.description,
-    diff: { key: { from: null, to: f.key }, enabled: { from: null, to: f.enabled }, description: { from: null, to: f.description } },
+    diff: {
+      key: { from: null, to: f.key },
+      enabled: { from: null, to: f.enabled },
+      description: { from: null, to: f.description },
+    },
     summary: `Flag "${f.key}" created (${f.enabled ? "on" : "off"})`,
   };
 }

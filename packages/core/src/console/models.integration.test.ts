@@ -3,7 +3,16 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ZodError } from "zod";
 import { createTestDatabase, type TestDatabase } from "../../../devstack/src/testdb.ts";
 import { seedDemo } from "../seed/demo.ts";
-import { apiKeyEnvSchema, ConsoleError, createEndpoint, deleteEndpoint, deleteRoute, listModels, setRoute, updateEndpoint } from "./models.ts";
+import {
+  apiKeyEnvSchema,
+  ConsoleError,
+  createEndpoint,
+  deleteEndpoint,
+  deleteRoute,
+  listModels,
+  setRoute,
+  updateEndpoint,
+} from "./models.ts";
 
 let tdb: TestDatabase;
 let db: Db;
@@ -17,7 +26,8 @@ afterAll(async () => {
   await tdb?.drop();
 });
 
-const snapshot = () => Promise.all([db.modelEndpoint.findMany({ orderBy: { name: "asc" } }), db.route.findMany({ orderBy: { id: "asc" } })]);
+const snapshot = () =>
+  Promise.all([db.modelEndpoint.findMany({ orderBy: { name: "asc" } }), db.route.findMany({ orderBy: { id: "asc" } })]);
 
 describe("apiKeyEnvSchema", () => {
   it("takes an env var name with or without ${}, and empty as no key", () => {
@@ -39,26 +49,54 @@ describe("apiKeyEnvSchema", () => {
 describe("model endpoints", () => {
   it("creates an endpoint with the defaults and a field diff", async () => {
     const { result, diff } = await db.$transaction((t) =>
-      createEndpoint(t, { name: "big", baseUrl: "https://llm.internal/v1", model: "qwen2.5-72b", apiKeyEnv: "${BIG_MODEL_KEY}" }),
+      createEndpoint(t, {
+        name: "big",
+        baseUrl: "https://llm.internal/v1",
+        model: "qwen2.5-72b",
+        apiKeyEnv: "${BIG_MODEL_KEY}",
+      }),
     );
     const row = await db.modelEndpoint.findUniqueOrThrow({ where: { id: result.id } });
-    expect(row).toMatchObject({ name: "big", apiKeyEnv: "BIG_MODEL_KEY", timeoutMs: 30_000, maxConcurrency: 8, enabled: true, kind: "OPENAI_COMPATIBLE" });
-    expect(diff).toMatchObject({ apiKeyEnv: { from: null, to: "BIG_MODEL_KEY" }, model: { from: null, to: "qwen2.5-72b" } });
+    expect(row).toMatchObject({
+      name: "big",
+      apiKeyEnv: "BIG_MODEL_KEY",
+      timeoutMs: 30_000,
+      maxConcurrency: 8,
+      enabled: true,
+      kind: "OPENAI_COMPATIBLE",
+    });
+    expect(diff).toMatchObject({
+      apiKeyEnv: { from: null, to: "BIG_MODEL_KEY" },
+      model: { from: null, to: "qwen2.5-72b" },
+    });
   });
 
   it("refuses bad input and duplicate names, changing nothing", async () => {
     const before = await snapshot();
-    await expect(db.$transaction((t) => createEndpoint(t, { name: "big", baseUrl: "https://x.test/v1", model: "m" }))).rejects.toMatchObject({ code: "CONFLICT" });
-    await expect(db.$transaction((t) => createEndpoint(t, { name: "9bad", baseUrl: "ftp://x", model: "", timeoutMs: 5 }))).rejects.toBeInstanceOf(ZodError);
-    await expect(db.$transaction((t) => createEndpoint(t, { name: "other", baseUrl: "https://x.test/v1", model: "m", apiKeyEnv: "sk-123" }))).rejects.toBeInstanceOf(ZodError);
+    await expect(
+      db.$transaction((t) => createEndpoint(t, { name: "big", baseUrl: "https://x.test/v1", model: "m" })),
+    ).rejects.toMatchObject({ code: "CONFLICT" });
+    await expect(
+      db.$transaction((t) => createEndpoint(t, { name: "9bad", baseUrl: "ftp://x", model: "", timeoutMs: 5 })),
+    ).rejects.toBeInstanceOf(ZodError);
+    await expect(
+      db.$transaction((t) =>
+        createEndpoint(t, { name: "other", baseUrl: "https://x.test/v1", model: "m", apiKeyEnv: "sk-123" }),
+      ),
+    ).rejects.toBeInstanceOf(ZodError);
     expect(await snapshot()).toEqual(before);
   });
 
   it("updates fields and reports only what changed", async () => {
     const big = await db.modelEndpoint.findUniqueOrThrow({ where: { name: "big" } });
-    const { diff } = await db.$transaction((t) => updateEndpoint(t, { id: big.id, timeoutMs: 45_000, model: "qwen2.5-72b", apiKeyEnv: "" }));
+    const { diff } = await db.$transaction((t) =>
+      updateEndpoint(t, { id: big.id, timeoutMs: 45_000, model: "qwen2.5-72b", apiKeyEnv: "" }),
+    );
     expect(diff).toEqual({ timeoutMs: { from: 30_000, to: 45_000 }, apiKeyEnv: { from: "BIG_MODEL_KEY", to: null } });
-    expect(await db.modelEndpoint.findUniqueOrThrow({ where: { id: big.id } })).toMatchObject({ timeoutMs: 45_000, apiKeyEnv: null });
+    expect(await db.modelEndpoint.findUniqueOrThrow({ where: { id: big.id } })).toMatchObject({
+      timeoutMs: 45_000,
+      apiKeyEnv: null,
+    });
   });
 
   it("refuses to disable or delete the endpoint of the default route", async () => {
@@ -78,7 +116,9 @@ describe("routes", () => {
       db.modelEndpoint.findUniqueOrThrow({ where: { name: "big" } }),
       db.modelEndpoint.findUniqueOrThrow({ where: { name: "local_chat" } }),
     ]);
-    const { diff } = await db.$transaction((t) => setRoute(t, { conversationId: null, modelEndpointId: big.id, maxToolRounds: 6, budgetId: null }));
+    const { diff } = await db.$transaction((t) =>
+      setRoute(t, { conversationId: null, modelEndpointId: big.id, maxToolRounds: 6, budgetId: null }),
+    );
     expect(diff).toMatchObject({ model: { from: "local_chat", to: "big" }, maxToolRounds: { from: 4, to: 6 } });
     expect(await db.route.count({ where: { isDefault: true } })).toBe(1);
     await db.$transaction((t) => updateEndpoint(t, { id: local.id, enabled: false }));
@@ -92,10 +132,18 @@ describe("routes", () => {
     const big = await db.modelEndpoint.findUniqueOrThrow({ where: { name: "big" } });
     const conv = await db.conversation.findFirstOrThrow();
     const before = await snapshot();
-    await expect(db.$transaction((t) => setRoute(t, { conversationId: conv.id, modelEndpointId: local.id }))).rejects.toThrow(/is disabled/);
-    await expect(db.$transaction((t) => setRoute(t, { conversationId: "nope", modelEndpointId: big.id }))).rejects.toMatchObject({ code: "NOT_FOUND" });
-    await expect(db.$transaction((t) => setRoute(t, { conversationId: conv.id, modelEndpointId: big.id, budgetId: "nope" }))).rejects.toMatchObject({ code: "NOT_FOUND" });
-    await expect(db.$transaction((t) => setRoute(t, { conversationId: conv.id, modelEndpointId: big.id, maxToolRounds: 99 }))).rejects.toBeInstanceOf(ZodError);
+    await expect(
+      db.$transaction((t) => setRoute(t, { conversationId: conv.id, modelEndpointId: local.id })),
+    ).rejects.toThrow(/is disabled/);
+    await expect(
+      db.$transaction((t) => setRoute(t, { conversationId: "nope", modelEndpointId: big.id })),
+    ).rejects.toMatchObject({ code: "NOT_FOUND" });
+    await expect(
+      db.$transaction((t) => setRoute(t, { conversationId: conv.id, modelEndpointId: big.id, budgetId: "nope" })),
+    ).rejects.toMatchObject({ code: "NOT_FOUND" });
+    await expect(
+      db.$transaction((t) => setRoute(t, { conversationId: conv.id, modelEndpointId: big.id, maxToolRounds: 99 })),
+    ).rejects.toBeInstanceOf(ZodError);
     expect(await snapshot()).toEqual(before);
   });
 
@@ -104,16 +152,25 @@ describe("routes", () => {
     await db.$transaction((t) => updateEndpoint(t, { id: local.id, enabled: true }));
     const conv = await db.conversation.findFirstOrThrow();
     const budget = await db.tokenBudget.findFirstOrThrow({ where: { scope: "DEFAULT" } });
-    const created = await db.$transaction((t) => setRoute(t, { conversationId: conv.id, modelEndpointId: local.id, maxToolRounds: 2, budgetId: budget.id }));
+    const created = await db.$transaction((t) =>
+      setRoute(t, { conversationId: conv.id, modelEndpointId: local.id, maxToolRounds: 2, budgetId: budget.id }),
+    );
     expect(created.result.scope).toBe(conv.conversationId);
-    expect(created.diff).toMatchObject({ model: { from: null, to: "local_chat" }, budget: { from: null, to: "DEFAULT" } });
-    const again = await db.$transaction((t) => setRoute(t, { conversationId: conv.id, modelEndpointId: local.id, maxToolRounds: 2, budgetId: budget.id }));
+    expect(created.diff).toMatchObject({
+      model: { from: null, to: "local_chat" },
+      budget: { from: null, to: "DEFAULT" },
+    });
+    const again = await db.$transaction((t) =>
+      setRoute(t, { conversationId: conv.id, modelEndpointId: local.id, maxToolRounds: 2, budgetId: budget.id }),
+    );
     expect(again.result.id).toBe(created.result.id);
     expect(again.diff).toEqual({});
 
     await expect(db.$transaction((t) => deleteEndpoint(t, local.id))).rejects.toThrow(/serves 1 conversation route/);
     const defaultRoute = await db.route.findFirstOrThrow({ where: { isDefault: true } });
-    await expect(db.$transaction((t) => deleteRoute(t, defaultRoute.id))).rejects.toThrow(/default route cannot be deleted/);
+    await expect(db.$transaction((t) => deleteRoute(t, defaultRoute.id))).rejects.toThrow(
+      /default route cannot be deleted/,
+    );
 
     const deleted = await db.$transaction((t) => deleteRoute(t, created.result.id));
     expect(deleted.diff).toEqual({ model: { from: "local_chat", to: null } });

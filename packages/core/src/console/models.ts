@@ -41,7 +41,8 @@ export const apiKeyEnvSchema = z
     if (!ENV_VAR_NAME.test(name)) {
       ctx.addIssue({
         code: "custom",
-        message: "must be the name of an env var holding the key, like LOCAL_MODEL_API_KEY or ${LOCAL_MODEL_API_KEY} (upper-case letters, digits, _); the key itself is never stored",
+        message:
+          "must be the name of an env var holding the key, like LOCAL_MODEL_API_KEY or ${LOCAL_MODEL_API_KEY} (upper-case letters, digits, _); the key itself is never stored",
       });
       return z.NEVER;
     }
@@ -50,11 +51,21 @@ export const apiKeyEnvSchema = z
 
 const endpointFields = {
   kind: z.enum(["OPENAI_COMPATIBLE"], { error: 'must be "OPENAI_COMPATIBLE"' }).default("OPENAI_COMPATIBLE"),
-  baseUrl: z.url({ protocol: /^https?$/, hostname: /./, error: "must be an http(s) URL, e.g. http://127.0.0.1:3300/v1" }).max(500),
+  baseUrl: z
+    .url({ protocol: /^https?$/, hostname: /./, error: "must be an http(s) URL, e.g. http://127.0.0.1:3300/v1" })
+    .max(500),
   model: z.string().trim().min(1, { error: "must not be empty" }).max(200, { error: "at most 200 characters" }),
   apiKeyEnv: apiKeyEnvSchema.nullable().default(null),
-  timeoutMs: z.number({ error: "must be a number" }).int({ error: "must be a whole number" }).min(100, { error: "at least 100 ms" }).max(600_000, { error: "at most 600000 ms (10 minutes)" }),
-  maxConcurrency: z.number({ error: "must be a number" }).int({ error: "must be a whole number" }).min(1, { error: "at least 1" }).max(1_000, { error: "at most 1000" }),
+  timeoutMs: z
+    .number({ error: "must be a number" })
+    .int({ error: "must be a whole number" })
+    .min(100, { error: "at least 100 ms" })
+    .max(600_000, { error: "at most 600000 ms (10 minutes)" }),
+  maxConcurrency: z
+    .number({ error: "must be a number" })
+    .int({ error: "must be a whole number" })
+    .min(1, { error: "at least 1" })
+    .max(1_000, { error: "at most 1000" }),
   enabled: z.boolean(),
 };
 
@@ -80,7 +91,11 @@ export const endpointUpdateSchema = z.strictObject({
 });
 export type EndpointUpdate = z.input<typeof endpointUpdateSchema>;
 
-const maxToolRounds = z.number({ error: "must be a number" }).int({ error: "must be a whole number" }).min(0, { error: "at least 0" }).max(20, { error: "at most 20" });
+const maxToolRounds = z
+  .number({ error: "must be a number" })
+  .int({ error: "must be a whole number" })
+  .min(0, { error: "at least 0" })
+  .max(20, { error: "at most 20" });
 
 export const routeSetSchema = z.strictObject({
   /** null = the default route; else a Conversation row id. */
@@ -111,12 +126,23 @@ export async function listModels(db: Db | Tx) {
     }),
     // For the route picker: conversations without a route of their own first would be nicer, but
     // the list is short in practice (groups the robot is in); capped all the same.
-    db.conversation.findMany({ orderBy: [{ title: "asc" }, { conversationId: "asc" }], take: 500, select: { id: true, conversationId: true, title: true, status: true } }),
-    db.tokenBudget.findMany({ orderBy: [{ scope: "asc" }, { subject: "asc" }], select: { id: true, scope: true, subject: true } }),
+    db.conversation.findMany({
+      orderBy: [{ title: "asc" }, { conversationId: "asc" }],
+      take: 500,
+      select: { id: true, conversationId: true, title: true, status: true },
+    }),
+    db.tokenBudget.findMany({
+      orderBy: [{ scope: "asc" }, { subject: "asc" }],
+      select: { id: true, scope: true, subject: true },
+    }),
   ]);
   const defaultRoute = routes.find((r) => r.isDefault && !r.conversationId) ?? null;
   return {
-    endpoints: endpoints.map(({ _count, ...e }) => ({ ...e, routeCount: _count.routes, isDefault: defaultRoute?.modelEndpointId === e.id })),
+    endpoints: endpoints.map(({ _count, ...e }) => ({
+      ...e,
+      routeCount: _count.routes,
+      isDefault: defaultRoute?.modelEndpointId === e.id,
+    })),
     defaultRoute,
     conversationRoutes: routes.filter((r) => r.conversationId !== null),
     conversations,
@@ -131,11 +157,17 @@ export async function createEndpoint(tx: Tx, input: EndpointCreate): Promise<Cha
   }
   const created = await tx.modelEndpoint.create({ data, select: { id: true, name: true } });
   const { name: _name, ...fields } = data;
-  return { result: created, diff: diffFields(null, Object.fromEntries(Object.entries(fields).filter(([, v]) => v !== null))) };
+  return {
+    result: created,
+    diff: diffFields(null, Object.fromEntries(Object.entries(fields).filter(([, v]) => v !== null))),
+  };
 }
 
 async function defaultRouteOf(tx: Tx) {
-  return tx.route.findFirst({ where: { isDefault: true, conversationId: null }, select: { id: true, modelEndpointId: true } });
+  return tx.route.findFirst({
+    where: { isDefault: true, conversationId: null },
+    select: { id: true, modelEndpointId: true },
+  });
 }
 
 export async function updateEndpoint(tx: Tx, input: EndpointUpdate): Promise<Change<{ id: string; name: string }>> {
@@ -144,24 +176,39 @@ export async function updateEndpoint(tx: Tx, input: EndpointUpdate): Promise<Cha
   if (!before) throw new ConsoleError("NOT_FOUND", "No such model endpoint (it may have been deleted).");
   if (patch.enabled === false && before.enabled) {
     if ((await defaultRouteOf(tx))?.modelEndpointId === id) {
-      throw new ConsoleError("PRECONDITION_FAILED", `"${before.name}" serves the default route: point the default route at another endpoint before disabling it.`);
+      throw new ConsoleError(
+        "PRECONDITION_FAILED",
+        `"${before.name}" serves the default route: point the default route at another endpoint before disabling it.`,
+      );
     }
   }
   const current = Object.fromEntries(ENDPOINT_FIELDS.map((k) => [k, before[k]]));
-  const diff = diffFields(current, { ...current, ...Object.fromEntries(Object.entries(patch).filter(([, v]) => v !== undefined)) });
+  const diff = diffFields(current, {
+    ...current,
+    ...Object.fromEntries(Object.entries(patch).filter(([, v]) => v !== undefined)),
+  });
   if (Object.keys(diff).length > 0) await tx.modelEndpoint.update({ where: { id }, data: patch });
   return { result: { id, name: before.name }, diff };
 }
 
 export async function deleteEndpoint(tx: Tx, id: string): Promise<Change<{ id: string; name: string }>> {
-  const before = await tx.modelEndpoint.findUnique({ where: { id }, include: { routes: { select: { isDefault: true, conversationId: true } } } });
+  const before = await tx.modelEndpoint.findUnique({
+    where: { id },
+    include: { routes: { select: { isDefault: true, conversationId: true } } },
+  });
   if (!before) throw new ConsoleError("NOT_FOUND", "No such model endpoint (it may have been deleted).");
   if (before.routes.some((r) => r.isDefault && !r.conversationId)) {
-    throw new ConsoleError("PRECONDITION_FAILED", `"${before.name}" serves the default route: point the default route at another endpoint before deleting it.`);
+    throw new ConsoleError(
+      "PRECONDITION_FAILED",
+      `"${before.name}" serves the default route: point the default route at another endpoint before deleting it.`,
+    );
   }
   const routed = before.routes.filter((r) => r.conversationId).length;
   if (routed > 0) {
-    throw new ConsoleError("PRECONDITION_FAILED", `"${before.name}" serves ${routed} conversation route${routed === 1 ? "" : "s"}: delete or re-route ${routed === 1 ? "it" : "them"} first.`);
+    throw new ConsoleError(
+      "PRECONDITION_FAILED",
+      `"${before.name}" serves ${routed} conversation route${routed === 1 ? "" : "s"}: delete or re-route ${routed === 1 ? "it" : "them"} first.`,
+    );
   }
   await tx.modelEndpoint.delete({ where: { id } });
   const fields = Object.fromEntries(ENDPOINT_FIELDS.map((k) => [k, before[k]]));
@@ -174,9 +221,13 @@ export async function deleteEndpoint(tx: Tx, id: string): Promise<Change<{ id: s
  */
 export async function setRoute(tx: Tx, input: RouteSet): Promise<Change<{ id: string; scope: string }>> {
   const data = routeSetSchema.parse(input);
-  const endpoint = await tx.modelEndpoint.findUnique({ where: { id: data.modelEndpointId }, select: { name: true, enabled: true } });
+  const endpoint = await tx.modelEndpoint.findUnique({
+    where: { id: data.modelEndpointId },
+    select: { name: true, enabled: true },
+  });
   if (!endpoint) throw new ConsoleError("NOT_FOUND", "No such model endpoint (it may have been deleted).");
-  if (!endpoint.enabled) throw new ConsoleError("PRECONDITION_FAILED", `"${endpoint.name}" is disabled: enable it before routing to it.`);
+  if (!endpoint.enabled)
+    throw new ConsoleError("PRECONDITION_FAILED", `"${endpoint.name}" is disabled: enable it before routing to it.`);
   let budget: { scope: string; subject: string } | null = null;
   if (data.budgetId) {
     budget = await tx.tokenBudget.findUnique({ where: { id: data.budgetId }, select: { scope: true, subject: true } });
@@ -184,7 +235,10 @@ export async function setRoute(tx: Tx, input: RouteSet): Promise<Change<{ id: st
   }
   let scope = "default";
   if (data.conversationId) {
-    const conversation = await tx.conversation.findUnique({ where: { id: data.conversationId }, select: { conversationId: true } });
+    const conversation = await tx.conversation.findUnique({
+      where: { id: data.conversationId },
+      select: { conversationId: true },
+    });
     if (!conversation) throw new ConsoleError("NOT_FOUND", "No such conversation.");
     scope = conversation.conversationId;
   }
@@ -192,25 +246,40 @@ export async function setRoute(tx: Tx, input: RouteSet): Promise<Change<{ id: st
     where: data.conversationId ? { conversationId: data.conversationId } : { isDefault: true, conversationId: null },
     include: { modelEndpoint: { select: { name: true } }, budget: { select: { scope: true, subject: true } } },
   });
-  const label = (b: { scope: string; subject: string } | null) => (b ? `${b.scope}${b.subject ? ` ${b.subject}` : ""}` : null);
+  const label = (b: { scope: string; subject: string } | null) =>
+    b ? `${b.scope}${b.subject ? ` ${b.subject}` : ""}` : null;
   const diff = diffFields(
-    existing ? { model: existing.modelEndpoint.name, maxToolRounds: existing.maxToolRounds, budget: label(existing.budget) } : null,
+    existing
+      ? { model: existing.modelEndpoint.name, maxToolRounds: existing.maxToolRounds, budget: label(existing.budget) }
+      : null,
     { model: endpoint.name, maxToolRounds: data.maxToolRounds, budget: label(budget) },
   );
   const fields = { modelEndpointId: data.modelEndpointId, maxToolRounds: data.maxToolRounds, budgetId: data.budgetId };
   const route = existing
     ? await tx.route.update({ where: { id: existing.id }, data: fields, select: { id: true } })
-    : await tx.route.create({ data: { ...fields, isDefault: data.conversationId === null, conversationId: data.conversationId }, select: { id: true } });
+    : await tx.route.create({
+        data: { ...fields, isDefault: data.conversationId === null, conversationId: data.conversationId },
+        select: { id: true },
+      });
   return { result: { id: route.id, scope }, diff };
 }
 
 /** Deletes a conversation's route (the conversation falls back to the default route). */
 export async function deleteRoute(tx: Tx, id: string): Promise<Change<{ id: string; scope: string }>> {
-  const route = await tx.route.findUnique({ where: { id }, include: { conversation: { select: { conversationId: true } }, modelEndpoint: { select: { name: true } } } });
+  const route = await tx.route.findUnique({
+    where: { id },
+    include: { conversation: { select: { conversationId: true } }, modelEndpoint: { select: { name: true } } },
+  });
   if (!route) throw new ConsoleError("NOT_FOUND", "No such route (it may have been deleted).");
   if (!route.conversation) {
-    throw new ConsoleError("PRECONDITION_FAILED", "The default route cannot be deleted: every conversation without its own route uses it. Point it at another endpoint instead.");
+    throw new ConsoleError(
+      "PRECONDITION_FAILED",
+      "The default route cannot be deleted: every conversation without its own route uses it. Point it at another endpoint instead.",
+    );
   }
   await tx.route.delete({ where: { id } });
-  return { result: { id, scope: route.conversation.conversationId }, diff: { model: { from: route.modelEndpoint.name, to: null } } };
+  return {
+    result: { id, scope: route.conversation.conversationId },
+    diff: { model: { from: route.modelEndpoint.name, to: null } },
+  };
 }

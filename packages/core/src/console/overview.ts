@@ -40,7 +40,15 @@ export interface HourBucket {
 
 export interface Overview {
   now: Date;
-  safeMode: { active: boolean; level: SafeModeLevel; message: string | null; reason: string | null; since: Date | null; expiresAt: Date | null; actorName: string | null };
+  safeMode: {
+    active: boolean;
+    level: SafeModeLevel;
+    message: string | null;
+    reason: string | null;
+    since: Date | null;
+    expiresAt: Date | null;
+    actorName: string | null;
+  };
   config: {
     latest: { revision: number; at: Date; summary: string; actorName: string } | null;
     replicas: OverviewReplica[];
@@ -54,7 +62,15 @@ export interface Overview {
    * Budgets with a daily limit and today's usage. A DEFAULT budget is counted per conversation and
    * per user (limits/budget.ts): it shows its busiest subject (`subject`, `subjectScope`) today.
    */
-  budgets: { scope: BudgetScope; subject: string; subjectScope: BudgetScope; limit: number; used: number; reserved: number; requests: number }[];
+  budgets: {
+    scope: BudgetScope;
+    subject: string;
+    subjectScope: BudgetScope;
+    limit: number;
+    used: number;
+    reserved: number;
+    requests: number;
+  }[];
 }
 
 /** Start of the 24 hourly buckets ending with the current hour. */
@@ -69,14 +85,21 @@ export function utcDay(now: Date): Date {
   return new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), now.getUTCDate()));
 }
 
-export async function getOverview(db: Db | Tx, now = new Date(), opts: { staleAfterMs?: number; topSkills?: number } = {}): Promise<Overview> {
+export async function getOverview(
+  db: Db | Tx,
+  now = new Date(),
+  opts: { staleAfterMs?: number; topSkills?: number } = {},
+): Promise<Overview> {
   const staleAfterMs = opts.staleAfterMs ?? HEARTBEAT_STALE_MS;
   const since = windowStart(now);
   const today = utcDay(now);
 
   const [state, latest, instances, inboundRows, skillRows, top, budgets, usage] = await Promise.all([
     db.safeModeState.findUnique({ where: { id: 1 }, include: { currentEvent: true } }),
-    db.configRevision.findFirst({ orderBy: { id: "desc" }, select: { id: true, createdAt: true, summary: true, actorName: true } }),
+    db.configRevision.findFirst({
+      orderBy: { id: "desc" },
+      select: { id: true, createdAt: true, summary: true, actorName: true },
+    }),
     db.runtimeInstance.findMany({ orderBy: [{ hostname: "asc" }, { startedAt: "asc" }] }),
     db.$queryRaw<{ hour: Date; status: string; n: bigint }[]>`
       SELECT date_trunc('hour', "receivedAt") AS hour, status::text AS status, count(*) AS n
@@ -90,7 +113,10 @@ export async function getOverview(db: Db | Tx, now = new Date(), opts: { staleAf
              count(*) FILTER (WHERE outcome IN ('ERROR', 'TIMEOUT')) AS errors
       FROM "SkillInvocation" WHERE "createdAt" >= ${since}
       GROUP BY 1 ORDER BY calls DESC, "skillKey" ASC LIMIT ${opts.topSkills ?? 5}`,
-    db.tokenBudget.findMany({ orderBy: [{ scope: "asc" }, { subject: "asc" }], select: { scope: true, subject: true, dailyTokens: true } }),
+    db.tokenBudget.findMany({
+      orderBy: [{ scope: "asc" }, { subject: "asc" }],
+      select: { scope: true, subject: true, dailyTokens: true },
+    }),
     db.usageCounter.findMany({ where: { window: "DAY", windowStart: today } }),
   ]);
 
@@ -159,13 +185,20 @@ export async function getOverview(db: Db | Tx, now = new Date(), opts: { staleAf
     now,
     safeMode,
     config: {
-      latest: latest ? { revision: latest.id, at: latest.createdAt, summary: latest.summary, actorName: latest.actorName } : null,
+      latest: latest
+        ? { revision: latest.id, at: latest.createdAt, summary: latest.summary, actorName: latest.actorName }
+        : null,
       replicas,
       online: replicas.filter((r) => r.online).length,
       upToDate: replicas.filter((r) => r.upToDate).length,
     },
     last24h: { since, totals, hourly },
-    topSkills: top.map((t) => ({ skillKey: t.skillKey, calls: Number(t.calls), denied: Number(t.denied), errors: Number(t.errors) })),
+    topSkills: top.map((t) => ({
+      skillKey: t.skillKey,
+      calls: Number(t.calls),
+      denied: Number(t.denied),
+      errors: Number(t.errors),
+    })),
     budgets: budgets
       .filter((b) => b.dailyTokens !== null)
       .map((b) => {
@@ -175,7 +208,10 @@ export async function getOverview(db: Db | Tx, now = new Date(), opts: { staleAf
           const own = new Set(budgets.map((x) => `${x.scope}:${x.subject}`));
           u = usage
             .filter((c) => (c.scope === "CONVERSATION" || c.scope === "USER") && !own.has(`${c.scope}:${c.subject}`))
-            .reduce<(typeof usage)[number] | undefined>((m, c) => (!m || c.tokensUsed + c.tokensReserved > m.tokensUsed + m.tokensReserved ? c : m), undefined);
+            .reduce<(typeof usage)[number] | undefined>(
+              (m, c) => (!m || c.tokensUsed + c.tokensReserved > m.tokensUsed + m.tokensReserved ? c : m),
+              undefined,
+            );
         }
         return {
           scope: b.scope,

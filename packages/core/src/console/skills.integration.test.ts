@@ -24,13 +24,16 @@ afterAll(async () => {
   await tdb?.drop();
 });
 
-const tx = <T>(fn: Parameters<Db["$transaction"]>[0] extends (tx: infer X) => Promise<unknown> ? (tx: X) => Promise<T> : never) => db.$transaction(fn);
+const tx = <T>(
+  fn: Parameters<Db["$transaction"]>[0] extends (tx: infer X) => Promise<unknown> ? (tx: X) => Promise<T> : never,
+) => db.$transaction(fn);
 const refusal = async (p: Promise<unknown>) => {
   const err = await p.catch((e: unknown) => e);
   expect(err).toBeInstanceOf(SkillError);
   return err as SkillError;
 };
-const check = (skillKey: string, conversationId = DEMO_CONVERSATION_ID, userId = "u-alice") => explainSkillAccess(db, { skillKey, conversationId, userId });
+const check = (skillKey: string, conversationId = DEMO_CONVERSATION_ID, userId = "u-alice") =>
+  explainSkillAccess(db, { skillKey, conversationId, userId });
 
 describe("updateSkill", () => {
   it("toggles enabled with a field diff, and the next decision follows", async () => {
@@ -40,7 +43,13 @@ describe("updateSkill", () => {
     expect(change.summary).toBe('Skill "kb.search": enabled true -> false');
     const why = await check("kb.search");
     expect(why.outcome).toBe("deny");
-    expect(why.reasons).toEqual([{ code: "skill.disabled", explanation: 'The skill "kb.search" is disabled.', userSees: 'The skill "kb.search" is disabled.' }]);
+    expect(why.reasons).toEqual([
+      {
+        code: "skill.disabled",
+        explanation: 'The skill "kb.search" is disabled.',
+        userSees: 'The skill "kb.search" is disabled.',
+      },
+    ]);
     expect(why.summary).toBe(`No: user u-alice cannot use "kb.search" in ${DEMO_CONVERSATION_ID}.`);
     await tx((t) => updateSkill(t, { key: "kb.search", enabled: true }));
   });
@@ -63,7 +72,9 @@ describe("updateSkill", () => {
     expect((await check("ticket.create")).outcome).toBe("allow");
     await tx((t) => updateSkill(t, { key: "ticket.create", requiresApproval: true, enabled: false }));
 
-    expect((await refusal(tx((t) => updateSkill(t, { key: "kb.search", requiresApproval: true })))).message).toMatch(/READ skill/);
+    expect((await refusal(tx((t) => updateSkill(t, { key: "kb.search", requiresApproval: true })))).message).toMatch(
+      /READ skill/,
+    );
   });
 
   it("refuses unknown skills, no-ops, empty changes and bad environments, writing nothing", async () => {
@@ -71,22 +82,38 @@ describe("updateSkill", () => {
     expect((await refusal(tx((t) => updateSkill(t, { key: "nope", enabled: true })))).code).toBe("NOT_FOUND");
     expect((await refusal(tx((t) => updateSkill(t, { key: "kb.search", enabled: true })))).code).toBe("CONFLICT");
     expect((await refusal(tx((t) => updateSkill(t, { key: "kb.search" })))).message).toMatch(/nothing to change/);
-    expect((await refusal(tx((t) => updateSkill(t, { key: "kb.search", environments: [] })))).message).toMatch(/at least one environment/);
-    expect((await refusal(tx((t) => updateSkill(t, { key: "kb.search", environments: ["DEV" as "TEST"] })))).message).toMatch(/TEST and\/or PROD/);
+    expect((await refusal(tx((t) => updateSkill(t, { key: "kb.search", environments: [] })))).message).toMatch(
+      /at least one environment/,
+    );
+    expect(
+      (await refusal(tx((t) => updateSkill(t, { key: "kb.search", environments: ["DEV" as "TEST"] })))).message,
+    ).toMatch(/TEST and\/or PROD/);
     expect(await db.skill.findMany({ orderBy: { key: "asc" } })).toEqual(before);
   });
 });
 
 describe("skill rules", () => {
   it("a conversation ALLOW makes an allowlist; a user DENY wins; removing restores", async () => {
-    const allow = await tx((t) => addSkillRule(t, { skillKey: "kb.search", scope: "CONVERSATION", subject: "cid-prod", effect: "ALLOW", note: "prod only" }));
+    const allow = await tx((t) =>
+      addSkillRule(t, {
+        skillKey: "kb.search",
+        scope: "CONVERSATION",
+        subject: "cid-prod",
+        effect: "ALLOW",
+        note: "prod only",
+      }),
+    );
     expect(allow.summary).toBe('Skill "kb.search": rule added (ALLOW conversation cid-prod)');
     const notListed = await check("kb.search");
     expect(notListed.reasons.map((r) => r.code)).toEqual(["rule.not_allowlisted.conversation"]);
-    expect(notListed.reasons[0]!.explanation).toBe(`"kb.search" has ALLOW rules for some conversations (an allowlist), and ${DEMO_CONVERSATION_ID} is not on it.`);
+    expect(notListed.reasons[0]!.explanation).toBe(
+      `"kb.search" has ALLOW rules for some conversations (an allowlist), and ${DEMO_CONVERSATION_ID} is not on it.`,
+    );
     expect((await check("kb.search", "cid-prod")).outcome).toBe("allow");
 
-    const deny = await tx((t) => addSkillRule(t, { skillKey: "kb.search", scope: "USER", subject: "u-mallory", effect: "DENY" }));
+    const deny = await tx((t) =>
+      addSkillRule(t, { skillKey: "kb.search", scope: "USER", subject: "u-mallory", effect: "DENY" }),
+    );
     const denied = await check("kb.search", "cid-prod", "u-mallory");
     expect(denied.reasons.map((r) => r.code)).toEqual(["rule.deny.user"]);
     expect(denied.reasons[0]!.userSees).toBe('The skill "kb.search" is denied for you by a rule.');
@@ -111,18 +138,32 @@ describe("skill rules", () => {
   });
 
   it("validates scope/subject, refuses duplicates and contradictions, unknown skills and rules", async () => {
-    const bad = async (input: Parameters<typeof addSkillRule>[1]) => (await refusal(tx((t) => addSkillRule(t, input)))).message;
-    expect(await bad({ skillKey: "help", scope: "GLOBAL", subject: "x", effect: "DENY" })).toMatch(/GLOBAL rule has no subject/);
-    expect(await bad({ skillKey: "help", scope: "CONVERSATION", subject: " ", effect: "DENY" })).toMatch(/conversation's id/);
+    const bad = async (input: Parameters<typeof addSkillRule>[1]) =>
+      (await refusal(tx((t) => addSkillRule(t, input)))).message;
+    expect(await bad({ skillKey: "help", scope: "GLOBAL", subject: "x", effect: "DENY" })).toMatch(
+      /GLOBAL rule has no subject/,
+    );
+    expect(await bad({ skillKey: "help", scope: "CONVERSATION", subject: " ", effect: "DENY" })).toMatch(
+      /conversation's id/,
+    );
     expect(await bad({ skillKey: "help", scope: "USER", effect: "ALLOW" })).toMatch(/user's DingTalk id/);
     expect(await bad({ skillKey: "help", scope: "USER", subject: "two words", effect: "ALLOW" })).toMatch(/no spaces/);
-    expect(await bad({ skillKey: "help", scope: "ROOM" as "USER", subject: "x", effect: "ALLOW" })).toMatch(/scope must be/);
-    expect(await bad({ skillKey: "help", scope: "USER", subject: "x", effect: "MAYBE" as "ALLOW" })).toMatch(/effect must be/);
-    expect((await refusal(tx((t) => addSkillRule(t, { skillKey: "nope", scope: "USER", subject: "x", effect: "ALLOW" })))).code).toBe("NOT_FOUND");
+    expect(await bad({ skillKey: "help", scope: "ROOM" as "USER", subject: "x", effect: "ALLOW" })).toMatch(
+      /scope must be/,
+    );
+    expect(await bad({ skillKey: "help", scope: "USER", subject: "x", effect: "MAYBE" as "ALLOW" })).toMatch(
+      /effect must be/,
+    );
+    expect(
+      (await refusal(tx((t) => addSkillRule(t, { skillKey: "nope", scope: "USER", subject: "x", effect: "ALLOW" }))))
+        .code,
+    ).toBe("NOT_FOUND");
 
     const rule = await tx((t) => addSkillRule(t, { skillKey: "help", scope: "USER", subject: "u1", effect: "ALLOW" }));
     expect(await bad({ skillKey: "help", scope: "USER", subject: "u1", effect: "ALLOW" })).toMatch(/exists already/);
-    expect(await bad({ skillKey: "help", scope: "USER", subject: "u1", effect: "DENY" })).toMatch(/ALLOW rule for this subject exists; remove it first/);
+    expect(await bad({ skillKey: "help", scope: "USER", subject: "u1", effect: "DENY" })).toMatch(
+      /ALLOW rule for this subject exists; remove it first/,
+    );
     await tx((t) => removeSkillRule(t, { id: rule.id }));
     expect((await refusal(tx((t) => removeSkillRule(t, { id: rule.id })))).code).toBe("NOT_FOUND");
     expect(await db.skillRule.count()).toBe(0);
@@ -138,7 +179,11 @@ describe("explainSkillAccess", () => {
     expect((await check("kb.search", "cid-pending")).reasons.map((r) => r.code)).toEqual(["conversation.pending"]);
     expect((await check("no.such")).reasons.map((r) => r.code)).toEqual(["skill.unknown"]);
 
-    const on = await setSafeMode(db, { type: "CLI", name: "test" }, { active: true, level: "READ_ONLY", reason: "test" });
+    const on = await setSafeMode(
+      db,
+      { type: "CLI", name: "test" },
+      { active: true, level: "READ_ONLY", reason: "test" },
+    );
     await tx((t) => updateSkill(t, { key: "ticket.create", enabled: true }));
     const write = await check("ticket.create");
     expect(write.revision).toBe(on.revision); // updateSkill alone bumps nothing: the console wraps it in configMutation
@@ -150,7 +195,11 @@ describe("explainSkillAccess", () => {
   });
 
   it("refuses empty inputs", async () => {
-    expect((await refusal(explainSkillAccess(db, { skillKey: "kb.search", conversationId: " ", userId: "u" }))).message).toMatch(/conversation id/);
-    expect((await refusal(explainSkillAccess(db, { skillKey: "kb.search", conversationId: "c", userId: "" }))).message).toMatch(/user's DingTalk id/);
+    expect(
+      (await refusal(explainSkillAccess(db, { skillKey: "kb.search", conversationId: " ", userId: "u" }))).message,
+    ).toMatch(/conversation id/);
+    expect(
+      (await refusal(explainSkillAccess(db, { skillKey: "kb.search", conversationId: "c", userId: "" }))).message,
+    ).toMatch(/user's DingTalk id/);
   });
 });

@@ -34,16 +34,28 @@ function parse<S extends z.ZodType>(schema: S, input: unknown): z.output<S> {
   return parsed.data;
 }
 
-const skillKey = z.string({ error: "skillKey is required" }).trim().min(1, { error: "skillKey is required" }).max(100, { error: "skillKey is too long" });
+const skillKey = z
+  .string({ error: "skillKey is required" })
+  .trim()
+  .min(1, { error: "skillKey is required" })
+  .max(100, { error: "skillKey is too long" });
 
 /** One skill with its rules (newest first), for the detail view. */
 export async function getSkill(db: Db | Tx, key: string) {
   const skill = await db.skill.findUnique({
     where: { key },
-    include: { rules: { orderBy: [{ scope: "asc" }, { createdAt: "desc" }], select: { id: true, scope: true, subject: true, effect: true, note: true, createdAt: true } } },
+    include: {
+      rules: {
+        orderBy: [{ scope: "asc" }, { createdAt: "desc" }],
+        select: { id: true, scope: true, subject: true, effect: true, note: true, createdAt: true },
+      },
+    },
   });
   if (!skill) throw new SkillError("NOT_FOUND", `There is no skill "${key}".`);
-  const requiresFlag = typeof (skill.settings as { requiresFlag?: unknown } | null)?.requiresFlag === "string" ? (skill.settings as { requiresFlag: string }).requiresFlag : null;
+  const requiresFlag =
+    typeof (skill.settings as { requiresFlag?: unknown } | null)?.requiresFlag === "string"
+      ? (skill.settings as { requiresFlag: string }).requiresFlag
+      : null;
   const { settings: _settings, ...rest } = skill;
   return { ...rest, requiresFlag };
 }
@@ -82,17 +94,29 @@ export async function updateSkill(tx: Tx, input: SkillUpdate): Promise<SkillChan
   // decide: READ skills never wait for an approver, DESTRUCTIVE ones always do; the flag only
   // means something for WRITE skills, so refuse a setting that would not do what it says.
   if (change.requiresApproval !== undefined && change.requiresApproval !== before.requiresApproval) {
-    if (before.riskClass === "READ") throw new SkillError("BAD_REQUEST", `"${key}" is a READ skill: read skills never need approval.`);
+    if (before.riskClass === "READ")
+      throw new SkillError("BAD_REQUEST", `"${key}" is a READ skill: read skills never need approval.`);
     if (before.riskClass === "DESTRUCTIVE" && !change.requiresApproval) {
-      throw new SkillError("BAD_REQUEST", `"${key}" is DESTRUCTIVE: destructive skills always need an approver's grant.`);
+      throw new SkillError(
+        "BAD_REQUEST",
+        `"${key}" is DESTRUCTIVE: destructive skills always need an approver's grant.`,
+      );
     }
   }
-  const environments = change.environments ? [...SKILL_ENVIRONMENTS].filter((e) => change.environments!.includes(e)) : undefined;
+  const environments = change.environments
+    ? [...SKILL_ENVIRONMENTS].filter((e) => change.environments!.includes(e))
+    : undefined;
   const was = { enabled: before.enabled, requiresApproval: before.requiresApproval, environments: before.environments };
   const diff = diffFields(was, { ...was, ...change, ...(environments ? { environments } : {}) });
-  if (Object.keys(diff).length === 0) throw new SkillError("CONFLICT", `Nothing changed: "${key}" already has these settings.`);
-  const after = await tx.skill.update({ where: { key }, data: { ...change, ...(environments ? { environments } : {}) } });
-  const parts = Object.entries(diff).map(([k, d]) => ("from" in d ? `${k} ${JSON.stringify(d.from)} -> ${JSON.stringify(d.to)}` : k));
+  if (Object.keys(diff).length === 0)
+    throw new SkillError("CONFLICT", `Nothing changed: "${key}" already has these settings.`);
+  const after = await tx.skill.update({
+    where: { key },
+    data: { ...change, ...(environments ? { environments } : {}) },
+  });
+  const parts = Object.entries(diff).map(([k, d]) =>
+    "from" in d ? `${k} ${JSON.stringify(d.from)} -> ${JSON.stringify(d.to)}` : k,
+  );
   return {
     key,
     enabled: after.enabled,
@@ -119,9 +143,12 @@ export const ruleAddSchema = z
     note: z.string().trim().max(200, { error: "the note is too long (200 characters at most)" }).optional(),
   })
   .superRefine((v, ctx) => {
-    if (v.scope === "GLOBAL" && v.subject !== "") ctx.addIssue({ code: "custom", path: ["subject"], message: "a GLOBAL rule has no subject" });
-    if (v.scope === "CONVERSATION" && v.subject === "") ctx.addIssue({ code: "custom", path: ["subject"], message: "give the conversation's id (e.g. cid-demo-group)" });
-    if (v.scope === "USER" && v.subject === "") ctx.addIssue({ code: "custom", path: ["subject"], message: "give the user's DingTalk id (staffId)" });
+    if (v.scope === "GLOBAL" && v.subject !== "")
+      ctx.addIssue({ code: "custom", path: ["subject"], message: "a GLOBAL rule has no subject" });
+    if (v.scope === "CONVERSATION" && v.subject === "")
+      ctx.addIssue({ code: "custom", path: ["subject"], message: "give the conversation's id (e.g. cid-demo-group)" });
+    if (v.scope === "USER" && v.subject === "")
+      ctx.addIssue({ code: "custom", path: ["subject"], message: "give the user's DingTalk id (staffId)" });
   });
 export type RuleAdd = z.input<typeof ruleAddSchema>;
 
@@ -142,7 +169,9 @@ export async function addSkillRule(tx: Tx, input: RuleAdd): Promise<RuleChange> 
   const r = parse(ruleAddSchema, input);
   const skill = await tx.skill.findUnique({ where: { key: r.skillKey }, select: { key: true } });
   if (!skill) throw new SkillError("NOT_FOUND", `There is no skill "${r.skillKey}".`);
-  const existing = await tx.skillRule.findUnique({ where: { skillKey_scope_subject: { skillKey: r.skillKey, scope: r.scope, subject: r.subject } } });
+  const existing = await tx.skillRule.findUnique({
+    where: { skillKey_scope_subject: { skillKey: r.skillKey, scope: r.scope, subject: r.subject } },
+  });
   if (existing) {
     throw new SkillError(
       "CONFLICT",
@@ -157,7 +186,9 @@ export async function addSkillRule(tx: Tx, input: RuleAdd): Promise<RuleChange> 
     skipDuplicates: true,
   });
   if (count === 0) throw new SkillError("CONFLICT", "That rule was just added by someone else.");
-  const row = await tx.skillRule.findUniqueOrThrow({ where: { skillKey_scope_subject: { skillKey: r.skillKey, scope: r.scope, subject: r.subject } } });
+  const row = await tx.skillRule.findUniqueOrThrow({
+    where: { skillKey_scope_subject: { skillKey: r.skillKey, scope: r.scope, subject: r.subject } },
+  });
   return {
     id: row.id,
     skillKey: r.skillKey,
@@ -193,8 +224,16 @@ export async function removeSkillRule(tx: Tx, input: z.input<typeof ruleRemoveSc
 
 export const accessCheckSchema = z.strictObject({
   skillKey,
-  conversationId: z.string().trim().min(1, { error: "give a conversation id" }).max(128, { error: "the conversation id is too long" }),
-  userId: z.string().trim().min(1, { error: "give a user's DingTalk id" }).max(128, { error: "the user id is too long" }),
+  conversationId: z
+    .string()
+    .trim()
+    .min(1, { error: "give a conversation id" })
+    .max(128, { error: "the conversation id is too long" }),
+  userId: z
+    .string()
+    .trim()
+    .min(1, { error: "give a user's DingTalk id" })
+    .max(128, { error: "the user id is too long" }),
 });
 export type AccessCheck = z.input<typeof accessCheckSchema>;
 
@@ -209,7 +248,13 @@ export interface AccessExplanation {
   at: Date;
   facts: {
     conversation: { known: boolean; status: string | null; environment: string | null };
-    skill: { known: boolean; enabled: boolean | null; riskClass: string | null; requiresApproval: boolean | null; environments: string[] };
+    skill: {
+      known: boolean;
+      enabled: boolean | null;
+      riskClass: string | null;
+      requiresApproval: boolean | null;
+      environments: string[];
+    };
     safeMode: string | null;
   };
 }
@@ -217,22 +262,38 @@ export interface AccessExplanation {
 function explain(code: ReasonCode, c: z.output<typeof accessCheckSchema>, env: string | null): string {
   const k = `"${c.skillKey}"`;
   switch (code) {
-    case "conversation.unknown": return `The robot has never seen conversation ${c.conversationId}: unknown conversations are denied (fail closed).`;
-    case "conversation.pending": return `Conversation ${c.conversationId} is pending review: enable it on the Conversations page.`;
-    case "conversation.disabled": return `Conversation ${c.conversationId} is disabled.`;
-    case "safe_mode.maintenance": return "Safe mode is on at MAINTENANCE level: the robot answers nothing but the status message.";
-    case "safe_mode.read_only": return `Safe mode is on at READ_ONLY level: only READ skills run, and ${k} is not one.`;
-    case "skill.unknown": return `There is no skill ${k}.`;
-    case "skill.disabled": return `The skill ${k} is disabled.`;
-    case "skill.environment": return `The skill ${k} is not rolled out to ${env ?? "this"} conversations (see its environments).`;
-    case "rule.deny.global": return `A GLOBAL DENY rule blocks ${k} everywhere.`;
-    case "rule.deny.conversation": return `A DENY rule blocks ${k} in conversation ${c.conversationId}.`;
-    case "rule.deny.user": return `A DENY rule blocks ${k} for user ${c.userId}.`;
-    case "rule.not_allowlisted.conversation": return `${k} has ALLOW rules for some conversations (an allowlist), and ${c.conversationId} is not on it.`;
-    case "rule.not_allowlisted.user": return `${k} has ALLOW rules for some users (an allowlist), and ${c.userId} is not on it.`;
-    case "flag.off": return "A feature flag this needs is off (see Feature flags).";
-    case "budget.exhausted": return "The token budget is used up.";
-    case "approval.required": return `${k} may run, but each call waits for an approver's grant first.`;
+    case "conversation.unknown":
+      return `The robot has never seen conversation ${c.conversationId}: unknown conversations are denied (fail closed).`;
+    case "conversation.pending":
+      return `Conversation ${c.conversationId} is pending review: enable it on the Conversations page.`;
+    case "conversation.disabled":
+      return `Conversation ${c.conversationId} is disabled.`;
+    case "safe_mode.maintenance":
+      return "Safe mode is on at MAINTENANCE level: the robot answers nothing but the status message.";
+    case "safe_mode.read_only":
+      return `Safe mode is on at READ_ONLY level: only READ skills run, and ${k} is not one.`;
+    case "skill.unknown":
+      return `There is no skill ${k}.`;
+    case "skill.disabled":
+      return `The skill ${k} is disabled.`;
+    case "skill.environment":
+      return `The skill ${k} is not rolled out to ${env ?? "this"} conversations (see its environments).`;
+    case "rule.deny.global":
+      return `A GLOBAL DENY rule blocks ${k} everywhere.`;
+    case "rule.deny.conversation":
+      return `A DENY rule blocks ${k} in conversation ${c.conversationId}.`;
+    case "rule.deny.user":
+      return `A DENY rule blocks ${k} for user ${c.userId}.`;
+    case "rule.not_allowlisted.conversation":
+      return `${k} has ALLOW rules for some conversations (an allowlist), and ${c.conversationId} is not on it.`;
+    case "rule.not_allowlisted.user":
+      return `${k} has ALLOW rules for some users (an allowlist), and ${c.userId} is not on it.`;
+    case "flag.off":
+      return "A feature flag this needs is off (see Feature flags).";
+    case "budget.exhausted":
+      return "The token budget is used up.";
+    case "approval.required":
+      return `${k} may run, but each call waits for an approver's grant first.`;
   }
 }
 
@@ -245,7 +306,11 @@ export async function explainSkillAccess(db: Db, input: AccessCheck): Promise<Ac
   const c = parse(accessCheckSchema, input);
   const snapshot = await loadPolicySnapshot(db);
   const now = snapshot.loadedAt;
-  const decision = decide(snapshot, { conversationId: c.conversationId, userId: c.userId, now }, { kind: "skill", skillKey: c.skillKey });
+  const decision = decide(
+    snapshot,
+    { conversationId: c.conversationId, userId: c.userId, now },
+    { kind: "skill", skillKey: c.skillKey },
+  );
   const conversation = snapshot.conversations.get(c.conversationId);
   const skill = snapshot.skills.get(c.skillKey);
   const env = conversation?.environment ?? null;

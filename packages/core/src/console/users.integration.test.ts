@@ -21,7 +21,13 @@ const inAWeek = () => new Date(Date.now() + 7 * 86_400_000);
 beforeEach(async () => {
   await db.session.deleteMany();
   await db.user.deleteMany();
-  for (const [key, role] of [["ada", "ADMIN"], ["bob", "ADMIN"], ["ari", "APPROVER"], ["oli", "OPERATOR"], ["vic", "VIEWER"]] as const) {
+  for (const [key, role] of [
+    ["ada", "ADMIN"],
+    ["bob", "ADMIN"],
+    ["ari", "APPROVER"],
+    ["oli", "OPERATOR"],
+    ["vic", "VIEWER"],
+  ] as const) {
     const u = await db.user.create({ data: { email: `${key}@example.test`, name: key, role } });
     ids[key] = u.id;
     await db.session.create({ data: { sessionToken: `tok-${key}`, userId: u.id, expires: inAWeek() } });
@@ -79,7 +85,11 @@ describe("setUserRole", () => {
   });
 
   it("refuses to demote yourself", async () => {
-    await expectRefused(db.$transaction((tx) => setUserRole(tx, ids.ada!, { userId: ids.ada!, role: "VIEWER" })), "PRECONDITION_FAILED", /yourself/);
+    await expectRefused(
+      db.$transaction((tx) => setUserRole(tx, ids.ada!, { userId: ids.ada!, role: "VIEWER" })),
+      "PRECONDITION_FAILED",
+      /yourself/,
+    );
     expect((await db.user.findUniqueOrThrow({ where: { id: ids.ada } })).role).toBe("ADMIN");
     expect(await sessions("ada")).toBe(1);
   });
@@ -87,7 +97,11 @@ describe("setUserRole", () => {
   it("refuses to demote the last active admin (a disabled admin does not count)", async () => {
     await db.user.update({ where: { id: ids.bob }, data: { disabledAt: new Date() } });
     // The rule is about the target, not who asks (the router already checked the asker is ADMIN).
-    await expectRefused(db.$transaction((tx) => setUserRole(tx, ids.bob!, { userId: ids.ada!, role: "OPERATOR" })), "PRECONDITION_FAILED", /last active admin/);
+    await expectRefused(
+      db.$transaction((tx) => setUserRole(tx, ids.bob!, { userId: ids.ada!, role: "OPERATOR" })),
+      "PRECONDITION_FAILED",
+      /last active admin/,
+    );
     expect((await db.user.findUniqueOrThrow({ where: { id: ids.ada } })).role).toBe("ADMIN");
   });
 
@@ -101,9 +115,19 @@ describe("setUserRole", () => {
   });
 
   it("refuses bad input, an unknown user and a no-op, changing nothing", async () => {
-    await expect(db.$transaction((tx) => setUserRole(tx, ids.ada!, { userId: ids.vic!, role: "ROOT" as never }))).rejects.toThrow(/role must be/);
-    await expectRefused(db.$transaction((tx) => setUserRole(tx, ids.ada!, { userId: "nope", role: "VIEWER" })), "NOT_FOUND", /No such user/);
-    await expectRefused(db.$transaction((tx) => setUserRole(tx, ids.ada!, { userId: ids.vic!, role: "VIEWER" })), "CONFLICT", /already VIEWER/);
+    await expect(
+      db.$transaction((tx) => setUserRole(tx, ids.ada!, { userId: ids.vic!, role: "ROOT" as never })),
+    ).rejects.toThrow(/role must be/);
+    await expectRefused(
+      db.$transaction((tx) => setUserRole(tx, ids.ada!, { userId: "nope", role: "VIEWER" })),
+      "NOT_FOUND",
+      /No such user/,
+    );
+    await expectRefused(
+      db.$transaction((tx) => setUserRole(tx, ids.ada!, { userId: ids.vic!, role: "VIEWER" })),
+      "CONFLICT",
+      /already VIEWER/,
+    );
     expect(await db.session.count()).toBe(5);
   });
 });
@@ -120,9 +144,17 @@ describe("setUserDisabled", () => {
   });
 
   it("refuses to disable yourself or the last active admin", async () => {
-    await expectRefused(db.$transaction((tx) => setUserDisabled(tx, ids.ada!, { userId: ids.ada!, disabled: true })), "PRECONDITION_FAILED", /yourself/);
+    await expectRefused(
+      db.$transaction((tx) => setUserDisabled(tx, ids.ada!, { userId: ids.ada!, disabled: true })),
+      "PRECONDITION_FAILED",
+      /yourself/,
+    );
     await db.$transaction((tx) => setUserDisabled(tx, ids.ada!, { userId: ids.bob!, disabled: true }));
-    await expectRefused(db.$transaction((tx) => setUserDisabled(tx, ids.bob!, { userId: ids.ada!, disabled: true })), "PRECONDITION_FAILED", /last active admin/);
+    await expectRefused(
+      db.$transaction((tx) => setUserDisabled(tx, ids.bob!, { userId: ids.ada!, disabled: true })),
+      "PRECONDITION_FAILED",
+      /last active admin/,
+    );
     expect((await db.user.findUniqueOrThrow({ where: { id: ids.ada } })).disabledAt).toBeNull();
     expect(await sessions("ada")).toBe(1);
   });

@@ -53,7 +53,12 @@ export async function listUsers(db: Db | Tx, input: UserListInput = {}, now = ne
   const where: Prisma.UserWhereInput = {
     ...(q.role ? { role: q.role } : {}),
     ...(q.search
-      ? { OR: [{ name: { contains: q.search, mode: "insensitive" } }, { email: { contains: q.search, mode: "insensitive" } }] }
+      ? {
+          OR: [
+            { name: { contains: q.search, mode: "insensitive" } },
+            { email: { contains: q.search, mode: "insensitive" } },
+          ],
+        }
       : {}),
   };
   const [rows, total] = await Promise.all([
@@ -105,7 +110,10 @@ export interface UserChange {
 
 async function lockedTarget(tx: Tx, userId: string) {
   await tx.$queryRaw`SELECT 1 FROM pg_advisory_xact_lock(${USER_ADMIN_LOCK})`;
-  const user = await tx.user.findUnique({ where: { id: userId }, select: { id: true, email: true, name: true, role: true, disabledAt: true } });
+  const user = await tx.user.findUnique({
+    where: { id: userId },
+    select: { id: true, email: true, name: true, role: true, disabledAt: true },
+  });
   if (!user) throw new UserAdminError("NOT_FOUND", "No such user.");
   return user;
 }
@@ -122,9 +130,13 @@ export async function setUserRole(tx: Tx, actorId: string, input: z.input<typeof
   const user = await lockedTarget(tx, userId);
   if (user.role === role) throw new UserAdminError("CONFLICT", `${who(user)} is already ${role}.`);
   const demotion = isDemotion(user.role, role);
-  if (userId === actorId && demotion) throw new UserAdminError("PRECONDITION_FAILED", "You cannot demote yourself: ask another admin.");
+  if (userId === actorId && demotion)
+    throw new UserAdminError("PRECONDITION_FAILED", "You cannot demote yourself: ask another admin.");
   if (user.role === "ADMIN" && !user.disabledAt && (await otherActiveAdmins(tx, userId)) === 0) {
-    throw new UserAdminError("PRECONDITION_FAILED", `${who(user)} is the last active admin: make someone else ADMIN first.`);
+    throw new UserAdminError(
+      "PRECONDITION_FAILED",
+      `${who(user)} is the last active admin: make someone else ADMIN first.`,
+    );
   }
   await tx.user.update({ where: { id: userId }, data: { role } });
   const sessionsRevoked = demotion ? (await tx.session.deleteMany({ where: { userId } })).count : 0;
@@ -138,14 +150,24 @@ export async function setUserRole(tx: Tx, actorId: string, input: z.input<typeof
 }
 
 /** Disables (sessions revoked, sign-in refused) or re-enables a user. */
-export async function setUserDisabled(tx: Tx, actorId: string, input: z.input<typeof setDisabledSchema>, now = new Date()): Promise<UserChange> {
+export async function setUserDisabled(
+  tx: Tx,
+  actorId: string,
+  input: z.input<typeof setDisabledSchema>,
+  now = new Date(),
+): Promise<UserChange> {
   const { userId, disabled } = setDisabledSchema.parse(input);
   const user = await lockedTarget(tx, userId);
-  if (!!user.disabledAt === disabled) throw new UserAdminError("CONFLICT", `${who(user)} is already ${disabled ? "disabled" : "enabled"}.`);
+  if (!!user.disabledAt === disabled)
+    throw new UserAdminError("CONFLICT", `${who(user)} is already ${disabled ? "disabled" : "enabled"}.`);
   if (disabled) {
-    if (userId === actorId) throw new UserAdminError("PRECONDITION_FAILED", "You cannot disable yourself: ask another admin.");
+    if (userId === actorId)
+      throw new UserAdminError("PRECONDITION_FAILED", "You cannot disable yourself: ask another admin.");
     if (user.role === "ADMIN" && (await otherActiveAdmins(tx, userId)) === 0) {
-      throw new UserAdminError("PRECONDITION_FAILED", `${who(user)} is the last active admin: make someone else ADMIN first.`);
+      throw new UserAdminError(
+        "PRECONDITION_FAILED",
+        `${who(user)} is the last active admin: make someone else ADMIN first.`,
+      );
     }
   }
   await tx.user.update({ where: { id: userId }, data: { disabledAt: disabled ? now : null } });

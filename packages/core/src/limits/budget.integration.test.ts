@@ -1,7 +1,17 @@
 import { createDb, type Db } from "@clawgate/db";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { createTestDatabase, type TestDatabase } from "../../../devstack/src/testdb.ts";
-import { BudgetInputError, loadBudgets, release, reserve, settle, usageFor, windowReset, windowStart, type Reservation } from "./budget.ts";
+import {
+  BudgetInputError,
+  loadBudgets,
+  release,
+  reserve,
+  settle,
+  usageFor,
+  windowReset,
+  windowStart,
+  type Reservation,
+} from "./budget.ts";
 
 let tdb: TestDatabase;
 let db: Db;
@@ -26,15 +36,17 @@ const budget = (scope: "GLOBAL" | "DEFAULT" | "CONVERSATION" | "USER", subject: 
   db.tokenBudget.create({ data: { scope, subject, ...limits } });
 
 const counters = async () =>
-  (await db.usageCounter.findMany({ orderBy: [{ scope: "asc" }, { window: "asc" }, { windowStart: "asc" }] })).map((c) => ({
-    scope: c.scope,
-    subject: c.subject,
-    window: c.window,
-    windowStart: c.windowStart.toISOString().slice(0, 10),
-    used: Number(c.tokensUsed),
-    reserved: Number(c.tokensReserved),
-    requests: c.requests,
-  }));
+  (await db.usageCounter.findMany({ orderBy: [{ scope: "asc" }, { window: "asc" }, { windowStart: "asc" }] })).map(
+    (c) => ({
+      scope: c.scope,
+      subject: c.subject,
+      window: c.window,
+      windowStart: c.windowStart.toISOString().slice(0, 10),
+      used: Number(c.tokensUsed),
+      reserved: Number(c.tokensReserved),
+      requests: c.requests,
+    }),
+  );
 
 const ok = (r: Awaited<ReturnType<typeof reserve>>): Reservation => {
   if (!r.ok) throw new Error(`expected a reservation, got ${JSON.stringify(r)}`);
@@ -95,9 +107,15 @@ describe("token budgets", () => {
       resetsAt: new Date("2026-03-15T00:00:00Z"),
     });
     // Another conversation of the same user is refused on the user's own DEFAULT budget.
-    expect(await reserve(db, { conversationId: "cid-b", userId: "u1", estimate: 10, now: NOW })).toMatchObject({ ok: false, scope: "USER", subject: "u1" });
+    expect(await reserve(db, { conversationId: "cid-b", userId: "u1", estimate: 10, now: NOW })).toMatchObject({
+      ok: false,
+      scope: "USER",
+      subject: "u1",
+    });
     // A refusal reserves nothing.
-    expect((await counters()).filter((c) => c.subject !== "u1" && c.subject !== "cid-a").every((c) => c.reserved === 0)).toBe(true);
+    expect(
+      (await counters()).filter((c) => c.subject !== "u1" && c.subject !== "cid-a").every((c) => c.reserved === 0),
+    ).toBe(true);
     // The next day the DAY window starts over; the MONTH window still counts it.
     const tomorrow = new Date("2026-03-15T00:00:01Z");
     const next = ok(await reserve(db, { conversationId: "cid-a", userId: "u1", estimate: 10, now: tomorrow }));
@@ -118,7 +136,10 @@ describe("token budgets", () => {
       resetsAt: new Date("2026-04-01T00:00:00Z"),
     });
     // Next month, a new window.
-    expect((await reserve(db, { conversationId: "cid-a", userId: "u1", estimate: 1, now: new Date("2026-04-01T08:00:00Z") })).ok).toBe(true);
+    expect(
+      (await reserve(db, { conversationId: "cid-a", userId: "u1", estimate: 1, now: new Date("2026-04-01T08:00:00Z") }))
+        .ok,
+    ).toBe(true);
   });
 
   it("a subject's own row replaces DEFAULT; GLOBAL applies on top of both", async () => {
@@ -138,11 +159,24 @@ describe("token budgets", () => {
     const second = ok(await reserve(db, { conversationId: "cid-big", userId: "u-big", estimate: 2_000, now: NOW }));
     expect(second.tokens).toBe(1_000); // partial: what GLOBAL has left
     await settle(db, second, 1_000);
-    expect(await reserve(db, { conversationId: "cid-big", userId: "u-big", estimate: 1, now: NOW })).toMatchObject({ ok: false, scope: "GLOBAL", subject: "", limit: 3_000, used: 3_000 });
+    expect(await reserve(db, { conversationId: "cid-big", userId: "u-big", estimate: 1, now: NOW })).toMatchObject({
+      ok: false,
+      scope: "GLOBAL",
+      subject: "",
+      limit: 3_000,
+      used: 3_000,
+    });
     // Another conversation falls back to DEFAULT (100 a day) and is refused by GLOBAL anyway.
-    expect(await reserve(db, { conversationId: "cid-small", userId: "u2", estimate: 1, now: NOW })).toMatchObject({ ok: false, scope: "GLOBAL" });
+    expect(await reserve(db, { conversationId: "cid-small", userId: "u2", estimate: 1, now: NOW })).toMatchObject({
+      ok: false,
+      scope: "GLOBAL",
+    });
     const global = await usageFor(db, { scope: "GLOBAL", subject: "", now: NOW });
-    expect(global).toMatchObject({ source: "GLOBAL", day: { used: 3_000, reserved: 0, limit: 3_000 }, month: { used: 3_000, limit: null } });
+    expect(global).toMatchObject({
+      source: "GLOBAL",
+      day: { used: 3_000, reserved: 0, limit: 3_000 },
+      month: { used: 3_000, limit: null },
+    });
   });
 
   it("never overshoots a limit under concurrent reserves (independent connections)", async () => {
@@ -151,7 +185,9 @@ describe("token budgets", () => {
     const other = createDb(tdb.url, { max: 12 });
     try {
       const results = await Promise.all(
-        Array.from({ length: 40 }, (_, i) => reserve(i % 2 ? other : db, { conversationId: "cid-hot", userId: `u${i}`, estimate: 700, now: NOW })),
+        Array.from({ length: 40 }, (_, i) =>
+          reserve(i % 2 ? other : db, { conversationId: "cid-hot", userId: `u${i}`, estimate: 700, now: NOW }),
+        ),
       );
       const granted = results.flatMap((r) => (r.ok ? [r.reservation.tokens] : []));
       // 14 x 700 = 9,800, then one partial 200: exactly the limit, never more.
@@ -165,7 +201,9 @@ describe("token budgets", () => {
       const reservations = results.flatMap((r) => (r.ok ? [r.reservation] : []));
       await Promise.all([
         ...reservations.map((r, i) => settle(i % 2 ? other : db, r, 100)),
-        ...Array.from({ length: 10 }, (_, i) => reserve(i % 2 ? db : other, { conversationId: "cid-hot", userId: `v${i}`, estimate: 50, now: NOW })),
+        ...Array.from({ length: 10 }, (_, i) =>
+          reserve(i % 2 ? db : other, { conversationId: "cid-hot", userId: `v${i}`, estimate: 50, now: NOW }),
+        ),
       ]);
       const after = await usageFor(db, { scope: "CONVERSATION", subject: "cid-hot", now: NOW });
       expect(after.day.used).toBe(1_500);
@@ -179,7 +217,11 @@ describe("token budgets", () => {
     const r = ok(await reserve(db, { conversationId: "cid-free", userId: "u1", estimate: 5_000, now: NOW }));
     expect(r.tokens).toBe(5_000);
     await settle(db, r, 42);
-    expect(await usageFor(db, { scope: "USER", subject: "u1", now: NOW })).toMatchObject({ source: "NONE", day: { used: 42, limit: null }, month: { used: 42, limit: null } });
+    expect(await usageFor(db, { scope: "USER", subject: "u1", now: NOW })).toMatchObject({
+      source: "NONE",
+      day: { used: 42, limit: null },
+      month: { used: 42, limit: null },
+    });
   });
 
   it("rejects bad input with a clear error and writes nothing", async () => {
@@ -191,7 +233,9 @@ describe("token budgets", () => {
     ];
     for (const input of bad) await expect(reserve(db, input)).rejects.toBeInstanceOf(BudgetInputError);
     await expect(settle(db, { counterIds: [], tokens: 1 }, -5)).rejects.toBeInstanceOf(BudgetInputError);
-    await expect(usageFor(db, { scope: "DEFAULT" as "GLOBAL", subject: "" })).rejects.toThrow(/DEFAULT is counted per subject/);
+    await expect(usageFor(db, { scope: "DEFAULT" as "GLOBAL", subject: "" })).rejects.toThrow(
+      /DEFAULT is counted per subject/,
+    );
     expect(await counters()).toEqual([]);
   });
 });

@@ -69,7 +69,12 @@ export class BudgetInputError extends Error {
   override name = "BudgetInputError";
 }
 
-const NONE: BudgetLimits = Object.freeze({ source: "NONE", dailyTokens: null, monthlyTokens: null, requestsPerMinute: null });
+const NONE: BudgetLimits = Object.freeze({
+  source: "NONE",
+  dailyTokens: null,
+  monthlyTokens: null,
+  requestsPerMinute: null,
+});
 const SCOPE_ORDER: readonly CounterScope[] = ["GLOBAL", "CONVERSATION", "USER"];
 const WINDOWS: readonly BudgetWindow[] = ["DAY", "MONTH"];
 
@@ -90,7 +95,8 @@ export function windowReset(window: BudgetWindow, now: Date): Date {
 // A 'YYYY-MM-DD' literal: a timestamp cast to date would follow the session's time zone.
 const isoDate = (d: Date) => d.toISOString().slice(0, 10);
 
-const limitOf = (limits: BudgetLimits, window: BudgetWindow) => (window === "DAY" ? limits.dailyTokens : limits.monthlyTokens);
+const limitOf = (limits: BudgetLimits, window: BudgetWindow) =>
+  window === "DAY" ? limits.dailyTokens : limits.monthlyTokens;
 
 function requireId(value: unknown, what: string): string {
   if (typeof value !== "string" || value.trim() === "" || value.length > 256) {
@@ -111,13 +117,27 @@ function requireDate(value: unknown): Date {
   return value;
 }
 
-type BudgetRow = { scope: string; subject: string; dailyTokens: number | null; monthlyTokens: number | null; requestsPerMinute: number | null };
+type BudgetRow = {
+  scope: string;
+  subject: string;
+  dailyTokens: number | null;
+  monthlyTokens: number | null;
+  requestsPerMinute: number | null;
+};
 
 const asLimits = (row: BudgetRow | undefined, source: BudgetLimits["source"]): BudgetLimits | undefined =>
-  row && { source, dailyTokens: row.dailyTokens, monthlyTokens: row.monthlyTokens, requestsPerMinute: row.requestsPerMinute };
+  row && {
+    source,
+    dailyTokens: row.dailyTokens,
+    monthlyTokens: row.monthlyTokens,
+    requestsPerMinute: row.requestsPerMinute,
+  };
 
 /** The GLOBAL, conversation and user limits for one request: one read of `TokenBudget`. */
-export async function loadBudgets(db: Pick<Db, "tokenBudget">, input: { conversationId: string; userId: string }): Promise<ApplicableBudgets> {
+export async function loadBudgets(
+  db: Pick<Db, "tokenBudget">,
+  input: { conversationId: string; userId: string },
+): Promise<ApplicableBudgets> {
   const conversationId = requireId(input.conversationId, "conversationId");
   const userId = requireId(input.userId, "userId");
   const rows: BudgetRow[] = await db.tokenBudget.findMany({
@@ -174,7 +194,14 @@ export async function reserve(
   const keys: CounterKey[] = SCOPE_ORDER.flatMap((scope) =>
     WINDOWS.map((window) => {
       const [subject, limits] = subjects[scope];
-      return { scope, subject, window, windowStart: windowStart(window, now), limit: limitOf(limits, window), source: limits.source };
+      return {
+        scope,
+        subject,
+        window,
+        windowStart: windowStart(window, now),
+        limit: limitOf(limits, window),
+        source: limits.source,
+      };
     }),
   );
 
@@ -182,7 +209,8 @@ export async function reserve(
     // Upsert and lock in one statement, in SCOPE_ORDER x WINDOWS order (rows are processed in
     // VALUES order); the no-op update takes the row lock and RETURNING shows the latest counts.
     const values = keys.map(
-      (k) => Prisma.sql`(${randomUUID()}, ${k.scope}::"BudgetScope", ${k.subject}, ${k.window}::"UsageWindow", ${isoDate(k.windowStart)}::date, now())`,
+      (k) =>
+        Prisma.sql`(${randomUUID()}, ${k.scope}::"BudgetScope", ${k.subject}, ${k.window}::"UsageWindow", ${isoDate(k.windowStart)}::date, now())`,
     );
     const rows = await tx.$queryRaw<CounterRow[]>`
       INSERT INTO "UsageCounter" ("id", "scope", "subject", "window", "windowStart", "updatedAt")
@@ -218,7 +246,11 @@ export async function reserve(
 }
 
 function checkReservation(reservation: Reservation): Reservation {
-  if (!reservation || !Array.isArray(reservation.counterIds) || reservation.counterIds.some((id) => typeof id !== "string")) {
+  if (
+    !reservation ||
+    !Array.isArray(reservation.counterIds) ||
+    reservation.counterIds.some((id) => typeof id !== "string")
+  ) {
     throw new BudgetInputError("reservation must come from reserve()");
   }
   requireTokens(reservation.tokens, "reservation.tokens");
@@ -268,17 +300,31 @@ export interface Usage {
 
 /** Usage and limits of one subject in the windows containing `now` (the console's usage bars). */
 export async function usageFor(db: Db, input: { scope: CounterScope; subject: string; now?: Date }): Promise<Usage> {
-  if (!SCOPE_ORDER.includes(input.scope)) throw new BudgetInputError("scope must be GLOBAL, CONVERSATION or USER (DEFAULT is counted per subject)");
+  if (!SCOPE_ORDER.includes(input.scope))
+    throw new BudgetInputError("scope must be GLOBAL, CONVERSATION or USER (DEFAULT is counted per subject)");
   const subject = input.scope === "GLOBAL" ? "" : requireId(input.subject, "subject");
   const now = requireDate(input.now ?? new Date());
   const rows = await db.tokenBudget.findMany({
-    where: { scope: { in: input.scope === "GLOBAL" ? ["GLOBAL"] : [input.scope, "DEFAULT"] }, subject: input.scope === "GLOBAL" ? "" : { in: [subject, ""] } },
+    where: {
+      scope: { in: input.scope === "GLOBAL" ? ["GLOBAL"] : [input.scope, "DEFAULT"] },
+      subject: input.scope === "GLOBAL" ? "" : { in: [subject, ""] },
+    },
     select: { scope: true, subject: true, dailyTokens: true, monthlyTokens: true, requestsPerMinute: true },
   });
   const own = rows.find((r) => r.scope === input.scope && r.subject === subject);
-  const limits = asLimits(own, input.scope) ?? asLimits(rows.find((r) => r.scope === "DEFAULT"), "DEFAULT") ?? NONE;
+  const limits =
+    asLimits(own, input.scope) ??
+    asLimits(
+      rows.find((r) => r.scope === "DEFAULT"),
+      "DEFAULT",
+    ) ??
+    NONE;
   const counters = await db.usageCounter.findMany({
-    where: { scope: input.scope, subject, OR: WINDOWS.map((window) => ({ window, windowStart: windowStart(window, now) })) },
+    where: {
+      scope: input.scope,
+      subject,
+      OR: WINDOWS.map((window) => ({ window, windowStart: windowStart(window, now) })),
+    },
     select: { window: true, tokensUsed: true, tokensReserved: true },
   });
   const windowUsage = (window: BudgetWindow): WindowUsage => {
@@ -292,5 +338,12 @@ export async function usageFor(db: Db, input: { scope: CounterScope; subject: st
       limit: limitOf(limits, window),
     };
   };
-  return { scope: input.scope, subject, source: limits.source, requestsPerMinute: limits.requestsPerMinute, day: windowUsage("DAY"), month: windowUsage("MONTH") };
+  return {
+    scope: input.scope,
+    subject,
+    source: limits.source,
+    requestsPerMinute: limits.requestsPerMinute,
+    day: windowUsage("DAY"),
+    month: windowUsage("MONTH"),
+  };
 }

@@ -1,9 +1,20 @@
 import { describe, expect, it } from "vitest";
-import { decide, DEFAULT_MAINTENANCE_MESSAGE, type PolicyContext, type PolicyDecision, type PolicyRequest } from "./decide.ts";
+import {
+  decide,
+  DEFAULT_MAINTENANCE_MESSAGE,
+  type PolicyContext,
+  type PolicyDecision,
+  type PolicyRequest,
+} from "./decide.ts";
 import { policyFixture, type PolicyFixture } from "./fixture.ts";
 
 const NOW = new Date("2026-06-01T12:00:00Z");
-const ctx = (over: Partial<PolicyContext> = {}): PolicyContext => ({ conversationId: "cid-a", userId: "u-1", now: NOW, ...over });
+const ctx = (over: Partial<PolicyContext> = {}): PolicyContext => ({
+  conversationId: "cid-a",
+  userId: "u-1",
+  now: NOW,
+  ...over,
+});
 const skill = (skillKey: string): PolicyRequest => ({ kind: "skill", skillKey });
 const MESSAGE: PolicyRequest = { kind: "message" };
 
@@ -35,7 +46,9 @@ describe("decide: conversations fail closed", () => {
 
   it("tells a pending conversation that an admin can enable it in the console", () => {
     const snap = base().conversation("cid-p", { status: "PENDING" }).build();
-    expect(decide(snap, ctx({ conversationId: "cid-p" }), MESSAGE).reasons[0]?.detail).toMatch(/admin can enable it in the console/);
+    expect(decide(snap, ctx({ conversationId: "cid-p" }), MESSAGE).reasons[0]?.detail).toMatch(
+      /admin can enable it in the console/,
+    );
   });
 });
 
@@ -45,7 +58,10 @@ describe("decide: safe mode", () => {
     for (const req of [MESSAGE, skill("kb.search")]) {
       const d = decide(snap, ctx(), req);
       expect(d.outcome).toBe("deny");
-      expect(d.reasons).toContainEqual({ code: "safe_mode.maintenance", detail: "Upgrading the model, back at 14:00." });
+      expect(d.reasons).toContainEqual({
+        code: "safe_mode.maintenance",
+        detail: "Upgrading the model, back at 14:00.",
+      });
     }
   });
 
@@ -74,7 +90,9 @@ describe("decide: safe mode", () => {
     const snap = base().safeMode("MAINTENANCE", { expiresAt }).build();
     expect(decide(snap, ctx(), MESSAGE).outcome).toBe("deny");
     expect(decide(snap, ctx({ now: expiresAt.getTime() + 1 }), MESSAGE).outcome).toBe("allow");
-    const expiredAtBuild = base().safeMode("MAINTENANCE", { expiresAt: new Date("2025-12-31T00:00:00Z") }).build();
+    const expiredAtBuild = base()
+      .safeMode("MAINTENANCE", { expiresAt: new Date("2025-12-31T00:00:00Z") })
+      .build();
     expect(expiredAtBuild.safeMode.active).toBe(false);
   });
 });
@@ -91,7 +109,10 @@ describe("decide: skills", () => {
   });
 
   it("denies a skill not rolled out to the conversation's environment", () => {
-    const snap = base().skill("beta.tool", { environments: ["TEST"] }).conversation("cid-test", { environment: "TEST" }).build();
+    const snap = base()
+      .skill("beta.tool", { environments: ["TEST"] })
+      .conversation("cid-test", { environment: "TEST" })
+      .build();
     expect(codes(decide(snap, ctx(), skill("beta.tool")))).toEqual(["skill.environment"]);
     expect(decide(snap, ctx({ conversationId: "cid-test" }), skill("beta.tool")).outcome).toBe("allow");
   });
@@ -119,7 +140,10 @@ describe("decide: rules", () => {
   });
 
   it("a USER DENY denies that user only, even where the conversation is allowlisted", () => {
-    const snap = base().rule("kb.search", "CONVERSATION", "cid-a", "ALLOW").rule("kb.search", "USER", "u-1", "DENY").build();
+    const snap = base()
+      .rule("kb.search", "CONVERSATION", "cid-a", "ALLOW")
+      .rule("kb.search", "USER", "u-1", "DENY")
+      .build();
     expect(codes(decide(snap, ctx(), skill("kb.search")))).toEqual(["rule.deny.user"]);
     expect(decide(snap, ctx({ userId: "u-2" }), skill("kb.search")).outcome).toBe("allow");
   });
@@ -161,7 +185,9 @@ describe("decide: flags", () => {
   });
 
   it("a malformed requiresFlag setting stays closed", () => {
-    const snap = base().skill("kb.odd", { settings: { requiresFlag: 42 } }).build();
+    const snap = base()
+      .skill("kb.odd", { settings: { requiresFlag: 42 } })
+      .build();
     expect(codes(decide(snap, ctx(), skill("kb.odd")))).toEqual(["flag.off"]);
   });
 });
@@ -187,7 +213,10 @@ describe("decide: approvals", () => {
     .build();
 
   it("a WRITE skill with requiresApproval needs approval", () => {
-    expect(decide(snap, ctx(), skill("ticket.create"))).toMatchObject({ outcome: "needs_approval", reasons: [{ code: "approval.required" }] });
+    expect(decide(snap, ctx(), skill("ticket.create"))).toMatchObject({
+      outcome: "needs_approval",
+      reasons: [{ code: "approval.required" }],
+    });
   });
 
   it("a WRITE skill without requiresApproval is allowed", () => {
@@ -195,7 +224,10 @@ describe("decide: approvals", () => {
   });
 
   it("every DESTRUCTIVE skill needs approval", () => {
-    expect(decide(snap, ctx(), skill("ticket.delete"))).toMatchObject({ outcome: "needs_approval", reasons: [{ code: "approval.required" }] });
+    expect(decide(snap, ctx(), skill("ticket.delete"))).toMatchObject({
+      outcome: "needs_approval",
+      reasons: [{ code: "approval.required" }],
+    });
   });
 
   it("a denied write is denied, not sent for approval", () => {
@@ -209,7 +241,13 @@ describe("decide: every applicable reason is reported", () => {
   it("collects conversation, safe mode, budget, flag, skill, environment and rule reasons together", () => {
     const snap = policyFixture()
       .conversation("cid-x", { status: "DISABLED", environment: "PROD" })
-      .skill("ticket.create", { riskClass: "WRITE", requiresApproval: true, enabled: false, environments: ["TEST"], settings: { requiresFlag: "tickets" } })
+      .skill("ticket.create", {
+        riskClass: "WRITE",
+        requiresApproval: true,
+        enabled: false,
+        environments: ["TEST"],
+        settings: { requiresFlag: "tickets" },
+      })
       .rule("ticket.create", "GLOBAL", "", "DENY")
       .rule("ticket.create", "CONVERSATION", "cid-x", "DENY")
       .rule("ticket.create", "USER", "u-9", "ALLOW")
@@ -234,7 +272,10 @@ describe("decide: every applicable reason is reported", () => {
   });
 
   it("an unknown conversation and an unknown skill are both reported", () => {
-    expect(codes(decide(base().build(), ctx({ conversationId: "nope" }), skill("nope")))).toEqual(["conversation.unknown", "skill.unknown"]);
+    expect(codes(decide(base().build(), ctx({ conversationId: "nope" }), skill("nope")))).toEqual([
+      "conversation.unknown",
+      "skill.unknown",
+    ]);
   });
 });
 

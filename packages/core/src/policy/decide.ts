@@ -67,9 +67,15 @@ export function decide(snapshot: PolicySnapshot, context: PolicyContext, request
   const reasons: PolicyReason[] = [];
   const conversation = snapshot.conversations.get(context.conversationId);
   if (!conversation) {
-    reasons.push({ code: "conversation.unknown", detail: "This conversation is not known to the robot yet: an admin can enable it in the console." });
+    reasons.push({
+      code: "conversation.unknown",
+      detail: "This conversation is not known to the robot yet: an admin can enable it in the console.",
+    });
   } else if (conversation.status === "PENDING") {
-    reasons.push({ code: "conversation.pending", detail: "This conversation is not enabled yet: an admin can enable it in the console, where it shows as pending." });
+    reasons.push({
+      code: "conversation.pending",
+      detail: "This conversation is not enabled yet: an admin can enable it in the console, where it shows as pending.",
+    });
   } else if (conversation.status === "DISABLED") {
     reasons.push({ code: "conversation.disabled", detail: "The robot is disabled in this conversation by an admin." });
   }
@@ -80,7 +86,10 @@ export function decide(snapshot: PolicySnapshot, context: PolicyContext, request
   }
   if (context.budget?.exhausted) {
     const scope = context.budget.scope ? ` (${context.budget.scope})` : "";
-    reasons.push({ code: "budget.exhausted", detail: `The token budget${scope} is used up; it resets with its window, or an admin can raise it.` });
+    reasons.push({
+      code: "budget.exhausted",
+      detail: `The token budget${scope} is used up; it resets with its window, or an admin can raise it.`,
+    });
   }
   if (request.kind === "message") return reasons.length === 0 ? ALLOW : { outcome: "deny", reasons };
 
@@ -93,12 +102,18 @@ export function decide(snapshot: PolicySnapshot, context: PolicyContext, request
     return { outcome: "deny", reasons };
   }
   if (safeMode === "READ_ONLY" && skill.riskClass !== "READ") {
-    reasons.push({ code: "safe_mode.read_only", detail: snapshot.safeMode.message ?? "Safe mode is on: only read-only skills run for now." });
+    reasons.push({
+      code: "safe_mode.read_only",
+      detail: snapshot.safeMode.message ?? "Safe mode is on: only read-only skills run for now.",
+    });
   }
   skillReasons(snapshot, skill, context, conversation?.environment, reasons);
   if (reasons.length > 0) return { outcome: "deny", reasons };
   if (skill.riskClass === "DESTRUCTIVE" || (skill.riskClass === "WRITE" && skill.requiresApproval)) {
-    return { outcome: "needs_approval", reasons: [{ code: "approval.required", detail: `"${skill.key}" needs an approver's grant before it runs.` }] };
+    return {
+      outcome: "needs_approval",
+      reasons: [{ code: "approval.required", detail: `"${skill.key}" needs an approver's grant before it runs.` }],
+    };
   }
   return ALLOW;
 }
@@ -112,24 +127,39 @@ function skillReasons(
 ): void {
   if (!skill.enabled) reasons.push({ code: "skill.disabled", detail: `The skill "${skill.key}" is disabled.` });
   if (environment !== undefined && !skill.environments.has(environment)) {
-    reasons.push({ code: "skill.environment", detail: `The skill "${skill.key}" is not rolled out to ${environment} conversations yet.` });
+    reasons.push({
+      code: "skill.environment",
+      detail: `The skill "${skill.key}" is not rolled out to ${environment} conversations yet.`,
+    });
   }
   if (skill.requiresFlag !== null && snapshot.flags.get(skill.requiresFlag) !== true) {
-    reasons.push({ code: "flag.off", detail: `The skill "${skill.key}" needs the flag "${skill.requiresFlag}", which is off.` });
+    reasons.push({
+      code: "flag.off",
+      detail: `The skill "${skill.key}" needs the flag "${skill.requiresFlag}", which is off.`,
+    });
   }
   if (skill.globalEffect === "DENY") {
     reasons.push({ code: "rule.deny.global", detail: `The skill "${skill.key}" is denied everywhere by a rule.` });
   }
   const byConversation = skill.conversationRules.effects.get(context.conversationId);
   if (byConversation === "DENY") {
-    reasons.push({ code: "rule.deny.conversation", detail: `The skill "${skill.key}" is denied in this conversation by a rule.` });
+    reasons.push({
+      code: "rule.deny.conversation",
+      detail: `The skill "${skill.key}" is denied in this conversation by a rule.`,
+    });
   } else if (byConversation === undefined && skill.conversationRules.hasAllow) {
-    reasons.push({ code: "rule.not_allowlisted.conversation", detail: `The skill "${skill.key}" is only allowed in listed conversations; an admin can add this one.` });
+    reasons.push({
+      code: "rule.not_allowlisted.conversation",
+      detail: `The skill "${skill.key}" is only allowed in listed conversations; an admin can add this one.`,
+    });
   }
   const byUser = skill.userRules.effects.get(context.userId);
   if (byUser === "DENY") {
     reasons.push({ code: "rule.deny.user", detail: `The skill "${skill.key}" is denied for you by a rule.` });
   } else if (byUser === undefined && skill.userRules.hasAllow) {
-    reasons.push({ code: "rule.not_allowlisted.user", detail: `The skill "${skill.key}" is only allowed for listed users; an admin can add you.` });
+    reasons.push({
+      code: "rule.not_allowlisted.user",
+      detail: `The skill "${skill.key}" is only allowed for listed users; an admin can add you.`,
+    });
   }
 }

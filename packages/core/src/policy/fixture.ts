@@ -33,7 +33,15 @@ export class PolicyFixture {
   }
 
   skill(key: string, over: Partial<Omit<SkillRow, "key">> = {}): this {
-    this.source.skills.push({ key, riskClass: "READ", enabled: true, requiresApproval: false, environments: ["TEST", "PROD"], settings: {}, ...over });
+    this.source.skills.push({
+      key,
+      riskClass: "READ",
+      enabled: true,
+      requiresApproval: false,
+      environments: ["TEST", "PROD"],
+      settings: {},
+      ...over,
+    });
     return this;
   }
 

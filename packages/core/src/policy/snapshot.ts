@@ -74,7 +74,12 @@ export interface PolicySource {
   safeMode: SafeModePolicy | null;
 }
 
-export const SAFE_MODE_OFF: SafeModePolicy = Object.freeze({ active: false, level: "READ_ONLY", message: null, expiresAt: null });
+export const SAFE_MODE_OFF: SafeModePolicy = Object.freeze({
+  active: false,
+  level: "READ_ONLY",
+  message: null,
+  expiresAt: null,
+});
 
 const skillSettingsSchema = z.looseObject({ requiresFlag: z.string().min(1).optional() });
 
@@ -154,9 +159,18 @@ export async function loadPolicySnapshot(db: Db): Promise<PolicySnapshot> {
       // The first statement fixes the transaction's snapshot; later reads see the same state.
       const latest = await tx.configRevision.findFirst({ orderBy: { id: "desc" }, select: { id: true } });
       const skills = await tx.skill.findMany({
-        select: { key: true, riskClass: true, enabled: true, requiresApproval: true, environments: true, settings: true },
+        select: {
+          key: true,
+          riskClass: true,
+          enabled: true,
+          requiresApproval: true,
+          environments: true,
+          settings: true,
+        },
       });
-      const rules = await tx.skillRule.findMany({ select: { skillKey: true, scope: true, subject: true, effect: true } });
+      const rules = await tx.skillRule.findMany({
+        select: { skillKey: true, scope: true, subject: true, effect: true },
+      });
       const conversations = await tx.conversation.findMany({
         select: { conversationId: true, status: true, environment: true, type: true },
       });

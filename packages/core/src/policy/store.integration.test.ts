@@ -38,7 +38,13 @@ async function startStore(opts: Partial<PolicyStoreOptions> = {}): Promise<Polic
 function toggleKbSearch(enabled: boolean): Promise<number> {
   return db.$transaction(async (tx) => {
     await tx.skill.update({ where: { key: "kb.search" }, data: { enabled } });
-    return recordConfigChange(tx, { actor, action: "skill.update", targetType: "skill", targetId: "kb.search", summary: `kb.search ${enabled}` });
+    return recordConfigChange(tx, {
+      actor,
+      action: "skill.update",
+      targetType: "skill",
+      targetId: "kb.search",
+      summary: `kb.search ${enabled}`,
+    });
   });
 }
 

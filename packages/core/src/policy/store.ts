@@ -117,7 +117,10 @@ export class PolicyStore extends EventEmitter<PolicyStoreEvents> {
   }
 
   private async listen(): Promise<void> {
-    const client = new pg.Client({ connectionString: this.opts.databaseUrl, application_name: LISTENER_APPLICATION_NAME });
+    const client = new pg.Client({
+      connectionString: this.opts.databaseUrl,
+      application_name: LISTENER_APPLICATION_NAME,
+    });
     let failed = false;
     const fail = (error: unknown) => {
       if (failed) return;

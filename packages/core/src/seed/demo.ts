@@ -79,7 +79,10 @@ export async function seedDemo(db: Db, opts: SeedOptions = {}): Promise<SeedResu
       ).count,
     );
 
-    count("featureFlags", (await tx.featureFlag.createMany({ data: [...DEFAULT_FEATURE_FLAGS], skipDuplicates: true })).count);
+    count(
+      "featureFlags",
+      (await tx.featureFlag.createMany({ data: [...DEFAULT_FEATURE_FLAGS], skipDuplicates: true })).count,
+    );
     count("safeMode", (await tx.safeModeState.createMany({ data: [{ id: 1 }], skipDuplicates: true })).count);
     count("models", await ensureModelRoute(tx, opts.modelBaseUrl ?? DEFAULT_DEMO_MODEL_BASE_URL));
     count(
@@ -124,7 +127,13 @@ async function ensureModelRoute(tx: Tx, baseUrl: string): Promise<number> {
   const budget = await tx.tokenBudget.upsert({
     where: { scope_subject: { scope: "DEFAULT", subject: "" } },
     update: {},
-    create: { scope: "DEFAULT", maxContextTokens: 8_000, dailyTokens: 200_000, monthlyTokens: 4_000_000, requestsPerMinute: 20 },
+    create: {
+      scope: "DEFAULT",
+      maxContextTokens: 8_000,
+      dailyTokens: 200_000,
+      monthlyTokens: 4_000_000,
+      requestsPerMinute: 20,
+    },
   });
   await tx.tokenBudget.upsert({
     where: { scope_subject: { scope: "GLOBAL", subject: "" } },

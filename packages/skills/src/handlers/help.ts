@@ -10,7 +10,11 @@ export const helpHandler = handlerFor(help, async (_input, ctx) => {
   if (!settings.success) return fail("help settings are invalid (available: string[])");
   const { available } = settings.data;
   if (available.length === 0) {
-    return { ok: true, content: "No skills are enabled in this conversation; an admin can enable them in the console.", data: { skills: [] } };
+    return {
+      ok: true,
+      content: "No skills are enabled in this conversation; an admin can enable them in the console.",
+      data: { skills: [] },
+    };
   }
   const skills = available.map((key) => ({
     key,

@@ -15,7 +15,11 @@ import { hostAllowed, RefusedError, resolveChecked, type ResolvedAddress } from 
 const Settings = z.object({
   allowedHosts: z.array(z.string()).default([]),
   allowPrivate: z.boolean().default(false),
-  maxBytes: z.number().int().positive().default(256 * 1024),
+  maxBytes: z
+    .number()
+    .int()
+    .positive()
+    .default(256 * 1024),
 });
 const MAX_REDIRECTS = 3;
 const EXCERPT_CHARS = 4_000;
@@ -57,7 +61,8 @@ export const httpFetchHandler = handlerFor(httpFetch, async (input, ctx) => {
 function checkUrl(url: URL, allowedHosts: readonly string[]): string | null {
   if (url.protocol !== "http:" && url.protocol !== "https:") return `only http and https URLs (not ${url.protocol})`;
   if (url.username || url.password) return "URLs with credentials";
-  if (!hostAllowed(url.hostname.replace(/^\[(.*)\]$/, "$1"), allowedHosts)) return `${url.hostname} is not on the allowlist`;
+  if (!hostAllowed(url.hostname.replace(/^\[(.*)\]$/, "$1"), allowedHosts))
+    return `${url.hostname} is not on the allowlist`;
   return null;
 }
 
@@ -72,7 +77,10 @@ export function requestPinned(url: URL, target: ResolvedAddress[], signal: Abort
   return new Promise((resolve, reject) => {
     const req = mod.request(url, {
       method: "GET",
-      headers: { accept: "text/html, text/plain, application/json;q=0.9, */*;q=0.5", "user-agent": "clawgate-http.fetch" },
+      headers: {
+        accept: "text/html, text/plain, application/json;q=0.9, */*;q=0.5",
+        "user-agent": "clawgate-http.fetch",
+      },
       lookup: pinned,
       agent: false,
       signal,
@@ -102,7 +110,8 @@ async function readBody(url: URL, res: IncomingMessage, maxBytes: number): Promi
   res.destroy();
   const status = res.statusCode ?? 0;
   const contentType = String(res.headers["content-type"] ?? "");
-  if (status < 200 || status >= 300) return fail(`${url.host} answered HTTP ${status}`, status === 429 || status >= 500);
+  if (status < 200 || status >= 300)
+    return fail(`${url.host} answered HTTP ${status}`, status === 429 || status >= 500);
   const text = toText(Buffer.concat(chunks).toString("utf8"), contentType);
   const excerpt = text.length > EXCERPT_CHARS ? `${text.slice(0, EXCERPT_CHARS)}…` : text;
   return {

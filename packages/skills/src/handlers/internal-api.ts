@@ -69,9 +69,16 @@ export async function callInternalApi<T>(
     });
   } catch (err) {
     if (err instanceof BreakerOpenError) {
-      return { ok: false, result: fail(`the internal API (${key}) is unavailable right now after repeated failures; try again in a few minutes`, true) };
+      return {
+        ok: false,
+        result: fail(
+          `the internal API (${key}) is unavailable right now after repeated failures; try again in a few minutes`,
+          true,
+        ),
+      };
     }
-    if (err instanceof UnhealthyStatus) return { ok: false, result: fail(`the internal API answered HTTP ${err.status}`, true) };
+    if (err instanceof UnhealthyStatus)
+      return { ok: false, result: fail(`the internal API answered HTTP ${err.status}`, true) };
     if (ctx.signal.aborted) throw err;
     return { ok: false, result: fail("the internal API is unreachable", true) };
   }
@@ -81,7 +88,8 @@ export async function callInternalApi<T>(
   }
   if (!res.ok) {
     await res.body?.cancel();
-    if (res.status === 401 || res.status === 403) return { ok: false, result: fail("the internal API refused our credentials") };
+    if (res.status === 401 || res.status === 403)
+      return { ok: false, result: fail("the internal API refused our credentials") };
     return { ok: false, result: fail(`the internal API answered HTTP ${res.status}`) };
   }
   const parsed = schema.safeParse(await res.json().catch(() => undefined));

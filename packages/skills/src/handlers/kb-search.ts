@@ -13,7 +13,8 @@ export const kbSearchHandler = handlerFor(kbSearch, async (input, ctx) => {
   if (!res.ok) return res.result;
   // The API may ignore `limit`; the model's context should not pay for it.
   const results = res.body!.results.slice(0, input.limit);
-  if (results.length === 0) return { ok: true, content: `No knowledge base articles match "${input.query}".`, data: { results } };
+  if (results.length === 0)
+    return { ok: true, content: `No knowledge base articles match "${input.query}".`, data: { results } };
   const lines = results.map((r, i) => `${i + 1}. ${r.title} (${r.url})${r.snippet ? `\n   ${r.snippet}` : ""}`);
   return { ok: true, content: lines.join("\n"), data: { results } };
 });

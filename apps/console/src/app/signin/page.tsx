@@ -12,7 +12,8 @@ const ERRORS: Record<string, string> = {
   SessionRequired: "Please sign in to continue.",
   DingTalkNoEmail:
     "Your DingTalk account has no email address, and console roles are given by email. Add an email to your DingTalk profile, or sign in with SSO.",
-  DingTalkUnknownUser: "No console user has the email of this DingTalk account. Sign in with SSO once, or ask an admin to add you.",
+  DingTalkUnknownUser:
+    "No console user has the email of this DingTalk account. Sign in with SSO once, or ask an admin to add you.",
   OAuthCallback: "The sign-in provider did not complete the sign-in. Please try again.",
   Callback: "The sign-in was cancelled or did not complete. Please try again.",
 };
@@ -34,7 +35,11 @@ function safeCallback(value: string | string[] | undefined): string {
   return v && v.startsWith("/") && !v.startsWith("//") ? v : "/";
 }
 
-export default async function SignInPage({ searchParams }: { searchParams: Promise<Record<string, string | string[] | undefined>> }) {
+export default async function SignInPage({
+  searchParams,
+}: {
+  searchParams: Promise<Record<string, string | string[] | undefined>>;
+}) {
   const params = await searchParams;
   const callbackUrl = safeCallback(params.callbackUrl);
   if (await getSession()) redirect(callbackUrl);

@@ -10,7 +10,17 @@ export interface BarDatum {
   value: number;
 }
 
-export function BarChart({ label, data, height = 64, tone = "fill-indigo-500" }: { label: string; data: BarDatum[]; height?: number; tone?: string }) {
+export function BarChart({
+  label,
+  data,
+  height = 64,
+  tone = "fill-indigo-500",
+}: {
+  label: string;
+  data: BarDatum[];
+  height?: number;
+  tone?: string;
+}) {
   const max = Math.max(1, ...data.map((d) => d.value));
   const total = data.reduce((s, d) => s + d.value, 0);
   const peak = data.reduce<BarDatum | undefined>((p, d) => (!p || d.value > p.value ? d : p), undefined);
@@ -33,7 +43,14 @@ export function BarChart({ label, data, height = 64, tone = "fill-indigo-500" }:
             </rect>
           );
         })}
-        <line x1={0} x2={data.length * w} y1={height - 0.5} y2={height - 0.5} className="stroke-slate-300" strokeWidth={1} />
+        <line
+          x1={0}
+          x2={data.length * w}
+          y1={height - 0.5}
+          y2={height - 0.5}
+          className="stroke-slate-300"
+          strokeWidth={1}
+        />
       </svg>
       <table className="sr-only">
         <caption>{label}</caption>

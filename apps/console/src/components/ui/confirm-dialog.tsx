@@ -56,7 +56,9 @@ export function ConfirmDialog(props: ConfirmDialogProps) {
       opener.current = document.activeElement;
       dialog.showModal();
       const first = dialog.querySelector<HTMLElement>("input, textarea");
-      (first ?? (variant === "danger" ? cancelRef.current : dialog.querySelector<HTMLElement>("[data-confirm]")))?.focus();
+      (
+        first ?? (variant === "danger" ? cancelRef.current : dialog.querySelector<HTMLElement>("[data-confirm]"))
+      )?.focus();
     } else if (!open && dialog.open) {
       dialog.close();
     }
@@ -164,7 +166,13 @@ export function ConfirmDialog(props: ConfirmDialogProps) {
             </p>
           )}
           <div className="flex justify-end gap-2">
-            <button ref={cancelRef} type="button" onClick={close} disabled={busy} className={`${btn} text-slate-700 ring-1 ring-slate-300 hover:bg-slate-100`}>
+            <button
+              ref={cancelRef}
+              type="button"
+              onClick={close}
+              disabled={busy}
+              className={`${btn} text-slate-700 ring-1 ring-slate-300 hover:bg-slate-100`}
+            >
               {props.cancelLabel ?? "Cancel"}
             </button>
             <button

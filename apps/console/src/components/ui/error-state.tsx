@@ -6,7 +6,10 @@
  */
 export function ErrorState(props: { title: string; error?: { message: string } | null; onRetry?: () => unknown }) {
   return (
-    <div role="alert" className="rounded-lg border border-red-200 bg-white px-6 py-10 text-center text-sm text-slate-600">
+    <div
+      role="alert"
+      className="rounded-lg border border-red-200 bg-white px-6 py-10 text-center text-sm text-slate-600"
+    >
       <p className="font-medium text-red-800">{props.title}</p>
       {props.error?.message && <p className="mt-1">{props.error.message}</p>}
       {props.onRetry && (

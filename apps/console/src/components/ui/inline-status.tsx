@@ -51,7 +51,10 @@ export function InlineStatus({ status, onDismiss }: { status: StatusMessage | nu
 }
 
 function Message({ status, onDismiss }: { status: StatusMessage; onDismiss?: () => void }) {
-  const tone = status.kind === "success" ? "bg-emerald-50 text-emerald-900 ring-emerald-600/30" : "bg-red-50 text-red-900 ring-red-600/30";
+  const tone =
+    status.kind === "success"
+      ? "bg-emerald-50 text-emerald-900 ring-emerald-600/30"
+      : "bg-red-50 text-red-900 ring-red-600/30";
   return (
     <div className={`flex items-start justify-between gap-3 rounded-md px-3 py-2 text-sm ring-1 ring-inset ${tone}`}>
       <span>{status.text}</span>

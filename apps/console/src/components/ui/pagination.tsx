@@ -13,7 +13,8 @@ export type PaginationProps = { label: string; summary?: string } & (
   | { hasPrevious: boolean; hasNext: boolean; onPrevious: () => void; onNext: () => void }
 );
 
-const btn = "rounded-md px-3 py-1.5 text-sm font-semibold ring-1 ring-slate-300 hover:bg-slate-100 disabled:cursor-not-allowed disabled:opacity-40 disabled:hover:bg-transparent";
+const btn =
+  "rounded-md px-3 py-1.5 text-sm font-semibold ring-1 ring-slate-300 hover:bg-slate-100 disabled:cursor-not-allowed disabled:opacity-40 disabled:hover:bg-transparent";
 
 export function Pagination(props: PaginationProps) {
   const offset = "page" in props;
@@ -21,13 +22,26 @@ export function Pagination(props: PaginationProps) {
   const hasNext = offset ? props.page < props.pageCount : props.hasNext;
   const status = props.summary ?? (offset ? `Page ${props.page} of ${Math.max(1, props.pageCount)}` : undefined);
   return (
-    <nav aria-label={`${props.label} pages`} className="flex items-center justify-between gap-3 px-1 py-2 text-sm text-slate-600">
+    <nav
+      aria-label={`${props.label} pages`}
+      className="flex items-center justify-between gap-3 px-1 py-2 text-sm text-slate-600"
+    >
       <span aria-live="polite">{status}</span>
       <div className="flex gap-2">
-        <button type="button" className={btn} disabled={!hasPrevious} onClick={() => (offset ? props.onPage(props.page - 1) : props.onPrevious())}>
+        <button
+          type="button"
+          className={btn}
+          disabled={!hasPrevious}
+          onClick={() => (offset ? props.onPage(props.page - 1) : props.onPrevious())}
+        >
           Previous
         </button>
-        <button type="button" className={btn} disabled={!hasNext} onClick={() => (offset ? props.onPage(props.page + 1) : props.onNext())}>
+        <button
+          type="button"
+          className={btn}
+          disabled={!hasNext}
+          onClick={() => (offset ? props.onPage(props.page + 1) : props.onNext())}
+        >
           Next
         </button>
       </div>

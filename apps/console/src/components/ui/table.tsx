@@ -23,10 +23,14 @@ export function DataTable(props: {
   fetching?: boolean;
 }) {
   return (
-    <div className={`overflow-hidden rounded-lg border border-slate-200 bg-white shadow-sm ${props.fetching ? "opacity-80" : ""}`}>
+    <div
+      className={`overflow-hidden rounded-lg border border-slate-200 bg-white shadow-sm ${props.fetching ? "opacity-80" : ""}`}
+    >
       <div className="relative overflow-x-auto">
         <table className="min-w-full divide-y divide-slate-200">
-          <caption className={props.captionHidden ? "sr-only" : "px-4 py-3 text-left text-sm text-slate-600"}>{props.caption}</caption>
+          <caption className={props.captionHidden ? "sr-only" : "px-4 py-3 text-left text-sm text-slate-600"}>
+            {props.caption}
+          </caption>
           <thead className="bg-slate-50">
             <tr>
               {props.columns.map(

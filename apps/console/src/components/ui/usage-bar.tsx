@@ -13,17 +13,28 @@ export function usageTone(ratio: number, warnAt = 0.75, dangerAt = 0.9): "ok" | 
 
 const TONES = { ok: "bg-emerald-500", warn: "bg-amber-500", danger: "bg-red-600" } as const;
 
-export function UsageBar(props: { label: string; used: number; limit: number | null; unit?: string; warnAt?: number; dangerAt?: number }) {
+export function UsageBar(props: {
+  label: string;
+  used: number;
+  limit: number | null;
+  unit?: string;
+  warnAt?: number;
+  dangerAt?: number;
+}) {
   const { label, used, limit, unit = "" } = props;
   const ratio = limit && limit > 0 ? used / limit : 0;
   const pct = Math.round(ratio * 100);
   const tone = usageTone(ratio, props.warnAt, props.dangerAt);
-  const text = limit ? `${fmt.format(used)} of ${fmt.format(limit)}${unit && ` ${unit}`} (${pct}%)` : `${fmt.format(used)}${unit && ` ${unit}`}, no limit`;
+  const text = limit
+    ? `${fmt.format(used)} of ${fmt.format(limit)}${unit && ` ${unit}`} (${pct}%)`
+    : `${fmt.format(used)}${unit && ` ${unit}`}, no limit`;
   return (
     <div className="space-y-1">
       <div className="flex items-baseline justify-between gap-2 text-sm">
         <span className="font-medium text-slate-800">{label}</span>
-        <span className={`tabular-nums ${tone === "danger" ? "font-semibold text-red-700" : "text-slate-600"}`}>{text}</span>
+        <span className={`tabular-nums ${tone === "danger" ? "font-semibold text-red-700" : "text-slate-600"}`}>
+          {text}
+        </span>
       </div>
       <div
         role="meter"
@@ -34,7 +45,10 @@ export function UsageBar(props: { label: string; used: number; limit: number | n
         aria-valuetext={text}
         className="h-2 w-full overflow-hidden rounded-full bg-slate-200"
       >
-        <div className={`h-full rounded-full ${limit ? TONES[tone] : ""}`} style={{ width: `${Math.min(100, pct)}%` }} />
+        <div
+          className={`h-full rounded-full ${limit ? TONES[tone] : ""}`}
+          style={{ width: `${Math.min(100, pct)}%` }}
+        />
       </div>
     </div>
   );

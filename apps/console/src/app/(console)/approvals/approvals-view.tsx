@@ -78,7 +78,10 @@ export function ApprovalsView({ canDecide }: { canDecide: boolean }) {
               {f.label}
               {f.value === "PENDING" && data && data.pending > 0 && (
                 <>
-                  <span aria-hidden className={`ml-1.5 rounded-full px-1.5 text-xs ${active ? "bg-white/20" : "bg-amber-100 text-amber-900"}`}>
+                  <span
+                    aria-hidden
+                    className={`ml-1.5 rounded-full px-1.5 text-xs ${active ? "bg-white/20" : "bg-amber-100 text-amber-900"}`}
+                  >
                     {data.pending}
                   </span>
                   <span className="sr-only"> ({data.pending} waiting)</span>
@@ -104,7 +107,13 @@ export function ApprovalsView({ canDecide }: { canDecide: boolean }) {
               <ApprovalCard key={item.id} item={item} now={data.now} canDecide={canDecide} status={status} />
             ))}
           </ul>
-          <Pagination label="Approval requests" page={data.page} pageCount={data.pageCount} onPage={setPage} summary={`Page ${data.page} of ${data.pageCount} · ${data.total} request${data.total === 1 ? "" : "s"}`} />
+          <Pagination
+            label="Approval requests"
+            page={data.page}
+            pageCount={data.pageCount}
+            onPage={setPage}
+            summary={`Page ${data.page} of ${data.pageCount} · ${data.total} request${data.total === 1 ? "" : "s"}`}
+          />
         </>
       )}
     </div>
@@ -118,7 +127,10 @@ function ApprovalCard({ item, now, canDecide, status }: { item: Item; now: Date;
   const [confirm, setConfirm] = useState<"approve" | "reject" | null>(null);
   const decide = useMutation(
     trpc.approval.decide.mutationOptions({
-      onSuccess: (r) => status.success(`${item.skillKey} request ${r.status === "APPROVED" ? "approved: the runtime runs it and replies in the conversation" : "rejected: the requester is told"}.`),
+      onSuccess: (r) =>
+        status.success(
+          `${item.skillKey} request ${r.status === "APPROVED" ? "approved: the runtime runs it and replies in the conversation" : "rejected: the requester is told"}.`,
+        ),
       onSettled: () => queryClient.invalidateQueries({ queryKey: trpc.approval.pathKey() }),
     }),
   );
@@ -127,20 +139,27 @@ function ApprovalCard({ item, now, canDecide, status }: { item: Item; now: Date;
   const conversation = item.conversationTitle ?? item.conversationId;
 
   return (
-    <li aria-labelledby={headingId} className={`rounded-lg border bg-white p-4 shadow-sm ${open ? "border-amber-300" : "border-slate-200"}`}>
+    <li
+      aria-labelledby={headingId}
+      className={`rounded-lg border bg-white p-4 shadow-sm ${open ? "border-amber-300" : "border-slate-200"}`}
+    >
       <div className="flex flex-wrap items-start justify-between gap-2">
         <div className="min-w-0 space-y-1">
           <h2 id={headingId} className="flex flex-wrap items-center gap-2">
             <code className="font-mono font-semibold text-slate-900">{item.skillKey}</code>
             <RiskBadge risk={item.skill.riskClass} />
-            <span className={`inline-flex items-center rounded-full px-2 py-0.5 text-xs font-semibold ring-1 ring-inset ${STATUS_STYLES[expired ? "EXPIRED" : item.status]}`}>
+            <span
+              className={`inline-flex items-center rounded-full px-2 py-0.5 text-xs font-semibold ring-1 ring-inset ${STATUS_STYLES[expired ? "EXPIRED" : item.status]}`}
+            >
               {expired ? "EXPIRED" : item.status}
             </span>
           </h2>
           <p className="text-sm text-slate-600">
             Requested by <code className="font-mono text-slate-800">{item.requesterId}</code> in{" "}
             <span className="font-medium text-slate-800">{conversation}</span>
-            {item.conversationTitle && <code className="ml-1 font-mono text-xs text-slate-500">({item.conversationId})</code>}
+            {item.conversationTitle && (
+              <code className="ml-1 font-mono text-xs text-slate-500">({item.conversationId})</code>
+            )}
           </p>
           <p className="text-xs text-slate-500">
             <time dateTime={item.createdAt.toISOString()} title={item.createdAt.toISOString()}>
@@ -148,7 +167,11 @@ function ApprovalCard({ item, now, canDecide, status }: { item: Item; now: Date;
             </time>
             {" · "}
             {item.status === "PENDING" ? (
-              <time dateTime={item.expiresAt.toISOString()} title={item.expiresAt.toISOString()} className={expired ? "font-semibold text-red-700" : ""}>
+              <time
+                dateTime={item.expiresAt.toISOString()}
+                title={item.expiresAt.toISOString()}
+                className={expired ? "font-semibold text-red-700" : ""}
+              >
                 {expired ? `expired ${relative(item.expiresAt, now)}` : `expires ${relative(item.expiresAt, now)}`}
               </time>
             ) : item.decidedAt ? (
@@ -164,10 +187,20 @@ function ApprovalCard({ item, now, canDecide, status }: { item: Item; now: Date;
         </div>
         {canDecide && open && (
           <div className="flex gap-2">
-            <button type="button" data-mutates onClick={() => setConfirm("approve")} className="rounded-md bg-emerald-600 px-3 py-1.5 text-sm font-semibold text-white hover:bg-emerald-500">
+            <button
+              type="button"
+              data-mutates
+              onClick={() => setConfirm("approve")}
+              className="rounded-md bg-emerald-600 px-3 py-1.5 text-sm font-semibold text-white hover:bg-emerald-500"
+            >
               Approve
             </button>
-            <button type="button" data-mutates onClick={() => setConfirm("reject")} className="rounded-md px-3 py-1.5 text-sm font-semibold text-red-700 ring-1 ring-red-300 hover:bg-red-50">
+            <button
+              type="button"
+              data-mutates
+              onClick={() => setConfirm("reject")}
+              className="rounded-md px-3 py-1.5 text-sm font-semibold text-red-700 ring-1 ring-red-300 hover:bg-red-50"
+            >
               Reject
             </button>
           </div>
@@ -175,7 +208,10 @@ function ApprovalCard({ item, now, canDecide, status }: { item: Item; now: Date;
       </div>
       <div className="mt-3">
         <p className="text-xs font-semibold tracking-wide text-slate-600 uppercase">Input</p>
-        <pre className="mt-1 max-h-64 overflow-auto rounded-md bg-slate-50 p-3 font-mono text-xs whitespace-pre-wrap break-all text-slate-800 ring-1 ring-slate-200" aria-label={`Input of the ${item.skillKey} request`}>
+        <pre
+          className="mt-1 max-h-64 overflow-auto rounded-md bg-slate-50 p-3 font-mono text-xs whitespace-pre-wrap break-all text-slate-800 ring-1 ring-slate-200"
+          aria-label={`Input of the ${item.skillKey} request`}
+        >
           {JSON.stringify(item.input, null, 2)}
         </pre>
       </div>
@@ -196,8 +232,16 @@ function ApprovalCard({ item, now, canDecide, status }: { item: Item; now: Date;
               : `The call is not run; ${item.requesterId} is told it was rejected, with your note.`
           }
           confirmLabel={confirm === "approve" ? "Approve" : "Reject"}
-          reason={{ label: "Note", maxLength: 1000, placeholder: confirm === "reject" ? "Why (shown to the requester)" : undefined }}
-          onConfirm={(note) => withErrorText(() => decide.mutateAsync({ id: item.id, approve: confirm === "approve", ...(note && { note }) }))}
+          reason={{
+            label: "Note",
+            maxLength: 1000,
+            placeholder: confirm === "reject" ? "Why (shown to the requester)" : undefined,
+          }}
+          onConfirm={(note) =>
+            withErrorText(() =>
+              decide.mutateAsync({ id: item.id, approve: confirm === "approve", ...(note && { note }) }),
+            )
+          }
         />
       )}
     </li>

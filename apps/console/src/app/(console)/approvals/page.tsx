@@ -8,7 +8,10 @@ import { DEFAULT_LIST } from "./list-input.ts";
 export const metadata: Metadata = { title: "Approvals" };
 
 export default async function ApprovalsPage() {
-  const [session] = await Promise.all([getSession(), getQueryClient().prefetchQuery(trpc.approval.list.queryOptions(DEFAULT_LIST))]);
+  const [session] = await Promise.all([
+    getSession(),
+    getQueryClient().prefetchQuery(trpc.approval.list.queryOptions(DEFAULT_LIST)),
+  ]);
   const role = session?.user.role;
   return (
     <HydrateClient>

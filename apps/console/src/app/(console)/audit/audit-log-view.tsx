@@ -42,7 +42,8 @@ const show = (v: unknown) => (v === null || v === undefined ? "none" : typeof v 
 /** The diff as "field: from -> to" lines; other shapes (summaries, counts) as key: value. */
 function Diff({ diff }: { diff: unknown }) {
   if (diff === null || diff === undefined) return <span className="text-slate-400">—</span>;
-  if (typeof diff !== "object" || Array.isArray(diff)) return <code className="text-xs break-all">{JSON.stringify(diff)}</code>;
+  if (typeof diff !== "object" || Array.isArray(diff))
+    return <code className="text-xs break-all">{JSON.stringify(diff)}</code>;
   const entries = Object.entries(diff as Record<string, unknown>);
   if (entries.length === 0) return <span className="text-slate-400">—</span>;
   return (
@@ -54,7 +55,8 @@ function Diff({ diff }: { diff: unknown }) {
           body = (
             <>
               <del className="text-red-700 decoration-red-300">{show(v.from)}</del> <span aria-hidden>→</span>
-              <span className="sr-only"> changed to</span> <ins className="text-emerald-800 no-underline">{show(v.to)}</ins>
+              <span className="sr-only"> changed to</span>{" "}
+              <ins className="text-emerald-800 no-underline">{show(v.to)}</ins>
             </>
           );
         } else if (v && typeof v === "object" && "changed" in v) {
@@ -81,7 +83,9 @@ function Row({ e }: { e: AuditListItem }) {
       </td>
       <th scope="row" className={`${td} text-left font-normal whitespace-nowrap`}>
         <code className="font-mono font-semibold text-slate-900">{e.action}</code>
-        {e.configRevision !== null && <span className="block text-xs text-slate-500">config revision #{e.configRevision}</span>}
+        {e.configRevision !== null && (
+          <span className="block text-xs text-slate-500">config revision #{e.configRevision}</span>
+        )}
       </th>
       <td className={td}>
         <span className="text-slate-900">{e.actorName}</span>
@@ -89,7 +93,11 @@ function Row({ e }: { e: AuditListItem }) {
       </td>
       <td className={`${td} whitespace-nowrap`}>
         <span className="text-slate-700">{e.targetType}</span>
-        {e.targetId && <code className="block max-w-48 truncate font-mono text-xs text-slate-500" title={e.targetId}>{e.targetId}</code>}
+        {e.targetId && (
+          <code className="block max-w-48 truncate font-mono text-xs text-slate-500" title={e.targetId}>
+            {e.targetId}
+          </code>
+        )}
       </td>
       <td className={`${td} min-w-64`}>
         <Diff diff={e.diff} />
@@ -117,7 +125,9 @@ export function AuditLogView() {
       onSuccess: (r) =>
         r.ok
           ? verifyStatus.success(`Chain intact: all ${r.rows} entries verify (checked ${formatDateTime(r.checkedAt)}).`)
-          : verifyStatus.error(`Chain broken at entry #${r.firstBadId}: it or an earlier entry was altered or removed.`),
+          : verifyStatus.error(
+              `Chain broken at entry #${r.firstBadId}: it or an earlier entry was altered or removed.`,
+            ),
       onError: (e) => verifyStatus.error(`Could not verify: ${e.message}`),
     }),
   );
@@ -128,7 +138,8 @@ export function AuditLogView() {
     setCursor(undefined);
   };
   const filtered = Object.values(filters).some(Boolean);
-  const dateError = draft.fromDay && draft.toDay && draft.fromDay > draft.toDay ? "The start date must be before the end date." : null;
+  const dateError =
+    draft.fromDay && draft.toDay && draft.fromDay > draft.toDay ? "The start date must be before the end date." : null;
 
   return (
     <div className="space-y-3">
@@ -149,15 +160,29 @@ export function AuditLogView() {
       >
         <label className="flex flex-col text-xs font-medium text-slate-600">
           Action starts with
-          <input className={`${control} w-40`} value={draft.actionPrefix ?? ""} onChange={(e) => setDraft({ ...draft, actionPrefix: e.target.value })} placeholder="skill." />
+          <input
+            className={`${control} w-40`}
+            value={draft.actionPrefix ?? ""}
+            onChange={(e) => setDraft({ ...draft, actionPrefix: e.target.value })}
+            placeholder="skill."
+          />
         </label>
         <label className="flex flex-col text-xs font-medium text-slate-600">
           Actor
-          <input className={`${control} w-44`} value={draft.actor ?? ""} onChange={(e) => setDraft({ ...draft, actor: e.target.value })} placeholder="name, email or id" />
+          <input
+            className={`${control} w-44`}
+            value={draft.actor ?? ""}
+            onChange={(e) => setDraft({ ...draft, actor: e.target.value })}
+            placeholder="name, email or id"
+          />
         </label>
         <label className="flex flex-col text-xs font-medium text-slate-600">
           Target type
-          <select className={control} value={draft.targetType ?? ""} onChange={(e) => setDraft({ ...draft, targetType: e.target.value })}>
+          <select
+            className={control}
+            value={draft.targetType ?? ""}
+            onChange={(e) => setDraft({ ...draft, targetType: e.target.value })}
+          >
             <option value="">All</option>
             {(targetTypes.data ?? []).map((t) => (
               <option key={t} value={t}>
@@ -168,7 +193,12 @@ export function AuditLogView() {
         </label>
         <label className="flex flex-col text-xs font-medium text-slate-600">
           From (UTC)
-          <input type="date" className={control} value={draft.fromDay ?? ""} onChange={(e) => setDraft({ ...draft, fromDay: e.target.value })} />
+          <input
+            type="date"
+            className={control}
+            value={draft.fromDay ?? ""}
+            onChange={(e) => setDraft({ ...draft, fromDay: e.target.value })}
+          />
         </label>
         <label className="flex flex-col text-xs font-medium text-slate-600">
           To (UTC)
@@ -182,7 +212,11 @@ export function AuditLogView() {
           />
         </label>
         <div className="flex gap-2">
-          <button type="submit" disabled={!!dateError} className="rounded-md bg-indigo-600 px-3 py-1.5 text-sm font-semibold text-white hover:bg-indigo-500 disabled:opacity-50">
+          <button
+            type="submit"
+            disabled={!!dateError}
+            className="rounded-md bg-indigo-600 px-3 py-1.5 text-sm font-semibold text-white hover:bg-indigo-500 disabled:opacity-50"
+          >
             Apply filters
           </button>
           {filtered && (

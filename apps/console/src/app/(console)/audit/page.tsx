@@ -8,12 +8,16 @@ export const metadata: Metadata = { title: "Audit log" };
 
 export default async function AuditPage() {
   const qc = getQueryClient();
-  await Promise.all([qc.prefetchQuery(trpc.audit.list.queryOptions({ limit: AUDIT_PAGE_SIZE })), qc.prefetchQuery(trpc.audit.targetTypes.queryOptions())]);
+  await Promise.all([
+    qc.prefetchQuery(trpc.audit.list.queryOptions({ limit: AUDIT_PAGE_SIZE })),
+    qc.prefetchQuery(trpc.audit.targetTypes.queryOptions()),
+  ]);
   return (
     <HydrateClient>
       <div className="space-y-4">
         <PageHeader title="Audit log">
-          Every change and decision that matters, newest first. The log is append-only and hash-chained: verifying recomputes the chain.
+          Every change and decision that matters, newest first. The log is append-only and hash-chained: verifying
+          recomputes the chain.
         </PageHeader>
         <AuditLogView />
       </div>

@@ -11,7 +11,16 @@ import { btnDanger, btnPrimary, btnSecondary } from "~/components/ui/styles.ts";
 import { UsageBar } from "~/components/ui/usage-bar.tsx";
 import type { AppRouter } from "~/server/api/root.ts";
 import { useTRPC } from "~/trpc/react.tsx";
-import { describedBy, errorText, Field, fieldErrors, FormFooter, inputCls, numberOrNull, withErrorText } from "../models/form.tsx";
+import {
+  describedBy,
+  errorText,
+  Field,
+  fieldErrors,
+  FormFooter,
+  inputCls,
+  numberOrNull,
+  withErrorText,
+} from "../models/form.tsx";
 
 type BudgetList = inferRouterOutputs<AppRouter>["budget"]["list"];
 type Budget = BudgetList["budgets"][number];
@@ -53,7 +62,10 @@ export function BudgetsView({ canEdit }: { canEdit: boolean }) {
         <h2 id="daily-heading" className="text-sm font-semibold text-slate-800">
           Organisation usage, last {data.daily.length} days
         </h2>
-        <BarChart label="Tokens per day (UTC), organisation" data={data.daily.map((d) => ({ label: d.day, value: d.tokens }))} />
+        <BarChart
+          label="Tokens per day (UTC), organisation"
+          data={data.daily.map((d) => ({ label: d.day, value: d.tokens }))}
+        />
         <div className="flex justify-between text-xs text-slate-500">
           <span>{data.daily[0]?.day}</span>
           <span>today: {fmt.format(data.daily.at(-1)?.tokens ?? 0)} tokens</span>
@@ -71,9 +83,17 @@ export function BudgetsView({ canEdit }: { canEdit: boolean }) {
             </button>
           )}
         </div>
-        {editing !== null && <BudgetForm key={editing === "new" ? "new" : editing.id} budget={editing === "new" ? null : editing} onDone={done} />}
+        {editing !== null && (
+          <BudgetForm
+            key={editing === "new" ? "new" : editing.id}
+            budget={editing === "new" ? null : editing}
+            onDone={done}
+          />
+        )}
         {data.budgets.length === 0 ? (
-          <EmptyState title="No budgets">Nothing is limited: every conversation and user may use any number of tokens.</EmptyState>
+          <EmptyState title="No budgets">
+            Nothing is limited: every conversation and user may use any number of tokens.
+          </EmptyState>
         ) : (
           <ul className="grid gap-4 lg:grid-cols-2">
             {data.budgets.map((b) => (
@@ -86,7 +106,17 @@ export function BudgetsView({ canEdit }: { canEdit: boolean }) {
   );
 }
 
-function BudgetCard({ budget: b, canEdit, status, onEdit }: { budget: Budget; canEdit: boolean; status: Status; onEdit: () => void }) {
+function BudgetCard({
+  budget: b,
+  canEdit,
+  status,
+  onEdit,
+}: {
+  budget: Budget;
+  canEdit: boolean;
+  status: Status;
+  onEdit: () => void;
+}) {
   const trpc = useTRPC();
   const queryClient = useQueryClient();
   const [confirm, setConfirm] = useState(false);
@@ -102,17 +132,31 @@ function BudgetCard({ budget: b, canEdit, status, onEdit }: { budget: Budget; ca
       <div className="flex flex-wrap items-start justify-between gap-2">
         <div className="min-w-0">
           <h3 id={headingId} className="font-semibold break-all">
-            <span className="mr-2 inline-flex rounded-full bg-slate-100 px-2 py-0.5 text-xs font-semibold text-slate-700 ring-1 ring-slate-500/30 ring-inset">{b.scope}</span>
+            <span className="mr-2 inline-flex rounded-full bg-slate-100 px-2 py-0.5 text-xs font-semibold text-slate-700 ring-1 ring-slate-500/30 ring-inset">
+              {b.scope}
+            </span>
             {b.subject && <code className="font-mono">{b.subject}</code>}
           </h3>
           <p className="text-xs text-slate-500">{SCOPE_TEXT[b.scope]}</p>
         </div>
         {canEdit && (
           <div className="flex gap-2">
-            <button type="button" data-mutates className={btnSecondary} onClick={onEdit} aria-label={`Edit budget ${label(b)}`}>
+            <button
+              type="button"
+              data-mutates
+              className={btnSecondary}
+              onClick={onEdit}
+              aria-label={`Edit budget ${label(b)}`}
+            >
               Edit
             </button>
-            <button type="button" data-mutates className={btnDanger} onClick={() => setConfirm(true)} aria-label={`Delete budget ${label(b)}`}>
+            <button
+              type="button"
+              data-mutates
+              className={btnDanger}
+              onClick={() => setConfirm(true)}
+              aria-label={`Delete budget ${label(b)}`}
+            >
               Delete
             </button>
           </div>
@@ -132,13 +176,31 @@ function BudgetCard({ budget: b, canEdit, status, onEdit }: { budget: Budget; ca
           {b.topToday.length === 0 ? (
             <p className="text-sm text-slate-500">No usage under the default budget today.</p>
           ) : (
-            b.topToday.map((t) => <UsageBar key={`${t.scope}:${t.subject}`} label={`Today · ${t.scope.toLowerCase()} ${t.subject}`} used={t.used + t.reserved} limit={b.dailyTokens} unit="tokens" />)
+            b.topToday.map((t) => (
+              <UsageBar
+                key={`${t.scope}:${t.subject}`}
+                label={`Today · ${t.scope.toLowerCase()} ${t.subject}`}
+                used={t.used + t.reserved}
+                limit={b.dailyTokens}
+                unit="tokens"
+              />
+            ))
           )}
         </div>
       ) : (
         <div className="space-y-2">
-          <UsageBar label={`Today · ${label(b)}`} used={b.day.used + b.day.reserved} limit={b.dailyTokens} unit="tokens" />
-          <UsageBar label={`This month · ${label(b)}`} used={b.month.used + b.month.reserved} limit={b.monthlyTokens} unit="tokens" />
+          <UsageBar
+            label={`Today · ${label(b)}`}
+            used={b.day.used + b.day.reserved}
+            limit={b.dailyTokens}
+            unit="tokens"
+          />
+          <UsageBar
+            label={`This month · ${label(b)}`}
+            used={b.month.used + b.month.reserved}
+            limit={b.monthlyTokens}
+            unit="tokens"
+          />
           <p className="text-xs text-slate-500">
             {fmt.format(b.day.requests)} request{b.day.requests === 1 ? "" : "s"} today
             {b.day.reserved > 0 && `, ${fmt.format(b.day.reserved)} tokens reserved by calls in flight`}
@@ -184,8 +246,15 @@ function BudgetForm({ budget, onDone }: { budget: Budget | null; onDone: (messag
     requestsPerMinute: budget?.requestsPerMinute?.toString() ?? "",
   });
   const onSettled = () => queryClient.invalidateQueries({ queryKey: trpc.budget.pathKey() });
-  const create = useMutation(trpc.budget.create.mutationOptions({ onSuccess: () => onDone("Budget added."), onSettled }));
-  const update = useMutation(trpc.budget.update.mutationOptions({ onSuccess: () => onDone(`Budget ${budget && label(budget)} saved.`), onSettled }));
+  const create = useMutation(
+    trpc.budget.create.mutationOptions({ onSuccess: () => onDone("Budget added."), onSettled }),
+  );
+  const update = useMutation(
+    trpc.budget.update.mutationOptions({
+      onSuccess: () => onDone(`Budget ${budget && label(budget)} saved.`),
+      onSettled,
+    }),
+  );
   const active = budget ? update : create;
   const errors = fieldErrors(active.error);
   const hasSubject = scope === "CONVERSATION" || scope === "USER";
@@ -203,21 +272,45 @@ function BudgetForm({ budget, onDone }: { budget: Budget | null; onDone: (messag
   }
 
   return (
-    <form onSubmit={submit} aria-labelledby={`${id}-title`} className="space-y-4 rounded-lg border border-slate-200 bg-white p-4 shadow-sm">
+    <form
+      onSubmit={submit}
+      aria-labelledby={`${id}-title`}
+      className="space-y-4 rounded-lg border border-slate-200 bg-white p-4 shadow-sm"
+    >
       <h3 id={`${id}-title`} className="font-semibold">
         {budget ? `Edit budget ${label(budget)}` : "New budget"}
       </h3>
       <div className="grid gap-4 sm:grid-cols-2">
         <Field id={`${id}-scope`} label="Scope" error={errors.scope} hint={SCOPE_TEXT[scope]}>
-          <select id={`${id}-scope`} value={scope} onChange={(e) => setScope(e.target.value as Scope)} disabled={!!budget} className={inputCls} {...describedBy(`${id}-scope`, errors.scope, true)}>
+          <select
+            id={`${id}-scope`}
+            value={scope}
+            onChange={(e) => setScope(e.target.value as Scope)}
+            disabled={!!budget}
+            className={inputCls}
+            {...describedBy(`${id}-scope`, errors.scope, true)}
+          >
             <option value="GLOBAL">GLOBAL</option>
             <option value="DEFAULT">DEFAULT</option>
             <option value="CONVERSATION">CONVERSATION</option>
             <option value="USER">USER</option>
           </select>
         </Field>
-        <Field id={`${id}-subject`} label={scope === "USER" ? "DingTalk user id" : "DingTalk conversationId"} error={errors.subject} hint={hasSubject ? undefined : "Not used for this scope"}>
-          <input id={`${id}-subject`} value={hasSubject ? subject : ""} onChange={(e) => setSubject(e.target.value)} disabled={!!budget || !hasSubject} required={hasSubject} className={`${inputCls} font-mono`} {...describedBy(`${id}-subject`, errors.subject, !hasSubject)} />
+        <Field
+          id={`${id}-subject`}
+          label={scope === "USER" ? "DingTalk user id" : "DingTalk conversationId"}
+          error={errors.subject}
+          hint={hasSubject ? undefined : "Not used for this scope"}
+        >
+          <input
+            id={`${id}-subject`}
+            value={hasSubject ? subject : ""}
+            onChange={(e) => setSubject(e.target.value)}
+            disabled={!!budget || !hasSubject}
+            required={hasSubject}
+            className={`${inputCls} font-mono`}
+            {...describedBy(`${id}-subject`, errors.subject, !hasSubject)}
+          />
         </Field>
         {LIMITS.map((l) => (
           <Field key={l.key} id={`${id}-${l.key}`} label={l.label} error={errors[l.key]} hint="Empty = unlimited">
@@ -236,7 +329,12 @@ function BudgetForm({ budget, onDone }: { budget: Budget | null; onDone: (messag
           </Field>
         ))}
       </div>
-      <FormFooter error={active.error && errorText(active.error)} saving={active.isPending} submitLabel={budget ? "Save budget" : "Add budget"} onCancel={() => onDone()} />
+      <FormFooter
+        error={active.error && errorText(active.error)}
+        saving={active.isPending}
+        submitLabel={budget ? "Save budget" : "Add budget"}
+        onCancel={() => onDone()}
+      />
     </form>
   );
 }

@@ -25,7 +25,13 @@ const STATUS_STYLE: Record<Status, string> = {
 const STATUS_LABEL: Record<Status, string> = { PENDING: "Pending", ENABLED: "Enabled", DISABLED: "Disabled" };
 
 function StatusBadge({ status }: { status: Status }) {
-  return <span className={`inline-flex rounded-full px-2 py-0.5 text-xs font-semibold ring-1 ring-inset ${STATUS_STYLE[status]}`}>{STATUS_LABEL[status]}</span>;
+  return (
+    <span
+      className={`inline-flex rounded-full px-2 py-0.5 text-xs font-semibold ring-1 ring-inset ${STATUS_STYLE[status]}`}
+    >
+      {STATUS_LABEL[status]}
+    </span>
+  );
 }
 
 const nameOf = (c: ConversationListItem) => c.title ?? (c.type === "SINGLE" ? "Direct chat" : "Untitled group");
@@ -54,7 +60,13 @@ export function ConversationsTable({ canEdit }: { canEdit: boolean }) {
           queryClient.setQueryData<ConversationList>(key, {
             ...list,
             items: list.items.map((c) =>
-              c.id === input.id ? { ...c, ...(input.status ? { status: input.status } : {}), ...(input.environment ? { environment: input.environment } : {}) } : c,
+              c.id === input.id
+                ? {
+                    ...c,
+                    ...(input.status ? { status: input.status } : {}),
+                    ...(input.environment ? { environment: input.environment } : {}),
+                  }
+                : c,
             ),
           });
         }
@@ -92,7 +104,9 @@ export function ConversationsTable({ canEdit }: { canEdit: boolean }) {
                 aria-pressed={active}
                 onClick={() => setFilter({ status: t.value })}
                 className={`inline-flex items-center gap-1.5 rounded-md px-3 py-1.5 text-sm font-medium ring-1 ${
-                  active ? "bg-indigo-600 text-white ring-indigo-600" : "bg-white text-slate-700 ring-slate-300 hover:bg-slate-100"
+                  active
+                    ? "bg-indigo-600 text-white ring-indigo-600"
+                    : "bg-white text-slate-700 ring-slate-300 hover:bg-slate-100"
                 }`}
               >
                 {t.label}
@@ -132,9 +146,18 @@ export function ConversationsTable({ canEdit }: { canEdit: boolean }) {
           >
             <label className="flex flex-col text-xs font-medium text-slate-600">
               Search by title
-              <input type="search" className={`${control} mt-1 w-48`} value={searchText} onChange={(e) => setSearchText(e.target.value)} placeholder="Group title or id" />
+              <input
+                type="search"
+                className={`${control} mt-1 w-48`}
+                value={searchText}
+                onChange={(e) => setSearchText(e.target.value)}
+                placeholder="Group title or id"
+              />
             </label>
-            <button type="submit" className="rounded-md bg-white px-3 py-1.5 text-sm font-semibold ring-1 ring-slate-300 hover:bg-slate-100">
+            <button
+              type="submit"
+              className="rounded-md bg-white px-3 py-1.5 text-sm font-semibold ring-1 ring-slate-300 hover:bg-slate-100"
+            >
               Search
             </button>
           </form>
@@ -149,7 +172,11 @@ export function ConversationsTable({ canEdit }: { canEdit: boolean }) {
         <ErrorState title="The conversations could not be loaded." error={error} onRetry={refetch} />
       ) : !data || data.items.length === 0 ? (
         <EmptyState
-          title={filters.status || filters.environment || filters.search ? "No conversation matches these filters" : "No conversations yet"}
+          title={
+            filters.status || filters.environment || filters.search
+              ? "No conversation matches these filters"
+              : "No conversations yet"
+          }
           action={
             (filters.status || filters.environment || filters.search) && (
               <button
@@ -165,7 +192,8 @@ export function ConversationsTable({ canEdit }: { canEdit: boolean }) {
             )
           }
         >
-          {!(filters.status || filters.environment || filters.search) && "A group or chat appears here, pending, the first time someone messages the robot."}
+          {!(filters.status || filters.environment || filters.search) &&
+            "A group or chat appears here, pending, the first time someone messages the robot."}
         </EmptyState>
       ) : (
         <DataTable

@@ -15,8 +15,8 @@ export default async function ConversationsPage() {
     <HydrateClient>
       <div className="space-y-4">
         <PageHeader title="Conversations">
-          DingTalk groups and chats the robot has seen. New ones wait as pending (the robot answers &ldquo;not enabled yet&rdquo;) until an operator
-          enables them; the environment picks which skills apply.
+          DingTalk groups and chats the robot has seen. New ones wait as pending (the robot answers &ldquo;not enabled
+          yet&rdquo;) until an operator enables them; the environment picks which skills apply.
         </PageHeader>
         <ConversationsTable canEdit={hasRole(session?.user.role, ROLE_SETS.operator)} />
       </div>

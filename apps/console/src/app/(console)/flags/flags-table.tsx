@@ -55,27 +55,48 @@ export function FlagsTable({ canEdit }: { canEdit: boolean }) {
   const q = search.trim().toLowerCase();
   const shown = data.filter((f) => !q || f.key.includes(q) || f.description.toLowerCase().includes(q));
   // Turning off a flag that gates skills takes them away from the robot: ask first.
-  const onChange = (flag: Flag, next: boolean) => (!next && flag.gates.length > 0 ? setConfirmOff(flag) : toggle.mutate({ key: flag.key, enabled: next }));
+  const onChange = (flag: Flag, next: boolean) =>
+    !next && flag.gates.length > 0 ? setConfirmOff(flag) : toggle.mutate({ key: flag.key, enabled: next });
 
   return (
     <div className="space-y-4">
       <InlineStatus status={status.current} onDismiss={status.clear} />
       <div>
-        <label htmlFor={`${id}-search`} className="block text-sm font-medium text-slate-700">Search</label>
-        <input id={`${id}-search`} type="search" value={search} onChange={(e) => setSearch(e.target.value)} placeholder="key or description" className="mt-1 w-56 rounded-md border border-slate-300 px-3 py-1.5 text-sm" />
+        <label htmlFor={`${id}-search`} className="block text-sm font-medium text-slate-700">
+          Search
+        </label>
+        <input
+          id={`${id}-search`}
+          type="search"
+          value={search}
+          onChange={(e) => setSearch(e.target.value)}
+          placeholder="key or description"
+          className="mt-1 w-56 rounded-md border border-slate-300 px-3 py-1.5 text-sm"
+        />
       </div>
       {data.length === 0 ? (
-        <EmptyState title="No flags yet">{canEdit ? "Create the first one below." : "An admin can create them."}</EmptyState>
+        <EmptyState title="No flags yet">
+          {canEdit ? "Create the first one below." : "An admin can create them."}
+        </EmptyState>
       ) : shown.length === 0 ? (
         <EmptyState
           title="No flag matches the search"
-          action={<button type="button" onClick={() => setSearch("")} className="rounded-md px-3 py-1.5 text-sm font-semibold ring-1 ring-slate-300 hover:bg-slate-100">Clear search</button>}
+          action={
+            <button
+              type="button"
+              onClick={() => setSearch("")}
+              className="rounded-md px-3 py-1.5 text-sm font-semibold ring-1 ring-slate-300 hover:bg-slate-100"
+            >
+              Clear search
+            </button>
+          }
         />
       ) : (
         <DataTable
           caption={
             <>
-              {data.length} flags, {data.filter((f) => f.enabled).length} on{shown.length !== data.length && `; ${shown.length} shown`}
+              {data.length} flags, {data.filter((f) => f.enabled).length} on
+              {shown.length !== data.length && `; ${shown.length} shown`}
             </>
           }
           columns={["Flag", "State", "Skills it gates", "Changed"]}
@@ -88,12 +109,26 @@ export function FlagsTable({ canEdit }: { canEdit: boolean }) {
               </th>
               <td className={td}>
                 <span className="inline-flex items-center gap-2 whitespace-nowrap">
-                  {canEdit && <Switch checked={f.enabled} label={`Flag ${f.key}`} onChange={(next) => onChange(f, next)} />}
-                  <span className={f.enabled ? "font-medium text-emerald-800" : "text-slate-500"}>{f.enabled ? "On" : "Off"}</span>
+                  {canEdit && (
+                    <Switch checked={f.enabled} label={`Flag ${f.key}`} onChange={(next) => onChange(f, next)} />
+                  )}
+                  <span className={f.enabled ? "font-medium text-emerald-800" : "text-slate-500"}>
+                    {f.enabled ? "On" : "Off"}
+                  </span>
                 </span>
               </td>
               <td className={`${td} text-slate-700`}>
-                {f.key === "agent.tools" ? "every skill" : f.gates.length > 0 ? f.gates.map((k) => <code key={k} className="mr-2 font-mono">{k}</code>) : <span className="text-slate-400">none</span>}
+                {f.key === "agent.tools" ? (
+                  "every skill"
+                ) : f.gates.length > 0 ? (
+                  f.gates.map((k) => (
+                    <code key={k} className="mr-2 font-mono">
+                      {k}
+                    </code>
+                  ))
+                ) : (
+                  <span className="text-slate-400">none</span>
+                )}
               </td>
               <td className={`${td} whitespace-nowrap text-slate-600`}>{f.updatedAt.toLocaleString()}</td>
             </tr>
@@ -140,7 +175,13 @@ function CreateFlag({ status, existing }: { status: ReturnType<typeof useInlineS
     }),
   );
   const k = key.trim();
-  const keyProblem = !k ? null : !KEY_PATTERN.test(k) ? "Lowercase words joined by dots, e.g. replies.markdown (letters, digits, _)." : existing.includes(k) ? "This flag exists already." : null;
+  const keyProblem = !k
+    ? null
+    : !KEY_PATTERN.test(k)
+      ? "Lowercase words joined by dots, e.g. replies.markdown (letters, digits, _)."
+      : existing.includes(k)
+        ? "This flag exists already."
+        : null;
 
   function submit(e: FormEvent) {
     e.preventDefault();
@@ -149,11 +190,19 @@ function CreateFlag({ status, existing }: { status: ReturnType<typeof useInlineS
   }
 
   return (
-    <form onSubmit={submit} aria-labelledby={`${id}-title`} className="rounded-lg border border-slate-200 bg-white p-4 shadow-sm">
-      <h2 id={`${id}-title`} className="text-base font-semibold">New flag</h2>
+    <form
+      onSubmit={submit}
+      aria-labelledby={`${id}-title`}
+      className="rounded-lg border border-slate-200 bg-white p-4 shadow-sm"
+    >
+      <h2 id={`${id}-title`} className="text-base font-semibold">
+        New flag
+      </h2>
       <div className="mt-3 grid gap-3 sm:grid-cols-[minmax(0,1fr)_minmax(0,2fr)_auto] sm:items-start">
         <div>
-          <label htmlFor={`${id}-key`} className="block text-sm font-medium text-slate-700">Key</label>
+          <label htmlFor={`${id}-key`} className="block text-sm font-medium text-slate-700">
+            Key
+          </label>
           <input
             id={`${id}-key`}
             value={key}
@@ -166,14 +215,32 @@ function CreateFlag({ status, existing }: { status: ReturnType<typeof useInlineS
             aria-describedby={`${id}-key-help`}
             className={`${field} font-mono`}
           />
-          <p id={`${id}-key-help`} className={`mt-1 text-xs ${keyProblem ? "text-red-700" : "text-slate-500"}`}>{keyProblem ?? "Lowercase, dotted: area.name"}</p>
+          <p id={`${id}-key-help`} className={`mt-1 text-xs ${keyProblem ? "text-red-700" : "text-slate-500"}`}>
+            {keyProblem ?? "Lowercase, dotted: area.name"}
+          </p>
         </div>
         <div>
-          <label htmlFor={`${id}-description`} className="block text-sm font-medium text-slate-700">Description</label>
-          <input id={`${id}-description`} value={description} onChange={(e) => setDescription(e.target.value)} required maxLength={300} placeholder="What it switches" autoComplete="off" className={field} />
+          <label htmlFor={`${id}-description`} className="block text-sm font-medium text-slate-700">
+            Description
+          </label>
+          <input
+            id={`${id}-description`}
+            value={description}
+            onChange={(e) => setDescription(e.target.value)}
+            required
+            maxLength={300}
+            placeholder="What it switches"
+            autoComplete="off"
+            className={field}
+          />
         </div>
         <label className="mt-7 inline-flex items-center gap-2 text-sm text-slate-700">
-          <input type="checkbox" checked={enabled} onChange={(e) => setEnabled(e.target.checked)} className="size-4 accent-indigo-600" />
+          <input
+            type="checkbox"
+            checked={enabled}
+            onChange={(e) => setEnabled(e.target.checked)}
+            className="size-4 accent-indigo-600"
+          />
           Start on
         </label>
       </div>
@@ -183,7 +250,12 @@ function CreateFlag({ status, existing }: { status: ReturnType<typeof useInlineS
         </p>
       )}
       <div className="mt-3 flex justify-end">
-        <button type="submit" data-mutates disabled={create.isPending || !!keyProblem} className="rounded-md bg-indigo-600 px-3 py-1.5 text-sm font-semibold text-white hover:bg-indigo-500 disabled:opacity-50">
+        <button
+          type="submit"
+          data-mutates
+          disabled={create.isPending || !!keyProblem}
+          className="rounded-md bg-indigo-600 px-3 py-1.5 text-sm font-semibold text-white hover:bg-indigo-500 disabled:opacity-50"
+        >
           {create.isPending ? "Creating…" : "Create flag"}
         </button>
       </div>

@@ -15,8 +15,8 @@ export default async function FlagsPage() {
     <HydrateClient>
       <div className="space-y-4">
         <PageHeader title="Feature flags">
-          Switches the runtime reads with the rest of the policy. <code className="font-mono">agent.tools</code> gates every skill; a skill can name
-          another flag it needs.
+          Switches the runtime reads with the rest of the policy. <code className="font-mono">agent.tools</code> gates
+          every skill; a skill can name another flag it needs.
         </PageHeader>
         <FlagsTable canEdit={canEdit} />
       </div>

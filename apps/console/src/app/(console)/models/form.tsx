@@ -6,7 +6,10 @@
 import type { ReactNode } from "react";
 import { btnPrimary, btnSecondary } from "~/components/ui/styles.ts";
 
-type TrpcLikeError = { message: string; data?: { zodError?: { fieldErrors?: Record<string, string[] | undefined>; formErrors?: string[] } | null } | null };
+type TrpcLikeError = {
+  message: string;
+  data?: { zodError?: { fieldErrors?: Record<string, string[] | undefined>; formErrors?: string[] } | null } | null;
+};
 
 /** Field errors of a failed mutation, by field name. */
 export function fieldErrors(error: unknown): Record<string, string | undefined> {
@@ -38,16 +41,28 @@ export async function withErrorText(run: () => Promise<unknown>): Promise<void> 
   }
 }
 
-export const inputCls = "mt-1 block w-full rounded-md border border-slate-300 px-3 py-1.5 text-sm disabled:bg-slate-100 disabled:text-slate-500 aria-[invalid=true]:border-red-500";
+export const inputCls =
+  "mt-1 block w-full rounded-md border border-slate-300 px-3 py-1.5 text-sm disabled:bg-slate-100 disabled:text-slate-500 aria-[invalid=true]:border-red-500";
 
-export function Field(props: { id: string; label: string; hint?: ReactNode; error?: string; children: ReactNode; className?: string }) {
+export function Field(props: {
+  id: string;
+  label: string;
+  hint?: ReactNode;
+  error?: string;
+  children: ReactNode;
+  className?: string;
+}) {
   return (
     <div className={props.className}>
       <label htmlFor={props.id} className="block text-sm font-medium text-slate-700">
         {props.label}
       </label>
       {props.children}
-      {props.hint && !props.error && <p id={`${props.id}-hint`} className="mt-1 text-xs text-slate-500">{props.hint}</p>}
+      {props.hint && !props.error && (
+        <p id={`${props.id}-hint`} className="mt-1 text-xs text-slate-500">
+          {props.hint}
+        </p>
+      )}
       {props.error && (
         <p id={`${props.id}-error`} className="mt-1 text-xs text-red-700">
           {props.error}
@@ -61,7 +76,13 @@ export function Field(props: { id: string; label: string; hint?: ReactNode; erro
  * A form's end: the refusal (if any) as an alert, the submit button (busy while saving) and,
  * with `onCancel`, a Cancel button.
  */
-export function FormFooter(props: { error: ReactNode; saving: boolean; submitLabel: string; disabled?: boolean; onCancel?: () => void }) {
+export function FormFooter(props: {
+  error: ReactNode;
+  saving: boolean;
+  submitLabel: string;
+  disabled?: boolean;
+  onCancel?: () => void;
+}) {
   return (
     <>
       {props.error && (

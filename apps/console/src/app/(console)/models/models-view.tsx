@@ -17,7 +17,8 @@ type Endpoint = ModelList["endpoints"][number];
 type ConversationRoute = ModelList["conversationRoutes"][number];
 
 const fmt = new Intl.NumberFormat("en");
-const budgetName = (b: { scope: string; subject: string } | null) => (b ? `${b.scope}${b.subject ? ` ${b.subject}` : ""}` : "none");
+const budgetName = (b: { scope: string; subject: string } | null) =>
+  b ? `${b.scope}${b.subject ? ` ${b.subject}` : ""}` : "none";
 
 function useModelMutations() {
   const trpc = useTRPC();
@@ -73,7 +74,8 @@ function EndpointsSection({ data, canEdit, status }: { data: ModelList; canEdit:
       )}
       {data.endpoints.length === 0 ? (
         <EmptyState title="No model endpoints yet">
-          Add one here, or run <code>clawgate onboard</code> with a config file. Until one exists the robot cannot answer.
+          Add one here, or run <code>clawgate onboard</code> with a config file. Until one exists the robot cannot
+          answer.
         </EmptyState>
       ) : (
         <DataTable
@@ -90,7 +92,17 @@ function EndpointsSection({ data, canEdit, status }: { data: ModelList; canEdit:
   );
 }
 
-function EndpointRow({ endpoint: e, canEdit, status, onEdit }: { endpoint: Endpoint; canEdit: boolean; status: Status; onEdit: () => void }) {
+function EndpointRow({
+  endpoint: e,
+  canEdit,
+  status,
+  onEdit,
+}: {
+  endpoint: Endpoint;
+  canEdit: boolean;
+  status: Status;
+  onEdit: () => void;
+}) {
   const { trpc, queryClient, invalidate } = useModelMutations();
   const [confirm, setConfirm] = useState<"disable" | "delete" | null>(null);
   const key = trpc.model.list.queryKey();
@@ -101,7 +113,14 @@ function EndpointRow({ endpoint: e, canEdit, status, onEdit }: { endpoint: Endpo
       onMutate: async (input) => {
         await queryClient.cancelQueries({ queryKey: key });
         const previous = queryClient.getQueryData(key);
-        queryClient.setQueryData(key, (old) => old && { ...old, endpoints: old.endpoints.map((x) => (x.id === input.id ? { ...x, enabled: !!input.enabled } : x)) });
+        queryClient.setQueryData(
+          key,
+          (old) =>
+            old && {
+              ...old,
+              endpoints: old.endpoints.map((x) => (x.id === input.id ? { ...x, enabled: !!input.enabled } : x)),
+            },
+        );
         return { previous };
       },
       onError: (err, _input, context) => {
@@ -112,13 +131,22 @@ function EndpointRow({ endpoint: e, canEdit, status, onEdit }: { endpoint: Endpo
       onSettled: invalidate,
     }),
   );
-  const remove = useMutation(trpc.model.deleteEndpoint.mutationOptions({ onSuccess: () => status.success(`${e.name} deleted.`), onSettled: invalidate }));
+  const remove = useMutation(
+    trpc.model.deleteEndpoint.mutationOptions({
+      onSuccess: () => status.success(`${e.name} deleted.`),
+      onSettled: invalidate,
+    }),
+  );
 
   return (
     <tr className="hover:bg-slate-50">
       <th scope="row" className={`${td} min-w-48 text-left font-normal`}>
         <code className="font-mono font-semibold text-slate-900">{e.name}</code>
-        {e.isDefault && <span className="ml-2 inline-flex whitespace-nowrap rounded-full bg-indigo-50 px-2 py-0.5 text-xs font-semibold text-indigo-800 ring-1 ring-indigo-600/30 ring-inset">default route</span>}
+        {e.isDefault && (
+          <span className="ml-2 inline-flex whitespace-nowrap rounded-full bg-indigo-50 px-2 py-0.5 text-xs font-semibold text-indigo-800 ring-1 ring-indigo-600/30 ring-inset">
+            default route
+          </span>
+        )}
         <p className="mt-0.5 text-slate-600">
           model <code className="font-mono">{e.model}</code>
         </p>
@@ -128,14 +156,20 @@ function EndpointRow({ endpoint: e, canEdit, status, onEdit }: { endpoint: Endpo
       </th>
       <td className={`${td} min-w-48 max-w-72 break-all text-slate-700`}>{e.baseUrl}</td>
       <td className={`${td} break-all`}>
-        {e.apiKeyEnv ? <code className="rounded bg-slate-100 px-1 font-mono text-slate-800">{`\${${e.apiKeyEnv}}`}</code> : <span className="text-slate-500">none</span>}
+        {e.apiKeyEnv ? (
+          <code className="rounded bg-slate-100 px-1 font-mono text-slate-800">{`\${${e.apiKeyEnv}}`}</code>
+        ) : (
+          <span className="text-slate-500">none</span>
+        )}
       </td>
       <td className={`${td} whitespace-nowrap`}>
         <span className={`inline-flex items-center gap-1.5 ${e.enabled ? "text-slate-900" : "text-slate-500"}`}>
           <span aria-hidden className={`size-2 rounded-full ${e.enabled ? "bg-emerald-500" : "bg-slate-300"}`} />
           {e.enabled ? "Enabled" : "Disabled"}
         </span>
-        <p className="text-xs text-slate-500">{e.routeCount} route{e.routeCount === 1 ? "" : "s"}</p>
+        <p className="text-xs text-slate-500">
+          {e.routeCount} route{e.routeCount === 1 ? "" : "s"}
+        </p>
       </td>
       {canEdit && (
         <td className={`${td} whitespace-nowrap`}>
@@ -153,7 +187,13 @@ function EndpointRow({ endpoint: e, canEdit, status, onEdit }: { endpoint: Endpo
             >
               {e.enabled ? "Disable" : "Enable"}
             </button>
-            <button type="button" data-mutates className={btnDanger} onClick={() => setConfirm("delete")} aria-label={`Delete ${e.name}`}>
+            <button
+              type="button"
+              data-mutates
+              className={btnDanger}
+              onClick={() => setConfirm("delete")}
+              aria-label={`Delete ${e.name}`}
+            >
               Delete
             </button>
           </div>
@@ -196,48 +236,147 @@ function EndpointForm({ endpoint, onDone }: { endpoint: Endpoint | null; onDone:
   const [maxConcurrency, setMaxConcurrency] = useState(String(endpoint?.maxConcurrency ?? 8));
   const [enabled, setEnabled] = useState(endpoint?.enabled ?? true);
 
-  const create = useMutation(trpc.model.createEndpoint.mutationOptions({ onSuccess: () => onDone(`${name.trim()} added.`), onSettled: invalidate }));
-  const update = useMutation(trpc.model.updateEndpoint.mutationOptions({ onSuccess: () => onDone(`${endpoint?.name} saved.`), onSettled: invalidate }));
+  const create = useMutation(
+    trpc.model.createEndpoint.mutationOptions({
+      onSuccess: () => onDone(`${name.trim()} added.`),
+      onSettled: invalidate,
+    }),
+  );
+  const update = useMutation(
+    trpc.model.updateEndpoint.mutationOptions({
+      onSuccess: () => onDone(`${endpoint?.name} saved.`),
+      onSettled: invalidate,
+    }),
+  );
   const active = endpoint ? update : create;
   const errors = fieldErrors(active.error);
   const hasFieldErrors = Object.values(errors).some(Boolean);
 
   function submit(ev: FormEvent) {
     ev.preventDefault();
-    const fields = { baseUrl: baseUrl.trim(), model, apiKeyEnv, timeoutMs: Number(timeoutMs), maxConcurrency: Number(maxConcurrency), enabled };
+    const fields = {
+      baseUrl: baseUrl.trim(),
+      model,
+      apiKeyEnv,
+      timeoutMs: Number(timeoutMs),
+      maxConcurrency: Number(maxConcurrency),
+      enabled,
+    };
     if (endpoint) update.mutate({ id: endpoint.id, ...fields });
     else create.mutate({ name, ...fields });
   }
 
   const f = (k: string) => `${id}-${k}`;
   return (
-    <form onSubmit={submit} aria-labelledby={f("title")} className="space-y-4 rounded-lg border border-slate-200 bg-white p-4 shadow-sm">
+    <form
+      onSubmit={submit}
+      aria-labelledby={f("title")}
+      className="space-y-4 rounded-lg border border-slate-200 bg-white p-4 shadow-sm"
+    >
       <h3 id={f("title")} className="font-semibold">
         {endpoint ? `Edit ${endpoint.name}` : "New model endpoint"}
       </h3>
       <div className="grid gap-4 sm:grid-cols-2">
-        <Field id={f("name")} label="Name" error={errors.name} hint={endpoint ? "The name cannot change (leases and config files use it)." : "Letters, digits, _ . - ; e.g. local_chat"}>
-          <input id={f("name")} value={name} onChange={(e) => setName(e.target.value)} disabled={!!endpoint} required className={inputCls} {...describedBy(f("name"), errors.name, true)} />
+        <Field
+          id={f("name")}
+          label="Name"
+          error={errors.name}
+          hint={
+            endpoint
+              ? "The name cannot change (leases and config files use it)."
+              : "Letters, digits, _ . - ; e.g. local_chat"
+          }
+        >
+          <input
+            id={f("name")}
+            value={name}
+            onChange={(e) => setName(e.target.value)}
+            disabled={!!endpoint}
+            required
+            className={inputCls}
+            {...describedBy(f("name"), errors.name, true)}
+          />
         </Field>
-        <Field id={f("baseUrl")} label="Base URL" error={errors.baseUrl} hint="OpenAI-compatible, e.g. http://127.0.0.1:3300/v1">
-          <input id={f("baseUrl")} type="url" value={baseUrl} onChange={(e) => setBaseUrl(e.target.value)} required className={inputCls} {...describedBy(f("baseUrl"), errors.baseUrl, true)} />
+        <Field
+          id={f("baseUrl")}
+          label="Base URL"
+          error={errors.baseUrl}
+          hint="OpenAI-compatible, e.g. http://127.0.0.1:3300/v1"
+        >
+          <input
+            id={f("baseUrl")}
+            type="url"
+            value={baseUrl}
+            onChange={(e) => setBaseUrl(e.target.value)}
+            required
+            className={inputCls}
+            {...describedBy(f("baseUrl"), errors.baseUrl, true)}
+          />
         </Field>
         <Field id={f("model")} label="Model" error={errors.model}>
-          <input id={f("model")} value={model} onChange={(e) => setModel(e.target.value)} required className={inputCls} {...describedBy(f("model"), errors.model)} />
+          <input
+            id={f("model")}
+            value={model}
+            onChange={(e) => setModel(e.target.value)}
+            required
+            className={inputCls}
+            {...describedBy(f("model"), errors.model)}
+          />
         </Field>
         <Field
           id={f("apiKeyEnv")}
           label="API key env var"
           error={errors.apiKeyEnv}
-          hint={apiKeyEnv.trim() ? <>The runtime reads the key from <code>{`\${${apiKeyEnv.trim().replace(/^\$\{|\}$/g, "")}}`}</code>. Never paste the key itself.</> : "Empty: no key. The name of an env var (e.g. LOCAL_MODEL_API_KEY), never the key."}
+          hint={
+            apiKeyEnv.trim() ? (
+              <>
+                The runtime reads the key from <code>{`\${${apiKeyEnv.trim().replace(/^\$\{|\}$/g, "")}}`}</code>. Never
+                paste the key itself.
+              </>
+            ) : (
+              "Empty: no key. The name of an env var (e.g. LOCAL_MODEL_API_KEY), never the key."
+            )
+          }
         >
-          <input id={f("apiKeyEnv")} value={apiKeyEnv} onChange={(e) => setApiKeyEnv(e.target.value)} autoComplete="off" spellCheck={false} placeholder="LOCAL_MODEL_API_KEY" className={`${inputCls} font-mono`} {...describedBy(f("apiKeyEnv"), errors.apiKeyEnv, true)} />
+          <input
+            id={f("apiKeyEnv")}
+            value={apiKeyEnv}
+            onChange={(e) => setApiKeyEnv(e.target.value)}
+            autoComplete="off"
+            spellCheck={false}
+            placeholder="LOCAL_MODEL_API_KEY"
+            className={`${inputCls} font-mono`}
+            {...describedBy(f("apiKeyEnv"), errors.apiKeyEnv, true)}
+          />
         </Field>
         <Field id={f("timeoutMs")} label="Timeout (ms)" error={errors.timeoutMs} hint="100 to 600000">
-          <input id={f("timeoutMs")} type="number" inputMode="numeric" value={timeoutMs} onChange={(e) => setTimeoutMs(e.target.value)} required className={inputCls} {...describedBy(f("timeoutMs"), errors.timeoutMs, true)} />
+          <input
+            id={f("timeoutMs")}
+            type="number"
+            inputMode="numeric"
+            value={timeoutMs}
+            onChange={(e) => setTimeoutMs(e.target.value)}
+            required
+            className={inputCls}
+            {...describedBy(f("timeoutMs"), errors.timeoutMs, true)}
+          />
         </Field>
-        <Field id={f("maxConcurrency")} label="Max concurrent calls" error={errors.maxConcurrency} hint="Across all runtime replicas; 1 to 1000">
-          <input id={f("maxConcurrency")} type="number" inputMode="numeric" value={maxConcurrency} onChange={(e) => setMaxConcurrency(e.target.value)} required className={inputCls} {...describedBy(f("maxConcurrency"), errors.maxConcurrency, true)} />
+        <Field
+          id={f("maxConcurrency")}
+          label="Max concurrent calls"
+          error={errors.maxConcurrency}
+          hint="Across all runtime replicas; 1 to 1000"
+        >
+          <input
+            id={f("maxConcurrency")}
+            type="number"
+            inputMode="numeric"
+            value={maxConcurrency}
+            onChange={(e) => setMaxConcurrency(e.target.value)}
+            required
+            className={inputCls}
+            {...describedBy(f("maxConcurrency"), errors.maxConcurrency, true)}
+          />
         </Field>
       </div>
       <label className="flex items-center gap-2 text-sm">
@@ -292,7 +431,13 @@ function RoutesSection({ data, canEdit, status }: { data: ModelList; canEdit: bo
         <DataTable
           caption="Per-conversation routes"
           captionHidden
-          columns={["Conversation", "Endpoint", "Tool rounds", "Budget", canEdit && <span className="sr-only">Actions</span>]}
+          columns={[
+            "Conversation",
+            "Endpoint",
+            "Tool rounds",
+            "Budget",
+            canEdit && <span className="sr-only">Actions</span>,
+          ]}
         >
           {data.conversationRoutes.map((r) => (
             <RouteRow key={r.id} route={r} canEdit={canEdit} status={status} onEdit={() => setEditing(r)} />
@@ -303,11 +448,26 @@ function RoutesSection({ data, canEdit, status }: { data: ModelList; canEdit: bo
   );
 }
 
-function RouteRow({ route: r, canEdit, status, onEdit }: { route: ConversationRoute; canEdit: boolean; status: Status; onEdit: () => void }) {
+function RouteRow({
+  route: r,
+  canEdit,
+  status,
+  onEdit,
+}: {
+  route: ConversationRoute;
+  canEdit: boolean;
+  status: Status;
+  onEdit: () => void;
+}) {
   const { trpc, invalidate } = useModelMutations();
   const [confirm, setConfirm] = useState(false);
   const label = r.conversation?.title ?? r.conversation?.conversationId ?? "?";
-  const remove = useMutation(trpc.model.deleteRoute.mutationOptions({ onSuccess: () => status.success(`Route for ${label} deleted.`), onSettled: invalidate }));
+  const remove = useMutation(
+    trpc.model.deleteRoute.mutationOptions({
+      onSuccess: () => status.success(`Route for ${label} deleted.`),
+      onSettled: invalidate,
+    }),
+  );
   return (
     <tr className="hover:bg-slate-50">
       <th scope="row" className={`${td} min-w-48 text-left font-normal`}>
@@ -316,17 +476,31 @@ function RouteRow({ route: r, canEdit, status, onEdit }: { route: ConversationRo
       </th>
       <td className={`${td} whitespace-nowrap`}>
         <code className="font-mono">{r.modelEndpoint.name}</code>
-        {!r.modelEndpoint.enabled && <p className="text-xs text-amber-700">endpoint disabled: uses the default route</p>}
+        {!r.modelEndpoint.enabled && (
+          <p className="text-xs text-amber-700">endpoint disabled: uses the default route</p>
+        )}
       </td>
       <td className={`${td} tabular-nums`}>{r.maxToolRounds}</td>
       <td className={`${td} whitespace-nowrap text-slate-700`}>{budgetName(r.budget)}</td>
       {canEdit && (
         <td className={`${td} whitespace-nowrap`}>
           <div className="flex gap-2">
-            <button type="button" data-mutates className={btnSecondary} onClick={onEdit} aria-label={`Edit route for ${label}`}>
+            <button
+              type="button"
+              data-mutates
+              className={btnSecondary}
+              onClick={onEdit}
+              aria-label={`Edit route for ${label}`}
+            >
               Edit
             </button>
-            <button type="button" data-mutates className={btnDanger} onClick={() => setConfirm(true)} aria-label={`Delete route for ${label}`}>
+            <button
+              type="button"
+              data-mutates
+              className={btnDanger}
+              onClick={() => setConfirm(true)}
+              aria-label={`Delete route for ${label}`}
+            >
               Delete
             </button>
           </div>
@@ -352,7 +526,12 @@ function DefaultRoute({ data, canEdit, status }: { data: ModelList; canEdit: boo
   const [endpointId, setEndpointId] = useState(current?.modelEndpointId ?? "");
   const [rounds, setRounds] = useState(String(current?.maxToolRounds ?? 4));
   const [budgetId, setBudgetId] = useState(current?.budgetId ?? "");
-  const save = useMutation(trpc.model.setRoute.mutationOptions({ onSuccess: () => status.success("Default route saved."), onSettled: invalidate }));
+  const save = useMutation(
+    trpc.model.setRoute.mutationOptions({
+      onSuccess: () => status.success("Default route saved."),
+      onSettled: invalidate,
+    }),
+  );
   const errors = fieldErrors(save.error);
 
   if (!canEdit) {
@@ -361,7 +540,8 @@ function DefaultRoute({ data, canEdit, status }: { data: ModelList; canEdit: boo
         <h3 className="font-semibold">Default route</h3>
         {current ? (
           <p className="mt-1 text-slate-700">
-            <code className="font-mono">{current.modelEndpoint.name}</code>, up to {current.maxToolRounds} tool rounds, budget {budgetName(current.budget)}
+            <code className="font-mono">{current.modelEndpoint.name}</code>, up to {current.maxToolRounds} tool rounds,
+            budget {budgetName(current.budget)}
           </p>
         ) : (
           <p className="mt-1 text-amber-800">No default route: conversations without their own route get no answer.</p>
@@ -375,15 +555,37 @@ function DefaultRoute({ data, canEdit, status }: { data: ModelList; canEdit: boo
       className="space-y-3 rounded-lg border border-slate-200 bg-white p-4 shadow-sm"
       onSubmit={(ev) => {
         ev.preventDefault();
-        save.mutate({ conversationId: null, modelEndpointId: endpointId, maxToolRounds: Number(rounds), budgetId: budgetId || null });
+        save.mutate({
+          conversationId: null,
+          modelEndpointId: endpointId,
+          maxToolRounds: Number(rounds),
+          budgetId: budgetId || null,
+        });
       }}
     >
       <h3 id={`${id}-title`} className="font-semibold">
         Default route
       </h3>
-      <p className="text-sm text-slate-600">Every conversation without a route of its own.{!current && " None is set: those conversations get no answer."}</p>
-      <RouteFields id={id} data={data} endpointId={endpointId} setEndpointId={setEndpointId} rounds={rounds} setRounds={setRounds} budgetId={budgetId} setBudgetId={setBudgetId} errors={errors} />
-      <FormFooter error={save.error && errorText(save.error)} saving={save.isPending} disabled={!endpointId} submitLabel="Save default route" />
+      <p className="text-sm text-slate-600">
+        Every conversation without a route of its own.{!current && " None is set: those conversations get no answer."}
+      </p>
+      <RouteFields
+        id={id}
+        data={data}
+        endpointId={endpointId}
+        setEndpointId={setEndpointId}
+        rounds={rounds}
+        setRounds={setRounds}
+        budgetId={budgetId}
+        setBudgetId={setBudgetId}
+        errors={errors}
+      />
+      <FormFooter
+        error={save.error && errorText(save.error)}
+        saving={save.isPending}
+        disabled={!endpointId}
+        submitLabel="Save default route"
+      />
     </form>
   );
 }
@@ -403,7 +605,13 @@ function RouteFields(props: {
   return (
     <div className="grid gap-4 sm:grid-cols-3">
       <Field id={`${id}-endpoint`} label="Endpoint" error={errors.modelEndpointId}>
-        <select id={`${id}-endpoint`} value={props.endpointId} onChange={(e) => props.setEndpointId(e.target.value)} required className={inputCls}>
+        <select
+          id={`${id}-endpoint`}
+          value={props.endpointId}
+          onChange={(e) => props.setEndpointId(e.target.value)}
+          required
+          className={inputCls}
+        >
           <option value="">Choose an endpoint…</option>
           {data.endpoints.map((e) => (
             <option key={e.id} value={e.id} disabled={!e.enabled}>
@@ -413,11 +621,30 @@ function RouteFields(props: {
           ))}
         </select>
       </Field>
-      <Field id={`${id}-rounds`} label="Max tool rounds" error={errors.maxToolRounds} hint="0 to 20 model ↔ skill round trips per turn">
-        <input id={`${id}-rounds`} type="number" inputMode="numeric" value={props.rounds} onChange={(e) => props.setRounds(e.target.value)} required className={inputCls} {...describedBy(`${id}-rounds`, errors.maxToolRounds, true)} />
+      <Field
+        id={`${id}-rounds`}
+        label="Max tool rounds"
+        error={errors.maxToolRounds}
+        hint="0 to 20 model ↔ skill round trips per turn"
+      >
+        <input
+          id={`${id}-rounds`}
+          type="number"
+          inputMode="numeric"
+          value={props.rounds}
+          onChange={(e) => props.setRounds(e.target.value)}
+          required
+          className={inputCls}
+          {...describedBy(`${id}-rounds`, errors.maxToolRounds, true)}
+        />
       </Field>
       <Field id={`${id}-budget`} label="Budget (optional)" error={errors.budgetId}>
-        <select id={`${id}-budget`} value={props.budgetId} onChange={(e) => props.setBudgetId(e.target.value)} className={inputCls}>
+        <select
+          id={`${id}-budget`}
+          value={props.budgetId}
+          onChange={(e) => props.setBudgetId(e.target.value)}
+          className={inputCls}
+        >
           <option value="">None</option>
           {data.budgets.map((b) => (
             <option key={b.id} value={b.id}>
@@ -430,14 +657,26 @@ function RouteFields(props: {
   );
 }
 
-function RouteForm({ data, route, conversations, onDone }: { data: ModelList; route: ConversationRoute | null; conversations: ModelList["conversations"]; onDone: (message?: string) => void }) {
+function RouteForm({
+  data,
+  route,
+  conversations,
+  onDone,
+}: {
+  data: ModelList;
+  route: ConversationRoute | null;
+  conversations: ModelList["conversations"];
+  onDone: (message?: string) => void;
+}) {
   const { trpc, invalidate } = useModelMutations();
   const id = useId();
   const [conversationId, setConversationId] = useState(route?.conversationId ?? "");
   const [endpointId, setEndpointId] = useState(route?.modelEndpointId ?? "");
   const [rounds, setRounds] = useState(String(route?.maxToolRounds ?? 4));
   const [budgetId, setBudgetId] = useState(route?.budgetId ?? "");
-  const save = useMutation(trpc.model.setRoute.mutationOptions({ onSuccess: () => onDone("Route saved."), onSettled: invalidate }));
+  const save = useMutation(
+    trpc.model.setRoute.mutationOptions({ onSuccess: () => onDone("Route saved."), onSettled: invalidate }),
+  );
   const errors = fieldErrors(save.error);
   return (
     <form
@@ -445,15 +684,29 @@ function RouteForm({ data, route, conversations, onDone }: { data: ModelList; ro
       className="space-y-3 rounded-lg border border-slate-200 bg-white p-4 shadow-sm"
       onSubmit={(ev) => {
         ev.preventDefault();
-        save.mutate({ conversationId, modelEndpointId: endpointId, maxToolRounds: Number(rounds), budgetId: budgetId || null });
+        save.mutate({
+          conversationId,
+          modelEndpointId: endpointId,
+          maxToolRounds: Number(rounds),
+          budgetId: budgetId || null,
+        });
       }}
     >
       <h3 id={`${id}-title`} className="font-semibold">
         {route ? `Route for ${route.conversation?.title ?? route.conversation?.conversationId}` : "New route"}
       </h3>
       <Field id={`${id}-conversation`} label="Conversation" error={errors.conversationId}>
-        <select id={`${id}-conversation`} value={conversationId} onChange={(e) => setConversationId(e.target.value)} disabled={!!route} required className={inputCls}>
-          <option value="">{conversations.length === 0 ? "Every conversation has a route" : "Choose a conversation…"}</option>
+        <select
+          id={`${id}-conversation`}
+          value={conversationId}
+          onChange={(e) => setConversationId(e.target.value)}
+          disabled={!!route}
+          required
+          className={inputCls}
+        >
+          <option value="">
+            {conversations.length === 0 ? "Every conversation has a route" : "Choose a conversation…"}
+          </option>
           {conversations.map((c) => (
             <option key={c.id} value={c.id}>
               {c.title ? `${c.title} (${c.conversationId})` : c.conversationId}
@@ -461,7 +714,17 @@ function RouteForm({ data, route, conversations, onDone }: { data: ModelList; ro
           ))}
         </select>
       </Field>
-      <RouteFields id={id} data={data} endpointId={endpointId} setEndpointId={setEndpointId} rounds={rounds} setRounds={setRounds} budgetId={budgetId} setBudgetId={setBudgetId} errors={errors} />
+      <RouteFields
+        id={id}
+        data={data}
+        endpointId={endpointId}
+        setEndpointId={setEndpointId}
+        rounds={rounds}
+        setRounds={setRounds}
+        budgetId={budgetId}
+        setBudgetId={setBudgetId}
+        errors={errors}
+      />
       <FormFooter
         error={save.error && errorText(save.error)}
         saving={save.isPending}

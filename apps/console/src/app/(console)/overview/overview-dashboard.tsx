@@ -49,7 +49,10 @@ function SafeModeCard({ s }: { s: OverviewData["safeMode"] }) {
       </Card>
     );
   return (
-    <section aria-labelledby="ov-safe-mode" className="min-w-0 rounded-lg border border-amber-300 bg-amber-50 p-4 shadow-sm">
+    <section
+      aria-labelledby="ov-safe-mode"
+      className="min-w-0 rounded-lg border border-amber-300 bg-amber-50 p-4 shadow-sm"
+    >
       <div className="mb-2 flex items-baseline justify-between gap-2">
         <h2 id="ov-safe-mode" className="text-sm font-semibold text-amber-900">
           Safe mode
@@ -89,7 +92,11 @@ function ReplicasCard({ c, now }: { c: OverviewData["config"]; now: Date }) {
       ) : (
         <p className="text-sm text-slate-600">No config revision yet.</p>
       )}
-      <p role="status" data-testid="applied-status" className={`mt-2 text-sm font-semibold ${all ? "text-emerald-700" : "text-amber-800"}`}>
+      <p
+        role="status"
+        data-testid="applied-status"
+        className={`mt-2 text-sm font-semibold ${all ? "text-emerald-700" : "text-amber-800"}`}
+      >
         {c.replicas.length === 0
           ? "No runtime replica has reported in."
           : c.online === 0
@@ -104,10 +111,18 @@ function ReplicasCard({ c, now }: { c: OverviewData["config"]; now: Date }) {
             <caption className="sr-only">Runtime replicas and the config revision each has applied</caption>
             <thead>
               <tr className="text-left text-xs tracking-wide text-slate-500 uppercase">
-                <th scope="col" className="py-1 pr-4 font-semibold">Replica</th>
-                <th scope="col" className="py-1 pr-4 font-semibold">State</th>
-                <th scope="col" className="py-1 pr-4 font-semibold">Revision</th>
-                <th scope="col" className="py-1 font-semibold">Heartbeat</th>
+                <th scope="col" className="py-1 pr-4 font-semibold">
+                  Replica
+                </th>
+                <th scope="col" className="py-1 pr-4 font-semibold">
+                  State
+                </th>
+                <th scope="col" className="py-1 pr-4 font-semibold">
+                  Revision
+                </th>
+                <th scope="col" className="py-1 font-semibold">
+                  Heartbeat
+                </th>
               </tr>
             </thead>
             <tbody className="divide-y divide-slate-100">
@@ -121,13 +136,18 @@ function ReplicasCard({ c, now }: { c: OverviewData["config"]; now: Date }) {
                   </th>
                   <td className="py-1.5 pr-4 whitespace-nowrap">
                     <span className="inline-flex items-center gap-1.5">
-                      <span aria-hidden className={`size-2 rounded-full ${r.online ? "bg-emerald-500" : "bg-slate-400"}`} />
+                      <span
+                        aria-hidden
+                        className={`size-2 rounded-full ${r.online ? "bg-emerald-500" : "bg-slate-400"}`}
+                      />
                       {r.online ? "Online" : "Offline"}
                     </span>
                   </td>
                   <td className="py-1.5 pr-4 whitespace-nowrap tabular-nums">
                     {r.appliedRevision === null ? "none yet" : `#${r.appliedRevision}`}
-                    {r.online && latest !== undefined && !r.upToDate && <span className="ml-1 text-amber-700">(behind)</span>}
+                    {r.online && latest !== undefined && !r.upToDate && (
+                      <span className="ml-1 text-amber-700">(behind)</span>
+                    )}
                   </td>
                   <td className="py-1.5 whitespace-nowrap text-slate-600">{ago(r.heartbeatAt, now)}</td>
                 </tr>
@@ -140,8 +160,19 @@ function ReplicasCard({ c, now }: { c: OverviewData["config"]; now: Date }) {
   );
 }
 
-function Stat({ label, value, detail, tone }: { label: string; value: number; detail?: string; tone?: "warn" | "bad" }) {
-  const color = value > 0 && tone === "bad" ? "text-red-700" : value > 0 && tone === "warn" ? "text-amber-700" : "text-slate-900";
+function Stat({
+  label,
+  value,
+  detail,
+  tone,
+}: {
+  label: string;
+  value: number;
+  detail?: string;
+  tone?: "warn" | "bad";
+}) {
+  const color =
+    value > 0 && tone === "bad" ? "text-red-700" : value > 0 && tone === "warn" ? "text-amber-700" : "text-slate-900";
   return (
     <div className="rounded-md bg-slate-50 px-3 py-2">
       <dt className="text-xs font-medium text-slate-600">{label}</dt>
@@ -158,20 +189,36 @@ function ActivityCard({ d }: { d: OverviewData["last24h"] }) {
       <dl className="grid grid-cols-2 gap-2 sm:grid-cols-4">
         <Stat label="Inbound messages" value={t.inbound} />
         <Stat label="Replies" value={t.replied} />
-        <Stat label="Denials" value={t.denied + t.skillDenied} detail={`${plural(t.denied, "message")} · ${plural(t.skillDenied, "skill call")}`} tone="warn" />
-        <Stat label="Errors" value={t.failed + t.skillErrors} detail={`${plural(t.failed, "message")} · ${plural(t.skillErrors, "skill call")}`} tone="bad" />
+        <Stat
+          label="Denials"
+          value={t.denied + t.skillDenied}
+          detail={`${plural(t.denied, "message")} · ${plural(t.skillDenied, "skill call")}`}
+          tone="warn"
+        />
+        <Stat
+          label="Errors"
+          value={t.failed + t.skillErrors}
+          detail={`${plural(t.failed, "message")} · ${plural(t.skillErrors, "skill call")}`}
+          tone="bad"
+        />
       </dl>
       <div className="mt-4 grid gap-4 sm:grid-cols-2">
         <div>
           <p className="text-xs font-medium text-slate-600">Inbound messages per hour</p>
-          <BarChart label="Inbound messages per hour, last 24 h" data={d.hourly.map((b) => ({ label: hourLabel(b.hour), value: b.inbound }))} />
+          <BarChart
+            label="Inbound messages per hour, last 24 h"
+            data={d.hourly.map((b) => ({ label: hourLabel(b.hour), value: b.inbound }))}
+          />
         </div>
         <div>
           <p className="text-xs font-medium text-slate-600">Denials and errors per hour</p>
           <BarChart
             label="Denials and errors per hour, last 24 h"
             tone="fill-amber-500"
-            data={d.hourly.map((b) => ({ label: hourLabel(b.hour), value: b.denied + b.failed + b.skillDenied + b.skillErrors }))}
+            data={d.hourly.map((b) => ({
+              label: hourLabel(b.hour),
+              value: b.denied + b.failed + b.skillDenied + b.skillErrors,
+            }))}
           />
         </div>
       </div>
@@ -208,7 +255,10 @@ function TopSkillsCard({ skills }: { skills: OverviewData["topSkills"] }) {
 
 function budgetLabel(b: OverviewData["budgets"][number]): string {
   if (b.scope === "GLOBAL") return "Organisation";
-  if (b.scope === "DEFAULT") return b.subject ? `Default (busiest: ${b.subjectScope.toLowerCase()} ${b.subject})` : "Default (per conversation and user)";
+  if (b.scope === "DEFAULT")
+    return b.subject
+      ? `Default (busiest: ${b.subjectScope.toLowerCase()} ${b.subject})`
+      : "Default (per conversation and user)";
   return `${b.scope === "CONVERSATION" ? "Conversation" : "User"} ${b.subject}`;
 }
 
@@ -228,7 +278,13 @@ function BudgetsCard({ budgets }: { budgets: OverviewData["budgets"] }) {
       ) : (
         <div className="space-y-3">
           {budgets.map((b) => (
-            <UsageBar key={`${b.scope}:${b.subject}`} label={budgetLabel(b)} used={b.used + b.reserved} limit={b.limit} unit="tokens" />
+            <UsageBar
+              key={`${b.scope}:${b.subject}`}
+              label={budgetLabel(b)}
+              used={b.used + b.reserved}
+              limit={b.limit}
+              unit="tokens"
+            />
           ))}
         </div>
       )}
@@ -238,7 +294,10 @@ function BudgetsCard({ budgets }: { budgets: OverviewData["budgets"] }) {
 
 export function OverviewDashboard() {
   const trpc = useTRPC();
-  const { data, error, isPending, refetch } = useQuery({ ...trpc.overview.get.queryOptions(), refetchInterval: POLL_MS });
+  const { data, error, isPending, refetch } = useQuery({
+    ...trpc.overview.get.queryOptions(),
+    refetchInterval: POLL_MS,
+  });
 
   if (isPending) return <LoadingState label="Loading the overview…" />;
   if (error && !data) return <ErrorState title="The overview could not be loaded." error={error} onRetry={refetch} />;

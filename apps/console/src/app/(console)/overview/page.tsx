@@ -10,7 +10,9 @@ export default async function OverviewPage() {
   return (
     <HydrateClient>
       <div className="space-y-4">
-        <PageHeader title="Overview">Safe mode, runtime replicas and their config, and the last 24 hours at a glance.</PageHeader>
+        <PageHeader title="Overview">
+          Safe mode, runtime replicas and their config, and the last 24 hours at a glance.
+        </PageHeader>
         <OverviewDashboard />
       </div>
     </HydrateClient>

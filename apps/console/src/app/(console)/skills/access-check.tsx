@@ -25,7 +25,11 @@ export function AccessCheck({ skillKey, skillKeys }: { skillKey?: string; skillK
   const [userId, setUserId] = useState("");
   const [asked, setAsked] = useState<{ skillKey: string; conversationId: string; userId: string } | null>(null);
   const conversations = useQuery(trpc.skill.conversations.queryOptions());
-  const answer = useQuery({ ...trpc.skill.check.queryOptions(asked ?? { skillKey: "", conversationId: "", userId: "" }), enabled: asked !== null, staleTime: 0 });
+  const answer = useQuery({
+    ...trpc.skill.check.queryOptions(asked ?? { skillKey: "", conversationId: "", userId: "" }),
+    enabled: asked !== null,
+    staleTime: 0,
+  });
 
   function submit(e: FormEvent) {
     e.preventDefault();
@@ -40,20 +44,29 @@ export function AccessCheck({ skillKey, skillKeys }: { skillKey?: string; skillK
       <h2 id={`${id}-title`} className="text-base font-semibold">
         Can this user use {skillKey ? <code className="font-mono">{skillKey}</code> : "a skill"} here? And why?
       </h2>
-      <p className="mt-1 text-sm text-slate-600">Decided like the runtime does, on the policy as it is now. Budgets and rate limits are checked per request and are not included.</p>
+      <p className="mt-1 text-sm text-slate-600">
+        Decided like the runtime does, on the policy as it is now. Budgets and rate limits are checked per request and
+        are not included.
+      </p>
       <form onSubmit={submit} className="mt-3 grid gap-3 sm:grid-cols-[repeat(3,minmax(0,1fr))_auto] sm:items-end">
         {!skillKey && (
           <div>
-            <label htmlFor={`${id}-skill`} className="block text-sm font-medium text-slate-700">Skill</label>
+            <label htmlFor={`${id}-skill`} className="block text-sm font-medium text-slate-700">
+              Skill
+            </label>
             <select id={`${id}-skill`} value={skill} onChange={(e) => setSkill(e.target.value)} className={input}>
               {(skillKeys ?? []).map((k) => (
-                <option key={k} value={k}>{k}</option>
+                <option key={k} value={k}>
+                  {k}
+                </option>
               ))}
             </select>
           </div>
         )}
         <div>
-          <label htmlFor={`${id}-conversation`} className="block text-sm font-medium text-slate-700">Conversation id</label>
+          <label htmlFor={`${id}-conversation`} className="block text-sm font-medium text-slate-700">
+            Conversation id
+          </label>
           <input
             id={`${id}-conversation`}
             list={`${id}-conversations`}
@@ -66,27 +79,48 @@ export function AccessCheck({ skillKey, skillKeys }: { skillKey?: string; skillK
           />
           <datalist id={`${id}-conversations`}>
             {conversations.data?.map((c) => (
-              <option key={c.conversationId} value={c.conversationId}>{`${c.title ?? "untitled"} (${c.status}, ${c.environment})`}</option>
+              <option
+                key={c.conversationId}
+                value={c.conversationId}
+              >{`${c.title ?? "untitled"} (${c.status}, ${c.environment})`}</option>
             ))}
           </datalist>
         </div>
         <div>
-          <label htmlFor={`${id}-user`} className="block text-sm font-medium text-slate-700">User (DingTalk id)</label>
-          <input id={`${id}-user`} value={userId} onChange={(e) => setUserId(e.target.value)} required placeholder="staffId" autoComplete="off" className={input} />
+          <label htmlFor={`${id}-user`} className="block text-sm font-medium text-slate-700">
+            User (DingTalk id)
+          </label>
+          <input
+            id={`${id}-user`}
+            value={userId}
+            onChange={(e) => setUserId(e.target.value)}
+            required
+            placeholder="staffId"
+            autoComplete="off"
+            className={input}
+          />
         </div>
-        <button type="submit" className="rounded-md bg-indigo-600 px-3 py-1.5 text-sm font-semibold text-white hover:bg-indigo-500 disabled:opacity-50" disabled={answer.isFetching}>
+        <button
+          type="submit"
+          className="rounded-md bg-indigo-600 px-3 py-1.5 text-sm font-semibold text-white hover:bg-indigo-500 disabled:opacity-50"
+          disabled={answer.isFetching}
+        >
           {answer.isFetching ? "Checking…" : "Check"}
         </button>
       </form>
 
       <div aria-live="polite" className="mt-4">
         {asked && answer.error && (
-          <p role="alert" className="rounded-md bg-red-50 px-3 py-2 text-sm text-red-800">The check failed: {errorText(answer.error)}</p>
+          <p role="alert" className="rounded-md bg-red-50 px-3 py-2 text-sm text-red-800">
+            The check failed: {errorText(answer.error)}
+          </p>
         )}
         {asked && answer.data && (
           <div data-testid="access-answer" className="space-y-3">
             <p className="flex flex-wrap items-center gap-2 text-sm">
-              <span className={`inline-flex rounded-full px-2 py-0.5 text-xs font-semibold ring-1 ring-inset ${OUTCOME[answer.data.outcome].style}`}>
+              <span
+                className={`inline-flex rounded-full px-2 py-0.5 text-xs font-semibold ring-1 ring-inset ${OUTCOME[answer.data.outcome].style}`}
+              >
                 {OUTCOME[answer.data.outcome].label}
               </span>
               <span className="font-medium text-slate-900">{answer.data.summary}</span>
@@ -97,7 +131,8 @@ export function AccessCheck({ skillKey, skillKeys }: { skillKey?: string; skillK
                   <li key={r.code} className="rounded-md bg-slate-50 px-3 py-2">
                     <p className="text-slate-900">{r.explanation}</p>
                     <p className="mt-0.5 text-slate-600">
-                      The user is told: <q>{r.userSees}</q> <code className="ml-1 text-xs text-slate-500">{r.code}</code>
+                      The user is told: <q>{r.userSees}</q>{" "}
+                      <code className="ml-1 text-xs text-slate-500">{r.code}</code>
                     </p>
                   </li>
                 ))}
@@ -105,8 +140,10 @@ export function AccessCheck({ skillKey, skillKeys }: { skillKey?: string; skillK
             )}
             <p className="text-xs text-slate-500">
               Policy at config revision {answer.data.revision}, {answer.data.at.toLocaleString()}. Conversation:{" "}
-              {answer.data.facts.conversation.known ? `${answer.data.facts.conversation.status}, ${answer.data.facts.conversation.environment}` : "never seen"}. Safe mode:{" "}
-              {answer.data.facts.safeMode ?? "off"}.
+              {answer.data.facts.conversation.known
+                ? `${answer.data.facts.conversation.status}, ${answer.data.facts.conversation.environment}`
+                : "never seen"}
+              . Safe mode: {answer.data.facts.safeMode ?? "off"}.
             </p>
           </div>
         )}

@@ -12,12 +12,16 @@ export default async function SkillsPage() {
   // Admins change skills; everyone else reads (the server refuses their mutations anyway).
   const canEdit = hasRole(session?.user.role, []);
   const qc = getQueryClient();
-  await Promise.all([qc.prefetchQuery(trpc.skill.list.queryOptions()), qc.prefetchQuery(trpc.skill.conversations.queryOptions())]);
+  await Promise.all([
+    qc.prefetchQuery(trpc.skill.list.queryOptions()),
+    qc.prefetchQuery(trpc.skill.conversations.queryOptions()),
+  ]);
   return (
     <HydrateClient>
       <div className="space-y-4">
         <PageHeader title="Skills">
-          What the robot may do. Write and destructive skills need an approver&apos;s grant when marked. Open a skill for its allow and deny rules.
+          What the robot may do. Write and destructive skills need an approver&apos;s grant when marked. Open a skill
+          for its allow and deny rules.
         </PageHeader>
         <SkillsTable canEdit={canEdit} />
       </div>

@@ -15,11 +15,22 @@ import { useSkillUpdate } from "./use-skill-update.ts";
 
 const RISKS = ["READ", "WRITE", "DESTRUCTIVE"] as const;
 
-function Row({ skill, canEdit, update }: { skill: SkillListItem; canEdit: boolean; update: ReturnType<typeof useSkillUpdate> }) {
+function Row({
+  skill,
+  canEdit,
+  update,
+}: {
+  skill: SkillListItem;
+  canEdit: boolean;
+  update: ReturnType<typeof useSkillUpdate>;
+}) {
   return (
     <tr className="hover:bg-slate-50">
       <th scope="row" className={`${td} min-w-56 text-left font-normal`}>
-        <Link href={`/skills/${encodeURIComponent(skill.key)}`} className="font-mono text-sm font-semibold text-indigo-700 hover:underline">
+        <Link
+          href={`/skills/${encodeURIComponent(skill.key)}`}
+          className="font-mono text-sm font-semibold text-indigo-700 hover:underline"
+        >
           {skill.key}
         </Link>
         <p className="mt-0.5 max-w-xs text-slate-600">{skill.description}</p>
@@ -37,10 +48,14 @@ function Row({ skill, canEdit, update }: { skill: SkillListItem; canEdit: boolea
         <EnvironmentsControl skill={skill} canEdit={canEdit} update={update} />
       </td>
       <td className={`${td} whitespace-nowrap text-slate-700 tabular-nums`}>
-        {skill.timeoutMs / 1000}s{skill.cacheTtlSeconds > 0 && <span className="text-slate-500"> · cache {skill.cacheTtlSeconds}s</span>}
+        {skill.timeoutMs / 1000}s
+        {skill.cacheTtlSeconds > 0 && <span className="text-slate-500"> · cache {skill.cacheTtlSeconds}s</span>}
       </td>
       <td className={`${td} whitespace-nowrap tabular-nums`}>
-        <Link href={`/skills/${encodeURIComponent(skill.key)}#rules`} className="text-slate-700 hover:text-indigo-700 hover:underline">
+        <Link
+          href={`/skills/${encodeURIComponent(skill.key)}#rules`}
+          className="text-slate-700 hover:text-indigo-700 hover:underline"
+        >
           {skill.rules.allow} allow · {skill.rules.deny} deny
         </Link>
       </td>
@@ -67,14 +82,18 @@ export function SkillsTable({ canEdit }: { canEdit: boolean }) {
     );
 
   const q = search.trim().toLowerCase();
-  const shown = data.filter((s) => (!risk || s.riskClass === risk) && (!q || s.key.includes(q) || s.description.toLowerCase().includes(q)));
+  const shown = data.filter(
+    (s) => (!risk || s.riskClass === risk) && (!q || s.key.includes(q) || s.description.toLowerCase().includes(q)),
+  );
 
   return (
     <div className="space-y-4">
       <InlineStatus status={status.current} onDismiss={status.clear} />
       <div className="flex flex-wrap items-end gap-3">
         <div>
-          <label htmlFor={`${id}-search`} className="block text-sm font-medium text-slate-700">Search</label>
+          <label htmlFor={`${id}-search`} className="block text-sm font-medium text-slate-700">
+            Search
+          </label>
           <input
             id={`${id}-search`}
             type="search"
@@ -85,11 +104,20 @@ export function SkillsTable({ canEdit }: { canEdit: boolean }) {
           />
         </div>
         <div>
-          <label htmlFor={`${id}-risk`} className="block text-sm font-medium text-slate-700">Risk</label>
-          <select id={`${id}-risk`} value={risk} onChange={(e) => setRisk(e.target.value as typeof risk)} className="mt-1 rounded-md border border-slate-300 px-3 py-1.5 text-sm">
+          <label htmlFor={`${id}-risk`} className="block text-sm font-medium text-slate-700">
+            Risk
+          </label>
+          <select
+            id={`${id}-risk`}
+            value={risk}
+            onChange={(e) => setRisk(e.target.value as typeof risk)}
+            className="mt-1 rounded-md border border-slate-300 px-3 py-1.5 text-sm"
+          >
             <option value="">All</option>
             {RISKS.map((r) => (
-              <option key={r} value={r}>{r}</option>
+              <option key={r} value={r}>
+                {r}
+              </option>
             ))}
           </select>
         </div>
@@ -98,7 +126,11 @@ export function SkillsTable({ canEdit }: { canEdit: boolean }) {
         <EmptyState
           title="No skill matches these filters"
           action={
-            <button type="button" onClick={() => (setSearch(""), setRisk(""))} className="rounded-md px-3 py-1.5 text-sm font-semibold ring-1 ring-slate-300 hover:bg-slate-100">
+            <button
+              type="button"
+              onClick={() => (setSearch(""), setRisk(""))}
+              className="rounded-md px-3 py-1.5 text-sm font-semibold ring-1 ring-slate-300 hover:bg-slate-100"
+            >
               Clear filters
             </button>
           }

@@ -1,6 +1,12 @@
 "use client";
 /** An on/off switch: a button with role="switch" (Space/Enter toggle it), labelled for screen readers. */
-export function Switch(props: { checked: boolean; label: string; onChange: (next: boolean) => void; disabled?: boolean; tone?: "good" | "warn" }) {
+export function Switch(props: {
+  checked: boolean;
+  label: string;
+  onChange: (next: boolean) => void;
+  disabled?: boolean;
+  tone?: "good" | "warn";
+}) {
   const on = props.tone === "warn" ? "bg-amber-500" : "bg-emerald-600";
   return (
     <button
@@ -15,7 +21,10 @@ export function Switch(props: { checked: boolean; label: string; onChange: (next
         props.checked ? on : "bg-slate-300"
       }`}
     >
-      <span aria-hidden className={`inline-block size-5 rounded-full bg-white shadow transition-transform ${props.checked ? "translate-x-5" : "translate-x-0.5"}`} />
+      <span
+        aria-hidden
+        className={`inline-block size-5 rounded-full bg-white shadow transition-transform ${props.checked ? "translate-x-5" : "translate-x-0.5"}`}
+      />
     </button>
   );
 }

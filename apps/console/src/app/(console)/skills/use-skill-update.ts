@@ -25,7 +25,9 @@ export function useSkillUpdate(status: ReturnType<typeof useInlineStatus>) {
           ...(input.requiresApproval !== undefined ? { requiresApproval: input.requiresApproval } : {}),
           ...(input.environments !== undefined ? { environments: input.environments } : {}),
         };
-        qc.setQueriesData<SkillListItem[]>(lists, (old) => old?.map((s) => (s.key === input.key ? { ...s, ...patch } : s)));
+        qc.setQueriesData<SkillListItem[]>(lists, (old) =>
+          old?.map((s) => (s.key === input.key ? { ...s, ...patch } : s)),
+        );
         qc.setQueryData(detail, (old) => (old ? { ...old, ...patch } : old));
         return { previousLists, previousDetail, detail };
       },
@@ -36,7 +38,10 @@ export function useSkillUpdate(status: ReturnType<typeof useInlineStatus>) {
       },
       onSuccess: (r) => status.success(`${r.summary}. Live from config revision ${r.revision}.`),
       onSettled: (_data, _error, input) =>
-        Promise.all([qc.invalidateQueries(trpc.skill.list.pathFilter()), qc.invalidateQueries({ queryKey: trpc.skill.get.queryKey({ key: input.key }) })]),
+        Promise.all([
+          qc.invalidateQueries(trpc.skill.list.pathFilter()),
+          qc.invalidateQueries({ queryKey: trpc.skill.get.queryKey({ key: input.key }) }),
+        ]),
     }),
   );
 }

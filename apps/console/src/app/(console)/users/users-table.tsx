@@ -30,7 +30,6 @@ function isDemotion(from: Role, to: Role) {
 
 type Filters = UserFilters;
 
-
 type Pending = { kind: "role"; user: UserListItem; role: Role } | { kind: "disable"; user: UserListItem };
 
 const who = (u: UserListItem) => u.name ?? u.email ?? u.id;
@@ -43,7 +42,10 @@ export function UsersTable({ canEdit, selfId }: { canEdit: boolean; selfId: stri
   const [searchText, setSearchText] = useState("");
   // A demotion or disable waiting for confirmation (the role select shows the choice meanwhile).
   const [pending, setPending] = useState<Pending | null>(null);
-  const { data, error, isPending, isFetching, refetch } = useQuery({ ...trpc.user.list.queryOptions(filters), placeholderData: keepPreviousData });
+  const { data, error, isPending, isFetching, refetch } = useQuery({
+    ...trpc.user.list.queryOptions(filters),
+    placeholderData: keepPreviousData,
+  });
 
   const listKey = trpc.user.list.pathKey();
   const done = {
@@ -84,15 +86,27 @@ export function UsersTable({ canEdit, selfId }: { canEdit: boolean; selfId: stri
         >
           <label className="flex flex-col text-xs font-medium text-slate-600">
             Search by name or email
-            <input type="search" className={`${control} mt-1 w-56`} value={searchText} onChange={(e) => setSearchText(e.target.value)} />
+            <input
+              type="search"
+              className={`${control} mt-1 w-56`}
+              value={searchText}
+              onChange={(e) => setSearchText(e.target.value)}
+            />
           </label>
-          <button type="submit" className="rounded-md bg-white px-3 py-1.5 text-sm font-semibold ring-1 ring-slate-300 hover:bg-slate-100">
+          <button
+            type="submit"
+            className="rounded-md bg-white px-3 py-1.5 text-sm font-semibold ring-1 ring-slate-300 hover:bg-slate-100"
+          >
             Search
           </button>
         </form>
         <label className="flex flex-col text-xs font-medium text-slate-600">
           Role
-          <select className={`${control} mt-1`} value={filters.role ?? ""} onChange={(e) => setFilter({ role: (e.target.value || undefined) as Role | undefined })}>
+          <select
+            className={`${control} mt-1`}
+            value={filters.role ?? ""}
+            onChange={(e) => setFilter({ role: (e.target.value || undefined) as Role | undefined })}
+          >
             <option value="">All roles</option>
             {ROLES.map((r) => (
               <option key={r} value={r}>
@@ -132,7 +146,14 @@ export function UsersTable({ canEdit, selfId }: { canEdit: boolean; selfId: stri
             </>
           }
           columns={["User", "Role", "Last sign-in", "Status", canEdit && "Actions"]}
-          footer={<Pagination label="Users" page={filters.page} pageCount={Math.ceil(data.total / filters.pageSize)} onPage={(page) => setFilters((f) => ({ ...f, page }))} />}
+          footer={
+            <Pagination
+              label="Users"
+              page={filters.page}
+              pageCount={Math.ceil(data.total / filters.pageSize)}
+              onPage={(page) => setFilters((f) => ({ ...f, page }))}
+            />
+          }
         >
           {data.items.map((u) => {
             const self = u.id === selfId;

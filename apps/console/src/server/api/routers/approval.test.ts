@@ -11,7 +11,16 @@ const t = routerTest(approvalRouter, { prefix: "clawgate_console_approval", seed
 async function pendingRequest(opts: { expiresInMs?: number; createdAt?: Date; input?: object } = {}) {
   return t.db.$transaction(async (tx) => {
     const invocation = await tx.skillInvocation.create({
-      data: { traceId: "trace-1", conversationId: DEMO_CONVERSATION_ID, userId: "staff-1", skillKey: "ticket.create", decision: "NEEDS_APPROVAL", reasons: ["skill.requires_approval"], outcome: "PENDING_APPROVAL", configRevision: 1 },
+      data: {
+        traceId: "trace-1",
+        conversationId: DEMO_CONVERSATION_ID,
+        userId: "staff-1",
+        skillKey: "ticket.create",
+        decision: "NEEDS_APPROVAL",
+        reasons: ["skill.requires_approval"],
+        outcome: "PENDING_APPROVAL",
+        configRevision: 1,
+      },
       select: { id: true },
     });
     return tx.approvalRequest.create({
@@ -32,7 +41,14 @@ async function pendingRequest(opts: { expiresInMs?: number; createdAt?: Date; in
 
 describe("redactInput", () => {
   it("keeps what the approver judges and hides credentials at any depth", () => {
-    expect(redactInput({ title: "t", headers: { Authorization: "Bearer x", accept: "json" }, list: [{ apiKey: "k" }], access_token: "t" })).toEqual({
+    expect(
+      redactInput({
+        title: "t",
+        headers: { Authorization: "Bearer x", accept: "json" },
+        list: [{ apiKey: "k" }],
+        access_token: "t",
+      }),
+    ).toEqual({
       title: "t",
       headers: { Authorization: "[redacted]", accept: "json" },
       list: [{ apiKey: "[redacted]" }],
@@ -48,7 +64,12 @@ describe("approval router", () => {
     const pending = await pendingRequest({ input: { title: "Need access", token: "abc" } });
     const list = await (await t.asUserWith("VIEWER")).list();
     expect(list.items.map((i) => i.id)).toEqual([pending.id, old.id]);
-    expect(list.items[0]).toMatchObject({ status: "PENDING", conversationTitle: "Clawgate demo group", input: { title: "Need access", token: "[redacted]" }, skill: { riskClass: "WRITE" } });
+    expect(list.items[0]).toMatchObject({
+      status: "PENDING",
+      conversationTitle: "Clawgate demo group",
+      input: { title: "Need access", token: "[redacted]" },
+      skill: { riskClass: "WRITE" },
+    });
     expect(list).toMatchObject({ total: 2, pending: 1, page: 1, pageCount: 1 });
     const rejected = await (await t.asUserWith("VIEWER")).list({ status: "REJECTED", page: 1, pageSize: 20 });
     expect(rejected.items.map((i) => i.id)).toEqual([old.id]);
@@ -58,28 +79,48 @@ describe("approval router", () => {
     const request = await pendingRequest();
     const audit = await t.db.auditLog.count();
     for (const role of ["VIEWER", "OPERATOR"] as const) {
-      await expect((await t.asUserWith(role)).decide({ id: request.id, approve: true })).rejects.toMatchObject({ code: "FORBIDDEN" });
+      await expect((await t.asUserWith(role)).decide({ id: request.id, approve: true })).rejects.toMatchObject({
+        code: "FORBIDDEN",
+      });
     }
-    expect(await t.db.approvalRequest.findUniqueOrThrow({ where: { id: request.id } })).toMatchObject({ status: "PENDING", decidedById: null });
+    expect(await t.db.approvalRequest.findUniqueOrThrow({ where: { id: request.id } })).toMatchObject({
+      status: "PENDING",
+      decidedById: null,
+    });
     expect(await t.db.auditLog.count()).toBe(audit);
   });
 
   it("an approver approves with a note; a second decision is a conflict", async () => {
     const request = await pendingRequest();
     const approver = await t.asUserWith("APPROVER");
-    expect(await approver.decide({ id: request.id, approve: true, note: "  ok for today " })).toEqual({ id: request.id, status: "APPROVED" });
-    const stored = await t.db.approvalRequest.findUniqueOrThrow({ where: { id: request.id }, include: { decidedBy: true } });
+    expect(await approver.decide({ id: request.id, approve: true, note: "  ok for today " })).toEqual({
+      id: request.id,
+      status: "APPROVED",
+    });
+    const stored = await t.db.approvalRequest.findUniqueOrThrow({
+      where: { id: request.id },
+      include: { decidedBy: true },
+    });
     expect(stored).toMatchObject({ status: "APPROVED", decisionNote: "ok for today" });
     expect(stored.decidedBy?.email).toBe("approver@clawgate.local");
     const audit = await t.db.auditLog.findFirstOrThrow({ where: { action: "approval.approve", targetId: request.id } });
     expect(audit.traceId).toBe("req-APPROVER");
-    await expect((await t.asUserWith("ADMIN")).decide({ id: request.id, approve: false })).rejects.toMatchObject({ code: "CONFLICT", message: expect.stringMatching(/already decided/) });
+    await expect((await t.asUserWith("ADMIN")).decide({ id: request.id, approve: false })).rejects.toMatchObject({
+      code: "CONFLICT",
+      message: expect.stringMatching(/already decided/),
+    });
   });
 
   it("an admin rejects with a note; the decision is audited without the input", async () => {
     const request = await pendingRequest({ input: { title: "Delete prod database" } });
-    expect(await (await t.asUserWith("ADMIN")).decide({ id: request.id, approve: false, note: "no" })).toEqual({ id: request.id, status: "REJECTED" });
-    expect(await t.db.approvalRequest.findUniqueOrThrow({ where: { id: request.id } })).toMatchObject({ status: "REJECTED", decisionNote: "no" });
+    expect(await (await t.asUserWith("ADMIN")).decide({ id: request.id, approve: false, note: "no" })).toEqual({
+      id: request.id,
+      status: "REJECTED",
+    });
+    expect(await t.db.approvalRequest.findUniqueOrThrow({ where: { id: request.id } })).toMatchObject({
+      status: "REJECTED",
+      decisionNote: "no",
+    });
     const audit = await t.db.auditLog.findFirstOrThrow({ where: { action: "approval.reject", targetId: request.id } });
     expect(audit.actorName).toBe("admin@clawgate.local");
     expect(JSON.stringify(audit.diff)).not.toContain("Delete prod database");
@@ -88,9 +129,17 @@ describe("approval router", () => {
   it("refuses expired and unknown requests and bad input, changing nothing", async () => {
     const expired = await pendingRequest({ expiresInMs: -1_000 });
     const admin = await t.asUserWith("ADMIN");
-    await expect(admin.decide({ id: expired.id, approve: true })).rejects.toMatchObject({ code: "PRECONDITION_FAILED", message: expect.stringMatching(/expired/) });
+    await expect(admin.decide({ id: expired.id, approve: true })).rejects.toMatchObject({
+      code: "PRECONDITION_FAILED",
+      message: expect.stringMatching(/expired/),
+    });
     await expect(admin.decide({ id: "missing", approve: true })).rejects.toMatchObject({ code: "NOT_FOUND" });
-    await expect(admin.decide({ id: expired.id, approve: true, note: "x".repeat(1_001) })).rejects.toMatchObject({ code: "BAD_REQUEST" });
-    expect(await t.db.approvalRequest.findUniqueOrThrow({ where: { id: expired.id } })).toMatchObject({ status: "PENDING", decidedAt: null });
+    await expect(admin.decide({ id: expired.id, approve: true, note: "x".repeat(1_001) })).rejects.toMatchObject({
+      code: "BAD_REQUEST",
+    });
+    expect(await t.db.approvalRequest.findUniqueOrThrow({ where: { id: expired.id } })).toMatchObject({
+      status: "PENDING",
+      decidedAt: null,
+    });
   });
 });

@@ -5,7 +5,12 @@
  */
 import { TRPCError } from "@trpc/server";
 import { z } from "zod";
-import { ApprovalError, approvalListColumns, decideApproval, type ApprovalErrorCode } from "@clawgate/core/approvals.ts";
+import {
+  ApprovalError,
+  approvalListColumns,
+  decideApproval,
+  type ApprovalErrorCode,
+} from "@clawgate/core/approvals.ts";
 import { ApprovalStatus } from "@clawgate/db/enums";
 import { actorOf } from "../mutation.ts";
 import { approverProcedure, createTRPCRouter, viewerProcedure } from "../trpc.ts";
@@ -23,7 +28,9 @@ const SECRET_KEY = /token|secret|password|passwd|authori[sz]ation|api[-_]?key|co
 export function redactInput(value: unknown): unknown {
   if (Array.isArray(value)) return value.map(redactInput);
   if (value && typeof value === "object") {
-    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, SECRET_KEY.test(k) ? "[redacted]" : redactInput(v)]));
+    return Object.fromEntries(
+      Object.entries(value).map(([k, v]) => [k, SECRET_KEY.test(k) ? "[redacted]" : redactInput(v)]),
+    );
   }
   return value;
 }
@@ -92,7 +99,8 @@ export const approvalRouter = createTRPCRouter({
         const updated = await decideApproval(ctx.db, actorOf(ctx), { ...input, traceId: ctx.requestId });
         return { id: updated.id, status: updated.status };
       } catch (e) {
-        if (e instanceof ApprovalError) throw new TRPCError({ code: ERROR_CODES[e.code], message: e.message, cause: e });
+        if (e instanceof ApprovalError)
+          throw new TRPCError({ code: ERROR_CODES[e.code], message: e.message, cause: e });
         throw e;
       }
     }),

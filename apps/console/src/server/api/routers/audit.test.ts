@@ -10,7 +10,14 @@ const t = routerTest(createTRPCRouter({ audit: auditRouter, overview: overviewRo
   prefix: "clawgate_console_audit",
   seed: async (db) => {
     for (let i = 0; i < 3; i++) {
-      await db.$transaction((tx) => appendAudit(tx, { actor: { type: "CLI", name: "ops" }, action: `skill.update`, targetType: "skill", targetId: `s${i}` }));
+      await db.$transaction((tx) =>
+        appendAudit(tx, {
+          actor: { type: "CLI", name: "ops" },
+          action: `skill.update`,
+          targetType: "skill",
+          targetId: `s${i}`,
+        }),
+      );
     }
   },
 });
@@ -35,6 +42,9 @@ describe("audit and overview routers (read-only, every signed-in role)", () => {
   it("signed-out callers are refused; bad filters are refused with a clear message", async () => {
     await expect(t.as(null).audit.list()).rejects.toMatchObject({ code: "UNAUTHORIZED" });
     await expect(t.as(null).overview.get()).rejects.toMatchObject({ code: "UNAUTHORIZED" });
-    await expect(t.as("VIEWER").audit.list({ cursor: "abc" })).rejects.toMatchObject({ code: "BAD_REQUEST", message: expect.stringMatching(/cursor must be a row id/) });
+    await expect(t.as("VIEWER").audit.list({ cursor: "abc" })).rejects.toMatchObject({
+      code: "BAD_REQUEST",
+      message: expect.stringMatching(/cursor must be a row id/),
+    });
   });
 });

@@ -8,7 +8,12 @@ import { budgetRouter } from "./budget.ts";
 // Callers are the seeded users of each role.
 const t = routerTest(budgetRouter, { prefix: "clawgate_console_budget", seed: (db) => seedDemo(db) });
 
-const state = () => Promise.all([t.db.tokenBudget.findMany({ orderBy: { id: "asc" } }), t.db.configRevision.count(), t.db.auditLog.count()]);
+const state = () =>
+  Promise.all([
+    t.db.tokenBudget.findMany({ orderBy: { id: "asc" } }),
+    t.db.configRevision.count(),
+    t.db.auditLog.count(),
+  ]);
 const unlimited = { maxContextTokens: null, dailyTokens: null, monthlyTokens: null, requestsPerMinute: null };
 
 describe("budget router", () => {
@@ -21,7 +26,11 @@ describe("budget router", () => {
       ],
     });
     const list = await (await t.asUserWith("VIEWER")).list();
-    expect(list.budgets.find((b) => b.scope === "GLOBAL")).toMatchObject({ dailyTokens: 2_000_000, day: { used: 1_500 }, month: { used: 9_000 } });
+    expect(list.budgets.find((b) => b.scope === "GLOBAL")).toMatchObject({
+      dailyTokens: 2_000_000,
+      day: { used: 1_500 },
+      month: { used: 9_000 },
+    });
     expect(list.daily).toHaveLength(14);
     expect(list.daily.at(-1)).toMatchObject({ tokens: 1_500, requests: 3 });
   });
@@ -31,7 +40,9 @@ describe("budget router", () => {
     const global = await t.db.tokenBudget.findFirstOrThrow({ where: { scope: "GLOBAL" } });
     for (const role of ["VIEWER", "OPERATOR", "APPROVER"] as const) {
       const caller = await t.asUserWith(role);
-      await expect(caller.create({ scope: "USER", subject: "staff-1", ...unlimited })).rejects.toMatchObject({ code: "FORBIDDEN" });
+      await expect(caller.create({ scope: "USER", subject: "staff-1", ...unlimited })).rejects.toMatchObject({
+        code: "FORBIDDEN",
+      });
       await expect(caller.update({ id: global.id, ...unlimited })).rejects.toMatchObject({ code: "FORBIDDEN" });
       await expect(caller.delete({ id: global.id })).rejects.toMatchObject({ code: "FORBIDDEN" });
     }
@@ -39,7 +50,9 @@ describe("budget router", () => {
     const bad = admin.update({ id: global.id, ...unlimited, dailyTokens: -1 });
     await expect(bad).rejects.toMatchObject({ code: "BAD_REQUEST" });
     await expect(bad).rejects.toThrow(/must be positive/);
-    await expect(admin.create({ scope: "USER", subject: "", ...unlimited })).rejects.toMatchObject({ code: "BAD_REQUEST" });
+    await expect(admin.create({ scope: "USER", subject: "", ...unlimited })).rejects.toMatchObject({
+      code: "BAD_REQUEST",
+    });
     await expect(admin.create({ scope: "GLOBAL", ...unlimited })).rejects.toMatchObject({ code: "CONFLICT" });
     await expect(admin.delete({ id: "missing" })).rejects.toMatchObject({ code: "NOT_FOUND" });
     expect(await state()).toEqual(before);
@@ -50,7 +63,10 @@ describe("budget router", () => {
     const revisions = await t.db.configRevision.count();
     const { id } = await admin.create({ scope: "USER", subject: "staff-9", ...unlimited, dailyTokens: 10_000 });
     await admin.update({ id, ...unlimited, dailyTokens: 20_000, requestsPerMinute: 5 });
-    expect(await t.db.tokenBudget.findUniqueOrThrow({ where: { id } })).toMatchObject({ dailyTokens: 20_000, requestsPerMinute: 5 });
+    expect(await t.db.tokenBudget.findUniqueOrThrow({ where: { id } })).toMatchObject({
+      dailyTokens: 20_000,
+      requestsPerMinute: 5,
+    });
     await admin.delete({ id });
     expect(await t.db.tokenBudget.findUnique({ where: { id } })).toBeNull();
     expect(await t.db.configRevision.count()).toBe(revisions + 3);
@@ -60,6 +76,9 @@ describe("budget router", () => {
       ["budget.update", "USER staff-9"],
       ["budget.delete", "USER staff-9"],
     ]);
-    expect(audit[1]?.diff).toEqual({ dailyTokens: { from: 10_000, to: 20_000 }, requestsPerMinute: { from: null, to: 5 } });
+    expect(audit[1]?.diff).toEqual({
+      dailyTokens: { from: 10_000, to: 20_000 },
+      requestsPerMinute: { from: null, to: 5 },
+    });
   });
 });

@@ -3,7 +3,15 @@
  * in reads; ADMIN changes them (config mutations: the runtime applies them at the new revision).
  */
 import { z } from "zod";
-import { budgetCreateSchema, budgetUpdateSchema, createBudget, dailyUsage, deleteBudget, listBudgets, updateBudget } from "@clawgate/core/console/budgets.ts";
+import {
+  budgetCreateSchema,
+  budgetUpdateSchema,
+  createBudget,
+  dailyUsage,
+  deleteBudget,
+  listBudgets,
+  updateBudget,
+} from "@clawgate/core/console/budgets.ts";
 import { adminProcedure, createTRPCRouter, viewerProcedure } from "../trpc.ts";
 import { applyChange } from "./model.ts";
 
@@ -23,7 +31,13 @@ export const budgetRouter = createTRPCRouter({
       applyChange(
         ctx,
         (tx) => createBudget(tx, input),
-        ({ result, diff }) => ({ action: "budget.create", targetType: "token_budget", targetId: result.label, diff, summary: `Budget ${result.label} created` }),
+        ({ result, diff }) => ({
+          action: "budget.create",
+          targetType: "token_budget",
+          targetId: result.label,
+          diff,
+          summary: `Budget ${result.label} created`,
+        }),
       ),
     ),
 
@@ -34,7 +48,13 @@ export const budgetRouter = createTRPCRouter({
       applyChange(
         ctx,
         (tx) => updateBudget(tx, input),
-        ({ result, diff }) => ({ action: "budget.update", targetType: "token_budget", targetId: result.label, diff, summary: `Budget ${result.label} updated` }),
+        ({ result, diff }) => ({
+          action: "budget.update",
+          targetType: "token_budget",
+          targetId: result.label,
+          diff,
+          summary: `Budget ${result.label} updated`,
+        }),
       ),
     ),
 
@@ -45,7 +65,13 @@ export const budgetRouter = createTRPCRouter({
       applyChange(
         ctx,
         (tx) => deleteBudget(tx, input.id),
-        ({ result, diff }) => ({ action: "budget.delete", targetType: "token_budget", targetId: result.label, diff, summary: `Budget ${result.label} deleted` }),
+        ({ result, diff }) => ({
+          action: "budget.delete",
+          targetType: "token_budget",
+          targetId: result.label,
+          diff,
+          summary: `Budget ${result.label} deleted`,
+        }),
       ),
     ),
 });

@@ -4,11 +4,14 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { createTRPCRouter } from "../trpc.ts";
 import { conversationRouter } from "./conversation.ts";
 
-const t = routerTest(createTRPCRouter({ conversation: conversationRouter }), { prefix: "clawgate_console_conversation" });
+const t = routerTest(createTRPCRouter({ conversation: conversationRouter }), {
+  prefix: "clawgate_console_conversation",
+});
 let convId: string;
 
 beforeAll(async () => {
-  convId = (await t.db.conversation.create({ data: { conversationId: "cid-1", title: "Team chat", type: "GROUP" } })).id;
+  convId = (await t.db.conversation.create({ data: { conversationId: "cid-1", title: "Team chat", type: "GROUP" } }))
+    .id;
   await t.db.conversation.create({ data: { conversationId: "cid-2", title: "Ops", type: "GROUP", status: "ENABLED" } });
 });
 
@@ -21,7 +24,9 @@ describe("conversation router", () => {
 
   it("refuses viewers and approvers server-side, changing nothing", async () => {
     for (const role of ["VIEWER", "APPROVER"] as const) {
-      await expect(t.as(role).conversation.update({ id: convId, status: "ENABLED" })).rejects.toMatchObject({ code: "FORBIDDEN" });
+      await expect(t.as(role).conversation.update({ id: convId, status: "ENABLED" })).rejects.toMatchObject({
+        code: "FORBIDDEN",
+      });
     }
     expect((await t.db.conversation.findUniqueOrThrow({ where: { id: convId } })).status).toBe("PENDING");
     expect(await t.db.auditLog.count()).toBe(0);
@@ -47,10 +52,19 @@ describe("conversation router", () => {
 
   it("bad input and no-ops get clear errors and write nothing", async () => {
     const before = await t.db.auditLog.count();
-    await expect(t.as("ADMIN").conversation.update({ id: convId, status: "PENDING" as never })).rejects.toMatchObject({ code: "BAD_REQUEST" });
-    await expect(t.as("ADMIN").conversation.update({ id: convId })).rejects.toMatchObject({ code: "BAD_REQUEST", message: expect.stringMatching(/nothing to change/) });
-    await expect(t.as("ADMIN").conversation.update({ id: convId, status: "ENABLED" })).rejects.toMatchObject({ code: "CONFLICT" });
-    await expect(t.as("ADMIN").conversation.update({ id: "missing", status: "DISABLED" })).rejects.toMatchObject({ code: "NOT_FOUND" });
+    await expect(t.as("ADMIN").conversation.update({ id: convId, status: "PENDING" as never })).rejects.toMatchObject({
+      code: "BAD_REQUEST",
+    });
+    await expect(t.as("ADMIN").conversation.update({ id: convId })).rejects.toMatchObject({
+      code: "BAD_REQUEST",
+      message: expect.stringMatching(/nothing to change/),
+    });
+    await expect(t.as("ADMIN").conversation.update({ id: convId, status: "ENABLED" })).rejects.toMatchObject({
+      code: "CONFLICT",
+    });
+    await expect(t.as("ADMIN").conversation.update({ id: "missing", status: "DISABLED" })).rejects.toMatchObject({
+      code: "NOT_FOUND",
+    });
     expect(await t.db.auditLog.count()).toBe(before);
   });
 });

@@ -9,15 +9,27 @@ const t = routerTest(createTRPCRouter({ flag: flagRouter }), {
   prefix: "clawgate_console_flag",
   seed: (db) => seedDemo(db, { modelBaseUrl: "http://127.0.0.1:9/v1" }),
 });
-const counts = async () => ({ audit: await t.db.auditLog.count(), revisions: await t.db.configRevision.count(), flags: await t.db.featureFlag.count() });
+const counts = async () => ({
+  audit: await t.db.auditLog.count(),
+  revisions: await t.db.configRevision.count(),
+  flags: await t.db.featureFlag.count(),
+});
 
 describe("flag router", () => {
   it("every role lists; only ADMIN toggles or creates", async () => {
-    expect((await t.as("VIEWER").flag.list()).map((f) => f.key)).toEqual(["agent.tools", "approvals.dingtalk_cards", "replies.markdown"]);
+    expect((await t.as("VIEWER").flag.list()).map((f) => f.key)).toEqual([
+      "agent.tools",
+      "approvals.dingtalk_cards",
+      "replies.markdown",
+    ]);
     const before = await counts();
     for (const role of ["VIEWER", "OPERATOR", "APPROVER"] as const) {
-      await expect(t.as(role).flag.toggle({ key: "agent.tools", enabled: false })).rejects.toMatchObject({ code: "FORBIDDEN" });
-      await expect(t.as(role).flag.create({ key: "x.y", description: "d" })).rejects.toMatchObject({ code: "FORBIDDEN" });
+      await expect(t.as(role).flag.toggle({ key: "agent.tools", enabled: false })).rejects.toMatchObject({
+        code: "FORBIDDEN",
+      });
+      await expect(t.as(role).flag.create({ key: "x.y", description: "d" })).rejects.toMatchObject({
+        code: "FORBIDDEN",
+      });
     }
     expect(await counts()).toEqual(before);
   });
@@ -38,8 +50,12 @@ describe("flag router", () => {
   it("bad keys, duplicates and no-ops get clear errors and write nothing", async () => {
     const before = await counts();
     const admin = t.as("ADMIN");
-    await expect(admin.flag.create({ key: "Not A Key", description: "d" })).rejects.toMatchObject({ code: "BAD_REQUEST" });
-    await expect(admin.flag.create({ key: "agent.tools", description: "d" })).rejects.toMatchObject({ code: "CONFLICT" });
+    await expect(admin.flag.create({ key: "Not A Key", description: "d" })).rejects.toMatchObject({
+      code: "BAD_REQUEST",
+    });
+    await expect(admin.flag.create({ key: "agent.tools", description: "d" })).rejects.toMatchObject({
+      code: "CONFLICT",
+    });
     await expect(admin.flag.toggle({ key: "agent.tools", enabled: true })).rejects.toMatchObject({ code: "CONFLICT" });
     await expect(admin.flag.toggle({ key: "no.such", enabled: true })).rejects.toMatchObject({ code: "NOT_FOUND" });
     expect(await counts()).toEqual(before);

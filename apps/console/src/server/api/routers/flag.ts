@@ -1,5 +1,13 @@
 import { TRPCError } from "@trpc/server";
-import { createFlag, FlagError, type FlagChange, flagCreateSchema, flagToggleSchema, listFlags, setFlag } from "@clawgate/core/console/flags.ts";
+import {
+  createFlag,
+  FlagError,
+  type FlagChange,
+  flagCreateSchema,
+  flagToggleSchema,
+  listFlags,
+  setFlag,
+} from "@clawgate/core/console/flags.ts";
 import { configMutation } from "../mutation.ts";
 import { adminProcedure, createTRPCRouter, viewerProcedure } from "../trpc.ts";
 
@@ -19,7 +27,13 @@ export const flagRouter = createTRPCRouter({
     refusals(async () => {
       const { result, revision } = await configMutation(
         ctx,
-        (f: FlagChange) => ({ action: "flag.update", targetType: "feature_flag", targetId: f.key, diff: f.diff, summary: f.summary }),
+        (f: FlagChange) => ({
+          action: "flag.update",
+          targetType: "feature_flag",
+          targetId: f.key,
+          diff: f.diff,
+          summary: f.summary,
+        }),
         (tx) => setFlag(tx, input),
       );
       return { ...result, revision };
@@ -30,7 +44,13 @@ export const flagRouter = createTRPCRouter({
     refusals(async () => {
       const { result, revision } = await configMutation(
         ctx,
-        (f: FlagChange) => ({ action: "flag.create", targetType: "feature_flag", targetId: f.key, diff: f.diff, summary: f.summary }),
+        (f: FlagChange) => ({
+          action: "flag.create",
+          targetType: "feature_flag",
+          targetId: f.key,
+          diff: f.diff,
+          summary: f.summary,
+        }),
         (tx) => createFlag(tx, input),
       );
       return { ...result, revision };

@@ -29,10 +29,16 @@ describe("model router", () => {
     const endpoint = await t.db.modelEndpoint.findFirstOrThrow();
     for (const role of ["VIEWER", "OPERATOR", "APPROVER"] as const) {
       const caller = await t.asUserWith(role);
-      await expect(caller.createEndpoint({ name: "evil", baseUrl: "https://evil.test/v1", model: "m" })).rejects.toMatchObject({ code: "FORBIDDEN" });
-      await expect(caller.updateEndpoint({ id: endpoint.id, enabled: false })).rejects.toMatchObject({ code: "FORBIDDEN" });
+      await expect(
+        caller.createEndpoint({ name: "evil", baseUrl: "https://evil.test/v1", model: "m" }),
+      ).rejects.toMatchObject({ code: "FORBIDDEN" });
+      await expect(caller.updateEndpoint({ id: endpoint.id, enabled: false })).rejects.toMatchObject({
+        code: "FORBIDDEN",
+      });
       await expect(caller.deleteEndpoint({ id: endpoint.id })).rejects.toMatchObject({ code: "FORBIDDEN" });
-      await expect(caller.setRoute({ conversationId: null, modelEndpointId: endpoint.id })).rejects.toMatchObject({ code: "FORBIDDEN" });
+      await expect(caller.setRoute({ conversationId: null, modelEndpointId: endpoint.id })).rejects.toMatchObject({
+        code: "FORBIDDEN",
+      });
     }
     expect(await state()).toEqual(before);
   });
@@ -40,13 +46,24 @@ describe("model router", () => {
   it("refuses bad input with field errors and refusals with clear messages, changing nothing", async () => {
     const admin = await t.asUserWith("ADMIN");
     const before = await state();
-    const bad = admin.createEndpoint({ name: "x y", baseUrl: "not a url", model: "m", apiKeyEnv: "sk-live-123", timeoutMs: 1 });
+    const bad = admin.createEndpoint({
+      name: "x y",
+      baseUrl: "not a url",
+      model: "m",
+      apiKeyEnv: "sk-live-123",
+      timeoutMs: 1,
+    });
     await expect(bad).rejects.toMatchObject({ code: "BAD_REQUEST" });
     await expect(bad).rejects.not.toThrow(/sk-live-123/);
     const local = await t.db.modelEndpoint.findUniqueOrThrow({ where: { name: "local_chat" } });
-    await expect(admin.updateEndpoint({ id: local.id, enabled: false })).rejects.toMatchObject({ code: "PRECONDITION_FAILED", message: expect.stringMatching(/default route/) });
+    await expect(admin.updateEndpoint({ id: local.id, enabled: false })).rejects.toMatchObject({
+      code: "PRECONDITION_FAILED",
+      message: expect.stringMatching(/default route/),
+    });
     await expect(admin.deleteEndpoint({ id: local.id })).rejects.toMatchObject({ code: "PRECONDITION_FAILED" });
-    await expect(admin.createEndpoint({ name: "local_chat", baseUrl: "https://x.test/v1", model: "m" })).rejects.toMatchObject({ code: "CONFLICT" });
+    await expect(
+      admin.createEndpoint({ name: "local_chat", baseUrl: "https://x.test/v1", model: "m" }),
+    ).rejects.toMatchObject({ code: "CONFLICT" });
     await expect(admin.deleteRoute({ id: "missing" })).rejects.toMatchObject({ code: "NOT_FOUND" });
     expect(await state()).toEqual(before);
   });
@@ -54,13 +71,25 @@ describe("model router", () => {
   it("an admin's change commits with its audit entry and a new config revision", async () => {
     const admin = await t.asUserWith("ADMIN");
     const revisions = await t.db.configRevision.count();
-    const created = await admin.createEndpoint({ name: "big", baseUrl: "https://llm.internal/v1", model: "qwen", apiKeyEnv: "${BIG_KEY}", maxConcurrency: 2 });
+    const created = await admin.createEndpoint({
+      name: "big",
+      baseUrl: "https://llm.internal/v1",
+      model: "qwen",
+      apiKeyEnv: "${BIG_KEY}",
+      maxConcurrency: 2,
+    });
     expect(created.revision).toBeGreaterThan(0);
-    expect(await t.db.modelEndpoint.findUniqueOrThrow({ where: { name: "big" } })).toMatchObject({ apiKeyEnv: "BIG_KEY", maxConcurrency: 2 });
+    expect(await t.db.modelEndpoint.findUniqueOrThrow({ where: { name: "big" } })).toMatchObject({
+      apiKeyEnv: "BIG_KEY",
+      maxConcurrency: 2,
+    });
     const conv = await t.db.conversation.findFirstOrThrow();
     await admin.setRoute({ conversationId: conv.id, modelEndpointId: created.id, maxToolRounds: 3 });
     expect(await t.db.configRevision.count()).toBe(revisions + 2);
-    const audit = await t.db.auditLog.findMany({ where: { action: { in: ["model.create", "route.set"] } }, orderBy: { id: "asc" } });
+    const audit = await t.db.auditLog.findMany({
+      where: { action: { in: ["model.create", "route.set"] } },
+      orderBy: { id: "asc" },
+    });
     expect(audit.map((a) => [a.action, a.targetId, a.traceId])).toEqual([
       ["model.create", "big", "req-ADMIN"],
       ["route.set", conv.conversationId, "req-ADMIN"],

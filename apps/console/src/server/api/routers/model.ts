@@ -77,7 +77,13 @@ export const modelRouter = createTRPCRouter({
       applyChange(
         ctx,
         (tx) => createEndpoint(tx, input),
-        ({ result, diff }) => ({ action: "model.create", targetType: "model_endpoint", targetId: result.name, diff, summary: `Model endpoint ${result.name} created` }),
+        ({ result, diff }) => ({
+          action: "model.create",
+          targetType: "model_endpoint",
+          targetId: result.name,
+          diff,
+          summary: `Model endpoint ${result.name} created`,
+        }),
       ),
     ),
 
@@ -105,7 +111,13 @@ export const modelRouter = createTRPCRouter({
       applyChange(
         ctx,
         (tx) => deleteEndpoint(tx, input.id),
-        ({ result, diff }) => ({ action: "model.delete", targetType: "model_endpoint", targetId: result.name, diff, summary: `Model endpoint ${result.name} deleted` }),
+        ({ result, diff }) => ({
+          action: "model.delete",
+          targetType: "model_endpoint",
+          targetId: result.name,
+          diff,
+          summary: `Model endpoint ${result.name} deleted`,
+        }),
       ),
     ),
 
@@ -133,7 +145,13 @@ export const modelRouter = createTRPCRouter({
       applyChange(
         ctx,
         (tx) => deleteRoute(tx, input.id),
-        ({ result, diff }) => ({ action: "route.delete", targetType: "route", targetId: result.scope, diff, summary: `Route for ${result.scope} deleted` }),
+        ({ result, diff }) => ({
+          action: "route.delete",
+          targetType: "route",
+          targetId: result.scope,
+          diff,
+          summary: `Route for ${result.scope} deleted`,
+        }),
       ),
     ),
 });

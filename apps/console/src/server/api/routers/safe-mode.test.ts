@@ -9,25 +9,44 @@ const t = routerTest(createTRPCRouter({ safeMode: safeModeRouter }), {
   prefix: "clawgate_console_safemode",
   seed: (db) => seedDemo(db, { modelBaseUrl: "http://127.0.0.1:9/v1" }),
 });
-const counts = async () => ({ audit: await t.db.auditLog.count(), revisions: await t.db.configRevision.count(), events: await t.db.safeModeEvent.count() });
+const counts = async () => ({
+  audit: await t.db.auditLog.count(),
+  revisions: await t.db.configRevision.count(),
+  events: await t.db.safeModeEvent.count(),
+});
 
 describe("safeMode router", () => {
   it("viewers and approvers read but cannot switch", async () => {
     expect(await t.as("VIEWER").safeMode.get()).toMatchObject({ active: false, event: null });
     const before = await counts();
     for (const role of ["VIEWER", "APPROVER"] as const) {
-      await expect(t.as(role).safeMode.set({ active: true, reason: "no" })).rejects.toMatchObject({ code: "FORBIDDEN" });
+      await expect(t.as(role).safeMode.set({ active: true, reason: "no" })).rejects.toMatchObject({
+        code: "FORBIDDEN",
+      });
     }
     expect(await counts()).toEqual(before);
   });
 
   it("an operator switches it on and off; each is one audited config revision; history pages newest first", async () => {
-    const on = await t.as("OPERATOR").safeMode.set({ active: true, level: "MAINTENANCE", reason: "incident", ttlMs: 3_600_000, message: "Back soon" });
+    const on = await t
+      .as("OPERATOR")
+      .safeMode.set({ active: true, level: "MAINTENANCE", reason: "incident", ttlMs: 3_600_000, message: "Back soon" });
     expect(on).toMatchObject({ active: true, level: "MAINTENANCE", kind: "on", message: "Back soon" });
     expect(on).not.toHaveProperty("audit");
     const state = await t.as("VIEWER").safeMode.get();
-    expect(state).toMatchObject({ active: true, level: "MAINTENANCE", message: "Back soon", expired: false, event: { reason: "incident", actorName: "operator@example.test" } });
-    expect(await t.db.auditLog.findFirstOrThrow({ orderBy: { id: "desc" } })).toMatchObject({ action: "safe_mode.on", actorId: "u-operator", configRevision: on.revision, traceId: "req-OPERATOR" });
+    expect(state).toMatchObject({
+      active: true,
+      level: "MAINTENANCE",
+      message: "Back soon",
+      expired: false,
+      event: { reason: "incident", actorName: "operator@example.test" },
+    });
+    expect(await t.db.auditLog.findFirstOrThrow({ orderBy: { id: "desc" } })).toMatchObject({
+      action: "safe_mode.on",
+      actorId: "u-operator",
+      configRevision: on.revision,
+      traceId: "req-OPERATOR",
+    });
 
     const off = await t.as("ADMIN").safeMode.set({ active: false, reason: "resolved" });
     expect(off).toMatchObject({ active: false, kind: "off", revision: on.revision + 1 });
@@ -46,8 +65,13 @@ describe("safeMode router", () => {
     const before = await counts();
     const op = t.as("OPERATOR");
     await expect(op.safeMode.set({ active: true, reason: "  " })).rejects.toMatchObject({ code: "BAD_REQUEST" });
-    await expect(op.safeMode.set({ active: true, reason: "x", ttlMs: 1 })).rejects.toMatchObject({ code: "BAD_REQUEST" });
-    await expect(op.safeMode.set({ active: false, reason: "again" })).rejects.toMatchObject({ code: "CONFLICT", message: expect.stringMatching(/already off/) });
+    await expect(op.safeMode.set({ active: true, reason: "x", ttlMs: 1 })).rejects.toMatchObject({
+      code: "BAD_REQUEST",
+    });
+    await expect(op.safeMode.set({ active: false, reason: "again" })).rejects.toMatchObject({
+      code: "CONFLICT",
+      message: expect.stringMatching(/already off/),
+    });
     expect(await counts()).toEqual(before);
   });
 });

@@ -20,7 +20,10 @@ const eventSelect = {
 export const safeModeRouter = createTRPCRouter({
   /** The current state as the runtime applies it (an activation past its TTL counts as off). */
   get: viewerProcedure.query(async ({ ctx }) => {
-    const state = await ctx.db.safeModeState.findUnique({ where: { id: 1 }, include: { currentEvent: { select: eventSelect } } });
+    const state = await ctx.db.safeModeState.findUnique({
+      where: { id: 1 },
+      include: { currentEvent: { select: eventSelect } },
+    });
     const now = new Date();
     const event = state?.active ? (state.currentEvent ?? null) : null;
     const expired = !!event?.expiresAt && event.expiresAt.getTime() <= now.getTime();
@@ -36,7 +39,9 @@ export const safeModeRouter = createTRPCRouter({
 
   /** Activations, newest first, cursor-paged. */
   history: viewerProcedure
-    .input(z.object({ cursor: z.string().min(1).optional(), limit: z.number().int().min(1).max(50).default(10) }).optional())
+    .input(
+      z.object({ cursor: z.string().min(1).optional(), limit: z.number().int().min(1).max(50).default(10) }).optional(),
+    )
     .query(async ({ ctx, input }) => {
       const limit = input?.limit ?? 10;
       const rows = await ctx.db.safeModeEvent.findMany({
@@ -48,7 +53,12 @@ export const safeModeRouter = createTRPCRouter({
       const more = rows.length > limit;
       const total = await ctx.db.safeModeEvent.count();
       // The server's clock, so the page can tell an unclosed activation past its TTL from an ongoing one.
-      return { items: more ? rows.slice(0, limit) : rows, nextCursor: more ? rows[limit - 1]!.id : null, total, now: new Date() };
+      return {
+        items: more ? rows.slice(0, limit) : rows,
+        nextCursor: more ? rows[limit - 1]!.id : null,
+        total,
+        now: new Date(),
+      };
     }),
 
   /** On (with level, reason, TTL, message) or off (with reason): OPERATOR and ADMIN. */

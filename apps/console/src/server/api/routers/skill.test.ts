@@ -9,13 +9,24 @@ const t = routerTest(createTRPCRouter({ skill: skillRouter }), {
   prefix: "clawgate_console_skill",
   seed: (db) => seedDemo(db, { modelBaseUrl: "http://127.0.0.1:9/v1" }),
 });
-const counts = async () => ({ audit: await t.db.auditLog.count(), revisions: await t.db.configRevision.count(), rules: await t.db.skillRule.count() });
+const counts = async () => ({
+  audit: await t.db.auditLog.count(),
+  revisions: await t.db.configRevision.count(),
+  rules: await t.db.skillRule.count(),
+});
 
 describe("skill router", () => {
   it("every role reads the list, a skill with its rules, and the 'why?' check", async () => {
     const viewer = t.as("VIEWER");
-    expect((await viewer.skill.list()).find((s) => s.key === "kb.search")).toMatchObject({ enabled: true, rules: { allow: 0, deny: 0 } });
-    expect(await viewer.skill.get({ key: "kb.search" })).toMatchObject({ key: "kb.search", rules: [], requiresFlag: null });
+    expect((await viewer.skill.list()).find((s) => s.key === "kb.search")).toMatchObject({
+      enabled: true,
+      rules: { allow: 0, deny: 0 },
+    });
+    expect(await viewer.skill.get({ key: "kb.search" })).toMatchObject({
+      key: "kb.search",
+      rules: [],
+      requiresFlag: null,
+    });
     await expect(viewer.skill.get({ key: "nope" })).rejects.toMatchObject({ code: "NOT_FOUND" });
     const why = await viewer.skill.check({ skillKey: "kb.search", conversationId: "cid-demo-group", userId: "u1" });
     expect(why).toMatchObject({ outcome: "allow", reasons: [] });
@@ -27,7 +38,9 @@ describe("skill router", () => {
     for (const role of ["VIEWER", "OPERATOR", "APPROVER"] as const) {
       const c = t.as(role);
       await expect(c.skill.update({ key: "kb.search", enabled: false })).rejects.toMatchObject({ code: "FORBIDDEN" });
-      await expect(c.skill.addRule({ skillKey: "kb.search", scope: "USER", subject: "x", effect: "DENY" })).rejects.toMatchObject({ code: "FORBIDDEN" });
+      await expect(
+        c.skill.addRule({ skillKey: "kb.search", scope: "USER", subject: "x", effect: "DENY" }),
+      ).rejects.toMatchObject({ code: "FORBIDDEN" });
       await expect(c.skill.removeRule({ id: "x" })).rejects.toMatchObject({ code: "FORBIDDEN" });
     }
     expect(await counts()).toEqual(before);
@@ -52,9 +65,18 @@ describe("skill router", () => {
 
   it("rules: add and remove are audited config changes", async () => {
     const admin = t.as("ADMIN");
-    const added = await admin.skill.addRule({ skillKey: "kb.search", scope: "CONVERSATION", subject: "cid-demo-group", effect: "DENY" });
+    const added = await admin.skill.addRule({
+      skillKey: "kb.search",
+      scope: "CONVERSATION",
+      subject: "cid-demo-group",
+      effect: "DENY",
+    });
     expect((await t.db.auditLog.findFirstOrThrow({ orderBy: { id: "desc" } })).action).toBe("skill.rule.add");
-    expect((await admin.skill.check({ skillKey: "kb.search", conversationId: "cid-demo-group", userId: "u1" })).reasons.map((r) => r.code)).toEqual(["rule.deny.conversation"]);
+    expect(
+      (await admin.skill.check({ skillKey: "kb.search", conversationId: "cid-demo-group", userId: "u1" })).reasons.map(
+        (r) => r.code,
+      ),
+    ).toEqual(["rule.deny.conversation"]);
     const removed = await admin.skill.removeRule({ id: added.id });
     expect(removed.revision).toBe(added.revision + 1);
     expect((await t.db.auditLog.findFirstOrThrow({ orderBy: { id: "desc" } })).action).toBe("skill.rule.remove");
@@ -64,13 +86,22 @@ describe("skill router", () => {
     const before = await counts();
     const admin = t.as("ADMIN");
     await expect(admin.skill.update({ key: "kb.search" })).rejects.toMatchObject({ code: "BAD_REQUEST" });
-    await expect(admin.skill.update({ key: "kb.search", environments: [] })).rejects.toMatchObject({ code: "BAD_REQUEST" });
+    await expect(admin.skill.update({ key: "kb.search", environments: [] })).rejects.toMatchObject({
+      code: "BAD_REQUEST",
+    });
     await expect(admin.skill.update({ key: "kb.search", enabled: true })).rejects.toMatchObject({ code: "CONFLICT" });
-    await expect(admin.skill.update({ key: "kb.search", requiresApproval: true })).rejects.toMatchObject({ code: "BAD_REQUEST", message: expect.stringMatching(/READ skill/) });
+    await expect(admin.skill.update({ key: "kb.search", requiresApproval: true })).rejects.toMatchObject({
+      code: "BAD_REQUEST",
+      message: expect.stringMatching(/READ skill/),
+    });
     await expect(admin.skill.update({ key: "nope", enabled: true })).rejects.toMatchObject({ code: "NOT_FOUND" });
-    await expect(admin.skill.addRule({ skillKey: "kb.search", scope: "GLOBAL", subject: "x", effect: "DENY" })).rejects.toMatchObject({ code: "BAD_REQUEST" });
+    await expect(
+      admin.skill.addRule({ skillKey: "kb.search", scope: "GLOBAL", subject: "x", effect: "DENY" }),
+    ).rejects.toMatchObject({ code: "BAD_REQUEST" });
     await expect(admin.skill.removeRule({ id: "missing" })).rejects.toMatchObject({ code: "NOT_FOUND" });
-    await expect(admin.skill.check({ skillKey: "kb.search", conversationId: "", userId: "u" })).rejects.toMatchObject({ code: "BAD_REQUEST" });
+    await expect(admin.skill.check({ skillKey: "kb.search", conversationId: "", userId: "u" })).rejects.toMatchObject({
+      code: "BAD_REQUEST",
+    });
     expect(await counts()).toEqual(before);
   });
 });

@@ -53,7 +53,11 @@ export const skillRouter = createTRPCRouter({
     .query(async ({ ctx, input }) => {
       const where = input?.riskClass ? { riskClass: input.riskClass } : {};
       const [skills, ruleCounts] = await Promise.all([
-        ctx.db.skill.findMany({ where, orderBy: { key: "asc" }, omit: { settings: true, createdAt: true, updatedAt: true } }),
+        ctx.db.skill.findMany({
+          where,
+          orderBy: { key: "asc" },
+          omit: { settings: true, createdAt: true, updatedAt: true },
+        }),
         ctx.db.skillRule.groupBy({ by: ["skillKey", "effect"], _count: { _all: true } }),
       ]);
       const count = (key: string, effect: "ALLOW" | "DENY") =>
@@ -67,47 +71,61 @@ export const skillRouter = createTRPCRouter({
     .query(({ ctx, input }) => refusals(() => getSkill(ctx.db, input.key))),
 
   /** Enabled, requiresApproval, environments (ADMIN). */
-  update: adminProcedure
-    .input(skillUpdateSchema)
-    .mutation(({ ctx, input }) =>
-      refusals(async () => {
-        const { result, revision } = await configMutation(
-          ctx,
-          (c: SkillChange) => ({ action: "skill.update", targetType: "skill", targetId: c.key, diff: c.diff, summary: c.summary }),
-          (tx) => updateSkill(tx, input),
-        );
-        return { ...result, revision };
-      }),
-    ),
+  update: adminProcedure.input(skillUpdateSchema).mutation(({ ctx, input }) =>
+    refusals(async () => {
+      const { result, revision } = await configMutation(
+        ctx,
+        (c: SkillChange) => ({
+          action: "skill.update",
+          targetType: "skill",
+          targetId: c.key,
+          diff: c.diff,
+          summary: c.summary,
+        }),
+        (tx) => updateSkill(tx, input),
+      );
+      return { ...result, revision };
+    }),
+  ),
 
-  addRule: adminProcedure
-    .input(ruleAddSchema)
-    .mutation(({ ctx, input }) =>
-      refusals(async () => {
-        const { result, revision } = await configMutation(
-          ctx,
-          (r: RuleChange) => ({ action: "skill.rule.add", targetType: "skill", targetId: r.skillKey, diff: r.diff, summary: r.summary }),
-          (tx) => addSkillRule(tx, input),
-        );
-        return { ...result, revision };
-      }),
-    ),
+  addRule: adminProcedure.input(ruleAddSchema).mutation(({ ctx, input }) =>
+    refusals(async () => {
+      const { result, revision } = await configMutation(
+        ctx,
+        (r: RuleChange) => ({
+          action: "skill.rule.add",
+          targetType: "skill",
+          targetId: r.skillKey,
+          diff: r.diff,
+          summary: r.summary,
+        }),
+        (tx) => addSkillRule(tx, input),
+      );
+      return { ...result, revision };
+    }),
+  ),
 
-  removeRule: adminProcedure
-    .input(ruleRemoveSchema)
-    .mutation(({ ctx, input }) =>
-      refusals(async () => {
-        const { result, revision } = await configMutation(
-          ctx,
-          (r: RuleChange) => ({ action: "skill.rule.remove", targetType: "skill", targetId: r.skillKey, diff: r.diff, summary: r.summary }),
-          (tx) => removeSkillRule(tx, input),
-        );
-        return { ...result, revision };
-      }),
-    ),
+  removeRule: adminProcedure.input(ruleRemoveSchema).mutation(({ ctx, input }) =>
+    refusals(async () => {
+      const { result, revision } = await configMutation(
+        ctx,
+        (r: RuleChange) => ({
+          action: "skill.rule.remove",
+          targetType: "skill",
+          targetId: r.skillKey,
+          diff: r.diff,
+          summary: r.summary,
+        }),
+        (tx) => removeSkillRule(tx, input),
+      );
+      return { ...result, revision };
+    }),
+  ),
 
   /** "Can user X in conversation Y use skill Z, and why?": the runtime's snapshot loader and decide. */
-  check: viewerProcedure.input(accessCheckSchema).query(({ ctx, input }) => refusals(() => explainSkillAccess(ctx.db, input))),
+  check: viewerProcedure
+    .input(accessCheckSchema)
+    .query(({ ctx, input }) => refusals(() => explainSkillAccess(ctx.db, input))),
 
   /** Conversations the robot has seen, for the check's suggestions. */
   conversations: viewerProcedure.query(({ ctx }) => knownConversations(ctx.db)),

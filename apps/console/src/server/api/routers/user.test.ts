@@ -15,7 +15,9 @@ beforeAll(async () => {
     const key = role.toLowerCase();
     const u = await t.db.user.create({ data: { email: `${key}@example.test`, name: key, role } });
     id[key] = u.id;
-    await t.db.session.create({ data: { sessionToken: `tok-${key}`, userId: u.id, expires: new Date(Date.now() + 86_400_000) } });
+    await t.db.session.create({
+      data: { sessionToken: `tok-${key}`, userId: u.id, expires: new Date(Date.now() + 86_400_000) },
+    });
   }
 });
 
@@ -27,8 +29,12 @@ describe("user router", () => {
 
   it("refuses every non-admin server-side, changing nothing", async () => {
     for (const key of ["viewer", "operator", "approver"] as const) {
-      await expect(callerAs(key).user.setRole({ userId: id.viewer!, role: "ADMIN" })).rejects.toMatchObject({ code: "FORBIDDEN" });
-      await expect(callerAs(key).user.setDisabled({ userId: id.operator!, disabled: true })).rejects.toMatchObject({ code: "FORBIDDEN" });
+      await expect(callerAs(key).user.setRole({ userId: id.viewer!, role: "ADMIN" })).rejects.toMatchObject({
+        code: "FORBIDDEN",
+      });
+      await expect(callerAs(key).user.setDisabled({ userId: id.operator!, disabled: true })).rejects.toMatchObject({
+        code: "FORBIDDEN",
+      });
     }
     expect((await t.db.user.findUniqueOrThrow({ where: { id: id.viewer } })).role).toBe("VIEWER");
     expect((await t.db.user.findUniqueOrThrow({ where: { id: id.operator } })).disabledAt).toBeNull();
@@ -66,9 +72,15 @@ describe("user router", () => {
       code: "PRECONDITION_FAILED",
       message: "You cannot demote yourself: ask another admin.",
     });
-    await expect(callerAs("admin").user.setDisabled({ userId: id.admin!, disabled: true })).rejects.toMatchObject({ code: "PRECONDITION_FAILED" });
-    await expect(callerAs("admin").user.setRole({ userId: id.viewer!, role: "ROOT" as never })).rejects.toMatchObject({ code: "BAD_REQUEST" });
-    await expect(callerAs("admin").user.setRole({ userId: "nobody", role: "VIEWER" })).rejects.toMatchObject({ code: "NOT_FOUND" });
+    await expect(callerAs("admin").user.setDisabled({ userId: id.admin!, disabled: true })).rejects.toMatchObject({
+      code: "PRECONDITION_FAILED",
+    });
+    await expect(callerAs("admin").user.setRole({ userId: id.viewer!, role: "ROOT" as never })).rejects.toMatchObject({
+      code: "BAD_REQUEST",
+    });
+    await expect(callerAs("admin").user.setRole({ userId: "nobody", role: "VIEWER" })).rejects.toMatchObject({
+      code: "NOT_FOUND",
+    });
     expect(await t.db.auditLog.count()).toBe(before);
     expect((await t.db.user.findUniqueOrThrow({ where: { id: id.admin } })).role).toBe("ADMIN");
   });

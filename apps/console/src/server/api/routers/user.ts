@@ -1,5 +1,14 @@
 import { TRPCError } from "@trpc/server";
-import { listUsers, type UserChange, setDisabledSchema, setRoleSchema, setUserDisabled, setUserRole, UserAdminError, userListSchema } from "@clawgate/core/console/users.ts";
+import {
+  listUsers,
+  type UserChange,
+  setDisabledSchema,
+  setRoleSchema,
+  setUserDisabled,
+  setUserRole,
+  UserAdminError,
+  userListSchema,
+} from "@clawgate/core/console/users.ts";
 import { auditedMutation } from "../mutation.ts";
 import { adminProcedure, createTRPCRouter, viewerProcedure } from "../trpc.ts";
 
@@ -18,7 +27,12 @@ export const userRouter = createTRPCRouter({
   setRole: adminProcedure.input(setRoleSchema).mutation(({ ctx, input }) =>
     auditedMutation(
       ctx,
-      (c: UserChange) => ({ action: "user.role", targetType: "user", targetId: c.userId, diff: { ...c.diff, sessionsRevoked: c.sessionsRevoked } }),
+      (c: UserChange) => ({
+        action: "user.role",
+        targetType: "user",
+        targetId: c.userId,
+        diff: { ...c.diff, sessionsRevoked: c.sessionsRevoked },
+      }),
       (tx) => setUserRole(tx, ctx.user.id, input),
     ).catch(refusal),
   ),

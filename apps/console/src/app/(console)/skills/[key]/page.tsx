@@ -14,7 +14,10 @@ export default async function SkillPage({ params }: { params: Promise<{ key: str
   const canEdit = hasRole(session?.user.role, []);
   const qc = getQueryClient();
   // A missing skill is rendered by the client as "not found" (the query's error).
-  await Promise.all([qc.prefetchQuery(trpc.skill.get.queryOptions({ key })), qc.prefetchQuery(trpc.skill.conversations.queryOptions())]);
+  await Promise.all([
+    qc.prefetchQuery(trpc.skill.get.queryOptions({ key })),
+    qc.prefetchQuery(trpc.skill.conversations.queryOptions()),
+  ]);
   return (
     <HydrateClient>
       <SkillDetail skillKey={key} canEdit={canEdit} />

@@ -1,5 +1,22 @@
 import { z } from "zod";
-import { defineSkill } from "./manifest.ts";
+import { defineSkill, noSettings } from "./manifest.ts";
+
+/** kb.* and ticket.*: the company's internal HTTP API (tokenEnv names the bearer token's env var). */
+export const internalApiSettings = z.object({ baseUrl: z.url(), tokenEnv: z.string().min(1).optional() });
+
+/** group.announce: optional narrowing by the admin, announcements only to these groups. */
+export const groupAnnounceSettings = z.object({ allowedConversations: z.array(z.string()).optional() });
+
+/** http.fetch: hosts it may fetch from, whether private addresses are allowed, the body cap. */
+export const httpFetchSettings = z.object({
+  allowedHosts: z.array(z.string()).default([]),
+  allowPrivate: z.boolean().default(false),
+  maxBytes: z
+    .number()
+    .int()
+    .positive()
+    .default(256 * 1024),
+});
 
 export const help = defineSkill({
   key: "help",
@@ -9,6 +26,7 @@ export const help = defineSkill({
   enabledByDefault: true,
   timeoutMs: 2_000,
   cacheTtlSeconds: 0,
+  settings: noSettings,
   input: z.object({}),
 });
 
@@ -20,6 +38,7 @@ export const status = defineSkill({
   enabledByDefault: true,
   timeoutMs: 2_000,
   cacheTtlSeconds: 0,
+  settings: noSettings,
   input: z.object({}),
 });
 
@@ -31,6 +50,7 @@ export const kbSearch = defineSkill({
   enabledByDefault: true,
   timeoutMs: 5_000,
   cacheTtlSeconds: 300,
+  settings: internalApiSettings,
   input: z.object({
     query: z.string().min(2).max(200).describe("What to search for"),
     limit: z.number().int().min(1).max(10).default(3),
@@ -45,6 +65,7 @@ export const ticketLookup = defineSkill({
   enabledByDefault: true,
   timeoutMs: 5_000,
   cacheTtlSeconds: 30,
+  settings: internalApiSettings,
   input: z.object({ ticketId: z.string().regex(/^[A-Z][A-Z0-9]+-\d+$/, "a ticket id like OPS-123") }),
 });
 
@@ -56,6 +77,7 @@ export const ticketCreate = defineSkill({
   enabledByDefault: false,
   timeoutMs: 10_000,
   cacheTtlSeconds: 0,
+  settings: internalApiSettings,
   input: z.object({
     project: z.string().regex(/^[A-Z][A-Z0-9]+$/),
     title: z.string().min(3).max(200),
@@ -71,6 +93,7 @@ export const groupAnnounce = defineSkill({
   enabledByDefault: false,
   timeoutMs: 10_000,
   cacheTtlSeconds: 0,
+  settings: groupAnnounceSettings,
   input: z.object({
     conversationId: z
       .string()
@@ -92,6 +115,7 @@ export const httpFetch = defineSkill({
   enabledByDefault: false,
   timeoutMs: 8_000,
   cacheTtlSeconds: 60,
+  settings: httpFetchSettings,
   input: z.object({ url: z.string().url() }),
 });
 

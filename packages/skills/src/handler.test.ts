@@ -13,6 +13,7 @@ const read = defineSkill({
   enabledByDefault: true,
   timeoutMs: 200,
   cacheTtlSeconds: 60,
+  settings: z.object({}),
   input: z.object({ q: z.string().min(2), n: z.number().int().default(1) }),
 });
 

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { z } from "zod";
-import { BUILTIN_SKILLS } from "./builtin.ts";
-import { defineSkill } from "./manifest.ts";
+import { BUILTIN_SKILLS, httpFetch, kbSearch } from "./builtin.ts";
+import { checkSkillSettings, defineSkill } from "./manifest.ts";
 
 describe("built-in skills", () => {
   it("have unique keys", () => {
@@ -45,6 +45,7 @@ describe("defineSkill", () => {
     requiresApproval: false,
     enabledByDefault: false,
     timeoutMs: 1,
+    settings: z.object({}),
     input: z.object({}),
   };
   it("rejects malformed keys", () => {
@@ -56,5 +57,23 @@ describe("defineSkill", () => {
     expect(() => defineSkill({ ...base, key: "x.write", riskClass: "WRITE", cacheTtlSeconds: 10 })).toThrow(
       /only READ/,
     );
+  });
+});
+
+describe("checkSkillSettings", () => {
+  it("accepts a skill's own settings plus requiresFlag and applies defaults", () => {
+    const check = checkSkillSettings(httpFetch, { allowedHosts: ["wiki.corp.example"], requiresFlag: "web" });
+    expect(check).toEqual({
+      ok: true,
+      settings: { allowedHosts: ["wiki.corp.example"], allowPrivate: false, maxBytes: 256 * 1024, requiresFlag: "web" },
+    });
+  });
+  it("names each problem, unknown keys included", () => {
+    const check = checkSkillSettings(kbSearch, { baseUrl: "not a url", tokn: "X" });
+    expect(check.ok).toBe(false);
+    expect(!check.ok && check.errors).toEqual([
+      expect.stringMatching(/^kb\.search settings\.baseUrl: /),
+      expect.stringMatching(/^kb\.search settings: Unrecognized key: "tokn"/),
+    ]);
   });
 });

@@ -1,13 +1,9 @@
-import { z } from "zod";
 import { groupAnnounce } from "../builtin.ts";
 import { fail, handlerFor } from "../handler.ts";
 
-// Optional narrowing by the admin: announcements only to these groups.
-const Settings = z.object({ allowedConversations: z.array(z.string()).optional() });
-
 export const groupAnnounceHandler = handlerFor(groupAnnounce, async (input, ctx) => {
   if (!ctx.announce) return fail("announcing is not available in this runtime");
-  const settings = Settings.safeParse(ctx.settings ?? {});
+  const settings = groupAnnounce.settings.safeParse(ctx.settings ?? {});
   if (!settings.success) return fail("group.announce settings are invalid (allowedConversations: string[])");
   const { allowedConversations } = settings.data;
   const target = input.conversationId ?? ctx.conversationId;

@@ -7,25 +7,15 @@
 import http, { type IncomingMessage } from "node:http";
 import https from "node:https";
 import type { LookupFunction } from "node:net";
-import { z } from "zod";
 import { httpFetch } from "../builtin.ts";
 import { fail, handlerFor, type SkillResult } from "../handler.ts";
 import { hostAllowed, RefusedError, resolveChecked, type ResolvedAddress } from "./net-guard.ts";
 
-const Settings = z.object({
-  allowedHosts: z.array(z.string()).default([]),
-  allowPrivate: z.boolean().default(false),
-  maxBytes: z
-    .number()
-    .int()
-    .positive()
-    .default(256 * 1024),
-});
 const MAX_REDIRECTS = 3;
 const EXCERPT_CHARS = 4_000;
 
 export const httpFetchHandler = handlerFor(httpFetch, async (input, ctx) => {
-  const settings = Settings.safeParse(ctx.settings ?? {});
+  const settings = httpFetch.settings.safeParse(ctx.settings ?? {});
   if (!settings.success) return fail("http.fetch settings are invalid");
   const { allowedHosts, allowPrivate, maxBytes } = settings.data;
 

@@ -8,8 +8,9 @@
  * One circuit breaker per base URL: a connection error, a timeout, a 429 or a 5xx counts against
  * it; while it is open the skill answers at once that the API is unavailable (no request sent).
  */
-import { z } from "zod";
+import { type z } from "zod";
 import { BreakerOpenError, BreakerRegistry } from "../breakers.ts";
+import { internalApiSettings } from "../builtin.ts";
 import { fail, type SkillContext, type SkillResult } from "../handler.ts";
 
 /** Only unhealthy answers throw inside the breaker (see `send`), so every error counts. */
@@ -27,8 +28,6 @@ function breakerKey(baseUrl: string): string {
   return `${u.origin}${u.pathname.replace(/\/+$/, "")}`;
 }
 
-const Settings = z.object({ baseUrl: z.url(), tokenEnv: z.string().min(1).optional() });
-
 export type ApiResponse<T> = { ok: true; status: number; body: T } | { ok: false; result: SkillResult };
 
 export async function callInternalApi<T>(
@@ -36,7 +35,7 @@ export async function callInternalApi<T>(
   schema: z.ZodType<T>,
   req: { method: "GET" | "POST"; path: string; body?: unknown; notFoundOk?: boolean },
 ): Promise<ApiResponse<T | null>> {
-  const settings = Settings.safeParse(ctx.settings);
+  const settings = internalApiSettings.safeParse(ctx.settings);
   if (!settings.success) return { ok: false, result: fail("the internal API is not configured (settings.baseUrl)") };
   const headers: Record<string, string> = { accept: "application/json", "x-trace-id": ctx.traceId };
   if (settings.data.tokenEnv) {

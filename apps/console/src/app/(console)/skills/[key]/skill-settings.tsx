@@ -7,6 +7,7 @@
 import { useMutation, useQueryClient } from "@tanstack/react-query";
 import { useId, useState, type FormEvent } from "react";
 import type { useInlineStatus } from "~/components/ui/inline-status.tsx";
+import { btnPrimary } from "~/components/ui/styles.ts";
 import { useTRPC } from "~/trpc/react.tsx";
 import { errorText } from "../error-text.ts";
 
@@ -114,12 +115,7 @@ export function SkillSettings({
             </div>
           )}
           <div className="mt-3 flex justify-end">
-            <button
-              type="submit"
-              data-mutates
-              disabled={save.isPending}
-              className="rounded-md bg-indigo-600 px-3 py-1.5 text-sm font-semibold text-white hover:bg-indigo-500 disabled:opacity-50"
-            >
+            <button type="submit" data-mutates disabled={save.isPending} className={btnPrimary}>
               {save.isPending ? "Saving…" : "Save settings"}
             </button>
           </div>

@@ -6,7 +6,6 @@ import { readFileSync } from "node:fs";
 import path from "node:path";
 import { createDb, type Db } from "@clawgate/db";
 import { MIGRATIONS_DIR } from "@clawgate/db/migrations";
-import { httpFetch } from "@clawgate/skills";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createTestDatabase, type TestDatabase } from "../../devstack/src/testdb.ts";
 
@@ -46,7 +45,9 @@ describe("http_fetch_allow_private_networks", () => {
       allowPrivateNetworks: true,
       requiresFlag: "web",
     });
-    expect(fetchRow.description).toBe(httpFetch.description);
+    // What the manifest said when the migration was written (a later manifest may word it otherwise).
+    expect(fetchRow.description).toMatch(/^Fetch a web page \(HTTP GET\).*loopback, link-local, cloud metadata/);
+    expect(fetchRow.description).not.toContain("never metadata or loopback ranges");
     // Only http.fetch's settings are its to rename.
     expect((await db.skill.findUniqueOrThrow({ where: { key: "kb.search" } })).settings).toEqual({
       baseUrl: "http://kb",

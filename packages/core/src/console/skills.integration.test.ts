@@ -162,8 +162,11 @@ describe("updateSkillSettings", () => {
     );
     expect((await refusal(tx((t) => updateSkillSettings(t, { key: "nope", settings: {} })))).code).toBe("NOT_FOUND");
     expect(
-      (await refusal(tx((t) => updateSkillSettings(t, { key: "http.fetch", settings: [] as unknown as object }))))
-        .message,
+      (
+        await refusal(
+          tx((t) => updateSkillSettings(t, { key: "http.fetch", settings: [] as unknown as Record<string, unknown> })),
+        )
+      ).message,
     ).toMatch(/settings must be a JSON object/);
     const current = (await getSkill(db, "http.fetch")).settings;
     expect((await refusal(tx((t) => updateSkillSettings(t, { key: "http.fetch", settings: current })))).code).toBe(

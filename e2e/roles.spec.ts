@@ -113,6 +113,15 @@ const VIEWER_ATTEMPTS: Attempt[] = [
     state: (db) => db.skill.findUniqueOrThrow({ where: { key: "kb.search" } }),
   },
   {
+    // Pointing http.fetch at a host of the viewer's choosing.
+    path: "skill.updateSettings",
+    input: async () => ({
+      key: "http.fetch",
+      settings: { allowedHosts: ["evil.example"], allowPrivateNetworks: true },
+    }),
+    state: (db) => db.skill.findUniqueOrThrow({ where: { key: "http.fetch" } }),
+  },
+  {
     path: "flag.toggle",
     input: async (db) => {
       const flag = await db.featureFlag.findFirstOrThrow({ orderBy: { key: "asc" } });
@@ -277,6 +286,7 @@ const REFUSED_BY_ROLE: Record<string, string[]> = {
   OPERATOR: [
     "user.setRole",
     "skill.update",
+    "skill.updateSettings",
     "approval.decide",
     "skill.addRule",
     "flag.create",

@@ -137,6 +137,30 @@ test.describe("with an admin's session", () => {
     expect(await db.auditLog.count()).toBe(audit);
     await page.close();
   });
+
+  test("a sign-in link whose callbackUrl points off the console (backslash, tab, encoded) ends on the console", async () => {
+    const page = await context.newPage();
+    // Had the console sent Chromium away, the navigation would be recorded here and go nowhere.
+    const offOrigin: string[] = [];
+    await page.route(
+      (url) => url.origin !== E2E.consoleUrl,
+      (route) => {
+        offOrigin.push(route.request().url());
+        return route.abort();
+      },
+    );
+    const callbacks = ["/%5Cevil.example/x", "/%09/evil.example/x", "/%255Cevil.example/x", "/%0a/evil.example"];
+    for (const callbackUrl of callbacks) {
+      await page.goto(`/signin?callbackUrl=${callbackUrl}`);
+      await expect(page.getByRole("banner").getByTestId("role-badge"), callbackUrl).toHaveText(ADMIN.role);
+      expect(new URL(page.url()).origin, callbackUrl).toBe(E2E.consoleUrl);
+    }
+    // A callback on the console itself is still followed.
+    await page.goto(`/signin?callbackUrl=${encodeURIComponent("/audit?page=1")}`);
+    await expect(page).toHaveURL(`${E2E.consoleUrl}/audit?page=1`);
+    expect(offOrigin).toEqual([]);
+    await page.close();
+  });
 });
 
 test("over the sign-in limit per IP: 429 with Retry-After, and the sign-in page says how long to wait", async ({

@@ -142,6 +142,42 @@ test("a user DENY rule: the 'why?' check explains it, the robot enforces it, rem
   await page.screenshot({ path: testInfo.outputPath("skill-detail-mobile.png"), fullPage: true });
 });
 
+test("an admin edits http.fetch's settings: the manifest's schema refuses bad ones, listing each problem", async ({
+  page,
+  db,
+}, testInfo) => {
+  const original = (await db.skill.findUniqueOrThrow({ where: { key: "http.fetch" } })).settings;
+  await signIn(page, ADMIN, "ADMIN");
+  await page.goto("/skills/http.fetch");
+  const section = page.getByRole("region", { name: "Skill settings" });
+  await expect(section.getByText("allowPrivateNetworks")).toBeVisible();
+  const editor = section.getByLabel("Settings (JSON)");
+  try {
+    await editor.fill('{"allowedHosts": ["wiki.corp.example:99999"], "allowPrivate": true}');
+    await section.getByRole("button", { name: "Save settings" }).click();
+    const alert = section.getByRole("alert");
+    await expect(alert).toContainText("http.fetch settings.allowedHosts.0: must be a host name");
+    await expect(alert).toContainText('http.fetch settings: Unrecognized key: "allowPrivate"');
+    expect((await db.skill.findUniqueOrThrow({ where: { key: "http.fetch" } })).settings).toEqual(original);
+    await page.screenshot({ path: testInfo.outputPath("skill-settings-refused.png"), fullPage: true });
+
+    await editor.fill('{"allowedHosts": ["wiki.corp.example:8443"], "allowPrivateNetworks": true}');
+    await section.getByRole("button", { name: "Save settings" }).click();
+    await expect(page.getByText(/Skill "http\.fetch" settings: .*Live from config revision/)).toBeVisible();
+    await expect(section.getByRole("alert")).toHaveCount(0);
+    expect((await db.skill.findUniqueOrThrow({ where: { key: "http.fetch" } })).settings).toEqual({
+      allowedHosts: ["wiki.corp.example:8443"],
+      allowPrivateNetworks: true,
+      maxBytes: 262144,
+    });
+    expect(
+      await db.auditLog.findFirst({ where: { action: "skill.settings.update", targetId: "http.fetch" } }),
+    ).toMatchObject({ targetType: "skill" });
+  } finally {
+    await db.skill.update({ where: { key: "http.fetch" }, data: { settings: original ?? {} } });
+  }
+});
+
 test("a viewer reads skills without any control, and the server refuses their change", async ({ page, db }) => {
   await signIn(page, VIEWER, "VIEWER");
   await page.goto("/skills");
@@ -150,6 +186,9 @@ test("a viewer reads skills without any control, and the server refuses their ch
   await expect(page.getByRole("checkbox")).toHaveCount(0);
   await page.goto("/skills/kb.search");
   await expect(page.getByRole("button", { name: "Add rule" })).toHaveCount(0);
+  // Settings are shown, read-only.
+  await expect(page.getByRole("region", { name: "Skill settings" }).getByLabel("Settings (JSON)")).toBeVisible();
+  await expect(page.getByRole("button", { name: "Save settings" })).toHaveCount(0);
 
   const res = await page.request.post(`${E2E.consoleUrl}/api/trpc/skill.update`, {
     headers: { "x-trpc-source": "console", origin: E2E.consoleUrl, "content-type": "application/json" },

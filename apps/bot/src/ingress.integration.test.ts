@@ -42,7 +42,7 @@ beforeAll(async () => {
     env,
     db,
     logger: createLogger("silent"),
-    ingest: createIngest({ pool, defaultRobotCode: APP_KEY }),
+    ingest: createIngest({ pool, robotCode: APP_KEY }),
     now: () => NOW,
   });
   base = await app.listen({ host: "127.0.0.1", port: 0 });
@@ -101,9 +101,52 @@ describe("POST /dingtalk/robot", () => {
     const again = await Promise.all([robot(msg), robot({ ...msg, text: { content: "changed" } })]);
     expect(again.map((r) => r.status)).toEqual([200, 200]);
     expect(await counts(testDb.url)).toEqual(after);
-    // Another robot's message with the same msgId is a different message.
-    expect((await robot({ ...msg, robotCode: "other-robot" })).status).toBe(200);
-    expect((await counts(testDb.url)).inbound).toBe(after.inbound + 1);
+  });
+
+  it("refuses (401) a correctly signed message naming another robotCode, storing nothing", async () => {
+    const before = await counts(testDb.url);
+    for (const msg of [robotMessage({ robotCode: "other-robot" }), robotMessage({ robotCode: `${APP_KEY}x` })]) {
+      const res = await robot(msg);
+      expect(res.status).toBe(401);
+      expect(await res.json()).toEqual({ error: "unauthorized: robot_mismatch" });
+      expect(await query(testDb.url, `SELECT id FROM "InboundMessage" WHERE "msgId" = $1`, [msg.msgId])).toEqual([]);
+    }
+    expect(await counts(testDb.url)).toEqual(before);
+    // A message naming no robot is the verifying app's own.
+    const { robotCode: _none, ...bare } = robotMessage();
+    expect((await robot(bare)).status).toBe(200);
+    const [row] = await query<{ robotCode: string }>(
+      testDb.url,
+      `SELECT "robotCode" FROM "InboundMessage" WHERE "msgId" = $1`,
+      [bare.msgId],
+    );
+    expect(row?.robotCode).toBe(APP_KEY);
+  });
+
+  it("answers 503 when DINGTALK_APP_KEY is unset: the robot the secret verifies is unknown", async () => {
+    const bare = buildServer({
+      env: { DINGTALK_MODE: "http", DINGTALK_APP_SECRET: APP_SECRET },
+      db,
+      logger: createLogger("silent"),
+      ingest: createIngest({ pool, robotCode: undefined }),
+      now: () => NOW,
+    });
+    try {
+      const before = await counts(testDb.url);
+      const res = await bare.inject({
+        method: "POST",
+        url: "/dingtalk/robot",
+        headers: signedHeaders(String(NOW)),
+        payload: JSON.stringify(robotMessage()),
+      });
+      expect(res.statusCode).toBe(503);
+      expect(res.json()).toEqual({
+        error: "HTTP-mode ingress is not configured: set DINGTALK_APP_KEY and DINGTALK_APP_SECRET",
+      });
+      expect(await counts(testDb.url)).toEqual(before);
+    } finally {
+      await bare.close();
+    }
   });
 
   it("accepts a timestamp exactly one hour off, rejects one millisecond more with 401, storing nothing", async () => {
@@ -231,6 +274,14 @@ describe("POST /dingtalk/events", () => {
     expect(await counts(testDb.url)).toEqual({ inbound: before.inbound + 1, jobs: before.jobs + 1 });
   });
 
+  it("refuses (401) a robot message event naming another robotCode, storing nothing", async () => {
+    const before = await counts(testDb.url);
+    const res = await event(JSON.stringify(robotMessage({ robotCode: "other-robot" })));
+    expect(res.status).toBe(401);
+    expect(await res.json()).toEqual({ error: "unauthorized: robot_mismatch" });
+    expect(await counts(testDb.url)).toEqual(before);
+  });
+
   it("answers 400 for a body that is not an envelope, 413 when oversized", async () => {
     const qs = new URLSearchParams({ msg_signature: "x", timestamp: String(NOW), nonce: "n" });
     expect((await post(`/dingtalk/events?${qs}`, "{}", { "content-type": "application/json" })).status).toBe(400);
@@ -243,7 +294,7 @@ describe("POST /dingtalk/events", () => {
       env: { DINGTALK_MODE: "http", DINGTALK_APP_SECRET: APP_SECRET },
       db,
       logger: createLogger("silent"),
-      ingest: createIngest({ pool }),
+      ingest: createIngest({ pool, robotCode: APP_KEY }),
     });
     try {
       const res = await bare.inject({

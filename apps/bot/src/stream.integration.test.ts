@@ -32,6 +32,7 @@ describe("Stream mode", () => {
   let stream: StreamIngress;
   let policy: PolicyRuntime;
   const storedAt = new Map<string, number>();
+  let ingest: Ingest;
 
   beforeAll(async () => {
     testDb = await createTestDatabase({ prefix: "clawgate_bot_stream" });
@@ -42,9 +43,9 @@ describe("Stream mode", () => {
     fake = await startFakeDingTalk({ port: 0, appKey: APP_KEY, appSecret: APP_SECRET, pingIntervalMs: 0 });
     queue = await startTestQueue({ env: queueEnv(testDb.url, fake.url), db, logger, metrics, policy });
     pool = createPgPool(testDb.url, { applicationName: "test-stream" });
-    const real = createIngest({ pool, defaultRobotCode: APP_KEY });
+    const real = createIngest({ pool, robotCode: APP_KEY });
     // Records when each message's row was committed, to compare with the ACK's arrival.
-    const ingest: Ingest = async (input) => {
+    ingest = async (input) => {
       const result = await real(input);
       storedAt.set(input.message.msgId, Date.now());
       return result;
@@ -105,6 +106,34 @@ describe("Stream mode", () => {
     const rows = await query(testDb.url, `SELECT id FROM "InboundMessage" WHERE "msgId" = $1`, [msgId]);
     expect(rows).toHaveLength(1);
   });
+  it("ACKs but never stores a message naming another robot than ours", async () => {
+    // A gateway that pushes another robot's messages over the connection our AppKey opened.
+    const other = await startFakeDingTalk({
+      port: 0,
+      appKey: APP_KEY,
+      appSecret: APP_SECRET,
+      robotCode: "other-robot",
+      pingIntervalMs: 0,
+    });
+    const otherStream = startStreamIngress({
+      clientId: APP_KEY,
+      clientSecret: APP_SECRET,
+      apiBase: other.url,
+      ingest,
+      logger,
+      metrics,
+    });
+    try {
+      await waitFor(async () => (otherStream.connected() ? true : undefined), 10_000, "stream connected");
+      const { msgId } = await other.deliver({ conversationId: "cid-stream", text: "not for us", via: "stream" });
+      await waitFor(async () => (other.acks.some((a) => a.msgId === msgId) ? true : undefined), 5_000, "ACK");
+      expect(await query(testDb.url, `SELECT id FROM "InboundMessage" WHERE "msgId" = $1`, [msgId])).toEqual([]);
+      expect(other.sent).toEqual([]);
+    } finally {
+      await otherStream.stop();
+      await other.close();
+    }
+  });
 });
 
 describe("Stream mode with the database down", () => {
@@ -121,7 +150,7 @@ describe("Stream mode with the database down", () => {
       clientId: APP_KEY,
       clientSecret: APP_SECRET,
       apiBase: fake.url,
-      ingest: createIngest({ pool }),
+      ingest: createIngest({ pool, robotCode: APP_KEY }),
       logger,
       metrics,
     });

@@ -33,7 +33,7 @@ export async function startIngressHarness(opts: {
     ...(opts.statementTimeoutMs ? { statementTimeoutMs: opts.statementTimeoutMs } : {}),
   });
   await prepareQueueSchema(pool);
-  const ingest = createIngest({ pool, defaultRobotCode: APP_KEY });
+  const ingest = createIngest({ pool, robotCode: APP_KEY });
   const env = { DINGTALK_MODE: "http" as const, DINGTALK_APP_KEY: APP_KEY, DINGTALK_APP_SECRET: APP_SECRET };
   const app = buildServer({ env, db: opts.db, logger: opts.logger, metrics: opts.metrics, ingest });
   const base = await app.listen({ host: "127.0.0.1", port: 0 });

@@ -5,6 +5,7 @@
  */
 import { NextResponse, type NextRequest } from "next/server";
 import { env } from "~/env.ts";
+import { redirectTarget } from "~/redirect.ts";
 import { contentSecurityPolicy, strictTransportSecurity } from "~/csp.ts";
 
 const SESSION_COOKIES = ["next-auth.session-token", "__Secure-next-auth.session-token"];
@@ -15,7 +16,7 @@ export function proxy(request: NextRequest) {
   const signedIn = SESSION_COOKIES.some((name) => request.cookies.has(name));
   if (!signedIn && !PUBLIC_PATHS.includes(pathname)) {
     const url = new URL("/signin", request.url);
-    url.searchParams.set("callbackUrl", `${pathname}${search}`);
+    url.searchParams.set("callbackUrl", redirectTarget(`${pathname}${search}`, env.NEXTAUTH_URL));
     return NextResponse.redirect(url);
   }
 

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { HOST_ENTRY_HELP, parseHostEntry } from "./handlers/net-guard.ts";
 import { defineSkill, noSettings } from "./manifest.ts";
 
 /** kb.* and ticket.*: the company's internal HTTP API (tokenEnv names the bearer token's env var). */
@@ -7,15 +8,27 @@ export const internalApiSettings = z.object({ baseUrl: z.url(), tokenEnv: z.stri
 /** group.announce: optional narrowing by the admin, announcements only to these groups. */
 export const groupAnnounceSettings = z.object({ allowedConversations: z.array(z.string()).optional() });
 
-/** http.fetch: hosts it may fetch from, whether private addresses are allowed, the body cap. */
+/**
+ * http.fetch: the hosts (and ports) it may fetch from, whether RFC 1918 / fc00::/7 addresses are
+ * allowed (loopback, link-local, metadata and the rest never are: handlers/net-guard.ts), the body cap.
+ */
 export const httpFetchSettings = z.object({
-  allowedHosts: z.array(z.string()).default([]),
-  allowPrivate: z.boolean().default(false),
+  allowedHosts: z
+    .array(z.string().refine((entry) => parseHostEntry(entry) !== undefined, `must be ${HOST_ENTRY_HELP}`))
+    .default([])
+    .describe(`hosts it may fetch from, each ${HOST_ENTRY_HELP}`),
+  allowPrivateNetworks: z
+    .boolean()
+    .default(false)
+    .describe(
+      "also allow addresses in 10/8, 172.16/12, 192.168/16 and fc00::/7 (loopback, link-local and metadata addresses are never allowed)",
+    ),
   maxBytes: z
     .number()
     .int()
     .positive()
-    .default(256 * 1024),
+    .default(256 * 1024)
+    .describe("the most bytes of a response body it reads"),
 });
 
 export const help = defineSkill({
@@ -109,7 +122,11 @@ export const groupAnnounce = defineSkill({
 
 export const httpFetch = defineSkill({
   key: "http.fetch",
-  description: "Fetch a page from an allowlisted internal host (never metadata or loopback ranges).",
+  description:
+    "Fetch a web page (HTTP GET) and return a text excerpt. Only hosts and ports on the admin's allowlist; " +
+    "an entry without a port allows only the scheme's default (http 80, https 443). Addresses must be public, " +
+    "or private-network (10/8, 172.16/12, 192.168/16, fc00::/7) when the admin allows that; loopback, " +
+    "link-local, cloud metadata, multicast and reserved addresses are always refused. Up to 3 redirects, each checked the same way.",
   riskClass: "READ",
   requiresApproval: false,
   enabledByDefault: false,

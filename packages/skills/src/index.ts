@@ -2,6 +2,6 @@ export * from "./manifest.ts";
 export * from "./builtin.ts";
 export * from "./handler.ts";
 export { BUILTIN_HANDLERS } from "./handlers/index.ts";
-export { hostAllowed, refusedRange } from "./handlers/net-guard.ts";
+export { addressRefusal, allowlistRefusal, parseHostEntry } from "./handlers/net-guard.ts";
 export * from "./breakers.ts";
 export { internalApiBreakers } from "./handlers/internal-api.ts";

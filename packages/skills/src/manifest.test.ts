@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { z } from "zod";
 import { BUILTIN_SKILLS, httpFetch, kbSearch } from "./builtin.ts";
-import { checkSkillSettings, defineSkill } from "./manifest.ts";
+import { checkSkillSettings, defineSkill, settingsFields } from "./manifest.ts";
 
 describe("built-in skills", () => {
   it("have unique keys", () => {
@@ -65,8 +65,24 @@ describe("checkSkillSettings", () => {
     const check = checkSkillSettings(httpFetch, { allowedHosts: ["wiki.corp.example"], requiresFlag: "web" });
     expect(check).toEqual({
       ok: true,
-      settings: { allowedHosts: ["wiki.corp.example"], allowPrivate: false, maxBytes: 256 * 1024, requiresFlag: "web" },
+      settings: {
+        allowedHosts: ["wiki.corp.example"],
+        allowPrivateNetworks: false,
+        maxBytes: 256 * 1024,
+        requiresFlag: "web",
+      },
     });
+  });
+  it("refuses http.fetch's malformed allowlist entries and its old allowPrivate key", () => {
+    const check = checkSkillSettings(httpFetch, {
+      allowedHosts: ["wiki.corp.example:8443", "wiki.corp.example:99999", "https://wiki.corp.example"],
+      allowPrivate: true,
+    });
+    expect(!check.ok && check.errors).toEqual([
+      expect.stringMatching(/^http\.fetch settings\.allowedHosts\.1: must be a host name, \*\.suffix, IPv4 address/),
+      expect.stringMatching(/^http\.fetch settings\.allowedHosts\.2: must be a host name/),
+      'http.fetch settings: Unrecognized key: "allowPrivate"',
+    ]);
   });
   it("names each problem, unknown keys included", () => {
     const check = checkSkillSettings(kbSearch, { baseUrl: "not a url", tokn: "X" });
@@ -75,5 +91,21 @@ describe("checkSkillSettings", () => {
       expect.stringMatching(/^kb\.search settings\.baseUrl: /),
       expect.stringMatching(/^kb\.search settings: Unrecognized key: "tokn"/),
     ]);
+  });
+});
+
+describe("settingsFields", () => {
+  it("describes a skill's settings for an editor, requiresFlag included", () => {
+    expect(settingsFields(httpFetch)).toEqual([
+      expect.objectContaining({ name: "allowedHosts", type: "string[]", default: [], required: false }),
+      expect.objectContaining({ name: "allowPrivateNetworks", type: "boolean", default: false, required: false }),
+      expect.objectContaining({ name: "maxBytes", type: "integer", default: 262144, required: false }),
+      expect.objectContaining({ name: "requiresFlag", type: "string", required: false }),
+    ]);
+    expect(
+      settingsFields(kbSearch)
+        .filter((f) => f.required)
+        .map((f) => f.name),
+    ).toEqual(["baseUrl"]);
   });
 });

@@ -42,10 +42,39 @@ export function defineSkill<Input extends z.ZodType, Settings extends z.ZodObjec
 }
 
 /** Settings every skill accepts besides its own: the feature flag that gates it. */
-export const commonSkillSettings = z.object({ requiresFlag: z.string().min(1).optional() });
+export const commonSkillSettings = z.object({
+  requiresFlag: z.string().min(1).optional().describe("a feature flag that must be on for the skill to run"),
+});
 
 /** A skill with no settings of its own. */
 export const noSettings = z.object({});
+
+/** A skill's whole settings schema: its own plus `requiresFlag`, unknown keys refused. */
+const settingsSchemaOf = (manifest: SkillManifest) => manifest.settings.extend(commonSkillSettings.shape).strict();
+
+export interface SettingField {
+  name: string;
+  /** JSON type, `string[]` style for arrays. */
+  type: string;
+  description?: string;
+  default?: unknown;
+  required: boolean;
+}
+
+/** The settings a skill accepts, described for an editor (the console's skill page). */
+export function settingsFields(manifest: SkillManifest): SettingField[] {
+  const schema = z.toJSONSchema(settingsSchemaOf(manifest), { io: "input", unrepresentable: "any" }) as {
+    properties?: Record<string, { type?: string; items?: { type?: string }; description?: string; default?: unknown }>;
+    required?: string[];
+  };
+  return Object.entries(schema.properties ?? {}).map(([name, p]) => ({
+    name,
+    type: p.type === "array" ? `${p.items?.type ?? "any"}[]` : (p.type ?? "any"),
+    ...(p.description ? { description: p.description } : {}),
+    ...("default" in p ? { default: p.default } : {}),
+    required: schema.required?.includes(name) ?? false,
+  }));
+}
 
 export type SettingsCheck = { ok: true; settings: Record<string, unknown> } | { ok: false; errors: string[] };
 
@@ -54,7 +83,7 @@ export type SettingsCheck = { ok: true; settings: Record<string, unknown> } | { 
  * refused so a typo does not silently do nothing. Each problem is one line naming its path.
  */
 export function checkSkillSettings(manifest: SkillManifest, settings: unknown): SettingsCheck {
-  const schema = manifest.settings.extend(commonSkillSettings.shape).strict();
+  const schema = settingsSchemaOf(manifest);
   const parsed = schema.safeParse(settings ?? {});
   if (parsed.success) return { ok: true, settings: parsed.data as Record<string, unknown> };
   return {

@@ -36,7 +36,7 @@ export async function serve(): Promise<void> {
     connectionTimeoutMillis: 1_000,
     statementTimeoutMs: 2_000,
   });
-  const ingest = createIngest({ pool: ingressPool, defaultRobotCode: env.DINGTALK_APP_KEY });
+  const ingest = createIngest({ pool: ingressPool, robotCode: env.DINGTALK_APP_KEY });
   // Best effort and not awaited: a dead database must not delay listening; the change it makes
   // bumps the revision, so the policy store picks it up whenever it lands.
   void ensureDefaultModel(db, env)

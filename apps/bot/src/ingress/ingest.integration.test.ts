@@ -35,7 +35,7 @@ async function count(sql: string): Promise<number> {
 describe("ingest group commit", () => {
   it("batches concurrent messages and reports each caller's own outcome", async () => {
     // maxInFlight 1: while the first statement runs, the rest queue up and go in batches.
-    const ingest = createIngest({ pool, defaultRobotCode: APP_KEY, maxInFlight: 1, maxBatch: 50 });
+    const ingest = createIngest({ pool, robotCode: APP_KEY, maxInFlight: 1, maxBatch: 50 });
     const ids = Array.from({ length: 120 }, (_, i) => `batch-${i}`);
     // Each id twice, in the same burst: the second copy usually lands in the same batch.
     const results = await Promise.all(
@@ -58,7 +58,7 @@ describe("ingest group commit", () => {
   });
 
   it("a row the database rejects fails only its own caller", async () => {
-    const ingest = createIngest({ pool, defaultRobotCode: APP_KEY, maxInFlight: 1 });
+    const ingest = createIngest({ pool, robotCode: APP_KEY, maxInFlight: 1 });
     const before = await count(`SELECT count(*) AS n FROM graphile_worker._private_jobs`);
     // PostgreSQL's jsonb refuses \u0000: this message cannot be stored.
     const poisoned = robotMessage({ msgId: "poison-1", text: { content: "bad \u0000 byte" } });

@@ -18,7 +18,10 @@ export interface IngestInput {
 }
 
 export type IngestResult =
-  { status: "stored"; inboundId: string; robotCode: string } | { status: "duplicate"; robotCode: string };
+  | { status: "stored"; inboundId: string; robotCode: string }
+  | { status: "duplicate"; robotCode: string }
+  /** The message names another robot than the app whose secret verified it: nothing stored. */
+  | { status: "robot_mismatch" };
 
 export class IngestUnavailableError extends Error {
   constructor(cause: unknown) {
@@ -95,12 +98,17 @@ function isUnavailable(error: unknown): boolean {
  */
 export function createIngest({
   pool,
-  defaultRobotCode,
+  robotCode: ownRobotCode,
   maxBatch = 200,
   maxInFlight = 2,
 }: {
   pool: pg.Pool;
-  defaultRobotCode?: string;
+  /**
+   * This runtime's robot (DINGTALK_APP_KEY: an app robot's robotCode is its AppKey), the one whose
+   * secret verified the message. A message naming another robotCode is refused; one naming none
+   * is this robot's. Without it every message is refused.
+   */
+  robotCode: string | undefined;
   maxBatch?: number;
   maxInFlight?: number;
 }): Ingest {
@@ -143,7 +151,10 @@ export function createIngest({
   }
 
   return ({ channel, message, traceId }) => {
-    const robotCode = message.robotCode || defaultRobotCode || "default";
+    if (!ownRobotCode || (message.robotCode && message.robotCode !== ownRobotCode)) {
+      return Promise.resolve({ status: "robot_mismatch" });
+    }
+    const robotCode = ownRobotCode;
     const row: Row = {
       id: randomUUID(),
       robotCode,

@@ -1,7 +1,9 @@
 /**
  * Stream mode: the runtime opens the WebSocket to DingTalk's gateway itself. Each robot
  * CALLBACK goes through the same ingest() as HTTP; it is ACKed only once stored (a duplicate
- * is ACKed too). When the database fails it is not ACKed, so DingTalk redelivers it.
+ * is ACKed too). When the database fails it is not ACKed, so DingTalk redelivers it. A message
+ * naming another robot than ours (DINGTALK_APP_KEY) is not stored, logged, and ACKed (a
+ * redelivery would be refused the same way).
  */
 import {
   DingTalkStreamClient,
@@ -46,6 +48,12 @@ export function streamHandler({ ingest, logger, metrics }: { ingest: Ingest; log
     try {
       const result = await ingest({ channel: "STREAM", message: parsed.data, traceId });
       count(result.status);
+      if (result.status === "robot_mismatch") {
+        // Our own authenticated connection delivered another robot's message: never stored.
+        // Acknowledged like a malformed frame, since redelivery would bring the same refusal back.
+        log.warn("stream message names another robotCode than DINGTALK_APP_KEY; acknowledged and dropped");
+        return "ack";
+      }
       if (result.status === "stored") log.info({ inboundId: result.inboundId }, "inbound stored");
       else log.info("duplicate inbound acknowledged");
       return "ack";

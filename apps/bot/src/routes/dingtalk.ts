@@ -2,7 +2,8 @@
  * DingTalk ingress over HTTP: `POST /dingtalk/robot` (app robot, HTTP mode) and
  * `POST /dingtalk/events` (event subscription, DingTalk crypto). Order per request: verify
  * (headers, before the body is read, for /robot) -> body size limit (413) -> JSON + zod (400)
- * -> ingest (one statement) -> acknowledge. Nothing is stored for a rejected request, and
+ * -> ingest (one statement; 401 when the message names another robotCode than DINGTALK_APP_KEY,
+ * the robot whose secret verified it) -> acknowledge. Nothing is stored for a rejected request, and
  * nothing is acknowledged that was not stored (503 when the database fails).
  */
 import {
@@ -79,7 +80,10 @@ export async function dingtalkRoutes(
     return reply.code(status).send({ error });
   };
 
-  /** Stores the message; answers 503 (and returns false) when it could not be stored. */
+  /**
+   * Stores the message; answers (and returns false) when it was not stored: 401 when it names
+   * another robot than the one whose secret verified it, 503 when the database failed.
+   */
   const store = async (
     request: FastifyRequest,
     reply: FastifyReply,
@@ -88,6 +92,10 @@ export async function dingtalkRoutes(
   ) => {
     try {
       const result = await ingest({ channel, message, traceId: request.id });
+      if (result.status === "robot_mismatch") {
+        await reject(reply, channel, 401, "robot_mismatch", "unauthorized: robot_mismatch");
+        return false;
+      }
       count(channel, result.status);
       // The request line (info) already carries the trace id that the job carries on.
       if (result.status === "stored") request.log.debug({ channel, inboundId: result.inboundId }, "inbound stored");
@@ -107,9 +115,12 @@ export async function dingtalkRoutes(
     {
       bodyLimit: INGRESS_BODY_LIMIT,
       onRequest: async (request, reply) => {
-        if (!env.DINGTALK_APP_SECRET) {
+        // The key names the robot the secret verifies: a message for another robot is refused.
+        if (!env.DINGTALK_APP_SECRET || !env.DINGTALK_APP_KEY) {
           count("HTTP", "unconfigured");
-          return reply.code(503).send({ error: "HTTP-mode ingress is not configured: set DINGTALK_APP_SECRET" });
+          return reply
+            .code(503)
+            .send({ error: "HTTP-mode ingress is not configured: set DINGTALK_APP_KEY and DINGTALK_APP_SECRET" });
         }
         const check = verifyRobotSignature(
           { timestamp: header(request, "timestamp"), sign: header(request, "sign") },

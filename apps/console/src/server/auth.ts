@@ -8,6 +8,7 @@ import { getServerSession, type NextAuthOptions } from "next-auth";
 import { cache } from "react";
 import { getDb } from "@clawgate/db";
 import { env } from "~/env.ts";
+import { redirectTarget } from "~/redirect.ts";
 import { clawgateAdapter, isDisabled, type BaseAdapter } from "./auth-adapter.ts";
 import { dingtalkProvider } from "./dingtalk-oauth.ts";
 import { createSignInLimiter, limiterPool, type SignInLimiter } from "./rate-limit.ts";
@@ -75,6 +76,8 @@ function createAuthOptions(): NextAuthOptions {
         : []),
     ],
     callbacks: {
+      // Sign-in and sign-out callbackUrls (parameter or cookie): the console's own pages only.
+      redirect: ({ url }) => redirectTarget(url, env.NEXTAUTH_URL),
       async signIn({ user, account, profile }) {
         return signInDecision(
           { db, limiter: await signInLimiter(), consoleUrl: env.NEXTAUTH_URL },

@@ -3,7 +3,15 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createTestDatabase, type TestDatabase } from "../../../devstack/src/testdb.ts";
 import { setSafeMode } from "../safe-mode.ts";
 import { DEMO_CONVERSATION_ID, seedDemo } from "../seed/demo.ts";
-import { addSkillRule, explainSkillAccess, getSkill, removeSkillRule, SkillError, updateSkill } from "./skills.ts";
+import {
+  addSkillRule,
+  explainSkillAccess,
+  getSkill,
+  removeSkillRule,
+  SkillError,
+  updateSkill,
+  updateSkillSettings,
+} from "./skills.ts";
 
 let tdb: TestDatabase;
 let db: Db;
@@ -88,6 +96,82 @@ describe("updateSkill", () => {
     expect(
       (await refusal(tx((t) => updateSkill(t, { key: "kb.search", environments: ["DEV" as "TEST"] })))).message,
     ).toMatch(/TEST and\/or PROD/);
+    expect(await db.skill.findMany({ orderBy: { key: "asc" } })).toEqual(before);
+  });
+});
+
+describe("updateSkillSettings", () => {
+  it("stores settings the manifest accepts, defaults filled in, and getSkill shows them with their fields", async () => {
+    const change = await tx((t) =>
+      updateSkillSettings(t, {
+        key: "http.fetch",
+        settings: { allowedHosts: ["wiki.corp.example:8443"], allowPrivateNetworks: true },
+      }),
+    );
+    expect(change.settings).toEqual({
+      allowedHosts: ["wiki.corp.example:8443"],
+      allowPrivateNetworks: true,
+      maxBytes: 262144,
+    });
+    expect(change.diff).toEqual({
+      allowedHosts: { from: null, to: ["wiki.corp.example:8443"] },
+      allowPrivateNetworks: { from: null, to: true },
+      maxBytes: { from: null, to: 262144 },
+    });
+    expect(change.summary).toMatch(
+      /^Skill "http\.fetch" settings: allowedHosts null -> \["wiki\.corp\.example:8443"\]/,
+    );
+    const skill = await getSkill(db, "http.fetch");
+    expect(skill.settings).toEqual(change.settings);
+    expect(skill.settingsFields.map((f) => f.name)).toEqual([
+      "allowedHosts",
+      "allowPrivateNetworks",
+      "maxBytes",
+      "requiresFlag",
+    ]);
+
+    const flagged = await tx((t) =>
+      updateSkillSettings(t, { key: "http.fetch", settings: { ...change.settings, requiresFlag: "web" } }),
+    );
+    expect(flagged.diff).toEqual({ requiresFlag: { from: null, to: "web" } });
+    expect((await getSkill(db, "http.fetch")).requiresFlag).toBe("web");
+    await tx((t) => updateSkillSettings(t, { key: "http.fetch", settings: {} }));
+  });
+
+  it("refuses what the manifest refuses, unknown skills and no-ops, writing nothing", async () => {
+    const before = await db.skill.findMany({ orderBy: { key: "asc" } });
+    const bad = await refusal(
+      tx((t) =>
+        updateSkillSettings(t, {
+          key: "http.fetch",
+          settings: { allowedHosts: ["wiki.corp.example:99999"], allowPrivate: true, maxBytes: -1 },
+        }),
+      ),
+    );
+    expect(bad.code).toBe("BAD_REQUEST");
+    expect(bad.message.split("\n")).toEqual([
+      expect.stringMatching(/^http\.fetch settings\.allowedHosts\.0: must be a host name/),
+      expect.stringMatching(/^http\.fetch settings\.maxBytes: /),
+      'http.fetch settings: Unrecognized key: "allowPrivate"',
+    ]);
+    expect((await refusal(tx((t) => updateSkillSettings(t, { key: "kb.search", settings: {} })))).message).toMatch(
+      /kb\.search settings\.baseUrl/,
+    );
+    expect((await refusal(tx((t) => updateSkillSettings(t, { key: "help", settings: { x: 1 } })))).message).toBe(
+      'help settings: Unrecognized key: "x"',
+    );
+    expect((await refusal(tx((t) => updateSkillSettings(t, { key: "nope", settings: {} })))).code).toBe("NOT_FOUND");
+    expect(
+      (
+        await refusal(
+          tx((t) => updateSkillSettings(t, { key: "http.fetch", settings: [] as unknown as Record<string, unknown> })),
+        )
+      ).message,
+    ).toMatch(/settings must be a JSON object/);
+    const current = (await getSkill(db, "http.fetch")).settings;
+    expect((await refusal(tx((t) => updateSkillSettings(t, { key: "http.fetch", settings: current })))).code).toBe(
+      "CONFLICT",
+    );
     expect(await db.skill.findMany({ orderBy: { key: "asc" } })).toEqual(before);
   });
 });

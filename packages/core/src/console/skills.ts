@@ -1,13 +1,14 @@
 /**
  * Skills page: what the robot may do. An admin toggles a skill and its approval requirement,
- * picks the environments it is rolled out to, and keeps allow/deny rules per conversation and
- * per user. These are config changes: the console wraps each function in `configMutation`
+ * picks the environments it is rolled out to, edits its settings (validated by the skill's own
+ * manifest schema), and keeps allow/deny rules per conversation and per user. These are config changes: the console wraps each function in `configMutation`
  * (audit entry and config revision in the same transaction; every runtime reloads).
  *
  * `explainSkillAccess` answers "can user X in conversation Y use skill Z, and why?" with the
  * runtime's own code: the snapshot loader and `decide`.
  */
 import type { Db, Tx } from "@clawgate/db";
+import { BUILTIN_SKILLS, checkSkillSettings, settingsFields, type SettingField } from "@clawgate/skills";
 import { z } from "zod";
 import { diffFields, type FieldDiff } from "../diff.ts";
 import { decide, type PolicyOutcome, type ReasonCode } from "../policy/decide.ts";
@@ -52,13 +53,15 @@ export async function getSkill(db: Db | Tx, key: string) {
     },
   });
   if (!skill) throw new SkillError("NOT_FOUND", `There is no skill "${key}".`);
-  const requiresFlag =
-    typeof (skill.settings as { requiresFlag?: unknown } | null)?.requiresFlag === "string"
-      ? (skill.settings as { requiresFlag: string }).requiresFlag
-      : null;
-  const { settings: _settings, ...rest } = skill;
-  return { ...rest, requiresFlag };
+  const settings = isObject(skill.settings) ? skill.settings : {};
+  const requiresFlag = typeof settings.requiresFlag === "string" ? settings.requiresFlag : null;
+  const manifest = BUILTIN_SKILLS.find((m) => m.key === key);
+  // Settings hold no secrets (a token is named by its env var), so every role may read them.
+  const settingsSchema: SettingField[] = manifest ? settingsFields(manifest) : [];
+  return { ...skill, settings, settingsFields: settingsSchema, requiresFlag };
 }
+
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
 
 export const skillUpdateSchema = z
   .strictObject({
@@ -125,6 +128,45 @@ export async function updateSkill(tx: Tx, input: SkillUpdate): Promise<SkillChan
     diff,
     summary: `Skill "${key}": ${parts.join(", ")}`,
   };
+}
+
+export const skillSettingsSchema = z.strictObject({
+  key: skillKey,
+  settings: z.record(z.string(), z.unknown(), { error: "settings must be a JSON object" }),
+});
+export type SkillSettingsUpdate = z.input<typeof skillSettingsSchema>;
+
+export interface SkillSettingsChange {
+  key: string;
+  settings: Record<string, unknown>;
+  diff: FieldDiff;
+  summary: string;
+}
+
+/**
+ * Replaces a skill's settings on the caller's transaction, after the skill's manifest schema
+ * (`checkSkillSettings`: its own settings plus `requiresFlag`, unknown keys refused) accepted
+ * them; the stored object has the schema's defaults filled in. Each problem is one line of the
+ * refusal's message. Nothing is written when anything is wrong.
+ */
+export async function updateSkillSettings(tx: Tx, input: SkillSettingsUpdate): Promise<SkillSettingsChange> {
+  const { key, settings } = parse(skillSettingsSchema, input);
+  const locked = await tx.$queryRaw<{ key: string }[]>`SELECT key FROM "Skill" WHERE key = ${key} FOR UPDATE`;
+  if (locked.length === 0) throw new SkillError("NOT_FOUND", `There is no skill "${key}".`);
+  const manifest = BUILTIN_SKILLS.find((m) => m.key === key);
+  if (!manifest) throw new SkillError("BAD_REQUEST", `"${key}" is not a built-in skill: it has no settings schema.`);
+  const check = checkSkillSettings(manifest, settings);
+  if (!check.ok) throw new SkillError("BAD_REQUEST", check.errors.join("\n"));
+  const before = await tx.skill.findUniqueOrThrow({ where: { key }, select: { settings: true } });
+  const was = isObject(before.settings) ? before.settings : {};
+  const diff = diffFields(was, check.settings);
+  if (Object.keys(diff).length === 0)
+    throw new SkillError("CONFLICT", `Nothing changed: "${key}" already has these settings.`);
+  await tx.skill.update({ where: { key }, data: { settings: check.settings as object } });
+  const parts = Object.entries(diff).map(([k, d]) =>
+    "from" in d ? `${k} ${JSON.stringify(d.from)} -> ${JSON.stringify(d.to)}` : k,
+  );
+  return { key, settings: check.settings, diff, summary: `Skill "${key}" settings: ${parts.join(", ")}` };
 }
 
 // DingTalk ids (conversationId "cid…" base64-ish, staffId, unionId): printable, no spaces.

@@ -1,62 +1,80 @@
 /**
- * http.fetch: GET a page from an allowlisted host. Settings:
- *   { allowedHosts: ["wiki.corp.example", "*.docs.example"], allowPrivate?: false, maxBytes?: 262144 }
- * Each hop (max 3 redirects) re-checks scheme, allowlist and resolved addresses, and connects to
- * the address it checked (no second DNS lookup, so no rebinding window).
+ * http.fetch: GET a page from an allowlisted host and port. Settings (builtin.ts httpFetchSettings):
+ *   { allowedHosts: ["wiki.corp.example", "*.docs.example:8080"], allowPrivateNetworks?: false, maxBytes?: 262144 }
+ * Each hop (max 3 redirects) re-checks scheme, host, port and resolved addresses (net-guard.ts),
+ * and connects to the address it checked (no second DNS lookup, so no rebinding window).
  */
 import http, { type IncomingMessage } from "node:http";
 import https from "node:https";
 import type { LookupFunction } from "node:net";
 import { httpFetch } from "../builtin.ts";
 import { fail, handlerFor, type SkillResult } from "../handler.ts";
-import { hostAllowed, RefusedError, resolveChecked, type ResolvedAddress } from "./net-guard.ts";
+import {
+  allowlistRefusal,
+  RefusedError,
+  resolveChecked,
+  systemResolver,
+  type ResolvedAddress,
+  type Resolver,
+} from "./net-guard.ts";
 
 const MAX_REDIRECTS = 3;
 const EXCERPT_CHARS = 4_000;
 
-export const httpFetchHandler = handlerFor(httpFetch, async (input, ctx) => {
-  const settings = httpFetch.settings.safeParse(ctx.settings ?? {});
-  if (!settings.success) return fail("http.fetch settings are invalid");
-  const { allowedHosts, allowPrivate, maxBytes } = settings.data;
+/** Opens the request to `url` connecting only to `target` (already checked). */
+export type Connector = (url: URL, target: ResolvedAddress[], signal: AbortSignal) => Promise<IncomingMessage>;
 
-  let url = new URL(input.url);
-  for (let hop = 0; ; hop++) {
-    const refused = checkUrl(url, allowedHosts);
-    if (refused) return fail(`refused: ${refused}`);
-    let target: ResolvedAddress[];
-    try {
-      target = await resolveChecked(url.hostname, allowPrivate);
-    } catch (err) {
-      if (err instanceof RefusedError) return fail(`refused: ${err.message}`);
-      throw err;
+/**
+ * The handler, with name resolution and the connection injectable: tests resolve names to the
+ * addresses under test and see where the handler would connect, without sending traffic there.
+ */
+export function createHttpFetchHandler(net: { resolve?: Resolver; connect?: Connector } = {}) {
+  const resolve = net.resolve ?? systemResolver;
+  const connect = net.connect ?? requestPinned;
+  return handlerFor(httpFetch, async (input, ctx) => {
+    const settings = httpFetch.settings.safeParse(ctx.settings ?? {});
+    if (!settings.success) return fail("http.fetch settings are invalid");
+    const { allowedHosts, allowPrivateNetworks, maxBytes } = settings.data;
+
+    let url = new URL(input.url);
+    for (let hop = 0; ; hop++) {
+      const refused = checkUrl(url, allowedHosts);
+      if (refused) return fail(`refused: ${refused}`);
+      let target: ResolvedAddress[];
+      try {
+        target = await resolveChecked(url.hostname, allowPrivateNetworks, resolve);
+      } catch (err) {
+        if (err instanceof RefusedError) return fail(`refused: ${err.message}`);
+        throw err;
+      }
+      let res: IncomingMessage;
+      try {
+        res = await connect(url, target, ctx.signal);
+      } catch (err) {
+        if (ctx.signal.aborted) throw err;
+        return fail(`could not fetch ${url.host}: ${(err as NodeJS.ErrnoException).code ?? "connection failed"}`, true);
+      }
+      const location = res.headers.location;
+      if (res.statusCode && res.statusCode >= 300 && res.statusCode < 400 && location) {
+        res.destroy();
+        if (hop >= MAX_REDIRECTS) return fail(`refused: more than ${MAX_REDIRECTS} redirects`);
+        url = new URL(location, url);
+        continue;
+      }
+      return readBody(url, res, maxBytes);
     }
-    let res: IncomingMessage;
-    try {
-      res = await requestPinned(url, target, ctx.signal);
-    } catch (err) {
-      if (ctx.signal.aborted) throw err;
-      return fail(`could not fetch ${url.host}: ${(err as NodeJS.ErrnoException).code ?? "connection failed"}`, true);
-    }
-    const location = res.headers.location;
-    if (res.statusCode && res.statusCode >= 300 && res.statusCode < 400 && location) {
-      res.destroy();
-      if (hop >= MAX_REDIRECTS) return fail(`refused: more than ${MAX_REDIRECTS} redirects`);
-      url = new URL(location, url);
-      continue;
-    }
-    return readBody(url, res, maxBytes);
-  }
-});
+  });
+}
+
+export const httpFetchHandler = createHttpFetchHandler();
 
 function checkUrl(url: URL, allowedHosts: readonly string[]): string | null {
   if (url.protocol !== "http:" && url.protocol !== "https:") return `only http and https URLs (not ${url.protocol})`;
   if (url.username || url.password) return "URLs with credentials";
-  if (!hostAllowed(url.hostname.replace(/^\[(.*)\]$/, "$1"), allowedHosts))
-    return `${url.hostname} is not on the allowlist`;
-  return null;
+  return allowlistRefusal(url, allowedHosts);
 }
 
-/** GET `url`, connecting only to `target` (already checked); exported for the no-rebinding test. */
+/** GET `url`, connecting only to `target` (already checked): the default Connector. */
 export function requestPinned(url: URL, target: ResolvedAddress[], signal: AbortSignal): Promise<IncomingMessage> {
   // Node asks with {all:true} when it races address families; answer in either form, only with checked addresses.
   const pinned = ((_host, opts, cb) => {

@@ -1,5 +1,7 @@
 import type { Metadata } from "next";
 import { redirect } from "next/navigation";
+import { env } from "~/env.ts";
+import { redirectTarget } from "~/redirect.ts";
 import { DingTalkSignInButton, SsoSignInButton } from "~/components/auth-buttons.tsx";
 import { dingtalkEnabled, getSession } from "~/server/auth.ts";
 import { waitText } from "~/server/rate-limit.ts";
@@ -29,19 +31,16 @@ function errorMessage(code: string | undefined, retryAfter: string | string[] | 
   return ERRORS[code] ?? "Sign-in failed. Please try again.";
 }
 
-/** Only same-origin paths: never redirect to another site after sign-in. */
-function safeCallback(value: string | string[] | undefined): string {
-  const v = Array.isArray(value) ? value[0] : value;
-  return v && v.startsWith("/") && !v.startsWith("//") ? v : "/";
-}
-
 export default async function SignInPage({
   searchParams,
 }: {
   searchParams: Promise<Record<string, string | string[] | undefined>>;
 }) {
   const params = await searchParams;
-  const callbackUrl = safeCallback(params.callbackUrl);
+  const callbackUrl = redirectTarget(
+    Array.isArray(params.callbackUrl) ? params.callbackUrl[0] : params.callbackUrl,
+    env.NEXTAUTH_URL,
+  );
   if (await getSession()) redirect(callbackUrl);
   const code = typeof params.error === "string" ? params.error : undefined;
   const error = errorMessage(code, params.retryAfter);

@@ -42,9 +42,43 @@ describe("skill router", () => {
         c.skill.addRule({ skillKey: "kb.search", scope: "USER", subject: "x", effect: "DENY" }),
       ).rejects.toMatchObject({ code: "FORBIDDEN" });
       await expect(c.skill.removeRule({ id: "x" })).rejects.toMatchObject({ code: "FORBIDDEN" });
+      await expect(
+        c.skill.updateSettings({ key: "http.fetch", settings: { allowedHosts: ["evil.example"] } }),
+      ).rejects.toMatchObject({ code: "FORBIDDEN" });
     }
     expect(await counts()).toEqual(before);
     expect((await t.db.skill.findUniqueOrThrow({ where: { key: "kb.search" } })).enabled).toBe(true);
+    expect((await t.db.skill.findUniqueOrThrow({ where: { key: "http.fetch" } })).settings).toEqual({});
+  });
+
+  it("every role reads a skill's settings; an admin's settings change is audited with a revision, a bad one refused", async () => {
+    expect(await t.as("VIEWER").skill.get({ key: "http.fetch" })).toMatchObject({
+      settings: {},
+      settingsFields: expect.arrayContaining([
+        expect.objectContaining({ name: "allowPrivateNetworks", type: "boolean" }),
+      ]),
+    });
+    const admin = t.as("ADMIN");
+    const before = await counts();
+    await expect(
+      admin.skill.updateSettings({ key: "http.fetch", settings: { allowedHosts: ["wiki.corp.example:0"] } }),
+    ).rejects.toMatchObject({ code: "BAD_REQUEST", message: expect.stringMatching(/allowedHosts\.0: must be/) });
+    expect(await counts()).toEqual(before);
+
+    const res = await admin.skill.updateSettings({
+      key: "http.fetch",
+      settings: { allowedHosts: ["wiki.corp.example:8443"] },
+    });
+    const rev = await t.db.configRevision.findFirstOrThrow({ orderBy: { id: "desc" } });
+    expect(res).toMatchObject({ key: "http.fetch", revision: rev.id });
+    expect(await t.db.auditLog.findFirstOrThrow({ orderBy: { id: "desc" } })).toMatchObject({
+      action: "skill.settings.update",
+      targetType: "skill",
+      targetId: "http.fetch",
+      actorId: "u-admin",
+      configRevision: rev.id,
+    });
+    expect(await counts()).toEqual({ ...before, audit: before.audit + 1, revisions: before.revisions + 1 });
   });
 
   it("an admin's update: change, audit entry and config revision together", async () => {

@@ -12,8 +12,11 @@ import {
   SkillError,
   type RuleChange,
   type SkillChange,
+  skillSettingsSchema,
+  type SkillSettingsChange,
   skillUpdateSchema,
   updateSkill,
+  updateSkillSettings,
 } from "@clawgate/core/console/skills.ts";
 import { Environment, RiskClass } from "@clawgate/db/enums";
 import { configMutation } from "../mutation.ts";
@@ -83,6 +86,24 @@ export const skillRouter = createTRPCRouter({
           summary: c.summary,
         }),
         (tx) => updateSkill(tx, input),
+      );
+      return { ...result, revision };
+    }),
+  ),
+
+  /** The skill's settings, validated by its manifest's schema (ADMIN). */
+  updateSettings: adminProcedure.input(skillSettingsSchema).mutation(({ ctx, input }) =>
+    refusals(async () => {
+      const { result, revision } = await configMutation(
+        ctx,
+        (c: SkillSettingsChange) => ({
+          action: "skill.settings.update",
+          targetType: "skill",
+          targetId: c.key,
+          diff: c.diff,
+          summary: c.summary,
+        }),
+        (tx) => updateSkillSettings(tx, input),
       );
       return { ...result, revision };
     }),

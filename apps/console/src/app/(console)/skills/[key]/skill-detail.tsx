@@ -13,6 +13,7 @@ import { AccessCheck } from "../access-check.tsx";
 import { errorText } from "../error-text.ts";
 import { ApprovalControl, EnabledControl, EnvironmentsControl } from "../skill-controls.tsx";
 import { useSkillUpdate } from "../use-skill-update.ts";
+import { SkillSettings } from "./skill-settings.tsx";
 
 const field = "mt-1 w-full rounded-md border border-slate-300 px-3 py-1.5 text-sm";
 const SCOPE_HELP = {
@@ -110,6 +111,14 @@ export function SkillDetail({ skillKey, canEdit }: { skillKey: string; canEdit: 
           </div>
         </dl>
       </section>
+      <SkillSettings
+        key={JSON.stringify(skill.settings)}
+        skillKey={skill.key}
+        settings={skill.settings}
+        fields={skill.settingsFields}
+        canEdit={canEdit}
+        status={status}
+      />
       <Rules skillKey={skill.key} rules={skill.rules} canEdit={canEdit} status={status} />
       <AccessCheck skillKey={skill.key} />
     </div>

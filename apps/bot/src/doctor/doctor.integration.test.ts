@@ -3,19 +3,17 @@
  * each thing that leaves the robot useless fails with its fix (a missing budget only warns),
  * and a database configured as onboarding leaves it passes.
  */
-import { createServer, type Server } from "node:http";
-import type { AddressInfo } from "node:net";
 import { applyOnboard, parseOnboardConfig } from "@clawgate/core";
 import { createDb, type Db } from "@clawgate/db";
 import { createTestDatabase, type TestDatabase } from "@clawgate/devstack/testdb";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { freePort, startModelsStub } from "../../test/helpers.ts";
 import { formatResults, runDoctor, type DoctorResult } from "./doctor.ts";
 
 let testDb: TestDatabase;
 let db: Db;
-let model: Server;
+let model: Awaited<ReturnType<typeof startModelsStub>>;
 let modelBase: string;
-const requests: { url: string; authorization: string | undefined }[] = [];
 const MODEL_KEY = "sk-doctor-model-key";
 
 const env = () => ({
@@ -51,16 +49,11 @@ const exitCode = (results: DoctorResult[]) => (results.every((r) => r.ok) ? 0 : 
 beforeAll(async () => {
   testDb = await createTestDatabase({ prefix: "clawgate_bot_doctor" });
   db = createDb(testDb.url, { max: 2 });
-  model = createServer((req, res) => {
-    requests.push({ url: req.url ?? "", authorization: req.headers.authorization });
-    const ok = req.url === "/v1/models" && req.headers.authorization === `Bearer ${MODEL_KEY}`;
-    res.writeHead(ok ? 200 : 401, { "content-type": "application/json" }).end('{"data":[]}');
-  });
-  await new Promise<void>((r) => model.listen(0, "127.0.0.1", r));
-  modelBase = `http://127.0.0.1:${(model.address() as AddressInfo).port}/v1`;
+  model = await startModelsStub(MODEL_KEY);
+  modelBase = model.url;
 });
 afterAll(async () => {
-  await new Promise<void>((r) => (model ? model.close(() => r()) : r()));
+  await model?.close();
   await db?.$disconnect();
   await testDb?.drop();
 });
@@ -139,12 +132,7 @@ describe("clawgate doctor", () => {
     expect(failed(unset)).toEqual([`model endpoint gpu reachable (${modelBase})`]);
     expect(formatResults(unset)).toMatch(/API key env var GPU_API_KEY is not set\n\s+fix: export GPU_API_KEY=<key>/);
 
-    // A port nothing listens on: a listener opened and closed again.
-    const closed = createServer();
-    await new Promise<void>((r) => closed.listen(0, "127.0.0.1", r));
-    const port = (closed.address() as AddressInfo).port;
-    await new Promise<void>((r) => closed.close(() => r()));
-    const downUrl = `http://127.0.0.1:${port}/v1`;
+    const downUrl = `http://127.0.0.1:${await freePort()}/v1`;
     await db.modelEndpoint.update({ where: { name: "gpu" }, data: { baseUrl: downUrl } });
     try {
       const down = await runDoctor(env());
@@ -158,11 +146,11 @@ describe("clawgate doctor", () => {
   it("a key naming DATABASE_URL fails and the endpoint is never called", async () => {
     await db.modelEndpoint.update({ where: { name: "gpu" }, data: { apiKeyEnv: "DATABASE_URL" } });
     try {
-      requests.length = 0;
+      model.requests.length = 0;
       const results = await runDoctor(env());
       expect(failed(results)).toEqual([`model endpoint gpu reachable (${modelBase})`]);
       expect(formatResults(results)).toMatch(/not called: DATABASE_URL is one of Clawgate's own settings/);
-      expect(requests).toEqual([]);
+      expect(model.requests).toEqual([]);
     } finally {
       await db.modelEndpoint.update({ where: { name: "gpu" }, data: { apiKeyEnv: "GPU_API_KEY" } });
     }

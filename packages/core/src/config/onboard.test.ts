@@ -169,8 +169,8 @@ describe("parseOnboardConfig", () => {
 const SECTIONS = `${VALID}    requires_approval: false
     environments: [prod]
     settings: { baseUrl: "http://kb.internal/api", tokenEnv: KB_TOKEN }
-  - key: http.fetch
-    settings: { allowedHosts: [wiki.internal] }
+  - key: group.announce
+    settings: { allowedConversations: [cid-ops] }
 flags:
   agent.tools: on
   replies.markdown: { enabled: false, description: Markdown replies }
@@ -209,8 +209,7 @@ describe("the flags, budgets, skill settings, users and reserved sections", () =
       environments: ["prod"],
       settings: { baseUrl: "http://kb.internal/api", tokenEnv: "KB_TOKEN" },
     });
-    // Settings are kept as the manifest parses them, defaults filled in.
-    expect(c.skills[1]!.settings).toEqual({ allowedHosts: ["wiki.internal"], allowPrivate: false, maxBytes: 262144 });
+    expect(c.skills[1]!.settings).toEqual({ allowedConversations: ["cid-ops"] });
     expect(c.users).toEqual([
       { email: "admin@example.com", role: "admin" },
       { email: "ops@example.com", role: "operator" },
@@ -236,9 +235,9 @@ describe("the flags, budgets, skill settings, users and reserved sections", () =
     ["environments: [prod]", "environments: []", "skills[0].environments: list at least one environment"],
     ["tokenEnv: KB_TOKEN", "tokenEnv: KB_TOKEN, color: red", "skills[0].settings: kb.search settings:"],
     [
-      "allowedHosts: [wiki.internal]",
-      "allowedHosts: wiki.internal",
-      "skills[1].settings: http.fetch settings.allowedHosts:",
+      "allowedConversations: [cid-ops]",
+      "allowedConversations: cid-ops",
+      "skills[1].settings: group.announce settings.allowedConversations:",
     ],
     ["expires_after_hours: 48", "expires_after_hours: 0", "approvals.expires_after_hours:"],
     ["purposes: [alerts, incidents]", "purposes: [parties]", "ops_chats[0].purposes[0]:"],

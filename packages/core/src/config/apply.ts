@@ -47,6 +47,16 @@ async function checkReferences(tx: Tx, config: OnboardConfig, policy: SecretRefP
   const route = config.routing?.defaults?.model;
   if (route !== undefined && !known(route))
     problems.push(`routing.defaults.model: no model named "${route}" (define it under models)`);
+  const listed = new Set(config.conversations.map((c) => c.id));
+  for (const [cid, spec] of Object.entries(config.routing?.conversations ?? {})) {
+    if (!known(spec.model))
+      problems.push(`routing.conversations.${cid}.model: no model named "${spec.model}" (define it under models)`);
+    if (
+      !listed.has(cid) &&
+      !(await tx.conversation.findUnique({ where: { conversationId: cid }, select: { id: true } }))
+    )
+      problems.push(`routing.conversations.${cid}: no conversation "${cid}" (list it under conversations)`);
+  }
   for (const name of Object.keys(config.limits?.max_concurrency_per_model ?? {})) {
     if (!known(name))
       problems.push(`limits.max_concurrency_per_model.${name}: no model named "${name}" (define it under models)`);
@@ -130,24 +140,68 @@ const models: Step = async (tx, config, write, out) => {
   }
 };
 
-const route: Step = async (tx, config, write, out) => {
-  const name = config.routing?.defaults?.model;
-  if (name === undefined) return;
-  const current = await tx.route.findFirst({
-    where: { isDefault: true },
-    include: { modelEndpoint: { select: { name: true } } },
-  });
-  if (current?.modelEndpoint.name === name) return;
-  out.push({
-    target: "route",
-    id: "default",
-    action: current ? "update" : "create",
-    diff: { model: { from: current?.modelEndpoint.name ?? null, to: name } },
-  });
+type RouteSpec = { model: string; max_tool_rounds?: number | undefined };
+
+/** Creates or changes one route: the default one (conversationId null) or a conversation's. */
+async function applyRoute(
+  tx: Tx,
+  spec: RouteSpec,
+  conversationId: string | null,
+  write: boolean,
+  out: PlannedChange[],
+): Promise<void> {
+  const conversation = conversationId
+    ? await tx.conversation.findUnique({ where: { conversationId }, select: { id: true } })
+    : null;
+  const current = conversationId
+    ? conversation &&
+      (await tx.route.findUnique({
+        where: { conversationId: conversation.id },
+        include: { modelEndpoint: { select: { name: true } } },
+      }))
+    : await tx.route.findFirst({
+        where: { isDefault: true, conversationId: null },
+        include: { modelEndpoint: { select: { name: true } } },
+      });
+  const desired = {
+    model: spec.model,
+    ...(spec.max_tool_rounds !== undefined && { maxToolRounds: spec.max_tool_rounds }),
+  };
+  const diff = diffFields(
+    current
+      ? {
+          model: current.modelEndpoint.name,
+          ...("maxToolRounds" in desired && { maxToolRounds: current.maxToolRounds }),
+        }
+      : null,
+    desired,
+  );
+  if (Object.keys(diff).length === 0) return;
+  out.push({ target: "route", id: conversationId ?? "default", action: current ? "update" : "create", diff });
   if (!write) return;
-  const { id: modelEndpointId } = await tx.modelEndpoint.findUniqueOrThrow({ where: { name }, select: { id: true } });
-  if (current) await tx.route.update({ where: { id: current.id }, data: { modelEndpointId } });
-  else await tx.route.create({ data: { isDefault: true, modelEndpointId } });
+  const { id: modelEndpointId } = await tx.modelEndpoint.findUniqueOrThrow({
+    where: { name: spec.model },
+    select: { id: true },
+  });
+  const data = { modelEndpointId, ...(spec.max_tool_rounds !== undefined && { maxToolRounds: spec.max_tool_rounds }) };
+  if (current) await tx.route.update({ where: { id: current.id }, data });
+  else {
+    // A conversation named in the file exists by now: the conversations step ran first.
+    const owner = conversationId
+      ? (await tx.conversation.findUniqueOrThrow({ where: { conversationId }, select: { id: true } })).id
+      : null;
+    await tx.route.create({ data: { ...data, isDefault: owner === null, conversationId: owner } });
+  }
+}
+
+const route: Step = async (tx, config, write, out) => {
+  const defaults = config.routing?.defaults;
+  if (defaults) await applyRoute(tx, defaults, null, write, out);
+};
+
+const conversationRoutes: Step = async (tx, config, write, out) => {
+  for (const [conversationId, spec] of Object.entries(config.routing?.conversations ?? {}))
+    await applyRoute(tx, spec, conversationId, write, out);
 };
 
 const conversations: Step = async (tx, config, write, out) => {
@@ -364,8 +418,9 @@ const sections: Step = async (tx, config, write, out) => {
   }
 };
 
-// Models first: the default route may point at a model created in the same apply.
-const STEPS: Step[] = [models, route, conversations, skills, flags, budgets, users, sections];
+// Models first: a route may point at a model created in the same apply; conversations before
+// their routes.
+const STEPS: Step[] = [models, route, conversations, conversationRoutes, skills, flags, budgets, users, sections];
 
 export async function planAndApply(
   tx: Tx,

@@ -3,9 +3,8 @@
  * so that onboarding the export plans no change. Model keys stay env var references
  * (`${NAME}`); nothing secret is in the database to export.
  *
- * Not exported (the file has no place for them): per-conversation routes and the budgets routes
- * name, rule notes, and conversations still PENDING (the robot found them; nobody configured
- * them). Users are exported by email and role; users without an email are left out.
+ * Not exported (the file has no place for them): the budget a route names, rule notes, and
+ * conversations still PENDING (the robot found them; nobody configured them). Users are exported by email and role; users without an email are left out.
  */
 import type { Db } from "@clawgate/db";
 import { BUILTIN_SKILLS } from "@clawgate/skills";
@@ -33,11 +32,15 @@ const KNOWN = new Set<string>(BUILTIN_SKILLS.map((s) => s.key));
 
 /** The live configuration as the object `parseOnboardConfig` reads. */
 export async function exportConfig(db: Db): Promise<Record<string, unknown>> {
-  const [endpoints, defaultRoute, conversations, skills, flags, budgets, users, sections] = await Promise.all([
+  const [endpoints, routes, conversations, skills, flags, budgets, users, sections] = await Promise.all([
     db.modelEndpoint.findMany({ orderBy: { name: "asc" } }),
-    db.route.findFirst({
-      where: { isDefault: true, conversationId: null },
-      select: { modelEndpoint: { select: { name: true } } },
+    db.route.findMany({
+      select: {
+        isDefault: true,
+        maxToolRounds: true,
+        conversation: { select: { conversationId: true } },
+        modelEndpoint: { select: { name: true } },
+      },
     }),
     db.conversation.findMany({ where: { status: { not: "PENDING" } }, orderBy: { conversationId: "asc" } }),
     db.skill.findMany({
@@ -53,6 +56,11 @@ export async function exportConfig(db: Db): Promise<Record<string, unknown>> {
     }),
     db.configSection.findMany({ where: { key: { in: [...RESERVED_SECTIONS] } } }),
   ]);
+  const defaultRoute = routes.find((r) => r.isDefault && !r.conversation);
+  const ownRoutes = routes
+    .filter((r) => r.conversation)
+    .sort((a, b) => a.conversation!.conversationId.localeCompare(b.conversation!.conversationId));
+  const routeYaml = (r: (typeof routes)[number]) => ({ model: r.modelEndpoint.name, max_tool_rounds: r.maxToolRounds });
   const budgetsOf = (scope: string) =>
     Object.fromEntries(budgets.filter((b) => b.scope === scope).map((b) => [b.subject, limitsYaml(b)]));
   const global = budgets.find((b) => b.scope === "GLOBAL");
@@ -74,7 +82,14 @@ export async function exportConfig(db: Db): Promise<Record<string, unknown>> {
         },
       ]),
     ),
-    ...(defaultRoute && { routing: { defaults: { model: defaultRoute.modelEndpoint.name } } }),
+    ...((defaultRoute || ownRoutes.length > 0) && {
+      routing: {
+        ...(defaultRoute && { defaults: routeYaml(defaultRoute) }),
+        ...(ownRoutes.length > 0 && {
+          conversations: Object.fromEntries(ownRoutes.map((r) => [r.conversation!.conversationId, routeYaml(r)])),
+        }),
+      },
+    }),
     ...(endpoints.length > 0 && {
       limits: { max_concurrency_per_model: Object.fromEntries(endpoints.map((e) => [e.name, e.maxConcurrency])) },
     }),

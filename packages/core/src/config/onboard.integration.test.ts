@@ -190,6 +190,27 @@ describe("applyOnboard on a seeded database", () => {
     expect((await db.conversation.findUniqueOrThrow({ where: { conversationId: "cid-ops" } })).title).toBe("Ops");
   });
 
+  it("routes a conversation of its own; a route to an unknown conversation or model writes nothing", async () => {
+    const file = "routing:\n  conversations:\n    cid-ops: { model: local_chat, max_tool_rounds: 2 }\n";
+    const { changes } = await applyOnboard(db, parseOnboardConfig(file));
+    expect(describeChanges(changes)).toEqual([
+      'create route cid-ops (model: null -> "local_chat", maxToolRounds: null -> 2)',
+    ]);
+    const conv = await db.conversation.findUniqueOrThrow({ where: { conversationId: "cid-ops" } });
+    expect(await db.route.findUniqueOrThrow({ where: { conversationId: conv.id } })).toMatchObject({
+      maxToolRounds: 2,
+      isDefault: false,
+    });
+    const before = await counts();
+    const bad = "routing:\n  conversations:\n    cid-nowhere: { model: ghost }\n";
+    const error = await applyOnboard(db, parseOnboardConfig(bad)).catch((e: unknown) => e);
+    expect((error as OnboardError).problems).toEqual([
+      'routing.conversations.cid-nowhere.model: no model named "ghost" (define it under models)',
+      'routing.conversations.cid-nowhere: no conversation "cid-nowhere" (list it under conversations)',
+    ]);
+    expect(await counts()).toEqual(before);
+  });
+
   it("a limit may name a model that only exists in the database", async () => {
     const { changes } = await applyOnboard(
       db,
@@ -359,6 +380,8 @@ describe("export then onboard: the round trip plans no change", () => {
         DEFAULT_SECRET_REF_POLICY,
       );
       await setRoute(tx, { conversationId: null, modelEndpointId: endpoint.result.id });
+      const ops = await tx.conversation.findUniqueOrThrow({ where: { conversationId: "cid-ops" } });
+      await setRoute(tx, { conversationId: ops.id, modelEndpointId: endpoint.result.id, maxToolRounds: 2 });
       await createBudget(tx, {
         scope: "GLOBAL",
         maxContextTokens: null,
@@ -399,6 +422,10 @@ describe("export then onboard: the round trip plans no change", () => {
     ]);
     expect(yaml).toContain("api_key: ${GPU_API_KEY}");
     expect(yaml).not.toContain("cid-seen");
+    expect(exported.routing).toEqual({
+      defaults: { model: "gpu", max_tool_rounds: 4 },
+      conversations: { "cid-ops": { model: "gpu", max_tool_rounds: 2 } },
+    });
     const plan = await applyOnboard(fdb, parseOnboardConfig(yaml), { dryRun: true });
     expect(describeChanges(plan.changes)).toEqual([]);
   });

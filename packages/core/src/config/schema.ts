@@ -165,13 +165,24 @@ const opsChat = z.strictObject({
 });
 export const RESERVED_SECTIONS = ["approvals", "ops_chats"] as const;
 
+const routeSpec = z.strictObject({
+  model: z.string().min(1),
+  max_tool_rounds: z.number().int().min(0).max(20).optional(),
+});
+
 const modelName = z.string().regex(NAME, { error: "model names are letters, digits, _ . - (up to 64)" });
 
 export const onboardSchema = z
   .strictObject({
     version: z.literal(1).optional(),
     models: z.record(modelName, model).default({}),
-    routing: z.strictObject({ defaults: z.strictObject({ model: z.string().min(1) }).optional() }).optional(),
+    routing: z
+      .strictObject({
+        defaults: routeSpec.optional(),
+        /** Routes of their own, keyed by the DingTalk conversationId; routes not listed stay. */
+        conversations: z.record(z.string().min(1).max(128), routeSpec).optional(),
+      })
+      .optional(),
     limits: z
       .strictObject({ max_concurrency_per_model: z.record(modelName, z.number().int().min(1).max(1_000)).optional() })
       .optional(),

@@ -26,13 +26,19 @@ test("an admin adds an endpoint (API key only as an env var name), routes a conv
   await expect(form.getByLabel("API key env var")).toHaveAttribute("aria-invalid", "true");
   expect(await db.modelEndpoint.findUnique({ where: { name } })).toBeNull();
 
-  await form.getByLabel("API key env var").fill("${E2E_BIG_KEY}");
+  // One of the runtime's own settings is refused with a message in the form, nothing stored.
+  await form.getByLabel("API key env var").fill("${DATABASE_URL}");
+  await form.getByRole("button", { name: "Add endpoint" }).click();
+  await expect(form.getByText(/DATABASE_URL is one of Clawgate's own settings/)).toBeVisible();
+  expect(await db.modelEndpoint.findUnique({ where: { name } })).toBeNull();
+
+  await form.getByLabel("API key env var").fill("${E2E_BIG_API_KEY}");
   await form.getByRole("button", { name: "Add endpoint" }).click();
   await expect(page.getByRole("status").filter({ hasText: `${name} added.` })).toBeVisible();
   const row = page.getByRole("row", { name: new RegExp(name) });
-  await expect(row.getByText("${E2E_BIG_KEY}")).toBeVisible();
+  await expect(row.getByText("${E2E_BIG_API_KEY}")).toBeVisible();
   expect(await db.modelEndpoint.findUnique({ where: { name } })).toMatchObject({
-    apiKeyEnv: "E2E_BIG_KEY",
+    apiKeyEnv: "E2E_BIG_API_KEY",
     timeoutMs: 45_000,
     enabled: true,
   });

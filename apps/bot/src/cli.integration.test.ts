@@ -3,8 +3,6 @@
  * PostgreSQL: migrate, serve, seed, doctor, and the env errors that stop it before anything.
  * The tests in "lifecycle" share one database and run in order: migrate, serve, seed, doctor.
  */
-import { createServer, type Server } from "node:http";
-import type { AddressInfo } from "node:net";
 import { committedMigrations } from "@clawgate/db/migrations";
 import { createTestDatabase, type TestDatabase } from "@clawgate/devstack/testdb";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
@@ -16,6 +14,7 @@ import {
   runCli,
   startBlackhole,
   startCli,
+  startModelsStub,
   UNREACHABLE_DB,
   waitFor,
   type CliProcess,
@@ -48,22 +47,18 @@ async function serve(vars: Record<string, string>): Promise<{ cli: CliProcess; b
 
 describe("lifecycle on a fresh database", () => {
   let testDb: TestDatabase;
-  let model: Server;
+  let model: Awaited<ReturnType<typeof startModelsStub>>;
   let modelBase: string;
   const MODEL_KEY = "sk-local-model-secret-123";
 
   beforeAll(async () => {
     testDb = await createTestDatabase({ migrate: false, prefix: "clawgate_bot_cli" });
     // A real OpenAI-compatible stub the doctor probes: GET /v1/models with the bearer key.
-    model = createServer((req, res) => {
-      const ok = req.url === "/v1/models" && req.headers.authorization === `Bearer ${MODEL_KEY}`;
-      res.writeHead(ok ? 200 : 401, { "content-type": "application/json" }).end('{"data":[]}');
-    });
-    await new Promise<void>((r) => model.listen(0, "127.0.0.1", r));
-    modelBase = `http://127.0.0.1:${(model.address() as AddressInfo).port}/v1`;
+    model = await startModelsStub(MODEL_KEY);
+    modelBase = model.url;
   });
   afterAll(async () => {
-    await new Promise<void>((r) => (model ? model.close(() => r()) : r()));
+    await model?.close();
     await testDb?.drop();
   });
 

@@ -4,6 +4,7 @@
  */
 import { Command } from "commander";
 import { doctor } from "./commands/doctor.ts";
+import { exportConfig } from "./commands/export.ts";
 import { migrate } from "./commands/migrate.ts";
 import { onboard } from "./commands/onboard.ts";
 import { safeMode, type SafeModeOptions } from "./commands/safe-mode.ts";
@@ -35,11 +36,19 @@ program
 
 program
   .command("onboard")
-  .description("apply a YAML config (models, routing, limits, conversations, skills) in one audited revision")
+  .description(
+    "apply a YAML config (models, routing, limits, conversations, skills, flags, budgets, users) in one audited revision",
+  )
   .requiredOption("--channel <channel>", "the chat channel: dingtalk")
   .requiredOption("--config <file>", "the YAML file (see apps/bot/examples/clawgate.yaml)")
   .option("--dry-run", "print the plan without writing")
   .action((opts: { channel: string; config: string; dryRun?: boolean }) => exitWith(() => onboard(opts))());
+
+program
+  .command("export")
+  .description("write the live configuration as an onboarding YAML file (onboard --dry-run of it plans no change)")
+  .requiredOption("--config <file>", "the YAML file to write, or - for stdout")
+  .action((opts: { config: string }) => exitWith(() => exportConfig(opts))());
 
 program
   .command("doctor")

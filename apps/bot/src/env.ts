@@ -105,6 +105,10 @@ export const envSchema = {
   MODEL_CONNECT_TIMEOUT_MS: intAtLeast(100, 3_000),
   BREAKER_FAILURES: intAtLeast(1, 5),
   BREAKER_HALF_OPEN_MS: intAtLeast(100, 15_000),
+  // What configuration may name as a secret and where a model may point (@clawgate/core secret-refs.ts).
+  SECRET_ENV_ALLOWLIST: z.string().optional(),
+  SKILL_SECRET_ENV_ALLOWLIST: z.string().optional(),
+  MODEL_BASE_URL_ALLOWLIST: z.string().optional(),
 };
 
 type Schema = typeof envSchema;

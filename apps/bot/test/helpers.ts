@@ -1,5 +1,6 @@
 /** Helpers for tests that run the real `clawgate` CLI as a child process. */
 import { spawn, type ChildProcess } from "node:child_process";
+import { createServer as createHttpServer } from "node:http";
 import { createServer, type AddressInfo, type Server, type Socket } from "node:net";
 import path from "node:path";
 import { Writable } from "node:stream";
@@ -24,7 +25,10 @@ export function freePort(): Promise<number> {
 export function cliEnv(vars: Record<string, string>): NodeJS.ProcessEnv {
   const base = Object.fromEntries(
     Object.entries(process.env).filter(
-      ([k]) => !/^(DINGTALK_|LOCAL_MODEL_|PORT$|HOST$|LOG_LEVEL$|DATABASE_URL$)/.test(k),
+      ([k]) =>
+        !/^(DINGTALK_|LOCAL_MODEL_|PORT$|HOST$|LOG_LEVEL$|DATABASE_URL$|SECRET_ENV_ALLOWLIST$|SKILL_SECRET_ENV_ALLOWLIST$|MODEL_BASE_URL_ALLOWLIST$)/.test(
+          k,
+        ),
     ),
   );
   return { ...base, ...vars };
@@ -117,6 +121,25 @@ export async function startBlackhole(): Promise<{ url: string; close(): Promise<
         for (const s of sockets) s.destroy();
         server.close(() => r());
       }),
+  };
+}
+
+/**
+ * A real OpenAI-compatible stub for `doctor`'s probe: GET /v1/models answers 200 with the bearer
+ * `key`, 401 otherwise. Every request's path and Authorization header is recorded.
+ */
+export async function startModelsStub(key: string) {
+  const requests: { url: string; authorization: string | undefined }[] = [];
+  const server = createHttpServer((req, res) => {
+    requests.push({ url: req.url ?? "", authorization: req.headers.authorization });
+    const ok = req.url === "/v1/models" && req.headers.authorization === `Bearer ${key}`;
+    res.writeHead(ok ? 200 : 401, { "content-type": "application/json" }).end('{"data":[]}');
+  });
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/v1`,
+    requests,
+    close: () => new Promise<void>((r) => server.close(() => r())),
   };
 }
 

@@ -1,9 +1,15 @@
 import type { Db } from "@clawgate/db";
 import { describe, expect, it } from "vitest";
+import { DEFAULT_SECRET_REF_POLICY } from "@clawgate/core";
 import { catalogCache, type Catalog } from "./catalog.ts";
 
 const db = {} as Db;
-const catalog = (revision: number): Catalog => ({ revision, route: () => undefined, settings: () => ({}) });
+const catalog = (revision: number): Catalog => ({
+  revision,
+  route: () => undefined,
+  settings: () => ({}),
+  secretRefs: DEFAULT_SECRET_REF_POLICY,
+});
 
 describe("catalogCache", () => {
   it("loads once per revision, shares a load in flight, and reloads when the revision moves", async () => {

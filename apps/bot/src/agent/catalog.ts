@@ -4,9 +4,11 @@
  * bumps it) and shared by all turns, so no tool decision and no turn on a steady config reads
  * the database for them.
  */
+import { modelBaseUrlProblem, type SecretRefPolicy } from "@clawgate/core";
 import type { Db } from "@clawgate/db";
 import OpenAI from "openai";
 import { readEnvVar } from "../env.ts";
+import { readSecretRef, runtimeSecretRefs } from "../secret-refs.ts";
 import { modelDispatcher } from "./model.ts";
 
 /** Max context when neither the route's budget nor the DEFAULT budget sets one. */
@@ -24,12 +26,19 @@ export interface ModelRoute {
   /** The prompt and the answer must fit in this: the route's budget, else the DEFAULT budget's, else 8,192. */
   maxContextTokens: number;
   client: OpenAI;
+  /**
+   * Why this endpoint may not be called (its key names one of Clawgate's own settings or is off
+   * SECRET_ENV_ALLOWLIST, or its host is off MODEL_BASE_URL_ALLOWLIST): no request is ever sent.
+   */
+  refused?: string;
 }
 
 export interface Catalog {
   revision: number;
   route(conversationId: string): ModelRoute | undefined;
   settings(skillKey: string): Record<string, unknown>;
+  /** The secret-reference policy the routes were built with; skills read their secrets under it. */
+  secretRefs: SecretRefPolicy;
 }
 
 type RouteRow = {
@@ -52,12 +61,20 @@ export interface CatalogOptions {
   env?: (name: string) => string | undefined;
   /** The TCP connect timeout of model calls (MODEL_CONNECT_TIMEOUT_MS). */
   connectTimeoutMs?: number;
+  /** Which env vars a key may name and which hosts an endpoint may point at. */
+  secretRefs?: SecretRefPolicy;
 }
 
 function toRoute(row: RouteRow, defaultMaxContext: number, opts: Required<CatalogOptions>): ModelRoute {
   const e = row.modelEndpoint;
+  // A refused reference is never read, and the route refuses every call (see `refused`).
+  const key = e.apiKeyEnv
+    ? readSecretRef(e.apiKeyEnv, "model_api_key", opts.secretRefs, opts.env)
+    : ({ ok: true, value: undefined } as const);
+  const hostProblem = modelBaseUrlProblem(e.baseUrl, opts.secretRefs);
+  const refused = !key.ok ? `API key env var: ${key.problem}` : hostProblem ? `base URL: ${hostProblem}` : undefined;
   // Local servers often take no key, but the SDK insists on one (and would read OPENAI_API_KEY).
-  const apiKey = (e.apiKeyEnv ? opts.env(e.apiKeyEnv) : undefined) ?? "not-set";
+  const apiKey = (key.ok ? key.value : undefined) ?? "not-set";
   return {
     scope: row.conversation?.conversationId ?? "default",
     endpointName: e.name,
@@ -73,11 +90,16 @@ function toRoute(row: RouteRow, defaultMaxContext: number, opts: Required<Catalo
       maxRetries: 0,
       fetchOptions: { dispatcher: modelDispatcher(opts.connectTimeoutMs) } as OpenAI["fetchOptions"],
     }),
+    ...(refused ? { refused } : {}),
   };
 }
 
 export async function loadCatalog(db: Db, revision: number, options: CatalogOptions = {}): Promise<Catalog> {
-  const opts = { env: options.env ?? readEnvVar, connectTimeoutMs: options.connectTimeoutMs ?? 3_000 };
+  const opts = {
+    env: options.env ?? readEnvVar,
+    connectTimeoutMs: options.connectTimeoutMs ?? 3_000,
+    secretRefs: options.secretRefs ?? runtimeSecretRefs(),
+  };
   const [routes, skills, defaultBudget] = await Promise.all([
     db.route.findMany({
       select: {
@@ -124,6 +146,7 @@ export async function loadCatalog(db: Db, revision: number, options: CatalogOpti
     revision,
     route: (conversationId) => byConversation.get(conversationId) ?? defaultRoute,
     settings: (key) => settings.get(key) ?? {},
+    secretRefs: opts.secretRefs,
   };
 }
 

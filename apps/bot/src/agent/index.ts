@@ -6,11 +6,12 @@
  * users' patience even when an endpoint's own timeout is longer. A turn still running after
  * AGENT_WORKING_ON_IT_MS calls `onSlow` once (the "working on it" message).
  */
-import type { PolicySnapshot } from "@clawgate/core";
+import { secretRefPolicy, type PolicySnapshot, type SecretRefPolicy } from "@clawgate/core";
 import type { Db } from "@clawgate/db";
 import { internalApiBreakers, SkillCache, type BreakerOptions } from "@clawgate/skills";
 import type pg from "pg";
 import { loadEnv, type Env } from "../env.ts";
+import { SECRET_REF_ENV_KEYS } from "../secret-refs.ts";
 import { catalogCache, loadCatalog } from "./catalog.ts";
 import { loadMemory, type StoredMemory } from "./memory.ts";
 import { modelBreakers, TurnDeadlineError } from "./model.ts";
@@ -71,6 +72,8 @@ export interface AgentSettings {
   connectTimeoutMs: number;
   /** Model endpoint and internal API circuit breakers (process-wide). */
   breaker: BreakerOptions;
+  /** Which env vars configuration may name as secrets, which hosts a model may be at. */
+  secretRefs: SecretRefPolicy;
 }
 
 export const AGENT_ENV_KEYS = [
@@ -79,6 +82,7 @@ export const AGENT_ENV_KEYS = [
   "MODEL_CONNECT_TIMEOUT_MS",
   "BREAKER_FAILURES",
   "BREAKER_HALF_OPEN_MS",
+  ...SECRET_REF_ENV_KEYS,
 ] as const;
 
 export function agentSettings(env: Pick<Env, (typeof AGENT_ENV_KEYS)[number]>): AgentSettings {
@@ -87,6 +91,7 @@ export function agentSettings(env: Pick<Env, (typeof AGENT_ENV_KEYS)[number]>): 
     workingOnItMs: env.AGENT_WORKING_ON_IT_MS,
     connectTimeoutMs: env.MODEL_CONNECT_TIMEOUT_MS,
     breaker: { failures: env.BREAKER_FAILURES, halfOpenAfterMs: env.BREAKER_HALF_OPEN_MS },
+    secretRefs: secretRefPolicy(env),
   };
 }
 
@@ -131,7 +136,7 @@ export function createAgent(opts: AgentOptions): Agent {
   modelBreakers.configure(settings.breaker);
   internalApiBreakers.configure(settings.breaker);
   const catalog = catalogCache(opts.db, (db, revision) =>
-    loadCatalog(db, revision, { connectTimeoutMs: settings.connectTimeoutMs }),
+    loadCatalog(db, revision, { connectTimeoutMs: settings.connectTimeoutMs, secretRefs: settings.secretRefs }),
   );
   const cache = new SkillCache();
   const now = opts.now ?? Date.now;

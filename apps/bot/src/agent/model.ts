@@ -71,10 +71,17 @@ export function modelDispatcher(connectTimeoutMs: number): Agent {
   return agent;
 }
 
-/** Throws at once while the endpoint's breaker refuses calls (before a concurrency slot is taken). */
+/**
+ * Throws at once while the endpoint's breaker refuses calls, or when its configuration is refused
+ * (a key naming one of Clawgate's own settings: nothing is sent), before a concurrency slot is taken.
+ */
 export function assertModelAvailable(route: ModelRoute): void {
+  if (route.refused) throw refusedRoute(route);
   if (modelBreakers.refusing(route.endpointName)) throw breakerOpen(route);
 }
+
+const refusedRoute = (route: ModelRoute) =>
+  new ModelUnavailableError(`${route.endpointName}: not called: ${route.refused}`.slice(0, 400));
 
 const breakerOpen = (route: ModelRoute) =>
   new ModelUnavailableError(`${route.endpointName}: circuit breaker open after repeated failures`);
@@ -87,6 +94,7 @@ export async function complete(
   const sleep = opts.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
   const now = opts.now ?? Date.now;
   const deadlineAt = opts.deadlineAt ?? Number.POSITIVE_INFINITY;
+  if (route.refused) throw refusedRoute(route);
   for (let attempt = 0; ; attempt++) {
     const left = deadlineAt - now();
     if (left < MIN_CALL_MS) throw new ModelUnavailableError(`${route.endpointName}: the turn's deadline was reached`);

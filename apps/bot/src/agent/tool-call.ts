@@ -8,7 +8,7 @@ import { decide, effectiveSafeMode, type PolicySnapshot } from "@clawgate/core";
 import type { Db } from "@clawgate/db";
 import { canonicalJson, runSkill, type SkillCache, type SkillContext } from "@clawgate/skills";
 import { createHash, randomUUID } from "node:crypto";
-import { readEnvVar } from "../env.ts";
+import { skillSecretReader } from "../secret-refs.ts";
 import type { Catalog, ModelRoute } from "./catalog.ts";
 import { ASYNC_COMMIT, type Sql } from "./sql.ts";
 import { SKILLS } from "./tools.ts";
@@ -248,7 +248,7 @@ export async function callTool(turn: TurnContext, skillKey: string, rawArguments
     traceId: t.traceId,
     fetch: t.fetch ?? fetch,
     now: t.now,
-    getSecret: (name) => readEnvVar(name),
+    getSecret: skillSecretReader(t.catalog.secretRefs),
     // Keyed on the turn and the arguments: a re-run of the turn (its job retried) sends the same
     // announcement once, and two different ones in a turn are two sends.
     ...(t.announce

@@ -26,7 +26,7 @@ import type pg from "pg";
 import { z } from "zod";
 import type { Catalog } from "../agent/catalog.ts";
 import { SKILLS } from "../agent/tools.ts";
-import { readEnvVar } from "../env.ts";
+import { skillSecretReader } from "../secret-refs.ts";
 import type { Logger } from "../logger.ts";
 import type { Metrics } from "../metrics.ts";
 import type { PolicyView } from "../policy/runtime.ts";
@@ -116,7 +116,8 @@ export async function executeApproval(deps: ApprovalDeps, approvalId: string): P
 
   const snapshot = deps.policy.snapshot();
   if (!snapshot) throw new Error("no policy snapshot loaded yet; the approval runs once there is one");
-  const settings = (await deps.catalog(snapshot.revision)).settings(current.skillKey);
+  const catalog = await deps.catalog(snapshot.revision);
+  const settings = catalog.settings(current.skillKey);
   const skillTimeoutMs = SKILLS.get(current.skillKey)?.manifest.timeoutMs ?? 0;
 
   return db.$transaction(
@@ -165,7 +166,7 @@ export async function executeApproval(deps: ApprovalDeps, approvalId: string): P
           traceId: `${a.traceId}:${a.id}`,
           fetch: deps.fetch ?? fetch,
           now,
-          getSecret: (name) => readEnvVar(name),
+          getSecret: skillSecretReader(catalog.secretRefs),
           status: async () => ({
             safeMode: effectiveSafeMode(snapshot.safeMode, now()) ?? "off",
             configRevision: snapshot.revision,

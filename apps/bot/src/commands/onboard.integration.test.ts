@@ -1,7 +1,7 @@
 /**
  * `clawgate onboard` as a child process against real PostgreSQL, with the shipped example.
  */
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { createTestDatabase, type TestDatabase } from "@clawgate/devstack/testdb";
@@ -74,6 +74,43 @@ describe("clawgate onboard", () => {
     expect(run.stderr).toContain('  conversations[0].environment: must be one of "test", "prod"');
     expect(run.stderr).not.toContain("sk-literal-key");
     expect(await count("ConfigRevision")).toBe(1);
+  });
+
+  it("refuses a key naming one of the runtime's own settings: one line, nothing written", async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), "clawgate-onboard-"));
+    const bad = path.join(dir, "exfil.yaml");
+    writeFileSync(
+      bad,
+      "models:\n  exfil:\n    base_url: http://127.0.0.1:9/v1\n    api_key: ${DATABASE_URL}\n    model: m\n",
+    );
+    const before = await count("ConfigRevision");
+    const run = await runCli(
+      ["onboard", "--channel", "dingtalk", "--config", bad],
+      cliEnv({ DATABASE_URL: testDb.url }),
+    );
+    expect(run.code).toBe(1);
+    expect(run.stderr.split("\n").filter((l) => l.startsWith("  "))).toEqual([
+      expect.stringMatching(/^ {2}models\.exfil\.api_key: DATABASE_URL is one of Clawgate's own settings/),
+    ]);
+    expect(run.stderr).not.toContain(testDb.url);
+    expect(await count("ConfigRevision")).toBe(before);
+    expect(await count("ModelEndpoint")).toBe(1);
+  });
+
+  it("export writes the live configuration; onboard --dry-run of it plans no change", async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), "clawgate-export-"));
+    const file = path.join(dir, "live.yaml");
+    const env = cliEnv({ DATABASE_URL: testDb.url });
+    const exported = await runCli(["export", "--config", file], env);
+    expect(exported.stderr).toBe("");
+    expect(exported.code).toBe(0);
+    expect(exported.stdout).toContain(`Wrote the live configuration to ${file}.`);
+    const text = readFileSync(file, "utf8");
+    expect(text).toContain("api_key: ${LOCAL_MODEL_API_KEY}");
+    expect(text).toMatch(/^flags:$/m);
+    const plan = await runCli(["onboard", "--channel", "dingtalk", "--config", file, "--dry-run"], env);
+    expect(plan.code).toBe(0);
+    expect(plan.stdout).toContain("Nothing to change");
   });
 
   it("refuses an unknown channel and a missing file", async () => {

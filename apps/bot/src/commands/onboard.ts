@@ -7,6 +7,7 @@ import { readFile } from "node:fs/promises";
 import { createDb } from "@clawgate/db";
 import { describeDbError } from "../db-checks.ts";
 import { readEnvVar } from "../env.ts";
+import { runtimeSecretRefs } from "../secret-refs.ts";
 import { envOrExit } from "./env-or-exit.ts";
 
 const CHANNELS = ["dingtalk"];
@@ -45,6 +46,7 @@ export async function onboard(opts: { channel: string; config: string; dryRun?: 
     const { changes, configRevision } = await applyOnboard(db, config, {
       dryRun: opts.dryRun ?? false,
       channel: opts.channel,
+      secretRefs: runtimeSecretRefs(),
     });
     const lines = describeChanges(changes);
     if (changes.length === 0) console.log("Nothing to change: the database already matches the file.");

@@ -4,12 +4,17 @@
  */
 import { createDb, type Db } from "@clawgate/db";
 import { checkDatabase, checkMigrations } from "../db-checks.ts";
+import { modelBaseUrlProblem, secretRefPolicy } from "@clawgate/core";
 import { ALL_ENV_KEYS, EnvError, loadEnv, readEnvVar, type Env } from "../env.ts";
+import { readSecretRef } from "../secret-refs.ts";
+import { configChecks } from "./config.ts";
 import { displayUrl, probeModel, type ModelTarget } from "./model.ts";
 
 export interface DoctorResult {
   name: string;
   ok: boolean;
+  /** Passed, with a caveat worth fixing (printed with "!"; does not fail the run). */
+  warning?: boolean;
   details?: string[];
   fix?: string;
 }
@@ -86,17 +91,25 @@ async function modelChecks(db: Db | undefined, env: Partial<Env>, source: Source
       },
     ];
   }
+  const policy = secretRefPolicy(env);
   return Promise.all(
     targets.map(async (t) => {
+      const name = `model endpoint ${t.name} reachable (${displayUrl(t.baseUrl)})`;
+      // The runtime's own rule first: a refused key or host is never read nor called, here either.
+      const key = t.apiKeyEnv ? readSecretRef(t.apiKeyEnv, "model_api_key", policy, () => undefined) : null;
+      const refused = key && !key.ok ? key.problem : modelBaseUrlProblem(t.baseUrl, policy);
+      if (refused) {
+        return {
+          name,
+          ok: false,
+          details: [`not called: ${refused}`],
+          fix: "point the endpoint's API key at an allowed env var (console Models & routes, or onboard models.<name>.api_key)",
+        };
+      }
       // LOCAL_MODEL_API_KEY is optional for the env fallback: a local server may need no key.
       const apiKeyEnv = t.apiKeyEnv === "LOCAL_MODEL_API_KEY" && !env.LOCAL_MODEL_API_KEY ? null : t.apiKeyEnv;
-      const probe = await probeModel({ ...t, apiKeyEnv }, (name) => readEnvVar(name, source));
-      return {
-        name: `model endpoint ${t.name} reachable (${displayUrl(t.baseUrl)})`,
-        ok: probe.ok,
-        details: [probe.detail, ...(note ? [note] : [])],
-        fix: probe.fix,
-      };
+      const probe = await probeModel({ ...t, apiKeyEnv }, (n) => readEnvVar(n, source));
+      return { name, ok: probe.ok, details: [probe.detail, ...(note ? [note] : [])], fix: probe.fix };
     }),
   );
 }
@@ -141,7 +154,9 @@ export async function runDoctor(source: Source = process.env): Promise<DoctorRes
     });
 
     results.push(dingtalkCheck(env));
-    results.push(...(await modelChecks(database.ok && migrations.ok ? db : undefined, env, source)));
+    const ready = database.ok && migrations.ok ? db : undefined;
+    results.push(...(await modelChecks(ready, env, source)));
+    if (ready) results.push(...(await configChecks(ready)));
   } finally {
     await db?.$disconnect().catch(() => {});
   }
@@ -151,11 +166,13 @@ export async function runDoctor(source: Source = process.env): Promise<DoctorRes
 export function formatResults(results: DoctorResult[]): string {
   const lines: string[] = [];
   for (const r of results) {
-    lines.push(`${r.ok ? "✓" : "✗"} ${r.name}`);
+    lines.push(`${r.ok ? (r.warning ? "!" : "✓") : "✗"} ${r.name}`);
     for (const d of r.details ?? []) lines.push(`    ${d}`);
-    if (!r.ok && r.fix) lines.push(`    fix: ${r.fix}`);
+    if ((!r.ok || r.warning) && r.fix) lines.push(`    fix: ${r.fix}`);
   }
   const failed = results.filter((r) => !r.ok).length;
-  lines.push(failed === 0 ? "All checks passed." : `${failed} check(s) failed.`);
+  const warned = results.filter((r) => r.ok && r.warning).length;
+  const warnings = warned > 0 ? ` (${warned} warning${warned === 1 ? "" : "s"})` : "";
+  lines.push(failed === 0 ? `All checks passed${warnings}.` : `${failed} check(s) failed${warnings}.`);
   return lines.join("\n");
 }

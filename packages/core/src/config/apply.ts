@@ -1,19 +1,33 @@
 /**
  * Applies an onboarding config as the desired state of what it names: models, the default
- * route, per-model concurrency, conversations and skills (a skill's `rules`, when given, are
- * its whole rule set). What the file leaves out is left as it is. Every step computes its
- * change first and writes only when not a dry run, so the plan and the applied change agree.
+ * route, per-model concurrency, conversations, skills (a skill's `rules`, when given, are its
+ * whole rule set; its `settings`, when given, its whole settings object), feature flags, budgets
+ * (each listed budget's limits; one left out is unlimited), users (created, or their role set;
+ * never deleted) and the reserved sections (`approvals`, `ops_chats`, stored as given). What the
+ * file leaves out is left as it is. Every step computes its change first and writes only when
+ * not a dry run, so the plan and the applied change agree.
  */
-import type { Tx } from "@clawgate/db";
-import { BUILTIN_SKILLS } from "@clawgate/skills";
+import type { Prisma, Tx } from "@clawgate/db";
+import { BUILTIN_SKILLS, checkSkillSettings } from "@clawgate/skills";
+import { canonicalJson } from "../audit.ts";
+import { LIMIT_FIELDS } from "../console/budgets.ts";
+import { isDemotion, setUserRole, UserAdminError } from "../console/users.ts";
 import { diffFields, type FieldDiff } from "../diff.ts";
-import { OnboardError, type OnboardConfig } from "./schema.ts";
+import {
+  modelBaseUrlProblem,
+  secretRefProblem,
+  skillSettingsSecretProblems,
+  type SecretRefPolicy,
+} from "../secret-refs.ts";
+import { OnboardError, RESERVED_SECTIONS, type BudgetLimitsYaml, type OnboardConfig } from "./schema.ts";
 
 export interface PlannedChange {
-  target: "model" | "route" | "conversation" | "skill" | "skill_rule";
+  target: "model" | "route" | "conversation" | "skill" | "skill_rule" | "flag" | "budget" | "user" | "section";
   id: string;
   action: "create" | "update" | "delete";
   diff?: FieldDiff;
+  /** Said with the change in the plan (e.g. a reserved section nothing reads yet). */
+  note?: string;
 }
 
 type Step = (tx: Tx, config: OnboardConfig, write: boolean, out: PlannedChange[]) => Promise<void>;
@@ -21,17 +35,79 @@ type Step = (tx: Tx, config: OnboardConfig, write: boolean, out: PlannedChange[]
 const pick = <T extends object, K extends keyof T>(obj: T, keys: readonly K[]) =>
   Object.fromEntries(keys.map((k) => [k, obj[k]])) as Pick<T, K>;
 
-/** Models named by `models` or `limits`, plus those already stored: references must resolve here. */
-async function checkReferences(tx: Tx, config: OnboardConfig): Promise<void> {
+/**
+ * Every problem that needs the database or the operator's policy, all at once before anything is
+ * written: references to models, secret references (the key env vars and skill `*Env` settings),
+ * model hosts, new flags without a description, and the last active admin's demotion.
+ */
+async function checkReferences(tx: Tx, config: OnboardConfig, policy: SecretRefPolicy): Promise<void> {
   const stored = new Set((await tx.modelEndpoint.findMany({ select: { name: true } })).map((m) => m.name));
   const known = (name: string) => name in config.models || stored.has(name);
   const problems: string[] = [];
   const route = config.routing?.defaults?.model;
   if (route !== undefined && !known(route))
     problems.push(`routing.defaults.model: no model named "${route}" (define it under models)`);
+  const listed = new Set(config.conversations.map((c) => c.id));
+  for (const [cid, spec] of Object.entries(config.routing?.conversations ?? {})) {
+    if (!known(spec.model))
+      problems.push(`routing.conversations.${cid}.model: no model named "${spec.model}" (define it under models)`);
+    if (
+      !listed.has(cid) &&
+      !(await tx.conversation.findUnique({ where: { conversationId: cid }, select: { id: true } }))
+    )
+      problems.push(`routing.conversations.${cid}: no conversation "${cid}" (list it under conversations)`);
+  }
   for (const name of Object.keys(config.limits?.max_concurrency_per_model ?? {})) {
     if (!known(name))
       problems.push(`limits.max_concurrency_per_model.${name}: no model named "${name}" (define it under models)`);
+  }
+  for (const [name, m] of Object.entries(config.models)) {
+    const key = m.api_key ? secretRefProblem(m.api_key, "model_api_key", policy) : null;
+    if (key) problems.push(`models.${name}.api_key: ${key}`);
+    const host = modelBaseUrlProblem(m.base_url, policy);
+    if (host) problems.push(`models.${name}.base_url: ${host}`);
+  }
+  config.skills.forEach((s, i) => {
+    for (const p of skillSettingsSecretProblems(s.key, s.settings, policy))
+      problems.push(`skills[${i}].settings: ${p}`);
+  });
+  const flags = Object.entries(config.flags).filter(([, v]) => typeof v !== "object" || !v.description);
+  if (flags.length > 0) {
+    const existing = new Set(
+      (await tx.featureFlag.findMany({ where: { key: { in: flags.map(([k]) => k) } }, select: { key: true } })).map(
+        (f) => f.key,
+      ),
+    );
+    for (const [key] of flags) {
+      if (!existing.has(key))
+        problems.push(`flags.${key}: a new flag needs a description: ${key}: { enabled: ..., description: "..." }`);
+    }
+  }
+  const demoted = await tx.user.findMany({
+    where: {
+      role: "ADMIN",
+      disabledAt: null,
+      email: { in: config.users.filter((u) => u.role !== "admin").map((u) => u.email), mode: "insensitive" },
+    },
+    select: { id: true },
+  });
+  if (demoted.length > 0) {
+    const promoted = config.users.filter((u) => u.role === "admin").map((u) => u.email);
+    const found = await tx.user.findMany({
+      where: { email: { in: promoted, mode: "insensitive" } },
+      select: { email: true },
+    });
+    // Listed admins that do not exist yet are created as ADMIN.
+    const created = promoted.filter((e) => !found.some((f) => f.email?.toLowerCase() === e)).length;
+    const admins = await tx.user.count({
+      where: {
+        disabledAt: null,
+        OR: [{ role: "ADMIN" }, { email: { in: promoted, mode: "insensitive" } }],
+        id: { notIn: demoted.map((u) => u.id) },
+      },
+    });
+    if (admins + created === 0)
+      problems.push("users: this would leave no active ADMIN: keep one (role: admin) or add another admin first");
   }
   if (problems.length > 0) throw new OnboardError(problems);
 }
@@ -45,6 +121,7 @@ const models: Step = async (tx, config, write, out) => {
       ...(spec && { kind: "OPENAI_COMPATIBLE" as const, baseUrl: spec.base_url, model: spec.model }),
       ...(spec?.api_key !== undefined && { apiKeyEnv: spec.api_key }),
       ...(spec?.timeout_ms !== undefined && { timeoutMs: spec.timeout_ms }),
+      ...(spec?.enabled !== undefined && { enabled: spec.enabled }),
       ...(limits[name] !== undefined && { maxConcurrency: limits[name] }),
     };
     const before = await tx.modelEndpoint.findUnique({ where: { name } });
@@ -63,24 +140,68 @@ const models: Step = async (tx, config, write, out) => {
   }
 };
 
-const route: Step = async (tx, config, write, out) => {
-  const name = config.routing?.defaults?.model;
-  if (name === undefined) return;
-  const current = await tx.route.findFirst({
-    where: { isDefault: true },
-    include: { modelEndpoint: { select: { name: true } } },
-  });
-  if (current?.modelEndpoint.name === name) return;
-  out.push({
-    target: "route",
-    id: "default",
-    action: current ? "update" : "create",
-    diff: { model: { from: current?.modelEndpoint.name ?? null, to: name } },
-  });
+type RouteSpec = { model: string; max_tool_rounds?: number | undefined };
+
+/** Creates or changes one route: the default one (conversationId null) or a conversation's. */
+async function applyRoute(
+  tx: Tx,
+  spec: RouteSpec,
+  conversationId: string | null,
+  write: boolean,
+  out: PlannedChange[],
+): Promise<void> {
+  const conversation = conversationId
+    ? await tx.conversation.findUnique({ where: { conversationId }, select: { id: true } })
+    : null;
+  const current = conversationId
+    ? conversation &&
+      (await tx.route.findUnique({
+        where: { conversationId: conversation.id },
+        include: { modelEndpoint: { select: { name: true } } },
+      }))
+    : await tx.route.findFirst({
+        where: { isDefault: true, conversationId: null },
+        include: { modelEndpoint: { select: { name: true } } },
+      });
+  const desired = {
+    model: spec.model,
+    ...(spec.max_tool_rounds !== undefined && { maxToolRounds: spec.max_tool_rounds }),
+  };
+  const diff = diffFields(
+    current
+      ? {
+          model: current.modelEndpoint.name,
+          ...("maxToolRounds" in desired && { maxToolRounds: current.maxToolRounds }),
+        }
+      : null,
+    desired,
+  );
+  if (Object.keys(diff).length === 0) return;
+  out.push({ target: "route", id: conversationId ?? "default", action: current ? "update" : "create", diff });
   if (!write) return;
-  const { id: modelEndpointId } = await tx.modelEndpoint.findUniqueOrThrow({ where: { name }, select: { id: true } });
-  if (current) await tx.route.update({ where: { id: current.id }, data: { modelEndpointId } });
-  else await tx.route.create({ data: { isDefault: true, modelEndpointId } });
+  const { id: modelEndpointId } = await tx.modelEndpoint.findUniqueOrThrow({
+    where: { name: spec.model },
+    select: { id: true },
+  });
+  const data = { modelEndpointId, ...(spec.max_tool_rounds !== undefined && { maxToolRounds: spec.max_tool_rounds }) };
+  if (current) await tx.route.update({ where: { id: current.id }, data });
+  else {
+    // A conversation named in the file exists by now: the conversations step ran first.
+    const owner = conversationId
+      ? (await tx.conversation.findUniqueOrThrow({ where: { conversationId }, select: { id: true } })).id
+      : null;
+    await tx.route.create({ data: { ...data, isDefault: owner === null, conversationId: owner } });
+  }
+}
+
+const route: Step = async (tx, config, write, out) => {
+  const defaults = config.routing?.defaults;
+  if (defaults) await applyRoute(tx, defaults, null, write, out);
+};
+
+const conversationRoutes: Step = async (tx, config, write, out) => {
+  for (const [conversationId, spec] of Object.entries(config.routing?.conversations ?? {}))
+    await applyRoute(tx, spec, conversationId, write, out);
 };
 
 const conversations: Step = async (tx, config, write, out) => {
@@ -109,29 +230,50 @@ const conversations: Step = async (tx, config, write, out) => {
 };
 
 const SCOPES = { global: "GLOBAL", conversation: "CONVERSATION", user: "USER" } as const;
+const ENVIRONMENTS = ["TEST", "PROD"] as const;
 const EFFECTS = { allow: "ALLOW", deny: "DENY" } as const;
 
 const skills: Step = async (tx, config, write, out) => {
   for (const s of config.skills) {
     const manifest = BUILTIN_SKILLS.find((m) => m.key === s.key)!;
     const before = await tx.skill.findUnique({ where: { key: s.key }, include: { rules: true } });
-    const enabled = s.enabled ?? before?.enabled ?? manifest.enabledByDefault;
+    const desired = {
+      enabled: s.enabled ?? before?.enabled ?? manifest.enabledByDefault,
+      requiresApproval: s.requires_approval ?? before?.requiresApproval ?? manifest.requiresApproval,
+      ...(s.environments && {
+        environments: ENVIRONMENTS.filter((e) => s.environments!.includes(e.toLowerCase() as "test")),
+      }),
+    };
+    // Compared as the manifest parses both (defaults filled in; jsonb keeps its own key order).
+    const storedSettings = before ? checkSkillSettings(manifest, before.settings) : null;
+    const current = storedSettings?.ok ? storedSettings.settings : (before?.settings ?? {});
+    const settingsChanged = s.settings !== undefined && canonicalJson(s.settings) !== canonicalJson(current);
+    const settings = s.settings as Prisma.InputJsonObject | undefined;
     if (!before) {
-      out.push({ target: "skill", id: s.key, action: "create", diff: { enabled: { from: null, to: enabled } } });
-      if (write) {
-        const { key, description, riskClass, requiresApproval, timeoutMs, cacheTtlSeconds } = manifest;
-        await tx.skill.create({
-          data: { key, description, riskClass, requiresApproval, timeoutMs, cacheTtlSeconds, enabled },
-        });
-      }
-    } else if (before.enabled !== enabled) {
       out.push({
         target: "skill",
         id: s.key,
-        action: "update",
-        diff: { enabled: { from: before.enabled, to: enabled } },
+        action: "create",
+        diff: { ...diffFields(null, desired), ...(settingsChanged && { settings: { changed: true as const } }) },
       });
-      if (write) await tx.skill.update({ where: { key: s.key }, data: { enabled } });
+      if (write) {
+        const { key, description, riskClass, timeoutMs, cacheTtlSeconds } = manifest;
+        await tx.skill.create({
+          data: { key, description, riskClass, timeoutMs, cacheTtlSeconds, ...desired, ...(settings && { settings }) },
+        });
+      }
+    } else {
+      const diff = diffFields(pick(before, Object.keys(desired) as (keyof typeof desired)[]), desired);
+      // Settings name env vars and hosts, never secrets: the diff may show them.
+      if (settingsChanged) diff.settings = { from: before.settings, to: s.settings };
+      if (Object.keys(diff).length > 0) {
+        out.push({ target: "skill", id: s.key, action: "update", diff });
+        if (write)
+          await tx.skill.update({
+            where: { key: s.key },
+            data: { ...desired, ...(settingsChanged && settings && { settings }) },
+          });
+      }
     }
     if (s.rules === undefined) continue;
     const existing = new Map((before?.rules ?? []).map((r) => [`${r.scope}:${r.subject}`, r]));
@@ -165,11 +307,128 @@ const skills: Step = async (tx, config, write, out) => {
   }
 };
 
-// Models first: the default route may point at a model created in the same apply.
-const STEPS: Step[] = [models, route, conversations, skills];
+const flags: Step = async (tx, config, write, out) => {
+  for (const [key, value] of Object.entries(config.flags)) {
+    const desired =
+      typeof value === "boolean"
+        ? { enabled: value }
+        : { enabled: value.enabled, ...(value.description && { description: value.description }) };
+    const before = await tx.featureFlag.findUnique({ where: { key } });
+    if (!before) {
+      // checkReferences guarantees a new flag has its description.
+      out.push({ target: "flag", id: key, action: "create", diff: diffFields(null, desired) });
+      if (write) await tx.featureFlag.create({ data: { key, description: "", ...desired } });
+      continue;
+    }
+    const diff = diffFields(pick(before, Object.keys(desired) as (keyof typeof desired)[]), desired);
+    if (Object.keys(diff).length === 0) continue;
+    out.push({ target: "flag", id: key, action: "update", diff });
+    if (write) await tx.featureFlag.update({ where: { key }, data: desired });
+  }
+};
 
-export async function planAndApply(tx: Tx, config: OnboardConfig, write: boolean): Promise<PlannedChange[]> {
-  await checkReferences(tx, config);
+const limitsOf = (b: BudgetLimitsYaml) => ({
+  maxContextTokens: b.max_context_tokens ?? null,
+  dailyTokens: b.daily_tokens ?? null,
+  monthlyTokens: b.monthly_tokens ?? null,
+  requestsPerMinute: b.requests_per_minute ?? null,
+});
+
+const budgets: Step = async (tx, config, write, out) => {
+  const b = config.budgets;
+  if (!b) return;
+  const wanted = [
+    ...(b.global ? [{ scope: "GLOBAL" as const, subject: "", limits: b.global }] : []),
+    ...(b.default ? [{ scope: "DEFAULT" as const, subject: "", limits: b.default }] : []),
+    ...Object.entries(b.conversations ?? {}).map(([subject, limits]) => ({
+      scope: "CONVERSATION" as const,
+      subject,
+      limits,
+    })),
+    ...Object.entries(b.users ?? {}).map(([subject, limits]) => ({ scope: "USER" as const, subject, limits })),
+  ];
+  for (const w of wanted) {
+    const desired = limitsOf(w.limits);
+    const id = `${w.scope}${w.subject ? ` ${w.subject}` : ""}`;
+    const where = { scope_subject: { scope: w.scope, subject: w.subject } };
+    const before = await tx.tokenBudget.findUnique({ where });
+    // A new budget's diff names the limits it sets (null = unlimited, nothing to show).
+    const diff = before
+      ? diffFields(Object.fromEntries(LIMIT_FIELDS.map((k) => [k, before[k]])), desired)
+      : diffFields(null, Object.fromEntries(Object.entries(desired).filter(([, v]) => v !== null)));
+    if (before && Object.keys(diff).length === 0) continue;
+    out.push({ target: "budget", id, action: before ? "update" : "create", diff });
+    if (!write) continue;
+    if (before) await tx.tokenBudget.update({ where, data: desired });
+    else await tx.tokenBudget.create({ data: { scope: w.scope, subject: w.subject, ...desired } });
+  }
+};
+
+/** The CLI is no console user: setUserRole's "not yourself" rule never matches it. */
+const CLI_ACTOR_ID = "clawgate-onboard";
+
+const users: Step = async (tx, config, write, out) => {
+  for (const u of config.users) {
+    const role = u.role.toUpperCase() as "ADMIN" | "APPROVER" | "OPERATOR" | "VIEWER";
+    const before = await tx.user.findFirst({
+      where: { email: { equals: u.email, mode: "insensitive" } },
+      select: { id: true, role: true },
+    });
+    if (before?.role === role) continue;
+    out.push({
+      target: "user",
+      id: u.email,
+      action: before ? "update" : "create",
+      diff: { role: { from: before?.role ?? null, to: role } },
+      ...(before && isDemotion(before.role, role) && { note: "their sessions end: they sign in again" }),
+    });
+    if (!write) continue;
+    if (!before) {
+      await tx.user.create({ data: { email: u.email, role } });
+      continue;
+    }
+    try {
+      // The console's rules: the last active admin stays, a demotion ends the user's sessions.
+      await setUserRole(tx, CLI_ACTOR_ID, { userId: before.id, role });
+    } catch (error) {
+      if (error instanceof UserAdminError) throw new OnboardError([`users: ${u.email}: ${error.message}`]);
+      throw error;
+    }
+  }
+};
+
+const RESERVED_NOTE = "stored for later use: nothing reads it yet";
+
+const sections: Step = async (tx, config, write, out) => {
+  for (const key of RESERVED_SECTIONS) {
+    const value = config[key];
+    if (value === undefined) continue;
+    const before = await tx.configSection.findUnique({ where: { key } });
+    if (before && canonicalJson(before.value) === canonicalJson(value)) continue;
+    out.push({
+      target: "section",
+      id: key,
+      action: before ? "update" : "create",
+      diff: { value: { from: before?.value ?? null, to: value } },
+      note: RESERVED_NOTE,
+    });
+    if (!write) continue;
+    const json = value as Prisma.InputJsonValue;
+    await tx.configSection.upsert({ where: { key }, create: { key, value: json }, update: { value: json } });
+  }
+};
+
+// Models first: a route may point at a model created in the same apply; conversations before
+// their routes.
+const STEPS: Step[] = [models, route, conversations, conversationRoutes, skills, flags, budgets, users, sections];
+
+export async function planAndApply(
+  tx: Tx,
+  config: OnboardConfig,
+  write: boolean,
+  policy: SecretRefPolicy,
+): Promise<PlannedChange[]> {
+  await checkReferences(tx, config, policy);
   const changes: PlannedChange[] = [];
   for (const step of STEPS) await step(tx, config, write, changes);
   return changes;

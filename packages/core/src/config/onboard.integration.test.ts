@@ -3,7 +3,21 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { createTestDatabase, type TestDatabase } from "../../../devstack/src/testdb.ts";
 import { verifyAuditChain } from "../audit.ts";
 import { seedDemo } from "../seed/demo.ts";
-import { applyOnboard, ensureDefaultModel, OnboardError, parseOnboardConfig } from "./onboard.ts";
+import { createBudget } from "../console/budgets.ts";
+import { createFlag, setFlag } from "../console/flags.ts";
+import { createEndpoint, setRoute } from "../console/models.ts";
+import { addSkillRule, updateSkill } from "../console/skills.ts";
+import { setUserRole } from "../console/users.ts";
+import { DEFAULT_SECRET_REF_POLICY, secretRefPolicy } from "../secret-refs.ts";
+import { parse as parseYaml } from "yaml";
+import {
+  applyOnboard,
+  describeChanges,
+  ensureDefaultModel,
+  exportConfigYaml,
+  OnboardError,
+  parseOnboardConfig,
+} from "./onboard.ts";
 
 const FILE = `
 models:
@@ -15,7 +29,7 @@ models:
     timeout_ms: 20000
   big:
     base_url: https://llm.internal/v1
-    api_key: \${BIG_MODEL_KEY}
+    api_key: \${BIG_MODEL_API_KEY}
     model: qwen2.5-72b
 routing:
   defaults:
@@ -96,7 +110,7 @@ describe("applyOnboard on a seeded database", () => {
     expect(big).toMatchObject({
       baseUrl: "https://llm.internal/v1",
       model: "qwen2.5-72b",
-      apiKeyEnv: "BIG_MODEL_KEY",
+      apiKeyEnv: "BIG_MODEL_API_KEY",
       maxConcurrency: 2,
       timeoutMs: 30_000,
     });
@@ -128,7 +142,7 @@ describe("applyOnboard on a seeded database", () => {
       configRevision,
     });
     const diff = JSON.stringify(audit.diff);
-    expect(diff).toContain("BIG_MODEL_KEY");
+    expect(diff).toContain("BIG_MODEL_API_KEY");
     expect(diff).toContain('"to":"qwen2.5-72b"');
     expect(await verifyAuditChain(db)).toBeNull();
   });
@@ -176,6 +190,27 @@ describe("applyOnboard on a seeded database", () => {
     expect((await db.conversation.findUniqueOrThrow({ where: { conversationId: "cid-ops" } })).title).toBe("Ops");
   });
 
+  it("routes a conversation of its own; a route to an unknown conversation or model writes nothing", async () => {
+    const file = "routing:\n  conversations:\n    cid-ops: { model: local_chat, max_tool_rounds: 2 }\n";
+    const { changes } = await applyOnboard(db, parseOnboardConfig(file));
+    expect(describeChanges(changes)).toEqual([
+      'create route cid-ops (model: null -> "local_chat", maxToolRounds: null -> 2)',
+    ]);
+    const conv = await db.conversation.findUniqueOrThrow({ where: { conversationId: "cid-ops" } });
+    expect(await db.route.findUniqueOrThrow({ where: { conversationId: conv.id } })).toMatchObject({
+      maxToolRounds: 2,
+      isDefault: false,
+    });
+    const before = await counts();
+    const bad = "routing:\n  conversations:\n    cid-nowhere: { model: ghost }\n";
+    const error = await applyOnboard(db, parseOnboardConfig(bad)).catch((e: unknown) => e);
+    expect((error as OnboardError).problems).toEqual([
+      'routing.conversations.cid-nowhere.model: no model named "ghost" (define it under models)',
+      'routing.conversations.cid-nowhere: no conversation "cid-nowhere" (list it under conversations)',
+    ]);
+    expect(await counts()).toEqual(before);
+  });
+
   it("a limit may name a model that only exists in the database", async () => {
     const { changes } = await applyOnboard(
       db,
@@ -184,6 +219,215 @@ describe("applyOnboard on a seeded database", () => {
     expect(changes).toEqual([
       { target: "model", id: "local_chat", action: "update", diff: { maxConcurrency: { from: 8, to: 3 } } },
     ]);
+  });
+});
+
+const SECTIONS = `
+skills:
+  - key: kb.search
+    environments: [prod]
+    settings: { baseUrl: "http://kb.internal/api", tokenEnv: KB_TOKEN }
+  - key: ticket.create
+    requires_approval: true
+flags:
+  agent.tools: off
+  replies.markdown: { enabled: true, description: Markdown replies }
+budgets:
+  default: { max_context_tokens: 8192, daily_tokens: 200000, requests_per_minute: 20 }
+  conversations:
+    cid-ops: { daily_tokens: 100000 }
+  users:
+    staff-9: { requests_per_minute: 5 }
+users:
+  - { email: Root@Example.com, role: admin }
+  - { email: admin@clawgate.local, role: approver }
+approvals: { expires_after_hours: 48 }
+ops_chats:
+  - { id: cid-ops, purposes: [alerts] }
+`;
+
+describe("flags, budgets, skill settings, users and reserved sections", () => {
+  beforeEach(async () => {
+    if ((await db.skill.count()) === 0) await seedDemo(db, { modelBaseUrl: "http://127.0.0.1:3300/v1" });
+  });
+
+  it("plans, then applies them in one revision; a second apply changes nothing", async () => {
+    const config = parseOnboardConfig(SECTIONS);
+    const before = await counts();
+    const plan = await applyOnboard(db, config, { dryRun: true });
+    expect(describeChanges(plan.changes)).toEqual([
+      expect.stringMatching(
+        /^update skill kb\.search \(environments: \["TEST","PROD"\] -> \["PROD"\], settings: .* -> \{"baseUrl":"http:\/\/kb\.internal\/api","tokenEnv":"KB_TOKEN"\}\)$/,
+      ),
+      "update flag agent.tools (enabled: true -> false)",
+      'update flag replies.markdown (description: "Reply with markdown messages instead of plain text." -> "Markdown replies")',
+      "update budget DEFAULT (maxContextTokens: 8000 -> 8192, monthlyTokens: 4000000 -> null)",
+      "create budget CONVERSATION cid-ops (dailyTokens: null -> 100000)",
+      "create budget USER staff-9 (requestsPerMinute: null -> 5)",
+      'create user root@example.com (role: null -> "ADMIN")',
+      'update user admin@clawgate.local (role: "ADMIN" -> "APPROVER"): their sessions end: they sign in again',
+      'create section approvals (value: null -> {"expires_after_hours":48}): stored for later use: nothing reads it yet',
+      'create section ops_chats (value: null -> [{"id":"cid-ops","purposes":["alerts"]}]): stored for later use: nothing reads it yet',
+    ]);
+    expect(await counts()).toEqual(before);
+
+    const applied = await applyOnboard(db, config);
+    expect(applied.changes).toHaveLength(10);
+    expect(await counts()).toMatchObject({ revisions: before.revisions + 1, audit: before.audit + 1 });
+    expect(await db.skill.findUniqueOrThrow({ where: { key: "kb.search" } })).toMatchObject({
+      environments: ["PROD"],
+      settings: { baseUrl: "http://kb.internal/api", tokenEnv: "KB_TOKEN" },
+    });
+    expect(await db.featureFlag.findUniqueOrThrow({ where: { key: "agent.tools" } })).toMatchObject({ enabled: false });
+    expect(
+      await db.tokenBudget.findUniqueOrThrow({ where: { scope_subject: { scope: "DEFAULT", subject: "" } } }),
+    ).toMatchObject({
+      maxContextTokens: 8192,
+      dailyTokens: 200000,
+      monthlyTokens: null,
+      requestsPerMinute: 20,
+    });
+    expect(await db.user.findUniqueOrThrow({ where: { email: "root@example.com" } })).toMatchObject({ role: "ADMIN" });
+    expect(await db.user.findUniqueOrThrow({ where: { email: "admin@clawgate.local" } })).toMatchObject({
+      role: "APPROVER",
+    });
+    expect((await db.configSection.findUniqueOrThrow({ where: { key: "ops_chats" } })).value).toEqual([
+      { id: "cid-ops", purposes: ["alerts"] },
+    ]);
+    expect(await applyOnboard(db, config)).toEqual({ changes: [], configRevision: null });
+  });
+
+  it("refuses secret references and hosts the operator does not allow: one line each, nothing written", async () => {
+    const before = await counts();
+    const bad = parseOnboardConfig(`
+models:
+  exfil:
+    base_url: http://127.0.0.1:9/v1
+    api_key: \${DATABASE_URL}
+    model: m
+  other:
+    base_url: http://10.0.0.1/v1
+    api_key: \${OTHER_SECRET}
+    model: m
+skills:
+  - key: kb.search
+    settings: { baseUrl: "http://127.0.0.1:9", tokenEnv: DINGTALK_APP_SECRET }
+`);
+    const policy = secretRefPolicy({ MODEL_BASE_URL_ALLOWLIST: "llm.internal" });
+    const error = await applyOnboard(db, bad, { dryRun: true, secretRefs: policy }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(OnboardError);
+    expect((error as OnboardError).problems).toEqual([
+      expect.stringMatching(/^models\.exfil\.api_key: DATABASE_URL is one of Clawgate's own settings/),
+      expect.stringMatching(/^models\.exfil\.base_url: host 127\.0\.0\.1:9 is not in MODEL_BASE_URL_ALLOWLIST/),
+      expect.stringMatching(/^models\.other\.api_key: OTHER_SECRET does not match SECRET_ENV_ALLOWLIST \(\*_API_KEY\)/),
+      expect.stringMatching(/^models\.other\.base_url: host 10\.0\.0\.1 is not in/),
+      expect.stringMatching(
+        /^skills\[0\]\.settings: kb\.search settings\.tokenEnv: DINGTALK_APP_SECRET is one of Clawgate's own settings/,
+      ),
+    ]);
+    await expect(applyOnboard(db, bad)).rejects.toBeInstanceOf(OnboardError);
+    expect(await counts()).toEqual(before);
+  });
+
+  it("never leaves the console without an active admin, and a new flag needs a description", async () => {
+    const before = await counts();
+    const admins = await db.user.findMany({ where: { role: "ADMIN", disabledAt: null }, select: { email: true } });
+    const file = [
+      "flags:",
+      "  brand.new: on",
+      "users:",
+      ...admins.map((a) => `  - { email: ${a.email}, role: viewer }`),
+    ].join("\n");
+    const error = await applyOnboard(db, parseOnboardConfig(file)).catch((e: unknown) => e);
+    expect((error as OnboardError).problems).toEqual([
+      'flags.brand.new: a new flag needs a description: brand.new: { enabled: ..., description: "..." }',
+      "users: this would leave no active ADMIN: keep one (role: admin) or add another admin first",
+    ]);
+    expect(await counts()).toEqual(before);
+  });
+});
+
+describe("export then onboard: the round trip plans no change", () => {
+  let fresh: TestDatabase;
+  let fdb: Db;
+  beforeAll(async () => {
+    fresh = await createTestDatabase({ prefix: "clawgate_export" });
+    fdb = createDb(fresh.url, { max: 2 });
+  });
+  afterAll(async () => {
+    await fdb?.$disconnect();
+    await fresh?.drop();
+  });
+
+  it("on a database written by onboard and by the console's core functions", async () => {
+    // No demo seed: what a real install has after onboard and some console work.
+    await applyOnboard(fdb, parseOnboardConfig(FILE));
+    const sections = SECTIONS.replace("admin@clawgate.local", "second@example.com").replace(
+      "agent.tools: off",
+      "agent.tools: { enabled: false, description: Offer the allowed skills to the model }",
+    );
+    await applyOnboard(fdb, parseOnboardConfig(sections));
+    await fdb.$transaction(async (tx) => {
+      const endpoint = await createEndpoint(
+        tx,
+        {
+          name: "gpu",
+          baseUrl: "http://vllm.internal:8000/v1",
+          model: "qwen",
+          apiKeyEnv: "GPU_API_KEY",
+          maxConcurrency: 3,
+        },
+        DEFAULT_SECRET_REF_POLICY,
+      );
+      await setRoute(tx, { conversationId: null, modelEndpointId: endpoint.result.id });
+      const ops = await tx.conversation.findUniqueOrThrow({ where: { conversationId: "cid-ops" } });
+      await setRoute(tx, { conversationId: ops.id, modelEndpointId: endpoint.result.id, maxToolRounds: 2 });
+      await createBudget(tx, {
+        scope: "GLOBAL",
+        maxContextTokens: null,
+        dailyTokens: null,
+        monthlyTokens: 9_000_000,
+        requestsPerMinute: null,
+      });
+      await createBudget(tx, {
+        scope: "USER",
+        subject: "staff-1",
+        maxContextTokens: null,
+        dailyTokens: 1000,
+        monthlyTokens: null,
+        requestsPerMinute: null,
+      });
+      await createFlag(tx, { key: "beta.cards", description: "Approval cards", enabled: true });
+      await setFlag(tx, { key: "agent.tools", enabled: true });
+      await updateSkill(tx, { key: "ticket.create", environments: ["TEST"] });
+      await addSkillRule(tx, { skillKey: "kb.search", scope: "USER", subject: "staff-2", effect: "DENY", note: "why" });
+      const second = await tx.user.findUniqueOrThrow({ where: { email: "second@example.com" } });
+      await setUserRole(tx, "someone", { userId: second.id, role: "OPERATOR" });
+      await tx.conversation.create({ data: { conversationId: "cid-seen", type: "GROUP" } }); // PENDING
+    });
+    const yaml = await exportConfigYaml(fdb);
+    const exported = parseYaml(yaml) as Record<string, unknown>;
+    expect(Object.keys(exported)).toEqual([
+      "version",
+      "models",
+      "routing",
+      "limits",
+      "conversations",
+      "skills",
+      "flags",
+      "budgets",
+      "users",
+      "approvals",
+      "ops_chats",
+    ]);
+    expect(yaml).toContain("api_key: ${GPU_API_KEY}");
+    expect(yaml).not.toContain("cid-seen");
+    expect(exported.routing).toEqual({
+      defaults: { model: "gpu", max_tool_rounds: 4 },
+      conversations: { "cid-ops": { model: "gpu", max_tool_rounds: 2 } },
+    });
+    const plan = await applyOnboard(fdb, parseOnboardConfig(yaml), { dryRun: true });
+    expect(describeChanges(plan.changes)).toEqual([]);
   });
 });
 

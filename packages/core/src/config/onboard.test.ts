@@ -166,6 +166,96 @@ describe("parseOnboardConfig", () => {
   });
 });
 
+const SECTIONS = `${VALID}    requires_approval: false
+    environments: [prod]
+    settings: { baseUrl: "http://kb.internal/api", tokenEnv: KB_TOKEN }
+  - key: group.announce
+    settings: { allowedConversations: [cid-ops] }
+flags:
+  agent.tools: on
+  replies.markdown: { enabled: false, description: Markdown replies }
+  beta.cards: true
+budgets:
+  default: { max_context_tokens: 8192, daily_tokens: 200000, requests_per_minute: 20 }
+  global: { monthly_tokens: 50000000 }
+  conversations:
+    cid-ops: { daily_tokens: 100000 }
+  users:
+    staff-9: { requests_per_minute: 5, monthly_tokens: null }
+users:
+  - { email: Admin@Example.com, role: admin }
+  - { email: ops@example.com, role: operator }
+approvals: { expires_after_hours: 48, notify_chats: [cid-ops] }
+ops_chats:
+  - { id: cid-ops, purposes: [alerts, incidents] }
+`;
+
+describe("the flags, budgets, skill settings, users and reserved sections", () => {
+  it("reads them", () => {
+    const c = parseOnboardConfig(SECTIONS);
+    expect(c.flags).toEqual({
+      "agent.tools": true,
+      "replies.markdown": { enabled: false, description: "Markdown replies" },
+      "beta.cards": true,
+    });
+    expect(c.budgets).toEqual({
+      default: { max_context_tokens: 8192, daily_tokens: 200000, requests_per_minute: 20 },
+      global: { monthly_tokens: 50000000 },
+      conversations: { "cid-ops": { daily_tokens: 100000 } },
+      users: { "staff-9": { requests_per_minute: 5, monthly_tokens: null } },
+    });
+    expect(c.skills[0]).toMatchObject({
+      requires_approval: false,
+      environments: ["prod"],
+      settings: { baseUrl: "http://kb.internal/api", tokenEnv: "KB_TOKEN" },
+    });
+    expect(c.skills[1]!.settings).toEqual({ allowedConversations: ["cid-ops"] });
+    expect(c.users).toEqual([
+      { email: "admin@example.com", role: "admin" },
+      { email: "ops@example.com", role: "operator" },
+    ]);
+    expect(c.approvals).toEqual({ expires_after_hours: 48, notify_chats: ["cid-ops"] });
+    expect(c.ops_chats).toEqual([{ id: "cid-ops", purposes: ["alerts", "incidents"] }]);
+  });
+
+  it.each([
+    [
+      "agent.tools: on",
+      "agent.tools: maybe",
+      "flags.agent.tools: must be on, off, true, false or { enabled, description }",
+    ],
+    ["beta.cards: true", "Beta Cards: true", "flags.Beta Cards:"],
+    ["daily_tokens: 100000", "daily_tokens: -1", "budgets.conversations.cid-ops.daily_tokens: must be positive"],
+    ["daily_tokens: 100000", "daily_tokens: 1.5", "budgets.conversations.cid-ops.daily_tokens: must be a whole number"],
+    ["requests_per_minute: 20 }", "rpm: 20 }", "budgets.default: unknown key rpm"],
+    ["staff-9: {", '"staff 9": {', "budgets.users.staff 9: must not contain spaces"],
+    ["email: ops@example.com", "email: ops", "users[1].email: must be an email address"],
+    ["role: operator", "role: root", 'users[1].role: must be one of "admin", "approver", "operator", "viewer"'],
+    ["requires_approval: false", "requires_approval: true", 'skills[0].requires_approval: "kb.search" is a READ skill'],
+    ["environments: [prod]", "environments: []", "skills[0].environments: list at least one environment"],
+    ["tokenEnv: KB_TOKEN", "tokenEnv: KB_TOKEN, color: red", "skills[0].settings: kb.search settings:"],
+    [
+      "allowedConversations: [cid-ops]",
+      "allowedConversations: cid-ops",
+      "skills[1].settings: group.announce settings.allowedConversations:",
+    ],
+    ["expires_after_hours: 48", "expires_after_hours: 0", "approvals.expires_after_hours:"],
+    ["purposes: [alerts, incidents]", "purposes: [parties]", "ops_chats[0].purposes[0]:"],
+  ])("rejects %s -> %s with a message naming the path", (from, to, message) => {
+    const found = problems(SECTIONS.replace(from, to));
+    expect(
+      found.some((p) => p.startsWith(message)),
+      found.join("\n"),
+    ).toBe(true);
+  });
+
+  it("rejects a duplicate user email (emails compare lower-case)", () => {
+    expect(problems(SECTIONS.replace("ops@example.com", "ADMIN@example.com"))).toEqual([
+      'users[1].email: duplicate email "admin@example.com"',
+    ]);
+  });
+});
+
 describe("describeChanges", () => {
   it("prints one line per change", () => {
     expect(

@@ -6,11 +6,13 @@
 import type { Db } from "@clawgate/db";
 import type { Actor } from "../actor.ts";
 import { recordConfigChange } from "../revision.ts";
+import { DEFAULT_SECRET_REF_POLICY, type SecretRefPolicy } from "../secret-refs.ts";
 import { planAndApply, type PlannedChange } from "./apply.ts";
 import type { OnboardConfig } from "./schema.ts";
 
 export { OnboardError, onboardSchema, parseOnboardConfig, type OnboardConfig } from "./schema.ts";
 export type { PlannedChange } from "./apply.ts";
+export { exportConfig, exportConfigYaml } from "./export.ts";
 
 export const ONBOARD_ACTOR: Actor = { type: "CLI", name: "clawgate onboard" };
 export const DEFAULT_MODEL_NAME = "local_chat";
@@ -24,11 +26,11 @@ export interface OnboardResult {
 export async function applyOnboard(
   db: Db,
   config: OnboardConfig,
-  opts: { dryRun?: boolean; actor?: Actor; channel?: string } = {},
+  opts: { dryRun?: boolean; actor?: Actor; channel?: string; secretRefs?: SecretRefPolicy } = {},
 ): Promise<OnboardResult> {
   return db.$transaction(
     async (tx) => {
-      const changes = await planAndApply(tx, config, !opts.dryRun);
+      const changes = await planAndApply(tx, config, !opts.dryRun, opts.secretRefs ?? DEFAULT_SECRET_REF_POLICY);
       if (opts.dryRun || changes.length === 0) return { changes, configRevision: null };
       const configRevision = await recordConfigChange(tx, {
         actor: opts.actor ?? ONBOARD_ACTOR,
@@ -51,7 +53,7 @@ export function describeChanges(changes: readonly PlannedChange[]): string[] {
     const fields = Object.entries(c.diff ?? {})
       .map(([k, v]) => ("changed" in v ? `${k} changed` : `${k}: ${JSON.stringify(v.from)} -> ${JSON.stringify(v.to)}`))
       .join(", ");
-    return `${c.action} ${c.target} ${c.id}${fields ? ` (${fields})` : ""}`;
+    return `${c.action} ${c.target} ${c.id}${fields ? ` (${fields})` : ""}${c.note ? `: ${c.note}` : ""}`;
   });
 }
 

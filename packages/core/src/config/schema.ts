@@ -3,9 +3,13 @@
  * line each, naming its path, so a user fixes the file in one pass. Model keys are references
  * to env vars (`${NAME}`): a literal key in a file that lives in git is refused outright.
  */
-import { BUILTIN_SKILLS } from "@clawgate/skills";
+import { BUILTIN_SKILLS, checkSkillSettings } from "@clawgate/skills";
 import { LineCounter, parseDocument } from "yaml";
 import { z } from "zod";
+import { budgetCreateSchema, budgetLimit } from "../console/budgets.ts";
+import { flagKeySchema } from "../console/flags.ts";
+import { approvalSettingProblem } from "../console/skills.ts";
+import { ROLES } from "../console/users.ts";
 
 export class OnboardError extends Error {
   constructor(readonly problems: string[]) {
@@ -42,6 +46,7 @@ const model = z.strictObject({
   api_key: apiKeyRef.optional(),
   model: z.string().min(1, { error: "must not be empty" }),
   timeout_ms: z.number().int().min(100).max(600_000).optional(),
+  enabled: z.boolean().optional(),
 });
 
 const conversation = z.strictObject({
@@ -65,15 +70,27 @@ const rule = z
       ctx.addIssue({ code: "custom", path: ["subject"], message: `a ${r.scope} rule needs a subject` });
   });
 
+const ENVIRONMENTS = ["test", "prod"] as const;
+
 const skill = z
   .strictObject({
     key: z
       .string()
       .refine((k) => KNOWN_SKILLS.includes(k), { error: `must be a known skill (${KNOWN_SKILLS.join(", ")})` }),
     enabled: z.boolean().optional(),
+    requires_approval: z.boolean().optional(),
+    environments: z
+      .array(z.enum(ENVIRONMENTS))
+      .min(1, { error: "list at least one environment (disable the skill to stop it everywhere)" })
+      .refine((a) => new Set(a).size === a.length, { error: "an environment is listed twice" })
+      .optional(),
+    /** The skill's whole settings object, checked against its manifest's schema. */
+    settings: z.record(z.string(), z.unknown()).optional(),
     rules: z.array(rule).optional(),
   })
-  .superRefine((s, ctx) => {
+  .transform((s, ctx) => {
+    const manifest = BUILTIN_SKILLS.find((m) => m.key === s.key);
+    if (!manifest) return s;
     const seen = new Set<string>();
     s.rules?.forEach((r, i) => {
       const id = `${r.scope}:${r.subject ?? ""}`;
@@ -85,7 +102,73 @@ const skill = z
         });
       seen.add(id);
     });
+    if (s.requires_approval !== undefined) {
+      const problem = approvalSettingProblem(s.key, manifest.riskClass, s.requires_approval);
+      if (problem) ctx.addIssue({ code: "custom", path: ["requires_approval"], message: problem });
+    }
+    if (s.settings === undefined) return s;
+    const checked = checkSkillSettings(manifest, s.settings);
+    if (!checked.ok) {
+      // checkSkillSettings names the skill and the setting: "<key> settings.<path>: <problem>".
+      for (const line of checked.errors) ctx.addIssue({ code: "custom", path: ["settings"], message: line });
+      return s;
+    }
+    // Stored as parsed (defaults filled in), so an export of it plans no change.
+    return { ...s, settings: checked.settings };
   });
+
+const flagValue = z.union(
+  [
+    z.boolean(),
+    z.enum(["on", "off"]).transform((v) => v === "on"),
+    z.strictObject({
+      enabled: z.union([z.boolean(), z.enum(["on", "off"]).transform((v) => v === "on")]),
+      description: z.string().trim().min(1).max(300, { error: "at most 300 characters" }).optional(),
+    }),
+  ],
+  { error: "must be on, off, true, false or { enabled, description }" },
+);
+
+const budgetLimits = z.strictObject({
+  max_context_tokens: budgetLimit.optional(),
+  daily_tokens: budgetLimit.optional(),
+  monthly_tokens: budgetLimit.optional(),
+  requests_per_minute: budgetLimit.optional(),
+});
+export type BudgetLimitsYaml = z.output<typeof budgetLimits>;
+
+const budgets = z.strictObject({
+  global: budgetLimits.optional(),
+  default: budgetLimits.optional(),
+  /** Keyed by the DingTalk conversationId. */
+  conversations: z.record(z.string(), budgetLimits).optional(),
+  /** Keyed by the DingTalk user id (staffId). */
+  users: z.record(z.string(), budgetLimits).optional(),
+});
+
+const user = z.strictObject({
+  email: z.email({ error: "must be an email address" }).transform((e) => e.trim().toLowerCase()),
+  role: z.enum(ROLES.map((r) => r.toLowerCase()) as ["admin", "approver", "operator", "viewer"]),
+});
+
+// Reserved sections: validated and stored (ConfigSection) as given; nothing reads them yet.
+const conversationRef = z.string().min(1).max(128);
+const approvals = z.strictObject({
+  /** How long a request waits for a decision. */
+  expires_after_hours: z.number().int().min(1).max(720).optional(),
+  /** DingTalk groups told about new approval requests. */
+  notify_chats: z.array(conversationRef).optional(),
+});
+const opsChat = z.strictObject({
+  id: conversationRef,
+  purposes: z.array(z.enum(["alerts", "approvals", "incidents"])).min(1),
+});
+export const RESERVED_SECTIONS = ["approvals", "ops_chats"] as const;
+
+const routeSpec = z.strictObject({
+  model: z.string().min(1),
+  max_tool_rounds: z.number().int().min(0).max(20).optional(),
+});
 
 const modelName = z.string().regex(NAME, { error: "model names are letters, digits, _ . - (up to 64)" });
 
@@ -93,12 +176,23 @@ export const onboardSchema = z
   .strictObject({
     version: z.literal(1).optional(),
     models: z.record(modelName, model).default({}),
-    routing: z.strictObject({ defaults: z.strictObject({ model: z.string().min(1) }).optional() }).optional(),
+    routing: z
+      .strictObject({
+        defaults: routeSpec.optional(),
+        /** Routes of their own, keyed by the DingTalk conversationId; routes not listed stay. */
+        conversations: z.record(z.string().min(1).max(128), routeSpec).optional(),
+      })
+      .optional(),
     limits: z
       .strictObject({ max_concurrency_per_model: z.record(modelName, z.number().int().min(1).max(1_000)).optional() })
       .optional(),
     conversations: z.array(conversation).default([]),
     skills: z.array(skill).default([]),
+    flags: z.record(flagKeySchema, flagValue).default({}),
+    budgets: budgets.optional(),
+    users: z.array(user).default([]),
+    approvals: approvals.optional(),
+    ops_chats: z.array(opsChat).optional(),
   })
   .superRefine((c, ctx) => {
     const dup = (items: { id?: string; key?: string }[], field: "id" | "key", path: string) => {
@@ -111,6 +205,26 @@ export const onboardSchema = z
     };
     dup(c.conversations, "id", "conversations");
     dup(c.skills, "key", "skills");
+    const emails = new Set<string>();
+    c.users.forEach((u, i) => {
+      if (emails.has(u.email))
+        ctx.addIssue({ code: "custom", path: ["users", i, "email"], message: `duplicate email "${u.email}"` });
+      emails.add(u.email);
+    });
+    // The console's budget rules (subject: a DingTalk id, no spaces, at most 200 characters).
+    for (const [scope, entries] of [
+      ["CONVERSATION", c.budgets?.conversations],
+      ["USER", c.budgets?.users],
+    ] as const) {
+      for (const subject of Object.keys(entries ?? {})) {
+        const nolimits = { maxContextTokens: null, dailyTokens: null, monthlyTokens: null, requestsPerMinute: null };
+        const checked = budgetCreateSchema.safeParse({ scope, subject, ...nolimits });
+        for (const issue of checked.success ? [] : checked.error.issues) {
+          const section = scope === "USER" ? "users" : "conversations";
+          ctx.addIssue({ code: "custom", path: ["budgets", section, subject], message: issue.message });
+        }
+      }
+    }
   });
 
 export type OnboardConfig = z.output<typeof onboardSchema>;

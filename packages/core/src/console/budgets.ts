@@ -10,8 +10,8 @@ import { ConsoleError, type Change } from "./models.ts";
 
 const INT_MAX = 2_147_483_647; // the columns are 32-bit integers
 
-/** A positive whole number, or null for unlimited. */
-const limit = z
+/** A positive whole number, or null for unlimited (also the onboarding file's budget limits). */
+export const budgetLimit = z
   .number({ error: "must be a positive whole number, or empty for unlimited" })
   .int({ error: "must be a whole number" })
   .positive({ error: "must be positive (leave it empty for unlimited)" })
@@ -19,12 +19,12 @@ const limit = z
   .nullable();
 
 const limits = {
-  maxContextTokens: limit,
-  dailyTokens: limit,
-  monthlyTokens: limit,
-  requestsPerMinute: limit,
+  maxContextTokens: budgetLimit,
+  dailyTokens: budgetLimit,
+  monthlyTokens: budgetLimit,
+  requestsPerMinute: budgetLimit,
 };
-const LIMIT_FIELDS = ["maxContextTokens", "dailyTokens", "monthlyTokens", "requestsPerMinute"] as const;
+export const LIMIT_FIELDS = ["maxContextTokens", "dailyTokens", "monthlyTokens", "requestsPerMinute"] as const;
 
 export const budgetCreateSchema = z
   .strictObject({

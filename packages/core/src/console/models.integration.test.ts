@@ -13,6 +13,7 @@ import {
   setRoute,
   updateEndpoint,
 } from "./models.ts";
+import { DEFAULT_SECRET_REF_POLICY as POLICY, secretRefPolicy } from "../secret-refs.ts";
 
 let tdb: TestDatabase;
 let db: Db;
@@ -31,8 +32,8 @@ const snapshot = () =>
 
 describe("apiKeyEnvSchema", () => {
   it("takes an env var name with or without ${}, and empty as no key", () => {
-    expect(apiKeyEnvSchema.parse("BIG_MODEL_KEY")).toBe("BIG_MODEL_KEY");
-    expect(apiKeyEnvSchema.parse(" ${BIG_MODEL_KEY} ")).toBe("BIG_MODEL_KEY");
+    expect(apiKeyEnvSchema.parse("BIG_MODEL_API_KEY")).toBe("BIG_MODEL_API_KEY");
+    expect(apiKeyEnvSchema.parse(" ${BIG_MODEL_API_KEY} ")).toBe("BIG_MODEL_API_KEY");
     expect(apiKeyEnvSchema.parse("")).toBeNull();
   });
 
@@ -49,24 +50,28 @@ describe("apiKeyEnvSchema", () => {
 describe("model endpoints", () => {
   it("creates an endpoint with the defaults and a field diff", async () => {
     const { result, diff } = await db.$transaction((t) =>
-      createEndpoint(t, {
-        name: "big",
-        baseUrl: "https://llm.internal/v1",
-        model: "qwen2.5-72b",
-        apiKeyEnv: "${BIG_MODEL_KEY}",
-      }),
+      createEndpoint(
+        t,
+        {
+          name: "big",
+          baseUrl: "https://llm.internal/v1",
+          model: "qwen2.5-72b",
+          apiKeyEnv: "${BIG_MODEL_API_KEY}",
+        },
+        POLICY,
+      ),
     );
     const row = await db.modelEndpoint.findUniqueOrThrow({ where: { id: result.id } });
     expect(row).toMatchObject({
       name: "big",
-      apiKeyEnv: "BIG_MODEL_KEY",
+      apiKeyEnv: "BIG_MODEL_API_KEY",
       timeoutMs: 30_000,
       maxConcurrency: 8,
       enabled: true,
       kind: "OPENAI_COMPATIBLE",
     });
     expect(diff).toMatchObject({
-      apiKeyEnv: { from: null, to: "BIG_MODEL_KEY" },
+      apiKeyEnv: { from: null, to: "BIG_MODEL_API_KEY" },
       model: { from: null, to: "qwen2.5-72b" },
     });
   });
@@ -74,25 +79,53 @@ describe("model endpoints", () => {
   it("refuses bad input and duplicate names, changing nothing", async () => {
     const before = await snapshot();
     await expect(
-      db.$transaction((t) => createEndpoint(t, { name: "big", baseUrl: "https://x.test/v1", model: "m" })),
+      db.$transaction((t) => createEndpoint(t, { name: "big", baseUrl: "https://x.test/v1", model: "m" }, POLICY)),
     ).rejects.toMatchObject({ code: "CONFLICT" });
     await expect(
-      db.$transaction((t) => createEndpoint(t, { name: "9bad", baseUrl: "ftp://x", model: "", timeoutMs: 5 })),
+      db.$transaction((t) => createEndpoint(t, { name: "9bad", baseUrl: "ftp://x", model: "", timeoutMs: 5 }, POLICY)),
     ).rejects.toBeInstanceOf(ZodError);
     await expect(
       db.$transaction((t) =>
-        createEndpoint(t, { name: "other", baseUrl: "https://x.test/v1", model: "m", apiKeyEnv: "sk-123" }),
+        createEndpoint(t, { name: "other", baseUrl: "https://x.test/v1", model: "m", apiKeyEnv: "sk-123" }, POLICY),
       ),
     ).rejects.toBeInstanceOf(ZodError);
+    expect(await snapshot()).toEqual(before);
+  });
+
+  it("refuses a key naming one of Clawgate's own settings, or off the allowlists, changing nothing", async () => {
+    const before = await snapshot();
+    const big = await db.modelEndpoint.findUniqueOrThrow({ where: { name: "big" } });
+    for (const name of ["DATABASE_URL", "DINGTALK_APP_SECRET", "NEXTAUTH_SECRET", "OIDC_CLIENT_SECRET"]) {
+      const create = db.$transaction((t) =>
+        createEndpoint(t, { name: "exfil", baseUrl: "http://127.0.0.1:9/v1", model: "m", apiKeyEnv: name }, POLICY),
+      );
+      await expect(create).rejects.toMatchObject({
+        code: "BAD_REQUEST",
+        message: expect.stringContaining(`API key env var: ${name} is one of Clawgate's own settings`),
+      });
+      await expect(
+        db.$transaction((t) => updateEndpoint(t, { id: big.id, apiKeyEnv: `\${${name}}` }, POLICY)),
+      ).rejects.toBeInstanceOf(ConsoleError);
+    }
+    await expect(db.$transaction((t) => updateEndpoint(t, { id: big.id, apiKeyEnv: "HOME" }, POLICY))).rejects.toThrow(
+      /HOME does not match SECRET_ENV_ALLOWLIST/,
+    );
+    const hosts = secretRefPolicy({ MODEL_BASE_URL_ALLOWLIST: "llm.internal" });
+    await expect(
+      db.$transaction((t) => updateEndpoint(t, { id: big.id, baseUrl: "http://127.0.0.1:9/v1" }, hosts)),
+    ).rejects.toThrow(/Base URL: host 127.0.0.1:9 is not in MODEL_BASE_URL_ALLOWLIST/);
     expect(await snapshot()).toEqual(before);
   });
 
   it("updates fields and reports only what changed", async () => {
     const big = await db.modelEndpoint.findUniqueOrThrow({ where: { name: "big" } });
     const { diff } = await db.$transaction((t) =>
-      updateEndpoint(t, { id: big.id, timeoutMs: 45_000, model: "qwen2.5-72b", apiKeyEnv: "" }),
+      updateEndpoint(t, { id: big.id, timeoutMs: 45_000, model: "qwen2.5-72b", apiKeyEnv: "" }, POLICY),
     );
-    expect(diff).toEqual({ timeoutMs: { from: 30_000, to: 45_000 }, apiKeyEnv: { from: "BIG_MODEL_KEY", to: null } });
+    expect(diff).toEqual({
+      timeoutMs: { from: 30_000, to: 45_000 },
+      apiKeyEnv: { from: "BIG_MODEL_API_KEY", to: null },
+    });
     expect(await db.modelEndpoint.findUniqueOrThrow({ where: { id: big.id } })).toMatchObject({
       timeoutMs: 45_000,
       apiKeyEnv: null,
@@ -102,7 +135,7 @@ describe("model endpoints", () => {
   it("refuses to disable or delete the endpoint of the default route", async () => {
     const local = await db.modelEndpoint.findUniqueOrThrow({ where: { name: "local_chat" } });
     const before = await snapshot();
-    const disable = db.$transaction((t) => updateEndpoint(t, { id: local.id, enabled: false }));
+    const disable = db.$transaction((t) => updateEndpoint(t, { id: local.id, enabled: false }, POLICY));
     await expect(disable).rejects.toBeInstanceOf(ConsoleError);
     await expect(disable).rejects.toThrow(/serves the default route/);
     await expect(db.$transaction((t) => deleteEndpoint(t, local.id))).rejects.toThrow(/serves the default route/);
@@ -121,7 +154,7 @@ describe("routes", () => {
     );
     expect(diff).toMatchObject({ model: { from: "local_chat", to: "big" }, maxToolRounds: { from: 4, to: 6 } });
     expect(await db.route.count({ where: { isDefault: true } })).toBe(1);
-    await db.$transaction((t) => updateEndpoint(t, { id: local.id, enabled: false }));
+    await db.$transaction((t) => updateEndpoint(t, { id: local.id, enabled: false }, POLICY));
     const listed = await listModels(db);
     expect(listed.defaultRoute?.modelEndpoint.name).toBe("big");
     expect(listed.endpoints.find((e) => e.name === "big")?.isDefault).toBe(true);
@@ -149,7 +182,7 @@ describe("routes", () => {
 
   it("creates, changes and deletes a conversation's route; the endpoint in use cannot be deleted", async () => {
     const local = await db.modelEndpoint.findUniqueOrThrow({ where: { name: "local_chat" } });
-    await db.$transaction((t) => updateEndpoint(t, { id: local.id, enabled: true }));
+    await db.$transaction((t) => updateEndpoint(t, { id: local.id, enabled: true }, POLICY));
     const conv = await db.conversation.findFirstOrThrow();
     const budget = await db.tokenBudget.findFirstOrThrow({ where: { scope: "DEFAULT" } });
     const created = await db.$transaction((t) =>

@@ -10,11 +10,12 @@
 import type { Db, Tx } from "@clawgate/db";
 import { z } from "zod";
 import { diffFields, type FieldDiff } from "../diff.ts";
+import { modelBaseUrlProblem, secretRefProblem, type SecretRefPolicy } from "../secret-refs.ts";
 
 /** A refusal the console shows as is; `code` maps onto the tRPC error code. */
 export class ConsoleError extends Error {
   constructor(
-    readonly code: "NOT_FOUND" | "CONFLICT" | "PRECONDITION_FAILED",
+    readonly code: "NOT_FOUND" | "CONFLICT" | "PRECONDITION_FAILED" | "BAD_REQUEST",
     message: string,
   ) {
     super(message);
@@ -150,8 +151,30 @@ export async function listModels(db: Db | Tx) {
   };
 }
 
-export async function createEndpoint(tx: Tx, input: EndpointCreate): Promise<Change<{ id: string; name: string }>> {
+/**
+ * Refuses an API key env var the secret-reference rule does not allow (e.g. DATABASE_URL) and a
+ * base URL outside MODEL_BASE_URL_ALLOWLIST, one message naming both fields when both are wrong.
+ */
+export function checkEndpointRefs(
+  fields: { apiKeyEnv?: string | null | undefined; baseUrl?: string | undefined },
+  policy: SecretRefPolicy,
+): void {
+  const problems = [
+    fields.apiKeyEnv ? secretRefProblem(fields.apiKeyEnv, "model_api_key", policy) : null,
+    fields.baseUrl !== undefined ? modelBaseUrlProblem(fields.baseUrl, policy) : null,
+  ];
+  const [key, url] = problems;
+  const lines = [...(key ? [`API key env var: ${key}`] : []), ...(url ? [`Base URL: ${url}`] : [])];
+  if (lines.length > 0) throw new ConsoleError("BAD_REQUEST", lines.join(" "));
+}
+
+export async function createEndpoint(
+  tx: Tx,
+  input: EndpointCreate,
+  policy: SecretRefPolicy,
+): Promise<Change<{ id: string; name: string }>> {
   const data = endpointCreateSchema.parse(input);
+  checkEndpointRefs(data, policy);
   if (await tx.modelEndpoint.findUnique({ where: { name: data.name }, select: { id: true } })) {
     throw new ConsoleError("CONFLICT", `A model endpoint named "${data.name}" already exists.`);
   }
@@ -170,8 +193,14 @@ async function defaultRouteOf(tx: Tx) {
   });
 }
 
-export async function updateEndpoint(tx: Tx, input: EndpointUpdate): Promise<Change<{ id: string; name: string }>> {
+export async function updateEndpoint(
+  tx: Tx,
+  input: EndpointUpdate,
+  policy: SecretRefPolicy,
+): Promise<Change<{ id: string; name: string }>> {
   const { id, ...patch } = endpointUpdateSchema.parse(input);
+  // Only what this save sets: disabling an endpoint whose stored reference is refused stays possible.
+  checkEndpointRefs(patch, policy);
   const before = await tx.modelEndpoint.findUnique({ where: { id } });
   if (!before) throw new ConsoleError("NOT_FOUND", "No such model endpoint (it may have been deleted).");
   if (patch.enabled === false && before.enabled) {

@@ -88,23 +88,26 @@ export interface SkillChange {
   summary: string;
 }
 
+/**
+ * decide: READ skills never wait for an approver, DESTRUCTIVE ones always do; the flag only means
+ * something for WRITE skills, so a setting that would not do what it says is refused.
+ */
+export function approvalSettingProblem(key: string, riskClass: string, requiresApproval: boolean): string | null {
+  if (riskClass === "READ" && requiresApproval) return `"${key}" is a READ skill: read skills never need approval.`;
+  if (riskClass === "DESTRUCTIVE" && !requiresApproval)
+    return `"${key}" is DESTRUCTIVE: destructive skills always need an approver's grant.`;
+  return null;
+}
+
 /** Toggles a skill, its approval requirement or its environments on the caller's transaction. */
 export async function updateSkill(tx: Tx, input: SkillUpdate): Promise<SkillChange> {
   const { key, ...change } = parse(skillUpdateSchema, input);
   const locked = await tx.$queryRaw<{ key: string }[]>`SELECT key FROM "Skill" WHERE key = ${key} FOR UPDATE`;
   if (locked.length === 0) throw new SkillError("NOT_FOUND", `There is no skill "${key}".`);
   const before = await tx.skill.findUniqueOrThrow({ where: { key } });
-  // decide: READ skills never wait for an approver, DESTRUCTIVE ones always do; the flag only
-  // means something for WRITE skills, so refuse a setting that would not do what it says.
   if (change.requiresApproval !== undefined && change.requiresApproval !== before.requiresApproval) {
-    if (before.riskClass === "READ")
-      throw new SkillError("BAD_REQUEST", `"${key}" is a READ skill: read skills never need approval.`);
-    if (before.riskClass === "DESTRUCTIVE" && !change.requiresApproval) {
-      throw new SkillError(
-        "BAD_REQUEST",
-        `"${key}" is DESTRUCTIVE: destructive skills always need an approver's grant.`,
-      );
-    }
+    const problem = approvalSettingProblem(key, before.riskClass, change.requiresApproval);
+    if (problem) throw new SkillError("BAD_REQUEST", problem);
   }
   const environments = change.environments
     ? [...SKILL_ENVIRONMENTS].filter((e) => change.environments!.includes(e))

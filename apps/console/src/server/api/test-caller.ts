@@ -11,6 +11,7 @@
  */
 import { afterAll, beforeAll, vi } from "vitest";
 import type { AnyTRPCRouter } from "@trpc/server";
+import { DEFAULT_SECRET_REF_POLICY, type SecretRefPolicy } from "@clawgate/core/secret-refs.ts";
 import { createDb, type Db } from "@clawgate/db";
 import type { Role } from "@clawgate/db/enums";
 import { createTestDatabase, type TestDatabase } from "../../../../../packages/devstack/src/testdb.ts";
@@ -36,6 +37,8 @@ export interface RouterTestOptions {
   prefix: string;
   /** Rows the file's tests need, written once after the database is created. */
   seed?: (db: Db) => Promise<unknown>;
+  /** The secret-reference policy the console's env would give (default: no allowlist env set). */
+  secretRefs?: SecretRefPolicy;
 }
 
 /**
@@ -71,6 +74,7 @@ export function routerTest<TRouter extends AnyTRPCRouter>(router: TRouter, opts:
       db: theDb(),
       requestId: `req-${role ?? "anonymous"}`,
       log: () => undefined,
+      secretRefs: opts.secretRefs ?? DEFAULT_SECRET_REF_POLICY,
       session: role && who ? { user: { ...who, role }, expires: new Date(Date.now() + 3_600_000).toISOString() } : null,
     };
     return router.createCaller(ctx) as ReturnType<TRouter["createCaller"]>;

@@ -9,6 +9,7 @@ import { randomUUID } from "node:crypto";
 import { initTRPC, TRPCError } from "@trpc/server";
 import superjson from "superjson";
 import { z } from "zod";
+import type { SecretRefPolicy } from "@clawgate/core/secret-refs.ts";
 import { getDb } from "@clawgate/db";
 import type { Role } from "@clawgate/db/enums";
 import { getSession } from "../auth.ts";
@@ -16,13 +17,15 @@ import { hasRole, ROLE_SETS } from "./roles.ts";
 
 // 1. Context ------------------------------------------------------------------------------
 
-export async function createTRPCContext(opts: { headers: Headers }) {
+export async function createTRPCContext(opts: { headers: Headers; secretRefs: SecretRefPolicy }) {
   const requestId = opts.headers.get("x-request-id") ?? randomUUID();
   const session = await getSession();
   // Metadata only: request id and user id, never inputs or personal data.
   const log = (level: "info" | "warn" | "error", msg: string, extra: Record<string, unknown> = {}) =>
     console[level](JSON.stringify({ level, msg, requestId, userId: session?.user.id, ...extra }));
-  return { db: getDb(), session, requestId, log };
+  // The secret-reference policy comes from the console's env (server/secret-refs.ts), passed in so
+  // that router tests build a context without the validated env.
+  return { db: getDb(), session, requestId, log, secretRefs: opts.secretRefs };
 }
 export type Context = Awaited<ReturnType<typeof createTRPCContext>>;
 

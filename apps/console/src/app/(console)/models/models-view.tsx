@@ -334,7 +334,7 @@ function EndpointForm({ endpoint, onDone }: { endpoint: Endpoint | null; onDone:
                 paste the key itself.
               </>
             ) : (
-              "Empty: no key. The name of an env var (e.g. LOCAL_MODEL_API_KEY), never the key."
+              "Empty: no key. The name of an env var (e.g. GPU_CHAT_API_KEY: it must match SECRET_ENV_ALLOWLIST, default *_API_KEY), never the key. Clawgate's own settings (DATABASE_URL, DINGTALK_*, ...) are refused."
             )
           }
         >

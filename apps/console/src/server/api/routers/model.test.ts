@@ -68,6 +68,28 @@ describe("model router", () => {
     expect(await state()).toEqual(before);
   });
 
+  it("refuses a key env var that is one of the runtime's own settings, with a message for the form", async () => {
+    const admin = await t.asUserWith("ADMIN");
+    const before = await state();
+    for (const apiKeyEnv of ["DATABASE_URL", "${DINGTALK_APP_SECRET}"]) {
+      await expect(
+        admin.createEndpoint({ name: "exfil", baseUrl: "http://127.0.0.1:9/v1", model: "m", apiKeyEnv }),
+      ).rejects.toMatchObject({
+        code: "BAD_REQUEST",
+        message: expect.stringMatching(
+          /^API key env var: (DATABASE_URL|DINGTALK_APP_SECRET) is one of Clawgate's own settings/,
+        ),
+      });
+    }
+    const local = await t.db.modelEndpoint.findUniqueOrThrow({ where: { name: "local_chat" } });
+    // The form shows the refusal's message as is (errorText).
+    await expect(admin.updateEndpoint({ id: local.id, apiKeyEnv: "DATABASE_URL" })).rejects.toMatchObject({
+      code: "BAD_REQUEST",
+      message: expect.stringContaining("DATABASE_URL is one of Clawgate's own settings"),
+    });
+    expect(await state()).toEqual(before);
+  });
+
   it("an admin's change commits with its audit entry and a new config revision", async () => {
     const admin = await t.asUserWith("ADMIN");
     const revisions = await t.db.configRevision.count();
@@ -75,12 +97,12 @@ describe("model router", () => {
       name: "big",
       baseUrl: "https://llm.internal/v1",
       model: "qwen",
-      apiKeyEnv: "${BIG_KEY}",
+      apiKeyEnv: "${BIG_API_KEY}",
       maxConcurrency: 2,
     });
     expect(created.revision).toBeGreaterThan(0);
     expect(await t.db.modelEndpoint.findUniqueOrThrow({ where: { name: "big" } })).toMatchObject({
-      apiKeyEnv: "BIG_KEY",
+      apiKeyEnv: "BIG_API_KEY",
       maxConcurrency: 2,
     });
     const conv = await t.db.conversation.findFirstOrThrow();
@@ -94,7 +116,7 @@ describe("model router", () => {
       ["model.create", "big", "req-ADMIN"],
       ["route.set", conv.conversationId, "req-ADMIN"],
     ]);
-    expect(audit[0]?.diff).toMatchObject({ apiKeyEnv: { from: null, to: "BIG_KEY" } });
+    expect(audit[0]?.diff).toMatchObject({ apiKeyEnv: { from: null, to: "BIG_API_KEY" } });
 
     // Saving the same values again records nothing.
     const unchanged = await admin.setRoute({ conversationId: conv.id, modelEndpointId: created.id, maxToolRounds: 3 });

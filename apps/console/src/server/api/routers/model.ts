@@ -76,7 +76,7 @@ export const modelRouter = createTRPCRouter({
     .mutation(({ ctx, input }) =>
       applyChange(
         ctx,
-        (tx) => createEndpoint(tx, input),
+        (tx) => createEndpoint(tx, input, ctx.secretRefs),
         ({ result, diff }) => ({
           action: "model.create",
           targetType: "model_endpoint",
@@ -93,7 +93,7 @@ export const modelRouter = createTRPCRouter({
     .mutation(({ ctx, input }) =>
       applyChange(
         ctx,
-        (tx) => updateEndpoint(tx, input),
+        (tx) => updateEndpoint(tx, input, ctx.secretRefs),
         ({ result, diff }) => ({
           action: "model.update",
           targetType: "model_endpoint",

@@ -3,6 +3,7 @@ import { env } from "~/env.ts";
 import { appRouter } from "~/server/api/root.ts";
 import { createTRPCContext } from "~/server/api/trpc.ts";
 import { csrfForbidden, csrfRefusal } from "~/server/csrf.ts";
+import { consoleSecretRefs } from "~/server/secret-refs.ts";
 
 const handler = (req: Request) => {
   // Mutations (POST) only from the console's own pages: see server/csrf.ts.
@@ -12,7 +13,7 @@ const handler = (req: Request) => {
     endpoint: "/api/trpc",
     req,
     router: appRouter,
-    createContext: () => createTRPCContext({ headers: req.headers }),
+    createContext: () => createTRPCContext({ headers: req.headers, secretRefs: consoleSecretRefs }),
   });
 };
 

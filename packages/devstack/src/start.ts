@@ -219,10 +219,7 @@ async function main(): Promise<void> {
   const dingtalkApp = { DINGTALK_APP_KEY: "dingdemoappkey", DINGTALK_APP_SECRET: secrets.dingtalkAppSecret };
 
   log("building the console (cached after the first start)");
-  await run("npx", ["turbo", "run", "build", "--filter=@clawgate/console", "--output-logs=errors-only"], {
-    ...baseEnv,
-    SKIP_ENV_VALIDATION: "1",
-  });
+  await run("npx", ["turbo", "run", "build", "--filter=@clawgate/console", "--output-logs=errors-only"], baseEnv);
 
   startChild("oidc", process.execPath, ["--import", "tsx", "packages/devstack/src/oidc-server.ts"], {
     env: { ...baseEnv, NEXTAUTH_URL: consoleUrl },

@@ -92,6 +92,15 @@ describe("docker-compose.yml", () => {
     expect(volumes).toContain("${CLAWGATE_TLS_DIR:-./deploy/tls}:/etc/nginx/certs:ro");
   });
 
+  it("runs images whose Dockerfiles expose the ports the healthchecks and nginx use", () => {
+    const bot = read("apps/bot/Dockerfile");
+    expect(bot).toContain("EXPOSE 8080");
+    expect(bot).toContain('ENTRYPOINT ["node", "apps/bot/bin/clawgate.mjs"]');
+    expect(existsSync(path.join(REPO_ROOT, "apps/bot/bin/clawgate.mjs"))).toBe(true);
+    expect(read("deploy/nginx/clawgate.conf")).toContain("server runtime:8080;");
+    expect(read("apps/console/Dockerfile")).toContain('"start", "-p", "3000"');
+  });
+
   it("takes every image from a variable (pinnable by digest); migrate runs the runtime's image", () => {
     for (const [name, s] of Object.entries(services)) expect(s.image, name).toMatch(/^\$\{[A-Z_]+_IMAGE:-[^}]+\}$/);
     expect(svc("migrate").image).toBe(svc("runtime").image);

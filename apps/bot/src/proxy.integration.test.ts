@@ -81,6 +81,11 @@ describe("the nginx edge in front of the runtime", () => {
     });
     expect(unsigned.status).toBe(401);
     expect((await counts(testDb.url)).inbound).toBe(1);
+
+    // Event subscription is forwarded too: this runtime has no event crypto configured and says so.
+    const event = await viaEdge(edge, "/dingtalk/events", { method: "POST", body: '{"encrypt":"x"}' });
+    expect(event.status).toBe(503);
+    expect(event.text).toContain("DINGTALK_TOKEN");
   });
 
   it("does not expose the runtime's operational endpoints or any other path", async () => {

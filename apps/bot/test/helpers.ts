@@ -92,6 +92,35 @@ export async function waitFor<T>(probe: () => Promise<T | undefined>, timeoutMs:
   throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ""}`);
 }
 
+/**
+ * `clawgate serve` on a free port of 127.0.0.1, once `path` answers 200 (/ready: database,
+ * migrations, queue; /healthz: the process is up). A serve that exits or never gets there is
+ * killed and the error carries its output.
+ */
+export async function startServe(
+  vars: Record<string, string>,
+  { path = "/ready", timeoutMs = 30_000 }: { path?: string; timeoutMs?: number } = {},
+): Promise<{ cli: CliProcess; base: string }> {
+  const port = await freePort();
+  const cli = startCli(["serve"], cliEnv({ HOST: "127.0.0.1", PORT: String(port), ...vars }));
+  const base = `http://127.0.0.1:${port}`;
+  try {
+    await waitFor(
+      async () => {
+        if (cli.child.exitCode !== null) throw new Error(`serve exited: ${JSON.stringify(cli.output())}`);
+        const res = await fetch(`${base}${path}`, { signal: AbortSignal.timeout(5_000) });
+        return res.status === 200 || undefined;
+      },
+      timeoutMs,
+      `${base}${path}`,
+    );
+  } catch (error) {
+    await killChild(cli);
+    throw error;
+  }
+  return { cli, base };
+}
+
 export async function query<T>(url: string, sql: string, params: unknown[] = []): Promise<T[]> {
   const client = new pg.Client({ connectionString: url });
   await client.connect();

@@ -1,5 +1,6 @@
 /** The console's environment, validated once. Nothing else reads process.env. */
 import { createEnv } from "@t3-oss/env-nextjs";
+import { PHASE_PRODUCTION_BUILD } from "next/constants";
 import { z } from "zod";
 import { serverEnvSchema } from "./env-schema.ts";
 
@@ -8,8 +9,9 @@ export const env = createEnv({
   shared: { NODE_ENV: z.enum(["development", "test", "production"]).default("development") },
   client: {},
   experimental__runtimeEnv: { NODE_ENV: process.env.NODE_ENV },
-  // `next build` needs no secrets: SKIP_ENV_VALIDATION=1 lets CI build without them.
-  skipValidation: !!process.env.SKIP_ENV_VALIDATION,
+  // `next build` evaluates route modules to collect page data and needs no secrets, so a fresh
+  // clone builds with no env. The server validates when it starts (src/instrumentation.ts).
+  skipValidation: process.env.NEXT_PHASE === PHASE_PRODUCTION_BUILD,
   emptyStringAsUndefined: true,
   createFinalSchema: (shape) =>
     z.object(shape).refine((e) => !e.DINGTALK_OAUTH_CLIENT_ID === !e.DINGTALK_OAUTH_CLIENT_SECRET, {

@@ -1,4 +1,4 @@
-// oidc-provider ships no types (and @types/oidc-provider targets v8): just the surface oidc.ts uses.
+// oidc-provider ships no types: just the surface oidc.ts uses (8.x: the last line that supports Node 20).
 declare module "oidc-provider" {
   import type { IncomingMessage, ServerResponse } from "node:http";
 

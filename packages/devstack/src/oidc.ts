@@ -92,7 +92,9 @@ export function createOidcProvider(opts: OidcProviderOptions): Provider {
       token_endpoint_auth_method: "client_secret_basic",
     })),
     // Demo IdP: per-process keys (a restart signs everyone out of the IdP, not of the console).
-    cookies: { keys: [randomBytes(32).toString("hex")] },
+    // oidc-provider 8 (the last line that runs on Node 20) sets its session cookie SameSite=None,
+    // which browsers drop without Secure (plain http on localhost): Lax, as 9 does.
+    cookies: { keys: [randomBytes(32).toString("hex")], long: { sameSite: "lax" }, short: { sameSite: "lax" } },
     jwks: { keys: [signingKey] },
     claims: { openid: ["sub"], email: ["email", "email_verified"], profile: ["name"] },
     // Put the scope's claims in the ID token too: the console reads its profile from the ID token.

@@ -9,7 +9,7 @@
  *   and takes its replies; `npx clawgate say --conversation demo "hello"` talks through it.
  * - The bot runtime (`clawgate serve`) on :8080 and the console on :3000 (built once; turbo
  *   caches the build, so later starts skip it).
- * Ctrl-C stops everything; the data stays.
+ * Ctrl-C, or SIGTERM/SIGINT to npm itself, stops everything; the data stays.
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
@@ -22,6 +22,7 @@ import { deployMigrations } from "@clawgate/db/migrations";
 import { ensureDatabase } from "./pg-admin.ts";
 import { DATA_DIR, REPO_ROOT } from "./paths.ts";
 import { DEMO_OIDC_CLIENT, PORTS } from "./ports.ts";
+import { onStopRequest } from "./stop-signals.ts";
 import { withDatabase } from "./testdb.ts";
 
 const children: { name: string; proc: ChildProcess }[] = [];
@@ -167,8 +168,7 @@ async function stopEverything(code: number): Promise<never> {
 }
 
 async function main(): Promise<void> {
-  process.on("SIGINT", () => void shutdown(0));
-  process.on("SIGTERM", () => void shutdown(0));
+  onStopRequest(() => void shutdown(0));
   mkdirSync(DATA_DIR, { recursive: true });
 
   for (const [name, port] of [
@@ -219,10 +219,7 @@ async function main(): Promise<void> {
   const dingtalkApp = { DINGTALK_APP_KEY: "dingdemoappkey", DINGTALK_APP_SECRET: secrets.dingtalkAppSecret };
 
   log("building the console (cached after the first start)");
-  await run("npx", ["turbo", "run", "build", "--filter=@clawgate/console", "--output-logs=errors-only"], {
-    ...baseEnv,
-    SKIP_ENV_VALIDATION: "1",
-  });
+  await run("npx", ["turbo", "run", "build", "--filter=@clawgate/console", "--output-logs=errors-only"], baseEnv);
 
   startChild("oidc", process.execPath, ["--import", "tsx", "packages/devstack/src/oidc-server.ts"], {
     env: { ...baseEnv, NEXTAUTH_URL: consoleUrl },
@@ -262,7 +259,8 @@ async function main(): Promise<void> {
   startChild(
     "console",
     process.execPath,
-    [path.join(REPO_ROOT, "node_modules/next/dist/bin/next"), "start", "-p", String(PORTS.console)],
+    // Loopback only, as in production (the compose file binds it to 127.0.0.1 too).
+    [path.join(REPO_ROOT, "node_modules/next/dist/bin/next"), "start", "-H", "127.0.0.1", "-p", String(PORTS.console)],
     {
       cwd: path.join(REPO_ROOT, "apps/console"),
       env: {

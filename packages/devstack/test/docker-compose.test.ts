@@ -1,6 +1,8 @@
-// No Docker engine runs on the build machines: the compose file is checked by parsing it.
+// No Docker engine runs on the build machines: the compose file and the Dockerfiles are checked by
+// parsing them. The edge config they mount runs for real in apps/bot/src/proxy.integration.test.ts.
 import { existsSync, readFileSync } from "node:fs";
 import path from "node:path";
+import semver from "semver";
 import { describe, expect, it } from "vitest";
 import { parse, parseDocument } from "yaml";
 import { REPO_ROOT } from "../src/paths.ts";
@@ -13,10 +15,27 @@ interface Service {
   depends_on?: Record<string, { condition: string }>;
   healthcheck?: { test: string[] };
   ports?: string[];
+  networks?: string[];
+  volumes?: string[];
+  profiles?: string[];
+  restart?: string;
 }
 
-const file = readFileSync(path.join(REPO_ROOT, "docker-compose.yml"), "utf8");
-const compose = parse(file) as { services: Record<string, Service>; volumes: Record<string, unknown> };
+const read = (file: string) => readFileSync(path.join(REPO_ROOT, file), "utf8");
+const file = read("docker-compose.yml");
+const compose = parse(file) as {
+  services: Record<string, Service>;
+  volumes: Record<string, unknown>;
+  networks: Record<string, { internal?: boolean } | null>;
+};
+const services = compose.services;
+const svc = (name: string): Service => {
+  const s = services[name];
+  if (!s) throw new Error(`no service ${name}`);
+  return s;
+};
+/** `${VAR:-default}` or `${VAR:?message}`: the value comes from the environment. */
+const FROM_ENV = /^\$\{[A-Z0-9_]+(:[-?][^}]*)?\}$/;
 
 describe("docker-compose.yml", () => {
   it("is valid YAML with no parse warnings", () => {
@@ -25,33 +44,85 @@ describe("docker-compose.yml", () => {
     expect(doc.warnings).toEqual([]);
   });
 
-  it("runs postgres, a one-shot migration, the runtime and the console", () => {
-    expect(Object.keys(compose.services).sort()).toEqual(["console", "migrate", "postgres", "runtime"]);
-    expect(compose.services.migrate?.command).toEqual(["migrate"]);
-    expect(compose.services.runtime?.depends_on?.migrate?.condition).toBe("service_completed_successfully");
-    expect(compose.services.console?.depends_on?.migrate?.condition).toBe("service_completed_successfully");
-    expect(compose.services.migrate?.depends_on?.postgres?.condition).toBe("service_healthy");
+  it("runs postgres, a one-shot migration before the apps, the runtime, the console and the proxy", () => {
+    expect(Object.keys(services).sort()).toEqual(["console", "migrate", "ollama", "postgres", "proxy", "runtime"]);
+    expect(svc("migrate").command).toEqual(["migrate"]);
+    expect(svc("migrate").restart).toBe("no");
+    expect(svc("migrate").depends_on?.postgres?.condition).toBe("service_healthy");
+    expect(svc("runtime").depends_on?.migrate?.condition).toBe("service_completed_successfully");
+    expect(svc("console").depends_on?.migrate?.condition).toBe("service_completed_successfully");
+    expect(svc("proxy").depends_on?.runtime?.condition).toBe("service_healthy");
+    expect(svc("postgres").volumes).toContain("pgdata:/var/lib/postgresql/data");
     expect(compose.volumes).toHaveProperty("pgdata");
   });
 
-  it("health-checks the runtime's /ready and the console's /api/health", () => {
-    expect(compose.services.runtime?.healthcheck?.test.join(" ")).toContain("/ready");
-    expect(compose.services.console?.healthcheck?.test.join(" ")).toContain("/api/health");
+  it("health-checks every long-running service", () => {
+    for (const [name, s] of Object.entries(services)) {
+      if (name === "migrate") continue;
+      expect(s.healthcheck?.test.length, name).toBeGreaterThan(0);
+    }
+    expect(svc("runtime").healthcheck?.test.join(" ")).toContain("http://127.0.0.1:8080/ready");
+    expect(svc("console").healthcheck?.test.join(" ")).toContain("http://127.0.0.1:3000/api/health");
+    expect(svc("proxy").healthcheck?.test.join(" ")).toContain("/dev/tcp/127.0.0.1/8081");
+    expect(read("deploy/nginx/clawgate.conf")).toContain("listen 127.0.0.1:8081;");
   });
 
-  it("builds from Dockerfiles that exist", () => {
-    for (const s of Object.values(compose.services)) {
+  it("publishes only the proxy's 443; the console on loopback only; nothing else", () => {
+    expect(svc("proxy").ports).toEqual(["443:443"]);
+    expect(svc("console").ports).toEqual(["127.0.0.1:3000:3000"]);
+    for (const name of ["postgres", "migrate", "runtime", "ollama"]) expect(svc(name).ports, name).toBeUndefined();
+  });
+
+  it("keeps the database and the runtime off the public edge", () => {
+    expect(compose.networks.backend?.internal).toBe(true);
+    expect(svc("postgres").networks).toEqual(["backend"]);
+    expect(svc("migrate").networks).toEqual(["backend"]);
+    expect(svc("proxy").networks?.sort()).toEqual(["backend", "edge"]);
+    for (const name of ["runtime", "console", "ollama"]) expect(svc(name).networks, name).not.toContain("edge");
+  });
+
+  it("mounts the repo's nginx config where clawgate.conf includes it, and the TLS folder", () => {
+    const volumes = svc("proxy").volumes ?? [];
+    const mounts = volumes.map((v) => v.split(":"));
+    for (const [source] of mounts.filter(([s]) => s?.startsWith("./deploy/nginx/")))
+      expect(existsSync(path.join(REPO_ROOT, source!)), source).toBe(true);
+    expect(volumes).toContain("./deploy/nginx/clawgate.conf:/etc/nginx/conf.d/default.conf:ro");
+    const include = /include (\S+);/.exec(read("deploy/nginx/clawgate.conf"))?.[1];
+    expect(volumes).toContain(`./deploy/nginx/dingtalk-ingress.conf:${include}:ro`);
+    expect(volumes).toContain("${CLAWGATE_TLS_DIR:-./deploy/tls}:/etc/nginx/certs:ro");
+  });
+
+  it("runs images whose Dockerfiles expose the ports the healthchecks and nginx use", () => {
+    const bot = read("apps/bot/Dockerfile");
+    expect(bot).toContain("EXPOSE 8080");
+    expect(bot).toContain('ENTRYPOINT ["node", "apps/bot/bin/clawgate.mjs"]');
+    expect(existsSync(path.join(REPO_ROOT, "apps/bot/bin/clawgate.mjs"))).toBe(true);
+    expect(read("deploy/nginx/clawgate.conf")).toContain("server runtime:8080;");
+    expect(read("apps/console/Dockerfile")).toContain('"start", "-p", "3000"');
+  });
+
+  it("takes every image from a variable (pinnable by digest); migrate runs the runtime's image", () => {
+    for (const [name, s] of Object.entries(services)) expect(s.image, name).toMatch(/^\$\{[A-Z_]+_IMAGE:-[^}]+\}$/);
+    expect(svc("migrate").image).toBe(svc("runtime").image);
+    for (const s of Object.values(services)) {
       if (s.build)
         expect(existsSync(path.join(REPO_ROOT, s.build.context, s.build.dockerfile)), s.build.dockerfile).toBe(true);
     }
   });
 
   it("gives the runtime and console the env names the apps read", () => {
-    const runtimeEnv = Object.keys(compose.services.runtime?.environment ?? {});
+    const runtimeEnv = Object.keys(svc("runtime").environment ?? {});
     expect(runtimeEnv).toEqual(
-      expect.arrayContaining(["DATABASE_URL", "PORT", "DINGTALK_MODE", "DINGTALK_APP_KEY", "DINGTALK_APP_SECRET"]),
+      expect.arrayContaining([
+        "DATABASE_URL",
+        "PORT",
+        "DINGTALK_MODE",
+        "DINGTALK_APP_KEY",
+        "DINGTALK_APP_SECRET",
+        "LOCAL_MODEL_BASE_URL",
+      ]),
     );
-    const consoleEnv = Object.keys(compose.services.console?.environment ?? {});
+    const consoleEnv = Object.keys(svc("console").environment ?? {});
     expect(consoleEnv).toEqual(
       expect.arrayContaining([
         "DATABASE_URL",
@@ -64,17 +135,69 @@ describe("docker-compose.yml", () => {
     );
   });
 
-  it("holds no secret values, only references to the environment", () => {
-    for (const [name, s] of Object.entries(compose.services)) {
+  it("holds no secret values, only references to the environment, and requires the essential ones", () => {
+    for (const [name, s] of Object.entries(services)) {
       for (const [key, value] of Object.entries(s.environment ?? {})) {
-        if (/SECRET|PASSWORD|API_KEY|AES_KEY|TOKEN/.test(key))
-          expect(value, `${name}.${key}`).toMatch(/^\$\{[A-Z_]+(:[-?][^}]*)?\}$/);
+        if (/SECRET|PASSWORD|API_KEY|AES_KEY|TOKEN/.test(key)) expect(value, `${name}.${key}`).toMatch(FROM_ENV);
       }
       expect(JSON.stringify(s.environment ?? {}), name).not.toMatch(/postgresql:\/\/[^:]+:[^$][^@]*@/);
     }
+    for (const [name, key] of [
+      ["postgres", "POSTGRES_PASSWORD"],
+      ["runtime", "DINGTALK_APP_SECRET"],
+      ["console", "NEXTAUTH_SECRET"],
+      ["console", "OIDC_CLIENT_SECRET"],
+    ] as const)
+      expect(svc(name).environment?.[key], `${name}.${key}`).toMatch(/^\$\{[A-Z_]+:\?/);
+    expect(svc("runtime").environment?.DATABASE_URL).toContain("${POSTGRES_PASSWORD:?");
   });
 
-  it("keeps the console off public interfaces", () => {
-    expect(compose.services.console?.ports?.every((p) => p.startsWith("127.0.0.1:"))).toBe(true);
+  it("offers a model gateway only under the `model` profile", () => {
+    expect(svc("ollama").profiles).toEqual(["model"]);
+    for (const [name, s] of Object.entries(services)) if (name !== "ollama") expect(s.profiles, name).toBeUndefined();
+    expect(file).toContain("LOCAL_MODEL_BASE_URL=http://ollama:11434/v1");
+  });
+});
+
+describe("Node.js version", () => {
+  const engines = (JSON.parse(read("package.json")) as { engines: { node: string } }).engines.node;
+  const major = read(".nvmrc").trim();
+
+  it("is stated once: engines, .nvmrc, both Dockerfiles and the README agree", () => {
+    expect(engines.startsWith(`^${major}.`)).toBe(true);
+    const minimum = /^\^(\d+\.\d+)/.exec(engines)?.[1];
+    for (const dockerfile of ["apps/bot/Dockerfile", "apps/console/Dockerfile"]) {
+      const froms = [...read(dockerfile).matchAll(/^FROM (\S+)/gm)].map((m) => m[1]);
+      expect(froms.length, dockerfile).toBeGreaterThan(0);
+      for (const from of froms) expect(from, dockerfile).toMatch(new RegExp(`^node:${major}(\\.|-)`));
+    }
+    expect(read("README.md")).toContain(`Node.js ${minimum}`);
+  });
+
+  it("satisfies every installed package's engines (npm warns otherwise, and some refuse to run)", () => {
+    const lock = JSON.parse(read("package-lock.json")) as {
+      packages: Record<
+        string,
+        { version?: string; optional?: boolean; os?: string[]; cpu?: string[]; engines?: { node?: string } }
+      >;
+    };
+    // Other platforms' optional builds (sharp's win32 binaries, ...) are never installed here.
+    const foreign = (p: { optional?: boolean; os?: string[]; cpu?: string[] }) =>
+      p.optional === true &&
+      ((p.os !== undefined && !p.os.includes(process.platform)) ||
+        (p.cpu !== undefined && !p.cpu.includes(process.arch)));
+    const floors = engines.split("||").map((r) => semver.minVersion(r.trim())!.version);
+    const refused = Object.entries(lock.packages).flatMap(([name, p]) =>
+      foreign(p)
+        ? []
+        : floors
+            .filter((v) => p.engines?.node && !semver.satisfies(v, p.engines.node))
+            .map((v) => `${name}@${p.version} needs node ${p.engines?.node} (not ${v})`),
+    );
+    expect(refused).toEqual([]);
+  });
+
+  it("builds the console image without switching env validation off", () => {
+    expect(read("apps/console/Dockerfile")).not.toContain("SKIP_ENV_VALIDATION");
   });
 });

@@ -66,11 +66,11 @@ describe("updateSkill", () => {
   });
 
   it("turns approval on and off for a WRITE skill; refuses it where decide would ignore it", async () => {
-    await tx((t) => updateSkill(t, { key: "ticket.create", enabled: true }));
+    // Writes ship enabled and wait for an approver.
     expect((await check("ticket.create")).outcome).toBe("needs_approval");
     await tx((t) => updateSkill(t, { key: "ticket.create", requiresApproval: false }));
     expect((await check("ticket.create")).outcome).toBe("allow");
-    await tx((t) => updateSkill(t, { key: "ticket.create", requiresApproval: true, enabled: false }));
+    await tx((t) => updateSkill(t, { key: "ticket.create", requiresApproval: true }));
 
     expect((await refusal(tx((t) => updateSkill(t, { key: "kb.search", requiresApproval: true })))).message).toMatch(
       /READ skill/,
@@ -184,14 +184,12 @@ describe("explainSkillAccess", () => {
       { type: "CLI", name: "test" },
       { active: true, level: "READ_ONLY", reason: "test" },
     );
-    await tx((t) => updateSkill(t, { key: "ticket.create", enabled: true }));
     const write = await check("ticket.create");
     expect(write.revision).toBe(on.revision); // updateSkill alone bumps nothing: the console wraps it in configMutation
     expect(write.facts.safeMode).toBe("READ_ONLY");
     expect(write.reasons.map((r) => r.code)).toEqual(["safe_mode.read_only"]);
     expect((await check("kb.search")).outcome).toBe("allow");
     await setSafeMode(db, { type: "CLI", name: "test" }, { active: false, reason: "done" });
-    await tx((t) => updateSkill(t, { key: "ticket.create", enabled: false }));
   });
 
   it("refuses empty inputs", async () => {

@@ -91,6 +91,8 @@ export async function updateSkill(tx: Tx, input: SkillUpdate): Promise<SkillChan
   const locked = await tx.$queryRaw<{ key: string }[]>`SELECT key FROM "Skill" WHERE key = ${key} FOR UPDATE`;
   if (locked.length === 0) throw new SkillError("NOT_FOUND", `There is no skill "${key}".`);
   const before = await tx.skill.findUniqueOrThrow({ where: { key } });
+  if (before.retiredAt)
+    throw new SkillError("BAD_REQUEST", `"${key}" is retired (no longer shipped): it cannot be changed or used.`);
   // decide: READ skills never wait for an approver, DESTRUCTIVE ones always do; the flag only
   // means something for WRITE skills, so refuse a setting that would not do what it says.
   if (change.requiresApproval !== undefined && change.requiresApproval !== before.requiresApproval) {

@@ -31,6 +31,7 @@ export const skillListOutput = z.array(
     environments: z.array(z.enum(Environment)),
     timeoutMs: z.number().int(),
     cacheTtlSeconds: z.number().int(),
+    retiredAt: z.date().nullable(),
     rules: z.object({ allow: z.number().int(), deny: z.number().int() }),
   }),
 );

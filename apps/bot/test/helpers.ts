@@ -66,6 +66,30 @@ export async function runCli(args: string[], env: NodeJS.ProcessEnv, timeoutMs =
   }
 }
 
+/**
+ * `clawgate serve` on a free port (or `vars.PORT`), returned once /ready (or /healthz) answers 200; `running`
+ * collects the process so the test's afterEach can kill it.
+ */
+export async function startServe(
+  vars: Record<string, string>,
+  { waitReady = true, running }: { waitReady?: boolean; running?: CliProcess[] } = {},
+): Promise<{ cli: CliProcess; base: string }> {
+  const port = vars.PORT ? Number(vars.PORT) : await freePort();
+  const cli = startCli(["serve"], cliEnv({ HOST: "127.0.0.1", LOG_LEVEL: "warn", ...vars, PORT: String(port) }));
+  running?.push(cli);
+  const base = `http://127.0.0.1:${port}`;
+  await waitFor(
+    async () => {
+      if (cli.child.exitCode !== null) throw new Error(`serve exited: ${JSON.stringify(cli.output())}`);
+      const res = await fetch(`${base}/${waitReady ? "ready" : "healthz"}`, { signal: AbortSignal.timeout(5_000) });
+      return res.status === 200 || undefined;
+    },
+    30_000,
+    `${base} ready`,
+  );
+  return { cli, base };
+}
+
 /** Kills a child that a failed test left running. */
 export async function killChild(cli: CliProcess | undefined): Promise<void> {
   if (!cli || cli.child.exitCode !== null || cli.child.signalCode !== null) return;

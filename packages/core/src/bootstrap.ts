@@ -150,11 +150,18 @@ export function recordBootstrap(tx: Tx, changes: readonly BootstrapChange[], act
     action: "system.bootstrap",
     targetType: "system",
     diff: { changes },
-    summary: `Bootstrap: ${describeBootstrap(changes).join("; ")}`,
+    summary: `Bootstrap: ${summarise(changes)}`,
   });
 }
 
-/** One line per change, for the CLI and the revision's summary. */
+/** "create skill x7, retire skill x1": the revision's summary (the audit diff lists each change). */
+function summarise(changes: readonly BootstrapChange[]): string {
+  const counts = new Map<string, number>();
+  for (const c of changes) counts.set(`${c.action} ${c.target}`, (counts.get(`${c.action} ${c.target}`) ?? 0) + 1);
+  return [...counts].map(([what, n]) => `${what} x${n}`).join(", ");
+}
+
+/** One line per change, for the CLI. */
 export function describeBootstrap(changes: readonly BootstrapChange[]): string[] {
   return changes.map((c) => `${c.action} ${c.target} ${c.id}`);
 }

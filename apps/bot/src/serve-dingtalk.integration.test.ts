@@ -15,15 +15,7 @@ import { startFakeDingTalk, type FakeDingTalk } from "@clawgate/devstack/fake-di
 import { createTestDatabase, type TestDatabase } from "@clawgate/devstack/testdb";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
 import { APP_KEY, APP_SECRET, robotMessage, signedHeaders } from "../test/dingtalk.ts";
-import {
-  freePort,
-  killChild,
-  query,
-  startBlackhole,
-  startServe,
-  waitFor,
-  type CliProcess,
-} from "../test/helpers.ts";
+import { freePort, killChild, query, startBlackhole, startServe, waitFor, type CliProcess } from "../test/helpers.ts";
 import { setConversation } from "../test/policy.ts";
 
 /** Enables the conversations before the replicas start, so their first snapshot has them. */

@@ -60,6 +60,10 @@ export async function getSkill(db: Db | Tx, key: string) {
   return { ...rest, requiresFlag };
 }
 
+/** A retired skill (no longer shipped, see bootstrap) is shown but never changed or used. */
+const retired = (key: string) =>
+  new SkillError("BAD_REQUEST", `"${key}" is retired (no longer shipped): it cannot be changed or used.`);
+
 export const skillUpdateSchema = z
   .strictObject({
     key: skillKey,
@@ -91,8 +95,7 @@ export async function updateSkill(tx: Tx, input: SkillUpdate): Promise<SkillChan
   const locked = await tx.$queryRaw<{ key: string }[]>`SELECT key FROM "Skill" WHERE key = ${key} FOR UPDATE`;
   if (locked.length === 0) throw new SkillError("NOT_FOUND", `There is no skill "${key}".`);
   const before = await tx.skill.findUniqueOrThrow({ where: { key } });
-  if (before.retiredAt)
-    throw new SkillError("BAD_REQUEST", `"${key}" is retired (no longer shipped): it cannot be changed or used.`);
+  if (before.retiredAt) throw retired(key);
   // decide: READ skills never wait for an approver, DESTRUCTIVE ones always do; the flag only
   // means something for WRITE skills, so refuse a setting that would not do what it says.
   if (change.requiresApproval !== undefined && change.requiresApproval !== before.requiresApproval) {
@@ -169,8 +172,9 @@ const describeRule = (r: { scope: string; subject: string; effect: string }) =>
 
 export async function addSkillRule(tx: Tx, input: RuleAdd): Promise<RuleChange> {
   const r = parse(ruleAddSchema, input);
-  const skill = await tx.skill.findUnique({ where: { key: r.skillKey }, select: { key: true } });
+  const skill = await tx.skill.findUnique({ where: { key: r.skillKey }, select: { key: true, retiredAt: true } });
   if (!skill) throw new SkillError("NOT_FOUND", `There is no skill "${r.skillKey}".`);
+  if (skill.retiredAt) throw retired(r.skillKey);
   const existing = await tx.skillRule.findUnique({
     where: { skillKey_scope_subject: { skillKey: r.skillKey, scope: r.scope, subject: r.subject } },
   });

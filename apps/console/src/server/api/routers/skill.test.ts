@@ -115,6 +115,9 @@ describe("skill router", () => {
       code: "BAD_REQUEST",
       message: '"status" is retired (no longer shipped): it cannot be changed or used.',
     });
+    await expect(
+      t.as("ADMIN").skill.addRule({ skillKey: "status", scope: "USER", subject: "u1", effect: "DENY" }),
+    ).rejects.toMatchObject({ code: "BAD_REQUEST" });
     expect(await counts()).toEqual(before);
     await bootstrapCatalog(t.db); // shipped again: restored
     expect((await t.as("VIEWER").skill.list()).find((s) => s.key === "status")?.retiredAt).toBeNull();

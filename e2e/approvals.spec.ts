@@ -4,8 +4,6 @@
  * approver decides in the console, the runtime runs it once and answers in the conversation.
  */
 import type { BrowserContext, Page } from "@playwright/test";
-import { recordConfigChange } from "@clawgate/core";
-import { updateSkill } from "@clawgate/core/console/skills.ts";
 import type { Db } from "@clawgate/db";
 import { expect, test } from "./fixtures.ts";
 import { signedInContext, signOut, deleteOwnSession, signInWithSso as signIn } from "./sign-in.ts";
@@ -209,17 +207,14 @@ test.describe("the approval loop through the robot", () => {
   let admin: { context: BrowserContext; page: Page } | undefined;
   let approver: { context: BrowserContext; page: Page } | undefined;
 
-  // ticket.create ships disabled: an admin enables it in the console, as they would to try it.
+  // ticket.create ships enabled with approval required (bootstrap): the admin sees it so on the Skills page.
   test.beforeAll(async ({ browser, db }, testInfo) => {
     admin = await signedInContext(browser, "admin@clawgate.local", "ADMIN");
     await admin.page.goto("/skills");
-    const enabled = admin.page.getByRole("switch", { name: `Enabled: ${WRITE_SKILL}` });
-    await expect(enabled).toHaveAttribute("aria-checked", "false");
-    await enabled.click();
-    await expect(enabled).toHaveAttribute("aria-checked", "true");
-    await expect(
-      admin.page.getByRole("status").filter({ hasText: `Skill "${WRITE_SKILL}": enabled false -> true` }),
-    ).toBeVisible();
+    await expect(admin.page.getByRole("switch", { name: `Enabled: ${WRITE_SKILL}` })).toHaveAttribute(
+      "aria-checked",
+      "true",
+    );
     await admin.page.screenshot({ path: testInfo.outputPath("approval-loop-skill-enabled.png"), fullPage: true });
     expect(await db.skill.findUniqueOrThrow({ where: { key: WRITE_SKILL } })).toMatchObject({
       enabled: true,
@@ -229,24 +224,7 @@ test.describe("the approval loop through the robot", () => {
     approver = await signedInContext(browser, "approver@clawgate.local", "APPROVER");
   });
 
-  // Back as seeded (other specs expect the write skill off), through core like the console's
-  // mutation: the change, its audit entry and a config revision in one transaction.
-  test.afterAll(async ({ db }) => {
-    const skill = await db.skill.findUnique({ where: { key: WRITE_SKILL } });
-    if (skill?.enabled) {
-      await db.$transaction(async (tx) => {
-        const change = await updateSkill(tx, { key: WRITE_SKILL, enabled: false });
-        await recordConfigChange(tx, {
-          actor: { type: "SYSTEM", name: "e2e" },
-          action: "skill.update",
-          targetType: "skill",
-          targetId: WRITE_SKILL,
-          diff: change.diff,
-          summary: change.summary,
-        });
-      });
-      await untilRobotApplied(db);
-    }
+  test.afterAll(async () => {
     for (const c of [admin, approver]) {
       if (!c) continue;
       await signOut(c.context);

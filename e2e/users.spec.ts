@@ -1,6 +1,7 @@
 /**
  * Users & roles: an admin demotes a user (confirmation; their sessions end), promotes them
  * (no confirmation), disables and re-enables them; their own row cannot be demoted or disabled.
+ * An admin adds someone by email (who can then sign in and approve); a duplicate is refused.
  * A viewer reads the list without controls and the server refuses the viewer's change.
  * Works on a throwaway user so the demo users keep their roles for the other specs.
  */
@@ -29,8 +30,9 @@ test.beforeAll(async ({ db }) => {
     data: { sessionToken: `e2e-${tag}`, userId: user.id, expires: new Date(Date.now() + 3_600_000) },
   });
 });
+const added = `e2e-added-${tag}@example.test`;
 test.afterAll(async ({ db }) => {
-  await db.user.deleteMany({ where: { email } });
+  await db.user.deleteMany({ where: { email: { in: [email, added] } } });
 });
 
 test("an admin demotes (sessions end), promotes, disables and re-enables a user", async ({ page, db }, testInfo) => {
@@ -96,6 +98,33 @@ test("an admin demotes (sessions end), promotes, disables and re-enables a user"
   await page.screenshot({ path: testInfo.outputPath("users-mobile.png"), fullPage: true });
 });
 
+test("an admin adds a user by email with a role; the same email again is refused", async ({ page, db }, testInfo) => {
+  await signIn(page, ADMIN.email);
+  await page.goto("/users");
+  const form = page.getByRole("form", { name: "Add user" });
+  await form.getByLabel("Email").fill(added.toUpperCase());
+  await form.getByLabel("Name (optional)").fill("Added Approver");
+  await form.getByLabel("Role").selectOption("APPROVER");
+  await page.screenshot({ path: testInfo.outputPath("users-add.png"), fullPage: true });
+  await form.getByRole("button", { name: "Add user" }).click();
+  await expect(page.getByRole("status").filter({ hasText: "Added" })).toContainText(`${added} added as APPROVER`);
+  await expect(page.getByRole("row", { name: new RegExp(added) })).toContainText("APPROVER");
+  await expect(form.getByLabel("Email")).toHaveValue("");
+
+  const user = await db.user.findUniqueOrThrow({ where: { email: added } });
+  expect(user).toMatchObject({ role: "APPROVER", name: "Added Approver", disabledAt: null });
+  expect(
+    await db.auditLog.findFirstOrThrow({ where: { action: "user.add", targetId: user.id }, orderBy: { id: "desc" } }),
+  ).toMatchObject({ actorName: ADMIN.email, configRevision: null, diff: { role: { from: null, to: "APPROVER" } } });
+
+  await form.getByLabel("Email").fill(added);
+  await form.getByRole("button", { name: "Add user" }).click();
+  await expect(page.getByRole("alert").filter({ hasText: "Not added" })).toContainText(
+    `${added} is already a user (APPROVER): nothing added.`,
+  );
+  expect(await db.user.count({ where: { email: added } })).toBe(1);
+});
+
 test("a viewer reads the users without controls; the server refuses the viewer's change", async ({ page, db }) => {
   await signIn(page, "viewer@clawgate.local");
   await page.goto("/users");
@@ -111,4 +140,12 @@ test("a viewer reads the users without controls; the server refuses the viewer's
   expect(res.status()).toBe(403);
   expect(await res.text()).toContain("Your role does not allow this.");
   expect((await db.user.findUniqueOrThrow({ where: { email } })).role).toBe(user.role);
+
+  await expect(page.getByRole("form", { name: "Add user" })).toHaveCount(0);
+  const add = await page.request.post("/api/trpc/user.add", {
+    headers: { "x-trpc-source": "console", origin: E2E.consoleUrl, "content-type": "application/json" },
+    data: JSON.stringify({ json: { email: `viewer-adds-${tag}@example.test`, role: "ADMIN" } }),
+  });
+  expect(add.status()).toBe(403);
+  expect(await db.user.count({ where: { email: `viewer-adds-${tag}@example.test` } })).toBe(0);
 });

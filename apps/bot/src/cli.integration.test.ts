@@ -69,9 +69,18 @@ describe("lifecycle on a fresh database", () => {
     expect(first.stdout).toContain(`Applied ${committedMigrations().length} migration(s)`);
     for (const m of committedMigrations()) expect(first.stdout).toContain(m);
 
+    // Then bootstrap: the built-in skills and default flags, in one audited config revision.
+    expect(first.stdout).toMatch(/Bootstrap: \d+ change\(s\) in config revision 1:/);
+    expect(first.stdout).toContain("create skill kb.search");
+    expect(first.stdout).toContain("create feature_flag agent.tools");
+
     const second = await runCli(["migrate"], cliEnv({ DATABASE_URL: testDb.url }));
     expect(second.code).toBe(0);
     expect(second.stdout).toContain("already up to date");
+    expect(second.stdout).toContain("Catalog already in line with the code: nothing to change.");
+    expect(await query(testDb.url, `SELECT id, "actorType", "actorName" FROM "ConfigRevision"`)).toEqual([
+      { id: 1, actorType: "SYSTEM", actorName: "clawgate bootstrap" },
+    ]);
   });
 
   it("serve becomes ready, serves health and metrics, and exits 0 on SIGTERM removing its instance row", async () => {
@@ -84,8 +93,8 @@ describe("lifecycle on a fresh database", () => {
     );
     expect(ready).toBe(true);
     const body = (await (await get(`${base}/ready`)).json()) as { checks: Record<string, unknown> };
-    // A fresh database has no config revision yet: the snapshot is revision 0.
-    expect(body.checks.snapshot).toEqual({ ok: true, revision: 0 });
+    // A freshly migrated database holds bootstrap's revision; serve's own bootstrap finds nothing to do.
+    expect(body.checks.snapshot).toEqual({ ok: true, revision: 1 });
     expect((await get(`${base}/healthz`)).status).toBe(200);
     const metrics = await get(`${base}/metrics`);
     expect(metrics.status).toBe(200);
@@ -102,7 +111,7 @@ describe("lifecycle on a fresh database", () => {
       10_000,
       "the RuntimeInstance row",
     );
-    expect(rows).toEqual([{ pid: cli.child.pid, mode: "http", appliedRevision: 0 }]);
+    expect(rows).toEqual([{ pid: cli.child.pid, mode: "http", appliedRevision: 1 }]);
 
     const logLines = cli.output().stdout.split("\n").filter(Boolean);
     const listening = logLines.map((l) => JSON.parse(l) as { msg: string; url?: string }).find((l) => l.url);

@@ -11,6 +11,7 @@ import { safeMode, type SafeModeOptions } from "./commands/safe-mode.ts";
 import { say } from "./commands/say.ts";
 import { seed } from "./commands/seed.ts";
 import { send } from "./commands/send.ts";
+import { userAdd, type UserAddOptions } from "./commands/user.ts";
 import { serve } from "./commands/serve.ts";
 import { VERSION } from "./version.ts";
 
@@ -82,5 +83,16 @@ program
   .requiredOption("--to <conversation>", 'DingTalk conversation id, or "demo" for cid-demo-group')
   .requiredOption("--text <text>", "the message text")
   .action((opts: { to: string; text: string }) => exitWith(() => send(opts))());
+
+program
+  .command("user")
+  .description("console users")
+  .command("add")
+  .description("add a console user by email with a role (audited as the CLI); the first admin of a fresh install")
+  .option("--email <email>", "their email: SSO and DingTalk sign-in match on it (required)")
+  .option("--role <role>", "ADMIN, APPROVER, OPERATOR or VIEWER (required)")
+  .option("--name <name>", "the name the console shows")
+  .option("--update-role", "when the email exists, give it this role instead of refusing")
+  .action((opts: UserAddOptions) => exitWith(() => userAdd(opts))());
 
 await program.parseAsync(process.argv);

@@ -10,6 +10,7 @@ import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { createDb } from "@clawgate/db";
+import { BUILTIN_SKILLS } from "@clawgate/skills";
 import { startEmbeddedPostgres, type EmbeddedPg } from "@clawgate/devstack/embedded-pg";
 import { startFakeDingTalk, type FakeDingTalk } from "@clawgate/devstack/fake-dingtalk";
 import { createTestDatabase, type TestDatabase } from "@clawgate/devstack/testdb";
@@ -36,14 +37,8 @@ afterEach(async () => {
 const get = (url: string) => fetch(url, { signal: AbortSignal.timeout(5_000) });
 
 /** `clawgate serve` on a free port, once /ready is 200 (database, migrations, queue). */
-async function serve(
-  vars: Record<string, string>,
-  { waitReady = true } = {},
-): Promise<{ cli: CliProcess; base: string }> {
-  const served = await startServe({ LOG_LEVEL: "warn", ...vars }, { path: waitReady ? "/ready" : "/healthz" });
-  running.push(served.cli);
-  return served;
-}
+const serve = (vars: Record<string, string>, { waitReady = true } = {}) =>
+  startServe(vars, { path: waitReady ? "/ready" : "/healthz", running });
 
 const readBody = (req: IncomingMessage) =>
   new Promise<Buffer>((resolve, reject) => {
@@ -127,6 +122,14 @@ describe("two replicas on one database", () => {
     expect(await query(testDb.url, `SELECT name, "baseUrl" FROM "ModelEndpoint"`)).toEqual([
       { name: "local_chat", baseUrl: "http://127.0.0.1:9/v1" },
     ]);
+    // Both replicas bootstrap the catalog at start (this database was migrated without it): once.
+    expect(
+      await query(
+        testDb.url,
+        `SELECT (SELECT count(*)::int FROM "Skill") AS skills,
+                (SELECT count(*)::int FROM "AuditLog" WHERE action = 'system.bootstrap') AS bootstraps`,
+      ),
+    ).toEqual([{ skills: BUILTIN_SKILLS.length, bootstraps: 1 }]);
     // Both heartbeats report the latest revision (the model's), beaten on reload, not on the 10 s tick.
     const [latest] = await query<{ id: number }>(testDb.url, `SELECT max(id)::int AS id FROM "ConfigRevision"`);
     await waitFor(

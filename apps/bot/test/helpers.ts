@@ -93,16 +93,18 @@ export async function waitFor<T>(probe: () => Promise<T | undefined>, timeoutMs:
 }
 
 /**
- * `clawgate serve` on a free port of 127.0.0.1, once `path` answers 200 (/ready: database,
- * migrations, queue; /healthz: the process is up). A serve that exits or never gets there is
- * killed and the error carries its output.
+ * `clawgate serve` on 127.0.0.1 (`vars.PORT`, else a free port), returned once `path` answers 200
+ * (/ready: database, migrations, queue; /healthz: the process is up). `running` collects the
+ * process for the test's afterEach to kill; a serve that exits or never gets there is killed and
+ * the error carries its output.
  */
 export async function startServe(
   vars: Record<string, string>,
-  { path = "/ready", timeoutMs = 30_000 }: { path?: string; timeoutMs?: number } = {},
+  { path = "/ready", timeoutMs = 30_000, running }: { path?: string; timeoutMs?: number; running?: CliProcess[] } = {},
 ): Promise<{ cli: CliProcess; base: string }> {
-  const port = await freePort();
-  const cli = startCli(["serve"], cliEnv({ HOST: "127.0.0.1", PORT: String(port), ...vars }));
+  const port = vars.PORT ? Number(vars.PORT) : await freePort();
+  const cli = startCli(["serve"], cliEnv({ HOST: "127.0.0.1", LOG_LEVEL: "warn", ...vars, PORT: String(port) }));
+  running?.push(cli);
   const base = `http://127.0.0.1:${port}`;
   try {
     await waitFor(

@@ -38,7 +38,8 @@ describe("seedDemo", () => {
     expect(skills.find((s) => s.key === "ticket.create")).toMatchObject({
       riskClass: "WRITE",
       requiresApproval: true,
-      enabled: false,
+      enabled: true,
+      builtin: true,
     });
     expect(skills.find((s) => s.key === "kb.search")).toMatchObject({
       riskClass: "READ",

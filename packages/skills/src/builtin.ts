@@ -87,7 +87,7 @@ export const ticketCreate = defineSkill({
   description: "Create a ticket in the tracker. Needs an approver's grant.",
   riskClass: "WRITE",
   requiresApproval: true,
-  enabledByDefault: false,
+  enabledByDefault: true, // a write: offered, but every call waits for an approver
   timeoutMs: 10_000,
   cacheTtlSeconds: 0,
   settings: internalApiSettings,
@@ -103,7 +103,7 @@ export const groupAnnounce = defineSkill({
   description: "Post an announcement to a DingTalk group (a write: throttled, and audited).",
   riskClass: "WRITE",
   requiresApproval: true,
-  enabledByDefault: false,
+  enabledByDefault: true, // a write: offered, but every call waits for an approver
   timeoutMs: 10_000,
   cacheTtlSeconds: 0,
   settings: groupAnnounceSettings,
@@ -129,6 +129,8 @@ export const httpFetch = defineSkill({
     "link-local, cloud metadata, multicast and reserved addresses are always refused. Up to 3 redirects, each checked the same way.",
   riskClass: "READ",
   requiresApproval: false,
+  // Off until an admin lists allowedHosts: with none it refuses every URL, so offering it to the
+  // model on a fresh install would only produce refusals.
   enabledByDefault: false,
   timeoutMs: 8_000,
   cacheTtlSeconds: 60,

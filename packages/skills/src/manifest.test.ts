@@ -22,11 +22,16 @@ describe("built-in skills", () => {
     });
   });
 
-  it("never enable a write by default nor run one without approval", () => {
-    for (const s of BUILTIN_SKILLS.filter((s) => s.riskClass !== "READ")) {
-      expect(s.enabledByDefault, s.key).toBe(false);
-      expect(s.requiresApproval, s.key).toBe(true);
+  it("state the default rule: READ on, WRITE on with approval, DESTRUCTIVE off", () => {
+    for (const s of BUILTIN_SKILLS) {
+      if (s.riskClass === "READ") expect(s.requiresApproval, s.key).toBe(false);
+      if (s.riskClass === "WRITE") expect([s.enabledByDefault, s.requiresApproval], s.key).toEqual([true, true]);
+      if (s.riskClass === "DESTRUCTIVE") expect([s.enabledByDefault, s.requiresApproval], s.key).toEqual([false, true]);
     }
+    // The one READ exception: http.fetch does nothing until an admin lists its hosts.
+    expect(BUILTIN_SKILLS.filter((s) => s.riskClass === "READ" && !s.enabledByDefault).map((s) => s.key)).toEqual([
+      "http.fetch",
+    ]);
   });
 
   it("turn their inputs into JSON Schema tool parameters", () => {

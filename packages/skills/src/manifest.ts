@@ -10,7 +10,11 @@ export interface SkillManifest<Input extends z.ZodType = z.ZodType, Settings ext
   riskClass: RiskClass;
   /** Write actions that must be granted by an approver before they run. */
   requiresApproval: boolean;
-  /** Enabled on a fresh install. Writes start disabled: an admin turns them on. */
+  /**
+   * Enabled on a fresh install (bootstrap creates the row; an admin's later choice is kept). The
+   * rule: READ enabled, WRITE enabled with `requiresApproval`, DESTRUCTIVE disabled; a READ skill
+   * that cannot do anything until configured may start disabled (say why next to it).
+   */
   enabledByDefault: boolean;
   timeoutMs: number;
   /** Deterministic reads may be cached; 0 disables caching. */

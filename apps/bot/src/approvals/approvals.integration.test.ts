@@ -80,7 +80,7 @@ beforeAll(async () => {
     "cid-all-hands",
   );
   await setSkillEnabled(true, "group.announce");
-  await untilApplied(policy, await setSkillEnabled(true)); // both disabled in the demo seed
+  await untilApplied(policy, await setSkillEnabled(true)); // already on (bootstrap); waits for the snapshot
   // Two replicas' queues on one database: duplicate jobs land on both.
   const env = queueEnv(testDb.url, fake.url);
   queues = await Promise.all([0, 1].map(() => startTestQueue({ env, db, logger, metrics, policy })));

@@ -1,4 +1,9 @@
-/** `clawgate migrate`: applies the committed migrations (`prisma migrate deploy`). */
+/**
+ * `clawgate migrate`: applies the committed migrations (`prisma migrate deploy`), then brings the
+ * catalog in line with the code (bootstrap: built-in skills, default flags; audited, one config
+ * revision only when something changed).
+ */
+import { createDb } from "@clawgate/db";
 import { deployMigrations, migrationStatusFor } from "@clawgate/db/migrations";
 import { describeDbError } from "../db-checks.ts";
 import { envOrExit } from "./env-or-exit.ts";
@@ -9,7 +14,7 @@ export async function migrate(): Promise<number> {
     const before = await migrationStatusFor(DATABASE_URL);
     if (before.pending.length === 0 && before.failed.length === 0) {
       console.log(`Database is already up to date (${before.applied.length} migrations applied).`);
-      return 0;
+      return await bootstrap(DATABASE_URL);
     }
     try {
       await deployMigrations(DATABASE_URL);
@@ -26,9 +31,26 @@ export async function migrate(): Promise<number> {
       console.error(`Still pending: ${after.pending.join(", ")}`);
       return 1;
     }
-    return 0;
+    return await bootstrap(DATABASE_URL);
   } catch (error) {
     console.error(`clawgate migrate failed: ${describeDbError(error)}`);
     return 1;
+  }
+}
+
+async function bootstrap(url: string): Promise<number> {
+  // Loaded on demand: the other commands do not pay for the domain package.
+  const { bootstrapCatalog, describeBootstrap } = await import("@clawgate/core");
+  const db = createDb(url, { applicationName: "clawgate-cli", max: 2 });
+  try {
+    const { changes, configRevision } = await bootstrapCatalog(db);
+    if (configRevision === null) console.log("Catalog already in line with the code: nothing to change.");
+    else {
+      console.log(`Bootstrap: ${changes.length} change(s) in config revision ${configRevision}:`);
+      for (const line of describeBootstrap(changes)) console.log(`  ${line}`);
+    }
+    return 0;
+  } finally {
+    await db.$disconnect();
   }
 }

@@ -2,7 +2,7 @@
  * `clawgate serve`: the runtime HTTP server (ops + DingTalk ingress), the policy store, the job
  * queue worker, Stream mode when DINGTALK_MODE=stream, and the heartbeat, until SIGINT/SIGTERM.
  */
-import { ensureDefaultModel } from "@clawgate/core";
+import { bootstrapCatalog, describeBootstrap, ensureDefaultModel } from "@clawgate/core";
 import { createDb } from "@clawgate/db";
 import { createPgPool } from "../db-pool.ts";
 import { describeDbError, withTimeout } from "../db-checks.ts";
@@ -47,6 +47,23 @@ export async function serve(): Promise<void> {
     .catch((error: unknown) =>
       logger.warn({ error: describeDbError(error) }, "could not ensure the default model; continuing"),
     );
+  let stopping = false;
+  // The catalog in line with the code (built-in skills, default flags), as `migrate` does: every
+  // replica tries at start, one applies it under bootstrap's lock, the others find nothing to do.
+  // Not awaited either, and retried while the database is away.
+  void (async () => {
+    while (!stopping) {
+      try {
+        const { changes, configRevision } = await bootstrapCatalog(db);
+        if (configRevision !== null)
+          logger.info({ revision: configRevision, changes: describeBootstrap(changes) }, "catalog bootstrapped");
+        return;
+      } catch (error) {
+        logger.warn({ error: describeDbError(error) }, "could not bootstrap the catalog; retrying in 5 s");
+        await new Promise((r) => setTimeout(r, 5_000).unref());
+      }
+    }
+  })();
   const policy = startPolicyRuntime({ db, databaseUrl: env.DATABASE_URL, logger });
   const queue = startQueue({ env, db, logger, metrics, policy });
 
@@ -93,7 +110,6 @@ export async function serve(): Promise<void> {
   policy.store.on("reload", () => void heartbeat.beat());
   void policy.loaded.then(() => heartbeat.beat());
 
-  let stopping = false;
   const shutdown = async (signal: NodeJS.Signals) => {
     if (stopping) return;
     stopping = true;

@@ -12,6 +12,18 @@ export function RiskBadge({ risk }: { risk: RiskClass }) {
   return <span className={`${base} ${RISK_STYLES[risk]}`}>{risk}</span>;
 }
 
+/** A skill the code no longer ships: kept with its history, never offered or allowed. */
+export function RetiredBadge({ since }: { since: Date }) {
+  return (
+    <span
+      className={`${base} bg-slate-100 text-slate-700 ring-slate-500/30`}
+      title={`Retired ${since.toISOString()}: no longer shipped, never offered or allowed`}
+    >
+      Retired
+    </span>
+  );
+}
+
 const ROLE_STYLES: Record<Role, string> = {
   ADMIN: "bg-indigo-50 text-indigo-800 ring-indigo-600/30",
   APPROVER: "bg-sky-50 text-sky-800 ring-sky-600/30",

@@ -42,7 +42,7 @@ conversations:
   - { id: cid-demo-group, environment: test, enabled: false }
 skills:
   - key: ticket.create
-    enabled: true
+    enabled: false
     rules:
       - { scope: conversation, subject: cid-ops, effect: allow }
       - { scope: user, subject: staff-9, effect: deny }
@@ -130,7 +130,7 @@ describe("applyOnboard on a seeded database", () => {
       status: "DISABLED",
       title: "Clawgate demo group",
     });
-    expect(await db.skill.findUniqueOrThrow({ where: { key: "ticket.create" } })).toMatchObject({ enabled: true });
+    expect(await db.skill.findUniqueOrThrow({ where: { key: "ticket.create" } })).toMatchObject({ enabled: false });
 
     const revision = await db.configRevision.findUniqueOrThrow({ where: { id: configRevision! } });
     expect(revision).toMatchObject({ actorType: "CLI", actorName: "clawgate onboard" });

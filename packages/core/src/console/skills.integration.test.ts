@@ -2,6 +2,7 @@ import { createDb, type Db } from "@clawgate/db";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createTestDatabase, type TestDatabase } from "../../../devstack/src/testdb.ts";
 import { setSafeMode } from "../safe-mode.ts";
+import { DEFAULT_SECRET_REF_POLICY } from "../secret-refs.ts";
 import { DEMO_CONVERSATION_ID, seedDemo } from "../seed/demo.ts";
 import {
   addSkillRule,
@@ -74,11 +75,11 @@ describe("updateSkill", () => {
   });
 
   it("turns approval on and off for a WRITE skill; refuses it where decide would ignore it", async () => {
-    await tx((t) => updateSkill(t, { key: "ticket.create", enabled: true }));
+    // Writes ship enabled and wait for an approver.
     expect((await check("ticket.create")).outcome).toBe("needs_approval");
     await tx((t) => updateSkill(t, { key: "ticket.create", requiresApproval: false }));
     expect((await check("ticket.create")).outcome).toBe("allow");
-    await tx((t) => updateSkill(t, { key: "ticket.create", requiresApproval: true, enabled: false }));
+    await tx((t) => updateSkill(t, { key: "ticket.create", requiresApproval: true }));
 
     expect((await refusal(tx((t) => updateSkill(t, { key: "kb.search", requiresApproval: true })))).message).toMatch(
       /READ skill/,
@@ -103,10 +104,14 @@ describe("updateSkill", () => {
 describe("updateSkillSettings", () => {
   it("stores settings the manifest accepts, defaults filled in, and getSkill shows them with their fields", async () => {
     const change = await tx((t) =>
-      updateSkillSettings(t, {
-        key: "http.fetch",
-        settings: { allowedHosts: ["wiki.corp.example:8443"], allowPrivateNetworks: true },
-      }),
+      updateSkillSettings(
+        t,
+        {
+          key: "http.fetch",
+          settings: { allowedHosts: ["wiki.corp.example:8443"], allowPrivateNetworks: true },
+        },
+        DEFAULT_SECRET_REF_POLICY,
+      ),
     );
     expect(change.settings).toEqual({
       allowedHosts: ["wiki.corp.example:8443"],
@@ -131,21 +136,29 @@ describe("updateSkillSettings", () => {
     ]);
 
     const flagged = await tx((t) =>
-      updateSkillSettings(t, { key: "http.fetch", settings: { ...change.settings, requiresFlag: "web" } }),
+      updateSkillSettings(
+        t,
+        { key: "http.fetch", settings: { ...change.settings, requiresFlag: "web" } },
+        DEFAULT_SECRET_REF_POLICY,
+      ),
     );
     expect(flagged.diff).toEqual({ requiresFlag: { from: null, to: "web" } });
     expect((await getSkill(db, "http.fetch")).requiresFlag).toBe("web");
-    await tx((t) => updateSkillSettings(t, { key: "http.fetch", settings: {} }));
+    await tx((t) => updateSkillSettings(t, { key: "http.fetch", settings: {} }, DEFAULT_SECRET_REF_POLICY));
   });
 
   it("refuses what the manifest refuses, unknown skills and no-ops, writing nothing", async () => {
     const before = await db.skill.findMany({ orderBy: { key: "asc" } });
     const bad = await refusal(
       tx((t) =>
-        updateSkillSettings(t, {
-          key: "http.fetch",
-          settings: { allowedHosts: ["wiki.corp.example:99999"], allowPrivate: true, maxBytes: -1 },
-        }),
+        updateSkillSettings(
+          t,
+          {
+            key: "http.fetch",
+            settings: { allowedHosts: ["wiki.corp.example:99999"], allowPrivate: true, maxBytes: -1 },
+          },
+          DEFAULT_SECRET_REF_POLICY,
+        ),
       ),
     );
     expect(bad.code).toBe("BAD_REQUEST");
@@ -154,24 +167,51 @@ describe("updateSkillSettings", () => {
       expect.stringMatching(/^http\.fetch settings\.maxBytes: /),
       'http.fetch settings: Unrecognized key: "allowPrivate"',
     ]);
-    expect((await refusal(tx((t) => updateSkillSettings(t, { key: "kb.search", settings: {} })))).message).toMatch(
-      /kb\.search settings\.baseUrl/,
-    );
-    expect((await refusal(tx((t) => updateSkillSettings(t, { key: "help", settings: { x: 1 } })))).message).toBe(
-      'help settings: Unrecognized key: "x"',
-    );
-    expect((await refusal(tx((t) => updateSkillSettings(t, { key: "nope", settings: {} })))).code).toBe("NOT_FOUND");
+    expect(
+      (await refusal(tx((t) => updateSkillSettings(t, { key: "kb.search", settings: {} }, DEFAULT_SECRET_REF_POLICY))))
+        .message,
+    ).toMatch(/kb\.search settings\.baseUrl/);
+    expect(
+      (await refusal(tx((t) => updateSkillSettings(t, { key: "help", settings: { x: 1 } }, DEFAULT_SECRET_REF_POLICY))))
+        .message,
+    ).toBe('help settings: Unrecognized key: "x"');
     expect(
       (
         await refusal(
-          tx((t) => updateSkillSettings(t, { key: "http.fetch", settings: [] as unknown as Record<string, unknown> })),
+          tx((t) =>
+            updateSkillSettings(
+              t,
+              { key: "kb.search", settings: { baseUrl: "http://kb.corp.example", tokenEnv: "DATABASE_URL" } },
+              DEFAULT_SECRET_REF_POLICY,
+            ),
+          ),
+        )
+      ).message,
+    ).toMatch(/DATABASE_URL/);
+    expect(
+      (await refusal(tx((t) => updateSkillSettings(t, { key: "nope", settings: {} }, DEFAULT_SECRET_REF_POLICY)))).code,
+    ).toBe("NOT_FOUND");
+    expect(
+      (
+        await refusal(
+          tx((t) =>
+            updateSkillSettings(
+              t,
+              { key: "http.fetch", settings: [] as unknown as Record<string, unknown> },
+              DEFAULT_SECRET_REF_POLICY,
+            ),
+          ),
         )
       ).message,
     ).toMatch(/settings must be a JSON object/);
     const current = (await getSkill(db, "http.fetch")).settings;
-    expect((await refusal(tx((t) => updateSkillSettings(t, { key: "http.fetch", settings: current })))).code).toBe(
-      "CONFLICT",
-    );
+    expect(
+      (
+        await refusal(
+          tx((t) => updateSkillSettings(t, { key: "http.fetch", settings: current }, DEFAULT_SECRET_REF_POLICY)),
+        )
+      ).code,
+    ).toBe("CONFLICT");
     expect(await db.skill.findMany({ orderBy: { key: "asc" } })).toEqual(before);
   });
 });
@@ -268,14 +308,12 @@ describe("explainSkillAccess", () => {
       { type: "CLI", name: "test" },
       { active: true, level: "READ_ONLY", reason: "test" },
     );
-    await tx((t) => updateSkill(t, { key: "ticket.create", enabled: true }));
     const write = await check("ticket.create");
     expect(write.revision).toBe(on.revision); // updateSkill alone bumps nothing: the console wraps it in configMutation
     expect(write.facts.safeMode).toBe("READ_ONLY");
     expect(write.reasons.map((r) => r.code)).toEqual(["safe_mode.read_only"]);
     expect((await check("kb.search")).outcome).toBe("allow");
     await setSafeMode(db, { type: "CLI", name: "test" }, { active: false, reason: "done" });
-    await tx((t) => updateSkill(t, { key: "ticket.create", enabled: false }));
   });
 
   it("refuses empty inputs", async () => {

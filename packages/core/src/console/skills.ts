@@ -13,6 +13,7 @@ import { z } from "zod";
 import { diffFields, type FieldDiff } from "../diff.ts";
 import { decide, type PolicyOutcome, type ReasonCode } from "../policy/decide.ts";
 import { effectiveSafeMode, loadPolicySnapshot } from "../policy/snapshot.ts";
+import { skillSettingsSecretProblems, type SecretRefPolicy } from "../secret-refs.ts";
 
 export const SKILL_ENVIRONMENTS = ["TEST", "PROD"] as const;
 export const RULE_SCOPES = ["GLOBAL", "CONVERSATION", "USER"] as const;
@@ -63,6 +64,10 @@ export async function getSkill(db: Db | Tx, key: string) {
 
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
 
+/** A retired skill (no longer shipped, see bootstrap) is shown but never changed or used. */
+const retired = (key: string) =>
+  new SkillError("BAD_REQUEST", `"${key}" is retired (no longer shipped): it cannot be changed or used.`);
+
 export const skillUpdateSchema = z
   .strictObject({
     key: skillKey,
@@ -105,6 +110,7 @@ export async function updateSkill(tx: Tx, input: SkillUpdate): Promise<SkillChan
   const locked = await tx.$queryRaw<{ key: string }[]>`SELECT key FROM "Skill" WHERE key = ${key} FOR UPDATE`;
   if (locked.length === 0) throw new SkillError("NOT_FOUND", `There is no skill "${key}".`);
   const before = await tx.skill.findUniqueOrThrow({ where: { key } });
+  if (before.retiredAt) throw retired(key);
   if (change.requiresApproval !== undefined && change.requiresApproval !== before.requiresApproval) {
     const problem = approvalSettingProblem(key, before.riskClass, change.requiresApproval);
     if (problem) throw new SkillError("BAD_REQUEST", problem);
@@ -152,7 +158,11 @@ export interface SkillSettingsChange {
  * them; the stored object has the schema's defaults filled in. Each problem is one line of the
  * refusal's message. Nothing is written when anything is wrong.
  */
-export async function updateSkillSettings(tx: Tx, input: SkillSettingsUpdate): Promise<SkillSettingsChange> {
+export async function updateSkillSettings(
+  tx: Tx,
+  input: SkillSettingsUpdate,
+  secretRefs: SecretRefPolicy,
+): Promise<SkillSettingsChange> {
   const { key, settings } = parse(skillSettingsSchema, input);
   const locked = await tx.$queryRaw<{ key: string }[]>`SELECT key FROM "Skill" WHERE key = ${key} FOR UPDATE`;
   if (locked.length === 0) throw new SkillError("NOT_FOUND", `There is no skill "${key}".`);
@@ -160,7 +170,11 @@ export async function updateSkillSettings(tx: Tx, input: SkillSettingsUpdate): P
   if (!manifest) throw new SkillError("BAD_REQUEST", `"${key}" is not a built-in skill: it has no settings schema.`);
   const check = checkSkillSettings(manifest, settings);
   if (!check.ok) throw new SkillError("BAD_REQUEST", check.errors.join("\n"));
-  const before = await tx.skill.findUniqueOrThrow({ where: { key }, select: { settings: true } });
+  // A token is named by its env var: never one of Clawgate's own settings (see secret-refs.ts).
+  const secretProblems = skillSettingsSecretProblems(key, check.settings, secretRefs);
+  if (secretProblems.length > 0) throw new SkillError("BAD_REQUEST", secretProblems.join("\n"));
+  const before = await tx.skill.findUniqueOrThrow({ where: { key }, select: { settings: true, retiredAt: true } });
+  if (before.retiredAt) throw retired(key);
   const was = isObject(before.settings) ? before.settings : {};
   const diff = diffFields(was, check.settings);
   if (Object.keys(diff).length === 0)
@@ -212,8 +226,9 @@ const describeRule = (r: { scope: string; subject: string; effect: string }) =>
 
 export async function addSkillRule(tx: Tx, input: RuleAdd): Promise<RuleChange> {
   const r = parse(ruleAddSchema, input);
-  const skill = await tx.skill.findUnique({ where: { key: r.skillKey }, select: { key: true } });
+  const skill = await tx.skill.findUnique({ where: { key: r.skillKey }, select: { key: true, retiredAt: true } });
   if (!skill) throw new SkillError("NOT_FOUND", `There is no skill "${r.skillKey}".`);
+  if (skill.retiredAt) throw retired(r.skillKey);
   const existing = await tx.skillRule.findUnique({
     where: { skillKey_scope_subject: { skillKey: r.skillKey, scope: r.scope, subject: r.subject } },
   });

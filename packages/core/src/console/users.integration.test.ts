@@ -1,7 +1,7 @@
 import { createDb, type Db } from "@clawgate/db";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { createTestDatabase, type TestDatabase } from "../../../devstack/src/testdb.ts";
-import { isDemotion, listUsers, setUserDisabled, setUserRole, UserAdminError } from "./users.ts";
+import { addUser, isDemotion, listUsers, setUserDisabled, setUserRole, UserAdminError } from "./users.ts";
 
 let tdb: TestDatabase;
 let db: Db;
@@ -157,5 +157,54 @@ describe("setUserDisabled", () => {
     );
     expect((await db.user.findUniqueOrThrow({ where: { id: ids.ada } })).disabledAt).toBeNull();
     expect(await sessions("ada")).toBe(1);
+  });
+});
+
+describe("addUser", () => {
+  it("adds a user by email (normalised) with a role and no session", async () => {
+    const added = await db.$transaction((t) =>
+      addUser(t, ids.ada!, { email: "  New.Approver@Example.TEST ", role: "APPROVER", name: " Nia " }),
+    );
+    expect(added).toMatchObject({
+      created: true,
+      email: "new.approver@example.test",
+      summary: "new.approver@example.test added as APPROVER",
+      diff: { email: { from: null, to: "new.approver@example.test" }, role: { from: null, to: "APPROVER" } },
+    });
+    expect(await db.user.findUniqueOrThrow({ where: { email: "new.approver@example.test" } })).toMatchObject({
+      id: added.userId,
+      name: "Nia",
+      role: "APPROVER",
+      disabledAt: null,
+    });
+  });
+
+  it("refuses an existing email (any case) and bad input, writing nothing; --update-role changes only the role", async () => {
+    const before = await db.user.count();
+    await expectRefused(
+      db.$transaction((t) => addUser(t, ids.ada!, { email: "VIC@example.test", role: "ADMIN" })),
+      "CONFLICT",
+      /^vic@example.test is already a user \(VIEWER\): nothing added\.$/,
+    );
+    for (const bad of [
+      { email: "not-an-email", role: "ADMIN" },
+      { email: "x@example.test", role: "ROOT" },
+      { email: "x@example.test", role: "ADMIN", extra: 1 },
+    ])
+      await expect(db.$transaction((t) => addUser(t, ids.ada!, bad as never))).rejects.toThrow();
+    expect(await db.user.count()).toBe(before);
+
+    const promoted = await db.$transaction((t) =>
+      addUser(t, "root@ops-host", { email: "vic@example.test", role: "APPROVER" }, { updateRole: true }),
+    );
+    expect(promoted).toMatchObject({ created: false, diff: { role: { from: "VIEWER", to: "APPROVER" } } });
+    expect(await sessions("vic")).toBe(1); // a promotion keeps the session
+    await expectRefused(
+      db.$transaction((t) =>
+        addUser(t, "root@ops-host", { email: "vic@example.test", role: "APPROVER" }, { updateRole: true }),
+      ),
+      "CONFLICT",
+      /already APPROVER/,
+    );
   });
 });

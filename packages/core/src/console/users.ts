@@ -8,6 +8,9 @@
  *   advisory lock, so two admins demoting each other at the same moment cannot both succeed.
  * - Disabling or demoting a user deletes their sessions in the same transaction: they sign in
  *   again and get the new role (or nothing). Promotions keep the session (nothing to revoke).
+ * - Adding a user (console form, `clawgate user add`) creates them by email with a role, so they
+ *   can sign in (SSO or DingTalk, matched by email) and approve before any SSO sign-in. An email
+ *   that exists is refused, unless the caller asks to update the role (the CLI's --update-role).
  */
 import type { Role } from "@clawgate/db/enums";
 import type { Db, Prisma, Tx } from "@clawgate/db";
@@ -178,5 +181,60 @@ export async function setUserDisabled(
     diff: diffFields({ disabled: !!user.disabledAt }, { disabled }),
     sessionsRevoked,
     summary: `${who(user)}: ${disabled ? "disabled" : "enabled"}${sessionsRevoked ? `, ${sessionsRevoked} session(s) revoked` : ""}`,
+  };
+}
+
+export const addUserSchema = z.strictObject({
+  email: z
+    .string({ error: "email is required" })
+    .trim()
+    .toLowerCase()
+    .pipe(z.email({ error: "email must be an email address, e.g. ada@example.com" }).max(254)),
+  role: z.enum(ROLES, { error: "role must be ADMIN, APPROVER, OPERATOR or VIEWER" }),
+  name: z
+    .string()
+    .trim()
+    .max(100, { error: "the name is too long (100 characters at most)" })
+    .optional()
+    .transform((n) => n || undefined),
+});
+export type AddUserInput = z.input<typeof addUserSchema>;
+
+export interface UserAdded extends UserChange {
+  /** false when an existing user's role was updated instead (`updateRole`). */
+  created: boolean;
+}
+
+/**
+ * Adds a console user by email with a role. `actorId` is who adds them (a user id, or the CLI's
+ * `user@host`); with `updateRole`, an existing user gets the role instead (same rules as
+ * `setUserRole`: never the last active admin's demotion).
+ */
+export async function addUser(
+  tx: Tx,
+  actorId: string,
+  input: AddUserInput,
+  opts: { updateRole?: boolean } = {},
+): Promise<UserAdded> {
+  const { email, role, name } = addUserSchema.parse(input);
+  await tx.$queryRaw`SELECT 1 FROM pg_advisory_xact_lock(${USER_ADMIN_LOCK})`;
+  const existing = await tx.user.findUnique({ where: { email }, select: { id: true, role: true, disabledAt: true } });
+  if (existing) {
+    if (!opts.updateRole) {
+      throw new UserAdminError(
+        "CONFLICT",
+        `${email} is already a user (${existing.role}${existing.disabledAt ? ", disabled" : ""}): nothing added.`,
+      );
+    }
+    return { ...(await setUserRole(tx, actorId, { userId: existing.id, role })), created: false };
+  }
+  const user = await tx.user.create({ data: { email, name: name ?? null, role }, select: { id: true } });
+  return {
+    userId: user.id,
+    email,
+    diff: diffFields(null, { email, name: name ?? null, role }),
+    sessionsRevoked: 0,
+    summary: `${email} added as ${role}`,
+    created: true,
   };
 }

@@ -40,9 +40,9 @@ describe("loadPolicySnapshot", () => {
     expect(snap.safeMode.active).toBe(false);
     expect(decide(snap, ctx(), { kind: "message" }).outcome).toBe("allow");
     expect(decide(snap, ctx(), { kind: "skill", skillKey: "kb.search" }).outcome).toBe("allow");
-    // Seeded writes start disabled.
+    // Writes ship enabled and wait for an approver.
     expect(decide(snap, ctx(), { kind: "skill", skillKey: "ticket.create" }).reasons.map((r) => r.code)).toEqual([
-      "skill.disabled",
+      "approval.required",
     ]);
     expect(
       decide(snap, ctx({ conversationId: "cid-never-seen" }), { kind: "message" }).reasons.map((r) => r.code),

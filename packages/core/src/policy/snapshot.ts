@@ -158,7 +158,9 @@ export async function loadPolicySnapshot(db: Db): Promise<PolicySnapshot> {
     async (tx): Promise<PolicySource> => {
       // The first statement fixes the transaction's snapshot; later reads see the same state.
       const latest = await tx.configRevision.findFirst({ orderBy: { id: "desc" }, select: { id: true } });
+      // A retired skill (no longer shipped) is left out: unknown to decide, never offered.
       const skills = await tx.skill.findMany({
+        where: { retiredAt: null },
         select: {
           key: true,
           riskClass: true,

@@ -1,24 +1,19 @@
 /**
- * The demo data set: built-in skills, a demo conversation, the local demo model endpoint and
- * its default route and budgets, feature flags, safe-mode state, and a console user per role.
- * Idempotent: a second run changes nothing that exists (admins' edits survive restarts) and
- * records a config revision only when it created something.
+ * The demo data set on top of bootstrap (which creates the built-in skills, default flags and
+ * safe-mode row, as on any install): a demo conversation, the local demo model endpoint and its
+ * default route and budgets, the internal API base URL of the kb.* / ticket.* skills, and a
+ * console user per role. Idempotent: a second run changes nothing that exists (admins' edits
+ * survive restarts) and records a config revision only when it created something.
  */
-import type { Db, Tx } from "@clawgate/db";
-import { BUILTIN_SKILLS } from "@clawgate/skills";
+import type { Db, Prisma, Tx } from "@clawgate/db";
 import { SYSTEM_SEED_ACTOR } from "../actor.ts";
+import { bootstrapCatalogTx, type BootstrapChange } from "../bootstrap.ts";
 import { recordConfigChange } from "../revision.ts";
 import { DEMO_USERS } from "./demo-users.ts";
 
 export const DEMO_CONVERSATION_ID = "cid-demo-group";
 export const DEMO_MODEL_NAME = "local_chat";
 export const DEFAULT_DEMO_MODEL_BASE_URL = "http://127.0.0.1:3300/v1";
-
-export const DEFAULT_FEATURE_FLAGS = [
-  { key: "agent.tools", description: "Let the model call skills as tools.", enabled: true },
-  { key: "replies.markdown", description: "Reply with markdown messages instead of plain text.", enabled: true },
-  { key: "approvals.dingtalk_cards", description: "Let approvers decide from a DingTalk card.", enabled: false },
-] as const;
 
 export interface SeedOptions {
   /** Base URL of the OpenAI-compatible demo model (…/v1). */
@@ -28,6 +23,11 @@ export interface SeedOptions {
 }
 
 const INTERNAL_API_SKILLS = new Set(["kb.search", "ticket.lookup", "ticket.create"]);
+const CREATED: Record<BootstrapChange["target"], string> = {
+  skill: "skills",
+  feature_flag: "featureFlags",
+  safe_mode: "safeMode",
+};
 
 export interface SeedResult {
   created: Record<string, number>;
@@ -41,25 +41,10 @@ export async function seedDemo(db: Db, opts: SeedOptions = {}): Promise<SeedResu
       if (n > 0) created[what] = (created[what] ?? 0) + n;
     };
 
-    count(
-      "skills",
-      (
-        await tx.skill.createMany({
-          data: BUILTIN_SKILLS.map((s) => ({
-            key: s.key,
-            description: s.description,
-            riskClass: s.riskClass,
-            enabled: s.enabledByDefault,
-            requiresApproval: s.requiresApproval,
-            timeoutMs: s.timeoutMs,
-            cacheTtlSeconds: s.cacheTtlSeconds,
-            settings:
-              opts.internalApiBaseUrl && INTERNAL_API_SKILLS.has(s.key) ? { baseUrl: opts.internalApiBaseUrl } : {},
-          })),
-          skipDuplicates: true,
-        })
-      ).count,
-    );
+    // The catalog every install has; its changes go into this revision's audit entry.
+    const bootstrap = await bootstrapCatalogTx(tx);
+    for (const c of bootstrap) count(c.action === "create" ? CREATED[c.target] : `${c.target}.${c.action}`, 1);
+    if (opts.internalApiBaseUrl) count("skillSettings", await setInternalApiBaseUrl(tx, opts.internalApiBaseUrl));
 
     count(
       "conversations",
@@ -79,11 +64,6 @@ export async function seedDemo(db: Db, opts: SeedOptions = {}): Promise<SeedResu
       ).count,
     );
 
-    count(
-      "featureFlags",
-      (await tx.featureFlag.createMany({ data: [...DEFAULT_FEATURE_FLAGS], skipDuplicates: true })).count,
-    );
-    count("safeMode", (await tx.safeModeState.createMany({ data: [{ id: 1 }], skipDuplicates: true })).count);
     count("models", await ensureModelRoute(tx, opts.modelBaseUrl ?? DEFAULT_DEMO_MODEL_BASE_URL));
     count(
       "users",
@@ -101,7 +81,7 @@ export async function seedDemo(db: Db, opts: SeedOptions = {}): Promise<SeedResu
         actor: SYSTEM_SEED_ACTOR,
         action: "seed.demo",
         targetType: "system",
-        diff: { created },
+        diff: { created, ...(bootstrap.length > 0 && { bootstrap }) },
         summary: "Demo data seeded",
       });
     }
@@ -142,4 +122,16 @@ async function ensureModelRoute(tx: Tx, baseUrl: string): Promise<number> {
   });
   await tx.route.create({ data: { isDefault: true, modelEndpointId: endpoint.id, budgetId: budget.id } });
   return 1;
+}
+
+/** Points the kb.* / ticket.* skills at the internal API, where no base URL is set yet. */
+async function setInternalApiBaseUrl(tx: Tx, baseUrl: string): Promise<number> {
+  let n = 0;
+  for (const s of await tx.skill.findMany({ where: { key: { in: [...INTERNAL_API_SKILLS] } } })) {
+    const settings = (s.settings ?? {}) as Prisma.JsonObject;
+    if (settings.baseUrl !== undefined) continue;
+    await tx.skill.update({ where: { key: s.key }, data: { settings: { ...settings, baseUrl } } });
+    n += 1;
+  }
+  return n;
 }

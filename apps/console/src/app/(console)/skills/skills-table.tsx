@@ -2,7 +2,7 @@
 import { useQuery } from "@tanstack/react-query";
 import Link from "next/link";
 import { useId, useState } from "react";
-import { RiskBadge } from "~/components/badges.tsx";
+import { RetiredBadge, RiskBadge } from "~/components/badges.tsx";
 import { EmptyState, LoadingState } from "~/components/ui/empty-state.tsx";
 import { ErrorState } from "~/components/ui/error-state.tsx";
 import { InlineStatus, useInlineStatus } from "~/components/ui/inline-status.tsx";
@@ -38,15 +38,24 @@ function Row({
       <td className={td}>
         <RiskBadge risk={skill.riskClass} />
       </td>
-      <td className={td}>
-        <EnabledControl skill={skill} canEdit={canEdit} update={update} />
-      </td>
-      <td className={td}>
-        <ApprovalControl skill={skill} canEdit={canEdit} update={update} />
-      </td>
-      <td className={td}>
-        <EnvironmentsControl skill={skill} canEdit={canEdit} update={update} />
-      </td>
+      {skill.retiredAt ? (
+        <td className={td} colSpan={3}>
+          <RetiredBadge since={skill.retiredAt} />
+          <span className="ml-2 text-slate-600">no longer shipped: never offered or allowed</span>
+        </td>
+      ) : (
+        <>
+          <td className={td}>
+            <EnabledControl skill={skill} canEdit={canEdit} update={update} />
+          </td>
+          <td className={td}>
+            <ApprovalControl skill={skill} canEdit={canEdit} update={update} />
+          </td>
+          <td className={td}>
+            <EnvironmentsControl skill={skill} canEdit={canEdit} update={update} />
+          </td>
+        </>
+      )}
       <td className={`${td} whitespace-nowrap text-slate-700 tabular-nums`}>
         {skill.timeoutMs / 1000}s
         {skill.cacheTtlSeconds > 0 && <span className="text-slate-500"> · cache {skill.cacheTtlSeconds}s</span>}
@@ -77,7 +86,7 @@ export function SkillsTable({ canEdit }: { canEdit: boolean }) {
   if (data.length === 0)
     return (
       <EmptyState title="No skills yet">
-        Built-in skills appear here once the database is seeded (<code>npx clawgate seed --demo</code>).
+        Built-in skills appear here once the database is migrated (<code>npx clawgate migrate</code> creates them).
       </EmptyState>
     );
 
@@ -139,7 +148,8 @@ export function SkillsTable({ canEdit }: { canEdit: boolean }) {
         <DataTable
           caption={
             <>
-              Skills the robot can call: {data.length} in total, {data.filter((s) => s.enabled).length} enabled
+              Skills the robot can call: {data.length} in total, {data.filter((s) => s.enabled && !s.retiredAt).length}{" "}
+              enabled
               {shown.length !== data.length && `; ${shown.length} shown`}
             </>
           }

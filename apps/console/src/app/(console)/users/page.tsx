@@ -15,8 +15,8 @@ export default async function UsersPage() {
     <HydrateClient>
       <div className="space-y-4">
         <PageHeader title="Users & roles">
-          Who may use the console. People sign in with SSO; admins give roles. Demoting or disabling someone ends their
-          sessions at once.
+          Who may use the console. People sign in with SSO (or DingTalk, by email); admins add people and give roles.
+          Demoting or disabling someone ends their sessions at once.
         </PageHeader>
         <UsersTable canEdit={hasRole(session?.user.role, ROLE_SETS.admin)} selfId={session?.user.id ?? ""} />
       </div>

@@ -12,6 +12,7 @@ import { btnDanger, btnSecondary, control } from "~/components/ui/styles.ts";
 import { DataTable, td } from "~/components/ui/table.tsx";
 import type { UserListItem } from "~/server/api/routers/user.ts";
 import { useTRPC } from "~/trpc/react.tsx";
+import { AddUserForm } from "./add-user-form.tsx";
 import { INITIAL_USER_FILTERS, type UserFilters } from "./filters.ts";
 
 type Role = UserListItem["role"];
@@ -126,6 +127,8 @@ export function UsersTable({ canEdit, selfId }: { canEdit: boolean; selfId: stri
         ))}
       </p>
 
+      {canEdit && <AddUserForm status={status} />}
+
       <InlineStatus status={status.current} onDismiss={status.clear} />
 
       {isPending ? (
@@ -134,7 +137,8 @@ export function UsersTable({ canEdit, selfId }: { canEdit: boolean; selfId: stri
         <ErrorState title="The users could not be loaded." error={error} onRetry={refetch} />
       ) : !data || data.items.length === 0 ? (
         <EmptyState title={filters.search || filters.role ? "No user matches these filters" : "No users yet"}>
-          {!(filters.search || filters.role) && "People appear here after their first SSO sign-in."}
+          {!(filters.search || filters.role) &&
+            "People appear here after their first SSO sign-in, or when an admin adds them."}
         </EmptyState>
       ) : (
         <DataTable

@@ -1,6 +1,7 @@
 // The shared router-test setup goes first: it neutralises server-only and next-auth before trpc.ts loads.
 import { routerTest } from "../test-caller.ts";
-import { seedDemo } from "@clawgate/core";
+import { bootstrapCatalog, seedDemo } from "@clawgate/core";
+import { BUILTIN_SKILLS } from "@clawgate/skills";
 import { describe, expect, it } from "vitest";
 import { createTRPCRouter } from "../trpc.ts";
 import { skillRouter } from "./skill.ts";
@@ -137,5 +138,22 @@ describe("skill router", () => {
       code: "BAD_REQUEST",
     });
     expect(await counts()).toEqual(before);
+  });
+
+  it("lists a retired skill as retired; its settings cannot be changed", async () => {
+    await bootstrapCatalog(t.db, { skills: BUILTIN_SKILLS.filter((s) => s.key !== "status") });
+    const listed = (await t.as("VIEWER").skill.list()).find((s) => s.key === "status");
+    expect(listed?.retiredAt).toBeInstanceOf(Date);
+    const before = await counts();
+    await expect(t.as("ADMIN").skill.update({ key: "status", enabled: false })).rejects.toMatchObject({
+      code: "BAD_REQUEST",
+      message: '"status" is retired (no longer shipped): it cannot be changed or used.',
+    });
+    await expect(
+      t.as("ADMIN").skill.addRule({ skillKey: "status", scope: "USER", subject: "u1", effect: "DENY" }),
+    ).rejects.toMatchObject({ code: "BAD_REQUEST" });
+    expect(await counts()).toEqual(before);
+    await bootstrapCatalog(t.db); // shipped again: restored
+    expect((await t.as("VIEWER").skill.list()).find((s) => s.key === "status")?.retiredAt).toBeNull();
   });
 });

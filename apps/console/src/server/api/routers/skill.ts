@@ -34,6 +34,7 @@ export const skillListOutput = z.array(
     environments: z.array(z.enum(Environment)),
     timeoutMs: z.number().int(),
     cacheTtlSeconds: z.number().int(),
+    retiredAt: z.date().nullable(),
     rules: z.object({ allow: z.number().int(), deny: z.number().int() }),
   }),
 );
@@ -103,7 +104,7 @@ export const skillRouter = createTRPCRouter({
           diff: c.diff,
           summary: c.summary,
         }),
-        (tx) => updateSkillSettings(tx, input),
+        (tx) => updateSkillSettings(tx, input, ctx.secretRefs),
       );
       return { ...result, revision };
     }),

@@ -84,4 +84,43 @@ describe("user router", () => {
     expect(await t.db.auditLog.count()).toBe(before);
     expect((await t.db.user.findUniqueOrThrow({ where: { id: id.admin } })).role).toBe("ADMIN");
   });
+
+  it("an admin adds a user by email; everyone else is refused server-side; a duplicate is refused clearly", async () => {
+    const before = { users: await t.db.user.count(), audit: await t.db.auditLog.count() };
+    for (const key of ["viewer", "operator", "approver"] as const) {
+      await expect(callerAs(key).user.add({ email: "new@example.test", role: "APPROVER" })).rejects.toMatchObject({
+        code: "FORBIDDEN",
+      });
+    }
+    await expect(callerAs("admin").user.add({ email: "nope", role: "APPROVER" })).rejects.toMatchObject({
+      code: "BAD_REQUEST",
+    });
+    expect(await t.db.user.count()).toBe(before.users);
+    expect(await t.db.auditLog.count()).toBe(before.audit);
+
+    const added = await callerAs("admin").user.add({ email: "New@Example.test", role: "APPROVER", name: "Nia" });
+    expect(added).toMatchObject({
+      created: true,
+      email: "new@example.test",
+      summary: "new@example.test added as APPROVER",
+    });
+    expect(await t.db.user.findUniqueOrThrow({ where: { email: "new@example.test" } })).toMatchObject({
+      role: "APPROVER",
+      name: "Nia",
+    });
+    expect(await t.db.auditLog.findFirstOrThrow({ orderBy: { id: "desc" } })).toMatchObject({
+      action: "user.add",
+      targetType: "user",
+      targetId: added.userId,
+      actorId: id.admin,
+      configRevision: null,
+      diff: { email: { from: null, to: "new@example.test" }, role: { from: null, to: "APPROVER" } },
+    });
+
+    await expect(callerAs("admin").user.add({ email: "new@example.test", role: "ADMIN" })).rejects.toMatchObject({
+      code: "CONFLICT",
+      message: "new@example.test is already a user (APPROVER): nothing added.",
+    });
+    expect((await t.db.user.findUniqueOrThrow({ where: { email: "new@example.test" } })).role).toBe("APPROVER");
+  });
 });

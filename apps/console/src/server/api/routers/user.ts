@@ -1,6 +1,9 @@
 import { TRPCError } from "@trpc/server";
 import {
+  addUser,
+  addUserSchema,
   listUsers,
+  type UserAdded,
   type UserChange,
   setDisabledSchema,
   setRoleSchema,
@@ -23,6 +26,15 @@ function refusal(e: unknown): never {
 /** Users and roles: every signed-in role reads; only admins change roles or disable. */
 export const userRouter = createTRPCRouter({
   list: viewerProcedure.input(userListSchema.optional()).query(({ ctx, input }) => listUsers(ctx.db, input)),
+
+  /** Adds someone by email with a role; an email that exists is refused (CONFLICT). */
+  add: adminProcedure.input(addUserSchema).mutation(({ ctx, input }) =>
+    auditedMutation(
+      ctx,
+      (c: UserAdded) => ({ action: "user.add", targetType: "user", targetId: c.userId, diff: c.diff }),
+      (tx) => addUser(tx, ctx.user.id, input),
+    ).catch(refusal),
+  ),
 
   setRole: adminProcedure.input(setRoleSchema).mutation(({ ctx, input }) =>
     auditedMutation(

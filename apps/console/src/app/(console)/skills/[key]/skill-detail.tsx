@@ -2,7 +2,7 @@
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import Link from "next/link";
 import { useId, useState, type FormEvent } from "react";
-import { RiskBadge } from "~/components/badges.tsx";
+import { RetiredBadge, RiskBadge } from "~/components/badges.tsx";
 import { ConfirmDialog } from "~/components/ui/confirm-dialog.tsx";
 import { EmptyState, LoadingState } from "~/components/ui/empty-state.tsx";
 import { ErrorState } from "~/components/ui/error-state.tsx";
@@ -37,6 +37,7 @@ export function SkillDetail({ skillKey, canEdit }: { skillKey: string; canEdit: 
   const { data: skill, error, isPending, refetch } = useQuery(trpc.skill.get.queryOptions({ key: skillKey }));
   const status = useInlineStatus();
   const update = useSkillUpdate(status);
+  canEdit = canEdit && !skill?.retiredAt;
 
   const back = (
     <Link href="/skills" className="text-sm font-medium text-indigo-700 hover:underline">
@@ -63,8 +64,14 @@ export function SkillDetail({ skillKey, canEdit }: { skillKey: string; canEdit: 
         <h1 className="flex flex-wrap items-center gap-3 text-2xl font-semibold tracking-tight">
           <code className="font-mono">{skill.key}</code>
           <RiskBadge risk={skill.riskClass} />
+          {skill.retiredAt && <RetiredBadge since={skill.retiredAt} />}
         </h1>
         <p className="text-sm text-slate-600">{skill.description}</p>
+        {skill.retiredAt && (
+          <p className="text-sm text-slate-700">
+            This skill is no longer shipped: the robot never offers or allows it. It is kept with its rules and history.
+          </p>
+        )}
       </div>
       <InlineStatus status={status.current} onDismiss={status.clear} />
       <section aria-labelledby="settings-title" className="rounded-lg border border-slate-200 bg-white p-4 shadow-sm">

@@ -60,8 +60,9 @@ describe("ingest group commit", () => {
   it("a row the database rejects fails only its own caller", async () => {
     const ingest = createIngest({ pool, defaultRobotCode: APP_KEY, maxInFlight: 1 });
     const before = await count(`SELECT count(*) AS n FROM graphile_worker._private_jobs`);
-    // PostgreSQL's jsonb refuses \u0000: this message cannot be stored.
-    const poisoned = robotMessage({ msgId: "poison-1", text: { content: "bad \u0000 byte" } });
+    // A data error the storable rule cannot fix (a constraint of this test's database).
+    await pool.query(`ALTER TABLE "InboundMessage" ADD CONSTRAINT "no_poison" CHECK ("msgId" <> 'poison-1')`);
+    const poisoned = robotMessage({ msgId: "poison-1" });
     const outcomes = await Promise.allSettled([
       ingest({ channel: "HTTP", message: robotMessage({ msgId: "neighbour-0" }), traceId: "a" }),
       ingest({ channel: "HTTP", message: robotMessage({ msgId: "neighbour-1" }), traceId: "b" }),
@@ -76,5 +77,20 @@ describe("ingest group commit", () => {
       ),
     ).toBe(3);
     expect(await count(`SELECT count(*) AS n FROM graphile_worker._private_jobs`)).toBe(before + 3);
+    await pool.query(`ALTER TABLE "InboundMessage" DROP CONSTRAINT "no_poison"`);
+  });
+
+  it("stores text PostgreSQL cannot hold as it was, NUL removed and lone surrogates replaced", async () => {
+    const ingest = createIngest({ pool, defaultRobotCode: APP_KEY });
+    const result = await ingest({
+      channel: "HTTP",
+      message: robotMessage({ msgId: "nul-1", text: { content: "bad \u0000 byte \ud800 👩‍💻" } }),
+      traceId: "t",
+    });
+    expect(result.status).toBe("stored");
+    const { rows } = await pool.query<{ content: string }>(
+      `SELECT "payload"->'text'->>'content' AS "content" FROM "InboundMessage" WHERE "msgId" = 'nul-1'`,
+    );
+    expect(rows[0]?.content).toBe("bad  byte \ufffd 👩‍💻");
   });
 });

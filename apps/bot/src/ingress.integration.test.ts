@@ -162,6 +162,10 @@ describe("POST /dingtalk/robot", () => {
       JSON.stringify(robotMessage({ msgtype: "picture", content: "x" })),
       JSON.stringify(robotMessage({ conversationType: "3" })),
       JSON.stringify(robotMessage({ text: "not an object" })),
+      // Ids longer than 256 characters.
+      ...(["conversationId", "msgId", "senderStaffId", "robotCode"] as const).map((field) =>
+        JSON.stringify(robotMessage({ [field]: "x".repeat(257) })),
+      ),
     ];
     for (const body of bodies) {
       const res = await robot(body);

@@ -3,6 +3,7 @@
  * with their own code (open pools would otherwise keep the process alive).
  */
 import { Command } from "commander";
+import { deadLetters, type DeadLettersOptions } from "./commands/dead-letters.ts";
 import { doctor } from "./commands/doctor.ts";
 import { migrate } from "./commands/migrate.ts";
 import { onboard } from "./commands/onboard.ts";
@@ -73,5 +74,16 @@ program
   .requiredOption("--to <conversation>", 'DingTalk conversation id, or "demo" for cid-demo-group')
   .requiredOption("--text <text>", "the message text")
   .action((opts: { to: string; text: string }) => exitWith(() => send(opts))());
+
+program
+  .command("dead-letters")
+  .description("list the messages and jobs the runtime gave up on, or put one back on the queue (audited)")
+  .argument("<action>", "list or retry")
+  .argument("[id]", "retry: the dead letter's id")
+  .option("--all", "list: retried ones too")
+  .option("--limit <n>", "list: how many, newest first (default 50)")
+  .action((action: string, id: string | undefined, opts: DeadLettersOptions) =>
+    exitWith(() => deadLetters(action, id, opts))(),
+  );
 
 await program.parseAsync(process.argv);

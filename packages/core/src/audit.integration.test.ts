@@ -36,6 +36,22 @@ describe("audit log", () => {
     expect(await verifyAuditChain(db)).toBeNull();
   });
 
+  it("hashes what it stores: NUL and lone surrogates in any field keep the chain verifiable", async () => {
+    const hostile = "x\u0000y\ud800 \u202e👩‍💻";
+    const { id } = await db.$transaction((tx) =>
+      appendAudit(tx, {
+        actor: { type: "CLI", name: `op${hostile}` },
+        action: "test.unicode",
+        targetType: "test",
+        targetId: hostile,
+        diff: { [hostile]: [hostile, { note: hostile }] },
+      }),
+    );
+    const row = await db.auditLog.findUniqueOrThrow({ where: { id } });
+    expect(row.targetId).toBe("xy\ufffd \u202e👩‍💻");
+    expect(await verifyAuditChain(db)).toBeNull();
+  });
+
   it("never forks the chain under concurrent writers", async () => {
     await Promise.all(
       Array.from({ length: 20 }, (_, i) =>

@@ -6,3 +6,4 @@ export * from "./seed/demo-users.ts";
 export * from "./seed/demo.ts";
 export * from "./policy/index.ts";
 export * from "./config/onboard.ts";
+export * from "./dead-letters.ts";

@@ -20,7 +20,7 @@ export interface SafeModeOptions {
 const LEVELS: Record<string, "READ_ONLY" | "MAINTENANCE"> = { "read-only": "READ_ONLY", maintenance: "MAINTENANCE" };
 
 /** The CLI actor: the OS account and host the command ran on (no console session exists). */
-export function cliActor(): Actor {
+export function cliActor(command = "safe-mode"): Actor {
   let user = "unknown";
   try {
     user = userInfo().username;
@@ -28,7 +28,7 @@ export function cliActor(): Actor {
     // No passwd entry (some containers): keep "unknown".
   }
   const id = `${user}@${hostname()}`;
-  return { type: "CLI", id, name: `clawgate safe-mode (${id})` };
+  return { type: "CLI", id, name: `clawgate ${command} (${id})` };
 }
 
 const usage = (message: string): number => {

@@ -12,6 +12,7 @@
  * metadata) and acknowledged, so DingTalk does not redeliver it forever.
  */
 import { randomUUID } from "node:crypto";
+import { INBOUND_TASK } from "@clawgate/core/dead-letters.ts";
 import { classifyDbError, countUnstorable, sqlState, type DbErrorClass } from "@clawgate/db";
 import type { RobotMessage } from "@clawgate/dingtalk";
 import type pg from "pg";
@@ -45,7 +46,8 @@ export class IngestUnavailableError extends Error {
   }
 }
 
-export const INBOUND_TASK = "inbound.handle";
+// The job's name lives with the dead letters' retry, which enqueues it too.
+export { INBOUND_TASK };
 
 export interface InboundJobPayload {
   inboundId: string;

@@ -10,6 +10,7 @@ import { seedDemo } from "@clawgate/core";
 import { createDb, storableText, unstorableCount, type Db } from "@clawgate/db";
 import type { FakeDingTalk } from "@clawgate/devstack/fake-dingtalk";
 import { startFakeInternalApi, type FakeInternalApi } from "@clawgate/devstack/fake-internal-api";
+import { hostileText } from "@clawgate/devstack/hostile-text";
 import { createTestDatabase, type TestDatabase } from "@clawgate/devstack/testdb";
 import fc from "fast-check";
 import type pg from "pg";
@@ -107,29 +108,7 @@ const modelCallsFor = (marker: string) =>
   scripted.requests.filter((r) => JSON.stringify(r.messages.filter((m) => m.role === "user").at(-1)).includes(marker))
     .length;
 
-/** Arbitrary Unicode with what PostgreSQL refuses mixed in: NUL, lone surrogates, RTL, ZWJ, emoji, 4-byte. */
-const hostile = fc
-  .array(
-    fc.oneof(
-      fc.constantFrom(
-        "\u0000",
-        "\ud800",
-        "\udfff",
-        "\udbff",
-        "\u200f",
-        "\u202e",
-        "\u200d",
-        "👩‍👩‍👧",
-        "🇨🇳",
-        "𠀀",
-        "\\u0000",
-      ),
-      fc.string({ unit: "binary", maxLength: 8 }),
-      fc.string({ unit: "grapheme", maxLength: 4 }),
-    ),
-    { minLength: 1, maxLength: 6 },
-  )
-  .map((parts) => parts.join(""));
+const hostile = hostileText({ minParts: 1, maxParts: 6 });
 
 describe("text PostgreSQL cannot store", () => {
   it("stores every message once and answers it once; stored and sent text differ only by the rule", async () => {

@@ -1,5 +1,7 @@
-import { createDb, type Db } from "@clawgate/db";
+import { createDb, storableText, type Db } from "@clawgate/db";
+import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { hostileText } from "../../devstack/src/hostile-text.ts";
 import { createTestDatabase, type TestDatabase } from "../../devstack/src/testdb.ts";
 import type { Actor } from "./actor.ts";
 import { appendAudit, verifyAuditChain } from "./audit.ts";
@@ -36,19 +38,24 @@ describe("audit log", () => {
     expect(await verifyAuditChain(db)).toBeNull();
   });
 
-  it("hashes what it stores: NUL and lone surrogates in any field keep the chain verifiable", async () => {
-    const hostile = "x\u0000y\ud800 \u202e👩‍💻";
-    const { id } = await db.$transaction((tx) =>
-      appendAudit(tx, {
-        actor: { type: "CLI", name: `op${hostile}` },
-        action: "test.unicode",
-        targetType: "test",
-        targetId: hostile,
-        diff: { [hostile]: [hostile, { note: hostile }] },
+  it("hashes what it stores: arbitrary Unicode (NUL, lone surrogates, ...) in any field keeps the chain verifiable", async () => {
+    await fc.assert(
+      fc.asyncProperty(hostileText(), hostileText(), async (a, b) => {
+        const { id } = await db.$transaction((tx) =>
+          appendAudit(tx, {
+            actor: { type: "CLI", name: `op ${a}` },
+            action: "test.unicode",
+            targetType: "test",
+            targetId: b,
+            diff: { [a]: [b, { note: a }] },
+          }),
+        );
+        const row = await db.auditLog.findUniqueOrThrow({ where: { id } });
+        expect(row.targetId).toBe(storableText(b));
+        expect(row.diff).toEqual({ [storableText(a)]: [storableText(b), { note: storableText(a) }] });
       }),
+      { numRuns: 30 },
     );
-    const row = await db.auditLog.findUniqueOrThrow({ where: { id } });
-    expect(row.targetId).toBe("xy\ufffd \u202e👩‍💻");
     expect(await verifyAuditChain(db)).toBeNull();
   });
 

@@ -1,31 +1,8 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
+// Relative import: a package dependency on devstack would make a cycle (devstack uses db).
+import { hostileText } from "../../devstack/src/hostile-text.ts";
 import { countUnstorable, isUnstorable, storable, storableParam, storableText, unstorableCount } from "./storable.ts";
-
-/** Code units PostgreSQL text cannot hold, mixed with what it can (RTL, ZWJ, emoji, 4-byte). */
-export const hostileText = () =>
-  fc
-    .array(
-      fc.oneof(
-        fc.constantFrom(
-          "\u0000",
-          "\ud800",
-          "\udfff",
-          "\udbff",
-          "\u200f",
-          "\u202e",
-          "\u200d",
-          "👩‍💻",
-          "🇨🇳",
-          "𠀀",
-          "\\u0000",
-        ),
-        fc.string({ unit: "binary", maxLength: 16 }),
-        fc.string({ unit: "grapheme", maxLength: 8 }),
-      ),
-      { maxLength: 12 },
-    )
-    .map((parts) => parts.join(""));
 
 /** What the rule promises: NUL removed, each lone surrogate -> U+FFFD, nothing else touched. */
 function reference(s: string): string {

@@ -24,6 +24,7 @@ import { createLogger } from "./logger.ts";
 import { createMetrics } from "./metrics.ts";
 import { startPolicyRuntime, type PolicyRuntime } from "./policy/runtime.ts";
 import type { BotServer } from "./server.ts";
+import { TURN_FAILED_REPLY } from "./worker/handle-inbound.ts";
 import type { Queue } from "./worker/queue.ts";
 
 let testDb: TestDatabase;
@@ -66,7 +67,7 @@ beforeAll(async () => {
   }));
   policy = startPolicyRuntime({ db, databaseUrl: testDb.url, logger, pollIntervalMs: 10 * 60_000 });
   await policy.loaded;
-  await enableConversations(db, policy, ...PROPERTY_CONVERSATIONS, "cid-tool", "cid-retry", "cid-dl");
+  await enableConversations(db, policy, ...PROPERTY_CONVERSATIONS, "cid-tool", "cid-retry", "cid-dl", "cid-fb");
   queue = await startTestQueue({ env: queueEnv(testDb.url, fake.url, 4), db, logger, metrics, policy });
 });
 afterAll(async () => {
@@ -246,5 +247,37 @@ describe("text PostgreSQL cannot store", () => {
       [letter!.id],
     );
     expect(audit?.actorType).toBe("CLI");
+  });
+
+  it("a turn that fails the same way twice is dead-lettered and the user still gets an answer", async () => {
+    // The turn's steps cannot be stored for this conversation: the turn fails after its model call.
+    await pool.query(`
+      CREATE FUNCTION refuse_steps() RETURNS trigger AS $$
+      BEGIN
+        IF EXISTS (SELECT 1 FROM "InboundMessage" WHERE id = NEW."inboundMessageId" AND "conversationId" = 'cid-fb') THEN
+          RAISE EXCEPTION 'injected: step not stored';
+        END IF;
+        RETURN NEW;
+      END $$ LANGUAGE plpgsql;
+      CREATE TRIGGER refuse_steps BEFORE INSERT ON "TurnStep" FOR EACH ROW EXECUTE FUNCTION refuse_steps();`);
+    const { msgId } = await fake.deliver({ conversationId: "cid-fb", text: "ECHO [fb-marker]", senderId: "u-fb" });
+    const [reply] = await fake.waitForReplies("cid-fb", 1, 20_000);
+    expect(reply!.text).toBe(TURN_FAILED_REPLY);
+    const row = await inbound(msgId);
+    expect(row.status).toBe("FAILED");
+    const [letter] = await query<{ reason: string; attempts: number }>(
+      testDb.url,
+      `SELECT reason, attempts FROM "DeadLetter" WHERE "inboundMessageId" = $1`,
+      [row.id],
+    );
+    expect(letter).toEqual({ reason: "the same error twice: injected: step not stored", attempts: 2 });
+    // Nothing could be stored to replay, so each of the two attempts asked the model once.
+    expect(modelCallsFor("fb-marker")).toBe(2);
+    const [sent] = await query<{ idempotencyKey: string }>(
+      testDb.url,
+      `SELECT "idempotencyKey" FROM "OutboundMessage" WHERE "inboundMessageId" = $1`,
+      [row.id],
+    );
+    expect(sent?.idempotencyKey).toBe(`failed:${row.id}`);
   });
 });

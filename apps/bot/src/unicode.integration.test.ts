@@ -109,6 +109,26 @@ const modelCallsFor = (marker: string) =>
   scripted.requests.filter((r) => JSON.stringify(r.messages.filter((m) => m.role === "user").at(-1)).includes(marker))
     .length;
 
+/**
+ * A real failure inside PostgreSQL: a trigger on `table` that raises `message` for each row
+ * `condition` (SQL over NEW) holds. Dropped with `DROP TRIGGER <name> ON <table>`.
+ */
+async function injectFailure(
+  name: string,
+  event: "INSERT" | "UPDATE",
+  table: string,
+  condition: string,
+  message: string,
+) {
+  await pool.query(`
+    CREATE FUNCTION ${name}() RETURNS trigger AS $$
+    BEGIN
+      IF ${condition} THEN RAISE EXCEPTION '${message}'; END IF;
+      RETURN NEW;
+    END $$ LANGUAGE plpgsql;
+    CREATE TRIGGER ${name} BEFORE ${event} ON "${table}" FOR EACH ROW EXECUTE FUNCTION ${name}();`);
+}
+
 const hostile = hostileText({ minParts: 1, maxParts: 6 });
 
 describe("text PostgreSQL cannot store", () => {
@@ -175,16 +195,14 @@ describe("text PostgreSQL cannot store", () => {
   it("a job that fails after the model answered does not call the model again when it is retried", async () => {
     // The reply's row cannot be written once (a real failure in PostgreSQL, after the model call;
     // a sequence, unlike a flag, is not rolled back with the failed insert).
-    await pool.query(`
-      CREATE SEQUENCE fail_once;
-      CREATE FUNCTION fail_reply_once() RETURNS trigger AS $$
-      BEGIN
-        IF NEW."conversationId" = 'cid-retry' AND nextval('fail_once') = 1 THEN
-          RAISE EXCEPTION 'injected: reply not stored';
-        END IF;
-        RETURN NEW;
-      END $$ LANGUAGE plpgsql;
-      CREATE TRIGGER fail_reply_once BEFORE INSERT ON "OutboundMessage" FOR EACH ROW EXECUTE FUNCTION fail_reply_once();`);
+    await pool.query(`CREATE SEQUENCE fail_once`);
+    await injectFailure(
+      "fail_reply_once",
+      "INSERT",
+      "OutboundMessage",
+      `NEW."conversationId" = 'cid-retry' AND nextval('fail_once') = 1`,
+      "injected: reply not stored",
+    );
     const { msgId } = await fake.deliver({ conversationId: "cid-retry", text: "ECHO [retry-marker]", senderId: "u-r" });
     const [reply] = await fake.waitForReplies("cid-retry", 1, 20_000);
     expect(reply!.text).toBe("«[retry-marker]»\ufffd");
@@ -200,15 +218,13 @@ describe("text PostgreSQL cannot store", () => {
   });
 
   it("a job that fails the same way twice is dead-lettered (visible, counted), and a retry from the CLI finishes it", async () => {
-    await pool.query(`
-      CREATE FUNCTION refuse_replied() RETURNS trigger AS $$
-      BEGIN
-        IF NEW."conversationId" = 'cid-dl' AND NEW.status = 'REPLIED' THEN
-          RAISE EXCEPTION 'injected: cannot finish';
-        END IF;
-        RETURN NEW;
-      END $$ LANGUAGE plpgsql;
-      CREATE TRIGGER refuse_replied BEFORE UPDATE ON "InboundMessage" FOR EACH ROW EXECUTE FUNCTION refuse_replied();`);
+    await injectFailure(
+      "refuse_replied",
+      "UPDATE",
+      "InboundMessage",
+      `NEW."conversationId" = 'cid-dl' AND NEW.status = 'REPLIED'`,
+      "injected: cannot finish",
+    );
     const { msgId } = await fake.deliver({ conversationId: "cid-dl", text: "ECHO [dl-marker]", senderId: "u-dl" });
     await fake.waitForReplies("cid-dl", 1, 15_000);
     const row = await inbound(msgId);
@@ -251,15 +267,13 @@ describe("text PostgreSQL cannot store", () => {
 
   it("a turn that fails the same way twice is dead-lettered and the user still gets an answer", async () => {
     // The turn's steps cannot be stored for this conversation: the turn fails after its model call.
-    await pool.query(`
-      CREATE FUNCTION refuse_steps() RETURNS trigger AS $$
-      BEGIN
-        IF EXISTS (SELECT 1 FROM "InboundMessage" WHERE id = NEW."inboundMessageId" AND "conversationId" = 'cid-fb') THEN
-          RAISE EXCEPTION 'injected: step not stored';
-        END IF;
-        RETURN NEW;
-      END $$ LANGUAGE plpgsql;
-      CREATE TRIGGER refuse_steps BEFORE INSERT ON "TurnStep" FOR EACH ROW EXECUTE FUNCTION refuse_steps();`);
+    await injectFailure(
+      "refuse_steps",
+      "INSERT",
+      "TurnStep",
+      `EXISTS (SELECT 1 FROM "InboundMessage" WHERE id = NEW."inboundMessageId" AND "conversationId" = 'cid-fb')`,
+      "injected: step not stored",
+    );
     const { msgId } = await fake.deliver({ conversationId: "cid-fb", text: "ECHO [fb-marker]", senderId: "u-fb" });
     const [reply] = await fake.waitForReplies("cid-fb", 1, 20_000);
     expect(reply!.text).toBe(TURN_FAILED_REPLY);

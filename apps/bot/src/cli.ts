@@ -3,6 +3,7 @@
  * with their own code (open pools would otherwise keep the process alive).
  */
 import { Command } from "commander";
+import { deadLetters, type DeadLettersOptions } from "./commands/dead-letters.ts";
 import { doctor } from "./commands/doctor.ts";
 import { exportConfig } from "./commands/export.ts";
 import { migrate } from "./commands/migrate.ts";
@@ -94,5 +95,16 @@ program
   .option("--name <name>", "the name the console shows")
   .option("--update-role", "when the email exists, give it this role instead of refusing")
   .action((opts: UserAddOptions) => exitWith(() => userAdd(opts))());
+
+program
+  .command("dead-letters")
+  .description("list the messages and jobs the runtime gave up on, or put one back on the queue (audited)")
+  .argument("<action>", "list or retry")
+  .argument("[id]", "retry: the dead letter's id")
+  .option("--all", "list: retried ones too")
+  .option("--limit <n>", "list: how many, newest first (default 50)")
+  .action((action: string, id: string | undefined, opts: DeadLettersOptions) =>
+    exitWith(() => deadLetters(action, id, opts))(),
+  );
 
 await program.parseAsync(process.argv);

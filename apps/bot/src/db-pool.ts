@@ -3,7 +3,8 @@
  * graphile-worker. Short connect and statement deadlines, so a dead or stalled database turns
  * into a fast error (503 / "no-ack") instead of a hung request.
  */
-import pg from "pg";
+import { createStorablePool } from "@clawgate/db";
+import type pg from "pg";
 
 export interface PgPoolOptions {
   max?: number;
@@ -15,7 +16,8 @@ export interface PgPoolOptions {
 
 export function createPgPool(url: string, opts: PgPoolOptions): pg.Pool {
   const statementTimeoutMs = opts.statementTimeoutMs ?? 2_000;
-  const pool = new pg.Pool({
+  // Storable: every parameter is made storable on the way out (packages/db/src/pg.ts).
+  const pool = createStorablePool({
     connectionString: url,
     max: opts.max ?? 10,
     application_name: opts.applicationName,
@@ -34,11 +36,4 @@ export function createPgPool(url: string, opts: PgPoolOptions): pg.Pool {
   pool.on("error", () => {});
   pool.on("connect", (client) => client.on("error", () => {}));
   return pool;
-}
-
-/** SQLSTATE class 08 (connection), 57P0x (shutdown), 53xxx (resources), timeouts: "try again". */
-export function isTransientDbError(error: unknown): boolean {
-  const code = (error as { code?: unknown }).code;
-  if (typeof code !== "string") return true; // socket errors, pool timeouts, query_timeout
-  return /^(08|53|57P0)/.test(code) || code === "57014" || code === "40001" || code === "40P01";
 }

@@ -94,6 +94,37 @@ describe("POST /dingtalk/robot", () => {
     expect(jobs).toEqual([{ payload: { inboundId: row!.id, traceId: "trace-ingress-1" } }]);
   });
 
+  it("stores NUL and lone surrogates made storable (200), and acknowledges a message PostgreSQL still refuses as a dead letter", async () => {
+    const msg = robotMessage({ text: { content: "nul \u0000 and \ud800" } });
+    const res = await robot(msg, { ...signedHeaders(String(NOW)), "x-request-id": "trace-nul" });
+    expect(res.status).toBe(200);
+    const [row] = await query<{ content: string; alteredChars: number }>(
+      testDb.url,
+      `SELECT "payload"->'text'->>'content' AS content, "alteredChars" FROM "InboundMessage" WHERE "msgId" = $1`,
+      [msg.msgId],
+    );
+    expect(row).toEqual({ content: "nul  and \ufffd", alteredChars: 2 });
+
+    // A data error the rule cannot fix (a constraint of this test's database): 200, a dead letter, no row, no job.
+    await pool.query(`ALTER TABLE "InboundMessage" ADD CONSTRAINT "no_refused" CHECK ("msgId" <> 'refused-1')`);
+    try {
+      const before = await counts(testDb.url);
+      const refused = await robot(robotMessage({ msgId: "refused-1" }), {
+        ...signedHeaders(String(NOW)),
+        "x-request-id": "trace-refused",
+      });
+      expect(refused.status).toBe(200);
+      expect(await counts(testDb.url)).toEqual(before);
+      const letters = await query<{ source: string; errorCode: string; traceId: string }>(
+        testDb.url,
+        `SELECT source, "errorCode", "traceId" FROM "DeadLetter" WHERE "msgId" = 'refused-1'`,
+      );
+      expect(letters).toEqual([{ source: "INGRESS", errorCode: "23514", traceId: "trace-refused" }]);
+    } finally {
+      await pool.query(`ALTER TABLE "InboundMessage" DROP CONSTRAINT "no_refused"`);
+    }
+  });
+
   it("acknowledges a duplicate (same robotCode + msgId) without a second row or job", async () => {
     const msg = robotMessage();
     expect((await robot(msg)).status).toBe(200);
@@ -205,6 +236,10 @@ describe("POST /dingtalk/robot", () => {
       JSON.stringify(robotMessage({ msgtype: "picture", content: "x" })),
       JSON.stringify(robotMessage({ conversationType: "3" })),
       JSON.stringify(robotMessage({ text: "not an object" })),
+      // Ids longer than 256 characters.
+      ...(["conversationId", "msgId", "senderStaffId", "robotCode"] as const).map((field) =>
+        JSON.stringify(robotMessage({ [field]: "x".repeat(257) })),
+      ),
     ];
     for (const body of bodies) {
       const res = await robot(body);

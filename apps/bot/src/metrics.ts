@@ -20,6 +20,12 @@ export interface Metrics {
   breakerOpen: Gauge<"name">;
   /** Messages refused by the shared limits: budget, rate_limited (one reply), rate_dropped (silent). */
   limitRefusals: Counter<"kind">;
+  /** Work this process gave up on (DeadLetter rows it wrote), by source (INGRESS, INBOUND_JOB). */
+  deadLetters: Counter<"source">;
+  /** OPEN dead letters in the database (all replicas), read at scrape time through `openDeadLetters`. */
+  deadLettersOpen: Gauge;
+  /** Set by `serve`: counts the OPEN dead letters (the gauge is absent until it is set). */
+  openDeadLetters?: () => Promise<number>;
 }
 
 export function createMetrics(): Metrics {
@@ -70,7 +76,27 @@ export function createMetrics(): Metrics {
         this.set({ name: b.name }, b.open ? 1 : 0);
     },
   });
-  return {
+  const deadLetters = counter(
+    "clawgate_dead_letters_total",
+    "Dead letters written by this process (messages or jobs given up on), by source",
+    ["source"],
+  );
+  const metrics: Metrics = {} as Metrics;
+  const deadLettersOpen = new Gauge({
+    name: "clawgate_dead_letters_open",
+    help: "OPEN dead letters in the database (all replicas), for operators to look at and retry",
+    registers: [registry],
+    async collect() {
+      if (!metrics.openDeadLetters) return;
+      // A scrape must not hang on a stalled database: the gauge keeps its last value then.
+      const n = await Promise.race([
+        metrics.openDeadLetters().catch(() => undefined),
+        new Promise<undefined>((r) => setTimeout(() => r(undefined), 1_000).unref()),
+      ]);
+      if (n !== undefined) this.set(n);
+    },
+  });
+  return Object.assign(metrics, {
     registry,
     httpDuration,
     ingress,
@@ -80,5 +106,7 @@ export function createMetrics(): Metrics {
     toolCalls,
     breakerOpen,
     limitRefusals,
-  };
+    deadLetters,
+    deadLettersOpen,
+  });
 }

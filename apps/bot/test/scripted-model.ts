@@ -2,7 +2,8 @@
  * An OpenAI-compatible model that calls whatever tool the user names ("CALL kb_search {...}"),
  * offered or not, like a real model that strays from its tool list; "LOOP help {}" calls it
  * again after every result for as long as tools are offered. Otherwise it answers as the demo
- * model. It shows what the runtime does when the model asks for a refused tool.
+ * model. It shows what the runtime does when the model asks for a refused tool. "ECHO text"
+ * answers «text» followed by a NUL and a lone surrogate, as local models sometimes do.
  */
 import { createServer, type IncomingMessage } from "node:http";
 import type { AddressInfo } from "node:net";
@@ -37,9 +38,12 @@ export async function startScriptedModel(): Promise<ScriptedModel> {
           : last?.role === "user"
             ? /^CALL (\w+) (.*)$/s.exec(textOf(last.content))
             : null;
+      const echo = last?.role === "user" ? /^ECHO (.*)$/s.exec(textOf(last.content)) : null;
       const reply = m
         ? { kind: "tool" as const, call: { name: m[1]!, arguments: JSON.parse(m[2]!) as Record<string, unknown> } }
-        : demoReply(body);
+        : echo
+          ? { kind: "text" as const, content: `«${echo[1]!}»\u0000\ud800` }
+          : demoReply(body);
       n += 1;
       res
         .writeHead(200, { "content-type": "application/json" })

@@ -1,5 +1,7 @@
-import { createDb, type Db } from "@clawgate/db";
+import { createDb, storableText, type Db } from "@clawgate/db";
+import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { hostileText } from "../../devstack/src/hostile-text.ts";
 import { createTestDatabase, type TestDatabase } from "../../devstack/src/testdb.ts";
 import type { Actor } from "./actor.ts";
 import { appendAudit, verifyAuditChain } from "./audit.ts";
@@ -33,6 +35,27 @@ describe("audit log", () => {
     );
     const rowB = await db.auditLog.findUniqueOrThrow({ where: { id: b.id } });
     expect(rowB.prevHash).toBe(a.hash);
+    expect(await verifyAuditChain(db)).toBeNull();
+  });
+
+  it("hashes what it stores: arbitrary Unicode (NUL, lone surrogates, ...) in any field keeps the chain verifiable", async () => {
+    await fc.assert(
+      fc.asyncProperty(hostileText(), hostileText(), async (a, b) => {
+        const { id } = await db.$transaction((tx) =>
+          appendAudit(tx, {
+            actor: { type: "CLI", name: `op ${a}` },
+            action: "test.unicode",
+            targetType: "test",
+            targetId: b,
+            diff: { [a]: [b, { note: a }] },
+          }),
+        );
+        const row = await db.auditLog.findUniqueOrThrow({ where: { id } });
+        expect(row.targetId).toBe(storableText(b));
+        expect(row.diff).toEqual({ [storableText(a)]: [storableText(b), { note: storableText(a) }] });
+      }),
+      { numRuns: 30 },
+    );
     expect(await verifyAuditChain(db)).toBeNull();
   });
 

@@ -4,7 +4,7 @@
  * Writers serialise on a transaction-scoped advisory lock so the chain never forks.
  */
 import { createHash } from "node:crypto";
-import { Prisma, type Db, type Tx } from "@clawgate/db";
+import { Prisma, storable, type Db, type Tx } from "@clawgate/db";
 import type { Actor } from "./actor.ts";
 
 const AUDIT_CHAIN_LOCK = 0x6175_6469; // "audi"
@@ -52,7 +52,8 @@ export function auditHash(fields: HashedFields): string {
 export async function appendAudit(tx: Tx, entry: AuditEntry): Promise<{ id: bigint; hash: string }> {
   await tx.$queryRaw`SELECT 1 FROM pg_advisory_xact_lock(${AUDIT_CHAIN_LOCK})`;
   const last = await tx.auditLog.findFirst({ orderBy: { id: "desc" }, select: { hash: true } });
-  const fields: HashedFields = {
+  // Hashed as stored: the storage boundary would make the text storable after the hash otherwise.
+  const fields: HashedFields = storable({
     // A JS Date has millisecond precision, as does the timestamp(3) column: the hash recomputes.
     at: new Date(),
     actorType: entry.actor.type,
@@ -65,7 +66,7 @@ export async function appendAudit(tx: Tx, entry: AuditEntry): Promise<{ id: bigi
     traceId: entry.traceId ?? null,
     configRevision: entry.configRevision ?? null,
     prevHash: last?.hash ?? null,
-  };
+  });
   const hash = auditHash(fields);
   const row = await tx.auditLog.create({
     data: {

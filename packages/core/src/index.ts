@@ -8,3 +8,4 @@ export * from "./seed/demo.ts";
 export * from "./policy/index.ts";
 export * from "./config/onboard.ts";
 export * from "./secret-refs.ts";
+export * from "./dead-letters.ts";

@@ -95,13 +95,18 @@ const SEED_TICKETS: readonly FakeTicket[] = [
   { id: "OPS-5", status: "closed", owner: "dave", title: "Disk usage alert on build agents" },
 ];
 
-export function searchKb(query: string, limit: number): { title: string; url: string; snippet: string }[] {
+export function searchKb(
+  query: string,
+  limit: number,
+  articles: readonly KbArticle[] = KB_ARTICLES,
+): { title: string; url: string; snippet: string }[] {
   // Whitespace splits English words; a Chinese query without spaces is matched as one substring.
   const terms = query.toLowerCase().split(/\s+/).filter(Boolean);
-  return KB_ARTICLES.map((a) => {
-    const hay = `${a.title} ${a.body}`.toLowerCase();
-    return { a, score: terms.filter((t) => hay.includes(t)).length };
-  })
+  return articles
+    .map((a) => {
+      const hay = `${a.title} ${a.body}`.toLowerCase();
+      return { a, score: terms.filter((t) => hay.includes(t)).length };
+    })
     .filter((r) => r.score > 0)
     .sort((x, y) => y.score - x.score)
     .slice(0, limit)
@@ -112,6 +117,8 @@ export async function startFakeInternalApi(opts: {
   port: number;
   token?: string;
   host?: string;
+  /** The knowledge base kb.search finds in (default KB_ARTICLES). */
+  articles?: readonly KbArticle[];
 }): Promise<FakeInternalApi> {
   const requests: RecordedRequest[] = [];
   const tickets = new Map(SEED_TICKETS.map((t) => [t.id, { ...t }]));
@@ -165,7 +172,7 @@ export async function startFakeInternalApi(opts: {
   ): void => {
     if (method === "GET" && u.pathname === "/kb/search") {
       const limit = Math.min(Math.max(Number(u.searchParams.get("limit") ?? 3) || 3, 1), 10);
-      return send(res, 200, { results: searchKb(u.searchParams.get("q") ?? "", limit) });
+      return send(res, 200, { results: searchKb(u.searchParams.get("q") ?? "", limit, opts.articles) });
     }
     const ticketMatch = /^\/tickets\/([^/]+)$/.exec(u.pathname);
     if (method === "GET" && ticketMatch) {

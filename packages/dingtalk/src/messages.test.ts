@@ -7,6 +7,7 @@ import {
   robotMessageSchema,
   ROBOT_TOPIC,
   streamFrameSchema,
+  MAX_ID_LENGTH,
 } from "./messages.ts";
 
 const base = {
@@ -79,15 +80,25 @@ describe("robotMessageSchema", () => {
 
   it("rejects empty ids, a bad conversationType, a msgtype that is not a type name, and a known type with a malformed body", () => {
     expect(robotMessageSchema.safeParse({ ...samples.text, msgId: "" }).success).toBe(false);
-    expect(robotMessageSchema.safeParse({ ...samples.text, conversationId: "" }).success).toBe(false);
-    expect(robotMessageSchema.safeParse({ ...samples.text, conversationType: 2 }).success).toBe(false);
-    for (const msgtype of ["", "not a type", "x".repeat(41), 7])
-      expect(robotMessageSchema.safeParse({ ...samples.text, msgtype }).success, String(msgtype)).toBe(false);
-    expect(robotMessageSchema.safeParse({ ...samples.text, text: {} }).success).toBe(false);
-    const { text: _text, ...noText } = samples.text;
-    expect(robotMessageSchema.safeParse(noText).success).toBe(false);
-    expect(robotMessageSchema.safeParse({ ...samples.picture, content: "dc1" }).success).toBe(false);
   });
+
+  it.each(["msgId", "conversationId", "senderId", "senderStaffId", "robotCode"])(
+    "bounds %s to 256 characters",
+    (field) => {
+      expect(robotMessageSchema.safeParse({ ...samples.text, [field]: "x".repeat(MAX_ID_LENGTH) }).success).toBe(true);
+      expect(robotMessageSchema.safeParse({ ...samples.text, [field]: "x".repeat(MAX_ID_LENGTH + 1) }).success).toBe(
+        false,
+      );
+      expect(robotMessageSchema.safeParse({ ...samples.text, conversationId: "" }).success).toBe(false);
+      expect(robotMessageSchema.safeParse({ ...samples.text, conversationType: 2 }).success).toBe(false);
+      for (const msgtype of ["", "not a type", "x".repeat(41), 7])
+        expect(robotMessageSchema.safeParse({ ...samples.text, msgtype }).success, String(msgtype)).toBe(false);
+      expect(robotMessageSchema.safeParse({ ...samples.text, text: {} }).success).toBe(false);
+      const { text: _text, ...noText } = samples.text;
+      expect(robotMessageSchema.safeParse(noText).success).toBe(false);
+      expect(robotMessageSchema.safeParse({ ...samples.picture, content: "dc1" }).success).toBe(false);
+    },
+  );
 
   it("keeps a message of a type it does not know, as sent (DingTalk adds types)", () => {
     const { content: _c, ...rest } = samples.picture;

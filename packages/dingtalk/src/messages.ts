@@ -9,20 +9,24 @@ export const ROBOT_TOPIC = "/v1.0/im/bot/messages/get";
 
 const atUserSchema = z.looseObject({ dingtalkId: z.string(), staffId: z.string().optional() });
 
+/** Ids are keys (unique indexes, rate-limit keys, log hashes): longer ones are refused (400). */
+export const MAX_ID_LENGTH = 256;
+const id = () => z.string().max(MAX_ID_LENGTH);
+
 const common = {
-  msgId: z.string().min(1),
+  msgId: id().min(1),
   createAt: z.number(),
   conversationType: z.enum(["1", "2"]),
-  conversationId: z.string().min(1),
+  conversationId: id().min(1),
   conversationTitle: z.string().optional(),
-  senderId: z.string(),
-  senderStaffId: z.string().optional(),
+  senderId: id(),
+  senderStaffId: id().optional(),
   senderNick: z.string().optional(),
   senderCorpId: z.string().optional(),
   senderUnionId: z.string().optional(),
   chatbotUserId: z.string().optional(),
   chatbotCorpId: z.string().optional(),
-  robotCode: z.string().optional(),
+  robotCode: id().optional(),
   isAdmin: z.boolean().optional(),
   isInAtList: z.boolean().optional(),
   atUsers: z.array(atUserSchema).optional(),

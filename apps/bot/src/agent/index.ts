@@ -14,6 +14,7 @@ import { loadEnv, type Env } from "../env.ts";
 import { SECRET_REF_ENV_KEYS } from "../secret-refs.ts";
 import { catalogCache, loadCatalog } from "./catalog.ts";
 import { loadMemory, type StoredMemory } from "./memory.ts";
+import { loadSteps } from "./steps.ts";
 import { modelBreakers, TurnDeadlineError } from "./model.ts";
 import { runTurn, type TokenUsage, type TurnResult } from "./run-turn.ts";
 import { pgSql, prismaSql } from "./sql.ts";
@@ -42,6 +43,11 @@ export interface TurnRequest {
    * conversation upsert, `upsertConversation`); otherwise the turn loads it.
    */
   memory?: StoredMemory;
+  /**
+   * The message's job ran before (the turn may have completed steps): its stored steps are
+   * loaded and replayed instead of calling the model or tools again.
+   */
+  resume?: boolean;
 }
 
 export type AgentReply =
@@ -155,6 +161,7 @@ export function createAgent(opts: AgentOptions): Agent {
         usage: { promptTokens: 0, completionTokens: 0 },
       };
     const memory = req.memory ?? (await loadMemory(sql, req.conversationId));
+    const resume = req.resume && req.inboundId ? await loadSteps(sql, req.inboundId) : undefined;
     const context = {
       db: opts.db,
       sql,
@@ -174,6 +181,7 @@ export function createAgent(opts: AgentOptions): Agent {
       ...(opts.fetch ? { fetch: opts.fetch } : {}),
       ...(opts.modelSlots ? { modelSlots: opts.modelSlots } : {}),
       ...(opts.announce ? { announce: opts.announce } : {}),
+      ...(resume ? { resume } : {}),
     };
     return runTurn(context, req.text, memory);
   }

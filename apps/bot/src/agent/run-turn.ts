@@ -6,11 +6,16 @@
  * model that fails (after retries), an open breaker or the turn's deadline yields the fallback
  * reply, never silence. An answered turn is added to the memory (beside the reply's send, see
  * `remembered`); a fallback changes nothing.
+ *
+ * Each completed step (a model answer, a tool result) is stored as the turn goes (steps.ts): a
+ * turn run again for the same message (`t.resume`) replays them instead of calling the model or
+ * the tool again, and goes on from the first step it has not done.
  */
 import type OpenAI from "openai";
 import { NO_STORED_MEMORY, saveTurn, type StoredMemory } from "./memory.ts";
 import { assertModelAvailable, ModelUnavailableError, complete, pastDeadline } from "./model.ts";
 import { buildPrompt, fitToolResult } from "./prompt.ts";
+import { saveStep, type ModelStep, type ToolStep, type TurnStep } from "./steps.ts";
 import { callTool, DeferredWrites, type ToolCallResult, type TurnContext } from "./tool-call.ts";
 import { contextLimits, messageTokens } from "./tokens.ts";
 import { offeredTools, skillKeyOf, toolTokens } from "./tools.ts";
@@ -76,32 +81,73 @@ export async function runTurn(
   const done: TurnResult["calls"] = [];
   let toolCalls = 0;
   const usage: TokenUsage = { promptTokens: 0, completionTokens: 0 };
+  // Steps an earlier run of this message's turn completed, replayed in order; new ones stored.
+  const replay: TurnStep[] = [...(t.resume?.steps ?? [])];
+  let seq = t.resume?.nextSeq ?? 0;
+  const store = (step: TurnStep) => {
+    if (t.inboundId) writes.add(saveStep(t.sql, t.inboundId, seq++, step));
+  };
+  const replayed = <K extends TurnStep["kind"]>(kind: K, callId?: string) => {
+    const next = replay[0];
+    if (next?.kind !== kind || (next.kind === "tool" && next.callId !== callId)) {
+      replay.length = 0; // the turn went another way: nothing after this point is replayed
+      return undefined;
+    }
+    return replay.shift() as Extract<TurnStep, { kind: K }>;
+  };
   let answer: string;
   try {
     for (let round = 0; ; round++) {
       const offer = round < t.route.maxToolRounds && tools.length > 0;
-      const call = () =>
-        complete(
-          t.route,
-          { messages, ...(offer ? { tools } : {}) },
-          { signal: t.signal, deadlineAt: t.deadlineAt, now: t.now },
-        );
-      // An open breaker answers before a concurrency slot is taken.
-      assertModelAvailable(t.route);
-      const completion = await (t.modelSlots ? t.modelSlots.run(t.route, t.signal, call) : call());
-      usage.promptTokens += completion.usage?.prompt_tokens ?? 0;
-      usage.completionTokens += completion.usage?.completion_tokens ?? 0;
-      const message = completion.choices[0]?.message;
-      const calls = (message?.tool_calls ?? []).filter((c) => c.type === "function");
+      let step: ModelStep | undefined = replayed("model");
+      if (!step) {
+        const call = () =>
+          complete(
+            t.route,
+            { messages, ...(offer ? { tools } : {}) },
+            { signal: t.signal, deadlineAt: t.deadlineAt, now: t.now },
+          );
+        // An open breaker answers before a concurrency slot is taken.
+        assertModelAvailable(t.route);
+        const completion = await (t.modelSlots ? t.modelSlots.run(t.route, t.signal, call) : call());
+        const message = completion.choices[0]?.message;
+        const requested = (message?.tool_calls ?? []).filter((c) => c.type === "function");
+        step = {
+          kind: "model",
+          message: { content: message?.content ?? null, ...(requested.length > 0 ? { tool_calls: requested } : {}) },
+          usage: {
+            promptTokens: completion.usage?.prompt_tokens ?? 0,
+            completionTokens: completion.usage?.completion_tokens ?? 0,
+          },
+        };
+        store(step);
+      }
+      usage.promptTokens += step.usage.promptTokens;
+      usage.completionTokens += step.usage.completionTokens;
+      const calls = step.message.tool_calls ?? [];
       if (!offer || calls.length === 0) {
-        answer = finalText(message?.content ?? "", approvals, notices);
+        answer = finalText(step.message.content ?? "", approvals, notices);
         break;
       }
-      push({ role: "assistant", content: message?.content ?? null, tool_calls: calls });
+      push({ role: "assistant", content: step.message.content, tool_calls: calls });
       for (const call of calls) {
         toolCalls += 1;
         const skillKey = skillKeyOf(call.function.name);
-        const result = await callTool(turn, skillKey, call.function.arguments);
+        let result: ToolStep | undefined = replayed("tool", call.id);
+        if (!result) {
+          const r = await callTool(turn, skillKey, call.function.arguments);
+          result = {
+            kind: "tool",
+            callId: call.id,
+            skillKey,
+            content: r.content,
+            decision: r.decision,
+            outcome: r.outcome,
+            ...(r.approvalId ? { approvalId: r.approvalId } : {}),
+            ...(r.safeModeNotice ? { safeModeNotice: r.safeModeNotice } : {}),
+          };
+          store(result);
+        }
         done.push({ skillKey, decision: result.decision, outcome: result.outcome });
         if (result.approvalId) approvals.push(result.approvalId);
         if (result.safeModeNotice) notices.add(result.safeModeNotice);

@@ -11,6 +11,7 @@ import { createHash, randomUUID } from "node:crypto";
 import { skillSecretReader } from "../secret-refs.ts";
 import type { Catalog, ModelRoute } from "./catalog.ts";
 import { ASYNC_COMMIT, type Sql } from "./sql.ts";
+import type { TurnStep } from "./steps.ts";
 import { SKILLS } from "./tools.ts";
 
 export const APPROVAL_TTL_MS = 24 * 60 * 60 * 1_000;
@@ -39,6 +40,8 @@ export interface TurnContext {
   fetch?: typeof fetch;
   /** Holds a slot of the route's endpoint around each model call (the cap across replicas). */
   modelSlots?: ModelSlots;
+  /** Steps an earlier run of this message's turn stored (steps.ts): replayed, not redone. */
+  resume?: { steps: TurnStep[]; nextSeq: number };
   /** Where the turn's SkillInvocation rows go; without it each call waits for its own row. */
   writes?: DeferredWrites;
   /** The runtime's group send for `group.announce`, bound to a send key (worker/announce.ts). */

@@ -11,7 +11,7 @@
 import { randomBytes, randomUUID } from "node:crypto";
 import { hostname, userInfo } from "node:os";
 import type { Actor } from "@clawgate/core";
-import { createDb } from "@clawgate/db";
+import { createDb, storable } from "@clawgate/db";
 import { DingTalkApiError, DingTalkOpenApi, robotMessageSchema, textReply } from "@clawgate/dingtalk";
 import { describeDbError } from "../db-checks.ts";
 import { DEMO_CONVERSATION } from "./say.ts";
@@ -87,7 +87,8 @@ export async function send(opts: { to: string; text: string }): Promise<number> 
       userIds = [staffId];
     }
 
-    const message = textReply(text);
+    // Stored and sent the same: made storable (NUL removed, lone surrogates replaced).
+    const message = storable(textReply(text));
     const channel = userIds ? "OPENAPI_ONE_TO_ONE" : "OPENAPI_GROUP";
     const traceId = randomBytes(16).toString("hex");
     const key = `cli:${randomUUID()}`;

@@ -3,6 +3,7 @@
  * queue worker, Stream mode when DINGTALK_MODE=stream, and the heartbeat, until SIGINT/SIGTERM.
  */
 import { bootstrapCatalog, describeBootstrap, ensureDefaultModel } from "@clawgate/core";
+import { countOpenDeadLetters } from "@clawgate/core/dead-letters.ts";
 import { createDb } from "@clawgate/db";
 import { createPgPool } from "../db-pool.ts";
 import { describeDbError, withTimeout } from "../db-checks.ts";
@@ -29,6 +30,7 @@ export async function serve(): Promise<void> {
   }
   const metrics = createMetrics();
   const db = createDb(env.DATABASE_URL, { connectionTimeoutMillis: 2_000, applicationName: "clawgate-bot" });
+  metrics.openDeadLetters = () => countOpenDeadLetters(db);
   // The acknowledgement path: short deadlines, so a dead database is a fast 503 / no-ack.
   const ingressPool = createPgPool(env.DATABASE_URL, {
     max: 20,

@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { APP_KEY, robotMessage as rawMessage } from "../../test/dingtalk.ts";
 import { createPgPool } from "../db-pool.ts";
 import { prepareQueueSchema } from "../worker/queue.ts";
-import { createIngest, IngestUnavailableError } from "./ingest.ts";
+import { createIngest } from "./ingest.ts";
 
 /** A message as the routes hand it to the ingest: parsed by the real schema. */
 const robotMessage = (overrides: Record<string, unknown>) => robotMessageSchema.parse(rawMessage(overrides));
@@ -57,24 +57,60 @@ describe("ingest group commit", () => {
     expect(jobs.rows.map((j) => j.inboundId).sort()).toEqual([...storedIds].sort());
   });
 
-  it("a row the database rejects fails only its own caller", async () => {
+  it("a row the database rejects for its data is dead-lettered and acknowledged, its neighbours stored", async () => {
     const ingest = createIngest({ pool, robotCode: APP_KEY, maxInFlight: 1 });
     const before = await count(`SELECT count(*) AS n FROM graphile_worker._private_jobs`);
-    // PostgreSQL's jsonb refuses \u0000: this message cannot be stored.
-    const poisoned = robotMessage({ msgId: "poison-1", text: { content: "bad \u0000 byte" } });
-    const outcomes = await Promise.allSettled([
-      ingest({ channel: "HTTP", message: robotMessage({ msgId: "neighbour-0" }), traceId: "a" }),
-      ingest({ channel: "HTTP", message: robotMessage({ msgId: "neighbour-1" }), traceId: "b" }),
-      ingest({ channel: "HTTP", message: poisoned, traceId: "c" }),
-      ingest({ channel: "HTTP", message: robotMessage({ msgId: "neighbour-2" }), traceId: "d" }),
-    ]);
-    expect(outcomes.map((o) => o.status)).toEqual(["fulfilled", "fulfilled", "rejected", "fulfilled"]);
-    expect((outcomes[2] as PromiseRejectedResult).reason).toBeInstanceOf(IngestUnavailableError);
-    expect(
-      await count(
-        `SELECT count(*) AS n FROM "InboundMessage" WHERE "msgId" IN ('neighbour-0','neighbour-1','neighbour-2','poison-1')`,
-      ),
-    ).toBe(3);
-    expect(await count(`SELECT count(*) AS n FROM graphile_worker._private_jobs`)).toBe(before + 3);
+    // A data error the storable rule cannot fix (a constraint of this test's database).
+    await pool.query(`ALTER TABLE "InboundMessage" ADD CONSTRAINT "no_poison" CHECK ("msgId" <> 'poison-1')`);
+    try {
+      const poisoned = robotMessage({ msgId: "poison-1" });
+      const results = await Promise.all([
+        ingest({ channel: "HTTP", message: robotMessage({ msgId: "neighbour-0" }), traceId: "a" }),
+        ingest({ channel: "HTTP", message: robotMessage({ msgId: "neighbour-1" }), traceId: "b" }),
+        ingest({ channel: "HTTP", message: poisoned, traceId: "c" }),
+        ingest({ channel: "HTTP", message: robotMessage({ msgId: "neighbour-2" }), traceId: "d" }),
+      ]);
+      expect(results.map((r) => r.status)).toEqual(["stored", "stored", "dead_lettered", "stored"]);
+      expect(
+        await count(
+          `SELECT count(*) AS n FROM "InboundMessage" WHERE "msgId" IN ('neighbour-0','neighbour-1','neighbour-2','poison-1')`,
+        ),
+      ).toBe(3);
+      expect(await count(`SELECT count(*) AS n FROM graphile_worker._private_jobs`)).toBe(before + 3);
+      const { rows } = await pool.query(
+        `SELECT "source", "status", "errorCode", "reason", "traceId", "msgId", "channel", "payload"->>'msgId' AS "payloadMsgId" FROM "DeadLetter"`,
+      );
+      expect(rows).toEqual([
+        {
+          source: "INGRESS",
+          status: "OPEN",
+          errorCode: "23514",
+          reason: expect.stringContaining("no_poison"),
+          traceId: "c",
+          msgId: "poison-1",
+          channel: "HTTP",
+          payloadMsgId: "poison-1",
+        },
+      ]);
+      // Delivered again, it is dead-lettered again, never a 5xx.
+      expect((await ingest({ channel: "HTTP", message: poisoned, traceId: "e" })).status).toBe("dead_lettered");
+    } finally {
+      await pool.query(`ALTER TABLE "InboundMessage" DROP CONSTRAINT "no_poison"`);
+    }
+  });
+
+  it("stores text PostgreSQL cannot hold as it was, NUL removed and lone surrogates replaced", async () => {
+    const ingest = createIngest({ pool, robotCode: APP_KEY });
+    const result = await ingest({
+      channel: "HTTP",
+      message: robotMessage({ msgId: "nul-1", text: { content: "bad \u0000 byte \ud800 👩‍💻" } }),
+      traceId: "t",
+    });
+    expect(result.status).toBe("stored");
+    const { rows } = await pool.query<{ content: string }>(
+      `SELECT "payload"->'text'->>'content' AS "content" FROM "InboundMessage" WHERE "msgId" = 'nul-1'`,
+    );
+    expect(rows[0]?.content).toBe("bad  byte \ufffd 👩‍💻");
+    expect(await count(`SELECT "alteredChars" AS n FROM "InboundMessage" WHERE "msgId" = 'nul-1'`)).toBe(2);
   });
 });

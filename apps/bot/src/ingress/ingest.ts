@@ -3,9 +3,17 @@
  * statement that inserts the inbound message keyed on (robotCode, msgId) and, only when the
  * insert happened, enqueues its graphile-worker job. One round trip, atomic: a duplicate (on
  * any replica, while its row is within the retention) inserts nothing and enqueues nothing.
- * Any database failure throws `IngestUnavailableError`: the caller must not acknowledge.
+ *
+ * Text PostgreSQL cannot hold is made storable by the pool (packages/db: NUL removed, lone
+ * surrogates replaced); how many code units that changed is kept in `alteredChars`. Database
+ * errors are classified (`classifyDbError`): a connection-class failure (or any error that is not
+ * the message's) throws `IngestUnavailableError` and the caller must not acknowledge; a data
+ * error that remains is the message's fault: it is dead-lettered (`DeadLetter`, reason and
+ * metadata) and acknowledged, so DingTalk does not redeliver it forever.
  */
 import { randomUUID } from "node:crypto";
+import { INBOUND_TASK } from "@clawgate/core/dead-letters.ts";
+import { classifyDbError, countUnstorable, sqlState, type DbErrorClass } from "@clawgate/db";
 import type { RobotMessage } from "@clawgate/dingtalk";
 import type pg from "pg";
 
@@ -21,16 +29,27 @@ export type IngestResult =
   | { status: "stored"; inboundId: string; robotCode: string }
   | { status: "duplicate"; robotCode: string }
   /** The message names another robot than the app whose secret verified it: nothing stored. */
-  | { status: "robot_mismatch" };
+  | { status: "robot_mismatch" }
+  /** Could not be stored even made storable (a data error): recorded for operators, acknowledged. */
+  | { status: "dead_lettered"; deadLetterId: string; robotCode: string };
 
+/** Not stored, for a reason that is not the message's: do not acknowledge (DingTalk redelivers). */
 export class IngestUnavailableError extends Error {
+  /** `unavailable`: the database is not there; `other`: it answered with an error (a bug, a deadlock). */
+  readonly dbClass: DbErrorClass;
   constructor(cause: unknown) {
-    super(`database unavailable: ${cause instanceof Error ? cause.message : String(cause)}`, { cause });
+    const dbClass = classifyDbError(cause);
+    super(
+      `${dbClass === "unavailable" ? "database unavailable" : `database error ${sqlState(cause) ?? ""}`.trim()}: ${cause instanceof Error ? cause.message : String(cause)}`,
+      { cause },
+    );
     this.name = "IngestUnavailableError";
+    this.dbClass = dbClass;
   }
 }
 
-export const INBOUND_TASK = "inbound.handle";
+// The job's name lives with the dead letters' retry, which enqueues it too.
+export { INBOUND_TASK };
 
 export interface InboundJobPayload {
   inboundId: string;
@@ -48,10 +67,10 @@ const INGEST_SQL = `
 WITH input AS (
   SELECT * FROM json_to_recordset($1::json) AS x(
     "id" text, "robotCode" text, "msgId" text, "channel" text, "conversationId" text,
-    "senderId" text, "msgType" text, "payload" jsonb, "traceId" text)
+    "senderId" text, "msgType" text, "payload" jsonb, "traceId" text, "alteredChars" int)
 ), ins AS (
-  INSERT INTO "InboundMessage" ("id", "robotCode", "msgId", "channel", "conversationId", "senderId", "msgType", "payload", "traceId")
-  SELECT "id", "robotCode", "msgId", "channel"::"IngressChannel", "conversationId", "senderId", "msgType", "payload", "traceId" FROM input
+  INSERT INTO "InboundMessage" ("id", "robotCode", "msgId", "channel", "conversationId", "senderId", "msgType", "payload", "traceId", "alteredChars")
+  SELECT "id", "robotCode", "msgId", "channel"::"IngressChannel", "conversationId", "senderId", "msgType", "payload", "traceId", "alteredChars" FROM input
   ON CONFLICT ("robotCode", "msgId") DO NOTHING
   RETURNING "id", "traceId"
 ), jobs AS (
@@ -74,6 +93,7 @@ interface Row {
   msgType: string;
   payload: RobotMessage;
   traceId: string;
+  alteredChars: number;
 }
 
 interface Pending {
@@ -82,12 +102,33 @@ interface Pending {
   reject: (e: unknown) => void;
 }
 
-/** SQLSTATE classes that mean "the database is not there", as opposed to "this input is bad". */
-const UNAVAILABLE = /^(08|53|57|58)/;
+/** The metadata of a message that cannot be stored, its payload as far as it can be (below). */
+const DEAD_LETTER_SQL = `INSERT INTO "DeadLetter"
+  ("id", "source", "reason", "errorCode", "traceId", "robotCode", "msgId", "conversationId", "channel", "payload")
+  VALUES ($1, 'INGRESS', $2, $3, $4, $5, $6, $7, $8, $9::jsonb)`;
 
-function isUnavailable(error: unknown): boolean {
-  const code = (error as { code?: unknown }).code;
-  return typeof code !== "string" || UNAVAILABLE.test(code);
+async function deadLetter(pool: pg.Pool, row: Row, error: unknown): Promise<string> {
+  const id = randomUUID();
+  const reason = `not storable: ${error instanceof Error ? error.message : String(error)}`.slice(0, 500);
+  const values = (payload: string | null) => [
+    id,
+    reason,
+    sqlState(error) ?? null,
+    row.traceId,
+    row.robotCode.slice(0, 256),
+    row.msgId.slice(0, 256),
+    row.conversationId.slice(0, 256),
+    row.channel,
+    payload,
+  ];
+  try {
+    await pool.query(DEAD_LETTER_SQL, values(JSON.stringify(row.payload)));
+  } catch (e) {
+    // The payload itself may be what PostgreSQL refuses: the metadata alone still tells operators.
+    if (classifyDbError(e) !== "data") throw e;
+    await pool.query(DEAD_LETTER_SQL, values(null));
+  }
+  return id;
 }
 
 /**
@@ -131,6 +172,20 @@ export function createIngest({
     }
   }
 
+  /** A row written alone failed: the message's fault (dead letter, acknowledged) or not (503). */
+  async function settleFailed(p: Pending, error: unknown): Promise<void> {
+    if (classifyDbError(error) !== "data") return p.reject(new IngestUnavailableError(error));
+    try {
+      p.resolve({
+        status: "dead_lettered",
+        deadLetterId: await deadLetter(pool, p.row, error),
+        robotCode: p.row.robotCode,
+      });
+    } catch (e) {
+      p.reject(new IngestUnavailableError(e));
+    }
+  }
+
   async function flush(): Promise<void> {
     if (inFlight >= maxInFlight || queue.length === 0) return;
     inFlight++;
@@ -138,12 +193,12 @@ export function createIngest({
     try {
       await write(batch);
     } catch (error) {
-      if (batch.length > 1 && !isUnavailable(error)) {
+      const dbClass = classifyDbError(error);
+      if (dbClass === "unavailable") for (const p of batch) p.reject(new IngestUnavailableError(error));
+      else if (batch.length > 1) {
         // One bad row must not fail its neighbours: write each alone.
-        await Promise.all(batch.map((p) => write([p]).catch((e: unknown) => p.reject(new IngestUnavailableError(e)))));
-      } else {
-        for (const p of batch) p.reject(new IngestUnavailableError(error));
-      }
+        await Promise.all(batch.map((p) => write([p]).catch((e: unknown) => settleFailed(p, e))));
+      } else await settleFailed(batch[0]!, error);
     } finally {
       inFlight--;
       void flush();
@@ -165,6 +220,8 @@ export function createIngest({
       msgType: message.msgtype,
       payload: message,
       traceId,
+      // The pool makes the text storable; the row keeps how much that changed.
+      alteredChars: countUnstorable(message),
     };
     return new Promise<IngestResult>((resolve, reject) => {
       queue.push({ row, resolve, reject });

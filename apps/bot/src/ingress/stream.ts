@@ -55,12 +55,15 @@ export function streamHandler({ ingest, logger, metrics }: { ingest: Ingest; log
         return "ack";
       }
       if (result.status === "stored") log.info({ inboundId: result.inboundId }, "inbound stored");
-      else log.info("duplicate inbound acknowledged");
+      else if (result.status === "dead_lettered") {
+        metrics.deadLetters.inc({ source: "INGRESS" });
+        log.warn({ deadLetterId: result.deadLetterId }, "inbound not storable: dead-lettered, acknowledged");
+      } else log.info("duplicate inbound acknowledged");
       return "ack";
     } catch (error) {
       if (!(error instanceof IngestUnavailableError)) throw error;
-      count("unavailable");
-      log.warn({ err: error.message }, "inbound not stored: database unavailable; not acknowledged");
+      count(error.dbClass === "unavailable" ? "unavailable" : "db_error");
+      log.warn({ err: error.message }, "inbound not stored: database error; not acknowledged");
       return "no-ack";
     }
   };

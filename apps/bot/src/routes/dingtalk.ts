@@ -99,12 +99,21 @@ export async function dingtalkRoutes(
       count(channel, result.status);
       // The request line (info) already carries the trace id that the job carries on.
       if (result.status === "stored") request.log.debug({ channel, inboundId: result.inboundId }, "inbound stored");
-      else request.log.info({ channel }, "duplicate inbound acknowledged");
+      else if (result.status === "dead_lettered") {
+        metrics.deadLetters.inc({ source: "INGRESS" });
+        request.log.warn(
+          { channel, deadLetterId: result.deadLetterId },
+          "inbound not storable: dead-lettered, acknowledged",
+        );
+      } else request.log.info({ channel }, "duplicate inbound acknowledged");
       return true;
     } catch (error) {
       if (!(error instanceof IngestUnavailableError)) throw error;
-      count(channel, "unavailable");
-      request.log.warn({ channel, err: error.message }, "inbound not stored: database unavailable");
+      count(channel, error.dbClass === "unavailable" ? "unavailable" : "db_error");
+      request.log.warn(
+        { channel, err: error.message },
+        `inbound not stored: ${error.dbClass === "unavailable" ? "database unavailable" : "database error"}`,
+      );
       await reply.code(503).header("retry-after", "1").send({ error: "database unavailable, retry later" });
       return false;
     }

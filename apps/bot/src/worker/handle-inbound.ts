@@ -17,7 +17,8 @@
  * beside the reply's send, so neither round trip is on the way to the answer (bench/agent).
  */
 import { createHash } from "node:crypto";
-import type { Db } from "@clawgate/db";
+import { recordDeadLetter } from "@clawgate/core/dead-letters.ts";
+import { classifyDbError, sqlState, storableText, type Db } from "@clawgate/db";
 import {
   isKnownMessage,
   messageText,
@@ -68,6 +69,50 @@ const payloadSchema = z.object({
 /** Conversation ids are not secret, but keep logs joinable without carrying them in clear. */
 export const hashId = (value: string) => createHash("sha256").update(value).digest("hex").slice(0, 12);
 
+/**
+ * Why retrying the job cannot help, or undefined (retry): a data error (the message's), the same
+ * error as the attempt before, a third failure that is not an outage, or the last attempt. An
+ * unavailable database is retried up to the job's max attempts.
+ */
+export function giveUp(error: unknown, job: Pick<JobHelpers["job"], "attempts" | "max_attempts" | "last_error">) {
+  if (job.attempts >= job.max_attempts) return "last attempt";
+  const dbClass = classifyDbError(error);
+  if (dbClass === "unavailable") return undefined;
+  if (dbClass === "data") return "data error";
+  const message = storableText(error instanceof Error ? error.message : String(error));
+  if (job.last_error !== null && job.last_error === message) return "the same error twice";
+  if (job.attempts >= MAX_FAILURES) return `${MAX_FAILURES} failures`;
+  return undefined;
+}
+
+/** Failures (other than an unavailable database) after which a job is given up. */
+export const MAX_FAILURES = 3;
+
+/** One dead letter per message while it is OPEN: a job that gives up twice reuses it. */
+async function deadLetterJob(
+  db: Db,
+  a: { inboundId: string; traceId: string; why: string; error: unknown; attempts: number },
+): Promise<string> {
+  const open = await db.deadLetter.findFirst({
+    where: { inboundMessageId: a.inboundId, status: "OPEN" },
+    select: { id: true },
+  });
+  if (open) return open.id;
+  const inbound = await db.inboundMessage.findUnique({
+    where: { id: a.inboundId },
+    select: { robotCode: true, msgId: true, conversationId: true, channel: true },
+  });
+  return recordDeadLetter(db, {
+    source: "INBOUND_JOB",
+    reason: `${a.why}: ${a.error instanceof Error ? a.error.message : String(a.error)}`,
+    errorCode: sqlState(a.error) ?? null,
+    traceId: a.traceId,
+    inboundMessageId: a.inboundId,
+    attempts: a.attempts,
+    ...(inbound ?? {}),
+  });
+}
+
 export const TURN_FAILED_REPLY = "Something went wrong while answering; please try again in a few minutes.";
 /** Sent once when a turn runs long (the agent decides when), before the answer. */
 export const WORKING_REPLY = "Working on it…";
@@ -109,13 +154,15 @@ WITH claimed AS (
   UPDATE "InboundMessage" SET "status" = 'PROCESSING' WHERE "id" = $1 AND "status" = 'RECEIVED'
   RETURNING "id", ${ASYNC_COMMIT}
 )
-SELECT "robotCode", "status"::text AS "status", "payload", "error" FROM "InboundMessage" WHERE "id" = $1`;
+SELECT "robotCode", "status"::text AS "status", "payload", "error", "modelCalls" FROM "InboundMessage" WHERE "id" = $1`;
 
 interface InboundRow {
   robotCode: string;
   status: string;
   payload: unknown;
   error: string | null;
+  /** Model calls an earlier run of the job made: its turn's steps are stored and replayed. */
+  modelCalls: number;
 }
 
 async function claimInbound(pool: pg.Pool, inboundId: string): Promise<InboundRow | undefined> {
@@ -172,7 +219,30 @@ export function createInboundHandler(deps: InboundHandlerDeps): Task {
   const { db, pool, logger, metrics, now = Date.now } = deps;
   const limits = deps.limits ?? createLimits({ db, pool, now });
 
-  return async (rawPayload: unknown, helpers: JobHelpers) => {
+  /** Gives the message up (a dead letter, the row FAILED) when retrying cannot help; else rethrows. */
+  const orDeadLetter =
+    (task: Task): Task =>
+    async (rawPayload, helpers) => {
+      try {
+        await task(rawPayload, helpers);
+      } catch (error) {
+        const why = giveUp(error, helpers.job);
+        const payload = payloadSchema.safeParse(rawPayload);
+        if (!why || !payload.success) throw error;
+        const { inboundId, traceId } = payload.data;
+        const id = await deadLetterJob(db, { inboundId, traceId, why, error, attempts: helpers.job.attempts });
+        metrics.deadLetters.inc({ source: "INBOUND_JOB" });
+        await db.inboundMessage.updateMany({
+          where: { id: inboundId, status: { in: ["RECEIVED", "PROCESSING"] } },
+          data: { status: "FAILED", processedAt: new Date(), error: `dead_letter:${id}` },
+        });
+        logger
+          .child({ traceId, inboundId, jobId: helpers.job.id })
+          .error({ deadLetterId: id, why, attempt: helpers.job.attempts }, "inbound job given up: dead-lettered");
+      }
+    };
+
+  return orDeadLetter(async (rawPayload: unknown, helpers: JobHelpers) => {
     const { inboundId, traceId, deferrals = 0 } = payloadSchema.parse(rawPayload);
     const log = logger.child({ traceId, inboundId, jobId: helpers.job.id });
     const snapshot = deps.policy.snapshot();
@@ -252,6 +322,9 @@ export function createInboundHandler(deps: InboundHandlerDeps): Task {
     // The answered turn's memory save and its token settlement, running while the reply goes out.
     let remembered: Promise<Error | undefined> | undefined;
     let settled: Promise<void> | undefined;
+    // Set when the turn was given up (dead letter): the fallback goes out under its own key, so a
+    // retry of the dead letter can still answer, and the row ends FAILED.
+    let deadLettered: string | undefined;
     if (message && denied === undefined && row.error && LIMIT_REASON.test(row.error)) denied = row.error;
     if (!message) {
       const userId = msg.senderStaffId || msg.senderId;
@@ -290,6 +363,7 @@ export function createInboundHandler(deps: InboundHandlerDeps): Task {
             snapshot,
             latest: () => deps.policy.snapshot(),
             memory: seen.memory,
+            resume: row.modelCalls > 0,
             onSlow: async () => {
               // Best effort: the answer follows anyway, so a failed interim send is only logged.
               try {
@@ -303,10 +377,18 @@ export function createInboundHandler(deps: InboundHandlerDeps): Task {
               }
             },
           })
-          .catch((error: unknown) => {
-            // A bug or a database outage: the job retries, and its last attempt still answers.
-            if (helpers.job.attempts < helpers.job.max_attempts) throw error;
-            log.error({ err: error, conversation }, "agent turn failed on the last attempt; sending the fallback");
+          .catch(async (error: unknown) => {
+            // A database outage: the job retries. A failure that retrying will not fix (or the
+            // last attempt) is dead-lettered and the user still gets an answer.
+            const why = giveUp(error, helpers.job);
+            if (!why) throw error;
+            const id = await deadLetterJob(db, { inboundId, traceId, why, error, attempts: helpers.job.attempts });
+            metrics.deadLetters.inc({ source: "INBOUND_JOB" });
+            deadLettered = `dead_letter:${id}`;
+            log.error(
+              { err: error, conversation, why, deadLetterId: id },
+              "agent turn failed; dead-lettered, sending the fallback",
+            );
             return {
               text: TURN_FAILED_REPLY,
               outcome: "failed",
@@ -368,10 +450,11 @@ export function createInboundHandler(deps: InboundHandlerDeps): Task {
           );
       })());
     try {
-      const { outcome, channel } = await send(idempotencyKey, message);
+      const { outcome, channel } = await send(deadLettered ? `failed:${inboundId}` : idempotencyKey, message);
       metrics.outbound.inc({ channel: channel ?? "none", outcome });
       await drain();
-      if (outcome === "already_failed") await finish("FAILED");
+      if (deadLettered) await finish("FAILED", deadLettered);
+      else if (outcome === "already_failed") await finish("FAILED");
       else await finish(denied === undefined ? "REPLIED" : "DENIED", denied);
       log.info({ outcome, channel, conversation, msgType: msg.msgtype }, "reply handled");
     } catch (error) {
@@ -395,5 +478,5 @@ export function createInboundHandler(deps: InboundHandlerDeps): Task {
     } finally {
       await drain();
     }
-  };
+  });
 }

@@ -14,6 +14,7 @@
  * idempotency key of ours.
  */
 import { randomUUID } from "node:crypto";
+import { storable } from "@clawgate/db/storable";
 import { DingTalkApiError, type OutboundMessage, type RobotMessage } from "@clawgate/dingtalk";
 import type pg from "pg";
 import type { Throttle } from "./throttle.ts";
@@ -141,7 +142,10 @@ async function sendTo(
 export async function sendReply(
   args: SendReplyArgs,
 ): Promise<{ outcome: SendOutcome; channel?: ReplyTarget["channel"] }> {
-  const { pool, idempotencyKey: key, targets, message } = args;
+  const { pool, idempotencyKey: key, targets } = args;
+  // What is stored is what is sent: the text made storable (NUL removed, lone surrogates
+  // replaced) is also what DingTalk gets.
+  const message = storable(args.message);
   const first = targets[0];
   if (!first) throw new SendFailedError("no route to reply on (sessionWebhook unusable, no OpenAPI route)", true);
 

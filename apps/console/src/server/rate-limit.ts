@@ -4,7 +4,8 @@
  * identity-provider sign-ins per email. When PostgreSQL does not answer, a per-instance memory
  * limiter with the same limits decides instead (sign-in then fails on the database anyway).
  */
-import pg from "pg";
+import { createStorablePool } from "@clawgate/db";
+import type pg from "pg";
 import { RateLimiterMemory, RateLimiterPostgres, RateLimiterRes } from "rate-limiter-flexible";
 
 /** Our own schema: `prisma migrate dev` owns `public` and would report the table as drift. */
@@ -25,7 +26,7 @@ CREATE TABLE IF NOT EXISTS ${SIGNIN_LIMIT_SCHEMA}.${SIGNIN_LIMIT_TABLE} (
  * every client gets a listener, so that can never crash the console.
  */
 export function limiterPool(url: string, applicationName = "clawgate-console-ratelimit"): pg.Pool {
-  const pool = new pg.Pool({ connectionString: url, max: 2, application_name: applicationName });
+  const pool = createStorablePool({ connectionString: url, max: 2, application_name: applicationName });
   pool.on("error", () => {});
   pool.on("connect", (client) => client.on("error", () => {}));
   return pool;

@@ -6,8 +6,8 @@
  * the policy it has rather than none.
  */
 import { EventEmitter } from "node:events";
-import type { Db } from "@clawgate/db";
-import pg from "pg";
+import { StorableClient, type Db } from "@clawgate/db";
+import type pg from "pg";
 import { CONFIG_CHANNEL } from "../revision.ts";
 import { loadPolicySnapshot, type PolicySnapshot } from "./snapshot.ts";
 
@@ -117,7 +117,8 @@ export class PolicyStore extends EventEmitter<PolicyStoreEvents> {
   }
 
   private async listen(): Promise<void> {
-    const client = new pg.Client({
+    // Storable like every connection (it only LISTENs, but no client is made another way).
+    const client = new StorableClient({
       connectionString: this.opts.databaseUrl,
       application_name: LISTENER_APPLICATION_NAME,
     });

@@ -2,6 +2,7 @@ import { approvalRouter } from "./routers/approval.ts";
 import { auditRouter } from "./routers/audit.ts";
 import { budgetRouter } from "./routers/budget.ts";
 import { conversationRouter } from "./routers/conversation.ts";
+import { deadLetterRouter } from "./routers/dead-letter.ts";
 import { flagRouter } from "./routers/flag.ts";
 import { modelRouter } from "./routers/model.ts";
 import { overviewRouter } from "./routers/overview.ts";
@@ -21,6 +22,7 @@ export const appRouter = createTRPCRouter({
   budget: budgetRouter,
   user: userRouter,
   audit: auditRouter,
+  deadLetter: deadLetterRouter,
 });
 
 export type AppRouter = typeof appRouter;

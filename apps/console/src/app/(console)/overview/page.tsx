@@ -1,12 +1,20 @@
 import type { Metadata } from "next";
 import { PageHeader } from "~/components/ui/page-header.tsx";
+import { getSession } from "~/server/auth.ts";
 import { getQueryClient, HydrateClient, trpc } from "~/trpc/server.tsx";
+import { DeadLettersCard } from "./dead-letters-card.tsx";
 import { OverviewDashboard } from "./overview-dashboard.tsx";
 
 export const metadata: Metadata = { title: "Overview" };
 
 export default async function OverviewPage() {
-  await getQueryClient().prefetchQuery(trpc.overview.get.queryOptions());
+  const queryClient = getQueryClient();
+  const [session] = await Promise.all([
+    getSession(),
+    queryClient.prefetchQuery(trpc.overview.get.queryOptions()),
+    queryClient.prefetchQuery(trpc.deadLetter.list.queryOptions()),
+  ]);
+  const role = session?.user.role;
   return (
     <HydrateClient>
       <div className="space-y-4">
@@ -14,6 +22,8 @@ export default async function OverviewPage() {
           Safe mode, runtime replicas and their config, and the last 24 hours at a glance.
         </PageHeader>
         <OverviewDashboard />
+        {/* The server refuses other roles anyway; this only hides the button they cannot use. */}
+        <DeadLettersCard canRetry={role === "ADMIN" || role === "OPERATOR"} />
       </div>
     </HydrateClient>
   );

@@ -15,7 +15,7 @@ import {
   query,
   runCli,
   startBlackhole,
-  startCli,
+  startServe,
   UNREACHABLE_DB,
   waitFor,
   type CliProcess,
@@ -30,21 +30,7 @@ afterEach(async () => {
 const get = (url: string) => fetch(url, { signal: AbortSignal.timeout(5_000) });
 
 /** Starts `clawgate serve` and waits until /healthz answers. */
-async function serve(vars: Record<string, string>): Promise<{ cli: CliProcess; base: string }> {
-  const port = await freePort();
-  const cli = startCli(["serve"], cliEnv({ HOST: "127.0.0.1", PORT: String(port), ...vars }));
-  serving = cli;
-  const base = `http://127.0.0.1:${port}`;
-  await waitFor(
-    async () => {
-      if (cli.child.exitCode !== null) throw new Error(`serve exited: ${JSON.stringify(cli.output())}`);
-      return (await get(`${base}/healthz`)).ok || undefined;
-    },
-    30_000,
-    `${base}/healthz`,
-  );
-  return { cli, base };
-}
+const serve = (vars: Record<string, string>) => startServe(vars, { probe: "healthz", track: (cli) => (serving = cli) });
 
 describe("lifecycle on a fresh database", () => {
   let testDb: TestDatabase;

@@ -15,16 +15,7 @@ import { startFakeDingTalk, type FakeDingTalk } from "@clawgate/devstack/fake-di
 import { createTestDatabase, type TestDatabase } from "@clawgate/devstack/testdb";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
 import { APP_KEY, APP_SECRET, robotMessage, signedHeaders } from "../test/dingtalk.ts";
-import {
-  cliEnv,
-  freePort,
-  killChild,
-  query,
-  startBlackhole,
-  startCli,
-  waitFor,
-  type CliProcess,
-} from "../test/helpers.ts";
+import { freePort, killChild, query, startBlackhole, startServe, waitFor, type CliProcess } from "../test/helpers.ts";
 import { setConversation } from "../test/policy.ts";
 
 /** Enables the conversations before the replicas start, so their first snapshot has them. */
@@ -45,25 +36,8 @@ afterEach(async () => {
 const get = (url: string) => fetch(url, { signal: AbortSignal.timeout(5_000) });
 
 /** `clawgate serve` on a free port, once /ready is 200 (database, migrations, queue). */
-async function serve(
-  vars: Record<string, string>,
-  { waitReady = true } = {},
-): Promise<{ cli: CliProcess; base: string }> {
-  const port = await freePort();
-  const cli = startCli(["serve"], cliEnv({ HOST: "127.0.0.1", PORT: String(port), LOG_LEVEL: "warn", ...vars }));
-  running.push(cli);
-  const base = `http://127.0.0.1:${port}`;
-  await waitFor(
-    async () => {
-      if (cli.child.exitCode !== null) throw new Error(`serve exited: ${JSON.stringify(cli.output())}`);
-      const res = await get(`${base}/${waitReady ? "ready" : "healthz"}`);
-      return res.status === 200 || undefined;
-    },
-    30_000,
-    `${base} ready`,
-  );
-  return { cli, base };
-}
+const serve = (vars: Record<string, string>) =>
+  startServe({ LOG_LEVEL: "warn", ...vars }, { track: (cli) => running.push(cli) });
 
 const readBody = (req: IncomingMessage) =>
   new Promise<Buffer>((resolve, reject) => {

@@ -66,6 +66,30 @@ export async function runCli(args: string[], env: NodeJS.ProcessEnv, timeoutMs =
   }
 }
 
+/**
+ * `clawgate serve` on 127.0.0.1 (a free port unless given), once /ready (or /healthz) answers
+ * 200. `track` gets the process at once, so a test that fails while waiting still kills it.
+ */
+export async function startServe(
+  vars: Record<string, string>,
+  opts: { port?: number; probe?: "ready" | "healthz"; track?: (cli: CliProcess) => void; timeoutMs?: number } = {},
+): Promise<{ cli: CliProcess; base: string }> {
+  const port = opts.port ?? (await freePort());
+  const cli = startCli(["serve"], cliEnv({ HOST: "127.0.0.1", PORT: String(port), ...vars }));
+  opts.track?.(cli);
+  const base = `http://127.0.0.1:${port}`;
+  await waitFor(
+    async () => {
+      if (cli.child.exitCode !== null) throw new Error(`serve exited: ${JSON.stringify(cli.output())}`);
+      const res = await fetch(`${base}/${opts.probe ?? "ready"}`, { signal: AbortSignal.timeout(5_000) });
+      return res.status === 200 || undefined;
+    },
+    opts.timeoutMs ?? 30_000,
+    `${base} ${opts.probe ?? "ready"}`,
+  );
+  return { cli, base };
+}
+
 /** Kills a child that a failed test left running. */
 export async function killChild(cli: CliProcess | undefined): Promise<void> {
   if (!cli || cli.child.exitCode !== null || cli.child.signalCode !== null) return;

@@ -5,6 +5,7 @@
  * once at start). A database that is down at start is retried in the background: the HTTP
  * server keeps answering (/ready says "queue" not running).
  */
+import { EventEmitter } from "node:events";
 import type { Db } from "@clawgate/db";
 import { createAgent, type Agent } from "../agent/index.ts";
 import { createModelSlots } from "../limits/model-slots.ts";
@@ -19,6 +20,7 @@ import {
   runMigrations,
   type Runner,
   type TaskList,
+  type WorkerEvents,
 } from "graphile-worker";
 import type pg from "pg";
 import { createPgPool } from "../db-pool.ts";
@@ -59,11 +61,15 @@ export interface QueueOptions {
   limits?: ThrottleLimits;
   pollIntervalMs?: number;
   retryDelayMs?: number;
+  /** Called with the new runner's worker ids once it runs (serve beats at once to publish them). */
+  onWorkers?: (workerIds: string[]) => void;
 }
 
 export interface Queue {
   pool: pg.Pool;
   running(): boolean;
+  /** The graphile-worker ids of the running runner's workers (the heartbeat publishes them). */
+  workerIds(): string[];
   stop(): Promise<void>;
 }
 
@@ -173,6 +179,7 @@ export function startQueue(opts: QueueOptions): Queue {
   ]);
 
   let runner: Runner | undefined;
+  let workerIds: string[] = [];
   const deadWorkers = new Set<string>();
   const unlockDeadWorkers = async () => {
     if (deadWorkers.size === 0) return;
@@ -198,7 +205,12 @@ export function startQueue(opts: QueueOptions): Queue {
         }
         await unlockDeadWorkers();
         if (stopped) return;
+        // The workers start taking jobs inside run(): collect their ids as they are created.
+        const events: WorkerEvents = new EventEmitter();
+        const ids: string[] = [];
+        events.on("worker:create", ({ worker }) => void ids.push(worker.workerId));
         runner = await run({
+          events,
           pgPool: pool,
           taskList,
           parsedCronItems,
@@ -207,6 +219,8 @@ export function startQueue(opts: QueueOptions): Queue {
           pollInterval: opts.pollIntervalMs ?? 2_000,
           logger: wlog,
         });
+        workerIds = ids;
+        opts.onWorkers?.(ids);
         log.info({ concurrency }, "queue running");
         const current = runner;
         // Approvals decided while no runtime was running are not left waiting for the first cron tick.
@@ -229,7 +243,10 @@ export function startQueue(opts: QueueOptions): Queue {
         current.promise
           .catch((error: unknown) => log.error({ err: describeDbError(error) }, "queue runner crashed"))
           .finally(() => {
-            if (runner === current) runner = undefined;
+            if (runner === current) {
+              runner = undefined;
+              workerIds = [];
+            }
             if (!stopped) void boot();
           });
         return;
@@ -247,6 +264,7 @@ export function startQueue(opts: QueueOptions): Queue {
   return {
     pool,
     running: () => runner !== undefined || ingressOnly,
+    workerIds: () => workerIds,
     async stop() {
       stopped = true;
       wake?.();

@@ -100,6 +100,12 @@ export const envSchema = {
   // Replicas beat every HEARTBEAT_INTERVAL_MS; one whose beat stood still for REPLICA_DEAD_AFTER_MS
   // (at least 3 intervals) has its queue jobs released by the others (src/worker/reclaim.ts).
   HEARTBEAT_INTERVAL_MS: intAtLeast(100, 3_000),
+  // false: every conversation's jobs in one shared FIFO (no per-conversation order or fairness);
+  // kept to measure the difference (bench/fairness).
+  QUEUE_PER_CONVERSATION: z
+    .enum(["true", "false"], { error: (iss) => `expected true or false, got ${show(iss.input)}` })
+    .default("true")
+    .transform((v) => v === "true"),
   REPLICA_DEAD_AFTER_MS: intAtLeast(1_000, 15_000),
   LOCAL_MODEL_BASE_URL: httpUrl("model base URL").optional(),
   LOCAL_MODEL_API_KEY: z.string().optional(),

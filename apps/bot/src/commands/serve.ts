@@ -44,7 +44,11 @@ export async function serve(): Promise<void> {
     connectionTimeoutMillis: 1_000,
     statementTimeoutMs: 2_000,
   });
-  const ingest = createIngest({ pool: ingressPool, defaultRobotCode: env.DINGTALK_APP_KEY });
+  const ingest = createIngest({
+    pool: ingressPool,
+    defaultRobotCode: env.DINGTALK_APP_KEY,
+    queuePerConversation: env.QUEUE_PER_CONVERSATION,
+  });
   // Best effort and not awaited: a dead database must not delay listening; the change it makes
   // bumps the revision, so the policy store picks it up whenever it lands.
   void ensureDefaultModel(db, env)

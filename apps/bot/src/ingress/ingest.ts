@@ -37,25 +37,46 @@ export interface InboundJobPayload {
 }
 
 /**
+ * Each conversation's jobs run one at a time, in the order they were stored, in their own
+ * graphile-worker queue (`conv:<conversationId>`): a group that floods the robot holds one
+ * worker, and the other conversations' messages are taken by the rest (bench/fairness).
+ */
+export const conversationQueue = (conversationId: string) => `conv:${conversationId}`;
+
+/**
  * One statement per batch: a multi-row insert (duplicates skipped, also within the batch) and,
  * for the rows that went in, one `add_jobs` call. Atomic: a row is never stored without its job.
  * `add_job` per message costs a NOTIFY each, and NOTIFY serialises commits; one per batch does not.
+ * Run times step by a microsecond in batch order, so a conversation's queue keeps arrival order.
  */
-const INGEST_SQL = `
+const ingestSql = (queuePerConversation: boolean) => `
 WITH input AS (
   SELECT * FROM json_to_recordset($1::json) AS x(
     "id" text, "robotCode" text, "msgId" text, "channel" text, "conversationId" text,
-    "senderId" text, "msgType" text, "payload" jsonb, "traceId" text)
+    "senderId" text, "msgType" text, "payload" jsonb, "traceId" text, "seq" int)
 ), ins AS (
   INSERT INTO "InboundMessage" ("id", "robotCode", "msgId", "channel", "conversationId", "senderId", "msgType", "payload", "traceId")
   SELECT "id", "robotCode", "msgId", "channel"::"IngressChannel", "conversationId", "senderId", "msgType", "payload", "traceId" FROM input
   ON CONFLICT ("robotCode", "msgId") DO NOTHING
-  RETURNING "id", "traceId"
-), jobs AS (
+  RETURNING "id", "traceId", "conversationId"
+), ${
+  queuePerConversation
+    ? `q AS (
+  -- The queue rows first, locked (an upsert): the queue GC (worker/queue-gc.ts) cannot delete a
+  -- row that a job of this statement is about to reference.
+  INSERT INTO graphile_worker._private_job_queues AS q ("queue_name")
+  SELECT DISTINCT '${conversationQueue("")}' || "conversationId" FROM ins
+  ON CONFLICT ("queue_name") DO UPDATE SET "queue_name" = EXCLUDED."queue_name"
+  RETURNING q."queue_name"
+)`
+    : `q AS (SELECT NULL::text AS "queue_name")`
+}, jobs AS (
   SELECT count(*) AS n FROM graphile_worker.add_jobs(ARRAY(
     SELECT ROW('${INBOUND_TASK}', json_build_object('inboundId', ins."id", 'traceId', ins."traceId"),
-               NULL, NULL, NULL, NULL, NULL, NULL)::graphile_worker.job_spec
-    FROM ins))
+               q."queue_name", now() + input."seq" * interval '1 microsecond', NULL, NULL, NULL, NULL)::graphile_worker.job_spec
+    FROM ins JOIN input USING ("id")
+    ${queuePerConversation ? `JOIN q ON q."queue_name" = '${conversationQueue("")}' || ins."conversationId"` : "CROSS JOIN q"}
+    ORDER BY input."seq"))
 )
 SELECT ins."id" AS "inboundId", (SELECT n FROM jobs) AS "jobs" FROM ins`;
 
@@ -98,20 +119,26 @@ export function createIngest({
   defaultRobotCode,
   maxBatch = 200,
   maxInFlight = 2,
+  queuePerConversation = true,
 }: {
   pool: pg.Pool;
   defaultRobotCode?: string;
   maxBatch?: number;
   maxInFlight?: number;
+  /** false: one shared FIFO for every conversation (the fairness benchmark's baseline). */
+  queuePerConversation?: boolean;
 }): Ingest {
+  const statement = {
+    name: queuePerConversation ? "clawgate_ingest_batch" : "clawgate_ingest_batch_shared",
+    text: ingestSql(queuePerConversation),
+  };
   const queue: Pending[] = [];
   let inFlight = 0;
 
   async function write(batch: Pending[]): Promise<void> {
     const { rows } = await pool.query<{ inboundId: string }>({
-      name: "clawgate_ingest_batch",
-      text: INGEST_SQL,
-      values: [JSON.stringify(batch.map((p) => p.row))],
+      ...statement,
+      values: [JSON.stringify(batch.map((p, seq) => ({ ...p.row, seq })))],
     });
     const stored = new Set(rows.map((r) => r.inboundId));
     for (const { row, resolve } of batch) {

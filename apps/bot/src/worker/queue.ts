@@ -33,6 +33,7 @@ import type { PolicyView } from "../policy/runtime.ts";
 import { cleanupInbound, CLEANUP_TASK } from "./cleanup.ts";
 import { createInboundHandler } from "./handle-inbound.ts";
 import { createAnnouncer } from "./announce.ts";
+import { collectEmptyQueues, QUEUE_GC_TASK } from "./queue-gc.ts";
 import type { Senders } from "./reply.ts";
 import { createThrottle, RATE_LIMIT_DDL, type ThrottleLimits } from "./throttle.ts";
 
@@ -164,6 +165,10 @@ export function startQueue(opts: QueueOptions): Queue {
       const { expired, enqueued } = await sweepApprovals(db);
       if (expired > 0 || enqueued > 0) log.info({ expired, enqueued }, "approvals swept");
     },
+    [QUEUE_GC_TASK]: async () => {
+      const deleted = await collectEmptyQueues(pool);
+      if (deleted > 0) log.debug({ deleted }, "empty conversation queues deleted");
+    },
     [CLEANUP_TASK]: async () => {
       const deleted = await cleanupInbound(pool, env.INBOUND_RETENTION_HOURS);
       log.info({ deleted, retentionHours: env.INBOUND_RETENTION_HOURS }, "inbound retention applied");
@@ -171,6 +176,11 @@ export function startQueue(opts: QueueOptions): Queue {
   };
   const parsedCronItems = parseCronItems([
     { task: CLEANUP_TASK, match: "*/10 * * * *", options: { maxAttempts: 3, backfillPeriod: 0 } },
+    {
+      task: QUEUE_GC_TASK,
+      match: "* * * * *",
+      options: { maxAttempts: 1, backfillPeriod: 0, jobKey: QUEUE_GC_TASK, jobKeyMode: "replace" },
+    },
     {
       task: APPROVAL_SWEEP_TASK,
       match: "* * * * *",

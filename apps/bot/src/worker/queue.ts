@@ -35,7 +35,7 @@ import { createInboundHandler } from "./handle-inbound.ts";
 import { createAnnouncer } from "./announce.ts";
 import { collectEmptyQueues, QUEUE_GC_TASK } from "./queue-gc.ts";
 import type { Senders } from "./reply.ts";
-import { createThrottle, RATE_LIMIT_DDL, type ThrottleLimits } from "./throttle.ts";
+import { createThrottle, RATE_LIMIT_DDL, throttleLimits, type ThrottleLimits } from "./throttle.ts";
 
 export type QueueEnv = Pick<
   Env,
@@ -46,6 +46,8 @@ export type QueueEnv = Pick<
   | "DINGTALK_WEBHOOK_HOSTS"
   | "INBOUND_RETENTION_HOURS"
   | "WORKER_CONCURRENCY"
+  | "OUTBOUND_ROBOT_PER_SECOND"
+  | "OUTBOUND_CONVERSATION_PER_MINUTE"
 >;
 
 export interface QueueOptions {
@@ -131,7 +133,7 @@ export function startQueue(opts: QueueOptions): Queue {
     statementTimeoutMs: 60_000,
   });
   const wlog = workerLogger(logger);
-  const throttle = createThrottle(pool, opts.limits);
+  const throttle = createThrottle(pool, opts.limits ?? throttleLimits(env));
   const senders = opts.senders ?? realSenders(env);
   // Model slots kept for the next call are given back at stop, before the pool ends.
   const modelSlots = opts.agent ? undefined : createModelSlots({ pool, logger });

@@ -98,6 +98,8 @@ interface Pending {
   row: Row;
   resolve: (r: IngestResult) => void;
   reject: (e: unknown) => void;
+  /** Answered already (its deadline passed): not written if still waiting, its outcome ignored. */
+  expired?: boolean;
 }
 
 /** SQLSTATE classes that mean "the database is not there", as opposed to "this input is bad". */
@@ -113,6 +115,11 @@ function isUnavailable(error: unknown): boolean {
  * together in the next statement. An idle ingress writes each request at once (no timer, no
  * added latency); under load, one commit acknowledges many messages. Each caller still resolves
  * only after the statement holding its row has committed.
+ *
+ * Each caller has a deadline (`deadlineMs` from its call): a stalled database (statements hang
+ * until the client's query timeout, and later requests wait behind the batches in flight) must
+ * still give DingTalk its 503 within a second, so it retries soon. A row whose caller gave up
+ * may still commit: the retry is then a duplicate (200, no second job), never a loss.
  */
 export function createIngest({
   pool,
@@ -120,6 +127,7 @@ export function createIngest({
   maxBatch = 200,
   maxInFlight = 2,
   queuePerConversation = true,
+  deadlineMs = 750,
 }: {
   pool: pg.Pool;
   defaultRobotCode?: string;
@@ -127,6 +135,7 @@ export function createIngest({
   maxInFlight?: number;
   /** false: one shared FIFO for every conversation (the fairness benchmark's baseline). */
   queuePerConversation?: boolean;
+  deadlineMs?: number;
 }): Ingest {
   const statement = {
     name: queuePerConversation ? "clawgate_ingest_batch" : "clawgate_ingest_batch_shared",
@@ -152,8 +161,9 @@ export function createIngest({
 
   async function flush(): Promise<void> {
     if (inFlight >= maxInFlight || queue.length === 0) return;
+    const batch = queue.splice(0, maxBatch).filter((p) => !p.expired);
+    if (batch.length === 0) return void flush();
     inFlight++;
-    const batch = queue.splice(0, maxBatch);
     try {
       await write(batch);
     } catch (error) {
@@ -183,7 +193,22 @@ export function createIngest({
       traceId,
     };
     return new Promise<IngestResult>((resolve, reject) => {
-      queue.push({ row, resolve, reject });
+      const pending: Pending = {
+        row,
+        resolve: (r) => {
+          clearTimeout(timer);
+          if (!pending.expired) resolve(r);
+        },
+        reject: (e) => {
+          clearTimeout(timer);
+          if (!pending.expired) reject(e);
+        },
+      };
+      const timer = setTimeout(() => {
+        pending.expired = true;
+        reject(new IngestUnavailableError(new Error(`not stored within ${deadlineMs} ms`)));
+      }, deadlineMs);
+      queue.push(pending);
       void flush();
     });
   };

@@ -35,8 +35,9 @@ async function count(sql: string): Promise<number> {
 
 describe("ingest group commit", () => {
   it("batches concurrent messages and reports each caller's own outcome", async () => {
-    // maxInFlight 1: while the first statement runs, the rest queue up and go in batches.
-    const ingest = createIngest({ pool, defaultRobotCode: APP_KEY, maxInFlight: 1, maxBatch: 50 });
+    // maxInFlight 1: while the first statement runs, the rest queue up and go in batches (no
+    // deadline: 240 at once on a busy machine may take longer than a callback's).
+    const ingest = createIngest({ pool, defaultRobotCode: APP_KEY, maxInFlight: 1, maxBatch: 50, deadlineMs: 60_000 });
     const ids = Array.from({ length: 120 }, (_, i) => `batch-${i}`);
     // Each id twice, in the same burst: the second copy usually lands in the same batch.
     const results = await Promise.all(
@@ -80,7 +81,7 @@ describe("ingest group commit", () => {
   });
 
   it("puts each conversation's jobs in its own queue, in arrival order", async () => {
-    const ingest = createIngest({ pool, defaultRobotCode: APP_KEY, maxInFlight: 1, maxBatch: 50 });
+    const ingest = createIngest({ pool, defaultRobotCode: APP_KEY, maxInFlight: 1, maxBatch: 50, deadlineMs: 60_000 });
     const sent = Array.from({ length: 60 }, (_, i) => ({ msgId: `order-${i}`, conversationId: `cid-order-${i % 3}` }));
     const results = await Promise.all(
       sent.map((m, i) => ingest({ channel: "HTTP", message: robotMessage(m), traceId: `o${i}` })),

@@ -25,7 +25,7 @@ afterAll(async () => {
 
 it(
   "answers 503 within 1 s while the database is stalled, and stores again once it resumes",
-  { timeout: 120_000 },
+  { timeout: 180_000 },
   async () => {
     pgDir = await mkdtemp(path.join(tmpdir(), "clawgate-pg-stall-"));
     await chmod(pgDir, 0o755); // as root, the cluster runs as `postgres`, which must enter it
@@ -62,5 +62,7 @@ it(
     const resumed = performance.now();
     await waitFor(async () => ((await post()).status === 200 ? true : undefined), 10_000, "a 200 after the resume");
     expect(performance.now() - resumed).toBeLessThan(10_000);
+    await new Promise((r) => setTimeout(r, 3_000));
+    expect(serving?.child.exitCode, "the runtime survived the stall").toBeNull();
   },
 );

@@ -127,7 +127,7 @@ export function createIngest({
   maxBatch = 200,
   maxInFlight = 2,
   queuePerConversation = true,
-  deadlineMs = 750,
+  deadlineMs = 500,
 }: {
   pool: pg.Pool;
   defaultRobotCode?: string;

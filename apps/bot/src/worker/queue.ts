@@ -15,7 +15,6 @@ import { APPROVAL_SWEEP_TASK, sweepApprovals } from "../approvals/sweep.ts";
 import { DingTalkOpenApi, postSessionWebhook } from "@clawgate/dingtalk";
 import {
   Logger as WorkerLogger,
-  parseCronItems,
   run,
   runMigrations,
   type Runner,
@@ -34,6 +33,7 @@ import { cleanupInbound, CLEANUP_TASK } from "./cleanup.ts";
 import { createInboundHandler } from "./handle-inbound.ts";
 import { createAnnouncer } from "./announce.ts";
 import { collectEmptyQueues, QUEUE_GC_TASK } from "./queue-gc.ts";
+import { schedulePeriodic, type PeriodicJob } from "./periodic.ts";
 import type { Senders } from "./reply.ts";
 import { createThrottle, RATE_LIMIT_DDL, throttleLimits, type ThrottleLimits } from "./throttle.ts";
 
@@ -176,19 +176,11 @@ export function startQueue(opts: QueueOptions): Queue {
       log.info({ deleted, retentionHours: env.INBOUND_RETENTION_HOURS }, "inbound retention applied");
     },
   };
-  const parsedCronItems = parseCronItems([
-    { task: CLEANUP_TASK, match: "*/10 * * * *", options: { maxAttempts: 3, backfillPeriod: 0 } },
-    {
-      task: QUEUE_GC_TASK,
-      match: "* * * * *",
-      options: { maxAttempts: 1, backfillPeriod: 0, jobKey: QUEUE_GC_TASK, jobKeyMode: "replace" },
-    },
-    {
-      task: APPROVAL_SWEEP_TASK,
-      match: "* * * * *",
-      options: { maxAttempts: 1, backfillPeriod: 0, jobKey: APPROVAL_SWEEP_TASK, jobKeyMode: "replace" },
-    },
-  ]);
+  const periodicJobs: PeriodicJob[] = [
+    { task: CLEANUP_TASK, everyMs: 10 * 60_000, maxAttempts: 3 },
+    { task: QUEUE_GC_TASK, everyMs: 60_000, maxAttempts: 1 },
+    { task: APPROVAL_SWEEP_TASK, everyMs: 60_000, maxAttempts: 1 },
+  ];
 
   let runner: Runner | undefined;
   let workerIds: string[] = [];
@@ -225,7 +217,6 @@ export function startQueue(opts: QueueOptions): Queue {
           events,
           pgPool: pool,
           taskList,
-          parsedCronItems,
           concurrency,
           noHandleSignals: true,
           pollInterval: opts.pollIntervalMs ?? 2_000,
@@ -235,6 +226,7 @@ export function startQueue(opts: QueueOptions): Queue {
         opts.onWorkers?.(ids);
         log.info({ concurrency }, "queue running");
         const current = runner;
+        const stopPeriodic = schedulePeriodic(current.addJob, periodicJobs, log);
         // Approvals decided while no runtime was running are not left waiting for the first cron tick.
         void current
           .addJob(APPROVAL_SWEEP_TASK, {}, { jobKey: APPROVAL_SWEEP_TASK, maxAttempts: 1 })
@@ -255,6 +247,7 @@ export function startQueue(opts: QueueOptions): Queue {
         current.promise
           .catch((error: unknown) => log.error({ err: describeDbError(error) }, "queue runner crashed"))
           .finally(() => {
+            stopPeriodic();
             if (runner === current) {
               runner = undefined;
               workerIds = [];

@@ -18,15 +18,11 @@
  * answered before a message stored earlier (in an earlier statement) are counted as out of order.
  */
 import type { ChildProcess } from "node:child_process";
-import { writeFileSync } from "node:fs";
-import os from "node:os";
-import path from "node:path";
 import { recordConfigChange, seedDemo } from "../../packages/core/src/index.ts";
 import { createDb, type Db } from "../../packages/db/src/index.ts";
 import { startFakeDingTalk, type FakeDingTalk } from "../../packages/devstack/src/fake-dingtalk.ts";
-import { REPO_ROOT } from "../../packages/devstack/src/paths.ts";
 import { benchDatabase } from "../lib/database.ts";
-import { pct, sorted, startBenchModel, startProcess, waitReady } from "../lib/processes.ts";
+import { pct, sorted, startBenchModel, report, startRuntime, UNTHROTTLED, waitReady } from "../lib/processes.ts";
 
 const FLOOD = Number(process.env.BENCH_FLOOD ?? 400);
 const QUIET = Number(process.env.BENCH_QUIET ?? 30);
@@ -131,27 +127,15 @@ async function runMode(queuePerConversation: boolean): Promise<ModeResult> {
       });
     });
     children.push(
-      await startProcess(
-        "runtime",
-        ["apps/bot/bin/clawgate.mjs", "serve"],
-        {
-          DATABASE_URL: tdb.url,
-          PORT: String(RUNTIME_PORT),
-          HOST: "127.0.0.1",
-          LOG_LEVEL: "warn",
-          DINGTALK_MODE: "http",
-          DINGTALK_APP_KEY: APP_KEY,
-          DINGTALK_APP_SECRET: APP_SECRET,
-          DINGTALK_API_BASE: fake.url,
-          DINGTALK_WEBHOOK_HOSTS: new URL(fake.url).host,
-          WORKER_CONCURRENCY: String(WORKERS),
-          QUEUE_PER_CONVERSATION: String(queuePerConversation),
-          OUTBOUND_ROBOT_PER_SECOND: "100000",
-          OUTBOUND_CONVERSATION_PER_MINUTE: "100000",
-          AGENT_WORKING_ON_IT_MS: "60000",
-        },
-        null,
-      ),
+      await startRuntime({
+        databaseUrl: tdb.url,
+        port: RUNTIME_PORT,
+        fakeUrl: fake.url,
+        appKey: APP_KEY,
+        appSecret: APP_SECRET,
+        workers: WORKERS,
+        env: { QUEUE_PER_CONVERSATION: String(queuePerConversation), ...UNTHROTTLED },
+      }),
     );
     await waitReady(`http://127.0.0.1:${RUNTIME_PORT}/ready`);
 
@@ -245,14 +229,7 @@ async function main(): Promise<void> {
         `| ${r.mode} | ${f(pct(r.baseline, 0.5))} | ${f(pct(r.baseline, 0.99))} | ${f(pct(r.underFlood, 0.5))} | ${f(pct(r.underFlood, 0.99))} | **${f(pct(r.underFlood, 0.5) - pct(r.baseline, 0.5))}** | **${f(pct(r.underFlood, 0.99) - pct(r.baseline, 0.99))}** | ${f(LATENCY_MS + 1_000)} | ${r.unanswered} | ${r.noisyAnswered} | ${r.noisyOutOfOrder} |`,
     ),
   ];
-  const cpu = os.cpus()[0]?.model ?? "unknown CPU";
-  const header = `Machine: ${os.cpus().length} cores (${cpu}), ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}, load average ${os
-    .loadavg()
-    .map((l) => l.toFixed(1))
-    .join(" ")} at the end. Date: ${new Date().toISOString().slice(0, 16).replace("T", " ")} UTC.`;
-  const out = `${header}\n\n${lines.join("\n")}\n`;
-  writeFileSync(path.join(REPO_ROOT, "bench/fairness/latest.md"), out);
-  console.log(`\n${out}`);
+  report("fairness", lines);
 }
 
 main().catch((error: unknown) => {

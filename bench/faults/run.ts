@@ -26,9 +26,8 @@ import { recordConfigChange, seedDemo } from "../../packages/core/src/index.ts";
 import { createDb } from "../../packages/db/src/index.ts";
 import { startEmbeddedPostgres } from "../../packages/devstack/src/embedded-pg.ts";
 import { startFakeDingTalk } from "../../packages/devstack/src/fake-dingtalk.ts";
-import { REPO_ROOT } from "../../packages/devstack/src/paths.ts";
 import { createTestDatabase } from "../../packages/devstack/src/testdb.ts";
-import { pct, sorted, startBenchModel, startProcess, waitReady } from "../lib/processes.ts";
+import { pct, sorted, startBenchModel, report, startRuntime, UNTHROTTLED, waitReady } from "../lib/processes.ts";
 
 const MESSAGES = Number(process.env.BENCH_MESSAGES ?? 1_500);
 const PER_CONVERSATION = Number(process.env.BENCH_PER_CONVERSATION ?? 5);
@@ -165,26 +164,15 @@ async function main(): Promise<void> {
       });
     });
     for (const port of PORTS.replicas) {
-      const proc = await startProcess(
-        "runtime",
-        ["apps/bot/bin/clawgate.mjs", "serve"],
-        {
-          DATABASE_URL: tdb.url,
-          PORT: String(port),
-          HOST: "127.0.0.1",
-          LOG_LEVEL: "warn",
-          DINGTALK_MODE: "http",
-          DINGTALK_APP_KEY: APP_KEY,
-          DINGTALK_APP_SECRET: APP_SECRET,
-          DINGTALK_API_BASE: fake.url,
-          DINGTALK_WEBHOOK_HOSTS: new URL(fake.url).host,
-          WORKER_CONCURRENCY: String(WORKERS),
-          OUTBOUND_ROBOT_PER_SECOND: "100000",
-          OUTBOUND_CONVERSATION_PER_MINUTE: "100000",
-          AGENT_WORKING_ON_IT_MS: "60000",
-        },
-        null,
-      );
+      const proc = await startRuntime({
+        databaseUrl: tdb.url,
+        port,
+        fakeUrl: fake.url,
+        appKey: APP_KEY,
+        appSecret: APP_SECRET,
+        workers: WORKERS,
+        env: { ...UNTHROTTLED },
+      });
       spawned.push(proc);
       replicas.push(proc);
       // The replicas' own words (warnings and errors), for when a run goes wrong.
@@ -301,14 +289,7 @@ async function main(): Promise<void> {
       "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|",
       `| ${MESSAGES} | ${acked.size} | ${unacked} | ${fake.sent.length} | ${lost} | ${duplicates} | ${ackedNotStored} | ${notReplied} | ${stallPosts.length} | ${served503} | ${served503Slow} | ${f(pct(stall, 0.5))} / ${f(pct(stall, 0.99))} / ${f(stall.at(-1) ?? NaN)} | ${stall200} | ${backIn(firstAck?.at).toFixed(1)} | ${backIn(firstReply?.at).toFixed(1)} | ${pass ? "**pass**" : "**FAIL**"} |`,
     ];
-    const cpu = os.cpus()[0]?.model ?? "unknown CPU";
-    const header = `Machine: ${os.cpus().length} cores (${cpu}), ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}, load average ${os
-      .loadavg()
-      .map((l) => l.toFixed(1))
-      .join(" ")} at the end. Date: ${new Date().toISOString().slice(0, 16).replace("T", " ")} UTC.`;
-    const out = `${header}\n\n${lines.join("\n")}\n`;
-    writeFileSync(path.join(REPO_ROOT, "bench/faults/latest.md"), out);
-    console.log(`\n${out}`);
+    report("faults", lines);
     if (!pass) process.exitCode = 1;
   } finally {
     if (stalled) cluster.signal("SIGCONT");

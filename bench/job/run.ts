@@ -28,7 +28,7 @@ import { createDb } from "../../packages/db/src/index.ts";
 import { startFakeDingTalk } from "../../packages/devstack/src/fake-dingtalk.ts";
 import { startFakeInternalApi } from "../../packages/devstack/src/fake-internal-api.ts";
 import { REPO_ROOT } from "../../packages/devstack/src/paths.ts";
-import { pct, sorted, startBenchModel, startProcess, waitReady } from "../lib/processes.ts";
+import { pct, sorted, startBenchModel, startRuntime, waitReady } from "../lib/processes.ts";
 import { bareTurnCall } from "../lib/baseline.ts";
 import { benchDatabase } from "../lib/database.ts";
 
@@ -98,23 +98,14 @@ async function main(): Promise<void> {
     const endpoint = await db.modelEndpoint.findFirstOrThrow({ select: { model: true } });
 
     children.push(
-      await startProcess(
-        "runtime",
-        ["apps/bot/bin/clawgate.mjs", "serve"],
-        {
-          DATABASE_URL: tdb.url,
-          PORT: String(RUNTIME_PORT),
-          HOST: "127.0.0.1",
-          LOG_LEVEL: "warn",
-          DINGTALK_MODE: "http",
-          DINGTALK_APP_KEY: APP_KEY,
-          DINGTALK_APP_SECRET: APP_SECRET,
-          DINGTALK_API_BASE: fake.url,
-          DINGTALK_WEBHOOK_HOSTS: new URL(fake.url).host,
-          WORKER_CONCURRENCY: String(WORKERS),
-        },
-        null,
-      ),
+      await startRuntime({
+        databaseUrl: tdb.url,
+        port: RUNTIME_PORT,
+        fakeUrl: fake.url,
+        appKey: APP_KEY,
+        appSecret: APP_SECRET,
+        workers: WORKERS,
+      }),
     );
     await waitReady(`http://127.0.0.1:${RUNTIME_PORT}/ready`);
 

@@ -13,8 +13,8 @@ import {
   query,
   runCli,
   startBlackhole,
-  startCli,
   startModelsStub,
+  startServe,
   UNREACHABLE_DB,
   waitFor,
   type CliProcess,
@@ -29,21 +29,11 @@ afterEach(async () => {
 const get = (url: string) => fetch(url, { signal: AbortSignal.timeout(5_000) });
 
 /** Starts `clawgate serve` and waits until /healthz answers. */
-async function serve(vars: Record<string, string>): Promise<{ cli: CliProcess; base: string }> {
-  const port = await freePort();
-  const cli = startCli(["serve"], cliEnv({ HOST: "127.0.0.1", PORT: String(port), ...vars }));
-  serving = cli;
-  const base = `http://127.0.0.1:${port}`;
-  await waitFor(
-    async () => {
-      if (cli.child.exitCode !== null) throw new Error(`serve exited: ${JSON.stringify(cli.output())}`);
-      return (await get(`${base}/healthz`)).ok || undefined;
-    },
-    30_000,
-    `${base}/healthz`,
-  );
-  return { cli, base };
-}
+const serve = async (vars: Record<string, string>) => {
+  const served = await startServe(vars, { path: "/healthz" });
+  serving = served.cli;
+  return served;
+};
 
 describe("lifecycle on a fresh database", () => {
   let testDb: TestDatabase;

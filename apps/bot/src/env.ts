@@ -97,6 +97,20 @@ export const envSchema = {
   INBOUND_RETENTION_HOURS: intAtLeast(2, 24),
   // 0: an ingress-only replica (stores and enqueues; other replicas run the jobs).
   WORKER_CONCURRENCY: intAtLeast(0, 8),
+  // Replicas beat every HEARTBEAT_INTERVAL_MS; one whose beat stood still for REPLICA_DEAD_AFTER_MS
+  // (at least 3 intervals) has its queue jobs released by the others (src/worker/reclaim.ts).
+  HEARTBEAT_INTERVAL_MS: intAtLeast(100, 3_000),
+  // DingTalk's documented send limits (notes/dingtalk-protocol.md): 20 QPS per app, 20 messages a
+  // minute per robot in one chat; shared by every replica (src/worker/throttle.ts).
+  OUTBOUND_ROBOT_PER_SECOND: intAtLeast(1, 20),
+  OUTBOUND_CONVERSATION_PER_MINUTE: intAtLeast(1, 20),
+  // false: every conversation's jobs in one shared FIFO (no per-conversation order or fairness);
+  // kept to measure the difference (bench/fairness).
+  QUEUE_PER_CONVERSATION: z
+    .enum(["true", "false"], { error: (iss) => `expected true or false, got ${show(iss.input)}` })
+    .default("true")
+    .transform((v) => v === "true"),
+  REPLICA_DEAD_AFTER_MS: intAtLeast(1_000, 15_000),
   LOCAL_MODEL_BASE_URL: httpUrl("model base URL").optional(),
   LOCAL_MODEL_API_KEY: z.string().optional(),
   // Agent resilience (src/agent/): the user hears back within the turn deadline, whatever the model does.

@@ -24,6 +24,8 @@ export interface HeartbeatOptions {
   mode: string;
   /** The config revision this process enforces (null before its first snapshot). */
   appliedRevision?: () => number | null;
+  /** This process's graphile-worker ids: survivors release their jobs once the beats stop (worker/reclaim.ts). */
+  queueWorkerIds?: () => string[];
   intervalMs?: number;
   /** Deadline for one heartbeat write (default: the interval). */
   beatTimeoutMs?: number;
@@ -36,7 +38,8 @@ export function startHeartbeat({
   logger,
   mode,
   appliedRevision = () => null,
-  intervalMs = 10_000,
+  queueWorkerIds = () => [],
+  intervalMs = 3_000,
   beatTimeoutMs = intervalMs,
   stopTimeoutMs = 2_000,
 }: HeartbeatOptions): Heartbeat {
@@ -49,6 +52,7 @@ export function startHeartbeat({
   const beat = async () => {
     const now = new Date();
     const revision = appliedRevision();
+    const workerIds = queueWorkerIds();
     try {
       const row = {
         id,
@@ -59,11 +63,12 @@ export function startHeartbeat({
         startedAt: now,
         heartbeatAt: now,
         appliedRevision: revision,
+        queueWorkerIds: workerIds,
       };
       const upsert = db.runtimeInstance.upsert({
         where: { id },
         create: row,
-        update: { heartbeatAt: now, appliedRevision: revision },
+        update: { heartbeatAt: now, appliedRevision: revision, queueWorkerIds: workerIds },
       });
       await withTimeout(upsert, beatTimeoutMs, "heartbeat");
       if (!healthy) log.info("heartbeat restored");

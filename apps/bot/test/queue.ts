@@ -13,6 +13,8 @@ export function queueEnv(databaseUrl: string, fakeUrl: string, concurrency = 2):
     DINGTALK_WEBHOOK_HOSTS: [new URL(fakeUrl).host],
     INBOUND_RETENTION_HOURS: 24,
     WORKER_CONCURRENCY: concurrency,
+    OUTBOUND_ROBOT_PER_SECOND: 20,
+    OUTBOUND_CONVERSATION_PER_MINUTE: 20,
   };
 }
 

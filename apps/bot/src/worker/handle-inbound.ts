@@ -30,7 +30,7 @@ import {
 import type { JobHelpers, Task } from "graphile-worker";
 import type pg from "pg";
 import { z } from "zod";
-import { INBOUND_TASK } from "../ingress/ingest.ts";
+import { conversationQueue, INBOUND_TASK } from "../ingress/ingest.ts";
 import { ASYNC_COMMIT } from "../agent/sql.ts";
 import { MEMORY_COLUMNS, storedMemory, type Agent, type MemoryRow, type StoredMemory } from "../agent/index.ts";
 import { SKILLS } from "../agent/tools.ts";
@@ -215,6 +215,16 @@ export async function upsertConversation(
   return { memory: storedMemory(rows[0]), storedReply: rows[0]?.storedReply ?? undefined };
 }
 
+/** The job's named queue, to put a rescheduled job back in. */
+async function queueOf(helpers: JobHelpers): Promise<{ queueName?: string }> {
+  if (helpers.job.job_queue_id === null) return {};
+  const { rows } = await helpers.query<{ queue_name: string }>(
+    "SELECT queue_name FROM graphile_worker._private_job_queues WHERE id = $1",
+    [helpers.job.job_queue_id],
+  );
+  return rows[0] ? { queueName: rows[0].queue_name } : {};
+}
+
 export function createInboundHandler(deps: InboundHandlerDeps): Task {
   const { db, pool, logger, metrics, now = Date.now } = deps;
   const limits = deps.limits ?? createLimits({ db, pool, now });
@@ -247,11 +257,12 @@ export function createInboundHandler(deps: InboundHandlerDeps): Task {
     const log = logger.child({ traceId, inboundId, jobId: helpers.job.id });
     const snapshot = deps.policy.snapshot();
     if (!snapshot) {
-      // No policy, no answer (fail closed), but no failure either: look again shortly.
+      // No policy, no answer (fail closed), but no failure either: look again shortly (in the
+      // same conversation queue, found by the job's queue id: the row is not read yet).
       await helpers.addJob(
         INBOUND_TASK,
         { inboundId, traceId, deferrals },
-        { runAt: new Date(Date.now() + SNAPSHOT_WAIT_MS) },
+        { runAt: new Date(Date.now() + SNAPSHOT_WAIT_MS), ...(await queueOf(helpers)) },
       );
       log.info("policy snapshot not loaded yet; rescheduled");
       return;
@@ -461,7 +472,8 @@ export function createInboundHandler(deps: InboundHandlerDeps): Task {
       if (error instanceof ThrottledError) {
         metrics.outbound.inc({ channel: targets[0]?.channel ?? "none", outcome: "throttled" });
         const runAt = new Date(Date.now() + error.retryInMs);
-        await helpers.addJob(INBOUND_TASK, { inboundId, traceId, deferrals: deferrals + 1 }, { runAt });
+        const queue = helpers.job.job_queue_id === null ? {} : { queueName: conversationQueue(msg.conversationId) };
+        await helpers.addJob(INBOUND_TASK, { inboundId, traceId, deferrals: deferrals + 1 }, { runAt, ...queue });
         log.info({ scope: error.scope, retryInMs: error.retryInMs, conversation }, "reply throttled; rescheduled");
         return;
       }

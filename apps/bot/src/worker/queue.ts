@@ -5,6 +5,7 @@
  * once at start). A database that is down at start is retried in the background: the HTTP
  * server keeps answering (/ready says "queue" not running).
  */
+import { EventEmitter } from "node:events";
 import type { Db } from "@clawgate/db";
 import { createAgent, type Agent } from "../agent/index.ts";
 import { createModelSlots } from "../limits/model-slots.ts";
@@ -14,11 +15,11 @@ import { APPROVAL_SWEEP_TASK, sweepApprovals } from "../approvals/sweep.ts";
 import { DingTalkOpenApi, postSessionWebhook } from "@clawgate/dingtalk";
 import {
   Logger as WorkerLogger,
-  parseCronItems,
   run,
   runMigrations,
   type Runner,
   type TaskList,
+  type WorkerEvents,
 } from "graphile-worker";
 import type pg from "pg";
 import { createPgPool } from "../db-pool.ts";
@@ -31,8 +32,10 @@ import type { PolicyView } from "../policy/runtime.ts";
 import { cleanupInbound, CLEANUP_TASK } from "./cleanup.ts";
 import { createInboundHandler } from "./handle-inbound.ts";
 import { createAnnouncer } from "./announce.ts";
+import { collectEmptyQueues, QUEUE_GC_TASK } from "./queue-gc.ts";
+import { schedulePeriodic, type PeriodicJob } from "./periodic.ts";
 import type { Senders } from "./reply.ts";
-import { createThrottle, RATE_LIMIT_DDL, type ThrottleLimits } from "./throttle.ts";
+import { createThrottle, RATE_LIMIT_DDL, throttleLimits, type ThrottleLimits } from "./throttle.ts";
 
 export type QueueEnv = Pick<
   Env,
@@ -43,6 +46,8 @@ export type QueueEnv = Pick<
   | "DINGTALK_WEBHOOK_HOSTS"
   | "INBOUND_RETENTION_HOURS"
   | "WORKER_CONCURRENCY"
+  | "OUTBOUND_ROBOT_PER_SECOND"
+  | "OUTBOUND_CONVERSATION_PER_MINUTE"
 >;
 
 export interface QueueOptions {
@@ -59,11 +64,15 @@ export interface QueueOptions {
   limits?: ThrottleLimits;
   pollIntervalMs?: number;
   retryDelayMs?: number;
+  /** Called with the new runner's worker ids once it runs (serve beats at once to publish them). */
+  onWorkers?: (workerIds: string[]) => void;
 }
 
 export interface Queue {
   pool: pg.Pool;
   running(): boolean;
+  /** The graphile-worker ids of the running runner's workers (the heartbeat publishes them). */
+  workerIds(): string[];
   stop(): Promise<void>;
 }
 
@@ -124,7 +133,7 @@ export function startQueue(opts: QueueOptions): Queue {
     statementTimeoutMs: 60_000,
   });
   const wlog = workerLogger(logger);
-  const throttle = createThrottle(pool, opts.limits);
+  const throttle = createThrottle(pool, opts.limits ?? throttleLimits(env));
   const senders = opts.senders ?? realSenders(env);
   // Model slots kept for the next call are given back at stop, before the pool ends.
   const modelSlots = opts.agent ? undefined : createModelSlots({ pool, logger });
@@ -158,21 +167,23 @@ export function startQueue(opts: QueueOptions): Queue {
       const { expired, enqueued } = await sweepApprovals(db);
       if (expired > 0 || enqueued > 0) log.info({ expired, enqueued }, "approvals swept");
     },
+    [QUEUE_GC_TASK]: async () => {
+      const deleted = await collectEmptyQueues(pool);
+      if (deleted > 0) log.debug({ deleted }, "empty conversation queues deleted");
+    },
     [CLEANUP_TASK]: async () => {
       const deleted = await cleanupInbound(pool, env.INBOUND_RETENTION_HOURS);
       log.info({ deleted, retentionHours: env.INBOUND_RETENTION_HOURS }, "inbound retention applied");
     },
   };
-  const parsedCronItems = parseCronItems([
-    { task: CLEANUP_TASK, match: "*/10 * * * *", options: { maxAttempts: 3, backfillPeriod: 0 } },
-    {
-      task: APPROVAL_SWEEP_TASK,
-      match: "* * * * *",
-      options: { maxAttempts: 1, backfillPeriod: 0, jobKey: APPROVAL_SWEEP_TASK, jobKeyMode: "replace" },
-    },
-  ]);
+  const periodicJobs: PeriodicJob[] = [
+    { task: CLEANUP_TASK, everyMs: 10 * 60_000, maxAttempts: 3 },
+    { task: QUEUE_GC_TASK, everyMs: 60_000, maxAttempts: 1 },
+    { task: APPROVAL_SWEEP_TASK, everyMs: 60_000, maxAttempts: 1 },
+  ];
 
   let runner: Runner | undefined;
+  let workerIds: string[] = [];
   const deadWorkers = new Set<string>();
   const unlockDeadWorkers = async () => {
     if (deadWorkers.size === 0) return;
@@ -198,17 +209,24 @@ export function startQueue(opts: QueueOptions): Queue {
         }
         await unlockDeadWorkers();
         if (stopped) return;
+        // The workers start taking jobs inside run(): collect their ids as they are created.
+        const events: WorkerEvents = new EventEmitter();
+        const ids: string[] = [];
+        events.on("worker:create", ({ worker }) => void ids.push(worker.workerId));
         runner = await run({
+          events,
           pgPool: pool,
           taskList,
-          parsedCronItems,
           concurrency,
           noHandleSignals: true,
           pollInterval: opts.pollIntervalMs ?? 2_000,
           logger: wlog,
         });
+        workerIds = ids;
+        opts.onWorkers?.(ids);
         log.info({ concurrency }, "queue running");
         const current = runner;
+        const stopPeriodic = schedulePeriodic(current.addJob, periodicJobs, log);
         // Approvals decided while no runtime was running are not left waiting for the first cron tick.
         void current
           .addJob(APPROVAL_SWEEP_TASK, {}, { jobKey: APPROVAL_SWEEP_TASK, maxAttempts: 1 })
@@ -229,7 +247,11 @@ export function startQueue(opts: QueueOptions): Queue {
         current.promise
           .catch((error: unknown) => log.error({ err: describeDbError(error) }, "queue runner crashed"))
           .finally(() => {
-            if (runner === current) runner = undefined;
+            stopPeriodic();
+            if (runner === current) {
+              runner = undefined;
+              workerIds = [];
+            }
             if (!stopped) void boot();
           });
         return;
@@ -247,6 +269,7 @@ export function startQueue(opts: QueueOptions): Queue {
   return {
     pool,
     running: () => runner !== undefined || ingressOnly,
+    workerIds: () => workerIds,
     async stop() {
       stopped = true;
       wake?.();

@@ -1,8 +1,10 @@
 /**
  * Outbound rate limits shared by every replica (rate-limiter-flexible on PostgreSQL): per robot
  * (DingTalk's org-wide 20 QPS) and per conversation (a robot may post about 20 messages a
- * minute in one chat before DingTalk throttles it for minutes). A limited send is put back on
- * the queue for when the window has room, never dropped.
+ * minute in one chat before DingTalk throttles it for minutes); env OUTBOUND_ROBOT_PER_SECOND
+ * and OUTBOUND_CONVERSATION_PER_MINUTE. A limited send is put back on the queue for when the
+ * window has room, never dropped. A conversation's point is given back when the robot's limit
+ * refuses the send: under a backlog, refusals must not use up the conversations' quotas.
  */
 import { RateLimiterPostgres, RateLimiterRes } from "rate-limiter-flexible";
 import type pg from "pg";
@@ -15,10 +17,20 @@ export interface ThrottleLimits {
   conversation: { points: number; durationSec: number };
 }
 
-export const DEFAULT_LIMITS: ThrottleLimits = {
-  robot: { points: 20, durationSec: 1 },
-  conversation: { points: 20, durationSec: 60 },
-};
+export const DEFAULT_LIMITS: ThrottleLimits = throttleLimits({
+  OUTBOUND_ROBOT_PER_SECOND: 20,
+  OUTBOUND_CONVERSATION_PER_MINUTE: 20,
+});
+
+export function throttleLimits(env: {
+  OUTBOUND_ROBOT_PER_SECOND: number;
+  OUTBOUND_CONVERSATION_PER_MINUTE: number;
+}): ThrottleLimits {
+  return {
+    robot: { points: env.OUTBOUND_ROBOT_PER_SECOND, durationSec: 1 },
+    conversation: { points: env.OUTBOUND_CONVERSATION_PER_MINUTE, durationSec: 60 },
+  };
+}
 
 export type ThrottleDecision = { ok: true } | { ok: false; retryInMs: number; scope: "robot" | "conversation" };
 
@@ -74,7 +86,10 @@ export function createThrottle(pool: pg.Pool, limits: ThrottleLimits = DEFAULT_L
       const conv = await consume(conversation, `${robotCode}:${conversationId}`);
       if (conv !== undefined) return { ok: false, retryInMs: conv, scope: "conversation" };
       const rob = await consume(robot, robotCode);
-      if (rob !== undefined) return { ok: false, retryInMs: rob, scope: "robot" };
+      if (rob !== undefined) {
+        await conversation.reward(`${robotCode}:${conversationId}`, 1);
+        return { ok: false, retryInMs: rob, scope: "robot" };
+      }
       return { ok: true };
     },
   };

@@ -1,0 +1,2 @@
+-- AlterTable
+ALTER TABLE "RuntimeInstance" ADD COLUMN     "queueWorkerIds" TEXT[] DEFAULT ARRAY[]::TEXT[];

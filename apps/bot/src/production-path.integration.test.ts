@@ -81,6 +81,17 @@ describe("production path: migrate, user add, onboard, serve (no demo seed)", ()
     ok(onboard);
     expect(onboard.stdout).toContain("create conversation cid-prod-path");
 
+    // doctor passes on this install (no budget is only a warning) ...
+    const doctorEnv = cliEnv({
+      DATABASE_URL: testDb.url,
+      DINGTALK_MODE: "http",
+      DINGTALK_APP_KEY: APP_KEY,
+      DINGTALK_APP_SECRET: APP_SECRET,
+    });
+    const doctor = await runCli(["doctor"], doctorEnv);
+    expect(doctor.stdout).toContain("All checks passed");
+    expect(doctor.code).toBe(0);
+
     const port = await freePort();
     fake = await startFakeDingTalk({
       port: 0,
@@ -107,9 +118,8 @@ describe("production path: migrate, user add, onboard, serve (no demo seed)", ()
     expect(kbReply!.text).toContain("VPN");
     expect(api.requests.some((r) => r.method === "GET" && r.path.startsWith("/kb/search"))).toBe(true);
     // The model was offered the enabled skills (READ and WRITE), not the ones still off.
-    const offered = (model.requests[0]!.body as { tools?: { function: { name: string } }[] }).tools?.map(
-      (t) => t.function.name,
-    );
+    const firstTurn = model.requests.find((r) => r.method === "POST")!;
+    const offered = (firstTurn.body as { tools?: { function: { name: string } }[] }).tools?.map((t) => t.function.name);
     expect(offered).toEqual(expect.arrayContaining(["kb_search", "ticket_lookup", "ticket_create", "help"]));
     expect(offered).not.toContain("http_fetch");
 

@@ -30,7 +30,8 @@ const get = (url: string) => fetch(url, { signal: AbortSignal.timeout(5_000) });
 
 /** Starts `clawgate serve` and waits until /healthz answers. */
 const serve = async (vars: Record<string, string>) => {
-  const served = await startServe(vars, { path: "/healthz" });
+  // info: the lifecycle test reads the "listening" line.
+  const served = await startServe({ LOG_LEVEL: "info", ...vars }, { path: "/healthz" });
   serving = served.cli;
   return served;
 };

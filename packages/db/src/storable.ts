@@ -31,7 +31,9 @@ export function isUnstorable(s: string): boolean {
 /** `s` without NUL, its lone surrogates replaced by U+FFFD (the same string when it had none). */
 export function storableText(s: string): string {
   if (!isUnstorable(s)) return s;
-  return s.replaceAll(NUL, "").toWellFormed();
+  // Surrogates are judged in the text as given: removing a NUL first could join a lone high and a
+  // lone low surrogate around it into a pair that was never there ("\udbff\u0000\udfff").
+  return s.toWellFormed().replaceAll(NUL, "");
 }
 
 /** How many UTF-16 code units `storableText` removes or replaces in `s`. */

@@ -9,6 +9,7 @@ import { randomUUID } from "node:crypto";
 import { initTRPC, TRPCError } from "@trpc/server";
 import superjson from "superjson";
 import { z } from "zod";
+import { DomainError } from "@clawgate/core/errors.ts";
 import type { SecretRefPolicy } from "@clawgate/core/secret-refs.ts";
 import { getDb } from "@clawgate/db";
 import type { Role } from "@clawgate/db/enums";
@@ -48,7 +49,17 @@ export const createCallerFactory = t.createCallerFactory;
 
 // 3. Procedures ----------------------------------------------------------------------------
 
-export const publicProcedure = t.procedure;
+/** A DomainError from core becomes the tRPC error of the same code, here and nowhere else. */
+const domainErrors = t.middleware(async ({ next }) => {
+  const result = await next();
+  if (!result.ok && result.error.cause instanceof DomainError) {
+    const cause = result.error.cause;
+    throw new TRPCError({ code: cause.code, message: cause.message, cause });
+  }
+  return result;
+});
+
+export const publicProcedure = t.procedure.use(domainErrors);
 
 export const protectedProcedure = t.procedure.use(({ ctx, next }) => {
   if (!ctx.session?.user) throw new TRPCError({ code: "UNAUTHORIZED" });

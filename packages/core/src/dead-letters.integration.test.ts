@@ -3,7 +3,8 @@ import { runMigrations } from "graphile-worker";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createTestDatabase, type TestDatabase } from "../../devstack/src/testdb.ts";
 import type { Actor } from "./actor.ts";
-import { type DeadLetterError, listDeadLetters, recordDeadLetter, retryDeadLetter } from "./dead-letters.ts";
+import { listDeadLetters, recordDeadLetter, retryDeadLetter } from "./dead-letters.ts";
+import type { DomainError } from "./errors.ts";
 
 const actor: Actor = { type: "CLI", id: "ops@host", name: "clawgate dead-letters (ops@host)" };
 let tdb: TestDatabase;
@@ -21,7 +22,7 @@ afterAll(async () => {
 const refusal = (p: Promise<unknown>) =>
   p.then(
     () => expect.unreachable("no refusal"),
-    (e: unknown) => (e as DeadLetterError).code,
+    (e: unknown) => (e as DomainError).reason,
   );
 
 const jobsFor = async (inboundId: string) =>

@@ -13,21 +13,24 @@ import type { DeadLetter, Db, Prisma } from "@clawgate/db";
 import { z } from "zod";
 import type { Actor } from "./actor.ts";
 import { appendAudit } from "./audit.ts";
+import { DomainError, type DomainErrorCode } from "./errors.ts";
 
 /** The runtime's job for a stored inbound message (apps/bot: `inbound.handle`). */
 export const INBOUND_TASK = "inbound.handle";
 
-export type DeadLetterErrorCode = "invalid_input" | "not_found" | "already_retried" | "gone" | "queue_missing";
+/** Why a retry was refused (DomainError.reason), for callers that branch on it. */
+export type DeadLetterRefusal = "invalid_input" | "not_found" | "already_retried" | "gone" | "queue_missing";
 
-export class DeadLetterError extends Error {
-  override name = "DeadLetterError";
-  constructor(
-    readonly code: DeadLetterErrorCode,
-    message: string,
-  ) {
-    super(message);
-  }
-}
+const REFUSAL_CODES: Record<DeadLetterRefusal, DomainErrorCode> = {
+  invalid_input: "BAD_REQUEST",
+  not_found: "NOT_FOUND",
+  already_retried: "CONFLICT",
+  gone: "PRECONDITION_FAILED",
+  queue_missing: "PRECONDITION_FAILED",
+};
+
+const refused = (reason: DeadLetterRefusal, message: string) =>
+  new DomainError(REFUSAL_CODES[reason], message, { reason });
 
 export interface DeadLetterInput {
   source: DeadLetter["source"];
@@ -129,19 +132,19 @@ const robotPayload = z.looseObject({
  * Puts a dead letter's message back on the queue and marks the letter RETRIED, audited, in one
  * transaction: an INBOUND_JOB letter's stored message is set RECEIVED again; an INGRESS letter's
  * message is stored from its payload (a copy DingTalk delivered meanwhile is kept as it is).
- * Throws DeadLetterError (changing nothing) when the letter is unknown, already retried, or
+ * Throws DomainError (changing nothing) when the letter is unknown, already retried, or
  * its message is gone (the retention deleted it, or an INGRESS letter kept no payload).
  */
 export async function retryDeadLetter(db: Db, actor: Actor, input: RetryDeadLetterInput): Promise<DeadLetterItem> {
   const parsed = retryDeadLetterInput.safeParse(input);
-  if (!parsed.success) throw new DeadLetterError("invalid_input", parsed.error.issues.map((i) => i.message).join("; "));
+  if (!parsed.success) throw refused("invalid_input", parsed.error.issues.map((i) => i.message).join("; "));
   const { id, traceId } = parsed.data;
   return db.$transaction(async (tx) => {
     const locked = await tx.$queryRaw<{ id: string }[]>`SELECT "id" FROM "DeadLetter" WHERE "id" = ${id} FOR UPDATE`;
     const letter = locked.length > 0 ? await tx.deadLetter.findUnique({ where: { id } }) : null;
-    if (!letter) throw new DeadLetterError("not_found", `There is no dead letter "${id}".`);
+    if (!letter) throw refused("not_found", `There is no dead letter "${id}".`);
     if (letter.status !== "OPEN")
-      throw new DeadLetterError(
+      throw refused(
         "already_retried",
         `Dead letter ${id} was already retried (${letter.retriedAt?.toISOString() ?? "earlier"}).`,
       );
@@ -149,7 +152,7 @@ export async function retryDeadLetter(db: Db, actor: Actor, input: RetryDeadLett
       { present: boolean }[]
     >`SELECT to_regnamespace('graphile_worker') IS NOT NULL AS present`;
     if (!schema?.present)
-      throw new DeadLetterError(
+      throw refused(
         "queue_missing",
         "The runtime's queue does not exist yet: start `clawgate serve` once.",
       );
@@ -163,12 +166,12 @@ export async function retryDeadLetter(db: Db, actor: Actor, input: RetryDeadLett
           })
         : { count: 0 };
       if (stored.count === 0)
-        throw new DeadLetterError("gone", `The message of dead letter ${id} is no longer stored (retention).`);
+        throw refused("gone", `The message of dead letter ${id} is no longer stored (retention).`);
       inboundId = letter.inboundMessageId;
     } else {
       const payload = robotPayload.safeParse(letter.payload);
       if (!payload.success || !letter.robotCode)
-        throw new DeadLetterError("gone", `Dead letter ${id} kept no message to store again.`);
+        throw refused("gone", `Dead letter ${id} kept no message to store again.`);
       const msg = payload.data;
       const [row] = await tx.$queryRaw<{ id: string }[]>`
         INSERT INTO "InboundMessage" ("id", "robotCode", "msgId", "channel", "conversationId", "senderId", "msgType", "payload", "traceId")

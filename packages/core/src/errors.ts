@@ -1,3 +1,5 @@
+import type { z } from "zod";
+
 /**
  * The one error a domain function throws when a request cannot be done as asked: bad input, a missing
  * record, a state that does not allow it. `code` says which (the console maps it to a tRPC code once,
@@ -26,4 +28,14 @@ export class DomainError extends Error {
 
 export function isDomainError(error: unknown): error is DomainError {
   return error instanceof DomainError;
+}
+
+/** Parses a domain function's input; every problem in one BAD_REQUEST, each issue's message as written. */
+export function parseInput<S extends z.ZodType>(schema: S, input: unknown): z.output<S> {
+  const parsed = schema.safeParse(input);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((i) => i.message);
+    throw new DomainError("BAD_REQUEST", problems.join("; "), { problems });
+  }
+  return parsed.data;
 }

@@ -8,7 +8,8 @@ import { CONFIG_CHANNEL } from "./revision.ts";
 import { decide } from "./policy/decide.ts";
 import { loadPolicySnapshot } from "./policy/snapshot.ts";
 import { DEMO_CONVERSATION_ID, seedDemo } from "./seed/demo.ts";
-import { parseDuration, SafeModeError, setSafeMode } from "./safe-mode.ts";
+import { parseDuration, setSafeMode } from "./safe-mode.ts";
+import { DomainError } from "./errors.ts";
 
 let tdb: TestDatabase;
 let db: Db;
@@ -186,8 +187,8 @@ describe("setSafeMode", () => {
     const before = await counts();
     const refused = async (input: Parameters<typeof setSafeMode>[2]) => {
       const err = await setSafeMode(db, cli, input, T0).catch((e: unknown) => e);
-      expect(err).toBeInstanceOf(SafeModeError);
-      return (err as SafeModeError).message;
+      expect(err).toBeInstanceOf(DomainError);
+      return (err as DomainError).message;
     };
     expect(await refused({ active: true, reason: "   " })).toMatch(/reason is required/);
     expect(await refused({ active: true, reason: "x", ttlMs: 5_000 })).toMatch(/at least 1 minute/);
@@ -200,7 +201,7 @@ describe("setSafeMode", () => {
     );
     expect(await refused({ active: false, reason: "nothing to do" })).toMatch(/already off/);
     expect(
-      ((await setSafeMode(db, cli, { active: false, reason: "x" }).catch((e: unknown) => e)) as SafeModeError).code,
+      ((await setSafeMode(db, cli, { active: false, reason: "x" }).catch((e: unknown) => e)) as DomainError).code,
     ).toBe("CONFLICT");
     expect(await counts()).toEqual(before);
     expect((await db.safeModeState.findUniqueOrThrow({ where: { id: 1 } })).active).toBe(false);
@@ -241,7 +242,7 @@ describe("parseDuration", () => {
     expect(parseDuration(" 1H30m ")).toBe(5_400_000);
   });
   it.each(["", "2", "h", "2 h", "-2h", "1.5h", "2hours", "2y", "0h", "abc"])("refuses %j", (text) => {
-    expect(() => parseDuration(text)).toThrow(SafeModeError);
+    expect(() => parseDuration(text)).toThrow(DomainError);
     expect(() => parseDuration(text)).toThrow(/not a duration/);
   });
 });

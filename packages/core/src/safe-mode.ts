@@ -18,6 +18,7 @@
 import type { Db, Tx } from "@clawgate/db";
 import { z } from "zod";
 import type { Actor } from "./actor.ts";
+import { DomainError } from "./errors.ts";
 import { recordConfigChange } from "./revision.ts";
 
 export const SAFE_MODE_LEVELS = ["READ_ONLY", "MAINTENANCE"] as const;
@@ -45,19 +46,6 @@ export const safeModeInputSchema = z.object({
 });
 export type SafeModeInput = z.input<typeof safeModeInputSchema>;
 
-/** Refused input or a refused transition (e.g. off while off); nothing was written. */
-export class SafeModeError extends Error {
-  constructor(
-    message: string,
-    readonly problems: readonly string[] = [message],
-    /** BAD_REQUEST for bad input, CONFLICT for a transition that does not apply (off while off). */
-    readonly code: "BAD_REQUEST" | "CONFLICT" = "BAD_REQUEST",
-  ) {
-    super(message);
-    this.name = "SafeModeError";
-  }
-}
-
 export interface SafeModeChange {
   active: boolean;
   level: SafeModeLevel;
@@ -77,14 +65,14 @@ export interface SafeModeChange {
   };
 }
 
-function parseInput(input: SafeModeInput): z.output<typeof safeModeInputSchema> {
+function parseSafeModeInput(input: SafeModeInput): z.output<typeof safeModeInputSchema> {
   const parsed = safeModeInputSchema.safeParse(input);
   if (!parsed.success) {
     const problems = parsed.error.issues.map((i) => (i.path.length ? `${i.path.join(".")}: ${i.message}` : i.message));
-    throw new SafeModeError(problems.join("; "), problems);
+    throw new DomainError("BAD_REQUEST", problems.join("; "), { problems });
   }
   if (!parsed.data.active && (parsed.data.level !== undefined || parsed.data.ttlMs != null || parsed.data.message)) {
-    throw new SafeModeError("level, TTL and message only apply when turning safe mode on");
+    throw new DomainError("BAD_REQUEST", "level, TTL and message only apply when turning safe mode on");
   }
   return parsed.data;
 }
@@ -92,7 +80,7 @@ function parseInput(input: SafeModeInput): z.output<typeof safeModeInputSchema> 
 /**
  * The change on `tx` (without the audit entry and revision: `setSafeMode` and the console's
  * `configMutation` add those in the same transaction). Input is validated first; a refusal
- * throws SafeModeError before anything is written.
+ * throws DomainError before anything is written.
  */
 export async function applySafeMode(
   tx: Tx,
@@ -100,7 +88,7 @@ export async function applySafeMode(
   input: SafeModeInput,
   now: Date = new Date(),
 ): Promise<SafeModeChange> {
-  const data = parseInput(input);
+  const data = parseSafeModeInput(input);
   // The singleton exists after the seed; create it otherwise, then lock it so two switches at
   // the same moment apply one after the other.
   await tx.safeModeState.createMany({ data: [{ id: 1 }], skipDuplicates: true });
@@ -110,7 +98,7 @@ export async function applySafeMode(
   const by = actor.name;
 
   if (!data.active) {
-    if (!state.active) throw new SafeModeError("Safe mode is already off: nothing changed.", undefined, "CONFLICT");
+    if (!state.active) throw new DomainError("CONFLICT", "Safe mode is already off: nothing changed.", { reason: "already_off" });
     await tx.safeModeState.update({ where: { id: 1 }, data: { active: false, message: null, currentEventId: null } });
     let eventId = current?.id ?? "";
     if (current) {
@@ -249,12 +237,12 @@ const UNIT_MS = { s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_0
 
 /**
  * Parses a duration such as "90s", "30m", "2h", "1d", "1w" or a combination ("1h30m") into
- * milliseconds. Throws a SafeModeError naming the accepted forms for anything else.
+ * milliseconds. Throws a DomainError naming the accepted forms for anything else.
  */
 export function parseDuration(text: string): number {
   const s = text.trim().toLowerCase();
   const bad = () =>
-    new SafeModeError(`"${text}" is not a duration: use a number and a unit, e.g. 90s, 30m, 2h, 1d, 1w or 1h30m`);
+    new DomainError("BAD_REQUEST", `"${text}" is not a duration: use a number and a unit, e.g. 90s, 30m, 2h, 1d, 1w or 1h30m`);
   if (!/^(\d+[smhdw])+$/.test(s)) throw bad();
   let total = 0;
   for (const [, n, unit] of s.matchAll(/(\d+)([smhdw])/g)) total += Number(n) * UNIT_MS[unit as keyof typeof UNIT_MS];

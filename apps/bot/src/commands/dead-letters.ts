@@ -4,7 +4,7 @@
  * the queue (audited as the CLI actor). Works with the console down: it uses the database only.
  */
 import { createDb } from "@clawgate/db";
-import { describeDbError } from "../db-checks.ts";
+import { commandFailed } from "./failed.ts";
 import { envOrExit } from "./env-or-exit.ts";
 import { cliActor } from "./safe-mode.ts";
 
@@ -25,7 +25,7 @@ export async function deadLetters(action: string, id: string | undefined, opts: 
   if (!Number.isInteger(limit) || limit < 1 || limit > 200)
     return usage("--limit must be a whole number from 1 to 200");
   // Loaded on demand: the other commands do not pay for the domain package.
-  const { DeadLetterError, listDeadLetters, retryDeadLetter } = await import("@clawgate/core/dead-letters.ts");
+  const { listDeadLetters, retryDeadLetter } = await import("@clawgate/core/dead-letters.ts");
   const env = envOrExit(["DATABASE_URL"]);
   const db = createDb(env.DATABASE_URL, { applicationName: "clawgate-cli", max: 2 });
   try {
@@ -49,12 +49,7 @@ export async function deadLetters(action: string, id: string | undefined, opts: 
     }
     return 0;
   } catch (error) {
-    if (error instanceof DeadLetterError) {
-      console.error(`clawgate dead-letters: ${error.message}`);
-      return 1;
-    }
-    console.error(`clawgate dead-letters failed: ${describeDbError(error)}`);
-    return 1;
+    return commandFailed("dead-letters", error);
   } finally {
     await db.$disconnect();
   }

@@ -67,7 +67,7 @@ describe("clawgate onboard", () => {
       ["onboard", "--channel", "dingtalk", "--config", bad],
       cliEnv({ DATABASE_URL: testDb.url }),
     );
-    expect(run.code).toBe(1);
+    expect(run.code).toBe(2);
     expect(run.stderr).toContain("was not applied (nothing written)");
     expect(run.stderr).toContain("  models.local_chat.base_url: must be an http(s) URL");
     expect(run.stderr).toContain("  models.local_chat.api_key: a literal API key is not allowed");
@@ -88,7 +88,7 @@ describe("clawgate onboard", () => {
       ["onboard", "--channel", "dingtalk", "--config", bad],
       cliEnv({ DATABASE_URL: testDb.url }),
     );
-    expect(run.code).toBe(1);
+    expect(run.code).toBe(2);
     expect(run.stderr.split("\n").filter((l) => l.startsWith("  "))).toEqual([
       expect.stringMatching(/^ {2}models\.exfil\.api_key: DATABASE_URL is one of Clawgate's own settings/),
     ]);

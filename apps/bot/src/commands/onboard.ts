@@ -5,7 +5,7 @@
  */
 import { readFile } from "node:fs/promises";
 import { createDb } from "@clawgate/db";
-import { describeDbError } from "../db-checks.ts";
+import { commandFailed } from "./failed.ts";
 import { readEnvVar } from "../env.ts";
 import { runtimeSecretRefs } from "../secret-refs.ts";
 import { envOrExit } from "./env-or-exit.ts";
@@ -26,18 +26,12 @@ export async function onboard(opts: { channel: string; config: string; dryRun?: 
     );
     return 2;
   }
-  const { applyOnboard, describeChanges, OnboardError, parseOnboardConfig } = await import("@clawgate/core");
-  const fail = (error: unknown): number => {
-    if (!(error instanceof OnboardError)) throw error;
-    console.error(`clawgate onboard: ${opts.config} was not applied (nothing written):`);
-    for (const problem of error.problems) console.error(`  ${problem}`);
-    return 1;
-  };
+  const { applyOnboard, describeChanges, parseOnboardConfig } = await import("@clawgate/core");
   let config;
   try {
     config = parseOnboardConfig(text);
   } catch (error) {
-    return fail(error);
+    return commandFailed("onboard", error);
   }
 
   const env = envOrExit(["DATABASE_URL"]);
@@ -62,9 +56,7 @@ export async function onboard(opts: { channel: string; config: string; dryRun?: 
     }
     return 0;
   } catch (error) {
-    if (error instanceof OnboardError) return fail(error);
-    console.error(`clawgate onboard failed: ${describeDbError(error)}`);
-    return 1;
+    return commandFailed("onboard", error);
   } finally {
     await db.$disconnect();
   }

@@ -41,9 +41,9 @@ describe("clawgate safe-mode", () => {
       expect(run.code, args.join(" ")).toBe(2);
       expect(run.stderr).toMatch(message);
     }
-    // A TTL the core refuses (below a minute) is exit 1 with its message.
+    // A TTL the core refuses (below a minute) is a refusal like bad arguments: exit 2 with its message.
     const short = await runCli(["safe-mode", "on", "--reason", "x", "--ttl", "30s"], env);
-    expect(short.code).toBe(1);
+    expect(short.code).toBe(2);
     expect(short.stderr).toMatch(/at least 1 minute/);
     expect(await count("SafeModeEvent")).toBe(0);
     expect(await count("ConfigRevision")).toBe(0);
@@ -98,9 +98,9 @@ describe("clawgate safe-mode", () => {
       { action: "safe_mode.off", actorType: "CLI", configRevision: 2 },
     ]);
 
-    // Off while off: refused, exit 1, nothing written.
+    // Off while off: refused, exit 2, nothing written.
     const again = await runCli(["safe-mode", "off", "--reason", "twice"], env);
-    expect(again.code).toBe(1);
+    expect(again.code).toBe(2);
     expect(again.stderr).toContain("Safe mode is already off");
     expect(await count("ConfigRevision")).toBe(2);
     expect((await runCli(["safe-mode", "status"], env)).stdout).toContain("Safe mode is off.");

@@ -6,8 +6,9 @@
  */
 import { hostname, userInfo } from "node:os";
 import type { Actor } from "@clawgate/core";
+import { isDomainError } from "@clawgate/core/errors.ts";
 import { createDb } from "@clawgate/db";
-import { describeDbError } from "../db-checks.ts";
+import { commandFailed } from "./failed.ts";
 import { envOrExit } from "./env-or-exit.ts";
 
 export interface SafeModeOptions {
@@ -40,7 +41,7 @@ export async function safeMode(state: string, opts: SafeModeOptions): Promise<nu
   if (state !== "on" && state !== "off" && state !== "status")
     return usage(`expected on, off or status, got "${state}"`);
   // Loaded on demand: the other commands do not pay for the domain package.
-  const { parseDuration, SafeModeError, setSafeMode } = await import("@clawgate/core/safe-mode.ts");
+  const { parseDuration, setSafeMode } = await import("@clawgate/core/safe-mode.ts");
 
   let input: Parameters<typeof setSafeMode>[2] | undefined;
   if (state !== "status") {
@@ -59,8 +60,8 @@ export async function safeMode(state: string, opts: SafeModeOptions): Promise<nu
       try {
         ttlMs = parseDuration(opts.ttl);
       } catch (error) {
-        if (error instanceof SafeModeError) return usage(`--ttl ${error.message}`);
-        throw error;
+        if (!isDomainError(error)) throw error;
+        return usage(`--ttl ${error.message}`);
       }
     }
     input = { active: state === "on", reason: opts.reason, level, ttlMs, message: opts.message };
@@ -96,12 +97,7 @@ export async function safeMode(state: string, opts: SafeModeOptions): Promise<nu
     }
     return 0;
   } catch (error) {
-    if (error instanceof SafeModeError) {
-      console.error(`clawgate safe-mode: ${error.message}`);
-      return 1;
-    }
-    console.error(`clawgate safe-mode failed: ${describeDbError(error)}`);
-    return 1;
+    return commandFailed("safe-mode", error);
   } finally {
     await db.$disconnect();
   }

@@ -59,7 +59,7 @@ describe("clawgate user add", () => {
     expect(await query(testDb.url, `SELECT id FROM "ConfigRevision"`)).toEqual([]);
 
     const again = await runCli(["user", "add", "--email", "ada@example.com", "--role", "VIEWER"], env);
-    expect(again.code).toBe(1);
+    expect(again.code).toBe(2);
     expect(again.stderr).toContain(
       "clawgate user add: ada@example.com is already a user (ADMIN): nothing added. Add --update-role to give them this role instead.",
     );
@@ -68,7 +68,7 @@ describe("clawgate user add", () => {
       ["user", "add", "--email", "ada@example.com", "--role", "VIEWER", "--update-role"],
       env,
     );
-    expect(demote.code).toBe(1);
+    expect(demote.code).toBe(2);
     expect(demote.stderr).toContain("last active admin");
 
     await runCli(["user", "add", "--email", "vic@example.com", "--role", "VIEWER"], env);

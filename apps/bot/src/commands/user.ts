@@ -6,7 +6,7 @@
  */
 import { appendAudit } from "@clawgate/core";
 import { createDb } from "@clawgate/db";
-import { describeDbError } from "../db-checks.ts";
+import { commandFailed } from "./failed.ts";
 import { envOrExit } from "./env-or-exit.ts";
 import { cliActor } from "./safe-mode.ts";
 
@@ -19,7 +19,7 @@ export interface UserAddOptions {
 
 export async function userAdd(opts: UserAddOptions): Promise<number> {
   // Loaded on demand: the other commands do not pay for the domain package.
-  const { addUser, addUserSchema, UserAdminError } = await import("@clawgate/core/console/users.ts");
+  const { addUser, addUserSchema } = await import("@clawgate/core/console/users.ts");
   const parsed = addUserSchema.safeParse({ email: opts.email, role: opts.role?.toUpperCase(), name: opts.name });
   if (!parsed.success) {
     for (const issue of parsed.error.issues)
@@ -48,14 +48,9 @@ export async function userAdd(opts: UserAddOptions): Promise<number> {
     );
     return 0;
   } catch (error) {
-    if (error instanceof UserAdminError) {
-      const hint =
-        error.code === "CONFLICT" && !opts.updateRole ? " Add --update-role to give them this role instead." : "";
-      console.error(`clawgate user add: ${error.message}${hint}`);
-      return 1;
-    }
-    console.error(`clawgate user add failed: ${describeDbError(error)}`);
-    return 1;
+    return commandFailed("user add", error, (code) =>
+      code === "CONFLICT" && !opts.updateRole ? "Add --update-role to give them this role instead." : undefined,
+    );
   } finally {
     await db.$disconnect();
   }

@@ -11,7 +11,8 @@ import type { Prisma, Tx } from "@clawgate/db";
 import { BUILTIN_SKILLS, checkSkillSettings } from "@clawgate/skills";
 import { canonicalJson } from "../audit.ts";
 import { LIMIT_FIELDS } from "../console/budgets.ts";
-import { isDemotion, setUserRole, UserAdminError } from "../console/users.ts";
+import { isDemotion, setUserRole } from "../console/users.ts";
+import { isDomainError } from "../errors.ts";
 import { diffFields, type FieldDiff } from "../diff.ts";
 import {
   modelBaseUrlProblem,
@@ -19,7 +20,7 @@ import {
   skillSettingsSecretProblems,
   type SecretRefPolicy,
 } from "../secret-refs.ts";
-import { OnboardError, RESERVED_SECTIONS, type BudgetLimitsYaml, type OnboardConfig } from "./schema.ts";
+import { invalidOnboardConfig, RESERVED_SECTIONS, type BudgetLimitsYaml, type OnboardConfig } from "./schema.ts";
 
 export interface PlannedChange {
   target: "model" | "route" | "conversation" | "skill" | "skill_rule" | "flag" | "budget" | "user" | "section";
@@ -109,7 +110,7 @@ async function checkReferences(tx: Tx, config: OnboardConfig, policy: SecretRefP
     if (admins + created === 0)
       problems.push("users: this would leave no active ADMIN: keep one (role: admin) or add another admin first");
   }
-  if (problems.length > 0) throw new OnboardError(problems);
+  if (problems.length > 0) throw invalidOnboardConfig(problems);
 }
 
 const models: Step = async (tx, config, write, out) => {
@@ -391,7 +392,7 @@ const users: Step = async (tx, config, write, out) => {
       // The console's rules: the last active admin stays, a demotion ends the user's sessions.
       await setUserRole(tx, CLI_ACTOR_ID, { userId: before.id, role });
     } catch (error) {
-      if (error instanceof UserAdminError) throw new OnboardError([`users: ${u.email}: ${error.message}`]);
+      if (isDomainError(error)) throw invalidOnboardConfig([`users: ${u.email}: ${error.message}`]);
       throw error;
     }
   }

@@ -15,9 +15,9 @@ import {
   describeChanges,
   ensureDefaultModel,
   exportConfigYaml,
-  OnboardError,
   parseOnboardConfig,
 } from "./onboard.ts";
+import { DomainError } from "../errors.ts";
 
 const FILE = `
 models:
@@ -181,8 +181,8 @@ describe("applyOnboard on a seeded database", () => {
       .replace("    big: 2", "    ghost: 2")
       .replace("title: Ops", "title: Changed");
     const error = await applyOnboard(db, parseOnboardConfig(bad)).catch((e: unknown) => e);
-    expect(error).toBeInstanceOf(OnboardError);
-    expect((error as OnboardError).problems).toEqual([
+    expect(error).toBeInstanceOf(DomainError);
+    expect((error as DomainError).problems).toEqual([
       'routing.defaults.model: no model named "nowhere" (define it under models)',
       'limits.max_concurrency_per_model.ghost: no model named "ghost" (define it under models)',
     ]);
@@ -204,7 +204,7 @@ describe("applyOnboard on a seeded database", () => {
     const before = await counts();
     const bad = "routing:\n  conversations:\n    cid-nowhere: { model: ghost }\n";
     const error = await applyOnboard(db, parseOnboardConfig(bad)).catch((e: unknown) => e);
-    expect((error as OnboardError).problems).toEqual([
+    expect((error as DomainError).problems).toEqual([
       'routing.conversations.cid-nowhere.model: no model named "ghost" (define it under models)',
       'routing.conversations.cid-nowhere: no conversation "cid-nowhere" (list it under conversations)',
     ]);
@@ -315,8 +315,8 @@ skills:
 `);
     const policy = secretRefPolicy({ MODEL_BASE_URL_ALLOWLIST: "llm.internal" });
     const error = await applyOnboard(db, bad, { dryRun: true, secretRefs: policy }).catch((e: unknown) => e);
-    expect(error).toBeInstanceOf(OnboardError);
-    expect((error as OnboardError).problems).toEqual([
+    expect(error).toBeInstanceOf(DomainError);
+    expect((error as DomainError).problems).toEqual([
       expect.stringMatching(/^models\.exfil\.api_key: DATABASE_URL is one of Clawgate's own settings/),
       expect.stringMatching(/^models\.exfil\.base_url: host 127\.0\.0\.1:9 is not in MODEL_BASE_URL_ALLOWLIST/),
       expect.stringMatching(/^models\.other\.api_key: OTHER_SECRET does not match SECRET_ENV_ALLOWLIST \(\*_API_KEY\)/),
@@ -325,7 +325,7 @@ skills:
         /^skills\[0\]\.settings: kb\.search settings\.tokenEnv: DINGTALK_APP_SECRET is one of Clawgate's own settings/,
       ),
     ]);
-    await expect(applyOnboard(db, bad)).rejects.toBeInstanceOf(OnboardError);
+    await expect(applyOnboard(db, bad)).rejects.toBeInstanceOf(DomainError);
     expect(await counts()).toEqual(before);
   });
 
@@ -339,7 +339,7 @@ skills:
       ...admins.map((a) => `  - { email: ${a.email}, role: viewer }`),
     ].join("\n");
     const error = await applyOnboard(db, parseOnboardConfig(file)).catch((e: unknown) => e);
-    expect((error as OnboardError).problems).toEqual([
+    expect((error as DomainError).problems).toEqual([
       'flags.brand.new: a new flag needs a description: brand.new: { enabled: ..., description: "..." }',
       "users: this would leave no active ADMIN: keep one (role: admin) or add another admin first",
     ]);

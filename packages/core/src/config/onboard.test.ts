@@ -1,7 +1,8 @@
 import { readFileSync } from "node:fs";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
-import { describeChanges, OnboardError, parseOnboardConfig } from "./onboard.ts";
+import { describeChanges, parseOnboardConfig } from "./onboard.ts";
+import { DomainError } from "../errors.ts";
 
 const VALID = `
 models:
@@ -32,7 +33,7 @@ function problems(text: string): string[] {
   try {
     parseOnboardConfig(text);
   } catch (error) {
-    if (error instanceof OnboardError) return error.problems;
+    if (error instanceof DomainError) return [...error.problems];
     throw error;
   }
   throw new Error("expected the file to be rejected");

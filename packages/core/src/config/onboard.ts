@@ -10,7 +10,7 @@ import { DEFAULT_SECRET_REF_POLICY, type SecretRefPolicy } from "../secret-refs.
 import { planAndApply, type PlannedChange } from "./apply.ts";
 import type { OnboardConfig } from "./schema.ts";
 
-export { OnboardError, onboardSchema, parseOnboardConfig, type OnboardConfig } from "./schema.ts";
+export { invalidOnboardConfig, onboardSchema, parseOnboardConfig, type OnboardConfig } from "./schema.ts";
 export type { PlannedChange } from "./apply.ts";
 export { exportConfig, exportConfigYaml } from "./export.ts";
 

@@ -10,12 +10,14 @@ import { budgetCreateSchema, budgetLimit } from "../console/budgets.ts";
 import { flagKeySchema } from "../console/flags.ts";
 import { approvalSettingProblem } from "../console/skills.ts";
 import { ROLES } from "../console/users.ts";
+import { DomainError } from "../errors.ts";
 
-export class OnboardError extends Error {
-  constructor(readonly problems: string[]) {
-    super(`invalid onboarding config:\n${problems.map((p) => `  ${p}`).join("\n")}`);
-    this.name = "OnboardError";
-  }
+/** The file's problems, all of them, as one refusal (`reason: "invalid_config"`): nothing is written. */
+export function invalidOnboardConfig(problems: readonly string[]): DomainError {
+  return new DomainError("BAD_REQUEST", "the onboarding config was not applied (nothing written):", {
+    reason: "invalid_config",
+    problems,
+  });
 }
 
 const ENV_REF = /^\$\{([A-Z_][A-Z0-9_]*)\}$/;
@@ -248,18 +250,18 @@ function describeIssue(issue: z.core.$ZodIssue): string {
   return `${at || "(file)"}: ${message}`;
 }
 
-/** Parses and validates the file's text; throws OnboardError with every problem found. */
+/** Parses and validates the file's text; throws a DomainError with every problem found. */
 export function parseOnboardConfig(text: string): OnboardConfig {
   const lineCounter = new LineCounter();
   const doc = parseDocument(text, { lineCounter, prettyErrors: false });
   if (doc.errors.length > 0) {
-    throw new OnboardError(
+    throw invalidOnboardConfig(
       doc.errors.map((e) => `YAML line ${lineCounter.linePos(e.pos[0]).line}: ${e.message.split("\n")[0]}`),
     );
   }
   const data: unknown = doc.toJS();
-  if (data === null || data === undefined) throw new OnboardError(["(file): is empty"]);
+  if (data === null || data === undefined) throw invalidOnboardConfig(["(file): is empty"]);
   const result = onboardSchema.safeParse(data);
-  if (!result.success) throw new OnboardError(result.error.issues.map(describeIssue));
+  if (!result.success) throw invalidOnboardConfig(result.error.issues.map(describeIssue));
   return result.data;
 }

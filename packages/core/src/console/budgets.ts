@@ -6,7 +6,8 @@
 import type { BudgetScope, Db, Tx } from "@clawgate/db";
 import { z } from "zod";
 import { diffFields } from "../diff.ts";
-import { ConsoleError, type Change } from "./models.ts";
+import { DomainError } from "../errors.ts";
+import type { Change } from "./models.ts";
 
 const INT_MAX = 2_147_483_647; // the columns are 32-bit integers
 
@@ -164,7 +165,7 @@ export async function createBudget(tx: Tx, input: BudgetCreate): Promise<Change<
       select: { id: true },
     })
   ) {
-    throw new ConsoleError("CONFLICT", `A ${label} budget already exists: edit it instead.`);
+    throw new DomainError("CONFLICT", `A ${label} budget already exists: edit it instead.`);
   }
   const created = await tx.tokenBudget.create({ data, select: { id: true } });
   // A new budget's diff names the limits it sets (null = unlimited, nothing to show).
@@ -175,7 +176,7 @@ export async function createBudget(tx: Tx, input: BudgetCreate): Promise<Change<
 export async function updateBudget(tx: Tx, input: BudgetUpdate): Promise<Change<{ id: string; label: string }>> {
   const { id, ...patch } = budgetUpdateSchema.parse(input);
   const before = await tx.tokenBudget.findUnique({ where: { id } });
-  if (!before) throw new ConsoleError("NOT_FOUND", "No such budget (it may have been deleted).");
+  if (!before) throw new DomainError("NOT_FOUND", "No such budget (it may have been deleted).");
   const current = Object.fromEntries(LIMIT_FIELDS.map((k) => [k, before[k]]));
   const diff = diffFields(current, patch);
   if (Object.keys(diff).length > 0) await tx.tokenBudget.update({ where: { id }, data: patch });
@@ -185,7 +186,7 @@ export async function updateBudget(tx: Tx, input: BudgetUpdate): Promise<Change<
 /** Deletes a budget; routes that named it keep running without one (the foreign key sets null). */
 export async function deleteBudget(tx: Tx, id: string): Promise<Change<{ id: string; label: string }>> {
   const before = await tx.tokenBudget.findUnique({ where: { id } });
-  if (!before) throw new ConsoleError("NOT_FOUND", "No such budget (it may have been deleted).");
+  if (!before) throw new DomainError("NOT_FOUND", "No such budget (it may have been deleted).");
   await tx.tokenBudget.delete({ where: { id } });
   const current = Object.fromEntries(LIMIT_FIELDS.map((k) => [k, before[k]]));
   return { result: { id, label: budgetLabel(before) }, diff: diffFields(current, {}) };

@@ -1,7 +1,8 @@
 import { createDb, type Db } from "@clawgate/db";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createTestDatabase, type TestDatabase } from "../../../devstack/src/testdb.ts";
-import { ConversationError, listConversations, updateConversation } from "./conversations.ts";
+import { listConversations, updateConversation } from "./conversations.ts";
+import { DomainError } from "../errors.ts";
 
 let tdb: TestDatabase;
 let db: Db;
@@ -105,15 +106,15 @@ describe("updateConversation", () => {
         () => null,
         (x: unknown) => x,
       );
-      expect(e).toBeInstanceOf(ConversationError);
+      expect(e).toBeInstanceOf(DomainError);
       expect(e).toMatchObject({ code });
       expect((e as Error).message).toMatch(msg);
     };
-    await refused(
-      db.$transaction((tx) => updateConversation(tx, { id, status: "ENABLED" })),
-      "CONFLICT",
-      /Nothing changed/,
-    );
+    // A save that changes nothing is not refused: an empty diff (the caller records no revision).
+    expect(await db.$transaction((tx) => updateConversation(tx, { id, status: "ENABLED" }))).toMatchObject({
+      diff: {},
+      status: "ENABLED",
+    });
     await refused(
       db.$transaction((tx) => updateConversation(tx, { id: "nope", status: "DISABLED" })),
       "NOT_FOUND",

@@ -9,6 +9,7 @@ import type { ConversationStatus, Environment } from "@clawgate/db/enums";
 import type { Db, Prisma, Tx } from "@clawgate/db";
 import { z } from "zod";
 import { diffFields, type FieldDiff } from "../diff.ts";
+import { DomainError, parseInput } from "../errors.ts";
 
 export const CONVERSATION_STATUSES = [
   "PENDING",
@@ -18,16 +19,6 @@ export const CONVERSATION_STATUSES = [
 export const ENVIRONMENTS = ["TEST", "PROD"] as const satisfies readonly Environment[];
 
 /** A refusal shown as is; `code` maps onto the tRPC error code. Nothing was written. */
-export class ConversationError extends Error {
-  constructor(
-    readonly code: "NOT_FOUND" | "CONFLICT" | "BAD_REQUEST",
-    message: string,
-  ) {
-    super(message);
-    this.name = "ConversationError";
-  }
-}
-
 export const conversationListSchema = z.strictObject({
   status: z.enum(CONVERSATION_STATUSES, { error: "status must be PENDING, ENABLED or DISABLED" }).optional(),
   environment: z.enum(ENVIRONMENTS, { error: "environment must be TEST or PROD" }).optional(),
@@ -97,21 +88,18 @@ export interface ConversationChange {
 
 /** Sets a conversation's status and/or environment on the caller's transaction. */
 export async function updateConversation(tx: Tx, input: ConversationUpdate): Promise<ConversationChange> {
-  const parsed = conversationUpdateSchema.safeParse(input);
-  if (!parsed.success) throw new ConversationError("BAD_REQUEST", parsed.error.issues.map((i) => i.message).join("; "));
-  const { id, ...change } = parsed.data;
+  const { id, ...change } = parseInput(conversationUpdateSchema, input);
   // Row lock: two operators changing the same conversation get a correct before/after each.
   const locked = await tx.$queryRaw<{ id: string }[]>`SELECT id FROM "Conversation" WHERE id = ${id} FOR UPDATE`;
-  if (locked.length === 0) throw new ConversationError("NOT_FOUND", "No such conversation.");
+  if (locked.length === 0) throw new DomainError("NOT_FOUND", "No such conversation.");
   const before = await tx.conversation.findUniqueOrThrow({ where: { id } });
   const diff = diffFields(
     { status: before.status, environment: before.environment },
     { status: before.status, environment: before.environment, ...change },
   );
-  if (Object.keys(diff).length === 0)
-    throw new ConversationError("CONFLICT", "Nothing changed: the conversation already has these settings.");
-  const after = await tx.conversation.update({ where: { id }, data: change });
   const name = before.title ?? before.conversationId;
+  // Nothing to change: not written (the caller records no revision for an empty diff).
+  const after = Object.keys(diff).length === 0 ? before : await tx.conversation.update({ where: { id }, data: change });
   const parts = Object.entries(diff).map(([k, d]) => ("from" in d ? `${k} ${String(d.from)} -> ${String(d.to)}` : k));
   return {
     id,
@@ -120,6 +108,6 @@ export async function updateConversation(tx: Tx, input: ConversationUpdate): Pro
     status: after.status,
     environment: after.environment,
     diff,
-    summary: `Conversation "${name}": ${parts.join(", ")}`,
+    summary: parts.length > 0 ? `Conversation "${name}": ${parts.join(", ")}` : `Conversation "${name}": unchanged`,
   };
 }

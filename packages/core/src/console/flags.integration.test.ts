@@ -4,7 +4,8 @@ import { createTestDatabase, type TestDatabase } from "../../../devstack/src/tes
 import { decide } from "../policy/decide.ts";
 import { loadPolicySnapshot } from "../policy/snapshot.ts";
 import { DEMO_CONVERSATION_ID, seedDemo } from "../seed/demo.ts";
-import { createFlag, FlagError, listFlags, setFlag } from "./flags.ts";
+import { createFlag, listFlags, setFlag } from "./flags.ts";
+import { DomainError } from "../errors.ts";
 
 let tdb: TestDatabase;
 let db: Db;
@@ -21,8 +22,8 @@ afterAll(async () => {
 
 const refusal = async (p: Promise<unknown>) => {
   const err = await p.catch((e: unknown) => e);
-  expect(err).toBeInstanceOf(FlagError);
-  return err as FlagError;
+  expect(err).toBeInstanceOf(DomainError);
+  return err as DomainError;
 };
 const ctx = () => ({ conversationId: DEMO_CONVERSATION_ID, userId: "u", now: new Date() });
 
@@ -89,9 +90,12 @@ describe("flags", () => {
     expect(
       (await refusal(db.$transaction((tx) => createFlag(tx, { key: "agent.tools", description: "again" })))).code,
     ).toBe("CONFLICT");
-    expect(
-      (await refusal(db.$transaction((tx) => setFlag(tx, { key: "replies.markdown", enabled: true })))).message,
-    ).toMatch(/already on/);
+    // Setting a flag to what it is changes nothing: not refused, an empty diff.
+    expect(await db.$transaction((tx) => setFlag(tx, { key: "replies.markdown", enabled: true }))).toMatchObject({
+      enabled: true,
+      diff: {},
+      summary: expect.stringMatching(/already on/),
+    });
     expect((await refusal(db.$transaction((tx) => setFlag(tx, { key: "no.such", enabled: true })))).code).toBe(
       "NOT_FOUND",
     );

@@ -6,24 +6,9 @@
 import type { Db, Tx } from "@clawgate/db";
 import { z } from "zod";
 import { TOOLS_FLAG } from "../policy/decide.ts";
+import { DomainError, parseInput } from "../errors.ts";
 
 /** A refusal shown as is; `code` maps onto the tRPC error code. Nothing was written. */
-export class FlagError extends Error {
-  constructor(
-    readonly code: "NOT_FOUND" | "CONFLICT" | "BAD_REQUEST",
-    message: string,
-  ) {
-    super(message);
-    this.name = "FlagError";
-  }
-}
-
-function parse<S extends z.ZodType>(schema: S, input: unknown): z.output<S> {
-  const parsed = schema.safeParse(input);
-  if (!parsed.success) throw new FlagError("BAD_REQUEST", parsed.error.issues.map((i) => i.message).join("; "));
-  return parsed.data;
-}
-
 /** Dotted lowercase segments, e.g. "agent.tools", "replies.markdown", "approvals.dingtalk_cards". */
 export const FLAG_KEY_PATTERN = /^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)*$/;
 
@@ -81,14 +66,20 @@ export interface FlagChange {
 }
 
 export async function setFlag(tx: Tx, input: z.input<typeof flagToggleSchema>): Promise<FlagChange> {
-  const { key, enabled } = parse(flagToggleSchema, input);
+  const { key, enabled } = parseInput(flagToggleSchema, input);
   const locked = await tx.$queryRaw<
-    { enabled: boolean }[]
-  >`SELECT enabled FROM "FeatureFlag" WHERE key = ${key} FOR UPDATE`;
+    { enabled: boolean; description: string }[]
+  >`SELECT enabled, description FROM "FeatureFlag" WHERE key = ${key} FOR UPDATE`;
   const before = locked[0];
-  if (!before) throw new FlagError("NOT_FOUND", `There is no flag "${key}".`);
+  if (!before) throw new DomainError("NOT_FOUND", `There is no flag "${key}".`);
   if (before.enabled === enabled)
-    throw new FlagError("CONFLICT", `Nothing changed: "${key}" is already ${enabled ? "on" : "off"}.`);
+    return {
+      key,
+      enabled,
+      description: before.description,
+      diff: {},
+      summary: `Flag "${key}" is already ${enabled ? "on" : "off"}`,
+    };
   const after = await tx.featureFlag.update({ where: { key }, data: { enabled } });
   return {
     key,
@@ -110,10 +101,10 @@ export const flagCreateSchema = z.strictObject({
 });
 
 export async function createFlag(tx: Tx, input: z.input<typeof flagCreateSchema>): Promise<FlagChange> {
-  const f = parse(flagCreateSchema, input);
+  const f = parseInput(flagCreateSchema, input);
   // skipDuplicates: an existing key (or a concurrent create) is a clear conflict, not a 500.
   const { count } = await tx.featureFlag.createMany({ data: [f], skipDuplicates: true });
-  if (count === 0) throw new FlagError("CONFLICT", `A flag "${f.key}" exists already.`);
+  if (count === 0) throw new DomainError("CONFLICT", `A flag "${f.key}" exists already.`);
   return {
     key: f.key,
     enabled: f.enabled,

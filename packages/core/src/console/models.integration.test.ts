@@ -5,7 +5,6 @@ import { createTestDatabase, type TestDatabase } from "../../../devstack/src/tes
 import { seedDemo } from "../seed/demo.ts";
 import {
   apiKeyEnvSchema,
-  ConsoleError,
   createEndpoint,
   deleteEndpoint,
   deleteRoute,
@@ -14,6 +13,7 @@ import {
   updateEndpoint,
 } from "./models.ts";
 import { DEFAULT_SECRET_REF_POLICY as POLICY, secretRefPolicy } from "../secret-refs.ts";
+import { DomainError } from "../errors.ts";
 
 let tdb: TestDatabase;
 let db: Db;
@@ -105,7 +105,7 @@ describe("model endpoints", () => {
       });
       await expect(
         db.$transaction((t) => updateEndpoint(t, { id: big.id, apiKeyEnv: `\${${name}}` }, POLICY)),
-      ).rejects.toBeInstanceOf(ConsoleError);
+      ).rejects.toBeInstanceOf(DomainError);
     }
     await expect(db.$transaction((t) => updateEndpoint(t, { id: big.id, apiKeyEnv: "HOME" }, POLICY))).rejects.toThrow(
       /HOME does not match SECRET_ENV_ALLOWLIST/,
@@ -136,7 +136,7 @@ describe("model endpoints", () => {
     const local = await db.modelEndpoint.findUniqueOrThrow({ where: { name: "local_chat" } });
     const before = await snapshot();
     const disable = db.$transaction((t) => updateEndpoint(t, { id: local.id, enabled: false }, POLICY));
-    await expect(disable).rejects.toBeInstanceOf(ConsoleError);
+    await expect(disable).rejects.toBeInstanceOf(DomainError);
     await expect(disable).rejects.toThrow(/serves the default route/);
     await expect(db.$transaction((t) => deleteEndpoint(t, local.id))).rejects.toThrow(/serves the default route/);
     expect(await snapshot()).toEqual(before);

@@ -11,18 +11,9 @@ import type { Db, Tx } from "@clawgate/db";
 import { z } from "zod";
 import { diffFields, type FieldDiff } from "../diff.ts";
 import { modelBaseUrlProblem, secretRefProblem, type SecretRefPolicy } from "../secret-refs.ts";
+import { DomainError } from "../errors.ts";
 
 /** A refusal the console shows as is; `code` maps onto the tRPC error code. */
-export class ConsoleError extends Error {
-  constructor(
-    readonly code: "NOT_FOUND" | "CONFLICT" | "PRECONDITION_FAILED" | "BAD_REQUEST",
-    message: string,
-  ) {
-    super(message);
-    this.name = "ConsoleError";
-  }
-}
-
 // Same rules as config/schema.ts (the onboarding file): a model name there must be valid here.
 const MODEL_NAME = /^[A-Za-z][A-Za-z0-9_.-]{0,63}$/;
 const ENV_VAR_NAME = /^[A-Z_][A-Z0-9_]{0,127}$/;
@@ -165,7 +156,7 @@ export function checkEndpointRefs(
   ];
   const [key, url] = problems;
   const lines = [...(key ? [`API key env var: ${key}`] : []), ...(url ? [`Base URL: ${url}`] : [])];
-  if (lines.length > 0) throw new ConsoleError("BAD_REQUEST", lines.join(" "));
+  if (lines.length > 0) throw new DomainError("BAD_REQUEST", lines.join(" "));
 }
 
 export async function createEndpoint(
@@ -176,7 +167,7 @@ export async function createEndpoint(
   const data = endpointCreateSchema.parse(input);
   checkEndpointRefs(data, policy);
   if (await tx.modelEndpoint.findUnique({ where: { name: data.name }, select: { id: true } })) {
-    throw new ConsoleError("CONFLICT", `A model endpoint named "${data.name}" already exists.`);
+    throw new DomainError("CONFLICT", `A model endpoint named "${data.name}" already exists.`);
   }
   const created = await tx.modelEndpoint.create({ data, select: { id: true, name: true } });
   const { name: _name, ...fields } = data;
@@ -202,10 +193,10 @@ export async function updateEndpoint(
   // Only what this save sets: disabling an endpoint whose stored reference is refused stays possible.
   checkEndpointRefs(patch, policy);
   const before = await tx.modelEndpoint.findUnique({ where: { id } });
-  if (!before) throw new ConsoleError("NOT_FOUND", "No such model endpoint (it may have been deleted).");
+  if (!before) throw new DomainError("NOT_FOUND", "No such model endpoint (it may have been deleted).");
   if (patch.enabled === false && before.enabled) {
     if ((await defaultRouteOf(tx))?.modelEndpointId === id) {
-      throw new ConsoleError(
+      throw new DomainError(
         "PRECONDITION_FAILED",
         `"${before.name}" serves the default route: point the default route at another endpoint before disabling it.`,
       );
@@ -225,16 +216,16 @@ export async function deleteEndpoint(tx: Tx, id: string): Promise<Change<{ id: s
     where: { id },
     include: { routes: { select: { isDefault: true, conversationId: true } } },
   });
-  if (!before) throw new ConsoleError("NOT_FOUND", "No such model endpoint (it may have been deleted).");
+  if (!before) throw new DomainError("NOT_FOUND", "No such model endpoint (it may have been deleted).");
   if (before.routes.some((r) => r.isDefault && !r.conversationId)) {
-    throw new ConsoleError(
+    throw new DomainError(
       "PRECONDITION_FAILED",
       `"${before.name}" serves the default route: point the default route at another endpoint before deleting it.`,
     );
   }
   const routed = before.routes.filter((r) => r.conversationId).length;
   if (routed > 0) {
-    throw new ConsoleError(
+    throw new DomainError(
       "PRECONDITION_FAILED",
       `"${before.name}" serves ${routed} conversation route${routed === 1 ? "" : "s"}: delete or re-route ${routed === 1 ? "it" : "them"} first.`,
     );
@@ -254,13 +245,13 @@ export async function setRoute(tx: Tx, input: RouteSet): Promise<Change<{ id: st
     where: { id: data.modelEndpointId },
     select: { name: true, enabled: true },
   });
-  if (!endpoint) throw new ConsoleError("NOT_FOUND", "No such model endpoint (it may have been deleted).");
+  if (!endpoint) throw new DomainError("NOT_FOUND", "No such model endpoint (it may have been deleted).");
   if (!endpoint.enabled)
-    throw new ConsoleError("PRECONDITION_FAILED", `"${endpoint.name}" is disabled: enable it before routing to it.`);
+    throw new DomainError("PRECONDITION_FAILED", `"${endpoint.name}" is disabled: enable it before routing to it.`);
   let budget: { scope: string; subject: string } | null = null;
   if (data.budgetId) {
     budget = await tx.tokenBudget.findUnique({ where: { id: data.budgetId }, select: { scope: true, subject: true } });
-    if (!budget) throw new ConsoleError("NOT_FOUND", "No such budget (it may have been deleted).");
+    if (!budget) throw new DomainError("NOT_FOUND", "No such budget (it may have been deleted).");
   }
   let scope = "default";
   if (data.conversationId) {
@@ -268,7 +259,7 @@ export async function setRoute(tx: Tx, input: RouteSet): Promise<Change<{ id: st
       where: { id: data.conversationId },
       select: { conversationId: true },
     });
-    if (!conversation) throw new ConsoleError("NOT_FOUND", "No such conversation.");
+    if (!conversation) throw new DomainError("NOT_FOUND", "No such conversation.");
     scope = conversation.conversationId;
   }
   const existing = await tx.route.findFirst({
@@ -299,9 +290,9 @@ export async function deleteRoute(tx: Tx, id: string): Promise<Change<{ id: stri
     where: { id },
     include: { conversation: { select: { conversationId: true } }, modelEndpoint: { select: { name: true } } },
   });
-  if (!route) throw new ConsoleError("NOT_FOUND", "No such route (it may have been deleted).");
+  if (!route) throw new DomainError("NOT_FOUND", "No such route (it may have been deleted).");
   if (!route.conversation) {
-    throw new ConsoleError(
+    throw new DomainError(
       "PRECONDITION_FAILED",
       "The default route cannot be deleted: every conversation without its own route uses it. Point it at another endpoint instead.",
     );

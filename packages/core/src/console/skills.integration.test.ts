@@ -9,10 +9,10 @@ import {
   explainSkillAccess,
   getSkill,
   removeSkillRule,
-  SkillError,
   updateSkill,
   updateSkillSettings,
 } from "./skills.ts";
+import { DomainError } from "../errors.ts";
 
 let tdb: TestDatabase;
 let db: Db;
@@ -38,8 +38,8 @@ const tx = <T>(
 ) => db.$transaction(fn);
 const refusal = async (p: Promise<unknown>) => {
   const err = await p.catch((e: unknown) => e);
-  expect(err).toBeInstanceOf(SkillError);
-  return err as SkillError;
+  expect(err).toBeInstanceOf(DomainError);
+  return err as DomainError;
 };
 const check = (skillKey: string, conversationId = DEMO_CONVERSATION_ID, userId = "u-alice") =>
   explainSkillAccess(db, { skillKey, conversationId, userId });
@@ -89,7 +89,8 @@ describe("updateSkill", () => {
   it("refuses unknown skills, no-ops, empty changes and bad environments, writing nothing", async () => {
     const before = await db.skill.findMany({ orderBy: { key: "asc" } });
     expect((await refusal(tx((t) => updateSkill(t, { key: "nope", enabled: true })))).code).toBe("NOT_FOUND");
-    expect((await refusal(tx((t) => updateSkill(t, { key: "kb.search", enabled: true })))).code).toBe("CONFLICT");
+    // A save that changes nothing is not refused: an empty diff, nothing written.
+    expect(await tx((t) => updateSkill(t, { key: "kb.search", enabled: true }))).toMatchObject({ diff: {} });
     expect((await refusal(tx((t) => updateSkill(t, { key: "kb.search" })))).message).toMatch(/nothing to change/);
     expect((await refusal(tx((t) => updateSkill(t, { key: "kb.search", environments: [] })))).message).toMatch(
       /at least one environment/,
@@ -206,12 +207,8 @@ describe("updateSkillSettings", () => {
     ).toMatch(/settings must be a JSON object/);
     const current = (await getSkill(db, "http.fetch")).settings;
     expect(
-      (
-        await refusal(
-          tx((t) => updateSkillSettings(t, { key: "http.fetch", settings: current }, DEFAULT_SECRET_REF_POLICY)),
-        )
-      ).code,
-    ).toBe("CONFLICT");
+      await tx((t) => updateSkillSettings(t, { key: "http.fetch", settings: current }, DEFAULT_SECRET_REF_POLICY)),
+    ).toMatchObject({ diff: {} });
     expect(await db.skill.findMany({ orderBy: { key: "asc" } })).toEqual(before);
   });
 });

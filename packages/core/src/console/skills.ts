@@ -14,28 +14,13 @@ import { diffFields, type FieldDiff } from "../diff.ts";
 import { decide, type PolicyOutcome, type ReasonCode } from "../policy/decide.ts";
 import { effectiveSafeMode, loadPolicySnapshot } from "../policy/snapshot.ts";
 import { skillSettingsSecretProblems, type SecretRefPolicy } from "../secret-refs.ts";
+import { DomainError, parseInput } from "../errors.ts";
 
 export const SKILL_ENVIRONMENTS = ["TEST", "PROD"] as const;
 export const RULE_SCOPES = ["GLOBAL", "CONVERSATION", "USER"] as const;
 export const RULE_EFFECTS = ["ALLOW", "DENY"] as const;
 
 /** A refusal shown as is; `code` maps onto the tRPC error code. Nothing was written. */
-export class SkillError extends Error {
-  constructor(
-    readonly code: "NOT_FOUND" | "CONFLICT" | "BAD_REQUEST",
-    message: string,
-  ) {
-    super(message);
-    this.name = "SkillError";
-  }
-}
-
-function parse<S extends z.ZodType>(schema: S, input: unknown): z.output<S> {
-  const parsed = schema.safeParse(input);
-  if (!parsed.success) throw new SkillError("BAD_REQUEST", parsed.error.issues.map((i) => i.message).join("; "));
-  return parsed.data;
-}
-
 const skillKey = z
   .string({ error: "skillKey is required" })
   .trim()
@@ -53,7 +38,7 @@ export async function getSkill(db: Db | Tx, key: string) {
       },
     },
   });
-  if (!skill) throw new SkillError("NOT_FOUND", `There is no skill "${key}".`);
+  if (!skill) throw new DomainError("NOT_FOUND", `There is no skill "${key}".`);
   const settings = isObject(skill.settings) ? skill.settings : {};
   const requiresFlag = typeof settings.requiresFlag === "string" ? settings.requiresFlag : null;
   const manifest = BUILTIN_SKILLS.find((m) => m.key === key);
@@ -66,7 +51,7 @@ const isObject = (v: unknown): v is Record<string, unknown> => typeof v === "obj
 
 /** A retired skill (no longer shipped, see bootstrap) is shown but never changed or used. */
 const retired = (key: string) =>
-  new SkillError("BAD_REQUEST", `"${key}" is retired (no longer shipped): it cannot be changed or used.`);
+  new DomainError("BAD_REQUEST", `"${key}" is retired (no longer shipped): it cannot be changed or used.`);
 
 export const skillUpdateSchema = z
   .strictObject({
@@ -106,26 +91,25 @@ export function approvalSettingProblem(key: string, riskClass: string, requiresA
 
 /** Toggles a skill, its approval requirement or its environments on the caller's transaction. */
 export async function updateSkill(tx: Tx, input: SkillUpdate): Promise<SkillChange> {
-  const { key, ...change } = parse(skillUpdateSchema, input);
+  const { key, ...change } = parseInput(skillUpdateSchema, input);
   const locked = await tx.$queryRaw<{ key: string }[]>`SELECT key FROM "Skill" WHERE key = ${key} FOR UPDATE`;
-  if (locked.length === 0) throw new SkillError("NOT_FOUND", `There is no skill "${key}".`);
+  if (locked.length === 0) throw new DomainError("NOT_FOUND", `There is no skill "${key}".`);
   const before = await tx.skill.findUniqueOrThrow({ where: { key } });
   if (before.retiredAt) throw retired(key);
   if (change.requiresApproval !== undefined && change.requiresApproval !== before.requiresApproval) {
     const problem = approvalSettingProblem(key, before.riskClass, change.requiresApproval);
-    if (problem) throw new SkillError("BAD_REQUEST", problem);
+    if (problem) throw new DomainError("BAD_REQUEST", problem);
   }
   const environments = change.environments
     ? [...SKILL_ENVIRONMENTS].filter((e) => change.environments!.includes(e))
     : undefined;
   const was = { enabled: before.enabled, requiresApproval: before.requiresApproval, environments: before.environments };
   const diff = diffFields(was, { ...was, ...change, ...(environments ? { environments } : {}) });
-  if (Object.keys(diff).length === 0)
-    throw new SkillError("CONFLICT", `Nothing changed: "${key}" already has these settings.`);
-  const after = await tx.skill.update({
-    where: { key },
-    data: { ...change, ...(environments ? { environments } : {}) },
-  });
+  // Nothing to change: not written (the caller records no revision for an empty diff).
+  const after =
+    Object.keys(diff).length === 0
+      ? before
+      : await tx.skill.update({ where: { key }, data: { ...change, ...(environments ? { environments } : {}) } });
   const parts = Object.entries(diff).map(([k, d]) =>
     "from" in d ? `${k} ${JSON.stringify(d.from)} -> ${JSON.stringify(d.to)}` : k,
   );
@@ -135,7 +119,7 @@ export async function updateSkill(tx: Tx, input: SkillUpdate): Promise<SkillChan
     requiresApproval: after.requiresApproval,
     environments: after.environments,
     diff,
-    summary: `Skill "${key}": ${parts.join(", ")}`,
+    summary: parts.length > 0 ? `Skill "${key}": ${parts.join(", ")}` : `Skill "${key}": unchanged`,
   };
 }
 
@@ -163,22 +147,22 @@ export async function updateSkillSettings(
   input: SkillSettingsUpdate,
   secretRefs: SecretRefPolicy,
 ): Promise<SkillSettingsChange> {
-  const { key, settings } = parse(skillSettingsSchema, input);
+  const { key, settings } = parseInput(skillSettingsSchema, input);
   const locked = await tx.$queryRaw<{ key: string }[]>`SELECT key FROM "Skill" WHERE key = ${key} FOR UPDATE`;
-  if (locked.length === 0) throw new SkillError("NOT_FOUND", `There is no skill "${key}".`);
+  if (locked.length === 0) throw new DomainError("NOT_FOUND", `There is no skill "${key}".`);
   const manifest = BUILTIN_SKILLS.find((m) => m.key === key);
-  if (!manifest) throw new SkillError("BAD_REQUEST", `"${key}" is not a built-in skill: it has no settings schema.`);
+  if (!manifest) throw new DomainError("BAD_REQUEST", `"${key}" is not a built-in skill: it has no settings schema.`);
   const check = checkSkillSettings(manifest, settings);
-  if (!check.ok) throw new SkillError("BAD_REQUEST", check.errors.join("\n"));
+  if (!check.ok) throw new DomainError("BAD_REQUEST", check.errors.join("\n"));
   // A token is named by its env var: never one of Clawgate's own settings (see secret-refs.ts).
   const secretProblems = skillSettingsSecretProblems(key, check.settings, secretRefs);
-  if (secretProblems.length > 0) throw new SkillError("BAD_REQUEST", secretProblems.join("\n"));
+  if (secretProblems.length > 0) throw new DomainError("BAD_REQUEST", secretProblems.join("\n"));
   const before = await tx.skill.findUniqueOrThrow({ where: { key }, select: { settings: true, retiredAt: true } });
   if (before.retiredAt) throw retired(key);
   const was = isObject(before.settings) ? before.settings : {};
   const diff = diffFields(was, check.settings);
   if (Object.keys(diff).length === 0)
-    throw new SkillError("CONFLICT", `Nothing changed: "${key}" already has these settings.`);
+    return { key, settings: check.settings, diff, summary: `Skill "${key}" settings: unchanged` };
   await tx.skill.update({ where: { key }, data: { settings: check.settings as object } });
   const parts = Object.entries(diff).map(([k, d]) =>
     "from" in d ? `${k} ${JSON.stringify(d.from)} -> ${JSON.stringify(d.to)}` : k,
@@ -225,15 +209,15 @@ const describeRule = (r: { scope: string; subject: string; effect: string }) =>
   r.scope === "GLOBAL" ? `${r.effect} everywhere` : `${r.effect} ${r.scope.toLowerCase()} ${r.subject}`;
 
 export async function addSkillRule(tx: Tx, input: RuleAdd): Promise<RuleChange> {
-  const r = parse(ruleAddSchema, input);
+  const r = parseInput(ruleAddSchema, input);
   const skill = await tx.skill.findUnique({ where: { key: r.skillKey }, select: { key: true, retiredAt: true } });
-  if (!skill) throw new SkillError("NOT_FOUND", `There is no skill "${r.skillKey}".`);
+  if (!skill) throw new DomainError("NOT_FOUND", `There is no skill "${r.skillKey}".`);
   if (skill.retiredAt) throw retired(r.skillKey);
   const existing = await tx.skillRule.findUnique({
     where: { skillKey_scope_subject: { skillKey: r.skillKey, scope: r.scope, subject: r.subject } },
   });
   if (existing) {
-    throw new SkillError(
+    throw new DomainError(
       "CONFLICT",
       existing.effect === r.effect
         ? `That rule exists already (${describeRule(existing)}).`
@@ -245,7 +229,7 @@ export async function addSkillRule(tx: Tx, input: RuleAdd): Promise<RuleChange> 
     data: [{ skillKey: r.skillKey, scope: r.scope, subject: r.subject, effect: r.effect, note: r.note || null }],
     skipDuplicates: true,
   });
-  if (count === 0) throw new SkillError("CONFLICT", "That rule was just added by someone else.");
+  if (count === 0) throw new DomainError("CONFLICT", "That rule was just added by someone else.");
   const row = await tx.skillRule.findUniqueOrThrow({
     where: { skillKey_scope_subject: { skillKey: r.skillKey, scope: r.scope, subject: r.subject } },
   });
@@ -263,11 +247,11 @@ export async function addSkillRule(tx: Tx, input: RuleAdd): Promise<RuleChange> 
 export const ruleRemoveSchema = z.strictObject({ id: z.string().trim().min(1, { error: "id is required" }) });
 
 export async function removeSkillRule(tx: Tx, input: z.input<typeof ruleRemoveSchema>): Promise<RuleChange> {
-  const { id } = parse(ruleRemoveSchema, input);
+  const { id } = parseInput(ruleRemoveSchema, input);
   const r = await tx.skillRule.findUnique({ where: { id } });
   // deleteMany counts: a concurrent removal of the same rule is a clear "not found", not a 500.
   if (!r || (await tx.skillRule.deleteMany({ where: { id } })).count === 0) {
-    throw new SkillError("NOT_FOUND", "No such rule (it may have been removed already).");
+    throw new DomainError("NOT_FOUND", "No such rule (it may have been removed already).");
   }
   return {
     id,
@@ -363,7 +347,7 @@ function explain(code: ReasonCode, c: z.output<typeof accessCheckSchema>, env: s
  * part of this answer.
  */
 export async function explainSkillAccess(db: Db, input: AccessCheck): Promise<AccessExplanation> {
-  const c = parse(accessCheckSchema, input);
+  const c = parseInput(accessCheckSchema, input);
   const snapshot = await loadPolicySnapshot(db);
   const now = snapshot.loadedAt;
   const decision = decide(

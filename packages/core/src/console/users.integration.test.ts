@@ -1,7 +1,8 @@
 import { createDb, type Db } from "@clawgate/db";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { createTestDatabase, type TestDatabase } from "../../../devstack/src/testdb.ts";
-import { addUser, isDemotion, listUsers, setUserDisabled, setUserRole, UserAdminError } from "./users.ts";
+import { addUser, isDemotion, listUsers, setUserDisabled, setUserRole } from "./users.ts";
+import { DomainError } from "../errors.ts";
 
 let tdb: TestDatabase;
 let db: Db;
@@ -35,14 +36,14 @@ beforeEach(async () => {
 });
 
 const sessions = (key: string) => db.session.count({ where: { userId: ids[key] } });
-const expectRefused = async (p: Promise<unknown>, code: UserAdminError["code"], message: RegExp) => {
+const expectRefused = async (p: Promise<unknown>, code: DomainError["code"], message: RegExp) => {
   const e = await p.then(
     () => null,
     (err: unknown) => err,
   );
-  expect(e).toBeInstanceOf(UserAdminError);
-  expect((e as UserAdminError).code).toBe(code);
-  expect((e as UserAdminError).message).toMatch(message);
+  expect(e).toBeInstanceOf(DomainError);
+  expect((e as DomainError).code).toBe(code);
+  expect((e as DomainError).message).toMatch(message);
 };
 
 describe("isDemotion", () => {

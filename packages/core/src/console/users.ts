@@ -16,20 +16,11 @@ import type { Role } from "@clawgate/db/enums";
 import type { Db, Prisma, Tx } from "@clawgate/db";
 import { z } from "zod";
 import { diffFields, type FieldDiff } from "../diff.ts";
+import { DomainError } from "../errors.ts";
 
 export const ROLES = ["ADMIN", "APPROVER", "OPERATOR", "VIEWER"] as const satisfies readonly Role[];
 
 /** A refusal shown to the admin as is; `code` maps onto the tRPC error code. Nothing was written. */
-export class UserAdminError extends Error {
-  constructor(
-    readonly code: "NOT_FOUND" | "CONFLICT" | "PRECONDITION_FAILED",
-    message: string,
-  ) {
-    super(message);
-    this.name = "UserAdminError";
-  }
-}
-
 const USER_ADMIN_LOCK = 0x7573_6572; // "user"
 
 export const userListSchema = z.strictObject({
@@ -117,7 +108,7 @@ async function lockedTarget(tx: Tx, userId: string) {
     where: { id: userId },
     select: { id: true, email: true, name: true, role: true, disabledAt: true },
   });
-  if (!user) throw new UserAdminError("NOT_FOUND", "No such user.");
+  if (!user) throw new DomainError("NOT_FOUND", "No such user.");
   return user;
 }
 
@@ -131,12 +122,12 @@ const who = (u: { email: string | null; name: string | null; id: string }) => u.
 export async function setUserRole(tx: Tx, actorId: string, input: z.input<typeof setRoleSchema>): Promise<UserChange> {
   const { userId, role } = setRoleSchema.parse(input);
   const user = await lockedTarget(tx, userId);
-  if (user.role === role) throw new UserAdminError("CONFLICT", `${who(user)} is already ${role}.`);
+  if (user.role === role) throw new DomainError("CONFLICT", `${who(user)} is already ${role}.`);
   const demotion = isDemotion(user.role, role);
   if (userId === actorId && demotion)
-    throw new UserAdminError("PRECONDITION_FAILED", "You cannot demote yourself: ask another admin.");
+    throw new DomainError("PRECONDITION_FAILED", "You cannot demote yourself: ask another admin.");
   if (user.role === "ADMIN" && !user.disabledAt && (await otherActiveAdmins(tx, userId)) === 0) {
-    throw new UserAdminError(
+    throw new DomainError(
       "PRECONDITION_FAILED",
       `${who(user)} is the last active admin: make someone else ADMIN first.`,
     );
@@ -162,12 +153,12 @@ export async function setUserDisabled(
   const { userId, disabled } = setDisabledSchema.parse(input);
   const user = await lockedTarget(tx, userId);
   if (!!user.disabledAt === disabled)
-    throw new UserAdminError("CONFLICT", `${who(user)} is already ${disabled ? "disabled" : "enabled"}.`);
+    throw new DomainError("CONFLICT", `${who(user)} is already ${disabled ? "disabled" : "enabled"}.`);
   if (disabled) {
     if (userId === actorId)
-      throw new UserAdminError("PRECONDITION_FAILED", "You cannot disable yourself: ask another admin.");
+      throw new DomainError("PRECONDITION_FAILED", "You cannot disable yourself: ask another admin.");
     if (user.role === "ADMIN" && (await otherActiveAdmins(tx, userId)) === 0) {
-      throw new UserAdminError(
+      throw new DomainError(
         "PRECONDITION_FAILED",
         `${who(user)} is the last active admin: make someone else ADMIN first.`,
       );
@@ -221,7 +212,7 @@ export async function addUser(
   const existing = await tx.user.findUnique({ where: { email }, select: { id: true, role: true, disabledAt: true } });
   if (existing) {
     if (!opts.updateRole) {
-      throw new UserAdminError(
+      throw new DomainError(
         "CONFLICT",
         `${email} is already a user (${existing.role}${existing.disabledAt ? ", disabled" : ""}): nothing added.`,
       );

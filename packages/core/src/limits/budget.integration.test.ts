@@ -2,7 +2,6 @@ import { createDb, type Db } from "@clawgate/db";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { createTestDatabase, type TestDatabase } from "../../../devstack/src/testdb.ts";
 import {
-  BudgetInputError,
   loadBudgets,
   release,
   reserve,
@@ -12,6 +11,7 @@ import {
   windowStart,
   type Reservation,
 } from "./budget.ts";
+import { DomainError } from "../errors.ts";
 
 let tdb: TestDatabase;
 let db: Db;
@@ -231,8 +231,8 @@ describe("token budgets", () => {
       { conversationId: "cid", userId: "u1", estimate: 1.5 },
       { conversationId: "cid", userId: "u1", estimate: 1, now: new Date("nope") },
     ];
-    for (const input of bad) await expect(reserve(db, input)).rejects.toBeInstanceOf(BudgetInputError);
-    await expect(settle(db, { counterIds: [], tokens: 1 }, -5)).rejects.toBeInstanceOf(BudgetInputError);
+    for (const input of bad) await expect(reserve(db, input)).rejects.toBeInstanceOf(DomainError);
+    await expect(settle(db, { counterIds: [], tokens: 1 }, -5)).rejects.toBeInstanceOf(DomainError);
     await expect(usageFor(db, { scope: "DEFAULT" as "GLOBAL", subject: "" })).rejects.toThrow(
       /DEFAULT is counted per subject/,
     );

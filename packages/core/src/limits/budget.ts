@@ -22,6 +22,7 @@
  */
 import { randomUUID } from "node:crypto";
 import { Prisma, type Db } from "@clawgate/db";
+import { DomainError } from "../errors.ts";
 
 export type BudgetWindow = "DAY" | "MONTH";
 /** The scopes usage is counted under (DEFAULT is a limit, counted per conversation and user). */
@@ -65,10 +66,6 @@ export type ReserveResult =
       resetsAt: Date;
     };
 
-export class BudgetInputError extends Error {
-  override name = "BudgetInputError";
-}
-
 const NONE: BudgetLimits = Object.freeze({
   source: "NONE",
   dailyTokens: null,
@@ -100,20 +97,20 @@ const limitOf = (limits: BudgetLimits, window: BudgetWindow) =>
 
 function requireId(value: unknown, what: string): string {
   if (typeof value !== "string" || value.trim() === "" || value.length > 256) {
-    throw new BudgetInputError(`${what} must be a non-empty string of at most 256 characters`);
+    throw new DomainError("BAD_REQUEST", `${what} must be a non-empty string of at most 256 characters`);
   }
   return value;
 }
 
 function requireTokens(value: unknown, what: string): number {
   if (typeof value !== "number" || !Number.isSafeInteger(value) || value < 0) {
-    throw new BudgetInputError(`${what} must be a non-negative integer number of tokens`);
+    throw new DomainError("BAD_REQUEST", `${what} must be a non-negative integer number of tokens`);
   }
   return value;
 }
 
 function requireDate(value: unknown): Date {
-  if (!(value instanceof Date) || Number.isNaN(value.getTime())) throw new BudgetInputError("now must be a valid Date");
+  if (!(value instanceof Date) || Number.isNaN(value.getTime())) throw new DomainError("BAD_REQUEST", "now must be a valid Date");
   return value;
 }
 
@@ -173,7 +170,7 @@ type CounterRow = { id: string; scope: CounterScope; window: BudgetWindow; token
 
 /**
  * Reserves tokens for one model turn on every applicable budget, or says which one is used up.
- * Bad input throws BudgetInputError and changes nothing. `budgets` may be passed when the caller
+ * Bad input throws DomainError (BAD_REQUEST) and changes nothing. `budgets` may be passed when the caller
  * already loaded them (the rate limiter reads the same rows).
  */
 export async function reserve(
@@ -251,7 +248,7 @@ function checkReservation(reservation: Reservation): Reservation {
     !Array.isArray(reservation.counterIds) ||
     reservation.counterIds.some((id) => typeof id !== "string")
   ) {
-    throw new BudgetInputError("reservation must come from reserve()");
+    throw new DomainError("BAD_REQUEST", "reservation must come from reserve()");
   }
   requireTokens(reservation.tokens, "reservation.tokens");
   return reservation;
@@ -301,7 +298,7 @@ export interface Usage {
 /** Usage and limits of one subject in the windows containing `now` (the console's usage bars). */
 export async function usageFor(db: Db, input: { scope: CounterScope; subject: string; now?: Date }): Promise<Usage> {
   if (!SCOPE_ORDER.includes(input.scope))
-    throw new BudgetInputError("scope must be GLOBAL, CONVERSATION or USER (DEFAULT is counted per subject)");
+    throw new DomainError("BAD_REQUEST", "scope must be GLOBAL, CONVERSATION or USER (DEFAULT is counted per subject)");
   const subject = input.scope === "GLOBAL" ? "" : requireId(input.subject, "subject");
   const now = requireDate(input.now ?? new Date());
   const rows = await db.tokenBudget.findMany({

@@ -13,9 +13,9 @@ import {
   updateBudget,
 } from "@clawgate/core/console/budgets.ts";
 import { adminProcedure, createTRPCRouter, viewerProcedure } from "../trpc.ts";
-import { applyChange } from "./model.ts";
+import { applyChange, savedOutput } from "../mutation.ts";
 
-const changed = z.object({ id: z.string(), revision: z.number().int().nullable() });
+const changed = z.object({ id: z.string(), ...savedOutput });
 
 export const budgetRouter = createTRPCRouter({
   list: viewerProcedure.query(async ({ ctx }) => {

@@ -1,6 +1,4 @@
-import { TRPCError } from "@trpc/server";
 import {
-  ConversationError,
   type ConversationChange,
   conversationListSchema,
   conversationUpdateSchema,
@@ -20,22 +18,17 @@ export const conversationRouter = createTRPCRouter({
 
   /** Enable/disable and/or set the environment: a config change (the runtime's snapshot reads both). */
   update: operatorProcedure.input(conversationUpdateSchema).mutation(async ({ ctx, input }) => {
-    try {
-      const { result, revision } = await configMutation(
-        ctx,
-        (c: ConversationChange) => ({
-          action: "conversation.update",
-          targetType: "conversation",
-          targetId: c.conversationId,
-          diff: c.diff,
-          summary: c.summary,
-        }),
-        (tx) => updateConversation(tx, input),
-      );
-      return { ...result, revision };
-    } catch (e) {
-      if (e instanceof ConversationError) throw new TRPCError({ code: e.code, message: e.message });
-      throw e;
-    }
+    const { result, revision } = await configMutation(
+      ctx,
+      (c: ConversationChange) => ({
+        action: "conversation.update",
+        targetType: "conversation",
+        targetId: c.conversationId,
+        diff: c.diff,
+        summary: c.summary,
+      }),
+      (tx) => updateConversation(tx, input),
+    );
+    return { ...result, revision };
   }),
 });

@@ -1,6 +1,5 @@
-import { TRPCError } from "@trpc/server";
 import { z } from "zod";
-import { applySafeMode, SafeModeError, safeModeInputSchema, type SafeModeChange } from "@clawgate/core/safe-mode.ts";
+import { applySafeMode, safeModeInputSchema, type SafeModeChange } from "@clawgate/core/safe-mode.ts";
 import { actorOf, configMutation } from "../mutation.ts";
 import { createTRPCRouter, operatorProcedure, viewerProcedure } from "../trpc.ts";
 
@@ -63,17 +62,12 @@ export const safeModeRouter = createTRPCRouter({
 
   /** On (with level, reason, TTL, message) or off (with reason): OPERATOR and ADMIN. */
   set: operatorProcedure.input(safeModeInputSchema).mutation(async ({ ctx, input }) => {
-    try {
-      const { result, revision } = await configMutation(
-        ctx,
-        (r: SafeModeChange) => r.audit,
-        (tx) => applySafeMode(tx, actorOf(ctx), input),
-      );
-      const { audit: _audit, ...change } = result;
-      return { ...change, revision };
-    } catch (error) {
-      if (error instanceof SafeModeError) throw new TRPCError({ code: error.code, message: error.message });
-      throw error;
-    }
+    const { result, revision } = await configMutation(
+      ctx,
+      (r: SafeModeChange) => r.audit,
+      (tx) => applySafeMode(tx, actorOf(ctx), input),
+    );
+    const { audit: _audit, ...change } = result;
+    return { ...change, revision };
   }),
 });

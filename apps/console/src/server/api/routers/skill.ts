@@ -1,4 +1,3 @@
-import { TRPCError } from "@trpc/server";
 import { z } from "zod";
 import {
   accessCheckSchema,
@@ -9,7 +8,6 @@ import {
   removeSkillRule,
   ruleAddSchema,
   ruleRemoveSchema,
-  SkillError,
   type RuleChange,
   type SkillChange,
   skillSettingsSchema,
@@ -40,16 +38,6 @@ export const skillListOutput = z.array(
 );
 export type SkillListItem = z.infer<typeof skillListOutput>[number];
 
-/** Core's refusals as tRPC errors (the message is shown as is); anything else propagates. */
-async function refusals<T>(run: () => Promise<T>): Promise<T> {
-  try {
-    return await run();
-  } catch (error) {
-    if (error instanceof SkillError) throw new TRPCError({ code: error.code, message: error.message });
-    throw error;
-  }
-}
-
 export const skillRouter = createTRPCRouter({
   list: viewerProcedure
     .input(skillListInput)
@@ -72,82 +60,72 @@ export const skillRouter = createTRPCRouter({
   /** One skill with its rules. */
   get: viewerProcedure
     .input(z.object({ key: z.string().trim().min(1, { error: "key is required" }).max(100) }))
-    .query(({ ctx, input }) => refusals(() => getSkill(ctx.db, input.key))),
+    .query(({ ctx, input }) => getSkill(ctx.db, input.key)),
 
   /** Enabled, requiresApproval, environments (ADMIN). */
-  update: adminProcedure.input(skillUpdateSchema).mutation(({ ctx, input }) =>
-    refusals(async () => {
-      const { result, revision } = await configMutation(
-        ctx,
-        (c: SkillChange) => ({
-          action: "skill.update",
-          targetType: "skill",
-          targetId: c.key,
-          diff: c.diff,
-          summary: c.summary,
-        }),
-        (tx) => updateSkill(tx, input),
-      );
-      return { ...result, revision };
-    }),
-  ),
+  update: adminProcedure.input(skillUpdateSchema).mutation(async ({ ctx, input }) => {
+    const { result, revision } = await configMutation(
+      ctx,
+      (c: SkillChange) => ({
+        action: "skill.update",
+        targetType: "skill",
+        targetId: c.key,
+        diff: c.diff,
+        summary: c.summary,
+      }),
+      (tx) => updateSkill(tx, input),
+    );
+    return { ...result, revision };
+  }),
 
   /** The skill's settings, validated by its manifest's schema (ADMIN). */
-  updateSettings: adminProcedure.input(skillSettingsSchema).mutation(({ ctx, input }) =>
-    refusals(async () => {
-      const { result, revision } = await configMutation(
-        ctx,
-        (c: SkillSettingsChange) => ({
-          action: "skill.settings.update",
-          targetType: "skill",
-          targetId: c.key,
-          diff: c.diff,
-          summary: c.summary,
-        }),
-        (tx) => updateSkillSettings(tx, input, ctx.secretRefs),
-      );
-      return { ...result, revision };
-    }),
-  ),
+  updateSettings: adminProcedure.input(skillSettingsSchema).mutation(async ({ ctx, input }) => {
+    const { result, revision } = await configMutation(
+      ctx,
+      (c: SkillSettingsChange) => ({
+        action: "skill.settings.update",
+        targetType: "skill",
+        targetId: c.key,
+        diff: c.diff,
+        summary: c.summary,
+      }),
+      (tx) => updateSkillSettings(tx, input, ctx.secretRefs),
+    );
+    return { ...result, revision };
+  }),
 
-  addRule: adminProcedure.input(ruleAddSchema).mutation(({ ctx, input }) =>
-    refusals(async () => {
-      const { result, revision } = await configMutation(
-        ctx,
-        (r: RuleChange) => ({
-          action: "skill.rule.add",
-          targetType: "skill",
-          targetId: r.skillKey,
-          diff: r.diff,
-          summary: r.summary,
-        }),
-        (tx) => addSkillRule(tx, input),
-      );
-      return { ...result, revision };
-    }),
-  ),
+  addRule: adminProcedure.input(ruleAddSchema).mutation(async ({ ctx, input }) => {
+    const { result, revision } = await configMutation(
+      ctx,
+      (r: RuleChange) => ({
+        action: "skill.rule.add",
+        targetType: "skill",
+        targetId: r.skillKey,
+        diff: r.diff,
+        summary: r.summary,
+      }),
+      (tx) => addSkillRule(tx, input),
+    );
+    return { ...result, revision };
+  }),
 
-  removeRule: adminProcedure.input(ruleRemoveSchema).mutation(({ ctx, input }) =>
-    refusals(async () => {
-      const { result, revision } = await configMutation(
-        ctx,
-        (r: RuleChange) => ({
-          action: "skill.rule.remove",
-          targetType: "skill",
-          targetId: r.skillKey,
-          diff: r.diff,
-          summary: r.summary,
-        }),
-        (tx) => removeSkillRule(tx, input),
-      );
-      return { ...result, revision };
-    }),
-  ),
+  removeRule: adminProcedure.input(ruleRemoveSchema).mutation(async ({ ctx, input }) => {
+    const { result, revision } = await configMutation(
+      ctx,
+      (r: RuleChange) => ({
+        action: "skill.rule.remove",
+        targetType: "skill",
+        targetId: r.skillKey,
+        diff: r.diff,
+        summary: r.summary,
+      }),
+      (tx) => removeSkillRule(tx, input),
+    );
+    return { ...result, revision };
+  }),
 
   /** "Can user X in conversation Y use skill Z, and why?": the runtime's snapshot loader and decide. */
-  check: viewerProcedure
-    .input(accessCheckSchema)
-    .query(({ ctx, input }) => refusals(() => explainSkillAccess(ctx.db, input))),
+  check: viewerProcedure.input(accessCheckSchema).query(({ ctx, input }) => explainSkillAccess(ctx.db, input)),
 
   /** Conversations the robot has seen, for the check's suggestions. */
   conversations: viewerProcedure.query(({ ctx }) => knownConversations(ctx.db)),

@@ -1,4 +1,3 @@
-import { TRPCError } from "@trpc/server";
 import {
   addUser,
   addUserSchema,
@@ -9,7 +8,6 @@ import {
   setRoleSchema,
   setUserDisabled,
   setUserRole,
-  UserAdminError,
   userListSchema,
 } from "@clawgate/core/console/users.ts";
 import { auditedMutation } from "../mutation.ts";
@@ -17,11 +15,6 @@ import { adminProcedure, createTRPCRouter, viewerProcedure } from "../trpc.ts";
 
 export type UserList = Awaited<ReturnType<typeof listUsers>>;
 export type UserListItem = UserList["items"][number];
-
-function refusal(e: unknown): never {
-  if (e instanceof UserAdminError) throw new TRPCError({ code: e.code, message: e.message });
-  throw e;
-}
 
 /** Users and roles: every signed-in role reads; only admins change roles or disable. */
 export const userRouter = createTRPCRouter({
@@ -33,7 +26,7 @@ export const userRouter = createTRPCRouter({
       ctx,
       (c: UserAdded) => ({ action: "user.add", targetType: "user", targetId: c.userId, diff: c.diff }),
       (tx) => addUser(tx, ctx.user.id, input),
-    ).catch(refusal),
+    ),
   ),
 
   setRole: adminProcedure.input(setRoleSchema).mutation(({ ctx, input }) =>
@@ -46,7 +39,7 @@ export const userRouter = createTRPCRouter({
         diff: { ...c.diff, sessionsRevoked: c.sessionsRevoked },
       }),
       (tx) => setUserRole(tx, ctx.user.id, input),
-    ).catch(refusal),
+    ),
   ),
 
   setDisabled: adminProcedure.input(setDisabledSchema).mutation(({ ctx, input }) =>
@@ -59,6 +52,6 @@ export const userRouter = createTRPCRouter({
         diff: { ...c.diff, sessionsRevoked: c.sessionsRevoked },
       }),
       (tx) => setUserDisabled(tx, ctx.user.id, input),
-    ).catch(refusal),
+    ),
   ),
 });

@@ -16,7 +16,7 @@ const config: NextConfig = {
   poweredByHeader: false,
   // Workspace packages are TypeScript source.
   transpilePackages: ["@clawgate/core", "@clawgate/db", "@clawgate/skills"],
-  serverExternalPackages: ["pg", "@prisma/adapter-pg"],
+  serverExternalPackages: ["pg", "@prisma/adapter-pg", "pino"],
   typescript: { ignoreBuildErrors: false },
   async headers() {
     return [

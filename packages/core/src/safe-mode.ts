@@ -98,7 +98,8 @@ export async function applySafeMode(
   const by = actor.name;
 
   if (!data.active) {
-    if (!state.active) throw new DomainError("CONFLICT", "Safe mode is already off: nothing changed.", { reason: "already_off" });
+    if (!state.active)
+      throw new DomainError("CONFLICT", "Safe mode is already off: nothing changed.", { reason: "already_off" });
     await tx.safeModeState.update({ where: { id: 1 }, data: { active: false, message: null, currentEventId: null } });
     let eventId = current?.id ?? "";
     if (current) {
@@ -218,6 +219,58 @@ export async function applySafeMode(
   };
 }
 
+const EVENT_COLUMNS = {
+  id: true,
+  level: true,
+  reason: true,
+  actorType: true,
+  actorName: true,
+  startedAt: true,
+  expiresAt: true,
+  endedAt: true,
+  endedBy: true,
+  endReason: true,
+} as const;
+
+/** The current state as the runtime applies it (an activation past its TTL counts as off). */
+export async function safeModeStatus(db: Db | Tx, now: Date = new Date()) {
+  const state = await db.safeModeState.findUnique({
+    where: { id: 1 },
+    include: { currentEvent: { select: EVENT_COLUMNS } },
+  });
+  const event = state?.active ? (state.currentEvent ?? null) : null;
+  const expired = !!event?.expiresAt && event.expiresAt.getTime() <= now.getTime();
+  return {
+    active: !!state?.active && !expired,
+    level: state?.level ?? "READ_ONLY",
+    message: state?.active ? (state.message ?? null) : null,
+    event,
+    expired,
+    now,
+  };
+}
+
+/**
+ * Activations, newest first, `limit` a page after `cursor` (an event id). `now` is the server's
+ * clock, so a reader can tell an unclosed activation past its TTL from an ongoing one.
+ */
+export async function safeModeHistory(db: Db | Tx, page: { cursor?: string | undefined; limit: number }) {
+  const rows = await db.safeModeEvent.findMany({
+    orderBy: [{ startedAt: "desc" }, { id: "desc" }],
+    take: page.limit + 1,
+    ...(page.cursor ? { cursor: { id: page.cursor }, skip: 1 } : {}),
+    select: EVENT_COLUMNS,
+  });
+  const more = rows.length > page.limit;
+  const total = await db.safeModeEvent.count();
+  return {
+    items: more ? rows.slice(0, page.limit) : rows,
+    nextCursor: more ? rows[page.limit - 1]!.id : null,
+    total,
+    now: new Date(),
+  };
+}
+
 /** Switches safe mode in one transaction: state, history, audit entry and config revision. */
 export async function setSafeMode(
   db: Db,
@@ -242,7 +295,10 @@ const UNIT_MS = { s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_0
 export function parseDuration(text: string): number {
   const s = text.trim().toLowerCase();
   const bad = () =>
-    new DomainError("BAD_REQUEST", `"${text}" is not a duration: use a number and a unit, e.g. 90s, 30m, 2h, 1d, 1w or 1h30m`);
+    new DomainError(
+      "BAD_REQUEST",
+      `"${text}" is not a duration: use a number and a unit, e.g. 90s, 30m, 2h, 1d, 1w or 1h30m`,
+    );
   if (!/^(\d+[smhdw])+$/.test(s)) throw bad();
   let total = 0;
   for (const [, n, unit] of s.matchAll(/(\d+)([smhdw])/g)) total += Number(n) * UNIT_MS[unit as keyof typeof UNIT_MS];

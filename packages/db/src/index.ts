@@ -55,12 +55,11 @@ function storableArgs<T>(args: T): T {
 
 const globalForDb = globalThis as unknown as { clawgateDb?: PrismaClient };
 
-/** Process-wide client for DATABASE_URL (survives Next.js dev reloads). */
-export function getDb(): PrismaClient {
-  if (!globalForDb.clawgateDb) {
-    const url = process.env.DATABASE_URL;
-    if (!url) throw new Error("DATABASE_URL is not set");
-    globalForDb.clawgateDb = createDb(url);
-  }
+/**
+ * Process-wide client for `url` (the app's validated DATABASE_URL), created on first use and kept
+ * across Next.js dev reloads.
+ */
+export function getDb(url: string): PrismaClient {
+  globalForDb.clawgateDb ??= createDb(url);
   return globalForDb.clawgateDb;
 }

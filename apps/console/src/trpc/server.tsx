@@ -4,8 +4,7 @@ import { createTRPCOptionsProxy } from "@trpc/tanstack-react-query";
 import { headers } from "next/headers";
 import { cache, type ReactNode } from "react";
 import { appRouter } from "~/server/api/root.ts";
-import { createTRPCContext } from "~/server/api/trpc.ts";
-import { consoleSecretRefs } from "~/server/secret-refs.ts";
+import { requestContext } from "~/server/api/context.ts";
 import { makeQueryClient } from "./query-client.ts";
 
 /** One query client per server request. */
@@ -14,7 +13,7 @@ export const getQueryClient = cache(makeQueryClient);
 const createContext = cache(async () => {
   const h = new Headers(await headers());
   h.set("x-trpc-source", "rsc");
-  return createTRPCContext({ headers: h, secretRefs: consoleSecretRefs });
+  return requestContext(h);
 });
 
 export const trpc = createTRPCOptionsProxy({ ctx: createContext, router: appRouter, queryClient: getQueryClient });

@@ -3,7 +3,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ZodError } from "zod";
 import { createTestDatabase, type TestDatabase } from "../../../devstack/src/testdb.ts";
 import { seedDemo } from "../seed/demo.ts";
-import { createBudget, dailyUsage, deleteBudget, listBudgets, updateBudget, windowStarts } from "./budgets.ts";
+import { createBudget, dailyUsage, deleteBudget, listBudgets, updateBudget } from "./budgets.ts";
+import { windowStart } from "../limits/budget.ts";
 
 let tdb: TestDatabase;
 let db: Db;
@@ -20,18 +21,9 @@ afterAll(async () => {
 const NOW = new Date("2026-03-15T22:30:00Z");
 const budgets = () => db.tokenBudget.findMany({ orderBy: { id: "asc" } });
 
-describe("windowStarts", () => {
-  it("is UTC midnight and the first of the month", () => {
-    expect(windowStarts(NOW)).toEqual({
-      day: new Date("2026-03-15T00:00:00Z"),
-      month: new Date("2026-03-01T00:00:00Z"),
-    });
-  });
-});
-
 describe("usage", () => {
   it("reads the current DAY and MONTH counters of each budget's own scope and subject", async () => {
-    const { day, month } = windowStarts(NOW);
+    const [day, month] = [windowStart("DAY", NOW), windowStart("MONTH", NOW)];
     const yesterday = new Date(day.getTime() - 86_400_000);
     await db.usageCounter.createMany({
       data: [

@@ -6,6 +6,7 @@
 import type { BudgetScope, Db, Tx } from "@clawgate/db";
 import { z } from "zod";
 import { diffFields } from "../diff.ts";
+import { windowStart, windowUsage, type BudgetWindow, type WindowUsage } from "../limits/budget.ts";
 import { DomainError } from "../errors.ts";
 import type { Change } from "./models.ts";
 
@@ -58,22 +59,8 @@ export type BudgetCreate = z.input<typeof budgetCreateSchema>;
 export const budgetUpdateSchema = z.strictObject({ id: z.string().min(1), ...limits });
 export type BudgetUpdate = z.input<typeof budgetUpdateSchema>;
 
-/** UTC start of the DAY and MONTH windows `now` falls in (UsageCounter.windowStart is a date). */
-export function windowStarts(now: Date): { day: Date; month: Date } {
-  return {
-    day: new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), now.getUTCDate())),
-    month: new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), 1)),
-  };
-}
-
 export const budgetLabel = (b: { scope: BudgetScope | string; subject: string }) =>
   `${b.scope}${b.subject ? ` ${b.subject}` : ""}`;
-
-export interface WindowUsage {
-  used: number;
-  reserved: number;
-  requests: number;
-}
 
 /**
  * Budgets with the usage in their current DAY and MONTH windows: what the runtime counted under
@@ -81,7 +68,6 @@ export interface WindowUsage {
  * USER; a DEFAULT budget is counted per conversation and user, see `topToday`).
  */
 export async function listBudgets(db: Db | Tx, now = new Date()) {
-  const { day, month } = windowStarts(now);
   const [budgets, counters] = await Promise.all([
     db.tokenBudget.findMany({
       orderBy: [{ scope: "asc" }, { subject: "asc" }],
@@ -90,17 +76,23 @@ export async function listBudgets(db: Db | Tx, now = new Date()) {
     db.usageCounter.findMany({
       where: {
         OR: [
-          { window: "DAY", windowStart: day },
-          { window: "MONTH", windowStart: month },
+          { window: "DAY", windowStart: windowStart("DAY", now) },
+          { window: "MONTH", windowStart: windowStart("MONTH", now) },
         ],
       },
       select: { scope: true, subject: true, window: true, tokensUsed: true, tokensReserved: true, requests: true },
     }),
   ]);
-  const usage = (scope: string, subject: string, window: "DAY" | "MONTH"): WindowUsage => {
-    const c = counters.find((x) => x.scope === scope && x.subject === subject && x.window === window);
-    return { used: Number(c?.tokensUsed ?? 0), reserved: Number(c?.tokensReserved ?? 0), requests: c?.requests ?? 0 };
-  };
+  const usage = (
+    b: { scope: string; subject: string; dailyTokens: number | null; monthlyTokens: number | null },
+    window: BudgetWindow,
+  ): WindowUsage =>
+    windowUsage(
+      window,
+      now,
+      counters.find((x) => x.scope === b.scope && x.subject === b.subject && x.window === window),
+      window === "DAY" ? b.dailyTokens : b.monthlyTokens,
+    );
   // DEFAULT limits each conversation and user without a budget of its own, counted separately:
   // show the heaviest of them today against it.
   const own = new Set(budgets.map((b) => `${b.scope}:${b.subject}`));
@@ -121,8 +113,8 @@ export async function listBudgets(db: Db | Tx, now = new Date()) {
   return budgets.map(({ _count, ...b }) => ({
     ...b,
     routeCount: _count.routes,
-    day: usage(b.scope, b.subject, "DAY"),
-    month: usage(b.scope, b.subject, "MONTH"),
+    day: usage(b, "DAY"),
+    month: usage(b, "MONTH"),
     /** DEFAULT only: the top conversations and users it applies to, by tokens today. */
     topToday: b.scope === "DEFAULT" ? underDefault : [],
   }));
@@ -137,7 +129,7 @@ export async function dailyUsage(
   opts: { scope?: BudgetScope; subject?: string; days?: number; now?: Date } = {},
 ): Promise<{ day: string; tokens: number; requests: number }[]> {
   const days = Math.min(Math.max(opts.days ?? 14, 1), 366);
-  const { day: today } = windowStarts(opts.now ?? new Date());
+  const today = windowStart("DAY", opts.now ?? new Date());
   const first = new Date(today.getTime() - (days - 1) * 86_400_000);
   const rows = await db.usageCounter.findMany({
     where: {

@@ -18,7 +18,6 @@ export const CONVERSATION_STATUSES = [
 ] as const satisfies readonly ConversationStatus[];
 export const ENVIRONMENTS = ["TEST", "PROD"] as const satisfies readonly Environment[];
 
-/** A refusal shown as is; `code` maps onto the tRPC error code. Nothing was written. */
 export const conversationListSchema = z.strictObject({
   status: z.enum(CONVERSATION_STATUSES, { error: "status must be PENDING, ENABLED or DISABLED" }).optional(),
   environment: z.enum(ENVIRONMENTS, { error: "environment must be TEST or PROD" }).optional(),

@@ -8,7 +8,6 @@ import { z } from "zod";
 import { TOOLS_FLAG } from "../policy/decide.ts";
 import { DomainError, parseInput } from "../errors.ts";
 
-/** A refusal shown as is; `code` maps onto the tRPC error code. Nothing was written. */
 /** Dotted lowercase segments, e.g. "agent.tools", "replies.markdown", "approvals.dingtalk_cards". */
 export const FLAG_KEY_PATTERN = /^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)*$/;
 

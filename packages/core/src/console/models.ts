@@ -13,7 +13,6 @@ import { diffFields, type FieldDiff } from "../diff.ts";
 import { modelBaseUrlProblem, secretRefProblem, type SecretRefPolicy } from "../secret-refs.ts";
 import { DomainError } from "../errors.ts";
 
-/** A refusal the console shows as is; `code` maps onto the tRPC error code. */
 // Same rules as config/schema.ts (the onboarding file): a model name there must be valid here.
 const MODEL_NAME = /^[A-Za-z][A-Za-z0-9_.-]{0,63}$/;
 const ENV_VAR_NAME = /^[A-Z_][A-Z0-9_]{0,127}$/;

@@ -8,6 +8,7 @@
  */
 import type { Db, Tx } from "@clawgate/db";
 import type { BudgetScope, SafeModeLevel } from "@clawgate/db/enums";
+import { windowStart as budgetWindowStart } from "../limits/budget.ts";
 
 /** The runtime beats every 10 s (apps/bot heartbeat.ts); three missed beats = offline. */
 export const HEARTBEAT_STALE_MS = 30_000;
@@ -80,11 +81,6 @@ export function windowStart(now: Date): Date {
   return new Date(h.getTime() - 23 * HOUR);
 }
 
-/** Today's UTC date: the `windowStart` of DAY usage counters. */
-export function utcDay(now: Date): Date {
-  return new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), now.getUTCDate()));
-}
-
 export async function getOverview(
   db: Db | Tx,
   now = new Date(),
@@ -92,7 +88,7 @@ export async function getOverview(
 ): Promise<Overview> {
   const staleAfterMs = opts.staleAfterMs ?? HEARTBEAT_STALE_MS;
   const since = windowStart(now);
-  const today = utcDay(now);
+  const today = budgetWindowStart("DAY", now);
 
   const [state, latest, instances, inboundRows, skillRows, top, budgets, usage] = await Promise.all([
     db.safeModeState.findUnique({ where: { id: 1 }, include: { currentEvent: true } }),

@@ -8,6 +8,7 @@
  * runtime's own code: the snapshot loader and `decide`.
  */
 import type { Db, Tx } from "@clawgate/db";
+import type { RiskClass } from "@clawgate/db/enums";
 import { BUILTIN_SKILLS, checkSkillSettings, settingsFields, type SettingField } from "@clawgate/skills";
 import { z } from "zod";
 import { diffFields, type FieldDiff } from "../diff.ts";
@@ -20,12 +21,26 @@ export const SKILL_ENVIRONMENTS = ["TEST", "PROD"] as const;
 export const RULE_SCOPES = ["GLOBAL", "CONVERSATION", "USER"] as const;
 export const RULE_EFFECTS = ["ALLOW", "DENY"] as const;
 
-/** A refusal shown as is; `code` maps onto the tRPC error code. Nothing was written. */
 const skillKey = z
   .string({ error: "skillKey is required" })
   .trim()
   .min(1, { error: "skillKey is required" })
   .max(100, { error: "skillKey is too long" });
+
+/** Every skill (optionally of one risk class) with how many allow and deny rules it has. */
+export async function listSkills(db: Db | Tx, filter: { riskClass?: RiskClass | undefined } = {}) {
+  const [skills, ruleCounts] = await Promise.all([
+    db.skill.findMany({
+      where: filter.riskClass ? { riskClass: filter.riskClass } : {},
+      orderBy: { key: "asc" },
+      omit: { settings: true, createdAt: true, updatedAt: true },
+    }),
+    db.skillRule.groupBy({ by: ["skillKey", "effect"], _count: { _all: true } }),
+  ]);
+  const count = (key: string, effect: "ALLOW" | "DENY") =>
+    ruleCounts.find((r) => r.skillKey === key && r.effect === effect)?._count._all ?? 0;
+  return skills.map((s) => ({ ...s, rules: { allow: count(s.key, "ALLOW"), deny: count(s.key, "DENY") } }));
+}
 
 /** One skill with its rules (newest first), for the detail view. */
 export async function getSkill(db: Db | Tx, key: string) {

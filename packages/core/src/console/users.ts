@@ -20,7 +20,6 @@ import { DomainError } from "../errors.ts";
 
 export const ROLES = ["ADMIN", "APPROVER", "OPERATOR", "VIEWER"] as const satisfies readonly Role[];
 
-/** A refusal shown to the admin as is; `code` maps onto the tRPC error code. Nothing was written. */
 const USER_ADMIN_LOCK = 0x7573_6572; // "user"
 
 export const userListSchema = z.strictObject({

@@ -110,7 +110,8 @@ function requireTokens(value: unknown, what: string): number {
 }
 
 function requireDate(value: unknown): Date {
-  if (!(value instanceof Date) || Number.isNaN(value.getTime())) throw new DomainError("BAD_REQUEST", "now must be a valid Date");
+  if (!(value instanceof Date) || Number.isNaN(value.getTime()))
+    throw new DomainError("BAD_REQUEST", "now must be a valid Date");
   return value;
 }
 
@@ -275,14 +276,37 @@ export function release(db: Db, reservation: Reservation): Promise<void> {
   return settle(db, reservation, 0);
 }
 
+/** One subject's counter in one window (the runtime's, the console's usage bars and budget list). */
 export interface WindowUsage {
   window: BudgetWindow;
   windowStart: Date;
   resetsAt: Date;
+  /** Tokens charged. */
   used: number;
+  /** Tokens reserved by calls in flight. */
   reserved: number;
+  /** Model calls counted. */
+  requests: number;
   /** null: unlimited. */
   limit: number | null;
+}
+
+/** A counter row (or none: nothing counted yet) as the usage of `now`'s window. */
+export function windowUsage(
+  window: BudgetWindow,
+  now: Date,
+  counter: { tokensUsed: bigint | number; tokensReserved: bigint | number; requests: number } | undefined,
+  limit: number | null,
+): WindowUsage {
+  return {
+    window,
+    windowStart: windowStart(window, now),
+    resetsAt: windowReset(window, now),
+    used: Number(counter?.tokensUsed ?? 0),
+    reserved: Number(counter?.tokensReserved ?? 0),
+    requests: counter?.requests ?? 0,
+    limit,
+  };
 }
 
 export interface Usage {
@@ -322,25 +346,21 @@ export async function usageFor(db: Db, input: { scope: CounterScope; subject: st
       subject,
       OR: WINDOWS.map((window) => ({ window, windowStart: windowStart(window, now) })),
     },
-    select: { window: true, tokensUsed: true, tokensReserved: true },
+    select: { window: true, tokensUsed: true, tokensReserved: true, requests: true },
   });
-  const windowUsage = (window: BudgetWindow): WindowUsage => {
-    const c = counters.find((r) => r.window === window);
-    return {
+  const usage = (window: BudgetWindow) =>
+    windowUsage(
       window,
-      windowStart: windowStart(window, now),
-      resetsAt: windowReset(window, now),
-      used: Number(c?.tokensUsed ?? 0),
-      reserved: Number(c?.tokensReserved ?? 0),
-      limit: limitOf(limits, window),
-    };
-  };
+      now,
+      counters.find((r) => r.window === window),
+      limitOf(limits, window),
+    );
   return {
     scope: input.scope,
     subject,
     source: limits.source,
     requestsPerMinute: limits.requestsPerMinute,
-    day: windowUsage("DAY"),
-    month: windowUsage("MONTH"),
+    day: usage("DAY"),
+    month: usage("MONTH"),
   };
 }

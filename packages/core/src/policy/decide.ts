@@ -18,23 +18,25 @@
  */
 import { effectiveSafeMode, type PolicyEnvironment, type PolicySnapshot, type SkillPolicy } from "./snapshot.ts";
 
-export type ReasonCode =
-  | "conversation.unknown"
-  | "conversation.pending"
-  | "conversation.disabled"
-  | "safe_mode.maintenance"
-  | "safe_mode.read_only"
-  | "skill.unknown"
-  | "skill.disabled"
-  | "skill.environment"
-  | "rule.deny.global"
-  | "rule.deny.conversation"
-  | "rule.deny.user"
-  | "rule.not_allowlisted.conversation"
-  | "rule.not_allowlisted.user"
-  | "flag.off"
-  | "budget.exhausted"
-  | "approval.required";
+export const REASON_CODES = [
+  "conversation.unknown",
+  "conversation.pending",
+  "conversation.disabled",
+  "safe_mode.maintenance",
+  "safe_mode.read_only",
+  "skill.unknown",
+  "skill.disabled",
+  "skill.environment",
+  "rule.deny.global",
+  "rule.deny.conversation",
+  "rule.deny.user",
+  "rule.not_allowlisted.conversation",
+  "rule.not_allowlisted.user",
+  "flag.off",
+  "budget.exhausted",
+  "approval.required",
+] as const;
+export type ReasonCode = (typeof REASON_CODES)[number];
 
 export interface PolicyReason {
   code: ReasonCode;

@@ -19,3 +19,8 @@ export function timeAgo(from: Date, now: Date): string {
   if (s < 86_400) return `${Math.floor(s / 3600)} h ago`;
   return `${Math.floor(s / 86_400)} d ago`;
 }
+
+/** What a config save says it did: the revision it went live at, or that nothing changed (not an error). */
+export function savedText(r: { summary: string; revision: number | null; changed: boolean }): string {
+  return r.changed ? `${r.summary}. Live from config revision ${r.revision}.` : `Nothing changed: ${r.summary}.`;
+}

@@ -11,6 +11,7 @@
  */
 import { afterAll, beforeAll, vi } from "vitest";
 import type { AnyTRPCRouter } from "@trpc/server";
+import { createLogger } from "@clawgate/core/logger.ts";
 import { DEFAULT_SECRET_REF_POLICY, type SecretRefPolicy } from "@clawgate/core/secret-refs.ts";
 import { createDb, type Db } from "@clawgate/db";
 import type { Role } from "@clawgate/db/enums";
@@ -73,7 +74,7 @@ export function routerTest<TRouter extends AnyTRPCRouter>(router: TRouter, opts:
     const ctx: Context = {
       db: theDb(),
       requestId: `req-${role ?? "anonymous"}`,
-      log: () => undefined,
+      log: createLogger({ service: "clawgate-console", level: "silent" }),
       secretRefs: opts.secretRefs ?? DEFAULT_SECRET_REF_POLICY,
       session: role && who ? { user: { ...who, role }, expires: new Date(Date.now() + 3_600_000).toISOString() } : null,
     };

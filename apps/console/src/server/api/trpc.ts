@@ -1,6 +1,6 @@
 /**
  * tRPC server setup.
- * 1. Context: session, db, request id, logger.
+ * 1. Context: session, db, request id, logger (pino, the runtime's setup: server/logger.ts).
  * 2. Initialisation: superjson, zod errors flattened onto the error shape.
  * 3. Procedures: public -> protected (signed in) -> role procedures.
  */
@@ -10,23 +10,32 @@ import { initTRPC, TRPCError } from "@trpc/server";
 import superjson from "superjson";
 import { z } from "zod";
 import { DomainError } from "@clawgate/core/errors.ts";
+import type { Logger } from "@clawgate/core/logger.ts";
 import type { SecretRefPolicy } from "@clawgate/core/secret-refs.ts";
-import { getDb } from "@clawgate/db";
+import type { Db } from "@clawgate/db";
 import type { Role } from "@clawgate/db/enums";
 import { getSession } from "../auth.ts";
+import { logger } from "../logger.ts";
 import { hasRole, ROLE_SETS } from "./roles.ts";
 
 // 1. Context ------------------------------------------------------------------------------
 
-export async function createTRPCContext(opts: { headers: Headers; secretRefs: SecretRefPolicy }) {
-  const requestId = opts.headers.get("x-request-id") ?? randomUUID();
+/** The request's id: the proxy's X-Request-Id when there is one, else a new one. */
+export const requestIdOf = (headers: Headers) => headers.get("x-request-id") ?? randomUUID();
+
+export async function createTRPCContext(opts: {
+  headers: Headers;
+  db: Db;
+  secretRefs: SecretRefPolicy;
+  requestId?: string;
+}) {
+  const requestId = opts.requestId ?? requestIdOf(opts.headers);
   const session = await getSession();
   // Metadata only: request id and user id, never inputs or personal data.
-  const log = (level: "info" | "warn" | "error", msg: string, extra: Record<string, unknown> = {}) =>
-    console[level](JSON.stringify({ level, msg, requestId, userId: session?.user.id, ...extra }));
-  // The secret-reference policy comes from the console's env (server/secret-refs.ts), passed in so
-  // that router tests build a context without the validated env.
-  return { db: getDb(), session, requestId, log, secretRefs: opts.secretRefs };
+  const log: Logger = logger.child({ requestId, userId: session?.user.id });
+  // The database and the secret-reference policy come from the console's env (the route handler),
+  // passed in so that router tests build a context without the validated env.
+  return { db: opts.db, session, requestId, log, secretRefs: opts.secretRefs };
 }
 export type Context = Awaited<ReturnType<typeof createTRPCContext>>;
 
@@ -61,7 +70,7 @@ const domainErrors = t.middleware(async ({ next }) => {
 
 export const publicProcedure = t.procedure.use(domainErrors);
 
-export const protectedProcedure = t.procedure.use(({ ctx, next }) => {
+export const protectedProcedure = publicProcedure.use(({ ctx, next }) => {
   if (!ctx.session?.user) throw new TRPCError({ code: "UNAUTHORIZED" });
   return next({ ctx: { ...ctx, session: ctx.session, user: ctx.session.user } });
 });
@@ -69,7 +78,7 @@ export const protectedProcedure = t.procedure.use(({ ctx, next }) => {
 export function roleProcedure(...allowed: Role[]) {
   return protectedProcedure.use(({ ctx, next, path }) => {
     if (!hasRole(ctx.user.role, allowed)) {
-      ctx.log("warn", "forbidden", { path, role: ctx.user.role });
+      ctx.log.warn({ path, role: ctx.user.role }, "forbidden");
       throw new TRPCError({ code: "FORBIDDEN", message: "Your role does not allow this." });
     }
     return next();

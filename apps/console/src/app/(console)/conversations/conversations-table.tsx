@@ -4,7 +4,7 @@ import { useState } from "react";
 import { ConfirmDialog } from "~/components/ui/confirm-dialog.tsx";
 import { EmptyState, LoadingState } from "~/components/ui/empty-state.tsx";
 import { ErrorState } from "~/components/ui/error-state.tsx";
-import { formatDateTime } from "~/components/ui/format.ts";
+import { formatDateTime, savedText } from "~/components/ui/format.ts";
 import { InlineStatus, useInlineStatus } from "~/components/ui/inline-status.tsx";
 import { Pagination } from "~/components/ui/pagination.tsx";
 import { btnDanger, btnPrimary, btnSecondary, control } from "~/components/ui/styles.ts";
@@ -76,7 +76,7 @@ export function ConversationsTable({ canEdit }: { canEdit: boolean }) {
         for (const [key, list] of context?.previous ?? []) queryClient.setQueryData(key, list);
         status.error(`Not saved: ${e.message}`);
       },
-      onSuccess: (res) => status.success(`Saved: ${res.summary} (config revision #${res.revision}).`),
+      onSuccess: (res) => status.success(savedText(res)),
       onSettled: () => queryClient.invalidateQueries({ queryKey: listKey }),
     }),
   );

@@ -4,6 +4,7 @@ import { useId, useState, type FormEvent } from "react";
 import { ConfirmDialog } from "~/components/ui/confirm-dialog.tsx";
 import { EmptyState, LoadingState } from "~/components/ui/empty-state.tsx";
 import { ErrorState } from "~/components/ui/error-state.tsx";
+import { savedText } from "~/components/ui/format.ts";
 import { InlineStatus, useInlineStatus } from "~/components/ui/inline-status.tsx";
 import { DataTable, td } from "~/components/ui/table.tsx";
 import { useTRPC } from "~/trpc/react.tsx";
@@ -44,7 +45,7 @@ export function FlagsTable({ canEdit }: { canEdit: boolean }) {
         if (context) qc.setQueryData(context.key, context.previous);
         status.error(`${input.key} was not changed: ${errorText(e)}`);
       },
-      onSuccess: (r) => status.success(`${r.summary}. Live from config revision ${r.revision}.`),
+      onSuccess: (r) => status.success(savedText(r)),
       onSettled: () => qc.invalidateQueries({ queryKey: trpc.flag.list.queryKey() }),
     }),
   );
@@ -164,7 +165,7 @@ function CreateFlag({ status, existing }: { status: ReturnType<typeof useInlineS
   const create = useMutation(
     trpc.flag.create.mutationOptions({
       onSuccess: (r) => {
-        status.success(`${r.summary}. Live from config revision ${r.revision}.`);
+        status.success(savedText(r));
         setKey("");
         setDescription("");
         setEnabled(false);

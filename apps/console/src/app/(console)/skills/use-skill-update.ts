@@ -4,6 +4,7 @@
  * if the server refuses, and refetch when it settles. Results go to the page's inline status.
  */
 import { useMutation, useQueryClient } from "@tanstack/react-query";
+import { savedText } from "~/components/ui/format.ts";
 import type { useInlineStatus } from "~/components/ui/inline-status.tsx";
 import type { SkillListItem } from "~/server/api/routers/skill.ts";
 import { useTRPC } from "~/trpc/react.tsx";
@@ -36,7 +37,7 @@ export function useSkillUpdate(status: ReturnType<typeof useInlineStatus>) {
         if (context) qc.setQueryData(context.detail, context.previousDetail);
         status.error(`${input.key} was not changed: ${errorText(error)}`);
       },
-      onSuccess: (r) => status.success(`${r.summary}. Live from config revision ${r.revision}.`),
+      onSuccess: (r) => status.success(savedText(r)),
       onSettled: (_data, _error, input) =>
         Promise.all([
           qc.invalidateQueries(trpc.skill.list.pathFilter()),

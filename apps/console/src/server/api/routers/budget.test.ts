@@ -1,7 +1,7 @@
 // The shared router-test setup goes first: it neutralises server-only and next-auth before trpc.ts loads.
 import { routerTest } from "../test-caller.ts";
 import { seedDemo } from "@clawgate/core";
-import { windowStarts } from "@clawgate/core/console/budgets.ts";
+import { windowStart } from "@clawgate/core/limits/budget.ts";
 import { describe, expect, it } from "vitest";
 import { budgetRouter } from "./budget.ts";
 
@@ -18,7 +18,7 @@ const unlimited = { maxContextTokens: null, dailyTokens: null, monthlyTokens: nu
 
 describe("budget router", () => {
   it("shows each budget with today's and this month's usage and a 14-day series", async () => {
-    const { day, month } = windowStarts(new Date());
+    const [day, month] = [windowStart("DAY", new Date()), windowStart("MONTH", new Date())];
     await t.db.usageCounter.createMany({
       data: [
         { scope: "GLOBAL", subject: "", window: "DAY", windowStart: day, tokensUsed: 1_500n, requests: 3 },

@@ -39,7 +39,7 @@ describe("flag router", () => {
     const created = await admin.flag.create({ key: "replies.cards", description: "Cards instead of markdown" });
     expect(created).toMatchObject({ key: "replies.cards", enabled: false });
     const on = await admin.flag.toggle({ key: "replies.cards", enabled: true });
-    expect(on.revision).toBe(created.revision + 1);
+    expect(on.revision).toBe(created.revision! + 1);
     const audit = await t.db.auditLog.findMany({ where: { targetId: "replies.cards" }, orderBy: { id: "asc" } });
     expect(audit.map((a) => [a.action, a.actorId, a.configRevision])).toEqual([
       ["flag.create", "u-admin", created.revision],
@@ -47,7 +47,7 @@ describe("flag router", () => {
     ]);
   });
 
-  it("bad keys, duplicates and no-ops get clear errors and write nothing", async () => {
+  it("bad keys and duplicates get clear errors, a no-op answers changed: false; nothing is written", async () => {
     const before = await counts();
     const admin = t.as("ADMIN");
     await expect(admin.flag.create({ key: "Not A Key", description: "d" })).rejects.toMatchObject({
@@ -56,7 +56,12 @@ describe("flag router", () => {
     await expect(admin.flag.create({ key: "agent.tools", description: "d" })).rejects.toMatchObject({
       code: "CONFLICT",
     });
-    await expect(admin.flag.toggle({ key: "agent.tools", enabled: true })).rejects.toMatchObject({ code: "CONFLICT" });
+    // A toggle to the state it is in is not an error: nothing changed, nothing written.
+    expect(await admin.flag.toggle({ key: "agent.tools", enabled: true })).toMatchObject({
+      enabled: true,
+      revision: null,
+      changed: false,
+    });
     await expect(admin.flag.toggle({ key: "no.such", enabled: true })).rejects.toMatchObject({ code: "NOT_FOUND" });
     expect(await counts()).toEqual(before);
   });

@@ -49,7 +49,7 @@ describe("safeMode router", () => {
     });
 
     const off = await t.as("ADMIN").safeMode.set({ active: false, reason: "resolved" });
-    expect(off).toMatchObject({ active: false, kind: "off", revision: on.revision + 1 });
+    expect(off).toMatchObject({ active: false, kind: "off", revision: on.revision! + 1 });
     await t.as("ADMIN").safeMode.set({ active: true, reason: "second" });
     await t.as("ADMIN").safeMode.set({ active: false, reason: "done" });
 

@@ -6,6 +6,7 @@ import { RetiredBadge, RiskBadge } from "~/components/badges.tsx";
 import { ConfirmDialog } from "~/components/ui/confirm-dialog.tsx";
 import { EmptyState, LoadingState } from "~/components/ui/empty-state.tsx";
 import { ErrorState } from "~/components/ui/error-state.tsx";
+import { savedText } from "~/components/ui/format.ts";
 import { InlineStatus, useInlineStatus } from "~/components/ui/inline-status.tsx";
 import { DataTable, td } from "~/components/ui/table.tsx";
 import { useTRPC } from "~/trpc/react.tsx";
@@ -153,7 +154,7 @@ function Rules({
     ]);
   const remove = useMutation(
     trpc.skill.removeRule.mutationOptions({
-      onSuccess: (r) => status.success(`${r.summary}. Live from config revision ${r.revision}.`),
+      onSuccess: (r) => status.success(savedText(r)),
       onSettled: settle,
     }),
   );
@@ -259,7 +260,7 @@ function AddRule({
   const add = useMutation(
     trpc.skill.addRule.mutationOptions({
       onSuccess: (r) => {
-        status.success(`${r.summary}. Live from config revision ${r.revision}.`);
+        status.success(savedText(r));
         setSubject("");
         setNote("");
         setProblem(null);

@@ -6,6 +6,7 @@
  */
 import { useMutation, useQueryClient } from "@tanstack/react-query";
 import { useId, useState, type FormEvent } from "react";
+import { savedText } from "~/components/ui/format.ts";
 import type { useInlineStatus } from "~/components/ui/inline-status.tsx";
 import { btnPrimary } from "~/components/ui/styles.ts";
 import { useTRPC } from "~/trpc/react.tsx";
@@ -42,7 +43,7 @@ export function SkillSettings({
   const save = useMutation(
     trpc.skill.updateSettings.mutationOptions({
       onSuccess: (r) => {
-        status.success(`${r.summary}. Live from config revision ${r.revision}.`);
+        status.success(savedText(r));
         setText(pretty(r.settings));
         setProblems([]);
       },

@@ -30,7 +30,7 @@ import { skillSecretReader } from "../secret-refs.ts";
 import type { Logger } from "../logger.ts";
 import type { Metrics } from "../metrics.ts";
 import type { PolicyView } from "../policy/runtime.ts";
-import { hashId } from "../worker/handle-inbound.ts";
+import { hashId } from "@clawgate/core/redact.ts";
 import {
   replyTargets,
   sendReply,

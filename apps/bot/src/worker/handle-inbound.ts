@@ -16,8 +16,8 @@
  * The conversation's memory comes back with its upsert and an answered turn's memory save runs
  * beside the reply's send, so neither round trip is on the way to the answer (bench/agent).
  */
-import { createHash } from "node:crypto";
 import { recordDeadLetter } from "@clawgate/core/dead-letters.ts";
+import { hashId } from "@clawgate/core/redact.ts";
 import { classifyDbError, sqlState, storableText, type Db } from "@clawgate/db";
 import {
   isKnownMessage,
@@ -65,9 +65,6 @@ const payloadSchema = z.object({
   traceId: z.string().min(1),
   deferrals: z.number().int().min(0).optional(),
 });
-
-/** Conversation ids are not secret, but keep logs joinable without carrying them in clear. */
-export const hashId = (value: string) => createHash("sha256").update(value).digest("hex").slice(0, 12);
 
 /**
  * Why retrying the job cannot help, or undefined (retry): a data error (the message's), the same

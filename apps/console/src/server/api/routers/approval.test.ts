@@ -2,7 +2,7 @@
 import { routerTest } from "../test-caller.ts";
 import { DEMO_CONVERSATION_ID, seedDemo } from "@clawgate/core";
 import { describe, expect, it } from "vitest";
-import { approvalRouter, redactInput } from "./approval.ts";
+import { approvalRouter } from "./approval.ts";
 
 // Callers are the seeded users of each role (approval decisions reference the deciding user).
 const t = routerTest(approvalRouter, { prefix: "clawgate_console_approval", seed: (db) => seedDemo(db) });
@@ -38,24 +38,6 @@ async function pendingRequest(opts: { expiresInMs?: number; createdAt?: Date; in
     });
   });
 }
-
-describe("redactInput", () => {
-  it("keeps what the approver judges and hides credentials at any depth", () => {
-    expect(
-      redactInput({
-        title: "t",
-        headers: { Authorization: "Bearer x", accept: "json" },
-        list: [{ apiKey: "k" }],
-        access_token: "t",
-      }),
-    ).toEqual({
-      title: "t",
-      headers: { Authorization: "[redacted]", accept: "json" },
-      list: [{ apiKey: "[redacted]" }],
-      access_token: "[redacted]",
-    });
-  });
-});
 
 describe("approval router", () => {
   it("lists pending requests first with the input, conversation title and counts", async () => {

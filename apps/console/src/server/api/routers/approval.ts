@@ -11,6 +11,7 @@ import {
   decideApproval,
   type ApprovalErrorCode,
 } from "@clawgate/core/approvals.ts";
+import { redactInput } from "@clawgate/core/redact.ts";
 import { ApprovalStatus } from "@clawgate/db/enums";
 import { actorOf } from "../mutation.ts";
 import { approverProcedure, createTRPCRouter, viewerProcedure } from "../trpc.ts";
@@ -22,18 +23,6 @@ const ERROR_CODES: Record<ApprovalErrorCode, TRPCError["code"]> = {
   expired: "PRECONDITION_FAILED",
   forbidden: "FORBIDDEN",
 };
-
-// The input is what the approver judges, so it is shown; but a credential the model put in it is not.
-const SECRET_KEY = /token|secret|password|passwd|authori[sz]ation|api[-_]?key|cookie|credential/i;
-export function redactInput(value: unknown): unknown {
-  if (Array.isArray(value)) return value.map(redactInput);
-  if (value && typeof value === "object") {
-    return Object.fromEntries(
-      Object.entries(value).map(([k, v]) => [k, SECRET_KEY.test(k) ? "[redacted]" : redactInput(v)]),
-    );
-  }
-  return value;
-}
 
 export const approvalListInput = z
   .strictObject({

@@ -14,14 +14,60 @@ import {
   setRoute,
   updateEndpoint,
 } from "@clawgate/core/console/models.ts";
+import { BudgetScope, ConversationStatus, ModelKind } from "@clawgate/db/enums";
 import { applyChange, savedOutput } from "../mutation.ts";
 import { adminProcedure, createTRPCRouter, viewerProcedure } from "../trpc.ts";
 
 const idInput = z.strictObject({ id: z.string().min(1) });
 const changed = z.object({ id: z.string(), ...savedOutput });
 
+const route = z.object({
+  id: z.string(),
+  isDefault: z.boolean(),
+  conversationId: z.string().nullable(),
+  modelEndpointId: z.string(),
+  budgetId: z.string().nullable(),
+  maxToolRounds: z.number().int(),
+  createdAt: z.date(),
+  updatedAt: z.date(),
+  conversation: z.object({ id: z.string(), conversationId: z.string(), title: z.string().nullable() }).nullable(),
+  modelEndpoint: z.object({ id: z.string(), name: z.string(), enabled: z.boolean() }),
+  budget: z.object({ id: z.string(), scope: z.enum(BudgetScope), subject: z.string() }).nullable(),
+});
+
+const modelListOutput = z.object({
+  endpoints: z.array(
+    z.object({
+      id: z.string(),
+      name: z.string(),
+      kind: z.enum(ModelKind),
+      baseUrl: z.string(),
+      model: z.string(),
+      apiKeyEnv: z.string().nullable(),
+      timeoutMs: z.number().int(),
+      maxConcurrency: z.number().int(),
+      enabled: z.boolean(),
+      createdAt: z.date(),
+      updatedAt: z.date(),
+      routeCount: z.number().int(),
+      isDefault: z.boolean(),
+    }),
+  ),
+  defaultRoute: route.nullable(),
+  conversationRoutes: z.array(route),
+  conversations: z.array(
+    z.object({
+      id: z.string(),
+      conversationId: z.string(),
+      title: z.string().nullable(),
+      status: z.enum(ConversationStatus),
+    }),
+  ),
+  budgets: z.array(z.object({ id: z.string(), scope: z.enum(BudgetScope), subject: z.string() })),
+});
+
 export const modelRouter = createTRPCRouter({
-  list: viewerProcedure.query(({ ctx }) => listModels(ctx.db)),
+  list: viewerProcedure.output(modelListOutput).query(({ ctx }) => listModels(ctx.db)),
 
   createEndpoint: adminProcedure
     .input(endpointCreateSchema)

@@ -64,7 +64,8 @@ export function deployMigrations(url: string): Promise<string> {
     const argv = ["--import", preload, prismaCli, "migrate", "deploy", "--config", PRISMA_CONFIG];
     const child = spawn(process.execPath, argv, {
       cwd: repoRoot,
-      env: { ...process.env, DATABASE_URL: url, PRISMA_HIDE_UPDATE_MESSAGE: "1", CHECKPOINT_DISABLE: "1" },
+      // Only what the Prisma CLI needs: nothing of this process's env (its secrets) is passed on.
+      env: { DATABASE_URL: url, PRISMA_HIDE_UPDATE_MESSAGE: "1", CHECKPOINT_DISABLE: "1" },
       stdio: ["ignore", "pipe", "pipe"],
     });
     let out = "";

@@ -136,9 +136,12 @@ export interface AgentOptions {
   settings?: Partial<AgentSettings>;
 }
 
+/** The env schema's defaults (18 s, 4 s, 3 s, 5 failures / 15 s, no allowlist): what an unset env gives. */
+export const DEFAULT_AGENT_SETTINGS: AgentSettings = agentSettings(loadEnv({}, AGENT_ENV_KEYS));
+
 export function createAgent(opts: AgentOptions): Agent {
-  // Settings not given come from the environment (defaults: 18 s, 4 s, 3 s, 5 failures / 15 s).
-  const settings: AgentSettings = { ...agentSettings(loadEnv(undefined, AGENT_ENV_KEYS)), ...opts.settings };
+  // `serve` passes the settings from its env (agentSettings(env)); what is not given is the default.
+  const settings: AgentSettings = { ...DEFAULT_AGENT_SETTINGS, ...opts.settings };
   modelBreakers.configure(settings.breaker);
   internalApiBreakers.configure(settings.breaker);
   const catalog = catalogCache(opts.db, (db, revision) =>

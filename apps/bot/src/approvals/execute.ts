@@ -39,25 +39,15 @@ import {
   type ReplyTarget,
   type Senders,
 } from "../worker/reply.ts";
-import type { Throttle } from "../worker/throttle.ts";
+import type { WorkerDeps } from "../worker/deps.ts";
 
 export { APPROVAL_EXECUTE_TASK };
 
-export interface ApprovalDeps {
-  db: Db;
-  /** The worker's pool (replies go through it, like inbound replies). */
-  pool: pg.Pool;
-  throttle: Throttle;
-  senders: Senders;
-  webhookHosts: readonly string[];
-  logger: Logger;
-  metrics: Metrics;
-  policy: PolicyView;
+export interface ApprovalDeps extends WorkerDeps {
   /** Skill settings per config revision (the agent's catalog). */
   catalog: (revision: number) => Promise<Catalog>;
   /** The robot that answers when neither the request's message nor its conversation names one (DINGTALK_APP_KEY). */
   defaultRobotCode?: string | undefined;
-  now?: () => number;
   fetch?: typeof fetch;
   /** `group.announce`'s group send, bound to a send key (worker/announce.ts). */
   announce?: (sendKey: string) => NonNullable<SkillContext["announce"]>;

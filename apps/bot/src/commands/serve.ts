@@ -5,6 +5,7 @@
 import { bootstrapCatalog, describeBootstrap, ensureDefaultModel } from "@clawgate/core";
 import { countOpenDeadLetters } from "@clawgate/core/dead-letters.ts";
 import { createDb } from "@clawgate/db";
+import { agentSettings } from "../agent/index.ts";
 import { createPgPool } from "../db-pool.ts";
 import { describeDbError, withTimeout } from "../db-checks.ts";
 import { startHeartbeat } from "../heartbeat.ts";
@@ -81,7 +82,15 @@ export async function serve(): Promise<void> {
   const policy = startPolicyRuntime({ db, databaseUrl: env.DATABASE_URL, logger });
   // A new runner's worker ids are published at once: survivors can only release what they can name.
   let publishWorkers = () => {};
-  const queue = startQueue({ env, db, logger, metrics, policy, onWorkers: () => publishWorkers() });
+  const queue = startQueue({
+    env,
+    db,
+    logger,
+    metrics,
+    policy,
+    agentSettings: agentSettings(env),
+    onWorkers: () => publishWorkers(),
+  });
 
   let stream: StreamIngress | undefined;
   const extraChecks: ExtraChecks = {

@@ -16,6 +16,7 @@
  * The conversation's memory comes back with its upsert and an answered turn's memory save runs
  * beside the reply's send, so neither round trip is on the way to the answer (bench/agent).
  */
+import type { PolicySnapshot } from "@clawgate/core";
 import { recordDeadLetter } from "@clawgate/core/dead-letters.ts";
 import { hashId } from "@clawgate/core/redact.ts";
 import { classifyDbError, sqlState, storableText, type Db } from "@clawgate/db";
@@ -32,29 +33,26 @@ import type pg from "pg";
 import { z } from "zod";
 import { conversationQueue, INBOUND_TASK } from "../ingress/ingest.ts";
 import { ASYNC_COMMIT } from "../agent/sql.ts";
-import { MEMORY_COLUMNS, storedMemory, type Agent, type MemoryRow, type StoredMemory } from "../agent/index.ts";
+import {
+  MEMORY_COLUMNS,
+  storedMemory,
+  type Agent,
+  type AgentReply,
+  type MemoryRow,
+  type StoredMemory,
+} from "../agent/index.ts";
 import { SKILLS } from "../agent/tools.ts";
+import type { Reservation } from "@clawgate/core/limits/budget.ts";
 import { createLimits, type Limits } from "../limits/admit.ts";
 import type { Logger } from "../logger.ts";
-import type { Metrics } from "../metrics.ts";
-import type { PolicyView } from "../policy/runtime.ts";
+import type { WorkerDeps } from "./deps.ts";
 import { gateMessage } from "./policy-gate.ts";
-import { replyTargets, sendReply, SendFailedError, ThrottledError, type Senders } from "./reply.ts";
-import type { Throttle } from "./throttle.ts";
+import { replyTargets, sendReply, SendFailedError, ThrottledError, type ReplyTarget } from "./reply.ts";
 
-export interface InboundHandlerDeps {
-  db: Db;
-  pool: pg.Pool;
-  throttle: Throttle;
-  senders: Senders;
-  webhookHosts: readonly string[];
-  logger: Logger;
-  metrics: Metrics;
-  policy: PolicyView;
+export interface InboundHandlerDeps extends WorkerDeps {
   agent: Agent;
   /** Rate limits and token budgets; by default shared through the database (db, pool). */
   limits?: Limits;
-  now?: () => number;
 }
 
 /** How long a job waits for the first policy snapshot before it looks again. */
@@ -222,95 +220,147 @@ async function queueOf(helpers: JobHelpers): Promise<{ queueName?: string }> {
   return rows[0] ? { queueName: rows[0].queue_name } : {};
 }
 
-export function createInboundHandler(deps: InboundHandlerDeps): Task {
-  const { db, pool, logger, metrics, now = Date.now } = deps;
-  const limits = deps.limits ?? createLimits({ db, pool, now });
+/** The deps with their defaults filled in (a clock, the shared limits). */
+type InboundRuntime = InboundHandlerDeps & { limits: Limits; now: () => number };
 
-  /** Gives the message up (a dead letter, the row FAILED) when retrying cannot help; else rethrows. */
-  const orDeadLetter =
-    (task: Task): Task =>
-    async (rawPayload, helpers) => {
-      try {
-        await task(rawPayload, helpers);
-      } catch (error) {
-        const why = giveUp(error, helpers.job);
-        const payload = payloadSchema.safeParse(rawPayload);
-        if (!why || !payload.success) throw error;
-        const { inboundId, traceId } = payload.data;
-        const id = await deadLetterJob(db, { inboundId, traceId, why, error, attempts: helpers.job.attempts });
-        metrics.deadLetters.inc({ source: "INBOUND_JOB" });
-        await db.inboundMessage.updateMany({
-          where: { id: inboundId, status: { in: ["RECEIVED", "PROCESSING"] } },
-          data: { status: "FAILED", processedAt: new Date(), error: `dead_letter:${id}` },
-        });
-        logger
-          .child({ traceId, inboundId, jobId: helpers.job.id })
-          .error({ deadLetterId: id, why, attempt: helpers.job.attempts }, "inbound job given up: dead-lettered");
-      }
+/** One run of the job, once its row is claimed: the message, its conversation, how to reply. */
+interface InboundRun {
+  inboundId: string;
+  traceId: string;
+  deferrals: number;
+  helpers: JobHelpers;
+  log: Logger;
+  snapshot: PolicySnapshot;
+  row: InboundRow;
+  msg: RobotMessage;
+  /** The conversation id hashed, for logs. */
+  conversation: string;
+  /** The conversation's memory and the reply an earlier run stored. */
+  seen: Awaited<ReturnType<typeof upsertConversation>>;
+  targets: ReplyTarget[];
+  /** Sends `message` under `key` (one OutboundMessage row per key: a rerun does not send twice). */
+  send: (key: string, message: OutboundMessage) => ReturnType<typeof sendReply>;
+  /** Marks the inbound row done. */
+  finish: (status: "REPLIED" | "DENIED" | "FAILED", error?: string) => Promise<unknown>;
+}
+
+/** What a run answers: nothing (dropped by the limits), or a reply and what it means for the row. */
+type Answer =
+  | { kind: "dropped" }
+  | {
+      kind: "reply";
+      message: OutboundMessage;
+      /** Why the message is DENIED (undefined: answered). */
+      denied?: string | undefined;
+      /**
+       * Set when the turn was given up (dead letter): the fallback goes out under its own key, so
+       * a retry of the dead letter can still answer, and the row ends FAILED.
+       */
+      deadLettered?: string | undefined;
+      /** The answered turn's token settlement and memory save, running while the reply goes out. */
+      settled?: Promise<void> | undefined;
+      remembered?: Promise<Error | undefined> | undefined;
     };
+type Reply = Extract<Answer, { kind: "reply" }>;
 
-  return orDeadLetter(async (rawPayload: unknown, helpers: JobHelpers) => {
-    const { inboundId, traceId, deferrals = 0 } = payloadSchema.parse(rawPayload);
-    const log = logger.child({ traceId, inboundId, jobId: helpers.job.id });
-    const snapshot = deps.policy.snapshot();
-    if (!snapshot) {
-      // No policy, no answer (fail closed), but no failure either: look again shortly (in the
-      // same conversation queue, found by the job's queue id: the row is not read yet).
-      await helpers.addJob(
-        INBOUND_TASK,
-        { inboundId, traceId, deferrals },
-        { runAt: new Date(Date.now() + SNAPSHOT_WAIT_MS), ...(await queueOf(helpers)) },
-      );
-      log.info("policy snapshot not loaded yet; rescheduled");
-      return;
-    }
-    const row = await claimInbound(pool, inboundId);
-    if (!row) {
-      log.warn("inbound message not found (deleted by retention?); nothing to do");
-      return;
-    }
-    if (row.status !== "RECEIVED" && row.status !== "PROCESSING") {
-      log.info({ status: row.status }, "inbound message already handled");
-      return;
-    }
-    const msg = robotMessageSchema.parse(row.payload);
-    const conversation = hashId(msg.conversationId);
-    const idempotencyKey = `reply:${inboundId}`;
-    const seen = await upsertConversation(
-      pool,
-      {
-        newId: `conv_${inboundId}`,
-        conversationId: msg.conversationId,
-        robotCode: row.robotCode,
-        title: msg.conversationTitle || null,
-        type: msg.conversationType === "2" ? "GROUP" : "SINGLE",
-      },
-      idempotencyKey,
-    );
+export function createInboundHandler(deps: InboundHandlerDeps): Task {
+  const now = deps.now ?? Date.now;
+  const runtime: InboundRuntime = {
+    ...deps,
+    now,
+    limits: deps.limits ?? createLimits({ db: deps.db, pool: deps.pool, now }),
+  };
+  return orDeadLetter(runtime, async (rawPayload: unknown, helpers: JobHelpers) => {
+    const run = await openRun(runtime, rawPayload, helpers);
+    if (!run) return;
+    const answer = await admitAndAnswer(runtime, run);
+    if (answer.kind === "reply") await deliver(runtime, run, answer);
+  });
+}
 
-    const gate = gateMessage(snapshot, msg, now());
-    const reasons = gate.decision.reasons.map((r) => r.code);
-    // A rescheduled or retried job decides again: count and log only its first run.
-    if (deferrals === 0 && helpers.job.attempts <= 1) {
-      metrics.policyDecisions.inc({ outcome: gate.decision.outcome, reason: gate.primary });
-      log.info(
-        { outcome: gate.decision.outcome, reasons, revision: snapshot.revision, conversation },
-        "policy decision",
-      );
-    }
-
-    const finish = (status: "REPLIED" | "DENIED" | "FAILED", error?: string) =>
-      db.inboundMessage.update({
-        where: { id: inboundId },
-        data: { status, processedAt: new Date(), error: error ?? null },
+/** Gives the message up (a dead letter, the row FAILED) when retrying cannot help; else rethrows. */
+function orDeadLetter(deps: InboundRuntime, task: Task): Task {
+  const { db, logger, metrics } = deps;
+  return async (rawPayload, helpers) => {
+    try {
+      await task(rawPayload, helpers);
+    } catch (error) {
+      const why = giveUp(error, helpers.job);
+      const payload = payloadSchema.safeParse(rawPayload);
+      if (!why || !payload.success) throw error;
+      const { inboundId, traceId } = payload.data;
+      const id = await deadLetterJob(db, { inboundId, traceId, why, error, attempts: helpers.job.attempts });
+      metrics.deadLetters.inc({ source: "INBOUND_JOB" });
+      await db.inboundMessage.updateMany({
+        where: { id: inboundId, status: { in: ["RECEIVED", "PROCESSING"] } },
+        data: { status: "FAILED", processedAt: new Date(), error: `dead_letter:${id}` },
       });
+      logger
+        .child({ traceId, inboundId, jobId: helpers.job.id })
+        .error({ deadLetterId: id, why, attempt: helpers.job.attempts }, "inbound job given up: dead-lettered");
+    }
+  };
+}
 
-    const targets = replyTargets(msg, {
-      allowedHosts: deps.webhookHosts,
-      openApi: deps.senders.openApi !== undefined,
-      now: now(),
-    });
-    const send = (key: string, message: OutboundMessage) =>
+/**
+ * Step 1: the run's message. Undefined when there is nothing to do now: no policy snapshot yet
+ * (rescheduled), the row is gone or was already handled.
+ */
+async function openRun(deps: InboundRuntime, rawPayload: unknown, helpers: JobHelpers): Promise<InboundRun | undefined> {
+  const { db, pool } = deps;
+  const { inboundId, traceId, deferrals = 0 } = payloadSchema.parse(rawPayload);
+  const log = deps.logger.child({ traceId, inboundId, jobId: helpers.job.id });
+  const snapshot = deps.policy.snapshot();
+  if (!snapshot) {
+    // No policy, no answer (fail closed), but no failure either: look again shortly (in the
+    // same conversation queue, found by the job's queue id: the row is not read yet).
+    await helpers.addJob(
+      INBOUND_TASK,
+      { inboundId, traceId, deferrals },
+      { runAt: new Date(Date.now() + SNAPSHOT_WAIT_MS), ...(await queueOf(helpers)) },
+    );
+    log.info("policy snapshot not loaded yet; rescheduled");
+    return undefined;
+  }
+  const row = await claimInbound(pool, inboundId);
+  if (!row) {
+    log.warn("inbound message not found (deleted by retention?); nothing to do");
+    return undefined;
+  }
+  if (row.status !== "RECEIVED" && row.status !== "PROCESSING") {
+    log.info({ status: row.status }, "inbound message already handled");
+    return undefined;
+  }
+  const msg = robotMessageSchema.parse(row.payload);
+  const seen = await upsertConversation(
+    pool,
+    {
+      newId: `conv_${inboundId}`,
+      conversationId: msg.conversationId,
+      robotCode: row.robotCode,
+      title: msg.conversationTitle || null,
+      type: msg.conversationType === "2" ? "GROUP" : "SINGLE",
+    },
+    replyKey(inboundId),
+  );
+  const targets = replyTargets(msg, {
+    allowedHosts: deps.webhookHosts,
+    openApi: deps.senders.openApi !== undefined,
+    now: deps.now(),
+  });
+  return {
+    inboundId,
+    traceId,
+    deferrals,
+    helpers,
+    log,
+    snapshot,
+    row,
+    msg,
+    conversation: hashId(msg.conversationId),
+    seen,
+    targets,
+    send: (key, message) =>
       sendReply({
         pool,
         throttle: deps.throttle,
@@ -323,169 +373,212 @@ export function createInboundHandler(deps: InboundHandlerDeps): Task {
         targets,
         message,
         deferrals,
-      });
-    // Why the message is DENIED (undefined: answered).
-    let denied: string | undefined = gate.refusal === undefined ? undefined : gate.primary;
-    let message = gate.refusal === undefined ? seen.storedReply : textReply(gate.refusal);
-    // The answered turn's memory save and its token settlement, running while the reply goes out.
-    let remembered: Promise<Error | undefined> | undefined;
-    let settled: Promise<void> | undefined;
-    // Set when the turn was given up (dead letter): the fallback goes out under its own key, so a
-    // retry of the dead letter can still answer, and the row ends FAILED.
-    let deadLettered: string | undefined;
-    if (message && denied === undefined && row.error && LIMIT_REASON.test(row.error)) denied = row.error;
-    if (!message) {
-      const userId = msg.senderStaffId || msg.senderId;
-      const text = turnText(msg);
-      const admission = await limits.admit({
-        conversationId: msg.conversationId,
-        userId,
-        text,
-        traceId,
-        configRevision: snapshot.revision,
-        // A retried job is the same message: it was counted on its first attempt.
-        countRequest: helpers.job.attempts <= 1,
-      });
-      if (admission.kind === "dropped") {
-        metrics.limitRefusals.inc({ kind: admission.metric });
-        await finish("DENIED", admission.reason);
-        log.info({ reason: admission.reason, conversation }, "refused by limits; dropped without a reply");
-        return;
-      }
-      if (admission.kind === "refused") {
-        metrics.limitRefusals.inc({ kind: admission.metric });
-        // Recorded before the send: a rerun that resends this reply still marks the message DENIED.
-        await db.inboundMessage.update({ where: { id: inboundId }, data: { error: admission.reason } });
-        log.info({ reason: admission.reason, conversation }, "refused by limits");
-        denied = admission.reason;
-        message = textReply(admission.text);
-      } else {
-        const { reservation } = admission;
-        const turn = await deps.agent
-          .reply({
-            text,
-            conversationId: msg.conversationId,
-            userId,
-            traceId,
-            inboundId,
-            snapshot,
-            latest: () => deps.policy.snapshot(),
-            memory: seen.memory,
-            resume: row.modelCalls > 0,
-            onSlow: async () => {
-              // Best effort: the answer follows anyway, so a failed interim send is only logged.
-              try {
-                const sent = await send(`interim:${inboundId}`, textReply(WORKING_REPLY));
-                metrics.outbound.inc({ channel: sent.channel ?? "none", outcome: sent.outcome });
-              } catch (error) {
-                log.info(
-                  { err: error instanceof Error ? error.message : String(error), conversation },
-                  "interim message not sent",
-                );
-              }
-            },
-          })
-          .catch(async (error: unknown) => {
-            // A database outage: the job retries. A failure that retrying will not fix (or the
-            // last attempt) is dead-lettered and the user still gets an answer.
-            const why = giveUp(error, helpers.job);
-            if (!why) throw error;
-            const id = await deadLetterJob(db, { inboundId, traceId, why, error, attempts: helpers.job.attempts });
-            metrics.deadLetters.inc({ source: "INBOUND_JOB" });
-            deadLettered = `dead_letter:${id}`;
-            log.error(
-              { err: error, conversation, why, deadLetterId: id },
-              "agent turn failed; dead-lettered, sending the fallback",
-            );
-            return {
-              text: TURN_FAILED_REPLY,
-              outcome: "failed",
-              toolCalls: 0,
-              approvals: [],
-              calls: [],
-              usage: { promptTokens: 0, completionTokens: 0 },
-              remembered: undefined,
-            };
-          })
-          .catch(async (error: unknown) => {
-            // The job retries: give the reservation back first (nothing is charged).
-            await limits
-              .settle(reservation, undefined)
-              .catch((e: unknown) => log.warn({ err: e, conversation }, "token reservation not released"));
-            throw error;
-          });
-        // Charged what the model reported (a model that was down reported nothing: not charged),
-        // while the reply goes out.
-        settled = limits
-          .settle(reservation, turn.usage)
-          .catch((e: unknown) => log.warn({ err: e, conversation }, "token usage not settled"));
-        metrics.agentTurns.inc({ outcome: turn.outcome });
-        for (const c of turn.calls)
-          metrics.toolCalls.inc({
-            skill: SKILLS.has(c.skillKey) ? c.skillKey : "unknown",
-            decision: c.decision,
-            outcome: c.outcome,
-          });
-        const tokens = turn.usage.promptTokens + turn.usage.completionTokens;
-        log.info(
-          {
-            turn: turn.outcome,
-            toolCalls: turn.toolCalls,
-            approvals: turn.approvals.length,
-            tokens,
-            conversation,
-            ...("error" in turn ? { error: turn.error } : {}),
-          },
-          "agent turn",
-        );
-        message = textReply(turn.text);
-        remembered = turn.remembered;
-      }
-    }
+      }),
+    finish: (status, error) =>
+      db.inboundMessage.update({
+        where: { id: inboundId },
+        data: { status, processedAt: new Date(), error: error ?? null },
+      }),
+  };
+}
 
-    // What ran beside the send, awaited once before the row is finished (REPLIED means settled
-    // and remembered) or the job ends another way.
-    let drained: Promise<void> | undefined;
-    const drain = () =>
-      (drained ??= (async () => {
-        await settled;
-        // Not the job's to retry: a rerun sends the stored reply and runs no turn to remember.
-        const notSaved = await remembered;
-        if (notSaved)
-          log.warn(
-            { err: notSaved.message, conversation },
-            "conversation memory not saved; the next turn lacks this one",
-          );
-      })());
-    try {
-      const { outcome, channel } = await send(deadLettered ? `failed:${inboundId}` : idempotencyKey, message);
-      metrics.outbound.inc({ channel: channel ?? "none", outcome });
-      await drain();
-      if (deadLettered) await finish("FAILED", deadLettered);
-      else if (outcome === "already_failed") await finish("FAILED");
-      else await finish(denied === undefined ? "REPLIED" : "DENIED", denied);
-      log.info({ outcome, channel, conversation, msgType: msg.msgtype }, "reply handled");
-    } catch (error) {
-      if (error instanceof ThrottledError) {
-        metrics.outbound.inc({ channel: targets[0]?.channel ?? "none", outcome: "throttled" });
-        const runAt = new Date(Date.now() + error.retryInMs);
-        const queue = helpers.job.job_queue_id === null ? {} : { queueName: conversationQueue(msg.conversationId) };
-        await helpers.addJob(INBOUND_TASK, { inboundId, traceId, deferrals: deferrals + 1 }, { runAt, ...queue });
-        log.info({ scope: error.scope, retryInMs: error.retryInMs, conversation }, "reply throttled; rescheduled");
-        return;
-      }
-      metrics.outbound.inc({ channel: targets[0]?.channel ?? "none", outcome: "failed" });
-      const reason = error instanceof Error ? error.message : String(error);
-      if (error instanceof SendFailedError && error.permanent) {
-        await finish("FAILED", reason);
-        log.warn({ reason, conversation }, "reply failed permanently");
-        return;
-      }
-      if (helpers.job.attempts >= helpers.job.max_attempts) await finish("FAILED", reason);
-      log.warn({ reason, attempt: helpers.job.attempts, conversation }, "reply failed; the job will retry");
-      throw error;
-    } finally {
-      await drain();
-    }
+/** The key of a message's reply (its OutboundMessage row). */
+const replyKey = (inboundId: string) => `reply:${inboundId}`;
+
+/**
+ * Step 2: the policy decision, then (allowed, nothing stored yet) the limits and the agent's
+ * turn. A refusal is the reply; a rerun resends the reply an earlier run stored.
+ */
+async function admitAndAnswer(deps: InboundRuntime, run: InboundRun): Promise<Answer> {
+  const { metrics } = deps;
+  const { snapshot, msg, log, helpers, row, conversation, inboundId } = run;
+  const gate = gateMessage(snapshot, msg, deps.now());
+  // A rescheduled or retried job decides again: count and log only its first run.
+  if (run.deferrals === 0 && helpers.job.attempts <= 1) {
+    metrics.policyDecisions.inc({ outcome: gate.decision.outcome, reason: gate.primary });
+    log.info(
+      {
+        outcome: gate.decision.outcome,
+        reasons: gate.decision.reasons.map((r) => r.code),
+        revision: snapshot.revision,
+        conversation,
+      },
+      "policy decision",
+    );
+  }
+  if (gate.refusal !== undefined) return { kind: "reply", message: textReply(gate.refusal), denied: gate.primary };
+  const stored = run.seen.storedReply;
+  if (stored) {
+    // A limit's refusal was recorded before its reply was sent: resent, the message is still DENIED.
+    const denied = row.error && LIMIT_REASON.test(row.error) ? row.error : undefined;
+    return { kind: "reply", message: stored, denied };
+  }
+
+  const userId = msg.senderStaffId || msg.senderId;
+  const text = turnText(msg);
+  const admission = await deps.limits.admit({
+    conversationId: msg.conversationId,
+    userId,
+    text,
+    traceId: run.traceId,
+    configRevision: snapshot.revision,
+    // A retried job is the same message: it was counted on its first attempt.
+    countRequest: helpers.job.attempts <= 1,
   });
+  if (admission.kind === "dropped") {
+    metrics.limitRefusals.inc({ kind: admission.metric });
+    await run.finish("DENIED", admission.reason);
+    log.info({ reason: admission.reason, conversation }, "refused by limits; dropped without a reply");
+    return { kind: "dropped" };
+  }
+  if (admission.kind === "refused") {
+    metrics.limitRefusals.inc({ kind: admission.metric });
+    // Recorded before the send: a rerun that resends this reply still marks the message DENIED.
+    await deps.db.inboundMessage.update({ where: { id: inboundId }, data: { error: admission.reason } });
+    log.info({ reason: admission.reason, conversation }, "refused by limits");
+    return { kind: "reply", message: textReply(admission.text), denied: admission.reason };
+  }
+  return answerTurn(deps, run, { text, userId, reservation: admission.reservation });
+}
+
+/** The agent's turn for an admitted message, charged what the model reported. */
+async function answerTurn(
+  deps: InboundRuntime,
+  run: InboundRun,
+  admitted: { text: string; userId: string; reservation: Reservation },
+): Promise<Reply> {
+  const { metrics, limits } = deps;
+  const { msg, log, helpers, conversation, inboundId, traceId } = run;
+  const { reservation } = admitted;
+  const { turn, deadLettered } = await deps.agent
+    .reply({
+      text: admitted.text,
+      conversationId: msg.conversationId,
+      userId: admitted.userId,
+      traceId,
+      inboundId,
+      snapshot: run.snapshot,
+      latest: () => deps.policy.snapshot(),
+      memory: run.seen.memory,
+      resume: run.row.modelCalls > 0,
+      onSlow: async () => {
+        // Best effort: the answer follows anyway, so a failed interim send is only logged.
+        try {
+          const sent = await run.send(`interim:${inboundId}`, textReply(WORKING_REPLY));
+          metrics.outbound.inc({ channel: sent.channel ?? "none", outcome: sent.outcome });
+        } catch (error) {
+          log.info({ err: error instanceof Error ? error.message : String(error), conversation }, "interim message not sent");
+        }
+      },
+    })
+    .then(
+      (turn): { turn: AgentReply | typeof FAILED_TURN; deadLettered?: string } => ({ turn }),
+      async (error: unknown) => {
+        // A database outage: the job retries. A failure that retrying will not fix (or the
+        // last attempt) is dead-lettered and the user still gets an answer.
+        const why = giveUp(error, helpers.job);
+        if (!why) throw error;
+        const id = await deadLetterJob(deps.db, { inboundId, traceId, why, error, attempts: helpers.job.attempts });
+        metrics.deadLetters.inc({ source: "INBOUND_JOB" });
+        log.error({ err: error, conversation, why, deadLetterId: id }, "agent turn failed; dead-lettered, sending the fallback");
+        return { turn: FAILED_TURN, deadLettered: `dead_letter:${id}` };
+      },
+    )
+    .catch(async (error: unknown) => {
+      // The job retries: give the reservation back first (nothing is charged).
+      await limits
+        .settle(reservation, undefined)
+        .catch((e: unknown) => log.warn({ err: e, conversation }, "token reservation not released"));
+      throw error;
+    });
+  // Charged what the model reported (a model that was down reported nothing: not charged),
+  // while the reply goes out.
+  const settled = limits
+    .settle(reservation, turn.usage)
+    .catch((e: unknown) => log.warn({ err: e, conversation }, "token usage not settled"));
+  metrics.agentTurns.inc({ outcome: turn.outcome });
+  for (const c of turn.calls)
+    metrics.toolCalls.inc({
+      skill: SKILLS.has(c.skillKey) ? c.skillKey : "unknown",
+      decision: c.decision,
+      outcome: c.outcome,
+    });
+  log.info(
+    {
+      turn: turn.outcome,
+      toolCalls: turn.toolCalls,
+      approvals: turn.approvals.length,
+      tokens: turn.usage.promptTokens + turn.usage.completionTokens,
+      conversation,
+      ...("error" in turn ? { error: turn.error } : {}),
+    },
+    "agent turn",
+  );
+  return { kind: "reply", message: textReply(turn.text), settled, remembered: turn.remembered, deadLettered };
+}
+
+/** What a given-up turn answers (its failure is in the dead letter). */
+const FAILED_TURN = {
+  text: TURN_FAILED_REPLY,
+  outcome: "failed" as const,
+  toolCalls: 0,
+  approvals: [] as string[],
+  calls: [] as AgentReply["calls"],
+  usage: { promptTokens: 0, completionTokens: 0 },
+  remembered: undefined,
+};
+
+/**
+ * Step 3: the reply goes out, then the row is finished: REPLIED, DENIED (with why) or FAILED. A
+ * throttled send reschedules the job; a failed one retries it (or ends FAILED when it cannot help).
+ */
+async function deliver(deps: InboundRuntime, run: InboundRun, answer: Reply): Promise<void> {
+  const { metrics } = deps;
+  const { msg, log, helpers, conversation, inboundId, traceId, deferrals, targets } = run;
+  // What ran beside the send, awaited once before the row is finished (REPLIED means settled
+  // and remembered) or the job ends another way.
+  const drain = once(async () => {
+    await answer.settled;
+    // Not the job's to retry: a rerun sends the stored reply and runs no turn to remember.
+    const notSaved = await answer.remembered;
+    if (notSaved)
+      log.warn({ err: notSaved.message, conversation }, "conversation memory not saved; the next turn lacks this one");
+  });
+  try {
+    const key = answer.deadLettered ? `failed:${inboundId}` : replyKey(inboundId);
+    const { outcome, channel } = await run.send(key, answer.message);
+    metrics.outbound.inc({ channel: channel ?? "none", outcome });
+    await drain();
+    if (answer.deadLettered) await run.finish("FAILED", answer.deadLettered);
+    else if (outcome === "already_failed") await run.finish("FAILED");
+    else await run.finish(answer.denied === undefined ? "REPLIED" : "DENIED", answer.denied);
+    log.info({ outcome, channel, conversation, msgType: msg.msgtype }, "reply handled");
+  } catch (error) {
+    if (error instanceof ThrottledError) {
+      metrics.outbound.inc({ channel: targets[0]?.channel ?? "none", outcome: "throttled" });
+      const runAt = new Date(Date.now() + error.retryInMs);
+      const queue = helpers.job.job_queue_id === null ? {} : { queueName: conversationQueue(msg.conversationId) };
+      await helpers.addJob(INBOUND_TASK, { inboundId, traceId, deferrals: deferrals + 1 }, { runAt, ...queue });
+      log.info({ scope: error.scope, retryInMs: error.retryInMs, conversation }, "reply throttled; rescheduled");
+      return;
+    }
+    metrics.outbound.inc({ channel: targets[0]?.channel ?? "none", outcome: "failed" });
+    const reason = error instanceof Error ? error.message : String(error);
+    if (error instanceof SendFailedError && error.permanent) {
+      await run.finish("FAILED", reason);
+      log.warn({ reason, conversation }, "reply failed permanently");
+      return;
+    }
+    if (helpers.job.attempts >= helpers.job.max_attempts) await run.finish("FAILED", reason);
+    log.warn({ reason, attempt: helpers.job.attempts, conversation }, "reply failed; the job will retry");
+    throw error;
+  } finally {
+    await drain();
+  }
+}
+
+/** `run` called once; later calls get the first call's promise. */
+function once(run: () => Promise<void>): () => Promise<void> {
+  let started: Promise<void> | undefined;
+  return () => (started ??= run());
 }

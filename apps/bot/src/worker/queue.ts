@@ -7,7 +7,7 @@
  */
 import { EventEmitter } from "node:events";
 import type { Db } from "@clawgate/db";
-import { createAgent, type Agent } from "../agent/index.ts";
+import { createAgent, type Agent, type AgentSettings } from "../agent/index.ts";
 import { createModelSlots } from "../limits/model-slots.ts";
 import { catalogCache } from "../agent/catalog.ts";
 import { APPROVAL_EXECUTE_TASK, createApprovalExecutor } from "../approvals/execute.ts";
@@ -30,6 +30,7 @@ import type { Logger } from "../logger.ts";
 import type { Metrics } from "../metrics.ts";
 import type { PolicyView } from "../policy/runtime.ts";
 import { cleanupInbound, CLEANUP_TASK } from "./cleanup.ts";
+import type { WorkerDeps } from "./deps.ts";
 import { createInboundHandler } from "./handle-inbound.ts";
 import { createAnnouncer } from "./announce.ts";
 import { collectEmptyQueues, QUEUE_GC_TASK } from "./queue-gc.ts";
@@ -59,6 +60,8 @@ export interface QueueOptions {
   policy: PolicyView;
   /** Answers allowed messages; by default the agent loop against the routed model. */
   agent?: Agent;
+  /** The default agent's settings (serve: from its env, `agentSettings`); defaults otherwise. */
+  agentSettings?: AgentSettings;
   /** Replaces the real DingTalk senders (tests). */
   senders?: Senders;
   limits?: ThrottleLimits;
@@ -138,27 +141,29 @@ export function startQueue(opts: QueueOptions): Queue {
   // Model slots kept for the next call are given back at stop, before the pool ends.
   const modelSlots = opts.agent ? undefined : createModelSlots({ pool, logger });
   const announce = createAnnouncer({ db, pool, throttle, senders, defaultRobotCode: env.DINGTALK_APP_KEY });
+  const deps: WorkerDeps = {
+    db,
+    pool,
+    throttle,
+    senders,
+    webhookHosts: env.DINGTALK_WEBHOOK_HOSTS,
+    logger,
+    metrics,
+    policy: opts.policy,
+  };
+  const agent =
+    opts.agent ??
+    createAgent({
+      db,
+      pool,
+      announce,
+      ...(modelSlots ? { modelSlots } : {}),
+      ...(opts.agentSettings ? { settings: opts.agentSettings } : {}),
+    });
   const taskList: TaskList = {
-    [INBOUND_TASK]: createInboundHandler({
-      db,
-      pool,
-      throttle,
-      senders,
-      webhookHosts: env.DINGTALK_WEBHOOK_HOSTS,
-      logger,
-      metrics,
-      policy: opts.policy,
-      agent: opts.agent ?? createAgent({ db, pool, announce, ...(modelSlots ? { modelSlots } : {}) }),
-    }),
+    [INBOUND_TASK]: createInboundHandler({ ...deps, agent }),
     [APPROVAL_EXECUTE_TASK]: createApprovalExecutor({
-      db,
-      pool,
-      throttle,
-      senders,
-      webhookHosts: env.DINGTALK_WEBHOOK_HOSTS,
-      logger,
-      metrics,
-      policy: opts.policy,
+      ...deps,
       catalog: catalogCache(db),
       defaultRobotCode: env.DINGTALK_APP_KEY,
       announce,

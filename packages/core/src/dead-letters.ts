@@ -152,10 +152,7 @@ export async function retryDeadLetter(db: Db, actor: Actor, input: RetryDeadLett
       { present: boolean }[]
     >`SELECT to_regnamespace('graphile_worker') IS NOT NULL AS present`;
     if (!schema?.present)
-      throw refused(
-        "queue_missing",
-        "The runtime's queue does not exist yet: start `clawgate serve` once.",
-      );
+      throw refused("queue_missing", "The runtime's queue does not exist yet: start `clawgate serve` once.");
 
     let inboundId: string | null = null;
     if (letter.source === "INBOUND_JOB") {

@@ -18,7 +18,7 @@
 import { randomUUID } from "node:crypto";
 import { decide, effectiveSafeMode } from "@clawgate/core";
 import { APPROVAL_EXECUTE_TASK, approvalJobKey } from "@clawgate/core/approvals.ts";
-import type { ApprovalRequest, Db, Prisma } from "@clawgate/db";
+import type { ApprovalRequest, Prisma } from "@clawgate/db";
 import { robotMessageSchema, textReply } from "@clawgate/dingtalk";
 import { runSkill, type SkillContext, type SkillResult } from "@clawgate/skills";
 import type { JobHelpers, Task } from "graphile-worker";
@@ -27,19 +27,9 @@ import { z } from "zod";
 import type { Catalog } from "../agent/catalog.ts";
 import { SKILLS } from "../agent/tools.ts";
 import { skillSecretReader } from "../secret-refs.ts";
-import type { Logger } from "../logger.ts";
-import type { Metrics } from "../metrics.ts";
-import type { PolicyView } from "../policy/runtime.ts";
 import { hashId } from "@clawgate/core/redact.ts";
-import {
-  replyTargets,
-  sendReply,
-  SendFailedError,
-  ThrottledError,
-  type ReplyTarget,
-  type Senders,
-} from "../worker/reply.ts";
 import type { WorkerDeps } from "../worker/deps.ts";
+import { replyTargets, sendReply, SendFailedError, ThrottledError, type ReplyTarget } from "../worker/reply.ts";
 
 export { APPROVAL_EXECUTE_TASK };
 

@@ -6,7 +6,7 @@
  */
 import { writeFile } from "node:fs/promises";
 import { createDb } from "@clawgate/db";
-import { describeDbError } from "../db-checks.ts";
+import { commandFailed } from "./failed.ts";
 import { envOrExit } from "./env-or-exit.ts";
 
 export async function exportConfig(opts: { config: string }): Promise<number> {
@@ -31,8 +31,7 @@ export async function exportConfig(opts: { config: string }): Promise<number> {
     console.log(`Check it with: clawgate onboard --channel dingtalk --config ${opts.config} --dry-run`);
     return 0;
   } catch (error) {
-    console.error(`clawgate export failed: ${describeDbError(error)}`);
-    return 1;
+    return commandFailed("export", error);
   } finally {
     await db.$disconnect();
   }

@@ -1,6 +1,6 @@
 /** `clawgate seed --demo`: the demo data set from @clawgate/core. */
 import { createDb } from "@clawgate/db";
-import { describeDbError } from "../db-checks.ts";
+import { commandFailed } from "./failed.ts";
 import { envOrExit } from "./env-or-exit.ts";
 
 export async function seed(opts: { demo?: boolean }): Promise<number> {
@@ -22,8 +22,7 @@ export async function seed(opts: { demo?: boolean }): Promise<number> {
     }
     return 0;
   } catch (error) {
-    console.error(`clawgate seed failed: ${describeDbError(error)}`);
-    return 1;
+    return commandFailed("seed", error);
   } finally {
     await db.$disconnect();
   }

@@ -306,7 +306,11 @@ function orDeadLetter(deps: InboundRuntime, task: Task): Task {
  * Step 1: the run's message. Undefined when there is nothing to do now: no policy snapshot yet
  * (rescheduled), the row is gone or was already handled.
  */
-async function openRun(deps: InboundRuntime, rawPayload: unknown, helpers: JobHelpers): Promise<InboundRun | undefined> {
+async function openRun(
+  deps: InboundRuntime,
+  rawPayload: unknown,
+  helpers: JobHelpers,
+): Promise<InboundRun | undefined> {
   const { db, pool } = deps;
   const { inboundId, traceId, deferrals = 0 } = payloadSchema.parse(rawPayload);
   const log = deps.logger.child({ traceId, inboundId, jobId: helpers.job.id });
@@ -467,7 +471,10 @@ async function answerTurn(
           const sent = await run.send(`interim:${inboundId}`, textReply(WORKING_REPLY));
           metrics.outbound.inc({ channel: sent.channel ?? "none", outcome: sent.outcome });
         } catch (error) {
-          log.info({ err: error instanceof Error ? error.message : String(error), conversation }, "interim message not sent");
+          log.info(
+            { err: error instanceof Error ? error.message : String(error), conversation },
+            "interim message not sent",
+          );
         }
       },
     })
@@ -480,7 +487,10 @@ async function answerTurn(
         if (!why) throw error;
         const id = await deadLetterJob(deps.db, { inboundId, traceId, why, error, attempts: helpers.job.attempts });
         metrics.deadLetters.inc({ source: "INBOUND_JOB" });
-        log.error({ err: error, conversation, why, deadLetterId: id }, "agent turn failed; dead-lettered, sending the fallback");
+        log.error(
+          { err: error, conversation, why, deadLetterId: id },
+          "agent turn failed; dead-lettered, sending the fallback",
+        );
         return { turn: FAILED_TURN, deadLettered: `dead_letter:${id}` };
       },
     )

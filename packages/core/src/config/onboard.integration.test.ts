@@ -10,13 +10,7 @@ import { addSkillRule, updateSkill } from "../console/skills.ts";
 import { setUserRole } from "../console/users.ts";
 import { DEFAULT_SECRET_REF_POLICY, secretRefPolicy } from "../secret-refs.ts";
 import { parse as parseYaml } from "yaml";
-import {
-  applyOnboard,
-  describeChanges,
-  ensureDefaultModel,
-  exportConfigYaml,
-  parseOnboardConfig,
-} from "./onboard.ts";
+import { applyOnboard, describeChanges, ensureDefaultModel, exportConfigYaml, parseOnboardConfig } from "./onboard.ts";
 import { DomainError } from "../errors.ts";
 
 const FILE = `

@@ -41,7 +41,7 @@ export async function safeMode(state: string, opts: SafeModeOptions): Promise<nu
   if (state !== "on" && state !== "off" && state !== "status")
     return usage(`expected on, off or status, got "${state}"`);
   // Loaded on demand: the other commands do not pay for the domain package.
-  const { parseDuration, setSafeMode } = await import("@clawgate/core/safe-mode.ts");
+  const { parseDuration, safeModeStatus, setSafeMode } = await import("@clawgate/core/safe-mode.ts");
 
   let input: Parameters<typeof setSafeMode>[2] | undefined;
   if (state !== "status") {
@@ -71,17 +71,17 @@ export async function safeMode(state: string, opts: SafeModeOptions): Promise<nu
   const db = createDb(env.DATABASE_URL, { applicationName: "clawgate-cli", max: 2 });
   try {
     if (!input) {
-      const row = await db.safeModeState.findUnique({ where: { id: 1 }, include: { currentEvent: true } });
-      const ev = row?.currentEvent;
-      if (!row?.active) console.log("Safe mode is off.");
-      else if (ev?.expiresAt && ev.expiresAt.getTime() <= Date.now())
-        console.log(`Safe mode ${row.level} expired at ${ev.expiresAt.toISOString()} (counts as off).`);
+      const status = await safeModeStatus(db);
+      const ev = status.event;
+      if (status.expired && ev?.expiresAt)
+        console.log(`Safe mode ${status.level} expired at ${ev.expiresAt.toISOString()} (counts as off).`);
+      else if (!status.active) console.log("Safe mode is off.");
       else {
         console.log(
-          `Safe mode is ON: ${row.level}${ev?.expiresAt ? ` until ${ev.expiresAt.toISOString()}` : " (no expiry)"}`,
+          `Safe mode is ON: ${status.level}${ev?.expiresAt ? ` until ${ev.expiresAt.toISOString()}` : " (no expiry)"}`,
         );
         if (ev) console.log(`  since ${ev.startedAt.toISOString()} by ${ev.actorName}: ${ev.reason}`);
-        if (row.message) console.log(`  message: ${row.message}`);
+        if (status.message) console.log(`  message: ${status.message}`);
       }
       return 0;
     }

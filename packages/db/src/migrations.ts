@@ -65,7 +65,7 @@ export function deployMigrations(url: string): Promise<string> {
     const child = spawn(process.execPath, argv, {
       cwd: repoRoot,
       // Only what the Prisma CLI needs: nothing of this process's env (its secrets) is passed on.
-      env: { DATABASE_URL: url, PRISMA_HIDE_UPDATE_MESSAGE: "1", CHECKPOINT_DISABLE: "1" },
+      env: { NODE_ENV: "production", DATABASE_URL: url, PRISMA_HIDE_UPDATE_MESSAGE: "1", CHECKPOINT_DISABLE: "1" },
       stdio: ["ignore", "pipe", "pipe"],
     });
     let out = "";

@@ -5,7 +5,7 @@
  */
 import path from "node:path";
 import { defineConfig } from "@playwright/test";
-import { DEMO_OIDC_CLIENT } from "./packages/devstack/src/ports.ts";
+import { DEMO_OIDC_CLIENT } from "@clawgate/devstack/ports";
 import { E2E_SIGNIN_LIMIT_ENV } from "./e2e/signin-limits.ts";
 import { E2E } from "./e2e/stack.ts";
 

@@ -1,12 +1,14 @@
-import { expect, test } from "./fixtures.ts";
-import { signInWithSso as signIn } from "./sign-in.ts";
+import { expect, STORAGE_STATE, test } from "./fixtures.ts";
+
+// The admin's stored sign-in (auth.setup.ts) unless a test says otherwise.
+test.use({ storageState: STORAGE_STATE.ADMIN });
 
 test("an admin adds an endpoint (API key only as an env var name), routes a conversation to it, and cannot disable the default route's endpoint", async ({
+  tag,
   page,
   db,
 }, testInfo) => {
-  const name = `e2e_big_${Date.now().toString(36)}`;
-  await signIn(page, "admin@clawgate.local", "ADMIN");
+  const name = `e2e_big_${tag}`;
   await page.goto("/models");
   await expect(page.getByRole("heading", { name: "Models & routes", level: 1 })).toBeVisible();
   const local = page.getByRole("row", { name: /local_chat/ });
@@ -97,12 +99,15 @@ test("an admin adds an endpoint (API key only as an env var name), routes a conv
   await page.screenshot({ path: testInfo.outputPath("models-mobile.png"), fullPage: true });
 });
 
-test("a viewer sees models and routes without any control that changes them", async ({ page }, testInfo) => {
-  await signIn(page, "viewer@clawgate.local", "VIEWER");
-  await page.goto("/models");
-  await expect(page.getByRole("row", { name: /local_chat/ })).toBeVisible();
-  await expect(page.getByText("Default route", { exact: true })).toBeVisible();
-  await expect(page.locator("[data-mutates]")).toHaveCount(0);
-  await expect(page.getByRole("button", { name: /Add|Edit|Disable|Delete|Save/ })).toHaveCount(0);
-  await page.screenshot({ path: testInfo.outputPath("models-viewer.png"), fullPage: true });
+test.describe("as viewer", () => {
+  test.use({ storageState: STORAGE_STATE.VIEWER });
+
+  test("a viewer sees models and routes without any control that changes them", async ({ page }, testInfo) => {
+    await page.goto("/models");
+    await expect(page.getByRole("row", { name: /local_chat/ })).toBeVisible();
+    await expect(page.getByText("Default route", { exact: true })).toBeVisible();
+    await expect(page.locator("[data-mutates]")).toHaveCount(0);
+    await expect(page.getByRole("button", { name: /Add|Edit|Disable|Delete|Save/ })).toHaveCount(0);
+    await page.screenshot({ path: testInfo.outputPath("models-viewer.png"), fullPage: true });
+  });
 });

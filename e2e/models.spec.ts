@@ -55,17 +55,19 @@ test("an admin adds an endpoint (API key only as an env var name), routes a conv
   expect(await db.modelEndpoint.findUniqueOrThrow({ where: { name: "local_chat" } })).toMatchObject({ enabled: true });
   expect(await db.configRevision.count()).toBe(revisions);
 
-  // A route for the demo conversation to the new endpoint, then deleted after confirmation.
-  const conversation = await db.conversation.findUniqueOrThrow({ where: { conversationId: "cid-demo-group" } });
-  await db.route.deleteMany({ where: { conversationId: conversation.id } }); // a rerun starts clean
+  // A route for a conversation of this test's own to the new endpoint, then deleted after confirmation.
+  const conversation = await db.conversation.create({
+    data: { conversationId: `cid-e2e-models-${tag}`, title: `E2E models ${tag}`, type: "GROUP" },
+  });
+  const routeRow = new RegExp(`E2E models ${tag}`);
   await page.reload();
   await page.getByRole("button", { name: "Add route" }).click();
   const routeForm = page.getByRole("form", { name: "New route" });
-  await routeForm.getByLabel("Conversation").selectOption({ label: "Clawgate demo group (cid-demo-group)" });
+  await routeForm.getByLabel("Conversation").selectOption({ label: `E2E models ${tag} (cid-e2e-models-${tag})` });
   await routeForm.getByLabel("Endpoint").selectOption({ label: name });
   await routeForm.getByLabel("Max tool rounds").fill("2");
   await routeForm.getByRole("button", { name: "Save route" }).click();
-  await expect(page.getByRole("row", { name: /Clawgate demo group/ })).toContainText(name);
+  await expect(page.getByRole("row", { name: routeRow })).toContainText(name);
   expect(
     await db.route.findUnique({ where: { conversationId: conversation.id }, include: { modelEndpoint: true } }),
   ).toMatchObject({ maxToolRounds: 2, modelEndpoint: { name } });
@@ -78,12 +80,12 @@ test("an admin adds an endpoint (API key only as an env var name), routes a conv
   await expect(del.getByRole("alert")).toContainText("serves 1 conversation route");
   await del.getByRole("button", { name: "Cancel" }).click();
 
-  await page.getByRole("button", { name: "Delete route for Clawgate demo group" }).click();
+  await page.getByRole("button", { name: `Delete route for E2E models ${tag}` }).click();
   await page
-    .getByRole("dialog", { name: /Delete the route for Clawgate demo group/ })
+    .getByRole("dialog", { name: new RegExp(`Delete the route for E2E models ${tag}`) })
     .getByRole("button", { name: "Delete route" })
     .click();
-  await expect(page.getByRole("row", { name: /Clawgate demo group/ })).toHaveCount(0);
+  await expect(page.getByRole("row", { name: routeRow })).toHaveCount(0);
   expect(await db.route.findUnique({ where: { conversationId: conversation.id } })).toBeNull();
 
   await row.getByRole("button", { name: `Delete ${name}` }).click();

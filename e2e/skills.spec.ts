@@ -70,8 +70,9 @@ test("an admin disables kb.search and the robot's answer to the same request cha
 test("a user DENY rule: the 'why?' check explains it, the robot enforces it, removing it restores", async ({
   page,
   db,
+  tag,
 }, testInfo) => {
-  const mallory = "u-e2e-mallory";
+  const mallory = `u-e2e-mallory-${tag}`;
   await page.goto("/skills/kb.search");
   await expect(page.getByRole("heading", { name: /kb\.search/, level: 1 })).toBeVisible();
   await expect(page.getByText("No rules")).toBeVisible();

@@ -5,7 +5,7 @@
  */
 import path from "node:path";
 import { defineConfig } from "@playwright/test";
-import { DEMO_OIDC_CLIENT } from "./packages/devstack/src/ports.ts";
+import { DEMO_OIDC_CLIENT } from "@clawgate/devstack/ports";
 import { E2E_SIGNIN_LIMIT_ENV } from "./e2e/signin-limits.ts";
 import { E2E } from "./e2e/stack.ts";
 
@@ -65,7 +65,12 @@ export default defineConfig({
       ],
     },
   },
-  projects: [{ name: "chromium", use: { browserName: "chromium" } }],
+  projects: [
+    // Signs in once per demo role and saves each storage state (e2e/auth.setup.ts); the specs
+    // open pages with those instead of signing in every test.
+    { name: "setup", testMatch: /auth\.setup\.ts$/, use: { browserName: "chromium" } },
+    { name: "chromium", use: { browserName: "chromium" }, dependencies: ["setup"] },
+  ],
   webServer: [
     // The robot's side, on e2e-only ports (see e2e/stack.ts), configured like `npm start`
     // (packages/devstack/src/start.ts) does.

@@ -5,12 +5,12 @@
  */
 import type { BrowserContext, Page } from "@playwright/test";
 import type { Db } from "@clawgate/db";
-import { expect, test } from "./fixtures.ts";
-import { signedInContext, signOut, deleteOwnSession, signInWithSso as signIn } from "./sign-in.ts";
+import { expect, STORAGE_STATE, test } from "./fixtures.ts";
+import { signedInContext } from "./sign-in.ts";
 import { E2E, robotSent, sayToRobot, untilRobotApplied } from "./stack.ts";
 
-// Leave no session behind: other specs count a demo user's sessions.
-test.afterEach(({ page, db }) => deleteOwnSession(page, db));
+// The approver's stored sign-in (auth.setup.ts) unless a test says otherwise.
+test.use({ storageState: STORAGE_STATE.APPROVER });
 
 /** A pending request as the runtime's agent creates one (apps/bot/src/agent/tool-call.ts). */
 async function pendingRequest(db: Db, title: string) {
@@ -44,12 +44,12 @@ async function pendingRequest(db: Db, title: string) {
 }
 
 test("an approver approves a pending request with a note; it is stored with the decider and audited", async ({
+  tag,
   page,
   db,
 }, testInfo) => {
-  const title = `Printer on fire ${Date.now().toString(36)}`;
+  const title = `Printer on fire ${tag}`;
   const request = await pendingRequest(db, title);
-  await signIn(page, "approver@clawgate.local", "APPROVER");
   await page.goto("/approvals");
   await expect(page.getByRole("heading", { name: "Approvals", level: 1 })).toBeVisible();
 
@@ -92,20 +92,23 @@ test("an approver approves a pending request with a note; it is stored with the 
   await page.screenshot({ path: testInfo.outputPath("approvals-mobile.png"), fullPage: true });
 });
 
-test("a viewer sees pending requests but no approve or reject button", async ({ page, db }, testInfo) => {
-  const title = `Viewer sees ${Date.now().toString(36)}`;
-  const request = await pendingRequest(db, title);
-  await signIn(page, "viewer@clawgate.local", "VIEWER");
-  await page.goto("/approvals");
-  const card = page.getByRole("listitem").filter({ hasText: title });
-  await expect(card.getByText("PENDING", { exact: true })).toBeVisible();
-  // (the "Approved" / "Rejected" filter chips are not decisions)
-  await expect(page.getByRole("button", { name: "Approve", exact: true })).toHaveCount(0);
-  await expect(page.getByRole("button", { name: "Reject", exact: true })).toHaveCount(0);
-  await expect(page.locator("[data-mutates]")).toHaveCount(0);
-  await page.screenshot({ path: testInfo.outputPath("approvals-viewer.png"), fullPage: true });
-  expect(await db.approvalRequest.findUniqueOrThrow({ where: { id: request.id } })).toMatchObject({
-    status: "PENDING",
+test.describe("as viewer", () => {
+  test.use({ storageState: STORAGE_STATE.VIEWER });
+
+  test("a viewer sees pending requests but no approve or reject button", async ({ tag, page, db }, testInfo) => {
+    const title = `Viewer sees ${tag}`;
+    const request = await pendingRequest(db, title);
+    await page.goto("/approvals");
+    const card = page.getByRole("listitem").filter({ hasText: title });
+    await expect(card.getByText("PENDING", { exact: true })).toBeVisible();
+    // (the "Approved" / "Rejected" filter chips are not decisions)
+    await expect(page.getByRole("button", { name: "Approve", exact: true })).toHaveCount(0);
+    await expect(page.getByRole("button", { name: "Reject", exact: true })).toHaveCount(0);
+    await expect(page.locator("[data-mutates]")).toHaveCount(0);
+    await page.screenshot({ path: testInfo.outputPath("approvals-viewer.png"), fullPage: true });
+    expect(await db.approvalRequest.findUniqueOrThrow({ where: { id: request.id } })).toMatchObject({
+      status: "PENDING",
+    });
   });
 });
 
@@ -209,7 +212,7 @@ test.describe("the approval loop through the robot", () => {
 
   // ticket.create ships enabled with approval required (bootstrap): the admin sees it so on the Skills page.
   test.beforeAll(async ({ browser, db }, testInfo) => {
-    admin = await signedInContext(browser, "admin@clawgate.local", "ADMIN");
+    admin = await signedInContext(browser, "ADMIN");
     await admin.page.goto("/skills");
     await expect(admin.page.getByRole("switch", { name: `Enabled: ${WRITE_SKILL}` })).toHaveAttribute(
       "aria-checked",
@@ -221,21 +224,18 @@ test.describe("the approval loop through the robot", () => {
       requiresApproval: true,
     });
     await untilRobotApplied(db);
-    approver = await signedInContext(browser, "approver@clawgate.local", "APPROVER");
+    approver = await signedInContext(browser, "APPROVER");
   });
 
   test.afterAll(async () => {
-    for (const c of [admin, approver]) {
-      if (!c) continue;
-      await signOut(c.context);
-      await c.context.close();
-    }
+    for (const c of [admin, approver]) await c?.context.close();
   });
 
   test("a chat user's ticket waits for approval; the approver approves it; it runs once and the requester is told once", async ({
+    tag,
     db,
   }, testInfo) => {
-    const title = `Projector flickers ${Date.now().toString(36)}`;
+    const title = `Projector flickers ${tag}`;
     const creationsBefore = (await ticketCreations()).length;
     const request = await askForTicket(db, title);
     expect(await ticketCreations()).toHaveLength(creationsBefore); // nothing ran yet
@@ -287,9 +287,10 @@ test.describe("the approval loop through the robot", () => {
   });
 
   test("the approver rejects a chat user's ticket: nothing runs and the requester gets the rejection with the note", async ({
+    tag,
     db,
   }, testInfo) => {
-    const title = `Coffee machine leaks ${Date.now().toString(36)}`;
+    const title = `Coffee machine leaks ${tag}`;
     const creationsBefore = (await ticketCreations()).length;
     const request = await askForTicket(db, title);
     const sentBefore = (await robotSent(CONVERSATION)).length;

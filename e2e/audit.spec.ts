@@ -4,14 +4,13 @@
  */
 import { randomBytes } from "node:crypto";
 import { appendAudit } from "@clawgate/core";
-import { CONSOLE_PAGE, DEMO_PASSWORD, expect, openIdpLoginForm, submitIdpLogin, test } from "./fixtures.ts";
-import { deleteOwnSession } from "./sign-in.ts";
+import { expect, STORAGE_STATE, test } from "./fixtures.ts";
 
 const tag = randomBytes(4).toString("hex");
 const prefix = `e2e_${tag}.`;
 
-// Leave no session behind: other specs count a demo user's sessions.
-test.afterEach(({ page, db }) => deleteOwnSession(page, db));
+// The viewer's stored sign-in (auth.setup.ts) unless a test says otherwise.
+test.use({ storageState: STORAGE_STATE.VIEWER });
 
 test.beforeAll(async ({ db }) => {
   // 30 entries: more than one page (25).
@@ -29,9 +28,6 @@ test.beforeAll(async ({ db }) => {
 });
 
 test("a viewer filters, pages and verifies the audit log", async ({ page, db }, testInfo) => {
-  await openIdpLoginForm(page);
-  await submitIdpLogin(page, "viewer@clawgate.local", DEMO_PASSWORD);
-  await expect(page).toHaveURL(CONSOLE_PAGE("/overview"));
   await page.goto("/audit");
   await expect(page.getByRole("heading", { name: "Audit log", level: 1 })).toBeVisible();
 

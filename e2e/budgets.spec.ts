@@ -1,13 +1,16 @@
-import { expect, test } from "./fixtures.ts";
-import { signInWithSso as signIn } from "./sign-in.ts";
+import { expect, STORAGE_STATE, test } from "./fixtures.ts";
+
+// The admin's stored sign-in (auth.setup.ts) unless a test says otherwise.
+test.use({ storageState: STORAGE_STATE.ADMIN });
 
 const utcDay = (d: Date) => new Date(Date.UTC(d.getUTCFullYear(), d.getUTCMonth(), d.getUTCDate()));
 
 test("an admin sees usage bars and the daily chart, adds, edits and deletes a budget; bad input changes nothing", async ({
+  tag,
   page,
   db,
 }, testInfo) => {
-  const subject = `e2e-user-${Date.now().toString(36)}`;
+  const subject = `e2e-user-${tag}`;
   // Usage the runtime counted today and yesterday for the organisation (GLOBAL budget: 2,000,000 a day).
   const today = utcDay(new Date());
   const yesterday = new Date(today.getTime() - 86_400_000);
@@ -22,7 +25,6 @@ test("an admin sees usage bars and the daily chart, adds, edits and deletes a bu
     });
   }
 
-  await signIn(page, "admin@clawgate.local", "ADMIN");
   await page.goto("/budgets");
   await expect(page.getByRole("heading", { name: "Budgets & limits", level: 1 })).toBeVisible();
   const todayBar = page.getByRole("meter", { name: "Today · GLOBAL" });
@@ -85,10 +87,13 @@ test("an admin sees usage bars and the daily chart, adds, edits and deletes a bu
   await page.screenshot({ path: testInfo.outputPath("budgets-mobile.png"), fullPage: true });
 });
 
-test("a viewer sees budgets and usage without any control that changes them", async ({ page }) => {
-  await signIn(page, "viewer@clawgate.local", "VIEWER");
-  await page.goto("/budgets");
-  await expect(page.getByRole("meter", { name: "Today · GLOBAL" })).toBeVisible();
-  await expect(page.locator("[data-mutates]")).toHaveCount(0);
-  await expect(page.getByRole("button", { name: /Add|Edit|Delete/ })).toHaveCount(0);
+test.describe("as viewer", () => {
+  test.use({ storageState: STORAGE_STATE.VIEWER });
+
+  test("a viewer sees budgets and usage without any control that changes them", async ({ page }) => {
+    await page.goto("/budgets");
+    await expect(page.getByRole("meter", { name: "Today · GLOBAL" })).toBeVisible();
+    await expect(page.locator("[data-mutates]")).toHaveCount(0);
+    await expect(page.getByRole("button", { name: /Add|Edit|Delete/ })).toHaveCount(0);
+  });
 });

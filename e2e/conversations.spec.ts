@@ -4,23 +4,15 @@
  * viewer sees no mutating control and the server refuses the viewer's call, changing nothing.
  */
 import { randomBytes } from "node:crypto";
-import type { Page } from "@playwright/test";
-import { CONSOLE_PAGE, DEMO_PASSWORD, expect, openIdpLoginForm, submitIdpLogin, test } from "./fixtures.ts";
+import { expect, STORAGE_STATE, test } from "./fixtures.ts";
 import { E2E } from "./stack.ts";
-import { deleteOwnSession } from "./sign-in.ts";
 
 const tag = randomBytes(4).toString("hex");
 const title = `E2E pending group ${tag}`;
 const conversationId = `cid-e2e-${tag}`;
 
-async function signIn(page: Page, email: string) {
-  await openIdpLoginForm(page);
-  await submitIdpLogin(page, email, DEMO_PASSWORD);
-  await expect(page).toHaveURL(CONSOLE_PAGE("/overview"));
-}
-
-// Leave no session behind: other specs count a demo user's sessions.
-test.afterEach(({ page, db }) => deleteOwnSession(page, db));
+// The operator's stored sign-in (auth.setup.ts) unless a test says otherwise.
+test.use({ storageState: STORAGE_STATE.OPERATOR });
 
 test.beforeAll(async ({ db }) => {
   await db.conversation.create({ data: { conversationId, title, type: "GROUP", environment: "PROD" } });
@@ -33,7 +25,6 @@ test("an operator enables a pending group, sets its environment and disables it 
   page,
   db,
 }, testInfo) => {
-  await signIn(page, "operator@clawgate.local");
   await page.goto("/conversations");
   await expect(page.getByRole("heading", { name: "Conversations", level: 1 })).toBeVisible();
 
@@ -97,7 +88,6 @@ test("a refused change is rolled back and explained", async ({ page, db }) => {
   const gone = await db.conversation.create({
     data: { conversationId: goneId, title: `E2E vanishing group ${tag}`, type: "GROUP" },
   });
-  await signIn(page, "operator@clawgate.local");
   await page.goto("/conversations");
   await page.getByLabel("Search by title").fill(`vanishing group ${tag}`);
   await page.getByRole("button", { name: "Search" }).click();
@@ -114,23 +104,26 @@ test("a refused change is rolled back and explained", async ({ page, db }) => {
   expect(await db.configRevision.count()).toBe(revisions);
 });
 
-test("a viewer sees no controls, and the server refuses the viewer's change", async ({ page, db }) => {
-  await signIn(page, "viewer@clawgate.local");
-  await page.goto("/conversations");
-  const row = page.getByRole("row", { name: new RegExp(title) });
-  await expect(row).toBeVisible();
-  await expect(page.locator("[data-mutates]")).toHaveCount(0);
-  await expect(page.getByRole("columnheader", { name: "Actions" })).toHaveCount(0);
+test.describe("as viewer", () => {
+  test.use({ storageState: STORAGE_STATE.VIEWER });
 
-  const before = await db.conversation.findUniqueOrThrow({ where: { conversationId } });
-  const res = await page.request.post("/api/trpc/conversation.update", {
-    headers: { "x-trpc-source": "console", origin: E2E.consoleUrl, "content-type": "application/json" },
-    data: JSON.stringify({ json: { id: before.id, status: before.status === "ENABLED" ? "DISABLED" : "ENABLED" } }),
-  });
-  expect(res.status()).toBe(403);
-  expect(await res.text()).toContain("Your role does not allow this.");
-  expect(await db.conversation.findUniqueOrThrow({ where: { conversationId } })).toMatchObject({
-    status: before.status,
-    updatedAt: before.updatedAt,
+  test("a viewer sees no controls, and the server refuses the viewer's change", async ({ page, db }) => {
+    await page.goto("/conversations");
+    const row = page.getByRole("row", { name: new RegExp(title) });
+    await expect(row).toBeVisible();
+    await expect(page.locator("[data-mutates]")).toHaveCount(0);
+    await expect(page.getByRole("columnheader", { name: "Actions" })).toHaveCount(0);
+
+    const before = await db.conversation.findUniqueOrThrow({ where: { conversationId } });
+    const res = await page.request.post("/api/trpc/conversation.update", {
+      headers: { "x-trpc-source": "console", origin: E2E.consoleUrl, "content-type": "application/json" },
+      data: JSON.stringify({ json: { id: before.id, status: before.status === "ENABLED" ? "DISABLED" : "ENABLED" } }),
+    });
+    expect(res.status()).toBe(403);
+    expect(await res.text()).toContain("Your role does not allow this.");
+    expect(await db.conversation.findUniqueOrThrow({ where: { conversationId } })).toMatchObject({
+      status: before.status,
+      updatedAt: before.updatedAt,
+    });
   });
 });

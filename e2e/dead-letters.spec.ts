@@ -5,13 +5,14 @@
  * to the database, as the runtime would, and removed afterwards.
  */
 import { randomBytes } from "node:crypto";
-import { expect, test } from "./fixtures.ts";
-import { deleteOwnSession, signInWithSso as signIn } from "./sign-in.ts";
+import { expect, STORAGE_STATE, test } from "./fixtures.ts";
+import { signedInContext } from "./sign-in.ts";
 
 const tag = randomBytes(4).toString("hex");
 const traceId = `e2e-dl-${tag}`;
 
-test.afterEach(({ page, db }) => deleteOwnSession(page, db));
+// The operator's stored sign-in (auth.setup.ts).
+test.use({ storageState: STORAGE_STATE.OPERATOR });
 
 test.afterAll(async ({ db }) => {
   await db.deadLetter.deleteMany({ where: { traceId } });
@@ -21,6 +22,7 @@ test.afterAll(async ({ db }) => {
 });
 
 test("an operator sees a dead letter's reason, trace id and time on the Overview and retries it", async ({
+  browser,
   page,
   db,
 }) => {
@@ -55,16 +57,17 @@ test("an operator sees a dead letter's reason, trace id and time on the Overview
     },
   });
 
-  await signIn(page, "viewer@clawgate.local", "VIEWER");
-  await page.goto("/overview");
-  const card = page.getByRole("region", { name: "Dead letters" });
-  await expect(card).toContainText(`the same error twice: injected ${tag}`);
-  await expect(card).toContainText(traceId);
-  await expect(card.getByRole("button", { name: "Retry" })).toHaveCount(0);
-  await deleteOwnSession(page, db);
-  await page.context().clearCookies();
+  // A viewer (a context of its own) sees it without a Retry button.
+  const viewer = await signedInContext(browser, "VIEWER");
+  try {
+    const card = viewer.page.getByRole("region", { name: "Dead letters" });
+    await expect(card).toContainText(`the same error twice: injected ${tag}`);
+    await expect(card).toContainText(traceId);
+    await expect(card.getByRole("button", { name: "Retry" })).toHaveCount(0);
+  } finally {
+    await viewer.context.close();
+  }
 
-  await signIn(page, "operator@clawgate.local", "OPERATOR");
   await page.goto("/overview");
   const item = page.getByRole("region", { name: "Dead letters" }).getByRole("listitem").filter({ hasText: traceId });
   await item.getByRole("button", { name: "Retry" }).click();

@@ -1,4 +1,7 @@
+import path from "node:path";
+import { randomBytes } from "node:crypto";
 import { test as base, expect, type Page } from "@playwright/test";
+import type { DemoUser } from "@clawgate/core";
 import { createDb, type Db } from "@clawgate/db";
 import { E2E } from "./stack.ts";
 
@@ -24,8 +27,27 @@ export async function submitIdpLogin(page: Page, email: string, password: string
   await page.getByRole("button", { name: "Sign in", exact: true }).click();
 }
 
-/** A database client for assertions on what the console stored. */
-export const test = base.extend<object, { db: Db }>({
+/**
+ * Each demo role's signed-in browser state, written once per run by auth.setup.ts (the "setup"
+ * project every spec depends on): `test.use({ storageState: STORAGE_STATE.VIEWER })`.
+ */
+export const STORAGE_STATE: Record<DemoUser["role"], string> = {
+  ADMIN: path.join(import.meta.dirname, ".auth", "ADMIN.json"),
+  APPROVER: path.join(import.meta.dirname, ".auth", "APPROVER.json"),
+  OPERATOR: path.join(import.meta.dirname, ".auth", "OPERATOR.json"),
+  VIEWER: path.join(import.meta.dirname, ".auth", "VIEWER.json"),
+};
+
+/**
+ * `db`: a database client for assertions on what the console stored. `tag`: a suffix unique to
+ * this test (and this run), for the names of rows the test creates, so no test meets another's
+ * rows, or an earlier run's, and none has to delete its rows to stay out of another's way.
+ */
+export const test = base.extend<{ tag: string }, { db: Db }>({
+  // eslint-disable-next-line no-empty-pattern -- Playwright reads fixture dependencies from a destructuring pattern
+  tag: async ({}, use) => {
+    await use(randomBytes(4).toString("hex"));
+  },
   db: [
     // eslint-disable-next-line no-empty-pattern -- Playwright reads fixture dependencies from a destructuring pattern
     async ({}, use) => {

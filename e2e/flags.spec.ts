@@ -1,15 +1,13 @@
-import { expect, test } from "./fixtures.ts";
+import { expect, STORAGE_STATE, test } from "./fixtures.ts";
 import { E2E } from "./stack.ts";
-import { deleteOwnSession, signInWithSso as signIn } from "./sign-in.ts";
 
-// Leave no session behind: other specs count a demo user's sessions.
-test.afterEach(({ page, db }) => deleteOwnSession(page, db));
+// The admin's stored sign-in (auth.setup.ts) unless a test says otherwise.
+test.use({ storageState: STORAGE_STATE.ADMIN });
 
 test("an admin creates a flag (with key validation), toggles it, and is asked before turning off agent.tools", async ({
   page,
   db,
 }, testInfo) => {
-  await signIn(page, "admin@clawgate.local", "ADMIN");
   await page.goto("/flags");
   await expect(page.getByRole("heading", { name: "Feature flags", level: 1 })).toBeVisible();
   await expect(page.getByRole("row", { name: /agent\.tools/ })).toContainText("every skill");
@@ -68,17 +66,20 @@ test("an admin creates a flag (with key validation), toggles it, and is asked be
   await page.screenshot({ path: testInfo.outputPath("flags-mobile.png"), fullPage: true });
 });
 
-test("a viewer sees the flags without controls, and the server refuses their toggle", async ({ page, db }) => {
-  await signIn(page, "viewer@clawgate.local", "VIEWER");
-  await page.goto("/flags");
-  await expect(page.getByRole("row", { name: /agent\.tools/ })).toBeVisible();
-  await expect(page.getByRole("switch")).toHaveCount(0);
-  await expect(page.getByRole("button", { name: "Create flag" })).toHaveCount(0);
+test.describe("as viewer", () => {
+  test.use({ storageState: STORAGE_STATE.VIEWER });
 
-  const res = await page.request.post(`${E2E.consoleUrl}/api/trpc/flag.toggle`, {
-    headers: { "x-trpc-source": "console", origin: E2E.consoleUrl, "content-type": "application/json" },
-    data: JSON.stringify({ json: { key: "agent.tools", enabled: false } }),
+  test("a viewer sees the flags without controls, and the server refuses their toggle", async ({ page, db }) => {
+    await page.goto("/flags");
+    await expect(page.getByRole("row", { name: /agent\.tools/ })).toBeVisible();
+    await expect(page.getByRole("switch")).toHaveCount(0);
+    await expect(page.getByRole("button", { name: "Create flag" })).toHaveCount(0);
+
+    const res = await page.request.post(`${E2E.consoleUrl}/api/trpc/flag.toggle`, {
+      headers: { "x-trpc-source": "console", origin: E2E.consoleUrl, "content-type": "application/json" },
+      data: JSON.stringify({ json: { key: "agent.tools", enabled: false } }),
+    });
+    expect(res.status()).toBe(403);
+    expect((await db.featureFlag.findUniqueOrThrow({ where: { key: "agent.tools" } })).enabled).toBe(true);
   });
-  expect(res.status()).toBe(403);
-  expect((await db.featureFlag.findUniqueOrThrow({ where: { key: "agent.tools" } })).enabled).toBe(true);
 });

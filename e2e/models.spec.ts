@@ -1,12 +1,14 @@
-import { expect, test } from "./fixtures.ts";
-import { signInWithSso as signIn } from "./sign-in.ts";
+import { expect, STORAGE_STATE, test } from "./fixtures.ts";
+
+// The admin's stored sign-in (auth.setup.ts) unless a test says otherwise.
+test.use({ storageState: STORAGE_STATE.ADMIN });
 
 test("an admin adds an endpoint (API key only as an env var name), routes a conversation to it, and cannot disable the default route's endpoint", async ({
+  tag,
   page,
   db,
 }, testInfo) => {
-  const name = `e2e_big_${Date.now().toString(36)}`;
-  await signIn(page, "admin@clawgate.local", "ADMIN");
+  const name = `e2e_big_${tag}`;
   await page.goto("/models");
   await expect(page.getByRole("heading", { name: "Models & routes", level: 1 })).toBeVisible();
   const local = page.getByRole("row", { name: /local_chat/ });
@@ -53,17 +55,19 @@ test("an admin adds an endpoint (API key only as an env var name), routes a conv
   expect(await db.modelEndpoint.findUniqueOrThrow({ where: { name: "local_chat" } })).toMatchObject({ enabled: true });
   expect(await db.configRevision.count()).toBe(revisions);
 
-  // A route for the demo conversation to the new endpoint, then deleted after confirmation.
-  const conversation = await db.conversation.findUniqueOrThrow({ where: { conversationId: "cid-demo-group" } });
-  await db.route.deleteMany({ where: { conversationId: conversation.id } }); // a rerun starts clean
+  // A route for a conversation of this test's own to the new endpoint, then deleted after confirmation.
+  const conversation = await db.conversation.create({
+    data: { conversationId: `cid-e2e-models-${tag}`, title: `E2E models ${tag}`, type: "GROUP" },
+  });
+  const routeRow = new RegExp(`E2E models ${tag}`);
   await page.reload();
   await page.getByRole("button", { name: "Add route" }).click();
   const routeForm = page.getByRole("form", { name: "New route" });
-  await routeForm.getByLabel("Conversation").selectOption({ label: "Clawgate demo group (cid-demo-group)" });
+  await routeForm.getByLabel("Conversation").selectOption({ label: `E2E models ${tag} (cid-e2e-models-${tag})` });
   await routeForm.getByLabel("Endpoint").selectOption({ label: name });
   await routeForm.getByLabel("Max tool rounds").fill("2");
   await routeForm.getByRole("button", { name: "Save route" }).click();
-  await expect(page.getByRole("row", { name: /Clawgate demo group/ })).toContainText(name);
+  await expect(page.getByRole("row", { name: routeRow })).toContainText(name);
   expect(
     await db.route.findUnique({ where: { conversationId: conversation.id }, include: { modelEndpoint: true } }),
   ).toMatchObject({ maxToolRounds: 2, modelEndpoint: { name } });
@@ -76,12 +80,12 @@ test("an admin adds an endpoint (API key only as an env var name), routes a conv
   await expect(del.getByRole("alert")).toContainText("serves 1 conversation route");
   await del.getByRole("button", { name: "Cancel" }).click();
 
-  await page.getByRole("button", { name: "Delete route for Clawgate demo group" }).click();
+  await page.getByRole("button", { name: `Delete route for E2E models ${tag}` }).click();
   await page
-    .getByRole("dialog", { name: /Delete the route for Clawgate demo group/ })
+    .getByRole("dialog", { name: new RegExp(`Delete the route for E2E models ${tag}`) })
     .getByRole("button", { name: "Delete route" })
     .click();
-  await expect(page.getByRole("row", { name: /Clawgate demo group/ })).toHaveCount(0);
+  await expect(page.getByRole("row", { name: routeRow })).toHaveCount(0);
   expect(await db.route.findUnique({ where: { conversationId: conversation.id } })).toBeNull();
 
   await row.getByRole("button", { name: `Delete ${name}` }).click();
@@ -97,12 +101,15 @@ test("an admin adds an endpoint (API key only as an env var name), routes a conv
   await page.screenshot({ path: testInfo.outputPath("models-mobile.png"), fullPage: true });
 });
 
-test("a viewer sees models and routes without any control that changes them", async ({ page }, testInfo) => {
-  await signIn(page, "viewer@clawgate.local", "VIEWER");
-  await page.goto("/models");
-  await expect(page.getByRole("row", { name: /local_chat/ })).toBeVisible();
-  await expect(page.getByText("Default route", { exact: true })).toBeVisible();
-  await expect(page.locator("[data-mutates]")).toHaveCount(0);
-  await expect(page.getByRole("button", { name: /Add|Edit|Disable|Delete|Save/ })).toHaveCount(0);
-  await page.screenshot({ path: testInfo.outputPath("models-viewer.png"), fullPage: true });
+test.describe("as viewer", () => {
+  test.use({ storageState: STORAGE_STATE.VIEWER });
+
+  test("a viewer sees models and routes without any control that changes them", async ({ page }, testInfo) => {
+    await page.goto("/models");
+    await expect(page.getByRole("row", { name: /local_chat/ })).toBeVisible();
+    await expect(page.getByText("Default route", { exact: true })).toBeVisible();
+    await expect(page.locator("[data-mutates]")).toHaveCount(0);
+    await expect(page.getByRole("button", { name: /Add|Edit|Disable|Delete|Save/ })).toHaveCount(0);
+    await page.screenshot({ path: testInfo.outputPath("models-viewer.png"), fullPage: true });
+  });
 });

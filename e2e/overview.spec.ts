@@ -6,15 +6,14 @@
  */
 import { randomBytes } from "node:crypto";
 import { bumpConfigRevision } from "@clawgate/core";
-import { ADMIN, CONSOLE_PAGE, DEMO_PASSWORD, expect, openIdpLoginForm, submitIdpLogin, test } from "./fixtures.ts";
-import { deleteOwnSession } from "./sign-in.ts";
+import { CONSOLE_PAGE, expect, STORAGE_STATE, test } from "./fixtures.ts";
 
 const tag = randomBytes(4).toString("hex");
 const replicaIds = [`rt_e2e_${tag}_a`, `rt_e2e_${tag}_b`, `rt_e2e_${tag}_c`];
 const budgetSubject = `e2e-overview-${tag}`;
 
-// Leave no session behind: other specs count a demo user's sessions.
-test.afterEach(({ page, db }) => deleteOwnSession(page, db));
+// The admin's stored sign-in (auth.setup.ts) unless a test says otherwise.
+test.use({ storageState: STORAGE_STATE.ADMIN });
 
 test.afterAll(async ({ db }) => {
   await db.runtimeInstance.deleteMany({ where: { id: { in: replicaIds } } });
@@ -102,8 +101,7 @@ test("the overview shows replicas catching up with a new config revision within 
     },
   });
 
-  await openIdpLoginForm(page);
-  await submitIdpLogin(page, ADMIN.email, DEMO_PASSWORD);
+  await page.goto("/");
   await expect(page).toHaveURL(CONSOLE_PAGE("/overview")); // "/" is the overview
   await expect(page.getByRole("heading", { name: "Overview", level: 1 })).toBeVisible();
   await page.getByRole("link", { name: "Clawgate" }).click();
@@ -154,41 +152,44 @@ test("the overview shows replicas catching up with a new config revision within 
   expect(errors).toEqual([]);
 });
 
-test("safe mode shows its level, reason and expiry on the overview", async ({ page, db }, testInfo) => {
-  const state = await db.safeModeState.findUnique({ where: { id: 1 } });
-  test.skip(!!state?.active, "safe mode is already on in this database");
-  const event = await db.safeModeEvent.create({
-    data: {
-      level: "MAINTENANCE",
-      reason: `e2e model outage ${tag}`,
-      actorType: "USER",
-      actorName: "oli@e2e",
-      expiresAt: new Date(Date.now() + 3_600_000),
-    },
-  });
-  await db.safeModeState.upsert({
-    where: { id: 1 },
-    create: { id: 1, active: true, level: "MAINTENANCE", currentEventId: event.id },
-    update: { active: true, level: "MAINTENANCE", currentEventId: event.id },
-  });
-  try {
-    await openIdpLoginForm(page);
-    await submitIdpLogin(page, "viewer@clawgate.local", DEMO_PASSWORD);
-    await expect(page).toHaveURL(CONSOLE_PAGE("/overview"));
-    const card = page.getByRole("region", { name: "Safe mode" });
-    await expect(card.getByTestId("safe-mode-state")).toHaveText("On: maintenance (no model calls)");
-    await expect(card).toContainText(`e2e model outage ${tag}`);
-    await expect(card).toContainText("by oli@e2e");
-    await expect(card).toContainText("UTC");
-    await page.screenshot({ path: testInfo.outputPath("overview-safe-mode.png"), fullPage: true });
-  } finally {
-    await db.safeModeState.update({
+test.describe("as viewer", () => {
+  test.use({ storageState: STORAGE_STATE.VIEWER });
+
+  test("safe mode shows its level, reason and expiry on the overview", async ({ page, db }, testInfo) => {
+    const state = await db.safeModeState.findUnique({ where: { id: 1 } });
+    test.skip(!!state?.active, "safe mode is already on in this database");
+    const event = await db.safeModeEvent.create({
+      data: {
+        level: "MAINTENANCE",
+        reason: `e2e model outage ${tag}`,
+        actorType: "USER",
+        actorName: "oli@e2e",
+        expiresAt: new Date(Date.now() + 3_600_000),
+      },
+    });
+    await db.safeModeState.upsert({
       where: { id: 1 },
-      data: { active: false, currentEventId: null, level: state?.level ?? "READ_ONLY" },
+      create: { id: 1, active: true, level: "MAINTENANCE", currentEventId: event.id },
+      update: { active: true, level: "MAINTENANCE", currentEventId: event.id },
     });
-    await db.safeModeEvent.update({
-      where: { id: event.id },
-      data: { endedAt: new Date(), endedBy: "e2e", endReason: "test over" },
-    });
-  }
+    try {
+      await page.goto("/");
+      await expect(page).toHaveURL(CONSOLE_PAGE("/overview"));
+      const card = page.getByRole("region", { name: "Safe mode" });
+      await expect(card.getByTestId("safe-mode-state")).toHaveText("On: maintenance (no model calls)");
+      await expect(card).toContainText(`e2e model outage ${tag}`);
+      await expect(card).toContainText("by oli@e2e");
+      await expect(card).toContainText("UTC");
+      await page.screenshot({ path: testInfo.outputPath("overview-safe-mode.png"), fullPage: true });
+    } finally {
+      await db.safeModeState.update({
+        where: { id: 1 },
+        data: { active: false, currentEventId: null, level: state?.level ?? "READ_ONLY" },
+      });
+      await db.safeModeEvent.update({
+        where: { id: event.id },
+        data: { endedAt: new Date(), endedBy: "e2e", endReason: "test over" },
+      });
+    }
+  });
 });

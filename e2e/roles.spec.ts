@@ -11,7 +11,7 @@ import { addSkillRule, removeSkillRule, type RuleChange } from "@clawgate/core/c
 import type { Db, Tx } from "@clawgate/db";
 import { NAV_ITEMS } from "../apps/console/src/components/nav-items.ts";
 import { CONSOLE_PAGE, expect, test } from "./fixtures.ts";
-import { collectErrors, SAME_ORIGIN, signedInContext, signOut, trpcBody } from "./sign-in.ts";
+import { collectErrors, SAME_ORIGIN, signedInContext, trpcBody } from "./sign-in.ts";
 
 const slug = (href: string) => href.replace(/^\//, "").replace(/\W+/g, "-") || "home";
 
@@ -29,11 +29,10 @@ for (const user of DEMO_USERS) {
     let errors: string[];
 
     test.beforeAll(async ({ browser }) => {
-      ({ context, page } = await signedInContext(browser, user.email, user.role));
+      ({ context, page } = await signedInContext(browser, user.role));
       errors = collectErrors(page);
     });
     test.afterAll(async () => {
-      if (context) await signOut(context);
       await context?.close();
     });
 
@@ -309,7 +308,7 @@ for (const [role, paths] of Object.entries(REFUSED_BY_ROLE)) {
     db,
   }) => {
     const user = DEMO_USERS.find((u) => u.role === role)!;
-    const { context } = await signedInContext(browser, user.email, user.role);
+    const { context } = await signedInContext(browser, user.role);
     try {
       const userId = (await db.user.findUniqueOrThrow({ where: { email: user.email } })).id;
       for (const path of paths) {
@@ -321,7 +320,6 @@ for (const [role, paths] of Object.entries(REFUSED_BY_ROLE)) {
         }
       }
     } finally {
-      await signOut(context);
       await context.close();
     }
   });

@@ -4,16 +4,15 @@
  * answers normally.
  */
 
-import { expect, test } from "./fixtures.ts";
+import { expect, STORAGE_STATE, test } from "./fixtures.ts";
 import { E2E, sayToRobot, untilRobotApplied } from "./stack.ts";
-import { deleteOwnSession, signInWithSso as signIn } from "./sign-in.ts";
 
 const OPERATOR = "operator@clawgate.local";
 const WRITE_REQUEST = "create a ticket in OPS: printer is broken";
 const MESSAGE = "E2E drill: the robot is in maintenance, back in an hour.";
 
-// Leave no session behind: other specs count a demo user's sessions.
-test.afterEach(({ page, db }) => deleteOwnSession(page, db));
+// The operator's stored sign-in (auth.setup.ts) unless a test says otherwise.
+test.use({ storageState: STORAGE_STATE.OPERATOR });
 
 const texts = (replies: { text: string }[]) => replies.map((r) => r.text).join("\n");
 
@@ -27,7 +26,6 @@ test("an operator switches safe mode on: a write request is refused with the mes
   expect(normal).not.toBe("");
   expect(normal).not.toContain(MESSAGE);
 
-  await signIn(page, OPERATOR, "OPERATOR");
   await page.goto("/safe-mode");
   const state = page.getByTestId("safe-mode-state");
   await expect(state).toContainText("Safe mode is off");
@@ -90,17 +88,20 @@ test("an operator switches safe mode on: a write request is refused with the mes
   await page.screenshot({ path: testInfo.outputPath("safe-mode-mobile.png"), fullPage: true });
 });
 
-test("a viewer sees safe mode without controls, and the server refuses their switch", async ({ page, db }) => {
-  await signIn(page, "viewer@clawgate.local", "VIEWER");
-  await page.goto("/safe-mode");
-  await expect(page.getByTestId("safe-mode-state")).toContainText("Safe mode is off");
-  await expect(page.getByText("Operators and admins can switch safe mode.")).toBeVisible();
-  await expect(page.getByRole("button", { name: /Turn safe mode/ })).toHaveCount(0);
+test.describe("as viewer", () => {
+  test.use({ storageState: STORAGE_STATE.VIEWER });
 
-  const res = await page.request.post(`${E2E.consoleUrl}/api/trpc/safeMode.set`, {
-    headers: { "x-trpc-source": "console", origin: E2E.consoleUrl, "content-type": "application/json" },
-    data: JSON.stringify({ json: { active: true, level: "MAINTENANCE", reason: "not allowed" } }),
+  test("a viewer sees safe mode without controls, and the server refuses their switch", async ({ page, db }) => {
+    await page.goto("/safe-mode");
+    await expect(page.getByTestId("safe-mode-state")).toContainText("Safe mode is off");
+    await expect(page.getByText("Operators and admins can switch safe mode.")).toBeVisible();
+    await expect(page.getByRole("button", { name: /Turn safe mode/ })).toHaveCount(0);
+
+    const res = await page.request.post(`${E2E.consoleUrl}/api/trpc/safeMode.set`, {
+      headers: { "x-trpc-source": "console", origin: E2E.consoleUrl, "content-type": "application/json" },
+      data: JSON.stringify({ json: { active: true, level: "MAINTENANCE", reason: "not allowed" } }),
+    });
+    expect(res.status()).toBe(403);
+    expect((await db.safeModeState.findUniqueOrThrow({ where: { id: 1 } })).active).toBe(false);
   });
-  expect(res.status()).toBe(403);
-  expect((await db.safeModeState.findUniqueOrThrow({ where: { id: 1 } })).active).toBe(false);
 });

@@ -7,16 +7,15 @@ import { randomInt } from "node:crypto";
 import type { Db } from "@clawgate/db";
 import { ADMIN, expect, test } from "./fixtures.ts";
 import { E2E_SIGNIN_LIMITS } from "./signin-limits.ts";
-import { SAME_ORIGIN, signedInContext, signOut, trpcBody } from "./sign-in.ts";
+import { SAME_ORIGIN, signedInContext, trpcBody } from "./sign-in.ts";
 import { E2E } from "./stack.ts";
 
 test.describe("with an admin's session", () => {
   let context: BrowserContext;
   test.beforeAll(async ({ browser }) => {
-    ({ context } = await signedInContext(browser, ADMIN.email, ADMIN.role));
+    ({ context } = await signedInContext(browser, ADMIN.role));
   });
   test.afterAll(async () => {
-    if (context) await signOut(context);
     await context?.close();
   });
 

@@ -1,7 +1,7 @@
 /** Signed-in browser contexts for the specs that need several users at once (roles, security). */
 import type { Browser, BrowserContext, Page } from "@playwright/test";
-import type { Db } from "@clawgate/db";
-import { DEMO_PASSWORD, expect, openIdpLoginForm, submitIdpLogin } from "./fixtures.ts";
+import type { DemoUser } from "@clawgate/core";
+import { DEMO_PASSWORD, expect, openIdpLoginForm, STORAGE_STATE, submitIdpLogin } from "./fixtures.ts";
 import { E2E } from "./stack.ts";
 
 /** Signs in through the real SSO flow and waits for the console to show the user's role. */
@@ -11,15 +11,19 @@ export async function signInWithSso(page: Page, email: string, role: string): Pr
   await expect(page.getByRole("banner").getByTestId("role-badge")).toHaveText(role);
 }
 
-/** A fresh browser context (own cookies, own IdP session) signed in as this user. */
+/**
+ * A browser context of its own signed in as this demo role, from the storage state auth.setup.ts
+ * saved (no new sign-in), on the overview. Close it when done; do not sign it out (the session is
+ * the one every spec of this role uses).
+ */
 export async function signedInContext(
   browser: Browser,
-  email: string,
-  role: string,
+  role: DemoUser["role"],
 ): Promise<{ context: BrowserContext; page: Page }> {
-  const context = await browser.newContext({ baseURL: E2E.consoleUrl });
+  const context = await browser.newContext({ baseURL: E2E.consoleUrl, storageState: STORAGE_STATE[role] });
   const page = await context.newPage();
-  await signInWithSso(page, email, role);
+  await page.goto("/overview");
+  await expect(page.getByRole("banner").getByTestId("role-badge")).toHaveText(role);
   return { context, page };
 }
 
@@ -45,19 +49,11 @@ export const trpcBody = (input: unknown) => JSON.stringify({ json: input });
 
 /**
  * Signs the context out the way the console's button does (next-auth's CSRF token), so its
- * database session is gone: specs that count a user's sessions are not confused by ours.
+ * database session is gone. Only for a context that signed in by itself, never for one made from
+ * a stored state (that session is shared by the specs of its role).
  */
 export async function signOut(context: BrowserContext): Promise<void> {
   const { csrfToken } = (await (await context.request.get("/api/auth/csrf")).json()) as { csrfToken: string };
   const res = await context.request.post("/api/auth/signout", { form: { csrfToken, json: "true" } });
   expect(res.ok()).toBe(true);
-}
-
-/**
- * Deletes the database session of the page's own context (use in `test.afterEach`): other specs
- * count a demo user's sessions, so a spec leaves none behind.
- */
-export async function deleteOwnSession(page: Page, db: Db): Promise<void> {
-  const token = (await page.context().cookies()).find((c) => c.name === "next-auth.session-token")?.value;
-  if (token) await db.session.deleteMany({ where: { sessionToken: token } });
 }

@@ -3,16 +3,14 @@
  * (reached through the fake DingTalk, like `clawgate say`) answers the same request differently.
  */
 
-import { expect, test } from "./fixtures.ts";
+import { expect, STORAGE_STATE, test } from "./fixtures.ts";
 import { E2E, sayToRobot, untilRobotApplied } from "./stack.ts";
-import { deleteOwnSession, signInWithSso as signIn } from "./sign-in.ts";
 
 const ADMIN = "admin@clawgate.local";
-const VIEWER = "viewer@clawgate.local";
 const KB_REQUEST = "search the kb for vpn";
 
-// Leave no session behind: other specs count a demo user's sessions.
-test.afterEach(({ page, db }) => deleteOwnSession(page, db));
+// The admin's stored sign-in (auth.setup.ts) unless a test says otherwise.
+test.use({ storageState: STORAGE_STATE.ADMIN });
 
 const texts = (replies: { text: string }[]) => replies.map((r) => r.text).join("\n");
 
@@ -24,7 +22,6 @@ test("an admin disables kb.search and the robot's answer to the same request cha
   const before = texts(await sayToRobot(KB_REQUEST));
   expect(before).toContain("Result of kb_search");
 
-  await signIn(page, ADMIN, "ADMIN");
   await page.goto("/skills");
   await expect(page.getByRole("heading", { name: "Skills", level: 1 })).toBeVisible();
   await page.screenshot({ path: testInfo.outputPath("skills.png"), fullPage: true });
@@ -73,9 +70,9 @@ test("an admin disables kb.search and the robot's answer to the same request cha
 test("a user DENY rule: the 'why?' check explains it, the robot enforces it, removing it restores", async ({
   page,
   db,
+  tag,
 }, testInfo) => {
-  const mallory = "u-e2e-mallory";
-  await signIn(page, ADMIN, "ADMIN");
+  const mallory = `u-e2e-mallory-${tag}`;
   await page.goto("/skills/kb.search");
   await expect(page.getByRole("heading", { name: /kb\.search/, level: 1 })).toBeVisible();
   await expect(page.getByText("No rules")).toBeVisible();
@@ -147,7 +144,6 @@ test("an admin edits http.fetch's settings: the manifest's schema refuses bad on
   db,
 }, testInfo) => {
   const original = (await db.skill.findUniqueOrThrow({ where: { key: "http.fetch" } })).settings;
-  await signIn(page, ADMIN, "ADMIN");
   await page.goto("/skills/http.fetch");
   const section = page.getByRole("region", { name: "Skill settings" });
   await expect(section.getByText("allowPrivateNetworks")).toBeVisible();
@@ -178,23 +174,26 @@ test("an admin edits http.fetch's settings: the manifest's schema refuses bad on
   }
 });
 
-test("a viewer reads skills without any control, and the server refuses their change", async ({ page, db }) => {
-  await signIn(page, VIEWER, "VIEWER");
-  await page.goto("/skills");
-  await expect(page.getByRole("row", { name: /kb\.search/ })).toBeVisible();
-  await expect(page.getByRole("switch")).toHaveCount(0);
-  await expect(page.getByRole("checkbox")).toHaveCount(0);
-  await page.goto("/skills/kb.search");
-  await expect(page.getByRole("button", { name: "Add rule" })).toHaveCount(0);
-  // Settings are shown, read-only.
-  await expect(page.getByRole("region", { name: "Skill settings" }).getByLabel("Settings (JSON)")).toBeVisible();
-  await expect(page.getByRole("button", { name: "Save settings" })).toHaveCount(0);
+test.describe("as viewer", () => {
+  test.use({ storageState: STORAGE_STATE.VIEWER });
 
-  const res = await page.request.post(`${E2E.consoleUrl}/api/trpc/skill.update`, {
-    headers: { "x-trpc-source": "console", origin: E2E.consoleUrl, "content-type": "application/json" },
-    data: JSON.stringify({ json: { key: "kb.search", enabled: false } }),
+  test("a viewer reads skills without any control, and the server refuses their change", async ({ page, db }) => {
+    await page.goto("/skills");
+    await expect(page.getByRole("row", { name: /kb\.search/ })).toBeVisible();
+    await expect(page.getByRole("switch")).toHaveCount(0);
+    await expect(page.getByRole("checkbox")).toHaveCount(0);
+    await page.goto("/skills/kb.search");
+    await expect(page.getByRole("button", { name: "Add rule" })).toHaveCount(0);
+    // Settings are shown, read-only.
+    await expect(page.getByRole("region", { name: "Skill settings" }).getByLabel("Settings (JSON)")).toBeVisible();
+    await expect(page.getByRole("button", { name: "Save settings" })).toHaveCount(0);
+
+    const res = await page.request.post(`${E2E.consoleUrl}/api/trpc/skill.update`, {
+      headers: { "x-trpc-source": "console", origin: E2E.consoleUrl, "content-type": "application/json" },
+      data: JSON.stringify({ json: { key: "kb.search", enabled: false } }),
+    });
+    expect(res.status()).toBe(403);
+    expect(JSON.stringify(await res.json())).toContain("Your role does not allow this.");
+    expect((await db.skill.findUniqueOrThrow({ where: { key: "kb.search" } })).enabled).toBe(true);
   });
-  expect(res.status()).toBe(403);
-  expect(JSON.stringify(await res.json())).toContain("Your role does not allow this.");
-  expect((await db.skill.findUniqueOrThrow({ where: { key: "kb.search" } })).enabled).toBe(true);
 });

@@ -86,13 +86,17 @@ test("anonymous callers get a redirect or a 401, with security headers", async (
 
 test("a disabled user loses their session and cannot sign in again", async ({ page, db }) => {
   const email = "operator@clawgate.local";
-  await openIdpLoginForm(page);
-  await submitIdpLogin(page, email, DEMO_PASSWORD);
-  await expect(page).toHaveURL(CONSOLE_PAGE("/overview"));
-  await expect(page.getByTestId("role-badge")).toHaveText("OPERATOR");
-
-  await db.user.update({ where: { email }, data: { disabledAt: new Date() } });
+  // The operator's stored sign-in (auth.setup.ts) has a session too: set aside while this test
+  // counts the user's sessions, and put back after, for the specs that use it.
+  const stored = await db.session.findMany({ where: { user: { email } } });
   try {
+    await db.session.deleteMany({ where: { id: { in: stored.map((s) => s.id) } } });
+    await openIdpLoginForm(page);
+    await submitIdpLogin(page, email, DEMO_PASSWORD);
+    await expect(page).toHaveURL(CONSOLE_PAGE("/overview"));
+    await expect(page.getByTestId("role-badge")).toHaveText("OPERATOR");
+
+    await db.user.update({ where: { email }, data: { disabledAt: new Date() } });
     await page.reload();
     await expect(page).toHaveURL(/\/signin/);
 
@@ -103,5 +107,6 @@ test("a disabled user loses their session and cannot sign in again", async ({ pa
     expect(await db.session.count({ where: { user: { email } } })).toBe(0);
   } finally {
     await db.user.update({ where: { email }, data: { disabledAt: null } });
+    await db.session.createMany({ data: stored, skipDuplicates: true });
   }
 });

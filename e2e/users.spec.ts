@@ -6,23 +6,15 @@
  * Works on a throwaway user so the demo users keep their roles for the other specs.
  */
 import { randomBytes } from "node:crypto";
-import type { Page } from "@playwright/test";
-import { ADMIN, CONSOLE_PAGE, DEMO_PASSWORD, expect, openIdpLoginForm, submitIdpLogin, test } from "./fixtures.ts";
+import { ADMIN, expect, STORAGE_STATE, test } from "./fixtures.ts";
 import { E2E } from "./stack.ts";
-import { deleteOwnSession } from "./sign-in.ts";
 
 const tag = randomBytes(4).toString("hex");
 const email = `e2e-user-${tag}@example.test`;
 const name = `E2E User ${tag}`;
 
-async function signIn(page: Page, who: string) {
-  await openIdpLoginForm(page);
-  await submitIdpLogin(page, who, DEMO_PASSWORD);
-  await expect(page).toHaveURL(CONSOLE_PAGE("/overview"));
-}
-
-// Leave no session behind: other specs count a demo user's sessions.
-test.afterEach(({ page, db }) => deleteOwnSession(page, db));
+// The admin's stored sign-in (auth.setup.ts) unless a test says otherwise.
+test.use({ storageState: STORAGE_STATE.ADMIN });
 
 test.beforeAll(async ({ db }) => {
   const user = await db.user.create({ data: { email, name, role: "OPERATOR" } });
@@ -36,7 +28,6 @@ test.afterAll(async ({ db }) => {
 });
 
 test("an admin demotes (sessions end), promotes, disables and re-enables a user", async ({ page, db }, testInfo) => {
-  await signIn(page, ADMIN.email);
   await page.goto("/users");
   await expect(page.getByRole("heading", { name: "Users & roles", level: 1 })).toBeVisible();
 
@@ -99,7 +90,6 @@ test("an admin demotes (sessions end), promotes, disables and re-enables a user"
 });
 
 test("an admin adds a user by email with a role; the same email again is refused", async ({ page, db }, testInfo) => {
-  await signIn(page, ADMIN.email);
   await page.goto("/users");
   const form = page.getByRole("form", { name: "Add user" });
   await form.getByLabel("Email").fill(added.toUpperCase());
@@ -125,27 +115,30 @@ test("an admin adds a user by email with a role; the same email again is refused
   expect(await db.user.count({ where: { email: added } })).toBe(1);
 });
 
-test("a viewer reads the users without controls; the server refuses the viewer's change", async ({ page, db }) => {
-  await signIn(page, "viewer@clawgate.local");
-  await page.goto("/users");
-  await expect(page.getByRole("row", { name: new RegExp(email) })).toBeVisible();
-  await expect(page.locator("[data-mutates]")).toHaveCount(0);
-  await expect(page.getByText("only admins change roles")).toBeVisible();
+test.describe("as viewer", () => {
+  test.use({ storageState: STORAGE_STATE.VIEWER });
 
-  const user = await db.user.findUniqueOrThrow({ where: { email } });
-  const res = await page.request.post("/api/trpc/user.setRole", {
-    headers: { "x-trpc-source": "console", origin: E2E.consoleUrl, "content-type": "application/json" },
-    data: JSON.stringify({ json: { userId: user.id, role: "ADMIN" } }),
-  });
-  expect(res.status()).toBe(403);
-  expect(await res.text()).toContain("Your role does not allow this.");
-  expect((await db.user.findUniqueOrThrow({ where: { email } })).role).toBe(user.role);
+  test("a viewer reads the users without controls; the server refuses the viewer's change", async ({ page, db }) => {
+    await page.goto("/users");
+    await expect(page.getByRole("row", { name: new RegExp(email) })).toBeVisible();
+    await expect(page.locator("[data-mutates]")).toHaveCount(0);
+    await expect(page.getByText("only admins change roles")).toBeVisible();
 
-  await expect(page.getByRole("form", { name: "Add user" })).toHaveCount(0);
-  const add = await page.request.post("/api/trpc/user.add", {
-    headers: { "x-trpc-source": "console", origin: E2E.consoleUrl, "content-type": "application/json" },
-    data: JSON.stringify({ json: { email: `viewer-adds-${tag}@example.test`, role: "ADMIN" } }),
+    const user = await db.user.findUniqueOrThrow({ where: { email } });
+    const res = await page.request.post("/api/trpc/user.setRole", {
+      headers: { "x-trpc-source": "console", origin: E2E.consoleUrl, "content-type": "application/json" },
+      data: JSON.stringify({ json: { userId: user.id, role: "ADMIN" } }),
+    });
+    expect(res.status()).toBe(403);
+    expect(await res.text()).toContain("Your role does not allow this.");
+    expect((await db.user.findUniqueOrThrow({ where: { email } })).role).toBe(user.role);
+
+    await expect(page.getByRole("form", { name: "Add user" })).toHaveCount(0);
+    const add = await page.request.post("/api/trpc/user.add", {
+      headers: { "x-trpc-source": "console", origin: E2E.consoleUrl, "content-type": "application/json" },
+      data: JSON.stringify({ json: { email: `viewer-adds-${tag}@example.test`, role: "ADMIN" } }),
+    });
+    expect(add.status()).toBe(403);
+    expect(await db.user.count({ where: { email: `viewer-adds-${tag}@example.test` } })).toBe(0);
   });
-  expect(add.status()).toBe(403);
-  expect(await db.user.count({ where: { email: `viewer-adds-${tag}@example.test` } })).toBe(0);
 });

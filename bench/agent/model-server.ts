@@ -3,7 +3,7 @@
  * process's event loop), with a fixed latency before every answer.
  *   node --import tsx bench/agent/model-server.ts PORT LATENCY_MS
  */
-import { startDemoModel } from "../../packages/devstack/src/demo-model.ts";
+import { startDemoModel } from "@clawgate/devstack/demo-model";
 
 const model = await startDemoModel({ port: Number(process.argv[2] ?? 0), latencyMs: Number(process.argv[3] ?? 50) });
 console.log(`READY ${model.url}`);

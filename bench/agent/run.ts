@@ -33,8 +33,8 @@ import { upsertConversation } from "../../apps/bot/src/worker/handle-inbound.ts"
 import { createModelSlots } from "../../apps/bot/src/limits/model-slots.ts";
 import { loadPolicySnapshot, recordConfigChange, seedDemo } from "../../packages/core/src/index.ts";
 import { createDb } from "../../packages/db/src/index.ts";
-import { startFakeInternalApi } from "../../packages/devstack/src/fake-internal-api.ts";
-import { REPO_ROOT } from "../../packages/devstack/src/paths.ts";
+import { startFakeInternalApi } from "@clawgate/devstack/fake-internal-api";
+import { REPO_ROOT } from "@clawgate/devstack/paths";
 import { pct, sorted, startBenchModel } from "../lib/processes.ts";
 import { bareTurnCall } from "../lib/baseline.ts";
 import { benchDatabase } from "../lib/database.ts";

@@ -19,9 +19,6 @@
  *    own poll (its tRPC query every 1.5 s over HTTP, like the page), from the commit to the first
  *    answer that says "applied on N of N".
  */
-// oidc-provider ships no types: devstack declares the part it uses (a global declaration file, which an import cannot name).
-// eslint-disable-next-line @typescript-eslint/triple-slash-reference
-/// <reference path="../../packages/devstack/src/oidc-provider.d.ts" />
 import { type ChildProcess, spawn } from "node:child_process";
 import { existsSync, writeFileSync } from "node:fs";
 import http from "node:http";
@@ -33,9 +30,9 @@ import { NAV_ITEMS } from "../../apps/console/src/components/nav-items.ts";
 import { createFlag, setFlag } from "../../packages/core/src/console/flags.ts";
 import { DEMO_PASSWORD, DEMO_USERS, loadPolicySnapshot, recordConfigChange } from "../../packages/core/src/index.ts";
 import { createDb, type Db, type Tx } from "../../packages/db/src/index.ts";
-import { startOidcProvider } from "../../packages/devstack/src/oidc.ts";
-import { REPO_ROOT } from "../../packages/devstack/src/paths.ts";
-import { DEMO_OIDC_CLIENT } from "../../packages/devstack/src/ports.ts";
+import { startOidcProvider } from "@clawgate/devstack/oidc";
+import { REPO_ROOT } from "@clawgate/devstack/paths";
+import { DEMO_OIDC_CLIENT } from "@clawgate/devstack/ports";
 import { seedVolume } from "./fixture.ts";
 import type { ReplicaMessage } from "./replica.ts";
 import { benchDatabase } from "../lib/database.ts";

@@ -20,7 +20,7 @@
 import type { ChildProcess } from "node:child_process";
 import { recordConfigChange, seedDemo } from "../../packages/core/src/index.ts";
 import { createDb, type Db } from "../../packages/db/src/index.ts";
-import { startFakeDingTalk, type FakeDingTalk } from "../../packages/devstack/src/fake-dingtalk.ts";
+import { startFakeDingTalk, type FakeDingTalk } from "@clawgate/devstack/fake-dingtalk";
 import { benchDatabase } from "../lib/database.ts";
 import { pct, sorted, startBenchModel, report, startRuntime, UNTHROTTLED, waitReady } from "../lib/processes.ts";
 

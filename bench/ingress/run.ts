@@ -21,7 +21,7 @@ import path from "node:path";
 import autocannon from "autocannon";
 import pg from "pg";
 import { robotSign } from "@clawgate/dingtalk";
-import { REPO_ROOT } from "../../packages/devstack/src/paths.ts";
+import { REPO_ROOT } from "@clawgate/devstack/paths";
 import { startProcess, waitReady } from "../lib/processes.ts";
 import { benchDatabase } from "../lib/database.ts";
 

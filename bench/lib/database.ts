@@ -1,8 +1,8 @@
 /** A fresh migrated database per benchmark run: on the server in DATABASE_URL, else on an embedded PostgreSQL. */
 import path from "node:path";
-import { startEmbeddedPostgres } from "../../packages/devstack/src/embedded-pg.ts";
-import { REPO_ROOT } from "../../packages/devstack/src/paths.ts";
-import { createTestDatabase } from "../../packages/devstack/src/testdb.ts";
+import { startEmbeddedPostgres } from "@clawgate/devstack/embedded-pg";
+import { REPO_ROOT } from "@clawgate/devstack/paths";
+import { createTestDatabase } from "@clawgate/devstack/testdb";
 
 export interface BenchDatabase {
   url: string;

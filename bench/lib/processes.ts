@@ -3,7 +3,7 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { REPO_ROOT } from "../../packages/devstack/src/paths.ts";
+import { REPO_ROOT } from "@clawgate/devstack/paths";
 
 /** `ready`: a line the process prints when it listens, or null to rely on a readiness probe. */
 export function startProcess(

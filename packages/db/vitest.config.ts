@@ -1,4 +1,3 @@
-// Relative import: a package dependency on devstack would make a cycle (devstack uses core and db).
-import { vitestPreset } from "../devstack/src/vitest-preset.ts";
+import { vitestPreset } from "@clawgate/devstack/vitest-preset";
 
 export default vitestPreset(import.meta.dirname);

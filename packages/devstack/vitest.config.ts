@@ -1,3 +1,3 @@
-import { vitestPreset } from "./src/vitest-preset.ts";
+import { vitestPreset } from "./src/vitest-preset.js";
 
 export default vitestPreset(import.meta.dirname);

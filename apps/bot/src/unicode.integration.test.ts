@@ -6,48 +6,21 @@
  * the model answered does not call the model again; one that fails the same way twice ends in a
  * dead letter, listed and retried through the CLI.
  */
-import { seedDemo } from "@clawgate/core";
-import { createDb, storableText, unstorableCount, type Db } from "@clawgate/db";
-import type { FakeDingTalk } from "@clawgate/devstack/fake-dingtalk";
-import { startFakeInternalApi, type FakeInternalApi } from "@clawgate/devstack/fake-internal-api";
+import { storableText, unstorableCount } from "@clawgate/db";
 import { hostileText } from "@clawgate/devstack/hostile-text";
-import { createTestDatabase, type TestDatabase } from "@clawgate/devstack/testdb";
 import fc from "fast-check";
-import type pg from "pg";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { cliEnv, query, runCli, waitFor } from "../test/helpers.ts";
-import { startIngressHarness } from "../test/ingress.ts";
-import { enableConversations } from "../test/policy.ts";
-import { queueEnv, startTestQueue } from "../test/queue.ts";
-import { startScriptedModel, type ScriptedModel } from "../test/scripted-model.ts";
-import { createLogger } from "./logger.ts";
-import { createMetrics } from "./metrics.ts";
-import { startPolicyRuntime, type PolicyRuntime } from "./policy/runtime.ts";
-import type { BotServer } from "./server.ts";
 import { TURN_FAILED_REPLY } from "./worker/handle-inbound.ts";
-import type { Queue } from "./worker/queue.ts";
-
-let testDb: TestDatabase;
-let db: Db;
-let pool: pg.Pool;
-let app: BotServer;
-let fake: FakeDingTalk;
-let scripted: ScriptedModel;
-let api: FakeInternalApi;
-let queue: Queue;
-let policy: PolicyRuntime;
-const logger = createLogger("silent");
-const metrics = createMetrics();
+import { useBotHarness } from "../test/harness.ts";
 
 /** Four conversations take turns: the outbound limit is per conversation (20 a minute). */
 const PROPERTY_CONVERSATIONS = ["cid-u0", "cid-u1", "cid-u2", "cid-u3"];
 
-beforeAll(async () => {
-  testDb = await createTestDatabase({ prefix: "clawgate_bot_unicode" });
-  db = createDb(testDb.url);
-  scripted = await startScriptedModel();
-  api = await startFakeInternalApi({
-    port: 0,
+const h = useBotHarness({
+  name: "unicode",
+  scriptedModel: true,
+  internalApi: {
     articles: [
       {
         title: "hostile\u0000 title \ud800",
@@ -55,30 +28,13 @@ beforeAll(async () => {
         body: "binary \u0000\u0000 page \udfff with \u202e RTL 👩‍💻",
       },
     ],
-  });
+  },
   // The scripted model is every conversation's model.
-  await seedDemo(db, { modelBaseUrl: scripted.url, internalApiBaseUrl: api.url });
-  ({ pool, app, fake } = await startIngressHarness({
-    databaseUrl: testDb.url,
-    db,
-    logger,
-    metrics,
-    applicationName: "test-unicode",
-  }));
-  policy = startPolicyRuntime({ db, databaseUrl: testDb.url, logger, pollIntervalMs: 10 * 60_000 });
-  await policy.loaded;
-  await enableConversations(db, policy, ...PROPERTY_CONVERSATIONS, "cid-tool", "cid-retry", "cid-dl", "cid-fb");
-  queue = await startTestQueue({ env: queueEnv(testDb.url, fake.url, 4), db, logger, metrics, policy });
-});
-afterAll(async () => {
-  await queue?.stop();
-  await policy?.stop();
-  await app?.close();
-  await fake?.close();
-  await Promise.all([scripted?.close(), api?.close()]);
-  await pool?.end();
-  await db?.$disconnect();
-  await testDb?.drop();
+  seed: "scripted-model",
+  ingress: true,
+  policy: true,
+  conversations: [...PROPERTY_CONVERSATIONS, "cid-tool", "cid-retry", "cid-dl", "cid-fb"],
+  queue: { concurrency: 4 },
 });
 
 interface InboundRow {
@@ -93,7 +49,7 @@ async function inbound(msgId: string, settled = true): Promise<InboundRow> {
   return waitFor(
     async () => {
       const [row] = await query<InboundRow>(
-        testDb.url,
+        h.testDb.url,
         `SELECT id, status, "payload"->'text'->>'content' AS content, "alteredChars", "modelCalls"
            FROM "InboundMessage" WHERE "msgId" = $1`,
         [msgId],
@@ -106,7 +62,7 @@ async function inbound(msgId: string, settled = true): Promise<InboundRow> {
 }
 
 const modelCallsFor = (marker: string) =>
-  scripted.requests.filter((r) => JSON.stringify(r.messages.filter((m) => m.role === "user").at(-1)).includes(marker))
+  h.scripted.requests.filter((r) => JSON.stringify(r.messages.filter((m) => m.role === "user").at(-1)).includes(marker))
     .length;
 
 /**
@@ -120,7 +76,7 @@ async function injectFailure(
   condition: string,
   message: string,
 ) {
-  await pool.query(`
+  await h.pool.query(`
     CREATE FUNCTION ${name}() RETURNS trigger AS $$
     BEGIN
       IF ${condition} THEN RAISE EXCEPTION '${message}'; END IF;
@@ -140,9 +96,9 @@ describe("text PostgreSQL cannot store", () => {
         n += 1;
         const text = `ECHO [${s}]`;
         // A sender per message: the per-user request limit is not what this test is about.
-        const { msgId, status } = await fake.deliver({ conversationId, text, senderId: `u-${n}` });
+        const { msgId, status } = await h.fake.deliver({ conversationId, text, senderId: `u-${n}` });
         expect(status).toBe(200);
-        const [reply] = await fake.waitForReplies(conversationId, 1, 15_000);
+        const [reply] = await h.fake.waitForReplies(conversationId, 1, 15_000);
         const row = await inbound(msgId);
         // DingTalk (and its fake) put a space before the text of an @-mention.
         expect(row.content).toBe(storableText(` ${text}`));
@@ -152,7 +108,7 @@ describe("text PostgreSQL cannot store", () => {
         // The model answered «text» + NUL + a lone surrogate: one reply, made storable.
         expect(reply!.text).toBe(`«[${storableText(s)}]»\ufffd`);
         const outbound = await query<{ n: number }>(
-          testDb.url,
+          h.testDb.url,
           `SELECT count(*)::int AS n FROM "OutboundMessage" WHERE "inboundMessageId" = $1`,
           [row.id],
         );
@@ -162,30 +118,30 @@ describe("text PostgreSQL cannot store", () => {
     );
     // Memory holds the turns as stored, and nothing was answered twice.
     const memory = await query<{ recent: { role: string; content: string }[] }>(
-      testDb.url,
+      h.testDb.url,
       `SELECT m."recent" FROM "ConversationMemory" m JOIN "Conversation" c ON c.id = m."conversationId" WHERE c."conversationId" = $1`,
       [PROPERTY_CONVERSATIONS[0]],
     );
     expect(memory[0]!.recent.length).toBeGreaterThan(0);
     for (const turn of memory[0]!.recent) expect(turn.content).toBe(storableText(turn.content));
     for (const c of PROPERTY_CONVERSATIONS)
-      await expect(fake.waitForReplies(c, 1, 300)).rejects.toThrow(/0 of 1 replies/);
+      await expect(h.fake.waitForReplies(c, 1, 300)).rejects.toThrow(/0 of 1 replies/);
   });
 
   it("a tool whose output holds NUL and lone surrogates: the turn completes and is answered", async () => {
-    const { msgId } = await fake.deliver({
+    const { msgId } = await h.fake.deliver({
       conversationId: "cid-tool",
       text: 'CALL kb_search {"query":"hostile"}',
       senderId: "u-tool",
     });
-    const [reply] = await fake.waitForReplies("cid-tool", 1, 15_000);
+    const [reply] = await h.fake.waitForReplies("cid-tool", 1, 15_000);
     expect(reply!.text).toContain("Result of kb_search");
     expect(reply!.text).toContain("hostile title \ufffd");
     expect(reply!.text).not.toContain("\u0000");
     const row = await inbound(msgId);
     expect(row).toMatchObject({ status: "REPLIED", modelCalls: 2 });
     const [invocation] = await query<{ outcome: string }>(
-      testDb.url,
+      h.testDb.url,
       `SELECT outcome FROM "SkillInvocation" WHERE "inboundMessageId" = $1`,
       [row.id],
     );
@@ -195,7 +151,7 @@ describe("text PostgreSQL cannot store", () => {
   it("a job that fails after the model answered does not call the model again when it is retried", async () => {
     // The reply's row cannot be written once (a real failure in PostgreSQL, after the model call;
     // a sequence, unlike a flag, is not rolled back with the failed insert).
-    await pool.query(`CREATE SEQUENCE fail_once`);
+    await h.pool.query(`CREATE SEQUENCE fail_once`);
     await injectFailure(
       "fail_reply_once",
       "INSERT",
@@ -203,14 +159,18 @@ describe("text PostgreSQL cannot store", () => {
       `NEW."conversationId" = 'cid-retry' AND nextval('fail_once') = 1`,
       "injected: reply not stored",
     );
-    const { msgId } = await fake.deliver({ conversationId: "cid-retry", text: "ECHO [retry-marker]", senderId: "u-r" });
-    const [reply] = await fake.waitForReplies("cid-retry", 1, 20_000);
+    const { msgId } = await h.fake.deliver({
+      conversationId: "cid-retry",
+      text: "ECHO [retry-marker]",
+      senderId: "u-r",
+    });
+    const [reply] = await h.fake.waitForReplies("cid-retry", 1, 20_000);
     expect(reply!.text).toBe("«[retry-marker]»\ufffd");
     const row = await inbound(msgId);
     expect(row).toMatchObject({ status: "REPLIED", modelCalls: 1 });
     expect(modelCallsFor("retry-marker")).toBe(1);
     const [job] = await query<{ attempts: number }>(
-      testDb.url,
+      h.testDb.url,
       `SELECT count(*)::int AS attempts FROM "TurnStep" WHERE "inboundMessageId" = $1`,
       [row.id],
     );
@@ -225,40 +185,40 @@ describe("text PostgreSQL cannot store", () => {
       `NEW."conversationId" = 'cid-dl' AND NEW.status = 'REPLIED'`,
       "injected: cannot finish",
     );
-    const { msgId } = await fake.deliver({ conversationId: "cid-dl", text: "ECHO [dl-marker]", senderId: "u-dl" });
-    await fake.waitForReplies("cid-dl", 1, 15_000);
+    const { msgId } = await h.fake.deliver({ conversationId: "cid-dl", text: "ECHO [dl-marker]", senderId: "u-dl" });
+    await h.fake.waitForReplies("cid-dl", 1, 15_000);
     const row = await inbound(msgId);
     expect(row.status).toBe("FAILED");
     const [letter] = await query<{ id: string; source: string; reason: string; traceId: string; attempts: number }>(
-      testDb.url,
+      h.testDb.url,
       `SELECT id, source, reason, "traceId", attempts FROM "DeadLetter" WHERE "inboundMessageId" = $1`,
       [row.id],
     );
     expect(letter).toMatchObject({ source: "INBOUND_JOB", attempts: 2 });
     expect(letter!.reason).toBe("the same error twice: injected: cannot finish");
-    expect((await metrics.deadLetters.get()).values.find((v) => v.labels.source === "INBOUND_JOB")?.value).toBe(1);
-    metrics.openDeadLetters = () => db.deadLetter.count({ where: { status: "OPEN" } });
-    expect(await metrics.registry.metrics()).toMatch(/^clawgate_dead_letters_open 1$/m);
+    expect((await h.metrics.deadLetters.get()).values.find((v) => v.labels.source === "INBOUND_JOB")?.value).toBe(1);
+    h.metrics.openDeadLetters = () => h.db.deadLetter.count({ where: { status: "OPEN" } });
+    expect(await h.metrics.registry.metrics()).toMatch(/^clawgate_dead_letters_open 1$/m);
 
-    const env = cliEnv({ DATABASE_URL: testDb.url });
+    const env = cliEnv({ DATABASE_URL: h.testDb.url });
     const list = await runCli(["dead-letters", "list"], env);
     expect(list.code, list.stderr).toBe(0);
     expect(list.stdout).toContain(letter!.id);
     expect(list.stdout).toContain(letter!.traceId);
     expect(list.stdout).toContain("the same error twice: injected: cannot finish");
 
-    await pool.query(`DROP TRIGGER refuse_replied ON "InboundMessage"`);
+    await h.pool.query(`DROP TRIGGER refuse_replied ON "InboundMessage"`);
     const retry = await runCli(["dead-letters", "retry", letter!.id], env);
     expect(retry.code, retry.stderr).toBe(0);
     expect((await inbound(msgId)).status).toBe("REPLIED");
     // The reply was already sent: the retry sends nothing more and calls no model.
-    await expect(fake.waitForReplies("cid-dl", 1, 500)).rejects.toThrow();
+    await expect(h.fake.waitForReplies("cid-dl", 1, 500)).rejects.toThrow();
     expect(modelCallsFor("dl-marker")).toBe(1);
     const again = await runCli(["dead-letters", "retry", letter!.id], env);
     expect(again.code).toBe(1);
     expect(again.stderr).toMatch(/already retried/);
     const [audit] = await query<{ actorType: string }>(
-      testDb.url,
+      h.testDb.url,
       `SELECT "actorType" FROM "AuditLog" WHERE action = 'dead_letter.retry' AND "targetId" = $1`,
       [letter!.id],
     );
@@ -274,13 +234,13 @@ describe("text PostgreSQL cannot store", () => {
       `EXISTS (SELECT 1 FROM "InboundMessage" WHERE id = NEW."inboundMessageId" AND "conversationId" = 'cid-fb')`,
       "injected: step not stored",
     );
-    const { msgId } = await fake.deliver({ conversationId: "cid-fb", text: "ECHO [fb-marker]", senderId: "u-fb" });
-    const [reply] = await fake.waitForReplies("cid-fb", 1, 20_000);
+    const { msgId } = await h.fake.deliver({ conversationId: "cid-fb", text: "ECHO [fb-marker]", senderId: "u-fb" });
+    const [reply] = await h.fake.waitForReplies("cid-fb", 1, 20_000);
     expect(reply!.text).toBe(TURN_FAILED_REPLY);
     const row = await inbound(msgId);
     expect(row.status).toBe("FAILED");
     const [letter] = await query<{ reason: string; attempts: number }>(
-      testDb.url,
+      h.testDb.url,
       `SELECT reason, attempts FROM "DeadLetter" WHERE "inboundMessageId" = $1`,
       [row.id],
     );
@@ -288,7 +248,7 @@ describe("text PostgreSQL cannot store", () => {
     // Nothing could be stored to replay, so each of the two attempts asked the model once.
     expect(modelCallsFor("fb-marker")).toBe(2);
     const [sent] = await query<{ idempotencyKey: string }>(
-      testDb.url,
+      h.testDb.url,
       `SELECT "idempotencyKey" FROM "OutboundMessage" WHERE "inboundMessageId" = $1`,
       [row.id],
     );

@@ -4,78 +4,40 @@
  * often its job runs, throttling, and the retention job. The conversations here are ENABLED
  * (policy refusals have their own tests in worker/policy-gate.integration.test.ts).
  */
-import { createDb, type Db } from "@clawgate/db";
 import { createAgent, NO_MODEL_REPLY, type Agent, type TurnRequest } from "./agent/index.ts";
 import type { FakeDingTalk } from "@clawgate/devstack/fake-dingtalk";
-import { createTestDatabase, type TestDatabase } from "@clawgate/devstack/testdb";
 import type { JobHelpers } from "graphile-worker";
-import type pg from "pg";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { APP_KEY, robotMessage } from "../test/dingtalk.ts";
 import { capturedLogger, query, waitFor } from "../test/helpers.ts";
-import { enableConversations } from "../test/policy.ts";
-import type { Ingest } from "./ingress/ingest.ts";
-import { createLogger, type Logger } from "./logger.ts";
-import { createMetrics } from "./metrics.ts";
-import { startPolicyRuntime, type PolicyRuntime } from "./policy/runtime.ts";
-import type { BotServer } from "./server.ts";
+import type { Logger } from "./logger.ts";
 import { cleanupInbound } from "./worker/cleanup.ts";
 import { createInboundHandler } from "./worker/handle-inbound.ts";
-import { realSenders, type Queue, type QueueEnv } from "./worker/queue.ts";
-import { queueEnv, startTestQueue } from "../test/queue.ts";
+import { realSenders, type Queue } from "./worker/queue.ts";
+import { startTestQueue } from "../test/queue.ts";
 import { createThrottle, DEFAULT_LIMITS } from "./worker/throttle.ts";
-import { startIngressHarness } from "../test/ingress.ts";
-
-let testDb: TestDatabase;
-let db: Db;
-let pool: pg.Pool;
-let app: BotServer;
-let fake: FakeDingTalk;
-let env: QueueEnv;
-let ingest: Ingest;
-let policy: PolicyRuntime;
-const logger = createLogger("silent");
-const metrics = createMetrics();
+import { useBotHarness } from "../test/harness.ts";
 
 type Inbound = { id: string; status: string; error: string | null };
 const inboundByMsgId = async (msgId: string) =>
-  (await query<Inbound>(testDb.url, `SELECT id, status, error FROM "InboundMessage" WHERE "msgId" = $1`, [msgId]))[0];
+  (await query<Inbound>(h.testDb.url, `SELECT id, status, error FROM "InboundMessage" WHERE "msgId" = $1`, [msgId]))[0];
 const outboundFor = (inboundId: string) =>
   query<{ status: string; channel: string; attempts: number; idempotencyKey: string }>(
-    testDb.url,
+    h.testDb.url,
     `SELECT status, channel, attempts, "idempotencyKey" FROM "OutboundMessage" WHERE "inboundMessageId" = $1`,
     [inboundId],
   );
-const sentTo = (conversationId: string) => fake.sent.filter((m) => m.conversationId === conversationId);
+const sentTo = (conversationId: string) => h.fake.sent.filter((m) => m.conversationId === conversationId);
 
-beforeAll(async () => {
-  testDb = await createTestDatabase({ prefix: "clawgate_bot_worker" });
-  db = createDb(testDb.url);
-  ({ pool, ingest, app, fake } = await startIngressHarness({
-    databaseUrl: testDb.url,
-    db,
-    logger,
-    metrics,
-    applicationName: "test-worker",
-    statementTimeoutMs: 30_000,
-  }));
-  env = queueEnv(testDb.url, fake.url, 4);
-  policy = startPolicyRuntime({ db, databaseUrl: testDb.url, logger });
-  await policy.loaded;
-  await enableConversations(
-    db,
-    policy,
+const h = useBotHarness({
+  name: "worker",
+  pool: { statementTimeoutMs: 30_000 },
+  ingress: true,
+  policy: true,
+  conversations: [
     ...["cid-host", "cid-retry", "cid-concurrent", "cid-limit", "cid-dt-throttle", "cid-noroute"],
     ...["cid-e2e", "cid-expired", "cid-single", "cid-dups", "cid-memory"],
-  );
-});
-afterAll(async () => {
-  await policy?.stop();
-  await app?.close();
-  await fake?.close();
-  await pool?.end();
-  await db?.$disconnect();
-  await testDb?.drop();
+  ],
 });
 
 /** Runs the job handler directly, as graphile-worker would, with a recording addJob. */
@@ -83,15 +45,15 @@ function handlerHarness(
   opts: { webhookHosts?: string[]; limits?: typeof DEFAULT_LIMITS; agent?: Agent; logger?: Logger } = {},
 ) {
   const handler = createInboundHandler({
-    db,
-    pool,
-    throttle: createThrottle(pool, opts.limits),
-    senders: realSenders(env),
-    webhookHosts: opts.webhookHosts ?? env.DINGTALK_WEBHOOK_HOSTS,
-    logger: opts.logger ?? logger,
-    metrics,
-    policy,
-    agent: opts.agent ?? createAgent({ db }),
+    db: h.db,
+    pool: h.pool,
+    throttle: createThrottle(h.pool, opts.limits),
+    senders: realSenders(h.queueEnv(4)),
+    webhookHosts: opts.webhookHosts ?? h.queueEnv(4).DINGTALK_WEBHOOK_HOSTS,
+    logger: opts.logger ?? h.logger,
+    metrics: h.metrics,
+    policy: h.policy,
+    agent: opts.agent ?? createAgent({ db: h.db }),
   });
   const addJob = vi.fn(async () => ({}));
   const run = (inboundId: string, attempts = 1) =>
@@ -104,7 +66,7 @@ function handlerHarness(
 
 /** Delivers through the fake (HTTP mode) and returns the stored inbound row. */
 async function deliver(input: Parameters<FakeDingTalk["deliver"]>[0]) {
-  const { msgId, status } = await fake.deliver(input);
+  const { msgId, status } = await h.fake.deliver(input);
   expect(status).toBe(200);
   const row = await inboundByMsgId(msgId);
   expect(row).toBeDefined();
@@ -120,7 +82,7 @@ describe("the job handler, run directly", () => {
       { status: "SENT", channel: "OPENAPI_GROUP", attempts: 1, idempotencyKey: `reply:${row.id}` },
     ]);
     expect(
-      (await query<Inbound>(testDb.url, `SELECT status FROM "InboundMessage" WHERE id = $1`, [row.id]))[0]?.status,
+      (await query<Inbound>(h.testDb.url, `SELECT status FROM "InboundMessage" WHERE id = $1`, [row.id]))[0]?.status,
     ).toBe("REPLIED");
   });
 
@@ -133,7 +95,7 @@ describe("the job handler, run directly", () => {
 
     const second = await deliver({ conversationId: "cid-concurrent", text: "hello" });
     // A job whose row was already picked up (status PROCESSING) must still not double-send.
-    await query(testDb.url, `UPDATE "InboundMessage" SET status = 'PROCESSING' WHERE id = $1`, [second.id]);
+    await query(h.testDb.url, `UPDATE "InboundMessage" SET status = 'PROCESSING' WHERE id = $1`, [second.id]);
     await Promise.all([run(second.id), run(second.id), handlerHarness().run(second.id)]);
     expect(sentTo("cid-concurrent")).toHaveLength(1);
     expect(await outboundFor(second.id)).toMatchObject([{ status: "SENT", attempts: 1 }]);
@@ -155,18 +117,18 @@ describe("the job handler, run directly", () => {
     expect(payload).toEqual({ inboundId: b.id, traceId: "trace-test", deferrals: 1 });
     expect(spec.runAt.getTime()).toBeGreaterThan(before + 50_000);
     expect(
-      (await query<Inbound>(testDb.url, `SELECT status FROM "InboundMessage" WHERE id = $1`, [b.id]))[0]?.status,
+      (await query<Inbound>(h.testDb.url, `SELECT status FROM "InboundMessage" WHERE id = $1`, [b.id]))[0]?.status,
     ).toBe("PROCESSING");
   });
 
   it("backs off when DingTalk says too fast, then sends once allowed", async () => {
     const { run, addJob } = handlerHarness();
     const row = await deliver({ conversationId: "cid-dt-throttle", text: "x" });
-    fake.setThrottle(0);
+    h.fake.setThrottle(0);
     try {
       await run(row.id);
     } finally {
-      fake.setThrottle(undefined);
+      h.fake.setThrottle(undefined);
     }
     expect(addJob).toHaveBeenCalledTimes(1);
     expect(sentTo("cid-dt-throttle")).toHaveLength(0);
@@ -211,7 +173,7 @@ describe("the job handler, run directly", () => {
     await job;
     expect(seen[0]!.memory).toMatchObject({ key: null, turns: 0, summary: "", recent: [] });
     expect(
-      (await query<Inbound>(testDb.url, `SELECT status FROM "InboundMessage" WHERE id = $1`, [first.id]))[0]?.status,
+      (await query<Inbound>(h.testDb.url, `SELECT status FROM "InboundMessage" WHERE id = $1`, [first.id]))[0]?.status,
     ).toBe("REPLIED");
     expect(lines.find((l) => l.msg === "conversation memory not saved; the next turn lacks this one")).toMatchObject({
       level: 40,
@@ -220,7 +182,7 @@ describe("the job handler, run directly", () => {
     });
 
     const [conv] = await query<{ id: string }>(
-      testDb.url,
+      h.testDb.url,
       `SELECT id FROM "Conversation" WHERE "conversationId" = 'cid-memory'`,
     );
     const recent = [
@@ -228,7 +190,7 @@ describe("the job handler, run directly", () => {
       { role: "assistant", content: "answer 0" },
     ];
     await query(
-      testDb.url,
+      h.testDb.url,
       `INSERT INTO "ConversationMemory" ("conversationId", summary, tokens, turns, recent, "updatedAt") VALUES ($1, 'earlier', 9, 3, $2::jsonb, now())`,
       [conv!.id, JSON.stringify(recent)],
     );
@@ -253,7 +215,7 @@ describe("the job handler, run directly", () => {
       senderStaffId: "",
     });
     await handlerHarness().run(row.id);
-    const after = await query<Inbound>(testDb.url, `SELECT id, status, error FROM "InboundMessage" WHERE id = $1`, [
+    const after = await query<Inbound>(h.testDb.url, `SELECT id, status, error FROM "InboundMessage" WHERE id = $1`, [
       row.id,
     ]);
     expect(after[0]).toMatchObject({ status: "FAILED", error: expect.stringContaining("no route") });
@@ -263,7 +225,13 @@ describe("the job handler, run directly", () => {
 describe("the queue in this process", () => {
   let queue: Queue;
   beforeAll(async () => {
-    queue = await startTestQueue({ env, db, logger, metrics, policy });
+    queue = await startTestQueue({
+      env: h.queueEnv(4),
+      db: h.db,
+      logger: h.logger,
+      metrics: h.metrics,
+      policy: h.policy,
+    });
   });
   afterAll(async () => {
     await queue?.stop();
@@ -271,12 +239,12 @@ describe("the queue in this process", () => {
 
   it("replies through the sessionWebhook, without echoing the text, and records conversation and outbound", async () => {
     const secret = "my secret plan 1234";
-    const { msgId } = await fake.deliver({
+    const { msgId } = await h.fake.deliver({
       conversationId: "cid-e2e",
       conversationTitle: "E2E group",
       text: ` ${secret}`,
     });
-    const [reply] = await fake.waitForReplies("cid-e2e", 1, 10_000);
+    const [reply] = await h.fake.waitForReplies("cid-e2e", 1, 10_000);
     expect(reply).toMatchObject({ via: "sessionWebhook", text: NO_MODEL_REPLY });
     expect(reply!.text).not.toContain(secret);
     const row = await waitFor(
@@ -291,7 +259,7 @@ describe("the queue in this process", () => {
       { status: "SENT", channel: "SESSION_WEBHOOK", attempts: 1, idempotencyKey: `reply:${row.id}` },
     ]);
     const conv = await query(
-      testDb.url,
+      h.testDb.url,
       `SELECT "conversationId", status, type, title, "robotCode" FROM "Conversation" WHERE "conversationId" = 'cid-e2e'`,
     );
     expect(conv).toEqual([
@@ -300,27 +268,27 @@ describe("the queue in this process", () => {
   });
 
   it("replies through the OpenAPI when the sessionWebhook has expired (group and single chat)", async () => {
-    await fake.deliver({ conversationId: "cid-expired", text: "hi", sessionWebhookExpired: true });
-    await fake.deliver({
+    await h.fake.deliver({ conversationId: "cid-expired", text: "hi", sessionWebhookExpired: true });
+    await h.fake.deliver({
       conversationId: "cid-single",
       text: "hi",
       conversationType: "1",
       senderId: "user-7",
       sessionWebhookExpired: true,
     });
-    const [group] = await fake.waitForReplies("cid-expired", 1, 10_000);
+    const [group] = await h.fake.waitForReplies("cid-expired", 1, 10_000);
     expect(group?.via).toBe("groupMessages");
-    const [single] = await fake.waitForReplies("cid-single", 1, 10_000);
+    const [single] = await h.fake.waitForReplies("cid-single", 1, 10_000);
     expect(single).toMatchObject({ via: "oToMessages", userIds: ["user-7"] });
   });
 
   it("answers a burst of duplicates with one reply", async () => {
     const msgId = `dup-${Date.now()}`;
     const results = await Promise.all(
-      Array.from({ length: 5 }, () => fake.deliver({ conversationId: "cid-dups", text: "same", msgId })),
+      Array.from({ length: 5 }, () => h.fake.deliver({ conversationId: "cid-dups", text: "same", msgId })),
     );
     expect(results.map((r) => r.status)).toEqual([200, 200, 200, 200, 200]);
-    await fake.waitForReplies("cid-dups", 1, 10_000);
+    await h.fake.waitForReplies("cid-dups", 1, 10_000);
     await new Promise((r) => setTimeout(r, 1_000));
     expect(sentTo("cid-dups")).toHaveLength(1);
   });
@@ -335,19 +303,19 @@ describe("retention", () => {
       ["new", 0],
     ] as const) {
       const msg = robotMessage();
-      const res = await ingest({ channel: "HTTP", message: msg as never, traceId: `t-${name}` });
+      const res = await h.ingest({ channel: "HTTP", message: msg as never, traceId: `t-${name}` });
       if (res.status !== "stored") throw new Error("not stored");
       ids[name] = res.inboundId;
       await query(
-        testDb.url,
+        h.testDb.url,
         `UPDATE "InboundMessage" SET "receivedAt" = (now() AT TIME ZONE 'UTC') - make_interval(secs => $2) WHERE id = $1`,
         [res.inboundId, hoursAgo * 3600],
       );
     }
     // A retention under the 2 h minimum is raised to it.
-    const deleted = await cleanupInbound(pool, 1, 1);
+    const deleted = await cleanupInbound(h.pool, 1, 1);
     expect(deleted).toBeGreaterThanOrEqual(1);
-    const left = await query<{ id: string }>(testDb.url, `SELECT id FROM "InboundMessage" WHERE id = ANY($1)`, [
+    const left = await query<{ id: string }>(h.testDb.url, `SELECT id FROM "InboundMessage" WHERE id = ANY($1)`, [
       Object.values(ids),
     ]);
     expect(left.map((r) => r.id).sort()).toEqual([ids.edge, ids.new].sort());

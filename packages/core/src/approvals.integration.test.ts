@@ -1,6 +1,6 @@
 import { createDb, type Db } from "@clawgate/db";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createTestDatabase, type TestDatabase } from "../../devstack/src/testdb.ts";
+import { createTestDatabase, type TestDatabase } from "@clawgate/devstack/testdb";
 import type { Actor } from "./actor.ts";
 import { ApprovalError, decideApproval, expireApprovals, listApprovals } from "./approvals.ts";
 import { verifyAuditChain } from "./audit.ts";

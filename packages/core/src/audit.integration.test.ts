@@ -1,8 +1,8 @@
 import { createDb, storableText, type Db } from "@clawgate/db";
 import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { hostileText } from "../../devstack/src/hostile-text.ts";
-import { createTestDatabase, type TestDatabase } from "../../devstack/src/testdb.ts";
+import { hostileText } from "@clawgate/devstack/hostile-text";
+import { createTestDatabase, type TestDatabase } from "@clawgate/devstack/testdb";
 import type { Actor } from "./actor.ts";
 import { appendAudit, verifyAuditChain } from "./audit.ts";
 

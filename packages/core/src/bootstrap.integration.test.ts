@@ -2,7 +2,7 @@ import { createDb, type Db } from "@clawgate/db";
 import { BUILTIN_SKILLS, defineSkill, noSettings } from "@clawgate/skills";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { z } from "zod";
-import { createTestDatabase, type TestDatabase } from "../../devstack/src/testdb.ts";
+import { createTestDatabase, type TestDatabase } from "@clawgate/devstack/testdb";
 import { verifyAuditChain } from "./audit.ts";
 import { bootstrapCatalog, DEFAULT_FEATURE_FLAGS } from "./bootstrap.ts";
 import { decide } from "./policy/decide.ts";

@@ -1,7 +1,7 @@
 import { createDb, type Db } from "@clawgate/db";
 import { runMigrations } from "graphile-worker";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createTestDatabase, type TestDatabase } from "../../devstack/src/testdb.ts";
+import { createTestDatabase, type TestDatabase } from "@clawgate/devstack/testdb";
 import type { Actor } from "./actor.ts";
 import { listDeadLetters, recordDeadLetter, retryDeadLetter } from "./dead-letters.ts";
 import type { DomainError } from "./errors.ts";

@@ -7,7 +7,7 @@ import path from "node:path";
 import { createDb, type Db } from "@clawgate/db";
 import { MIGRATIONS_DIR } from "@clawgate/db/migrations";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createTestDatabase, type TestDatabase } from "../../devstack/src/testdb.ts";
+import { createTestDatabase, type TestDatabase } from "@clawgate/devstack/testdb";
 
 let tdb: TestDatabase;
 let db: Db;

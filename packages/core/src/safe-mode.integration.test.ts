@@ -1,7 +1,7 @@
 import { createDb, type Db } from "@clawgate/db";
 import pg from "pg";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { createTestDatabase, type TestDatabase } from "../../devstack/src/testdb.ts";
+import { createTestDatabase, type TestDatabase } from "@clawgate/devstack/testdb";
 import type { Actor } from "./actor.ts";
 import { verifyAuditChain } from "./audit.ts";
 import { CONFIG_CHANNEL } from "./revision.ts";

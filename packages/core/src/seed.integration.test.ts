@@ -2,7 +2,7 @@ import { createDb, type Db } from "@clawgate/db";
 import { BUILTIN_SKILLS } from "@clawgate/skills";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createTestDatabase, type TestDatabase } from "../../devstack/src/testdb.ts";
+import { createTestDatabase, type TestDatabase } from "@clawgate/devstack/testdb";
 import { verifyAuditChain } from "./audit.ts";
 import { bumpConfigRevision, CONFIG_CHANNEL } from "./revision.ts";
 import { DEMO_USERS } from "./seed/demo-users.ts";

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 // Relative import: a package dependency on devstack would make a cycle (devstack uses db).
-import { createTestDatabase, type TestDatabase } from "../../devstack/src/testdb.ts";
+import { createTestDatabase, type TestDatabase } from "@clawgate/devstack/testdb";
 import { classifyDbError, createDb, createStorablePool, type Db } from "./index.ts";
 
 let tdb: TestDatabase;

@@ -1,7 +1,7 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 // Relative import: a package dependency on devstack would make a cycle (devstack uses db).
-import { hostileText } from "../../devstack/src/hostile-text.ts";
+import { hostileText } from "@clawgate/devstack/hostile-text";
 import { countUnstorable, isUnstorable, storable, storableParam, storableText, unstorableCount } from "./storable.ts";
 
 /** What the rule promises: NUL removed, each lone surrogate -> U+FFFD, nothing else touched. */

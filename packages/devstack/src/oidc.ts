@@ -3,6 +3,10 @@
  * localhost, with a small email + password login form. Serves discovery, authorize, token,
  * userinfo and jwks; authorization code flow with PKCE and a confidential client only.
  */
+// oidc-provider ships no types: oidc-provider.d.ts declares the part used here. Referenced from this
+// file, so a workspace that imports `@clawgate/devstack/oidc` typechecks with it too.
+// eslint-disable-next-line @typescript-eslint/triple-slash-reference
+/// <reference path="./oidc-provider.d.ts" />
 import { createHash, generateKeyPairSync, randomBytes, randomUUID, timingSafeEqual } from "node:crypto";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import Provider, { type Account, type KoaContextWithOIDC } from "oidc-provider";

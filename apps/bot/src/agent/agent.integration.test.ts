@@ -3,101 +3,49 @@
  * the allowed skills as tools -> skills against the fake internal API -> reply. A second,
  * scripted model (routed to one conversation) calls tools it was not offered, to show refusals.
  */
-import { recordConfigChange, seedDemo } from "@clawgate/core";
-import { createDb, type Db } from "@clawgate/db";
-import { startDemoModel, type DemoModel } from "@clawgate/devstack/demo-model";
-import type { FakeDingTalk } from "@clawgate/devstack/fake-dingtalk";
-import { startFakeInternalApi, type FakeInternalApi } from "@clawgate/devstack/fake-internal-api";
-import { createTestDatabase, type TestDatabase } from "@clawgate/devstack/testdb";
-import type pg from "pg";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { recordConfigChange } from "@clawgate/core";
+import type { Db } from "@clawgate/db";
+import { describe, expect, it } from "vitest";
 import { query, waitFor } from "../../test/helpers.ts";
-import { enableConversations, setSafeMode, untilApplied } from "../../test/policy.ts";
-import { queueEnv, startTestQueue } from "../../test/queue.ts";
-import { startScriptedModel, type ScriptedModel } from "../../test/scripted-model.ts";
-import { createLogger } from "../logger.ts";
-import { createMetrics } from "../metrics.ts";
-import { startPolicyRuntime, type PolicyRuntime } from "../policy/runtime.ts";
-import type { BotServer } from "../server.ts";
-import type { Queue } from "../worker/queue.ts";
+import { setSafeMode, untilApplied } from "../../test/policy.ts";
 import { MODEL_UNAVAILABLE_REPLY, NO_MODEL_REPLY } from "./index.ts";
-import { startIngressHarness } from "../../test/ingress.ts";
+import { useBotHarness } from "../../test/harness.ts";
 
-let testDb: TestDatabase;
-let db: Db;
-let pool: pg.Pool;
-let app: BotServer;
-let fake: FakeDingTalk;
-let model: DemoModel;
-let scripted: ScriptedModel;
-let api: FakeInternalApi;
-let queue: Queue;
-let policy: PolicyRuntime;
-const logger = createLogger("silent");
-const metrics = createMetrics();
 const ACTOR = { type: "SYSTEM" as const, name: "test" };
 
 const change = (action: string, fn: (tx: Parameters<Parameters<Db["$transaction"]>[0]>[0]) => Promise<unknown>) =>
-  db.$transaction(async (tx) => {
+  h.db.$transaction(async (tx) => {
     await fn(tx);
     return recordConfigChange(tx, { actor: ACTOR, action, targetType: "test", summary: action });
   });
 
-beforeAll(async () => {
-  testDb = await createTestDatabase({ prefix: "clawgate_bot_agent" });
-  db = createDb(testDb.url);
-  [model, scripted, api] = await Promise.all([
-    startDemoModel({ port: 0 }),
-    startScriptedModel(),
-    startFakeInternalApi({ port: 0 }),
-  ]);
-  await seedDemo(db, { modelBaseUrl: model.url, internalApiBaseUrl: api.url });
-  ({ pool, app, fake } = await startIngressHarness({
-    databaseUrl: testDb.url,
-    db,
-    logger,
-    metrics,
-    applicationName: "test-agent",
-  }));
-  policy = startPolicyRuntime({ db, databaseUrl: testDb.url, logger, pollIntervalMs: 10 * 60_000 });
-  await policy.loaded;
-  await enableConversations(
-    db,
-    policy,
-    "cid-kb",
-    "cid-deny",
-    "cid-ticket",
-    "cid-ro",
-    "cid-down",
-    "cid-again",
-    "cid-types",
-  );
+const h = useBotHarness({
+  name: "agent",
+  demoModel: true,
+  scriptedModel: true,
+  internalApi: true,
+  seed: "demo-model",
+  ingress: true,
+  policy: true,
+  conversations: ["cid-kb", "cid-deny", "cid-ticket", "cid-ro", "cid-down", "cid-again", "cid-types"],
   // cid-deny talks to the scripted model and may not search the KB.
-  await untilApplied(
-    policy,
-    await change("route.create", async (tx) => {
-      const endpoint = await tx.modelEndpoint.create({
-        data: { name: "scripted", baseUrl: scripted.url, model: "scripted", timeoutMs: 5_000 },
-      });
-      const conv = await tx.conversation.findUniqueOrThrow({ where: { conversationId: "cid-deny" } });
-      await tx.route.create({ data: { conversationId: conv.id, modelEndpointId: endpoint.id } });
-      await tx.skillRule.create({
-        data: { skillKey: "kb.search", scope: "CONVERSATION", subject: "cid-deny", effect: "DENY" },
-      });
-      await tx.skill.update({ where: { key: "ticket.create" }, data: { enabled: true } });
-    }),
-  );
-  queue = await startTestQueue({ env: queueEnv(testDb.url, fake.url), db, logger, metrics, policy });
-});
-afterAll(async () => {
-  await queue?.stop();
-  await policy?.stop();
-  await app?.close();
-  await fake?.close();
-  await Promise.all([model?.close(), scripted?.close(), api?.close()]);
-  await pool?.end();
-  await db?.$disconnect();
-  await testDb?.drop();
+  setup: async () => {
+    await untilApplied(
+      h.policy,
+      await change("route.create", async (tx) => {
+        const endpoint = await tx.modelEndpoint.create({
+          data: { name: "scripted", baseUrl: h.scripted.url, model: "scripted", timeoutMs: 5_000 },
+        });
+        const conv = await tx.conversation.findUniqueOrThrow({ where: { conversationId: "cid-deny" } });
+        await tx.route.create({ data: { conversationId: conv.id, modelEndpointId: endpoint.id } });
+        await tx.skillRule.create({
+          data: { skillKey: "kb.search", scope: "CONVERSATION", subject: "cid-deny", effect: "DENY" },
+        });
+        await tx.skill.update({ where: { key: "ticket.create" }, data: { enabled: true } });
+      }),
+    );
+  },
+  queue: true,
 });
 
 /** Delivers one message; returns the reply, the inbound row (id, final status) and the time taken. */
@@ -107,18 +55,18 @@ async function talk(
   typed?: { msgtype: string; content: Record<string, unknown> },
 ) {
   const started = Date.now();
-  const { msgId, status } = await fake.deliver({
+  const { msgId, status } = await h.fake.deliver({
     conversationId,
     text,
     senderId: "user-1",
     ...(typed ? { typed } : {}),
   });
   expect(status).toBe(200);
-  const [reply] = await fake.waitForReplies(conversationId, 1, 20_000);
+  const [reply] = await h.fake.waitForReplies(conversationId, 1, 20_000);
   const inbound = await waitFor(
     async () => {
       const [row] = await query<{ id: string; status: string }>(
-        testDb.url,
+        h.testDb.url,
         `SELECT id, status FROM "InboundMessage" WHERE "msgId" = $1`,
         [msgId],
       );
@@ -132,28 +80,28 @@ async function talk(
 
 const invocations = (inboundId: string) =>
   query<Record<string, unknown>>(
-    testDb.url,
+    h.testDb.url,
     `SELECT "skillKey", decision, reasons, outcome, "cacheHit", error, "traceId", "configRevision", "conversationId", "userId"
        FROM "SkillInvocation" WHERE "inboundMessageId" = $1 ORDER BY "createdAt"`,
     [inboundId],
   );
 
 const counted = async (name: "toolCalls" | "agentTurns", labels: Record<string, string>) =>
-  (await metrics[name].get()).values.find((v) =>
+  (await h.metrics[name].get()).values.find((v) =>
     Object.entries(labels).every(([k, l]) => (v.labels as Record<string, unknown>)[k] === l),
   )?.value ?? 0;
 
 const offeredNames = (body: { tools?: { function?: { name?: string } }[] }) =>
   (body.tools ?? []).map((t) => t.function?.name);
 const lastChatRequest = () =>
-  model.requests.filter((r) => r.path === "/v1/chat/completions").at(-1)?.body as Parameters<typeof offeredNames>[0];
+  h.model.requests.filter((r) => r.path === "/v1/chat/completions").at(-1)?.body as Parameters<typeof offeredNames>[0];
 
 describe("the agent loop", () => {
   it("runs kb.search against the internal API and answers with the article", async () => {
     const { text, inbound } = await talk("cid-kb", "search the kb for vpn");
     expect(text).toContain("VPN setup on macOS and Windows");
     expect(inbound.status).toBe("REPLIED");
-    expect(api.requests.some((r) => r.path === "/kb/search" && r.query.q === "vpn")).toBe(true);
+    expect(h.api.requests.some((r) => r.path === "/kb/search" && r.query.q === "vpn")).toBe(true);
     const [row] = await invocations(inbound.id);
     expect(row).toMatchObject({
       skillKey: "kb.search",
@@ -165,7 +113,7 @@ describe("the agent loop", () => {
       conversationId: "cid-kb",
       userId: "user-1",
     });
-    expect(row!.configRevision).toBe(policy.snapshot()!.revision);
+    expect(row!.configRevision).toBe(h.policy.snapshot()!.revision);
     expect(await counted("toolCalls", { skill: "kb.search", decision: "ALLOW", outcome: "SUCCESS" })).toBe(1);
     expect(offeredNames(lastChatRequest())).toEqual(
       expect.arrayContaining(["kb_search", "ticket_create", "help", "status"]),
@@ -204,8 +152,8 @@ describe("the agent loop", () => {
 
   it("refuses a denied skill, tells the model why, records the reason and still answers", async () => {
     const { text, inbound } = await talk("cid-deny", 'CALL kb_search {"query":"vpn"}');
-    expect(offeredNames(scripted.requests[0]!)).not.toContain("kb_search");
-    const toolMessage = scripted.requests[1]!.messages.at(-1)!;
+    expect(offeredNames(h.scripted.requests[0]!)).not.toContain("kb_search");
+    const toolMessage = h.scripted.requests[1]!.messages.at(-1)!;
     expect(toolMessage).toMatchObject({ role: "tool" });
     expect(String(toolMessage.content)).toContain("denied in this conversation by a rule");
     expect(text).toContain("denied in this conversation by a rule");
@@ -213,16 +161,16 @@ describe("the agent loop", () => {
     expect(await invocations(inbound.id)).toMatchObject([
       { skillKey: "kb.search", decision: "DENY", reasons: ["rule.deny.conversation"], outcome: "DENIED" },
     ]);
-    expect(api.requests.filter((r) => r.path === "/kb/search")).toHaveLength(1); // only the first test's
+    expect(h.api.requests.filter((r) => r.path === "/kb/search")).toHaveLength(1); // only the first test's
   });
 
   it("asks an approver for ticket.create instead of creating the ticket, and says so", async () => {
-    const tickets = api.tickets.size;
+    const tickets = h.api.tickets.size;
     const { text, inbound } = await talk("cid-ticket", "create a ticket in OPS: printer broken");
     expect(text.toLowerCase()).toContain("waiting for approval");
     expect(inbound.status).toBe("REPLIED");
     const approvals = await query<Record<string, unknown>>(
-      testDb.url,
+      h.testDb.url,
       `SELECT a.status, a.input, a."requesterId", a."conversationId", a."configRevision", a."expiresAt" - a."createdAt" > interval '23 hours' AS "dayLong",
               a."traceId" = i."traceId" AS "sameTrace", a."invocationId" IS NOT NULL AS linked
          FROM "ApprovalRequest" a JOIN "InboundMessage" i ON i.id = $1 WHERE a."skillKey" = 'ticket.create'`,
@@ -234,14 +182,14 @@ describe("the agent loop", () => {
         input: { project: "OPS", title: "printer broken", body: "" },
         requesterId: "user-1",
         conversationId: "cid-ticket",
-        configRevision: policy.snapshot()!.revision,
+        configRevision: h.policy.snapshot()!.revision,
         dayLong: true,
         sameTrace: true,
         linked: true,
       },
     ]);
     expect(text).toContain(
-      String((await query<{ id: string }>(testDb.url, `SELECT id FROM "ApprovalRequest"`))[0]!.id),
+      String((await query<{ id: string }>(h.testDb.url, `SELECT id FROM "ApprovalRequest"`))[0]!.id),
     );
     expect(await invocations(inbound.id)).toMatchObject([
       {
@@ -251,15 +199,15 @@ describe("the agent loop", () => {
         outcome: "PENDING_APPROVAL",
       },
     ]);
-    expect(api.tickets.size).toBe(tickets);
-    expect(api.requests.filter((r) => r.method === "POST")).toEqual([]);
+    expect(h.api.tickets.size).toBe(tickets);
+    expect(h.api.requests.filter((r) => r.method === "POST")).toEqual([]);
   });
 
   it("resends the stored reply when the job runs again (DingTalk throttled it), without a second turn", async () => {
-    const chats = () => model.requests.filter((r) => r.path === "/v1/chat/completions").length;
+    const chats = () => h.model.requests.filter((r) => r.path === "/v1/chat/completions").length;
     const before = chats();
-    fake.setThrottle(0);
-    const { msgId } = await fake.deliver({
+    h.fake.setThrottle(0);
+    const { msgId } = await h.fake.deliver({
       conversationId: "cid-again",
       text: "create a ticket in OPS: printer on fire",
       senderId: "user-1",
@@ -268,7 +216,7 @@ describe("the agent loop", () => {
       await waitFor(
         async () => {
           const rows = await query<{ attempts: number }>(
-            testDb.url,
+            h.testDb.url,
             `SELECT o.attempts FROM "OutboundMessage" o JOIN "InboundMessage" i ON i.id = o."inboundMessageId" WHERE i."msgId" = $1`,
             [msgId],
           );
@@ -278,18 +226,18 @@ describe("the agent loop", () => {
         "first send throttled",
       );
     } finally {
-      fake.setThrottle(undefined);
+      h.fake.setThrottle(undefined);
     }
-    const [reply] = await fake.waitForReplies("cid-again", 1, 20_000);
+    const [reply] = await h.fake.waitForReplies("cid-again", 1, 20_000);
     expect(reply!.text.toLowerCase()).toContain("waiting for approval");
     expect(chats() - before).toBe(2); // one turn: the tool call and the answer
     expect(
-      await query(testDb.url, `SELECT status FROM "ApprovalRequest" WHERE "conversationId" = 'cid-again'`),
+      await query(h.testDb.url, `SELECT status FROM "ApprovalRequest" WHERE "conversationId" = 'cid-again'`),
     ).toEqual([{ status: "PENDING" }]);
   });
 
   it("in READ_ONLY safe mode refuses ticket.create with the safe-mode message, and creates no approval", async () => {
-    await untilApplied(policy, await setSafeMode(db, { level: "READ_ONLY" }));
+    await untilApplied(h.policy, await setSafeMode(h.db, { level: "READ_ONLY" }));
     try {
       const { text, inbound } = await talk("cid-ro", "create a ticket in OPS: printer broken");
       // Offered, so the user asking for a write hears that safe mode is on instead of a plain answer.
@@ -308,19 +256,19 @@ describe("the agent loop", () => {
       ]);
       expect(
         await query(
-          testDb.url,
+          h.testDb.url,
           `SELECT 1 FROM "ApprovalRequest" WHERE "conversationId" NOT IN ('cid-ticket', 'cid-again')`,
         ),
       ).toEqual([]);
     } finally {
-      await untilApplied(policy, await setSafeMode(db, null));
+      await untilApplied(h.policy, await setSafeMode(h.db, null));
     }
   });
 
   it("stops offering tools after the route's maxToolRounds and takes the text answer", async () => {
-    const before = scripted.requests.length;
+    const before = h.scripted.requests.length;
     const { text, inbound } = await talk("cid-deny", "LOOP help {}");
-    const requests = scripted.requests.slice(before);
+    const requests = h.scripted.requests.slice(before);
     expect(requests.map((r) => (r.tools?.length ?? 0) > 0)).toEqual([true, true, true, true, false]);
     expect(text).toContain("Result of help");
     const rows = await invocations(inbound.id);
@@ -333,26 +281,26 @@ describe("the agent loop", () => {
       change("model.update", (tx) =>
         tx.modelEndpoint.updateMany({ where: { name: "local_chat" }, data: { timeoutMs: ms } }),
       );
-    await untilApplied(policy, await timeout(1_000));
-    model.setMode("slow", { latencyMs: 10_000 });
+    await untilApplied(h.policy, await timeout(1_000));
+    h.model.setMode("slow", { latencyMs: 10_000 });
     try {
       const { text, ms } = await talk("cid-down", "hello");
       expect(text).toBe(MODEL_UNAVAILABLE_REPLY);
       expect(ms).toBeLessThan(5_000);
     } finally {
-      model.setMode("ok");
-      await untilApplied(policy, await timeout(30_000));
+      h.model.setMode("ok");
+      await untilApplied(h.policy, await timeout(30_000));
     }
   });
 
   it("follows route changes at the next revision: no usable model -> says so; back -> answers", async () => {
     const toggle = (enabled: boolean) =>
       change("model.update", (tx) => tx.modelEndpoint.updateMany({ where: { name: "local_chat" }, data: { enabled } }));
-    await untilApplied(policy, await toggle(false));
+    await untilApplied(h.policy, await toggle(false));
     try {
       expect(await talk("cid-down", "hello")).toMatchObject({ text: NO_MODEL_REPLY, inbound: { status: "REPLIED" } });
     } finally {
-      await untilApplied(policy, await toggle(true));
+      await untilApplied(h.policy, await toggle(true));
     }
     expect((await talk("cid-down", "hello")).text).toContain("Demo model here");
   });
@@ -360,8 +308,8 @@ describe("the agent loop", () => {
   it.each(["error500", "down"] as const)(
     "answers with the fallback when the model is %s, in time and without a crash",
     async (mode) => {
-      model.setMode(mode);
-      const calls = model.requests.length;
+      h.model.setMode(mode);
+      const calls = h.model.requests.length;
       const unavailable = await counted("agentTurns", { outcome: "model_unavailable" });
       try {
         const { text, inbound, ms } = await talk("cid-down", "search the kb for vpn");
@@ -370,9 +318,9 @@ describe("the agent loop", () => {
         expect(ms).toBeLessThan(20_000);
         expect(await counted("agentTurns", { outcome: "model_unavailable" })).toBe(unavailable + 1);
         // 500s are retried twice; a connection that drops is not retried.
-        expect(model.requests.length - calls).toBe(mode === "error500" ? 3 : 1);
+        expect(h.model.requests.length - calls).toBe(mode === "error500" ? 3 : 1);
       } finally {
-        model.setMode("ok");
+        h.model.setMode("ok");
       }
       expect((await talk("cid-down", "hello")).text).toContain("Demo model here");
     },

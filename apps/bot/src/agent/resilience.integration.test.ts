@@ -5,43 +5,20 @@
  * route's max context (budgets, clipping). Breakers are process-wide: this file has its own
  * settings (3 failures, half-open after 1.5 s; a 2.5 s turn deadline; onSlow after 600 ms).
  */
-import { recordConfigChange, seedDemo, type PolicySnapshot } from "@clawgate/core";
-import { createDb, type Db } from "@clawgate/db";
-import { startDemoModel, type DemoModel } from "@clawgate/devstack/demo-model";
-import type { FakeDingTalk } from "@clawgate/devstack/fake-dingtalk";
-import { startFakeInternalApi, type FakeInternalApi } from "@clawgate/devstack/fake-internal-api";
-import { createTestDatabase, type TestDatabase } from "@clawgate/devstack/testdb";
+import { recordConfigChange, type PolicySnapshot } from "@clawgate/core";
+import type { Db } from "@clawgate/db";
 import type OpenAI from "openai";
-import type pg from "pg";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { query } from "../../test/helpers.ts";
-import { startIngressHarness } from "../../test/ingress.ts";
-import { enableConversations, untilApplied } from "../../test/policy.ts";
-import { queueEnv, startTestQueue } from "../../test/queue.ts";
-import { createLogger } from "../logger.ts";
-import { createMetrics } from "../metrics.ts";
-import { startPolicyRuntime, type PolicyRuntime } from "../policy/runtime.ts";
-import type { BotServer } from "../server.ts";
-import type { Queue } from "../worker/queue.ts";
+import { untilApplied } from "../../test/policy.ts";
 import { loadCatalog, DEFAULT_MAX_CONTEXT_TOKENS } from "./catalog.ts";
-import { createAgent, MODEL_UNAVAILABLE_REPLY, type Agent } from "./index.ts";
+import { createAgent, MODEL_UNAVAILABLE_REPLY } from "./index.ts";
 import { loadMemory, saveTurn } from "./memory.ts";
 import { pgSql, prismaSql, type Sql } from "./sql.ts";
 import { SUMMARY_HEADER } from "./prompt.ts";
 import { contextLimits, countTokens, messageTokens } from "./tokens.ts";
+import { useBotHarness } from "../../test/harness.ts";
 
-let testDb: TestDatabase;
-let db: Db;
-let pool: pg.Pool;
-let app: BotServer;
-let fake: FakeDingTalk;
-let model: DemoModel;
-let api: FakeInternalApi;
-let queue: Queue;
-let policy: PolicyRuntime;
-let agent: Agent;
-const logger = createLogger("silent");
-const metrics = createMetrics();
 const ACTOR = { type: "SYSTEM" as const, name: "test" };
 const DEADLINE_MS = 2_500;
 const WORKING_ON_IT_MS = 600;
@@ -49,79 +26,57 @@ const HALF_OPEN_MS = 1_500;
 const FOLD_CONTEXT = 2_000;
 
 const change = (action: string, fn: (tx: Parameters<Parameters<Db["$transaction"]>[0]>[0]) => Promise<unknown>) =>
-  db.$transaction(async (tx) => {
+  h.db.$transaction(async (tx) => {
     await fn(tx);
     return recordConfigChange(tx, { actor: ACTOR, action, targetType: "test", summary: action });
   });
 
-beforeAll(async () => {
-  testDb = await createTestDatabase({ prefix: "clawgate_bot_resilience" });
-  db = createDb(testDb.url);
-  [model, api] = await Promise.all([startDemoModel({ port: 0 }), startFakeInternalApi({ port: 0 })]);
-  await seedDemo(db, { modelBaseUrl: model.url, internalApiBaseUrl: api.url });
-  ({ pool, app, fake } = await startIngressHarness({
-    databaseUrl: testDb.url,
-    db,
-    logger,
-    metrics,
-    applicationName: "test-resilience",
-  }));
-  policy = startPolicyRuntime({ db, databaseUrl: testDb.url, logger, pollIntervalMs: 10 * 60_000 });
-  await policy.loaded;
-  await enableConversations(
-    db,
-    policy,
-    "cid-breaker",
-    "cid-kb",
-    "cid-slow",
-    "cid-mem",
-    "cid-fold",
-    "cid-race",
-    "cid-budget",
-    "cid-approve",
-  );
+const h = useBotHarness({
+  name: "resilience",
+  demoModel: true,
+  internalApi: true,
+  seed: "demo-model",
+  ingress: true,
+  policy: true,
+  conversations: ["cid-breaker", "cid-kb", "cid-slow", "cid-mem", "cid-fold", "cid-race", "cid-budget", "cid-approve"],
   // cid-fold has a small max context of its own (a CONVERSATION budget on its route).
-  await untilApplied(
-    policy,
-    await change("route.create", async (tx) => {
-      const endpoint = await tx.modelEndpoint.findUniqueOrThrow({ where: { name: "local_chat" } });
-      const budget = await tx.tokenBudget.create({
-        data: { scope: "CONVERSATION", subject: "cid-fold", maxContextTokens: FOLD_CONTEXT },
-      });
-      const conv = await tx.conversation.findUniqueOrThrow({ where: { conversationId: "cid-fold" } });
-      await tx.route.create({ data: { conversationId: conv.id, modelEndpointId: endpoint.id, budgetId: budget.id } });
-      await tx.skill.update({ where: { key: "ticket.create" }, data: { enabled: true } });
-    }),
-  );
-  // The worker's way: per-turn statements on a pg pool (limits.integration.test.ts covers the Prisma fallback).
-  agent = createAgent({
-    db,
-    pool,
-    settings: {
-      turnDeadlineMs: DEADLINE_MS,
-      workingOnItMs: WORKING_ON_IT_MS,
-      breaker: { failures: 3, halfOpenAfterMs: HALF_OPEN_MS },
-    },
-  });
-  queue = await startTestQueue({ env: queueEnv(testDb.url, fake.url), db, logger, metrics, policy, agent });
-});
-afterAll(async () => {
-  await queue?.stop();
-  await policy?.stop();
-  await app?.close();
-  await fake?.close();
-  await Promise.all([model?.close(), api?.close()]);
-  await pool?.end();
-  await db?.$disconnect();
-  await testDb?.drop();
+  setup: async () => {
+    await untilApplied(
+      h.policy,
+      await change("route.create", async (tx) => {
+        const endpoint = await tx.modelEndpoint.findUniqueOrThrow({ where: { name: "local_chat" } });
+        const budget = await tx.tokenBudget.create({
+          data: { scope: "CONVERSATION", subject: "cid-fold", maxContextTokens: FOLD_CONTEXT },
+        });
+        const conv = await tx.conversation.findUniqueOrThrow({ where: { conversationId: "cid-fold" } });
+        await tx.route.create({
+          data: { conversationId: conv.id, modelEndpointId: endpoint.id, budgetId: budget.id },
+        });
+        await tx.skill.update({ where: { key: "ticket.create" }, data: { enabled: true } });
+      }),
+    );
+  },
+  queue: {
+    // The worker's way: per-turn statements on a pg pool (limits.integration.test.ts covers the Prisma fallback).
+    agent: () =>
+      createAgent({
+        db: h.db,
+        pool: h.pool,
+        settings: {
+          turnDeadlineMs: DEADLINE_MS,
+          workingOnItMs: WORKING_ON_IT_MS,
+          breaker: { failures: 3, halfOpenAfterMs: HALF_OPEN_MS },
+        },
+      }),
+  },
 });
 
 /** One message through the fake DingTalk, the queue and the agent; returns the answer (after any "working on it"). */
 async function talk(conversationId: string, text: string): Promise<string> {
-  const { status } = await fake.deliver({ conversationId, text, senderId: "user-1" });
+  const { status } = await h.fake.deliver({ conversationId, text, senderId: "user-1" });
   expect(status).toBe(200);
   for (;;) {
-    const [reply] = await fake.waitForReplies(conversationId, 1, 20_000);
+    const [reply] = await h.fake.waitForReplies(conversationId, 1, 20_000);
     // The worker sends its "working on it" message for turns slower than WORKING_ON_IT_MS.
     if (!/^working on it/i.test(reply!.text)) return reply!.text;
   }
@@ -131,13 +86,13 @@ async function talk(conversationId: string, text: string): Promise<string> {
 async function turn(conversationId: string, text: string) {
   const slow: number[] = [];
   const started = Date.now();
-  const result = await agent.reply({
+  const result = await h.agent.reply({
     text,
     conversationId,
     userId: "user-1",
     traceId: `trace-${conversationId}`,
     inboundId: null,
-    snapshot: policy.snapshot() as PolicySnapshot,
+    snapshot: h.policy.snapshot() as PolicySnapshot,
     onSlow: async () => void slow.push(Date.now() - started),
   });
   const ms = Date.now() - started;
@@ -146,10 +101,10 @@ async function turn(conversationId: string, text: string) {
   return { result, slow, ms };
 }
 
-const chats = () => model.requests.filter((r) => r.path === "/v1/chat/completions");
+const chats = () => h.model.requests.filter((r) => r.path === "/v1/chat/completions");
 const lastChat = () => chats().at(-1)!.body as { messages: OpenAI.ChatCompletionMessageParam[]; tools?: unknown[] };
 const gauge = async (name: string) =>
-  (await metrics.breakerOpen.get()).values.find((v) => v.labels.name === name)?.value;
+  (await h.metrics.breakerOpen.get()).values.find((v) => v.labels.name === name)?.value;
 const memoryRow = async (conversationId: string) =>
   (
     await query<{
@@ -159,7 +114,7 @@ const memoryRow = async (conversationId: string) =>
       turns: number;
       updatedAt: Date;
     }>(
-      testDb.url,
+      h.testDb.url,
       `SELECT m.summary, m.recent, m.tokens, m.turns, m."updatedAt" FROM "ConversationMemory" m JOIN "Conversation" c ON c.id = m."conversationId" WHERE c."conversationId" = $1`,
       [conversationId],
     )
@@ -167,14 +122,14 @@ const memoryRow = async (conversationId: string) =>
 
 describe("circuit breakers", () => {
   it("opens the model's breaker after failures: the next turn falls back without calling the model; a healthy trial closes it", async () => {
-    model.setMode("error500");
+    h.model.setMode("error500");
     try {
       const before = chats().length;
       expect(await talk("cid-breaker", "hello")).toBe(MODEL_UNAVAILABLE_REPLY);
       expect(chats().length - before).toBe(3); // one attempt and two retries: three failures
       expect(await gauge("model:local_chat")).toBe(1);
 
-      model.setMode("ok"); // healthy again, but the breaker does not know yet
+      h.model.setMode("ok"); // healthy again, but the breaker does not know yet
       const refused = await turn("cid-breaker", "hello again");
       expect(refused.result).toMatchObject({
         text: MODEL_UNAVAILABLE_REPLY,
@@ -184,43 +139,45 @@ describe("circuit breakers", () => {
       expect(await talk("cid-breaker", "and again")).toBe(MODEL_UNAVAILABLE_REPLY);
       expect(chats().length - before).toBe(3); // the demo model got no request
     } finally {
-      model.setMode("ok");
+      h.model.setMode("ok");
     }
     await new Promise((r) => setTimeout(r, HALF_OPEN_MS + 100));
     expect(await talk("cid-breaker", "are you back?")).toContain("Demo model here");
     expect(await gauge("model:local_chat")).toBe(0);
-    expect((await metrics.registry.metrics()).includes('clawgate_breaker_open{name="model:local_chat"} 0')).toBe(true);
+    expect((await h.metrics.registry.metrics()).includes('clawgate_breaker_open{name="model:local_chat"} 0')).toBe(
+      true,
+    );
   });
 
   it("opens the internal API's breaker: kb.search then answers that the API is unavailable, without a request", async () => {
-    api.setFault({ mode: "error500" });
+    h.api.setFault({ mode: "error500" });
     try {
       for (const q of ["alpha", "beta", "gamma"])
         expect(await talk("cid-kb", `search the kb for ${q}`)).toContain("the internal API answered HTTP 500");
-      const sent = api.requests.length;
-      api.setFault(null);
+      const sent = h.api.requests.length;
+      h.api.setFault(null);
       const text = await talk("cid-kb", "search the kb for vpn");
-      expect(text).toContain(`the internal API (${api.url}) is unavailable right now`);
-      expect(api.requests.length).toBe(sent);
-      expect(await gauge(`internal_api:${api.url}`)).toBe(1);
+      expect(text).toContain(`the internal API (${h.api.url}) is unavailable right now`);
+      expect(h.api.requests.length).toBe(sent);
+      expect(await gauge(`internal_api:${h.api.url}`)).toBe(1);
     } finally {
-      api.setFault(null);
+      h.api.setFault(null);
     }
     await new Promise((r) => setTimeout(r, HALF_OPEN_MS + 100));
     expect(await talk("cid-kb", "search the kb for vpn")).toContain("VPN setup on macOS and Windows");
-    expect(await gauge(`internal_api:${api.url}`)).toBe(0);
+    expect(await gauge(`internal_api:${h.api.url}`)).toBe(0);
   });
 });
 
 describe("the turn deadline and 'working on it'", () => {
   it("answers a model slower than the deadline with the fallback, in time, calling onSlow once", async () => {
     // The endpoint's own timeout (30 s in the seed) is far longer than the turn's deadline.
-    model.setMode("slow", { latencyMs: 10_000 });
+    h.model.setMode("slow", { latencyMs: 10_000 });
     let outcome;
     try {
       outcome = await turn("cid-slow", "hello");
     } finally {
-      model.setMode("ok");
+      h.model.setMode("ok");
     }
     expect(outcome.result).toMatchObject({ text: MODEL_UNAVAILABLE_REPLY, outcome: "model_unavailable" });
     expect(outcome.ms).toBeGreaterThanOrEqual(DEADLINE_MS - 50);
@@ -232,13 +189,13 @@ describe("the turn deadline and 'working on it'", () => {
     // A fallback changes no memory.
     expect(await memoryRow("cid-slow")).toBeUndefined();
     // Through the worker too: the user hears back within the deadline, not the endpoint's 30 s.
-    model.setMode("slow", { latencyMs: 10_000 });
+    h.model.setMode("slow", { latencyMs: 10_000 });
     try {
       const started = Date.now();
       expect(await talk("cid-slow", "hello?")).toBe(MODEL_UNAVAILABLE_REPLY);
       expect(Date.now() - started).toBeLessThan(DEADLINE_MS + 3_000);
     } finally {
-      model.setMode("ok");
+      h.model.setMode("ok");
     }
   });
 
@@ -246,7 +203,7 @@ describe("the turn deadline and 'working on it'", () => {
     // The model asks for ticket.create at once, then is too slow for the answer (switched between the calls).
     let calls = 0;
     const slowSecond = createAgent({
-      db,
+      db: h.db,
       settings: {
         turnDeadlineMs: DEADLINE_MS,
         workingOnItMs: WORKING_ON_IT_MS,
@@ -254,7 +211,7 @@ describe("the turn deadline and 'working on it'", () => {
       },
       modelSlots: {
         run: (_endpoint, _signal, fn) => {
-          if (++calls === 2) model.setMode("slow", { latencyMs: 10_000 });
+          if (++calls === 2) h.model.setMode("slow", { latencyMs: 10_000 });
           return fn();
         },
       },
@@ -267,10 +224,10 @@ describe("the turn deadline and 'working on it'", () => {
         userId: "user-1",
         traceId: "trace-approve",
         inboundId: null,
-        snapshot: policy.snapshot() as PolicySnapshot,
+        snapshot: h.policy.snapshot() as PolicySnapshot,
       });
     } finally {
-      model.setMode("ok");
+      h.model.setMode("ok");
     }
     expect(calls).toBe(2);
     expect(result).toMatchObject({ outcome: "model_unavailable", approvals: [expect.any(String)] });
@@ -281,7 +238,7 @@ describe("the turn deadline and 'working on it'", () => {
     );
     expect(result.text).toContain(result.approvals[0]);
     expect(
-      await query(testDb.url, `SELECT status FROM "ApprovalRequest" WHERE id = $1`, [result.approvals[0]]),
+      await query(h.testDb.url, `SELECT status FROM "ApprovalRequest" WHERE id = $1`, [result.approvals[0]]),
     ).toEqual([{ status: "PENDING" }]);
   });
 
@@ -320,11 +277,11 @@ describe("conversation memory", () => {
 
   it("does not change memory when the model is unavailable", async () => {
     const before = await memoryRow("cid-mem");
-    model.setMode("down");
+    h.model.setMode("down");
     try {
       expect(await talk("cid-mem", "are you there?")).toBe(MODEL_UNAVAILABLE_REPLY);
     } finally {
-      model.setMode("ok");
+      h.model.setMode("ok");
     }
     expect(await memoryRow("cid-mem")).toEqual(before);
   });
@@ -369,7 +326,7 @@ describe("conversation memory", () => {
   it("keeps every turn when turns of one conversation save at once", async () => {
     const limits = contextLimits(DEFAULT_MAX_CONTEXT_TOKENS);
     // Each turn loaded the memory before any of them saved (as turns running side by side do).
-    const sql = pgSql(pool);
+    const sql = pgSql(h.pool);
     const loaded = await loadMemory(sql, "cid-race");
     await Promise.all(
       Array.from({ length: 8 }, (_, i) => saveTurn(sql, "cid-race", loaded, `question ${i}`, `answer ${i}`, limits)),
@@ -383,7 +340,7 @@ describe("conversation memory", () => {
       expect(row.recent[i + 1]!.content).toBe(row.recent[i]!.content.replace("question", "answer"));
     // And again on the existing row, from a state loaded before both saves.
     // Through Prisma's raw queries this time (an agent made without a pool).
-    const viaPrisma: Sql = prismaSql(db);
+    const viaPrisma: Sql = prismaSql(h.db);
     const stale = await loadMemory(viaPrisma, "cid-race");
     await Promise.all([
       saveTurn(viaPrisma, "cid-race", stale, "question x", "answer x", limits),
@@ -401,7 +358,7 @@ describe("conversation memory", () => {
   });
 
   it("does not save memory for a conversation the database does not know", async () => {
-    for (const sql of [pgSql(pool), prismaSql(db)])
+    for (const sql of [pgSql(h.pool), prismaSql(h.db)])
       await saveTurn(
         sql,
         "cid-unknown",
@@ -412,7 +369,7 @@ describe("conversation memory", () => {
       );
     expect(
       await query(
-        testDb.url,
+        h.testDb.url,
         `SELECT 1 FROM "ConversationMemory" m JOIN "Conversation" c ON c.id = m."conversationId" WHERE c."conversationId" = 'cid-unknown'`,
       ),
     ).toEqual([]);
@@ -421,19 +378,19 @@ describe("conversation memory", () => {
 
 describe("max context per route", () => {
   it("is the route's budget, else the DEFAULT budget's, else 8,192", async () => {
-    const revision = policy.snapshot()!.revision;
-    let catalog = await loadCatalog(db, revision);
+    const revision = h.policy.snapshot()!.revision;
+    let catalog = await loadCatalog(h.db, revision);
     expect(catalog.route("cid-fold")!.maxContextTokens).toBe(FOLD_CONTEXT);
     expect(catalog.route("cid-budget")!.maxContextTokens).toBe(8_000); // the seed's DEFAULT budget
     // The default route without a budget of its own: the DEFAULT budget still applies.
-    await db.route.updateMany({ where: { isDefault: true }, data: { budgetId: null } });
-    catalog = await loadCatalog(db, revision);
+    await h.db.route.updateMany({ where: { isDefault: true }, data: { budgetId: null } });
+    catalog = await loadCatalog(h.db, revision);
     expect(catalog.route("cid-budget")!.maxContextTokens).toBe(8_000);
-    await db.tokenBudget.update({
+    await h.db.tokenBudget.update({
       where: { scope_subject: { scope: "DEFAULT", subject: "" } },
       data: { maxContextTokens: null },
     });
-    catalog = await loadCatalog(db, revision);
+    catalog = await loadCatalog(h.db, revision);
     expect(catalog.route("cid-budget")!.maxContextTokens).toBe(DEFAULT_MAX_CONTEXT_TOKENS);
     expect(catalog.route("cid-fold")!.maxContextTokens).toBe(FOLD_CONTEXT);
   });

@@ -4,42 +4,18 @@
  * fake internal API exactly once and answers in the original conversation exactly once, with
  * duplicate jobs on two queue replicas.
  */
-import { recordConfigChange, seedDemo, type Actor } from "@clawgate/core";
+import { recordConfigChange, type Actor } from "@clawgate/core";
 import { ApprovalError, decideApproval } from "@clawgate/core/approvals.ts";
-import { createDb, type Db } from "@clawgate/db";
-import { startDemoModel, type DemoModel } from "@clawgate/devstack/demo-model";
-import type { FakeDingTalk } from "@clawgate/devstack/fake-dingtalk";
-import { startFakeInternalApi, type FakeInternalApi } from "@clawgate/devstack/fake-internal-api";
-import { createTestDatabase, type TestDatabase } from "@clawgate/devstack/testdb";
-import type pg from "pg";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { query, waitFor } from "../../test/helpers.ts";
-import { startIngressHarness } from "../../test/ingress.ts";
-import { enableConversations, setSafeMode, untilApplied } from "../../test/policy.ts";
-import { queueEnv, startTestQueue } from "../../test/queue.ts";
-import { createLogger } from "../logger.ts";
-import { createMetrics } from "../metrics.ts";
-import { startPolicyRuntime, type PolicyRuntime } from "../policy/runtime.ts";
-import type { BotServer } from "../server.ts";
-import type { Queue } from "../worker/queue.ts";
+import { setSafeMode, untilApplied } from "../../test/policy.ts";
 import { sweepApprovals } from "./sweep.ts";
+import { useBotHarness } from "../../test/harness.ts";
 
-let testDb: TestDatabase;
-let db: Db;
-let pool: pg.Pool;
-let app: BotServer;
-let fake: FakeDingTalk;
-let model: DemoModel;
-let api: FakeInternalApi;
-let queues: Queue[] = [];
-let policy: PolicyRuntime;
-let approver: Actor;
-const logger = createLogger("silent");
-const metrics = createMetrics();
 const SYSTEM: Actor = { type: "SYSTEM", name: "test" };
 
 const setSkillEnabled = (enabled: boolean, key = "ticket.create") =>
-  db.$transaction(async (tx) => {
+  h.db.$transaction(async (tx) => {
     await tx.skill.update({ where: { key }, data: { enabled } });
     return recordConfigChange(tx, {
       actor: SYSTEM,
@@ -50,25 +26,16 @@ const setSkillEnabled = (enabled: boolean, key = "ticket.create") =>
     });
   });
 
-beforeAll(async () => {
-  testDb = await createTestDatabase({ prefix: "clawgate_bot_approvals" });
-  db = createDb(testDb.url);
-  [model, api] = await Promise.all([startDemoModel({ port: 0 }), startFakeInternalApi({ port: 0 })]);
-  await seedDemo(db, { modelBaseUrl: model.url, internalApiBaseUrl: api.url });
-  const user = await db.user.findFirstOrThrow({ where: { role: "APPROVER" } });
-  approver = { type: "USER", id: user.id, name: user.email ?? user.id };
-  ({ pool, app, fake } = await startIngressHarness({
-    databaseUrl: testDb.url,
-    db,
-    logger,
-    metrics,
-    applicationName: "test-approvals",
-  }));
-  policy = startPolicyRuntime({ db, databaseUrl: testDb.url, logger, pollIntervalMs: 10 * 60_000 });
-  await policy.loaded;
-  await enableConversations(
-    db,
-    policy,
+let approver: Actor;
+
+const h = useBotHarness({
+  name: "approvals",
+  demoModel: true,
+  internalApi: true,
+  seed: "demo-model",
+  ingress: true,
+  policy: true,
+  conversations: [
     "cid-approve",
     "cid-reject",
     "cid-expire",
@@ -78,52 +45,45 @@ beforeAll(async () => {
     "cid-bad",
     "cid-announce",
     "cid-all-hands",
-  );
-  await setSkillEnabled(true, "group.announce");
-  await untilApplied(policy, await setSkillEnabled(true)); // already on (bootstrap); waits for the snapshot
+  ],
+  setup: async () => {
+    const user = await h.db.user.findFirstOrThrow({ where: { role: "APPROVER" } });
+    approver = { type: "USER", id: user.id, name: user.email ?? user.id };
+    await setSkillEnabled(true, "group.announce");
+    await untilApplied(h.policy, await setSkillEnabled(true)); // already on (bootstrap); waits for the snapshot
+  },
   // Two replicas' queues on one database: duplicate jobs land on both.
-  const env = queueEnv(testDb.url, fake.url);
-  queues = await Promise.all([0, 1].map(() => startTestQueue({ env, db, logger, metrics, policy })));
-});
-afterAll(async () => {
-  await Promise.all(queues.map((q) => q.stop()));
-  await policy?.stop();
-  await app?.close();
-  await fake?.close();
-  await Promise.all([model?.close(), api?.close()]);
-  await pool?.end();
-  await db?.$disconnect();
-  await testDb?.drop();
+  queue: { replicas: 2 },
 });
 
-const ticketPosts = () => api.requests.filter((r) => r.method === "POST" && r.path === "/tickets");
-const sentTo = (conversationId: string) => fake.sent.filter((s) => s.conversationId === conversationId);
+const ticketPosts = () => h.api.requests.filter((r) => r.method === "POST" && r.path === "/tickets");
+const sentTo = (conversationId: string) => h.fake.sent.filter((s) => s.conversationId === conversationId);
 const executeJobs = () =>
   query<{ n: number }>(
-    testDb.url,
+    h.testDb.url,
     `SELECT count(*)::int AS n FROM graphile_worker.jobs WHERE task_identifier = 'approval.execute'`,
   );
 const allJobsDone = () =>
   waitFor(async () => ((await executeJobs())[0]!.n === 0 ? true : undefined), 20_000, "approval jobs done");
 const addDuplicateJobs = (approvalId: string, n: number) =>
   query(
-    testDb.url,
+    h.testDb.url,
     `SELECT graphile_worker.add_job('approval.execute', json_build_object('approvalId', $1::text)) FROM generate_series(1, $2::int)`,
     [approvalId, n],
   );
 
 /** Asks the robot for a ticket; returns the PENDING request once the "waiting for approval" reply arrived. */
 async function requestTicket(conversationId: string, title: string, opts: { sessionWebhookExpired?: boolean } = {}) {
-  const { status } = await fake.deliver({
+  const { status } = await h.fake.deliver({
     conversationId,
     text: `create a ticket in OPS: ${title}`,
     senderId: "user-1",
     ...opts,
   });
   expect(status).toBe(200);
-  const [reply] = await fake.waitForReplies(conversationId, 1, 20_000);
+  const [reply] = await h.fake.waitForReplies(conversationId, 1, 20_000);
   expect(reply!.text.toLowerCase()).toContain("waiting for approval");
-  const request = await db.approvalRequest.findFirstOrThrow({
+  const request = await h.db.approvalRequest.findFirstOrThrow({
     where: { conversationId, status: "PENDING" },
     orderBy: { createdAt: "desc" },
   });
@@ -150,10 +110,10 @@ describe("approvals", () => {
   it("approve: the ticket is created once and the requester told once, despite duplicate jobs on two replicas", async () => {
     const request = await requestTicket("cid-approve", "printer broken");
     const posts = ticketPosts().length;
-    await decideApproval(db, approver, { id: request.id, approve: true, note: "go ahead" });
+    await decideApproval(h.db, approver, { id: request.id, approve: true, note: "go ahead" });
     await addDuplicateJobs(request.id, 4); // as a lost-and-found job or a sweep would add them, racing the decision's job
 
-    const [reply] = await fake.waitForReplies("cid-approve", 1, 20_000);
+    const [reply] = await h.fake.waitForReplies("cid-approve", 1, 20_000);
     expect(reply!.text).toMatch(
       new RegExp(
         `^Your request ticket.create was approved and done: Created ticket OPS-\\d+: http\\S+/tickets/OPS-\\d+ \\(request ${request.id}\\)$`,
@@ -166,7 +126,7 @@ describe("approvals", () => {
     expect(ticketPosts().at(-1)!.idempotencyKey).toBe(`${request.traceId}:${request.id}`);
     expect(sentTo("cid-approve")).toHaveLength(2); // "waiting for approval" + the result
 
-    const row = await db.approvalRequest.findUniqueOrThrow({ where: { id: request.id } });
+    const row = await h.db.approvalRequest.findUniqueOrThrow({ where: { id: request.id } });
     expect(row).toMatchObject({
       status: "EXECUTED",
       decidedById: approver.id,
@@ -174,7 +134,7 @@ describe("approvals", () => {
       result: { ok: true },
     });
     expect(row.executedAt).not.toBeNull();
-    const calls = await db.skillInvocation.findMany({
+    const calls = await h.db.skillInvocation.findMany({
       where: { conversationId: "cid-approve", skillKey: "ticket.create" },
       orderBy: { createdAt: "asc" },
     });
@@ -188,24 +148,24 @@ describe("approvals", () => {
       inboundMessageId: calls[0]!.inboundMessageId,
     });
     expect(
-      await query(testDb.url, `SELECT status FROM "OutboundMessage" WHERE "idempotencyKey" = $1`, [
+      await query(h.testDb.url, `SELECT status FROM "OutboundMessage" WHERE "idempotencyKey" = $1`, [
         `approval:${request.id}`,
       ]),
     ).toEqual([{ status: "SENT" }]);
 
     // A decision after the fact is refused and changes nothing; a later sweep finds nothing to do.
-    expect((await refusal(decideApproval(db, approver, { id: request.id, approve: false }))).code).toBe(
+    expect((await refusal(decideApproval(h.db, approver, { id: request.id, approve: false }))).code).toBe(
       "already_decided",
     );
-    expect(await sweepApprovals(db, { minAgeMs: 0 })).toEqual({ expired: 0, enqueued: 0 });
-    expect((await db.approvalRequest.findUniqueOrThrow({ where: { id: request.id } })).status).toBe("EXECUTED");
+    expect(await sweepApprovals(h.db, { minAgeMs: 0 })).toEqual({ expired: 0, enqueued: 0 });
+    expect((await h.db.approvalRequest.findUniqueOrThrow({ where: { id: request.id } })).status).toBe("EXECUTED");
   });
 
   it("reject: no ticket, the rejection with the approver's note through the OpenAPI group send, once", async () => {
     const request = await requestTicket("cid-reject", "more monitors", { sessionWebhookExpired: true });
     const posts = ticketPosts().length;
-    await decideApproval(db, approver, { id: request.id, approve: false, note: "budget is frozen" });
-    const [reply] = await fake.waitForReplies("cid-reject", 1, 20_000);
+    await decideApproval(h.db, approver, { id: request.id, approve: false, note: "budget is frozen" });
+    const [reply] = await h.fake.waitForReplies("cid-reject", 1, 20_000);
     expect(reply).toMatchObject({
       via: "groupMessages",
       text: `Your request ticket.create was rejected by an approver: budget is frozen (request ${request.id})`,
@@ -214,56 +174,56 @@ describe("approvals", () => {
     await allJobsDone();
     expect(sentTo("cid-reject")).toHaveLength(2);
     expect(ticketPosts()).toHaveLength(posts);
-    expect(await db.approvalRequest.findUniqueOrThrow({ where: { id: request.id } })).toMatchObject({
+    expect(await h.db.approvalRequest.findUniqueOrThrow({ where: { id: request.id } })).toMatchObject({
       status: "REJECTED",
       executedAt: null,
       result: null,
     });
-    expect((await refusal(decideApproval(db, approver, { id: request.id, approve: true }))).code).toBe(
+    expect((await refusal(decideApproval(h.db, approver, { id: request.id, approve: true }))).code).toBe(
       "already_decided",
     );
-    expect(await db.skillInvocation.count({ where: { conversationId: "cid-reject", decision: "ALLOW" } })).toBe(0);
+    expect(await h.db.skillInvocation.count({ where: { conversationId: "cid-reject", decision: "ALLOW" } })).toBe(0);
   });
 
   it("expired: a decision is refused; the sweep expires it and tells the requester", async () => {
     const request = await requestTicket("cid-expire", "old request");
-    await query(testDb.url, `UPDATE "ApprovalRequest" SET "expiresAt" = now() - interval '1 minute' WHERE id = $1`, [
+    await query(h.testDb.url, `UPDATE "ApprovalRequest" SET "expiresAt" = now() - interval '1 minute' WHERE id = $1`, [
       request.id,
     ]);
-    const error = await refusal(decideApproval(db, approver, { id: request.id, approve: true }));
+    const error = await refusal(decideApproval(h.db, approver, { id: request.id, approve: true }));
     expect(error.code).toBe("expired");
-    expect((await db.approvalRequest.findUniqueOrThrow({ where: { id: request.id } })).status).toBe("PENDING");
+    expect((await h.db.approvalRequest.findUniqueOrThrow({ where: { id: request.id } })).status).toBe("PENDING");
 
-    expect((await sweepApprovals(db)).expired).toBe(1);
-    const [reply] = await fake.waitForReplies("cid-expire", 1, 20_000);
+    expect((await sweepApprovals(h.db)).expired).toBe(1);
+    const [reply] = await h.fake.waitForReplies("cid-expire", 1, 20_000);
     expect(reply!.text).toBe(
       `Your request ticket.create expired without a decision (request ${request.id}). Ask again if you still need it.`,
     );
-    expect((await db.approvalRequest.findUniqueOrThrow({ where: { id: request.id } })).status).toBe("EXPIRED");
-    expect((await refusal(decideApproval(db, approver, { id: request.id, approve: true }))).code).toBe("expired");
+    expect((await h.db.approvalRequest.findUniqueOrThrow({ where: { id: request.id } })).status).toBe("EXPIRED");
+    expect((await refusal(decideApproval(h.db, approver, { id: request.id, approve: true }))).code).toBe("expired");
   });
 
   it("a skill disabled after the request is not run on approval; the reply says why", async () => {
     const request = await requestTicket("cid-disabled", "new laptop");
     const posts = ticketPosts().length;
-    await untilApplied(policy, await setSkillEnabled(false));
+    await untilApplied(h.policy, await setSkillEnabled(false));
     try {
-      await decideApproval(db, approver, { id: request.id, approve: true });
-      const [reply] = await fake.waitForReplies("cid-disabled", 1, 20_000);
+      await decideApproval(h.db, approver, { id: request.id, approve: true });
+      const [reply] = await h.fake.waitForReplies("cid-disabled", 1, 20_000);
       expect(reply!.text).toBe(
         `Your request ticket.create was approved but not run: The skill "ticket.create" is disabled. (request ${request.id})`,
       );
       expect(ticketPosts()).toHaveLength(posts);
-      expect(await db.approvalRequest.findUniqueOrThrow({ where: { id: request.id } })).toMatchObject({
+      expect(await h.db.approvalRequest.findUniqueOrThrow({ where: { id: request.id } })).toMatchObject({
         status: "FAILED",
         result: { ok: false, refused: true, reasons: ["skill.disabled"] },
       });
-      const denied = await db.skillInvocation.findFirstOrThrow({
+      const denied = await h.db.skillInvocation.findFirstOrThrow({
         where: { conversationId: "cid-disabled", decision: "DENY" },
       });
       expect(denied).toMatchObject({ outcome: "DENIED", reasons: ["skill.disabled"] });
     } finally {
-      await untilApplied(policy, await setSkillEnabled(true));
+      await untilApplied(h.policy, await setSkillEnabled(true));
     }
   });
 
@@ -271,18 +231,18 @@ describe("approvals", () => {
     const request = await requestTicket("cid-readonly", "rack power");
     const posts = ticketPosts().length;
     await untilApplied(
-      policy,
-      await setSafeMode(db, { level: "READ_ONLY", message: "Incident 42: read-only for now." }),
+      h.policy,
+      await setSafeMode(h.db, { level: "READ_ONLY", message: "Incident 42: read-only for now." }),
     );
     try {
-      await decideApproval(db, approver, { id: request.id, approve: true });
-      const [reply] = await fake.waitForReplies("cid-readonly", 1, 20_000);
+      await decideApproval(h.db, approver, { id: request.id, approve: true });
+      const [reply] = await h.fake.waitForReplies("cid-readonly", 1, 20_000);
       expect(reply!.text).toBe(
         `Your request ticket.create was approved but not run: Incident 42: read-only for now. (request ${request.id})`,
       );
       expect(ticketPosts()).toHaveLength(posts);
     } finally {
-      await untilApplied(policy, await setSafeMode(db, null));
+      await untilApplied(h.policy, await setSafeMode(h.db, null));
     }
   });
 
@@ -291,27 +251,27 @@ describe("approvals", () => {
     const posts = ticketPosts().length;
     // What decideApproval leaves when the graphile_worker schema does not exist: APPROVED, no job.
     await query(
-      testDb.url,
+      h.testDb.url,
       `UPDATE "ApprovalRequest" SET status = 'APPROVED', "decidedAt" = now(), "updatedAt" = now() - interval '1 minute' WHERE id = $1`,
       [request.id],
     );
-    expect(await sweepApprovals(db)).toEqual({ expired: 0, enqueued: 1 });
-    const [reply] = await fake.waitForReplies("cid-lost", 1, 20_000);
+    expect(await sweepApprovals(h.db)).toEqual({ expired: 0, enqueued: 1 });
+    const [reply] = await h.fake.waitForReplies("cid-lost", 1, 20_000);
     expect(reply!.text).toContain("was approved and done: Created ticket OPS-");
     expect(ticketPosts()).toHaveLength(posts + 1);
     await allJobsDone();
-    expect(await sweepApprovals(db, { minAgeMs: 0 })).toEqual({ expired: 0, enqueued: 0 });
+    expect(await sweepApprovals(h.db, { minAgeMs: 0 })).toEqual({ expired: 0, enqueued: 0 });
   });
 
   it("group.announce: the approved announcement is posted in the named group once, and the requester told", async () => {
-    await fake.deliver({
+    await h.fake.deliver({
       conversationId: "cid-announce",
       text: "announce in cid-all-hands: Deploy **tonight** at 22:00",
       senderId: "user-2",
     });
-    const [waiting] = await fake.waitForReplies("cid-announce", 1, 20_000);
+    const [waiting] = await h.fake.waitForReplies("cid-announce", 1, 20_000);
     expect(waiting!.text.toLowerCase()).toContain("waiting for approval");
-    const request = await db.approvalRequest.findFirstOrThrow({
+    const request = await h.db.approvalRequest.findFirstOrThrow({
       where: { conversationId: "cid-announce", status: "PENDING" },
     });
     expect(request).toMatchObject({
@@ -320,9 +280,9 @@ describe("approvals", () => {
     });
     expect(sentTo("cid-all-hands")).toHaveLength(0); // nothing goes out before the grant
 
-    await decideApproval(db, approver, { id: request.id, approve: true });
+    await decideApproval(h.db, approver, { id: request.id, approve: true });
     await addDuplicateJobs(request.id, 3);
-    const [reply] = await fake.waitForReplies("cid-announce", 1, 20_000);
+    const [reply] = await h.fake.waitForReplies("cid-announce", 1, 20_000);
     expect(reply!.text).toBe(
       `Your request group.announce was approved and done: Announcement "Announcement" posted in cid-all-hands. (request ${request.id})`,
     );
@@ -336,42 +296,42 @@ describe("approvals", () => {
       }),
     ]);
     expect(
-      await db.auditLog.count({
+      await h.db.auditLog.count({
         where: { action: "message.announce", targetId: "cid-all-hands", traceId: `${request.traceId}:${request.id}` },
       }),
     ).toBe(1);
   });
 
   it("group.announce with no group named: the request stores this conversation, so the approver sees where it goes", async () => {
-    await fake.deliver({ conversationId: "cid-announce", text: "announce: lunch is at 12", senderId: "user-2" });
-    const [waiting] = await fake.waitForReplies("cid-announce", 1, 20_000);
+    await h.fake.deliver({ conversationId: "cid-announce", text: "announce: lunch is at 12", senderId: "user-2" });
+    const [waiting] = await h.fake.waitForReplies("cid-announce", 1, 20_000);
     expect(waiting!.text.toLowerCase()).toContain("waiting for approval");
-    const request = await db.approvalRequest.findFirstOrThrow({
+    const request = await h.db.approvalRequest.findFirstOrThrow({
       where: { conversationId: "cid-announce", status: "PENDING" },
     });
     expect(request.input).toEqual({ conversationId: "cid-announce", title: "Announcement", text: "lunch is at 12" });
-    await decideApproval(db, approver, { id: request.id, approve: false, note: "not now" });
-    await fake.waitForReplies("cid-announce", 1, 20_000);
+    await decideApproval(h.db, approver, { id: request.id, approve: false, note: "not now" });
+    await h.fake.waitForReplies("cid-announce", 1, 20_000);
   });
 
   it("group.announce into a group the robot does not know: approved but not posted, and the reply says why", async () => {
-    await fake.deliver({
+    await h.fake.deliver({
       conversationId: "cid-announce",
       text: "announce in cid-elsewhere: hello",
       senderId: "user-2",
     });
-    const [waiting] = await fake.waitForReplies("cid-announce", 1, 20_000);
+    const [waiting] = await h.fake.waitForReplies("cid-announce", 1, 20_000);
     expect(waiting!.text.toLowerCase()).toContain("waiting for approval");
-    const request = await db.approvalRequest.findFirstOrThrow({
+    const request = await h.db.approvalRequest.findFirstOrThrow({
       where: { conversationId: "cid-announce", status: "PENDING" },
     });
-    await decideApproval(db, approver, { id: request.id, approve: true });
-    const [reply] = await fake.waitForReplies("cid-announce", 1, 20_000);
+    await decideApproval(h.db, approver, { id: request.id, approve: true });
+    const [reply] = await h.fake.waitForReplies("cid-announce", 1, 20_000);
     expect(reply!.text).toMatch(
       /^Your request group.announce was approved but failed: group.announce failed: the robot does not know the group "cid-elsewhere"/,
     );
     expect(sentTo("cid-elsewhere")).toHaveLength(0);
-    expect(await db.approvalRequest.findUniqueOrThrow({ where: { id: request.id } })).toMatchObject({
+    expect(await h.db.approvalRequest.findUniqueOrThrow({ where: { id: request.id } })).toMatchObject({
       status: "FAILED",
     });
   });
@@ -379,29 +339,29 @@ describe("approvals", () => {
   it("bad input, an unknown request or a viewer's decision change nothing and enqueue nothing", async () => {
     const request = await requestTicket("cid-bad", "should stay pending");
     await allJobsDone();
-    const viewer = await db.user.findFirstOrThrow({ where: { role: "VIEWER" } });
-    const audits = await db.auditLog.count();
-    expect((await refusal(decideApproval(db, approver, { id: " ", approve: true }))).code).toBe("invalid_input");
+    const viewer = await h.db.user.findFirstOrThrow({ where: { role: "VIEWER" } });
+    const audits = await h.db.auditLog.count();
+    expect((await refusal(decideApproval(h.db, approver, { id: " ", approve: true }))).code).toBe("invalid_input");
     expect(
-      (await refusal(decideApproval(db, approver, { id: request.id, approve: true, note: "n".repeat(5_000) }))).code,
+      (await refusal(decideApproval(h.db, approver, { id: request.id, approve: true, note: "n".repeat(5_000) }))).code,
     ).toBe("invalid_input");
-    expect((await refusal(decideApproval(db, approver, { id: "nope", approve: true }))).code).toBe("not_found");
+    expect((await refusal(decideApproval(h.db, approver, { id: "nope", approve: true }))).code).toBe("not_found");
     expect(
       (
         await refusal(
-          decideApproval(db, { type: "USER", id: viewer.id, name: "viewer" }, { id: request.id, approve: true }),
+          decideApproval(h.db, { type: "USER", id: viewer.id, name: "viewer" }, { id: request.id, approve: true }),
         )
       ).code,
     ).toBe("forbidden");
-    expect(await db.approvalRequest.findUniqueOrThrow({ where: { id: request.id } })).toMatchObject({
+    expect(await h.db.approvalRequest.findUniqueOrThrow({ where: { id: request.id } })).toMatchObject({
       status: "PENDING",
       decidedAt: null,
       decidedById: null,
     });
-    expect(await db.auditLog.count()).toBe(audits);
+    expect(await h.db.auditLog.count()).toBe(audits);
     expect((await executeJobs())[0]!.n).toBe(0);
     // A job with a payload no attempt could make valid is dropped, not retried.
-    await query(testDb.url, `SELECT graphile_worker.add_job('approval.execute', '{"approval": 1}'::json)`);
+    await query(h.testDb.url, `SELECT graphile_worker.add_job('approval.execute', '{"approval": 1}'::json)`);
     await allJobsDone();
     await new Promise((r) => setTimeout(r, 500));
     expect(sentTo("cid-bad")).toHaveLength(1);

@@ -4,28 +4,22 @@
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { createTestDatabase, type TestDatabase } from "@clawgate/devstack/testdb";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { cliEnv, query, runCli } from "../../test/helpers.ts";
+import { useBotHarness } from "../../test/harness.ts";
 
 const EXAMPLE = path.resolve(import.meta.dirname, "../../examples/clawgate.yaml");
 
-let testDb: TestDatabase;
-beforeAll(async () => {
-  testDb = await createTestDatabase({ prefix: "clawgate_bot_onboard" });
-});
-afterAll(async () => {
-  await testDb?.drop();
-});
+const h = useBotHarness({ name: "onboard" });
 
 const count = async (table: string) =>
-  Number((await query<{ n: string }>(testDb.url, `SELECT count(*) AS n FROM "${table}"`))[0]!.n);
+  Number((await query<{ n: string }>(h.testDb.url, `SELECT count(*) AS n FROM "${table}"`))[0]!.n);
 
 describe("clawgate onboard", () => {
   it("--dry-run prints the plan and writes nothing", async () => {
     const run = await runCli(
       ["onboard", "--channel", "dingtalk", "--config", EXAMPLE, "--dry-run"],
-      cliEnv({ DATABASE_URL: testDb.url }),
+      cliEnv({ DATABASE_URL: h.testDb.url }),
     );
     expect(run.stderr).toBe("");
     expect(run.code).toBe(0);
@@ -37,13 +31,13 @@ describe("clawgate onboard", () => {
   });
 
   it("applies the example in one revision, then finds nothing to change", async () => {
-    const env = cliEnv({ DATABASE_URL: testDb.url, LOCAL_MODEL_API_KEY: "sk-never-printed" });
+    const env = cliEnv({ DATABASE_URL: h.testDb.url, LOCAL_MODEL_API_KEY: "sk-never-printed" });
     const first = await runCli(["onboard", "--channel", "dingtalk", "--config", EXAMPLE], env);
     expect(first.code).toBe(0);
     expect(first.stdout).toMatch(/Applied \d+ change\(s\) in config revision 1:/);
     expect(first.stdout).not.toContain("Note:");
     const audit = await query<{ actorName: string; diff: unknown }>(
-      testDb.url,
+      h.testDb.url,
       `SELECT "actorName", diff FROM "AuditLog"`,
     );
     expect(audit).toHaveLength(1);
@@ -65,7 +59,7 @@ describe("clawgate onboard", () => {
     );
     const run = await runCli(
       ["onboard", "--channel", "dingtalk", "--config", bad],
-      cliEnv({ DATABASE_URL: testDb.url }),
+      cliEnv({ DATABASE_URL: h.testDb.url }),
     );
     expect(run.code).toBe(2);
     expect(run.stderr).toContain("was not applied (nothing written)");
@@ -86,13 +80,13 @@ describe("clawgate onboard", () => {
     const before = await count("ConfigRevision");
     const run = await runCli(
       ["onboard", "--channel", "dingtalk", "--config", bad],
-      cliEnv({ DATABASE_URL: testDb.url }),
+      cliEnv({ DATABASE_URL: h.testDb.url }),
     );
     expect(run.code).toBe(2);
     expect(run.stderr.split("\n").filter((l) => l.startsWith("  "))).toEqual([
       expect.stringMatching(/^ {2}models\.exfil\.api_key: DATABASE_URL is one of Clawgate's own settings/),
     ]);
-    expect(run.stderr).not.toContain(testDb.url);
+    expect(run.stderr).not.toContain(h.testDb.url);
     expect(await count("ConfigRevision")).toBe(before);
     expect(await count("ModelEndpoint")).toBe(1);
   });
@@ -100,7 +94,7 @@ describe("clawgate onboard", () => {
   it("export writes the live configuration; onboard --dry-run of it plans no change", async () => {
     const dir = mkdtempSync(path.join(tmpdir(), "clawgate-export-"));
     const file = path.join(dir, "live.yaml");
-    const env = cliEnv({ DATABASE_URL: testDb.url });
+    const env = cliEnv({ DATABASE_URL: h.testDb.url });
     const exported = await runCli(["export", "--config", file], env);
     expect(exported.stderr).toBe("");
     expect(exported.code).toBe(0);
@@ -114,7 +108,7 @@ describe("clawgate onboard", () => {
   });
 
   it("refuses an unknown channel and a missing file", async () => {
-    const env = cliEnv({ DATABASE_URL: testDb.url });
+    const env = cliEnv({ DATABASE_URL: h.testDb.url });
     const channel = await runCli(["onboard", "--channel", "slack", "--config", EXAMPLE], env);
     expect(channel.code).toBe(2);
     expect(channel.stderr).toContain("--channel must be one of dingtalk");

@@ -2,26 +2,21 @@
  * `clawgate safe-mode` as a child process against real PostgreSQL: the console is not involved
  * (it is "down"); the CLI writes the state, the history, the audit entry and a config revision.
  */
-import { createTestDatabase, type TestDatabase } from "@clawgate/devstack/testdb";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { cliEnv, query, runCli } from "../../test/helpers.ts";
+import { useBotHarness } from "../../test/harness.ts";
 
-let testDb: TestDatabase;
-let env: NodeJS.ProcessEnv;
-beforeAll(async () => {
-  testDb = await createTestDatabase({ prefix: "clawgate_bot_safemode" });
-  env = cliEnv({ DATABASE_URL: testDb.url });
-});
-afterAll(async () => {
-  await testDb?.drop();
-});
+const h = useBotHarness({ name: "safemode" });
+
+/** The CLI's environment: the test database. */
+const cliEnvFor = () => cliEnv({ DATABASE_URL: h.testDb.url });
 
 const count = async (table: string) =>
-  Number((await query<{ n: string }>(testDb.url, `SELECT count(*) AS n FROM "${table}"`))[0]!.n);
+  Number((await query<{ n: string }>(h.testDb.url, `SELECT count(*) AS n FROM "${table}"`))[0]!.n);
 const state = async () =>
   (
     await query<{ active: boolean; level: string; message: string | null; currentEventId: string | null }>(
-      testDb.url,
+      h.testDb.url,
       `SELECT active, level, message, "currentEventId" FROM "SafeModeState" WHERE id = 1`,
     )
   )[0];
@@ -37,12 +32,12 @@ describe("clawgate safe-mode", () => {
       [["safe-mode", "off", "--reason", "x", "--ttl", "1h"], /only apply to `safe-mode on`/],
     ];
     for (const [args, message] of cases) {
-      const run = await runCli(args, env);
+      const run = await runCli(args, cliEnvFor());
       expect(run.code, args.join(" ")).toBe(2);
       expect(run.stderr).toMatch(message);
     }
     // A TTL the core refuses (below a minute) is a refusal like bad arguments: exit 2 with its message.
-    const short = await runCli(["safe-mode", "on", "--reason", "x", "--ttl", "30s"], env);
+    const short = await runCli(["safe-mode", "on", "--reason", "x", "--ttl", "30s"], cliEnvFor());
     expect(short.code).toBe(2);
     expect(short.stderr).toMatch(/at least 1 minute/);
     expect(await count("SafeModeEvent")).toBe(0);
@@ -53,7 +48,7 @@ describe("clawgate safe-mode", () => {
   it("on -> status -> off, audited as the CLI with a config revision each", async () => {
     const on = await runCli(
       ["safe-mode", "on", "--reason", "incident 7", "--ttl", "2h", "--level", "maintenance", "--message", "Back soon"],
-      env,
+      cliEnvFor(),
     );
     expect(on.stderr).toBe("");
     expect(on.code).toBe(0);
@@ -66,23 +61,23 @@ describe("clawgate safe-mode", () => {
       actorName: string;
       expiresAt: Date;
       startedAt: Date;
-    }>(testDb.url, `SELECT id, reason, "actorType", "actorName", "expiresAt", "startedAt" FROM "SafeModeEvent"`);
+    }>(h.testDb.url, `SELECT id, reason, "actorType", "actorName", "expiresAt", "startedAt" FROM "SafeModeEvent"`);
     expect(event).toMatchObject({ reason: "incident 7", actorType: "CLI" });
     expect(event!.actorName).toMatch(/^clawgate safe-mode \(.+@.+\)$/);
     expect(event!.expiresAt.getTime() - event!.startedAt.getTime()).toBe(2 * 3_600_000);
 
-    const status = await runCli(["safe-mode", "status"], env);
+    const status = await runCli(["safe-mode", "status"], cliEnvFor());
     expect(status.code).toBe(0);
     expect(status.stdout).toContain("Safe mode is ON: MAINTENANCE until");
     expect(status.stdout).toContain("incident 7");
     expect(status.stdout).toContain("message: Back soon");
 
-    const off = await runCli(["safe-mode", "off", "--reason", "resolved"], env);
+    const off = await runCli(["safe-mode", "off", "--reason", "resolved"], cliEnvFor());
     expect(off.code).toBe(0);
     expect(off.stdout).toContain("Safe mode is off (config revision 2).");
     expect(await state()).toMatchObject({ active: false, currentEventId: null });
     const [closed] = await query<{ endedBy: string; endReason: string; endedAt: Date | null }>(
-      testDb.url,
+      h.testDb.url,
       `SELECT "endedBy", "endReason", "endedAt" FROM "SafeModeEvent"`,
     );
     expect(closed).toMatchObject({ endReason: "resolved" });
@@ -90,7 +85,7 @@ describe("clawgate safe-mode", () => {
     expect(closed!.endedAt).not.toBeNull();
 
     const audit = await query<{ action: string; actorType: string; configRevision: number }>(
-      testDb.url,
+      h.testDb.url,
       `SELECT action, "actorType", "configRevision" FROM "AuditLog" ORDER BY id`,
     );
     expect(audit).toEqual([
@@ -99,10 +94,10 @@ describe("clawgate safe-mode", () => {
     ]);
 
     // Off while off: refused, exit 2, nothing written.
-    const again = await runCli(["safe-mode", "off", "--reason", "twice"], env);
+    const again = await runCli(["safe-mode", "off", "--reason", "twice"], cliEnvFor());
     expect(again.code).toBe(2);
     expect(again.stderr).toContain("Safe mode is already off");
     expect(await count("ConfigRevision")).toBe(2);
-    expect((await runCli(["safe-mode", "status"], env)).stdout).toContain("Safe mode is off.");
+    expect((await runCli(["safe-mode", "status"], cliEnvFor())).stdout).toContain("Safe mode is off.");
   });
 });

@@ -2,69 +2,65 @@
  * `clawgate send` as a child process against real PostgreSQL and the fake DingTalk's OpenAPI.
  */
 import { verifyAuditChain } from "@clawgate/core";
-import { createDb, type Db } from "@clawgate/db";
-import { startFakeDingTalk, type FakeDingTalk } from "@clawgate/devstack/fake-dingtalk";
-import { createTestDatabase, type TestDatabase } from "@clawgate/devstack/testdb";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { APP_KEY, APP_SECRET, robotMessage } from "../../test/dingtalk.ts";
 import { cliEnv, runCli } from "../../test/helpers.ts";
+import { useBotHarness } from "../../test/harness.ts";
 
-let testDb: TestDatabase;
-let db: Db;
-let fake: FakeDingTalk;
-let env: NodeJS.ProcessEnv;
+const h = useBotHarness({
+  name: "send",
+  dbOptions: { max: 2 },
+  fakeDingtalk: true,
+  setup: async () => {
+    await h.db.conversation.create({
+      data: { conversationId: "cid-ops", type: "GROUP", robotCode: APP_KEY, status: "ENABLED" },
+    });
+    await h.db.conversation.create({ data: { conversationId: "cid-single", type: "SINGLE", robotCode: APP_KEY } });
+    await h.db.conversation.create({ data: { conversationId: "cid-single-unknown", type: "SINGLE" } });
+    const payload = robotMessage({ conversationId: "cid-single", conversationType: "1", senderStaffId: "staff-42" });
+    await h.db.inboundMessage.create({
+      data: {
+        robotCode: APP_KEY,
+        msgId: String(payload.msgId),
+        channel: "HTTP",
+        conversationId: "cid-single",
+        senderId: "staff-42",
+        msgType: "text",
+        payload: payload as object,
+        traceId: "t1",
+      },
+    });
+  },
+});
 
-beforeAll(async () => {
-  testDb = await createTestDatabase({ prefix: "clawgate_bot_send" });
-  db = createDb(testDb.url, { max: 2 });
-  fake = await startFakeDingTalk({ port: 0, appKey: APP_KEY, appSecret: APP_SECRET });
-  env = cliEnv({
-    DATABASE_URL: testDb.url,
+/** The CLI's environment: the test database and the fake DingTalk's OpenAPI. */
+const cliEnvFor = () =>
+  cliEnv({
+    DATABASE_URL: h.testDb.url,
     DINGTALK_APP_KEY: APP_KEY,
     DINGTALK_APP_SECRET: APP_SECRET,
-    DINGTALK_API_BASE: fake.url,
+    DINGTALK_API_BASE: h.fake.url,
   });
-  await db.conversation.create({
-    data: { conversationId: "cid-ops", type: "GROUP", robotCode: APP_KEY, status: "ENABLED" },
-  });
-  await db.conversation.create({ data: { conversationId: "cid-single", type: "SINGLE", robotCode: APP_KEY } });
-  await db.conversation.create({ data: { conversationId: "cid-single-unknown", type: "SINGLE" } });
-  const payload = robotMessage({ conversationId: "cid-single", conversationType: "1", senderStaffId: "staff-42" });
-  await db.inboundMessage.create({
-    data: {
-      robotCode: APP_KEY,
-      msgId: String(payload.msgId),
-      channel: "HTTP",
-      conversationId: "cid-single",
-      senderId: "staff-42",
-      msgType: "text",
-      payload: payload as object,
-      traceId: "t1",
-    },
-  });
-});
-afterAll(async () => {
-  await fake?.close();
-  await db?.$disconnect();
-  await testDb?.drop();
-});
 
-const sendAudits = () => db.auditLog.findMany({ where: { action: "message.send" }, orderBy: { id: "asc" } });
+const sendAudits = () => h.db.auditLog.findMany({ where: { action: "message.send" }, orderBy: { id: "asc" } });
 
 describe("clawgate send", () => {
   it("sends to a group through the OpenAPI, records the send and audits it as the CLI (without the text)", async () => {
-    const run = await runCli(["send", "--to", "cid-ops", "--text", "Deploy at 18:00, expect a short outage."], env);
+    const run = await runCli(
+      ["send", "--to", "cid-ops", "--text", "Deploy at 18:00, expect a short outage."],
+      cliEnvFor(),
+    );
     expect(run.stderr).toBe("");
     expect(run.code).toBe(0);
     expect(run.stdout).toContain("Sent to cid-ops (group");
-    expect(fake.sent).toEqual([
+    expect(h.fake.sent).toEqual([
       expect.objectContaining({
         via: "groupMessages",
         conversationId: "cid-ops",
         text: "Deploy at 18:00, expect a short outage.",
       }),
     ]);
-    expect(await db.outboundMessage.findMany({ where: { conversationId: "cid-ops" } })).toEqual([
+    expect(await h.db.outboundMessage.findMany({ where: { conversationId: "cid-ops" } })).toEqual([
       expect.objectContaining({
         channel: "OPENAPI_GROUP",
         status: "SENT",
@@ -81,59 +77,59 @@ describe("clawgate send", () => {
     });
     expect(audit!.actorName).toMatch(/^clawgate send \(.+@.+\)$/);
     expect(JSON.stringify(audit!.diff)).not.toContain("Deploy");
-    expect(await verifyAuditChain(db)).toBeNull();
+    expect(await verifyAuditChain(h.db)).toBeNull();
   });
 
   it("sends to a single chat's user (from the last stored message)", async () => {
-    const run = await runCli(["send", "--to", "cid-single", "--text", "hi"], env);
+    const run = await runCli(["send", "--to", "cid-single", "--text", "hi"], cliEnvFor());
     expect(run.code).toBe(0);
-    expect(fake.sent.at(-1)).toMatchObject({ via: "oToMessages", userIds: ["staff-42"], text: "hi" });
+    expect(h.fake.sent.at(-1)).toMatchObject({ via: "oToMessages", userIds: ["staff-42"], text: "hi" });
   });
 
   it("refuses an unknown conversation, bad text and missing credentials: clear errors, nothing written or sent", async () => {
     const before = {
-      sent: fake.sent.length,
+      sent: h.fake.sent.length,
       audits: (await sendAudits()).length,
-      outbound: await db.outboundMessage.count(),
+      outbound: await h.db.outboundMessage.count(),
     };
-    const unknown = await runCli(["send", "--to", "cid-nope", "--text", "hello"], env);
+    const unknown = await runCli(["send", "--to", "cid-nope", "--text", "hello"], cliEnvFor());
     expect(unknown.code).toBe(1);
     expect(unknown.stderr).toContain('unknown conversation "cid-nope"');
-    const noUser = await runCli(["send", "--to", "cid-single-unknown", "--text", "hello"], env);
+    const noUser = await runCli(["send", "--to", "cid-single-unknown", "--text", "hello"], cliEnvFor());
     expect(noUser.code).toBe(1);
     expect(noUser.stderr).toContain("single chat");
-    const empty = await runCli(["send", "--to", "cid-ops", "--text", "   "], env);
+    const empty = await runCli(["send", "--to", "cid-ops", "--text", "   "], cliEnvFor());
     expect(empty).toMatchObject({ code: 2, stderr: expect.stringContaining("--text is empty") });
-    const long = await runCli(["send", "--to", "cid-ops", "--text", "x".repeat(4_001)], env);
+    const long = await runCli(["send", "--to", "cid-ops", "--text", "x".repeat(4_001)], cliEnvFor());
     expect(long).toMatchObject({ code: 2, stderr: expect.stringContaining("at most 4000") });
-    const missing = await runCli(["send", "--to", "cid-ops"], env);
+    const missing = await runCli(["send", "--to", "cid-ops"], cliEnvFor());
     expect(missing.code).not.toBe(0);
     expect(missing.stderr).toContain("--text");
     const noCreds = await runCli(
       ["send", "--to", "cid-ops", "--text", "hello"],
-      cliEnv({ DATABASE_URL: testDb.url, DINGTALK_API_BASE: fake.url }),
+      cliEnv({ DATABASE_URL: h.testDb.url, DINGTALK_API_BASE: h.fake.url }),
     );
     expect(noCreds).toMatchObject({
       code: 1,
       stderr: expect.stringContaining("DINGTALK_APP_KEY and DINGTALK_APP_SECRET are required"),
     });
-    expect(fake.sent).toHaveLength(before.sent);
+    expect(h.fake.sent).toHaveLength(before.sent);
     expect(await sendAudits()).toHaveLength(before.audits);
-    expect(await db.outboundMessage.count()).toBe(before.outbound);
+    expect(await h.db.outboundMessage.count()).toBe(before.outbound);
   });
 
   it("reports DingTalk's refusal and keeps the attempt on record as FAILED", async () => {
     const audits = (await sendAudits()).length;
     const wrong = cliEnv({
-      DATABASE_URL: testDb.url,
+      DATABASE_URL: h.testDb.url,
       DINGTALK_APP_KEY: APP_KEY,
       DINGTALK_APP_SECRET: "wrong-secret",
-      DINGTALK_API_BASE: fake.url,
+      DINGTALK_API_BASE: h.fake.url,
     });
     const run = await runCli(["send", "--to", "cid-ops", "--text", "hello"], wrong);
     expect(run.code).toBe(1);
     expect(run.stderr).toContain("not sent: DingTalk refused the send");
-    const last = await db.outboundMessage.findFirstOrThrow({
+    const last = await h.db.outboundMessage.findFirstOrThrow({
       where: { conversationId: "cid-ops" },
       orderBy: { createdAt: "desc" },
     });

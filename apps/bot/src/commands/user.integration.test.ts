@@ -1,26 +1,21 @@
 /** `clawgate user add` as a child process against real PostgreSQL: the first admin, and refusals. */
-import { createTestDatabase, type TestDatabase } from "@clawgate/devstack/testdb";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { cliEnv, query, runCli } from "../../test/helpers.ts";
+import { useBotHarness } from "../../test/harness.ts";
 
-let testDb: TestDatabase;
-let env: NodeJS.ProcessEnv;
-beforeAll(async () => {
-  testDb = await createTestDatabase({ prefix: "clawgate_bot_user" });
-  env = cliEnv({ DATABASE_URL: testDb.url });
-});
-afterAll(async () => {
-  await testDb?.drop();
-});
+const h = useBotHarness({ name: "user" });
+
+/** The CLI's environment: the test database. */
+const cliEnvFor = () => cliEnv({ DATABASE_URL: h.testDb.url });
 
 const users = () =>
   query<{ email: string; role: string; name: string | null }>(
-    testDb.url,
+    h.testDb.url,
     `SELECT email, role, name FROM "User" ORDER BY email`,
   );
 const audit = () =>
   query<{ action: string; actorType: string; actorName: string; targetType: string; diff: unknown }>(
-    testDb.url,
+    h.testDb.url,
     `SELECT action, "actorType", "actorName", "targetType", diff FROM "AuditLog" ORDER BY id`,
   );
 
@@ -33,7 +28,7 @@ describe("clawgate user add", () => {
       [["user", "add", "--email", "ada@example.com", "--role", "root"], /--role: role must be/],
     ];
     for (const [args, message] of cases) {
-      const run = await runCli(args, env);
+      const run = await runCli(args, cliEnvFor());
       expect(run.code, args.join(" ")).toBe(2);
       expect(run.stderr).toMatch(message);
     }
@@ -42,7 +37,10 @@ describe("clawgate user add", () => {
   });
 
   it("adds the first admin, audited as the CLI; an existing email is refused unless --update-role", async () => {
-    const add = await runCli(["user", "add", "--email", "Ada@Example.com", "--role", "admin", "--name", "Ada"], env);
+    const add = await runCli(
+      ["user", "add", "--email", "Ada@Example.com", "--role", "admin", "--name", "Ada"],
+      cliEnvFor(),
+    );
     expect(add.stderr).toBe("");
     expect(add.code).toBe(0);
     expect(add.stdout).toContain("Added ada@example.com as ADMIN");
@@ -56,9 +54,9 @@ describe("clawgate user add", () => {
     });
     expect(entry!.actorName).toMatch(/^clawgate user add \(.+@.+\)$/);
     // Users are not policy: no config revision.
-    expect(await query(testDb.url, `SELECT id FROM "ConfigRevision"`)).toEqual([]);
+    expect(await query(h.testDb.url, `SELECT id FROM "ConfigRevision"`)).toEqual([]);
 
-    const again = await runCli(["user", "add", "--email", "ada@example.com", "--role", "VIEWER"], env);
+    const again = await runCli(["user", "add", "--email", "ada@example.com", "--role", "VIEWER"], cliEnvFor());
     expect(again.code).toBe(2);
     expect(again.stderr).toContain(
       "clawgate user add: ada@example.com is already a user (ADMIN): nothing added. Add --update-role to give them this role instead.",
@@ -66,15 +64,15 @@ describe("clawgate user add", () => {
     // The last admin cannot be demoted, even from the CLI.
     const demote = await runCli(
       ["user", "add", "--email", "ada@example.com", "--role", "VIEWER", "--update-role"],
-      env,
+      cliEnvFor(),
     );
     expect(demote.code).toBe(2);
     expect(demote.stderr).toContain("last active admin");
 
-    await runCli(["user", "add", "--email", "vic@example.com", "--role", "VIEWER"], env);
+    await runCli(["user", "add", "--email", "vic@example.com", "--role", "VIEWER"], cliEnvFor());
     const promote = await runCli(
       ["user", "add", "--email", "vic@example.com", "--role", "APPROVER", "--update-role"],
-      env,
+      cliEnvFor(),
     );
     expect(promote.code).toBe(0);
     expect(promote.stdout).toContain("Updated vic@example.com: role VIEWER -> APPROVER.");

@@ -4,40 +4,26 @@
  * (also within one batch) are skipped, and one row the database rejects fails only itself.
  */
 import { robotMessageSchema } from "@clawgate/dingtalk";
-import { createTestDatabase, type TestDatabase } from "@clawgate/devstack/testdb";
-import type pg from "pg";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { APP_KEY, robotMessage as rawMessage } from "../../test/dingtalk.ts";
-import { createPgPool } from "../db-pool.ts";
-import { prepareQueueSchema } from "../worker/queue.ts";
 import { collectEmptyQueues } from "../worker/queue-gc.ts";
 import { createIngest } from "./ingest.ts";
+import { useBotHarness } from "../../test/harness.ts";
 
 /** A message as the routes hand it to the ingest: parsed by the real schema. */
 const robotMessage = (overrides: Record<string, unknown>) => robotMessageSchema.parse(rawMessage(overrides));
 
-let testDb: TestDatabase;
-let pool: pg.Pool;
-
-beforeAll(async () => {
-  testDb = await createTestDatabase({ prefix: "clawgate_bot_batch" });
-  pool = createPgPool(testDb.url, { applicationName: "test-batch" });
-  await prepareQueueSchema(pool);
-});
-afterAll(async () => {
-  await pool?.end();
-  await testDb?.drop();
-});
+const h = useBotHarness({ name: "batch", pool: true });
 
 async function count(sql: string): Promise<number> {
-  return Number((await pool.query<{ n: string }>(sql)).rows[0]?.n);
+  return Number((await h.pool.query<{ n: string }>(sql)).rows[0]?.n);
 }
 
 describe("ingest group commit", () => {
   it("batches concurrent messages and reports each caller's own outcome", async () => {
     // maxInFlight 1: while the first statement runs, the rest queue up and go in batches (no
     // deadline: 240 at once on a busy machine may take longer than a callback's).
-    const ingest = createIngest({ pool, robotCode: APP_KEY, maxInFlight: 1, maxBatch: 50, deadlineMs: 60_000 });
+    const ingest = createIngest({ pool: h.pool, robotCode: APP_KEY, maxInFlight: 1, maxBatch: 50, deadlineMs: 60_000 });
     const ids = Array.from({ length: 120 }, (_, i) => `batch-${i}`);
     // Each id twice, in the same burst: the second copy usually lands in the same batch.
     const results = await Promise.all(
@@ -52,7 +38,7 @@ describe("ingest group commit", () => {
 
     expect(await count(`SELECT count(*) AS n FROM "InboundMessage" WHERE "msgId" LIKE 'batch-%'`)).toBe(120);
     // Exactly one job per stored row, pointing at it.
-    const jobs = await pool.query<{ inboundId: string }>(
+    const jobs = await h.pool.query<{ inboundId: string }>(
       `SELECT j.payload->>'inboundId' AS "inboundId" FROM graphile_worker._private_jobs j
          JOIN graphile_worker._private_tasks t ON t.id = j.task_id WHERE t.identifier = 'inbound.handle'`,
     );
@@ -60,10 +46,10 @@ describe("ingest group commit", () => {
   });
 
   it("a row the database rejects for its data is dead-lettered and acknowledged, its neighbours stored", async () => {
-    const ingest = createIngest({ pool, robotCode: APP_KEY, maxInFlight: 1 });
+    const ingest = createIngest({ pool: h.pool, robotCode: APP_KEY, maxInFlight: 1 });
     const before = await count(`SELECT count(*) AS n FROM graphile_worker._private_jobs`);
     // A data error the storable rule cannot fix (a constraint of this test's database).
-    await pool.query(`ALTER TABLE "InboundMessage" ADD CONSTRAINT "no_poison" CHECK ("msgId" <> 'poison-1')`);
+    await h.pool.query(`ALTER TABLE "InboundMessage" ADD CONSTRAINT "no_poison" CHECK ("msgId" <> 'poison-1')`);
     try {
       const poisoned = robotMessage({ msgId: "poison-1" });
       const results = await Promise.all([
@@ -79,7 +65,7 @@ describe("ingest group commit", () => {
         ),
       ).toBe(3);
       expect(await count(`SELECT count(*) AS n FROM graphile_worker._private_jobs`)).toBe(before + 3);
-      const { rows } = await pool.query(
+      const { rows } = await h.pool.query(
         `SELECT "source", "status", "errorCode", "reason", "traceId", "msgId", "channel", "payload"->>'msgId' AS "payloadMsgId" FROM "DeadLetter"`,
       );
       expect(rows).toEqual([
@@ -97,19 +83,19 @@ describe("ingest group commit", () => {
       // Delivered again, it is dead-lettered again, never a 5xx.
       expect((await ingest({ channel: "HTTP", message: poisoned, traceId: "e" })).status).toBe("dead_lettered");
     } finally {
-      await pool.query(`ALTER TABLE "InboundMessage" DROP CONSTRAINT "no_poison"`);
+      await h.pool.query(`ALTER TABLE "InboundMessage" DROP CONSTRAINT "no_poison"`);
     }
   });
 
   it("stores text PostgreSQL cannot hold as it was, NUL removed and lone surrogates replaced", async () => {
-    const ingest = createIngest({ pool, robotCode: APP_KEY });
+    const ingest = createIngest({ pool: h.pool, robotCode: APP_KEY });
     const result = await ingest({
       channel: "HTTP",
       message: robotMessage({ msgId: "nul-1", text: { content: "bad \u0000 byte \ud800 👩‍💻" } }),
       traceId: "t",
     });
     expect(result.status).toBe("stored");
-    const { rows } = await pool.query<{ content: string }>(
+    const { rows } = await h.pool.query<{ content: string }>(
       `SELECT "payload"->'text'->>'content' AS "content" FROM "InboundMessage" WHERE "msgId" = 'nul-1'`,
     );
     expect(rows[0]?.content).toBe("bad  byte \ufffd 👩‍💻");
@@ -117,14 +103,14 @@ describe("ingest group commit", () => {
   });
 
   it("puts each conversation's jobs in its own queue, in arrival order", async () => {
-    const ingest = createIngest({ pool, robotCode: APP_KEY, maxInFlight: 1, maxBatch: 50, deadlineMs: 60_000 });
+    const ingest = createIngest({ pool: h.pool, robotCode: APP_KEY, maxInFlight: 1, maxBatch: 50, deadlineMs: 60_000 });
     const sent = Array.from({ length: 60 }, (_, i) => ({ msgId: `order-${i}`, conversationId: `cid-order-${i % 3}` }));
     const results = await Promise.all(
       sent.map((m, i) => ingest({ channel: "HTTP", message: robotMessage(m), traceId: `o${i}` })),
     );
     const inboundIds = results.map((r) => (r.status === "stored" ? r.inboundId : ""));
     // The order a worker takes them in: priority, then run_at (graphile-worker's getJob).
-    const { rows } = await pool.query<{ queue: string; inboundId: string }>(
+    const { rows } = await h.pool.query<{ queue: string; inboundId: string }>(
       `SELECT q.queue_name AS queue, j.payload->>'inboundId' AS "inboundId"
          FROM graphile_worker._private_jobs j JOIN graphile_worker._private_job_queues q ON q.id = j.job_queue_id
         WHERE q.queue_name LIKE 'conv:cid-order-%' ORDER BY j.priority, j.run_at`,
@@ -136,8 +122,8 @@ describe("ingest group commit", () => {
   });
 
   it("the queue GC deletes empty conversation queues only, and an ingest racing it keeps its queue", async () => {
-    const ingest = createIngest({ pool, robotCode: APP_KEY });
-    await pool.query(`INSERT INTO graphile_worker._private_job_queues (queue_name) VALUES ('conv:cid-gone')`);
+    const ingest = createIngest({ pool: h.pool, robotCode: APP_KEY });
+    await h.pool.query(`INSERT INTO graphile_worker._private_job_queues (queue_name) VALUES ('conv:cid-gone')`);
     await ingest({
       channel: "HTTP",
       message: robotMessage({ msgId: "gc-kept", conversationId: "cid-kept" }),
@@ -146,7 +132,7 @@ describe("ingest group commit", () => {
     // The GC and ingests into fresh conversations at the same time, many times over.
     for (let round = 0; round < 20; round++) {
       await Promise.all([
-        collectEmptyQueues(pool),
+        collectEmptyQueues(h.pool),
         ...[0, 1, 2].map((i) =>
           ingest({
             channel: "HTTP",
@@ -156,10 +142,10 @@ describe("ingest group commit", () => {
         ),
       ]);
     }
-    await collectEmptyQueues(pool);
+    await collectEmptyQueues(h.pool);
     const queues = async (like: string) =>
       (
-        await pool.query<{ n: number }>(
+        await h.pool.query<{ n: number }>(
           `SELECT count(*)::int AS n FROM graphile_worker._private_job_queues WHERE queue_name LIKE $1`,
           [like],
         )

@@ -3,90 +3,41 @@
  * and token budget -> the demo model (through the model slots) -> reply; usage settled after.
  */
 import { usageFor } from "@clawgate/core/limits/budget.ts";
-import { seedDemo } from "@clawgate/core";
-import { createDb, type Db } from "@clawgate/db";
-import { completion, startDemoModel, type DemoModel } from "@clawgate/devstack/demo-model";
+import { completion } from "@clawgate/devstack/demo-model";
 import { demoReply, type ChatRequest } from "@clawgate/devstack/demo-model-reply";
-import type { FakeDingTalk } from "@clawgate/devstack/fake-dingtalk";
-import { createTestDatabase, type TestDatabase } from "@clawgate/devstack/testdb";
-import type pg from "pg";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { query, waitFor } from "../../test/helpers.ts";
-import { startIngressHarness } from "../../test/ingress.ts";
-import { enableConversations } from "../../test/policy.ts";
-import { queueEnv, startTestQueue } from "../../test/queue.ts";
 import { createAgent, MODEL_UNAVAILABLE_REPLY } from "../agent/index.ts";
-import { createLogger } from "../logger.ts";
-import { createMetrics } from "../metrics.ts";
-import { startPolicyRuntime, type PolicyRuntime } from "../policy/runtime.ts";
-import type { BotServer } from "../server.ts";
 import { WORKING_REPLY } from "../worker/handle-inbound.ts";
-import type { Queue } from "../worker/queue.ts";
 import { createModelSlots } from "./model-slots.ts";
+import { useBotHarness } from "../../test/harness.ts";
 
-let testDb: TestDatabase;
-let db: Db;
-let pool: pg.Pool;
-let app: BotServer;
-let fake: FakeDingTalk;
-let model: DemoModel;
-let queue: Queue;
-let policy: PolicyRuntime;
-const logger = createLogger("silent");
-const metrics = createMetrics();
-
-beforeAll(async () => {
-  testDb = await createTestDatabase({ prefix: "clawgate_bot_limits" });
-  db = createDb(testDb.url);
-  model = await startDemoModel({ port: 0 });
+const h = useBotHarness({
+  name: "limits",
+  demoModel: true,
   // DEFAULT budget: 200,000 tokens a day, 20 requests a minute; GLOBAL 2,000,000 a day.
-  await seedDemo(db, { modelBaseUrl: model.url });
-  ({ pool, app, fake } = await startIngressHarness({
-    databaseUrl: testDb.url,
-    db,
-    logger,
-    metrics,
-    applicationName: "test-limits",
-  }));
-  policy = startPolicyRuntime({ db, databaseUrl: testDb.url, logger, pollIntervalMs: 10 * 60_000 });
-  await policy.loaded;
-  await enableConversations(
-    db,
-    policy,
-    "cid-charge",
-    "cid-down",
-    "cid-budget",
-    "cid-rate",
-    "cid-group",
-    "cid-busy",
-    "cid-slow",
-  );
-  // The real agent with the shared model slots, waiting at most 1.5 s for one (10 s by default),
-  // giving each back as its call ends (not kept 100 ms for the next call, so the tests can check
-  // it right after a turn), and "working on it" after 1 s (4 s by default).
-  const agent = createAgent({
-    db,
-    modelSlots: createModelSlots({ pool, waitMs: 1_500, lingerMs: 0, logger }),
-    settings: { workingOnItMs: 1_000 },
-  });
-  queue = await startTestQueue({ env: queueEnv(testDb.url, fake.url), db, logger, metrics, policy, agent });
-});
-afterAll(async () => {
-  await queue?.stop();
-  await policy?.stop();
-  await app?.close();
-  await fake?.close();
-  await model?.close();
-  await pool?.end();
-  await db?.$disconnect();
-  await testDb?.drop();
+  seed: "demo-model",
+  ingress: true,
+  policy: true,
+  conversations: ["cid-charge", "cid-down", "cid-budget", "cid-rate", "cid-group", "cid-busy", "cid-slow"],
+  queue: {
+    // The real agent with the shared model slots, waiting at most 1.5 s for one (10 s by default),
+    // giving each back as its call ends (not kept 100 ms for the next call, so the tests can check
+    // it right after a turn), and "working on it" after 1 s (4 s by default).
+    agent: () =>
+      createAgent({
+        db: h.db,
+        modelSlots: createModelSlots({ pool: h.pool, waitMs: 1_500, lingerMs: 0, logger: h.logger }),
+        settings: { workingOnItMs: 1_000 },
+      }),
+  },
 });
 
 const handled = (msgId: string) =>
   waitFor(
     async () => {
       const [row] = await query<{ id: string; status: string; error: string | null; traceId: string }>(
-        testDb.url,
+        h.testDb.url,
         `SELECT id, status, error, "traceId" FROM "InboundMessage" WHERE "msgId" = $1`,
         [msgId],
       );
@@ -98,26 +49,27 @@ const handled = (msgId: string) =>
 
 /** Delivers one message and returns its reply (after a "working on it", if any) and the inbound row once handled. */
 async function talk(conversationId: string, senderId: string, text: string) {
-  const { msgId, status } = await fake.deliver({ conversationId, text, senderId });
+  const { msgId, status } = await h.fake.deliver({ conversationId, text, senderId });
   expect(status).toBe(200);
   const interim: string[] = [];
   for (;;) {
-    const [reply] = await fake.waitForReplies(conversationId, 1, 20_000);
+    const [reply] = await h.fake.waitForReplies(conversationId, 1, 20_000);
     if (reply!.text !== WORKING_REPLY) return { text: reply!.text, inbound: await handled(msgId), interim };
     interim.push(reply!.text);
   }
 }
 
-const chatRequests = () => model.requests.filter((r) => r.path === "/v1/chat/completions");
+const chatRequests = () => h.model.requests.filter((r) => r.path === "/v1/chat/completions");
 const refusals = async (kind: string) =>
-  (await metrics.limitRefusals.get()).values.find((v) => v.labels.kind === kind)?.value ?? 0;
+  (await h.metrics.limitRefusals.get()).values.find((v) => v.labels.kind === kind)?.value ?? 0;
 const liveLeases = async () =>
-  (await query<{ n: number }>(testDb.url, `SELECT count(*)::int AS n FROM "ModelLease" WHERE "expiresAt" > now()`))[0]!
-    .n;
+  (
+    await query<{ n: number }>(h.testDb.url, `SELECT count(*)::int AS n FROM "ModelLease" WHERE "expiresAt" > now()`)
+  )[0]!.n;
 
 describe("token budgets", () => {
   it("charge an answered turn what the model reported, on the conversation, the user and GLOBAL", async () => {
-    const globalBefore = await usageFor(db, { scope: "GLOBAL", subject: "" });
+    const globalBefore = await usageFor(h.db, { scope: "GLOBAL", subject: "" });
     const before = chatRequests().length;
     const { text, inbound } = await talk("cid-charge", "user-charge", "hello");
     expect(text).toContain("Demo model here");
@@ -131,9 +83,9 @@ describe("token budgets", () => {
         0,
       );
     expect(reported).toBeGreaterThan(0);
-    const conv = await usageFor(db, { scope: "CONVERSATION", subject: "cid-charge" });
-    const user = await usageFor(db, { scope: "USER", subject: "user-charge" });
-    const global = await usageFor(db, { scope: "GLOBAL", subject: "" });
+    const conv = await usageFor(h.db, { scope: "CONVERSATION", subject: "cid-charge" });
+    const user = await usageFor(h.db, { scope: "USER", subject: "user-charge" });
+    const global = await usageFor(h.db, { scope: "GLOBAL", subject: "" });
     expect(conv).toMatchObject({
       source: "DEFAULT",
       day: { used: reported, reserved: 0, limit: 200_000 },
@@ -145,24 +97,24 @@ describe("token budgets", () => {
   });
 
   it("do not charge a turn whose model is down", async () => {
-    model.setMode("down");
+    h.model.setMode("down");
     try {
       const { text, inbound } = await talk("cid-down", "user-down", "hello");
       expect(text).toBe(MODEL_UNAVAILABLE_REPLY);
       expect(inbound.status).toBe("REPLIED");
     } finally {
-      model.setMode("ok");
+      h.model.setMode("ok");
     }
-    const conv = await usageFor(db, { scope: "CONVERSATION", subject: "cid-down" });
+    const conv = await usageFor(h.db, { scope: "CONVERSATION", subject: "cid-down" });
     expect(conv.day).toMatchObject({ used: 0, reserved: 0 });
     expect(conv.month).toMatchObject({ used: 0, reserved: 0 });
     expect(await liveLeases()).toBe(0);
   });
 
   it("do not charge a turn that found every model slot taken (by another replica), which gets the fallback", async () => {
-    const { maxConcurrency } = await db.modelEndpoint.findUniqueOrThrow({ where: { name: "local_chat" } });
+    const { maxConcurrency } = await h.db.modelEndpoint.findUniqueOrThrow({ where: { name: "local_chat" } });
     // Every slot row of the endpoint (model-slots.ts: `local_chat#0` ..) held by another replica.
-    await db.$executeRaw`INSERT INTO "ModelLease" ("id", "endpointName", "holder", "expiresAt")
+    await h.db.$executeRaw`INSERT INTO "ModelLease" ("id", "endpointName", "holder", "expiresAt")
       SELECT 'local_chat#' || g, 'local_chat', 'replica-b', now() + interval '1 minute' FROM generate_series(0, ${maxConcurrency} - 1) g
       ON CONFLICT ("id") DO UPDATE SET "holder" = excluded."holder", "expiresAt" = excluded."expiresAt"`;
     const calls = chatRequests().length;
@@ -171,10 +123,10 @@ describe("token budgets", () => {
       expect(text).toBe(MODEL_UNAVAILABLE_REPLY);
       expect(inbound.status).toBe("REPLIED");
     } finally {
-      await db.modelLease.deleteMany({ where: { holder: "replica-b" } });
+      await h.db.modelLease.deleteMany({ where: { holder: "replica-b" } });
     }
     expect(chatRequests().length).toBe(calls);
-    expect((await usageFor(db, { scope: "CONVERSATION", subject: "cid-busy" })).day).toMatchObject({
+    expect((await usageFor(h.db, { scope: "CONVERSATION", subject: "cid-busy" })).day).toMatchObject({
       used: 0,
       reserved: 0,
     });
@@ -182,10 +134,10 @@ describe("token budgets", () => {
   });
 
   it("exhausted: refuses with which budget, when it resets and who can raise it; audited; no model call", async () => {
-    await db.tokenBudget.create({ data: { scope: "CONVERSATION", subject: "cid-budget", dailyTokens: 50 } });
+    await h.db.tokenBudget.create({ data: { scope: "CONVERSATION", subject: "cid-budget", dailyTokens: 50 } });
     const first = await talk("cid-budget", "user-budget", "hello");
     expect(first.text).toContain("Demo model here"); // 50 tokens left: admitted, charged more
-    expect((await usageFor(db, { scope: "CONVERSATION", subject: "cid-budget" })).day.used).toBeGreaterThan(50);
+    expect((await usageFor(h.db, { scope: "CONVERSATION", subject: "cid-budget" })).day.used).toBeGreaterThan(50);
 
     const calls = chatRequests().length;
     const budgetRefusals = await refusals("budget");
@@ -198,7 +150,7 @@ describe("token budgets", () => {
     expect(inbound).toMatchObject({ status: "DENIED", error: "budget.exhausted.conversation.day" });
     expect(await refusals("budget")).toBe(budgetRefusals + 1);
     const audit = await query<Record<string, unknown>>(
-      testDb.url,
+      h.testDb.url,
       `SELECT "actorType", action, "targetType", "targetId", diff, "traceId", "configRevision" FROM "AuditLog" WHERE action = 'budget.exhausted'`,
     );
     expect(audit).toEqual([
@@ -216,18 +168,18 @@ describe("token budgets", () => {
           resetsAt: expect.any(String),
         },
         traceId: inbound.traceId,
-        configRevision: policy.snapshot()!.revision,
+        configRevision: h.policy.snapshot()!.revision,
       },
     ]);
     expect(JSON.stringify(audit)).not.toContain("merger");
     // The refused message reserved nothing.
-    expect((await usageFor(db, { scope: "CONVERSATION", subject: "cid-budget" })).day.reserved).toBe(0);
+    expect((await usageFor(h.db, { scope: "CONVERSATION", subject: "cid-budget" })).day.reserved).toBe(0);
   });
 });
 
 describe("rate limits", () => {
   it("answer one 'too fast' reply, then drop the rest of the window silently (recorded DENIED)", async () => {
-    await db.tokenBudget.create({ data: { scope: "USER", subject: "user-fast", requestsPerMinute: 2 } });
+    await h.db.tokenBudget.create({ data: { scope: "USER", subject: "user-fast", requestsPerMinute: 2 } });
     for (let i = 0; i < 2; i++)
       expect((await talk("cid-rate", "user-fast", "hello")).text).toContain("Demo model here");
 
@@ -242,12 +194,12 @@ describe("rate limits", () => {
     const dropped = await Promise.all(
       [1, 2].map(
         async (i) =>
-          (await fake.deliver({ conversationId: "cid-rate", text: `spam ${i}`, senderId: "user-fast" })).msgId,
+          (await h.fake.deliver({ conversationId: "cid-rate", text: `spam ${i}`, senderId: "user-fast" })).msgId,
       ),
     );
     for (const msgId of dropped)
       expect(await handled(msgId)).toMatchObject({ status: "DENIED", error: "rate_limited.user" });
-    await expect(fake.waitForReplies("cid-rate", 1, 700)).rejects.toThrow();
+    await expect(h.fake.waitForReplies("cid-rate", 1, 700)).rejects.toThrow();
     expect(chatRequests().length).toBe(calls);
     expect(await refusals("rate_limited")).toBe(1);
     expect(await refusals("rate_dropped")).toBe(2);
@@ -257,27 +209,27 @@ describe("rate limits", () => {
   });
 
   it("limit a conversation as a whole, whoever writes, by its own row", async () => {
-    await db.tokenBudget.create({ data: { scope: "CONVERSATION", subject: "cid-group", requestsPerMinute: 1 } });
+    await h.db.tokenBudget.create({ data: { scope: "CONVERSATION", subject: "cid-group", requestsPerMinute: 1 } });
     expect((await talk("cid-group", "user-g1", "hello")).text).toContain("Demo model here");
     const limited = await talk("cid-group", "user-g2", "hello");
     expect(limited.text).toMatch(/^This conversation is sending messages too fast; try again in \d+ s\.$/);
     expect(limited.inbound).toMatchObject({ status: "DENIED", error: "rate_limited.conversation" });
-    const { msgId } = await fake.deliver({ conversationId: "cid-group", text: "hello", senderId: "user-g3" });
+    const { msgId } = await h.fake.deliver({ conversationId: "cid-group", text: "hello", senderId: "user-g3" });
     expect(await handled(msgId)).toMatchObject({ status: "DENIED", error: "rate_limited.conversation" });
-    await expect(fake.waitForReplies("cid-group", 1, 500)).rejects.toThrow();
+    await expect(h.fake.waitForReplies("cid-group", 1, 500)).rejects.toThrow();
   });
 });
 
 describe("a slow turn", () => {
   it("first says it is working on it (once, its own idempotency key), then answers", async () => {
-    model.setMode("slow", { latencyMs: 2_500 });
+    h.model.setMode("slow", { latencyMs: 2_500 });
     try {
       const { text, inbound, interim } = await talk("cid-slow", "user-slow", "hello");
       expect(interim).toEqual([WORKING_REPLY]);
       expect(text).toContain("Demo model here");
       expect(inbound.status).toBe("REPLIED");
       const sent = await query<{ idempotencyKey: string; status: string }>(
-        testDb.url,
+        h.testDb.url,
         `SELECT "idempotencyKey", status FROM "OutboundMessage" WHERE "inboundMessageId" = $1 ORDER BY "sentAt"`,
         [inbound.id],
       );
@@ -286,7 +238,7 @@ describe("a slow turn", () => {
         { idempotencyKey: `reply:${inbound.id}`, status: "SENT" },
       ]);
     } finally {
-      model.setMode("ok");
+      h.model.setMode("ok");
     }
   });
 });

@@ -3,40 +3,39 @@
  * (retried in the background while the database is away), and the heartbeat row carries the
  * revision the process enforces.
  */
-import { createDb, type Db } from "@clawgate/db";
-import { createTestDatabase, type TestDatabase } from "@clawgate/devstack/testdb";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createDb } from "@clawgate/db";
+import { afterAll, describe, expect, it } from "vitest";
 import { query, UNREACHABLE_DB } from "../../test/helpers.ts";
 import { setConversation, untilApplied } from "../../test/policy.ts";
 import { startHeartbeat } from "../heartbeat.ts";
-import { createLogger } from "../logger.ts";
 import { buildServer } from "../server.ts";
 import { snapshotCheck, startPolicyRuntime, type PolicyRuntime } from "./runtime.ts";
+import { useBotHarness } from "../../test/harness.ts";
 
-const logger = createLogger("silent");
 const env = { DINGTALK_MODE: "http" as const };
-let testDb: TestDatabase;
-let db: Db;
 
-beforeAll(async () => {
-  testDb = await createTestDatabase({ prefix: "clawgate_bot_policy_rt" });
-  db = createDb(testDb.url);
-});
-afterAll(async () => {
-  await db?.$disconnect();
-  await testDb?.drop();
-});
+const h = useBotHarness({ name: "policy_rt" });
 
 type ReadyBody = { status: string; checks: Record<string, { ok: boolean; error?: string; revision?: number }> };
 
 describe("/ready and the policy snapshot", () => {
   it("is 503 naming `snapshot` while the store cannot load, and 200 with the revision once it has", async () => {
     const unreachable = createDb(UNREACHABLE_DB, { connectionTimeoutMillis: 500 });
-    const stuck = startPolicyRuntime({ db: unreachable, databaseUrl: UNREACHABLE_DB, logger, retryDelayMs: 100 });
-    const loaded = startPolicyRuntime({ db, databaseUrl: testDb.url, logger });
+    const stuck = startPolicyRuntime({
+      db: unreachable,
+      databaseUrl: UNREACHABLE_DB,
+      logger: h.logger,
+      retryDelayMs: 100,
+    });
+    const loaded = startPolicyRuntime({ db: h.db, databaseUrl: h.testDb.url, logger: h.logger });
     try {
       // The database itself answers: only the snapshot keeps this server from being ready.
-      const notReady = buildServer({ env, db, logger, extraChecks: { snapshot: snapshotCheck(stuck) } });
+      const notReady = buildServer({
+        env,
+        db: h.db,
+        logger: h.logger,
+        extraChecks: { snapshot: snapshotCheck(stuck) },
+      });
       const res = await notReady.inject({ url: "/ready" });
       expect(res.statusCode).toBe(503);
       expect(res.json<ReadyBody>().checks).toMatchObject({
@@ -44,10 +43,10 @@ describe("/ready and the policy snapshot", () => {
         snapshot: { ok: false, error: "policy snapshot not loaded" },
       });
 
-      const revision = await setConversation(db, "cid-ready");
+      const revision = await setConversation(h.db, "cid-ready");
       await loaded.loaded;
       await untilApplied(loaded, revision);
-      const ready = buildServer({ env, db, logger, extraChecks: { snapshot: snapshotCheck(loaded) } });
+      const ready = buildServer({ env, db: h.db, logger: h.logger, extraChecks: { snapshot: snapshotCheck(loaded) } });
       const ok = await ready.inject({ url: "/ready" });
       expect(ok.statusCode).toBe(200);
       expect(ok.json<ReadyBody>().checks.snapshot).toEqual({ ok: true, revision });
@@ -66,11 +65,11 @@ describe("the heartbeat", () => {
   });
 
   it("writes the revision the store enforces, and the new one after a reload", async () => {
-    policy = startPolicyRuntime({ db, databaseUrl: testDb.url, logger });
+    policy = startPolicyRuntime({ db: h.db, databaseUrl: h.testDb.url, logger: h.logger });
     await policy.loaded;
     const hb = startHeartbeat({
-      db,
-      logger,
+      db: h.db,
+      logger: h.logger,
       mode: "http",
       intervalMs: 60_000,
       appliedRevision: () => policy.snapshot()?.revision ?? null,
@@ -79,14 +78,14 @@ describe("the heartbeat", () => {
     const applied = async () =>
       (
         await query<{ appliedRevision: number | null }>(
-          testDb.url,
+          h.testDb.url,
           `SELECT "appliedRevision" FROM "RuntimeInstance" WHERE id = $1`,
           [hb.id],
         )
       )[0]?.appliedRevision;
     try {
       await expect.poll(applied, { timeout: 3_000 }).toBe(policy.snapshot()!.revision);
-      const next = await setConversation(db, "cid-heartbeat");
+      const next = await setConversation(h.db, "cid-heartbeat");
       // The interval is a minute: only the beat on reload can bring the row up to date in time.
       await expect.poll(applied, { timeout: 3_000 }).toBe(next);
     } finally {

@@ -3,59 +3,45 @@
  * only into known, enabled groups; once per send key; throttled per group across replicas;
  * audited without the text; refusals send and record nothing.
  */
-import { createDb, type Db } from "@clawgate/db";
-import { startFakeDingTalk, type FakeDingTalk } from "@clawgate/devstack/fake-dingtalk";
-import { createTestDatabase, type TestDatabase } from "@clawgate/devstack/testdb";
-import type pg from "pg";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { APP_KEY, APP_SECRET } from "../../test/dingtalk.ts";
+import { describe, expect, it } from "vitest";
+import { APP_KEY } from "../../test/dingtalk.ts";
 import { query } from "../../test/helpers.ts";
-import { queueEnv } from "../../test/queue.ts";
-import { createPgPool } from "../db-pool.ts";
 import { AnnounceRefusedError, createAnnouncer } from "./announce.ts";
-import { prepareQueueSchema, realSenders } from "./queue.ts";
+import { realSenders } from "./queue.ts";
 import { createThrottle } from "./throttle.ts";
+import { useBotHarness } from "../../test/harness.ts";
 
-let testDb: TestDatabase;
-let db: Db;
-let pool: pg.Pool;
-let fake: FakeDingTalk;
-
-beforeAll(async () => {
-  testDb = await createTestDatabase({ prefix: "clawgate_bot_announce" });
-  db = createDb(testDb.url);
-  pool = createPgPool(testDb.url, { applicationName: "test-announce" });
-  await prepareQueueSchema(pool);
-  fake = await startFakeDingTalk({
-    port: 0,
-    appKey: APP_KEY,
-    appSecret: APP_SECRET,
-    callbackUrl: "http://127.0.0.1:1/unused",
-  });
-  await db.conversation.createMany({
-    data: [
-      { conversationId: "cid-ops", type: "GROUP", status: "ENABLED" },
-      { conversationId: "cid-busy", type: "GROUP", status: "ENABLED" },
-      { conversationId: "cid-quiet", type: "GROUP", status: "ENABLED" },
-      { conversationId: "cid-pending", type: "GROUP", status: "PENDING" },
-      { conversationId: "cid-single", type: "SINGLE", status: "ENABLED" },
-    ],
-  });
-});
-afterAll(async () => {
-  await fake?.close();
-  await pool?.end();
-  await db?.$disconnect();
-  await testDb?.drop();
+const h = useBotHarness({
+  name: "announce",
+  pool: true,
+  fakeDingtalk: true,
+  setup: async () => {
+    await h.db.conversation.createMany({
+      data: [
+        { conversationId: "cid-ops", type: "GROUP", status: "ENABLED" },
+        { conversationId: "cid-busy", type: "GROUP", status: "ENABLED" },
+        { conversationId: "cid-quiet", type: "GROUP", status: "ENABLED" },
+        { conversationId: "cid-pending", type: "GROUP", status: "PENDING" },
+        { conversationId: "cid-single", type: "SINGLE", status: "ENABLED" },
+      ],
+    });
+  },
 });
 
-function announcer(limit = { points: 5, durationSec: 3_600 }, senders = realSenders(queueEnv(testDb.url, fake.url))) {
-  return createAnnouncer({ db, pool, throttle: createThrottle(pool), senders, defaultRobotCode: APP_KEY, limit });
+function announcer(limit = { points: 5, durationSec: 3_600 }, senders = realSenders(h.queueEnv())) {
+  return createAnnouncer({
+    db: h.db,
+    pool: h.pool,
+    throttle: createThrottle(h.pool),
+    senders,
+    defaultRobotCode: APP_KEY,
+    limit,
+  });
 }
 
-const sentTo = (cid: string) => fake.sent.filter((s) => s.conversationId === cid);
+const sentTo = (cid: string) => h.fake.sent.filter((s) => s.conversationId === cid);
 const audits = (cid: string) =>
-  db.auditLog.findMany({ where: { action: "message.announce", targetId: cid }, orderBy: { id: "asc" } });
+  h.db.auditLog.findMany({ where: { action: "message.announce", targetId: cid }, orderBy: { id: "asc" } });
 
 async function refused(p: Promise<void>): Promise<string> {
   const error = await p.then(
@@ -81,7 +67,7 @@ describe("group announcements", () => {
     });
     expect(
       await query(
-        testDb.url,
+        h.testDb.url,
         `SELECT status, channel FROM "OutboundMessage" WHERE "idempotencyKey" = 'announce:trace-a:req-1'`,
       ),
     ).toEqual([{ status: "SENT", channel: "OPENAPI_GROUP" }]);
@@ -109,7 +95,7 @@ describe("group announcements", () => {
       expect(await audits(cid)).toHaveLength(0);
     }
     expect(
-      await query(testDb.url, `SELECT 1 FROM "OutboundMessage" WHERE "idempotencyKey" = 'announce:trace-b'`),
+      await query(h.testDb.url, `SELECT 1 FROM "OutboundMessage" WHERE "idempotencyKey" = 'announce:trace-b'`),
     ).toEqual([]);
   });
 

@@ -5,65 +5,23 @@
  */
 import { DEFAULT_MAINTENANCE_MESSAGE } from "@clawgate/core";
 import { NO_MODEL_REPLY } from "../agent/index.ts";
-import { createDb, type Db } from "@clawgate/db";
-import type { FakeDingTalk } from "@clawgate/devstack/fake-dingtalk";
-import { createTestDatabase, type TestDatabase } from "@clawgate/devstack/testdb";
-import type pg from "pg";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { query, waitFor } from "../../test/helpers.ts";
 import { enableConversations, setConversation, setSafeMode, untilApplied } from "../../test/policy.ts";
-import { createLogger } from "../logger.ts";
-import { createMetrics } from "../metrics.ts";
-import { startPolicyRuntime, type PolicyRuntime } from "../policy/runtime.ts";
-import type { BotServer } from "../server.ts";
 import { DISABLED_REPLY, NOT_ENABLED_REPLY } from "./policy-gate.ts";
-import type { Queue } from "./queue.ts";
-import { queueEnv, startTestQueue } from "../../test/queue.ts";
-import { startIngressHarness } from "../../test/ingress.ts";
+import { useBotHarness } from "../../test/harness.ts";
 
-let testDb: TestDatabase;
-let db: Db;
-let pool: pg.Pool;
-let app: BotServer;
-let fake: FakeDingTalk;
-let queue: Queue;
-let policy: PolicyRuntime;
-const logger = createLogger("silent");
-const metrics = createMetrics();
-
-beforeAll(async () => {
-  testDb = await createTestDatabase({ prefix: "clawgate_bot_policy" });
-  db = createDb(testDb.url);
-  ({ pool, app, fake } = await startIngressHarness({
-    databaseUrl: testDb.url,
-    db,
-    logger,
-    metrics,
-    applicationName: "test-policy",
-  }));
-  policy = startPolicyRuntime({ db, databaseUrl: testDb.url, logger, pollIntervalMs: 10 * 60_000 });
-  await policy.loaded;
-  queue = await startTestQueue({ env: queueEnv(testDb.url, fake.url), db, logger, metrics, policy });
-});
-afterAll(async () => {
-  await queue?.stop();
-  await policy?.stop();
-  await app?.close();
-  await fake?.close();
-  await pool?.end();
-  await db?.$disconnect();
-  await testDb?.drop();
-});
+const h = useBotHarness({ name: "policy", ingress: true, policy: true, queue: true });
 
 /** Delivers one message and returns the robot's reply and the inbound row's final status. */
 async function talk(conversationId: string, text = "hello") {
-  const { msgId, status } = await fake.deliver({ conversationId, text });
+  const { msgId, status } = await h.fake.deliver({ conversationId, text });
   expect(status).toBe(200);
-  const [reply] = await fake.waitForReplies(conversationId, 1, 10_000);
+  const [reply] = await h.fake.waitForReplies(conversationId, 1, 10_000);
   const inbound = await waitFor(
     async () => {
       const [row] = await query<{ status: string }>(
-        testDb.url,
+        h.testDb.url,
         `SELECT status FROM "InboundMessage" WHERE "msgId" = $1`,
         [msgId],
       );
@@ -76,12 +34,12 @@ async function talk(conversationId: string, text = "hello") {
 }
 
 const decisions = async (outcome: string, reason: string) =>
-  (await metrics.policyDecisions.get()).values.find((v) => v.labels.outcome === outcome && v.labels.reason === reason)
+  (await h.metrics.policyDecisions.get()).values.find((v) => v.labels.outcome === outcome && v.labels.reason === reason)
     ?.value ?? 0;
 
 describe("the message gate", () => {
   it("answers an enabled conversation normally", async () => {
-    await enableConversations(db, policy, "cid-on");
+    await enableConversations(h.db, h.policy, "cid-on");
     const allowed = await decisions("allow", "none");
     expect(await talk("cid-on", "hello")).toEqual({ text: NO_MODEL_REPLY, inbound: "REPLIED" });
     expect(await decisions("allow", "none")).toBe(allowed + 1);
@@ -90,27 +48,30 @@ describe("the message gate", () => {
   it("tells a new conversation it is not enabled, stores it PENDING and marks the message DENIED", async () => {
     const denied = await decisions("deny", "conversation.unknown");
     expect(await talk("cid-new")).toEqual({ text: NOT_ENABLED_REPLY, inbound: "DENIED" });
-    const rows = await query(testDb.url, `SELECT status FROM "Conversation" WHERE "conversationId" = 'cid-new'`);
+    const rows = await query(h.testDb.url, `SELECT status FROM "Conversation" WHERE "conversationId" = 'cid-new'`);
     expect(rows).toEqual([{ status: "PENDING" }]);
     expect(await decisions("deny", "conversation.unknown")).toBe(denied + 1);
     // Known to the snapshot as PENDING after the next reload: the same answer.
-    await untilApplied(policy, await setConversation(db, "cid-other"));
+    await untilApplied(h.policy, await setConversation(h.db, "cid-other"));
     expect(await talk("cid-new")).toEqual({ text: NOT_ENABLED_REPLY, inbound: "DENIED" });
   });
 
   it("tells a disabled conversation an admin disabled it", async () => {
-    await untilApplied(policy, await setConversation(db, "cid-off", "DISABLED"));
+    await untilApplied(h.policy, await setConversation(h.db, "cid-off", "DISABLED"));
     expect(await talk("cid-off")).toEqual({ text: DISABLED_REPLY, inbound: "DENIED" });
   });
 
   it("answers with the maintenance message in safe mode, and normally again once it is off, without a restart", async () => {
-    await enableConversations(db, policy, "cid-maint");
-    await untilApplied(policy, await setSafeMode(db, { level: "MAINTENANCE", message: "Upgrading, back at 10:00." }));
+    await enableConversations(h.db, h.policy, "cid-maint");
+    await untilApplied(
+      h.policy,
+      await setSafeMode(h.db, { level: "MAINTENANCE", message: "Upgrading, back at 10:00." }),
+    );
     expect(await talk("cid-maint")).toEqual({ text: "Upgrading, back at 10:00.", inbound: "DENIED" });
-    await untilApplied(policy, await setSafeMode(db, { level: "MAINTENANCE" }));
+    await untilApplied(h.policy, await setSafeMode(h.db, { level: "MAINTENANCE" }));
     expect(await talk("cid-maint")).toEqual({ text: DEFAULT_MAINTENANCE_MESSAGE, inbound: "DENIED" });
     // NOTIFY is the only way in here (the poll is 10 min): it must apply within a second.
-    await untilApplied(policy, await setSafeMode(db, null), 1_000);
+    await untilApplied(h.policy, await setSafeMode(h.db, null), 1_000);
     expect(await talk("cid-maint", "again")).toEqual({ text: NO_MODEL_REPLY, inbound: "REPLIED" });
   });
 });

@@ -3,22 +3,16 @@
  * waiting, more than the robot's limit allows at once. Refusals by the robot's limit must not
  * use up the conversations' quotas: every conversation gets its full quota in the window.
  */
-import { createTestDatabase, type TestDatabase } from "@clawgate/devstack/testdb";
-import type pg from "pg";
-import { afterAll, beforeAll, expect, it } from "vitest";
-import { createPgPool } from "../db-pool.ts";
+import { expect, it } from "vitest";
 import { createThrottle, RATE_LIMIT_DDL, throttleLimits } from "./throttle.ts";
+import { useBotHarness } from "../../test/harness.ts";
 
-let testDb: TestDatabase;
-let pool: pg.Pool;
-beforeAll(async () => {
-  testDb = await createTestDatabase({ prefix: "clawgate_bot_throttle" });
-  pool = createPgPool(testDb.url, { applicationName: "test-throttle", max: 30 });
-  await pool.query(RATE_LIMIT_DDL);
-});
-afterAll(async () => {
-  await pool?.end();
-  await testDb?.drop();
+const h = useBotHarness({
+  name: "throttle",
+  pool: { max: 30 },
+  setup: async () => {
+    await h.pool.query(RATE_LIMIT_DDL);
+  },
 });
 
 it(
@@ -28,7 +22,7 @@ it(
     const robotPerSecond = 10;
     const perConversation = 2;
     const throttle = createThrottle(
-      pool,
+      h.pool,
       throttleLimits({ OUTBOUND_ROBOT_PER_SECOND: robotPerSecond, OUTBOUND_CONVERSATION_PER_MINUTE: perConversation }),
     );
     const conversations = Array.from({ length: 20 }, (_, i) => `cid-storm-${i}`);

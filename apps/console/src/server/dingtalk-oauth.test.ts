@@ -2,8 +2,8 @@
 import type { TokenSet } from "next-auth";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 // Relative imports, as in vitest.config.ts: the console does not depend on devstack.
-import { DEMO_DINGTALK_USERS } from "../../../../packages/devstack/src/fake-dingtalk-oauth.ts";
-import { startFakeDingTalk, type FakeDingTalk } from "../../../../packages/devstack/src/fake-dingtalk.ts";
+import { DEMO_DINGTALK_USERS } from "@clawgate/devstack/fake-dingtalk-oauth";
+import { startFakeDingTalk, type FakeDingTalk } from "@clawgate/devstack/fake-dingtalk";
 import { dingtalkProvider, type DingTalkProfile } from "./dingtalk-oauth.ts";
 
 const CLIENT = { clientId: "dingtestappkey", clientSecret: "test-app-secret-0123456789" };

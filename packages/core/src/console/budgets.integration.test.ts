@@ -1,7 +1,7 @@
 import { createDb, type Db } from "@clawgate/db";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ZodError } from "zod";
-import { createTestDatabase, type TestDatabase } from "../../../devstack/src/testdb.ts";
+import { createTestDatabase, type TestDatabase } from "@clawgate/devstack/testdb";
 import { seedDemo } from "../seed/demo.ts";
 import { createBudget, dailyUsage, deleteBudget, listBudgets, updateBudget } from "./budgets.ts";
 import { windowStart } from "../limits/budget.ts";

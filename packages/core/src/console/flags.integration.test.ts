@@ -1,6 +1,6 @@
 import { createDb, type Db } from "@clawgate/db";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createTestDatabase, type TestDatabase } from "../../../devstack/src/testdb.ts";
+import { createTestDatabase, type TestDatabase } from "@clawgate/devstack/testdb";
 import { decide } from "../policy/decide.ts";
 import { loadPolicySnapshot } from "../policy/snapshot.ts";
 import { DEMO_CONVERSATION_ID, seedDemo } from "../seed/demo.ts";

@@ -1,6 +1,6 @@
 import { createDb, type Db } from "@clawgate/db";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createTestDatabase, type TestDatabase } from "../../../devstack/src/testdb.ts";
+import { createTestDatabase, type TestDatabase } from "@clawgate/devstack/testdb";
 import { setSafeMode } from "../safe-mode.ts";
 import { DEFAULT_SECRET_REF_POLICY } from "../secret-refs.ts";
 import { DEMO_CONVERSATION_ID, seedDemo } from "../seed/demo.ts";

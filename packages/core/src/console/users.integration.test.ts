@@ -1,6 +1,6 @@
 import { createDb, type Db } from "@clawgate/db";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { createTestDatabase, type TestDatabase } from "../../../devstack/src/testdb.ts";
+import { createTestDatabase, type TestDatabase } from "@clawgate/devstack/testdb";
 import { addUser, isDemotion, listUsers, setUserDisabled, setUserRole } from "./users.ts";
 import { DomainError } from "../errors.ts";
 

@@ -1,7 +1,7 @@
 import { createDb, type Db } from "@clawgate/db";
 import pg from "pg";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { createTestDatabase, type TestDatabase } from "../../../devstack/src/testdb.ts";
+import { createTestDatabase, type TestDatabase } from "@clawgate/devstack/testdb";
 import { recordConfigChange } from "../revision.ts";
 import { DEMO_CONVERSATION_ID, seedDemo } from "../seed/demo.ts";
 import { decide } from "./decide.ts";

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 // Relative: a package dependency on devstack would make a cycle (devstack -> core -> skills).
-import { startFakeInternalApi, type FakeInternalApi } from "../../../devstack/src/fake-internal-api.ts";
+import { startFakeInternalApi, type FakeInternalApi } from "@clawgate/devstack/fake-internal-api";
 import { kbSearch } from "../builtin.ts";
 import { runSkill } from "../handler.ts";
 import { testContext } from "../test-context.ts";

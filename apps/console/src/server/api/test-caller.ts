@@ -15,7 +15,7 @@ import { createLogger } from "@clawgate/core/logger.ts";
 import { DEFAULT_SECRET_REF_POLICY, type SecretRefPolicy } from "@clawgate/core/secret-refs.ts";
 import { createDb, type Db } from "@clawgate/db";
 import type { Role } from "@clawgate/db/enums";
-import { createTestDatabase, type TestDatabase } from "../../../../../packages/devstack/src/testdb.ts";
+import { createTestDatabase, type TestDatabase } from "@clawgate/devstack/testdb";
 import type { Context } from "./trpc.ts";
 
 vi.mock("server-only", () => ({}));

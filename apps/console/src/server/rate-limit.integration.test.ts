@@ -1,7 +1,7 @@
 import type pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 // Relative import, as in vitest.config.ts: the console does not depend on devstack.
-import { createTestDatabase, type TestDatabase } from "../../../../packages/devstack/src/testdb.ts";
+import { createTestDatabase, type TestDatabase } from "@clawgate/devstack/testdb";
 import {
   clientIp,
   createSignInLimiter,

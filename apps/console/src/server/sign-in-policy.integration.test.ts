@@ -3,7 +3,7 @@ import type pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createDb, type Db } from "@clawgate/db";
 // Relative import, as in vitest.config.ts: the console does not depend on devstack.
-import { createTestDatabase, type TestDatabase } from "../../../../packages/devstack/src/testdb.ts";
+import { createTestDatabase, type TestDatabase } from "@clawgate/devstack/testdb";
 import { createSignInLimiter, limiterPool, type SignInLimiter } from "./rate-limit.ts";
 import { signInDecision } from "./sign-in-policy.ts";
 

@@ -2,7 +2,7 @@
 import { routerTest } from "../test-caller.ts";
 import { recordDeadLetter } from "@clawgate/core/dead-letters.ts";
 import { runMigrations } from "graphile-worker";
-import { withDatabase } from "../../../../../../packages/devstack/src/testdb.ts";
+import { withDatabase } from "@clawgate/devstack/testdb";
 import { beforeAll, describe, expect, it } from "vitest";
 import { deadLetterRouter } from "./dead-letter.ts";
 

@@ -5,7 +5,6 @@ import {
   addSkillRule,
   explainSkillAccess,
   getSkill,
-  knownConversations,
   removeSkillRule,
   ruleAddSchema,
   ruleRemoveSchema,
@@ -148,7 +147,4 @@ export const skillRouter = createTRPCRouter({
   check: viewerProcedure
     .input(accessCheckSchema)
     .query(({ ctx, input }) => refusals(() => explainSkillAccess(ctx.db, input))),
-
-  /** Conversations the robot has seen, for the check's suggestions. */
-  conversations: viewerProcedure.query(({ ctx }) => knownConversations(ctx.db)),
 });

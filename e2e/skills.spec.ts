@@ -102,7 +102,11 @@ test("a user DENY rule: the 'why?' check explains it, the robot enforces it, rem
   const answer = check.getByTestId("access-answer");
   await expect(answer).toContainText("Denied");
   await expect(answer).toContainText(`A DENY rule blocks "kb.search" for user ${mallory}.`);
-  await expect(answer).toContainText('The user is told: The skill "kb.search" is denied for you by a rule.');
+  // In words, and agreeing with the chat below: the skill is not offered to Mallory's turns.
+  await expect(answer.getByTestId("access-in-chat")).toHaveText(
+    'In the chat: The model is not offered "kb.search" in this user\'s turns here: the robot answers without it.',
+  );
+  await expect(answer).not.toContainText("rule.deny.user");
   await page.screenshot({ path: testInfo.outputPath("skill-detail-why.png"), fullPage: true });
 
   await check.getByLabel("User (DingTalk id)").fill("u-e2e-alice");

@@ -32,10 +32,12 @@ export function proxy(request: NextRequest) {
   return response;
 }
 
+// Static assets every visitor gets, signed in or not (the sign-in page shows the icon too):
+// Next.js's files and the app icon (app/icon.svg, served at /icon.svg).
 export const config = {
   matcher: [
     {
-      source: "/((?!api/|_next/static|_next/image|favicon.ico).*)",
+      source: "/((?!api/|_next/static|_next/image|favicon.ico|icon.svg).*)",
       missing: [
         { type: "header", key: "next-router-prefetch" },
         { type: "header", key: "purpose", value: "prefetch" },

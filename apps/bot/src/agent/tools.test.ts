@@ -36,6 +36,16 @@ describe("offeredTools", () => {
     expect(offeredTools(new PolicyFixture().conversation("cid").skill("help").build(), ctx).keys).toEqual(["help"]);
   });
 
+  it("is computed per user: a USER deny or a user allowlist hides the skill from that user only", () => {
+    const at = (userId: string) => ({ conversationId: "cid", userId, now: NOW });
+    const denied = base().rule("kb.search", "USER", "u-mallory", "DENY").build();
+    expect(offeredTools(denied, at("u-mallory")).keys).toEqual(["help", "ticket.create"]);
+    expect(offeredTools(denied, at("u-alice")).keys).toEqual(["help", "kb.search", "ticket.create"]);
+    const allowlist = base().rule("ticket.create", "USER", "u-alice", "ALLOW").build();
+    expect(offeredTools(allowlist, at("u-alice")).keys).toEqual(["help", "kb.search", "ticket.create"]);
+    expect(offeredTools(allowlist, at("u-bob")).keys).toEqual(["help", "kb.search"]);
+  });
+
   it("keeps a write skill that only read-only safe mode refuses (the call is refused with its message), not one also denied otherwise", () => {
     const ctx = { conversationId: "cid", userId: "u", now: NOW };
     expect(offeredTools(base().safeMode("READ_ONLY").build(), ctx).keys).toEqual([

@@ -3,7 +3,7 @@
  * approver) in this conversation for this user, as OpenAI function definitions. Tool names
  * cannot hold ".", so `kb.search` is offered as `kb_search`.
  */
-import { decide, type PolicyContext, type PolicySnapshot } from "@clawgate/core";
+import { decide, offeredToModel, type PolicyContext, type PolicySnapshot } from "@clawgate/core";
 import { BUILTIN_HANDLERS, BUILTIN_SKILLS, type SkillHandler, type SkillManifest } from "@clawgate/skills";
 import type OpenAI from "openai";
 import { z } from "zod";
@@ -44,18 +44,17 @@ const definitions = new Map(
 );
 
 /**
- * Offered: what `decide` allows or sends for approval, and what only read-only safe mode refuses.
- * The latter so a user asking for a write during an incident hears that safe mode is on (the call
- * is refused with the safe-mode message) instead of a model that does not know the action exists.
+ * Offered: per turn, for this conversation and this user, what `offeredToModel` accepts of
+ * `decide`'s answer (allowed, sent for approval, or refused by read-only safe mode alone). The
+ * console's "why?" check answers with the same two functions.
  */
 export function offeredTools(
   snapshot: PolicySnapshot,
   context: PolicyContext,
 ): { keys: string[]; tools: OpenAI.ChatCompletionTool[] } {
-  const keys = [...SKILLS.keys()].filter((skillKey) => {
-    const decision = decide(snapshot, context, { kind: "skill", skillKey });
-    return decision.outcome !== "deny" || decision.reasons.every((r) => r.code === "safe_mode.read_only");
-  });
+  const keys = [...SKILLS.keys()].filter((skillKey) =>
+    offeredToModel(decide(snapshot, context, { kind: "skill", skillKey })),
+  );
   return { keys, tools: keys.map((k) => definitions.get(k)!) };
 }
 

@@ -1,4 +1,5 @@
 import type { RiskClass, Role } from "@clawgate/db/enums";
+import { formatDateTime } from "./ui/format.ts";
 
 const base = "inline-flex items-center rounded-full px-2 py-0.5 text-xs font-semibold ring-1 ring-inset";
 
@@ -17,7 +18,7 @@ export function RetiredBadge({ since }: { since: Date }) {
   return (
     <span
       className={`${base} bg-slate-100 text-slate-700 ring-slate-500/30`}
-      title={`Retired ${since.toISOString()}: no longer shipped, never offered or allowed`}
+      title={`Retired ${formatDateTime(since)}: no longer shipped, never offered or allowed`}
     >
       Retired
     </span>

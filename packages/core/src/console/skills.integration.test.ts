@@ -238,6 +238,11 @@ describe("skill rules", () => {
     const denied = await check("kb.search", "cid-prod", "u-mallory");
     expect(denied.reasons.map((r) => r.code)).toEqual(["rule.deny.user"]);
     expect(denied.reasons[0]!.userSees).toBe('The skill "kb.search" is denied for you by a rule.');
+    // What the chat does agrees: the runtime does not offer the skill to this user's turns.
+    expect(denied.offered).toBe(false);
+    expect(denied.inChat).toBe(
+      'The model is not offered "kb.search" in this user\'s turns here: the robot answers without it.',
+    );
 
     const skill = await getSkill(db, "kb.search");
     expect(skill.rules.map((r) => [r.scope, r.subject, r.effect, r.note])).toEqual([
@@ -297,6 +302,10 @@ describe("explainSkillAccess", () => {
     expect(unknown.outcome).toBe("deny");
     expect(unknown.reasons.map((r) => r.code)).toEqual(["conversation.unknown"]);
     expect(unknown.facts.conversation).toEqual({ known: false, status: null, environment: null });
+    expect(unknown.offered).toBe(false);
+    expect(unknown.inChat).toMatch(
+      /^The robot does not run a turn for this user here: every message is answered with "This conversation is not known/,
+    );
     expect((await check("kb.search", "cid-pending")).reasons.map((r) => r.code)).toEqual(["conversation.pending"]);
     expect((await check("no.such")).reasons.map((r) => r.code)).toEqual(["skill.unknown"]);
 
@@ -309,7 +318,13 @@ describe("explainSkillAccess", () => {
     expect(write.revision).toBe(on.revision); // updateSkill alone bumps nothing: the console wraps it in configMutation
     expect(write.facts.safeMode).toBe("READ_ONLY");
     expect(write.reasons.map((r) => r.code)).toEqual(["safe_mode.read_only"]);
-    expect((await check("kb.search")).outcome).toBe("allow");
+    expect(write.offered).toBe(true);
+    expect(write.inChat).toMatch(
+      /^The model is still offered "ticket.create", so the user hears why a call is refused/,
+    );
+    const read = await check("kb.search");
+    expect(read.outcome).toBe("allow");
+    expect(read.offered).toBe(true);
     await setSafeMode(db, { type: "CLI", name: "test" }, { active: false, reason: "done" });
   });
 

@@ -12,7 +12,7 @@ import type { RiskClass } from "@clawgate/db/enums";
 import { BUILTIN_SKILLS, checkSkillSettings, settingsFields, type SettingField } from "@clawgate/skills";
 import { z } from "zod";
 import { diffFields, type FieldDiff } from "../diff.ts";
-import { decide, type PolicyOutcome, type ReasonCode } from "../policy/decide.ts";
+import { decide, MESSAGE_REASONS, offeredToModel, type PolicyOutcome, type ReasonCode } from "../policy/decide.ts";
 import { effectiveSafeMode, loadPolicySnapshot } from "../policy/snapshot.ts";
 import { skillSettingsSecretProblems, type SecretRefPolicy } from "../secret-refs.ts";
 import { DomainError, parseInput } from "../errors.ts";
@@ -302,6 +302,10 @@ export interface AccessExplanation {
   reasons: { code: ReasonCode; explanation: string; userSees: string }[];
   /** A plain summary of the outcome. */
   summary: string;
+  /** Whether a chat turn offers the skill to the model (the runtime's `offeredToModel`). */
+  offered: boolean;
+  /** What happens in the chat, in words: offered or not, and what the user is told if anything. */
+  inChat: string;
   /** The config revision the answer was computed at, and when. */
   revision: number;
   at: Date;
@@ -379,10 +383,24 @@ export async function explainSkillAccess(db: Db, input: AccessCheck): Promise<Ac
       : decision.outcome === "needs_approval"
         ? `Yes, with approval: each "${c.skillKey}" call by ${c.userId} in ${c.conversationId} waits for an approver.`
         : `No: user ${c.userId} cannot use "${c.skillKey}" in ${c.conversationId}.`;
+  const offered = offeredToModel(decision);
+  const k = `"${c.skillKey}"`;
+  const refusesMessages = decision.reasons.find((r) => MESSAGE_REASONS.has(r.code));
+  const inChat = refusesMessages
+    ? `The robot does not run a turn for this user here: every message is answered with "${refusesMessages.detail}"`
+    : decision.outcome === "allow"
+      ? `The model is offered ${k} in this user's turns here and may call it.`
+      : decision.outcome === "needs_approval"
+        ? `The model is offered ${k}; each call waits for an approver's grant (Approvals page) before it runs.`
+        : offered
+          ? `The model is still offered ${k}, so the user hears why a call is refused: "${decision.reasons[0]!.detail}"`
+          : `The model is not offered ${k} in this user's turns here: the robot answers without it.`;
   return {
     outcome: decision.outcome,
     reasons: decision.reasons.map((r) => ({ code: r.code, explanation: explain(r.code, c, env), userSees: r.detail })),
     summary,
+    offered,
+    inChat,
     revision: snapshot.revision,
     at: now,
     facts: {
@@ -397,13 +415,4 @@ export async function explainSkillAccess(db: Db, input: AccessCheck): Promise<Ac
       safeMode: effectiveSafeMode(snapshot.safeMode, now),
     },
   };
-}
-
-/** Known conversations, for the check's suggestions (most recently seen first). */
-export async function knownConversations(db: Db | Tx, take = 100) {
-  return db.conversation.findMany({
-    orderBy: [{ lastSeenAt: "desc" }, { id: "asc" }],
-    take,
-    select: { conversationId: true, title: true, status: true, environment: true },
-  });
 }

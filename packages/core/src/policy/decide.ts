@@ -120,6 +120,25 @@ export function decide(snapshot: PolicySnapshot, context: PolicyContext, request
   return ALLOW;
 }
 
+/** Reasons that refuse every message of the conversation (the reply says so), not only skills. */
+export const MESSAGE_REASONS: ReadonlySet<ReasonCode> = new Set([
+  "conversation.unknown",
+  "conversation.pending",
+  "conversation.disabled",
+  "safe_mode.maintenance",
+  "budget.exhausted",
+]);
+
+/**
+ * Whether a turn offers the skill to the model, given `decide`'s answer for it: what is allowed
+ * or sent for approval, and what only read-only safe mode refuses (so a user asking for a write
+ * during an incident hears that safe mode is on, instead of a model that does not know the
+ * action exists). The runtime's tool list and the console's "why?" check both ask this.
+ */
+export function offeredToModel(decision: PolicyDecision): boolean {
+  return decision.outcome !== "deny" || decision.reasons.every((r) => r.code === "safe_mode.read_only");
+}
+
 function skillReasons(
   snapshot: PolicySnapshot,
   skill: SkillPolicy,

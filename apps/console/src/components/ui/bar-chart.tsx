@@ -1,7 +1,8 @@
 /**
  * BarChart: a tiny SVG bar chart (e.g. messages per hour) with a text alternative. The SVG is
  * role="img" labelled by `label` plus a summary (total, peak); the exact numbers are in a
- * visually hidden table for screen readers. Bars stretch to the container's width.
+ * visually hidden table for screen readers. Bars stretch to the container's width. With nothing
+ * to draw (no data, or all zero) it says so (`empty`, default "No data for this period.").
  *
  *   <BarChart label="Inbound messages per hour, last 24 h" data={[{ label: "09:00", value: 4 }, ...]} />
  */
@@ -15,17 +16,28 @@ export function BarChart({
   data,
   height = 64,
   tone = "fill-indigo-500",
+  empty = "No data for this period.",
 }: {
   label: string;
   data: BarDatum[];
   height?: number;
   tone?: string;
+  empty?: string;
 }) {
   const max = Math.max(1, ...data.map((d) => d.value));
   const total = data.reduce((s, d) => s + d.value, 0);
   const peak = data.reduce<BarDatum | undefined>((p, d) => (!p || d.value > p.value ? d : p), undefined);
   const summary = `${label}: ${total} in total${peak && peak.value > 0 ? `, peak ${peak.value} at ${peak.label}` : ""}`;
   const w = 10; // viewBox units per bar (incl. a 2-unit gap)
+  if (total === 0)
+    return (
+      <figure className="grid h-16 place-items-center rounded-md border border-dashed border-slate-200 bg-slate-50/50">
+        <figcaption className="text-sm text-slate-500" data-testid="chart-empty">
+          <span className="sr-only">{label}: </span>
+          {empty}
+        </figcaption>
+      </figure>
+    );
   return (
     <figure className="relative space-y-1">
       <svg

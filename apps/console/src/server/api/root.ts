@@ -8,6 +8,7 @@ import { modelRouter } from "./routers/model.ts";
 import { overviewRouter } from "./routers/overview.ts";
 import { safeModeRouter } from "./routers/safe-mode.ts";
 import { skillRouter } from "./routers/skill.ts";
+import { subjectRouter } from "./routers/subject.ts";
 import { userRouter } from "./routers/user.ts";
 import { createCallerFactory, createTRPCRouter } from "./trpc.ts";
 
@@ -23,6 +24,7 @@ export const appRouter = createTRPCRouter({
   user: userRouter,
   audit: auditRouter,
   deadLetter: deadLetterRouter,
+  subject: subjectRouter,
 });
 
 export type AppRouter = typeof appRouter;

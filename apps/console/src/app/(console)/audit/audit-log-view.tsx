@@ -39,11 +39,30 @@ function toInput(f: Filters, cursor: string | undefined) {
 
 const show = (v: unknown) => (v === null || v === undefined ? "none" : typeof v === "string" ? v : JSON.stringify(v));
 
+/** Longer than this, a value shows its start and opens to the whole of it (pretty-printed). */
+const LONG = 120;
+
+/** A recorded value: short ones inline, long ones (a bootstrap's list, a settings object) folded. */
+function Value({ value, className }: { value: unknown; className: string }) {
+  const text = show(value);
+  if (text.length <= LONG) return <span className={`wrap-anywhere ${className}`}>{text}</span>;
+  const full = typeof value === "string" ? value : JSON.stringify(value, null, 2);
+  return (
+    <details className="inline-block max-w-full align-top">
+      <summary className={`cursor-pointer wrap-anywhere ${className}`}>
+        {text.slice(0, LONG)}… <span className="font-sans font-semibold text-indigo-700">show all</span>
+      </summary>
+      <pre className="mt-1 max-h-80 overflow-auto rounded bg-slate-50 p-2 text-[11px] whitespace-pre-wrap wrap-anywhere text-slate-700 ring-1 ring-slate-200">
+        {full}
+      </pre>
+    </details>
+  );
+}
+
 /** The diff as "field: from -> to" lines; other shapes (summaries, counts) as key: value. */
 function Diff({ diff }: { diff: unknown }) {
   if (diff === null || diff === undefined) return <span className="text-slate-400">—</span>;
-  if (typeof diff !== "object" || Array.isArray(diff))
-    return <code className="text-xs break-all">{JSON.stringify(diff)}</code>;
+  if (typeof diff !== "object" || Array.isArray(diff)) return <Value value={diff} className="font-mono text-xs" />;
   const entries = Object.entries(diff as Record<string, unknown>);
   if (entries.length === 0) return <span className="text-slate-400">—</span>;
   return (
@@ -54,15 +73,20 @@ function Diff({ diff }: { diff: unknown }) {
         if (v && typeof v === "object" && "from" in v && "to" in v) {
           body = (
             <>
-              <del className="text-red-700 decoration-red-300">{show(v.from)}</del> <span aria-hidden>→</span>
+              <del className="text-red-700 decoration-red-300">
+                <Value value={v.from} className="" />
+              </del>{" "}
+              <span aria-hidden>→</span>
               <span className="sr-only"> changed to</span>{" "}
-              <ins className="text-emerald-800 no-underline">{show(v.to)}</ins>
+              <ins className="text-emerald-800 no-underline">
+                <Value value={v.to} className="" />
+              </ins>
             </>
           );
         } else if (v && typeof v === "object" && "changed" in v) {
           body = <span className="text-slate-600">changed (secret: value not recorded)</span>;
         } else {
-          body = <span className="break-all text-slate-700">{show(value)}</span>;
+          body = <Value value={value} className="text-slate-700" />;
         }
         return (
           <li key={key}>
@@ -99,7 +123,7 @@ function Row({ e }: { e: AuditListItem }) {
           </code>
         )}
       </td>
-      <td className={`${td} min-w-64`}>
+      <td className={`${td} w-1/2 min-w-64`}>
         <Diff diff={e.diff} />
         {e.traceId && <span className="mt-1 block font-mono text-[11px] text-slate-400">trace {e.traceId}</span>}
       </td>

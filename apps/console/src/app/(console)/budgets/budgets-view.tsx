@@ -6,9 +6,12 @@ import { BarChart } from "~/components/ui/bar-chart.tsx";
 import { ConfirmDialog } from "~/components/ui/confirm-dialog.tsx";
 import { EmptyState, LoadingState } from "~/components/ui/empty-state.tsx";
 import { ErrorState } from "~/components/ui/error-state.tsx";
+import { formatNumber, plural } from "~/components/ui/format.ts";
 import { InlineStatus, useInlineStatus } from "~/components/ui/inline-status.tsx";
 import { btnDanger, btnPrimary, btnSecondary } from "~/components/ui/styles.ts";
 import { UsageBar } from "~/components/ui/usage-bar.tsx";
+import { Wrappable } from "~/components/ui/wrappable.tsx";
+import { SubjectInput, useSubjectNames } from "~/components/subject-input.tsx";
 import type { AppRouter } from "~/server/api/root.ts";
 import { useTRPC } from "~/trpc/react.tsx";
 import {
@@ -27,7 +30,6 @@ type Budget = BudgetList["budgets"][number];
 type Scope = Budget["scope"];
 type Status = ReturnType<typeof useInlineStatus>;
 
-const fmt = new Intl.NumberFormat("en");
 const SCOPE_TEXT: Record<Scope, string> = {
   GLOBAL: "The whole organisation",
   DEFAULT: "Each conversation and each user without a budget of its own",
@@ -68,7 +70,7 @@ export function BudgetsView({ canEdit }: { canEdit: boolean }) {
         />
         <div className="flex justify-between text-xs text-slate-500">
           <span>{data.daily[0]?.day}</span>
-          <span>today: {fmt.format(data.daily.at(-1)?.tokens ?? 0)} tokens</span>
+          <span>today: {plural(data.daily.at(-1)?.tokens ?? 0, "token")}</span>
         </div>
       </section>
 
@@ -127,15 +129,22 @@ function BudgetCard({
     }),
   );
   const headingId = useId();
+  const nameOf = useSubjectNames();
+  const subjectName = b.scope === "USER" || b.scope === "CONVERSATION" ? nameOf(b.scope, b.subject) : null;
   return (
     <li aria-labelledby={headingId} className="space-y-3 rounded-lg border border-slate-200 bg-white p-4 shadow-sm">
       <div className="flex flex-wrap items-start justify-between gap-2">
         <div className="min-w-0">
-          <h3 id={headingId} className="font-semibold break-all">
+          <h3 id={headingId} className="font-semibold">
             <span className="mr-2 inline-flex rounded-full bg-slate-100 px-2 py-0.5 text-xs font-semibold text-slate-700 ring-1 ring-slate-500/30 ring-inset">
               {b.scope}
             </span>
-            {b.subject && <code className="font-mono">{b.subject}</code>}
+            {subjectName && <span className="mr-2">{subjectName}</span>}
+            {b.subject && (
+              <code className={`font-mono ${subjectName ? "text-sm font-normal text-slate-600" : ""}`}>
+                <Wrappable text={b.subject} />
+              </code>
+            )}
           </h3>
           <p className="text-xs text-slate-500">{SCOPE_TEXT[b.scope]}</p>
         </div>
@@ -166,7 +175,7 @@ function BudgetCard({
         {LIMITS.map((l) => (
           <div key={l.key}>
             <dt className="text-xs text-slate-500">{l.label}</dt>
-            <dd className="font-medium tabular-nums">{b[l.key] === null ? "unlimited" : fmt.format(b[l.key]!)}</dd>
+            <dd className="font-medium tabular-nums">{b[l.key] === null ? "unlimited" : formatNumber(b[l.key]!)}</dd>
           </div>
         ))}
       </dl>
@@ -179,7 +188,7 @@ function BudgetCard({
             b.topToday.map((t) => (
               <UsageBar
                 key={`${t.scope}:${t.subject}`}
-                label={`Today · ${t.scope.toLowerCase()} ${t.subject}`}
+                label={`Today · ${t.scope.toLowerCase()} ${nameOf(t.scope === "USER" ? "USER" : "CONVERSATION", t.subject) ?? t.subject}`}
                 used={t.used + t.reserved}
                 limit={b.dailyTokens}
                 unit="tokens"
@@ -202,8 +211,8 @@ function BudgetCard({
             unit="tokens"
           />
           <p className="text-xs text-slate-500">
-            {fmt.format(b.day.requests)} request{b.day.requests === 1 ? "" : "s"} today
-            {b.day.reserved > 0 && `, ${fmt.format(b.day.reserved)} tokens reserved by calls in flight`}
+            {plural(b.day.requests, "request")} today
+            {b.day.reserved > 0 && `, ${plural(b.day.reserved, "token")} reserved by calls in flight`}
           </p>
         </div>
       )}
@@ -302,15 +311,27 @@ function BudgetForm({ budget, onDone }: { budget: Budget | null; onDone: (messag
           error={errors.subject}
           hint={hasSubject ? undefined : "Not used for this scope"}
         >
-          <input
-            id={`${id}-subject`}
-            value={hasSubject ? subject : ""}
-            onChange={(e) => setSubject(e.target.value)}
-            disabled={!!budget || !hasSubject}
-            required={hasSubject}
-            className={`${inputCls} font-mono`}
-            {...describedBy(`${id}-subject`, errors.subject, !hasSubject)}
-          />
+          {hasSubject && !budget ? (
+            <SubjectInput
+              kind={scope === "USER" ? "USER" : "CONVERSATION"}
+              id={`${id}-subject`}
+              value={subject}
+              onChange={setSubject}
+              required
+              placeholder={scope === "USER" ? "name or staffId" : "name or cid-…"}
+              className={`${inputCls} font-mono`}
+              describedBy={describedBy(`${id}-subject`, errors.subject, false)["aria-describedby"]}
+              invalid={!!errors.subject}
+            />
+          ) : (
+            <input
+              id={`${id}-subject`}
+              value={hasSubject ? subject : ""}
+              disabled
+              className={`${inputCls} font-mono`}
+              {...describedBy(`${id}-subject`, errors.subject, !hasSubject)}
+            />
+          )}
         </Field>
         {LIMITS.map((l) => (
           <Field key={l.key} id={`${id}-${l.key}`} label={l.label} error={errors[l.key]} hint="Empty = unlimited">

@@ -7,7 +7,13 @@ import { BudgetsView } from "./budgets-view.tsx";
 export const metadata: Metadata = { title: "Budgets & limits" };
 
 export default async function BudgetsPage() {
-  const [session] = await Promise.all([getSession(), getQueryClient().prefetchQuery(trpc.budget.list.queryOptions())]);
+  const qc = getQueryClient();
+  const [session] = await Promise.all([
+    getSession(),
+    qc.prefetchQuery(trpc.budget.list.queryOptions()),
+    // Names for the USER and CONVERSATION budgets' ids.
+    qc.prefetchQuery(trpc.subject.seen.queryOptions()),
+  ]);
   return (
     <HydrateClient>
       <div className="space-y-4">

@@ -5,6 +5,7 @@ import { ConfirmDialog } from "~/components/ui/confirm-dialog.tsx";
 import { EmptyState, LoadingState } from "~/components/ui/empty-state.tsx";
 import { ErrorState } from "~/components/ui/error-state.tsx";
 import { savedText } from "~/components/ui/format.ts";
+import { formatDateTime } from "~/components/ui/format.ts";
 import { InlineStatus, useInlineStatus } from "~/components/ui/inline-status.tsx";
 import { DataTable, td } from "~/components/ui/table.tsx";
 import { useTRPC } from "~/trpc/react.tsx";
@@ -131,7 +132,7 @@ export function FlagsTable({ canEdit }: { canEdit: boolean }) {
                   <span className="text-slate-400">none</span>
                 )}
               </td>
-              <td className={`${td} whitespace-nowrap text-slate-600`}>{f.updatedAt.toLocaleString()}</td>
+              <td className={`${td} whitespace-nowrap text-slate-600`}>{formatDateTime(f.updatedAt)}</td>
             </tr>
           ))}
         </DataTable>

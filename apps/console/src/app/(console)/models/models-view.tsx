@@ -5,9 +5,11 @@ import { useId, useState, type FormEvent } from "react";
 import { ConfirmDialog } from "~/components/ui/confirm-dialog.tsx";
 import { EmptyState, LoadingState } from "~/components/ui/empty-state.tsx";
 import { ErrorState } from "~/components/ui/error-state.tsx";
+import { formatNumber } from "~/components/ui/format.ts";
 import { InlineStatus, useInlineStatus } from "~/components/ui/inline-status.tsx";
 import { btnDanger, btnPrimary, btnSecondary } from "~/components/ui/styles.ts";
 import { DataTable, td } from "~/components/ui/table.tsx";
+import { Wrappable } from "~/components/ui/wrappable.tsx";
 import type { AppRouter } from "~/server/api/root.ts";
 import { useTRPC } from "~/trpc/react.tsx";
 import { describedBy, errorText, Field, fieldErrors, FormFooter, inputCls, withErrorText } from "./form.tsx";
@@ -16,7 +18,6 @@ type ModelList = inferRouterOutputs<AppRouter>["model"]["list"];
 type Endpoint = ModelList["endpoints"][number];
 type ConversationRoute = ModelList["conversationRoutes"][number];
 
-const fmt = new Intl.NumberFormat("en");
 const budgetName = (b: { scope: string; subject: string } | null) =>
   b ? `${b.scope}${b.subject ? ` ${b.subject}` : ""}` : "none";
 
@@ -151,13 +152,17 @@ function EndpointRow({
           model <code className="font-mono">{e.model}</code>
         </p>
         <p className="text-xs text-slate-500 tabular-nums">
-          timeout {fmt.format(e.timeoutMs)} ms · max {e.maxConcurrency} at once
+          timeout {formatNumber(e.timeoutMs)} ms · max {e.maxConcurrency} at once
         </p>
       </th>
-      <td className={`${td} min-w-48 max-w-72 break-all text-slate-700`}>{e.baseUrl}</td>
-      <td className={`${td} break-all`}>
+      <td className={`${td} min-w-48 max-w-72 text-slate-700`}>
+        <Wrappable text={e.baseUrl} />
+      </td>
+      <td className={td}>
         {e.apiKeyEnv ? (
-          <code className="rounded bg-slate-100 px-1 font-mono text-slate-800">{`\${${e.apiKeyEnv}}`}</code>
+          <code className="rounded bg-slate-100 px-1 font-mono text-slate-800">
+            <Wrappable text={`\${${e.apiKeyEnv}}`} />
+          </code>
         ) : (
           <span className="text-slate-500">none</span>
         )}

@@ -5,7 +5,7 @@ import type { ReactNode } from "react";
 import { BarChart } from "~/components/ui/bar-chart.tsx";
 import { EmptyState, LoadingState } from "~/components/ui/empty-state.tsx";
 import { ErrorState } from "~/components/ui/error-state.tsx";
-import { formatDateTime, formatHour, timeAgo } from "~/components/ui/format.ts";
+import { formatDateTime, formatHour, formatNumber, plural, timeAgo } from "~/components/ui/format.ts";
 import { UsageBar } from "~/components/ui/usage-bar.tsx";
 import type { OverviewData } from "~/server/api/routers/overview.ts";
 import { useTRPC } from "~/trpc/react.tsx";
@@ -13,8 +13,6 @@ import { useTRPC } from "~/trpc/react.tsx";
 /** Poll often enough that "applied on all replicas" shows within ~2 s of a change. */
 const POLL_MS = 1_500;
 
-const fmt = new Intl.NumberFormat("en");
-const plural = (n: number, word: string) => `${fmt.format(n)} ${word}${n === 1 ? "" : "s"}`;
 const time = formatDateTime;
 const hourLabel = formatHour;
 const ago = timeAgo;
@@ -176,7 +174,7 @@ function Stat({
   return (
     <div className="rounded-md bg-slate-50 px-3 py-2">
       <dt className="text-xs font-medium text-slate-600">{label}</dt>
-      <dd className={`text-2xl font-semibold tabular-nums ${color}`}>{fmt.format(value)}</dd>
+      <dd className={`text-2xl font-semibold tabular-nums ${color}`}>{formatNumber(value)}</dd>
       {detail && <dd className="text-xs text-slate-500">{detail}</dd>}
     </div>
   );
@@ -241,9 +239,9 @@ function TopSkillsCard({ skills }: { skills: OverviewData["topSkills"] }) {
             <li key={s.skillKey} className="flex items-baseline justify-between gap-3">
               <code className="font-mono font-semibold">{s.skillKey}</code>
               <span className="text-right text-slate-600 tabular-nums">
-                {fmt.format(s.calls)} calls
-                {s.denied > 0 && <span className="text-amber-700"> · {s.denied} denied</span>}
-                {s.errors > 0 && <span className="text-red-700"> · {s.errors} errors</span>}
+                {plural(s.calls, "call")}
+                {s.denied > 0 && <span className="text-amber-700"> · {formatNumber(s.denied)} denied</span>}
+                {s.errors > 0 && <span className="text-red-700"> · {plural(s.errors, "error")}</span>}
               </span>
             </li>
           ))}

@@ -4,6 +4,7 @@ import { useId, useState, type FormEvent } from "react";
 import { ConfirmDialog } from "~/components/ui/confirm-dialog.tsx";
 import { EmptyState, LoadingState } from "~/components/ui/empty-state.tsx";
 import { ErrorState } from "~/components/ui/error-state.tsx";
+import { formatDateTime } from "~/components/ui/format.ts";
 import { InlineStatus, useInlineStatus } from "~/components/ui/inline-status.tsx";
 import { Pagination } from "~/components/ui/pagination.tsx";
 import { DataTable, td } from "~/components/ui/table.tsx";
@@ -28,7 +29,7 @@ const TTLS = [
   { label: "24 hours", ms: 24 * 3_600_000 },
 ] as const;
 const field = "mt-1 w-full rounded-md border border-slate-300 px-3 py-1.5 text-sm";
-const when = (d: Date) => d.toLocaleString();
+const when = formatDateTime;
 
 export function SafeModePanel({ canOperate }: { canOperate: boolean }) {
   const trpc = useTRPC();

@@ -6,6 +6,8 @@
  */
 import { useQuery } from "@tanstack/react-query";
 import { useId, useState, type FormEvent } from "react";
+import { SubjectInput } from "~/components/subject-input.tsx";
+import { formatDateTime } from "~/components/ui/format.ts";
 import { useTRPC } from "~/trpc/react.tsx";
 import { errorText } from "./error-text.ts";
 
@@ -24,7 +26,6 @@ export function AccessCheck({ skillKey, skillKeys }: { skillKey?: string; skillK
   const [conversationId, setConversationId] = useState("");
   const [userId, setUserId] = useState("");
   const [asked, setAsked] = useState<{ skillKey: string; conversationId: string; userId: string } | null>(null);
-  const conversations = useQuery(trpc.skill.conversations.queryOptions());
   const answer = useQuery({
     ...trpc.skill.check.queryOptions(asked ?? { skillKey: "", conversationId: "", userId: "" }),
     enabled: asked !== null,
@@ -48,7 +49,10 @@ export function AccessCheck({ skillKey, skillKeys }: { skillKey?: string; skillK
         Decided like the runtime does, on the policy as it is now. Budgets and rate limits are checked per request and
         are not included.
       </p>
-      <form onSubmit={submit} className="mt-3 grid gap-3 sm:grid-cols-[repeat(3,minmax(0,1fr))_auto] sm:items-end">
+      <form
+        onSubmit={submit}
+        className={`mt-3 grid gap-3 sm:items-start ${skillKey ? "sm:grid-cols-[repeat(2,minmax(0,1fr))_auto]" : "sm:grid-cols-[repeat(3,minmax(0,1fr))_auto]"}`}
+      >
         {!skillKey && (
           <div>
             <label htmlFor={`${id}-skill`} className="block text-sm font-medium text-slate-700">
@@ -67,45 +71,36 @@ export function AccessCheck({ skillKey, skillKeys }: { skillKey?: string; skillK
           <label htmlFor={`${id}-conversation`} className="block text-sm font-medium text-slate-700">
             Conversation id
           </label>
-          <input
+          <SubjectInput
+            kind="CONVERSATION"
             id={`${id}-conversation`}
-            list={`${id}-conversations`}
             value={conversationId}
-            onChange={(e) => setConversationId(e.target.value)}
+            onChange={setConversationId}
             required
-            placeholder="cid-demo-group"
-            autoComplete="off"
+            placeholder="name or cid-…"
             className={input}
           />
-          <datalist id={`${id}-conversations`}>
-            {conversations.data?.map((c) => (
-              <option
-                key={c.conversationId}
-                value={c.conversationId}
-              >{`${c.title ?? "untitled"} (${c.status}, ${c.environment})`}</option>
-            ))}
-          </datalist>
         </div>
         <div>
           <label htmlFor={`${id}-user`} className="block text-sm font-medium text-slate-700">
             User (DingTalk id)
           </label>
-          <input
+          <SubjectInput
+            kind="USER"
             id={`${id}-user`}
             value={userId}
-            onChange={(e) => setUserId(e.target.value)}
+            onChange={setUserId}
             required
-            placeholder="staffId"
-            autoComplete="off"
+            placeholder="name or staffId"
             className={input}
           />
         </div>
         <button
           type="submit"
-          className="rounded-md bg-indigo-600 px-3 py-1.5 text-sm font-semibold text-white hover:bg-indigo-500 disabled:opacity-50"
+          className="justify-self-start rounded-md bg-indigo-600 px-3 py-1.5 text-sm font-semibold whitespace-nowrap text-white hover:bg-indigo-500 disabled:opacity-50 sm:mt-6"
           disabled={answer.isFetching}
         >
-          {answer.isFetching ? "Checking…" : "Check"}
+          {answer.isFetching ? "Checking…" : "Check access"}
         </button>
       </form>
 
@@ -126,22 +121,22 @@ export function AccessCheck({ skillKey, skillKeys }: { skillKey?: string; skillK
               <span className="font-medium text-slate-900">{answer.data.summary}</span>
             </p>
             {answer.data.reasons.length > 0 && (
-              <ul className="space-y-2 text-sm">
+              <ul className="space-y-2 text-sm" aria-label="Why">
                 {answer.data.reasons.map((r) => (
-                  <li key={r.code} className="rounded-md bg-slate-50 px-3 py-2">
-                    <p className="text-slate-900">{r.explanation}</p>
-                    <p className="mt-0.5 text-slate-600">
-                      The user is told: <q>{r.userSees}</q>{" "}
-                      <code className="ml-1 text-xs text-slate-500">{r.code}</code>
-                    </p>
+                  <li key={r.code} data-reason={r.code} className="rounded-md bg-slate-50 px-3 py-2 text-slate-900">
+                    {r.explanation}
                   </li>
                 ))}
               </ul>
             )}
+            <p className="text-sm text-slate-700" data-testid="access-in-chat">
+              <span className="font-medium">In the chat: </span>
+              {answer.data.inChat}
+            </p>
             <p className="text-xs text-slate-500">
-              Policy at config revision {answer.data.revision}, {answer.data.at.toLocaleString()}. Conversation:{" "}
+              Policy at config revision {answer.data.revision}, {formatDateTime(answer.data.at)}. Conversation:{" "}
               {answer.data.facts.conversation.known
-                ? `${answer.data.facts.conversation.status}, ${answer.data.facts.conversation.environment}`
+                ? `${answer.data.facts.conversation.status?.toLowerCase()}, ${answer.data.facts.conversation.environment}`
                 : "never seen"}
               . Safe mode: {answer.data.facts.safeMode ?? "off"}.
             </p>

@@ -14,7 +14,7 @@ export default async function SkillsPage() {
   const qc = getQueryClient();
   await Promise.all([
     qc.prefetchQuery(trpc.skill.list.queryOptions()),
-    qc.prefetchQuery(trpc.skill.conversations.queryOptions()),
+    qc.prefetchQuery(trpc.subject.seen.queryOptions()),
   ]);
   return (
     <HydrateClient>

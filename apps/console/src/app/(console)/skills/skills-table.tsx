@@ -58,14 +58,17 @@ function Row({
       )}
       <td className={`${td} whitespace-nowrap text-slate-700 tabular-nums`}>
         {skill.timeoutMs / 1000}s
-        {skill.cacheTtlSeconds > 0 && <span className="text-slate-500"> · cache {skill.cacheTtlSeconds}s</span>}
+        {skill.cacheTtlSeconds > 0 && (
+          <span className="block text-xs text-slate-500">cached {skill.cacheTtlSeconds}s</span>
+        )}
       </td>
       <td className={`${td} whitespace-nowrap tabular-nums`}>
         <Link
           href={`/skills/${encodeURIComponent(skill.key)}#rules`}
           className="text-slate-700 hover:text-indigo-700 hover:underline"
         >
-          {skill.rules.allow} allow · {skill.rules.deny} deny
+          <span className="block">{skill.rules.allow} allow</span>
+          <span className="block">{skill.rules.deny} deny</span>
         </Link>
       </td>
     </tr>

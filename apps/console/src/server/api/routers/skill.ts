@@ -4,7 +4,6 @@ import {
   addSkillRule,
   explainSkillAccess,
   getSkill,
-  knownConversations,
   listSkills,
   removeSkillRule,
   ruleAddSchema,
@@ -106,6 +105,8 @@ const accessCheckOutput = z.object({
   outcome: z.enum(["allow", "deny", "needs_approval"]),
   reasons: z.array(z.object({ code: z.enum(REASON_CODES), explanation: z.string(), userSees: z.string() })),
   summary: z.string(),
+  offered: z.boolean(),
+  inChat: z.string(),
   revision: z.number().int(),
   at: z.date(),
   facts: z.object({
@@ -120,15 +121,6 @@ const accessCheckOutput = z.object({
     safeMode: z.string().nullable(),
   }),
 });
-
-const knownConversationsOutput = z.array(
-  z.object({
-    conversationId: z.string(),
-    title: z.string().nullable(),
-    status: z.enum(ConversationStatus),
-    environment: z.enum(Environment),
-  }),
-);
 
 export const skillRouter = createTRPCRouter({
   list: viewerProcedure
@@ -221,7 +213,4 @@ export const skillRouter = createTRPCRouter({
     .input(accessCheckSchema)
     .output(accessCheckOutput)
     .query(({ ctx, input }) => explainSkillAccess(ctx.db, input)),
-
-  /** Conversations the robot has seen, for the check's suggestions. */
-  conversations: viewerProcedure.output(knownConversationsOutput).query(({ ctx }) => knownConversations(ctx.db)),
 });

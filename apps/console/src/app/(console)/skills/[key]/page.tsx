@@ -1,4 +1,6 @@
+import { TRPCError } from "@trpc/server";
 import type { Metadata } from "next";
+import { notFound } from "next/navigation";
 import { hasRole } from "~/server/api/roles.ts";
 import { getSession } from "~/server/auth.ts";
 import { getQueryClient, HydrateClient, trpc } from "~/trpc/server.tsx";
@@ -13,11 +15,14 @@ export default async function SkillPage({ params }: { params: Promise<{ key: str
   const session = await getSession();
   const canEdit = hasRole(session?.user.role, []);
   const qc = getQueryClient();
-  // A missing skill is rendered by the client as "not found" (the query's error).
   await Promise.all([
     qc.prefetchQuery(trpc.skill.get.queryOptions({ key })),
-    qc.prefetchQuery(trpc.skill.conversations.queryOptions()),
+    qc.prefetchQuery(trpc.subject.seen.queryOptions()),
   ]);
+  // An unknown skill is a 404 in the console's frame, answered by the server (a failed query is
+  // not sent to the browser, which would otherwise ask again and show "Loading…" meanwhile).
+  const skill = qc.getQueryState(trpc.skill.get.queryKey({ key }));
+  if (skill?.error instanceof TRPCError && skill.error.code === "NOT_FOUND") notFound();
   return (
     <HydrateClient>
       <SkillDetail skillKey={key} canEdit={canEdit} />

@@ -3,12 +3,15 @@ import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import Link from "next/link";
 import { useId, useState, type FormEvent } from "react";
 import { RetiredBadge, RiskBadge } from "~/components/badges.tsx";
+import { SubjectInput, useSubjectNames } from "~/components/subject-input.tsx";
 import { ConfirmDialog } from "~/components/ui/confirm-dialog.tsx";
 import { EmptyState, LoadingState } from "~/components/ui/empty-state.tsx";
 import { ErrorState } from "~/components/ui/error-state.tsx";
 import { savedText } from "~/components/ui/format.ts";
+import { formatDateTime } from "~/components/ui/format.ts";
 import { InlineStatus, useInlineStatus } from "~/components/ui/inline-status.tsx";
 import { DataTable, td } from "~/components/ui/table.tsx";
+import { Wrappable } from "~/components/ui/wrappable.tsx";
 import { useTRPC } from "~/trpc/react.tsx";
 import { AccessCheck } from "../access-check.tsx";
 import { errorText } from "../error-text.ts";
@@ -147,6 +150,7 @@ function Rules({
   const trpc = useTRPC();
   const qc = useQueryClient();
   const [removing, setRemoving] = useState<Rule | null>(null);
+  const nameOf = useSubjectNames();
   const settle = () =>
     Promise.all([
       qc.invalidateQueries({ queryKey: trpc.skill.get.queryKey({ key: skillKey }) }),
@@ -192,9 +196,20 @@ function Rules({
                 </span>
               </td>
               <td className={td}>{r.scope}</td>
-              <td className={`${td} font-mono`}>{r.scope === "GLOBAL" ? "everyone" : r.subject}</td>
+              <td className={td}>
+                {r.scope === "GLOBAL" ? (
+                  "everyone"
+                ) : (
+                  <>
+                    {nameOf(r.scope, r.subject) && <span className="block">{nameOf(r.scope, r.subject)}</span>}
+                    <code className="font-mono text-xs text-slate-600">
+                      <Wrappable text={r.subject} />
+                    </code>
+                  </>
+                )}
+              </td>
               <td className={`${td} text-slate-600`}>{r.note ?? ""}</td>
-              <td className={`${td} whitespace-nowrap text-slate-600`}>{r.createdAt.toLocaleString()}</td>
+              <td className={`${td} whitespace-nowrap text-slate-600`}>{formatDateTime(r.createdAt)}</td>
               {canEdit && (
                 <td className={`${td} text-right`}>
                   <button
@@ -256,7 +271,6 @@ function AddRule({
   const [effect, setEffect] = useState<Rule["effect"]>("DENY");
   const [note, setNote] = useState("");
   const [problem, setProblem] = useState<string | null>(null);
-  const conversations = useQuery(trpc.skill.conversations.queryOptions());
   const add = useMutation(
     trpc.skill.addRule.mutationOptions({
       onSuccess: (r) => {
@@ -325,25 +339,20 @@ function AddRule({
           <label htmlFor={`${id}-subject`} className="block text-sm font-medium text-slate-700">
             {scope === "USER" ? "User (DingTalk staffId)" : scope === "CONVERSATION" ? "Conversation id" : "Subject"}
           </label>
-          <input
-            id={`${id}-subject`}
-            value={scope === "GLOBAL" ? "" : subject}
-            onChange={(e) => setSubject(e.target.value)}
-            disabled={scope === "GLOBAL"}
-            required={scope !== "GLOBAL"}
-            maxLength={128}
-            list={scope === "CONVERSATION" ? `${id}-conversations` : undefined}
-            placeholder={scope === "GLOBAL" ? "everyone" : scope === "USER" ? "staffId" : "cid-demo-group"}
-            autoComplete="off"
-            className={field}
-          />
-          <datalist id={`${id}-conversations`}>
-            {conversations.data?.map((c) => (
-              <option key={c.conversationId} value={c.conversationId}>
-                {c.title ?? "untitled"}
-              </option>
-            ))}
-          </datalist>
+          {scope === "GLOBAL" ? (
+            <input id={`${id}-subject`} value="" disabled placeholder="everyone" className={field} />
+          ) : (
+            <SubjectInput
+              kind={scope}
+              id={`${id}-subject`}
+              value={subject}
+              onChange={setSubject}
+              required
+              maxLength={128}
+              placeholder={scope === "USER" ? "name or staffId" : "name or cid-…"}
+              className={field}
+            />
+          )}
         </div>
         <div>
           <label htmlFor={`${id}-note`} className="block text-sm font-medium text-slate-700">

@@ -130,7 +130,7 @@ describe("production path: migrate, user add, onboard, serve (no demo seed)", ()
     });
     expect(ticket.status).toBe(200);
     const [ticketReply] = await fake.waitForReplies(CONVERSATION, 1, 20_000);
-    expect(ticketReply!.text.toLowerCase()).toContain("waiting for approval");
+    expect(ticketReply!.text.toLowerCase()).toContain("waits for approval");
     expect(await query(testDb.url, `SELECT "skillKey", status, "conversationId" FROM "ApprovalRequest"`)).toEqual([
       { skillKey: "ticket.create", status: "PENDING", conversationId: CONVERSATION },
     ]);

@@ -5,7 +5,8 @@
  * duplicate jobs on two queue replicas.
  */
 import { recordConfigChange, seedDemo, type Actor } from "@clawgate/core";
-import { ApprovalError, decideApproval } from "@clawgate/core/approvals.ts";
+import { decideApproval } from "@clawgate/core/approvals.ts";
+import { DomainError } from "@clawgate/core/errors.ts";
 import { createDb, type Db } from "@clawgate/db";
 import { startDemoModel, type DemoModel } from "@clawgate/devstack/demo-model";
 import type { FakeDingTalk } from "@clawgate/devstack/fake-dingtalk";
@@ -34,6 +35,7 @@ let api: FakeInternalApi;
 let queues: Queue[] = [];
 let policy: PolicyRuntime;
 let approver: Actor;
+let approverName: string;
 const logger = createLogger("silent");
 const metrics = createMetrics();
 const SYSTEM: Actor = { type: "SYSTEM", name: "test" };
@@ -57,6 +59,7 @@ beforeAll(async () => {
   await seedDemo(db, { modelBaseUrl: model.url, internalApiBaseUrl: api.url });
   const user = await db.user.findFirstOrThrow({ where: { role: "APPROVER" } });
   approver = { type: "USER", id: user.id, name: user.email ?? user.id };
+  approverName = user.name ?? user.email ?? user.id;
   ({ pool, app, fake } = await startIngressHarness({
     databaseUrl: testDb.url,
     db,
@@ -78,6 +81,8 @@ beforeAll(async () => {
     "cid-bad",
     "cid-announce",
     "cid-all-hands",
+    "cid-tampered",
+    "cid-ruled",
   );
   await setSkillEnabled(true, "group.announce");
   await untilApplied(policy, await setSkillEnabled(true)); // already on (bootstrap); waits for the snapshot
@@ -122,7 +127,7 @@ async function requestTicket(conversationId: string, title: string, opts: { sess
   });
   expect(status).toBe(200);
   const [reply] = await fake.waitForReplies(conversationId, 1, 20_000);
-  expect(reply!.text.toLowerCase()).toContain("waiting for approval");
+  expect(reply!.text.toLowerCase()).toContain("waits for approval");
   const request = await db.approvalRequest.findFirstOrThrow({
     where: { conversationId, status: "PENDING" },
     orderBy: { createdAt: "desc" },
@@ -141,8 +146,8 @@ const refusal = (p: Promise<unknown>) =>
       throw new Error("expected a refusal");
     },
     (e: unknown) => {
-      expect(e).toBeInstanceOf(ApprovalError);
-      return e as ApprovalError;
+      expect(e).toBeInstanceOf(DomainError);
+      return e as DomainError;
     },
   );
 
@@ -156,7 +161,7 @@ describe("approvals", () => {
     const [reply] = await fake.waitForReplies("cid-approve", 1, 20_000);
     expect(reply!.text).toMatch(
       new RegExp(
-        `^Your request ticket.create was approved and done: Created ticket OPS-\\d+: http\\S+/tickets/OPS-\\d+ \\(request ${request.id}\\)$`,
+        `^Your request ticket.create was approved by ${approverName} and done: Created ticket OPS-\\d+: http\\S+/tickets/OPS-\\d+$`,
       ),
     );
     await allJobsDone();
@@ -194,7 +199,7 @@ describe("approvals", () => {
     ).toEqual([{ status: "SENT" }]);
 
     // A decision after the fact is refused and changes nothing; a later sweep finds nothing to do.
-    expect((await refusal(decideApproval(db, approver, { id: request.id, approve: false }))).code).toBe(
+    expect((await refusal(decideApproval(db, approver, { id: request.id, approve: false }))).reason).toBe(
       "already_decided",
     );
     expect(await sweepApprovals(db, { minAgeMs: 0 })).toEqual({ expired: 0, enqueued: 0 });
@@ -208,7 +213,7 @@ describe("approvals", () => {
     const [reply] = await fake.waitForReplies("cid-reject", 1, 20_000);
     expect(reply).toMatchObject({
       via: "groupMessages",
-      text: `Your request ticket.create was rejected by an approver: budget is frozen (request ${request.id})`,
+      text: `Your request ticket.create was rejected by ${approverName}: budget is frozen.`,
     });
     await addDuplicateJobs(request.id, 2);
     await allJobsDone();
@@ -219,7 +224,7 @@ describe("approvals", () => {
       executedAt: null,
       result: null,
     });
-    expect((await refusal(decideApproval(db, approver, { id: request.id, approve: true }))).code).toBe(
+    expect((await refusal(decideApproval(db, approver, { id: request.id, approve: true }))).reason).toBe(
       "already_decided",
     );
     expect(await db.skillInvocation.count({ where: { conversationId: "cid-reject", decision: "ALLOW" } })).toBe(0);
@@ -231,16 +236,14 @@ describe("approvals", () => {
       request.id,
     ]);
     const error = await refusal(decideApproval(db, approver, { id: request.id, approve: true }));
-    expect(error.code).toBe("expired");
+    expect(error.reason).toBe("expired");
     expect((await db.approvalRequest.findUniqueOrThrow({ where: { id: request.id } })).status).toBe("PENDING");
 
     expect((await sweepApprovals(db)).expired).toBe(1);
     const [reply] = await fake.waitForReplies("cid-expire", 1, 20_000);
-    expect(reply!.text).toBe(
-      `Your request ticket.create expired without a decision (request ${request.id}). Ask again if you still need it.`,
-    );
+    expect(reply!.text).toBe(`Your request ticket.create expired without a decision. Ask again if you still need it.`);
     expect((await db.approvalRequest.findUniqueOrThrow({ where: { id: request.id } })).status).toBe("EXPIRED");
-    expect((await refusal(decideApproval(db, approver, { id: request.id, approve: true }))).code).toBe("expired");
+    expect((await refusal(decideApproval(db, approver, { id: request.id, approve: true }))).reason).toBe("expired");
   });
 
   it("a skill disabled after the request is not run on approval; the reply says why", async () => {
@@ -251,11 +254,11 @@ describe("approvals", () => {
       await decideApproval(db, approver, { id: request.id, approve: true });
       const [reply] = await fake.waitForReplies("cid-disabled", 1, 20_000);
       expect(reply!.text).toBe(
-        `Your request ticket.create was approved but not run: The skill "ticket.create" is disabled. (request ${request.id})`,
+        `Your request ticket.create was approved by ${approverName} but not run: The skill "ticket.create" is disabled.`,
       );
       expect(ticketPosts()).toHaveLength(posts);
       expect(await db.approvalRequest.findUniqueOrThrow({ where: { id: request.id } })).toMatchObject({
-        status: "FAILED",
+        status: "INVALIDATED",
         result: { ok: false, refused: true, reasons: ["skill.disabled"] },
       });
       const denied = await db.skillInvocation.findFirstOrThrow({
@@ -265,6 +268,54 @@ describe("approvals", () => {
     } finally {
       await untilApplied(policy, await setSkillEnabled(true));
     }
+  });
+
+  it("arguments edited after the request (bound fields): INVALIDATED, not run, audited, the requester told", async () => {
+    const request = await requestTicket("cid-tampered", "one laptop");
+    const posts = ticketPosts().length;
+    // Nobody may edit the arguments; someone with database access did anyway.
+    await query(
+      testDb.url,
+      `UPDATE "ApprovalRequest" SET input = jsonb_set(input, '{title}', '"ten laptops"') WHERE id = $1`,
+      [request.id],
+    );
+    await decideApproval(db, approver, { id: request.id, approve: true });
+    const [reply] = await fake.waitForReplies("cid-tampered", 1, 20_000);
+    expect(reply!.text).toMatch(
+      /^Your request ticket.create was approved by .+ but not run: what was approved no longer matches/,
+    );
+    await allJobsDone();
+    expect(ticketPosts()).toHaveLength(posts);
+    expect(await db.approvalRequest.findUniqueOrThrow({ where: { id: request.id } })).toMatchObject({
+      status: "INVALIDATED",
+      result: { ok: false, refused: true, reasons: ["binding.changed"] },
+    });
+    expect(
+      await db.auditLog.findFirstOrThrow({ where: { action: "approval.invalidate", targetId: request.id } }),
+    ).toMatchObject({ diff: { reasons: ["binding.changed"], status: { to: "INVALIDATED" } } });
+  });
+
+  it("a rule changed to deny after the request: INVALIDATED, not run", async () => {
+    const request = await requestTicket("cid-ruled", "desk");
+    const posts = ticketPosts().length;
+    const revision = await db.$transaction(async (tx) => {
+      await tx.skillRule.create({
+        data: { skillKey: "ticket.create", scope: "CONVERSATION", subject: "cid-ruled", effect: "DENY" },
+      });
+      return recordConfigChange(tx, {
+        actor: SYSTEM,
+        action: "skill_rule.create",
+        targetType: "skill",
+        targetId: "ticket.create",
+        summary: "deny in cid-ruled",
+      });
+    });
+    await untilApplied(policy, revision);
+    await decideApproval(db, approver, { id: request.id, approve: true });
+    const [reply] = await fake.waitForReplies("cid-ruled", 1, 20_000);
+    expect(reply!.text).toMatch(/but not run: /);
+    expect(ticketPosts()).toHaveLength(posts);
+    expect((await db.approvalRequest.findUniqueOrThrow({ where: { id: request.id } })).status).toBe("INVALIDATED");
   });
 
   it("safe mode switched on after the request: not run on approval; the reply says why", async () => {
@@ -278,7 +329,7 @@ describe("approvals", () => {
       await decideApproval(db, approver, { id: request.id, approve: true });
       const [reply] = await fake.waitForReplies("cid-readonly", 1, 20_000);
       expect(reply!.text).toBe(
-        `Your request ticket.create was approved but not run: Incident 42: read-only for now. (request ${request.id})`,
+        `Your request ticket.create was approved by ${approverName} but not run: Incident 42: read-only for now.`,
       );
       expect(ticketPosts()).toHaveLength(posts);
     } finally {
@@ -297,7 +348,7 @@ describe("approvals", () => {
     );
     expect(await sweepApprovals(db)).toEqual({ expired: 0, enqueued: 1 });
     const [reply] = await fake.waitForReplies("cid-lost", 1, 20_000);
-    expect(reply!.text).toContain("was approved and done: Created ticket OPS-");
+    expect(reply!.text).toContain("and done: Created ticket OPS-");
     expect(ticketPosts()).toHaveLength(posts + 1);
     await allJobsDone();
     expect(await sweepApprovals(db, { minAgeMs: 0 })).toEqual({ expired: 0, enqueued: 0 });
@@ -310,7 +361,7 @@ describe("approvals", () => {
       senderId: "user-2",
     });
     const [waiting] = await fake.waitForReplies("cid-announce", 1, 20_000);
-    expect(waiting!.text.toLowerCase()).toContain("waiting for approval");
+    expect(waiting!.text.toLowerCase()).toContain("waits for approval");
     const request = await db.approvalRequest.findFirstOrThrow({
       where: { conversationId: "cid-announce", status: "PENDING" },
     });
@@ -324,7 +375,7 @@ describe("approvals", () => {
     await addDuplicateJobs(request.id, 3);
     const [reply] = await fake.waitForReplies("cid-announce", 1, 20_000);
     expect(reply!.text).toBe(
-      `Your request group.announce was approved and done: Announcement "Announcement" posted in cid-all-hands. (request ${request.id})`,
+      `Your request group.announce was approved by ${approverName} and done: Announcement "Announcement" posted in cid-all-hands.`,
     );
     await allJobsDone();
     expect(sentTo("cid-all-hands")).toEqual([
@@ -345,7 +396,7 @@ describe("approvals", () => {
   it("group.announce with no group named: the request stores this conversation, so the approver sees where it goes", async () => {
     await fake.deliver({ conversationId: "cid-announce", text: "announce: lunch is at 12", senderId: "user-2" });
     const [waiting] = await fake.waitForReplies("cid-announce", 1, 20_000);
-    expect(waiting!.text.toLowerCase()).toContain("waiting for approval");
+    expect(waiting!.text.toLowerCase()).toContain("waits for approval");
     const request = await db.approvalRequest.findFirstOrThrow({
       where: { conversationId: "cid-announce", status: "PENDING" },
     });
@@ -361,14 +412,14 @@ describe("approvals", () => {
       senderId: "user-2",
     });
     const [waiting] = await fake.waitForReplies("cid-announce", 1, 20_000);
-    expect(waiting!.text.toLowerCase()).toContain("waiting for approval");
+    expect(waiting!.text.toLowerCase()).toContain("waits for approval");
     const request = await db.approvalRequest.findFirstOrThrow({
       where: { conversationId: "cid-announce", status: "PENDING" },
     });
     await decideApproval(db, approver, { id: request.id, approve: true });
     const [reply] = await fake.waitForReplies("cid-announce", 1, 20_000);
     expect(reply!.text).toMatch(
-      /^Your request group.announce was approved but failed: group.announce failed: the robot does not know the group "cid-elsewhere"/,
+      /^Your request group.announce was approved by .+ but failed: group.announce failed: the robot does not know the group "cid-elsewhere"/,
     );
     expect(sentTo("cid-elsewhere")).toHaveLength(0);
     expect(await db.approvalRequest.findUniqueOrThrow({ where: { id: request.id } })).toMatchObject({
@@ -381,17 +432,17 @@ describe("approvals", () => {
     await allJobsDone();
     const viewer = await db.user.findFirstOrThrow({ where: { role: "VIEWER" } });
     const audits = await db.auditLog.count();
-    expect((await refusal(decideApproval(db, approver, { id: " ", approve: true }))).code).toBe("invalid_input");
+    expect((await refusal(decideApproval(db, approver, { id: " ", approve: true }))).reason).toBe("invalid_input");
     expect(
-      (await refusal(decideApproval(db, approver, { id: request.id, approve: true, note: "n".repeat(5_000) }))).code,
+      (await refusal(decideApproval(db, approver, { id: request.id, approve: true, note: "n".repeat(5_000) }))).reason,
     ).toBe("invalid_input");
-    expect((await refusal(decideApproval(db, approver, { id: "nope", approve: true }))).code).toBe("not_found");
+    expect((await refusal(decideApproval(db, approver, { id: "nope", approve: true }))).reason).toBe("not_found");
     expect(
       (
         await refusal(
           decideApproval(db, { type: "USER", id: viewer.id, name: "viewer" }, { id: request.id, approve: true }),
         )
-      ).code,
+      ).reason,
     ).toBe("forbidden");
     expect(await db.approvalRequest.findUniqueOrThrow({ where: { id: request.id } })).toMatchObject({
       status: "PENDING",

@@ -241,7 +241,7 @@ budgets:
 users:
   - { email: Root@Example.com, role: admin }
   - { email: admin@clawgate.local, role: approver }
-approvals: { expires_after_hours: 48 }
+approvals: { expires_after_minutes: 48 }
 ops_chats:
   - { id: cid-ops, purposes: [alerts] }
 `;
@@ -266,7 +266,7 @@ describe("flags, budgets, skill settings, users and reserved sections", () => {
       "create budget USER staff-9 (requestsPerMinute: null -> 5)",
       'create user root@example.com (role: null -> "ADMIN")',
       'update user admin@clawgate.local (role: "ADMIN" -> "APPROVER"): their sessions end: they sign in again',
-      'create section approvals (value: null -> {"expires_after_hours":48}): stored for later use: nothing reads it yet',
+      'create section approvals (value: null -> {"expires_after_minutes":48}): approval cards, approver chats, escalation, quorum and expiry (read at the next request)',
       'create section ops_chats (value: null -> [{"id":"cid-ops","purposes":["alerts"]}]): stored for later use: nothing reads it yet',
     ]);
     expect(await counts()).toEqual(before);

@@ -26,6 +26,7 @@ const FILTERS: { value: ApprovalStatus | undefined; label: string }[] = [
   { value: "EXECUTED", label: "Executed" },
   { value: "FAILED", label: "Failed" },
   { value: "EXPIRED", label: "Expired" },
+  { value: "INVALIDATED", label: "Invalidated" },
 ];
 
 const STATUS_STYLES: Record<ApprovalStatus, string> = {
@@ -35,6 +36,7 @@ const STATUS_STYLES: Record<ApprovalStatus, string> = {
   REJECTED: "bg-slate-100 text-slate-700 ring-slate-500/30",
   EXPIRED: "bg-slate-100 text-slate-600 ring-slate-500/30",
   FAILED: "bg-red-50 text-red-800 ring-red-600/30",
+  INVALIDATED: "bg-orange-50 text-orange-800 ring-orange-600/30",
 };
 
 const rtf = new Intl.RelativeTimeFormat("en", { numeric: "auto" });

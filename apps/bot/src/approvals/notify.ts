@@ -77,7 +77,8 @@ export function cardParams(a: Request, consoleUrl?: string): CardParams {
     title: `Approval: ${a.skillKey}`,
     skill: a.skillKey,
     risk: a.riskClass,
-    requester: a.requesterName ? `${a.requesterName} (${a.requesterId})` : a.requesterId,
+    requester:
+      a.requesterName && a.requesterName !== a.requesterId ? `${a.requesterName} (${a.requesterId})` : a.requesterId,
     conversation: a.conversationTitle ?? a.conversationId,
     arguments: args.length > MAX_ARGS ? `${args.slice(0, MAX_ARGS - 1)}…` : args,
     reason: a.reason ?? "",

@@ -6,7 +6,7 @@
  * user, a DESTRUCTIVE request, a bad or stale signature, the same click on two replicas.
  */
 import { recordConfigChange, seedDemo, type Actor } from "@clawgate/core";
-import { decideApproval } from "@clawgate/core/approvals.ts";
+import { approvalMetrics, decideApproval } from "@clawgate/core/approvals.ts";
 import { createDb, type Db } from "@clawgate/db";
 import { cardCallbackSign } from "@clawgate/dingtalk";
 import { startDemoModel, type DemoModel } from "@clawgate/devstack/demo-model";
@@ -405,5 +405,17 @@ describe("approval cards", () => {
     } finally {
       await setSection(APPROVALS);
     }
+  });
+
+  it("approver metrics on /metrics: pending, time to decision p50/p95, expiry rate, card clicks", async () => {
+    metrics.approvalStats = () => approvalMetrics(db);
+    const res = await replicas[0]!.inject({ method: "GET", url: "/metrics" });
+    expect(res.statusCode).toBe(200);
+    expect(res.body).toMatch(/^clawgate_approvals\{stat="pending"\} \d+$/m);
+    expect(res.body).toMatch(/^clawgate_approvals\{stat="decision_p50_seconds"\} [\d.e-]+$/m);
+    expect(res.body).toMatch(/^clawgate_approvals\{stat="decision_p95_seconds"\} [\d.e-]+$/m);
+    expect(res.body).toMatch(/^clawgate_approvals\{stat="expiry_rate"\} 0\.\d+$/m);
+    expect(res.body).toMatch(/^clawgate_approval_card_clicks_total\{outcome="approved"\} [1-9]\d*$/m);
+    expect(res.body).toMatch(/^clawgate_approval_card_clicks_total\{outcome="bad_signature"\} [1-9]\d*$/m);
   });
 });

@@ -347,6 +347,45 @@ skills:
   });
 });
 
+describe("users' DingTalk identity", () => {
+  beforeEach(async () => {
+    if ((await db.skill.count()) === 0) await seedDemo(db, { modelBaseUrl: "http://127.0.0.1:3300/v1" });
+  });
+
+  it("sets it (planned, audited), exports it, and refuses an identity another user holds", async () => {
+    const file = `
+users:
+  - { email: approver@clawgate.local, role: approver, dingtalk: { user_id: staff-ari, union_id: union-ari } }
+`;
+    const plan = await applyOnboard(db, parseOnboardConfig(file), { dryRun: true });
+    expect(describeChanges(plan.changes)).toEqual([
+      'update user approver@clawgate.local (dingtalkUserId: null -> "staff-ari", dingtalkUnionId: null -> "union-ari")',
+    ]);
+    await applyOnboard(db, parseOnboardConfig(file));
+    expect(await db.user.findFirstOrThrow({ where: { email: "approver@clawgate.local" } })).toMatchObject({
+      role: "APPROVER",
+      dingtalkUserId: "staff-ari",
+      dingtalkUnionId: "union-ari",
+    });
+    expect((await applyOnboard(db, parseOnboardConfig(file))).changes).toEqual([]);
+    const exported = parseYaml(await exportConfigYaml(db)) as { users: { email: string; dingtalk?: object }[] };
+    expect(exported.users.find((u) => u.email === "approver@clawgate.local")?.dingtalk).toEqual({
+      user_id: "staff-ari",
+      union_id: "union-ari",
+    });
+
+    const taken = `
+users:
+  - { email: viewer@clawgate.local, role: viewer, dingtalk: { user_id: staff-ari } }
+`;
+    const before = await db.user.findFirstOrThrow({ where: { email: "viewer@clawgate.local" } });
+    await expect(applyOnboard(db, parseOnboardConfig(taken))).rejects.toThrow(/already approver@clawgate.local's/);
+    expect((await db.user.findFirstOrThrow({ where: { email: "viewer@clawgate.local" } })).dingtalkUserId).toBe(
+      before.dingtalkUserId,
+    );
+  });
+});
+
 describe("export then onboard: the round trip plans no change", () => {
   let fresh: TestDatabase;
   let fdb: Db;

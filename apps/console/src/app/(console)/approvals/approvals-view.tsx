@@ -198,7 +198,7 @@ function ApprovalCard({ item, now, canDecide, status }: { item: Item; now: Date;
           </h2>
           <p className="text-sm text-slate-600">
             Requested by <span className="font-medium text-slate-800">{requester}</span>
-            {item.requesterName && (
+            {item.requesterName && item.requesterName !== item.requesterId && (
               <code className="ml-1 font-mono text-xs text-slate-500">({item.requesterId})</code>
             )}{" "}
             in <span className="font-medium text-slate-800">{conversation}</span>

@@ -14,7 +14,7 @@ import { startFakeDingTalk, type FakeDingTalk } from "@clawgate/devstack/fake-di
 import { startFakeInternalApi, type FakeInternalApi } from "@clawgate/devstack/fake-internal-api";
 import { createTestDatabase, type TestDatabase } from "@clawgate/devstack/testdb";
 import type pg from "pg";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { APP_KEY, APP_SECRET } from "../../test/dingtalk.ts";
 import { query, waitFor } from "../../test/helpers.ts";
 import { enableConversations, untilApplied } from "../../test/policy.ts";
@@ -27,6 +27,7 @@ import { createMetrics } from "../metrics.ts";
 import { startPolicyRuntime, type PolicyRuntime } from "../policy/runtime.ts";
 import { buildServer, type BotServer } from "../server.ts";
 import { prepareQueueSchema, type Queue } from "../worker/queue.ts";
+import { click, say } from "../commands/say.ts";
 import { createCardCallbackHandler } from "./card-callback.ts";
 import { sweepApprovals } from "./sweep.ts";
 
@@ -417,5 +418,33 @@ describe("approval cards", () => {
     expect(res.body).toMatch(/^clawgate_approvals\{stat="expiry_rate"\} 0\.\d+$/m);
     expect(res.body).toMatch(/^clawgate_approval_card_clicks_total\{outcome="approved"\} [1-9]\d*$/m);
     expect(res.body).toMatch(/^clawgate_approval_card_clicks_total\{outcome="bad_signature"\} [1-9]\d*$/m);
+  });
+
+  it("the CLI: `clawgate say` prints the card it caused, `clawgate click` approves it as a DingTalk user", async () => {
+    const lines: string[] = [];
+    const log = vi.spyOn(console, "log").mockImplementation((line: string) => void lines.push(line));
+    const env = process.env.DINGTALK_FAKE_URL;
+    process.env.DINGTALK_FAKE_URL = fake.url;
+    try {
+      const posts = ticketPosts().length;
+      expect(await say("create a ticket in OPS: cli chair", { conversation: "cid-cards", via: "http" })).toBe(0);
+      const request = await db.approvalRequest.findFirstOrThrow({
+        where: { conversationId: "cid-cards", status: "PENDING" },
+        orderBy: { createdAt: "desc" },
+      });
+      await fake.waitForCard(request.id, (c) => c.spaces.length === 2);
+      expect(lines.join("\n")).toMatch(/This action waits for approval/);
+      expect(lines.join("\n")).toContain(`npx clawgate click ${request.id} approve --as`);
+      expect(await click(request.id, "approve", { as: "dt-approver" })).toBe(0);
+      expect(lines).toContain("card (to dt-approver): You approved this request; it runs now.");
+      expect(lines).toContain(`card (everyone): Approved by ${approverName}; executed`);
+      await fake.waitForReplies("cid-cards", 2, 20_000); // say's own reply, then the result
+      await allJobsDone();
+      expect(ticketPosts()).toHaveLength(posts + 1);
+    } finally {
+      log.mockRestore();
+      if (env === undefined) delete process.env.DINGTALK_FAKE_URL;
+      else process.env.DINGTALK_FAKE_URL = env;
+    }
   });
 });

@@ -36,6 +36,7 @@ export async function say(
   const conversationId = opts.conversation === "demo" ? DEMO_CONVERSATION : opts.conversation;
   const timeoutMs = Number(opts.timeout ?? 30_000);
   const url = new URL("/_fake/say", base).toString();
+  const cardsBefore = new Set((await fakeCards(base)).map((c) => c.outTrackId));
   let res: Response;
   try {
     res = await fetch(url, {
@@ -50,7 +51,6 @@ export async function say(
     );
     return 1;
   }
-  const cardsBefore = new Set((await fakeCards(base)).map((c) => c.outTrackId));
   const body = (await res.json().catch(() => ({}))) as { status?: number; replies?: SayReply[]; message?: string };
   if (!res.ok) {
     console.error(`clawgate say: the fake DingTalk answered HTTP ${res.status}: ${body.message ?? "no details"}`);
@@ -68,9 +68,15 @@ export async function say(
     return 1;
   }
   for (const reply of replies) console.log(`robot (${reply.via}): ${reply.text}`);
-  // An action that waits for approval: its card goes to the approver chats (approvals.dingtalk_cards).
-  await new Promise((r) => setTimeout(r, 1_000));
-  for (const card of (await fakeCards(base)).filter((c) => !cardsBefore.has(c.outTrackId))) {
+  // An action that waits for approval: its card goes to the approver chats (approvals.dingtalk_cards on).
+  let cards: FakeCard[] = [];
+  if (replies.some((r) => r.text.includes("waits for approval"))) {
+    for (const until = Date.now() + 5_000; cards.length === 0 && Date.now() < until;) {
+      cards = (await fakeCards(base)).filter((c) => !cardsBefore.has(c.outTrackId));
+      if (cards.length === 0) await new Promise((r) => setTimeout(r, 250));
+    }
+  }
+  for (const card of cards) {
     console.log(
       `approval card in ${card.spaces.map(chatOf).join(", ")}: ${card.params.title ?? ""} by ${card.params.requester ?? "?"}: ${card.params.statusText ?? ""}`,
     );

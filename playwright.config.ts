@@ -99,6 +99,8 @@ export default defineConfig({
         ...E2E.dingtalkApp,
         FAKE_DINGTALK_PORT: String(E2E.fakeDingtalkPort),
         FAKE_DINGTALK_CALLBACK_URL: `${E2E.runtimeUrl}/dingtalk/robot`,
+        FAKE_DINGTALK_CARD_CALLBACK_URL: `${E2E.runtimeUrl}/dingtalk/card`,
+        DINGTALK_CARD_CALLBACK_SECRET: E2E.cardCallbackSecret,
       },
       reuseExistingServer: false,
       timeout: 30_000,
@@ -116,6 +118,10 @@ export default defineConfig({
         ...E2E.dingtalkApp,
         DINGTALK_API_BASE: E2E.fakeDingtalkUrl,
         DINGTALK_WEBHOOK_HOSTS: new URL(E2E.fakeDingtalkUrl).host,
+        // Approval cards: clicks come back signed to POST /dingtalk/card (registered at start).
+        DINGTALK_CARD_CALLBACK_SECRET: E2E.cardCallbackSecret,
+        DINGTALK_CARD_CALLBACK_URL: `${E2E.runtimeUrl}/dingtalk/card`,
+        CLAWGATE_CONSOLE_URL: E2E.consoleUrl,
         // No LOCAL_MODEL_BASE_URL: web servers start before globalSetup, and the runtime would
         // create the default model from it before the seed creates local_chat with its budgets.
         // The seed points local_chat at the e2e demo model; its key comes from here.

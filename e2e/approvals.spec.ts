@@ -67,7 +67,7 @@ test("an approver approves a pending request with a note; it is stored with the 
   await expect(page.getByRole("status").filter({ hasText: "request approved" })).toBeVisible();
   // The runtime runs beside the console: the card may already show what it did (the skill is
   // disabled here, so FAILED: approved but not run).
-  await expect(card.getByText(/^(APPROVED|EXECUTED|FAILED)$/)).toBeVisible();
+  await expect(card.getByText(/^(APPROVED|EXECUTED|FAILED|INVALIDATED)$/)).toBeVisible();
   await expect(card.getByRole("button", { name: "Approve" })).toHaveCount(0);
 
   const stored = await db.approvalRequest.findUniqueOrThrow({
@@ -75,7 +75,7 @@ test("an approver approves a pending request with a note; it is stored with the 
     include: { decidedBy: true },
   });
   // The runtime may already have executed it (EXECUTED/FAILED) when it runs beside the console.
-  expect(["APPROVED", "EXECUTED", "FAILED"]).toContain(stored.status);
+  expect(["APPROVED", "EXECUTED", "FAILED", "INVALIDATED"]).toContain(stored.status);
   expect(stored).toMatchObject({ decisionNote: "ok, urgent" });
   expect(stored.decidedBy?.email).toBe("approver@clawgate.local");
   const audit = await db.auditLog.findFirstOrThrow({ where: { action: "approval.approve", targetId: request.id } });
@@ -132,17 +132,20 @@ async function ticketCreations(): Promise<InternalApiRequest[]> {
   return requests.filter((r) => r.method === "POST" && r.path === "/tickets");
 }
 
-/** Asks the robot for a ticket and returns the approval request it says it is waiting on. */
+/** Asks the robot for a ticket and returns the approval request it made. */
 async function askForTicket(db: Db, title: string) {
   const replies = await sayToRobot(`create a ticket in OPS: ${title}`, {
     conversationId: CONVERSATION,
     senderId: REQUESTER,
   });
   const text = replies.map((r) => r.text).join("\n");
-  expect(text).toContain("Waiting for approval");
-  const id = /Waiting for approval:[^(]*\(request ([^),\s]+)\)/.exec(text)?.[1];
-  expect(id, `a request id in the robot's answer: ${text}`).toBeTruthy();
-  const request = await db.approvalRequest.findUniqueOrThrow({ where: { id: id! } });
+  // One clear line, without the internal request id.
+  expect(text).toContain("This action waits for approval; I will reply here once an approver has decided.");
+  expect(text.match(/waits for approval/g)).toHaveLength(1);
+  const request = await db.approvalRequest.findFirstOrThrow({
+    where: { conversationId: CONVERSATION, requesterId: REQUESTER, input: { path: ["title"], equals: title } },
+  });
+  expect(text).not.toContain(request.id);
   expect(request).toMatchObject({
     status: "PENDING",
     skillKey: WRITE_SKILL,
@@ -155,8 +158,8 @@ async function askForTicket(db: Db, title: string) {
 
 /**
  * Waits until the runtime is done with the request: its `approval.execute` job is gone and the
- * answer's outbound row (key `approval:<id>`) is SENT. Then returns what the robot sent in the
- * conversation after `sentBefore` messages that names the request.
+ * answer's outbound row (key `approval:<id>`) is SENT. Then returns the answers about a request
+ * the robot sent in the conversation after `sentBefore` messages.
  */
 async function answersAbout(db: Db, requestId: string, sentBefore: number): Promise<string[]> {
   await expect
@@ -178,7 +181,7 @@ async function answersAbout(db: Db, requestId: string, sentBefore: number): Prom
   return sent
     .slice(sentBefore)
     .map((m) => m.text)
-    .filter((t) => t.includes(`(request ${requestId})`));
+    .filter((t) => t.startsWith("Your request "));
 }
 
 /** Opens Approvals as the approver and decides the request with this title, with a note. */
@@ -248,7 +251,11 @@ test.describe("the approval loop through the robot", () => {
     // Exactly one answer in the original conversation, saying it was done.
     const answers = await answersAbout(db, request.id, sentBefore);
     expect(answers).toHaveLength(1);
-    expect(answers[0]).toContain(`Your request ${WRITE_SKILL} was approved and done: Created ticket OPS-`);
+    expect(answers[0]).toMatch(
+      new RegExp(
+        `^Your request ${WRITE_SKILL} was approved by (Ari Approver|approver@clawgate\\.local) and done: Created ticket OPS-`,
+      ),
+    );
 
     // Exactly one ticket: one POST /tickets, with the request's input and idempotency key.
     const creations = (await ticketCreations()).slice(creationsBefore);
@@ -299,9 +306,12 @@ test.describe("the approval loop through the robot", () => {
     await decide(page, title, "Reject", "call facilities instead");
 
     const answers = await answersAbout(db, request.id, sentBefore);
-    expect(answers).toEqual([
-      `Your request ${WRITE_SKILL} was rejected by an approver: call facilities instead (request ${request.id})`,
-    ]);
+    expect(answers).toHaveLength(1);
+    expect(answers[0]).toMatch(
+      new RegExp(
+        `^Your request ${WRITE_SKILL} was rejected by (Ari Approver|approver@clawgate\\.local): call facilities instead\\.$`,
+      ),
+    );
     expect((await ticketCreations()).slice(creationsBefore)).toHaveLength(0);
     expect(await db.approvalRequest.findUniqueOrThrow({ where: { id: request.id } })).toMatchObject({
       status: "REJECTED",
@@ -315,5 +325,67 @@ test.describe("the approval loop through the robot", () => {
     await expect(card.getByText("REJECTED", { exact: true })).toBeVisible();
     await expect(card.getByText("call facilities instead")).toBeVisible();
     await card.screenshot({ path: testInfo.outputPath("approval-loop-rejected.png") });
+  });
+
+  test("an approver approves from the DingTalk card: it runs once, and the console shows who decided, on the card", async ({
+    db,
+  }, testInfo) => {
+    // The runtime reads these on the request (a real install sets them with `clawgate onboard`).
+    const approverUser = await db.user.findFirstOrThrow({ where: { email: "approver@clawgate.local" } });
+    await db.user.update({ where: { id: approverUser.id }, data: { dingtalkUserId: "dt-e2e-approver" } });
+    await db.configSection.upsert({
+      where: { key: "approvals" },
+      create: { key: "approvals", value: { card_template_id: "tpl.e2e", approver_chats: ["cid-e2e-approvers"] } },
+      update: { value: { card_template_id: "tpl.e2e", approver_chats: ["cid-e2e-approvers"] } },
+    });
+    await db.featureFlag.update({ where: { key: "approvals.dingtalk_cards" }, data: { enabled: true } });
+    try {
+      const title = `Whiteboard cracked ${Date.now().toString(36)}`;
+      const creationsBefore = (await ticketCreations()).length;
+      const request = await askForTicket(db, title);
+      const sentBefore = (await robotSent(CONVERSATION)).length;
+
+      type Card = { outTrackId: string; params: Record<string, string>; spaces: string[] };
+      const card = async () => {
+        const res = await fetch(new URL("/_fake/cards", E2E.fakeDingtalkUrl));
+        return ((await res.json()) as { cards: Card[] }).cards.find((c) => c.outTrackId === request.id);
+      };
+      await expect.poll(async () => (await card())?.params.status, { timeout: 20_000 }).toBe("PENDING");
+      expect((await card())!).toMatchObject({
+        spaces: ["dtv1.card//IM_GROUP.cid-e2e-approvers"],
+        params: { requester: REQUESTER, conversation: "Clawgate demo group", skill: WRITE_SKILL },
+      });
+
+      // The approver clicks Approve in DingTalk: a signed HTTP callback to the runtime.
+      const click = await fetch(new URL("/_fake/card/click", E2E.fakeDingtalkUrl), {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ outTrackId: request.id, userId: "dt-e2e-approver", action: "approve" }),
+      });
+      expect(click.status).toBe(200);
+      expect(await click.json()).toMatchObject({
+        status: 200,
+        response: { userPrivateData: { cardParamMap: { message: "You approved this request; it runs now." } } },
+      });
+
+      const answers = await answersAbout(db, request.id, sentBefore);
+      expect(answers).toHaveLength(1);
+      expect(answers[0]).toContain("and done: Created ticket OPS-");
+      expect((await ticketCreations()).slice(creationsBefore)).toHaveLength(1);
+      await expect.poll(async () => (await card())?.params.status, { timeout: 20_000 }).toBe("EXECUTED");
+
+      const page = approver!.page;
+      await page.goto("/approvals");
+      const item = page.getByRole("listitem").filter({ hasText: title });
+      await expect(item.getByText("EXECUTED", { exact: true })).toBeVisible();
+      await expect(item.getByTestId("approval-votes")).toHaveText(
+        /approved by (Ari Approver|approver@clawgate\.local) \(DingTalk card\)/,
+      );
+      await item.screenshot({ path: testInfo.outputPath("approval-card-decided.png") });
+    } finally {
+      await db.featureFlag.update({ where: { key: "approvals.dingtalk_cards" }, data: { enabled: false } });
+      await db.configSection.deleteMany({ where: { key: "approvals" } });
+      await db.user.update({ where: { id: approverUser.id }, data: { dingtalkUserId: null } });
+    }
   });
 });

@@ -34,6 +34,8 @@ export const E2E = {
   runtimeUrl: `http://127.0.0.1:${runtimePort}`,
   /** The DingTalk app the runtime and the fake DingTalk share (e2e-only credentials). */
   dingtalkApp: { DINGTALK_APP_KEY: "dinge2eappkey", DINGTALK_APP_SECRET: "e2e-only-dingtalk-app-secret-0123456789" },
+  /** The apiSecret HTTP-mode card callbacks are signed with (DINGTALK_CARD_CALLBACK_SECRET). */
+  cardCallbackSecret: "e2e-only-card-callback-secret-0123",
   /** The key the demo model expects; the seeded endpoint reads it from LOCAL_MODEL_API_KEY. */
   modelApiKey: "e2e-local-model-key",
 } as const;

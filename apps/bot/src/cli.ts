@@ -9,7 +9,7 @@ import { exportConfig } from "./commands/export.ts";
 import { migrate } from "./commands/migrate.ts";
 import { onboard } from "./commands/onboard.ts";
 import { safeMode, type SafeModeOptions } from "./commands/safe-mode.ts";
-import { say } from "./commands/say.ts";
+import { click, say } from "./commands/say.ts";
 import { seed } from "./commands/seed.ts";
 import { send } from "./commands/send.ts";
 import { userAdd, type UserAddOptions } from "./commands/user.ts";
@@ -63,9 +63,21 @@ program
   .requiredOption("--conversation <id>", 'conversation id, or "demo" for cid-demo-group')
   .option("--via <mode>", "delivery: http or stream (default: whatever the runtime is connected with)")
   .option("--timeout <ms>", "how long to wait for replies", "30000")
+  .option("--as <userId>", "the DingTalk user who says it (default demo-user)")
   .argument("<text>", "the message text")
-  .action((text: string, opts: { conversation: string; via?: string; timeout?: string }) =>
+  .action((text: string, opts: { conversation: string; via?: string; timeout?: string; as?: string }) =>
     exitWith(() => say(text, opts))(),
+  );
+
+program
+  .command("click")
+  .description("click Approve or Reject on an approval card in the fake DingTalk (npm start), as a DingTalk user")
+  .argument("<request-id>", "the approval request (the card's outTrackId; `say` prints it)")
+  .argument("<action>", "approve or reject")
+  .requiredOption("--as <userId>", "the clicking DingTalk userId (an approver's, as declared under users[].dingtalk)")
+  .option("--timeout <ms>", "how long to wait for the card to show the outcome", "30000")
+  .action((requestId: string, action: string, opts: { as: string; timeout?: string }) =>
+    exitWith(() => click(requestId, action, opts))(),
   );
 
 program

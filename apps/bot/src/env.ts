@@ -92,6 +92,17 @@ export const envSchema = {
     })
     .optional(),
   DINGTALK_API_BASE: httpUrl("DingTalk API base").default("https://api.dingtalk.com"),
+  // Approval cards (src/approvals/): HTTP-mode card callbacks at POST /dingtalk/card are signed with
+  // this apiSecret (x-ddpaas-signature); without it that route answers 503. Stream mode needs none.
+  DINGTALK_CARD_CALLBACK_SECRET: z.string().min(16, { error: "must be at least 16 characters" }).optional(),
+  // The public URL of POST /dingtalk/card: registered with DingTalk at start under the route key.
+  DINGTALK_CARD_CALLBACK_URL: httpUrl("card callback URL").optional(),
+  DINGTALK_CARD_ROUTE_KEY: z
+    .string()
+    .regex(/^[A-Za-z0-9_-]{1,64}$/)
+    .default("clawgate-approvals"),
+  // The console's address, for the "open in the console" link of approval messages.
+  CLAWGATE_CONSOLE_URL: httpUrl("console URL").optional(),
   DINGTALK_WEBHOOK_HOSTS: hostList,
   DINGTALK_FAKE_URL: httpUrl("fake DingTalk URL").default("http://127.0.0.1:3200"),
   INBOUND_RETENTION_HOURS: intAtLeast(2, 24),

@@ -1,4 +1,5 @@
 /** Prometheus metrics on a registry of our own (tests build many servers in one process). */
+import type { ApprovalMetrics } from "@clawgate/core/approvals.ts";
 import { internalApiBreakers } from "@clawgate/skills";
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from "prom-client";
 import { modelBreakers } from "./agent/model.ts";
@@ -26,6 +27,12 @@ export interface Metrics {
   deadLettersOpen: Gauge;
   /** Set by `serve`: counts the OPEN dead letters (the gauge is absent until it is set). */
   openDeadLetters?: () => Promise<number>;
+  /** Approval card clicks by outcome (approved, rejected, refusal reasons, signature failures). */
+  approvalCardClicks: Counter<"outcome">;
+  /** Approver metrics (pending, time to decision p50/p95, expiry rate over 7 days), read at scrape time through `approvalStats`. */
+  approvals: Gauge<"stat">;
+  /** Set by `serve`: core's approvalMetrics (the gauge is absent until it is set). */
+  approvalStats?: () => Promise<ApprovalMetrics>;
 }
 
 export function createMetrics(): Metrics {
@@ -96,7 +103,30 @@ export function createMetrics(): Metrics {
       if (n !== undefined) this.set(n);
     },
   });
+  const approvalCardClicks = counter("clawgate_approval_card_clicks_total", "Approval card clicks by outcome", [
+    "outcome",
+  ]);
+  const approvals = new Gauge({
+    name: "clawgate_approvals",
+    help: "Approvals: pending (now), decision_p50_seconds / decision_p95_seconds / expiry_rate (requests of the last 7 days)",
+    labelNames: ["stat"] as const,
+    registers: [registry],
+    async collect() {
+      if (!metrics.approvalStats) return;
+      const m = await Promise.race([
+        metrics.approvalStats().catch(() => undefined),
+        new Promise<undefined>((r) => setTimeout(() => r(undefined), 1_000).unref()),
+      ]);
+      if (!m) return;
+      this.set({ stat: "pending" }, m.pending);
+      if (m.decisionP50Seconds !== null) this.set({ stat: "decision_p50_seconds" }, m.decisionP50Seconds);
+      if (m.decisionP95Seconds !== null) this.set({ stat: "decision_p95_seconds" }, m.decisionP95Seconds);
+      if (m.expiryRate !== null) this.set({ stat: "expiry_rate" }, m.expiryRate);
+    },
+  });
   return Object.assign(metrics, {
+    approvalCardClicks,
+    approvals,
     registry,
     httpDuration,
     ingress,

@@ -2,9 +2,10 @@
  * Day one in production, the way an operator installs it (README "Production install"), with
  * no demo seed anywhere: an empty database -> `clawgate migrate` (bootstrap) -> `clawgate user
  * add` the first ADMIN -> `clawgate onboard` of a minimal file (one model, one enabled
- * conversation, no skills section) -> `clawgate serve` behind the fake DingTalk. A signed
- * message asking to search the KB is answered with kb.search's result; a ticket request waits
- * for an approver.
+ * conversation, an approver with their DingTalk identity, approval cards on) -> `clawgate serve`
+ * behind the fake DingTalk. A signed message asking to search the KB is answered with kb.search's
+ * result; a ticket request waits for an approver, whose click on the card (signed HTTP callback to
+ * the URL serve registered) runs it once.
  */
 import { writeFile, mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -74,6 +75,13 @@ describe("production path: migrate, user add, onboard, serve (no demo seed)", ()
         // Only the company's internal API address: whether skills are on comes from bootstrap.
         "skills:",
         ...["kb.search", "ticket.create"].map((key) => `  - { key: ${key}, settings: { baseUrl: "${api.url}" } }`),
+        "users:",
+        "  - { email: approver@corp.example, role: approver, dingtalk: { user_id: staff-appr } }",
+        "flags:",
+        "  approvals.dingtalk_cards: on",
+        "approvals:",
+        "  card_template_id: tpl.prod-approval",
+        "  approver_chats: [cid-prod-approvers]",
         "",
       ].join("\n"),
     );
@@ -107,6 +115,8 @@ describe("production path: migrate, user add, onboard, serve (no demo seed)", ()
         DINGTALK_APP_SECRET: APP_SECRET,
         DINGTALK_API_BASE: fake.url,
         DINGTALK_WEBHOOK_HOSTS: new URL(fake.url).host,
+        DINGTALK_CARD_CALLBACK_SECRET: "prod-path-card-secret-0123456789",
+        DINGTALK_CARD_CALLBACK_URL: `http://127.0.0.1:${port}/dingtalk/card`,
       },
       { running },
     );
@@ -130,14 +140,28 @@ describe("production path: migrate, user add, onboard, serve (no demo seed)", ()
     });
     expect(ticket.status).toBe(200);
     const [ticketReply] = await fake.waitForReplies(CONVERSATION, 1, 20_000);
-    expect(ticketReply!.text.toLowerCase()).toContain("waiting for approval");
+    expect(ticketReply!.text.toLowerCase()).toContain("waits for approval");
     expect(await query(testDb.url, `SELECT "skillKey", status, "conversationId" FROM "ApprovalRequest"`)).toEqual([
       { skillKey: "ticket.create", status: "PENDING", conversationId: CONVERSATION },
     ]);
     expect(api.requests.some((r) => r.method === "POST" && r.path === "/tickets")).toBe(false);
 
+    // The approver decides from the card in their chat.
+    const [{ id }] = (await query(testDb.url, `SELECT id FROM "ApprovalRequest"`)) as [{ id: string }];
+    const card = await fake.waitForCard(id, () => true, 20_000);
+    expect(card.spaces).toEqual(["dtv1.card//IM_GROUP.cid-prod-approvers"]);
+    const click = await fake.clickCard({ outTrackId: id, userId: "staff-appr", action: "approve" });
+    expect(click).toMatchObject({ status: 200 });
+    const [done] = await fake.waitForReplies(CONVERSATION, 1, 20_000);
+    expect(done!.text).toMatch(
+      /^Your request ticket.create was approved by approver@corp.example and done: Created ticket OPS-/,
+    );
+    expect(api.requests.filter((r) => r.method === "POST" && r.path === "/tickets")).toHaveLength(1);
+    await fake.waitForCard(id, (c) => c.params.status === "EXECUTED", 20_000);
+
     // Nothing from the demo seed: no demo users, conversation, model or seed audit entry.
-    expect(await query(testDb.url, `SELECT email, role FROM "User"`)).toEqual([
+    expect(await query(testDb.url, `SELECT email, role FROM "User" ORDER BY email`)).toEqual([
+      { email: "approver@corp.example", role: "APPROVER" },
       { email: "ops-lead@corp.example", role: "ADMIN" },
     ]);
     expect(await query(testDb.url, `SELECT "conversationId" FROM "Conversation"`)).toEqual([

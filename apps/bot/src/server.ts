@@ -4,6 +4,8 @@
  * as their own plugin next to the ops routes when an `ingest` is given.
  */
 import type { Db } from "@clawgate/db";
+import type { CardCallbackHandler } from "./approvals/card-callback.ts";
+import { cardRoutes } from "./approvals/card-route.ts";
 import Fastify from "fastify";
 import type { Env } from "./env.ts";
 import { RequestLogController, routeOf } from "./log-controller.ts";
@@ -16,10 +18,12 @@ import { opsRoutes } from "./routes/ops.ts";
 import { traceIdFrom } from "./trace.ts";
 
 export interface ServerDeps {
-  env: Pick<Env, "DINGTALK_MODE"> & DingTalkRouteEnv;
+  env: Pick<Env, "DINGTALK_MODE"> & DingTalkRouteEnv & Partial<Pick<Env, "DINGTALK_CARD_CALLBACK_SECRET">>;
   db: Db;
   /** The ingest pipeline; without it the DingTalk routes are not mounted. */
   ingest?: Ingest;
+  /** Approval card clicks; with it `POST /dingtalk/card` is mounted. */
+  cardCallback?: CardCallbackHandler;
   /** More `/ready` checks (e.g. the queue is running), answered from memory. */
   extraChecks?: ExtraChecks;
   logger: Logger;
@@ -35,6 +39,7 @@ export function buildServer({
   db,
   logger,
   ingest,
+  cardCallback,
   extraChecks,
   now,
   metrics = createMetrics(),
@@ -62,6 +67,13 @@ export function buildServer({
 
   app.register(opsRoutes, { readiness: createReadiness(db, readinessTimeoutMs, extraChecks), metrics });
   if (ingest) app.register(dingtalkRoutes, { env, ingest, metrics, ...(now ? { now } : {}) });
+  if (cardCallback)
+    app.register(cardRoutes, {
+      secret: env.DINGTALK_CARD_CALLBACK_SECRET,
+      handle: cardCallback,
+      metrics,
+      ...(now ? { now } : {}),
+    });
 
   return app;
 }

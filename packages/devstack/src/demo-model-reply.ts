@@ -146,6 +146,9 @@ export function demoReply(req: ChatRequest): DemoReply {
       .flatMap((m) => m.tool_calls ?? [])
       .find((c) => c.id !== undefined && c.id === last.tool_call_id);
     const result = clip(textOf(last.content).replace(/\s+/g, " ").trim(), 300);
+    // As a capable model does: the runtime itself tells the user the action waits for approval.
+    if (result.includes("sent to an approver"))
+      return { kind: "text", content: `I have asked for ${call?.function?.name ?? "that"} on your behalf.` };
     return { kind: "text", content: `Result of ${call?.function?.name ?? "the tool"}: ${result || "(empty)"}` };
   }
   const lastUser = [...req.messages].reverse().find((m) => m.role === "user");

@@ -2,7 +2,9 @@
  * The fake DingTalk as a process: `node --import tsx packages/devstack/src/fake-dingtalk-server.ts`.
  * Env: FAKE_DINGTALK_PORT (default PORTS.fakeDingtalk), DINGTALK_APP_KEY, DINGTALK_APP_SECRET
  * (the runtime's), FAKE_DINGTALK_CALLBACK_URL (HTTP-mode target, default the local runtime's
- * /dingtalk/robot). Talk to the robot with `npx clawgate say --conversation demo "hello"`.
+ * /dingtalk/robot), FAKE_DINGTALK_CARD_CALLBACK_URL + DINGTALK_CARD_CALLBACK_SECRET (where HTTP-mode
+ * card clicks go, signed, until the runtime registers its own). Talk to the robot with
+ * `npx clawgate say --conversation demo "hello"`; click a card with `npx clawgate say --click`.
  */
 import { startFakeDingTalk } from "./fake-dingtalk.ts";
 import { PORTS } from "./ports.ts";
@@ -18,7 +20,15 @@ if (!appKey || !appSecret) {
 const port = Number(process.env.FAKE_DINGTALK_PORT ?? PORTS.fakeDingtalk);
 const callbackUrl = process.env.FAKE_DINGTALK_CALLBACK_URL ?? `http://127.0.0.1:${PORTS.runtime}/dingtalk/robot`;
 
-const fake = await startFakeDingTalk({ port, appKey, appSecret, callbackUrl });
+const cardUrl = process.env.FAKE_DINGTALK_CARD_CALLBACK_URL;
+const cardSecret = process.env.DINGTALK_CARD_CALLBACK_SECRET;
+const fake = await startFakeDingTalk({
+  port,
+  appKey,
+  appSecret,
+  callbackUrl,
+  ...(cardUrl && cardSecret ? { cardCallback: { url: cardUrl, apiSecret: cardSecret } } : {}),
+});
 console.log(
   `[fake-dingtalk] fake DingTalk ready at ${fake.url} (robot ${appKey}, HTTP-mode callbacks to ${callbackUrl})`,
 );

@@ -11,6 +11,10 @@
  * - `POST /v1.0/robot/groupMessages/send`       OpenAPI robot sends (`x-acs-dingtalk-access-token`)
  * - `POST /v1.0/robot/oToMessages/batchSend`
  * - `POST /robot/sendBySession?session=`        the `sessionWebhook` put into every robot message
+ * - Interactive cards: `POST /v1.0/card/instances/createAndDeliver`, `POST /v1.0/card/instances/deliver`,
+ *   `PUT /v1.0/card/instances`, `POST /v1.0/card/callbacks/register`; `clickCard()` (and
+ *   `POST /_fake/card/click`, `GET /_fake/cards`) deliver a signed card callback as a given DingTalk
+ *   user, over HTTP (x-ddpaas-signature) or Stream (topic /v1.0/card/instances/callback)
  * - `POST /_fake/say`, `GET /_fake/sent`, `GET /_fake/health`   control API (humans, the CLI)
  * - DingTalk login (OAuth 2): `GET /oauth2/auth`, `POST /v1.0/oauth2/userAccessToken`,
  *   `GET /v1.0/contact/users/me` (fake-dingtalk-oauth.ts; the OAuth client is the app)
@@ -23,12 +27,13 @@ import { randomBytes, randomUUID } from "node:crypto";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import type { Duplex } from "node:stream";
-import { robotSign } from "@clawgate/dingtalk";
+import { cardCallbackSign, robotSign } from "@clawgate/dingtalk";
 import { WebSocket, WebSocketServer, type RawData } from "ws";
 import { BodyTooLargeError, readRequestText } from "./http-body.ts";
 import { createFakeDingTalkOAuth, type FakeDingTalkUser } from "./fake-dingtalk-oauth.ts";
 
 export const FAKE_ROBOT_TOPIC = "/v1.0/im/bot/messages/get";
+export const FAKE_CARD_TOPIC = "/v1.0/card/instances/callback";
 const TOKEN_TTL_S = 7200;
 const TICKET_TTL_MS = 90_000;
 const SESSION_TTL_MS = 90 * 60_000;
@@ -60,6 +65,11 @@ export interface FakeDingTalkOptions {
   pingIntervalMs?: number;
   /** Stream mode: how long deliver() waits for a connection before failing (default 5 s). */
   streamWaitMs?: number;
+  /**
+   * HTTP-mode card callbacks when the app has not registered a URL for the card's route key
+   * (`/v1.0/card/callbacks/register` overrides it): where they go and the apiSecret they are signed with.
+   */
+  cardCallback?: { url: string; apiSecret: string };
   /** DingTalk login: the accounts (default DEMO_DINGTALK_USERS) and registered redirect URIs (default any). */
   oauth?: { users?: readonly FakeDingTalkUser[]; redirectUris?: readonly string[] };
 }
@@ -122,8 +132,48 @@ export interface DeliverResult {
   status: number;
 }
 
+/** A card instance as the app created it (outTrackId = the app's id), with every update applied. */
+export interface FakeCard {
+  outTrackId: string;
+  templateId: string;
+  /** cardParamMap as it stands (updates merged by key). */
+  params: Record<string, string>;
+  /** openSpaceIds it was delivered to, in order. */
+  spaces: string[];
+  callbackType: "STREAM" | "HTTP";
+  routeKey?: string;
+  /** How many PUT updates it received. */
+  updates: number;
+}
+
+export interface CardClickInput {
+  outTrackId: string;
+  /** The clicking DingTalk user (userId). */
+  userId: string;
+  /** The button's action id, e.g. "approve" / "reject". */
+  action: string;
+  /** Default: the card's callbackType. */
+  via?: "http" | "stream";
+  /** HTTP only: sign with another secret / send this timestamp (tests of refusals). */
+  apiSecret?: string;
+  timestamp?: number;
+}
+
+export interface CardClickResult {
+  /** HTTP status, or 0 for Stream. */
+  status: number;
+  /** The app's answer (HTTP body, or the Stream ACK's `data.response`). */
+  response: unknown;
+}
+
 export interface FakeDingTalk {
   url: string;
+  /** Cards by outTrackId. */
+  cards: Map<string, FakeCard>;
+  /** Sends a card callback as `userId` clicking `action` on the card. */
+  clickCard(input: CardClickInput): Promise<CardClickResult>;
+  /** Resolves when the card exists and `until` holds for it (after creates, delivers, updates). */
+  waitForCard(outTrackId: string, until?: (card: FakeCard) => boolean, timeoutMs?: number): Promise<FakeCard>;
   close(): Promise<void>;
   /** Every sessionWebhook and OpenAPI send received (and callback response replies), in order. */
   sent: SentMessage[];
@@ -159,6 +209,8 @@ interface StreamConn {
 interface PendingFrame {
   messageId: string;
   msgId: string;
+  /** Default: the robot topic. */
+  topic?: string;
   frame: string;
   acked: boolean;
   deliveries: number;
@@ -272,6 +324,8 @@ export async function startFakeDingTalk(opts: FakeDingTalkOptions): Promise<Fake
   const redeliver = opts.redeliverUnacked ?? true;
   const pingIntervalMs = opts.pingIntervalMs ?? 20_000;
   const streamWaitMs = opts.streamWaitMs ?? 5_000;
+  // A card click's answer: DingTalk waits 2 s for it; give slow test machines some room.
+  const streamAckWaitMs = Math.max(ackTimeoutMs, 5_000);
   let throttleAfter = opts.throttleAfter;
   const oauth = createFakeDingTalkOAuth({ clientId: opts.appKey, clientSecret: opts.appSecret, ...opts.oauth });
 
@@ -293,6 +347,9 @@ export async function startFakeDingTalk(opts: FakeDingTalkOptions): Promise<Fake
   let closed = false;
 
   const sent: SentMessage[] = [];
+  const cards = new Map<string, FakeCard>();
+  const cardListeners = new Set<() => void>();
+  const cardRoutes = new Map<string, { url: string; apiSecret: string }>();
   const acks: StreamAck[] = [];
   const delivered: Record<string, unknown>[] = [];
 
@@ -440,6 +497,207 @@ export async function startFakeDingTalk(opts: FakeDingTalkOptions): Promise<Fake
     sendJson(res, 200, { errcode: 0, errmsg: "ok" });
   }
 
+  // ---- interactive cards ----
+
+  const cardChanged = () => {
+    for (const l of [...cardListeners]) l();
+  };
+
+  function cardParams(body: Record<string, unknown>): Record<string, string> {
+    const map = obj(obj(body.cardData)?.cardParamMap);
+    if (!map) return {};
+    const out: Record<string, string> = {};
+    for (const [k, v] of Object.entries(map)) {
+      if (typeof v !== "string")
+        throw apiError(400, "InvalidParameter.CardParamMap", `cardParamMap.${k} must be a string`);
+      out[k] = v;
+    }
+    return out;
+  }
+
+  function deliverTo(card: FakeCard, body: Record<string, unknown>): void {
+    const space = str(body.openSpaceId);
+    if (!space || !/^dtv1\.card\/\/(IM_GROUP|IM_ROBOT)\..+/.test(space))
+      throw apiError(
+        400,
+        "InvalidParameter.OpenSpaceId",
+        "openSpaceId must be dtv1.card//IM_GROUP.<cid> or IM_ROBOT.<userId>",
+      );
+    if (space.includes("IM_GROUP.") && str(obj(body.imGroupOpenDeliverModel)?.robotCode) !== robotCode)
+      throw apiError(400, "InvalidParameter.RobotCode", "imGroupOpenDeliverModel.robotCode is not this app's robot");
+    if (!card.spaces.includes(space)) card.spaces.push(space);
+  }
+
+  async function cardCreateAndDeliver(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    checkToken(req);
+    const body = await readJson(req, () => apiError(400, "InvalidParameter", "body must be JSON"));
+    const outTrackId = str(body.outTrackId);
+    const templateId = str(body.cardTemplateId);
+    if (!outTrackId || !templateId)
+      throw apiError(400, "MissingParameter", "outTrackId and cardTemplateId are required");
+    if (cards.has(outTrackId)) throw apiError(400, "InvalidParameter.OutTrackId", "a card with this outTrackId exists");
+    const callbackType = body.callbackType === "HTTP" ? "HTTP" : "STREAM";
+    const routeKey = str(body.callbackRouteKey);
+    const card: FakeCard = {
+      outTrackId,
+      templateId,
+      params: cardParams(body),
+      spaces: [],
+      callbackType,
+      ...(routeKey ? { routeKey } : {}),
+      updates: 0,
+    };
+    deliverTo(card, body);
+    cards.set(outTrackId, card);
+    cardChanged();
+    sendJson(res, 200, {
+      success: true,
+      result: { outTrackId, deliverResults: [{ spaceId: card.spaces[0], success: true }] },
+    });
+  }
+
+  async function cardDeliver(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    checkToken(req);
+    const body = await readJson(req, () => apiError(400, "InvalidParameter", "body must be JSON"));
+    const card = cards.get(str(body.outTrackId) ?? "");
+    if (!card) throw apiError(400, "InvalidParameter.OutTrackId", "no card with this outTrackId");
+    deliverTo(card, body);
+    cardChanged();
+    sendJson(res, 200, { success: true, result: [{ spaceId: card.spaces.at(-1), success: true }] });
+  }
+
+  async function cardUpdate(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    checkToken(req);
+    const body = await readJson(req, () => apiError(400, "InvalidParameter", "body must be JSON"));
+    const card = cards.get(str(body.outTrackId) ?? "");
+    if (!card) throw apiError(400, "InvalidParameter.OutTrackId", "no card with this outTrackId");
+    const params = cardParams(body);
+    const byKey = obj(body.cardUpdateOptions)?.updateCardDataByKey === true;
+    card.params = byKey ? { ...card.params, ...params } : params;
+    card.updates += 1;
+    cardChanged();
+    sendJson(res, 200, { success: true, result: true });
+  }
+
+  async function cardRegister(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    checkToken(req);
+    const body = await readJson(req, () => apiError(400, "InvalidParameter", "body must be JSON"));
+    const routeKey = str(body.callbackRouteKey);
+    const url = str(body.callbackUrl);
+    const apiSecret = str(body.apiSecret);
+    if (!routeKey || !url || !apiSecret)
+      throw apiError(400, "MissingParameter", "callbackRouteKey, callbackUrl and apiSecret are required");
+    cardRoutes.set(routeKey, { url, apiSecret });
+    sendJson(res, 200, { success: true, result: { callbackUrl: url, apiSecret } });
+  }
+
+  function cardCallbackBody(input: CardClickInput): Record<string, unknown> {
+    return {
+      type: "actionCallback",
+      outTrackId: input.outTrackId,
+      corpId,
+      userId: input.userId,
+      userIdType: 1,
+      spaceType: "IM_GROUP",
+      spaceId: cards.get(input.outTrackId)?.spaces[0] ?? "",
+      extension: "{}",
+      content: JSON.stringify({ cardPrivateData: { actionIds: [input.action], params: {} } }),
+    };
+  }
+
+  async function clickCard(input: CardClickInput): Promise<CardClickResult> {
+    if (closed) throw new Error("fake DingTalk is closed");
+    const card = cards.get(input.outTrackId);
+    if (!card) throw new Error(`fake DingTalk: no card ${input.outTrackId}`);
+    const via = input.via ?? (card.callbackType === "HTTP" ? "http" : "stream");
+    const body = cardCallbackBody(input);
+    if (via === "http") {
+      const target = (card.routeKey ? cardRoutes.get(card.routeKey) : undefined) ?? opts.cardCallback;
+      if (!target) throw new Error("fake DingTalk: no HTTP card callback registered for this card's route key");
+      const timestamp = String(input.timestamp ?? Date.now());
+      const res = await fetch(target.url, {
+        method: "POST",
+        headers: {
+          "content-type": "application/json",
+          "x-ddpaas-signature-timestamp": timestamp,
+          "x-ddpaas-signature": cardCallbackSign(timestamp, input.apiSecret ?? target.apiSecret),
+        },
+        body: JSON.stringify(body),
+        signal: AbortSignal.timeout(callbackTimeoutMs),
+      });
+      const text = await res.text();
+      let response: unknown = text;
+      try {
+        response = JSON.parse(text);
+      } catch {
+        // kept as text
+      }
+      return { status: res.status, response };
+    }
+    if (!(await waitForConnection(streamWaitMs, FAKE_CARD_TOPIC)))
+      throw new Error(`fake DingTalk: no Stream connection subscribed to ${FAKE_CARD_TOPIC} within ${streamWaitMs} ms`);
+    const messageId = randomUUID();
+    const frame: PendingFrame = {
+      messageId,
+      msgId: `card:${messageId}`,
+      acked: false,
+      deliveries: 0,
+      topic: FAKE_CARD_TOPIC,
+      frame: JSON.stringify({
+        specVersion: "1.0",
+        type: "CALLBACK",
+        headers: { topic: FAKE_CARD_TOPIC, messageId, contentType: "application/json", time: String(Date.now()) },
+        data: JSON.stringify(body),
+      }),
+    };
+    pending.set(messageId, frame);
+    if (!push(frame)) redeliveryQueue.push(frame);
+    const ack = await waitForAck(frame.msgId, streamAckWaitMs);
+    return { status: 0, response: obj(ack.data)?.response ?? null };
+  }
+
+  function waitForCard(
+    outTrackId: string,
+    until: (card: FakeCard) => boolean = () => true,
+    timeoutMs = 10_000,
+  ): Promise<FakeCard> {
+    return new Promise((resolve, reject) => {
+      const check = () => {
+        const card = cards.get(outTrackId);
+        if (!card || !until(card)) return false;
+        clearTimeout(timer);
+        cardListeners.delete(check);
+        resolve(card);
+        return true;
+      };
+      const timer = setTimeout(() => {
+        cardListeners.delete(check);
+        const card = cards.get(outTrackId);
+        reject(
+          new Error(
+            `fake DingTalk: card ${outTrackId} ${card ? `is ${JSON.stringify(card.params.status)}` : "not created"} after ${timeoutMs} ms`,
+          ),
+        );
+      }, timeoutMs);
+      cardListeners.add(check);
+      check();
+    });
+  }
+
+  async function clickFromControl(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const body = await readJson(req, () => new HttpError(400, { message: "body must be JSON" }));
+    const outTrackId = str(body.outTrackId);
+    const userId = str(body.userId);
+    const action = str(body.action);
+    if (!outTrackId || !userId || !action)
+      throw new HttpError(400, { message: "outTrackId, userId and action are required" });
+    try {
+      sendJson(res, 200, await clickCard({ outTrackId, userId, action }));
+    } catch (error) {
+      throw new HttpError(502, { message: (error as Error).message });
+    }
+  }
+
   async function say(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const body = await readJson(req, () => new HttpError(400, { message: "body must be JSON" }));
     const conversationId = str(body.conversationId);
@@ -506,6 +764,18 @@ export async function startFakeDingTalk(opts: FakeDingTalkOptions): Promise<Fake
         return openApiSend(req, res, "oToMessages");
       case "POST /robot/sendBySession":
         return sessionWebhook(req, res, url);
+      case "POST /v1.0/card/instances/createAndDeliver":
+        return cardCreateAndDeliver(req, res);
+      case "POST /v1.0/card/instances/deliver":
+        return cardDeliver(req, res);
+      case "PUT /v1.0/card/instances":
+        return cardUpdate(req, res);
+      case "POST /v1.0/card/callbacks/register":
+        return cardRegister(req, res);
+      case "POST /_fake/card/click":
+        return clickFromControl(req, res);
+      case "GET /_fake/cards":
+        return sendJson(res, 200, { cards: [...cards.values()] });
       case "POST /_fake/say":
         return say(req, res);
       case "GET /_fake/sent": {
@@ -587,21 +857,20 @@ export async function startFakeDingTalk(opts: FakeDingTalkOptions): Promise<Fake
     }
   }
 
-  function subscribed(conn: StreamConn): boolean {
+  function subscribed(conn: StreamConn, topic = FAKE_ROBOT_TOPIC): boolean {
     return (
-      conn.ws.readyState === WebSocket.OPEN &&
-      conn.topics.some((t) => t === `CALLBACK:${FAKE_ROBOT_TOPIC}` || t === "CALLBACK:*")
+      conn.ws.readyState === WebSocket.OPEN && conn.topics.some((t) => t === `CALLBACK:${topic}` || t === "CALLBACK:*")
     );
   }
 
-  function pickConnection(): StreamConn | undefined {
-    const open = [...conns].filter(subscribed);
+  function pickConnection(topic = FAKE_ROBOT_TOPIC): StreamConn | undefined {
+    const open = [...conns].filter((c) => subscribed(c, topic));
     if (open.length === 0) return undefined;
     return open[roundRobin++ % open.length];
   }
 
   function push(frame: PendingFrame): boolean {
-    const conn = pickConnection();
+    const conn = pickConnection(frame.topic);
     if (!conn) return false;
     frame.deliveries++;
     conn.ws.send(frame.frame);
@@ -626,8 +895,8 @@ export async function startFakeDingTalk(opts: FakeDingTalkOptions): Promise<Fake
     }
   }
 
-  function waitForConnection(timeoutMs: number): Promise<boolean> {
-    if ([...conns].some(subscribed)) return Promise.resolve(true);
+  function waitForConnection(timeoutMs: number, topic = FAKE_ROBOT_TOPIC): Promise<boolean> {
+    if ([...conns].some((c) => subscribed(c, topic))) return Promise.resolve(true);
     return new Promise((resolve) => {
       const done = (ok: boolean) => {
         clearTimeout(timer);
@@ -635,7 +904,7 @@ export async function startFakeDingTalk(opts: FakeDingTalkOptions): Promise<Fake
         resolve(ok);
       };
       const onConn = () => {
-        if ([...conns].some(subscribed)) done(true);
+        if ([...conns].some((c) => subscribed(c, topic))) done(true);
       };
       const timer = setTimeout(() => done(false), timeoutMs);
       connListeners.add(onConn);
@@ -773,7 +1042,7 @@ export async function startFakeDingTalk(opts: FakeDingTalkOptions): Promise<Fake
 
   async function deliver(input: DeliverInput): Promise<DeliverResult> {
     if (closed) throw new Error("fake DingTalk is closed");
-    const via = input.via ?? ([...conns].some(subscribed) || !opts.callbackUrl ? "stream" : "http");
+    const via = input.via ?? ([...conns].some((c) => subscribed(c)) || !opts.callbackUrl ? "stream" : "http");
     const message = robotMessage(input);
     delivered.push(message);
     const msgId = String(message.msgId);
@@ -846,6 +1115,9 @@ export async function startFakeDingTalk(opts: FakeDingTalkOptions): Promise<Fake
 
   return {
     url,
+    cards,
+    clickCard,
+    waitForCard,
     sent,
     acks,
     delivered,

@@ -16,7 +16,7 @@ import { randomBytes } from "node:crypto";
 import { existsSync, readFileSync, writeFileSync, mkdirSync, createWriteStream } from "node:fs";
 import net from "node:net";
 import path from "node:path";
-import { seedDemo, DEMO_USERS, DEMO_PASSWORD } from "@clawgate/core";
+import { applyOnboard, parseOnboardConfig, seedDemo, DEMO_USERS, DEMO_PASSWORD } from "@clawgate/core";
 import { createDb } from "@clawgate/db";
 import { deployMigrations } from "@clawgate/db/migrations";
 import { ensureDatabase } from "./pg-admin.ts";
@@ -34,13 +34,31 @@ function log(line: string): void {
 }
 
 /** Secrets of the local demo, generated once and kept in .data (git-ignored). */
-function localSecrets(): { nextAuthSecret: string; dingtalkAppSecret: string } {
+const DEMO_APPROVALS_YAML = `
+users:
+  - { email: approver@clawgate.local, role: approver, dingtalk: { user_id: demo-approver } }
+  - { email: admin@clawgate.local, role: admin, dingtalk: { user_id: demo-admin } }
+flags:
+  approvals.dingtalk_cards: on
+approvals:
+  card_template_id: clawgate-approval-demo
+  approver_chats: [cid-demo-approvers]
+  escalation_chat: cid-demo-group
+  escalate_after_minutes: 10
+`;
+
+function localSecrets(): { nextAuthSecret: string; dingtalkAppSecret: string; cardCallbackSecret: string } {
   const file = path.join(DATA_DIR, "local-secrets.json");
-  if (existsSync(file)) return JSON.parse(readFileSync(file, "utf8"));
+  if (existsSync(file)) {
+    const stored = JSON.parse(readFileSync(file, "utf8")) as { nextAuthSecret: string; dingtalkAppSecret: string };
+    // Files written before approval cards: the card secret is derived, stable per install.
+    return { cardCallbackSecret: `${stored.dingtalkAppSecret}-cards`, ...stored };
+  }
   mkdirSync(DATA_DIR, { recursive: true });
   const secrets = {
     nextAuthSecret: randomBytes(32).toString("base64url"),
     dingtalkAppSecret: randomBytes(24).toString("base64url"),
+    cardCallbackSecret: randomBytes(24).toString("base64url"),
   };
   writeFileSync(file, JSON.stringify(secrets, null, 2), { mode: 0o600 });
   return secrets;
@@ -202,6 +220,11 @@ async function main(): Promise<void> {
     modelBaseUrl: `http://127.0.0.1:${PORTS.demoModel}/v1`,
     internalApiBaseUrl: internalApiUrl,
   });
+  if (Object.keys(seeded.created).length > 0) {
+    // Approve in chat, the way a real install configures it (`clawgate onboard`): approval cards
+    // in the demo approvers' chat, and the demo approver's and admin's DingTalk identities.
+    await applyOnboard(db, parseOnboardConfig(DEMO_APPROVALS_YAML));
+  }
   await db.$disconnect();
   log(Object.keys(seeded.created).length ? "demo data seeded" : "demo data already present");
 
@@ -230,6 +253,8 @@ async function main(): Promise<void> {
       ...dingtalkApp,
       FAKE_DINGTALK_PORT: String(PORTS.fakeDingtalk),
       FAKE_DINGTALK_CALLBACK_URL: `http://127.0.0.1:${PORTS.runtime}/dingtalk/robot`,
+      FAKE_DINGTALK_CARD_CALLBACK_URL: `http://127.0.0.1:${PORTS.runtime}/dingtalk/card`,
+      DINGTALK_CARD_CALLBACK_SECRET: secrets.cardCallbackSecret,
     },
   });
   startChild("demo-model", process.execPath, ["--import", "tsx", "packages/devstack/src/demo-model-server.ts"], {
@@ -254,6 +279,9 @@ async function main(): Promise<void> {
       DINGTALK_WEBHOOK_HOSTS: `127.0.0.1:${PORTS.fakeDingtalk}`,
       LOCAL_MODEL_BASE_URL: `http://127.0.0.1:${PORTS.demoModel}/v1`,
       LOCAL_MODEL_API_KEY: "demo-local-key",
+      DINGTALK_CARD_CALLBACK_SECRET: secrets.cardCallbackSecret,
+      DINGTALK_CARD_CALLBACK_URL: `http://127.0.0.1:${PORTS.runtime}/dingtalk/card`,
+      CLAWGATE_CONSOLE_URL: consoleUrl,
     },
   });
   startChild(
@@ -293,7 +321,7 @@ async function main(): Promise<void> {
   Clawgate is running.
 
     Console          ${consoleUrl}   (sign in with SSO: the local demo identity provider, or with the fake DingTalk)
-    Runtime          http://127.0.0.1:${PORTS.runtime}   (/healthz, /ready, /metrics, /dingtalk/robot)
+    Runtime          http://127.0.0.1:${PORTS.runtime}   (/healthz, /ready, /metrics, /dingtalk/robot, /dingtalk/card)
     SSO (demo IdP)   ${issuer}
     DingTalk (fake)  ${fakeDingtalkUrl}
     Model (demo)     ${modelUrl}
@@ -304,6 +332,8 @@ async function main(): Promise<void> {
 ${users}
 
   Talk to the robot: npx clawgate say --conversation demo "hello"
+  Approve in chat:   npx clawgate say --conversation demo "create a ticket in OPS: printer jam"
+                     npx clawgate click <request id it prints> approve --as demo-approver
   Break glass:       DATABASE_URL=$(cat .data/database-url) npx clawgate safe-mode on --reason "test" --ttl 10m
 
   Logs are in .data/*.log (CLAWGATE_VERBOSE=1 prints them here). Ctrl-C stops everything.

@@ -29,15 +29,16 @@ export async function postJson(
   fetchImpl: typeof fetch,
   url: string,
   payload: unknown,
-  opts: { headers?: Record<string, string>; timeoutMs?: number; signal?: AbortSignal } = {},
+  opts: { headers?: Record<string, string>; timeoutMs?: number; signal?: AbortSignal; method?: "POST" | "PUT" } = {},
 ): Promise<JsonResponse> {
   // Only the path goes into messages: webhook and token URLs carry credentials in the query.
   const where = new URL(url).pathname;
+  const method = opts.method ?? "POST";
   const timeout = AbortSignal.timeout(opts.timeoutMs ?? DEFAULT_TIMEOUT_MS);
   const signal = opts.signal ? AbortSignal.any([timeout, opts.signal]) : timeout;
   try {
     const res = await fetchImpl(url, {
-      method: "POST",
+      method,
       headers: { "content-type": "application/json", accept: "application/json", ...opts.headers },
       body: JSON.stringify(payload),
       signal,
@@ -46,10 +47,10 @@ export async function postJson(
     return { status: res.status, body: parseJson(text) };
   } catch (error) {
     if (timeout.aborted)
-      throw new DingTalkApiError(`POST ${where} timed out`, { status: 0, code: "timeout", cause: error });
+      throw new DingTalkApiError(`${method} ${where} timed out`, { status: 0, code: "timeout", cause: error });
     if (opts.signal?.aborted)
-      throw new DingTalkApiError(`POST ${where} aborted`, { status: 0, code: "aborted", cause: error });
-    throw new DingTalkApiError(`POST ${where} failed: ${(error as Error).message}`, {
+      throw new DingTalkApiError(`${method} ${where} aborted`, { status: 0, code: "aborted", cause: error });
+    throw new DingTalkApiError(`${method} ${where} failed: ${(error as Error).message}`, {
       status: 0,
       code: "network",
       cause: error,

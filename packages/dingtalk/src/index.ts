@@ -6,3 +6,4 @@ export { DingTalkApiError, DEFAULT_TIMEOUT_MS } from "./http.ts";
 export * from "./openapi.ts";
 export * from "./webhook.ts";
 export * from "./stream.ts";
+export * from "./cards.ts";

@@ -77,6 +77,11 @@ export class DingTalkOpenApi {
     });
   }
 
+  /** Interactive cards (cards.ts): POST or PUT a card API path with the app's token. */
+  async card(method: "POST" | "PUT", path: string, payload: object): Promise<unknown> {
+    return this.#send(path, payload, method);
+  }
+
   async #fetchToken(): Promise<string> {
     // Expiry counts from before the request: the conservative end.
     const requestedAt = this.#now();
@@ -94,10 +99,10 @@ export class DingTalkOpenApi {
     return parsed.data.accessToken;
   }
 
-  async #send(path: string, payload: object): Promise<SendResult> {
+  async #send(path: string, payload: object, method: "POST" | "PUT" = "POST"): Promise<SendResult> {
     const token = await this.accessToken();
     try {
-      const body = await this.#post(path, payload, { "x-acs-dingtalk-access-token": token });
+      const body = await this.#post(path, payload, { "x-acs-dingtalk-access-token": token }, method);
       return isRecord(body) ? (body as SendResult) : {};
     } catch (error) {
       // A token DingTalk revoked early: drop it so the next send (the job's retry) fetches a new one.
@@ -112,10 +117,16 @@ export class DingTalkOpenApi {
     }
   }
 
-  async #post(path: string, payload: object, headers?: Record<string, string>): Promise<unknown> {
+  async #post(
+    path: string,
+    payload: object,
+    headers?: Record<string, string>,
+    method: "POST" | "PUT" = "POST",
+  ): Promise<unknown> {
     const res = await postJson(this.#opts.fetch ?? fetch, this.#baseUrl + path, payload, {
       headers,
       timeoutMs: this.#opts.timeoutMs,
+      method,
     });
     if (res.status >= 200 && res.status < 300) return res.body;
     throw openApiError(path, res, THROTTLE_CODES);

@@ -133,6 +133,7 @@ describe("DingTalkStreamClient", () => {
       subscriptions: [
         { type: "EVENT", topic: "*" },
         { type: "CALLBACK", topic: ROBOT_TOPIC },
+        { type: "CALLBACK", topic: "/v1.0/card/instances/callback" },
       ],
       ua: expect.any(String),
       localIp: expect.any(String),

@@ -7,9 +7,11 @@ import { networkInterfaces } from "node:os";
 import WebSocket from "ws";
 import { z } from "zod";
 import { DingTalkApiError, openApiError, postJson } from "./http.ts";
+import { CARD_TOPIC } from "./cards.ts";
 import { ROBOT_TOPIC, streamFrameSchema, type StreamFrame } from "./messages.ts";
 
-export type StreamAck = "ack" | "later" | "no-ack";
+/** A CALLBACK may be answered with data (a card callback's card update): `{ response }`. */
+export type StreamAck = "ack" | "later" | "no-ack" | { response: unknown };
 
 export interface StreamMessage {
   topic: string;
@@ -157,6 +159,7 @@ export class DingTalkStreamClient extends EventEmitter {
         subscriptions: [
           { type: "EVENT", topic: "*" },
           { type: "CALLBACK", topic: ROBOT_TOPIC },
+          { type: "CALLBACK", topic: CARD_TOPIC },
         ],
         ua: "clawgate-dingtalk/0.1",
         localIp: localIp(),
@@ -253,6 +256,7 @@ export class DingTalkStreamClient extends EventEmitter {
 /** What an ACK carries, or undefined for no ACK at all. */
 function ackData(type: "EVENT" | "CALLBACK", result: StreamAck): object | undefined {
   if (result === "no-ack") return undefined;
+  if (typeof result === "object") return type === "CALLBACK" ? result : { status: "SUCCESS" };
   // A CALLBACK has no LATER; leaving it unacknowledged is what gets it redelivered.
   if (type === "CALLBACK") return result === "ack" ? { response: null } : undefined;
   return { status: result === "ack" ? "SUCCESS" : "LATER" };

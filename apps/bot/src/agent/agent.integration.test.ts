@@ -167,11 +167,11 @@ describe("the agent loop", () => {
   it("asks an approver for ticket.create instead of creating the ticket, and says so", async () => {
     const tickets = h.api.tickets.size;
     const { text, inbound } = await talk("cid-ticket", "create a ticket in OPS: printer broken");
-    expect(text.toLowerCase()).toContain("waiting for approval");
+    expect(text.toLowerCase()).toContain("waits for approval");
     expect(inbound.status).toBe("REPLIED");
     const approvals = await query<Record<string, unknown>>(
       h.testDb.url,
-      `SELECT a.status, a.input, a."requesterId", a."conversationId", a."configRevision", a."expiresAt" - a."createdAt" > interval '23 hours' AS "dayLong",
+      `SELECT a.status, a.input, a."requesterId", a."conversationId", a."configRevision", a."expiresAt" - a."createdAt" = interval '30 minutes' AS "defaultExpiry", length(a."bindingHash") = 64 AS bound,
               a."traceId" = i."traceId" AS "sameTrace", a."invocationId" IS NOT NULL AS linked
          FROM "ApprovalRequest" a JOIN "InboundMessage" i ON i.id = $1 WHERE a."skillKey" = 'ticket.create'`,
       [inbound.id],
@@ -183,14 +183,17 @@ describe("the agent loop", () => {
         requesterId: "user-1",
         conversationId: "cid-ticket",
         configRevision: h.policy.snapshot()!.revision,
-        dayLong: true,
+        defaultExpiry: true,
+        bound: true,
         sameTrace: true,
         linked: true,
       },
     ]);
-    expect(text).toContain(
+    // One clear line, without the internal request id.
+    expect(text).not.toContain(
       String((await query<{ id: string }>(h.testDb.url, `SELECT id FROM "ApprovalRequest"`))[0]!.id),
     );
+    expect(text.match(/approv/gi)).toHaveLength(2); // "waits for approval ... an approver"
     expect(await invocations(inbound.id)).toMatchObject([
       {
         skillKey: "ticket.create",
@@ -229,7 +232,7 @@ describe("the agent loop", () => {
       h.fake.setThrottle(undefined);
     }
     const [reply] = await h.fake.waitForReplies("cid-again", 1, 20_000);
-    expect(reply!.text.toLowerCase()).toContain("waiting for approval");
+    expect(reply!.text.toLowerCase()).toContain("waits for approval");
     expect(chats() - before).toBe(2); // one turn: the tool call and the answer
     expect(
       await query(h.testDb.url, `SELECT status FROM "ApprovalRequest" WHERE "conversationId" = 'cid-again'`),
@@ -242,7 +245,7 @@ describe("the agent loop", () => {
       const { text, inbound } = await talk("cid-ro", "create a ticket in OPS: printer broken");
       // Offered, so the user asking for a write hears that safe mode is on instead of a plain answer.
       expect(offeredNames(lastChatRequest())).toEqual(expect.arrayContaining(["ticket_create", "kb_search"]));
-      expect(text.toLowerCase()).not.toContain("waiting for approval");
+      expect(text.toLowerCase()).not.toContain("waits for approval");
       expect(text).toContain("Safe mode is on");
       expect(text).toContain("only read-only skills run");
       expect(await invocations(inbound.id)).toMatchObject([

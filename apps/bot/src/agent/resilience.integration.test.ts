@@ -233,10 +233,10 @@ describe("the turn deadline and 'working on it'", () => {
     expect(result).toMatchObject({ outcome: "model_unavailable", approvals: [expect.any(String)] });
     expect(result.text).toMatch(
       new RegExp(
-        `^${MODEL_UNAVAILABLE_REPLY.replace(/[.]/g, "\\.")}\n\nWaiting for approval: the action was sent to an approver`,
+        `^${MODEL_UNAVAILABLE_REPLY.replace(/[.]/g, "\\.")}\n\nThis action waits for approval; I will reply here once an approver has decided\\.`,
       ),
     );
-    expect(result.text).toContain(result.approvals[0]);
+    expect(result.text).not.toContain(result.approvals[0]); // one clear line, no internal id
     expect(
       await query(h.testDb.url, `SELECT status FROM "ApprovalRequest" WHERE id = $1`, [result.approvals[0]]),
     ).toEqual([{ status: "PENDING" }]);

@@ -188,8 +188,8 @@ function finalText(content: string, approvals: readonly string[], notices: Reado
   // Not left to the model: the user must know an action is pending or refused by safe mode,
   // whatever the model wrote.
   if (approvals.length > 0) {
-    const what = approvals.length === 1 ? "the action was" : `${approvals.length} actions were`;
-    text += `\n\nWaiting for approval: ${what} sent to an approver and will run once granted (request ${approvals.join(", ")}).`;
+    const what = approvals.length === 1 ? "This action waits" : `These ${approvals.length} actions wait`;
+    text += `\n\n${what} for approval; I will reply here once an approver has decided.`;
   }
   for (const notice of notices) {
     if (!text.includes(notice)) text += `\n\nSafe mode is on: ${clip(notice, 280)}`;

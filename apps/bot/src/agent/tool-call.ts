@@ -5,16 +5,16 @@
  * `SkillInvocation` (metadata only: no input, no output).
  */
 import { decide, effectiveSafeMode, type PolicySnapshot } from "@clawgate/core";
+import { requestApproval } from "@clawgate/core/approvals.ts";
 import type { Db } from "@clawgate/db";
 import { canonicalJson, runSkill, type SkillCache, type SkillContext } from "@clawgate/skills";
 import { createHash, randomUUID } from "node:crypto";
+import { skillVersion } from "../approvals/binding.ts";
 import { skillSecretReader } from "../secret-refs.ts";
 import type { Catalog, ModelRoute } from "./catalog.ts";
 import { ASYNC_COMMIT, type Sql } from "./sql.ts";
 import type { TurnStep } from "./steps.ts";
 import { SKILLS } from "./tools.ts";
-
-export const APPROVAL_TTL_MS = 24 * 60 * 60 * 1_000;
 
 export interface TurnContext {
   db: Db;
@@ -216,25 +216,26 @@ export async function callTool(turn: TurnContext, skillKey: string, rawArguments
       await recordInvocation(t, record("ERROR", { error }));
       return { content: `Not submitted for approval, ${error}`, decision: recorded, outcome: "ERROR" };
     }
+    const input = skill.manifest.resolveInput?.(parsed.data, { conversationId: t.conversationId }) ?? parsed.data;
     const approval = await t.db.$transaction(async (tx) => {
       const invocation = await tx.skillInvocation.create({ data: record("PENDING_APPROVAL"), select: { id: true } });
-      return tx.approvalRequest.create({
-        data: {
-          invocationId: invocation.id,
-          skillKey,
-          conversationId: t.conversationId,
-          requesterId: t.userId,
-          input: (skill.manifest.resolveInput?.(parsed.data, { conversationId: t.conversationId }) ??
-            parsed.data) as object,
-          expiresAt: new Date(t.now() + APPROVAL_TTL_MS),
-          traceId: t.traceId,
-          configRevision: t.snapshot.revision,
-        },
-        select: { id: true },
+      return requestApproval(tx, {
+        skillKey,
+        skillVersion: skillVersion(skill.manifest, t.snapshot, t.catalog.settings(skillKey)),
+        riskClass: t.snapshot.skills.get(skillKey)?.riskClass ?? skill.manifest.riskClass,
+        input,
+        requesterId: t.userId,
+        conversationId: t.conversationId,
+        traceId: t.traceId,
+        configRevision: t.snapshot.revision,
+        invocationId: invocation.id,
+        inboundId: t.inboundId,
+        now: new Date(t.now()),
       });
     });
     return {
-      content: `"${skillKey}" was not run: it is waiting for approval by an approver (request ${approval.id}).`,
+      // The reply's closing line tells the user (run-turn.ts): the model need not repeat it.
+      content: `"${skillKey}" was not run yet: it was sent to an approver, and the user is told so at the end of your answer. Do not repeat that or any request id.`,
       approvalId: approval.id,
       decision: recorded,
       outcome: "PENDING_APPROVAL",

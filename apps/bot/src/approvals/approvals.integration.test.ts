@@ -5,12 +5,13 @@
  * duplicate jobs on two queue replicas.
  */
 import { recordConfigChange, type Actor } from "@clawgate/core";
-import { ApprovalError, decideApproval } from "@clawgate/core/approvals.ts";
+import { decideApproval } from "@clawgate/core/approvals.ts";
+import { DomainError } from "@clawgate/core/errors.ts";
 import { describe, expect, it } from "vitest";
 import { query, waitFor } from "../../test/helpers.ts";
+import { useBotHarness } from "../../test/harness.ts";
 import { setSafeMode, untilApplied } from "../../test/policy.ts";
 import { sweepApprovals } from "./sweep.ts";
-import { useBotHarness } from "../../test/harness.ts";
 
 const SYSTEM: Actor = { type: "SYSTEM", name: "test" };
 
@@ -27,6 +28,7 @@ const setSkillEnabled = (enabled: boolean, key = "ticket.create") =>
   });
 
 let approver: Actor;
+let approverName: string;
 
 const h = useBotHarness({
   name: "approvals",
@@ -45,10 +47,13 @@ const h = useBotHarness({
     "cid-bad",
     "cid-announce",
     "cid-all-hands",
+    "cid-tampered",
+    "cid-ruled",
   ],
   setup: async () => {
     const user = await h.db.user.findFirstOrThrow({ where: { role: "APPROVER" } });
     approver = { type: "USER", id: user.id, name: user.email ?? user.id };
+    approverName = user.name ?? user.email ?? user.id;
     await setSkillEnabled(true, "group.announce");
     await untilApplied(h.policy, await setSkillEnabled(true)); // already on (bootstrap); waits for the snapshot
   },
@@ -82,7 +87,7 @@ async function requestTicket(conversationId: string, title: string, opts: { sess
   });
   expect(status).toBe(200);
   const [reply] = await h.fake.waitForReplies(conversationId, 1, 20_000);
-  expect(reply!.text.toLowerCase()).toContain("waiting for approval");
+  expect(reply!.text.toLowerCase()).toContain("waits for approval");
   const request = await h.db.approvalRequest.findFirstOrThrow({
     where: { conversationId, status: "PENDING" },
     orderBy: { createdAt: "desc" },
@@ -101,8 +106,8 @@ const refusal = (p: Promise<unknown>) =>
       throw new Error("expected a refusal");
     },
     (e: unknown) => {
-      expect(e).toBeInstanceOf(ApprovalError);
-      return e as ApprovalError;
+      expect(e).toBeInstanceOf(DomainError);
+      return e as DomainError;
     },
   );
 
@@ -116,7 +121,7 @@ describe("approvals", () => {
     const [reply] = await h.fake.waitForReplies("cid-approve", 1, 20_000);
     expect(reply!.text).toMatch(
       new RegExp(
-        `^Your request ticket.create was approved and done: Created ticket OPS-\\d+: http\\S+/tickets/OPS-\\d+ \\(request ${request.id}\\)$`,
+        `^Your request ticket.create was approved by ${approverName} and done: Created ticket OPS-\\d+: http\\S+/tickets/OPS-\\d+$`,
       ),
     );
     await allJobsDone();
@@ -154,7 +159,7 @@ describe("approvals", () => {
     ).toEqual([{ status: "SENT" }]);
 
     // A decision after the fact is refused and changes nothing; a later sweep finds nothing to do.
-    expect((await refusal(decideApproval(h.db, approver, { id: request.id, approve: false }))).code).toBe(
+    expect((await refusal(decideApproval(h.db, approver, { id: request.id, approve: false }))).reason).toBe(
       "already_decided",
     );
     expect(await sweepApprovals(h.db, { minAgeMs: 0 })).toEqual({ expired: 0, enqueued: 0 });
@@ -168,7 +173,7 @@ describe("approvals", () => {
     const [reply] = await h.fake.waitForReplies("cid-reject", 1, 20_000);
     expect(reply).toMatchObject({
       via: "groupMessages",
-      text: `Your request ticket.create was rejected by an approver: budget is frozen (request ${request.id})`,
+      text: `Your request ticket.create was rejected by ${approverName}: budget is frozen.`,
     });
     await addDuplicateJobs(request.id, 2);
     await allJobsDone();
@@ -179,7 +184,7 @@ describe("approvals", () => {
       executedAt: null,
       result: null,
     });
-    expect((await refusal(decideApproval(h.db, approver, { id: request.id, approve: true }))).code).toBe(
+    expect((await refusal(decideApproval(h.db, approver, { id: request.id, approve: true }))).reason).toBe(
       "already_decided",
     );
     expect(await h.db.skillInvocation.count({ where: { conversationId: "cid-reject", decision: "ALLOW" } })).toBe(0);
@@ -191,16 +196,14 @@ describe("approvals", () => {
       request.id,
     ]);
     const error = await refusal(decideApproval(h.db, approver, { id: request.id, approve: true }));
-    expect(error.code).toBe("expired");
+    expect(error.reason).toBe("expired");
     expect((await h.db.approvalRequest.findUniqueOrThrow({ where: { id: request.id } })).status).toBe("PENDING");
 
     expect((await sweepApprovals(h.db)).expired).toBe(1);
     const [reply] = await h.fake.waitForReplies("cid-expire", 1, 20_000);
-    expect(reply!.text).toBe(
-      `Your request ticket.create expired without a decision (request ${request.id}). Ask again if you still need it.`,
-    );
+    expect(reply!.text).toBe(`Your request ticket.create expired without a decision. Ask again if you still need it.`);
     expect((await h.db.approvalRequest.findUniqueOrThrow({ where: { id: request.id } })).status).toBe("EXPIRED");
-    expect((await refusal(decideApproval(h.db, approver, { id: request.id, approve: true }))).code).toBe("expired");
+    expect((await refusal(decideApproval(h.db, approver, { id: request.id, approve: true }))).reason).toBe("expired");
   });
 
   it("a skill disabled after the request is not run on approval; the reply says why", async () => {
@@ -211,11 +214,11 @@ describe("approvals", () => {
       await decideApproval(h.db, approver, { id: request.id, approve: true });
       const [reply] = await h.fake.waitForReplies("cid-disabled", 1, 20_000);
       expect(reply!.text).toBe(
-        `Your request ticket.create was approved but not run: The skill "ticket.create" is disabled. (request ${request.id})`,
+        `Your request ticket.create was approved by ${approverName} but not run: The skill "ticket.create" is disabled.`,
       );
       expect(ticketPosts()).toHaveLength(posts);
       expect(await h.db.approvalRequest.findUniqueOrThrow({ where: { id: request.id } })).toMatchObject({
-        status: "FAILED",
+        status: "INVALIDATED",
         result: { ok: false, refused: true, reasons: ["skill.disabled"] },
       });
       const denied = await h.db.skillInvocation.findFirstOrThrow({
@@ -225,6 +228,54 @@ describe("approvals", () => {
     } finally {
       await untilApplied(h.policy, await setSkillEnabled(true));
     }
+  });
+
+  it("arguments edited after the request (bound fields): INVALIDATED, not run, audited, the requester told", async () => {
+    const request = await requestTicket("cid-tampered", "one laptop");
+    const posts = ticketPosts().length;
+    // Nobody may edit the arguments; someone with database access did anyway.
+    await query(
+      h.testDb.url,
+      `UPDATE "ApprovalRequest" SET input = jsonb_set(input, '{title}', '"ten laptops"') WHERE id = $1`,
+      [request.id],
+    );
+    await decideApproval(h.db, approver, { id: request.id, approve: true });
+    const [reply] = await h.fake.waitForReplies("cid-tampered", 1, 20_000);
+    expect(reply!.text).toMatch(
+      /^Your request ticket.create was approved by .+ but not run: what was approved no longer matches/,
+    );
+    await allJobsDone();
+    expect(ticketPosts()).toHaveLength(posts);
+    expect(await h.db.approvalRequest.findUniqueOrThrow({ where: { id: request.id } })).toMatchObject({
+      status: "INVALIDATED",
+      result: { ok: false, refused: true, reasons: ["binding.changed"] },
+    });
+    expect(
+      await h.db.auditLog.findFirstOrThrow({ where: { action: "approval.invalidate", targetId: request.id } }),
+    ).toMatchObject({ diff: { reasons: ["binding.changed"], status: { to: "INVALIDATED" } } });
+  });
+
+  it("a rule changed to deny after the request: INVALIDATED, not run", async () => {
+    const request = await requestTicket("cid-ruled", "desk");
+    const posts = ticketPosts().length;
+    const revision = await h.db.$transaction(async (tx) => {
+      await tx.skillRule.create({
+        data: { skillKey: "ticket.create", scope: "CONVERSATION", subject: "cid-ruled", effect: "DENY" },
+      });
+      return recordConfigChange(tx, {
+        actor: SYSTEM,
+        action: "skill_rule.create",
+        targetType: "skill",
+        targetId: "ticket.create",
+        summary: "deny in cid-ruled",
+      });
+    });
+    await untilApplied(h.policy, revision);
+    await decideApproval(h.db, approver, { id: request.id, approve: true });
+    const [reply] = await h.fake.waitForReplies("cid-ruled", 1, 20_000);
+    expect(reply!.text).toMatch(/but not run: /);
+    expect(ticketPosts()).toHaveLength(posts);
+    expect((await h.db.approvalRequest.findUniqueOrThrow({ where: { id: request.id } })).status).toBe("INVALIDATED");
   });
 
   it("safe mode switched on after the request: not run on approval; the reply says why", async () => {
@@ -238,7 +289,7 @@ describe("approvals", () => {
       await decideApproval(h.db, approver, { id: request.id, approve: true });
       const [reply] = await h.fake.waitForReplies("cid-readonly", 1, 20_000);
       expect(reply!.text).toBe(
-        `Your request ticket.create was approved but not run: Incident 42: read-only for now. (request ${request.id})`,
+        `Your request ticket.create was approved by ${approverName} but not run: Incident 42: read-only for now.`,
       );
       expect(ticketPosts()).toHaveLength(posts);
     } finally {
@@ -257,7 +308,7 @@ describe("approvals", () => {
     );
     expect(await sweepApprovals(h.db)).toEqual({ expired: 0, enqueued: 1 });
     const [reply] = await h.fake.waitForReplies("cid-lost", 1, 20_000);
-    expect(reply!.text).toContain("was approved and done: Created ticket OPS-");
+    expect(reply!.text).toContain("and done: Created ticket OPS-");
     expect(ticketPosts()).toHaveLength(posts + 1);
     await allJobsDone();
     expect(await sweepApprovals(h.db, { minAgeMs: 0 })).toEqual({ expired: 0, enqueued: 0 });
@@ -270,7 +321,7 @@ describe("approvals", () => {
       senderId: "user-2",
     });
     const [waiting] = await h.fake.waitForReplies("cid-announce", 1, 20_000);
-    expect(waiting!.text.toLowerCase()).toContain("waiting for approval");
+    expect(waiting!.text.toLowerCase()).toContain("waits for approval");
     const request = await h.db.approvalRequest.findFirstOrThrow({
       where: { conversationId: "cid-announce", status: "PENDING" },
     });
@@ -284,7 +335,7 @@ describe("approvals", () => {
     await addDuplicateJobs(request.id, 3);
     const [reply] = await h.fake.waitForReplies("cid-announce", 1, 20_000);
     expect(reply!.text).toBe(
-      `Your request group.announce was approved and done: Announcement "Announcement" posted in cid-all-hands. (request ${request.id})`,
+      `Your request group.announce was approved by ${approverName} and done: Announcement "Announcement" posted in cid-all-hands.`,
     );
     await allJobsDone();
     expect(sentTo("cid-all-hands")).toEqual([
@@ -305,7 +356,7 @@ describe("approvals", () => {
   it("group.announce with no group named: the request stores this conversation, so the approver sees where it goes", async () => {
     await h.fake.deliver({ conversationId: "cid-announce", text: "announce: lunch is at 12", senderId: "user-2" });
     const [waiting] = await h.fake.waitForReplies("cid-announce", 1, 20_000);
-    expect(waiting!.text.toLowerCase()).toContain("waiting for approval");
+    expect(waiting!.text.toLowerCase()).toContain("waits for approval");
     const request = await h.db.approvalRequest.findFirstOrThrow({
       where: { conversationId: "cid-announce", status: "PENDING" },
     });
@@ -321,14 +372,14 @@ describe("approvals", () => {
       senderId: "user-2",
     });
     const [waiting] = await h.fake.waitForReplies("cid-announce", 1, 20_000);
-    expect(waiting!.text.toLowerCase()).toContain("waiting for approval");
+    expect(waiting!.text.toLowerCase()).toContain("waits for approval");
     const request = await h.db.approvalRequest.findFirstOrThrow({
       where: { conversationId: "cid-announce", status: "PENDING" },
     });
     await decideApproval(h.db, approver, { id: request.id, approve: true });
     const [reply] = await h.fake.waitForReplies("cid-announce", 1, 20_000);
     expect(reply!.text).toMatch(
-      /^Your request group.announce was approved but failed: group.announce failed: the robot does not know the group "cid-elsewhere"/,
+      /^Your request group.announce was approved by .+ but failed: group.announce failed: the robot does not know the group "cid-elsewhere"/,
     );
     expect(sentTo("cid-elsewhere")).toHaveLength(0);
     expect(await h.db.approvalRequest.findUniqueOrThrow({ where: { id: request.id } })).toMatchObject({
@@ -341,17 +392,18 @@ describe("approvals", () => {
     await allJobsDone();
     const viewer = await h.db.user.findFirstOrThrow({ where: { role: "VIEWER" } });
     const audits = await h.db.auditLog.count();
-    expect((await refusal(decideApproval(h.db, approver, { id: " ", approve: true }))).code).toBe("invalid_input");
+    expect((await refusal(decideApproval(h.db, approver, { id: " ", approve: true }))).reason).toBe("invalid_input");
     expect(
-      (await refusal(decideApproval(h.db, approver, { id: request.id, approve: true, note: "n".repeat(5_000) }))).code,
+      (await refusal(decideApproval(h.db, approver, { id: request.id, approve: true, note: "n".repeat(5_000) })))
+        .reason,
     ).toBe("invalid_input");
-    expect((await refusal(decideApproval(h.db, approver, { id: "nope", approve: true }))).code).toBe("not_found");
+    expect((await refusal(decideApproval(h.db, approver, { id: "nope", approve: true }))).reason).toBe("not_found");
     expect(
       (
         await refusal(
           decideApproval(h.db, { type: "USER", id: viewer.id, name: "viewer" }, { id: request.id, approve: true }),
         )
-      ).code,
+      ).reason,
     ).toBe("forbidden");
     expect(await h.db.approvalRequest.findUniqueOrThrow({ where: { id: request.id } })).toMatchObject({
       status: "PENDING",

@@ -12,13 +12,21 @@
  * - Reply: `sendReply` with the key `approval:<id>` (one OutboundMessage row, locked while
  *   sending), so a retried or duplicated job does not answer twice.
  *
- * The policy is decided again at execution time: a skill disabled (or safe mode switched on)
- * after the request was made is not run, and the reply says why.
+ * Bound to the exact invocation: the binding hash (skill key, the skill's definition version,
+ * the stored input, requester, conversation) is recomputed, and the policy decided again. A
+ * skill disabled, a rule now denying, safe mode, or any change in the bound fields leaves the
+ * request INVALIDATED (audited) instead of run, and the reply says why.
  */
 import { randomUUID } from "node:crypto";
 import { decide, effectiveSafeMode } from "@clawgate/core";
-import { APPROVAL_EXECUTE_TASK, approvalJobKey } from "@clawgate/core/approvals.ts";
-import type { ApprovalRequest, Prisma } from "@clawgate/db";
+import {
+  APPROVAL_EXECUTE_TASK,
+  approvalBindingHash,
+  approvalJobKey,
+  auditInvalidation,
+  enqueueNotifyJob,
+} from "@clawgate/core/approvals.ts";
+import type { ApprovalRequest, Db, Prisma } from "@clawgate/db";
 import { robotMessageSchema, textReply } from "@clawgate/dingtalk";
 import { runSkill, type SkillContext, type SkillResult } from "@clawgate/skills";
 import type { JobHelpers, Task } from "graphile-worker";
@@ -29,6 +37,7 @@ import { SKILLS } from "../agent/tools.ts";
 import { skillSecretReader } from "../secret-refs.ts";
 import { hashId } from "@clawgate/core/redact.ts";
 import type { WorkerDeps } from "../worker/deps.ts";
+import { skillVersion } from "./binding.ts";
 import { replyTargets, sendReply, SendFailedError, ThrottledError, type ReplyTarget } from "../worker/reply.ts";
 
 export { APPROVAL_EXECUTE_TASK };
@@ -56,25 +65,35 @@ const MAX_CONTENT = 3_500;
 
 /** The answer the requester gets for a request in a final state (undefined: nothing to say yet). */
 export function approvalReplyText(
-  a: Pick<ApprovalRequest, "id" | "skillKey" | "status" | "decisionNote" | "result">,
+  a: Pick<ApprovalRequest, "skillKey" | "status" | "decisionNote" | "result">,
+  deciders: readonly { approve: boolean; deciderName: string }[] = [],
 ): string | undefined {
   const result = a.result as ApprovalResult | null;
-  const ref = `(request ${a.id})`;
+  const names = (approve: boolean) =>
+    deciders
+      .filter((d) => d.approve === approve)
+      .map((d) => d.deciderName)
+      .join(" and ");
+  const by = (approve: boolean) => (names(approve) ? ` by ${names(approve)}` : "");
   switch (a.status) {
     case "REJECTED":
-      return `Your request ${a.skillKey} was rejected by an approver: ${a.decisionNote || "no reason given"} ${ref}`;
+      return `Your request ${a.skillKey} was rejected${by(false) || " by an approver"}: ${a.decisionNote || "no reason given"}.`;
     case "EXPIRED":
-      return `Your request ${a.skillKey} expired without a decision ${ref}. Ask again if you still need it.`;
+      return `Your request ${a.skillKey} expired without a decision. Ask again if you still need it.`;
     case "EXECUTED":
-      return `Your request ${a.skillKey} was approved and done: ${result?.ok ? result.content : ""} ${ref}`;
+      return `Your request ${a.skillKey} was approved${by(true)} and done: ${result?.ok ? result.content : ""}`;
+    case "INVALIDATED":
+      return `Your request ${a.skillKey} was approved${by(true)} but not run: ${result && !result.ok ? result.error : "it no longer matches the policy"}`;
     case "FAILED":
-      if (result && !result.ok && result.refused)
-        return `Your request ${a.skillKey} was approved but not run: ${result.error} ${ref}`;
-      return `Your request ${a.skillKey} was approved but failed: ${result && !result.ok ? result.error : "unknown error"} ${ref}`;
+      return `Your request ${a.skillKey} was approved${by(true)} but failed: ${result && !result.ok ? result.error : "unknown error"}`;
     default:
       return undefined;
   }
 }
+
+/** Said when the bound fields no longer match: the approval was for something else. */
+export const BINDING_CHANGED =
+  "what was approved no longer matches the request (the skill's definition, the arguments, the requester or the conversation changed since). Ask again.";
 
 type Outcome = "SUCCESS" | "ERROR" | "TIMEOUT" | "DENIED";
 
@@ -124,8 +143,18 @@ export async function executeApproval(deps: ApprovalDeps, approvalId: string): P
         { conversationId: a.conversationId, userId: a.requesterId, now: now() },
         { kind: "skill", skillKey: a.skillKey },
       );
-      const reasons = decision.outcome === "deny" ? decision.reasons.map((r) => r.code) : [];
       const skill = SKILLS.get(a.skillKey);
+      const bound =
+        skill !== undefined &&
+        a.bindingHash ===
+          approvalBindingHash({
+            skillKey: a.skillKey,
+            skillVersion: skillVersion(skill.manifest, snapshot, settings),
+            input: a.input,
+            requesterId: a.requesterId,
+            conversationId: a.conversationId,
+          });
+      const reasons: string[] = decision.outcome === "deny" ? decision.reasons.map((r) => r.code) : [];
       let result: ApprovalResult;
       let outcome: Outcome;
       let cacheHit = false;
@@ -135,6 +164,10 @@ export async function executeApproval(deps: ApprovalDeps, approvalId: string): P
       } else if (!skill) {
         result = { ok: false, error: `the skill "${a.skillKey}" is not available in this runtime` };
         outcome = "ERROR";
+      } else if (!bound) {
+        reasons.push("binding.changed");
+        result = { ok: false, refused: true, error: BINDING_CHANGED, reasons };
+        outcome = "DENIED";
       } else {
         // needs_approval is what an approved request expects; allow (no longer needs one) runs too.
         const ctx: SkillContext = {
@@ -159,7 +192,8 @@ export async function executeApproval(deps: ApprovalDeps, approvalId: string): P
         outcome = run.result.ok ? "SUCCESS" : / timed out after /.test(run.result.error) ? "TIMEOUT" : "ERROR";
       }
 
-      const recorded = decision.outcome === "deny" ? "DENY" : "ALLOW";
+      const refused = !result.ok && result.refused === true;
+      const recorded = refused ? "DENY" : "ALLOW";
       await tx.skillInvocation.create({
         data: {
           traceId: a.traceId,
@@ -176,10 +210,13 @@ export async function executeApproval(deps: ApprovalDeps, approvalId: string): P
           configRevision: snapshot.revision,
         },
       });
+      if (refused) await auditInvalidation(tx, a, reasons);
+      // The card shows the outcome to every approver.
+      await enqueueNotifyJob(tx, approvalId);
       const updated = await tx.approvalRequest.update({
         where: { id: approvalId },
         data: {
-          status: result.ok ? "EXECUTED" : "FAILED",
+          status: result.ok ? "EXECUTED" : refused ? "INVALIDATED" : "FAILED",
           executedAt: new Date(now()),
           result: result as Prisma.InputJsonValue,
         },
@@ -254,7 +291,12 @@ export function createApprovalExecutor(deps: ApprovalDeps): Task {
       deps.logger.warn({ approvalId, jobId: helpers.job.id }, "approval request not found; nothing to do");
       return;
     }
-    const text = approvalReplyText(a);
+    const deciders = await deps.db.approvalDecision.findMany({
+      where: { approvalId },
+      orderBy: { createdAt: "asc" },
+      select: { approve: true, deciderName: true },
+    });
+    const text = approvalReplyText(a, deciders);
     if (text === undefined) return; // still PENDING: its decision enqueues another job
     const log = deps.logger.child({
       traceId: a.traceId,

@@ -3,9 +3,12 @@
  * queue worker, Stream mode when DINGTALK_MODE=stream, and the heartbeat, until SIGINT/SIGTERM.
  */
 import { bootstrapCatalog, describeBootstrap, ensureDefaultModel } from "@clawgate/core";
+import { approvalMetrics } from "@clawgate/core/approvals.ts";
 import { countOpenDeadLetters } from "@clawgate/core/dead-letters.ts";
 import { createDb } from "@clawgate/db";
 import { agentSettings } from "../agent/index.ts";
+import { DingTalkOpenApi, registerCardCallback } from "@clawgate/dingtalk";
+import { createCardCallbackHandler } from "../approvals/card-callback.ts";
 import { createPgPool } from "../db-pool.ts";
 import { describeDbError, withTimeout } from "../db-checks.ts";
 import { startHeartbeat } from "../heartbeat.ts";
@@ -40,6 +43,8 @@ export async function serve(): Promise<void> {
   const metrics = createMetrics();
   const db = createDb(env.DATABASE_URL, { connectionTimeoutMillis: 2_000, applicationName: "clawgate-bot" });
   metrics.openDeadLetters = () => countOpenDeadLetters(db);
+  metrics.approvalStats = () => approvalMetrics(db);
+  const cardCallback = createCardCallbackHandler({ db, logger, metrics });
   // The acknowledgement path: short deadlines, so a dead database is a fast 503 / no-ack.
   const ingressPool = createPgPool(env.DATABASE_URL, {
     max: 20,
@@ -100,7 +105,7 @@ export async function serve(): Promise<void> {
   if (env.DINGTALK_MODE === "stream") {
     extraChecks.stream = () => (stream?.connected() ? { ok: true } : { ok: false, error: "stream not connected" });
   }
-  const app = buildServer({ env, db, logger, metrics, ingest, extraChecks });
+  const app = buildServer({ env, db, logger, metrics, ingest, cardCallback, extraChecks });
 
   try {
     await app.listen({ host: env.HOST, port: env.PORT });
@@ -123,7 +128,34 @@ export async function serve(): Promise<void> {
       ingest,
       logger,
       metrics,
+      cardCallback,
     });
+  }
+  // HTTP-mode card callbacks: tell DingTalk where they go (once per start; it keeps the last).
+  if (
+    env.DINGTALK_CARD_CALLBACK_URL &&
+    env.DINGTALK_CARD_CALLBACK_SECRET &&
+    env.DINGTALK_APP_KEY &&
+    env.DINGTALK_APP_SECRET
+  ) {
+    const api = new DingTalkOpenApi({
+      appKey: env.DINGTALK_APP_KEY,
+      appSecret: env.DINGTALK_APP_SECRET,
+      baseUrl: env.DINGTALK_API_BASE,
+      timeoutMs: 5_000,
+    });
+    void registerCardCallback(api, {
+      routeKey: env.DINGTALK_CARD_ROUTE_KEY,
+      url: env.DINGTALK_CARD_CALLBACK_URL,
+      apiSecret: env.DINGTALK_CARD_CALLBACK_SECRET,
+    })
+      .then(() => logger.info({ routeKey: env.DINGTALK_CARD_ROUTE_KEY }, "card callback URL registered"))
+      .catch((error: unknown) =>
+        logger.warn(
+          { err: error instanceof Error ? error.message : String(error) },
+          "card callback URL not registered",
+        ),
+      );
   }
 
   const heartbeat = startHeartbeat({

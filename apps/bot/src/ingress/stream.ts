@@ -5,7 +5,9 @@
  * naming another robot than ours (DINGTALK_APP_KEY) is not stored, logged, and ACKed (a
  * redelivery would be refused the same way).
  */
+import type { CardCallbackHandler } from "../approvals/card-callback.ts";
 import {
+  CARD_TOPIC,
   DingTalkStreamClient,
   ROBOT_TOPIC,
   robotMessageSchema,
@@ -22,11 +24,34 @@ export interface StreamIngress {
   stop(): Promise<void>;
 }
 
-export function streamHandler({ ingest, logger, metrics }: { ingest: Ingest; logger: Logger; metrics: Metrics }) {
+export function streamHandler({
+  ingest,
+  logger,
+  metrics,
+  cardCallback,
+}: {
+  ingest: Ingest;
+  logger: Logger;
+  metrics: Metrics;
+  /** Approval card clicks (topic /v1.0/card/instances/callback), answered with the card update. */
+  cardCallback?: CardCallbackHandler;
+}) {
   const count = (outcome: string) => metrics.ingress.inc({ channel: "STREAM", outcome });
   return async ({ topic, data }: StreamMessage): Promise<StreamAck> => {
     const traceId = newTraceId();
     const log = logger.child({ traceId, channel: "STREAM" });
+    if (topic === CARD_TOPIC && cardCallback) {
+      let body: unknown;
+      try {
+        body = JSON.parse(data);
+      } catch {
+        body = undefined;
+      }
+      // A database error throws: no ACK, DingTalk redelivers, and the vote's unique key dedupes.
+      const result = await cardCallback(body, traceId);
+      if (!result.ok) log.warn("stream card callback is not a card action; acknowledged and dropped");
+      return result.ok ? { response: result.response } : "ack";
+    }
     if (topic !== ROBOT_TOPIC) {
       count("event_ignored");
       log.info({ topic }, "stream message on another topic acknowledged");
@@ -76,6 +101,7 @@ export function startStreamIngress(opts: {
   ingest: Ingest;
   logger: Logger;
   metrics: Metrics;
+  cardCallback?: CardCallbackHandler;
 }): StreamIngress {
   const logger = opts.logger.child({ component: "stream" });
   let connected = false;
@@ -83,7 +109,12 @@ export function startStreamIngress(opts: {
     clientId: opts.clientId,
     clientSecret: opts.clientSecret,
     apiBase: opts.apiBase,
-    onMessage: streamHandler({ ingest: opts.ingest, logger, metrics: opts.metrics }),
+    onMessage: streamHandler({
+      ingest: opts.ingest,
+      logger,
+      metrics: opts.metrics,
+      ...(opts.cardCallback ? { cardCallback: opts.cardCallback } : {}),
+    }),
     logger,
   });
   client.on("connected", () => {

@@ -12,6 +12,7 @@ import { createModelSlots } from "../limits/model-slots.ts";
 import { catalogCache } from "../agent/catalog.ts";
 import { APPROVAL_EXECUTE_TASK, createApprovalExecutor } from "../approvals/execute.ts";
 import { APPROVAL_SWEEP_TASK, sweepApprovals } from "../approvals/sweep.ts";
+import { APPROVAL_NOTIFY_TASK, createApprovalNotifier } from "../approvals/notify.ts";
 import { DingTalkOpenApi, postSessionWebhook } from "@clawgate/dingtalk";
 import {
   Logger as WorkerLogger,
@@ -38,18 +39,21 @@ import { schedulePeriodic, type PeriodicJob } from "./periodic.ts";
 import type { Senders } from "./reply.ts";
 import { createThrottle, RATE_LIMIT_DDL, throttleLimits, type ThrottleLimits } from "./throttle.ts";
 
-export type QueueEnv = Pick<
-  Env,
-  | "DATABASE_URL"
-  | "DINGTALK_APP_KEY"
-  | "DINGTALK_APP_SECRET"
-  | "DINGTALK_API_BASE"
-  | "DINGTALK_WEBHOOK_HOSTS"
-  | "INBOUND_RETENTION_HOURS"
-  | "WORKER_CONCURRENCY"
-  | "OUTBOUND_ROBOT_PER_SECOND"
-  | "OUTBOUND_CONVERSATION_PER_MINUTE"
->;
+export type QueueEnv = Partial<
+  Pick<Env, "DINGTALK_MODE" | "DINGTALK_CARD_ROUTE_KEY" | "DINGTALK_CARD_CALLBACK_SECRET" | "CLAWGATE_CONSOLE_URL">
+> &
+  Pick<
+    Env,
+    | "DATABASE_URL"
+    | "DINGTALK_APP_KEY"
+    | "DINGTALK_APP_SECRET"
+    | "DINGTALK_API_BASE"
+    | "DINGTALK_WEBHOOK_HOSTS"
+    | "INBOUND_RETENTION_HOURS"
+    | "WORKER_CONCURRENCY"
+    | "OUTBOUND_ROBOT_PER_SECOND"
+    | "OUTBOUND_CONVERSATION_PER_MINUTE"
+  >;
 
 export interface QueueOptions {
   env: QueueEnv;
@@ -81,16 +85,18 @@ export interface Queue {
 
 const MIGRATION_LOCK = 7_346_201_903; // any constant: "clawgate queue setup"
 
-export function realSenders(env: QueueEnv): Senders {
-  const openApi =
-    env.DINGTALK_APP_KEY && env.DINGTALK_APP_SECRET
-      ? new DingTalkOpenApi({
-          appKey: env.DINGTALK_APP_KEY,
-          appSecret: env.DINGTALK_APP_SECRET,
-          baseUrl: env.DINGTALK_API_BASE,
-          timeoutMs: 5_000,
-        })
-      : undefined;
+function openApiOf(env: QueueEnv): DingTalkOpenApi | undefined {
+  return env.DINGTALK_APP_KEY && env.DINGTALK_APP_SECRET
+    ? new DingTalkOpenApi({
+        appKey: env.DINGTALK_APP_KEY,
+        appSecret: env.DINGTALK_APP_SECRET,
+        baseUrl: env.DINGTALK_API_BASE,
+        timeoutMs: 5_000,
+      })
+    : undefined;
+}
+
+export function realSenders(env: QueueEnv, openApi = openApiOf(env)): Senders {
   return { webhook: (url, message) => postSessionWebhook(url, message, { timeoutMs: 5_000 }), openApi };
 }
 
@@ -137,7 +143,8 @@ export function startQueue(opts: QueueOptions): Queue {
   });
   const wlog = workerLogger(logger);
   const throttle = createThrottle(pool, opts.limits ?? throttleLimits(env));
-  const senders = opts.senders ?? realSenders(env);
+  const openApi = openApiOf(env);
+  const senders = opts.senders ?? realSenders(env, openApi);
   // Model slots kept for the next call are given back at stop, before the pool ends.
   const modelSlots = opts.agent ? undefined : createModelSlots({ pool, logger });
   const announce = createAnnouncer({ db, pool, throttle, senders, defaultRobotCode: env.DINGTALK_APP_KEY });
@@ -168,9 +175,21 @@ export function startQueue(opts: QueueOptions): Queue {
       defaultRobotCode: env.DINGTALK_APP_KEY,
       announce,
     }),
+    [APPROVAL_NOTIFY_TASK]: createApprovalNotifier({
+      db,
+      openApi,
+      robotCode: env.DINGTALK_APP_KEY,
+      // Clicks come back the way messages do: over the Stream connection, or signed HTTP.
+      callback:
+        env.DINGTALK_MODE === "stream"
+          ? { type: "STREAM" }
+          : { type: "HTTP", routeKey: env.DINGTALK_CARD_ROUTE_KEY ?? "clawgate-approvals" },
+      consoleUrl: env.CLAWGATE_CONSOLE_URL,
+      logger,
+    }),
     [APPROVAL_SWEEP_TASK]: async () => {
-      const { expired, enqueued } = await sweepApprovals(db);
-      if (expired > 0 || enqueued > 0) log.info({ expired, enqueued }, "approvals swept");
+      const { expired, enqueued, escalated = 0 } = await sweepApprovals(db);
+      if (expired > 0 || enqueued > 0 || escalated > 0) log.info({ expired, enqueued, escalated }, "approvals swept");
     },
     [QUEUE_GC_TASK]: async () => {
       const deleted = await collectEmptyQueues(pool);

@@ -373,21 +373,51 @@ const users: Step = async (tx, config, write, out) => {
     const role = u.role.toUpperCase() as "ADMIN" | "APPROVER" | "OPERATOR" | "VIEWER";
     const before = await tx.user.findFirst({
       where: { email: { equals: u.email, mode: "insensitive" } },
-      select: { id: true, role: true },
+      select: { id: true, role: true, dingtalkUserId: true, dingtalkUnionId: true },
     });
-    if (before?.role === role) continue;
+    // The DingTalk identity, when given, is the whole of it (a field left out is cleared).
+    const identity = u.dingtalk
+      ? { dingtalkUserId: u.dingtalk.user_id ?? null, dingtalkUnionId: u.dingtalk.union_id ?? null }
+      : undefined;
+    const identityDiff = identity
+      ? diffFields(
+          before ? { dingtalkUserId: before.dingtalkUserId, dingtalkUnionId: before.dingtalkUnionId } : null,
+          identity,
+        )
+      : {};
+    const roleChanged = before?.role !== role;
+    if (!roleChanged && Object.keys(identityDiff).length === 0) continue;
     out.push({
       target: "user",
       id: u.email,
       action: before ? "update" : "create",
-      diff: { role: { from: before?.role ?? null, to: role } },
+      diff: { ...(roleChanged && { role: { from: before?.role ?? null, to: role } }), ...identityDiff },
       ...(before && isDemotion(before.role, role) && { note: "their sessions end: they sign in again" }),
     });
     if (!write) continue;
+    if (identity) {
+      // Another user holding the identity is a mistake in the file, not something to move silently.
+      const holder = await tx.user.findFirst({
+        where: {
+          OR: [
+            ...(identity.dingtalkUserId ? [{ dingtalkUserId: identity.dingtalkUserId }] : []),
+            ...(identity.dingtalkUnionId ? [{ dingtalkUnionId: identity.dingtalkUnionId }] : []),
+          ],
+          NOT: { email: { equals: u.email, mode: "insensitive" } },
+        },
+        select: { email: true },
+      });
+      if (holder)
+        throw new OnboardError([
+          `users: ${u.email}: the DingTalk identity is already ${holder.email ?? "another user"}'s`,
+        ]);
+    }
     if (!before) {
-      await tx.user.create({ data: { email: u.email, role } });
+      await tx.user.create({ data: { email: u.email, role, ...identity } });
       continue;
     }
+    if (identity) await tx.user.update({ where: { id: before.id }, data: identity });
+    if (!roleChanged) continue;
     try {
       // The console's rules: the last active admin stays, a demotion ends the user's sessions.
       await setUserRole(tx, CLI_ACTOR_ID, { userId: before.id, role });
@@ -398,7 +428,11 @@ const users: Step = async (tx, config, write, out) => {
   }
 };
 
-const RESERVED_NOTE = "stored for later use: nothing reads it yet";
+/** What each section is for: `approvals` is read by the runtime and the console; `ops_chats` by nothing yet. */
+const SECTION_NOTES: Record<(typeof RESERVED_SECTIONS)[number], string> = {
+  approvals: "approval cards, approver chats, escalation, quorum and expiry (read at the next request)",
+  ops_chats: "stored for later use: nothing reads it yet",
+};
 
 const sections: Step = async (tx, config, write, out) => {
   for (const key of RESERVED_SECTIONS) {
@@ -411,7 +445,7 @@ const sections: Step = async (tx, config, write, out) => {
       id: key,
       action: before ? "update" : "create",
       diff: { value: { from: before?.value ?? null, to: value } },
-      note: RESERVED_NOTE,
+      note: SECTION_NOTES[key],
     });
     if (!write) continue;
     const json = value as Prisma.InputJsonValue;

@@ -4,7 +4,7 @@
  * (`${NAME}`); nothing secret is in the database to export.
  *
  * Not exported (the file has no place for them): the budget a route names, rule notes, and
- * conversations still PENDING (the robot found them; nobody configured them). Users are exported by email and role; users without an email are left out.
+ * conversations still PENDING (the robot found them; nobody configured them). Users are exported by email, role and DingTalk identity; users without an email are left out.
  */
 import type { Db } from "@clawgate/db";
 import { BUILTIN_SKILLS } from "@clawgate/skills";
@@ -52,7 +52,7 @@ export async function exportConfig(db: Db): Promise<Record<string, unknown>> {
     db.user.findMany({
       where: { email: { not: null } },
       orderBy: { email: "asc" },
-      select: { email: true, role: true },
+      select: { email: true, role: true, dingtalkUserId: true, dingtalkUnionId: true },
     }),
     db.configSection.findMany({ where: { key: { in: [...RESERVED_SECTIONS] } } }),
   ]);
@@ -126,7 +126,16 @@ export async function exportConfig(db: Db): Promise<Record<string, unknown>> {
       ...(Object.keys(perConversation).length > 0 && { conversations: perConversation }),
       ...(Object.keys(perUser).length > 0 && { users: perUser }),
     },
-    users: users.map((u) => ({ email: u.email, role: lower(u.role) })),
+    users: users.map((u) => ({
+      email: u.email,
+      role: lower(u.role),
+      ...((u.dingtalkUserId || u.dingtalkUnionId) && {
+        dingtalk: {
+          ...(u.dingtalkUserId && { user_id: u.dingtalkUserId }),
+          ...(u.dingtalkUnionId && { union_id: u.dingtalkUnionId }),
+        },
+      }),
+    })),
     ...Object.fromEntries(sections.map((s) => [s.key, s.value])),
   };
 }

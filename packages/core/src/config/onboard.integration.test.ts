@@ -235,7 +235,7 @@ budgets:
 users:
   - { email: Root@Example.com, role: admin }
   - { email: admin@clawgate.local, role: approver }
-approvals: { expires_after_hours: 48 }
+approvals: { expires_after_minutes: 48 }
 ops_chats:
   - { id: cid-ops, purposes: [alerts] }
 `;
@@ -260,7 +260,7 @@ describe("flags, budgets, skill settings, users and reserved sections", () => {
       "create budget USER staff-9 (requestsPerMinute: null -> 5)",
       'create user root@example.com (role: null -> "ADMIN")',
       'update user admin@clawgate.local (role: "ADMIN" -> "APPROVER"): their sessions end: they sign in again',
-      'create section approvals (value: null -> {"expires_after_hours":48}): stored for later use: nothing reads it yet',
+      'create section approvals (value: null -> {"expires_after_minutes":48}): approval cards, approver chats, escalation, quorum and expiry (read at the next request)',
       'create section ops_chats (value: null -> [{"id":"cid-ops","purposes":["alerts"]}]): stored for later use: nothing reads it yet',
     ]);
     expect(await counts()).toEqual(before);
@@ -338,6 +338,45 @@ skills:
       "users: this would leave no active ADMIN: keep one (role: admin) or add another admin first",
     ]);
     expect(await counts()).toEqual(before);
+  });
+});
+
+describe("users' DingTalk identity", () => {
+  beforeEach(async () => {
+    if ((await db.skill.count()) === 0) await seedDemo(db, { modelBaseUrl: "http://127.0.0.1:3300/v1" });
+  });
+
+  it("sets it (planned, audited), exports it, and refuses an identity another user holds", async () => {
+    const file = `
+users:
+  - { email: approver@clawgate.local, role: approver, dingtalk: { user_id: staff-ari, union_id: union-ari } }
+`;
+    const plan = await applyOnboard(db, parseOnboardConfig(file), { dryRun: true });
+    expect(describeChanges(plan.changes)).toEqual([
+      'update user approver@clawgate.local (dingtalkUserId: null -> "staff-ari", dingtalkUnionId: null -> "union-ari")',
+    ]);
+    await applyOnboard(db, parseOnboardConfig(file));
+    expect(await db.user.findFirstOrThrow({ where: { email: "approver@clawgate.local" } })).toMatchObject({
+      role: "APPROVER",
+      dingtalkUserId: "staff-ari",
+      dingtalkUnionId: "union-ari",
+    });
+    expect((await applyOnboard(db, parseOnboardConfig(file))).changes).toEqual([]);
+    const exported = parseYaml(await exportConfigYaml(db)) as { users: { email: string; dingtalk?: object }[] };
+    expect(exported.users.find((u) => u.email === "approver@clawgate.local")?.dingtalk).toEqual({
+      user_id: "staff-ari",
+      union_id: "union-ari",
+    });
+
+    const taken = `
+users:
+  - { email: viewer@clawgate.local, role: viewer, dingtalk: { user_id: staff-ari } }
+`;
+    const before = await db.user.findFirstOrThrow({ where: { email: "viewer@clawgate.local" } });
+    await expect(applyOnboard(db, parseOnboardConfig(taken))).rejects.toThrow(/already approver@clawgate.local's/);
+    expect((await db.user.findFirstOrThrow({ where: { email: "viewer@clawgate.local" } })).dingtalkUserId).toBe(
+      before.dingtalkUserId,
+    );
   });
 });
 

@@ -185,8 +185,15 @@ budgets:
     staff-9: { requests_per_minute: 5, monthly_tokens: null }
 users:
   - { email: Admin@Example.com, role: admin }
-  - { email: ops@example.com, role: operator }
-approvals: { expires_after_hours: 48, notify_chats: [cid-ops] }
+  - { email: ops@example.com, role: operator, dingtalk: { user_id: staff-ops } }
+approvals:
+  card_template_id: tpl.approval
+  approver_chats: [cid-ops]
+  escalation_chat: cid-escalate
+  escalate_after_minutes: 15
+  expires_after_minutes: 48
+  quorum: { write: 1, destructive: 2 }
+  skills: { ticket.create: { quorum: 2 } }
 ops_chats:
   - { id: cid-ops, purposes: [alerts, incidents] }
 `;
@@ -213,9 +220,17 @@ describe("the flags, budgets, skill settings, users and reserved sections", () =
     expect(c.skills[1]!.settings).toEqual({ allowedConversations: ["cid-ops"] });
     expect(c.users).toEqual([
       { email: "admin@example.com", role: "admin" },
-      { email: "ops@example.com", role: "operator" },
+      { email: "ops@example.com", role: "operator", dingtalk: { user_id: "staff-ops" } },
     ]);
-    expect(c.approvals).toEqual({ expires_after_hours: 48, notify_chats: ["cid-ops"] });
+    expect(c.approvals).toEqual({
+      card_template_id: "tpl.approval",
+      approver_chats: ["cid-ops"],
+      escalation_chat: "cid-escalate",
+      escalate_after_minutes: 15,
+      expires_after_minutes: 48,
+      quorum: { write: 1, destructive: 2 },
+      skills: { "ticket.create": { quorum: 2 } },
+    });
     expect(c.ops_chats).toEqual([{ id: "cid-ops", purposes: ["alerts", "incidents"] }]);
   });
 
@@ -240,7 +255,10 @@ describe("the flags, budgets, skill settings, users and reserved sections", () =
       "allowedConversations: cid-ops",
       "skills[1].settings: group.announce settings.allowedConversations:",
     ],
-    ["expires_after_hours: 48", "expires_after_hours: 0", "approvals.expires_after_hours:"],
+    ["expires_after_minutes: 48", "expires_after_minutes: 0", "approvals.expires_after_minutes:"],
+    ["destructive: 2 }", "destructive: 0 }", "approvals.quorum.destructive:"],
+    ["approver_chats: [cid-ops]", "approver_chat: [cid-ops]", "approvals: unknown key approver_chat"],
+    ["dingtalk: { user_id: staff-ops }", "dingtalk: {}", "users[1].dingtalk: give user_id or union_id"],
     ["purposes: [alerts, incidents]", "purposes: [parties]", "ops_chats[0].purposes[0]:"],
   ])("rejects %s -> %s with a message naming the path", (from, to, message) => {
     const found = problems(SECTIONS.replace(from, to));

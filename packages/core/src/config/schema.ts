@@ -148,19 +148,47 @@ const budgets = z.strictObject({
   users: z.record(z.string(), budgetLimits).optional(),
 });
 
+const dingtalkId = z.string().trim().min(1).max(128);
 const user = z.strictObject({
   email: z.email({ error: "must be an email address" }).transform((e) => e.trim().toLowerCase()),
   role: z.enum(ROLES.map((r) => r.toLowerCase()) as ["admin", "approver", "operator", "viewer"]),
+  /** The person's DingTalk identity: card clicks by this userId are theirs; their own requests are not theirs to approve. */
+  dingtalk: z
+    .strictObject({ user_id: dingtalkId.optional(), union_id: dingtalkId.optional() })
+    .refine((d) => d.user_id !== undefined || d.union_id !== undefined, { error: "give user_id or union_id" })
+    .optional(),
 });
 
-// Reserved sections: validated and stored (ConfigSection) as given; nothing reads them yet.
+// Stored as given (ConfigSection) and read by the runtime and the console (core approvals.ts).
 const conversationRef = z.string().min(1).max(128);
-const approvals = z.strictObject({
-  /** How long a request waits for a decision. */
-  expires_after_hours: z.number().int().min(1).max(720).optional(),
-  /** DingTalk groups told about new approval requests. */
-  notify_chats: z.array(conversationRef).optional(),
+const quorum = z.number().int().min(1).max(10);
+const minutes = z
+  .number()
+  .int()
+  .min(1)
+  .max(30 * 24 * 60);
+export const approvalsSectionSchema = z.strictObject({
+  /** A card template published in the DingTalk developer console (Approve / Reject buttons); without it a markdown message with a console link is sent. */
+  card_template_id: z.string().trim().min(1).max(128).optional(),
+  /** DingTalk groups (openConversationId) that receive each new request. */
+  approver_chats: z.array(conversationRef).max(20).optional(),
+  /** The group a request still pending after `escalate_after_minutes` is announced to again. */
+  escalation_chat: conversationRef.optional(),
+  escalate_after_minutes: minutes.optional(),
+  /** How long a request waits for a decision (default 30). */
+  expires_after_minutes: minutes.optional(),
+  /** Distinct approvers needed per risk class (default write 1, destructive 2). */
+  quorum: z.strictObject({ write: quorum.optional(), destructive: quorum.optional() }).optional(),
+  /** Per skill: its own quorum and expiry. */
+  skills: z
+    .record(
+      z.string().min(1).max(128),
+      z.strictObject({ quorum: quorum.optional(), expires_after_minutes: minutes.optional() }),
+    )
+    .optional(),
 });
+export type ApprovalsSection = z.output<typeof approvalsSectionSchema>;
+const approvals = approvalsSectionSchema;
 const opsChat = z.strictObject({
   id: conversationRef,
   purposes: z.array(z.enum(["alerts", "approvals", "incidents"])).min(1),
@@ -213,6 +241,17 @@ export const onboardSchema = z
         ctx.addIssue({ code: "custom", path: ["users", i, "email"], message: `duplicate email "${u.email}"` });
       emails.add(u.email);
     });
+    // One DingTalk person is one console user: a card click must name exactly one decider.
+    for (const field of ["user_id", "union_id"] as const) {
+      const seen = new Set<string>();
+      c.users.forEach((u, i) => {
+        const v = u.dingtalk?.[field];
+        if (v === undefined) return;
+        if (seen.has(v))
+          ctx.addIssue({ code: "custom", path: ["users", i, "dingtalk", field], message: `duplicate ${field} "${v}"` });
+        seen.add(v);
+      });
+    }
     // The console's budget rules (subject: a DingTalk id, no spaces, at most 200 characters).
     for (const [scope, entries] of [
       ["CONVERSATION", c.budgets?.conversations],

@@ -26,6 +26,7 @@ const FILTERS: { value: ApprovalStatus | undefined; label: string }[] = [
   { value: "EXECUTED", label: "Executed" },
   { value: "FAILED", label: "Failed" },
   { value: "EXPIRED", label: "Expired" },
+  { value: "INVALIDATED", label: "Invalidated" },
 ];
 
 const STATUS_STYLES: Record<ApprovalStatus, string> = {
@@ -35,6 +36,7 @@ const STATUS_STYLES: Record<ApprovalStatus, string> = {
   REJECTED: "bg-slate-100 text-slate-700 ring-slate-500/30",
   EXPIRED: "bg-slate-100 text-slate-600 ring-slate-500/30",
   FAILED: "bg-red-50 text-red-800 ring-red-600/30",
+  INVALIDATED: "bg-orange-50 text-orange-800 ring-orange-600/30",
 };
 
 const rtf = new Intl.RelativeTimeFormat("en", { numeric: "auto" });
@@ -61,6 +63,7 @@ export function ApprovalsView({ canDecide }: { canDecide: boolean }) {
 
   return (
     <div className="space-y-4">
+      <ApproverMetrics />
       <div role="group" aria-label="Filter by status" className="flex flex-wrap gap-2">
         {FILTERS.map((f) => {
           const active = f.value === filter;
@@ -120,6 +123,41 @@ export function ApprovalsView({ canDecide }: { canDecide: boolean }) {
   );
 }
 
+const seconds = (s: number | null) =>
+  s === null
+    ? "–"
+    : s < 90
+      ? `${Math.round(s)} s`
+      : s < 5_400
+        ? `${Math.round(s / 60)} min`
+        : `${(s / 3_600).toFixed(1)} h`;
+
+/** Time to decision p50/p95, expiry rate and pending count (the same numbers as /metrics). */
+function ApproverMetrics() {
+  const trpc = useTRPC();
+  const { data } = useQuery(trpc.approval.metrics.queryOptions(undefined, { refetchInterval: 30_000 }));
+  if (!data) return null;
+  const stats = [
+    { label: "Pending", value: String(data.pending) },
+    { label: "Time to decision (p50)", value: seconds(data.decisionP50Seconds) },
+    { label: "Time to decision (p95)", value: seconds(data.decisionP95Seconds) },
+    {
+      label: "Expired without a decision",
+      value: data.expiryRate === null ? "–" : `${Math.round(data.expiryRate * 100)} %`,
+    },
+  ];
+  return (
+    <dl aria-label={`Approver metrics, last ${data.windowDays} days`} className="grid grid-cols-2 gap-3 sm:grid-cols-4">
+      {stats.map((s) => (
+        <div key={s.label} className="rounded-lg border border-slate-200 bg-white p-3">
+          <dt className="text-xs text-slate-600">{s.label}</dt>
+          <dd className="text-lg font-semibold text-slate-900">{s.value}</dd>
+        </div>
+      ))}
+    </dl>
+  );
+}
+
 function ApprovalCard({ item, now, canDecide, status }: { item: Item; now: Date; canDecide: boolean; status: Status }) {
   const trpc = useTRPC();
   const queryClient = useQueryClient();
@@ -129,7 +167,9 @@ function ApprovalCard({ item, now, canDecide, status }: { item: Item; now: Date;
     trpc.approval.decide.mutationOptions({
       onSuccess: (r) =>
         status.success(
-          `${item.skillKey} request ${r.status === "APPROVED" ? "approved: the runtime runs it and replies in the conversation" : "rejected: the requester is told"}.`,
+          r.status === "PENDING"
+            ? `Your approval of ${item.skillKey} is recorded: ${r.approvals} of ${r.required} approvals.`
+            : `${item.skillKey} request ${r.status === "APPROVED" ? "approved: the runtime runs it and replies in the conversation" : "rejected: the requester is told"}.`,
         ),
       onSettled: () => queryClient.invalidateQueries({ queryKey: trpc.approval.pathKey() }),
     }),
@@ -137,6 +177,8 @@ function ApprovalCard({ item, now, canDecide, status }: { item: Item; now: Date;
   const expired = item.status === "PENDING" && item.expiresAt <= now;
   const open = item.status === "PENDING" && !expired;
   const conversation = item.conversationTitle ?? item.conversationId;
+  const requester = item.requesterName ?? item.requesterId;
+  const risk = item.riskClass === "DESTRUCTIVE" ? item.riskClass : item.skill.riskClass;
 
   return (
     <li
@@ -147,7 +189,7 @@ function ApprovalCard({ item, now, canDecide, status }: { item: Item; now: Date;
         <div className="min-w-0 space-y-1">
           <h2 id={headingId} className="flex flex-wrap items-center gap-2">
             <code className="font-mono font-semibold text-slate-900">{item.skillKey}</code>
-            <RiskBadge risk={item.skill.riskClass} />
+            <RiskBadge risk={risk} />
             <span
               className={`inline-flex items-center rounded-full px-2 py-0.5 text-xs font-semibold ring-1 ring-inset ${STATUS_STYLES[expired ? "EXPIRED" : item.status]}`}
             >
@@ -155,8 +197,11 @@ function ApprovalCard({ item, now, canDecide, status }: { item: Item; now: Date;
             </span>
           </h2>
           <p className="text-sm text-slate-600">
-            Requested by <code className="font-mono text-slate-800">{item.requesterId}</code> in{" "}
-            <span className="font-medium text-slate-800">{conversation}</span>
+            Requested by <span className="font-medium text-slate-800">{requester}</span>
+            {item.requesterName && item.requesterName !== item.requesterId && (
+              <code className="ml-1 font-mono text-xs text-slate-500">({item.requesterId})</code>
+            )}{" "}
+            in <span className="font-medium text-slate-800">{conversation}</span>
             {item.conversationTitle && (
               <code className="ml-1 font-mono text-xs text-slate-500">({item.conversationId})</code>
             )}
@@ -183,7 +228,30 @@ function ApprovalCard({ item, now, canDecide, status }: { item: Item; now: Date;
               <>no decision</>
             )}
             {item.executedAt && ` · executed ${relative(item.executedAt, now)}`}
+            {item.escalatedAt && item.status === "PENDING" && " · escalated"}
           </p>
+          {(item.requiredApprovals > 1 || item.decisions.length > 0) && (
+            <p className="text-sm text-slate-700" data-testid="approval-votes">
+              {item.requiredApprovals > 1 && (
+                <span className="font-medium">
+                  {item.approvals} of {item.requiredApprovals} approvals
+                </span>
+              )}
+              {item.decisions.length > 0 && (
+                <>
+                  {item.requiredApprovals > 1 && ": "}
+                  {item.decisions
+                    .map(
+                      (d) =>
+                        `${d.approve ? "approved" : "rejected"} by ${d.deciderName}${d.channel === "CARD" ? " (DingTalk card)" : ""}`,
+                    )
+                    .join(", ")}
+                </>
+              )}
+            </p>
+          )}
+          {item.reason && <p className="text-sm text-slate-700">Why approval is needed: {item.reason}</p>}
+          {item.outcome && <p className="text-sm text-red-800">{item.outcome}</p>}
         </div>
         {canDecide && open && (
           <div className="flex gap-2">
@@ -228,8 +296,10 @@ function ApprovalCard({ item, now, canDecide, status }: { item: Item; now: Date;
           title={confirm === "approve" ? `Approve ${item.skillKey}?` : `Reject ${item.skillKey}?`}
           description={
             confirm === "approve"
-              ? `The runtime runs ${item.skillKey} with the input shown and replies in ${conversation}.`
-              : `The call is not run; ${item.requesterId} is told it was rejected, with your note.`
+              ? item.requiredApprovals > 1
+                ? `Your approval counts as one of the ${item.requiredApprovals} needed; the runtime runs ${item.skillKey} once they are given.`
+                : `The runtime runs ${item.skillKey} with the input shown and replies in ${conversation}.`
+              : `The call is not run; ${requester} is told it was rejected, with your note.`
           }
           confirmLabel={confirm === "approve" ? "Approve" : "Reject"}
           reason={{

@@ -2,13 +2,22 @@
 import { routerTest } from "../test-caller.ts";
 import { DEMO_CONVERSATION_ID, seedDemo } from "@clawgate/core";
 import { describe, expect, it } from "vitest";
+import { redactInput } from "@clawgate/core/redact.ts";
 import { approvalRouter } from "./approval.ts";
 
 // Callers are the seeded users of each role (approval decisions reference the deciding user).
 const t = routerTest(approvalRouter, { prefix: "clawgate_console_approval", seed: (db) => seedDemo(db) });
 
 /** A pending request as the runtime's agent creates one (apps/bot/src/agent/tool-call.ts). */
-async function pendingRequest(opts: { expiresInMs?: number; createdAt?: Date; input?: object } = {}) {
+async function pendingRequest(
+  opts: {
+    expiresInMs?: number;
+    createdAt?: Date;
+    input?: object;
+    requiredApprovals?: number;
+    requesterId?: string;
+  } = {},
+) {
   return t.db.$transaction(async (tx) => {
     const invocation = await tx.skillInvocation.create({
       data: {
@@ -28,7 +37,8 @@ async function pendingRequest(opts: { expiresInMs?: number; createdAt?: Date; in
         invocationId: invocation.id,
         skillKey: "ticket.create",
         conversationId: DEMO_CONVERSATION_ID,
-        requesterId: "staff-1",
+        requesterId: opts.requesterId ?? "staff-1",
+        ...(opts.requiredApprovals && { requiredApprovals: opts.requiredApprovals }),
         input: opts.input ?? { title: "Printer on fire", priority: "high" },
         expiresAt: new Date(Date.now() + (opts.expiresInMs ?? 3_600_000)),
         traceId: "trace-1",
@@ -78,6 +88,8 @@ describe("approval router", () => {
     expect(await approver.decide({ id: request.id, approve: true, note: "  ok for today " })).toEqual({
       id: request.id,
       status: "APPROVED",
+      approvals: 1,
+      required: 1,
     });
     const stored = await t.db.approvalRequest.findUniqueOrThrow({
       where: { id: request.id },
@@ -98,6 +110,8 @@ describe("approval router", () => {
     expect(await (await t.asUserWith("ADMIN")).decide({ id: request.id, approve: false, note: "no" })).toEqual({
       id: request.id,
       status: "REJECTED",
+      approvals: 0,
+      required: 1,
     });
     expect(await t.db.approvalRequest.findUniqueOrThrow({ where: { id: request.id } })).toMatchObject({
       status: "REJECTED",
@@ -123,5 +137,51 @@ describe("approval router", () => {
       status: "PENDING",
       decidedAt: null,
     });
+  });
+
+  it("a quorum of two: one approval leaves it pending (listed as 1 of 2, with who); a second vote by the same person is refused", async () => {
+    const request = await pendingRequest({ requiredApprovals: 2 });
+    const approver = await t.asUserWith("APPROVER");
+    expect(await approver.decide({ id: request.id, approve: true })).toMatchObject({
+      status: "PENDING",
+      approvals: 1,
+      required: 2,
+    });
+    await expect(approver.decide({ id: request.id, approve: true })).rejects.toMatchObject({
+      code: "CONFLICT",
+      message: expect.stringMatching(/already approved/),
+    });
+    const listed = (await approver.list()).items.find((i) => i.id === request.id);
+    expect(listed).toMatchObject({
+      approvals: 1,
+      requiredApprovals: 2,
+      decisions: [{ approve: true, channel: "CONSOLE", deciderName: expect.any(String) }],
+    });
+    expect(await (await t.asUserWith("ADMIN")).decide({ id: request.id, approve: true })).toMatchObject({
+      status: "APPROVED",
+      approvals: 2,
+    });
+  });
+
+  it("refuses self-approval, admins included: the requester's DingTalk userId is the decider's", async () => {
+    const admin = await t.db.user.findFirstOrThrow({ where: { role: "ADMIN" } });
+    await t.db.user.update({ where: { id: admin.id }, data: { dingtalkUserId: "staff-self" } });
+    try {
+      const request = await pendingRequest({ requesterId: "staff-self" });
+      await expect((await t.asUserWith("ADMIN")).decide({ id: request.id, approve: true })).rejects.toMatchObject({
+        code: "FORBIDDEN",
+        message: expect.stringMatching(/you made this request/i),
+      });
+      expect(await t.db.approvalDecision.count({ where: { approvalId: request.id } })).toBe(0);
+    } finally {
+      await t.db.user.update({ where: { id: admin.id }, data: { dingtalkUserId: null } });
+    }
+  });
+
+  it("metrics: pending count and decision times", async () => {
+    const m = await (await t.asUserWith("VIEWER")).metrics();
+    expect(m.pending).toBeGreaterThanOrEqual(1);
+    expect(m.decided).toBeGreaterThanOrEqual(1);
+    expect(m.decisionP50Seconds).not.toBeNull();
   });
 });

@@ -1,6 +1,6 @@
 import { createDb, type Db } from "@clawgate/db";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createTestDatabase, type TestDatabase } from "../../../devstack/src/testdb.ts";
+import { createTestDatabase, type TestDatabase } from "@clawgate/devstack/testdb";
 import { seenSubjects } from "./subjects.ts";
 
 let tdb: TestDatabase;

@@ -7,3 +7,4 @@ export * from "./breakers.ts";
 export { internalApiBreakers } from "./handlers/internal-api.ts";
 export * from "./mcp.ts";
 export * from "./output.ts";
+export * from "./http-tool.ts";

@@ -259,3 +259,21 @@ export async function syncMcpServers(db: Db, opts: SyncOptions): Promise<SyncRes
   for (const s of servers) results.push(await syncMcpServer(db, s.name, opts));
   return results;
 }
+
+/** The runtime's job that lists MCP servers' tools; payload `{ server? }` (all when absent). */
+export const MCP_SYNC_TASK = "mcp.sync";
+
+/**
+ * Asks the runtime to list a server's tools now (the console's "refresh"): a queue job, so only
+ * the runtime reads the headers' env vars. False when the queue's schema does not exist yet.
+ */
+export async function requestMcpSync(db: Db | Tx, server?: string): Promise<boolean> {
+  const [schema] = await db.$queryRaw<
+    { present: boolean }[]
+  >`SELECT to_regnamespace('graphile_worker') IS NOT NULL AS present`;
+  if (!schema?.present) return false;
+  const payload = JSON.stringify(server ? { server } : {});
+  await db.$queryRaw`SELECT 1 FROM graphile_worker.add_job(${MCP_SYNC_TASK}, ${payload}::json,
+    max_attempts := 1, job_key := ${`${MCP_SYNC_TASK}:${server ?? "*"}`})`;
+  return true;
+}

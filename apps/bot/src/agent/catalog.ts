@@ -213,5 +213,8 @@ function toolboxOf(rows: readonly SkillRow[]): Toolbox {
   // Built-in skills without a row yet (bootstrap has not run) are still known, as shipped.
   for (const s of BUILTIN_TOOLBOX.skills.values())
     if (!skills.some((x) => x.manifest.key === s.manifest.key)) skills.push(s);
-  return new Toolbox(skills);
+  return new Toolbox(
+    skills,
+    rows.map((r) => r.key),
+  );
 }

@@ -38,12 +38,14 @@ export class Toolbox {
   readonly #definitions: Map<string, OpenAI.ChatCompletionTool>;
   readonly #tokens = new Map<string, number>();
 
-  constructor(skills: Iterable<Skill>) {
+  /** `otherKeys`: skills known by name but not runnable here (an outside tool not approved): named in refusals. */
+  constructor(skills: Iterable<Skill>, otherKeys: Iterable<string> = []) {
     const map = new Map<string, Skill>();
     for (const s of skills) if (!map.has(s.manifest.key)) map.set(s.manifest.key, s);
     this.skills = map;
     this.#byToolName = new Map();
-    for (const key of map.keys()) if (!this.#byToolName.has(toolName(key))) this.#byToolName.set(toolName(key), key);
+    for (const key of [...map.keys(), ...otherKeys])
+      if (!this.#byToolName.has(toolName(key))) this.#byToolName.set(toolName(key), key);
     this.#definitions = new Map(
       [...map.values()].map(({ manifest }) => [
         manifest.key,

@@ -94,7 +94,9 @@ async function checkReferences(tx: Tx, config: OnboardConfig, policy: SecretRefP
     for (const p of mcpHeaderProblems(m.headers ?? {}, policy)) problems.push(`mcp_servers.${name}.${p}`);
   for (const [key, t] of Object.entries(config.http_tools ?? {})) {
     for (const p of mcpHeaderProblems(t.headers ?? {}, policy)) problems.push(`http_tools.${key}.${p}`);
-    const held = await tx.skill.findUnique({ where: { key }, select: { source: true } });
+    const held = BUILTIN_SKILLS.some((m) => m.key === key)
+      ? { source: "BUILTIN" }
+      : await tx.skill.findUnique({ where: { key }, select: { source: true } });
     if (held && held.source !== "HTTP")
       problems.push(`http_tools.${key}: the key is taken by a ${held.source.toLowerCase()} skill`);
   }

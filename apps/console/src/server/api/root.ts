@@ -8,6 +8,7 @@ import { modelRouter } from "./routers/model.ts";
 import { overviewRouter } from "./routers/overview.ts";
 import { safeModeRouter } from "./routers/safe-mode.ts";
 import { skillRouter } from "./routers/skill.ts";
+import { toolSourceRouter } from "./routers/tool-source.ts";
 import { userRouter } from "./routers/user.ts";
 import { createCallerFactory, createTRPCRouter } from "./trpc.ts";
 
@@ -15,6 +16,7 @@ export const appRouter = createTRPCRouter({
   overview: overviewRouter,
   conversation: conversationRouter,
   skill: skillRouter,
+  toolSource: toolSourceRouter,
   approval: approvalRouter,
   flag: flagRouter,
   safeMode: safeModeRouter,

@@ -18,7 +18,7 @@ import {
   updateSkill,
   updateSkillSettings,
 } from "@clawgate/core/console/skills.ts";
-import { Environment, RiskClass } from "@clawgate/db/enums";
+import { Environment, RiskClass, SkillSource } from "@clawgate/db/enums";
 import { configMutation } from "../mutation.ts";
 import { adminProcedure, createTRPCRouter, viewerProcedure } from "../trpc.ts";
 
@@ -35,6 +35,9 @@ export const skillListOutput = z.array(
     timeoutMs: z.number().int(),
     cacheTtlSeconds: z.number().int(),
     retiredAt: z.date().nullable(),
+    /** Built-in, an MCP server's tool or an HTTP tool (Tool sources page). */
+    source: z.enum(SkillSource),
+    untrustedOutput: z.boolean(),
     rules: z.object({ allow: z.number().int(), deny: z.number().int() }),
   }),
 );
@@ -60,7 +63,7 @@ export const skillRouter = createTRPCRouter({
         ctx.db.skill.findMany({
           where,
           orderBy: { key: "asc" },
-          omit: { settings: true, createdAt: true, updatedAt: true },
+          omit: { settings: true, createdAt: true, updatedAt: true, definition: true, pendingDefinition: true },
         }),
         ctx.db.skillRule.groupBy({ by: ["skillKey", "effect"], _count: { _all: true } }),
       ]);

@@ -84,6 +84,10 @@ export async function startDemoMcp(opts: DemoMcpOptions = {}): Promise<DemoMcp> 
   };
 
   const server: Server = createServer((req, res) => {
+    if (req.method === "GET" && req.url === "/health") {
+      res.writeHead(200, { "content-type": "text/plain" }).end("ok");
+      return;
+    }
     if (opts.token && req.headers.authorization !== `Bearer ${opts.token}`) {
       res.writeHead(401, { "content-type": "application/json" }).end('{"error":"unauthorized"}');
       return;

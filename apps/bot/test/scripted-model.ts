@@ -3,7 +3,8 @@
  * offered or not, like a real model that strays from its tool list; "LOOP help {}" calls it
  * again after every result for as long as tools are offered. Otherwise it answers as the demo
  * model. It shows what the runtime does when the model asks for a refused tool. "ECHO text"
- * answers «text» followed by a NUL and a lone surrogate, as local models sometimes do.
+ * answers «text» followed by a NUL and a lone surrogate, as local models sometimes do. A tool
+ * result that says "CALL tool_name {...}" is obeyed, like a model taken over by a prompt injection.
  */
 import { createServer, type IncomingMessage } from "node:http";
 import type { AddressInfo } from "node:net";
@@ -39,11 +40,17 @@ export async function startScriptedModel(): Promise<ScriptedModel> {
             ? /^CALL (\w+) (.*)$/s.exec(textOf(last.content))
             : null;
       const echo = last?.role === "user" ? /^ECHO (.*)$/s.exec(textOf(last.content)) : null;
-      const reply = m
-        ? { kind: "tool" as const, call: { name: m[1]!, arguments: JSON.parse(m[2]!) as Record<string, unknown> } }
-        : echo
-          ? { kind: "text" as const, content: `«${echo[1]!}»\u0000\ud800` }
-          : demoReply(body);
+      const injected = last?.role === "tool" ? /CALL (\w+) (\{[^}]*\})/.exec(textOf(last.content)) : null;
+      const reply = injected
+        ? {
+            kind: "tool" as const,
+            call: { name: injected[1]!, arguments: JSON.parse(injected[2]!) as Record<string, unknown> },
+          }
+        : m
+          ? { kind: "tool" as const, call: { name: m[1]!, arguments: JSON.parse(m[2]!) as Record<string, unknown> } }
+          : echo
+            ? { kind: "text" as const, content: `«${echo[1]!}»\u0000\ud800` }
+            : demoReply(body);
       n += 1;
       res
         .writeHead(200, { "content-type": "application/json" })

@@ -110,6 +110,8 @@ export interface RequestApprovalInput extends ApprovalBinding {
   inboundId?: string | null;
   /** Why approval is needed beyond the skill's own setting, shown to approvers (e.g. "the turn read untrusted content"). */
   reason?: string;
+  /** The untrusted tool outputs the turn had read before this call, shown to approvers. */
+  untrustedSources?: readonly { skillKey: string; invocationId: string }[];
   now?: Date;
 }
 
@@ -143,6 +145,9 @@ export async function requestApproval(
       riskClass: input.riskClass,
       requiredApprovals,
       reason: input.reason ?? null,
+      ...(input.untrustedSources && {
+        untrustedSources: input.untrustedSources.map((u) => ({ ...u })) as Prisma.InputJsonValue,
+      }),
       ...people,
       createdAt: now,
     },

@@ -9,3 +9,4 @@ export * from "./policy/index.ts";
 export * from "./config/onboard.ts";
 export * from "./secret-refs.ts";
 export * from "./dead-letters.ts";
+export * from "./seed/demo-mcp.ts";

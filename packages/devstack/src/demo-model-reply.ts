@@ -45,6 +45,21 @@ export type DemoReply = { kind: "text"; content: string } | { kind: "tool"; call
 
 /** A recognised request: the skill it wants and its arguments. Order matters: first match wins. */
 const RECOGNISERS: { key: string; match: (text: string) => Record<string, unknown> | null }[] = [
+  // The demo MCP server's tools (demo-mcp.ts), offered once an admin enabled them.
+  {
+    key: "mcp.demo.lookup_order",
+    match: (t) => {
+      const m = /\border\s+(A-\d{4})\b/i.exec(t);
+      return m ? { orderId: m[1]!.toUpperCase() } : null;
+    },
+  },
+  {
+    key: "mcp.demo.create_ticket",
+    match: (t) => {
+      const m = /\bopen (?:a )?support ticket\s*:\s*(.+)$/i.exec(t);
+      return m ? { title: m[1]!.trim() } : null;
+    },
+  },
   {
     key: "ticket.create",
     match: (t) => {

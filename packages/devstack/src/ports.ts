@@ -6,6 +6,7 @@ export const PORTS = {
   fakeDingtalk: 3200,
   demoModel: 3300,
   fakeInternalApi: 3400,
+  demoMcp: 3500,
   embeddedPgDev: 54329,
   embeddedPgTest: 54330,
 } as const;

@@ -16,7 +16,7 @@ import { randomBytes } from "node:crypto";
 import { existsSync, readFileSync, writeFileSync, mkdirSync, createWriteStream } from "node:fs";
 import net from "node:net";
 import path from "node:path";
-import { applyOnboard, parseOnboardConfig, seedDemo, DEMO_USERS, DEMO_PASSWORD } from "@clawgate/core";
+import { applyOnboard, parseOnboardConfig, seedDemo, seedDemoMcp, DEMO_USERS, DEMO_PASSWORD } from "@clawgate/core";
 import { createDb } from "@clawgate/db";
 import { deployMigrations } from "@clawgate/db/migrations";
 import { ensureDatabase } from "./pg-admin.ts";
@@ -25,6 +25,8 @@ import { DEMO_OIDC_CLIENT, PORTS } from "./ports.ts";
 import { onStopRequest } from "./stop-signals.ts";
 import { withDatabase } from "./testdb.ts";
 
+/** The demo MCP server's bearer token (a demo value, like the demo model key). */
+const DEMO_MCP_TOKEN = "demo-mcp-token";
 const children: { name: string; proc: ChildProcess }[] = [];
 let embeddedPg: ChildProcess | undefined;
 let stopping = false;
@@ -196,6 +198,7 @@ async function main(): Promise<void> {
     ["fake-dingtalk", PORTS.fakeDingtalk],
     ["demo-model", PORTS.demoModel],
     ["internal-api", PORTS.fakeInternalApi],
+    ["demo-mcp", PORTS.demoMcp],
   ] as const) {
     if (!(await portFree(port)))
       throw new Error(`port ${port} (${name}) is in use: stop whatever listens there, or a previous npm start`);
@@ -216,6 +219,7 @@ async function main(): Promise<void> {
   await deployMigrations(databaseUrl);
   const db = createDb(databaseUrl, { max: 2 });
   const internalApiUrl = `http://127.0.0.1:${PORTS.fakeInternalApi}`;
+  const demoMcpUrl = `http://127.0.0.1:${PORTS.demoMcp}/mcp`;
   const seeded = await seedDemo(db, {
     modelBaseUrl: `http://127.0.0.1:${PORTS.demoModel}/v1`,
     internalApiBaseUrl: internalApiUrl,
@@ -268,9 +272,14 @@ async function main(): Promise<void> {
       env: { ...baseEnv, FAKE_INTERNAL_API_PORT: String(PORTS.fakeInternalApi) },
     },
   );
+  startChild("demo-mcp", process.execPath, ["--import", "tsx", "packages/devstack/src/demo-mcp-server.ts"], {
+    env: { ...baseEnv, DEMO_MCP_PORT: String(PORTS.demoMcp), DEMO_MCP_SERVER_TOKEN: DEMO_MCP_TOKEN },
+  });
   startChild("runtime", process.execPath, ["apps/bot/bin/clawgate.mjs", "serve"], {
     env: {
       ...baseEnv,
+      // The MCP server's header value, named by its registration (headers: { Authorization: DEMO_MCP_TOKEN }).
+      DEMO_MCP_TOKEN: `Bearer ${DEMO_MCP_TOKEN}`,
       PORT: String(PORTS.runtime),
       HOST: "127.0.0.1",
       DINGTALK_MODE: "http",
@@ -312,9 +321,23 @@ async function main(): Promise<void> {
     waitFor(`${fakeDingtalkUrl}/_fake/health`, "fake-dingtalk", 30_000),
     waitFor(`${modelUrl}/models`, "demo-model", 30_000, { authorization: "Bearer demo-local-key" }),
     waitFor(`${internalApiUrl}/_fake/requests`, "internal-api", 30_000),
+    waitFor(`${demoMcpUrl.replace(/\/mcp$/, "")}/health`, "demo-mcp", 30_000),
     waitFor(`http://127.0.0.1:${PORTS.runtime}/ready`, "runtime", 60_000),
     waitFor(`${consoleUrl}/api/health`, "console", 60_000),
   ]);
+
+  // The demo MCP server: registered, listed and its tools enabled as an admin would (audited).
+  const mcpDb = createDb(databaseUrl, { max: 1 });
+  try {
+    const { sync, enabled } = await seedDemoMcp(mcpDb, {
+      url: demoMcpUrl,
+      tokenEnv: "DEMO_MCP_TOKEN",
+      getSecret: (name) => (name === "DEMO_MCP_TOKEN" ? `Bearer ${DEMO_MCP_TOKEN}` : undefined),
+    });
+    log(`demo MCP server: ${sync.status}${enabled.length ? `; enabled ${enabled.join(", ")}` : ""}`);
+  } finally {
+    await mcpDb.$disconnect();
+  }
 
   const users = DEMO_USERS.map((u) => `      ${u.email.padEnd(26)} ${u.role}`).join("\n");
   console.log(`
@@ -326,6 +349,7 @@ async function main(): Promise<void> {
     DingTalk (fake)  ${fakeDingtalkUrl}
     Model (demo)     ${modelUrl}
     KB/tickets API   ${internalApiUrl}   (fake internal systems the skills call)
+    MCP server       ${demoMcpUrl}   (demo tools: "look up order A-1001", "open a support ticket: ...")
     Database         ${embeddedPg ? `embedded PostgreSQL, 127.0.0.1:${PORTS.embeddedPgDev} (data in .data/pg)` : "DATABASE_URL"}
 
   Demo sign-in (password "${DEMO_PASSWORD}"):

@@ -323,3 +323,19 @@ describe("as a process", () => {
     }
   });
 });
+
+describe("demo model: the demo MCP server's tools", () => {
+  it("asks for lookup_order and create_ticket when they are offered, and not otherwise", async () => {
+    const { recognise } = await import("../src/demo-model-reply.ts");
+    const offered = ["mcp_demo_lookup_order", "mcp_demo_create_ticket", "ticket_lookup"];
+    expect(recognise("look up order a-1001 please", offered)).toEqual({
+      name: "mcp_demo_lookup_order",
+      arguments: { orderId: "A-1001" },
+    });
+    expect(recognise("open a support ticket: VPN is down", offered)).toEqual({
+      name: "mcp_demo_create_ticket",
+      arguments: { title: "VPN is down" },
+    });
+    expect(recognise("look up order A-1001", ["ticket_lookup"])).toBeNull();
+  });
+});

@@ -136,6 +136,7 @@ export const httpFetch = defineSkill({
   cacheTtlSeconds: 60,
   settings: httpFetchSettings,
   input: z.object({ url: z.string().url() }),
+  untrustedOutput: true,
 });
 
 export const BUILTIN_SKILLS = [help, status, kbSearch, ticketLookup, ticketCreate, groupAnnounce, httpFetch] as const;

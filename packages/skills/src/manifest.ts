@@ -31,6 +31,17 @@ export interface SkillManifest<Input extends z.ZodType = z.ZodType, Settings ext
    * request stores, and an approver reads, exactly what will run.
    */
   resolveInput?(input: z.output<Input>, context: { conversationId: string }): z.output<Input>;
+  /**
+   * The input as JSON Schema when the skill was defined by one (MCP and HTTP tools): offered to
+   * the model as given, while `input` (converted from it) validates the arguments.
+   */
+  inputJsonSchema?: Record<string, unknown>;
+  /**
+   * Its output is outside content (a web page, an MCP result) that may carry instructions: once a
+   * turn has read it, every later WRITE/DESTRUCTIVE call of the turn waits for an approver. The
+   * default for a fresh row; an admin may mark the skill trusted (Skill.untrustedOutput).
+   */
+  untrustedOutput?: boolean;
 }
 
 export function defineSkill<Input extends z.ZodType, Settings extends z.ZodObject>(

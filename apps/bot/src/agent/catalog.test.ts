@@ -2,6 +2,7 @@ import type { Db } from "@clawgate/db";
 import { describe, expect, it } from "vitest";
 import { DEFAULT_SECRET_REF_POLICY } from "@clawgate/core";
 import { catalogCache, type Catalog } from "./catalog.ts";
+import { BUILTIN_TOOLBOX } from "./tools.ts";
 
 const db = {} as Db;
 const catalog = (revision: number): Catalog => ({
@@ -9,6 +10,7 @@ const catalog = (revision: number): Catalog => ({
   route: () => undefined,
   settings: () => ({}),
   secretRefs: DEFAULT_SECRET_REF_POLICY,
+  toolbox: BUILTIN_TOOLBOX,
 });
 
 describe("catalogCache", () => {

@@ -5,11 +5,14 @@
  * the database for them.
  */
 import { modelBaseUrlProblem, type SecretRefPolicy } from "@clawgate/core";
+import { serverConfig } from "@clawgate/core/tools/mcp.ts";
 import type { Db } from "@clawgate/db";
 import OpenAI from "openai";
 import { readEnvVar } from "../env.ts";
 import { readSecretRef, runtimeSecretRefs } from "../secret-refs.ts";
 import { modelDispatcher } from "./model.ts";
+import { outsideSkill, type OutsideSkillRow } from "./outside-tools.ts";
+import { BUILTIN_TOOLBOX, Toolbox, type Skill } from "./tools.ts";
 
 /** Max context when neither the route's budget nor the DEFAULT budget sets one. */
 export const DEFAULT_MAX_CONTEXT_TOKENS = 8_192;
@@ -39,6 +42,8 @@ export interface Catalog {
   settings(skillKey: string): Record<string, unknown>;
   /** The secret-reference policy the routes were built with; skills read their secrets under it. */
   secretRefs: SecretRefPolicy;
+  /** Every skill this runtime can run at this revision: built-in, and approved outside tools. */
+  toolbox: Toolbox;
 }
 
 type RouteRow = {
@@ -120,7 +125,24 @@ export async function loadCatalog(db: Db, revision: number, options: CatalogOpti
         },
       },
     }),
-    db.skill.findMany({ select: { key: true, settings: true } }),
+    db.skill.findMany({
+      where: { retiredAt: null },
+      select: {
+        key: true,
+        settings: true,
+        source: true,
+        riskClass: true,
+        requiresApproval: true,
+        definition: true,
+        approvedHash: true,
+        toolName: true,
+        timeoutMs: true,
+        untrustedOutput: true,
+        outputMaxChars: true,
+        maskPii: true,
+        mcpServer: { select: { name: true, url: true, headers: true, timeoutMs: true, maxConcurrency: true } },
+      },
+    }),
     db.tokenBudget.findUnique({
       where: { scope_subject: { scope: "DEFAULT", subject: "" } },
       select: { maxContextTokens: true },
@@ -147,6 +169,7 @@ export async function loadCatalog(db: Db, revision: number, options: CatalogOpti
     route: (conversationId) => byConversation.get(conversationId) ?? defaultRoute,
     settings: (key) => settings.get(key) ?? {},
     secretRefs: opts.secretRefs,
+    toolbox: toolboxOf(skills),
   };
 }
 
@@ -164,4 +187,34 @@ export function catalogCache(db: Db, load = loadCatalog) {
     }
     return current.catalog;
   };
+}
+
+type SkillRow = OutsideSkillRow & {
+  key: string;
+  source: "BUILTIN" | "MCP" | "HTTP";
+  untrustedOutput: boolean;
+  outputMaxChars: number | null;
+  maskPii: boolean;
+};
+
+/** Built-in skills with their rows' output settings, plus the outside tools an admin approved. */
+function toolboxOf(rows: readonly SkillRow[]): Toolbox {
+  const skills: Skill[] = [];
+  for (const row of rows) {
+    const output = { untrusted: row.untrustedOutput, maxChars: row.outputMaxChars, maskPii: row.maskPii };
+    const builtin = BUILTIN_TOOLBOX.get(row.key);
+    if (row.source === "BUILTIN") {
+      if (builtin) skills.push({ ...builtin, output });
+      continue;
+    }
+    const outside = row.approvedHash ? outsideSkill(row, serverConfig) : undefined;
+    if (outside) skills.push({ ...outside, output });
+  }
+  // Built-in skills without a row yet (bootstrap has not run) are still known, as shipped.
+  for (const s of BUILTIN_TOOLBOX.skills.values())
+    if (!skills.some((x) => x.manifest.key === s.manifest.key)) skills.push(s);
+  return new Toolbox(
+    skills,
+    rows.map((r) => r.key),
+  );
 }

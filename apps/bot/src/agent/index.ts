@@ -8,7 +8,7 @@
  */
 import { secretRefPolicy, type PolicySnapshot, type SecretRefPolicy } from "@clawgate/core";
 import type { Db } from "@clawgate/db";
-import { internalApiBreakers, SkillCache, type BreakerOptions } from "@clawgate/skills";
+import { internalApiBreakers, mcpBreakers, SkillCache, type BreakerOptions } from "@clawgate/skills";
 import type pg from "pg";
 import { loadEnv, type Env } from "../env.ts";
 import { SECRET_REF_ENV_KEYS } from "../secret-refs.ts";
@@ -76,7 +76,7 @@ export interface AgentSettings {
   workingOnItMs: number;
   /** TCP connect timeout of model calls. */
   connectTimeoutMs: number;
-  /** Model endpoint and internal API circuit breakers (process-wide). */
+  /** Model endpoint, internal API and MCP server circuit breakers (process-wide). */
   breaker: BreakerOptions;
   /** Which env vars configuration may name as secrets, which hosts a model may be at. */
   secretRefs: SecretRefPolicy;
@@ -144,6 +144,7 @@ export function createAgent(opts: AgentOptions): Agent {
   const settings: AgentSettings = { ...DEFAULT_AGENT_SETTINGS, ...opts.settings };
   modelBreakers.configure(settings.breaker);
   internalApiBreakers.configure(settings.breaker);
+  mcpBreakers.configure(settings.breaker);
   const catalog = catalogCache(opts.db, (db, revision) =>
     loadCatalog(db, revision, { connectTimeoutMs: settings.connectTimeoutMs, secretRefs: settings.secretRefs }),
   );

@@ -16,9 +16,9 @@ import { NO_STORED_MEMORY, saveTurn, type StoredMemory } from "./memory.ts";
 import { assertModelAvailable, ModelUnavailableError, complete, pastDeadline } from "./model.ts";
 import { buildPrompt, fitToolResult } from "./prompt.ts";
 import { saveStep, type ModelStep, type ToolStep, type TurnStep } from "./steps.ts";
-import { callTool, DeferredWrites, type ToolCallResult, type TurnContext } from "./tool-call.ts";
+import { callTool, DeferredWrites, type ToolCallResult, type TurnContext, type UntrustedSource } from "./tool-call.ts";
 import { contextLimits, messageTokens } from "./tokens.ts";
-import { offeredTools, skillKeyOf, toolTokens } from "./tools.ts";
+import { offeredTools } from "./tools.ts";
 
 export const MODEL_UNAVAILABLE_REPLY = "The model is unavailable right now; please try again in a few minutes.";
 export const EMPTY_ANSWER_REPLY = "I have no answer to that; please rephrase your request.";
@@ -61,15 +61,18 @@ export async function runTurn(
   userText: string,
   memory: StoredMemory = NO_STORED_MEMORY,
 ): Promise<TurnResult> {
-  const { keys, tools } = offeredTools(t.snapshot, {
-    conversationId: t.conversationId,
-    userId: t.userId,
-    now: t.now(),
-  });
+  const box = t.catalog.toolbox;
+  const { keys, tools } = offeredTools(
+    t.snapshot,
+    { conversationId: t.conversationId, userId: t.userId, now: t.now() },
+    box,
+  );
   const writes = new DeferredWrites();
-  const turn: TurnContext = { ...t, offered: keys, writes };
+  // Filled as the turn reads untrusted outputs: later writes in the turn wait for an approver.
+  const untrusted: UntrustedSource[] = [];
+  const turn: TurnContext = { ...t, offered: keys, writes, untrusted };
   const limits = contextLimits(t.route.maxContextTokens);
-  const prompt = buildPrompt({ system: SYSTEM_PROMPT, toolTokens: toolTokens(keys), memory, userText, limits });
+  const prompt = buildPrompt({ system: SYSTEM_PROMPT, toolTokens: box.toolTokens(keys), memory, userText, limits });
   const messages = prompt.messages;
   let used = prompt.tokens;
   const push = (message: OpenAI.ChatCompletionMessageParam) => {
@@ -132,7 +135,7 @@ export async function runTurn(
       push({ role: "assistant", content: step.message.content, tool_calls: calls });
       for (const call of calls) {
         toolCalls += 1;
-        const skillKey = skillKeyOf(call.function.name);
+        const skillKey = box.skillKeyOf(call.function.name);
         let result: ToolStep | undefined = replayed("tool", call.id);
         if (!result) {
           const r = await callTool(turn, skillKey, call.function.arguments);
@@ -145,9 +148,11 @@ export async function runTurn(
             outcome: r.outcome,
             ...(r.approvalId ? { approvalId: r.approvalId } : {}),
             ...(r.safeModeNotice ? { safeModeNotice: r.safeModeNotice } : {}),
+            ...(r.untrusted ? { untrusted: r.untrusted } : {}),
           };
           store(result);
         }
+        if (result.untrusted) untrusted.push(result.untrusted);
         done.push({ skillKey, decision: result.decision, outcome: result.outcome });
         if (result.approvalId) approvals.push(result.approvalId);
         if (result.safeModeNotice) notices.add(result.safeModeNotice);

@@ -28,6 +28,8 @@ export interface ToolStep {
   outcome: "SUCCESS" | "ERROR" | "TIMEOUT" | "DENIED" | "PENDING_APPROVAL";
   approvalId?: string;
   safeModeNotice?: string;
+  /** The call's output was untrusted content (so a resumed turn stays tainted). */
+  untrusted?: { skillKey: string; invocationId: string };
 }
 
 export type TurnStep = ModelStep | ToolStep;
@@ -58,6 +60,7 @@ const stepSchema = z.discriminatedUnion("kind", [
     outcome: z.enum(["SUCCESS", "ERROR", "TIMEOUT", "DENIED", "PENDING_APPROVAL"]),
     approvalId: z.string().optional(),
     safeModeNotice: z.string().optional(),
+    untrusted: z.object({ skillKey: z.string(), invocationId: z.string() }).optional(),
   }),
 ]);
 

@@ -7,14 +7,14 @@
 import { decide, effectiveSafeMode, type PolicySnapshot } from "@clawgate/core";
 import { requestApproval } from "@clawgate/core/approvals.ts";
 import type { Db } from "@clawgate/db";
-import { canonicalJson, runSkill, type SkillCache, type SkillContext } from "@clawgate/skills";
+import { canonicalJson, runSkill, shapeOutput, type SkillCache, type SkillContext } from "@clawgate/skills";
 import { createHash, randomUUID } from "node:crypto";
 import { skillVersion } from "../approvals/binding.ts";
 import { skillSecretReader } from "../secret-refs.ts";
 import type { Catalog, ModelRoute } from "./catalog.ts";
 import { ASYNC_COMMIT, type Sql } from "./sql.ts";
 import type { TurnStep } from "./steps.ts";
-import { SKILLS } from "./tools.ts";
+import { ModelUnavailableError } from "./model.ts";
 
 export interface TurnContext {
   db: Db;
@@ -46,6 +46,17 @@ export interface TurnContext {
   writes?: DeferredWrites;
   /** The runtime's group send for `group.announce`, bound to a send key (worker/announce.ts). */
   announce?: (sendKey: string) => NonNullable<SkillContext["announce"]>;
+  /**
+   * Untrusted outputs this turn has read so far (run-turn.ts appends): every later WRITE or
+   * DESTRUCTIVE call waits for an approver, and its request names them.
+   */
+  untrusted?: UntrustedSource[];
+}
+
+/** An untrusted tool output the turn read: which skill, and its SkillInvocation row. */
+export interface UntrustedSource {
+  skillKey: string;
+  invocationId: string;
 }
 
 /**
@@ -99,6 +110,8 @@ export interface ToolCallResult {
   /** As recorded in SkillInvocation (for metrics). */
   decision: Decision;
   outcome: Outcome;
+  /** Set when the model read this call's output and the skill's output is untrusted. */
+  untrusted?: UntrustedSource;
 }
 
 type Decision = "ALLOW" | "DENY" | "NEEDS_APPROVAL";
@@ -106,6 +119,7 @@ type Decision = "ALLOW" | "DENY" | "NEEDS_APPROVAL";
 type Outcome = "SUCCESS" | "ERROR" | "TIMEOUT" | "DENIED" | "PENDING_APPROVAL";
 
 type InvocationRecord = {
+  id: string;
   traceId: string;
   inboundMessageId: string | null;
   conversationId: string;
@@ -136,7 +150,7 @@ async function recordInvocation(t: TurnContext, r: InvocationRecord): Promise<vo
 
 async function insertInvocation(sql: Sql, r: InvocationRecord): Promise<void> {
   await sql.query(INSERT_INVOCATION, [
-    randomUUID(),
+    r.id,
     r.traceId,
     r.inboundMessageId,
     r.conversationId,
@@ -163,9 +177,15 @@ function parseArguments(raw: string): unknown {
 export async function callTool(turn: TurnContext, skillKey: string, rawArguments: string): Promise<ToolCallResult> {
   const started = performance.now();
   const t = { ...turn, snapshot: turn.latest?.() ?? turn.snapshot };
+  const untrusted = [...(t.untrusted ?? [])];
   const decision = decide(
     t.snapshot,
-    { conversationId: t.conversationId, userId: t.userId, now: t.now() },
+    {
+      conversationId: t.conversationId,
+      userId: t.userId,
+      now: t.now(),
+      ...(untrusted.length > 0 ? { untrustedRead: untrusted.map((u) => u.skillKey) } : {}),
+    },
     { kind: "skill", skillKey },
   );
   const recorded: Decision =
@@ -174,6 +194,7 @@ export async function callTool(turn: TurnContext, skillKey: string, rawArguments
     outcome: Outcome,
     extra: { error?: string; cacheHit?: boolean; latencyMs?: number } = {},
   ): InvocationRecord => ({
+    id: randomUUID(),
     traceId: t.traceId,
     inboundMessageId: t.inboundId,
     conversationId: t.conversationId,
@@ -198,7 +219,7 @@ export async function callTool(turn: TurnContext, skillKey: string, rawArguments
       ...safeModeNotice(decision.reasons),
     };
   }
-  const skill = SKILLS.get(skillKey);
+  const skill = t.catalog.toolbox.get(skillKey);
   if (!skill) {
     await recordInvocation(t, record("ERROR", { error: "no handler in this runtime" }));
     return {
@@ -221,7 +242,7 @@ export async function callTool(turn: TurnContext, skillKey: string, rawArguments
       const invocation = await tx.skillInvocation.create({ data: record("PENDING_APPROVAL"), select: { id: true } });
       return requestApproval(tx, {
         skillKey,
-        skillVersion: skillVersion(skill.manifest, t.snapshot, t.catalog.settings(skillKey)),
+        skillVersion: skillVersion(skill.manifest, t.snapshot, t.catalog.settings(skill.settingsFrom ?? skillKey)),
         riskClass: t.snapshot.skills.get(skillKey)?.riskClass ?? skill.manifest.riskClass,
         input,
         requesterId: t.userId,
@@ -231,6 +252,12 @@ export async function callTool(turn: TurnContext, skillKey: string, rawArguments
         invocationId: invocation.id,
         inboundId: t.inboundId,
         now: new Date(t.now()),
+        ...(decision.reasons.some((r) => r.code === "approval.untrusted_content")
+          ? {
+              untrustedSources: untrusted.map((u) => ({ ...u })),
+              reason: `the turn had read untrusted content before this call (${untrusted.map((u) => u.skillKey).join(", ")})`,
+            }
+          : {}),
       });
     });
     return {
@@ -242,8 +269,8 @@ export async function callTool(turn: TurnContext, skillKey: string, rawArguments
     };
   }
 
-  const settings =
-    skillKey === "help" ? { ...t.catalog.settings(skillKey), available: t.offered } : t.catalog.settings(skillKey);
+  const own = t.catalog.settings(skill.settingsFrom ?? skillKey);
+  const settings = skillKey === "help" ? { ...own, available: t.offered } : own;
   const ctx: SkillContext = {
     signal: t.signal,
     settings,
@@ -269,10 +296,32 @@ export async function callTool(turn: TurnContext, skillKey: string, rawArguments
       route: t.route.scope,
     }),
   };
-  const { result, cacheHit, latencyMs } = await runSkill(skill.manifest, skill.handler, args, ctx, { cache: t.cache });
+  const run = () => runSkill(skill.manifest, skill.handler, args, ctx, { cache: t.cache });
+  let ran: Awaited<ReturnType<typeof run>>;
+  try {
+    // An outside server's cap across replicas: the model slots' leases, under the server's name.
+    ran = skill.slots && t.modelSlots ? await t.modelSlots.run(skill.slots, t.signal, run) : await run();
+  } catch (error) {
+    if (!(error instanceof ModelUnavailableError) || t.signal.aborted) throw error;
+    ran = {
+      result: { ok: false, error: `${skillKey} is busy: ${error.message}`, retryable: true },
+      cacheHit: false,
+      latencyMs: 0,
+    };
+  }
+  const { result, cacheHit, latencyMs } = ran;
   const outcome: Outcome = result.ok ? "SUCCESS" : / timed out after /.test(result.error) ? "TIMEOUT" : "ERROR";
-  await recordInvocation(t, record(outcome, { cacheHit, latencyMs, ...(result.ok ? {} : { error: result.error }) }));
-  return { content: result.ok ? result.content : `The skill failed: ${result.error}`, decision: recorded, outcome };
+  const row = record(outcome, { cacheHit, latencyMs, ...(result.ok ? {} : { error: result.error }) });
+  await recordInvocation(t, row);
+  const policy = skill.output ?? {};
+  // A tool's error text is its server's words too: untrusted like its output.
+  const content = result.ok ? result.content : `The skill failed: ${result.error}`;
+  return {
+    content: shapeOutput(skillKey, content, policy),
+    decision: recorded,
+    outcome,
+    ...(policy.untrusted ? { untrusted: { skillKey, invocationId: row.id } } : {}),
+  };
 }
 
 function safeModeNotice(reasons: readonly { code: string; detail: string }[]): { safeModeNotice?: string } {

@@ -33,7 +33,6 @@ import type { JobHelpers, Task } from "graphile-worker";
 import type pg from "pg";
 import { z } from "zod";
 import type { Catalog } from "../agent/catalog.ts";
-import { SKILLS } from "../agent/tools.ts";
 import { skillSecretReader } from "../secret-refs.ts";
 import { hashId } from "@clawgate/core/redact.ts";
 import type { WorkerDeps } from "../worker/deps.ts";
@@ -116,8 +115,10 @@ export async function executeApproval(deps: ApprovalDeps, approvalId: string): P
   const snapshot = deps.policy.snapshot();
   if (!snapshot) throw new Error("no policy snapshot loaded yet; the approval runs once there is one");
   const catalog = await deps.catalog(snapshot.revision);
-  const settings = catalog.settings(current.skillKey);
-  const skillTimeoutMs = SKILLS.get(current.skillKey)?.manifest.timeoutMs ?? 0;
+  // Built-in skills and the approved outside tools (MCP, HTTP) of this revision: the one toolbox.
+  const found = catalog.toolbox.get(current.skillKey);
+  const settings = catalog.settings(found?.settingsFrom ?? current.skillKey);
+  const skillTimeoutMs = found?.manifest.timeoutMs ?? 0;
 
   return db.$transaction(
     async (tx) => {
@@ -143,7 +144,7 @@ export async function executeApproval(deps: ApprovalDeps, approvalId: string): P
         { conversationId: a.conversationId, userId: a.requesterId, now: now() },
         { kind: "skill", skillKey: a.skillKey },
       );
-      const skill = SKILLS.get(a.skillKey);
+      const skill = catalog.toolbox.get(a.skillKey);
       const bound =
         skill !== undefined &&
         a.bindingHash ===

@@ -35,6 +35,7 @@ import type { WorkerDeps } from "./deps.ts";
 import { createInboundHandler } from "./handle-inbound.ts";
 import { createAnnouncer } from "./announce.ts";
 import { collectEmptyQueues, QUEUE_GC_TASK } from "./queue-gc.ts";
+import { createMcpSync, MCP_SYNC_EVERY_MS, MCP_SYNC_TASK } from "./mcp-sync.ts";
 import { schedulePeriodic, type PeriodicJob } from "./periodic.ts";
 import type { Senders } from "./reply.ts";
 import { createThrottle, RATE_LIMIT_DDL, throttleLimits, type ThrottleLimits } from "./throttle.ts";
@@ -191,6 +192,7 @@ export function startQueue(opts: QueueOptions): Queue {
       const { expired, enqueued, escalated = 0 } = await sweepApprovals(db);
       if (expired > 0 || enqueued > 0 || escalated > 0) log.info({ expired, enqueued, escalated }, "approvals swept");
     },
+    [MCP_SYNC_TASK]: createMcpSync(db, logger),
     [QUEUE_GC_TASK]: async () => {
       const deleted = await collectEmptyQueues(pool);
       if (deleted > 0) log.debug({ deleted }, "empty conversation queues deleted");
@@ -204,6 +206,7 @@ export function startQueue(opts: QueueOptions): Queue {
     { task: CLEANUP_TASK, everyMs: 10 * 60_000, maxAttempts: 3 },
     { task: QUEUE_GC_TASK, everyMs: 60_000, maxAttempts: 1 },
     { task: APPROVAL_SWEEP_TASK, everyMs: 60_000, maxAttempts: 1 },
+    { task: MCP_SYNC_TASK, everyMs: MCP_SYNC_EVERY_MS, maxAttempts: 1 },
   ];
 
   let runner: Runner | undefined;
@@ -256,6 +259,12 @@ export function startQueue(opts: QueueOptions): Queue {
           .addJob(APPROVAL_SWEEP_TASK, {}, { jobKey: APPROVAL_SWEEP_TASK, maxAttempts: 1 })
           .catch((error: unknown) => {
             log.warn({ err: describeDbError(error) }, "approval sweep not enqueued at start");
+          });
+        // MCP servers' tools are listed at start, not first after the period.
+        void current
+          .addJob(MCP_SYNC_TASK, {}, { jobKey: `${MCP_SYNC_TASK}:*`, maxAttempts: 1 })
+          .catch((error: unknown) => {
+            log.warn({ err: describeDbError(error) }, "mcp sync not enqueued at start");
           });
         // graphile-worker 0.16 lets a worker die when it cannot release a job (the database went
         // away mid-job) and never replaces it: after enough outages nothing runs. Restart the

@@ -3,6 +3,7 @@ export const NAV_ITEMS = [
   { href: "/overview", label: "Overview" },
   { href: "/conversations", label: "Conversations" },
   { href: "/skills", label: "Skills" },
+  { href: "/tool-sources", label: "Tool sources" },
   { href: "/approvals", label: "Approvals" },
   { href: "/flags", label: "Feature flags" },
   { href: "/safe-mode", label: "Safe mode" },

@@ -20,10 +20,29 @@ import {
   skillSettingsSecretProblems,
   type SecretRefPolicy,
 } from "../secret-refs.ts";
-import { invalidOnboardConfig, RESERVED_SECTIONS, type BudgetLimitsYaml, type OnboardConfig } from "./schema.ts";
+import { mcpHeaderProblems, upsertMcpServer } from "../tools/mcp.ts";
+import {
+  invalidOnboardConfig,
+  RESERVED_SECTIONS,
+  type BudgetLimitsYaml,
+  type HttpToolYaml,
+  type OnboardConfig,
+} from "./schema.ts";
+import { definitionHash, type RiskClass } from "@clawgate/skills";
 
 export interface PlannedChange {
-  target: "model" | "route" | "conversation" | "skill" | "skill_rule" | "flag" | "budget" | "user" | "section";
+  target:
+    | "model"
+    | "route"
+    | "conversation"
+    | "skill"
+    | "skill_rule"
+    | "flag"
+    | "budget"
+    | "user"
+    | "section"
+    | "mcp_server"
+    | "http_tool";
   id: string;
   action: "create" | "update" | "delete";
   diff?: FieldDiff;
@@ -72,6 +91,16 @@ async function checkReferences(tx: Tx, config: OnboardConfig, policy: SecretRefP
     for (const p of skillSettingsSecretProblems(s.key, s.settings, policy))
       problems.push(`skills[${i}].settings: ${p}`);
   });
+  for (const [name, m] of Object.entries(config.mcp_servers ?? {}))
+    for (const p of mcpHeaderProblems(m.headers ?? {}, policy)) problems.push(`mcp_servers.${name}.${p}`);
+  for (const [key, t] of Object.entries(config.http_tools ?? {})) {
+    for (const p of mcpHeaderProblems(t.headers ?? {}, policy)) problems.push(`http_tools.${key}.${p}`);
+    const held = BUILTIN_SKILLS.some((m) => m.key === key)
+      ? { source: "BUILTIN" }
+      : await tx.skill.findUnique({ where: { key }, select: { source: true } });
+    if (held && held.source !== "HTTP")
+      problems.push(`http_tools.${key}: the key is taken by a ${held.source.toLowerCase()} skill`);
+  }
   const flags = Object.entries(config.flags).filter(([, v]) => typeof v !== "object" || !v.description);
   if (flags.length > 0) {
     const existing = new Set(
@@ -408,7 +437,7 @@ const users: Step = async (tx, config, write, out) => {
         select: { email: true },
       });
       if (holder)
-        throw new OnboardError([
+        throw invalidOnboardConfig([
           `users: ${u.email}: the DingTalk identity is already ${holder.email ?? "another user"}'s`,
         ]);
     }
@@ -455,7 +484,95 @@ const sections: Step = async (tx, config, write, out) => {
 
 // Models first: a route may point at a model created in the same apply; conversations before
 // their routes.
-const STEPS: Step[] = [models, route, conversations, conversationRoutes, skills, flags, budgets, users, sections];
+const mcpServers: Step = async (tx, config, write, out) => {
+  for (const [name, m] of Object.entries(config.mcp_servers ?? {})) {
+    const change = await upsertMcpServer(
+      tx,
+      {
+        name,
+        url: m.url,
+        headers: m.headers ?? {},
+        ...(m.timeout_ms !== undefined && { timeoutMs: m.timeout_ms }),
+        ...(m.max_concurrency !== undefined && { maxConcurrency: m.max_concurrency }),
+        ...(m.enabled !== undefined && { enabled: m.enabled }),
+      },
+      // Checked in checkReferences with the operator's policy.
+      { allow: { model_api_key: ["*"], skill_secret: ["*"] }, modelHosts: null },
+      write,
+    );
+    if (change)
+      out.push({
+        target: "mcp_server",
+        id: name,
+        ...change,
+        note: "its tools are listed by the runtime (mcp.sync) and start disabled until an admin enables them",
+      });
+  }
+};
+
+/** An HTTP tool's stored definition: what is pinned and what the runtime builds the skill from. */
+export function httpToolDefinition(t: HttpToolYaml) {
+  return {
+    description: t.description,
+    inputSchema: t.input_schema,
+    request: {
+      method: t.method,
+      url: t.url,
+      headers: t.headers ?? {},
+      maxBytes: t.max_bytes ?? 64 * 1024,
+      ...(t.json_path !== undefined && { jsonPath: t.json_path }),
+    },
+  };
+}
+
+const httpTools: Step = async (tx, config, write, out) => {
+  for (const [key, t] of Object.entries(config.http_tools ?? {})) {
+    const definition = httpToolDefinition(t);
+    const riskClass = t.risk_class.toUpperCase() as RiskClass;
+    // Declared by an admin in the file: approved as declared (the hash pins it).
+    const desired = {
+      description: t.description,
+      riskClass,
+      enabled: t.enabled ?? true,
+      requiresApproval: t.requires_approval ?? riskClass !== "READ",
+      untrustedOutput: t.untrusted_output ?? true,
+      timeoutMs: t.timeout_ms ?? 10_000,
+      approvedHash: definitionHash(definition),
+    };
+    if (riskClass === "DESTRUCTIVE") desired.requiresApproval = true;
+    const before = await tx.skill.findUnique({ where: { key } });
+    const was = before && {
+      description: before.description,
+      riskClass: before.riskClass,
+      enabled: before.enabled,
+      requiresApproval: before.requiresApproval,
+      untrustedOutput: before.untrustedOutput,
+      timeoutMs: before.timeoutMs,
+      approvedHash: before.approvedHash,
+    };
+    const diff = diffFields(was ?? null, desired);
+    if (before && Object.keys(diff).length === 0) continue;
+    out.push({ target: "http_tool", id: key, action: before ? "update" : "create", diff });
+    if (!write) continue;
+    const data = { ...desired, source: "HTTP" as const, definition: definition as Prisma.InputJsonObject };
+    if (before) await tx.skill.update({ where: { key }, data });
+    else await tx.skill.create({ data: { key, ...data } });
+  }
+};
+
+const STEPS: Step[] = [
+  models,
+  route,
+  conversations,
+  conversationRoutes,
+  skills,
+  flags,
+  budgets,
+  users,
+  sections,
+  mcpServers,
+  httpTools,
+];
 
 export async function planAndApply(
   tx: Tx,

@@ -32,7 +32,7 @@ const KNOWN = new Set<string>(BUILTIN_SKILLS.map((s) => s.key));
 
 /** The live configuration as the object `parseOnboardConfig` reads. */
 export async function exportConfig(db: Db): Promise<Record<string, unknown>> {
-  const [endpoints, routes, conversations, skills, flags, budgets, users, sections] = await Promise.all([
+  const [endpoints, routes, conversations, skills, flags, budgets, users, sections, servers] = await Promise.all([
     db.modelEndpoint.findMany({ orderBy: { name: "asc" } }),
     db.route.findMany({
       select: {
@@ -55,7 +55,16 @@ export async function exportConfig(db: Db): Promise<Record<string, unknown>> {
       select: { email: true, role: true, dingtalkUserId: true, dingtalkUnionId: true },
     }),
     db.configSection.findMany({ where: { key: { in: [...RESERVED_SECTIONS] } } }),
+    db.mcpServer.findMany({ orderBy: { name: "asc" } }),
   ]);
+  const refs = (headers: unknown) =>
+    Object.fromEntries(
+      Object.entries(headers && typeof headers === "object" ? headers : {}).map(([h, env]) => [
+        h,
+        `\${${String(env)}}`,
+      ]),
+    );
+  const httpTools = skills.filter((s) => s.source === "HTTP");
   const defaultRoute = routes.find((r) => r.isDefault && !r.conversation);
   const ownRoutes = routes
     .filter((r) => r.conversation)
@@ -137,6 +146,47 @@ export async function exportConfig(db: Db): Promise<Record<string, unknown>> {
       }),
     })),
     ...Object.fromEntries(sections.map((s) => [s.key, s.value])),
+    ...(servers.length > 0 && {
+      mcp_servers: Object.fromEntries(
+        servers.map((m) => [
+          m.name,
+          {
+            url: m.url,
+            headers: refs(m.headers),
+            timeout_ms: m.timeoutMs,
+            max_concurrency: m.maxConcurrency,
+            enabled: m.enabled,
+          },
+        ]),
+      ),
+    }),
+    ...(httpTools.length > 0 && {
+      http_tools: Object.fromEntries(
+        httpTools.map((s) => {
+          const def = (s.definition ?? {}) as {
+            inputSchema?: unknown;
+            request?: { method?: string; url?: string; headers?: unknown; maxBytes?: number; jsonPath?: string };
+          };
+          return [
+            s.key,
+            {
+              description: s.description,
+              method: def.request?.method,
+              url: def.request?.url,
+              headers: refs(def.request?.headers),
+              input_schema: def.inputSchema,
+              risk_class: lower(s.riskClass),
+              max_bytes: def.request?.maxBytes,
+              ...(def.request?.jsonPath !== undefined && { json_path: def.request.jsonPath }),
+              timeout_ms: s.timeoutMs,
+              enabled: s.enabled,
+              requires_approval: s.requiresApproval,
+              untrusted_output: s.untrustedOutput,
+            },
+          ];
+        }),
+      ),
+    }),
   };
 }
 

@@ -3,7 +3,15 @@
  * line each, naming its path, so a user fixes the file in one pass. Model keys are references
  * to env vars (`${NAME}`): a literal key in a file that lives in git is refused outright.
  */
-import { BUILTIN_SKILLS, checkSkillSettings } from "@clawgate/skills";
+import {
+  BUILTIN_SKILLS,
+  checkSkillSettings,
+  HEADER_NAME,
+  httpToolRequestSchema,
+  MCP_SERVER_NAME,
+  MCP_SERVER_NAME_HELP,
+  RISK_CLASSES,
+} from "@clawgate/skills";
 import { LineCounter, parseDocument } from "yaml";
 import { z } from "zod";
 import { budgetCreateSchema, budgetLimit } from "../console/budgets.ts";
@@ -202,6 +210,48 @@ const routeSpec = z.strictObject({
 
 const modelName = z.string().regex(NAME, { error: "model names are letters, digits, _ . - (up to 64)" });
 
+/** Header values: env var references only, like model keys (a literal token is refused); the variable holds the whole value (e.g. "Bearer ..."). */
+const headerRefs = z.record(
+  z.string().regex(HEADER_NAME, { error: "header names are letters, digits and -" }),
+  z.string().transform((v, ctx) => {
+    const ref = ENV_REF.exec(v.trim());
+    if (!ref) {
+      ctx.addIssue({
+        code: "custom",
+        message:
+          "a literal header value is not allowed in the config file: write ${ENV_VAR_NAME} and put the value in that env var",
+      });
+      return z.NEVER;
+    }
+    return ref[1]!;
+  }),
+);
+
+const mcpServer = z.strictObject({
+  url: httpUrl,
+  headers: headerRefs.optional(),
+  timeout_ms: z.number().int().min(100).max(120_000).optional(),
+  max_concurrency: z.number().int().min(1).max(1_000).optional(),
+  enabled: z.boolean().optional(),
+});
+
+const HTTP_TOOL_KEY = /^http\.[a-z][a-z0-9_]{0,47}$/;
+const httpTool = z.strictObject({
+  description: z.string().trim().min(1).max(2_000),
+  method: httpToolRequestSchema.shape.method,
+  url: httpToolRequestSchema.shape.url,
+  headers: headerRefs.optional(),
+  input_schema: z.record(z.string(), z.unknown()).default({ type: "object", properties: {} }),
+  risk_class: z.enum(RISK_CLASSES.map((r) => r.toLowerCase()) as ["read", "write", "destructive"]),
+  max_bytes: httpToolRequestSchema.shape.maxBytes.optional(),
+  json_path: httpToolRequestSchema.shape.jsonPath,
+  timeout_ms: z.number().int().min(100).max(120_000).optional(),
+  enabled: z.boolean().optional(),
+  requires_approval: z.boolean().optional(),
+  untrusted_output: z.boolean().optional(),
+});
+export type HttpToolYaml = z.output<typeof httpTool>;
+
 export const onboardSchema = z
   .strictObject({
     version: z.literal(1).optional(),
@@ -223,6 +273,17 @@ export const onboardSchema = z
     users: z.array(user).default([]),
     approvals: approvals.optional(),
     ops_chats: z.array(opsChat).optional(),
+    /** MCP servers (streamable HTTP), keyed by name: their tools become skills mcp.<name>.<tool>. */
+    mcp_servers: z
+      .record(z.string().regex(MCP_SERVER_NAME, { error: `MCP server names are ${MCP_SERVER_NAME_HELP}` }), mcpServer)
+      .optional(),
+    /** HTTP tools keyed by skill key (`http.<name>`). */
+    http_tools: z
+      .record(
+        z.string().regex(HTTP_TOOL_KEY, { error: "HTTP tool keys are http.<name> (lowercase letters, digits, _)" }),
+        httpTool,
+      )
+      .optional(),
   })
   .superRefine((c, ctx) => {
     const dup = (items: { id?: string; key?: string }[], field: "id" | "key", path: string) => {

@@ -33,7 +33,7 @@ export async function listSkills(db: Db | Tx, filter: { riskClass?: RiskClass | 
     db.skill.findMany({
       where: filter.riskClass ? { riskClass: filter.riskClass } : {},
       orderBy: { key: "asc" },
-      omit: { settings: true, createdAt: true, updatedAt: true },
+      omit: { settings: true, createdAt: true, updatedAt: true, definition: true, pendingDefinition: true },
     }),
     db.skillRule.groupBy({ by: ["skillKey", "effect"], _count: { _all: true } }),
   ]);
@@ -293,6 +293,8 @@ export const accessCheckSchema = z.strictObject({
     .trim()
     .min(1, { error: "give a user's DingTalk id" })
     .max(128, { error: "the user id is too long" }),
+  /** Ask as if the turn had already read this skill's untrusted output (e.g. "http.fetch"). */
+  afterUntrusted: z.string().trim().min(1).max(100).optional(),
 });
 export type AccessCheck = z.input<typeof accessCheckSchema>;
 
@@ -317,6 +319,9 @@ export interface AccessExplanation {
       riskClass: string | null;
       requiresApproval: boolean | null;
       environments: string[];
+      /** Its output counts as untrusted content for the rest of a turn. */
+      untrustedOutput: boolean | null;
+      withdrawn: "unapproved" | "changed" | null;
     };
     safeMode: string | null;
   };
@@ -357,6 +362,10 @@ function explain(code: ReasonCode, c: z.output<typeof accessCheckSchema>, env: s
       return "The token budget is used up.";
     case "approval.required":
       return `${k} may run, but each call waits for an approver's grant first.`;
+    case "skill.withdrawn":
+      return `${k} is an outside tool that is not approved as its server describes it now: an admin enables it, or reviews its changed definition, on the Tool sources page.`;
+    case "approval.untrusted_content":
+      return `The turn has already read untrusted content (${c.afterUntrusted ?? "an untrusted tool's output"}), which may carry instructions the user never gave: every WRITE or DESTRUCTIVE call after it waits for an approver's grant, even where ${k} runs without one.`;
   }
 }
 
@@ -371,7 +380,12 @@ export async function explainSkillAccess(db: Db, input: AccessCheck): Promise<Ac
   const now = snapshot.loadedAt;
   const decision = decide(
     snapshot,
-    { conversationId: c.conversationId, userId: c.userId, now },
+    {
+      conversationId: c.conversationId,
+      userId: c.userId,
+      now,
+      ...(c.afterUntrusted ? { untrustedRead: [c.afterUntrusted] } : {}),
+    },
     { kind: "skill", skillKey: c.skillKey },
   );
   const conversation = snapshot.conversations.get(c.conversationId);
@@ -411,6 +425,8 @@ export async function explainSkillAccess(db: Db, input: AccessCheck): Promise<Ac
         riskClass: skill?.riskClass ?? null,
         requiresApproval: skill?.requiresApproval ?? null,
         environments: skill ? [...skill.environments] : [],
+        untrustedOutput: skill?.untrustedOutput ?? null,
+        withdrawn: skill?.withdrawn ?? null,
       },
       safeMode: effectiveSafeMode(snapshot.safeMode, now),
     },

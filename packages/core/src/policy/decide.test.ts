@@ -292,3 +292,38 @@ describe("snapshot", () => {
     expect(codes(decide(snap, ctx(), skill("kb.search")))).toEqual(["rule.deny.user"]);
   });
 });
+
+describe("decide: outside tools and untrusted content", () => {
+  const snap = base()
+    .skill("ticket.create", { riskClass: "WRITE", requiresApproval: true })
+    .skill("group.note", { riskClass: "WRITE", requiresApproval: false })
+    .skill("mcp.crm.lookup", { source: "MCP", approvedHash: "h1", untrustedOutput: true })
+    .skill("mcp.crm.new", { source: "MCP", approvedHash: null, riskClass: "WRITE" })
+    .skill("mcp.crm.edit", { source: "MCP", approvedHash: "h2", pendingDefinition: { description: "x" } })
+    .build();
+
+  it("an outside tool never approved, or changed since its approval, is withdrawn; an approved one runs", () => {
+    expect(decide(snap, ctx(), skill("mcp.crm.lookup")).outcome).toBe("allow");
+    expect(snap.skills.get("mcp.crm.lookup")?.untrustedOutput).toBe(true);
+    for (const key of ["mcp.crm.new", "mcp.crm.edit"]) {
+      const d = decide(snap, ctx(), skill(key));
+      expect(d.outcome).toBe("deny");
+      expect(codes(d)).toEqual(["skill.withdrawn"]);
+    }
+    expect(decide(snap, ctx(), skill("mcp.crm.edit")).reasons[0]!.detail).toContain("describes it differently");
+  });
+
+  it("after untrusted content every WRITE waits for an approver, naming the sources; READ calls are not affected", () => {
+    const after = ctx({ untrustedRead: ["http.fetch", "mcp.crm.lookup", "http.fetch"] });
+    const note = decide(snap, after, skill("group.note"));
+    expect(note.outcome).toBe("needs_approval");
+    expect(codes(note)).toEqual(["approval.untrusted_content"]);
+    expect(note.reasons[0]!.detail).toContain("(http.fetch, mcp.crm.lookup)");
+    expect(codes(decide(snap, after, skill("ticket.create")))).toEqual([
+      "approval.required",
+      "approval.untrusted_content",
+    ]);
+    expect(decide(snap, after, skill("kb.search")).outcome).toBe("allow");
+    expect(decide(snap, ctx({ untrustedRead: [] }), skill("group.note")).outcome).toBe("allow");
+  });
+});

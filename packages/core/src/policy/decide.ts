@@ -13,8 +13,11 @@
  *   CONVERSATION scope turns the skill into an allowlist of conversations (others get
  *   `rule.not_allowlisted.conversation`); the same holds at USER scope. A GLOBAL ALLOW is explicit
  *   but changes nothing.
+ * - An outside tool (MCP, HTTP) never approved by an admin, or changed on its server since, is
+ *   denied (`skill.withdrawn`).
  * - Otherwise allowed, except that WRITE skills with `requiresApproval` and every DESTRUCTIVE skill
- *   come back `needs_approval`. Reasons of an allow are empty.
+ *   come back `needs_approval`, and so does every WRITE/DESTRUCTIVE call once the turn has read
+ *   untrusted content (`context.untrustedRead`). Reasons of an allow are empty.
  */
 import { effectiveSafeMode, type PolicyEnvironment, type PolicySnapshot, type SkillPolicy } from "./snapshot.ts";
 
@@ -34,7 +37,9 @@ export const REASON_CODES = [
   "rule.not_allowlisted.user",
   "flag.off",
   "budget.exhausted",
+  "skill.withdrawn",
   "approval.required",
+  "approval.untrusted_content",
 ] as const;
 export type ReasonCode = (typeof REASON_CODES)[number];
 
@@ -56,6 +61,11 @@ export interface PolicyContext {
   userId: string;
   now: Date | number;
   budget?: { exhausted: boolean; scope?: string };
+  /**
+   * Untrusted outputs the turn has read so far (skill keys, in order): a WRITE or DESTRUCTIVE
+   * call after them needs an approver's grant even where the skill runs without one.
+   */
+  untrustedRead?: readonly string[];
 }
 
 export type PolicyRequest = { kind: "message" } | { kind: "skill"; skillKey: string };
@@ -111,13 +121,19 @@ export function decide(snapshot: PolicySnapshot, context: PolicyContext, request
   }
   skillReasons(snapshot, skill, context, conversation?.environment, reasons);
   if (reasons.length > 0) return { outcome: "deny", reasons };
+  const approval: PolicyReason[] = [];
   if (skill.riskClass === "DESTRUCTIVE" || (skill.riskClass === "WRITE" && skill.requiresApproval)) {
-    return {
-      outcome: "needs_approval",
-      reasons: [{ code: "approval.required", detail: `"${skill.key}" needs an approver's grant before it runs.` }],
-    };
+    approval.push({ code: "approval.required", detail: `"${skill.key}" needs an approver's grant before it runs.` });
   }
-  return ALLOW;
+  const tainted = context.untrustedRead ?? [];
+  if (skill.riskClass !== "READ" && tainted.length > 0) {
+    const sources = [...new Set(tainted)].join(", ");
+    approval.push({
+      code: "approval.untrusted_content",
+      detail: `"${skill.key}" waits for an approver's grant: this turn has read untrusted content (${sources}), which may carry instructions the user never gave.`,
+    });
+  }
+  return approval.length > 0 ? { outcome: "needs_approval", reasons: approval } : ALLOW;
 }
 
 /** Reasons that refuse every message of the conversation (the reply says so), not only skills. */
@@ -147,6 +163,17 @@ function skillReasons(
   reasons: PolicyReason[],
 ): void {
   if (!skill.enabled) reasons.push({ code: "skill.disabled", detail: `The skill "${skill.key}" is disabled.` });
+  if (skill.withdrawn === "unapproved") {
+    reasons.push({
+      code: "skill.withdrawn",
+      detail: `The tool "${skill.key}" has not been approved by an admin yet (Tool sources in the console).`,
+    });
+  } else if (skill.withdrawn === "changed") {
+    reasons.push({
+      code: "skill.withdrawn",
+      detail: `The tool "${skill.key}" is withdrawn: its server now describes it differently from what an admin approved; an admin must review the change.`,
+    });
+  }
   if (environment !== undefined && !skill.environments.has(environment)) {
     reasons.push({
       code: "skill.environment",

@@ -30,6 +30,13 @@ export interface SkillPolicy {
   readonly globalEffect: PolicyRuleEffect | null;
   readonly conversationRules: ScopedRules;
   readonly userRules: ScopedRules;
+  /** Its output is outside content: later writes in the same turn wait for an approver. */
+  readonly untrustedOutput: boolean;
+  /**
+   * Why an outside tool (MCP, HTTP) may not be offered or called, or null: never approved by an
+   * admin, or its server now describes it differently from what was approved.
+   */
+  readonly withdrawn: "unapproved" | "changed" | null;
 }
 
 export interface ConversationPolicy {
@@ -67,6 +74,10 @@ export interface PolicySource {
     requiresApproval: boolean;
     environments: readonly PolicyEnvironment[];
     settings: unknown;
+    source?: "BUILTIN" | "MCP" | "HTTP";
+    untrustedOutput?: boolean;
+    approvedHash?: string | null;
+    pendingDefinition?: unknown;
   }>;
   rules: ReadonlyArray<{ skillKey: string; scope: PolicyRuleScope; subject: string; effect: PolicyRuleEffect }>;
   conversations: readonly ConversationPolicy[];
@@ -95,6 +106,13 @@ export function effectiveSafeMode(safeMode: SafeModePolicy, now: Date | number):
   if (!safeMode.active) return null;
   if (safeMode.expiresAt !== null && safeMode.expiresAt.getTime() <= +now) return null;
   return safeMode.level;
+}
+
+/** Outside tools are callable only as an admin approved them (fail closed): see SkillPolicy.withdrawn. */
+function withdrawnState(s: PolicySource["skills"][number]): SkillPolicy["withdrawn"] {
+  if (s.source === undefined || s.source === "BUILTIN") return null;
+  if (!s.approvedHash) return "unapproved";
+  return s.pendingDefinition !== null && s.pendingDefinition !== undefined ? "changed" : null;
 }
 
 interface MutableSkillRules {
@@ -132,6 +150,8 @@ export function buildPolicySnapshot(source: PolicySource): PolicySnapshot {
         globalEffect: r?.global ?? null,
         conversationRules: scoped(r?.conversation),
         userRules: scoped(r?.user),
+        untrustedOutput: s.untrustedOutput ?? false,
+        withdrawn: withdrawnState(s),
       }),
     );
   }
@@ -168,6 +188,10 @@ export async function loadPolicySnapshot(db: Db): Promise<PolicySnapshot> {
           requiresApproval: true,
           environments: true,
           settings: true,
+          source: true,
+          untrustedOutput: true,
+          approvedHash: true,
+          pendingDefinition: true,
         },
       });
       const rules = await tx.skillRule.findMany({

@@ -21,8 +21,20 @@ import {
 const MAX_REDIRECTS = 3;
 const EXCERPT_CHARS = 4_000;
 
+/** A request other than http.fetch's plain GET (HTTP tools): method, headers, body. */
+export interface RequestSpec {
+  method: string;
+  headers: Record<string, string>;
+  body?: string;
+}
+
 /** Opens the request to `url` connecting only to `target` (already checked). */
-export type Connector = (url: URL, target: ResolvedAddress[], signal: AbortSignal) => Promise<IncomingMessage>;
+export type Connector = (
+  url: URL,
+  target: ResolvedAddress[],
+  signal: AbortSignal,
+  spec?: RequestSpec,
+) => Promise<IncomingMessage>;
 
 /**
  * The handler, with name resolution and the connection injectable: tests resolve names to the
@@ -68,14 +80,19 @@ export function createHttpFetchHandler(net: { resolve?: Resolver; connect?: Conn
 
 export const httpFetchHandler = createHttpFetchHandler();
 
-function checkUrl(url: URL, allowedHosts: readonly string[]): string | null {
+export function checkUrl(url: URL, allowedHosts: readonly string[]): string | null {
   if (url.protocol !== "http:" && url.protocol !== "https:") return `only http and https URLs (not ${url.protocol})`;
   if (url.username || url.password) return "URLs with credentials";
   return allowlistRefusal(url, allowedHosts);
 }
 
 /** GET `url`, connecting only to `target` (already checked): the default Connector. */
-export function requestPinned(url: URL, target: ResolvedAddress[], signal: AbortSignal): Promise<IncomingMessage> {
+export function requestPinned(
+  url: URL,
+  target: ResolvedAddress[],
+  signal: AbortSignal,
+  spec?: RequestSpec,
+): Promise<IncomingMessage> {
   // Node asks with {all:true} when it races address families; answer in either form, only with checked addresses.
   const pinned = ((_host, opts, cb) => {
     if (opts.all) (cb as (e: null, a: ResolvedAddress[]) => void)(null, target);
@@ -84,8 +101,8 @@ export function requestPinned(url: URL, target: ResolvedAddress[], signal: Abort
   const mod = url.protocol === "https:" ? https : http;
   return new Promise((resolve, reject) => {
     const req = mod.request(url, {
-      method: "GET",
-      headers: {
+      method: spec?.method ?? "GET",
+      headers: spec?.headers ?? {
         accept: "text/html, text/plain, application/json;q=0.9, */*;q=0.5",
         "user-agent": "clawgate-http.fetch",
       },
@@ -95,7 +112,7 @@ export function requestPinned(url: URL, target: ResolvedAddress[], signal: Abort
     });
     req.on("response", resolve);
     req.on("error", reject);
-    req.end();
+    req.end(spec?.body);
   });
 }
 

@@ -9,6 +9,7 @@ import { overviewRouter } from "./routers/overview.ts";
 import { safeModeRouter } from "./routers/safe-mode.ts";
 import { skillRouter } from "./routers/skill.ts";
 import { subjectRouter } from "./routers/subject.ts";
+import { toolSourceRouter } from "./routers/tool-source.ts";
 import { userRouter } from "./routers/user.ts";
 import { createCallerFactory, createTRPCRouter } from "./trpc.ts";
 
@@ -16,6 +17,7 @@ export const appRouter = createTRPCRouter({
   overview: overviewRouter,
   conversation: conversationRouter,
   skill: skillRouter,
+  toolSource: toolSourceRouter,
   approval: approvalRouter,
   flag: flagRouter,
   safeMode: safeModeRouter,

@@ -25,7 +25,14 @@ export function AccessCheck({ skillKey, skillKeys }: { skillKey?: string; skillK
   const [skill, setSkill] = useState(skillKey ?? skillKeys?.[0] ?? "");
   const [conversationId, setConversationId] = useState("");
   const [userId, setUserId] = useState("");
-  const [asked, setAsked] = useState<{ skillKey: string; conversationId: string; userId: string } | null>(null);
+  // "After untrusted content": as if the turn had already read an untrusted tool's output.
+  const [afterUntrusted, setAfterUntrusted] = useState(false);
+  const [asked, setAsked] = useState<{
+    skillKey: string;
+    conversationId: string;
+    userId: string;
+    afterUntrusted?: string;
+  } | null>(null);
   const answer = useQuery({
     ...trpc.skill.check.queryOptions(asked ?? { skillKey: "", conversationId: "", userId: "" }),
     enabled: asked !== null,
@@ -34,7 +41,12 @@ export function AccessCheck({ skillKey, skillKeys }: { skillKey?: string; skillK
 
   function submit(e: FormEvent) {
     e.preventDefault();
-    const next = { skillKey: skillKey ?? skill, conversationId: conversationId.trim(), userId: userId.trim() };
+    const next = {
+      skillKey: skillKey ?? skill,
+      conversationId: conversationId.trim(),
+      userId: userId.trim(),
+      ...(afterUntrusted ? { afterUntrusted: "an untrusted tool's output" } : {}),
+    };
     // The same question again asks the server again (the policy may have changed since).
     if (asked && JSON.stringify(asked) === JSON.stringify(next)) void answer.refetch();
     else setAsked(next);
@@ -102,6 +114,10 @@ export function AccessCheck({ skillKey, skillKeys }: { skillKey?: string; skillK
         >
           {answer.isFetching ? "Checking…" : "Check access"}
         </button>
+        <label className="flex items-center gap-2 text-sm text-slate-700 sm:col-span-4">
+          <input type="checkbox" checked={afterUntrusted} onChange={(e) => setAfterUntrusted(e.target.checked)} />
+          after the turn has read untrusted content (an MCP or HTTP tool, http.fetch)
+        </label>
       </form>
 
       <div aria-live="polite" className="mt-4">

@@ -34,6 +34,15 @@ function Row({
           {skill.key}
         </Link>
         <p className="mt-0.5 max-w-xs text-slate-600">{skill.description}</p>
+        {skill.source !== "BUILTIN" && (
+          <p className="mt-0.5 text-xs text-slate-600">
+            Source:{" "}
+            <Link href="/tool-sources" className="text-indigo-700 hover:underline">
+              {skill.source === "MCP" ? "MCP server" : "HTTP tool"}
+            </Link>
+            {skill.untrustedOutput ? " · untrusted output" : ""}
+          </p>
+        )}
       </th>
       <td className={td}>
         <RiskBadge risk={skill.riskClass} />

@@ -17,7 +17,7 @@ import {
   updateSkillSettings,
 } from "@clawgate/core/console/skills.ts";
 import { REASON_CODES } from "@clawgate/core/policy/decide.ts";
-import { ConversationStatus, Environment, RiskClass, RuleEffect, RuleScope } from "@clawgate/db/enums";
+import { ConversationStatus, Environment, RiskClass, RuleEffect, RuleScope, SkillSource } from "@clawgate/db/enums";
 import { configMutation, savedOutput } from "../mutation.ts";
 import { adminProcedure, createTRPCRouter, viewerProcedure } from "../trpc.ts";
 
@@ -34,6 +34,9 @@ export const skillListOutput = z.array(
     timeoutMs: z.number().int(),
     cacheTtlSeconds: z.number().int(),
     retiredAt: z.date().nullable(),
+    /** Built-in, an MCP server's tool or an HTTP tool (Tool sources page). */
+    source: z.enum(SkillSource),
+    untrustedOutput: z.boolean(),
     rules: z.object({ allow: z.number().int(), deny: z.number().int() }),
   }),
 );

@@ -467,6 +467,8 @@ export function createInboundHandler(deps: InboundHandlerDeps): Task {
       if (deadLettered) await finish("FAILED", deadLettered);
       else if (outcome === "already_failed") await finish("FAILED");
       else await finish(denied === undefined ? "REPLIED" : "DENIED", denied);
+      if (outcome === "unconfirmed")
+        log.warn({ conversation }, "reply's sender vanished mid-send; not resent (worker/reply.ts: UNCONFIRMED)");
       log.info({ outcome, channel, conversation, msgType: msg.msgtype }, "reply handled");
     } catch (error) {
       if (error instanceof ThrottledError) {

@@ -26,6 +26,7 @@ import { recordConfigChange, seedDemo } from "../../packages/core/src/index.ts";
 import { createDb } from "../../packages/db/src/index.ts";
 import { startEmbeddedPostgres } from "../../packages/devstack/src/embedded-pg.ts";
 import { startFakeDingTalk } from "../../packages/devstack/src/fake-dingtalk.ts";
+import { startFakeInternalApi } from "../../packages/devstack/src/fake-internal-api.ts";
 import { createTestDatabase } from "../../packages/devstack/src/testdb.ts";
 import { pct, sorted, startBenchModel, report, startRuntime, UNTHROTTLED, waitReady } from "../lib/processes.ts";
 
@@ -36,6 +37,9 @@ const STALL_MS = Number(process.env.BENCH_STALL_S ?? 30) * 1000;
 const LATENCY_MS = Number(process.env.BENCH_LATENCY_MS ?? 200);
 const WORKERS = Number(process.env.BENCH_WORKERS ?? 8);
 const COPIES = 5;
+// Every SKILL_EVERY-th message asks for a ticket: a write skill (approval switched off here) whose
+// side effect is counted on the fake internal API's side.
+const SKILL_EVERY = Number(process.env.BENCH_SKILL_EVERY ?? 5);
 const APP_KEY = "dingbenchfaultskey";
 const APP_SECRET = "bench-faults-secret-0123456789";
 const PORTS = { pg: 18_500, model: 18_501, replicas: [18_502, 18_503, 18_504] };
@@ -89,9 +93,23 @@ async function main(): Promise<void> {
   const tdb = await createTestDatabase({ serverUrl: cluster.serverUrl, prefix: "clawgate_bench_faults" });
   const db = createDb(tdb.url, { max: 2 });
   const model = await startBenchModel(PORTS.model, LATENCY_MS);
+  const api = await startFakeInternalApi({ port: 0 });
   spawned.push(model.proc);
-  const setModel = (mode: string) =>
-    fetch(`http://127.0.0.1:${PORTS.model}/_demo/mode`, { method: "POST", body: JSON.stringify({ mode }) });
+  // Retried: on a busy machine a reused keep-alive connection can be closed under the request.
+  const setModel = async (mode: string) => {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        const r = await fetch(`http://127.0.0.1:${PORTS.model}/_demo/mode`, {
+          method: "POST",
+          body: JSON.stringify({ mode }),
+        });
+        if (r.ok) return;
+      } catch (error) {
+        if (attempt >= 5) throw error;
+      }
+      await sleep(100);
+    }
+  };
 
   // The fan-out: every callback to the replicas COPIES times at once.
   const bases = PORTS.replicas.map((p) => `http://127.0.0.1:${p}`);
@@ -143,7 +161,7 @@ async function main(): Promise<void> {
   const conversations = Array.from({ length: Math.ceil(MESSAGES / PER_CONVERSATION) }, (_, i) => `cid-faults-${i}`);
   const replicas: ChildProcess[] = [];
   try {
-    await seedDemo(db, { modelBaseUrl: model.url });
+    await seedDemo(db, { modelBaseUrl: model.url, internalApiBaseUrl: api.url });
     await db.$transaction(async (tx) => {
       await tx.conversation.createMany({
         data: conversations.map((conversationId) => ({
@@ -156,6 +174,7 @@ async function main(): Promise<void> {
         data: { requestsPerMinute: 1_000_000, dailyTokens: 1_000_000_000, monthlyTokens: null },
       });
       await tx.modelEndpoint.updateMany({ data: { maxConcurrency: 3 * WORKERS + 8 } });
+      await tx.skill.updateMany({ where: { key: "ticket.create" }, data: { requiresApproval: false } });
       await recordConfigChange(tx, {
         actor: { type: "SYSTEM", name: "bench" },
         action: "bench.setup",
@@ -218,15 +237,14 @@ async function main(): Promise<void> {
         await sleep(t0 + (i / RATE) * 1000 - Date.now());
         const msgId = `faults-${i}`;
         const conversationId = conversations[i % conversations.length]!;
+        const text = SKILL_EVERY > 0 && i % SKILL_EVERY === 0 ? `create ticket in OPS: faults ${i}` : `message ${i}`;
         const deadline = Date.now() + STALL_MS + 90_000;
         while (!acked.has(msgId)) {
           if (Date.now() > deadline) {
             unacked += 1;
             return;
           }
-          await fake
-            .deliver({ conversationId, text: `message ${i}`, msgId, senderId: `user-${i % 97}`, via: "http" })
-            .catch(() => {});
+          await fake.deliver({ conversationId, text, msgId, senderId: `user-${i % 97}`, via: "http" }).catch(() => {});
           if (!acked.has(msgId)) await sleep(1_000);
         }
       }),
@@ -262,6 +280,32 @@ async function main(): Promise<void> {
       if (d > 0) duplicates += d;
       else lost -= d;
     }
+    // Skill side effects, counted by the internal API: tickets per message that asked for one.
+    const ticketsPer = new Map<number, number>();
+    for (const t of api.tickets.values()) {
+      const m = /^faults (\d+)$/.exec(t.title);
+      if (m) ticketsPer.set(Number(m[1]), (ticketsPer.get(Number(m[1])) ?? 0) + 1);
+    }
+    const skillAsked = [...acked].map((id) => Number(id.slice("faults-".length))).filter((i) => i % SKILL_EVERY === 0);
+    const tickets = [...ticketsPer.values()].reduce((a, b) => a + b, 0);
+    const doubledEffects = [...ticketsPer.values()].filter((n) => n > 1).length;
+    const noTicket = skillAsked.filter((i) => !ticketsPer.has(i)).length;
+    const ticketPosts = api.requests.filter((r) => r.method === "POST" && r.path === "/tickets").length;
+    // How the replies' rows ended, and for every duplicated conversation its sends on the timeline.
+    const outbound = await db.outboundMessage.groupBy({ by: ["status"], _count: true });
+    const rel = (at: number) =>
+      `t=${((at - t0) / 1000).toFixed(2)}s (kill +${((at - events.killed!) / 1000).toFixed(2)}, stop +${((at - events.stopped!) / 1000).toFixed(2)}, resume +${((at - events.resumed!) / 1000).toFixed(2)})`;
+    for (const c of new Set([...ackedPer.keys(), ...sentPer.keys()])) {
+      if ((sentPer.get(c) ?? 0) <= (ackedPer.get(c) ?? 0)) continue;
+      console.log(`duplicate in ${c}: acknowledged ${ackedPer.get(c) ?? 0}, replies ${sentPer.get(c)}`);
+      for (const s of fake.sent.filter((x) => x.conversationId === c))
+        console.log(`  ${rel(s.at)} ${s.via} "${s.text.slice(0, 60)}"`);
+      const rows = await db.outboundMessage.findMany({
+        where: { conversationId: c },
+        select: { idempotencyKey: true, status: true, attempts: true, lastError: true, sentAt: true, sendingAt: true },
+      });
+      for (const r of rows) console.log(`  row ${JSON.stringify(r)}`);
+    }
     const stallPosts = posts.filter((p) => p.at >= events.stopped! && p.at < events.resumed!);
     const stall = sorted(stallPosts.map((p) => p.ms));
     // A 200 answered while the database was stopped could not have been stored.
@@ -275,6 +319,7 @@ async function main(): Promise<void> {
     const pass =
       lost === 0 &&
       duplicates === 0 &&
+      doubledEffects === 0 &&
       ackedNotStored === 0 &&
       stall200 === 0 &&
       notReplied === 0 &&
@@ -282,12 +327,17 @@ async function main(): Promise<void> {
       served503Slow === 0 &&
       backIn(firstReply?.at) < 10;
 
+    const statusCounts = outbound.map((o) => `${o.status} ${o._count}`).join(", ");
     const lines = [
       `${MESSAGES} messages (${PER_CONVERSATION} per conversation, ${RATE}/s), each callback posted ${COPIES} times at once across 3 replicas (WORKER_CONCURRENCY=${WORKERS} each); demo model ${LATENCY_MS} ms, error500 from 3 s, rate_limited from 6 s, ok from 9 s; replica 0 SIGKILLed at 12 s; PostgreSQL (own cluster) SIGSTOPped at 20 s for ${STALL_MS / 1000} s. Send limits and budgets raised.`,
       "",
       "| messages | acknowledged | never acknowledged | replies received | lost | duplicate replies | 200 for a message not stored | acknowledged not REPLIED | callbacks during the stall | 503s served during the stall (replicas' histogram) | of them over 1 s | client-side time during the stall p50 / p99 / max ms (the bench's proxy) | 200s answered during the stall | first 200 after resume, s | first reply after resume, s | pass |",
       "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|",
       `| ${MESSAGES} | ${acked.size} | ${unacked} | ${fake.sent.length} | ${lost} | ${duplicates} | ${ackedNotStored} | ${notReplied} | ${stallPosts.length} | ${served503} | ${served503Slow} | ${f(pct(stall, 0.5))} / ${f(pct(stall, 0.99))} / ${f(stall.at(-1) ?? NaN)} | ${stall200} | ${backIn(firstAck?.at).toFixed(1)} | ${backIn(firstReply?.at).toFixed(1)} | ${pass ? "**pass**" : "**FAIL**"} |`,
+      "",
+      `Skill side effects (every ${SKILL_EVERY}th message asks for ticket.create, approval off; counted by the internal API): acknowledged messages asking ${skillAsked.length}, tickets created ${tickets}, messages with more than one ticket **${doubledEffects}**, asking messages without a ticket ${noTicket} (answered while the model failed: no turn, no call), POST /tickets requests ${ticketPosts} (a repeat carries the same Idempotency-Key).`,
+      "",
+      `OutboundMessage rows by status: ${statusCounts}.`,
     ];
     report("faults", lines);
     if (!pass) process.exitCode = 1;
@@ -295,6 +345,7 @@ async function main(): Promise<void> {
     if (stalled) cluster.signal("SIGCONT");
     for (const child of spawned.splice(0)) child.kill("SIGTERM");
     await fake.close();
+    await api.close();
     proxy.close();
     await db.$disconnect();
     await sleep(1_000);

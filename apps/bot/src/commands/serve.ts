@@ -81,7 +81,15 @@ export async function serve(): Promise<void> {
   const policy = startPolicyRuntime({ db, databaseUrl: env.DATABASE_URL, logger });
   // A new runner's worker ids are published at once: survivors can only release what they can name.
   let publishWorkers = () => {};
-  const queue = startQueue({ env, db, logger, metrics, policy, onWorkers: () => publishWorkers() });
+  const queue = startQueue({
+    env,
+    db,
+    logger,
+    metrics,
+    policy,
+    backlogCap: env.BACKLOG_CAP_PER_CONVERSATION,
+    onWorkers: () => publishWorkers(),
+  });
 
   let stream: StreamIngress | undefined;
   const extraChecks: ExtraChecks = {

@@ -38,6 +38,9 @@ import { createLimits, type Limits } from "../limits/admit.ts";
 import type { Logger } from "../logger.ts";
 import type { Metrics } from "../metrics.ts";
 import type { PolicyView } from "../policy/runtime.ts";
+import { appendAudit } from "@clawgate/core";
+import { RUNTIME_ACTOR } from "../runtime-actor.ts";
+import { BACKLOG_NOTICE, BACKLOG_REASON, backlogVerdict } from "./backlog.ts";
 import { gateMessage } from "./policy-gate.ts";
 import { replyTargets, sendReply, SendFailedError, ThrottledError, type Senders } from "./reply.ts";
 import type { Throttle } from "./throttle.ts";
@@ -54,6 +57,8 @@ export interface InboundHandlerDeps {
   agent: Agent;
   /** Rate limits and token budgets; by default shared through the database (db, pool). */
   limits?: Limits;
+  /** Per-conversation backlog cap (worker/backlog.ts; env BACKLOG_CAP_PER_CONVERSATION); 0 or unset: off. */
+  backlogCap?: number;
   now?: () => number;
 }
 
@@ -118,7 +123,7 @@ export const TURN_FAILED_REPLY = "Something went wrong while answering; please t
 export const WORKING_REPLY = "Working on it…";
 
 /** Reasons recorded by the limits (InboundMessage.error): a rerun resending their reply is DENIED too. */
-const LIMIT_REASON = /^(rate_limited|budget\.exhausted)\./;
+const LIMIT_REASON = /^(rate_limited|budget\.exhausted|backlog)\./;
 
 /**
  * What the model reads for a message: what the user wrote (a rich text's text, a voice
@@ -337,6 +342,31 @@ export function createInboundHandler(deps: InboundHandlerDeps): Task {
     // retry of the dead letter can still answer, and the row ends FAILED.
     let deadLettered: string | undefined;
     if (message && denied === undefined && row.error && LIMIT_REASON.test(row.error)) denied = row.error;
+    // The conversation's backlog cap (worker/backlog.ts): past it, no turn.
+    const backlog = message ? undefined : await backlogVerdict(pool, inboundId, deps.backlogCap ?? 0);
+    if (backlog && backlog.verdict !== "turn") {
+      metrics.limitRefusals.inc({ kind: "backlog" });
+      if (backlog.verdict === "silent") {
+        await finish("DENIED", BACKLOG_REASON);
+        log.info({ reason: BACKLOG_REASON, conversation }, "over the conversation's backlog cap; no turn, no reply");
+        return;
+      }
+      // Once per burst: recorded before the send, so a rerun resending the notice marks it DENIED too.
+      await db.$transaction(async (tx) => {
+        await tx.inboundMessage.update({ where: { id: inboundId }, data: { error: BACKLOG_REASON } });
+        await appendAudit(tx, {
+          actor: RUNTIME_ACTOR,
+          action: "conversation.backlog_capped",
+          targetType: "conversation",
+          targetId: msg.conversationId,
+          diff: { cap: deps.backlogCap ?? 0, ahead: backlog.ahead },
+          traceId,
+        });
+      });
+      log.warn({ reason: BACKLOG_REASON, ahead: backlog.ahead, conversation }, "conversation over its backlog cap");
+      denied = BACKLOG_REASON;
+      message = textReply(BACKLOG_NOTICE);
+    }
     if (!message) {
       const userId = msg.senderStaffId || msg.senderId;
       const text = turnText(msg);

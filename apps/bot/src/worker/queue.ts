@@ -62,6 +62,8 @@ export interface QueueOptions {
   /** Replaces the real DingTalk senders (tests). */
   senders?: Senders;
   limits?: ThrottleLimits;
+  /** Per-conversation backlog cap (worker/backlog.ts); unset: off. */
+  backlogCap?: number;
   pollIntervalMs?: number;
   retryDelayMs?: number;
   /** Called with the new runner's worker ids once it runs (serve beats at once to publish them). */
@@ -149,6 +151,7 @@ export function startQueue(opts: QueueOptions): Queue {
       metrics,
       policy: opts.policy,
       agent: opts.agent ?? createAgent({ db, pool, announce, ...(modelSlots ? { modelSlots } : {}) }),
+      ...(opts.backlogCap === undefined ? {} : { backlogCap: opts.backlogCap }),
     }),
     [APPROVAL_EXECUTE_TASK]: createApprovalExecutor({
       db,

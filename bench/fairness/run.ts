@@ -80,13 +80,23 @@ async function quietMessages(fake: FakeDingTalk, n: number, tag: string): Promis
   const sent: { msgId: string; t0: number }[] = [];
   for (let i = 0; i < n; i++) {
     const t0 = Date.now();
-    const { msgId, status } = await fake.deliver({
-      conversationId: QUIET_CID,
-      text: `quiet ${tag} ${i}`,
-      senderId: "bench-quiet-user",
-      via: "http",
-    });
-    if (status !== 200) throw new Error(`quiet callback answered ${status}`);
+    // Delivered again (same msgId) until acknowledged, as DingTalk retries; timed from the first.
+    const msgId = `quiet-${tag}-${i}-${t0}`;
+    for (let attempt = 0; ; attempt++) {
+      const status = await fake
+        .deliver({
+          conversationId: QUIET_CID,
+          text: `quiet ${tag} ${i}`,
+          senderId: "bench-quiet-user",
+          via: "http",
+          msgId,
+        })
+        .then((r) => r.status)
+        .catch(() => 0);
+      if (status === 200) break;
+      if (attempt === 10) throw new Error(`quiet callback answered ${status}`);
+      await sleep(200);
+    }
     sent.push({ msgId, t0 });
     await sleep(Math.max(0, t0 + 1_000 - Date.now()));
   }
@@ -112,26 +122,29 @@ async function runMode(queuePerConversation: boolean, backlogCap: number): Promi
   const db = createDb(tdb.url, { max: 2 });
   try {
     await seedDemo(db, { modelBaseUrl: model.url });
-    await db.$transaction(async (tx) => {
-      await tx.conversation.createMany({
-        data: [NOISY, QUIET_CID].map((conversationId) => ({
-          conversationId,
-          type: "GROUP" as const,
-          status: "ENABLED" as const,
-        })),
-      });
-      // What is measured is the queue, not the limits that would refuse most of a real flood.
-      await tx.tokenBudget.updateMany({
-        data: { requestsPerMinute: 1_000_000, dailyTokens: 1_000_000_000, monthlyTokens: null },
-      });
-      await tx.modelEndpoint.updateMany({ data: { maxConcurrency: WORKERS + 8 } });
-      await recordConfigChange(tx, {
-        actor: { type: "SYSTEM", name: "bench" },
-        action: "bench.setup",
-        targetType: "bench",
-        summary: "bench setup",
-      });
-    });
+    await db.$transaction(
+      async (tx) => {
+        await tx.conversation.createMany({
+          data: [NOISY, QUIET_CID].map((conversationId) => ({
+            conversationId,
+            type: "GROUP" as const,
+            status: "ENABLED" as const,
+          })),
+        });
+        // What is measured is the queue, not the limits that would refuse most of a real flood.
+        await tx.tokenBudget.updateMany({
+          data: { requestsPerMinute: 1_000_000, dailyTokens: 1_000_000_000, monthlyTokens: null },
+        });
+        await tx.modelEndpoint.updateMany({ data: { maxConcurrency: WORKERS + 8 } });
+        await recordConfigChange(tx, {
+          actor: { type: "SYSTEM", name: "bench" },
+          action: "bench.setup",
+          targetType: "bench",
+          summary: "bench setup",
+        });
+      },
+      { timeout: 120_000 },
+    );
     children.push(
       await startRuntime({
         databaseUrl: tdb.url,

@@ -94,25 +94,28 @@ async function main(): Promise<void> {
   const replicas: ChildProcess[] = [];
   try {
     await seedDemo(db, { modelBaseUrl: model.url });
-    await db.$transaction(async (tx) => {
-      await tx.conversation.createMany({
-        data: conversations.map((conversationId) => ({
-          conversationId,
-          type: "GROUP" as const,
-          status: "ENABLED" as const,
-        })),
-      });
-      await tx.tokenBudget.updateMany({
-        data: { requestsPerMinute: 1_000_000, dailyTokens: 2_000_000_000, monthlyTokens: null },
-      });
-      await tx.modelEndpoint.updateMany({ data: { maxConcurrency: REPLICAS * WORKERS + 8 } });
-      await recordConfigChange(tx, {
-        actor: { type: "SYSTEM", name: "bench" },
-        action: "bench.setup",
-        targetType: "bench",
-        summary: "bench setup",
-      });
-    });
+    await db.$transaction(
+      async (tx) => {
+        await tx.conversation.createMany({
+          data: conversations.map((conversationId) => ({
+            conversationId,
+            type: "GROUP" as const,
+            status: "ENABLED" as const,
+          })),
+        });
+        await tx.tokenBudget.updateMany({
+          data: { requestsPerMinute: 1_000_000, dailyTokens: 2_000_000_000, monthlyTokens: null },
+        });
+        await tx.modelEndpoint.updateMany({ data: { maxConcurrency: REPLICAS * WORKERS + 8 } });
+        await recordConfigChange(tx, {
+          actor: { type: "SYSTEM", name: "bench" },
+          action: "bench.setup",
+          targetType: "bench",
+          summary: "bench setup",
+        });
+      },
+      { timeout: 120_000 },
+    );
     for (const port of PORTS.replicas) {
       const proc = await startRuntime({
         databaseUrl: tdb.url,

@@ -16,7 +16,8 @@
  * A row found SENDING means another attempt is sending it, or was and vanished (its replica was
  * killed, or lost the database, between the claim and the mark): whether DingTalk got the
  * message is then unknown. While the claim is younger than the longest a send can take
- * (`SENDING_STALE_MS`) the job is put back to look again; after that the row is marked
+ * (`SENDING_STALE_MS`) the sender waits a moment for it (a duplicate job racing this one) and
+ * then puts the job back to look again in a few seconds; after that the row is marked
  * UNCONFIRMED and nothing is resent (at-most-once for a vanished sender: a replica dying in the
  * few milliseconds between its claim and DingTalk receiving the request loses that reply, where
  * resending would duplicate every reply whose request was already out). Counted as outcome
@@ -270,17 +271,34 @@ export async function sendReply(
   throw new SendFailedError(describe(lastError), permanent);
 }
 
+/** How long a sender waits for a concurrent sender's claim to resolve before putting its job back. */
+export const CLAIM_WAIT_MS = 3_000;
+
 /**
- * A row another attempt claimed: still possibly in flight -> look again later (the job is put
- * back, like a throttled send); older than SENDING_STALE_MS -> its sender is gone: UNCONFIRMED.
+ * A row another attempt claimed. A concurrent sender (a duplicate job) usually finishes within
+ * milliseconds: wait up to CLAIM_WAIT_MS for the row to leave SENDING. Still SENDING and younger
+ * than SENDING_STALE_MS: the job is put back to look again shortly (like a throttled send). Older:
+ * its sender is gone: UNCONFIRMED.
  */
 async function judgeClaim(
   pool: pg.Pool,
   key: string,
   claimedMs: number,
 ): Promise<{ outcome: SendOutcome; channel?: ReplyTarget["channel"] }> {
-  if (claimedMs < SENDING_STALE_MS) {
-    throw new ThrottledError(Math.ceil(SENDING_STALE_MS - claimedMs) + 1_000, "sending");
+  const until = Date.now() + CLAIM_WAIT_MS;
+  let age = claimedMs;
+  while (age < SENDING_STALE_MS) {
+    if (Date.now() >= until) {
+      throw new ThrottledError(Math.min(Math.ceil(SENDING_STALE_MS - age) + 1_000, 5_000), "sending");
+    }
+    await new Promise((r) => setTimeout(r, 100));
+    const now = (await pool.query<{ status: string; claimedMs: number | null }>(STATUS, [key])).rows[0];
+    if (now?.status === "SENT") return { outcome: "already_sent" };
+    if (now?.status === "FAILED") return { outcome: "already_failed" };
+    if (now?.status === "UNCONFIRMED") return { outcome: "unconfirmed" };
+    // Back to PENDING (not accepted): the job retries the send, as if it had failed itself.
+    if (now?.status !== "SENDING") throw new ThrottledError(1_000, "sending");
+    age = now.claimedMs ?? age;
   }
   await pool.query(UNCONFIRM, [key, SENDING_STALE_MS]);
   const after = (await pool.query<{ status: string }>(STATUS, [key])).rows[0]?.status;

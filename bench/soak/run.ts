@@ -25,6 +25,7 @@ import { createDb } from "../../packages/db/src/index.ts";
 import { startEmbeddedPostgres } from "../../packages/devstack/src/embedded-pg.ts";
 import { startFakeDingTalk } from "../../packages/devstack/src/fake-dingtalk.ts";
 import { createTestDatabase } from "../../packages/devstack/src/testdb.ts";
+import { WORKING_REPLY } from "../../apps/bot/src/worker/handle-inbound.ts";
 import { pct, sorted, startBenchModel, report, startRuntime, UNTHROTTLED, waitReady } from "../lib/processes.ts";
 
 const SOAK_MS = Number(process.env.BENCH_SOAK_MIN ?? 30) * 60_000;
@@ -216,6 +217,17 @@ async function main(): Promise<void> {
       }
       return sorted(xs);
     };
+    // Replies per message (the fake records which message's sessionWebhook carried a send).
+    const perMessage = new Map<string, number>();
+    let interim = 0;
+    let untied = 0;
+    for (const sent of fakes.flatMap((fk) => fk.sent)) {
+      if (sent.text === WORKING_REPLY) interim += 1;
+      else if (sent.inReplyTo) perMessage.set(sent.inReplyTo, (perMessage.get(sent.inReplyTo) ?? 0) + 1);
+      else untied += 1;
+    }
+    const doubled = [...perMessage.entries()].filter(([, n]) => n > 1);
+    for (const [msgId, n] of doubled) console.log(`answered ${n} times: ${msgId}`);
     const soakLen = Date.now() - t0;
     const first = window(0, EDGE_MS);
     const last = window(SOAK_MS - EDGE_MS, SOAK_MS);
@@ -260,7 +272,7 @@ async function main(): Promise<void> {
           `| ${name} | ${xs.length} | ${f0(pct(xs, 0.5))} | ${f0(pct(xs, 0.9))} | ${f0(pct(xs, 0.99))} | ${f0(xs.at(-1) ?? NaN)} | ${f0(Math.max(...ss.map((s) => s.waiting)))} | ${f1(Math.max(...ss.map((s) => s.oldestS)))} |`,
       ),
       "",
-      `p99 drift (last - first window): ${f0(pct(last, 0.99) - pct(first, 0.99))} ms. Unanswered soak messages: ${unanswered}. Replies received in all: ${replies()} for ${soakTo} messages (probe included).`,
+      `p99 drift (last - first window): ${f0(pct(last, 0.99) - pct(first, 0.99))} ms. Unanswered soak messages: ${unanswered}. Replies received in all: ${replies()} for ${soakTo} messages (probe included): messages answered more than once ${doubled.length}, "Working on it" interim messages ${interim}, replies not by a message's sessionWebhook ${untied}.`,
     ];
     report("soak", lines);
     if (unanswered > 0) process.exitCode = 1;

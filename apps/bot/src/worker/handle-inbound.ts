@@ -498,7 +498,10 @@ export function createInboundHandler(deps: InboundHandlerDeps): Task {
       else if (outcome === "already_failed") await finish("FAILED");
       else await finish(denied === undefined ? "REPLIED" : "DENIED", denied);
       if (outcome === "unconfirmed")
-        log.warn({ conversation }, "reply's sender vanished mid-send; not resent (worker/reply.ts: UNCONFIRMED)");
+        log.warn(
+          { conversation },
+          "reply's outcome unknown (its sender vanished, or DingTalk did not answer); not resent (worker/reply.ts: UNCONFIRMED)",
+        );
       log.info({ outcome, channel, conversation, msgType: msg.msgtype }, "reply handled");
     } catch (error) {
       if (error instanceof ThrottledError) {

@@ -4,7 +4,7 @@
  * after DingTalk accepted and before SENT was written) send once now, and a claim whose sender
  * vanished is marked UNCONFIRMED and never resent.
  */
-import { textReply } from "@clawgate/dingtalk";
+import { DingTalkApiError, textReply } from "@clawgate/dingtalk";
 import { startFakeDingTalk, type FakeDingTalk } from "@clawgate/devstack/fake-dingtalk";
 import { createTestDatabase, type TestDatabase } from "@clawgate/devstack/testdb";
 import type pg from "pg";
@@ -130,5 +130,45 @@ describe("sendReply's claim", () => {
     expect(outcomes.filter((o) => o === "sent")).toHaveLength(1);
     expect(outcomes.every((o) => ["sent", "sending", "already_sent"].includes(o))).toBe(true);
     expect(sentTo("cid-race")).toHaveLength(1);
+  });
+
+  it("does not resend a send whose outcome is unknown (timed out), and retries one whose connection was never made", async () => {
+    const real = realSenders(queueEnv(testDb.url, fake.url));
+    const failing = (error: Error) => ({
+      ...real,
+      openApi: {
+        ...real.openApi!,
+        sendToGroup: async (a: Parameters<NonNullable<typeof real.openApi>["sendToGroup"]>[0]) => {
+          await real.openApi!.sendToGroup(a); // DingTalk got it; its answer is what goes missing
+          throw error;
+        },
+      },
+    });
+    const timeout = new DingTalkApiError("POST /v1.0/robot/groupMessages/send timed out", {
+      status: 0,
+      code: "timeout",
+    });
+    expect((await sendReply(args("k-timeout", "cid-timeout", { senders: failing(timeout) }))).outcome).toBe(
+      "unconfirmed",
+    );
+    expect((await sendReply(args("k-timeout", "cid-timeout"))).outcome).toBe("unconfirmed");
+    expect(await row("k-timeout")).toMatchObject({ status: "UNCONFIRMED", attempts: 1 });
+    expect(sentTo("cid-timeout")).toHaveLength(1);
+
+    const refused = new DingTalkApiError("POST /v1.0/robot/groupMessages/send failed: fetch failed", {
+      status: 0,
+      code: "network",
+      cause: Object.assign(new TypeError("fetch failed"), {
+        cause: Object.assign(new Error("connect ECONNREFUSED 127.0.0.1:1"), { code: "ECONNREFUSED" }),
+      }),
+    });
+    const never = {
+      ...real,
+      openApi: { ...real.openApi!, sendToGroup: () => Promise.reject(refused) },
+    };
+    await expect(sendReply(args("k-refused-conn", "cid-refused-conn", { senders: never }))).rejects.toThrow();
+    expect(await row("k-refused-conn")).toMatchObject({ status: "PENDING", attempts: 1 });
+    expect((await sendReply(args("k-refused-conn", "cid-refused-conn"))).outcome).toBe("sent");
+    expect(sentTo("cid-refused-conn")).toHaveLength(1);
   });
 });

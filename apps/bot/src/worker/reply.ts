@@ -9,9 +9,11 @@
  * HTTP send the row is claimed: PENDING -> SENDING (`sendingAt`), a committed statement of its
  * own, so the claim survives whatever happens next. DingTalk's answer decides the rest: accepted
  * -> SENT (retried for minutes if the database is away: DingTalk has the message, so it must
- * never be sent again); a definite refusal -> FAILED; an error without acceptance (DingTalk
- * throttled us, answered 5xx, the request timed out or failed on the network) -> PENDING, and
- * the job retries: at-least-once there, as DingTalk's send APIs take no idempotency key of ours.
+ * never be sent again); a definite refusal -> FAILED; DingTalk's answer without acceptance (it
+ * throttled us, answered 5xx) or a connection that was never made -> PENDING, and the job
+ * retries; no answer although the request may have arrived (a timeout, a connection broken after
+ * the request was written) -> UNCONFIRMED, not resent, as DingTalk's send APIs take no
+ * idempotency key of ours (bench/faults found timeouts under load doubling replies).
  *
  * A row found SENDING means another attempt is sending it, or was and vanished (its replica was
  * killed, or lost the database, between the claim and the mark): whether DingTalk got the
@@ -143,6 +145,33 @@ function isPermanent(error: unknown): boolean {
   return error.status >= 400 && error.status < 500 && error.status !== 408;
 }
 
+/** Errors before the request left this host: the connection was never made, nothing was sent. */
+const NOT_SENT_CODES = new Set([
+  "ECONNREFUSED",
+  "ENOTFOUND",
+  "EAI_AGAIN",
+  "ENETUNREACH",
+  "EHOSTUNREACH",
+  "UND_ERR_CONNECT_TIMEOUT",
+]);
+
+/**
+ * No answer from DingTalk and the request may have been delivered: a timeout, or a network error
+ * other than a connection that was never made (a reset or close after the request was written).
+ */
+export function outcomeUnknown(error: unknown): boolean {
+  if (!(error instanceof DingTalkApiError) || error.status !== 0) return false;
+  if (error.code === "timeout") return true;
+  if (error.code !== "network") return false;
+  let cause: unknown = error.cause;
+  for (let depth = 0; cause instanceof Error && depth < 4; depth++) {
+    const code = (cause as Error & { code?: unknown }).code;
+    if (typeof code === "string" && NOT_SENT_CODES.has(code)) return false;
+    cause = cause.cause;
+  }
+  return true;
+}
+
 /** min(2 s * 2^n, 60 s) plus up to 1 s of jitter, for DingTalk's own "too fast" answers. */
 export const throttleBackoffMs = (deferrals: number) =>
   Math.min(2_000 * 2 ** deferrals, 60_000) + Math.floor(Math.random() * 1_000);
@@ -253,6 +282,20 @@ export async function sendReply(
     return { outcome: "sent", channel: target.channel };
   }
 
+  if (outcomeUnknown(lastError)) {
+    // The request may have reached DingTalk (it timed out, or the connection broke after it was
+    // written): the same rule as a vanished sender, not resent.
+    await persist(
+      () =>
+        pool.query(
+          `UPDATE "OutboundMessage" SET "status" = 'UNCONFIRMED', "lastError" = $2
+            WHERE "idempotencyKey" = $1 AND "status" = 'SENDING'`,
+          [key, `${describe(lastError)}; outcome unknown, not resent`],
+        ),
+      SENT_MARK_RETRY_MS,
+    );
+    return { outcome: "unconfirmed" };
+  }
   const permanent = isPermanent(lastError);
   // Not accepted: back to PENDING for the retry (or FAILED). If this cannot be written, the row
   // stays SENDING and a rerun marks it UNCONFIRMED: a lost reply, never a doubled one.

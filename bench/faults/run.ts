@@ -17,7 +17,7 @@
  * unacknowledged message is delivered again every second, as DingTalk retries.
  */
 import type { ChildProcess } from "node:child_process";
-import { appendFileSync, chmodSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, createWriteStream, mkdtempSync, rmSync } from "node:fs";
 import { createServer, type IncomingMessage } from "node:http";
 import type { AddressInfo } from "node:net";
 import os from "node:os";
@@ -202,9 +202,10 @@ async function main(): Promise<void> {
       replicas.push(proc);
       // The replicas' own words (warnings and errors), for when a run goes wrong.
       const log = path.join(os.tmpdir(), `clawgate-bench-faults-replica-${port}.log`);
-      writeFileSync(log, "");
-      proc.stdout?.on("data", (d: Buffer) => appendFileSync(log, d));
-      proc.stderr?.on("data", (d: Buffer) => appendFileSync(log, d));
+      // One descriptor per log (opened once): the fan-out holds thousands of sockets at peak.
+      const out = createWriteStream(log);
+      proc.stdout?.pipe(out);
+      proc.stderr?.pipe(out);
       proc.on("exit", (code, signal) => console.log(`replica :${port} exited (${code ?? signal}); its log: ${log}`));
     }
     await Promise.all(bases.map((b) => waitReady(`${b}/ready`)));

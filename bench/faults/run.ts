@@ -38,6 +38,8 @@ const STALL_MS = Number(process.env.BENCH_STALL_S ?? 30) * 1000;
 const LATENCY_MS = Number(process.env.BENCH_LATENCY_MS ?? 200);
 const WORKERS = Number(process.env.BENCH_WORKERS ?? 8);
 const COPIES = 5;
+const MAX_IN_FLIGHT = Number(process.env.BENCH_MAX_IN_FLIGHT ?? 500);
+let inFlight = 0;
 // Every SKILL_EVERY-th message asks for a ticket: a write skill (approval switched off here) whose
 // side effect is counted on the fake internal API's side.
 const SKILL_EVERY = Number(process.env.BENCH_SKILL_EVERY ?? 5);
@@ -249,7 +251,14 @@ async function main(): Promise<void> {
           if (Date.now() > deadline) {
             return;
           }
-          await fake.deliver({ conversationId, text, msgId, senderId: `user-${i % 97}`, via: "http" }).catch(() => {});
+          // At most MAX_IN_FLIGHT callbacks at once (each is 5 sockets through the fan-out): past
+          // that, a delivery waits its turn, as it would in DingTalk's own retry queue.
+          while (inFlight >= MAX_IN_FLIGHT) await sleep(50);
+          inFlight += 1;
+          await fake
+            .deliver({ conversationId, text, msgId, senderId: `user-${i % 97}`, via: "http" })
+            .catch(() => {})
+            .finally(() => (inFlight -= 1));
           if (!acked.has(msgId)) await sleep(1_000);
         }
       }),

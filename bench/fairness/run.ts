@@ -24,7 +24,7 @@ import { startFakeDingTalk, type FakeDingTalk } from "@clawgate/devstack/fake-di
 import { benchDatabase } from "../lib/database.ts";
 import { pct, sorted, startBenchModel, report, startRuntime, UNTHROTTLED, waitReady } from "../lib/processes.ts";
 
-const FLOOD = Number(process.env.BENCH_FLOOD ?? 400);
+const FLOOD = Number(process.env.BENCH_FLOOD ?? 500);
 const QUIET = Number(process.env.BENCH_QUIET ?? 30);
 const BASELINE = Number(process.env.BENCH_BASELINE ?? 10);
 // Under the one-second period of the quiet group: its own messages are answered one at a time,
@@ -45,6 +45,8 @@ interface ModeResult {
   unanswered: number;
   noisyAnswered: number;
   noisyOutOfOrder: number;
+  noisyTurns: number;
+  noisyCapped: number;
 }
 
 // Killed on any exit, a crash included: a benchmark must not leave servers on its fixed ports.
@@ -78,22 +80,36 @@ async function quietMessages(fake: FakeDingTalk, n: number, tag: string): Promis
   const sent: { msgId: string; t0: number }[] = [];
   for (let i = 0; i < n; i++) {
     const t0 = Date.now();
-    const { msgId, status } = await fake.deliver({
-      conversationId: QUIET_CID,
-      text: `quiet ${tag} ${i}`,
-      senderId: "bench-quiet-user",
-      via: "http",
-    });
-    if (status !== 200) throw new Error(`quiet callback answered ${status}`);
+    // Delivered again (same msgId) until acknowledged, as DingTalk retries; timed from the first.
+    const msgId = `quiet-${tag}-${i}-${t0}`;
+    for (let attempt = 0; ; attempt++) {
+      const status = await fake
+        .deliver({
+          conversationId: QUIET_CID,
+          text: `quiet ${tag} ${i}`,
+          senderId: "bench-quiet-user",
+          via: "http",
+          msgId,
+        })
+        .then((r) => r.status)
+        .catch(() => 0);
+      if (status === 200) break;
+      if (attempt === 10) throw new Error(`quiet callback answered ${status}`);
+      await sleep(200);
+    }
     sent.push({ msgId, t0 });
     await sleep(Math.max(0, t0 + 1_000 - Date.now()));
   }
   return sent;
 }
 
-async function runMode(queuePerConversation: boolean): Promise<ModeResult> {
-  const mode = queuePerConversation ? "one queue per conversation (default)" : "one shared FIFO (before)";
-  const tdb = await benchDatabase(`clawgate_bench_fair_${queuePerConversation ? "q" : "fifo"}`);
+async function runMode(queuePerConversation: boolean, backlogCap: number): Promise<ModeResult> {
+  const mode = !queuePerConversation
+    ? "one shared FIFO, no cap (before)"
+    : backlogCap > 0
+      ? `one queue per conversation, backlog cap ${backlogCap} (default)`
+      : "one queue per conversation, no cap";
+  const tdb = await benchDatabase(`clawgate_bench_fair_${queuePerConversation ? "q" : "fifo"}_${backlogCap}`);
   const children = spawned;
   const model = await startBenchModel(MODEL_PORT, LATENCY_MS);
   children.push(model.proc);
@@ -106,26 +122,29 @@ async function runMode(queuePerConversation: boolean): Promise<ModeResult> {
   const db = createDb(tdb.url, { max: 2 });
   try {
     await seedDemo(db, { modelBaseUrl: model.url });
-    await db.$transaction(async (tx) => {
-      await tx.conversation.createMany({
-        data: [NOISY, QUIET_CID].map((conversationId) => ({
-          conversationId,
-          type: "GROUP" as const,
-          status: "ENABLED" as const,
-        })),
-      });
-      // What is measured is the queue, not the limits that would refuse most of a real flood.
-      await tx.tokenBudget.updateMany({
-        data: { requestsPerMinute: 1_000_000, dailyTokens: 1_000_000_000, monthlyTokens: null },
-      });
-      await tx.modelEndpoint.updateMany({ data: { maxConcurrency: WORKERS + 8 } });
-      await recordConfigChange(tx, {
-        actor: { type: "SYSTEM", name: "bench" },
-        action: "bench.setup",
-        targetType: "bench",
-        summary: "bench setup",
-      });
-    });
+    await db.$transaction(
+      async (tx) => {
+        await tx.conversation.createMany({
+          data: [NOISY, QUIET_CID].map((conversationId) => ({
+            conversationId,
+            type: "GROUP" as const,
+            status: "ENABLED" as const,
+          })),
+        });
+        // What is measured is the queue, not the limits that would refuse most of a real flood.
+        await tx.tokenBudget.updateMany({
+          data: { requestsPerMinute: 1_000_000, dailyTokens: 1_000_000_000, monthlyTokens: null },
+        });
+        await tx.modelEndpoint.updateMany({ data: { maxConcurrency: WORKERS + 8 } });
+        await recordConfigChange(tx, {
+          actor: { type: "SYSTEM", name: "bench" },
+          action: "bench.setup",
+          targetType: "bench",
+          summary: "bench setup",
+        });
+      },
+      { timeout: 120_000 },
+    );
     children.push(
       await startRuntime({
         databaseUrl: tdb.url,
@@ -134,7 +153,11 @@ async function runMode(queuePerConversation: boolean): Promise<ModeResult> {
         appKey: APP_KEY,
         appSecret: APP_SECRET,
         workers: WORKERS,
-        env: { QUEUE_PER_CONVERSATION: String(queuePerConversation), ...UNTHROTTLED },
+        env: {
+          QUEUE_PER_CONVERSATION: String(queuePerConversation),
+          BACKLOG_CAP_PER_CONVERSATION: String(backlogCap),
+          ...UNTHROTTLED,
+        },
       }),
     );
     await waitReady(`http://127.0.0.1:${RUNTIME_PORT}/ready`);
@@ -198,6 +221,13 @@ async function runMode(queuePerConversation: boolean): Promise<ModeResult> {
       if (r.at.getTime() < earlierBatches) outOfOrder += 1;
       batchLatest = Math.max(batchLatest, r.at.getTime());
     }
+    const statuses = await db.inboundMessage.groupBy({
+      by: ["status", "error"],
+      where: { conversationId: NOISY },
+      _count: true,
+    });
+    const count = (f: (s: (typeof statuses)[number]) => boolean) =>
+      statuses.filter(f).reduce((n, s) => n + s._count, 0);
     if (unacked > 0) throw new Error(`${unacked} flood callbacks never acknowledged`);
     return {
       mode,
@@ -206,6 +236,8 @@ async function runMode(queuePerConversation: boolean): Promise<ModeResult> {
       unanswered: underFlood.missing + baseline.missing,
       noisyAnswered: noisy.length,
       noisyOutOfOrder: outOfOrder,
+      noisyTurns: count((s) => s.status === "REPLIED"),
+      noisyCapped: count((s) => s.error === "backlog.capped"),
     };
   } finally {
     for (const child of children.splice(0)) child.kill("SIGTERM");
@@ -217,16 +249,17 @@ async function runMode(queuePerConversation: boolean): Promise<ModeResult> {
 }
 
 async function main(): Promise<void> {
-  const results = [await runMode(false), await runMode(true)];
+  const cap = Number(process.env.BENCH_BACKLOG_CAP ?? 20);
+  const results = [await runMode(false, 0), await runMode(true, 0), await runMode(true, cap)];
   const f = (n: number) => (n / 1000).toFixed(2);
   const lines = [
     `A noisy group's ${FLOOD} messages at once while a quiet group sends one a second (${BASELINE} alone first: the baseline, then ${QUIET} during the flood); demo model latency ${LATENCY_MS} ms; one clawgate serve, WORKER_CONCURRENCY=${WORKERS}; rate limits, budgets and send limits raised. Quiet message -> its reply, seconds.`,
     "",
-    "| queueing | quiet alone p50 | quiet alone p99 | quiet under flood p50 | quiet under flood p99 | added p50 | added p99 | target: added p99 <= | quiet unanswered | noisy answered in the window | noisy out of order |",
-    "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    "| queueing | quiet alone p50 | quiet alone p99 | quiet under flood p50 | quiet under flood p99 | added p50 | added p99 | target: added p99 <= | quiet unanswered | noisy answered in the window | noisy out of order | noisy: turns in the window | noisy: capped (one notice, the rest no reply) |",
+    "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ...results.map(
       (r) =>
-        `| ${r.mode} | ${f(pct(r.baseline, 0.5))} | ${f(pct(r.baseline, 0.99))} | ${f(pct(r.underFlood, 0.5))} | ${f(pct(r.underFlood, 0.99))} | **${f(pct(r.underFlood, 0.5) - pct(r.baseline, 0.5))}** | **${f(pct(r.underFlood, 0.99) - pct(r.baseline, 0.99))}** | ${f(LATENCY_MS + 1_000)} | ${r.unanswered} | ${r.noisyAnswered} | ${r.noisyOutOfOrder} |`,
+        `| ${r.mode} | ${f(pct(r.baseline, 0.5))} | ${f(pct(r.baseline, 0.99))} | ${f(pct(r.underFlood, 0.5))} | ${f(pct(r.underFlood, 0.99))} | **${f(pct(r.underFlood, 0.5) - pct(r.baseline, 0.5))}** | **${f(pct(r.underFlood, 0.99) - pct(r.baseline, 0.99))}** | ${f(LATENCY_MS + 1_000)} | ${r.unanswered} | ${r.noisyAnswered} | ${r.noisyOutOfOrder} | ${r.noisyTurns} | ${r.noisyCapped} |`,
     ),
   ];
   report("fairness", lines);

@@ -30,8 +30,9 @@ export function startProcess(
   });
 }
 
-export async function waitReady(url: string): Promise<void> {
-  for (let i = 0; i < 100; i++) {
+/** Up to `timeoutMs` (default 120 s: three replicas starting on a busy 2-core machine take a while). */
+export async function waitReady(url: string, timeoutMs = 120_000): Promise<void> {
+  for (const until = Date.now() + timeoutMs; Date.now() < until;) {
     try {
       if ((await fetch(url)).ok) return;
     } catch {

@@ -122,6 +122,9 @@ export const envSchema = {
     .default("true")
     .transform((v) => v === "true"),
   REPLICA_DEAD_AFTER_MS: intAtLeast(1_000, 15_000),
+  // Messages of one conversation waiting for an answer past which a flood gets one notice per burst
+  // instead of a model turn each (src/worker/backlog.ts); 0 turns the cap off.
+  BACKLOG_CAP_PER_CONVERSATION: intAtLeast(0, 20),
   LOCAL_MODEL_BASE_URL: httpUrl("model base URL").optional(),
   LOCAL_MODEL_API_KEY: z.string().optional(),
   // Agent resilience (src/agent/): the user hears back within the turn deadline, whatever the model does.

@@ -32,6 +32,8 @@ describe("Stream mode", () => {
   let stream: StreamIngress;
   let policy: PolicyRuntime;
   const storedAt = new Map<string, number>();
+  // Messages whose connection is cut right after their row is stored, before the ACK goes out.
+  const cutAfterStore = new Set<string>();
   let ingest: Ingest;
 
   beforeAll(async () => {
@@ -39,7 +41,7 @@ describe("Stream mode", () => {
     db = createDb(testDb.url);
     policy = startPolicyRuntime({ db, databaseUrl: testDb.url, logger });
     await policy.loaded;
-    await enableConversations(db, policy, "cid-stream", "cid-stream-dup");
+    await enableConversations(db, policy, "cid-stream", "cid-stream-dup", "cid-stream-cut");
     fake = await startFakeDingTalk({ port: 0, appKey: APP_KEY, appSecret: APP_SECRET, pingIntervalMs: 0 });
     queue = await startTestQueue({ env: queueEnv(testDb.url, fake.url), db, logger, metrics, policy });
     pool = createPgPool(testDb.url, { applicationName: "test-stream" });
@@ -48,6 +50,7 @@ describe("Stream mode", () => {
     ingest = async (input) => {
       const result = await real(input);
       storedAt.set(input.message.msgId, Date.now());
+      if (cutAfterStore.delete(input.message.msgId)) fake.dropStreamConnections();
       return result;
     };
     stream = startStreamIngress({
@@ -89,6 +92,24 @@ describe("Stream mode", () => {
     expect(rows).toEqual([{ channel: "STREAM" }]);
     const [reply] = await fake.waitForReplies("cid-stream", 1, 10_000);
     expect(reply?.text).toBe(NO_MODEL_REPLY);
+  });
+
+  it("stores and answers once a message whose connection was cut after it was stored, before its ACK", async () => {
+    const msgId = `stream-cut-${Date.now()}`;
+    cutAfterStore.add(msgId);
+    await fake.deliver({ conversationId: "cid-stream-cut", text: "cut", via: "stream", msgId });
+    // The ACK was lost with the connection: the client reconnects and DingTalk redelivers.
+    await waitFor(
+      async () => (fake.acks.some((a) => a.msgId === msgId && a.code === 200) ? true : undefined),
+      20_000,
+      "the redelivered message ACKed on the new connection",
+    );
+    expect(storedAt.has(msgId)).toBe(true);
+    await fake.waitForReplies("cid-stream-cut", 1, 10_000);
+    await new Promise((r) => setTimeout(r, 800));
+    expect(fake.sent.filter((m) => m.conversationId === "cid-stream-cut")).toHaveLength(1);
+    expect(await query(testDb.url, `SELECT id FROM "InboundMessage" WHERE "msgId" = $1`, [msgId])).toHaveLength(1);
+    expect(stream.connected()).toBe(true);
   });
 
   it("ACKs a redelivered (duplicate) message without storing or answering it twice", async () => {

@@ -82,6 +82,8 @@ export interface SentMessage {
    *  sends: the single chat last seen with the first user (else that user id). */
   conversationId: string;
   userIds?: string[];
+  /** sessionWebhook: the msgId of the robot message whose sessionWebhook carried this send. */
+  inReplyTo?: string;
   /** sessionWebhook / callbackResponse: the message's msgtype. */
   msgtype?: string;
   /** OpenAPI: sampleText, sampleMarkdown, ... */
@@ -331,7 +333,7 @@ export async function startFakeDingTalk(opts: FakeDingTalkOptions): Promise<Fake
 
   const tokens = new Map<string, number>(); // accessToken -> expiresAt
   const tickets = new Map<string, { expiresAt: number; topics: string[] }>();
-  const sessions = new Map<string, { conversationId: string; expiresAt: number }>();
+  const sessions = new Map<string, { conversationId: string; msgId: string; expiresAt: number }>();
   const singleChatOf = new Map<string, string>(); // staffId/senderId -> single-chat conversationId
   const conns = new Set<StreamConn>();
   const pending = new Map<string, PendingFrame>(); // stream messageId -> frame
@@ -489,6 +491,7 @@ export async function startFakeDingTalk(opts: FakeDingTalkOptions): Promise<Fake
     record({
       via: "sessionWebhook",
       conversationId: session.conversationId,
+      inReplyTo: session.msgId,
       msgtype: String(body.msgtype),
       ...content,
       body,
@@ -947,7 +950,7 @@ export async function startFakeDingTalk(opts: FakeDingTalkOptions): Promise<Fake
     if (conversationType === "1") singleChatOf.set(staffId, input.conversationId);
     const session = randomBytes(18).toString("base64url");
     const expiresAt = input.sessionWebhookExpired ? createAt - 1_000 : createAt + SESSION_TTL_MS;
-    sessions.set(session, { conversationId: input.conversationId, expiresAt });
+    sessions.set(session, { conversationId: input.conversationId, msgId, expiresAt });
     return {
       conversationId: input.conversationId,
       ...(conversationType === "2" ? { atUsers: [{ dingtalkId: chatbotUserId }] } : {}),

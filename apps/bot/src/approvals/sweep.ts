@@ -39,7 +39,7 @@ export async function sweepApprovals(
      WHERE a."status" IN ('APPROVED', 'REJECTED', 'EXPIRED', 'EXECUTED', 'FAILED', 'INVALIDATED')
        AND a."updatedAt" <= ${newest} AND a."updatedAt" > ${oldest}
        AND NOT EXISTS (SELECT 1 FROM "OutboundMessage" o
-                        WHERE o."idempotencyKey" = 'approval:' || a."id" AND o."status" IN ('SENT', 'FAILED'))
+                        WHERE o."idempotencyKey" = 'approval:' || a."id" AND o."status" IN ('SENT', 'FAILED', 'UNCONFIRMED'))
      ORDER BY a."updatedAt" LIMIT ${opts.batch ?? 200}`;
   let enqueued = 0;
   for (const { id } of rows) if (await enqueueApprovalJob(db, id)) enqueued += 1;

@@ -94,6 +94,7 @@ export async function serve(): Promise<void> {
     metrics,
     policy,
     agentSettings: agentSettings(env),
+    backlogCap: env.BACKLOG_CAP_PER_CONVERSATION,
     onWorkers: () => publishWorkers(),
   });
 

@@ -46,6 +46,9 @@ import type { Reservation } from "@clawgate/core/limits/budget.ts";
 import { createLimits, type Limits } from "../limits/admit.ts";
 import type { Logger } from "../logger.ts";
 import type { WorkerDeps } from "./deps.ts";
+import { appendAudit } from "@clawgate/core";
+import { RUNTIME_ACTOR } from "../runtime-actor.ts";
+import { BACKLOG_NOTICE, BACKLOG_REASON, backlogVerdict } from "./backlog.ts";
 import { gateMessage } from "./policy-gate.ts";
 import { replyTargets, sendReply, SendFailedError, ThrottledError, type ReplyTarget } from "./reply.ts";
 
@@ -53,6 +56,8 @@ export interface InboundHandlerDeps extends WorkerDeps {
   agent: Agent;
   /** Rate limits and token budgets; by default shared through the database (db, pool). */
   limits?: Limits;
+  /** Per-conversation backlog cap (worker/backlog.ts; env BACKLOG_CAP_PER_CONVERSATION); 0 or unset: off. */
+  backlogCap?: number;
 }
 
 /** How long a job waits for the first policy snapshot before it looks again. */
@@ -113,7 +118,7 @@ export const TURN_FAILED_REPLY = "Something went wrong while answering; please t
 export const WORKING_REPLY = "Working on it…";
 
 /** Reasons recorded by the limits (InboundMessage.error): a rerun resending their reply is DENIED too. */
-const LIMIT_REASON = /^(rate_limited|budget\.exhausted)\./;
+const LIMIT_REASON = /^(rate_limited|budget\.exhausted|backlog)\./;
 
 /**
  * What the model reads for a message: what the user wrote (a rich text's text, a voice
@@ -418,6 +423,31 @@ async function admitAndAnswer(deps: InboundRuntime, run: InboundRun): Promise<An
     return { kind: "reply", message: stored, denied };
   }
 
+  // The conversation's backlog cap (worker/backlog.ts): past it, no turn.
+  const backlog = await backlogVerdict(deps.pool, inboundId, deps.backlogCap ?? 0);
+  if (backlog.verdict !== "turn") {
+    metrics.limitRefusals.inc({ kind: "backlog" });
+    if (backlog.verdict === "silent") {
+      await run.finish("DENIED", BACKLOG_REASON);
+      log.info({ reason: BACKLOG_REASON, conversation }, "over the conversation's backlog cap; no turn, no reply");
+      return { kind: "dropped" };
+    }
+    // Once per burst: recorded before the send, so a rerun resending the notice marks it DENIED too.
+    await deps.db.$transaction(async (tx) => {
+      await tx.inboundMessage.update({ where: { id: inboundId }, data: { error: BACKLOG_REASON } });
+      await appendAudit(tx, {
+        actor: RUNTIME_ACTOR,
+        action: "conversation.backlog_capped",
+        targetType: "conversation",
+        targetId: msg.conversationId,
+        diff: { cap: deps.backlogCap ?? 0, ahead: backlog.ahead },
+        traceId: run.traceId,
+      });
+    });
+    log.warn({ reason: BACKLOG_REASON, ahead: backlog.ahead, conversation }, "conversation over its backlog cap");
+    return { kind: "reply", message: textReply(BACKLOG_NOTICE), denied: BACKLOG_REASON };
+  }
+
   const userId = msg.senderStaffId || msg.senderId;
   const text = turnText(msg);
   const admission = await deps.limits.admit({
@@ -562,6 +592,11 @@ async function deliver(deps: InboundRuntime, run: InboundRun, answer: Reply): Pr
     if (answer.deadLettered) await run.finish("FAILED", answer.deadLettered);
     else if (outcome === "already_failed") await run.finish("FAILED");
     else await run.finish(answer.denied === undefined ? "REPLIED" : "DENIED", answer.denied);
+    if (outcome === "unconfirmed")
+      log.warn(
+        { conversation },
+        "reply's outcome unknown (its sender vanished, or DingTalk did not answer); not resent (worker/reply.ts: UNCONFIRMED)",
+      );
     log.info({ outcome, channel, conversation, msgType: msg.msgtype }, "reply handled");
   } catch (error) {
     if (error instanceof ThrottledError) {

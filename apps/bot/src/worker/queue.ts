@@ -70,6 +70,8 @@ export interface QueueOptions {
   /** Replaces the real DingTalk senders (tests). */
   senders?: Senders;
   limits?: ThrottleLimits;
+  /** Per-conversation backlog cap (worker/backlog.ts); unset: off. */
+  backlogCap?: number;
   pollIntervalMs?: number;
   retryDelayMs?: number;
   /** Called with the new runner's worker ids once it runs (serve beats at once to publish them). */
@@ -169,7 +171,11 @@ export function startQueue(opts: QueueOptions): Queue {
       ...(opts.agentSettings ? { settings: opts.agentSettings } : {}),
     });
   const taskList: TaskList = {
-    [INBOUND_TASK]: createInboundHandler({ ...deps, agent }),
+    [INBOUND_TASK]: createInboundHandler({
+      ...deps,
+      agent,
+      ...(opts.backlogCap === undefined ? {} : { backlogCap: opts.backlogCap }),
+    }),
     [APPROVAL_EXECUTE_TASK]: createApprovalExecutor({
       ...deps,
       catalog: catalogCache(db),

@@ -20,7 +20,7 @@
  *   BENCH_SCALE_INBOUND=50000 BENCH_SCALE_INVOCATIONS=200000 BENCH_SCALE_AUDIT=10000 npm run bench:scale   (a small run, its own database)
  *   BENCH_BUILD=0 npm run bench:scale            (reuse apps/console/.next-scale)
  *   BENCH_SCALE_REFILL=1 npm run bench:scale     (drop and refill the big database)
- *   BENCH_SCALE_PARTS=snapshot,console,ack,turn  (which parts to run)
+ *   BENCH_SCALE_PARTS=statements,snapshot,ack,turn,console  (which parts to run)
  *
  * The big database is kept (named clawgate_scale for the default sizes); rows the run adds
  * (acknowledged messages, their jobs, the turn conversations' memory) are removed at the end.
@@ -48,7 +48,7 @@ import { pct, report, sorted, startBenchModel, startRuntime, waitReady } from ".
 import { DAYS, ensureScaleDatabase, sizesFromEnv } from "./fill.ts";
 
 const SERVER_URL = process.env.DATABASE_URL ?? "postgresql://postgres@127.0.0.1:5432/postgres";
-const PARTS = new Set((process.env.BENCH_SCALE_PARTS ?? "snapshot,console,ack,turn").split(","));
+const PARTS = new Set((process.env.BENCH_SCALE_PARTS ?? "statements,snapshot,ack,turn,console").split(","));
 const REQUESTS = Number(process.env.BENCH_REQUESTS ?? 40);
 const CLIENTS = Number(process.env.BENCH_CLIENTS ?? 4);
 const SNAPSHOT_LOADS = Number(process.env.BENCH_SNAPSHOT_LOADS ?? 10);
@@ -129,6 +129,130 @@ async function measureSnapshot(url: string): Promise<SnapshotResult> {
   } finally {
     await db.$disconnect();
   }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Statements: EXPLAIN (ANALYZE, BUFFERS) of the hot ones, each in a transaction rolled back
+// ---------------------------------------------------------------------------------------------
+
+const SINCE_24H = `date_trunc('hour', now()) - interval '23 hours'`;
+const STATEMENTS: { name: string; sql: string }[] = [
+  {
+    name: "Overview: inbound by hour and status, last 24 h",
+    sql: `SELECT date_trunc('hour', "receivedAt") AS hour, status::text AS status, count(*) AS n
+          FROM "InboundMessage" WHERE "receivedAt" >= ${SINCE_24H} GROUP BY 1, 2`,
+  },
+  {
+    name: "Overview: skill calls by hour, decision and outcome, last 24 h",
+    sql: `SELECT date_trunc('hour', "createdAt") AS hour, decision::text AS decision, outcome::text AS outcome, count(*) AS n
+          FROM "SkillInvocation" WHERE "createdAt" >= ${SINCE_24H} GROUP BY 1, 2, 3`,
+  },
+  {
+    name: "Overview: top skills, last 24 h",
+    sql: `SELECT "skillKey", count(*) AS calls, count(*) FILTER (WHERE decision = 'DENY') AS denied,
+                 count(*) FILTER (WHERE outcome IN ('ERROR', 'TIMEOUT')) AS errors
+          FROM "SkillInvocation" WHERE "createdAt" >= ${SINCE_24H}
+          GROUP BY 1 ORDER BY calls DESC, "skillKey" ASC LIMIT 5`,
+  },
+  {
+    name: "the same inbound count over the whole table (every message inside the window: 5M in 24 h)",
+    sql: `SELECT date_trunc('hour', "receivedAt") AS hour, status::text AS status, count(*) AS n
+          FROM "InboundMessage" WHERE "receivedAt" >= now() - interval '${DAYS + 1} days' GROUP BY 1, 2`,
+  },
+  {
+    name: "Audit log: first page (newest 26)",
+    sql: `SELECT id, at, "actorType", "actorName", action, "targetType", "targetId", diff, "traceId", hash
+          FROM "AuditLog" ORDER BY id DESC LIMIT 26`,
+  },
+  {
+    name: "Audit log: target types (loose index scan)",
+    sql: `WITH RECURSIVE t AS (
+            (SELECT "targetType" FROM "AuditLog" ORDER BY "targetType" LIMIT 1)
+            UNION ALL
+            SELECT (SELECT a."targetType" FROM "AuditLog" a WHERE a."targetType" > t."targetType" ORDER BY a."targetType" LIMIT 1)
+            FROM t WHERE t."targetType" IS NOT NULL)
+          SELECT "targetType" FROM t WHERE "targetType" IS NOT NULL`,
+  },
+  {
+    name: "Audit log: target types as Prisma's distinct read them (every row)",
+    sql: `SELECT "targetType" FROM "AuditLog" ORDER BY "targetType"`,
+  },
+  {
+    name: "Conversations: first page (most recently seen 20)",
+    sql: `SELECT id, "conversationId", title, type, environment, status, "firstSeenAt", "lastSeenAt"
+          FROM "Conversation" ORDER BY "lastSeenAt" DESC, id ASC LIMIT 20 OFFSET 0`,
+  },
+  { name: "Conversations: count", sql: `SELECT count(*) FROM "Conversation"` },
+  {
+    name: "Snapshot: rules grouped as JSON",
+    sql: `SELECT "skillKey", scope::text AS scope, effect::text AS effect, json_agg(subject)::text AS subjects
+          FROM "SkillRule" GROUP BY 1, 2, 3`,
+  },
+  {
+    name: "Ingest: one message (the insert of ingest.ts, without its job)",
+    sql: `INSERT INTO "InboundMessage" ("id", "robotCode", "msgId", "channel", "conversationId", "senderId", "msgType", "payload", "traceId")
+          VALUES ('inb_explain', 'dingscaleexplain', 'msg-explain', 'HTTP', 'cid-scale-000001', 'staff-scale-1', 'text', '{}', 'explain')
+          ON CONFLICT ("robotCode", "msgId") DO NOTHING`,
+  },
+  {
+    name: "Turn: one SkillInvocation row",
+    sql: `INSERT INTO "SkillInvocation" ("id", "traceId", "conversationId", "userId", "skillKey", "decision", "reasons", "outcome", "configRevision")
+          VALUES ('inv_explain', 'explain', 'cid-scale-000001', 'staff-scale-1', 'kb.search', 'ALLOW', '{}', 'SUCCESS', 1)`,
+  },
+  {
+    name: "Retention: one batch (1,000 oldest messages; the FKs set their invocations' reference to NULL)",
+    sql: `DELETE FROM "InboundMessage" WHERE "id" IN (
+            SELECT "id" FROM "InboundMessage" WHERE "receivedAt" < now() - make_interval(hours => 24) LIMIT 1000)`,
+  },
+];
+
+interface PlanNode {
+  "Node Type": string;
+  "Index Name"?: string;
+  "Relation Name"?: string;
+  "Shared Hit Blocks"?: number;
+  "Shared Read Blocks"?: number;
+  Plans?: PlanNode[];
+}
+
+/** Median execution time of 3 runs (after one), the scans of the plan, and the buffers of the last run. */
+async function explainStatements(url: string): Promise<string[]> {
+  const c = new pg.Client({ connectionString: url });
+  await c.connect();
+  const rows: string[] = [];
+  try {
+    for (const st of STATEMENTS) {
+      const times: number[] = [];
+      let plan:
+        { Plan: PlanNode; "Execution Time": number; Triggers?: { "Trigger Name": string; Time: number }[] } | undefined;
+      for (let i = 0; i < 4; i++) {
+        await c.query("BEGIN");
+        try {
+          const r = await c.query<{ "QUERY PLAN": [typeof plan] }>(`EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) ${st.sql}`);
+          plan = r.rows[0]!["QUERY PLAN"][0];
+          if (i > 0) times.push(plan!["Execution Time"]);
+        } finally {
+          await c.query("ROLLBACK");
+        }
+      }
+      const scans: string[] = [];
+      const walk = (n: PlanNode) => {
+        if (/Scan/.test(n["Node Type"]) && n["Relation Name"] !== undefined)
+          scans.push(`${n["Node Type"]}${n["Index Name"] ? ` (${n["Index Name"]})` : ` (${n["Relation Name"]})`}`);
+        for (const child of n.Plans ?? []) walk(child);
+      };
+      walk(plan!.Plan);
+      const triggers = (plan!.Triggers ?? []).reduce((t, x) => t + x.Time, 0);
+      const buffers = `${plan!.Plan["Shared Hit Blocks"] ?? 0} hit / ${plan!.Plan["Shared Read Blocks"] ?? 0} read`;
+      rows.push(
+        `| ${st.name} | **${f1(pct(sorted(times), 0.5))}** | ${triggers ? f1(triggers) : ""} | ${[...new Set(scans)].join(", ")} | ${buffers} |`,
+      );
+      console.log(rows.at(-1));
+    }
+  } finally {
+    await c.end();
+  }
+  return rows;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -487,6 +611,18 @@ async function main(): Promise<void> {
       ...tables.map((t) => `| ${t.t} | ${Number(t.rows).toLocaleString("en")} | ${t.size} |`),
       "",
     );
+
+    if (PARTS.has("statements")) {
+      const rows = await explainStatements(big.url);
+      lines.push(
+        "### Statements on the big database (EXPLAIN (ANALYZE, BUFFERS), median of 3 after one, each rolled back)",
+        "",
+        "| statement | execution ms | of which FK triggers ms | scans | buffers (last run) |",
+        "|---|---:|---:|---|---|",
+        ...rows,
+        "",
+      );
+    }
 
     if (PARTS.has("snapshot")) {
       const e = await measureSnapshot(empty.url);

@@ -310,7 +310,7 @@ async function measureConsole(url: string): Promise<string[]> {
         check: ok('"items"'),
       },
       {
-        name: 'tRPC audit.list, action "safe_mode" (rare)',
+        name: 'tRPC audit.list, action filter "safe_mode"',
         path: trpcQueryPath("audit.list", { limit: 25, actionPrefix: "safe_mode" }),
         headers: api,
         check: ok('"items"'),

@@ -20,22 +20,25 @@
  *    answer that says "applied on N of N".
  */
 import { type ChildProcess, spawn } from "node:child_process";
-import { existsSync, writeFileSync } from "node:fs";
-import http from "node:http";
+import { writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { gunzipSync } from "node:zlib";
-import { chromium } from "playwright-core";
-import { NAV_ITEMS } from "../../apps/console/src/components/nav-items.ts";
 import { createFlag, setFlag } from "../../packages/core/src/console/flags.ts";
-import { DEMO_PASSWORD, DEMO_USERS, loadPolicySnapshot, recordConfigChange } from "../../packages/core/src/index.ts";
+import { loadPolicySnapshot, recordConfigChange } from "../../packages/core/src/index.ts";
 import { createDb, type Db, type Tx } from "../../packages/db/src/index.ts";
-import { startOidcProvider } from "@clawgate/devstack/oidc";
 import { REPO_ROOT } from "@clawgate/devstack/paths";
-import { DEMO_OIDC_CLIENT } from "@clawgate/devstack/ports";
 import { seedVolume } from "./fixture.ts";
 import type { ReplicaMessage } from "./replica.ts";
 import { benchDatabase } from "../lib/database.ts";
+import {
+  ADMIN,
+  consoleBench,
+  navTargets,
+  OVERVIEW_POLL_MS,
+  type Target,
+  type Timed,
+  trpcQueryPath,
+} from "../lib/console.ts";
 
 const REQUESTS = Number(process.env.BENCH_REQUESTS ?? 50);
 const CLIENTS = Number(process.env.BENCH_CLIENTS ?? 4);
@@ -44,16 +47,12 @@ const SHOWN_CHANGES = Number(process.env.BENCH_SHOWN_CHANGES ?? 40);
 const REPLICAS = Number(process.env.BENCH_REPLICAS ?? 3);
 const BUILD = process.env.BENCH_BUILD !== "0";
 // Bench-only ports (npm start: 3000/3100, e2e: 3001/3101).
-const CONSOLE_PORT = Number(process.env.BENCH_CONSOLE_PORT ?? 3021);
-const OIDC_PORT = Number(process.env.BENCH_OIDC_PORT ?? 3121);
-const CONSOLE_URL = `http://localhost:${CONSOLE_PORT}`;
-const ISSUER = `http://localhost:${OIDC_PORT}`;
-const DIST_DIR = ".next-bench";
-/** The Overview's refetchInterval (apps/console/src/app/(console)/overview/overview-dashboard.tsx). */
-const OVERVIEW_POLL_MS = 1_500;
-const CONSOLE_DIR = path.join(REPO_ROOT, "apps/console");
-const NEXT_BIN = path.join(REPO_ROOT, "node_modules/next/dist/bin/next");
-const ADMIN = DEMO_USERS.find((u) => u.role === "ADMIN")!;
+const bench = consoleBench({
+  consolePort: Number(process.env.BENCH_CONSOLE_PORT ?? 3021),
+  oidcPort: Number(process.env.BENCH_OIDC_PORT ?? 3121),
+  distDir: ".next-bench",
+});
+const { get } = bench;
 
 const wall = () => performance.timeOrigin + performance.now();
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -61,201 +60,6 @@ const sorted = (xs: number[]) => [...xs].sort((a, b) => a - b);
 /** Nearest-rank percentile of a sorted array. */
 const pct = (s: number[], p: number) => (s.length ? s[Math.min(s.length - 1, Math.ceil(p * s.length) - 1)]! : NaN);
 const ms = (n: number) => (Number.isFinite(n) ? (n >= 100 ? n.toFixed(0) : n.toFixed(1)) : "n/a");
-
-// ---------------------------------------------------------------------------------------------
-// The console under `next start`
-// ---------------------------------------------------------------------------------------------
-
-function consoleEnv(databaseUrl: string): NodeJS.ProcessEnv {
-  return {
-    ...process.env,
-    DATABASE_URL: databaseUrl,
-    NEXTAUTH_URL: CONSOLE_URL,
-    NEXTAUTH_SECRET: "bench-only-nextauth-secret-0123456789abcdef",
-    OIDC_ISSUER: ISSUER,
-    OIDC_CLIENT_ID: DEMO_OIDC_CLIENT.clientId,
-    OIDC_CLIENT_SECRET: DEMO_OIDC_CLIENT.clientSecret,
-    NEXT_TELEMETRY_DISABLED: "1",
-    CLAWGATE_NEXT_DIST_DIR: DIST_DIR,
-  };
-}
-
-function run(cmd: string, args: string[], env: NodeJS.ProcessEnv): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const p = spawn(cmd, args, { cwd: CONSOLE_DIR, env, stdio: ["ignore", "inherit", "inherit"] });
-    p.once("error", reject);
-    p.once("exit", (code) =>
-      code === 0
-        ? resolve()
-        : reject(new Error(`${path.basename(args[0] ?? cmd)} ${args[1] ?? ""} exited with ${code}`)),
-    );
-  });
-}
-
-/** `next start` in its own process group (so stopping it stops its workers too). */
-async function startConsole(env: NodeJS.ProcessEnv): Promise<ChildProcess> {
-  const proc = spawn(process.execPath, [NEXT_BIN, "start", "-p", String(CONSOLE_PORT)], {
-    cwd: CONSOLE_DIR,
-    env,
-    stdio: ["ignore", "ignore", "inherit"],
-    detached: true,
-  });
-  let exited = false;
-  proc.once("exit", () => (exited = true));
-  const deadline = Date.now() + 60_000;
-  for (;;) {
-    if (exited) throw new Error("next start exited before it served /api/health");
-    const ok = await get("/api/health", {}).then(
-      (r) => r.status === 200,
-      () => false,
-    );
-    if (ok) return proc;
-    if (Date.now() > deadline) throw new Error("next start did not serve /api/health within 60 s");
-    await sleep(250);
-  }
-}
-
-function stopConsole(proc: ChildProcess): Promise<void> {
-  if (proc.exitCode !== null || proc.signalCode !== null) return Promise.resolve();
-  return new Promise((resolve) => {
-    proc.once("exit", () => resolve());
-    process.kill(-proc.pid!, "SIGTERM");
-    setTimeout(() => {
-      if (proc.exitCode === null && proc.signalCode === null) process.kill(-proc.pid!, "SIGKILL");
-    }, 5_000).unref();
-  });
-}
-
-// ---------------------------------------------------------------------------------------------
-// HTTP with time to first byte
-// ---------------------------------------------------------------------------------------------
-
-interface Timed {
-  status: number;
-  /** Request written -> response status line and headers received. */
-  ttfb: number;
-  /** Request written -> last body byte. */
-  total: number;
-  bytes: number;
-  body: Buffer;
-}
-
-// Keep-alive, one socket per client at most: a browser reuses its connection too.
-const agent = new http.Agent({ keepAlive: true, maxSockets: 64 });
-
-function get(pathname: string, headers: Record<string, string>): Promise<Timed> {
-  return new Promise((resolve, reject) => {
-    const t0 = performance.now();
-    const req = http.request(
-      {
-        host: "127.0.0.1",
-        port: CONSOLE_PORT,
-        path: pathname,
-        method: "GET",
-        agent,
-        headers: { host: `localhost:${CONSOLE_PORT}`, ...headers },
-      },
-      (res) => {
-        const ttfb = performance.now() - t0;
-        const chunks: Buffer[] = [];
-        res.on("data", (c: Buffer) => chunks.push(c));
-        res.on("end", () => {
-          const raw = Buffer.concat(chunks);
-          const body = res.headers["content-encoding"] === "gzip" ? gunzipSync(raw) : raw;
-          resolve({ status: res.statusCode ?? 0, ttfb, total: performance.now() - t0, bytes: raw.length, body });
-        });
-        res.on("error", reject);
-      },
-    );
-    req.setTimeout(30_000, () => req.destroy(new Error(`GET ${pathname} timed out`)));
-    req.on("error", reject);
-    req.end();
-  });
-}
-
-interface Target {
-  name: string;
-  path: string;
-  headers: Record<string, string>;
-  /** A response that proves the request did the real work (signed in, data returned). */
-  check: (r: Timed) => boolean;
-}
-
-interface Samples {
-  ttfb: number[];
-  total: number[];
-  bytes: number;
-  errors: number;
-  firstError?: string;
-}
-
-async function measure(t: Target, clients: number, perClient: number): Promise<Samples> {
-  const s: Samples = { ttfb: [], total: [], bytes: 0, errors: 0 };
-  await Promise.all(
-    Array.from({ length: clients }, async () => {
-      for (let i = 0; i < perClient; i++) {
-        try {
-          const r = await get(t.path, t.headers);
-          if (!t.check(r)) throw new Error(`HTTP ${r.status}, ${r.bytes} bytes: not the signed-in response`);
-          s.ttfb.push(r.ttfb);
-          s.total.push(r.total);
-          s.bytes = r.bytes;
-        } catch (error) {
-          s.errors += 1;
-          s.firstError ??= error instanceof Error ? error.message : String(error);
-        }
-      }
-    }),
-  );
-  return s;
-}
-
-// ---------------------------------------------------------------------------------------------
-// A real session: one sign-in through the IdP in Chromium
-// ---------------------------------------------------------------------------------------------
-
-async function signIn(): Promise<{ cookie: string; overviewQuery: string | null }> {
-  const browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM_PATH ?? "/usr/bin/chromium",
-    args: [
-      "--no-sandbox",
-      "--disable-gpu",
-      "--no-first-run",
-      "--disable-background-networking",
-      "--disable-component-update",
-      "--disable-sync",
-      "--disable-dev-shm-usage",
-    ],
-  });
-  try {
-    const context = await browser.newContext({ baseURL: CONSOLE_URL });
-    const page = await context.newPage();
-    await page.goto("/");
-    await page.getByRole("button", { name: "Sign in with SSO" }).click();
-    await page.waitForURL(`${ISSUER}/interaction/**`);
-    await page.getByLabel("Email").fill(ADMIN.email);
-    await page.getByLabel("Password").fill(DEMO_PASSWORD);
-    await page.getByRole("button", { name: "Sign in", exact: true }).click();
-    const badge = page.getByRole("banner").getByTestId("role-badge");
-    await badge.waitFor({ timeout: 30_000 });
-    const role = (await badge.textContent())?.trim();
-    if (role !== ADMIN.role) throw new Error(`signed in, but the console shows role ${role}`);
-    // The exact request the Overview page polls (httpBatchLink, superjson).
-    let overviewQuery: string | null = null;
-    if (!page.url().endsWith("/overview")) await page.goto("/overview");
-    try {
-      const req = await page.waitForRequest(/\/api\/trpc\/overview\.get/, { timeout: 3 * OVERVIEW_POLL_MS + 5_000 });
-      const u = new URL(req.url());
-      overviewQuery = u.pathname + u.search;
-    } catch {
-      overviewQuery = null;
-    }
-    const cookies = await context.cookies(CONSOLE_URL);
-    return { cookie: cookies.map((c) => `${c.name}=${c.value}`).join("; "), overviewQuery };
-  } finally {
-    await browser.close();
-  }
-}
 
 // ---------------------------------------------------------------------------------------------
 // Replicas
@@ -346,13 +150,8 @@ const toggle = (db: Db) => {
 async function main(): Promise<void> {
   const tdb = await benchDatabase("clawgate_bench_console", { dataDir: ".data/bench-console-pg", port: 54332 });
   const db = createDb(tdb.url, { max: 4, applicationName: "bench-console" });
-  const env = consoleEnv(tdb.url);
-  const oidc = await startOidcProvider({
-    port: OIDC_PORT,
-    issuer: ISSUER,
-    clients: [{ ...DEMO_OIDC_CLIENT, redirectUris: [`${CONSOLE_URL}/api/auth/callback/oidc`] }],
-    users: DEMO_USERS.map((u) => ({ email: u.email, name: u.name, password: DEMO_PASSWORD })),
-  });
+  const env = bench.env(tdb.url);
+  const oidc = await bench.startOidc();
   let consoleProc: ChildProcess | undefined;
   const replicas: Replica[] = [];
   const loads: number[][] = [];
@@ -366,34 +165,18 @@ async function main(): Promise<void> {
     );
     console.log(`seeded ${JSON.stringify(volume)} in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
 
-    if (BUILD || !existsSync(path.join(CONSOLE_DIR, DIST_DIR, "BUILD_ID"))) {
-      console.log(`building the console into apps/console/${DIST_DIR} ...`);
-      const b0 = performance.now();
-      await run(process.execPath, [NEXT_BIN, "build"], env);
-      console.log(`built in ${((performance.now() - b0) / 1000).toFixed(0)} s`);
-    }
-    consoleProc = await startConsole(env);
+    await bench.build(env, BUILD);
+    consoleProc = await bench.start(env);
 
     // Replicas first: the Overview then shows N live replicas, as in production.
     for (let i = 0; i < REPLICAS; i++) replicas.push(await startReplica(tdb.url));
 
-    const { cookie, overviewQuery } = await signIn();
-    const overviewPath =
-      overviewQuery ??
-      `/api/trpc/overview.get?batch=1&input=${encodeURIComponent(JSON.stringify({ 0: { json: null, meta: { values: ["undefined"], v: 1 } } }))}`;
+    const { cookie, overviewQuery } = await bench.signIn();
+    const overviewPath = overviewQuery ?? trpcQueryPath("overview.get", undefined);
     console.log(
       `signed in as ${ADMIN.email}; Overview poll: ${overviewQuery ? "the request the page made" : "not seen in the browser, using the httpBatchLink shape"} (${decodeURIComponent(overviewPath)})`,
     );
-    const page = { cookie, accept: "text/html,application/xhtml+xml", "accept-encoding": "gzip" };
-    const api = {
-      cookie,
-      accept: "*/*",
-      "accept-encoding": "gzip",
-      "x-trpc-source": "console",
-      "content-type": "application/json",
-    };
-    // A page rendered for the signed-in admin carries the header's role badge; a redirect to sign-in does not.
-    const signedInPage = (r: Timed) => r.status === 200 && r.body.includes('data-testid="role-badge"');
+    const { page, api } = bench.headers(cookie);
     const targets: Target[] = [
       {
         name: "/api/health (baseline)",
@@ -401,7 +184,7 @@ async function main(): Promise<void> {
         headers: { "accept-encoding": "gzip" },
         check: (r) => r.status === 200,
       },
-      ...NAV_ITEMS.map((n) => ({ name: `${n.href} (${n.label})`, path: n.href, headers: page, check: signedInPage })),
+      ...navTargets(page),
       {
         name: "tRPC overview.get (the Overview's 1.5 s poll)",
         path: overviewPath,
@@ -415,9 +198,9 @@ async function main(): Promise<void> {
     let healthP50 = NaN;
     const perClient = Math.max(1, Math.ceil(REQUESTS / CLIENTS));
     for (const t of targets) {
-      await measure(t, 1, 3); // warm-up: module loading, JIT, pools
-      const seq = await measure(t, 1, REQUESTS);
-      const par = await measure(t, CLIENTS, perClient);
+      await bench.measure(t, 1, 3); // warm-up: module loading, JIT, pools
+      const seq = await bench.measure(t, 1, REQUESTS);
+      const par = await bench.measure(t, CLIENTS, perClient);
       const s = sorted(seq.ttfb);
       const p = sorted(par.ttfb);
       const st = sorted(seq.total);
@@ -609,8 +392,8 @@ async function main(): Promise<void> {
           }),
       ),
     );
-    if (consoleProc) await stopConsole(consoleProc);
-    agent.destroy();
+    if (consoleProc) await bench.stop(consoleProc);
+    bench.close();
     await oidc.close();
     await db.$disconnect();
     await tdb.close();

@@ -24,6 +24,7 @@ import { robotSign } from "@clawgate/dingtalk";
 import { REPO_ROOT } from "@clawgate/devstack/paths";
 import { startProcess, waitReady } from "../lib/processes.ts";
 import { benchDatabase } from "../lib/database.ts";
+import { ackBuckets, robotMessage, serverSide, type ServerSide } from "../lib/ack.ts";
 
 const DURATION = Number(process.env.BENCH_DURATION ?? 10);
 // 0 = saturation (no rate limit). BENCH_RATES=0 runs saturation only, e.g. while tuning.
@@ -40,77 +41,10 @@ interface Row {
   p50: number;
   p99: number;
   /** Server-side, from the runtime's own histogram (runtime rows only). */
-  server?: { p50: number; p99: number; within5: number; within25: number };
+  server?: ServerSide;
   max: number;
   non2xx: number;
   errors: number;
-}
-
-function message(msgId: string) {
-  const now = Date.now();
-  return {
-    msgtype: "text",
-    text: { content: " benchmark message" },
-    msgId,
-    createAt: now,
-    conversationType: "2",
-    conversationId: "cid-bench-group",
-    conversationTitle: "Bench group",
-    senderId: "$:LWCP_v1:$bench",
-    senderStaffId: "bench-user",
-    senderNick: "Bench",
-    chatbotUserId: "$:LWCP_v1:$robot",
-    robotCode: APP_KEY,
-    isInAtList: true,
-    sessionWebhook: "https://oapi.dingtalk.com/robot/sendBySession?session=bench",
-    sessionWebhookExpiredTime: now + 90 * 60_000,
-  };
-}
-
-type Buckets = Map<number, number>; // upper bound (s) -> cumulative count
-
-/** The ack route's cumulative histogram buckets from the runtime's /metrics. */
-async function ackBuckets(metricsUrl: string): Promise<Buckets> {
-  const text = await (await fetch(metricsUrl)).text();
-  const buckets: Buckets = new Map();
-  for (const line of text.split("\n")) {
-    if (
-      !line.startsWith("clawgate_http_request_duration_seconds_bucket{") ||
-      !line.includes('route="/dingtalk/robot"') ||
-      !line.includes('status="200"')
-    )
-      continue;
-    const le = /le="([^"]+)"/.exec(line)?.[1];
-    const value = Number(line.slice(line.lastIndexOf(" ") + 1));
-    if (le)
-      buckets.set(
-        le === "+Inf" ? Infinity : Number(le),
-        (buckets.get(le === "+Inf" ? Infinity : Number(le)) ?? 0) + value,
-      );
-  }
-  return buckets;
-}
-
-/** Quantiles of the requests observed between two scrapes (linear within a bucket, in ms). */
-function serverSide(before: Buckets, after: Buckets): NonNullable<Row["server"]> {
-  const bounds = [...after.keys()].sort((a, b) => a - b);
-  const cum = bounds.map((b) => (after.get(b) ?? 0) - (before.get(b) ?? 0));
-  const total = cum.at(-1) ?? 0;
-  const quantile = (q: number): number => {
-    const target = q * total;
-    for (let i = 0; i < bounds.length; i++) {
-      if ((cum[i] ?? 0) >= target) {
-        const lo = i === 0 ? 0 : bounds[i - 1]!;
-        const hi = Number.isFinite(bounds[i]!) ? bounds[i]! : lo;
-        const below = i === 0 ? 0 : cum[i - 1]!;
-        const inBucket = (cum[i] ?? 0) - below;
-        return (lo + (inBucket ? ((target - below) / inBucket) * (hi - lo) : 0)) * 1000;
-      }
-    }
-    return NaN;
-  };
-  const within = (limit: number) => (total ? (cum[bounds.indexOf(limit)] ?? 0) / total : 0);
-  return { p50: quantile(0.5), p99: quantile(0.99), within5: within(0.005), within25: within(0.025) };
 }
 
 async function measure(target: string, url: string, rate: number, seconds: number): Promise<Row> {
@@ -135,7 +69,7 @@ async function measure(target: string, url: string, rate: number, seconds: numbe
             headers = { "content-type": "application/json", timestamp, sign: robotSign(timestamp, APP_SECRET) };
             signedAt = now;
           }
-          return { ...req, headers, body: JSON.stringify(message(`${run}-${seq++}`)) };
+          return { ...req, headers, body: JSON.stringify(robotMessage(`${run}-${seq++}`, APP_KEY)) };
         },
       },
     ],

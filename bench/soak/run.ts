@@ -22,9 +22,9 @@ import os from "node:os";
 import path from "node:path";
 import { recordConfigChange, seedDemo } from "../../packages/core/src/index.ts";
 import { createDb } from "../../packages/db/src/index.ts";
-import { startEmbeddedPostgres } from "../../packages/devstack/src/embedded-pg.ts";
-import { startFakeDingTalk } from "../../packages/devstack/src/fake-dingtalk.ts";
-import { createTestDatabase } from "../../packages/devstack/src/testdb.ts";
+import { startEmbeddedPostgres } from "@clawgate/devstack/embedded-pg";
+import { startFakeDingTalk } from "@clawgate/devstack/fake-dingtalk";
+import { createTestDatabase } from "@clawgate/devstack/testdb";
 import { WORKING_REPLY } from "../../apps/bot/src/worker/handle-inbound.ts";
 import { pct, sorted, startBenchModel, report, startRuntime, UNTHROTTLED, waitReady } from "../lib/processes.ts";
 

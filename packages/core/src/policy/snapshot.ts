@@ -194,12 +194,32 @@ export async function loadPolicySnapshot(db: Db): Promise<PolicySnapshot> {
           pendingDefinition: true,
         },
       });
-      const rules = await tx.skillRule.findMany({
-        select: { skillKey: true, scope: true, subject: true, effect: true },
-      });
-      const conversations = await tx.conversation.findMany({
-        select: { conversationId: true, status: true, environment: true, type: true },
-      });
+      // Big tables as a few JSON texts: subjects grouped per skill, scope and effect, and the
+      // conversations as one array. 500,000 rules read as 500,000 Prisma rows took longer than
+      // the transaction's timeout on a busy machine; JSON.parse is native (bench/scale).
+      const groups = await tx.$queryRaw<
+        { skillKey: string; scope: PolicyRuleScope; effect: PolicyRuleEffect; subjects: string }[]
+      >`SELECT "skillKey", scope::text AS scope, effect::text AS effect, json_agg(subject)::text AS subjects
+        FROM "SkillRule" GROUP BY 1, 2, 3`;
+      const rules = groups.flatMap((g) =>
+        (JSON.parse(g.subjects) as string[]).map((subject) => ({
+          skillKey: g.skillKey,
+          scope: g.scope,
+          subject,
+          effect: g.effect,
+        })),
+      );
+      const [convRow] = await tx.$queryRaw<[{ conversations: string | null }]>`
+        SELECT json_agg(json_build_array("conversationId", status, environment, type))::text AS conversations
+        FROM "Conversation"`;
+      const conversations = (
+        JSON.parse(convRow.conversations ?? "[]") as [
+          string,
+          ConversationPolicy["status"],
+          PolicyEnvironment,
+          ConversationPolicy["type"],
+        ][]
+      ).map(([conversationId, status, environment, type]) => ({ conversationId, status, environment, type }));
       const flags = await tx.featureFlag.findMany({ select: { key: true, enabled: true } });
       const state = await tx.safeModeState.findUnique({
         where: { id: 1 },
@@ -221,7 +241,8 @@ export async function loadPolicySnapshot(db: Db): Promise<PolicySnapshot> {
         },
       };
     },
-    { isolationLevel: "RepeatableRead" },
+    // Prisma's default 5 s would fail a reload of a big policy on a busy machine outright.
+    { isolationLevel: "RepeatableRead", timeout: 30_000 },
   );
   return buildPolicySnapshot(source);
 }

@@ -26,7 +26,7 @@ import {
   auditInvalidation,
   enqueueNotifyJob,
 } from "@clawgate/core/approvals.ts";
-import type { ApprovalRequest, Db, Prisma } from "@clawgate/db";
+import type { ApprovalRequest, Prisma } from "@clawgate/db";
 import { robotMessageSchema, textReply } from "@clawgate/dingtalk";
 import { runSkill, type SkillContext, type SkillResult } from "@clawgate/skills";
 import type { JobHelpers, Task } from "graphile-worker";

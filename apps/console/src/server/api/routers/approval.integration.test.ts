@@ -2,7 +2,6 @@
 import { routerTest } from "../test-caller.ts";
 import { DEMO_CONVERSATION_ID, seedDemo } from "@clawgate/core";
 import { describe, expect, it } from "vitest";
-import { redactInput } from "@clawgate/core/redact.ts";
 import { approvalRouter } from "./approval.ts";
 
 // Callers are the seeded users of each role (approval decisions reference the deciding user).

@@ -17,7 +17,7 @@ import {
   updateSkillSettings,
 } from "@clawgate/core/console/skills.ts";
 import { REASON_CODES } from "@clawgate/core/policy/decide.ts";
-import { ConversationStatus, Environment, RiskClass, RuleEffect, RuleScope, SkillSource } from "@clawgate/db/enums";
+import { Environment, RiskClass, RuleEffect, RuleScope, SkillSource } from "@clawgate/db/enums";
 import { configMutation, savedOutput } from "../mutation.ts";
 import { adminProcedure, createTRPCRouter, viewerProcedure } from "../trpc.ts";
 

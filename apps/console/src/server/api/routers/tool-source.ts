@@ -17,7 +17,6 @@ import {
 } from "@clawgate/core/tools/sources.ts";
 import { RiskClass, SkillSource } from "@clawgate/db/enums";
 import { DomainError } from "@clawgate/core/errors.ts";
-import { TRPCError } from "@trpc/server";
 import { z } from "zod";
 import { auditedMutation, configMutation } from "../mutation.ts";
 import { adminProcedure, createTRPCRouter, viewerProcedure } from "../trpc.ts";
@@ -63,20 +62,7 @@ export const toolSourceListOutput = z.object({
 });
 export type ToolSources = z.infer<typeof toolSourceListOutput>;
 
-const changeOutput = z.object({ key: z.string(), summary: z.string(), revision: z.number().int() });
-
-/**
- * Core's DomainError as the tRPC error of its code. trpc.ts maps it for publicProcedure only so
- * far (the role procedures are being moved onto it); until then this keeps the codes right.
- */
-async function refusals<T>(run: () => Promise<T>): Promise<T> {
-  try {
-    return await run();
-  } catch (error) {
-    if (error instanceof DomainError) throw new TRPCError({ code: error.code, message: error.message, cause: error });
-    throw error;
-  }
-}
+const changeOutput = z.object({ key: z.string(), summary: z.string(), revision: z.number().int().nullable() });
 
 const toolRecord = (action: string) => (c: ToolChange) => ({
   action,
@@ -92,9 +78,9 @@ export const toolSourceRouter = createTRPCRouter({
   /** Registers or changes an MCP server (headers: header name -> env var NAME). */
   upsertServer: adminProcedure
     .input(mcpServerSchema)
-    .output(z.object({ name: z.string(), revision: z.number().int() }))
+    .output(z.object({ name: z.string(), revision: z.number().int().nullable() }))
     .mutation(({ ctx, input }) =>
-      refusals(async () => {
+      (async () => {
         const { revision } = await configMutation(
           ctx,
           (r: { action: "create" | "update"; diff: Record<string, unknown> }) => ({
@@ -117,7 +103,7 @@ export const toolSourceRouter = createTRPCRouter({
         // Its tools are listed by the runtime (only it reads the headers' env vars).
         await requestMcpSync(ctx.db, input.name);
         return { name: input.name, revision };
-      }),
+      })(),
     ),
 
   /** Asks the runtime to list the server's tools now. */
@@ -136,35 +122,35 @@ export const toolSourceRouter = createTRPCRouter({
     .input(toolEnableSchema)
     .output(changeOutput)
     .mutation(({ ctx, input }) =>
-      refusals(async () => {
+      (async () => {
         const { result, revision } = await configMutation(ctx, toolRecord("tool.enable"), (tx) =>
           enableTool(tx, input),
         );
         return { key: result.key, summary: result.summary, revision };
-      }),
+      })(),
     ),
 
   approveChange: adminProcedure
     .input(toolApproveChangeSchema)
     .output(changeOutput)
     .mutation(({ ctx, input }) =>
-      refusals(async () => {
+      (async () => {
         const { result, revision } = await configMutation(ctx, toolRecord("tool.approve_change"), (tx) =>
           approveToolChange(tx, input),
         );
         return { key: result.key, summary: result.summary, revision };
-      }),
+      })(),
     ),
 
   setOutput: adminProcedure
     .input(toolOutputSchema)
     .output(changeOutput)
     .mutation(({ ctx, input }) =>
-      refusals(async () => {
+      (async () => {
         const { result, revision } = await configMutation(ctx, toolRecord("tool.output"), (tx) =>
           setToolOutput(tx, input),
         );
         return { key: result.key, summary: result.summary, revision };
-      }),
+      })(),
     ),
 });

@@ -44,7 +44,9 @@ test("an operator enables a pending group, sets its environment and disables it 
   await page.getByRole("button", { name: "Search" }).click();
   await expect(page.getByRole("table")).toContainText(`1 conversation matching “${tag}”`);
   await row.getByRole("button", { name: `Enable ${title}` }).click();
-  await expect(page.getByRole("status").filter({ hasText: "Saved" })).toContainText("status PENDING -> ENABLED");
+  await expect(page.getByRole("status").filter({ hasText: "status PENDING -> ENABLED" })).toContainText(
+    "Live from config revision",
+  );
   await expect(row).toContainText("Enabled");
   const enabled = await db.conversation.findUniqueOrThrow({ where: { conversationId } });
   expect(enabled.status).toBe("ENABLED");

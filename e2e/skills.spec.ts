@@ -185,7 +185,9 @@ test.describe("as viewer", () => {
     await page.goto("/skills");
     await expect(page.getByRole("row", { name: /kb\.search/ })).toBeVisible();
     await expect(page.getByRole("switch")).toHaveCount(0);
-    await expect(page.getByRole("checkbox")).toHaveCount(0);
+    // No control that changes anything: the only checkbox is the read-only check's "after untrusted content" option.
+    await expect(page.getByRole("checkbox")).toHaveCount(1);
+    await expect(page.getByRole("checkbox", { name: /after the turn has read untrusted content/ })).toHaveCount(1);
     await page.goto("/skills/kb.search");
     await expect(page.getByRole("button", { name: "Add rule" })).toHaveCount(0);
     // Settings are shown, read-only.

@@ -19,6 +19,7 @@ const ALLOWED: Record<string, string> = {
   "packages/db/src/migrations.ts": "reads the migrations table",
   "packages/devstack/src/testdb.ts": "test infrastructure: CREATE/DROP DATABASE",
   "packages/devstack/src/pg-admin.ts": "dev infrastructure: CREATE DATABASE",
+  "packages/skills/src/mcp.ts": "the MCP SDK's Client: a connection to an MCP server, not to the database",
 };
 
 const CONNECTS = /new\s+(?:pg\.)?(?:Pool|Client|PrismaPg|PrismaClient)\s*\(|\bconnectionString\s*:/g;

@@ -3,6 +3,7 @@ import { keepPreviousData, useMutation, useQuery } from "@tanstack/react-query";
 import { useState } from "react";
 import { EmptyState, LoadingState } from "~/components/ui/empty-state.tsx";
 import { ErrorState } from "~/components/ui/error-state.tsx";
+import { Wrappable } from "~/components/ui/wrappable.tsx";
 import { formatDateTime } from "~/components/ui/format.ts";
 import { InlineStatus, useInlineStatus } from "~/components/ui/inline-status.tsx";
 import { Pagination } from "~/components/ui/pagination.tsx";
@@ -105,14 +106,18 @@ function Row({ e }: { e: AuditListItem }) {
         <time dateTime={e.at.toISOString()}>{formatDateTime(e.at)}</time>
         <span className="block text-xs text-slate-400">#{e.id}</span>
       </td>
-      <th scope="row" className={`${td} text-left font-normal whitespace-nowrap`}>
-        <code className="font-mono font-semibold text-slate-900">{e.action}</code>
+      <th scope="row" className={`${td} text-left font-normal`}>
+        <code className="font-mono font-semibold text-slate-900">
+          <Wrappable text={e.action} />
+        </code>
         {e.configRevision !== null && (
           <span className="block text-xs text-slate-500">config revision #{e.configRevision}</span>
         )}
       </th>
       <td className={td}>
-        <span className="text-slate-900">{e.actorName}</span>
+        <span className="text-slate-900">
+          <Wrappable text={e.actorName} />
+        </span>
         <span className="block text-xs text-slate-500">{e.actorType.toLowerCase()}</span>
       </td>
       <td className={`${td} whitespace-nowrap`}>
@@ -123,7 +128,7 @@ function Row({ e }: { e: AuditListItem }) {
           </code>
         )}
       </td>
-      <td className={`${td} w-1/2 min-w-64`}>
+      <td className={`${td} w-1/2 min-w-64 wrap-anywhere`}>
         <Diff diff={e.diff} />
         {e.traceId && <span className="mt-1 block font-mono text-[11px] text-slate-400">trace {e.traceId}</span>}
       </td>

@@ -373,7 +373,9 @@ users:
   - { email: viewer@clawgate.local, role: viewer, dingtalk: { user_id: staff-ari } }
 `;
     const before = await db.user.findFirstOrThrow({ where: { email: "viewer@clawgate.local" } });
-    await expect(applyOnboard(db, parseOnboardConfig(taken))).rejects.toThrow(/already approver@clawgate.local's/);
+    const refused = await applyOnboard(db, parseOnboardConfig(taken)).catch((e: unknown) => e);
+    expect(refused).toBeInstanceOf(DomainError);
+    expect((refused as DomainError).problems).toEqual([expect.stringMatching(/already approver@clawgate.local's/)]);
     expect((await db.user.findFirstOrThrow({ where: { email: "viewer@clawgate.local" } })).dingtalkUserId).toBe(
       before.dingtalkUserId,
     );

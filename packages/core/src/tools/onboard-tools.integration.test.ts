@@ -72,11 +72,17 @@ describe("onboard: mcp_servers and http_tools", () => {
   });
 
   it("refuses a literal header value, a reserved env var and a key taken by a built-in skill; writes nothing", async () => {
-    expect(() =>
-      parseOnboardConfig(
-        `mcp_servers:\n  x:\n    url: https://x.example/mcp\n    headers: { Authorization: Bearer abc }\n`,
-      ),
-    ).toThrow(/a literal header value is not allowed/);
+    const literal = (() => {
+      try {
+        return parseOnboardConfig(
+          `mcp_servers:\n  x:\n    url: https://x.example/mcp\n    headers: { Authorization: Bearer abc }\n`,
+        );
+      } catch (e) {
+        return e;
+      }
+    })();
+    expect(literal).toBeInstanceOf(DomainError);
+    expect((literal as DomainError).problems).toEqual([expect.stringMatching(/a literal header value is not allowed/)]);
     const revisions = await db.configRevision.count();
     const bad = parseOnboardConfig(
       `mcp_servers:\n  x:\n    url: https://x.example/mcp\n    headers: { Authorization: "\${DATABASE_URL}" }\n` +

@@ -215,7 +215,7 @@ describe("text PostgreSQL cannot store", () => {
     await expect(h.fake.waitForReplies("cid-dl", 1, 500)).rejects.toThrow();
     expect(modelCallsFor("dl-marker")).toBe(1);
     const again = await runCli(["dead-letters", "retry", letter!.id], env);
-    expect(again.code).toBe(1);
+    expect(again.code).toBe(2); // a refusal (DomainError): exit 2
     expect(again.stderr).toMatch(/already retried/);
     const [audit] = await query<{ actorType: string }>(
       h.testDb.url,

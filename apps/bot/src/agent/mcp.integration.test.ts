@@ -172,7 +172,7 @@ describe("MCP tools", () => {
 
   it("a WRITE tool waits for approval and runs once after the grant", async () => {
     const text = await say('CALL mcp_demo_create_ticket {"title":"printer on fire"}');
-    expect(text.toLowerCase()).toContain("waiting for approval");
+    expect(text.toLowerCase()).toContain("waits for approval");
     expect(mcp.tickets).toEqual([]);
     const request = await db.approvalRequest.findFirstOrThrow({
       where: { skillKey: "mcp.demo.create_ticket", status: "PENDING" },
@@ -180,7 +180,9 @@ describe("MCP tools", () => {
     expect(request.input).toEqual({ title: "printer on fire" });
     await decideApproval(db, approver, { id: request.id, approve: true });
     const [done] = await fake.waitForReplies("cid-mcp", 1, 20_000);
-    expect(done!.text).toMatch(/^Your request mcp\.demo\.create_ticket was approved and done: Created ticket MCP-1/);
+    expect(done!.text).toMatch(
+      /^Your request mcp\.demo\.create_ticket was approved by .+ and done: Created ticket MCP-1/,
+    );
     expect(mcp.tickets).toEqual([{ id: "MCP-1", title: "printer on fire" }]);
     expect((await db.approvalRequest.findUniqueOrThrow({ where: { id: request.id } })).status).toBe("EXECUTED");
   });
@@ -195,7 +197,7 @@ describe("MCP tools", () => {
     );
     const tickets = mcp.tickets.length;
     const text = await say('CALL mcp_demo_lookup_order {"orderId":"A-1002"}');
-    expect(text.toLowerCase()).toContain("waiting for approval");
+    expect(text.toLowerCase()).toContain("waits for approval");
     expect(mcp.tickets.length).toBe(tickets);
     const request = await db.approvalRequest.findFirstOrThrow({
       where: { skillKey: "mcp.demo.create_ticket", status: "PENDING" },

@@ -77,7 +77,7 @@ const addDuplicateJobs = (approvalId: string, n: number) =>
     [approvalId, n],
   );
 
-/** Asks the robot for a ticket; returns the PENDING request once the "waiting for approval" reply arrived. */
+/** Asks the robot for a ticket; returns the PENDING request once the "waits for approval" reply arrived. */
 async function requestTicket(conversationId: string, title: string, opts: { sessionWebhookExpired?: boolean } = {}) {
   const { status } = await h.fake.deliver({
     conversationId,
@@ -129,7 +129,7 @@ describe("approvals", () => {
     expect(ticketPosts()).toHaveLength(posts + 1);
     expect(ticketPosts().at(-1)!.body).toMatchObject({ project: "OPS", title: "printer broken", reporter: "user-1" });
     expect(ticketPosts().at(-1)!.idempotencyKey).toBe(`${request.traceId}:${request.id}`);
-    expect(sentTo("cid-approve")).toHaveLength(2); // "waiting for approval" + the result
+    expect(sentTo("cid-approve")).toHaveLength(2); // "waits for approval" + the result
 
     const row = await h.db.approvalRequest.findUniqueOrThrow({ where: { id: request.id } });
     expect(row).toMatchObject({

@@ -3,12 +3,14 @@
  * - safe mode (level, reason, since, expiry; an activation past its TTL counts as off),
  * - runtime replicas from their heartbeat rows, each with the config revision it has applied vs
  *   the latest one ("applied on N of M replicas"); a heartbeat older than `staleAfterMs` is offline,
- * - the last 24 hours in hourly buckets: inbound messages by status, skill calls denied or failed,
+ * - the last 24 hours in hourly buckets: inbound messages by status, skill calls denied or failed
+ *   (closed hours from the hourly rollup, the rest live: rollup.ts),
  * - the top skills by calls, and today's token burn against each daily budget.
  */
 import type { Db, Tx } from "@clawgate/db";
 import type { BudgetScope, SafeModeLevel } from "@clawgate/db/enums";
 import { windowStart as budgetWindowStart } from "../limits/budget.ts";
+import { hourlyCounts } from "./rollup.ts";
 
 /** The runtime beats every 10 s (apps/bot heartbeat.ts); three missed beats = offline. */
 export const HEARTBEAT_STALE_MS = 30_000;
@@ -90,25 +92,14 @@ export async function getOverview(
   const since = windowStart(now);
   const today = budgetWindowStart("DAY", now);
 
-  const [state, latest, instances, inboundRows, skillRows, top, budgets, usage] = await Promise.all([
+  const [state, latest, instances, counts, budgets, usage] = await Promise.all([
     db.safeModeState.findUnique({ where: { id: 1 }, include: { currentEvent: true } }),
     db.configRevision.findFirst({
       orderBy: { id: "desc" },
       select: { id: true, createdAt: true, summary: true, actorName: true },
     }),
     db.runtimeInstance.findMany({ orderBy: [{ hostname: "asc" }, { startedAt: "asc" }] }),
-    db.$queryRaw<{ hour: Date; status: string; n: bigint }[]>`
-      SELECT date_trunc('hour', "receivedAt") AS hour, status::text AS status, count(*) AS n
-      FROM "InboundMessage" WHERE "receivedAt" >= ${since} GROUP BY 1, 2`,
-    db.$queryRaw<{ hour: Date; decision: string; outcome: string; n: bigint }[]>`
-      SELECT date_trunc('hour', "createdAt") AS hour, decision::text AS decision, outcome::text AS outcome, count(*) AS n
-      FROM "SkillInvocation" WHERE "createdAt" >= ${since} GROUP BY 1, 2, 3`,
-    db.$queryRaw<{ skillKey: string; calls: bigint; denied: bigint; errors: bigint }[]>`
-      SELECT "skillKey", count(*) AS calls,
-             count(*) FILTER (WHERE decision = 'DENY') AS denied,
-             count(*) FILTER (WHERE outcome IN ('ERROR', 'TIMEOUT')) AS errors
-      FROM "SkillInvocation" WHERE "createdAt" >= ${since}
-      GROUP BY 1 ORDER BY calls DESC, "skillKey" ASC LIMIT ${opts.topSkills ?? 5}`,
+    hourlyCounts(db, since),
     db.tokenBudget.findMany({
       orderBy: [{ scope: "asc" }, { subject: "asc" }],
       select: { scope: true, subject: true, dailyTokens: true },
@@ -147,19 +138,25 @@ export async function getOverview(
     skillErrors: 0,
   }));
   const bucket = (hour: Date) => hourly[Math.floor((hour.getTime() - since.getTime()) / HOUR)];
-  for (const r of inboundRows) {
+  for (const r of counts.inbound) {
     const b = bucket(r.hour);
     if (!b) continue; // a clock ahead of ours: not in the window
-    const n = Number(r.n);
+    const n = r.n;
     b.inbound += n;
     if (r.status === "REPLIED") b.replied += n;
     else if (r.status === "DENIED") b.denied += n;
     else if (r.status === "FAILED") b.failed += n;
   }
-  for (const r of skillRows) {
+  const perSkill = new Map<string, Overview["topSkills"][number]>();
+  for (const r of counts.skills) {
     const b = bucket(r.hour);
     if (!b) continue;
-    const n = Number(r.n);
+    const n = r.n;
+    const s = perSkill.get(r.skillKey) ?? { skillKey: r.skillKey, calls: 0, denied: 0, errors: 0 };
+    perSkill.set(r.skillKey, s);
+    s.calls += n;
+    if (r.decision === "DENY") s.denied += n;
+    if (r.outcome === "ERROR" || r.outcome === "TIMEOUT") s.errors += n;
     b.skillCalls += n;
     if (r.decision === "DENY") b.skillDenied += n;
     if (r.outcome === "ERROR" || r.outcome === "TIMEOUT") b.skillErrors += n;
@@ -189,12 +186,9 @@ export async function getOverview(
       upToDate: replicas.filter((r) => r.upToDate).length,
     },
     last24h: { since, totals, hourly },
-    topSkills: top.map((t) => ({
-      skillKey: t.skillKey,
-      calls: Number(t.calls),
-      denied: Number(t.denied),
-      errors: Number(t.errors),
-    })),
+    topSkills: [...perSkill.values()]
+      .sort((a, b) => b.calls - a.calls || (a.skillKey < b.skillKey ? -1 : 1))
+      .slice(0, opts.topSkills ?? 5),
     budgets: budgets
       .filter((b) => b.dailyTokens !== null)
       .map((b) => {

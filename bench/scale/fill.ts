@@ -38,9 +38,9 @@ export interface ScaleSizes {
   inbound: number;
   invocations: number;
   audit: number;
+  /** The data is spread over this many days before the fill (90; 1 packs a day's traffic of the full size into a small fill). */
+  days: number;
 }
-
-export const DAYS = 90;
 
 export function sizesFromEnv(env: NodeJS.ProcessEnv = process.env): ScaleSizes {
   const n = (name: string, fallback: number) => {
@@ -54,7 +54,9 @@ export function sizesFromEnv(env: NodeJS.ProcessEnv = process.env): ScaleSizes {
     inbound: n("BENCH_SCALE_INBOUND", 5_000_000),
     invocations: n("BENCH_SCALE_INVOCATIONS", 20_000_000),
     audit: n("BENCH_SCALE_AUDIT", 1_000_000),
+    days: n("BENCH_SCALE_DAYS", 90),
   };
+  if (sizes.days < 1) throw new Error("BENCH_SCALE_DAYS must be at least 1");
   if (sizes.conversations < 1) throw new Error("BENCH_SCALE_CONVERSATIONS must be at least 1");
   if (sizes.invocations > 0 && sizes.inbound < 1) throw new Error("invocations need inbound messages");
   return sizes;
@@ -66,7 +68,7 @@ export function scaleDatabaseName(s: ScaleSizes): string {
   const same = (Object.keys(d) as (keyof ScaleSizes)[]).every((k) => d[k] === s[k]);
   return same
     ? "clawgate_scale"
-    : `clawgate_scale_${s.conversations}_${s.rules}_${s.inbound}_${s.invocations}_${s.audit}`.slice(0, 63);
+    : `clawgate_scale_${s.conversations}_${s.rules}_${s.inbound}_${s.invocations}_${s.audit}_${s.days}d`.slice(0, 63);
 }
 
 interface Marker {
@@ -163,7 +165,7 @@ async function dropIndexes(c: pg.Client, table: string): Promise<string[]> {
 
 async function fill(url: string, s: ScaleSizes): Promise<void> {
   // 1. Audit rows first: the demo seed's entries then continue this chain, in id order.
-  await withClient(url, (c) => timed(`${s.audit} audit rows`, () => fillAudit(c, s.audit)));
+  await withClient(url, (c) => timed(`${s.audit} audit rows`, () => fillAudit(c, s.audit, s.days)));
 
   // 2. The demo seed: built-in skills, users, the demo model and route (pointed at the runner's
   //    own demo model on every run), one config revision.
@@ -186,12 +188,12 @@ async function fill(url: string, s: ScaleSizes): Promise<void> {
     const S = skills.length;
     const day = 86_400;
     const now = (await c.query<{ now: Date }>(`SELECT date_trunc('second', now()) AS now`)).rows[0]!.now;
-    const start = `timestamp '${new Date(now.getTime() - DAYS * day * 1000).toISOString().replace("T", " ").replace("Z", "")}'`;
+    const start = `timestamp '${new Date(now.getTime() - s.days * day * 1000).toISOString().replace("T", " ").replace("Z", "")}'`;
     // A message's conversation (skewed: k gets ~1/sqrt(k) of the traffic), sender and time.
     const conv = (m: string) => `floor(${s.conversations} * power(${U(1, m)}, 2))::int`;
     const sender = (m: string) => `floor(60000 * power(${U(2, m)}, 1.5))::int`;
     const received = (m: string) =>
-      `(${start} + make_interval(secs => ((${m}) - 1 + ${U(3, m)}) * ${(DAYS * day) / Math.max(1, s.inbound)}))`;
+      `(${start} + make_interval(secs => ((${m}) - 1 + ${U(3, m)}) * ${(s.days * day) / Math.max(1, s.inbound)}))`;
     const cid = (k: string) => `'cid-scale-' || lpad((${k})::text, 6, '0')`;
     const inboundId = (m: string) => `'inb_scale_' || lpad((${m})::text, 9, '0')`;
 
@@ -204,7 +206,7 @@ async function fill(url: string, s: ScaleSizes): Promise<void> {
                (CASE WHEN ${U(4, "k")} < 0.7 THEN 'GROUP' ELSE 'SINGLE' END)::"ConversationType",
                (CASE WHEN ${U(5, "k")} < 0.9 THEN 'PROD' ELSE 'TEST' END)::"Environment",
                (CASE WHEN ${U(6, "k")} < 0.7 THEN 'ENABLED' WHEN ${U(6, "k")} < 0.9 THEN 'PENDING' ELSE 'DISABLED' END)::"ConversationStatus",
-               ${start} + make_interval(secs => ${U(7, "k")} * ${DAYS * day}), ${start}, ${start}, now()
+               ${start} + make_interval(secs => ${U(7, "k")} * ${s.days * day}), ${start}, ${start}, now()
         FROM generate_series(0, ${s.conversations - 1}) k`),
     );
 
@@ -293,10 +295,10 @@ async function fill(url: string, s: ScaleSizes): Promise<void> {
 const TARGETS = ["skill", "conversation", "feature_flag", "approval", "budget", "safe_mode", "model", "route", "user"];
 const ACTORS = ["admin@clawgate.local", "operator@clawgate.local", "approver@clawgate.local", "ops-bot"];
 
-/** Audit rows over the last DAYS days, hash-chained with core's `auditHash`, written 10,000 at a time. */
-async function fillAudit(c: pg.Client, n: number): Promise<void> {
+/** Audit rows over the last `days` days, hash-chained with core's `auditHash`, written 10,000 at a time. */
+async function fillAudit(c: pg.Client, n: number, days: number): Promise<void> {
   const now = Date.now();
-  const span = DAYS * 86_400_000;
+  const span = days * 86_400_000;
   let prevHash: string | null = null;
   const BATCH = 10_000;
   let state = 7;

@@ -20,7 +20,8 @@
  *   BENCH_SCALE_INBOUND=50000 BENCH_SCALE_INVOCATIONS=200000 BENCH_SCALE_AUDIT=10000 npm run bench:scale   (a small run, its own database)
  *   BENCH_BUILD=0 npm run bench:scale            (reuse apps/console/.next-scale)
  *   BENCH_SCALE_REFILL=1 npm run bench:scale     (drop and refill the big database)
- *   BENCH_SCALE_PARTS=statements,snapshot,ack,turn,console  (which parts to run)
+ *   BENCH_SCALE_PARTS=statements,snapshot,overview,ack,turn,console  (which parts to run)
+ *   BENCH_SCALE_DAYS=1 BENCH_SCALE_INBOUND=55000 BENCH_SCALE_INVOCATIONS=220000 ...  (one day of the full size's traffic)
  *
  * The big database is kept (named clawgate_scale for the default sizes); rows the run adds
  * (acknowledged messages, their jobs, the turn conversations' memory) are removed at the end.
@@ -45,11 +46,13 @@ import { ackBuckets, robotMessage, serverSide, type ServerSide } from "../lib/ac
 import { consoleBench, navTargets, type Target, trpcQueryPath } from "../lib/console.ts";
 import { benchDatabase } from "../lib/database.ts";
 import { pct, report, sorted, startBenchModel, startRuntime, waitReady } from "../lib/processes.ts";
-import { DAYS, ensureScaleDatabase, sizesFromEnv } from "./fill.ts";
+import { ensureScaleDatabase, sizesFromEnv } from "./fill.ts";
+import { getOverview } from "../../packages/core/src/console/overview.ts";
+import { rollHours } from "../../packages/core/src/console/rollup.ts";
 
 // Both databases on the same server (benchDatabase reads DATABASE_URL), so the ratios compare data, not servers.
 const SERVER_URL = (process.env.DATABASE_URL ??= "postgresql://postgres@127.0.0.1:5432/postgres");
-const PARTS = new Set((process.env.BENCH_SCALE_PARTS ?? "statements,snapshot,ack,turn,console").split(","));
+const PARTS = new Set((process.env.BENCH_SCALE_PARTS ?? "statements,snapshot,overview,ack,turn,console").split(","));
 const REQUESTS = Number(process.env.BENCH_REQUESTS ?? 40);
 const CLIENTS = Number(process.env.BENCH_CLIENTS ?? 4);
 const SNAPSHOT_LOADS = Number(process.env.BENCH_SNAPSHOT_LOADS ?? 10);
@@ -139,6 +142,37 @@ async function measureSnapshot(url: string): Promise<SnapshotResult> {
 }
 
 // ---------------------------------------------------------------------------------------------
+// The Overview: its 24-hour counts read live, then with the closed hours rolled up
+// ---------------------------------------------------------------------------------------------
+
+const OVERVIEW_CALLS = Number(process.env.BENCH_OVERVIEW_CALLS ?? 20);
+
+async function measureOverview(url: string) {
+  const db = createDb(url, { max: 4 });
+  try {
+    const calls = async () => {
+      await getOverview(db); // warm
+      const times: number[] = [];
+      for (let i = 0; i < OVERVIEW_CALLS; i++) {
+        const t0 = performance.now();
+        await getOverview(db);
+        times.push(performance.now() - t0);
+      }
+      return sorted(times);
+    };
+    await db.hourlyRollup.deleteMany();
+    const live = await calls();
+    const t0 = performance.now();
+    const hoursRolled = (await rollHours(db)).length;
+    const rollMs = performance.now() - t0;
+    const rolled = await calls();
+    return { live, rolled, rollMs, hoursRolled };
+  } finally {
+    await db.$disconnect();
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
 // Statements: EXPLAIN (ANALYZE, BUFFERS) of the hot ones, each in a transaction rolled back
 // ---------------------------------------------------------------------------------------------
 
@@ -164,7 +198,7 @@ const STATEMENTS: { name: string; sql: string }[] = [
   {
     name: "the same inbound count over the whole table (every message inside the window: 5M in 24 h)",
     sql: `SELECT date_trunc('hour', "receivedAt") AS hour, status::text AS status, count(*) AS n
-          FROM "InboundMessage" WHERE "receivedAt" >= now() - interval '${DAYS + 1} days' GROUP BY 1, 2`,
+          FROM "InboundMessage" WHERE "receivedAt" >= now() - interval '${sizesFromEnv().days + 1} days' GROUP BY 1, 2`,
   },
   {
     name: "Audit log: first page (newest 26)",
@@ -611,7 +645,7 @@ async function main(): Promise<void> {
       await query<{ s: string }>(big.url, `SELECT pg_size_pretty(pg_database_size(current_database())) AS s`)
     )[0]!.s;
     lines.push(
-      `PostgreSQL ${pgVersion} on 127.0.0.1 (the shared server, shared_buffers ${shared}; the rest of the 24 GiB is the OS page cache). Big database \`${big.name}\`: ${dbSize}, filled ${big.marker.filledAt.slice(0, 16)} UTC in ${big.marker.fillSeconds} s; data over the ${DAYS} days before the fill, ${recent!.inbound} inbound messages and ${recent!.invocations} skill invocations in the last 24 hours at the time of the run. Empty database: migrated, demo seed.`,
+      `PostgreSQL ${pgVersion} on 127.0.0.1 (the shared server, shared_buffers ${shared}; the rest of the 24 GiB is the OS page cache). Big database \`${big.name}\`: ${dbSize}, filled ${big.marker.filledAt.slice(0, 16)} UTC in ${big.marker.fillSeconds} s; data over the ${big.marker.sizes.days} days before the fill, ${recent!.inbound} inbound messages and ${recent!.invocations} skill invocations in the last 24 hours at the time of the run. Empty database: migrated, demo seed.`,
       "",
       "| table | rows (estimate) | size with indexes |",
       "|---|---:|---:|",
@@ -644,6 +678,23 @@ async function main(): Promise<void> {
         "",
       );
       console.log(lines.slice(-3).join("\n"));
+    }
+
+    if (PARTS.has("overview")) {
+      const o = await measureOverview(big.url);
+      lines.push(
+        `### The Overview's numbers (core \`getOverview\`, what the console's \`overview.get\` poll runs; ${OVERVIEW_CALLS} calls one after another)`,
+        "",
+        "| last 24 h read | p50 ms | p75 ms | p99 ms |",
+        "|---|---:|---:|---:|",
+        `| live (every row of the window; the Overview before the rollup) | ${f1(pct(o.live, 0.5))} | ${f1(pct(o.live, 0.75))} | ${f1(pct(o.live, 0.99))} |`,
+        `| closed hours from the hourly rollup, the last two live | **${f1(pct(o.rolled, 0.5))}** | **${f1(pct(o.rolled, 0.75))}** | ${f1(pct(o.rolled, 0.99))} |`,
+        `| rolled / live | ${f2(pct(o.rolled, 0.5) / pct(o.live, 0.5))}x | ${f2(pct(o.rolled, 0.75) / pct(o.live, 0.75))}x | ${f2(pct(o.rolled, 0.99) / pct(o.live, 0.99))}x |`,
+        "",
+        `Rolling the ${o.hoursRolled} closed hours once (the runtime's \`overview.rollup\` job, from nothing): ${f1(o.rollMs)} ms.`,
+        "",
+      );
+      console.log(lines.slice(-8).join("\n"));
     }
 
     if (PARTS.has("ack")) {

@@ -36,6 +36,7 @@ import { createInboundHandler } from "./handle-inbound.ts";
 import { createAnnouncer } from "./announce.ts";
 import { collectEmptyQueues, QUEUE_GC_TASK } from "./queue-gc.ts";
 import { OVERVIEW_ROLLUP_TASK, pruneRollups, rollHours } from "@clawgate/core/console/rollup.ts";
+import { POLICY_CHANGES_GC_TASK, pruneRuleChanges } from "@clawgate/core/policy/snapshot.ts";
 import { createMcpSync, MCP_SYNC_EVERY_MS, MCP_SYNC_TASK } from "./mcp-sync.ts";
 import { schedulePeriodic, type PeriodicJob } from "./periodic.ts";
 import type { Senders } from "./reply.ts";
@@ -209,6 +210,10 @@ export function startQueue(opts: QueueOptions): Queue {
       const pruned = await pruneRollups(db);
       if (rolled.length > 0 || pruned > 0) log.debug({ rolled: rolled.length, pruned }, "overview hours rolled up");
     },
+    [POLICY_CHANGES_GC_TASK]: async () => {
+      const deleted = await pruneRuleChanges(db);
+      if (deleted > 0) log.debug({ deleted }, "policy change log pruned");
+    },
     [CLEANUP_TASK]: async () => {
       const deleted = await cleanupInbound(pool, env.INBOUND_RETENTION_HOURS);
       log.info({ deleted, retentionHours: env.INBOUND_RETENTION_HOURS }, "inbound retention applied");
@@ -220,6 +225,7 @@ export function startQueue(opts: QueueOptions): Queue {
     { task: APPROVAL_SWEEP_TASK, everyMs: 60_000, maxAttempts: 1 },
     { task: MCP_SYNC_TASK, everyMs: MCP_SYNC_EVERY_MS, maxAttempts: 1 },
     { task: OVERVIEW_ROLLUP_TASK, everyMs: 5 * 60_000, maxAttempts: 1 },
+    { task: POLICY_CHANGES_GC_TASK, everyMs: 10 * 60_000, maxAttempts: 1 },
   ];
 
   let runner: Runner | undefined;

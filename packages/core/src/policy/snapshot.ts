@@ -3,8 +3,15 @@
  * transaction, indexed for O(1) lookups and held in memory, so no decision reads the database.
  * `buildPolicySnapshot` is pure (tests and the benchmark build snapshots without a database);
  * `loadPolicySnapshot` feeds it from one REPEATABLE READ transaction.
+ *
+ * Rules are the big part (500,000 rules took 3.5-5 s to read and index: bench/scale), so a reload
+ * given the previous snapshot reads only the rules that changed since it: a trigger logs the key
+ * of every rule written or deleted to "PolicyChange" with its transaction id, and the reload asks
+ * for the keys written by transactions the previous read could not see (xid >= that read's
+ * snapshot xmin; a key seen twice is re-read twice, which is harmless), re-reads those keys'
+ * current rows, and shares every unchanged skill's rule maps with the previous snapshot.
  */
-import type { Db } from "@clawgate/db";
+import type { Db, Tx } from "@clawgate/db";
 import { z } from "zod";
 
 export type PolicyRiskClass = "READ" | "WRITE" | "DESTRUCTIVE";
@@ -53,6 +60,13 @@ export interface SafeModePolicy {
   readonly expiresAt: Date | null;
 }
 
+/** One skill's rules, indexed (shared between snapshots while its rules do not change). */
+export interface RuleSet {
+  readonly globalEffect: PolicyRuleEffect | null;
+  readonly conversationRules: ScopedRules;
+  readonly userRules: ScopedRules;
+}
+
 export interface PolicySnapshot {
   /** The config revision the snapshot was read at (0 before the first change). */
   readonly revision: number;
@@ -61,6 +75,18 @@ export interface PolicySnapshot {
   readonly conversations: ReadonlyMap<string, ConversationPolicy>;
   readonly flags: ReadonlyMap<string, boolean>;
   readonly safeMode: SafeModePolicy;
+  /** Every skill key's rules (retired skills' too: a skill brought back finds them). */
+  readonly ruleSets: ReadonlyMap<string, RuleSet>;
+  /** Where the next incremental reload starts (loadPolicySnapshot): the read's snapshot xmin (xid8 as text). */
+  readonly readXmin?: string;
+}
+
+/** A rule as the database holds it. */
+export interface RuleRow {
+  skillKey: string;
+  scope: PolicyRuleScope;
+  subject: string;
+  effect: PolicyRuleEffect;
 }
 
 /** Rows as the database holds them; the input of `buildPolicySnapshot`. */
@@ -79,7 +105,11 @@ export interface PolicySource {
     approvedHash?: string | null;
     pendingDefinition?: unknown;
   }>;
-  rules: ReadonlyArray<{ skillKey: string; scope: PolicyRuleScope; subject: string; effect: PolicyRuleEffect }>;
+  /** Every rule; or, with `ruleSets`, nothing (the rules are already indexed). */
+  rules: readonly RuleRow[];
+  /** Rules already indexed (an incremental reload); `rules` is ignored when given. */
+  ruleSets?: ReadonlyMap<string, RuleSet>;
+  readXmin?: string;
   conversations: readonly ConversationPolicy[];
   flags: ReadonlyArray<{ key: string; enabled: boolean }>;
   safeMode: SafeModePolicy | null;
@@ -115,29 +145,95 @@ function withdrawnState(s: PolicySource["skills"][number]): SkillPolicy["withdra
   return s.pendingDefinition !== null && s.pendingDefinition !== undefined ? "changed" : null;
 }
 
-interface MutableSkillRules {
-  global: PolicyRuleEffect | null;
-  conversation: Map<string, PolicyRuleEffect>;
-  user: Map<string, PolicyRuleEffect>;
-}
+const scoped = (m: Map<string, PolicyRuleEffect> | undefined): ScopedRules =>
+  Object.freeze({ effects: m ?? new Map(), hasAllow: m ? [...m.values()].includes("ALLOW") : false });
 
-export function buildPolicySnapshot(source: PolicySource): PolicySnapshot {
-  const rulesBySkill = new Map<string, MutableSkillRules>();
-  for (const rule of source.rules) {
-    let r = rulesBySkill.get(rule.skillKey);
-    if (!r) rulesBySkill.set(rule.skillKey, (r = { global: null, conversation: new Map(), user: new Map() }));
+const NO_RULES: RuleSet = Object.freeze({
+  globalEffect: null,
+  conversationRules: scoped(undefined),
+  userRules: scoped(undefined),
+});
+
+/** Indexes rules per skill; of two rules on one subject (possible only in a built source), DENY wins. */
+export function buildRuleSets(rules: readonly RuleRow[]): Map<string, RuleSet> {
+  const bySkill = new Map<
+    string,
+    {
+      global: PolicyRuleEffect | null;
+      conversation: Map<string, PolicyRuleEffect>;
+      user: Map<string, PolicyRuleEffect>;
+    }
+  >();
+  for (const rule of rules) {
+    let r = bySkill.get(rule.skillKey);
+    if (!r) bySkill.set(rule.skillKey, (r = { global: null, conversation: new Map(), user: new Map() }));
     if (rule.scope === "GLOBAL") r.global = r.global === "DENY" ? "DENY" : rule.effect;
     else {
       const map = rule.scope === "CONVERSATION" ? r.conversation : r.user;
       if (map.get(rule.subject) !== "DENY") map.set(rule.subject, rule.effect);
     }
   }
-  const scoped = (m: Map<string, PolicyRuleEffect> | undefined): ScopedRules =>
-    Object.freeze({ effects: m ?? new Map(), hasAllow: m ? [...m.values()].includes("ALLOW") : false });
+  return new Map(
+    [...bySkill].map(([key, r]) => [
+      key,
+      Object.freeze({ globalEffect: r.global, conversationRules: scoped(r.conversation), userRules: scoped(r.user) }),
+    ]),
+  );
+}
 
+/**
+ * The rule sets after `changed` keys were written: each changed key takes its row in `current`
+ * (the rows of those keys now), or goes when it has none. Skills without a changed key keep their
+ * rule set (the same object); a changed skill's maps are copied, never edited in place.
+ */
+export function applyRuleChanges(
+  previous: ReadonlyMap<string, RuleSet>,
+  changed: ReadonlyArray<Pick<RuleRow, "skillKey" | "scope" | "subject">>,
+  current: readonly RuleRow[],
+): Map<string, RuleSet> {
+  const now = new Map(current.map((r) => [`${r.skillKey}\u0000${r.scope}\u0000${r.subject}`, r.effect]));
+  const bySkill = new Map<string, Pick<RuleRow, "scope" | "subject">[]>();
+  for (const c of changed) {
+    const list = bySkill.get(c.skillKey) ?? [];
+    list.push(c);
+    bySkill.set(c.skillKey, list);
+  }
+  const next = new Map(previous);
+  for (const [skillKey, keys] of bySkill) {
+    const before = previous.get(skillKey) ?? NO_RULES;
+    let globalEffect = before.globalEffect;
+    let conversation: Map<string, PolicyRuleEffect> | null = null;
+    let user: Map<string, PolicyRuleEffect> | null = null;
+    for (const k of keys) {
+      const effect = now.get(`${skillKey}\u0000${k.scope}\u0000${k.subject}`);
+      if (k.scope === "GLOBAL") {
+        globalEffect = effect ?? null;
+        continue;
+      }
+      const map =
+        k.scope === "CONVERSATION"
+          ? (conversation ??= new Map(before.conversationRules.effects))
+          : (user ??= new Map(before.userRules.effects));
+      if (effect === undefined) map.delete(k.subject);
+      else map.set(k.subject, effect);
+    }
+    const set: RuleSet = Object.freeze({
+      globalEffect,
+      conversationRules: conversation ? scoped(conversation) : before.conversationRules,
+      userRules: user ? scoped(user) : before.userRules,
+    });
+    if (set.globalEffect === null && set.conversationRules.effects.size === 0 && set.userRules.effects.size === 0)
+      next.delete(skillKey);
+    else next.set(skillKey, set);
+  }
+  return next;
+}
+
+export function buildPolicySnapshot(source: PolicySource): PolicySnapshot {
+  const ruleSets = source.ruleSets ?? buildRuleSets(source.rules);
   const skills = new Map<string, SkillPolicy>();
   for (const s of source.skills) {
-    const r = rulesBySkill.get(s.key);
+    const r = ruleSets.get(s.key) ?? NO_RULES;
     skills.set(
       s.key,
       Object.freeze({
@@ -147,9 +243,9 @@ export function buildPolicySnapshot(source: PolicySource): PolicySnapshot {
         requiresApproval: s.requiresApproval,
         environments: new Set(s.environments),
         requiresFlag: requiredFlag(s.settings),
-        globalEffect: r?.global ?? null,
-        conversationRules: scoped(r?.conversation),
-        userRules: scoped(r?.user),
+        globalEffect: r.globalEffect,
+        conversationRules: r.conversationRules,
+        userRules: r.userRules,
         untrustedOutput: s.untrustedOutput ?? false,
         withdrawn: withdrawnState(s),
       }),
@@ -166,18 +262,30 @@ export function buildPolicySnapshot(source: PolicySource): PolicySnapshot {
       ...safeMode,
       active: effectiveSafeMode(safeMode, source.loadedAt) !== null,
     }),
+    ruleSets,
+    ...(source.readXmin !== undefined ? { readXmin: source.readXmin } : {}),
   });
 }
 
+/** A previous snapshot older than this is not reloaded incrementally (the change log keeps an hour). */
+export const INCREMENTAL_MAX_AGE_MS = 30 * 60_000;
+
+/** More changed rule keys than this since the previous read: read every rule instead. */
+export const MAX_INCREMENTAL_RULE_CHANGES = 20_000;
+
 /**
- * Reads the whole policy in one REPEATABLE READ transaction, so the rows and the revision
- * they are stamped with come from the same database snapshot.
+ * Reads the policy in one REPEATABLE READ transaction, so the rows and the revision they are
+ * stamped with come from the same database snapshot. Given the `previous` snapshot (the store's
+ * current one), rules are read incrementally (see the top of this file).
  */
-export async function loadPolicySnapshot(db: Db): Promise<PolicySnapshot> {
+export async function loadPolicySnapshot(db: Db, previous?: PolicySnapshot): Promise<PolicySnapshot> {
   const source = await db.$transaction(
     async (tx): Promise<PolicySource> => {
       // The first statement fixes the transaction's snapshot; later reads see the same state.
       const latest = await tx.configRevision.findFirst({ orderBy: { id: "desc" }, select: { id: true } });
+      // Transactions below this xmin had ended when the snapshot was taken: their writes are in it.
+      const [{ xmin: readXmin }] = await tx.$queryRaw<[{ xmin: string }]>`
+        SELECT pg_snapshot_xmin(pg_current_snapshot())::text AS xmin`;
       // A retired skill (no longer shipped) is left out: unknown to decide, never offered.
       const skills = await tx.skill.findMany({
         where: { retiredAt: null },
@@ -194,21 +302,13 @@ export async function loadPolicySnapshot(db: Db): Promise<PolicySnapshot> {
           pendingDefinition: true,
         },
       });
+      // The change log keeps an hour (pruneRuleChanges): an older previous read starts over.
+      const recent = previous !== undefined && Date.now() - previous.loadedAt.getTime() < INCREMENTAL_MAX_AGE_MS;
+      const ruleSets = recent && previous.readXmin !== undefined ? await changedRules(tx, previous) : undefined;
       // Big tables as a few JSON texts: subjects grouped per skill, scope and effect, and the
       // conversations as one array. 500,000 rules read as 500,000 Prisma rows took longer than
       // the transaction's timeout on a busy machine; JSON.parse is native (bench/scale).
-      const groups = await tx.$queryRaw<
-        { skillKey: string; scope: PolicyRuleScope; effect: PolicyRuleEffect; subjects: string }[]
-      >`SELECT "skillKey", scope::text AS scope, effect::text AS effect, json_agg(subject)::text AS subjects
-        FROM "SkillRule" GROUP BY 1, 2, 3`;
-      const rules = groups.flatMap((g) =>
-        (JSON.parse(g.subjects) as string[]).map((subject) => ({
-          skillKey: g.skillKey,
-          scope: g.scope,
-          subject,
-          effect: g.effect,
-        })),
-      );
+      const rules = ruleSets ? [] : await allRules(tx);
       const [convRow] = await tx.$queryRaw<[{ conversations: string | null }]>`
         SELECT json_agg(json_build_array("conversationId", status, environment, type))::text AS conversations
         FROM "Conversation"`;
@@ -231,6 +331,8 @@ export async function loadPolicySnapshot(db: Db): Promise<PolicySnapshot> {
         loadedAt: now[0].now,
         skills,
         rules,
+        ...(ruleSets ? { ruleSets } : {}),
+        readXmin,
         conversations,
         flags,
         safeMode: state && {
@@ -245,4 +347,49 @@ export async function loadPolicySnapshot(db: Db): Promise<PolicySnapshot> {
     { isolationLevel: "RepeatableRead", timeout: 30_000 },
   );
   return buildPolicySnapshot(source);
+}
+
+async function allRules(tx: Tx): Promise<RuleRow[]> {
+  const groups = await tx.$queryRaw<
+    { skillKey: string; scope: PolicyRuleScope; effect: PolicyRuleEffect; subjects: string }[]
+  >`
+    SELECT "skillKey", scope::text AS scope, effect::text AS effect, json_agg(subject)::text AS subjects
+    FROM "SkillRule" GROUP BY 1, 2, 3`;
+  return groups.flatMap((g) =>
+    (JSON.parse(g.subjects) as string[]).map((subject) => ({
+      skillKey: g.skillKey,
+      scope: g.scope,
+      subject,
+      effect: g.effect,
+    })),
+  );
+}
+
+/**
+ * The previous snapshot's rule sets with the rules written since its read applied, or undefined
+ * (read everything) when too many changed.
+ */
+async function changedRules(tx: Tx, previous: PolicySnapshot): Promise<ReadonlyMap<string, RuleSet> | undefined> {
+  const changed = await tx.$queryRaw<Pick<RuleRow, "skillKey" | "scope" | "subject">[]>`
+    SELECT DISTINCT "skillKey", scope, subject FROM "PolicyChange"
+    WHERE xid >= ${previous.readXmin}::xid8 LIMIT ${MAX_INCREMENTAL_RULE_CHANGES + 1}`;
+  // Too many to be worth it, or a TRUNCATE (logged as scope '*'): read every rule.
+  if (changed.length > MAX_INCREMENTAL_RULE_CHANGES || changed.some((c) => (c.scope as string) === "*"))
+    return undefined;
+  if (changed.length === 0) return previous.ruleSets;
+  const current = await tx.$queryRaw<RuleRow[]>`
+    SELECT r."skillKey", r.scope::text AS scope, r.subject, r.effect::text AS effect
+    FROM "SkillRule" r
+    JOIN unnest(${changed.map((c) => c.skillKey)}::text[], ${changed.map((c) => c.scope)}::text[],
+                ${changed.map((c) => c.subject)}::text[]) AS c(k, s, subject)
+      ON r."skillKey" = c.k AND r.scope::text = c.s AND r.subject = c.subject`;
+  return applyRuleChanges(previous.ruleSets, changed, current);
+}
+
+/** The runtime's periodic job that prunes the rule-change log (apps/bot worker/queue.ts). */
+export const POLICY_CHANGES_GC_TASK = "policy.changes.gc";
+
+/** Drops rule-change log rows older than an hour (a reload older than 30 minutes reads everything). */
+export async function pruneRuleChanges(db: Db): Promise<number> {
+  return db.$executeRaw`DELETE FROM "PolicyChange" WHERE at < clock_timestamp() - interval '1 hour'`;
 }

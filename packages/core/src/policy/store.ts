@@ -17,8 +17,8 @@ export interface PolicyStoreOptions {
   databaseUrl: string;
   pollIntervalMs?: number;
   reconnectDelayMs?: number;
-  /** Defaults to `loadPolicySnapshot`. */
-  load?: (db: Db) => Promise<PolicySnapshot>;
+  /** Defaults to `loadPolicySnapshot` (given the current snapshot, it reads only the rules changed since). */
+  load?: (db: Db, previous?: PolicySnapshot) => Promise<PolicySnapshot>;
 }
 
 export interface PolicyStoreEvents {
@@ -40,7 +40,7 @@ export class PolicyStore extends EventEmitter<PolicyStoreEvents> {
   private stopped = false;
   private readonly pollIntervalMs: number;
   private readonly reconnectDelayMs: number;
-  private readonly load: (db: Db) => Promise<PolicySnapshot>;
+  private readonly load: (db: Db, previous?: PolicySnapshot) => Promise<PolicySnapshot>;
 
   constructor(private readonly opts: PolicyStoreOptions) {
     super();
@@ -90,7 +90,7 @@ export class PolicyStore extends EventEmitter<PolicyStoreEvents> {
       do {
         this.again = false;
         try {
-          const next = await this.load(this.opts.db);
+          const next = await this.load(this.opts.db, this.snapshot ?? undefined);
           const previous = this.revision;
           // A slow load must not replace a newer snapshot that another load already installed.
           if (!this.stopped && next.revision >= previous) {

@@ -126,7 +126,9 @@ async function main(): Promise<void> {
         appKey: APP_KEY,
         appSecret: APP_SECRET,
         workers: WORKERS,
-        env: { ...UNTHROTTLED },
+        // Every fake's sessionWebhooks are allowed (each fake has its own port): a reply goes by its
+        // message's webhook, so it is tied to the message it answers.
+        env: { ...UNTHROTTLED, DINGTALK_WEBHOOK_HOSTS: fakes.map((f) => new URL(f.url).host).join(",") },
       });
       spawned.push(proc);
       replicas.push(proc);

@@ -77,6 +77,16 @@ export function skillLabel(key: string, known: (key: string) => boolean): string
   return known(key) ? key : "unknown";
 }
 
+/** The agent's model-call observer (createAgent's `observeModelCall`) recording into these metrics. */
+export function observeModelCall(metrics: Metrics) {
+  return (c: { endpoint: string; seconds: number; outcome: string; promptTokens: number; completionTokens: number }) => {
+    metrics.modelDuration.observe({ endpoint: c.endpoint, outcome: c.outcome }, c.seconds);
+    if (c.promptTokens > 0) metrics.modelTokens.inc({ endpoint: c.endpoint, kind: "prompt" }, c.promptTokens);
+    if (c.completionTokens > 0)
+      metrics.modelTokens.inc({ endpoint: c.endpoint, kind: "completion" }, c.completionTokens);
+  };
+}
+
 /** A database read for a scrape: undefined when it fails or takes over a second (the gauge keeps its value). */
 function scrapeRead<T>(read: (() => Promise<T>) | undefined): Promise<T | undefined> {
   if (!read) return Promise.resolve(undefined);

@@ -11,6 +11,7 @@ import { startHeartbeat } from "./heartbeat.ts";
 import { VERSION } from "./version.ts";
 import { createLogger } from "./logger.ts";
 import { createMetrics } from "./metrics.ts";
+import { traceIdFrom } from "./trace.ts";
 import { buildMetricsServer } from "./routes/ops.ts";
 import { buildServer, type BotServer } from "./server.ts";
 
@@ -134,7 +135,9 @@ describe("against a real database", () => {
       payload: { text: secret },
     });
     expect(withId.statusCode).toBe(404);
-    expect(withId.headers["x-request-id"]).toBe("trace-abc-1");
+    // Not 32 hex: stored and sent on as a stable 32-hex trace id derived from it.
+    const traceId = traceIdFrom({ "x-request-id": "trace-abc-1" });
+    expect(withId.headers["x-request-id"]).toBe(traceId);
 
     const traceparent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
     const fromParent = await app.inject({ url: "/healthz", headers: { traceparent } });
@@ -142,7 +145,7 @@ describe("against a real database", () => {
     const generated = await app.inject({ url: "/healthz" });
     expect(generated.headers["x-request-id"]).toMatch(/^[0-9a-f]{32}$/);
 
-    const line = lines.find((l) => l.traceId === "trace-abc-1" && l.msg === "request completed");
+    const line = lines.find((l) => l.traceId === traceId && l.msg === "request completed");
     expect(line).toMatchObject({ method: "POST", route: "(unmatched)", status: 404 });
     expect(typeof line?.durationMs).toBe("number");
     expect(JSON.stringify(lines)).not.toContain(secret);

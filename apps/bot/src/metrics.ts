@@ -87,13 +87,21 @@ export function observeModelCall(metrics: Metrics) {
   };
 }
 
-/** A database read for a scrape: undefined when it fails or takes over a second (the gauge keeps its value). */
-function scrapeRead<T>(read: (() => Promise<T>) | undefined): Promise<T | undefined> {
-  if (!read) return Promise.resolve(undefined);
-  return Promise.race([
-    read().catch(() => undefined),
-    new Promise<undefined>((r) => setTimeout(() => r(undefined), 1_000).unref()),
-  ]);
+/**
+ * A database read for scrapes: undefined when it is not set, fails or takes over a second (the
+ * gauges keep their values). At most one read runs at a time: collects of one scrape share it, and
+ * a read stuck on a stalled database is not joined by another on every scrape.
+ */
+function scrapeReader<T>(read: () => (() => Promise<T>) | undefined): () => Promise<T | undefined> {
+  let running: Promise<T | undefined> | undefined;
+  return () => {
+    const fn = read();
+    if (!fn) return Promise.resolve(undefined);
+    running ??= fn()
+      .catch(() => undefined)
+      .finally(() => (running = undefined));
+    return Promise.race([running, new Promise<undefined>((r) => setTimeout(() => r(undefined), 1_000).unref())]);
+  };
 }
 
 export function createMetrics(): Metrics {
@@ -150,14 +158,17 @@ export function createMetrics(): Metrics {
     ["source"],
   );
   const metrics: Metrics = {} as Metrics;
+  const openDeadLetters = scrapeReader(() => metrics.openDeadLetters);
+  const approvalStats = scrapeReader(() => metrics.approvalStats);
+  const queueStats = scrapeReader(() => metrics.queueStats);
+  const replicaStats = scrapeReader(() => metrics.replicaStats);
   const deadLettersOpen = new Gauge({
     name: "clawgate_dead_letters_open",
     help: "OPEN dead letters in the database (all replicas), for operators to look at and retry",
     registers: [registry],
     async collect() {
-      if (!metrics.openDeadLetters) return;
       // A scrape must not hang on a stalled database: the gauge keeps its last value then.
-      const n = await scrapeRead(metrics.openDeadLetters);
+      const n = await openDeadLetters();
       if (n !== undefined) this.set(n);
     },
   });
@@ -170,8 +181,7 @@ export function createMetrics(): Metrics {
     labelNames: ["stat"] as const,
     registers: [registry],
     async collect() {
-      if (!metrics.approvalStats) return;
-      const m = await scrapeRead(metrics.approvalStats);
+      const m = await approvalStats();
       if (!m) return;
       this.set({ stat: "pending" }, m.pending);
       if (m.decisionP50Seconds !== null) this.set({ stat: "decision_p50_seconds" }, m.decisionP50Seconds);
@@ -192,19 +202,13 @@ export function createMetrics(): Metrics {
   ]);
   const configRevisionApplied = new Gauge({
     name: "clawgate_config_revision_applied",
-    help: "The config revision this replica enforces (absent before its first policy snapshot)",
+    help: "The config revision this replica enforces (0 before its first policy snapshot)",
     registers: [registry],
     collect() {
       const revision = metrics.appliedRevision?.();
       if (revision !== undefined && revision !== null) this.set(revision);
     },
   });
-  // One read for the three queue gauges: the first collect of a scrape runs it, the others share it.
-  let queueRead: Promise<QueueStats | undefined> | undefined;
-  const queueStats = () => {
-    queueRead ??= scrapeRead(metrics.queueStats).finally(() => setTimeout(() => (queueRead = undefined), 0));
-    return queueRead;
-  };
   const queueDepth = new Gauge({
     name: "clawgate_queue_depth",
     help: "Queue jobs due and not yet taken, by task (all replicas: one shared queue)",
@@ -238,11 +242,6 @@ export function createMetrics(): Metrics {
       if (q) this.set(q.failed);
     },
   });
-  let replicaRead: Promise<ReplicaStats | undefined> | undefined;
-  const replicaStats = () => {
-    replicaRead ??= scrapeRead(metrics.replicaStats).finally(() => setTimeout(() => (replicaRead = undefined), 0));
-    return replicaRead;
-  };
   const configRevisionLatest = new Gauge({
     name: "clawgate_config_revision_latest",
     help: "The newest config revision in the database (compare clawgate_config_revision_applied)",

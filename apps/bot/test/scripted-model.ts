@@ -32,7 +32,7 @@ export async function startScriptedModel(): Promise<ScriptedModel> {
   const server = createServer((req, res) => {
     void json(req).then((body) => {
       requests.push(body);
-      traceparents.push(req.headers.traceparent);
+      traceparents.push(String(req.headers.traceparent ?? "") || undefined);
       const last = body.messages.at(-1);
       // The newest user message: earlier ones are the conversation's memory.
       const user = textOf(body.messages.findLast((msg) => msg.role === "user")?.content);

@@ -178,7 +178,7 @@ export async function startDemoModel(opts: DemoModelOptions): Promise<DemoModel>
       return apiError(res, 400, "invalid_request_error", "the body is not valid JSON");
     }
     if (req.method === "GET" && path === "/_demo/requests") return sendJson(res, 200, { requests });
-    const traceparent = req.headers.traceparent;
+    const traceparent = String(req.headers.traceparent ?? "");
     requests.push({ method: req.method ?? "GET", path, body, ...(traceparent ? { traceparent } : {}), at: new Date() });
     if (requests.length > MAX_RECORDED) requests.shift();
 

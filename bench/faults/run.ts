@@ -29,6 +29,7 @@ import { startFakeDingTalk } from "@clawgate/devstack/fake-dingtalk";
 import { createTestDatabase } from "@clawgate/devstack/testdb";
 import { startFakeInternalApi } from "@clawgate/devstack/fake-internal-api";
 import { WORKING_REPLY } from "../../apps/bot/src/worker/handle-inbound.ts";
+import { scrapeMetrics } from "../lib/ack.ts";
 import { pct, sorted, startBenchModel, report, startRuntime, UNTHROTTLED, waitReady } from "../lib/processes.ts";
 
 const MESSAGES = Number(process.env.BENCH_MESSAGES ?? 1_500);
@@ -64,7 +65,7 @@ async function server503s(bases: string[]): Promise<{ total: number; within1s: n
   let total = 0;
   let within1s = 0;
   for (const base of bases) {
-    const text = await fetch(`${base}/metrics`, { signal: AbortSignal.timeout(2_000) })
+    const text = await scrapeMetrics(`${base}/metrics`, { signal: AbortSignal.timeout(2_000) })
       .then((r) => r.text())
       .catch(() => "");
     for (const line of text.split("\n")) {

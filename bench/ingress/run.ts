@@ -24,7 +24,7 @@ import { robotSign } from "@clawgate/dingtalk";
 import { REPO_ROOT } from "@clawgate/devstack/paths";
 import { startProcess, waitReady } from "../lib/processes.ts";
 import { benchDatabase } from "../lib/database.ts";
-import { ackBuckets, robotMessage, serverSide, type ServerSide } from "../lib/ack.ts";
+import { ackBuckets, BENCH_METRICS_ENV, robotMessage, serverSide, type ServerSide } from "../lib/ack.ts";
 
 const DURATION = Number(process.env.BENCH_DURATION ?? 10);
 // 0 = saturation (no rate limit). BENCH_RATES=0 runs saturation only, e.g. while tuning.
@@ -142,6 +142,7 @@ async function main(): Promise<void> {
           DINGTALK_APP_SECRET: APP_SECRET,
           // Replies would go to DingTalk's own host: keep the worker from sending during the run.
           WORKER_CONCURRENCY: "0",
+          ...BENCH_METRICS_ENV,
         },
         // LOG_LEVEL=warn hides the "listening" line: the /ready probe below waits instead.
         null,

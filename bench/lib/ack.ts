@@ -24,9 +24,16 @@ export function robotMessage(msgId: string, robotCode: string, conversationId = 
 
 export type Buckets = Map<number, number>; // upper bound (s) -> cumulative count
 
+/** The runtimes of a benchmark serve /metrics on their own port to this bearer token (startRuntime's env). */
+export const BENCH_METRICS_TOKEN = "clawgate-bench-metrics-token";
+export const BENCH_METRICS_ENV = { METRICS_PORT: "off", METRICS_TOKEN: BENCH_METRICS_TOKEN };
+/** GET a runtime's /metrics text with the benchmarks' token. */
+export const scrapeMetrics = (metricsUrl: string, init: RequestInit = {}) =>
+  fetch(metricsUrl, { ...init, headers: { authorization: `Bearer ${BENCH_METRICS_TOKEN}` } });
+
 /** The ack route's cumulative histogram buckets from the runtime's /metrics. */
 export async function ackBuckets(metricsUrl: string): Promise<Buckets> {
-  const text = await (await fetch(metricsUrl)).text();
+  const text = await (await scrapeMetrics(metricsUrl)).text();
   const buckets: Buckets = new Map();
   for (const line of text.split("\n")) {
     if (

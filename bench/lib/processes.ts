@@ -4,6 +4,7 @@ import { writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { REPO_ROOT } from "@clawgate/devstack/paths";
+import { BENCH_METRICS_ENV } from "./ack.ts";
 
 /** `ready`: a line the process prints when it listens, or null to rely on a readiness probe. */
 export function startProcess(
@@ -82,6 +83,7 @@ export function startRuntime(opts: {
       DINGTALK_API_BASE: opts.fakeUrl,
       DINGTALK_WEBHOOK_HOSTS: new URL(opts.fakeUrl).host,
       WORKER_CONCURRENCY: String(opts.workers),
+      ...BENCH_METRICS_ENV,
       ...opts.env,
     },
     null,

@@ -75,7 +75,7 @@ describe("lifecycle on a fresh database", () => {
   });
 
   it("serve becomes ready, serves health and metrics, and exits 0 on SIGTERM removing its instance row", async () => {
-    const { cli, base } = await serve({ DATABASE_URL: testDb.url });
+    const { cli, base, metricsBase } = await serve({ DATABASE_URL: testDb.url });
 
     const ready = await waitFor(
       async () => ((await get(`${base}/ready`)).status === 200 ? true : undefined),
@@ -87,9 +87,11 @@ describe("lifecycle on a fresh database", () => {
     // A freshly migrated database holds bootstrap's revision; serve's own bootstrap finds nothing to do.
     expect(body.checks.snapshot).toEqual({ ok: true, revision: 1 });
     expect((await get(`${base}/healthz`)).status).toBe(200);
-    const metrics = await get(`${base}/metrics`);
+    // Metrics on their own loopback listener only: the internet-facing port has none without a token.
+    const metrics = await get(`${metricsBase}/metrics`);
     expect(metrics.status).toBe(200);
     expect(await metrics.text()).toContain("clawgate_");
+    expect((await get(`${base}/metrics`)).status).toBe(404);
 
     const rows = await waitFor(
       async () => {
@@ -234,6 +236,19 @@ describe("invalid environment", () => {
     expect(run.stderr).toMatch(expected);
     expect(run.stderr).not.toContain("    at ");
     expect(run.stdout).toBe("");
+  });
+
+  it("refuses a metrics listener beyond loopback without METRICS_TOKEN", async () => {
+    const run = await runCli(
+      ["serve"],
+      cliEnv({
+        DATABASE_URL: "postgresql://postgres@127.0.0.1:5432/postgres",
+        PORT: String(await freePort()),
+        METRICS_HOST: "0.0.0.0",
+      }),
+    );
+    expect(run.code).toBe(1);
+    expect(run.stderr).toMatch(/^ {2}METRICS_HOST=0\.0\.0\.0 serves \/metrics beyond this host: set METRICS_TOKEN/m);
   });
 
   it("reports every bad variable, one line each", async () => {

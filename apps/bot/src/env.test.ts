@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { EnvError, loadEnv } from "./env.ts";
+import { EnvError, loadEnv, metricsExposureProblem } from "./env.ts";
 
 const DB = "postgresql://clawgate@127.0.0.1:5432/clawgate";
 
@@ -120,5 +120,34 @@ describe("loadEnv", () => {
       'INBOUND_RETENTION_HOURS: expected an integer >= 2, got "1"',
       'WORKER_CONCURRENCY: expected an integer >= 0, got "two"',
     ]);
+  });
+
+  it("metrics: a loopback listener on 9464 by default, no token", () => {
+    expect(loadEnv({ DATABASE_URL: DB })).toMatchObject({ METRICS_PORT: 9464, METRICS_HOST: "127.0.0.1" });
+    expect(loadEnv({ DATABASE_URL: DB }).METRICS_TOKEN).toBeUndefined();
+    expect(loadEnv({ DATABASE_URL: DB, METRICS_PORT: "off" }).METRICS_PORT).toBe("off");
+    expect(loadEnv({ DATABASE_URL: DB, METRICS_PORT: "0" }).METRICS_PORT).toBe(0);
+    expect(loadEnv({ DATABASE_URL: DB, METRICS_TOKEN: "t".repeat(16) }).METRICS_TOKEN).toBe("t".repeat(16));
+  });
+
+  it("metrics: rejects a bad port and a short or spaced token", () => {
+    expect(problems({ DATABASE_URL: DB, METRICS_PORT: "none", METRICS_TOKEN: "short" })).toEqual([
+      'METRICS_PORT: expected a port (0 for any free one) or "off", got "none"',
+      "METRICS_TOKEN: must be at least 16 characters",
+    ]);
+    expect(problems({ DATABASE_URL: DB, METRICS_TOKEN: "has a space in the middle" })).toEqual([
+      "METRICS_TOKEN: must be printable ASCII without spaces",
+    ]);
+  });
+
+  it("metrics: a listener beyond loopback needs a token", () => {
+    const at = (vars: Record<string, string>) => metricsExposureProblem(loadEnv({ DATABASE_URL: DB, ...vars }));
+    expect(at({})).toBeNull();
+    expect(at({ METRICS_HOST: "::1" })).toBeNull();
+    expect(at({ METRICS_HOST: "127.0.0.2" })).toBeNull();
+    expect(at({ METRICS_HOST: "0.0.0.0", METRICS_PORT: "off" })).toBeNull();
+    expect(at({ METRICS_HOST: "0.0.0.0", METRICS_TOKEN: "t".repeat(16) })).toBeNull();
+    expect(at({ METRICS_HOST: "0.0.0.0" })).toMatch(/^METRICS_HOST=0\.0\.0\.0 serves \/metrics beyond this host: set METRICS_TOKEN/);
+    expect(at({ METRICS_HOST: "10.0.0.5" })).toMatch(/set METRICS_TOKEN/);
   });
 });

@@ -41,6 +41,20 @@ const port = z
   })
   .default(8080);
 
+// METRICS_PORT: a port, "0" (any free port, logged: tests) or "off" (no metrics listener).
+const metricsPort = z
+  .string()
+  .transform((v, ctx) => {
+    if (v === "off") return "off" as const;
+    const n = Number(v);
+    if (!/^\d+$/.test(v) || n > 65535) {
+      ctx.addIssue({ code: "custom", message: `expected a port (0 for any free one) or "off", got ${show(v)}` });
+      return z.NEVER;
+    }
+    return n;
+  })
+  .default(9464);
+
 const intAtLeast = (min: number, fallback: number) =>
   z
     .string()
@@ -81,6 +95,15 @@ export const envSchema = {
   PORT: port,
   HOST: z.string().min(1).default("0.0.0.0"),
   LOG_LEVEL: enumOf(LOG_LEVELS).default("info"),
+  // /metrics (src/routes/ops.ts): its own listener, loopback by default; METRICS_TOKEN (bearer) is
+  // required on every /metrics when set, and is what makes /metrics answer on PORT at all.
+  METRICS_PORT: metricsPort,
+  METRICS_HOST: z.string().min(1).default("127.0.0.1"),
+  METRICS_TOKEN: z
+    .string()
+    .min(16, { error: "must be at least 16 characters" })
+    .regex(/^[\x21-\x7e]+$/, { error: "must be printable ASCII without spaces" })
+    .optional(),
   DINGTALK_MODE: enumOf(["http", "stream"]).default("http"),
   DINGTALK_APP_KEY: z.string().optional(),
   DINGTALK_APP_SECRET: z.string().optional(),
@@ -172,6 +195,19 @@ export function loadEnv(source: Source = process.env, keys: readonly EnvKey[] = 
       );
     },
   }) as Partial<Env>;
+}
+
+const LOOPBACK = /^(127(\.\d{1,3}){3}|::1|\[::1\]|localhost)$/i;
+
+/**
+ * Why this metrics setup would let anyone who reaches the host read /metrics (null when it does
+ * not): a listener beyond loopback needs METRICS_TOKEN.
+ */
+export function metricsExposureProblem(
+  env: Pick<Env, "METRICS_PORT" | "METRICS_HOST" | "METRICS_TOKEN">,
+): string | null {
+  if (env.METRICS_PORT === "off" || env.METRICS_TOKEN || LOOPBACK.test(env.METRICS_HOST)) return null;
+  return `METRICS_HOST=${env.METRICS_HOST} serves /metrics beyond this host: set METRICS_TOKEN (a bearer token for the scraper) or bind METRICS_HOST to 127.0.0.1`;
 }
 
 /** A secret referenced by env var name (e.g. a model endpoint's `apiKeyEnv`). */

@@ -15,6 +15,10 @@ import { createIngest } from "./ingress/ingest.ts";
 import { createLogger } from "./logger.ts";
 import { buildServer, type BotServer } from "./server.ts";
 import { prepareQueueSchema } from "./worker/queue.ts";
+import { traceIdFrom } from "./trace.ts";
+
+/** The trace id the runtime stores for a request id (32 hex: the one it sends on in traceparent). */
+const traced = (requestId: string) => traceIdFrom({ "x-request-id": requestId });
 
 const NOW = 1_800_000_000_000;
 const HOUR = 3_600_000;
@@ -83,7 +87,7 @@ describe("POST /dingtalk/robot", () => {
       robotCode: APP_KEY,
       channel: "HTTP",
       senderId: "staff-1",
-      traceId: "trace-ingress-1",
+      traceId: traced("trace-ingress-1"),
       status: "RECEIVED",
     });
     const jobs = await query<{ payload: unknown }>(
@@ -91,7 +95,7 @@ describe("POST /dingtalk/robot", () => {
       `SELECT payload FROM graphile_worker._private_jobs WHERE payload->>'inboundId' = $1`,
       [row!.id],
     );
-    expect(jobs).toEqual([{ payload: { inboundId: row!.id, traceId: "trace-ingress-1" } }]);
+    expect(jobs).toEqual([{ payload: { inboundId: row!.id, traceId: traced("trace-ingress-1") } }]);
   });
 
   it("stores NUL and lone surrogates made storable (200), and acknowledges a message PostgreSQL still refuses as a dead letter", async () => {
@@ -119,7 +123,7 @@ describe("POST /dingtalk/robot", () => {
         testDb.url,
         `SELECT source, "errorCode", "traceId" FROM "DeadLetter" WHERE "msgId" = 'refused-1'`,
       );
-      expect(letters).toEqual([{ source: "INGRESS", errorCode: "23514", traceId: "trace-refused" }]);
+      expect(letters).toEqual([{ source: "INGRESS", errorCode: "23514", traceId: traced("trace-refused") }]);
     } finally {
       await pool.query(`ALTER TABLE "InboundMessage" DROP CONSTRAINT "no_refused"`);
     }

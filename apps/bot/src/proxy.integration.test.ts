@@ -29,9 +29,13 @@ async function viaEdge(
   return { status: res.statusCode, text: await res.body.text() };
 }
 
+// With a token, /metrics answers on the runtime's own port too (bearer only): still never through the edge.
+const METRICS_TOKEN = "edge-test-metrics-token-0123";
+const scrape = (base: string) => fetch(`${base}/metrics`, { headers: { authorization: `Bearer ${METRICS_TOKEN}` } });
+
 /** Requests the runtime itself has answered on POST routes (its own request histogram). */
 async function runtimePostRequests(base: string): Promise<number> {
-  const text = await (await fetch(`${base}/metrics`)).text();
+  const text = await (await scrape(base)).text();
   return text
     .split("\n")
     .filter((l) => l.startsWith("clawgate_http_request_duration_seconds_count{") && l.includes('method="POST"'))
@@ -40,7 +44,7 @@ async function runtimePostRequests(base: string): Promise<number> {
 
 describe("the nginx edge in front of the runtime", () => {
   let testDb: TestDatabase;
-  let runtime: { cli: CliProcess; base: string };
+  let runtime: { cli: CliProcess; base: string; metricsBase: string };
   let edge: RunningNginx;
 
   beforeAll(async () => {
@@ -53,6 +57,7 @@ describe("the nginx edge in front of the runtime", () => {
       DINGTALK_APP_SECRET: APP_SECRET,
       // An ingress-only replica: this test is about what reaches it, not about replies.
       WORKER_CONCURRENCY: "0",
+      METRICS_TOKEN,
     });
     edge = await startNginx({ upstream: new URL(runtime.base).host });
   }, 60_000);
@@ -89,10 +94,14 @@ describe("the nginx edge in front of the runtime", () => {
   });
 
   it("does not expose the runtime's operational endpoints or any other path", async () => {
-    // The runtime serves these itself...
-    for (const p of ["/metrics", "/ready", "/healthz"])
-      expect((await fetch(`${runtime.base}${p}`)).status, p).toBe(200);
-    // ...but not through the edge.
+    // The runtime serves these itself (/metrics to the bearer token only, on both its listeners)...
+    for (const p of ["/ready", "/healthz"]) expect((await fetch(`${runtime.base}${p}`)).status, p).toBe(200);
+    for (const base of [runtime.base, runtime.metricsBase]) {
+      expect((await scrape(base)).status).toBe(200);
+      expect((await fetch(`${base}/metrics`)).status).toBe(401);
+    }
+    // ...but not through the edge, not even with the token.
+    expect((await viaEdge(edge, "/metrics", { headers: { authorization: `Bearer ${METRICS_TOKEN}` } })).status).toBe(404);
     for (const p of [
       "/metrics",
       "/ready",

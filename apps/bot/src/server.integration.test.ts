@@ -10,9 +10,14 @@ import { capturedLogger, query, startBlackhole, UNREACHABLE_DB } from "../test/h
 import { startHeartbeat } from "./heartbeat.ts";
 import { VERSION } from "./version.ts";
 import { createLogger } from "./logger.ts";
+import { createMetrics } from "./metrics.ts";
+import { traceIdFrom } from "./trace.ts";
+import { buildMetricsServer } from "./routes/ops.ts";
 import { buildServer, type BotServer } from "./server.ts";
 
 const env = { DINGTALK_MODE: "http" as const };
+const METRICS_TOKEN = "test-metrics-token-0123456789";
+const bearer = { authorization: `Bearer ${METRICS_TOKEN}` };
 
 interface ReadyBody {
   status: string;
@@ -96,7 +101,7 @@ describe("against a real database", () => {
   beforeAll(async () => {
     testDb = await createTestDatabase({ migrate: false, prefix: "clawgate_bot" });
     db = createDb(testDb.url, { connectionTimeoutMillis: 2_000 });
-    app = buildServer({ env, db, logger });
+    app = buildServer({ env, db, logger, metricsToken: METRICS_TOKEN });
   });
   afterAll(async () => {
     await app?.close();
@@ -130,7 +135,9 @@ describe("against a real database", () => {
       payload: { text: secret },
     });
     expect(withId.statusCode).toBe(404);
-    expect(withId.headers["x-request-id"]).toBe("trace-abc-1");
+    // Not 32 hex: stored and sent on as a stable 32-hex trace id derived from it.
+    const traceId = traceIdFrom({ "x-request-id": "trace-abc-1" });
+    expect(withId.headers["x-request-id"]).toBe(traceId);
 
     const traceparent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
     const fromParent = await app.inject({ url: "/healthz", headers: { traceparent } });
@@ -138,7 +145,7 @@ describe("against a real database", () => {
     const generated = await app.inject({ url: "/healthz" });
     expect(generated.headers["x-request-id"]).toMatch(/^[0-9a-f]{32}$/);
 
-    const line = lines.find((l) => l.traceId === "trace-abc-1" && l.msg === "request completed");
+    const line = lines.find((l) => l.traceId === traceId && l.msg === "request completed");
     expect(line).toMatchObject({ method: "POST", route: "(unmatched)", status: 404 });
     expect(typeof line?.durationMs).toBe("number");
     expect(JSON.stringify(lines)).not.toContain(secret);
@@ -146,7 +153,7 @@ describe("against a real database", () => {
 
   it("serves Prometheus metrics with default metrics and the request histogram", async () => {
     await app.inject({ url: "/healthz" });
-    const res = await app.inject({ url: "/metrics" });
+    const res = await app.inject({ url: "/metrics", headers: bearer });
     expect(res.statusCode).toBe(200);
     expect(res.headers["content-type"]).toContain("text/plain");
     expect(res.body).toContain("clawgate_process_cpu_user_seconds_total");
@@ -154,6 +161,36 @@ describe("against a real database", () => {
       /clawgate_http_request_duration_seconds_count\{method="GET",route="\/healthz",status="200"\} \d+/,
     );
     expect(res.body).toMatch(/clawgate_http_request_duration_seconds_count\{[^}]*route="\(unmatched\)",status="404"\}/);
+  });
+
+  it("answers /metrics on the main port only to the bearer token (and not at all without one)", async () => {
+    for (const authorization of [undefined, "Bearer wrong-token-0123456789", `Basic ${METRICS_TOKEN}`, "Bearer"]) {
+      const res = await app.inject({ url: "/metrics", headers: authorization ? { authorization } : {} });
+      expect(res.statusCode, authorization).toBe(401);
+      expect(res.body).not.toContain("clawgate_");
+    }
+    expect((await app.inject({ url: "/metrics", headers: { authorization: `bearer  ${METRICS_TOKEN}` } })).statusCode).toBe(200);
+    const open = buildServer({ env, db, logger: createLogger("silent") });
+    try {
+      expect((await open.inject({ url: "/metrics" })).statusCode).toBe(404);
+    } finally {
+      await open.close();
+    }
+  });
+
+  it("serves the metrics listener on its own, with or without a token", async () => {
+    const metrics = createMetrics();
+    const plain = buildMetricsServer({ metrics, logger: createLogger("silent") });
+    const guarded = buildMetricsServer({ metrics, token: METRICS_TOKEN, logger: createLogger("silent") });
+    try {
+      expect((await plain.inject({ url: "/metrics" })).body).toContain("clawgate_process_start_time_seconds");
+      expect((await plain.inject({ url: "/ready" })).statusCode).toBe(404);
+      expect((await guarded.inject({ url: "/metrics" })).statusCode).toBe(401);
+      expect((await guarded.inject({ url: "/metrics", headers: bearer })).statusCode).toBe(200);
+    } finally {
+      await plain.close();
+      await guarded.close();
+    }
   });
 
   it("keeps a RuntimeInstance row fresh and removes it on stop", async () => {

@@ -28,6 +28,8 @@ export interface ServerDeps {
   extraChecks?: ExtraChecks;
   logger: Logger;
   metrics?: Metrics;
+  /** METRICS_TOKEN: with it `GET /metrics` answers here too, to that bearer token only; without it, 404 here. */
+  metricsToken?: string | undefined;
   /** Clock for the signature timestamp window (tests). */
   now?: () => number;
   /** Deadline for each readiness query against the database. */
@@ -43,6 +45,7 @@ export function buildServer({
   extraChecks,
   now,
   metrics = createMetrics(),
+  metricsToken,
   readinessTimeoutMs = 1_000,
 }: ServerDeps) {
   const app = Fastify({
@@ -65,7 +68,7 @@ export function buildServer({
     );
   });
 
-  app.register(opsRoutes, { readiness: createReadiness(db, readinessTimeoutMs, extraChecks), metrics });
+  app.register(opsRoutes, { readiness: createReadiness(db, readinessTimeoutMs, extraChecks), metrics, metricsToken });
   if (ingest) app.register(dingtalkRoutes, { env, ingest, metrics, ...(now ? { now } : {}) });
   if (cardCallback)
     app.register(cardRoutes, {

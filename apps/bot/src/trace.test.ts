@@ -1,9 +1,21 @@
 import { describe, expect, it } from "vitest";
+import { traceIdHex } from "@clawgate/skills";
 import { traceIdFrom } from "./trace.ts";
 
 describe("traceIdFrom", () => {
-  it("uses a well-formed x-request-id", () => {
-    expect(traceIdFrom({ "x-request-id": "req-42_a.b:c" })).toBe("req-42_a.b:c");
+  it("uses an x-request-id that is a W3C trace id as it is", () => {
+    const id = "4bf92f3577b34da6a3ce929d0e0e4736";
+    expect(traceIdFrom({ "x-request-id": id })).toBe(id);
+    expect(traceIdFrom({ "x-request-id": id.toUpperCase() })).toBe(id);
+  });
+
+  it("maps any other well-formed x-request-id to a stable 32-hex trace id", () => {
+    const id = traceIdFrom({ "x-request-id": "req-42_a.b:c" });
+    expect(id).toMatch(/^[0-9a-f]{32}$/);
+    expect(traceIdFrom({ "x-request-id": "req-42_a.b:c" })).toBe(id);
+    expect(traceIdFrom({ "x-request-id": "req-42_a.b:d" })).not.toBe(id);
+    // What goes out in traceparent is that same id.
+    expect(traceIdHex(id)).toBe(id);
   });
 
   it("takes the trace id out of a W3C traceparent", () => {
@@ -13,7 +25,7 @@ describe("traceIdFrom", () => {
 
   it("prefers x-request-id over traceparent", () => {
     const traceparent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
-    expect(traceIdFrom({ "x-request-id": "abc", traceparent })).toBe("abc");
+    expect(traceIdFrom({ "x-request-id": "abc", traceparent })).toBe(traceIdFrom({ "x-request-id": "abc" }));
   });
 
   it.each([

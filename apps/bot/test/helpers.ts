@@ -26,7 +26,7 @@ export function cliEnv(vars: Record<string, string>): NodeJS.ProcessEnv {
   const base = Object.fromEntries(
     Object.entries(process.env).filter(
       ([k]) =>
-        !/^(DINGTALK_|LOCAL_MODEL_|PORT$|HOST$|LOG_LEVEL$|DATABASE_URL$|SECRET_ENV_ALLOWLIST$|SKILL_SECRET_ENV_ALLOWLIST$|MODEL_BASE_URL_ALLOWLIST$)/.test(
+        !/^(DINGTALK_|LOCAL_MODEL_|PORT$|HOST$|LOG_LEVEL$|METRICS_|DATABASE_URL$|SECRET_ENV_ALLOWLIST$|SKILL_SECRET_ENV_ALLOWLIST$|MODEL_BASE_URL_ALLOWLIST$)/.test(
           k,
         ),
     ),
@@ -101,11 +101,17 @@ export async function waitFor<T>(probe: () => Promise<T | undefined>, timeoutMs:
 export async function startServe(
   vars: Record<string, string>,
   { path = "/ready", timeoutMs = 30_000, running }: { path?: string; timeoutMs?: number; running?: CliProcess[] } = {},
-): Promise<{ cli: CliProcess; base: string }> {
+): Promise<{ cli: CliProcess; base: string; metricsBase: string }> {
   const port = vars.PORT ? Number(vars.PORT) : await freePort();
-  const cli = startCli(["serve"], cliEnv({ HOST: "127.0.0.1", LOG_LEVEL: "warn", ...vars, PORT: String(port) }));
+  // Its own free port for the metrics listener too: test runtimes run side by side.
+  const metricsPort = vars.METRICS_PORT ?? String(await freePort());
+  const cli = startCli(
+    ["serve"],
+    cliEnv({ HOST: "127.0.0.1", LOG_LEVEL: "warn", ...vars, PORT: String(port), METRICS_PORT: metricsPort }),
+  );
   running?.push(cli);
   const base = `http://127.0.0.1:${port}`;
+  const metricsBase = `http://${vars.METRICS_HOST ?? "127.0.0.1"}:${metricsPort}`;
   try {
     await waitFor(
       async () => {
@@ -120,7 +126,7 @@ export async function startServe(
     await killChild(cli);
     throw error;
   }
-  return { cli, base };
+  return { cli, base, metricsBase };
 }
 
 export async function query<T>(url: string, sql: string, params: unknown[] = []): Promise<T[]> {

@@ -14,6 +14,8 @@ import { demoReply, textOf, type ChatRequest } from "@clawgate/devstack/demo-mod
 export interface ScriptedModel {
   url: string;
   requests: ChatRequest[];
+  /** The `traceparent` header of each request (same order as `requests`). */
+  traceparents: (string | undefined)[];
   close(): Promise<void>;
 }
 
@@ -25,10 +27,12 @@ async function json(req: IncomingMessage): Promise<ChatRequest> {
 
 export async function startScriptedModel(): Promise<ScriptedModel> {
   const requests: ChatRequest[] = [];
+  const traceparents: (string | undefined)[] = [];
   let n = 0;
   const server = createServer((req, res) => {
     void json(req).then((body) => {
       requests.push(body);
+      traceparents.push(String(req.headers.traceparent ?? "") || undefined);
       const last = body.messages.at(-1);
       // The newest user message: earlier ones are the conversation's memory.
       const user = textOf(body.messages.findLast((msg) => msg.role === "user")?.content);
@@ -62,6 +66,7 @@ export async function startScriptedModel(): Promise<ScriptedModel> {
   return {
     url: `http://127.0.0.1:${port}/v1`,
     requests,
+    traceparents,
     close: () => new Promise<void>((r) => server.close(() => r())),
   };
 }

@@ -26,6 +26,8 @@ export interface DemoMcp {
   port: number;
   /** Every tool call the server ran, in order. */
   calls: { tool: string; args: Record<string, unknown> }[];
+  /** The `traceparent` header of each tool call's request (same order as `calls`). */
+  callTraceparents: (string | undefined)[];
   tickets: { id: string; title: string }[];
   /** Changes a tool's description from now on (what a "rug pull" looks like to a client). */
   redefine(tool: "lookup_order" | "create_ticket", description: string): void;
@@ -36,6 +38,11 @@ const ORDERS: Record<string, string> = { "A-1001": "shipped", "A-1002": "packing
 
 export async function startDemoMcp(opts: DemoMcpOptions = {}): Promise<DemoMcp> {
   const calls: DemoMcp["calls"] = [];
+  const callTraceparents: DemoMcp["callTraceparents"] = [];
+  const traceOf = (extra: { requestInfo?: { headers: Record<string, string | string[] | undefined> } }) => {
+    const h = extra.requestInfo?.headers.traceparent;
+    callTraceparents.push(Array.isArray(h) ? h[0] : h);
+  };
   const tickets: DemoMcp["tickets"] = [];
   const descriptions = {
     lookup_order: "Look up an order by its id (like A-1001) and return its status.",
@@ -52,8 +59,9 @@ export async function startDemoMcp(opts: DemoMcpOptions = {}): Promise<DemoMcp> 
         inputSchema: { orderId: z.string().regex(/^A-\d{4}$/) },
         annotations: { readOnlyHint: true },
       },
-      ({ orderId }) => {
+      ({ orderId }, extra) => {
         calls.push({ tool: "lookup_order", args: { orderId } });
+        traceOf(extra);
         const status = ORDERS[orderId];
         const note = opts.notes?.[orderId];
         return {
@@ -73,8 +81,9 @@ export async function startDemoMcp(opts: DemoMcpOptions = {}): Promise<DemoMcp> 
         inputSchema: { title: z.string().min(3).max(200) },
         annotations: { readOnlyHint: false },
       },
-      ({ title }) => {
+      ({ title }, extra) => {
         calls.push({ tool: "create_ticket", args: { title } });
+        traceOf(extra);
         const id = `MCP-${tickets.length + 1}`;
         tickets.push({ id, title });
         return { content: [{ type: "text", text: `Created ticket ${id}: ${title}` }] };
@@ -115,6 +124,7 @@ export async function startDemoMcp(opts: DemoMcpOptions = {}): Promise<DemoMcp> 
     url: `http://${opts.host ?? "127.0.0.1"}:${port}/mcp`,
     port,
     calls,
+    callTraceparents,
     tickets,
     redefine: (tool, description) => {
       descriptions[tool] = description;

@@ -20,6 +20,8 @@ export interface RecordedRequest {
   method: string;
   path: string;
   body: unknown;
+  /** W3C trace context the caller sent (the runtime's message trace id). */
+  traceparent?: string;
   at: Date;
 }
 
@@ -176,7 +178,8 @@ export async function startDemoModel(opts: DemoModelOptions): Promise<DemoModel>
       return apiError(res, 400, "invalid_request_error", "the body is not valid JSON");
     }
     if (req.method === "GET" && path === "/_demo/requests") return sendJson(res, 200, { requests });
-    requests.push({ method: req.method ?? "GET", path, body, at: new Date() });
+    const traceparent = String(req.headers.traceparent ?? "");
+    requests.push({ method: req.method ?? "GET", path, body, ...(traceparent ? { traceparent } : {}), at: new Date() });
     if (requests.length > MAX_RECORDED) requests.shift();
 
     if (req.method === "POST" && path === "/_demo/mode") {

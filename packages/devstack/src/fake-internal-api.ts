@@ -32,6 +32,8 @@ export interface RecordedRequest {
   query: Record<string, string>;
   authorization?: string;
   idempotencyKey?: string;
+  /** W3C trace context the caller sent (the runtime's message trace id). */
+  traceparent?: string;
   body?: unknown;
   at: number;
 }
@@ -148,6 +150,7 @@ export async function startFakeInternalApi(opts: {
       query: Object.fromEntries(u.searchParams),
       ...(req.headers.authorization ? { authorization: req.headers.authorization } : {}),
       ...(typeof req.headers["idempotency-key"] === "string" ? { idempotencyKey: req.headers["idempotency-key"] } : {}),
+      ...(typeof req.headers.traceparent === "string" ? { traceparent: req.headers.traceparent } : {}),
       ...(body !== undefined ? { body } : {}),
       at: Date.now(),
     });

@@ -2,6 +2,8 @@
 export const PORTS = {
   console: 3000,
   runtime: 8080,
+  /** The runtime's metrics listener (METRICS_PORT), loopback. */
+  runtimeMetrics: 9464,
   oidc: 3100,
   fakeDingtalk: 3200,
   demoModel: 3300,

@@ -282,6 +282,8 @@ async function main(): Promise<void> {
       DEMO_MCP_TOKEN: `Bearer ${DEMO_MCP_TOKEN}`,
       PORT: String(PORTS.runtime),
       HOST: "127.0.0.1",
+      METRICS_PORT: String(PORTS.runtimeMetrics),
+      METRICS_HOST: "127.0.0.1",
       DINGTALK_MODE: "http",
       ...dingtalkApp,
       DINGTALK_API_BASE: fakeDingtalkUrl,
@@ -344,7 +346,8 @@ async function main(): Promise<void> {
   Clawgate is running.
 
     Console          ${consoleUrl}   (sign in with SSO: the local demo identity provider, or with the fake DingTalk)
-    Runtime          http://127.0.0.1:${PORTS.runtime}   (/healthz, /ready, /metrics, /dingtalk/robot, /dingtalk/card)
+    Runtime          http://127.0.0.1:${PORTS.runtime}   (/healthz, /ready, /dingtalk/robot, /dingtalk/card)
+    Metrics          http://127.0.0.1:${PORTS.runtimeMetrics}/metrics   (Prometheus, loopback only)
     SSO (demo IdP)   ${issuer}
     DingTalk (fake)  ${fakeDingtalkUrl}
     Model (demo)     ${modelUrl}

@@ -6,6 +6,7 @@ import { runSkill, SkillCache, type SkillContext } from "./handler.ts";
 import { BUILTIN_HANDLERS } from "./handlers/index.ts";
 import { testContext } from "./test-context.ts";
 import type { SkillManifest } from "./manifest.ts";
+import { traceIdHex } from "./traceparent.ts";
 
 let api: FakeInternalApi;
 const TOKEN = "s3cret-internal-token";
@@ -43,6 +44,14 @@ describe("kb.search", () => {
     });
     const zh = await run(kbSearch, { query: "请假" }, apiCtx());
     expect(zh.result.ok && zh.result.content).toContain("请假流程说明");
+  });
+
+  it("sends the message's trace id on as W3C traceparent", async () => {
+    const id = "4bf92f3577b34da6a3ce929d0e0e4736";
+    await run(kbSearch, { query: "vpn" }, apiCtx({ traceId: `${id}:call-1` }));
+    expect(api.requests[0]?.traceparent).toMatch(new RegExp(`^00-${id}-[0-9a-f]{16}-01$`));
+    await run(kbSearch, { query: "printer" }, apiCtx({ traceId: "not-hex" }));
+    expect(api.requests[1]?.traceparent).toMatch(new RegExp(`^00-${traceIdHex("not-hex")}-[0-9a-f]{16}-01$`));
   });
 
   it("says so when nothing matches", async () => {

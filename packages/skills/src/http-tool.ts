@@ -20,6 +20,7 @@ import { httpFetchSettings } from "./builtin.ts";
 import { defineSkill, noSettings, type RiskClass, type SkillManifest } from "./manifest.ts";
 import { jsonSchemaInput } from "./mcp.ts";
 import { HEADER_NAME } from "./mcp.ts";
+import { traceparent } from "./traceparent.ts";
 
 export const HTTP_METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE"] as const;
 const JSON_PATH = /^\$(\.[A-Za-z_][A-Za-z0-9_]*|\[\d+\])*$/;
@@ -112,7 +113,11 @@ export function httpToolSkill(
         if (v !== undefined) url.searchParams.set(k, typeof v === "string" ? v : JSON.stringify(v));
     const refused = checkUrl(url, guard.data.allowedHosts);
     if (refused) return fail(`refused: ${refused} (the outbound allowlist is http.fetch's allowedHosts)`);
-    const headers: Record<string, string> = { accept: "application/json", "user-agent": `clawgate-${row.key}` };
+    const headers: Record<string, string> = {
+      accept: "application/json",
+      "user-agent": `clawgate-${row.key}`,
+      traceparent: traceparent(ctx.traceId),
+    };
     for (const [header, envName] of Object.entries(request.headers)) {
       const value = ctx.getSecret?.(envName);
       if (!value) return fail(`header ${header}: the env var ${envName} is not set (or not allowed)`);

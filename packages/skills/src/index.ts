@@ -8,3 +8,4 @@ export { internalApiBreakers } from "./handlers/internal-api.ts";
 export * from "./mcp.ts";
 export * from "./output.ts";
 export * from "./http-tool.ts";
+export * from "./traceparent.ts";

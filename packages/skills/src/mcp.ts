@@ -18,6 +18,7 @@ import { z } from "zod";
 import { BreakerOpenError, BreakerRegistry } from "./breakers.ts";
 import { canonicalJson, fail, type SkillContext, type SkillHandler, type SkillResult } from "./handler.ts";
 import { defineSkill, noSettings, type RiskClass, type SkillManifest } from "./manifest.ts";
+import { traceContext, tracedFetch, traceparent } from "./traceparent.ts";
 
 export const MCP_SERVER_NAME = /^[a-z][a-z0-9_]{0,39}$/;
 export const MCP_SERVER_NAME_HELP = "lowercase letters, digits and _ (starting with a letter, up to 40)";
@@ -106,8 +107,10 @@ export class McpClients {
     if (known) void known.client.then((c) => c.close()).catch(() => undefined);
     const client = (async () => {
       const c = new Client(CLIENT_INFO, { capabilities: {} });
+      // One connection serves every call: each request's traceparent comes from the call (tracedFetch).
       const transport = new StreamableHTTPClientTransport(new URL(server.url), {
         requestInit: { headers, redirect: "error" },
+        fetch: tracedFetch(),
       });
       await c.connect(transport, { signal, timeout: server.timeoutMs });
       return c;
@@ -183,10 +186,13 @@ export class McpClients {
     args: Record<string, unknown>,
     getSecret: (name: string) => string | undefined,
     signal: AbortSignal,
+    traceId?: string,
   ): Promise<SkillResult> {
-    const result = await this.#use(server, getSecret, signal, (client) =>
-      client.callTool({ name: toolName, arguments: args }, undefined, { signal, timeout: server.timeoutMs }),
-    );
+    const call = () =>
+      this.#use(server, getSecret, signal, (client) =>
+        client.callTool({ name: toolName, arguments: args }, undefined, { signal, timeout: server.timeoutMs }),
+      );
+    const result = await (traceId ? traceContext.run(traceparent(traceId), call) : call());
     const text = resultText(result as { content?: unknown; structuredContent?: unknown });
     if (result.isError === true) return fail(`the tool answered with an error: ${text.slice(0, 500)}`);
     return { ok: true, content: text };
@@ -258,7 +264,14 @@ export function mcpSkill(
   });
   const handler: SkillHandler<Record<string, unknown>> = async (input, ctx: SkillContext) => {
     try {
-      return await clients.callTool(server, row.toolName, input ?? {}, (n) => ctx.getSecret?.(n), ctx.signal);
+      return await clients.callTool(
+        server,
+        row.toolName,
+        input ?? {},
+        (n) => ctx.getSecret?.(n),
+        ctx.signal,
+        ctx.traceId,
+      );
     } catch (error) {
       if (error instanceof McpUnavailableError) return fail(error.message, true);
       throw error;

@@ -114,7 +114,25 @@ describe("the agent loop", () => {
       userId: "user-1",
     });
     expect(row!.configRevision).toBe(h.policy.snapshot()!.revision);
+    // The invocation's trace id is the message's, and the one the model and the internal API received.
+    const [stored] = await query<{ traceId: string }>(
+      h.testDb.url,
+      `SELECT "traceId" FROM "InboundMessage" WHERE id = $1`,
+      [inbound.id],
+    );
+    expect(row!.traceId).toBe(stored!.traceId);
+    const sent = new RegExp(`^00-${stored!.traceId}-[0-9a-f]{16}-01$`);
+    expect(h.api.requests.find((r) => r.path === "/kb/search")?.traceparent).toMatch(sent);
+    const chats = h.model.requests.filter((r) => r.path === "/v1/chat/completions" && sent.test(r.traceparent ?? ""));
+    expect(chats).toHaveLength(2);
     expect(await counted("toolCalls", { skill: "kb.search", decision: "ALLOW", outcome: "SUCCESS" })).toBe(1);
+    // Model latency and tokens, by endpoint.
+    const calls = (await h.metrics.modelDuration.get()).values.find(
+      (v) => v.metricName === "clawgate_model_request_duration_seconds_count" && v.labels.outcome === "ok",
+    );
+    expect(calls?.value).toBeGreaterThanOrEqual(2);
+    const tokens = (await h.metrics.modelTokens.get()).values.filter((v) => v.value > 0);
+    expect(tokens.map((v) => v.labels.kind).sort()).toEqual(["completion", "prompt"]);
     expect(offeredNames(lastChatRequest())).toEqual(
       expect.arrayContaining(["kb_search", "ticket_create", "help", "status"]),
     );

@@ -134,6 +134,8 @@ export interface AgentOptions {
   /** `group.announce`'s group send (worker/announce.ts); without it the skill answers that it cannot post. */
   announce?: TurnContext["announce"];
   settings?: Partial<AgentSettings>;
+  /** Each model call, for the runtime's metrics. */
+  observeModelCall?: TurnContext["observeModelCall"];
 }
 
 /** The env schema's defaults (18 s, 4 s, 3 s, 5 failures / 15 s, no allowlist): what an unset env gives. */
@@ -185,6 +187,7 @@ export function createAgent(opts: AgentOptions): Agent {
       ...(opts.fetch ? { fetch: opts.fetch } : {}),
       ...(opts.modelSlots ? { modelSlots: opts.modelSlots } : {}),
       ...(opts.announce ? { announce: opts.announce } : {}),
+      ...(opts.observeModelCall ? { observeModelCall: opts.observeModelCall } : {}),
       ...(resume ? { resume } : {}),
     };
     return runTurn(context, req.text, memory);

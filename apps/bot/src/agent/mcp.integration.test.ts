@@ -163,6 +163,43 @@ describe("MCP tools", () => {
     });
   });
 
+  it("one trace id: the message's, sent on to the model and the MCP server, stored with the call, counted by skill", async () => {
+    const [model, server] = [scripted.traceparents.length, mcp.callTraceparents.length];
+    const msgId = `trace-${Date.now()}`;
+    const { status } = await fake.deliver({
+      conversationId: "cid-mcp",
+      text: 'CALL mcp_demo_lookup_order {"orderId":"A-1003"}',
+      senderId: "user-1",
+      msgId,
+    });
+    expect(status).toBe(200);
+    await fake.waitForReplies("cid-mcp", 1, 20_000);
+    const [inbound] = await query<{ id: string; traceId: string }>(
+      testDb.url,
+      `SELECT id, "traceId" FROM "InboundMessage" WHERE "msgId" = $1`,
+      [msgId],
+    );
+    const traceId = inbound!.traceId;
+    expect(traceId).toMatch(/^[0-9a-f]{32}$/);
+    const sent = new RegExp(`^00-${traceId}-[0-9a-f]{16}-01$`);
+    // Two model calls (the tool call, then the answer) and one tool call, each with its own span.
+    const modelParents = scripted.traceparents.slice(model);
+    expect(modelParents).toHaveLength(2);
+    for (const tp of modelParents) expect(tp).toMatch(sent);
+    expect(new Set(modelParents).size).toBe(2);
+    expect(mcp.callTraceparents.slice(server)).toEqual([expect.stringMatching(sent)]);
+    const rows = await query<{ traceId: string }>(
+      testDb.url,
+      `SELECT "traceId" FROM "SkillInvocation" WHERE "inboundMessageId" = $1`,
+      [inbound!.id],
+    );
+    expect(rows).toEqual([{ traceId }]);
+    // The tool metric names the MCP skill, not "unknown".
+    expect(await metrics.registry.getSingleMetricAsString("clawgate_tool_calls_total")).toMatch(
+      /^clawgate_tool_calls_total\{skill="mcp\.demo\.lookup_order",decision="ALLOW",outcome="SUCCESS"\} [1-9]/m,
+    );
+  });
+
   it("input is validated against the tool's JSON Schema before any request", async () => {
     const before = mcp.calls.length;
     const text = await say('CALL mcp_demo_lookup_order {"orderId":"not an id"}');

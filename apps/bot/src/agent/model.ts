@@ -13,7 +13,7 @@
  * 429 and 5xx count; other 4xx (a bad request, a wrong key) and our own cancellations do not.
  * While open, calls fail at once with ModelUnavailableError (the user gets the fallback reply).
  */
-import { BreakerOpenError, BreakerRegistry } from "@clawgate/skills";
+import { BreakerOpenError, BreakerRegistry, traceparent } from "@clawgate/skills";
 import OpenAI from "openai";
 import { Agent } from "undici";
 import type { ModelRoute } from "./catalog.ts";
@@ -89,7 +89,14 @@ const breakerOpen = (route: ModelRoute) =>
 export async function complete(
   route: ModelRoute,
   body: Omit<OpenAI.ChatCompletionCreateParamsNonStreaming, "model">,
-  opts: { signal?: AbortSignal; sleep?: (ms: number) => Promise<void>; deadlineAt?: number; now?: () => number } = {},
+  opts: {
+    signal?: AbortSignal;
+    sleep?: (ms: number) => Promise<void>;
+    deadlineAt?: number;
+    now?: () => number;
+    /** The message's trace id: sent as W3C `traceparent` (a new span per attempt). */
+    traceId?: string;
+  } = {},
 ): Promise<OpenAI.ChatCompletion> {
   const sleep = opts.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
   const now = opts.now ?? Date.now;
@@ -104,7 +111,11 @@ export async function complete(
         try {
           return await route.client.chat.completions.create(
             { ...body, model: route.model },
-            { timeout, ...(opts.signal ? { signal: opts.signal } : {}) },
+            {
+              timeout,
+              ...(opts.signal ? { signal: opts.signal } : {}),
+              ...(opts.traceId ? { headers: { traceparent: traceparent(opts.traceId) } } : {}),
+            },
           );
         } catch (error) {
           // The deadline's abort and the SDK's timeout race; either way it is a timeout (a caller's cancel is not).

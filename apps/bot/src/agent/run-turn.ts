@@ -104,12 +104,29 @@ export async function runTurn(
       const offer = round < t.route.maxToolRounds && tools.length > 0;
       let step: ModelStep | undefined = replayed("model");
       if (!step) {
-        const call = () =>
-          complete(
-            t.route,
-            { messages, ...(offer ? { tools } : {}) },
-            { signal: t.signal, deadlineAt: t.deadlineAt, now: t.now },
-          );
+        const call = async () => {
+          const started = performance.now();
+          const observe = (outcome: "ok" | "error", usage?: OpenAI.CompletionUsage) =>
+            t.observeModelCall?.({
+              endpoint: t.route.endpointName,
+              seconds: (performance.now() - started) / 1000,
+              outcome,
+              promptTokens: usage?.prompt_tokens ?? 0,
+              completionTokens: usage?.completion_tokens ?? 0,
+            });
+          try {
+            const completion = await complete(
+              t.route,
+              { messages, ...(offer ? { tools } : {}) },
+              { signal: t.signal, deadlineAt: t.deadlineAt, now: t.now, traceId: t.traceId },
+            );
+            observe("ok", completion.usage);
+            return completion;
+          } catch (error) {
+            observe("error");
+            throw error;
+          }
+        };
         // An open breaker answers before a concurrency slot is taken.
         assertModelAvailable(t.route);
         const completion = await (t.modelSlots ? t.modelSlots.run(t.route, t.signal, call) : call());

@@ -51,6 +51,17 @@ export interface TurnContext {
    * DESTRUCTIVE call waits for an approver, and its request names them.
    */
   untrusted?: UntrustedSource[];
+  /** Each model call's latency, outcome and reported tokens (the runtime's metrics). */
+  observeModelCall?: (call: ModelCallObservation) => void;
+}
+
+export interface ModelCallObservation {
+  /** The endpoint's configured name (bounded: the catalog's), not the conversation's route scope. */
+  endpoint: string;
+  seconds: number;
+  outcome: "ok" | "error";
+  promptTokens: number;
+  completionTokens: number;
 }
 
 /** An untrusted tool output the turn read: which skill, and its SkillInvocation row. */

@@ -33,6 +33,7 @@ import type { JobHelpers, Task } from "graphile-worker";
 import type pg from "pg";
 import { z } from "zod";
 import type { Catalog } from "../agent/catalog.ts";
+import { skillLabel } from "../metrics.ts";
 import { skillSecretReader } from "../secret-refs.ts";
 import { hashId } from "@clawgate/core/redact.ts";
 import type { WorkerDeps } from "../worker/deps.ts";
@@ -222,7 +223,11 @@ export async function executeApproval(deps: ApprovalDeps, approvalId: string): P
           result: result as Prisma.InputJsonValue,
         },
       });
-      deps.metrics.toolCalls.inc({ skill: skill ? a.skillKey : "unknown", decision: recorded, outcome });
+      deps.metrics.toolCalls.inc({
+        skill: skillLabel(a.skillKey, (k) => Boolean(skill) || snapshot.skills.has(k)),
+        decision: recorded,
+        outcome,
+      });
       log.info({ outcome, reasons, revision: snapshot.revision }, "approval executed");
       return updated;
     },

@@ -21,6 +21,9 @@ import type { ExtraChecks } from "../readiness.ts";
 import { buildServer } from "../server.ts";
 import { startQueue } from "../worker/queue.ts";
 import { startReclaimer } from "../worker/reclaim.ts";
+import { readQueueStats, readReplicaStats } from "../scrape-stats.ts";
+import { metricsExposureProblem } from "../env.ts";
+import { buildMetricsServer } from "../routes/ops.ts";
 import { envOrExit } from "./env-or-exit.ts";
 
 const SHUTDOWN_DEADLINE_MS = 8_000;
@@ -38,6 +41,12 @@ export async function serve(): Promise<void> {
     console.error(
       "  REPLICA_DEAD_AFTER_MS must be at least 3 x HEARTBEAT_INTERVAL_MS (a live replica must never look dead)",
     );
+    process.exit(1);
+  }
+  const exposure = metricsExposureProblem(env);
+  if (exposure) {
+    console.error("clawgate: invalid environment");
+    console.error(`  ${exposure}`);
     process.exit(1);
   }
   const metrics = createMetrics();
@@ -98,6 +107,10 @@ export async function serve(): Promise<void> {
     onWorkers: () => publishWorkers(),
   });
 
+  metrics.appliedRevision = () => policy.snapshot()?.revision ?? null;
+  metrics.queueStats = () => readQueueStats(queue.pool);
+  metrics.replicaStats = () => readReplicaStats(queue.pool, env.REPLICA_DEAD_AFTER_MS);
+
   let stream: StreamIngress | undefined;
   const extraChecks: ExtraChecks = {
     snapshot: snapshotCheck(policy),
@@ -106,12 +119,30 @@ export async function serve(): Promise<void> {
   if (env.DINGTALK_MODE === "stream") {
     extraChecks.stream = () => (stream?.connected() ? { ok: true } : { ok: false, error: "stream not connected" });
   }
-  const app = buildServer({ env, db, logger, metrics, ingest, cardCallback, extraChecks });
+  const app = buildServer({
+    env,
+    db,
+    logger,
+    metrics,
+    metricsToken: env.METRICS_TOKEN,
+    ingest,
+    cardCallback,
+    extraChecks,
+  });
+  const metricsApp =
+    env.METRICS_PORT === "off" ? undefined : buildMetricsServer({ metrics, token: env.METRICS_TOKEN, logger });
 
+  let listening = `${env.HOST}:${env.PORT}`;
   try {
     await app.listen({ host: env.HOST, port: env.PORT });
+    if (metricsApp && env.METRICS_PORT !== "off") {
+      listening = `${env.METRICS_HOST}:${env.METRICS_PORT} (METRICS_HOST:METRICS_PORT)`;
+      const metricsUrl = await metricsApp.listen({ host: env.METRICS_HOST, port: env.METRICS_PORT });
+      logger.info({ url: `${metricsUrl}/metrics`, token: Boolean(env.METRICS_TOKEN) }, "metrics listening");
+    }
   } catch (error) {
-    logger.fatal({ err: error }, `cannot listen on ${env.HOST}:${env.PORT}`);
+    logger.fatal({ err: error }, `cannot listen on ${listening}`);
+    await app.close();
     await queue.stop();
     await policy.stop();
     await db.$disconnect();
@@ -188,6 +219,7 @@ export async function serve(): Promise<void> {
     // Stop taking messages first, then let running jobs finish.
     await stream?.stop().catch(() => {});
     await app.close();
+    await metricsApp?.close();
     reclaimer.stop();
     await withTimeout(queue.stop(), 4_000, "stopping the queue").catch((error: unknown) =>
       logger.warn({ err: error }, "queue did not stop in time"),

@@ -42,6 +42,7 @@ import {
   type StoredMemory,
 } from "../agent/index.ts";
 import { SKILLS } from "../agent/tools.ts";
+import { skillLabel } from "../metrics.ts";
 import type { Reservation } from "@clawgate/core/limits/budget.ts";
 import { createLimits, type Limits } from "../limits/admit.ts";
 import type { Logger } from "../logger.ts";
@@ -539,7 +540,7 @@ async function answerTurn(
   metrics.agentTurns.inc({ outcome: turn.outcome });
   for (const c of turn.calls)
     metrics.toolCalls.inc({
-      skill: SKILLS.has(c.skillKey) ? c.skillKey : "unknown",
+      skill: skillLabel(c.skillKey, (k) => SKILLS.has(k) || run.snapshot.skills.has(k)),
       decision: c.decision,
       outcome: c.outcome,
     });

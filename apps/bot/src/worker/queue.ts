@@ -28,7 +28,7 @@ import { describeDbError } from "../db-checks.ts";
 import type { Env } from "../env.ts";
 import { INBOUND_TASK } from "../ingress/ingest.ts";
 import type { Logger } from "../logger.ts";
-import type { Metrics } from "../metrics.ts";
+import { observeModelCall, type Metrics } from "../metrics.ts";
 import type { PolicyView } from "../policy/runtime.ts";
 import { cleanupInbound, CLEANUP_TASK } from "./cleanup.ts";
 import type { WorkerDeps } from "./deps.ts";
@@ -171,6 +171,7 @@ export function startQueue(opts: QueueOptions): Queue {
       announce,
       ...(modelSlots ? { modelSlots } : {}),
       ...(opts.agentSettings ? { settings: opts.agentSettings } : {}),
+      observeModelCall: observeModelCall(metrics),
     });
   const taskList: TaskList = {
     [INBOUND_TASK]: createInboundHandler({

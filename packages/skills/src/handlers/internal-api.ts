@@ -12,6 +12,7 @@ import { type z } from "zod";
 import { BreakerOpenError, BreakerRegistry } from "../breakers.ts";
 import { internalApiSettings } from "../builtin.ts";
 import { fail, type SkillContext, type SkillResult } from "../handler.ts";
+import { traceparent } from "../traceparent.ts";
 
 /** Only unhealthy answers throw inside the breaker (see `send`), so every error counts. */
 export const internalApiBreakers = new BreakerRegistry("internal_api", () => true);
@@ -37,7 +38,11 @@ export async function callInternalApi<T>(
 ): Promise<ApiResponse<T | null>> {
   const settings = internalApiSettings.safeParse(ctx.settings);
   if (!settings.success) return { ok: false, result: fail("the internal API is not configured (settings.baseUrl)") };
-  const headers: Record<string, string> = { accept: "application/json", "x-trace-id": ctx.traceId };
+  const headers: Record<string, string> = {
+    accept: "application/json",
+    "x-trace-id": ctx.traceId,
+    traceparent: traceparent(ctx.traceId),
+  };
   if (settings.data.tokenEnv) {
     const token = ctx.getSecret?.(settings.data.tokenEnv);
     if (!token) return { ok: false, result: fail(`the internal API token (${settings.data.tokenEnv}) is not set`) };

@@ -6,6 +6,7 @@
 import { createHash } from "node:crypto";
 import { Prisma, storable, type Db, type Tx } from "@clawgate/db";
 import type { Actor } from "./actor.ts";
+import { maskDeep } from "./redact.ts";
 
 const AUDIT_CHAIN_LOCK = 0x6175_6469; // "audi"
 
@@ -62,7 +63,8 @@ export async function appendAudit(tx: Tx, entry: AuditEntry): Promise<{ id: bigi
     action: entry.action,
     targetType: entry.targetType,
     targetId: entry.targetId ?? null,
-    diff: entry.diff ?? null,
+    // Personal data in a diff (a reason, a note) is masked before it is hashed and stored.
+    diff: maskDeep(entry.diff ?? null),
     traceId: entry.traceId ?? null,
     configRevision: entry.configRevision ?? null,
     prevHash: last?.hash ?? null,

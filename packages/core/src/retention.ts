@@ -253,12 +253,15 @@ export async function purgeRetention(db: Db, opts: PurgeOptions): Promise<PurgeR
       orderBy: { id: "asc" },
       select: { id: true },
     });
-    const due = await db.auditLog.count({ where: firstKept ? { id: { lt: firstKept.id } } : {} });
+    // Never the newest row: the next entry links to it (a chain emptied would restart unsigned).
+    const newest = await db.auditLog.findFirst({ orderBy: { id: "desc" }, select: { id: true } });
+    const boundary = firstKept?.id ?? newest?.id ?? null;
+    const due = boundary === null ? 0 : await db.auditLog.count({ where: { id: { lt: boundary } } });
     if (dryRun || due === 0) counts.AuditLog = due;
     else if (!opts.signingKey || opts.signingKey.length < AUDIT_SIGNING_KEY_MIN) {
       counts.AuditLog = 0;
       auditSkipped = `${due} audit rows are due but CLAWGATE_AUDIT_SIGNING_KEY is not set (at least ${AUDIT_SIGNING_KEY_MIN} characters): kept`;
-    } else counts.AuditLog = await purgeAudit(db, firstKept?.id ?? null, opts.signingKey, batchSize);
+    } else counts.AuditLog = await purgeAudit(db, boundary!, opts.signingKey, batchSize);
   }
 
   const result: PurgeResult = {
@@ -283,38 +286,34 @@ export async function purgeRetention(db: Db, opts: PurgeOptions): Promise<PurgeR
 }
 
 /**
- * Deletes audit rows below `beforeId` (all rows when null), oldest first, `batchSize` per
+ * Deletes audit rows below `beforeId`, oldest first, `batchSize` per
  * transaction, each with its signed checkpoint. Serialised with appends on the chain's lock.
  */
-async function purgeAudit(db: Db, beforeId: bigint | null, key: string, batchSize: number): Promise<number> {
+async function purgeAudit(db: Db, beforeId: bigint, key: string, batchSize: number): Promise<number> {
   let total = 0;
   for (;;) {
     const n = await db.$transaction(async (tx) => {
       await tx.$queryRaw`SELECT 1 FROM pg_advisory_xact_lock(${AUDIT_CHAIN_LOCK})`;
       const rows = await tx.auditLog.findMany({
-        where: beforeId === null ? {} : { id: { lt: beforeId } },
+        where: { id: { lt: beforeId } },
         orderBy: { id: "asc" },
         take: batchSize,
         select: { id: true, hash: true, at: true },
       });
       const last = rows.at(-1);
       if (!last) return 0;
-      // Never the newest row: the next append links to it (a fresh chain would start unsigned).
-      const newest = await tx.auditLog.findFirst({ orderBy: { id: "desc" }, select: { id: true } });
-      if (newest?.id === last.id && rows.length === 1) return 0;
-      const upto = newest?.id === last.id ? rows.at(-2)! : last;
       const checkpoint = await tx.auditCheckpoint.create({
         data: {
-          lastId: upto.id,
-          lastHash: upto.hash,
-          lastAt: upto.at,
-          purged: rows.filter((r) => r.id <= upto.id).length,
-          signature: signCheckpoint(key, { lastId: upto.id, lastHash: upto.hash, lastAt: upto.at }),
+          lastId: last.id,
+          lastHash: last.hash,
+          lastAt: last.at,
+          purged: rows.length,
+          signature: signCheckpoint(key, { lastId: last.id, lastHash: last.hash, lastAt: last.at }),
         },
         select: { id: true },
       });
       await tx.$queryRaw`SELECT set_config('clawgate.audit_purge_checkpoint', ${String(checkpoint.id)}, true)`;
-      const { count } = await tx.auditLog.deleteMany({ where: { id: { lte: upto.id } } });
+      const { count } = await tx.auditLog.deleteMany({ where: { id: { lte: last.id } } });
       return count;
     });
     total += n;

@@ -3,11 +3,13 @@
  * with their own code (open pools would otherwise keep the process alive).
  */
 import { Command } from "commander";
+import { auditVerify } from "./commands/audit.ts";
 import { deadLetters, type DeadLettersOptions } from "./commands/dead-letters.ts";
 import { doctor } from "./commands/doctor.ts";
 import { exportConfig } from "./commands/export.ts";
 import { migrate } from "./commands/migrate.ts";
 import { onboard } from "./commands/onboard.ts";
+import { retentionRun } from "./commands/retention.ts";
 import { safeMode, type SafeModeOptions } from "./commands/safe-mode.ts";
 import { click, say } from "./commands/say.ts";
 import { seed } from "./commands/seed.ts";
@@ -118,5 +120,22 @@ program
   .action((action: string, id: string | undefined, opts: DeadLettersOptions) =>
     exitWith(() => deadLetters(action, id, opts))(),
   );
+
+program
+  .command("audit")
+  .description("the audit log")
+  .command("verify")
+  .description(
+    "recompute the audit chain from the newest signed checkpoint; prints OK or the first broken link (exit 1)",
+  )
+  .action(exitWith(auditVerify));
+
+program
+  .command("retention")
+  .description("the retention purge")
+  .command("run")
+  .description("delete what is older than the retention periods now (kept: unreviewed incidents' windows; audited)")
+  .option("--dry-run", "print what would be deleted, delete nothing")
+  .action((opts: { dryRun?: boolean }) => exitWith(() => retentionRun(opts))());
 
 await program.parseAsync(process.argv);

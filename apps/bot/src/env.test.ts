@@ -92,32 +92,27 @@ describe("loadEnv", () => {
   it("parses the ingress and worker settings with their defaults", () => {
     expect(loadEnv({ DATABASE_URL: DB })).toMatchObject({
       DINGTALK_WEBHOOK_HOSTS: ["oapi.dingtalk.com"],
-      INBOUND_RETENTION_HOURS: 24,
       WORKER_CONCURRENCY: 8,
       DINGTALK_FAKE_URL: "http://127.0.0.1:3200",
     });
     const env = loadEnv({
       DATABASE_URL: DB,
       DINGTALK_WEBHOOK_HOSTS: "oapi.dingtalk.com, 127.0.0.1:3200 ,",
-      INBOUND_RETENTION_HOURS: "2",
       WORKER_CONCURRENCY: "1",
     });
     expect(env.DINGTALK_WEBHOOK_HOSTS).toEqual(["oapi.dingtalk.com", "127.0.0.1:3200"]);
-    expect(env.INBOUND_RETENTION_HOURS).toBe(2);
     expect(env.WORKER_CONCURRENCY).toBe(1);
   });
 
-  it("rejects a retention under 2 hours, a non-numeric concurrency and a bad host list", () => {
+  it("rejects a non-numeric concurrency and a bad host list", () => {
     expect(
       problems({
         DATABASE_URL: DB,
-        INBOUND_RETENTION_HOURS: "1",
         WORKER_CONCURRENCY: "two",
         DINGTALK_WEBHOOK_HOSTS: "https://x/y",
       }),
     ).toEqual([
       'DINGTALK_WEBHOOK_HOSTS: expected a comma list of host[:port], got "https://x/y"',
-      'INBOUND_RETENTION_HOURS: expected an integer >= 2, got "1"',
       'WORKER_CONCURRENCY: expected an integer >= 0, got "two"',
     ]);
   });

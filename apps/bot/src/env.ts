@@ -128,7 +128,9 @@ export const envSchema = {
   CLAWGATE_CONSOLE_URL: httpUrl("console URL").optional(),
   DINGTALK_WEBHOOK_HOSTS: hostList,
   DINGTALK_FAKE_URL: httpUrl("fake DingTalk URL").default("http://127.0.0.1:3200"),
-  INBOUND_RETENTION_HOURS: intAtLeast(2, 24),
+  // HMAC-SHA256 key of the audit chain's checkpoints (core retention.ts): the purge deletes old
+  // audit rows only with it, and `clawgate audit verify` checks checkpoints with it.
+  CLAWGATE_AUDIT_SIGNING_KEY: z.string().min(32, { error: "must be at least 32 characters" }).optional(),
   // 0: an ingress-only replica (stores and enqueues; other replicas run the jobs).
   WORKER_CONCURRENCY: intAtLeast(0, 8),
   // Replicas beat every HEARTBEAT_INTERVAL_MS; one whose beat stood still for REPLICA_DEAD_AFTER_MS

@@ -11,7 +11,6 @@ import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { APP_KEY, robotMessage } from "../test/dingtalk.ts";
 import { capturedLogger, query, waitFor } from "../test/helpers.ts";
 import type { Logger } from "./logger.ts";
-import { cleanupInbound } from "./worker/cleanup.ts";
 import { createInboundHandler } from "./worker/handle-inbound.ts";
 import { realSenders, type Queue } from "./worker/queue.ts";
 import { startTestQueue } from "../test/queue.ts";
@@ -291,33 +290,5 @@ describe("the queue in this process", () => {
     await h.fake.waitForReplies("cid-dups", 1, 10_000);
     await new Promise((r) => setTimeout(r, 1_000));
     expect(sentTo("cid-dups")).toHaveLength(1);
-  });
-});
-
-describe("retention", () => {
-  it("deletes only inbound messages older than the retention", async () => {
-    const ids: Record<string, string> = {};
-    for (const [name, hoursAgo] of [
-      ["old", 3],
-      ["edge", 1.9],
-      ["new", 0],
-    ] as const) {
-      const msg = robotMessage();
-      const res = await h.ingest({ channel: "HTTP", message: msg as never, traceId: `t-${name}` });
-      if (res.status !== "stored") throw new Error("not stored");
-      ids[name] = res.inboundId;
-      await query(
-        h.testDb.url,
-        `UPDATE "InboundMessage" SET "receivedAt" = (now() AT TIME ZONE 'UTC') - make_interval(secs => $2) WHERE id = $1`,
-        [res.inboundId, hoursAgo * 3600],
-      );
-    }
-    // A retention under the 2 h minimum is raised to it.
-    const deleted = await cleanupInbound(h.pool, 1, 1);
-    expect(deleted).toBeGreaterThanOrEqual(1);
-    const left = await query<{ id: string }>(h.testDb.url, `SELECT id FROM "InboundMessage" WHERE id = ANY($1)`, [
-      Object.values(ids),
-    ]);
-    expect(left.map((r) => r.id).sort()).toEqual([ids.edge, ids.new].sort());
   });
 });

@@ -11,7 +11,6 @@ export function queueEnv(databaseUrl: string, fakeUrl: string, concurrency = 2):
     DINGTALK_APP_SECRET: APP_SECRET,
     DINGTALK_API_BASE: fakeUrl,
     DINGTALK_WEBHOOK_HOSTS: [new URL(fakeUrl).host],
-    INBOUND_RETENTION_HOURS: 24,
     WORKER_CONCURRENCY: concurrency,
     OUTBOUND_ROBOT_PER_SECOND: 20,
     OUTBOUND_CONVERSATION_PER_MINUTE: 20,

@@ -3,11 +3,12 @@
  * edited row breaks the chain (the database also refuses UPDATE/DELETE with a trigger).
  * Writers serialise on a transaction-scoped advisory lock so the chain never forks.
  */
-import { createHash } from "node:crypto";
+import { createHash, createHmac, timingSafeEqual } from "node:crypto";
 import { Prisma, storable, type Db, type Tx } from "@clawgate/db";
 import type { Actor } from "./actor.ts";
+import { maskDeep } from "./redact.ts";
 
-const AUDIT_CHAIN_LOCK = 0x6175_6469; // "audi"
+export const AUDIT_CHAIN_LOCK = 0x6175_6469; // "audi"
 
 export interface AuditEntry {
   actor: Actor;
@@ -62,7 +63,8 @@ export async function appendAudit(tx: Tx, entry: AuditEntry): Promise<{ id: bigi
     action: entry.action,
     targetType: entry.targetType,
     targetId: entry.targetId ?? null,
-    diff: entry.diff ?? null,
+    // Personal data in a diff (a reason, a note) is masked before it is hashed and stored.
+    diff: maskDeep(entry.diff ?? null),
     traceId: entry.traceId ?? null,
     configRevision: entry.configRevision ?? null,
     prevHash: last?.hash ?? null,
@@ -81,12 +83,111 @@ export async function appendAudit(tx: Tx, entry: AuditEntry): Promise<{ id: bigi
   return { id: row.id, hash };
 }
 
-/** Recomputes the chain; returns the id of the first row that does not match, or null. */
+/** The minimum length of CLAWGATE_AUDIT_SIGNING_KEY. */
+export const AUDIT_SIGNING_KEY_MIN = 32;
+
+/** HMAC-SHA256 (hex) of a checkpoint: the last purged row's id, hash and time. */
+export function signCheckpoint(key: string, c: { lastId: bigint; lastHash: string; lastAt: Date }): string {
+  return createHmac("sha256", key).update(`${c.lastId}:${c.lastHash}:${c.lastAt.toISOString()}`).digest("hex");
+}
+
+function signatureValid(key: string, c: { lastId: bigint; lastHash: string; lastAt: Date; signature: string }) {
+  const expected = Buffer.from(signCheckpoint(key, c), "hex");
+  const given = Buffer.from(c.signature, "hex");
+  return given.length === expected.length && timingSafeEqual(given, expected);
+}
+
+export type AuditVerification =
+  | { ok: true; rows: number; checkpoint: { id: bigint; lastId: bigint; at: Date } | null }
+  | {
+      ok: false;
+      /** What is broken: a row (its id, time and action) or a checkpoint. */
+      broken:
+        | { kind: "row"; id: bigint; at: Date; action: string; why: "hash" | "link" }
+        | { kind: "checkpoint"; id: bigint; lastId: bigint; why: "signature" | "no_key" | "covers_rows" };
+      rows: number;
+    };
+
+/**
+ * Verifies the audit log: every checkpoint's signature (a checkpoint needs the signing key), then
+ * the chain from the newest checkpoint (the first row after it must link to its hash) or from the
+ * first row. Names the first broken link.
+ */
+export async function verifyAudit(
+  db: Db,
+  { signingKey }: { signingKey?: string | undefined } = {},
+): Promise<AuditVerification> {
+  const checkpoints = await db.auditCheckpoint.findMany({ orderBy: { id: "asc" } });
+  for (const c of checkpoints) {
+    if (!signingKey)
+      return { ok: false, broken: { kind: "checkpoint", id: c.id, lastId: c.lastId, why: "no_key" }, rows: 0 };
+    if (!signatureValid(signingKey, c))
+      return { ok: false, broken: { kind: "checkpoint", id: c.id, lastId: c.lastId, why: "signature" }, rows: 0 };
+  }
+  const newest = checkpoints.reduce<(typeof checkpoints)[number] | null>(
+    (a, c) => (!a || c.lastId > a.lastId ? c : a),
+    null,
+  );
+  if (newest) {
+    // The purge deletes every row up to the checkpoint: one left there was put back.
+    const stale = await db.auditLog.findFirst({ where: { id: { lte: newest.lastId } }, select: { id: true } });
+    if (stale)
+      return {
+        ok: false,
+        broken: { kind: "checkpoint", id: newest.id, lastId: newest.lastId, why: "covers_rows" },
+        rows: 0,
+      };
+  }
+  let prevHash: string | null = newest?.lastHash ?? null;
+  let cursor: bigint | undefined;
+  let rows = 0;
+  for (;;) {
+    const page = await db.auditLog.findMany({
+      where: newest ? { id: { gt: newest.lastId } } : {},
+      orderBy: { id: "asc" },
+      take: 500,
+      ...(cursor === undefined ? {} : { cursor: { id: cursor }, skip: 1 }),
+    });
+    if (page.length === 0) break;
+    for (const r of page) {
+      const expected = auditHash({
+        at: r.at,
+        actorType: r.actorType,
+        actorId: r.actorId,
+        actorName: r.actorName,
+        action: r.action,
+        targetType: r.targetType,
+        targetId: r.targetId,
+        diff: r.diff,
+        traceId: r.traceId,
+        configRevision: r.configRevision,
+        prevHash,
+      });
+      if (r.prevHash !== prevHash || r.hash !== expected)
+        return {
+          ok: false,
+          broken: { kind: "row", id: r.id, at: r.at, action: r.action, why: r.prevHash !== prevHash ? "link" : "hash" },
+          rows,
+        };
+      prevHash = r.hash;
+      rows++;
+    }
+    cursor = page.at(-1)!.id;
+  }
+  return { ok: true, rows, checkpoint: newest && { id: newest.id, lastId: newest.lastId, at: newest.at } };
+}
+
+/**
+ * Recomputes the chain (from the newest checkpoint, whose signature this does not check: see
+ * `verifyAudit`); returns the id of the first row that does not match, or null.
+ */
 export async function verifyAuditChain(db: Db): Promise<bigint | null> {
-  let prevHash: string | null = null;
+  const newest = await db.auditCheckpoint.findFirst({ orderBy: { lastId: "desc" } });
+  let prevHash: string | null = newest?.lastHash ?? null;
   let cursor: bigint | undefined;
   for (;;) {
     const rows = await db.auditLog.findMany({
+      where: newest ? { id: { gt: newest.lastId } } : {},
       orderBy: { id: "asc" },
       take: 500,
       ...(cursor === undefined ? {} : { cursor: { id: cursor }, skip: 1 }),

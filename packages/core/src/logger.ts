@@ -1,9 +1,12 @@
 /**
  * JSON logs through pino, the same setup for the runtime and the console. Serializers keep
  * request/response logs to metadata: no headers, no bodies, no query strings (DingTalk puts
- * signatures there). Redaction is a second net.
+ * signatures there). Redaction is a second net, and a third: every line, as written (message,
+ * fields, error messages and stacks alike), has its phone numbers, emails, ID-card and bank-card
+ * numbers masked (`maskPersonalData`).
  */
 import pino, { type Logger } from "pino";
+import { maskPersonalData } from "./redact.ts";
 
 export type { Logger };
 
@@ -46,6 +49,8 @@ export function createLogger({ service, level = "info", destination }: LoggerOpt
         err: pino.stdSerializers.err,
       },
       redact: { paths: REDACT_PATHS, censor: "[redacted]" },
+      // The serialised line: the masks hold no quote or backslash, so the line stays valid JSON.
+      hooks: { streamWrite: maskPersonalData },
     },
     destination,
   );

@@ -22,3 +22,7 @@ export function redactInput(value: unknown): unknown {
 
 /** The first 12 hex digits of the value's SHA-256. */
 export const hashId = (value: string) => createHash("sha256").update(value).digest("hex").slice(0, 12);
+
+// The masking of personal data lives with the storage boundary (packages/db), which applies it
+// to free-text columns on every Prisma write; everything else takes it from here.
+export { isIdCardNumber, luhnValid, maskDeep, maskPersonalData, MASKS } from "@clawgate/db/personal-data";

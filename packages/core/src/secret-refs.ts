@@ -22,7 +22,7 @@ export const RESERVED_ENV_NAMES: readonly string[] = [
   "HOST",
   "LOG_LEVEL",
   "NODE_ENV",
-  "INBOUND_RETENTION_HOURS",
+  "INBOUND_RETENTION_HOURS", // retired (the retention section replaced it); still not a key reference
   "WORKER_CONCURRENCY",
   "LOCAL_MODEL_BASE_URL",
   "LOCAL_MODEL_API_KEY",

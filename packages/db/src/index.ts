@@ -5,6 +5,7 @@
 import { PrismaPg } from "@prisma/adapter-pg";
 import { Prisma, PrismaClient } from "./generated/client.ts";
 import { createStorablePool } from "./pg.ts";
+import { maskWriteArgs } from "./personal-data.ts";
 import { storable } from "./storable.ts";
 
 export * from "./generated/client.ts";
@@ -42,7 +43,10 @@ export function createDb(url: string, options: DbOptions = {}): PrismaClient {
   // surrogate before anything reaches the pool: arguments are made storable first (same rule).
   // The extension keeps every method of the client; only its static type is new, hence the cast.
   return new PrismaClient({ adapter }).$extends({
-    query: { $allOperations: ({ args, query }) => query(storableArgs(args)) },
+    // Personal data in free-text columns is masked on the way in (personal-data.ts).
+    query: {
+      $allOperations: ({ model, operation, args, query }) => query(storableArgs(maskWriteArgs(model, operation, args))),
+    },
   }) as unknown as PrismaClient;
 }
 

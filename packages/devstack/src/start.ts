@@ -66,6 +66,16 @@ function localSecrets(): { nextAuthSecret: string; dingtalkAppSecret: string; ca
   return secrets;
 }
 
+/** The audit checkpoints' signing key (CLAWGATE_AUDIT_SIGNING_KEY), in its own file so the CLI can read it. */
+function auditSigningKey(): string {
+  const file = path.join(DATA_DIR, "audit-signing-key");
+  if (existsSync(file)) return readFileSync(file, "utf8").trim();
+  mkdirSync(DATA_DIR, { recursive: true });
+  const key = randomBytes(32).toString("base64url");
+  writeFileSync(file, `${key}\n`, { mode: 0o600 });
+  return key;
+}
+
 function portFree(port: number): Promise<boolean> {
   return new Promise((resolve) => {
     const srv = net.createServer();
@@ -293,6 +303,7 @@ async function main(): Promise<void> {
       DINGTALK_CARD_CALLBACK_SECRET: secrets.cardCallbackSecret,
       DINGTALK_CARD_CALLBACK_URL: `http://127.0.0.1:${PORTS.runtime}/dingtalk/card`,
       CLAWGATE_CONSOLE_URL: consoleUrl,
+      CLAWGATE_AUDIT_SIGNING_KEY: auditSigningKey(),
     },
   });
   startChild(

@@ -9,6 +9,7 @@
  * Written like the turn's other rows (DeferredWrites, asynchronous commit): the turn does not
  * wait for them, and they are all settled before the turn ends or fails.
  */
+import { maskDeep } from "@clawgate/db/personal-data";
 import type OpenAI from "openai";
 import { z } from "zod";
 import { ASYNC_COMMIT, type Sql } from "./sql.ts";
@@ -94,7 +95,8 @@ export async function saveStep(sql: Sql, inboundId: string, seq: number, step: T
     inboundId,
     seq,
     step.kind,
-    JSON.stringify(step),
+    // Personal data masked as written (a resumed turn reads it masked).
+    JSON.stringify(maskDeep(step)),
     model ? 1 : 0,
     model ? step.usage.promptTokens : 0,
     model ? step.usage.completionTokens : 0,

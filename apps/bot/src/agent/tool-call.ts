@@ -5,6 +5,7 @@
  * `SkillInvocation` (metadata only: no input, no output).
  */
 import { decide, effectiveSafeMode, type PolicySnapshot } from "@clawgate/core";
+import { maskPersonalData } from "@clawgate/core/redact.ts";
 import { requestApproval } from "@clawgate/core/approvals.ts";
 import type { Db } from "@clawgate/db";
 import { canonicalJson, runSkill, shapeOutput, type SkillCache, type SkillContext } from "@clawgate/skills";
@@ -216,7 +217,7 @@ export async function callTool(turn: TurnContext, skillKey: string, rawArguments
     latencyMs: Math.round(extra.latencyMs ?? performance.now() - started),
     cacheHit: extra.cacheHit ?? false,
     outcome,
-    error: extra.error?.slice(0, 500) ?? null,
+    error: extra.error === undefined ? null : maskPersonalData(extra.error).slice(0, 500),
     configRevision: t.snapshot.revision,
   });
 

@@ -35,7 +35,7 @@ import { z } from "zod";
 import type { Catalog } from "../agent/catalog.ts";
 import { skillLabel } from "../metrics.ts";
 import { skillSecretReader } from "../secret-refs.ts";
-import { hashId } from "@clawgate/core/redact.ts";
+import { hashId, maskPersonalData } from "@clawgate/core/redact.ts";
 import type { WorkerDeps } from "../worker/deps.ts";
 import { skillVersion } from "./binding.ts";
 import { replyTargets, sendReply, SendFailedError, ThrottledError, type ReplyTarget } from "../worker/reply.ts";
@@ -279,7 +279,14 @@ async function recordUndeliverable(pool: pg.Pool, a: ApprovalRequest, text: stri
     `INSERT INTO "OutboundMessage" ("id", "idempotencyKey", "conversationId", "channel", "msgType", "payload", "traceId", "status", "lastError")
      VALUES ($1, $2, $3, 'OPENAPI_GROUP', 'text', $4::jsonb, $5, 'FAILED', $6)
      ON CONFLICT ("idempotencyKey") DO NOTHING`,
-    [randomUUID(), approvalJobKey(a.id), a.conversationId, JSON.stringify(textReply(text)), a.traceId, reason],
+    [
+      randomUUID(),
+      approvalJobKey(a.id),
+      a.conversationId,
+      JSON.stringify(textReply(text)),
+      a.traceId,
+      maskPersonalData(reason),
+    ],
   );
 }
 

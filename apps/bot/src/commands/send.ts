@@ -82,7 +82,7 @@ export async function send(opts: { to: string; text: string }): Promise<number> 
       const staffId = last ? robotMessageSchema.safeParse(last.payload).data?.senderStaffId : undefined;
       if (!staffId)
         return fail(
-          `"${conversationId}" is a single chat and no stored message names its user (messages are kept for INBOUND_RETENTION_HOURS); nothing sent`,
+          `"${conversationId}" is a single chat and no stored message names its user (messages are kept for the retention period of "messages"); nothing sent`,
         );
       userIds = [staffId];
     }

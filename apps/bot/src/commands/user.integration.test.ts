@@ -50,7 +50,8 @@ describe("clawgate user add", () => {
       action: "user.add",
       actorType: "CLI",
       targetType: "user",
-      diff: { email: { from: null, to: "ada@example.com" }, role: { from: null, to: "ADMIN" } },
+      // The email is personal data: masked in the diff (the target id names the user).
+      diff: { email: { from: null, to: "[email]" }, role: { from: null, to: "ADMIN" } },
     });
     expect(entry!.actorName).toMatch(/^clawgate user add \(.+@.+\)$/);
     // Users are not policy: no config revision.

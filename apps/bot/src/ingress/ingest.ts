@@ -13,6 +13,7 @@
  */
 import { randomUUID } from "node:crypto";
 import { INBOUND_TASK } from "@clawgate/core/dead-letters.ts";
+import { maskPersonalData } from "@clawgate/db/personal-data";
 import { classifyDbError, countUnstorable, sqlState, type DbErrorClass } from "@clawgate/db";
 import type { RobotMessage } from "@clawgate/dingtalk";
 import type pg from "pg";
@@ -132,7 +133,10 @@ const DEAD_LETTER_SQL = `INSERT INTO "DeadLetter"
 
 async function deadLetter(pool: pg.Pool, row: Row, error: unknown): Promise<string> {
   const id = randomUUID();
-  const reason = `not storable: ${error instanceof Error ? error.message : String(error)}`.slice(0, 500);
+  const reason = maskPersonalData(`not storable: ${error instanceof Error ? error.message : String(error)}`).slice(
+    0,
+    500,
+  );
   const values = (payload: string | null) => [
     id,
     reason,

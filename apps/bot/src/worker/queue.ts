@@ -1,7 +1,7 @@
 /**
  * The job queue in this process: graphile-worker's migrations (under an advisory lock, so
  * replicas starting together take turns), our rate-limit table, then the runner with the
- * inbound handler, the approval executor, the retention cron and the approval sweep (cron and
+ * inbound handler, the approval executor, the retention purge and the approval sweep (cron and
  * once at start). A database that is down at start is retried in the background: the HTTP
  * server keeps answering (/ready says "queue" not running).
  */
@@ -30,7 +30,9 @@ import { INBOUND_TASK } from "../ingress/ingest.ts";
 import type { Logger } from "../logger.ts";
 import { observeModelCall, type Metrics } from "../metrics.ts";
 import type { PolicyView } from "../policy/runtime.ts";
-import { cleanupInbound, CLEANUP_TASK } from "./cleanup.ts";
+import { purgeRetention } from "@clawgate/core/retention.ts";
+import { RUNTIME_ACTOR } from "../runtime-actor.ts";
+import { cleanupRateLimits, CLEANUP_TASK, RETENTION_TASK } from "./cleanup.ts";
 import type { WorkerDeps } from "./deps.ts";
 import { createInboundHandler } from "./handle-inbound.ts";
 import { createAnnouncer } from "./announce.ts";
@@ -43,7 +45,14 @@ import type { Senders } from "./reply.ts";
 import { createThrottle, RATE_LIMIT_DDL, throttleLimits, type ThrottleLimits } from "./throttle.ts";
 
 export type QueueEnv = Partial<
-  Pick<Env, "DINGTALK_MODE" | "DINGTALK_CARD_ROUTE_KEY" | "DINGTALK_CARD_CALLBACK_SECRET" | "CLAWGATE_CONSOLE_URL">
+  Pick<
+    Env,
+    | "DINGTALK_MODE"
+    | "DINGTALK_CARD_ROUTE_KEY"
+    | "DINGTALK_CARD_CALLBACK_SECRET"
+    | "CLAWGATE_CONSOLE_URL"
+    | "CLAWGATE_AUDIT_SIGNING_KEY"
+  >
 > &
   Pick<
     Env,
@@ -52,7 +61,6 @@ export type QueueEnv = Partial<
     | "DINGTALK_APP_SECRET"
     | "DINGTALK_API_BASE"
     | "DINGTALK_WEBHOOK_HOSTS"
-    | "INBOUND_RETENTION_HOURS"
     | "WORKER_CONCURRENCY"
     | "OUTBOUND_ROBOT_PER_SECOND"
     | "OUTBOUND_CONVERSATION_PER_MINUTE"
@@ -216,12 +224,18 @@ export function startQueue(opts: QueueOptions): Queue {
       if (deleted > 0) log.debug({ deleted }, "policy change log pruned");
     },
     [CLEANUP_TASK]: async () => {
-      const deleted = await cleanupInbound(pool, env.INBOUND_RETENTION_HOURS);
-      log.info({ deleted, retentionHours: env.INBOUND_RETENTION_HOURS }, "inbound retention applied");
+      await cleanupRateLimits(pool);
+    },
+    // One job key: one replica runs it at a time; its batches are transactions of their own.
+    [RETENTION_TASK]: async () => {
+      const r = await purgeRetention(db, { actor: RUNTIME_ACTOR, signingKey: env.CLAWGATE_AUDIT_SIGNING_KEY });
+      log.info({ counts: r.counts, keptIncidents: r.keptIncidents.length }, "retention purge ran");
+      if (r.auditSkipped) log.warn(r.auditSkipped);
     },
   };
   const periodicJobs: PeriodicJob[] = [
     { task: CLEANUP_TASK, everyMs: 10 * 60_000, maxAttempts: 3 },
+    { task: RETENTION_TASK, everyMs: 60 * 60_000, maxAttempts: 1 },
     { task: QUEUE_GC_TASK, everyMs: 60_000, maxAttempts: 1 },
     { task: APPROVAL_SWEEP_TASK, everyMs: 60_000, maxAttempts: 1 },
     { task: MCP_SYNC_TASK, everyMs: MCP_SYNC_EVERY_MS, maxAttempts: 1 },

@@ -29,6 +29,7 @@
  * (the duplicates bench/faults found).
  */
 import { randomUUID } from "node:crypto";
+import { maskPersonalData } from "@clawgate/db/personal-data";
 import { storable } from "@clawgate/db/storable";
 import { DEFAULT_TIMEOUT_MS, DingTalkApiError, type OutboundMessage, type RobotMessage } from "@clawgate/dingtalk";
 import type pg from "pg";
@@ -135,7 +136,7 @@ export interface SendReplyArgs {
 /** One line about a send failure: status and code, never the URL (it carries a session token). */
 function describe(error: unknown): string {
   if (error instanceof DingTalkApiError) return `DingTalkApiError status=${error.status} code=${error.code ?? "-"}`;
-  return error instanceof Error ? `${error.name}: ${error.message}`.slice(0, 300) : String(error).slice(0, 300);
+  return maskPersonalData(error instanceof Error ? `${error.name}: ${error.message}` : String(error)).slice(0, 300);
 }
 
 function isPermanent(error: unknown): boolean {

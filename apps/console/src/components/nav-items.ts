@@ -11,4 +11,5 @@ export const NAV_ITEMS = [
   { href: "/budgets", label: "Budgets & limits" },
   { href: "/users", label: "Users & roles" },
   { href: "/audit", label: "Audit log" },
+  { href: "/retention", label: "Retention" },
 ] as const satisfies readonly { href: string; label: string }[];

@@ -461,6 +461,7 @@ const users: Step = async (tx, config, write, out) => {
 const SECTION_NOTES: Record<(typeof RESERVED_SECTIONS)[number], string> = {
   approvals: "approval cards, approver chats, escalation, quorum and expiry (read at the next request)",
   ops_chats: "stored for later use: nothing reads it yet",
+  retention: "days each kind of data is kept (read by the next purge run)",
 };
 
 const sections: Step = async (tx, config, write, out) => {

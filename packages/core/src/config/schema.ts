@@ -19,6 +19,7 @@ import { flagKeySchema } from "../console/flags.ts";
 import { approvalSettingProblem } from "../console/skills.ts";
 import { ROLES } from "../console/users.ts";
 import { DomainError } from "../errors.ts";
+import { retentionSectionSchema } from "../retention.ts";
 
 /** The file's problems, all of them, as one refusal (`reason: "invalid_config"`): nothing is written. */
 export function invalidOnboardConfig(problems: readonly string[]): DomainError {
@@ -201,7 +202,7 @@ const opsChat = z.strictObject({
   id: conversationRef,
   purposes: z.array(z.enum(["alerts", "approvals", "incidents"])).min(1),
 });
-export const RESERVED_SECTIONS = ["approvals", "ops_chats"] as const;
+export const RESERVED_SECTIONS = ["approvals", "ops_chats", "retention"] as const;
 
 const routeSpec = z.strictObject({
   model: z.string().min(1),
@@ -273,6 +274,8 @@ export const onboardSchema = z
     users: z.array(user).default([]),
     approvals: approvals.optional(),
     ops_chats: z.array(opsChat).optional(),
+    /** Days each kind of data is kept (null: forever); kinds left out keep their defaults (core retention.ts). */
+    retention: retentionSectionSchema.optional(),
     /** MCP servers (streamable HTTP), keyed by name: their tools become skills mcp.<name>.<tool>. */
     mcp_servers: z
       .record(z.string().regex(MCP_SERVER_NAME, { error: `MCP server names are ${MCP_SERVER_NAME_HELP}` }), mcpServer)

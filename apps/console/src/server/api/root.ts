@@ -6,6 +6,7 @@ import { deadLetterRouter } from "./routers/dead-letter.ts";
 import { flagRouter } from "./routers/flag.ts";
 import { modelRouter } from "./routers/model.ts";
 import { overviewRouter } from "./routers/overview.ts";
+import { retentionRouter } from "./routers/retention.ts";
 import { safeModeRouter } from "./routers/safe-mode.ts";
 import { skillRouter } from "./routers/skill.ts";
 import { subjectRouter } from "./routers/subject.ts";
@@ -25,6 +26,7 @@ export const appRouter = createTRPCRouter({
   budget: budgetRouter,
   user: userRouter,
   audit: auditRouter,
+  retention: retentionRouter,
   deadLetter: deadLetterRouter,
   subject: subjectRouter,
 });

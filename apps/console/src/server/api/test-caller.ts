@@ -40,6 +40,8 @@ export interface RouterTestOptions {
   seed?: (db: Db) => Promise<unknown>;
   /** The secret-reference policy the console's env would give (default: no allowlist env set). */
   secretRefs?: SecretRefPolicy;
+  /** The procedures' logger (default: silent). */
+  log?: Context["log"];
 }
 
 /**
@@ -74,7 +76,7 @@ export function routerTest<TRouter extends AnyTRPCRouter>(router: TRouter, opts:
     const ctx: Context = {
       db: theDb(),
       requestId: `req-${role ?? "anonymous"}`,
-      log: createLogger({ service: "clawgate-console", level: "silent" }),
+      log: opts.log ?? createLogger({ service: "clawgate-console", level: "silent" }),
       secretRefs: opts.secretRefs ?? DEFAULT_SECRET_REF_POLICY,
       session: role && who ? { user: { ...who, role }, expires: new Date(Date.now() + 3_600_000).toISOString() } : null,
     };
@@ -89,6 +91,11 @@ export function routerTest<TRouter extends AnyTRPCRouter>(router: TRouter, opts:
   return {
     get db() {
       return theDb();
+    },
+    /** The test database's URL (for processes the test starts). */
+    get url() {
+      if (!tdb) throw new Error("the test database exists from beforeAll on");
+      return tdb.url;
     },
     as,
     asUserWith,

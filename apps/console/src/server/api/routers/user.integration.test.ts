@@ -114,7 +114,8 @@ describe("user router", () => {
       targetId: added.userId,
       actorId: id.admin,
       configRevision: null,
-      diff: { email: { from: null, to: "new@example.test" }, role: { from: null, to: "APPROVER" } },
+      // The email is personal data: masked in the diff (the target id names the user).
+      diff: { email: { from: null, to: "[email]" }, role: { from: null, to: "APPROVER" } },
     });
 
     await expect(callerAs("admin").user.add({ email: "new@example.test", role: "ADMIN" })).rejects.toMatchObject({

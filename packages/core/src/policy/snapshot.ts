@@ -9,7 +9,9 @@
  * of every rule written or deleted to "PolicyChange" with its transaction id, and the reload asks
  * for the keys written by transactions the previous read could not see (xid >= that read's
  * snapshot xmin; a key seen twice is re-read twice, which is harmless), re-reads those keys'
- * current rows, and shares every unchanged skill's rule maps with the previous snapshot.
+ * current rows, and shares every unchanged skill's rule maps with the previous snapshot. The xmin
+ * is the whole cluster's: a long transaction anywhere holds it back, and the reload re-reads the
+ * keys written since that transaction began (more work, never a missed change).
  */
 import type { Db, Tx } from "@clawgate/db";
 import { z } from "zod";

@@ -43,7 +43,9 @@ const dashboard = JSON.parse(read("deploy/grafana/clawgate.json")) as {
   panels: Panel[];
   templating: { list: { name: string }[] };
 };
-const dashboardExprs = dashboard.panels.flatMap((p) => (p.targets ?? []).map((t) => ({ panel: p.title, expr: t.expr })));
+const dashboardExprs = dashboard.panels.flatMap((p) =>
+  (p.targets ?? []).map((t) => ({ panel: p.title, expr: t.expr })),
+);
 const alertsYml = read("deploy/prometheus/alerts.yml");
 
 /** Every metric name a series name in the runtime's exposition can have (histograms: _bucket, _sum, _count). */

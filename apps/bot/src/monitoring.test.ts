@@ -53,7 +53,7 @@ async function exportedNames(): Promise<Set<string>> {
   const names = new Set<string>(["up"]);
   for (const m of await createMetrics().registry.getMetricsAsJSON()) {
     names.add(m.name);
-    if (m.type === "histogram") for (const s of ["_bucket", "_sum", "_count"]) names.add(m.name + s);
+    if (String(m.type) === "histogram") for (const s of ["_bucket", "_sum", "_count"]) names.add(m.name + s);
   }
   return names;
 }

@@ -107,8 +107,12 @@ describe("lifecycle on a fresh database", () => {
     expect(rows).toEqual([{ pid: cli.child.pid, mode: "http", appliedRevision: 1 }]);
 
     const logLines = cli.output().stdout.split("\n").filter(Boolean);
-    const listening = logLines.map((l) => JSON.parse(l) as { msg: string; url?: string }).find((l) => l.url);
+    const parsed = logLines.map(
+      (l) => JSON.parse(l) as { msg: string; url?: string; metrics?: string; token?: boolean },
+    );
+    const listening = parsed.find((l) => l.url);
     expect(listening?.url).toBe(base);
+    expect(parsed.find((l) => l.metrics)).toMatchObject({ metrics: `${metricsBase}/metrics`, token: false });
 
     const started = Date.now();
     cli.child.kill("SIGTERM");

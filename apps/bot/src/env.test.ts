@@ -142,7 +142,9 @@ describe("loadEnv", () => {
     expect(at({ METRICS_HOST: "127.0.0.2" })).toBeNull();
     expect(at({ METRICS_HOST: "0.0.0.0", METRICS_PORT: "off" })).toBeNull();
     expect(at({ METRICS_HOST: "0.0.0.0", METRICS_TOKEN: "t".repeat(16) })).toBeNull();
-    expect(at({ METRICS_HOST: "0.0.0.0" })).toMatch(/^METRICS_HOST=0\.0\.0\.0 serves \/metrics beyond this host: set METRICS_TOKEN/);
+    expect(at({ METRICS_HOST: "0.0.0.0" })).toMatch(
+      /^METRICS_HOST=0\.0\.0\.0 serves \/metrics beyond this host: set METRICS_TOKEN/,
+    );
     expect(at({ METRICS_HOST: "10.0.0.5" })).toMatch(/set METRICS_TOKEN/);
   });
 });

@@ -79,7 +79,13 @@ export function skillLabel(key: string, known: (key: string) => boolean): string
 
 /** The agent's model-call observer (createAgent's `observeModelCall`) recording into these metrics. */
 export function observeModelCall(metrics: Metrics) {
-  return (c: { endpoint: string; seconds: number; outcome: string; promptTokens: number; completionTokens: number }) => {
+  return (c: {
+    endpoint: string;
+    seconds: number;
+    outcome: string;
+    promptTokens: number;
+    completionTokens: number;
+  }) => {
     metrics.modelDuration.observe({ endpoint: c.endpoint, outcome: c.outcome }, c.seconds);
     if (c.promptTokens > 0) metrics.modelTokens.inc({ endpoint: c.endpoint, kind: "prompt" }, c.promptTokens);
     if (c.completionTokens > 0)
@@ -196,10 +202,11 @@ export function createMetrics(): Metrics {
     buckets: [0.1, 0.25, 0.5, 1, 2, 4, 8, 12, 18, 30],
     registers: [registry],
   });
-  const modelTokens = counter("clawgate_model_tokens_total", "Tokens reported by the model endpoints, by endpoint and kind", [
-    "endpoint",
-    "kind",
-  ]);
+  const modelTokens = counter(
+    "clawgate_model_tokens_total",
+    "Tokens reported by the model endpoints, by endpoint and kind",
+    ["endpoint", "kind"],
+  );
   const configRevisionApplied = new Gauge({
     name: "clawgate_config_revision_applied",
     help: "The config revision this replica enforces (0 before its first policy snapshot)",

@@ -101,7 +101,9 @@ describe("the nginx edge in front of the runtime", () => {
       expect((await fetch(`${base}/metrics`)).status).toBe(401);
     }
     // ...but not through the edge, not even with the token.
-    expect((await viaEdge(edge, "/metrics", { headers: { authorization: `Bearer ${METRICS_TOKEN}` } })).status).toBe(404);
+    expect((await viaEdge(edge, "/metrics", { headers: { authorization: `Bearer ${METRICS_TOKEN}` } })).status).toBe(
+      404,
+    );
     for (const p of [
       "/metrics",
       "/ready",

@@ -25,7 +25,8 @@ afterAll(async () => {
   await testDb?.drop();
 });
 
-const line = (text: string, name: string) => new RegExp(`^${name.replace(/[{}"]/g, "\\$&")} (\\S+)$`, "m").exec(text)?.[1];
+const line = (text: string, name: string) =>
+  new RegExp(`^${name.replace(/[{}"]/g, "\\$&")} (\\S+)$`, "m").exec(text)?.[1];
 
 describe("scrape-time gauges", () => {
   it("queue depth and the oldest due job's age by task; failed jobs; nothing scheduled for later", async () => {
@@ -65,9 +66,10 @@ describe("scrape-time gauges", () => {
     );
     const text = await metrics.registry.metrics();
     expect(line(text, "clawgate_config_revision_applied")).toBe("1");
-    const [{ latest }] = (await query<{ latest: number }>(testDb.url, `SELECT max(id) AS latest FROM "ConfigRevision"`)) as [
-      { latest: number },
-    ];
+    const [{ latest }] = (await query<{ latest: number }>(
+      testDb.url,
+      `SELECT max(id) AS latest FROM "ConfigRevision"`,
+    )) as [{ latest: number }];
     expect(line(text, "clawgate_config_revision_latest")).toBe(String(latest));
     expect(line(text, 'clawgate_runtime_instances{state="live"}')).toBe("1");
     expect(line(text, 'clawgate_runtime_instances{state="stale"}')).toBe("1");

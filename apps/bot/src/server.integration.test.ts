@@ -169,7 +169,9 @@ describe("against a real database", () => {
       expect(res.statusCode, authorization).toBe(401);
       expect(res.body).not.toContain("clawgate_");
     }
-    expect((await app.inject({ url: "/metrics", headers: { authorization: `bearer  ${METRICS_TOKEN}` } })).statusCode).toBe(200);
+    expect(
+      (await app.inject({ url: "/metrics", headers: { authorization: `bearer  ${METRICS_TOKEN}` } })).statusCode,
+    ).toBe(200);
     const open = buildServer({ env, db, logger: createLogger("silent") });
     try {
       expect((await open.inject({ url: "/metrics" })).statusCode).toBe(404);

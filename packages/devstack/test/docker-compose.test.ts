@@ -19,6 +19,7 @@ interface Service {
   volumes?: string[];
   profiles?: string[];
   restart?: string;
+  secrets?: string[];
 }
 
 const read = (file: string) => readFileSync(path.join(REPO_ROOT, file), "utf8");
@@ -26,6 +27,7 @@ const file = read("docker-compose.yml");
 const compose = parse(file) as {
   services: Record<string, Service>;
   volumes: Record<string, unknown>;
+  secrets: Record<string, { environment?: string }>;
   networks: Record<string, { internal?: boolean } | null>;
 };
 const services = compose.services;
@@ -45,7 +47,15 @@ describe("docker-compose.yml", () => {
   });
 
   it("runs postgres, a one-shot migration before the apps, the runtime, the console and the proxy", () => {
-    expect(Object.keys(services).sort()).toEqual(["console", "migrate", "ollama", "postgres", "proxy", "runtime"]);
+    expect(Object.keys(services).sort()).toEqual([
+      "console",
+      "migrate",
+      "ollama",
+      "postgres",
+      "prometheus",
+      "proxy",
+      "runtime",
+    ]);
     expect(svc("migrate").command).toEqual(["migrate"]);
     expect(svc("migrate").restart).toBe("no");
     expect(svc("migrate").depends_on?.postgres?.condition).toBe("service_healthy");
@@ -67,9 +77,10 @@ describe("docker-compose.yml", () => {
     expect(read("deploy/nginx/clawgate.conf")).toContain("listen 127.0.0.1:8081;");
   });
 
-  it("publishes only the proxy's 443; the console on loopback only; nothing else", () => {
+  it("publishes only the proxy's 443; the console and Prometheus on loopback only; nothing else", () => {
     expect(svc("proxy").ports).toEqual(["443:443"]);
     expect(svc("console").ports).toEqual(["127.0.0.1:3000:3000"]);
+    expect(svc("prometheus").ports).toEqual(["127.0.0.1:9090:9090"]);
     for (const name of ["postgres", "migrate", "runtime", "ollama"]) expect(svc(name).ports, name).toBeUndefined();
   });
 
@@ -152,9 +163,35 @@ describe("docker-compose.yml", () => {
     expect(svc("runtime").environment?.DATABASE_URL).toContain("${POSTGRES_PASSWORD:?");
   });
 
-  it("offers a model gateway only under the `model` profile", () => {
+  it("serves the runtime's metrics on their own port, to a token, on an internal network with Prometheus only", () => {
+    const env = svc("runtime").environment ?? {};
+    expect(env.METRICS_PORT).toBe("9464");
+    expect(env.METRICS_HOST).toBe("0.0.0.0");
+    expect(env.METRICS_TOKEN).toMatch(/^\$\{METRICS_TOKEN:\?/);
+    expect(compose.networks.monitoring?.internal).toBe(true);
+    const onMonitoring = Object.entries(services).filter(([, s]) => s.networks?.includes("monitoring"));
+    expect(onMonitoring.map(([name]) => name).sort()).toEqual(["prometheus", "runtime"]);
+    expect(svc("prometheus").networks).toEqual(["monitoring"]);
+    // Prometheus reads the same token from a secret; its config and rules are the repo's files.
+    expect(compose.secrets.metrics_token).toEqual({ environment: "METRICS_TOKEN" });
+    expect(svc("prometheus").secrets).toEqual(["metrics_token"]);
+    const prometheusYml = read("deploy/prometheus/prometheus.yml");
+    expect(prometheusYml).toContain("credentials_file: /run/secrets/metrics_token");
+    expect(prometheusYml).toContain("port: 9464");
+    for (const v of svc("prometheus").volumes ?? []) {
+      const source = v.split(":")[0]!;
+      if (source.startsWith("./")) expect(existsSync(path.join(REPO_ROOT, source)), source).toBe(true);
+    }
+    // nginx forwards nothing to the metrics port.
+    expect(read("deploy/nginx/clawgate.conf")).not.toContain("9464");
+    expect(read("deploy/nginx/dingtalk-ingress.conf")).not.toContain("9464");
+  });
+
+  it("offers a model gateway only under the `model` profile, Prometheus only under `monitoring`", () => {
     expect(svc("ollama").profiles).toEqual(["model"]);
-    for (const [name, s] of Object.entries(services)) if (name !== "ollama") expect(s.profiles, name).toBeUndefined();
+    expect(svc("prometheus").profiles).toEqual(["monitoring"]);
+    for (const [name, s] of Object.entries(services))
+      if (name !== "ollama" && name !== "prometheus") expect(s.profiles, name).toBeUndefined();
     expect(file).toContain("LOCAL_MODEL_BASE_URL=http://ollama:11434/v1");
   });
 });

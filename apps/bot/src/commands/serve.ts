@@ -138,7 +138,7 @@ export async function serve(): Promise<void> {
     if (metricsApp && env.METRICS_PORT !== "off") {
       listening = `${env.METRICS_HOST}:${env.METRICS_PORT} (METRICS_HOST:METRICS_PORT)`;
       const metricsUrl = await metricsApp.listen({ host: env.METRICS_HOST, port: env.METRICS_PORT });
-      logger.info({ url: `${metricsUrl}/metrics`, token: Boolean(env.METRICS_TOKEN) }, "metrics listening");
+      logger.info({ metrics: `${metricsUrl}/metrics`, token: Boolean(env.METRICS_TOKEN) }, "metrics listening");
     }
   } catch (error) {
     logger.fatal({ err: error }, `cannot listen on ${listening}`);

@@ -8,7 +8,7 @@ import { createAgent, NO_MODEL_REPLY, type Agent, type TurnRequest } from "./age
 import type { FakeDingTalk } from "@clawgate/devstack/fake-dingtalk";
 import type { JobHelpers } from "graphile-worker";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
-import { APP_KEY, robotMessage } from "../test/dingtalk.ts";
+import { APP_KEY } from "../test/dingtalk.ts";
 import { capturedLogger, query, waitFor } from "../test/helpers.ts";
 import type { Logger } from "./logger.ts";
 import { createInboundHandler } from "./worker/handle-inbound.ts";

@@ -12,7 +12,7 @@
  *   20261204163000_audit_checkpoints) and `verifyAudit` starts from the newest checkpoint.
  * - A run that deleted something is audited once ("retention.purge", the counts per kind).
  */
-import { Prisma, type Db, type Tx } from "@clawgate/db";
+import type { Db, Prisma, Tx } from "@clawgate/db";
 import { z } from "zod";
 import type { Actor } from "./actor.ts";
 import { AUDIT_CHAIN_LOCK, AUDIT_SIGNING_KEY_MIN, appendAudit, signCheckpoint } from "./audit.ts";

@@ -10,6 +10,7 @@
  * wait for them, and they are all settled before the turn ends or fails.
  */
 import type OpenAI from "openai";
+import { openValue, sealJson } from "@clawgate/db";
 import { z } from "zod";
 import { ASYNC_COMMIT, type Sql } from "./sql.ts";
 
@@ -71,7 +72,7 @@ export async function loadSteps(sql: Sql, inboundId: string): Promise<{ steps: T
   const rows = await sql.query<{ seq: number; data: unknown }>(LOAD, [inboundId]);
   const steps: TurnStep[] = [];
   for (const row of rows) {
-    const step = stepSchema.safeParse(row.data);
+    const step = stepSchema.safeParse(openValue(sql.keys, row.data));
     if (!step.success || row.seq !== steps.length) break;
     steps.push(step.data as TurnStep);
   }
@@ -94,7 +95,7 @@ export async function saveStep(sql: Sql, inboundId: string, seq: number, step: T
     inboundId,
     seq,
     step.kind,
-    JSON.stringify(step),
+    JSON.stringify(sealJson(sql.keys, step)),
     model ? 1 : 0,
     model ? step.usage.promptTokens : 0,
     model ? step.usage.completionTokens : 0,

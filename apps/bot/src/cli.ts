@@ -6,6 +6,7 @@ import { Command } from "commander";
 import { deadLetters, type DeadLettersOptions } from "./commands/dead-letters.ts";
 import { doctor } from "./commands/doctor.ts";
 import { exportConfig } from "./commands/export.ts";
+import { keys, type KeysOptions } from "./commands/keys.ts";
 import { migrate } from "./commands/migrate.ts";
 import { onboard } from "./commands/onboard.ts";
 import { safeMode, type SafeModeOptions } from "./commands/safe-mode.ts";
@@ -118,5 +119,14 @@ program
   .action((action: string, id: string | undefined, opts: DeadLettersOptions) =>
     exitWith(() => deadLetters(action, id, opts))(),
   );
+
+program
+  .command("keys")
+  .description("data keys of the encryption at rest (CLAWGATE_DATA_KEYS): make one, count values per key, rotate")
+  .argument("<action>", "new, status or rotate")
+  .option("--id <id>", "new: the new key's id (e.g. k2)")
+  .option("--batch <n>", "rotate: rows per update (default 500)")
+  .option("--pause-ms <ms>", "rotate: pause between batches (default 0)")
+  .action((action: string, opts: KeysOptions) => exitWith(() => keys(action, opts))());
 
 await program.parseAsync(process.argv);

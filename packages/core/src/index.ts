@@ -10,3 +10,4 @@ export * from "./config/onboard.ts";
 export * from "./secret-refs.ts";
 export * from "./dead-letters.ts";
 export * from "./seed/demo-mcp.ts";
+export * from "./data-keys.ts";

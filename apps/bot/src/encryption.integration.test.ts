@@ -68,7 +68,7 @@ async function everyTextValue(): Promise<{ where: string; value: string }[]> {
 const SYSTEM: Actor = { type: "SYSTEM", name: "encryption test" };
 
 describe("encryption at rest through the runtime", () => {
-  let replies: string[] = [];
+  const replies: string[] = [];
 
   it("stores no message, memory, tool input or reply in clear", async () => {
     for (const [i, text] of [`my number is ${PHONE}, remember ${TAG}`, `what did I say about ${TAG}?`].entries()) {

@@ -19,6 +19,7 @@ const reportDir = process.env.CLAWGATE_TEST_REPORT_DIR;
 
 const consoleEnv = {
   DATABASE_URL: databaseUrl,
+  CLAWGATE_DATA_KEYS: E2E.dataKeys,
   NEXTAUTH_URL: consoleUrl,
   NEXTAUTH_SECRET: "e2e-only-nextauth-secret-0123456789abcdef",
   OIDC_ISSUER: issuer,
@@ -111,6 +112,7 @@ export default defineConfig({
       url: `${E2E.runtimeUrl}/ready`,
       env: {
         DATABASE_URL: databaseUrl,
+        CLAWGATE_DATA_KEYS: E2E.dataKeys,
         HOST: "127.0.0.1",
         PORT: String(E2E.runtimePort),
         LOG_LEVEL: "warn",

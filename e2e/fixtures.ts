@@ -2,7 +2,7 @@ import path from "node:path";
 import { randomBytes } from "node:crypto";
 import { test as base, expect, type Page } from "@playwright/test";
 import type { DemoUser } from "@clawgate/core";
-import { createDb, type Db } from "@clawgate/db";
+import { createDb, parseKeyRing, type Db } from "@clawgate/db";
 import { E2E } from "./stack.ts";
 
 export const ADMIN = { email: "admin@clawgate.local", name: "Ada Admin", role: "ADMIN" } as const;
@@ -51,7 +51,7 @@ export const test = base.extend<{ tag: string }, { db: Db }>({
   db: [
     // eslint-disable-next-line no-empty-pattern -- Playwright reads fixture dependencies from a destructuring pattern
     async ({}, use) => {
-      const db = createDb(process.env.DATABASE_URL ?? "", { max: 1 });
+      const db = createDb(process.env.DATABASE_URL ?? "", { max: 1, dataKeys: parseKeyRing(E2E.dataKeys) });
       await use(db);
       await db.$disconnect();
     },

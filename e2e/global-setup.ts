@@ -5,13 +5,13 @@
  * on the seed's config revision.
  */
 import { seedDemo } from "@clawgate/core";
-import { createDb } from "@clawgate/db";
+import { createDb, parseKeyRing } from "@clawgate/db";
 import { E2E } from "./stack.ts";
 
 export default async function globalSetup(): Promise<void> {
   const url = process.env.DATABASE_URL;
   if (!url) throw new Error("DATABASE_URL is not set");
-  const db = createDb(url, { max: 2 });
+  const db = createDb(url, { max: 2, dataKeys: parseKeyRing(E2E.dataKeys) });
   try {
     await seedDemo(db, { modelBaseUrl: E2E.demoModelUrl, internalApiBaseUrl: E2E.internalApiUrl });
   } finally {

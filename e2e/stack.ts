@@ -36,6 +36,8 @@ export const E2E = {
   dingtalkApp: { DINGTALK_APP_KEY: "dinge2eappkey", DINGTALK_APP_SECRET: "e2e-only-dingtalk-app-secret-0123456789" },
   /** The apiSecret HTTP-mode card callbacks are signed with (DINGTALK_CARD_CALLBACK_SECRET). */
   cardCallbackSecret: "e2e-only-card-callback-secret-0123",
+  // The data key ring (field encryption at rest) of the runtime and the console: a fixed e2e-only key.
+  dataKeys: "e2e1:ZTJlLW9ubHktZGF0YS1rZXktMDEyMzQ1Njc4OWFiY2Q=",
   /** The key the demo model expects; the seeded endpoint reads it from LOCAL_MODEL_API_KEY. */
   modelApiKey: "e2e-local-model-key",
 } as const;

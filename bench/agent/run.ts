@@ -195,6 +195,7 @@ async function main(): Promise<void> {
             const u0 = performance.now();
             const { memory } = await upsertConversation(
               workerPool,
+              null, // stored in clear: this bench measures the turn without encryption
               {
                 newId: `conv_${randomBytes(8).toString("hex")}`,
                 conversationId,

@@ -5,6 +5,7 @@
  *
  *   npm run bench:ingress              (DATABASE_URL optional: embedded PostgreSQL otherwise)
  *   BENCH_DURATION=20 npm run bench:ingress
+ *   BENCH_ENCRYPTION=off npm run bench:ingress   (payloads stored in clear; default: encrypted)
  *
  * Client latencies come from autocannon on the same machine (they include the client's own
  * overhead); server latencies from the runtime's request histogram (/metrics, scraped before and
@@ -20,6 +21,7 @@ import os from "node:os";
 import path from "node:path";
 import autocannon from "autocannon";
 import pg from "pg";
+import { newDataKey } from "@clawgate/db";
 import { robotSign } from "@clawgate/dingtalk";
 import { REPO_ROOT } from "@clawgate/devstack/paths";
 import { startProcess, waitReady } from "../lib/processes.ts";
@@ -31,6 +33,8 @@ const DURATION = Number(process.env.BENCH_DURATION ?? 10);
 const RATES = (process.env.BENCH_RATES ?? "100,300,1000,0").split(",").map(Number);
 const APP_KEY = "dingbenchappkey";
 const APP_SECRET = randomBytes(24).toString("base64url");
+// Field encryption at rest on by default (a fresh key): the runtime seals every payload it stores.
+const ENCRYPTION = process.env.BENCH_ENCRYPTION !== "off";
 const FLOOR_PORT = 18099;
 const RUNTIME_PORT = 18080;
 
@@ -143,6 +147,7 @@ async function main(): Promise<void> {
           // Replies would go to DingTalk's own host: keep the worker from sending during the run.
           WORKER_CONCURRENCY: "0",
           ...BENCH_METRICS_ENV,
+          ...(ENCRYPTION ? { CLAWGATE_DATA_KEYS: newDataKey("bench") } : {}),
         },
         // LOG_LEVEL=warn hides the "listening" line: the /ready probe below waits instead.
         null,
@@ -165,7 +170,7 @@ async function main(): Promise<void> {
       }
     }
     const cpu = os.cpus()[0]?.model ?? "unknown CPU";
-    const header = `Machine: ${os.cpus().length} cores (${cpu}), ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}, PostgreSQL ${pgVersion} on 127.0.0.1. Date: ${new Date().toISOString().slice(0, 10)}. ${DURATION} s per row after a 2 s warm-up; client: autocannon on the same machine.`;
+    const header = `Machine: ${os.cpus().length} cores (${cpu}), ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}, PostgreSQL ${pgVersion} on 127.0.0.1. Date: ${new Date().toISOString().slice(0, 10)}. ${DURATION} s per row after a 2 s warm-up; client: autocannon on the same machine. Field encryption: ${ENCRYPTION ? "on (runtime payloads AES-256-GCM)" : "off"}; load average before the run: ${os.loadavg()[0]!.toFixed(2)}.`;
     const out = `${header}\n\n${table(rows)}\n`;
     writeFileSync(path.join(REPO_ROOT, "bench/ingress/latest.md"), out);
     console.log(`\n${out}`);

@@ -59,7 +59,7 @@ try {
   const catalog = await loadCatalog(db, snapshot.revision);
   if (!catalog.toolbox.get("mcp.demo.lookup_order")) throw new Error(`tool not enabled: ${seeded.sync.status}`);
   const slots = createModelSlots({ pool });
-  const sql = pgSql(pool);
+  const sql = pgSql(pool, null); // stored in clear (no data key ring in this bench)
   const cache = new SkillCache();
   const controller = new AbortController();
   let writes = new DeferredWrites();

@@ -568,6 +568,7 @@ async function measureTurns(url: string, modelUrl: string, apiUrl: string): Prom
             try {
               const { memory } = await upsertConversation(
                 pool,
+                null, // stored in clear (no data key ring in this bench)
                 {
                   newId: `conv_${randomBytes(8).toString("hex")}`,
                   conversationId,

@@ -155,6 +155,49 @@ describe("lifecycle on a fresh database", () => {
     expect(run.stdout + run.stderr).not.toContain(MODEL_KEY);
   });
 
+  it("keys status and rotate: counts per key, re-encrypts what is not under the newest key, audited; keys new", async () => {
+    const made = await runCli(["keys", "new", "--id", "k9"], cliEnv({}));
+    expect(made.code).toBe(0);
+    expect(made.stdout.trim()).toMatch(/^k9:[A-Za-z0-9+/]{43}=$/);
+    expect((await runCli(["keys", "new"], cliEnv({}))).code).toBe(2);
+
+    const ring = made.stdout.trim();
+    // A message stored before encryption was on (in clear): rotate encrypts it under k9.
+    await query(
+      testDb.url,
+      `INSERT INTO "InboundMessage" ("id", "robotCode", "msgId", "channel", "conversationId", "senderId", "msgType", "payload", "traceId")
+       VALUES ('cli-keys', 'r', 'cli-keys', 'HTTP', 'c', 's', 'text', '{"text":{"content":"in clear"}}', 't')`,
+    );
+    const vars = { DATABASE_URL: testDb.url, CLAWGATE_DATA_KEYS: ring };
+    const before = await runCli(["keys", "status"], cliEnv(vars));
+    expect(before.code).toBe(0);
+    expect(before.stdout).toMatch(/InboundMessage\.payload\s+\(clear\)\s+1/);
+    const rotate = await runCli(["keys", "rotate", "--batch", "10"], cliEnv(vars));
+    expect(rotate.code).toBe(0);
+    expect(rotate.stdout).toContain("Rotated 1 value(s) to key k9.");
+    const after = await runCli(["keys", "status"], cliEnv(vars));
+    expect(after.stdout).toMatch(/InboundMessage\.payload\s+k9\s+1/);
+    const [stored] = await query<{ payload: string }>(
+      testDb.url,
+      `SELECT "payload"::text AS payload FROM "InboundMessage" WHERE "id" = 'cli-keys'`,
+    );
+    expect(stored!.payload).not.toContain("in clear");
+    const audit = await query<{ action: string }>(
+      testDb.url,
+      `SELECT "action" FROM "AuditLog" WHERE "targetType" = 'data_keys' ORDER BY "id"`,
+    );
+    expect(audit.map((a) => a.action)).toEqual(["data_keys.rotate_start", "data_keys.rotate"]);
+
+    // Without the key: status names it and exits 2; a bad ring is refused before anything.
+    const missing = await runCli(["keys", "status"], cliEnv({ DATABASE_URL: testDb.url }));
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toContain("stored values need key(s) k9");
+    const bad = await runCli(["keys", "rotate"], cliEnv({ ...vars, CLAWGATE_DATA_KEYS: "k1:c2hvcnQ=" }));
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toContain('CLAWGATE_DATA_KEYS: key "k1" is 5 bytes; AES-256 needs 32');
+    await query(testDb.url, `DELETE FROM "InboundMessage" WHERE "id" = 'cli-keys'`);
+  });
+
   it("doctor exits 0 when every check passes and reports a rejected model key", async () => {
     const vars = {
       DATABASE_URL: testDb.url,
@@ -253,6 +296,20 @@ describe("invalid environment", () => {
     );
     expect(run.code).toBe(1);
     expect(run.stderr).toMatch(/^ {2}METRICS_HOST=0\.0\.0\.0 serves \/metrics beyond this host: set METRICS_TOKEN/m);
+  });
+
+  it("serve refuses to start in production without CLAWGATE_DATA_KEYS, naming it", async () => {
+    const run = await runCli(
+      ["serve"],
+      cliEnv({
+        DATABASE_URL: UNREACHABLE_DB,
+        HOST: "127.0.0.1",
+        PORT: String(await freePort()),
+        NODE_ENV: "production",
+      }),
+    );
+    expect(run.code).toBe(1);
+    expect(run.stderr).toContain("CLAWGATE_DATA_KEYS is not set");
   });
 
   it("reports every bad variable, one line each", async () => {

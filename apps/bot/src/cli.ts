@@ -7,6 +7,7 @@ import { auditVerify } from "./commands/audit.ts";
 import { deadLetters, type DeadLettersOptions } from "./commands/dead-letters.ts";
 import { doctor } from "./commands/doctor.ts";
 import { exportConfig } from "./commands/export.ts";
+import { keys, type KeysOptions } from "./commands/keys.ts";
 import { migrate } from "./commands/migrate.ts";
 import { onboard } from "./commands/onboard.ts";
 import { retentionRun } from "./commands/retention.ts";
@@ -137,5 +138,14 @@ program
   .description("delete what is older than the retention periods now (kept: unreviewed incidents' windows; audited)")
   .option("--dry-run", "print what would be deleted, delete nothing")
   .action((opts: { dryRun?: boolean }) => exitWith(() => retentionRun(opts))());
+
+program
+  .command("keys")
+  .description("data keys of the encryption at rest (CLAWGATE_DATA_KEYS): make one, count values per key, rotate")
+  .argument("<action>", "new, status or rotate")
+  .option("--id <id>", "new: the new key's id (e.g. k2)")
+  .option("--batch <n>", "rotate: rows per update (default 500)")
+  .option("--pause-ms <ms>", "rotate: pause between batches (default 0)")
+  .action((action: string, opts: KeysOptions) => exitWith(() => keys(action, opts))());
 
 await program.parseAsync(process.argv);

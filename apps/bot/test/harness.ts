@@ -15,7 +15,7 @@
  * A file's own afterAll, registered after this call, runs before the harness's teardown.
  */
 import { seedDemo } from "@clawgate/core";
-import { createDb, type Db } from "@clawgate/db";
+import { createDb, dataKeysOf, type Db } from "@clawgate/db";
 import { startDemoModel, type DemoModel } from "@clawgate/devstack/demo-model";
 import { startFakeDingTalk, type FakeDingTalk } from "@clawgate/devstack/fake-dingtalk";
 import { startFakeInternalApi, type FakeInternalApi } from "@clawgate/devstack/fake-internal-api";
@@ -38,7 +38,7 @@ import { startScriptedModel, type ScriptedModel } from "./scripted-model.ts";
 export interface BotHarnessOptions {
   /** Names the test database (`clawgate_bot_<name>_…`) and the pool's application_name (`test-<name>`). */
   name: string;
-  /** Options of the Prisma client (default: createDb's). */
+  /** Options of the Prisma client (default: createDb's); `dataKeys` turns field encryption on (the ingress too). */
   dbOptions?: Parameters<typeof createDb>[1];
   /** The demo model (devstack) as `model`. */
   demoModel?: boolean;
@@ -202,7 +202,7 @@ export function useBotHarness(opts: BotHarnessOptions): BotHarness {
       await prepareQueueSchema(pool);
     }
     if (opts.ingress) {
-      const ingest = createIngest({ pool: h.pool, robotCode: APP_KEY });
+      const ingest = createIngest({ pool: h.pool, robotCode: APP_KEY, keys: dataKeysOf(db) });
       const env = { DINGTALK_MODE: "http" as const, DINGTALK_APP_KEY: APP_KEY, DINGTALK_APP_SECRET: APP_SECRET };
       const app = buildServer({ env, db, logger: h.logger, metrics: h.metrics, ingest });
       teardown.push(() => app.close());

@@ -26,7 +26,7 @@ export function cliEnv(vars: Record<string, string>): NodeJS.ProcessEnv {
   const base = Object.fromEntries(
     Object.entries(process.env).filter(
       ([k]) =>
-        !/^(DINGTALK_|LOCAL_MODEL_|PORT$|HOST$|LOG_LEVEL$|METRICS_|DATABASE_URL$|SECRET_ENV_ALLOWLIST$|SKILL_SECRET_ENV_ALLOWLIST$|MODEL_BASE_URL_ALLOWLIST$)/.test(
+        !/^(DINGTALK_|LOCAL_MODEL_|PORT$|HOST$|LOG_LEVEL$|METRICS_|DATABASE_URL$|SECRET_ENV_ALLOWLIST$|SKILL_SECRET_ENV_ALLOWLIST$|MODEL_BASE_URL_ALLOWLIST$|CLAWGATE_DATA_KEYS$)/.test(
           k,
         ),
     ),

@@ -2,6 +2,7 @@
  * The console's server env schema, apart from env.ts so tests and the secret-reference rule can
  * list its keys without validating the process env (@clawgate/core secret-refs.ts reserves each).
  */
+import { DataKeyError, parseKeyRing } from "@clawgate/db/crypto";
 import { z } from "zod";
 
 const url = z.url().transform((u) => u.replace(/\/+$/, ""));
@@ -47,6 +48,23 @@ export const serverEnvSchema = {
   SECRET_ENV_ALLOWLIST: z.string().optional(),
   SKILL_SECRET_ENV_ALLOWLIST: z.string().optional(),
   MODEL_BASE_URL_ALLOWLIST: z.string().optional(),
+  /**
+   * The runtime's data key ring (field encryption at rest): the same value as the runtime's, so
+   * message texts, memory and approval inputs read decrypted. Without it those reads fail and name
+   * the key they need.
+   */
+  CLAWGATE_DATA_KEYS: z
+    .string()
+    .optional()
+    .transform((v, ctx) => {
+      try {
+        return parseKeyRing(v);
+      } catch (error) {
+        if (!(error instanceof DataKeyError)) throw error;
+        ctx.addIssue({ code: "custom", message: error.message.replace(/^CLAWGATE_DATA_KEYS: /, "") });
+        return z.NEVER;
+      }
+    }),
 };
 
 export const CONSOLE_ENV_KEYS = [...Object.keys(serverEnvSchema), "NODE_ENV"];

@@ -170,13 +170,18 @@ export async function requestApproval(
   return { id: row.id, expiresAt, requiredApprovals };
 }
 
+function senderOf(payload: unknown): { nick: string | null; unionId: string | null; title: string | null } {
+  const p = (payload && typeof payload === "object" ? payload : {}) as Record<string, unknown>;
+  const text = (k: string) => (typeof p[k] === "string" ? (p[k] as string) : null);
+  return { nick: text("senderNick"), unionId: text("senderUnionId"), title: text("conversationTitle") };
+}
+
 async function peopleOf(tx: Tx, inboundId: string | null, conversationId: string) {
-  const [msg] = inboundId
-    ? await tx.$queryRaw<{ nick: string | null; unionId: string | null; title: string | null }[]>`
-        SELECT "payload"->>'senderNick' AS nick, "payload"->>'senderUnionId' AS "unionId",
-               "payload"->>'conversationTitle' AS title
-          FROM "InboundMessage" WHERE "id" = ${inboundId}`
-    : [];
+  // The payload is encrypted at rest: read whole (the client decrypts it), not with ->> in SQL.
+  const stored = inboundId
+    ? await tx.inboundMessage.findUnique({ where: { id: inboundId }, select: { payload: true } })
+    : null;
+  const msg = stored ? senderOf(stored.payload) : undefined;
   const title =
     msg?.title ||
     (await tx.conversation.findUnique({ where: { conversationId }, select: { title: true } }))?.title ||

@@ -9,7 +9,7 @@
  * A retry (operator or admin; audited) puts the message back on the queue: its job runs again,
  * resuming the turn after its last stored step, so a model answer already paid for is reused.
  */
-import type { DeadLetter, Db, Prisma } from "@clawgate/db";
+import type { DeadLetter, Db, IngressChannel, Prisma } from "@clawgate/db";
 import { z } from "zod";
 import type { Actor } from "./actor.ts";
 import { appendAudit } from "./audit.ts";
@@ -170,12 +170,24 @@ export async function retryDeadLetter(db: Db, actor: Actor, input: RetryDeadLett
       if (!payload.success || !letter.robotCode)
         throw refused("gone", `Dead letter ${id} kept no message to store again.`);
       const msg = payload.data;
-      const [row] = await tx.$queryRaw<{ id: string }[]>`
-        INSERT INTO "InboundMessage" ("id", "robotCode", "msgId", "channel", "conversationId", "senderId", "msgType", "payload", "traceId")
-        VALUES (${`dl_${id}`}, ${letter.robotCode}, ${msg.msgId}, ${letter.channel ?? "HTTP"}::"IngressChannel",
-                ${msg.conversationId}, ${msg.senderStaffId || msg.senderId}, ${msg.msgtype},
-                ${JSON.stringify(letter.payload)}::jsonb, ${letter.traceId})
-        ON CONFLICT ("robotCode", "msgId") DO NOTHING RETURNING "id"`;
+      // Through the client (not raw SQL): the payload is sealed like every other write of it.
+      const [row] = await tx.inboundMessage.createManyAndReturn({
+        data: [
+          {
+            id: `dl_${id}`,
+            robotCode: letter.robotCode,
+            msgId: msg.msgId,
+            channel: (letter.channel ?? "HTTP") as IngressChannel,
+            conversationId: msg.conversationId,
+            senderId: msg.senderStaffId || msg.senderId,
+            msgType: msg.msgtype,
+            payload: letter.payload as Prisma.InputJsonValue,
+            traceId: letter.traceId,
+          },
+        ],
+        skipDuplicates: true,
+        select: { id: true },
+      });
       inboundId = row?.id ?? null; // null: DingTalk's redelivery was stored meanwhile and has its job
     }
     if (inboundId)

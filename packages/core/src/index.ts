@@ -11,3 +11,4 @@ export * from "./secret-refs.ts";
 export * from "./dead-letters.ts";
 export * from "./seed/demo-mcp.ts";
 export * from "./retention.ts";
+export * from "./data-keys.ts";

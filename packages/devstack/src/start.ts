@@ -17,7 +17,7 @@ import { existsSync, readFileSync, writeFileSync, mkdirSync, createWriteStream }
 import net from "node:net";
 import path from "node:path";
 import { applyOnboard, parseOnboardConfig, seedDemo, seedDemoMcp, DEMO_USERS, DEMO_PASSWORD } from "@clawgate/core";
-import { createDb } from "@clawgate/db";
+import { createDb, newDataKey, parseKeyRing } from "@clawgate/db";
 import { deployMigrations } from "@clawgate/db/migrations";
 import { ensureDatabase } from "./pg-admin.ts";
 import { DATA_DIR, REPO_ROOT } from "./paths.ts";
@@ -74,6 +74,20 @@ function auditSigningKey(): string {
   const key = randomBytes(32).toString("base64url");
   writeFileSync(file, `${key}\n`, { mode: 0o600 });
   return key;
+}
+
+/**
+ * The demo's data key ring (CLAWGATE_DATA_KEYS): one key generated on the first start into
+ * .data/data-keys (mode 0600), kept across starts. A key appended to the file (`clawgate keys new`)
+ * becomes the newest at the next start; `clawgate keys rotate` then re-encrypts under it.
+ */
+function demoDataKeys(): string {
+  const file = path.join(DATA_DIR, "data-keys");
+  if (existsSync(file)) return readFileSync(file, "utf8").trim();
+  mkdirSync(DATA_DIR, { recursive: true });
+  const ring = newDataKey("demo1");
+  writeFileSync(file, `${ring}\n`, { mode: 0o600 });
+  return ring;
 }
 
 function portFree(port: number): Promise<boolean> {
@@ -227,7 +241,8 @@ async function main(): Promise<void> {
 
   log("applying migrations");
   await deployMigrations(databaseUrl);
-  const db = createDb(databaseUrl, { max: 2 });
+  const dataKeys = demoDataKeys();
+  const db = createDb(databaseUrl, { max: 2, dataKeys: parseKeyRing(dataKeys) });
   const internalApiUrl = `http://127.0.0.1:${PORTS.fakeInternalApi}`;
   const demoMcpUrl = `http://127.0.0.1:${PORTS.demoMcp}/mcp`;
   const seeded = await seedDemo(db, {
@@ -246,6 +261,8 @@ async function main(): Promise<void> {
   const baseEnv: NodeJS.ProcessEnv = {
     ...process.env,
     DATABASE_URL: databaseUrl,
+    // Chat content is stored encrypted under the demo's own key (.data/data-keys).
+    CLAWGATE_DATA_KEYS: dataKeys,
     NEXT_TELEMETRY_DISABLED: "1",
     TURBO_TELEMETRY_DISABLED: "1",
   };
@@ -340,7 +357,7 @@ async function main(): Promise<void> {
   ]);
 
   // The demo MCP server: registered, listed and its tools enabled as an admin would (audited).
-  const mcpDb = createDb(databaseUrl, { max: 1 });
+  const mcpDb = createDb(databaseUrl, { max: 1, dataKeys: parseKeyRing(dataKeys) });
   try {
     const { sync, enabled } = await seedDemoMcp(mcpDb, {
       url: demoMcpUrl,

@@ -149,7 +149,8 @@ describe("docker-compose.yml", () => {
   it("holds no secret values, only references to the environment, and requires the essential ones", () => {
     for (const [name, s] of Object.entries(services)) {
       for (const [key, value] of Object.entries(s.environment ?? {})) {
-        if (/SECRET|PASSWORD|API_KEY|AES_KEY|TOKEN/.test(key)) expect(value, `${name}.${key}`).toMatch(FROM_ENV);
+        if (/SECRET|PASSWORD|API_KEY|AES_KEY|TOKEN|DATA_KEYS/.test(key))
+          expect(value, `${name}.${key}`).toMatch(FROM_ENV);
       }
       expect(JSON.stringify(s.environment ?? {}), name).not.toMatch(/postgresql:\/\/[^:]+:[^$][^@]*@/);
     }
@@ -158,6 +159,8 @@ describe("docker-compose.yml", () => {
       ["runtime", "DINGTALK_APP_SECRET"],
       ["console", "NEXTAUTH_SECRET"],
       ["console", "OIDC_CLIENT_SECRET"],
+      ["runtime", "CLAWGATE_DATA_KEYS"],
+      ["console", "CLAWGATE_DATA_KEYS"],
     ] as const)
       expect(svc(name).environment?.[key], `${name}.${key}`).toMatch(/^\$\{[A-Z_]+:\?/);
     expect(svc("runtime").environment?.DATABASE_URL).toContain("${POSTGRES_PASSWORD:?");

@@ -7,7 +7,7 @@
  * AGENT_WORKING_ON_IT_MS calls `onSlow` once (the "working on it" message).
  */
 import { secretRefPolicy, type PolicySnapshot, type SecretRefPolicy } from "@clawgate/core";
-import type { Db } from "@clawgate/db";
+import { dataKeysOf, type Db } from "@clawgate/db";
 import { internalApiBreakers, mcpBreakers, SkillCache, type BreakerOptions } from "@clawgate/skills";
 import type pg from "pg";
 import { loadEnv, type Env } from "../env.ts";
@@ -152,7 +152,7 @@ export function createAgent(opts: AgentOptions): Agent {
   );
   const cache = new SkillCache();
   const now = opts.now ?? Date.now;
-  const sql = opts.pool ? pgSql(opts.pool) : prismaSql(opts.db);
+  const sql = opts.pool ? pgSql(opts.pool, dataKeysOf(opts.db)) : prismaSql(opts.db);
 
   async function turn(req: TurnRequest, signal: AbortSignal, deadlineAt: number): Promise<AgentReply> {
     const current = await catalog(req.snapshot.revision);

@@ -6,6 +6,7 @@
  * so it costs no model call. Memory is conversation content: it stays in the database and is
  * never logged.
  */
+import { openValue, sealJson, sealText, type KeyRing } from "@clawgate/db";
 import { z } from "zod";
 import { ASYNC_COMMIT, type Sql } from "./sql.ts";
 import { clipTokens, countTokens, messageTokens, type ContextLimits } from "./tokens.ts";
@@ -96,11 +97,12 @@ export interface MemoryRow {
   turns: number | null;
 }
 
-/** A row of MEMORY_COLUMNS (all null: a LEFT JOIN that found no memory) as a StoredMemory. */
-export function storedMemory(row: MemoryRow | undefined): StoredMemory {
+/** A row of MEMORY_COLUMNS (all null: a LEFT JOIN that found no memory) as a StoredMemory, decrypted. */
+export function storedMemory(row: MemoryRow | undefined, keys: KeyRing | null): StoredMemory {
   if (!row || row.key === null) return NO_STORED_MEMORY;
-  const recent = Recent.safeParse(row.recent);
-  return { key: row.key, turns: row.turns ?? 0, summary: row.summary ?? "", recent: recent.success ? recent.data : [] };
+  const recent = Recent.safeParse(openValue(keys, row.recent));
+  const summary = openValue(keys, row.summary ?? "") as string;
+  return { key: row.key, turns: row.turns ?? 0, summary, recent: recent.success ? recent.data : [] };
 }
 
 const LOAD = `SELECT ${MEMORY_COLUMNS}
@@ -109,7 +111,7 @@ const LOAD = `SELECT ${MEMORY_COLUMNS}
 /** The conversation's memory (DingTalk conversation id); empty when it has none yet. */
 export async function loadMemory(sql: Sql, conversationId: string): Promise<StoredMemory> {
   const [row] = await sql.query<MemoryRow>(LOAD, [conversationId]);
-  return storedMemory(row);
+  return storedMemory(row, sql.keys);
 }
 
 /** Concurrent saves of one conversation that lose the race re-read and fold again, at most this often. */
@@ -138,11 +140,12 @@ export async function saveTurn(
   let base = loaded;
   for (let attempt = 0; attempt < SAVE_ATTEMPTS; attempt++) {
     const next = foldTurn(base, user, assistant, limits);
-    const recent = JSON.stringify(next.recent);
+    const recent = JSON.stringify(sealJson(sql.keys, next.recent));
+    const summary = sealText(sql.keys, next.summary);
     const saved =
       base.key === null
-        ? await sql.query(INSERT, [conversationId, next.summary, next.tokens, recent])
-        : await sql.query(UPDATE, [base.key, next.summary, next.tokens, recent, base.turns]);
+        ? await sql.query(INSERT, [conversationId, summary, next.tokens, recent])
+        : await sql.query(UPDATE, [base.key, summary, next.tokens, recent, base.turns]);
     if (saved.length === 1) return;
     const inserting = base.key === null;
     base = await loadMemory(sql, conversationId);

@@ -6,7 +6,7 @@
  * settings (3 failures, half-open after 1.5 s; a 2.5 s turn deadline; onSlow after 600 ms).
  */
 import { recordConfigChange, type PolicySnapshot } from "@clawgate/core";
-import type { Db } from "@clawgate/db";
+import { dataKeysOf, type Db } from "@clawgate/db";
 import type OpenAI from "openai";
 import { describe, expect, it } from "vitest";
 import { query } from "../../test/helpers.ts";
@@ -326,7 +326,7 @@ describe("conversation memory", () => {
   it("keeps every turn when turns of one conversation save at once", async () => {
     const limits = contextLimits(DEFAULT_MAX_CONTEXT_TOKENS);
     // Each turn loaded the memory before any of them saved (as turns running side by side do).
-    const sql = pgSql(h.pool);
+    const sql = pgSql(h.pool, dataKeysOf(h.db));
     const loaded = await loadMemory(sql, "cid-race");
     await Promise.all(
       Array.from({ length: 8 }, (_, i) => saveTurn(sql, "cid-race", loaded, `question ${i}`, `answer ${i}`, limits)),
@@ -358,7 +358,7 @@ describe("conversation memory", () => {
   });
 
   it("does not save memory for a conversation the database does not know", async () => {
-    for (const sql of [pgSql(h.pool), prismaSql(h.db)])
+    for (const sql of [pgSql(h.pool, dataKeysOf(h.db)), prismaSql(h.db)])
       await saveTurn(
         sql,
         "cid-unknown",

@@ -10,11 +10,13 @@
  * job's completion), which flushes them too. A database crash in between loses them together
  * with the job's progress, and the job runs the turn again.
  */
-import type { Db } from "@clawgate/db";
+import { dataKeysOf, type Db, type KeyRing } from "@clawgate/db";
 import type pg from "pg";
 
 export interface Sql {
   query<R>(text: string, values: readonly unknown[]): Promise<R[]>;
+  /** The data key ring: statements writing an encrypted column seal their values with it. */
+  keys: KeyRing | null;
 }
 
 /**
@@ -25,8 +27,9 @@ export interface Sql {
 // always stand for the same text on a connection.
 const names = new Map<string, string>();
 
-export function pgSql(pool: pg.Pool): Sql {
+export function pgSql(pool: pg.Pool, keys: KeyRing | null): Sql {
   return {
+    keys,
     query: async <R>(text: string, values: readonly unknown[]) => {
       let name = names.get(text);
       if (name === undefined) names.set(text, (name = `clawgate_agent_${names.size + 1}`));
@@ -36,7 +39,10 @@ export function pgSql(pool: pg.Pool): Sql {
 }
 
 export function prismaSql(db: Db): Sql {
-  return { query: <R>(text: string, values: readonly unknown[]) => db.$queryRawUnsafe<R[]>(text, ...values) };
+  return {
+    keys: dataKeysOf(db),
+    query: <R>(text: string, values: readonly unknown[]) => db.$queryRawUnsafe<R[]>(text, ...values),
+  };
 }
 
 /**

@@ -11,6 +11,7 @@
  */
 import { maskDeep } from "@clawgate/db/personal-data";
 import type OpenAI from "openai";
+import { openValue, sealJson } from "@clawgate/db";
 import { z } from "zod";
 import { ASYNC_COMMIT, type Sql } from "./sql.ts";
 
@@ -72,7 +73,7 @@ export async function loadSteps(sql: Sql, inboundId: string): Promise<{ steps: T
   const rows = await sql.query<{ seq: number; data: unknown }>(LOAD, [inboundId]);
   const steps: TurnStep[] = [];
   for (const row of rows) {
-    const step = stepSchema.safeParse(row.data);
+    const step = stepSchema.safeParse(openValue(sql.keys, row.data));
     if (!step.success || row.seq !== steps.length) break;
     steps.push(step.data as TurnStep);
   }
@@ -95,8 +96,8 @@ export async function saveStep(sql: Sql, inboundId: string, seq: number, step: T
     inboundId,
     seq,
     step.kind,
-    // Personal data masked as written (a resumed turn reads it masked).
-    JSON.stringify(maskDeep(step)),
+    // Personal data masked, then sealed (a resumed turn reads it masked).
+    JSON.stringify(sealJson(sql.keys, maskDeep(step))),
     model ? 1 : 0,
     model ? step.usage.promptTokens : 0,
     model ? step.usage.completionTokens : 0,

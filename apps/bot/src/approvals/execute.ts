@@ -26,7 +26,7 @@ import {
   auditInvalidation,
   enqueueNotifyJob,
 } from "@clawgate/core/approvals.ts";
-import type { ApprovalRequest, Prisma } from "@clawgate/db";
+import { dataKeysOf, sealJson, type ApprovalRequest, type KeyRing, type Prisma } from "@clawgate/db";
 import { robotMessageSchema, textReply } from "@clawgate/dingtalk";
 import { runSkill, type SkillContext, type SkillResult } from "@clawgate/skills";
 import type { JobHelpers, Task } from "graphile-worker";
@@ -274,7 +274,13 @@ async function routeFor(deps: ApprovalDeps, a: ApprovalRequest): Promise<Route> 
 }
 
 /** No way to answer at all: recorded as a FAILED send, so the sweep stops retrying it. */
-async function recordUndeliverable(pool: pg.Pool, a: ApprovalRequest, text: string, reason: string): Promise<void> {
+async function recordUndeliverable(
+  pool: pg.Pool,
+  keys: KeyRing | null,
+  a: ApprovalRequest,
+  text: string,
+  reason: string,
+): Promise<void> {
   await pool.query(
     `INSERT INTO "OutboundMessage" ("id", "idempotencyKey", "conversationId", "channel", "msgType", "payload", "traceId", "status", "lastError")
      VALUES ($1, $2, $3, 'OPENAPI_GROUP', 'text', $4::jsonb, $5, 'FAILED', $6)
@@ -283,7 +289,7 @@ async function recordUndeliverable(pool: pg.Pool, a: ApprovalRequest, text: stri
       randomUUID(),
       approvalJobKey(a.id),
       a.conversationId,
-      JSON.stringify(textReply(text)),
+      JSON.stringify(sealJson(keys, textReply(text))),
       a.traceId,
       maskPersonalData(reason),
     ],
@@ -323,7 +329,7 @@ export function createApprovalExecutor(deps: ApprovalDeps): Task {
       const reason = !robotCode
         ? "no robot code for this conversation (DINGTALK_APP_KEY)"
         : "no route to the conversation (no DingTalk app credentials, or the conversation is unknown)";
-      await recordUndeliverable(deps.pool, a, text, reason);
+      await recordUndeliverable(deps.pool, dataKeysOf(deps.db), a, text, reason);
       deps.metrics.outbound.inc({ channel: "none", outcome: "failed" });
       log.warn({ reason, status: a.status }, "approval cannot be answered");
       return;
@@ -331,6 +337,7 @@ export function createApprovalExecutor(deps: ApprovalDeps): Task {
     try {
       const { outcome, channel } = await sendReply({
         pool: deps.pool,
+        keys: dataKeysOf(deps.db),
         throttle: deps.throttle,
         senders: deps.senders,
         idempotencyKey: approvalJobKey(a.id),

@@ -26,8 +26,8 @@ export async function deadLetters(action: string, id: string | undefined, opts: 
     return usage("--limit must be a whole number from 1 to 200");
   // Loaded on demand: the other commands do not pay for the domain package.
   const { listDeadLetters, retryDeadLetter } = await import("@clawgate/core/dead-letters.ts");
-  const env = envOrExit(["DATABASE_URL"]);
-  const db = createDb(env.DATABASE_URL, { applicationName: "clawgate-cli", max: 2 });
+  const env = envOrExit(["DATABASE_URL", "CLAWGATE_DATA_KEYS"]);
+  const db = createDb(env.DATABASE_URL, { applicationName: "clawgate-cli", max: 2, dataKeys: env.CLAWGATE_DATA_KEYS });
   try {
     if (action === "retry") {
       const letter = await retryDeadLetter(db, cliActor("dead-letters"), { id: id! });

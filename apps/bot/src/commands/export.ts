@@ -10,8 +10,8 @@ import { commandFailed } from "./failed.ts";
 import { envOrExit } from "./env-or-exit.ts";
 
 export async function exportConfig(opts: { config: string }): Promise<number> {
-  const env = envOrExit(["DATABASE_URL"]);
-  const db = createDb(env.DATABASE_URL, { applicationName: "clawgate-cli", max: 2 });
+  const env = envOrExit(["DATABASE_URL", "CLAWGATE_DATA_KEYS"]);
+  const db = createDb(env.DATABASE_URL, { applicationName: "clawgate-cli", max: 2, dataKeys: env.CLAWGATE_DATA_KEYS });
   try {
     const { exportConfigYaml } = await import("@clawgate/core");
     const yaml = await exportConfigYaml(db);

@@ -8,10 +8,10 @@ export async function seed(opts: { demo?: boolean }): Promise<number> {
     console.error("clawgate seed: only `clawgate seed --demo` exists so far.");
     return 2;
   }
-  const env = envOrExit(["DATABASE_URL", "LOCAL_MODEL_BASE_URL"]);
+  const env = envOrExit(["DATABASE_URL", "LOCAL_MODEL_BASE_URL", "CLAWGATE_DATA_KEYS"]);
   // Loaded on demand: the other commands do not pay for the domain package.
   const { seedDemo } = await import("@clawgate/core");
-  const db = createDb(env.DATABASE_URL, { applicationName: "clawgate-cli" });
+  const db = createDb(env.DATABASE_URL, { applicationName: "clawgate-cli", dataKeys: env.CLAWGATE_DATA_KEYS });
   try {
     const { created, configRevision } = await seedDemo(db, { modelBaseUrl: env.LOCAL_MODEL_BASE_URL });
     const entries = Object.entries(created);

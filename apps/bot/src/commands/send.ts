@@ -53,13 +53,19 @@ export async function send(opts: { to: string; text: string }): Promise<number> 
   if (!text) return fail("--text is empty", 2);
   if (text.length > MAX_SEND_CHARS) return fail(`--text is ${text.length} characters; at most ${MAX_SEND_CHARS}`, 2);
 
-  const env = envOrExit(["DATABASE_URL", "DINGTALK_APP_KEY", "DINGTALK_APP_SECRET", "DINGTALK_API_BASE"]);
+  const env = envOrExit([
+    "DATABASE_URL",
+    "DINGTALK_APP_KEY",
+    "DINGTALK_APP_SECRET",
+    "DINGTALK_API_BASE",
+    "CLAWGATE_DATA_KEYS",
+  ]);
   if (!env.DINGTALK_APP_KEY || !env.DINGTALK_APP_SECRET) {
     return fail(
       "DINGTALK_APP_KEY and DINGTALK_APP_SECRET are required (the OpenAPI robot send uses the app's credentials)",
     );
   }
-  const db = createDb(env.DATABASE_URL, { applicationName: "clawgate-cli", max: 2 });
+  const db = createDb(env.DATABASE_URL, { applicationName: "clawgate-cli", max: 2, dataKeys: env.CLAWGATE_DATA_KEYS });
   try {
     const conversation = await db.conversation.findUnique({
       where: { conversationId },

@@ -50,7 +50,18 @@ export async function serve(): Promise<void> {
     process.exit(1);
   }
   const metrics = createMetrics();
-  const db = createDb(env.DATABASE_URL, { connectionTimeoutMillis: 2_000, applicationName: "clawgate-bot" });
+  const dataKeys = env.CLAWGATE_DATA_KEYS;
+  if (!dataKeys) {
+    if (env.NODE_ENV === "production") {
+      console.error(
+        "clawgate serve: CLAWGATE_DATA_KEYS is not set; in production chat content is only stored encrypted.\n" +
+          "  Make a key with `clawgate keys new --id k1` and set CLAWGATE_DATA_KEYS (README: Encryption at rest).",
+      );
+      process.exit(1);
+    }
+    logger.warn("CLAWGATE_DATA_KEYS is not set: message content is stored in clear (refused when NODE_ENV=production)");
+  }
+  const db = createDb(env.DATABASE_URL, { connectionTimeoutMillis: 2_000, applicationName: "clawgate-bot", dataKeys });
   metrics.openDeadLetters = () => countOpenDeadLetters(db);
   metrics.approvalStats = () => approvalMetrics(db);
   const cardCallback = createCardCallbackHandler({ db, logger, metrics });
@@ -64,6 +75,7 @@ export async function serve(): Promise<void> {
   const ingest = createIngest({
     pool: ingressPool,
     robotCode: env.DINGTALK_APP_KEY,
+    keys: dataKeys,
     queuePerConversation: env.QUEUE_PER_CONVERSATION,
   });
   // Best effort and not awaited: a dead database must not delay listening; the change it makes

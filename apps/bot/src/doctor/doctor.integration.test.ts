@@ -4,7 +4,7 @@
  * and a database configured as onboarding leaves it passes.
  */
 import { applyOnboard, parseOnboardConfig } from "@clawgate/core";
-import { createDb, type Db } from "@clawgate/db";
+import { createDb, newDataKey, parseKeyRing, type Db } from "@clawgate/db";
 import { createTestDatabase, type TestDatabase } from "@clawgate/devstack/testdb";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { freePort, startModelsStub } from "../../test/helpers.ts";
@@ -15,12 +15,14 @@ let db: Db;
 let model: Awaited<ReturnType<typeof startModelsStub>>;
 let modelBase: string;
 const MODEL_KEY = "sk-doctor-model-key";
+const DATA_KEYS = newDataKey("d1");
 
 const env = () => ({
   DATABASE_URL: testDb.url,
   DINGTALK_APP_KEY: "ding-key",
   DINGTALK_APP_SECRET: "ding-secret",
   GPU_API_KEY: MODEL_KEY,
+  CLAWGATE_DATA_KEYS: DATA_KEYS,
 });
 
 const CONFIG = () => `
@@ -161,5 +163,45 @@ describe("clawgate doctor", () => {
     const results = await runDoctor({ ...rest, DINGTALK_MODE: mode });
     expect(failed(results)).toEqual([`DingTalk credentials present (${mode} mode)`]);
     expect(formatResults(results)).toMatch(/not set: DINGTALK_APP_SECRET\n\s+fix: set DINGTALK_APP_SECRET/);
+  });
+
+  it("fails when a stored value is under a data key the ring does not hold, naming it; warns without a ring", async () => {
+    const gone = newDataKey("gone");
+    const old = createDb(testDb.url, { max: 1, dataKeys: parseKeyRing(gone) });
+    try {
+      await old.inboundMessage.create({
+        data: {
+          robotCode: "r",
+          msgId: "doctor-keys",
+          channel: "HTTP",
+          conversationId: "c",
+          senderId: "s",
+          msgType: "text",
+          payload: { text: { content: "hello" } },
+          traceId: "t",
+        },
+      });
+      const results = await runDoctor(env());
+      expect(failed(results)).toEqual(["data keys (CLAWGATE_DATA_KEYS) hold every stored key id"]);
+      expect(formatResults(results)).toMatch(
+        /no key in the ring for: gone[\s\S]*fix: add gone:<its base64 key> to CLAWGATE_DATA_KEYS/,
+      );
+      // With the old key back in the ring (before the newest): passes, and says a rotation is due.
+      const both = await runDoctor({ ...env(), CLAWGATE_DATA_KEYS: `${gone},${DATA_KEYS}` });
+      expect(failed(both)).toEqual([]);
+      expect(formatResults(both)).toMatch(
+        /1 value\(s\) not under the newest key d1\n\s+fix: run `clawgate keys rotate`/,
+      );
+    } finally {
+      await db.inboundMessage.deleteMany({ where: { msgId: "doctor-keys" } });
+      await old.$disconnect();
+    }
+    const { CLAWGATE_DATA_KEYS: _none, ...clear } = env();
+    const results = await runDoctor(clear);
+    expect(failed(results)).toEqual([]);
+    expect(formatResults(results)).toMatch(/! data keys[\s\S]*chat content is stored in clear/);
+    expect(failed(await runDoctor({ ...clear, NODE_ENV: "production" }))).toEqual([
+      "data keys (CLAWGATE_DATA_KEYS) hold every stored key id",
+    ]);
   });
 });

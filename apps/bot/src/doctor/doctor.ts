@@ -8,6 +8,7 @@ import { modelBaseUrlProblem, secretRefPolicy } from "@clawgate/core";
 import { ALL_ENV_KEYS, EnvError, loadEnv, readEnvVar, type Env } from "../env.ts";
 import { readSecretRef } from "../secret-refs.ts";
 import { configChecks } from "./config.ts";
+import { dataKeysCheck } from "./data-keys.ts";
 import { displayUrl, probeModel, type ModelTarget } from "./model.ts";
 
 export interface DoctorResult {
@@ -157,6 +158,10 @@ export async function runDoctor(source: Source = process.env): Promise<DoctorRes
     const ready = database.ok && migrations.ok ? db : undefined;
     results.push(...(await modelChecks(ready, env, source)));
     if (ready) results.push(...(await configChecks(ready)));
+    if (ready && env.DATABASE_URL)
+      results.push(
+        await dataKeysCheck(env.DATABASE_URL, env.CLAWGATE_DATA_KEYS ?? null, env.NODE_ENV === "production"),
+      );
   } finally {
     await db?.$disconnect().catch(() => {});
   }

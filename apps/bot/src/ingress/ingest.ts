@@ -14,7 +14,15 @@
 import { randomUUID } from "node:crypto";
 import { INBOUND_TASK } from "@clawgate/core/dead-letters.ts";
 import { maskPersonalData } from "@clawgate/db/personal-data";
-import { classifyDbError, countUnstorable, sqlState, type DbErrorClass } from "@clawgate/db";
+import {
+  classifyDbError,
+  countUnstorable,
+  sealJson,
+  sqlState,
+  storable,
+  type DbErrorClass,
+  type KeyRing,
+} from "@clawgate/db";
 import type { RobotMessage } from "@clawgate/dingtalk";
 import type pg from "pg";
 
@@ -113,7 +121,8 @@ interface Row {
   conversationId: string;
   senderId: string;
   msgType: string;
-  payload: RobotMessage;
+  /** The message made storable, sealed under the data key ring (in clear without one). */
+  payload: unknown;
   traceId: string;
   alteredChars: number;
 }
@@ -176,8 +185,11 @@ export function createIngest({
   maxInFlight = 2,
   queuePerConversation = true,
   deadlineMs = 500,
+  keys = null,
 }: {
   pool: pg.Pool;
+  /** The data key ring (CLAWGATE_DATA_KEYS): the payload is stored encrypted. null: in clear. */
+  keys?: KeyRing | null;
   /**
    * This runtime's robot (DINGTALK_APP_KEY: an app robot's robotCode is its AppKey), the one whose
    * secret verified the message. A message naming another robotCode is refused; one naming none
@@ -259,7 +271,8 @@ export function createIngest({
       conversationId: message.conversationId,
       senderId: message.senderStaffId || message.senderId,
       msgType: message.msgtype,
-      payload: message,
+      // Made storable before it is sealed: what decrypts is what the worker would have read.
+      payload: sealJson(keys, storable(message)),
       traceId,
       // The pool makes the text storable; the row keeps how much that changed.
       alteredChars: countUnstorable(message),

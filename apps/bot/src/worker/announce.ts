@@ -15,7 +15,7 @@
  *   the text) before the send, so an attempt that dies halfway is on record.
  */
 import { appendAudit } from "@clawgate/core";
-import type { Db } from "@clawgate/db";
+import { dataKeysOf, type Db } from "@clawgate/db";
 import { markdownReply } from "@clawgate/dingtalk";
 import type pg from "pg";
 import { RateLimiterRes } from "rate-limiter-flexible";
@@ -101,6 +101,7 @@ export function createAnnouncer(deps: AnnounceDeps): (traceId: string) => Announ
     try {
       const { outcome } = await sendReply({
         pool: deps.pool,
+        keys: dataKeysOf(deps.db),
         throttle: deps.throttle,
         senders: deps.senders,
         idempotencyKey: key,

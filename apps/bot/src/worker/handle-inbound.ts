@@ -19,7 +19,7 @@
 import type { PolicySnapshot } from "@clawgate/core";
 import { recordDeadLetter } from "@clawgate/core/dead-letters.ts";
 import { hashId } from "@clawgate/core/redact.ts";
-import { classifyDbError, sqlState, storableText, type Db } from "@clawgate/db";
+import { classifyDbError, dataKeysOf, openValue, sqlState, storableText, type Db, type KeyRing } from "@clawgate/db";
 import {
   isKnownMessage,
   messageText,
@@ -166,9 +166,11 @@ interface InboundRow {
   modelCalls: number;
 }
 
-async function claimInbound(pool: pg.Pool, inboundId: string): Promise<InboundRow | undefined> {
-  return (await pool.query<InboundRow>({ name: "clawgate_claim_inbound", text: CLAIM_INBOUND, values: [inboundId] }))
-    .rows[0];
+async function claimInbound(pool: pg.Pool, keys: KeyRing | null, inboundId: string): Promise<InboundRow | undefined> {
+  const row = (
+    await pool.query<InboundRow>({ name: "clawgate_claim_inbound", text: CLAIM_INBOUND, values: [inboundId] })
+  ).rows[0];
+  return row && { ...row, payload: openValue(keys, row.payload) };
 }
 
 /**
@@ -205,6 +207,7 @@ export interface SeenConversation {
  */
 export async function upsertConversation(
   pool: pg.Pool,
+  keys: KeyRing | null,
   c: SeenConversation,
   replyKey: string,
 ): Promise<{ memory: StoredMemory; storedReply: OutboundMessage | undefined }> {
@@ -213,7 +216,8 @@ export async function upsertConversation(
     text: UPSERT_CONVERSATION,
     values: [c.newId, c.conversationId, c.robotCode, c.title, c.type, replyKey],
   });
-  return { memory: storedMemory(rows[0]), storedReply: rows[0]?.storedReply ?? undefined };
+  const storedReply = openValue(keys, rows[0]?.storedReply ?? undefined) as OutboundMessage | undefined;
+  return { memory: storedMemory(rows[0], keys), storedReply };
 }
 
 /** The job's named queue, to put a rescheduled job back in. */
@@ -332,7 +336,8 @@ async function openRun(
     log.info("policy snapshot not loaded yet; rescheduled");
     return undefined;
   }
-  const row = await claimInbound(pool, inboundId);
+  const keys = dataKeysOf(db);
+  const row = await claimInbound(pool, keys, inboundId);
   if (!row) {
     log.warn("inbound message not found (deleted by retention?); nothing to do");
     return undefined;
@@ -344,6 +349,7 @@ async function openRun(
   const msg = robotMessageSchema.parse(row.payload);
   const seen = await upsertConversation(
     pool,
+    keys,
     {
       newId: `conv_${inboundId}`,
       conversationId: msg.conversationId,
@@ -373,6 +379,7 @@ async function openRun(
     send: (key, message) =>
       sendReply({
         pool,
+        keys,
         throttle: deps.throttle,
         senders: deps.senders,
         idempotencyKey: key,

@@ -35,6 +35,7 @@ afterAll(async () => {
 
 const args = (key: string, conversationId: string, over: Partial<SendReplyArgs> = {}): SendReplyArgs => ({
   pool,
+  keys: null,
   throttle: createThrottle(pool),
   senders: realSenders(queueEnv(testDb.url, fake.url)),
   idempotencyKey: key,

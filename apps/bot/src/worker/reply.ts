@@ -30,6 +30,7 @@
  */
 import { randomUUID } from "node:crypto";
 import { maskPersonalData } from "@clawgate/db/personal-data";
+import { sealJson, type KeyRing } from "@clawgate/db/crypto";
 import { storable } from "@clawgate/db/storable";
 import { DEFAULT_TIMEOUT_MS, DingTalkApiError, type OutboundMessage, type RobotMessage } from "@clawgate/dingtalk";
 import type pg from "pg";
@@ -120,6 +121,8 @@ export const SENT_MARK_RETRY_MS = 5 * 60_000;
 
 export interface SendReplyArgs {
   pool: pg.Pool;
+  /** The data key ring the stored payload is sealed with (dataKeysOf(db)). */
+  keys: KeyRing | null;
   throttle: Throttle;
   senders: Senders;
   idempotencyKey: string;
@@ -239,7 +242,7 @@ export async function sendReply(
       args.conversationId,
       first.channel,
       message.msgtype,
-      JSON.stringify(message),
+      JSON.stringify(sealJson(args.keys, message)),
       args.traceId,
     ],
   );

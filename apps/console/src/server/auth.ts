@@ -34,7 +34,7 @@ export function signInLimiter(): Promise<SignInLimiter> {
 }
 
 function createAuthOptions(): NextAuthOptions {
-  const db = getDb(env.DATABASE_URL);
+  const db = getDb(env.DATABASE_URL, { dataKeys: env.CLAWGATE_DATA_KEYS });
   const adapter = clawgateAdapter(PrismaAdapter(db as unknown as Parameters<typeof PrismaAdapter>[0]) as BaseAdapter, {
     adminEmails: env.ADMIN_EMAILS,
   });

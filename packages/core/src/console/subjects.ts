@@ -40,15 +40,22 @@ export interface SeenSubjects {
   conversations: SeenConversation[];
 }
 
+function senderNick(payload: unknown): string | null {
+  const nick = payload && typeof payload === "object" ? (payload as { senderNick?: unknown }).senderNick : undefined;
+  return typeof nick === "string" && nick.trim() !== "" ? nick.trim() : null;
+}
+
 export async function seenSubjects(db: Db | Tx, take = 200): Promise<SeenSubjects> {
   const [senders, named, conversations] = await Promise.all([
-    db.$queryRaw<{ id: string; name: string | null; lastSeenAt: Date }[]>`
-      SELECT DISTINCT ON (m."senderId") m."senderId" AS id,
-             NULLIF(btrim(m.payload->>'senderNick'), '') AS name,
-             m."receivedAt" AS "lastSeenAt"
+    // The payload is encrypted at rest: each sender's latest one is read whole (the client
+    // decrypts raw results too) and the name taken from it here, not with ->> in SQL.
+    db.$queryRaw<{ id: string; payload: unknown; lastSeenAt: Date }[]>`
+      SELECT DISTINCT ON (m."senderId") m."senderId" AS id, m.payload, m."receivedAt" AS "lastSeenAt"
       FROM (SELECT "senderId", payload, "receivedAt" FROM "InboundMessage"
             ORDER BY "receivedAt" DESC LIMIT ${RECENT_MESSAGES}) m
-      ORDER BY m."senderId", m."receivedAt" DESC`,
+      ORDER BY m."senderId", m."receivedAt" DESC`.then((rows) =>
+      rows.map(({ id, payload, lastSeenAt }) => ({ id, name: senderNick(payload), lastSeenAt })),
+    ),
     Promise.all([
       db.skillRule.findMany({ where: { scope: "USER" }, select: { subject: true }, distinct: ["subject"], take }),
       db.tokenBudget.findMany({ where: { scope: "USER" }, select: { subject: true }, take }),

@@ -8,7 +8,7 @@ import { createTRPCContext } from "./trpc.ts";
 export const requestContext = (headers: Headers, requestId?: string) =>
   createTRPCContext({
     headers,
-    db: getDb(env.DATABASE_URL),
+    db: getDb(env.DATABASE_URL, { dataKeys: env.CLAWGATE_DATA_KEYS }),
     secretRefs: consoleSecretRefs,
     ...(requestId ? { requestId } : {}),
   });

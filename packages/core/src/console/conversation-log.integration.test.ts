@@ -113,7 +113,7 @@ describe("conversation log", () => {
     const after = await views();
     expect(after.length).toBe(before + 1);
     const entry = after.at(-1)!;
-    expect(entry).toMatchObject({ actorId: "u-admin", targetType: "conversation", targetId: convId });
+    expect(entry).toMatchObject({ actorId: "u-admin", targetType: "conversation", targetId: "cid-log" });
     expect(entry.diff).toEqual({ conversationId: "cid-log", messageIds: ["m-29", "m-28", "m-27", "m-26", "m-25"] });
     expect(JSON.stringify({ ...entry, id: String(entry.id) })).not.toContain(SECRET);
     expect(log.auditId).toBe(entry.id.toString());

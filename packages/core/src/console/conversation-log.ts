@@ -367,7 +367,7 @@ export async function conversationLog(
         actor: viewer.actor,
         action: "conversation.log_view",
         targetType: "conversation",
-        targetId: conversation.id,
+        targetId: conversation.conversationId,
         diff: {
           conversationId: conversation.conversationId,
           messageIds: items.map((i) => i.id),

@@ -203,9 +203,17 @@ export function outboundText(payload: unknown): string {
   );
 }
 
-function outcomeWhere(outcome: LogOutcome | undefined, skill: string | undefined): Prisma.InboundMessageWhereInput {
+function outcomeWhere(
+  conversationId: string,
+  outcome: LogOutcome | undefined,
+  skill: string | undefined,
+): Prisma.InboundMessageWhereInput {
+  // The conversation inside the subquery too, so it reads the (conversationId, createdAt) index
+  // instead of every call to the skill.
   const calls = (o?: Prisma.EnumInvocationOutcomeFilter): Prisma.InboundMessageWhereInput => ({
-    invocations: { some: { ...(skill ? { skillKey: skill } : {}), ...(o ? { outcome: o } : {}) } },
+    invocations: {
+      some: { conversationId, ...(skill ? { skillKey: skill } : {}), ...(o ? { outcome: o } : {}) },
+    },
   });
   switch (outcome) {
     case undefined:
@@ -265,7 +273,7 @@ export async function conversationLog(
     ...(cursor ? { OR: [{ receivedAt: { lt: cursor.at } }, { receivedAt: cursor.at, id: { lt: cursor.id } }] } : {}),
     ...(q.user ? { senderId: q.user } : {}),
     ...(q.traceId ? { traceId: q.traceId } : {}),
-    ...outcomeWhere(q.outcome, q.skill),
+    ...outcomeWhere(conversation.conversationId, q.outcome, q.skill),
   };
 
   const rows = await db.inboundMessage.findMany({

@@ -205,7 +205,14 @@ const opsChat = z.strictObject({
 export const conversationLogSectionSchema = z.strictObject({
   text_roles: z
     .array(
-      z.enum(["ADMIN", "APPROVER", "OPERATOR", "VIEWER"], { error: "a role is ADMIN, APPROVER, OPERATOR or VIEWER" }),
+      z
+        .string()
+        .transform((r) => r.toUpperCase())
+        .pipe(
+          z.enum(["ADMIN", "APPROVER", "OPERATOR", "VIEWER"], {
+            error: "a role is admin, approver, operator or viewer",
+          }),
+        ),
     )
     .max(4),
 });

@@ -294,7 +294,7 @@ describe("the conversation_log section", () => {
 
   it("refuses an unknown role", () => {
     expect(problems(`${VALID}conversation_log:\n  text_roles: [owner]\n`).join("\n")).toMatch(
-      /a role is admin, approver, operator or viewer/,
+      /text_roles\[0\]: must be one of "ADMIN"/,
     );
   });
 });

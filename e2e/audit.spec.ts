@@ -1,5 +1,5 @@
 /**
- * Audit log: a viewer filters by action prefix, actor and target type, pages with the cursor,
+ * Audit log: a viewer filters by actor, action prefix and target type, pages with the cursor,
  * reads a diff as "field: from → to", and verifies the hash chain (read-only).
  */
 import { randomBytes } from "node:crypto";
@@ -7,7 +7,7 @@ import { appendAudit } from "@clawgate/core";
 import { expect, STORAGE_STATE, test } from "./fixtures.ts";
 
 const tag = randomBytes(4).toString("hex");
-const prefix = `e2e_${tag}.`;
+const actors = `-${tag}@host`;
 
 // The viewer's stored sign-in (auth.setup.ts) unless a test says otherwise.
 test.use({ storageState: STORAGE_STATE.VIEWER });
@@ -18,7 +18,7 @@ test.beforeAll(async ({ db }) => {
     await db.$transaction((tx) =>
       appendAudit(tx, {
         actor: { type: "CLI", name: i % 2 ? `ops-${tag}@host` : `dev-${tag}@host` },
-        action: `${prefix}${i === 29 ? "toggle" : "step"}`,
+        action: i === 29 ? "skill.update" : "config.onboard",
         targetType: i === 29 ? `e2e_target_${tag}` : "e2e",
         targetId: `t${i}`,
         diff: i === 29 ? { enabled: { from: false, to: true }, apiKey: { changed: true } } : { n: i },
@@ -31,13 +31,13 @@ test("a viewer filters, pages and verifies the audit log", async ({ page, db }, 
   await page.goto("/audit");
   await expect(page.getByRole("heading", { name: "Audit log", level: 1 })).toBeVisible();
 
-  await page.getByLabel("Action starts with").fill(prefix);
+  await page.getByLabel("Actor").fill(actors);
   await page.getByRole("button", { name: "Apply filters" }).click();
   const rows = page.getByRole("table").locator("tbody tr");
   await expect(rows).toHaveCount(25);
   // Newest first: the toggle with its diff.
   const first = rows.first();
-  await expect(first).toContainText(`${prefix}toggle`);
+  await expect(first).toContainText("skill.update");
   await expect(first).toContainText("enabled: false → changed to true");
   await expect(first).toContainText("apiKey: changed (secret: value not recorded)");
   await page.screenshot({ path: testInfo.outputPath("audit.png"), fullPage: true });
@@ -51,7 +51,11 @@ test("a viewer filters, pages and verifies the audit log", async ({ page, db }, 
   await pages.getByRole("button", { name: "Previous" }).click();
   await expect(rows).toHaveCount(25);
 
-  // Actor and target type narrow it further.
+  // Action, actor and target type narrow it further.
+  await page.getByLabel("Action starts with").fill("config.");
+  await page.getByRole("button", { name: "Apply filters" }).click();
+  await expect(rows).toHaveCount(25);
+  await page.getByLabel("Action starts with").fill("");
   await page.getByLabel("Actor").fill(`ops-${tag}`);
   await page.getByRole("button", { name: "Apply filters" }).click();
   await expect(rows).toHaveCount(15);

@@ -130,7 +130,7 @@ async function main(): Promise<void> {
       await tx.modelEndpoint.updateMany({ data: { maxConcurrency: conversations.length + 10 } });
       await recordConfigChange(tx, {
         actor: { type: "SYSTEM", name: "bench" },
-        action: "bench.setup",
+        action: "config.onboard",
         targetType: "bench",
         summary: "bench setup",
       });

@@ -24,7 +24,7 @@ import { writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { createFlag, setFlag } from "../../packages/core/src/console/flags.ts";
-import { loadPolicySnapshot, recordConfigChange } from "../../packages/core/src/index.ts";
+import { loadPolicySnapshot, recordConfigChange, type AuditAction } from "../../packages/core/src/index.ts";
 import { createDb, type Db, type Tx } from "../../packages/db/src/index.ts";
 import { REPO_ROOT } from "@clawgate/devstack/paths";
 import { seedVolume } from "./fixture.ts";
@@ -126,7 +126,7 @@ const actor = { type: "USER" as const, id: null, name: ADMIN.email };
 
 async function configChange<T>(
   db: Db,
-  action: string,
+  action: AuditAction,
   summary: string,
   change: (tx: Tx) => Promise<T>,
 ): Promise<number> {

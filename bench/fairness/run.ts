@@ -138,7 +138,7 @@ async function runMode(queuePerConversation: boolean, backlogCap: number): Promi
         await tx.modelEndpoint.updateMany({ data: { maxConcurrency: WORKERS + 8 } });
         await recordConfigChange(tx, {
           actor: { type: "SYSTEM", name: "bench" },
-          action: "bench.setup",
+          action: "config.onboard",
           targetType: "bench",
           summary: "bench setup",
         });

@@ -184,7 +184,7 @@ async function main(): Promise<void> {
         await tx.skill.updateMany({ where: { key: "ticket.create" }, data: { requiresApproval: false } });
         await recordConfigChange(tx, {
           actor: { type: "SYSTEM", name: "bench" },
-          action: "bench.setup",
+          action: "config.onboard",
           targetType: "bench",
           summary: "bench setup",
         });

@@ -50,7 +50,7 @@ try {
     await tx.conversation.create({ data: { conversationId: "cid-bench", type: "GROUP", status: "ENABLED" } });
     await recordConfigChange(tx, {
       actor: { type: "SYSTEM", name: "bench" },
-      action: "conversation.create",
+      action: "conversation.update",
       targetType: "conversation",
       summary: "bench conversation",
     });

@@ -525,7 +525,7 @@ async function measureTurns(url: string, modelUrl: string, apiUrl: string): Prom
         WHERE settings ? 'baseUrl'`;
       await recordConfigChange(tx, {
         actor: { type: "SYSTEM", name: "bench" },
-        action: "bench.setup",
+        action: "config.onboard",
         targetType: "bench",
         summary: "bench/scale: turn setup",
       });

@@ -110,7 +110,7 @@ async function main(): Promise<void> {
         await tx.modelEndpoint.updateMany({ data: { maxConcurrency: REPLICAS * WORKERS + 8 } });
         await recordConfigChange(tx, {
           actor: { type: "SYSTEM", name: "bench" },
-          action: "bench.setup",
+          action: "config.onboard",
           targetType: "bench",
           summary: "bench setup",
         });

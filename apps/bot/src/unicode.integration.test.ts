@@ -43,6 +43,8 @@ interface InboundRow {
   content: string;
   alteredChars: number;
   modelCalls: number;
+  model: string | null;
+  configRevision: number | null;
 }
 
 async function inbound(msgId: string, settled = true): Promise<InboundRow> {
@@ -50,7 +52,7 @@ async function inbound(msgId: string, settled = true): Promise<InboundRow> {
     async () => {
       const [row] = await query<InboundRow>(
         h.testDb.url,
-        `SELECT id, status, "payload"->'text'->>'content' AS content, "alteredChars", "modelCalls"
+        `SELECT id, status, "payload"->'text'->>'content' AS content, "alteredChars", "modelCalls", "model", "configRevision"
            FROM "InboundMessage" WHERE "msgId" = $1`,
         [msgId],
       );
@@ -105,6 +107,9 @@ describe("text PostgreSQL cannot store", () => {
         expect(row.alteredChars).toBe(unstorableCount(text));
         expect(row.status).toBe("REPLIED");
         expect(row.modelCalls).toBe(1);
+        // The conversation log shows which model answered and under which config revision.
+        expect(row.model).toMatch(/^[^/]+\/.+$/);
+        expect(row.configRevision).toEqual(expect.any(Number));
         // The model answered «text» + NUL + a lone surrogate: one reply, made storable.
         expect(reply!.text).toBe(`«[${storableText(s)}]»\ufffd`);
         const outbound = await query<{ n: number }>(

@@ -44,7 +44,7 @@ describe("audit log", () => {
         const { id } = await db.$transaction((tx) =>
           appendAudit(tx, {
             actor: { type: "CLI", name: `op ${a}` },
-            action: "test.unicode",
+            action: "config.onboard",
             targetType: "test",
             targetId: b,
             diff: { [a]: [b, { note: a }] },
@@ -63,7 +63,7 @@ describe("audit log", () => {
     await Promise.all(
       Array.from({ length: 20 }, (_, i) =>
         db.$transaction((tx) =>
-          appendAudit(tx, { actor, action: "test.concurrent", targetType: "test", targetId: String(i) }),
+          appendAudit(tx, { actor, action: "config.onboard", targetType: "test", targetId: String(i) }),
         ),
       ),
     );

@@ -7,12 +7,14 @@ import { createHash, createHmac, timingSafeEqual } from "node:crypto";
 import { Prisma, storable, type Db, type Tx } from "@clawgate/db";
 import type { Actor } from "./actor.ts";
 import { maskDeep } from "./redact.ts";
+import { checkAuditEntry, type AuditAction } from "./audit-actions.ts";
 
 export const AUDIT_CHAIN_LOCK = 0x6175_6469; // "audi"
 
 export interface AuditEntry {
   actor: Actor;
-  action: string; // dotted verb, e.g. "skill.update"
+  /** One of core's audit actions (audit-actions.ts); its diff is checked against the action's schema. */
+  action: AuditAction;
   targetType: string;
   targetId?: string | null;
   diff?: Record<string, unknown> | null;
@@ -51,6 +53,7 @@ export function auditHash(fields: HashedFields): string {
 }
 
 export async function appendAudit(tx: Tx, entry: AuditEntry): Promise<{ id: bigint; hash: string }> {
+  checkAuditEntry(entry.action, entry.diff);
   await tx.$queryRaw`SELECT 1 FROM pg_advisory_xact_lock(${AUDIT_CHAIN_LOCK})`;
   const last = await tx.auditLog.findFirst({ orderBy: { id: "desc" }, select: { hash: true } });
   // Hashed as stored: the storage boundary would make the text storable after the hash otherwise.

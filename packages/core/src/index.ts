@@ -1,5 +1,6 @@
 export * from "./actor.ts";
 export * from "./audit.ts";
+export * from "./audit-actions.ts";
 export * from "./bootstrap.ts";
 export * from "./diff.ts";
 export * from "./revision.ts";

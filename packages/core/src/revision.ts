@@ -6,6 +6,7 @@
 import type { Tx } from "@clawgate/db";
 import type { Actor } from "./actor.ts";
 import { appendAudit } from "./audit.ts";
+import type { AuditAction } from "./audit-actions.ts";
 
 export const CONFIG_CHANNEL = "clawgate_config";
 
@@ -20,7 +21,7 @@ export async function bumpConfigRevision(tx: Tx, actor: Actor, summary: string):
 
 export interface ConfigChange {
   actor: Actor;
-  action: string;
+  action: AuditAction;
   targetType: string;
   targetId?: string | null;
   diff?: Record<string, unknown> | null;

@@ -16,7 +16,7 @@ const ACTOR = { type: "SYSTEM" as const, name: "test" };
 const change = (action: string, fn: (tx: Parameters<Parameters<Db["$transaction"]>[0]>[0]) => Promise<unknown>) =>
   h.db.$transaction(async (tx) => {
     await fn(tx);
-    return recordConfigChange(tx, { actor: ACTOR, action, targetType: "test", summary: action });
+    return recordConfigChange(tx, { actor: ACTOR, action: "config.onboard", targetType: "test", summary: action });
   });
 
 const h = useBotHarness({

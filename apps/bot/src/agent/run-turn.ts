@@ -87,8 +87,9 @@ export async function runTurn(
   // Steps an earlier run of this message's turn completed, replayed in order; new ones stored.
   const replay: TurnStep[] = [...(t.resume?.steps ?? [])];
   let seq = t.resume?.nextSeq ?? 0;
+  const meta = { model: `${t.route.endpointName}/${t.route.model}`, configRevision: t.snapshot.revision };
   const store = (step: TurnStep) => {
-    if (t.inboundId) writes.add(saveStep(t.sql, t.inboundId, seq++, step));
+    if (t.inboundId) writes.add(saveStep(t.sql, t.inboundId, seq++, step, meta));
   };
   const replayed = <K extends TurnStep["kind"]>(kind: K, callId?: string) => {
     const next = replay[0];

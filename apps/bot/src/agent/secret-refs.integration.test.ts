@@ -74,7 +74,12 @@ beforeAll(async () => {
       where: { key: "kb.search" },
       data: { settings: { baseUrl: base, tokenEnv: "DATABASE_URL" } },
     });
-    await recordConfigChange(tx, { actor: ACTOR, action: "test", targetType: "test", summary: "attack rows" });
+    await recordConfigChange(tx, {
+      actor: ACTOR,
+      action: "config.onboard",
+      targetType: "test",
+      summary: "attack rows",
+    });
   });
 });
 afterAll(async () => {

@@ -87,10 +87,23 @@ const SAVE = `WITH s AS (
   ON CONFLICT DO NOTHING RETURNING 1
 )
 UPDATE "InboundMessage" SET "modelCalls" = "modelCalls" + $5, "promptTokens" = "promptTokens" + $6,
-  "completionTokens" = "completionTokens" + $7
+  "completionTokens" = "completionTokens" + $7,
+  "model" = COALESCE($8, "model"), "configRevision" = COALESCE($9, "configRevision")
   WHERE "id" = $1 AND EXISTS (SELECT 1 FROM s) RETURNING ${ASYNC_COMMIT}`;
 
-export async function saveStep(sql: Sql, inboundId: string, seq: number, step: TurnStep): Promise<void> {
+/** Which model answered and under which config revision (the conversation log shows them). */
+export interface StepMeta {
+  model: string;
+  configRevision: number;
+}
+
+export async function saveStep(
+  sql: Sql,
+  inboundId: string,
+  seq: number,
+  step: TurnStep,
+  meta?: StepMeta,
+): Promise<void> {
   const model = step.kind === "model";
   await sql.query(SAVE, [
     inboundId,
@@ -101,5 +114,7 @@ export async function saveStep(sql: Sql, inboundId: string, seq: number, step: T
     model ? 1 : 0,
     model ? step.usage.promptTokens : 0,
     model ? step.usage.completionTokens : 0,
+    model ? (meta?.model ?? null) : null,
+    model ? (meta?.configRevision ?? null) : null,
   ]);
 }

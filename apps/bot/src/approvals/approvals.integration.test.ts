@@ -264,7 +264,7 @@ describe("approvals", () => {
       });
       return recordConfigChange(tx, {
         actor: SYSTEM,
-        action: "skill_rule.create",
+        action: "skill.rule.add",
         targetType: "skill",
         targetId: "ticket.create",
         summary: "deny in cid-ruled",

@@ -462,6 +462,7 @@ const SECTION_NOTES: Record<(typeof RESERVED_SECTIONS)[number], string> = {
   approvals: "approval cards, approver chats, escalation, quorum and expiry (read at the next request)",
   ops_chats: "stored for later use: nothing reads it yet",
   retention: "days each kind of data is kept (read by the next purge run)",
+  conversation_log: "who reads message texts in the console's conversation log (read at the next page view)",
 };
 
 const sections: Step = async (tx, config, write, out) => {

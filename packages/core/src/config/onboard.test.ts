@@ -285,3 +285,16 @@ describe("describeChanges", () => {
     ).toEqual(['create model local_chat (baseUrl: null -> "http://x/v1")', "delete skill_rule kb.search GLOBAL"]);
   });
 });
+
+describe("the conversation_log section", () => {
+  it("reads the roles that see message texts, in any case", () => {
+    const c = parseOnboardConfig(`${VALID}conversation_log:\n  text_roles: [admin, Viewer]\n`);
+    expect(c.conversation_log).toEqual({ text_roles: ["ADMIN", "VIEWER"] });
+  });
+
+  it("refuses an unknown role", () => {
+    expect(problems(`${VALID}conversation_log:\n  text_roles: [owner]\n`).join("\n")).toMatch(
+      /text_roles\[0\]: must be one of "ADMIN"/,
+    );
+  });
+});

@@ -202,7 +202,23 @@ const opsChat = z.strictObject({
   id: conversationRef,
   purposes: z.array(z.enum(["alerts", "approvals", "incidents"])).min(1),
 });
-export const RESERVED_SECTIONS = ["approvals", "ops_chats", "retention"] as const;
+/** Who reads message and reply texts in the console's conversation log (default ADMIN and OPERATOR). */
+export const conversationLogSectionSchema = z.strictObject({
+  text_roles: z
+    .array(
+      z
+        .string()
+        .transform((r) => r.toUpperCase())
+        .pipe(
+          z.enum(["ADMIN", "APPROVER", "OPERATOR", "VIEWER"], {
+            error: "a role is admin, approver, operator or viewer",
+          }),
+        ),
+    )
+    .max(4),
+});
+export type ConversationLogSection = z.output<typeof conversationLogSectionSchema>;
+export const RESERVED_SECTIONS = ["approvals", "ops_chats", "retention", "conversation_log"] as const;
 
 const routeSpec = z.strictObject({
   model: z.string().min(1),
@@ -276,6 +292,7 @@ export const onboardSchema = z
     ops_chats: z.array(opsChat).optional(),
     /** Days each kind of data is kept (null: forever); kinds left out keep their defaults (core retention.ts). */
     retention: retentionSectionSchema.optional(),
+    conversation_log: conversationLogSectionSchema.optional(),
     /** MCP servers (streamable HTTP), keyed by name: their tools become skills mcp.<name>.<tool>. */
     mcp_servers: z
       .record(z.string().regex(MCP_SERVER_NAME, { error: `MCP server names are ${MCP_SERVER_NAME_HELP}` }), mcpServer)

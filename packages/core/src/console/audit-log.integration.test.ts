@@ -2,7 +2,7 @@ import { createDb, type Db } from "@clawgate/db";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createTestDatabase, type TestDatabase } from "@clawgate/devstack/testdb";
 import type { Actor } from "../actor.ts";
-import { appendAudit } from "../audit.ts";
+import { appendAudit, type AuditEntry } from "../audit.ts";
 import { auditTargetTypes, listAuditLog, verifyAuditLog } from "./audit-log.ts";
 
 let tdb: TestDatabase;
@@ -13,7 +13,7 @@ const cli: Actor = { type: "CLI", name: "ops@host" };
 beforeAll(async () => {
   tdb = await createTestDatabase();
   db = createDb(tdb.url, { max: 4 });
-  const entries = [
+  const entries: AuditEntry[] = [
     {
       actor: ada,
       action: "skill.update",
@@ -23,7 +23,7 @@ beforeAll(async () => {
     },
     { actor: cli, action: "safe_mode.on", targetType: "safe_mode", targetId: "1" },
     { actor: ada, action: "conversation.update", targetType: "conversation", targetId: "c1" },
-    { actor: ada, action: "skill.rule.create", targetType: "skill", targetId: "ticket.create" },
+    { actor: ada, action: "skill.rule.add", targetType: "skill", targetId: "ticket.create" },
     { actor: cli, action: "safe_mode.off", targetType: "safe_mode", targetId: "1" },
   ];
   for (const e of entries) await db.$transaction((tx) => appendAudit(tx, e));
@@ -36,7 +36,7 @@ afterAll(async () => {
 describe("listAuditLog", () => {
   it("returns newest first and pages with a cursor until the end", async () => {
     const p1 = await listAuditLog(db, { limit: 2 });
-    expect(p1.items.map((i) => i.action)).toEqual(["safe_mode.off", "skill.rule.create"]);
+    expect(p1.items.map((i) => i.action)).toEqual(["safe_mode.off", "skill.rule.add"]);
     expect(p1.nextCursor).toBe(p1.items[1]!.id);
     const p2 = await listAuditLog(db, { limit: 2, cursor: p1.nextCursor! });
     expect(p2.items.map((i) => i.action)).toEqual(["conversation.update", "safe_mode.on"]);
@@ -48,7 +48,7 @@ describe("listAuditLog", () => {
 
   it("filters by action prefix, actor, target type and date range", async () => {
     expect((await listAuditLog(db, { actionPrefix: "skill." })).items.map((i) => i.action)).toEqual([
-      "skill.rule.create",
+      "skill.rule.add",
       "skill.update",
     ]);
     expect((await listAuditLog(db, { actor: "OPS@" })).items.map((i) => i.action)).toEqual([

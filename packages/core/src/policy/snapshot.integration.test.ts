@@ -65,7 +65,7 @@ describe("loadPolicySnapshot", () => {
         data: { conversationId: "cid-ops", type: "GROUP", environment: "PROD", status: "ENABLED" },
       });
       await tx.conversation.create({ data: { conversationId: "cid-new", type: "SINGLE" } });
-      await recordConfigChange(tx, { actor, action: "policy.test", targetType: "test", summary: "rules" });
+      await recordConfigChange(tx, { actor, action: "config.onboard", targetType: "test", summary: "rules" });
     });
     const snap = await loadPolicySnapshot(db);
     expect(snap.revision).toBe(2);

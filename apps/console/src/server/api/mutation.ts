@@ -5,7 +5,7 @@
  * procedure), then calls one of these with a core function doing the change on `tx`.
  */
 import "server-only";
-import { appendAudit, recordConfigChange, type Actor } from "@clawgate/core";
+import { appendAudit, recordConfigChange, type Actor, type AuditAction } from "@clawgate/core";
 import type { Change } from "@clawgate/core/console/models.ts";
 import type { Tx } from "@clawgate/db";
 import { z } from "zod";
@@ -19,7 +19,7 @@ export function actorOf(ctx: SignedIn): Actor {
 }
 
 export interface MutationRecord {
-  action: string; // dotted verb, e.g. "skill.update"
+  action: AuditAction;
   targetType: string;
   targetId?: string | null;
   /** Which fields changed (never secret values: see core's diff helpers). */

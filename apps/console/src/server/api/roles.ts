@@ -12,4 +12,6 @@ export const ROLE_SETS = {
   operator: ["OPERATOR"],
   approver: ["APPROVER"],
   admin: [],
+  /** The audit log's CSV/JSON export (a bulk read): operators and admins. */
+  auditExport: ["OPERATOR"],
 } as const satisfies Record<string, readonly Role[]>;

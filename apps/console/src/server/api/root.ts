@@ -2,6 +2,7 @@ import { approvalRouter } from "./routers/approval.ts";
 import { auditRouter } from "./routers/audit.ts";
 import { budgetRouter } from "./routers/budget.ts";
 import { conversationRouter } from "./routers/conversation.ts";
+import { conversationLogRouter } from "./routers/conversation-log.ts";
 import { deadLetterRouter } from "./routers/dead-letter.ts";
 import { flagRouter } from "./routers/flag.ts";
 import { modelRouter } from "./routers/model.ts";
@@ -17,6 +18,7 @@ import { createCallerFactory, createTRPCRouter } from "./trpc.ts";
 export const appRouter = createTRPCRouter({
   overview: overviewRouter,
   conversation: conversationRouter,
+  conversationLog: conversationLogRouter,
   skill: skillRouter,
   toolSource: toolSourceRouter,
   approval: approvalRouter,

@@ -17,6 +17,7 @@ interface Filters {
   actionPrefix?: string;
   actor?: string;
   targetType?: string;
+  traceId?: string;
   /** yyyy-mm-dd (UTC days, inclusive). */
   fromDay?: string;
   toDay?: string;
@@ -32,10 +33,22 @@ function toInput(f: Filters, cursor: string | undefined) {
     ...(f.actionPrefix ? { actionPrefix: f.actionPrefix } : {}),
     ...(f.actor ? { actor: f.actor } : {}),
     ...(f.targetType ? { targetType: f.targetType } : {}),
+    ...(f.traceId ? { traceId: f.traceId } : {}),
     ...(f.fromDay ? { from: new Date(`${f.fromDay}T00:00:00.000Z`) } : {}),
     ...(f.toDay ? { to: new Date(`${f.toDay}T23:59:59.999Z`) } : {}),
     ...(cursor ? { cursor } : {}),
   };
+}
+
+/** The export's URL: the same filters as the page, as query parameters (dates as ISO text). */
+function exportHref(f: Filters, format: "csv" | "json") {
+  const input = toInput(f, undefined);
+  const params = new URLSearchParams({ format });
+  for (const [k, v] of Object.entries(input)) {
+    if (k === "limit") continue;
+    params.set(k, v instanceof Date ? v.toISOString() : String(v));
+  }
+  return `/api/audit/export?${params.toString()}`;
 }
 
 const show = (v: unknown) => (v === null || v === undefined ? "none" : typeof v === "string" ? v : JSON.stringify(v));
@@ -118,10 +131,20 @@ function Row({ e }: { e: AuditListItem }) {
         <span className="text-slate-900">
           <Wrappable text={e.actorName} />
         </span>
+        {e.actorEmail && e.actorEmail !== e.actorName && (
+          <span className="block text-xs text-slate-600">
+            <Wrappable text={e.actorEmail} />
+          </span>
+        )}
         <span className="block text-xs text-slate-500">{e.actorType.toLowerCase()}</span>
       </td>
       <td className={`${td} whitespace-nowrap`}>
         <span className="text-slate-700">{e.targetType}</span>
+        {e.targetName && (
+          <span className="block max-w-48 truncate text-xs text-slate-900" title={e.targetName}>
+            {e.targetName}
+          </span>
+        )}
         {e.targetId && (
           <code className="block max-w-48 truncate font-mono text-xs text-slate-500" title={e.targetId}>
             {e.targetId}
@@ -136,7 +159,7 @@ function Row({ e }: { e: AuditListItem }) {
   );
 }
 
-export function AuditLogView() {
+export function AuditLogView({ canExport }: { canExport: boolean }) {
   const trpc = useTRPC();
   const verifyStatus = useInlineStatus(15_000);
   const [filters, setFilters] = useState<Filters>({});
@@ -182,11 +205,22 @@ export function AuditLogView() {
             actionPrefix: draft.actionPrefix?.trim() || undefined,
             actor: draft.actor?.trim() || undefined,
             targetType: draft.targetType || undefined,
+            traceId: draft.traceId?.trim() || undefined,
             fromDay: draft.fromDay || undefined,
             toDay: draft.toDay || undefined,
           });
         }}
       >
+        <label className="flex flex-col text-xs font-medium text-slate-600">
+          Trace id
+          <input
+            type="search"
+            className={`${control} w-56 font-mono`}
+            value={draft.traceId ?? ""}
+            onChange={(e) => setDraft({ ...draft, traceId: e.target.value })}
+            placeholder="find by trace id"
+          />
+        </label>
         <label className="flex flex-col text-xs font-medium text-slate-600">
           Action starts with
           <input
@@ -266,7 +300,25 @@ export function AuditLogView() {
             {dateError}
           </p>
         )}
-        <div className="ml-auto">
+        <div className="ml-auto flex flex-wrap gap-2">
+          {canExport && (
+            <>
+              <a
+                href={exportHref(filters, "csv")}
+                download
+                className="rounded-md px-3 py-1.5 text-sm font-semibold ring-1 ring-slate-300 hover:bg-slate-100"
+              >
+                Export CSV
+              </a>
+              <a
+                href={exportHref(filters, "json")}
+                download
+                className="rounded-md px-3 py-1.5 text-sm font-semibold ring-1 ring-slate-300 hover:bg-slate-100"
+              >
+                Export JSON
+              </a>
+            </>
+          )}
           <button
             type="button"
             onClick={() => verify.mutate()}

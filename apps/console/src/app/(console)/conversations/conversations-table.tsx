@@ -1,4 +1,5 @@
 "use client";
+import Link from "next/link";
 import { keepPreviousData, useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { useState } from "react";
 import { ConfirmDialog } from "~/components/ui/confirm-dialog.tsx";
@@ -221,6 +222,13 @@ export function ConversationsTable({ canEdit }: { canEdit: boolean }) {
               <th scope="row" className={`${td} min-w-56 text-left font-normal`}>
                 <span className="font-semibold text-slate-900">{nameOf(c)}</span>
                 <code className="mt-0.5 block font-mono text-xs text-slate-500">{c.conversationId}</code>
+                <Link
+                  href={`/conversations/${encodeURIComponent(c.id)}/log`}
+                  className="mt-0.5 block text-xs font-semibold text-indigo-700 hover:underline"
+                  aria-label={`Log of ${nameOf(c)}`}
+                >
+                  Log
+                </Link>
               </th>
               <td className={`${td} text-slate-700`}>{c.type === "GROUP" ? "Group" : "Direct"}</td>
               <td className={td}>

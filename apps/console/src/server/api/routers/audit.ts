@@ -17,6 +17,8 @@ const auditListOutput = z.object({
       traceId: z.string().nullable(),
       configRevision: z.number().int().nullable(),
       hash: z.string(),
+      actorEmail: z.string().nullable(),
+      targetName: z.string().nullable(),
     }),
   ),
   nextCursor: z.string().nullable(),

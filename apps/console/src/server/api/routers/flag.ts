@@ -1,3 +1,4 @@
+import type { AuditAction } from "@clawgate/core";
 import { z } from "zod";
 import {
   createFlag,
@@ -28,7 +29,7 @@ const flagSaved = z.object({
   ...savedOutput,
 });
 
-const record = (action: string) => (f: FlagChange) => ({
+const record = (action: AuditAction) => (f: FlagChange) => ({
   action,
   targetType: "feature_flag",
   targetId: f.key,

@@ -17,6 +17,7 @@ import {
 } from "@clawgate/core/tools/sources.ts";
 import { RiskClass, SkillSource } from "@clawgate/db/enums";
 import { DomainError } from "@clawgate/core/errors.ts";
+import type { AuditAction } from "@clawgate/core";
 import { z } from "zod";
 import { auditedMutation, configMutation } from "../mutation.ts";
 import { adminProcedure, createTRPCRouter, viewerProcedure } from "../trpc.ts";
@@ -64,7 +65,7 @@ export type ToolSources = z.infer<typeof toolSourceListOutput>;
 
 const changeOutput = z.object({ key: z.string(), summary: z.string(), revision: z.number().int().nullable() });
 
-const toolRecord = (action: string) => (c: ToolChange) => ({
+const toolRecord = (action: AuditAction) => (c: ToolChange) => ({
   action,
   targetType: "skill",
   targetId: c.key,

@@ -16,8 +16,12 @@ export const AUDIT_ACTIONS = [
   "approval.expire",
   "approval.escalate",
   "approval.invalidate",
-  // the audit log itself
+  // the audit log itself, retention, encryption keys
   "audit.export",
+  "retention.update",
+  "retention.purge",
+  "data_keys.rotate_start",
+  "data_keys.rotate",
   // budgets and limits
   "budget.create",
   "budget.update",

@@ -169,7 +169,7 @@ describe("audit purge and verification", () => {
   it("purges the oldest rows with a signed checkpoint; the chain verifies from it and goes on", async () => {
     for (let i = 0; i < 5; i++)
       await db.$transaction((tx) =>
-        appendAudit(tx, { actor, action: "test.row", targetType: "test", targetId: `${i}` }),
+        appendAudit(tx, { actor, action: "flag.update", targetType: "flag", targetId: `${i}` }),
       );
     const before = await db.auditLog.findMany({ orderBy: { id: "asc" }, select: { id: true } });
     expect(await verifyAudit(db, { signingKey: KEY })).toMatchObject({ ok: true, checkpoint: null });
@@ -184,7 +184,7 @@ describe("audit purge and verification", () => {
     const v = await verifyAudit(db, { signingKey: KEY });
     expect(v).toMatchObject({ ok: true, rows: 2 });
     expect(await verifyAuditChain(db)).toBeNull();
-    await db.$transaction((tx) => appendAudit(tx, { actor, action: "test.after", targetType: "test" }));
+    await db.$transaction((tx) => appendAudit(tx, { actor, action: "flag.update", targetType: "flag" }));
     expect(await verifyAudit(db, { signingKey: KEY })).toMatchObject({ ok: true, rows: 3 });
     // Without the key the checkpoints cannot be trusted.
     expect(await verifyAudit(db, {})).toMatchObject({ ok: false, broken: { kind: "checkpoint", why: "no_key" } });

@@ -6,9 +6,9 @@
  * the console procedures' logger) and in no text, varchar, text[], json or jsonb column of any table
  * in any schema (information_schema), graphile-worker's included.
  *
- * Message content (CONTENT_COLUMNS) is kept to be processed: field encryption (another branch)
- * stores it as `enc:` ciphertext. The same assertion covers it once CONTENT_ENCRYPTED is true;
- * until then those columns are tolerated (and shown to hold the values, so the scan is seen to work).
+ * Message content (CONTENT_COLUMNS) is kept to be processed: field encryption stores it as `enc:`
+ * ciphertext (CLAWGATE_DATA_KEYS), so the same assertion covers it (CONTENT_ENCRYPTED; with it
+ * false the scan asserts those columns do hold the values, which shows the scan works).
  */
 // The shared router-test setup goes first: it neutralises server-only and next-auth before trpc.ts loads.
 import { routerTest } from "./test-caller.ts";
@@ -22,14 +22,17 @@ import { luhnValid } from "@clawgate/core/redact.ts";
 import { startDemoModel, type DemoModel } from "@clawgate/devstack/demo-model";
 import { startFakeDingTalk, type FakeDingTalk } from "@clawgate/devstack/fake-dingtalk";
 import { startFakeInternalApi, type FakeInternalApi } from "@clawgate/devstack/fake-internal-api";
+import { newDataKey } from "@clawgate/db/crypto";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createTRPCRouter } from "./trpc.ts";
 import { approvalRouter } from "./routers/approval.ts";
 import { safeModeRouter } from "./routers/safe-mode.ts";
 
-/** Flipped by the lead when field encryption lands: then message content must hold no clear value either. */
-const CONTENT_ENCRYPTED = false;
+/** Field encryption is on in the runtimes: message content must hold no clear value either. */
+const CONTENT_ENCRYPTED = true;
+/** The runtimes' data key ring (field encryption at rest). */
+const DATA_KEYS = newDataKey("redaction");
 /** Columns that hold message content (encrypted at rest by field encryption), as "Table.column". */
 const CONTENT_COLUMNS = [
   "InboundMessage.payload",
@@ -38,6 +41,8 @@ const CONTENT_COLUMNS = [
   "ApprovalRequest.input",
   "ApprovalRequest.result",
   "OutboundMessage.payload",
+  "TurnStep.data",
+  "DeadLetter.payload",
   // Tool arguments and results, where field encryption stores them.
   "SkillInvocation.args",
   "SkillInvocation.result",
@@ -80,6 +85,7 @@ const BIN = path.resolve(import.meta.dirname, "../../../../bot/bin/clawgate.mjs"
 const consoleLines: string[] = [];
 const t = routerTest(createTRPCRouter({ safeMode: safeModeRouter, approval: approvalRouter }), {
   prefix: "clawgate_console_redaction",
+  dataKeys: DATA_KEYS,
   log: createLogger({
     service: "clawgate-console",
     level: "trace",
@@ -114,7 +120,7 @@ async function startServe(port: number, vars: Record<string, string>): Promise<S
   // The runtime's env only: nothing of this process's DingTalk or database settings.
   const env = Object.fromEntries(
     Object.entries(process.env).filter(
-      ([k]) => !/^(DINGTALK_|LOCAL_MODEL_|PORT$|HOST$|LOG_LEVEL$|DATABASE_URL$)/.test(k),
+      ([k]) => !/^(DINGTALK_|LOCAL_MODEL_|PORT$|HOST$|LOG_LEVEL$|METRICS_|DATABASE_URL$|CLAWGATE_DATA_KEYS$)/.test(k),
     ),
   );
   const child = spawn(process.execPath, [BIN, "serve"], {
@@ -129,6 +135,8 @@ async function startServe(port: number, vars: Record<string, string>): Promise<S
       DINGTALK_API_BASE: fake.url,
       DINGTALK_WEBHOOK_HOSTS: new URL(fake.url).host,
       CLAWGATE_AUDIT_SIGNING_KEY: "redaction-test-signing-key-0123456789",
+      CLAWGATE_DATA_KEYS: DATA_KEYS,
+      METRICS_PORT: "0",
       ...vars,
     } as unknown as NodeJS.ProcessEnv,
     stdio: ["ignore", "pipe", "pipe"],

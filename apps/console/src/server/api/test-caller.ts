@@ -14,6 +14,7 @@ import type { AnyTRPCRouter } from "@trpc/server";
 import { createLogger } from "@clawgate/core/logger.ts";
 import { DEFAULT_SECRET_REF_POLICY, type SecretRefPolicy } from "@clawgate/core/secret-refs.ts";
 import { createDb, type Db } from "@clawgate/db";
+import { parseKeyRing } from "@clawgate/db/crypto";
 import type { Role } from "@clawgate/db/enums";
 import { createTestDatabase, type TestDatabase } from "@clawgate/devstack/testdb";
 import type { Context } from "./trpc.ts";
@@ -42,6 +43,8 @@ export interface RouterTestOptions {
   secretRefs?: SecretRefPolicy;
   /** The procedures' logger (default: silent). */
   log?: Context["log"];
+  /** The console's data key ring (CLAWGATE_DATA_KEYS), as the runtimes it shares the database with use. */
+  dataKeys?: string;
 }
 
 /**
@@ -53,7 +56,7 @@ export function routerTest<TRouter extends AnyTRPCRouter>(router: TRouter, opts:
   let db: Db | undefined;
   beforeAll(async () => {
     tdb = await createTestDatabase({ prefix: opts.prefix });
-    db = createDb(tdb.url, { max: 4 });
+    db = createDb(tdb.url, { max: 4, dataKeys: parseKeyRing(opts.dataKeys) });
     await opts.seed?.(db);
   });
   afterAll(async () => {

@@ -340,6 +340,10 @@ function explain(code: ReasonCode, c: z.output<typeof accessCheckSchema>, env: s
       return "Safe mode is on at MAINTENANCE level: the robot answers nothing but the status message.";
     case "safe_mode.read_only":
       return `Safe mode is on at READ_ONLY level: only READ skills run, and ${k} is not one.`;
+    case "safe_mode.withdrawn":
+      return `A safe-mode activation withdraws ${k} (its scope names the skill or its risk class).`;
+    case "kill_switch":
+      return `The kill switch is on: every WRITE and DESTRUCTIVE skill is withdrawn, ${k} included.`;
     case "skill.unknown":
       return `There is no skill ${k}.`;
     case "skill.disabled":
@@ -428,7 +432,7 @@ export async function explainSkillAccess(db: Db, input: AccessCheck): Promise<Ac
         untrustedOutput: skill?.untrustedOutput ?? null,
         withdrawn: skill?.withdrawn ?? null,
       },
-      safeMode: effectiveSafeMode(snapshot.safeMode, now),
+      safeMode: effectiveSafeMode(snapshot.safeMode, now, c.conversationId),
     },
   };
 }

@@ -599,3 +599,18 @@ export function parseDuration(text: string): number {
   if (!Number.isSafeInteger(total) || total <= 0) throw bad();
   return total;
 }
+
+/**
+ * The chats told about safe mode and the kill switch: the onboard file's `ops_chats` entries
+ * given as a bare id, or with the purpose "incidents". A malformed section names none.
+ */
+export async function incidentChats(db: Db | Tx): Promise<string[]> {
+  const { opsChatsSectionSchema } = await import("./config/schema.ts");
+  const row = await db.configSection.findUnique({ where: { key: "ops_chats" } });
+  const parsed = opsChatsSectionSchema.safeParse(row?.value ?? []);
+  if (!parsed.success) return [];
+  const ids = parsed.data.flatMap((c) =>
+    typeof c === "string" ? [c] : c.purposes.includes("incidents") ? [c.id] : [],
+  );
+  return [...new Set(ids)];
+}

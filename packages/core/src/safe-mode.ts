@@ -609,8 +609,6 @@ export async function incidentChats(db: Db | Tx): Promise<string[]> {
   const row = await db.configSection.findUnique({ where: { key: "ops_chats" } });
   const parsed = opsChatsSectionSchema.safeParse(row?.value ?? []);
   if (!parsed.success) return [];
-  const ids = parsed.data.flatMap((c) =>
-    typeof c === "string" ? [c] : c.purposes.includes("incidents") ? [c.id] : [],
-  );
+  const ids = parsed.data.flatMap((c) => (c.purposes.includes("incidents") ? [c.id] : []));
   return [...new Set(ids)];
 }

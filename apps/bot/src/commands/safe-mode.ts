@@ -13,6 +13,7 @@
 import { hostname, userInfo } from "node:os";
 import type { Actor } from "@clawgate/core";
 import { isDomainError } from "@clawgate/core/errors.ts";
+import type { safeModeStatus as safeModeStatusFn } from "@clawgate/core/safe-mode.ts";
 import { createDb } from "@clawgate/db";
 import { commandFailed } from "./failed.ts";
 import { envOrExit } from "./env-or-exit.ts";
@@ -46,7 +47,7 @@ const usage = (message: string, command = "safe-mode"): number => {
   return 2;
 };
 
-type Status = Awaited<ReturnType<typeof import("@clawgate/core/safe-mode.ts").safeModeStatus>>;
+type Status = Awaited<ReturnType<typeof safeModeStatusFn>>;
 type Activation = Status["activations"][number];
 
 const scopeText = (scopes: readonly string[]) => (scopes.length ? scopes.join(", ") : "everything");

@@ -198,13 +198,14 @@ export const approvalsSectionSchema = z.strictObject({
 export type ApprovalsSection = z.output<typeof approvalsSectionSchema>;
 const approvals = approvalsSectionSchema;
 /** An ops chat: a conversation id (every purpose), or one with its purposes. */
-const opsChat = z.union([
-  conversationRef,
+const OPS_PURPOSES = ["alerts", "approvals", "incidents"] as const;
+const opsChat = z.preprocess(
+  (v) => (typeof v === "string" ? { id: v, purposes: [...OPS_PURPOSES] } : v),
   z.strictObject({
     id: conversationRef,
-    purposes: z.array(z.enum(["alerts", "approvals", "incidents"])).min(1),
+    purposes: z.array(z.enum(OPS_PURPOSES)).min(1),
   }),
-]);
+);
 export const opsChatsSectionSchema = z.array(opsChat).max(20);
 export const RESERVED_SECTIONS = ["approvals", "ops_chats"] as const;
 

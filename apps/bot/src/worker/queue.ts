@@ -212,7 +212,8 @@ export function startQueue(opts: QueueOptions): Queue {
     [MCP_SYNC_TASK]: createMcpSync(db, logger),
     [SAFE_MODE_SWEEP_TASK]: async () => {
       const sent = await sweepSafeMode(db, announceOps, logger);
-      if (sent > 0) log.info({ sent }, "safe-mode notices sent to the ops chats");
+      if (sent > 0)
+        log.info({ notices: sent }, "safe-mode notices handled (sent to the ops chats, or refused and logged)");
     },
     [QUEUE_GC_TASK]: async () => {
       const deleted = await collectEmptyQueues(pool);

@@ -131,7 +131,12 @@ const VIEWER_ATTEMPTS: Attempt[] = [
   {
     path: "safeMode.set",
     input: async () => ({ active: true, reason: "a viewer tries to pull the switch" }),
-    state: (db) => db.safeModeState.findMany(),
+    state: (db) => db.safeModeEvent.findMany({ orderBy: { id: "asc" } }),
+  },
+  {
+    path: "safeMode.killSwitch",
+    input: async () => ({ active: true, reason: "a viewer tries to pull the kill switch" }),
+    state: (db) => db.safeModeEvent.findMany({ orderBy: { id: "asc" } }),
   },
   {
     path: "conversation.update",

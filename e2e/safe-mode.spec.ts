@@ -47,17 +47,17 @@ test("an operator switches safe mode on: a write request is refused with the mes
   await expect(state).toContainText("Safe mode is ON: Maintenance");
   await expect(state).toContainText(`by ${OPERATOR}`);
   await expect(state).toContainText(MESSAGE);
-  const on = await db.safeModeState.findUniqueOrThrow({ where: { id: 1 }, include: { currentEvent: true } });
-  expect(on).toMatchObject({ active: true, level: "MAINTENANCE", message: MESSAGE });
-  expect(on.currentEvent).toMatchObject({ reason: "E2E drill", actorType: "USER", actorName: OPERATOR, endedAt: null });
-  const ttl = on.currentEvent!.expiresAt!.getTime() - on.currentEvent!.startedAt.getTime();
+  const on = await db.safeModeEvent.findFirstOrThrow({ where: { endedAt: null, kind: "SAFE_MODE" } });
+  expect(on).toMatchObject({ level: "MAINTENANCE", message: MESSAGE, scopes: [] });
+  expect(on).toMatchObject({ reason: "E2E drill", actorType: "USER", actorName: OPERATOR, endedAt: null });
+  const ttl = on.expiresAt!.getTime() - on.startedAt.getTime();
   expect(Math.abs(ttl - 3_600_000)).toBeLessThan(5_000);
   await page.screenshot({ path: testInfo.outputPath("safe-mode-on.png"), fullPage: true });
 
   await untilRobotApplied(db);
   expect(texts(await sayToRobot(WRITE_REQUEST))).toContain(MESSAGE);
 
-  await page.getByRole("button", { name: "Turn safe mode off…" }).click();
+  await state.getByRole("button", { name: "Turn safe mode off on everything…" }).click();
   const off = page.getByRole("dialog", { name: "Turn safe mode off?" });
   await expect(off.getByRole("button", { name: "Turn off" })).toBeDisabled(); // a reason first
   await off.getByLabel("Why is it safe to end it?").fill("drill over");
@@ -66,7 +66,7 @@ test("an operator switches safe mode on: a write request is refused with the mes
   const history = page.getByRole("region", { name: "History" });
   await expect(history.getByRole("row", { name: /E2E drill/ })).toContainText(`by ${OPERATOR}: drill over`);
 
-  const event = await db.safeModeEvent.findUniqueOrThrow({ where: { id: on.currentEventId! } });
+  const event = await db.safeModeEvent.findUniqueOrThrow({ where: { id: on.id } });
   expect(event).toMatchObject({ endedBy: OPERATOR, endReason: "drill over" });
   expect(
     (
@@ -102,6 +102,6 @@ test.describe("as viewer", () => {
       data: JSON.stringify({ json: { active: true, level: "MAINTENANCE", reason: "not allowed" } }),
     });
     expect(res.status()).toBe(403);
-    expect((await db.safeModeState.findUniqueOrThrow({ where: { id: 1 } })).active).toBe(false);
+    expect(await db.safeModeEvent.count({ where: { endedAt: null } })).toBe(0);
   });
 });

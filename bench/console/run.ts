@@ -18,12 +18,17 @@
  *    replica applying the revision and to every heartbeat row naming it. Then, with the Overview's
  *    own poll (its tRPC query every 1.5 s over HTTP, like the page), from the commit to the first
  *    answer that says "applied on N of N".
+ * 3. Scoped safe mode: BENCH_SCOPED activations (MAINTENANCE on one conversation) made with core's
+ *    `setSafeMode` (what the console's safeMode.set runs), each ended again; from the commit to
+ *    every replica applying it.
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { createFlag, setFlag } from "../../packages/core/src/console/flags.ts";
+import { setSafeMode } from "../../packages/core/src/safe-mode.ts";
+import { DEMO_CONVERSATION_ID } from "../../packages/core/src/seed/demo.ts";
 import { loadPolicySnapshot, recordConfigChange, type AuditAction } from "../../packages/core/src/index.ts";
 import { createDb, type Db, type Tx } from "../../packages/db/src/index.ts";
 import { REPO_ROOT } from "@clawgate/devstack/paths";
@@ -45,6 +50,7 @@ const CLIENTS = Number(process.env.BENCH_CLIENTS ?? 4);
 const CHANGES = Number(process.env.BENCH_CHANGES ?? 200);
 const SHOWN_CHANGES = Number(process.env.BENCH_SHOWN_CHANGES ?? 40);
 const REPLICAS = Number(process.env.BENCH_REPLICAS ?? 3);
+const SCOPED = Number(process.env.BENCH_SCOPED ?? 20);
 const BUILD = process.env.BENCH_BUILD !== "0";
 // Bench-only ports (npm start: 3000/3100, e2e: 3001/3101).
 const bench = consoleBench({
@@ -261,6 +267,31 @@ async function main(): Promise<void> {
     }
     const loadAfterPropagation = os.loadavg();
 
+    // ---- 2c. Scoped safe mode: commit -> every replica applied ----
+    const scopedEvery: number[] = [];
+    let scopedTimeouts = 0;
+    const benchActor = { type: "SYSTEM" as const, name: "bench" };
+    for (let i = 0; i < SCOPED * 2; i++) {
+      const on = i % 2 === 0;
+      const r = await setSafeMode(
+        db,
+        benchActor,
+        on
+          ? { active: true, level: "MAINTENANCE", scopes: [`conversation:${DEMO_CONVERSATION_ID}`], reason: "bench" }
+          : { active: false, all: true, reason: "bench" },
+      );
+      const committed = wall();
+      const ok = await untilAll(
+        replicas,
+        () => replicas.every((x) => reachedAt(x.applied, r.revision) !== undefined),
+        10_000,
+      );
+      if (!ok) scopedTimeouts += 1;
+      const applied = replicas.map((x) => reachedAt(x.applied, r.revision));
+      if (on && applied.every((a) => a !== undefined)) scopedEvery.push(Math.max(...(applied as number[])) - committed);
+      await sleep(20 + Math.random() * 30);
+    }
+
     // ---- 2b. Commit -> the Overview's poll says "applied on N of N" ----
     let latestShown = { revision: 0, at: 0, upToDate: 0, online: 0 };
     let onShown: (() => void) | undefined;
@@ -374,6 +405,18 @@ async function main(): Promise<void> {
         `${SHOWN_CHANGES} changes at random moments of the ${OVERVIEW_POLL_MS / 1000} s poll; ${notShown} not shown within 10 s; ${pollErrors} poll errors`,
       ),
       row("one overview.get fetch during that run", fetchMs, ""),
+      "",
+      `### Scoped safe mode -> applied (${replicas.length} replicas)`,
+      "",
+      "Each activation: core's setSafeMode (MAINTENANCE on one conversation, as the console's safeMode.set), ended again before the next.",
+      "",
+      "| from commit to | samples | p50 ms | p95 ms | p99 ms | max ms | note |",
+      "|---|---:|---:|---:|---:|---:|---|",
+      row(
+        "**every replica applied the scoped activation** (target: never > 5000)",
+        scopedEvery,
+        `${scopedTimeouts} switches not applied within 10 s`,
+      ),
       "",
     ];
     const out = lines.join("\n");

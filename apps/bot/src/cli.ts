@@ -11,7 +11,7 @@ import { keys, type KeysOptions } from "./commands/keys.ts";
 import { migrate } from "./commands/migrate.ts";
 import { onboard } from "./commands/onboard.ts";
 import { retentionRun } from "./commands/retention.ts";
-import { safeMode, type SafeModeOptions } from "./commands/safe-mode.ts";
+import { killSwitch, safeMode, type SafeModeOptions } from "./commands/safe-mode.ts";
 import { click, say } from "./commands/say.ts";
 import { seed } from "./commands/seed.ts";
 import { send } from "./commands/send.ts";
@@ -87,11 +87,28 @@ program
   .command("safe-mode")
   .description("switch safe mode on or off (works with the console down: writes the database, audited as the CLI)")
   .argument("<state>", "on, off or status")
+  .argument("[id]", "off: the activation to end (see `status`)")
   .option("--reason <text>", "why (required for on and off)")
+  .option(
+    "--scope <scope>",
+    "on: conversation:ID, skill:KEY or risk:READ|WRITE|DESTRUCTIVE (repeatable; none: everything)",
+    (value: string, previous: string[] = []) => [...previous, value],
+  )
   .option("--ttl <duration>", "on: switch off by itself after e.g. 30m, 2h, 1d")
   .option("--level <level>", "on: read-only (only READ skills run; default) or maintenance (no model call)")
   .option("--message <text>", "on: what the robot tells users")
-  .action((state: string, opts: SafeModeOptions) => exitWith(() => safeMode(state, opts))());
+  .option("--id <id>", "on: update this activation instead of the one with the same scope")
+  .option("--all", "off: end every activation in force")
+  .action((state: string, id: string | undefined, opts: SafeModeOptions) =>
+    exitWith(() => safeMode(state, opts, id))(),
+  );
+
+program
+  .command("kill-switch")
+  .description("withdraw every WRITE and DESTRUCTIVE skill at once (on), or put them back as they were (off)")
+  .argument("<state>", "on or off")
+  .option("--reason <text>", "why (required)")
+  .action((state: string, opts: { reason?: string }) => exitWith(() => killSwitch(state, opts))());
 
 program
   .command("send")

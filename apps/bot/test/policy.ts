@@ -28,13 +28,24 @@ export function setConversation(
   });
 }
 
+/** Ends every activation, then (with `on`) opens one of scope "everything"; bumps the revision. */
 export function setSafeMode(
   db: Db,
-  on: { level: "READ_ONLY" | "MAINTENANCE"; message?: string } | null,
+  on: { level: "READ_ONLY" | "MAINTENANCE"; message?: string; scopes?: string[] } | null,
 ): Promise<number> {
   return db.$transaction(async (tx) => {
-    const data = on ? { active: true, level: on.level, message: on.message ?? null } : { active: false, message: null };
-    await tx.safeModeState.upsert({ where: { id: 1 }, create: { id: 1, ...data }, update: data });
+    await tx.safeModeEvent.updateMany({ where: { endedAt: null, kind: "SAFE_MODE" }, data: { endedAt: new Date() } });
+    if (on)
+      await tx.safeModeEvent.create({
+        data: {
+          level: on.level,
+          message: on.message ?? null,
+          scopes: on.scopes ?? [],
+          reason: "test",
+          actorType: "SYSTEM",
+          actorName: "test",
+        },
+      });
     return recordConfigChange(tx, {
       actor: TEST_ACTOR,
       action: "safe_mode.update",

@@ -66,6 +66,9 @@ export const AUDIT_ACTIONS = [
   "safe_mode.on",
   "safe_mode.off",
   "safe_mode.update",
+  "safe_mode.expire",
+  "kill_switch.on",
+  "kill_switch.off",
   // skills
   "skill.update",
   "skill.settings.update",

@@ -8,7 +8,7 @@ import { CONFIG_CHANNEL } from "./revision.ts";
 import { decide } from "./policy/decide.ts";
 import { loadPolicySnapshot } from "./policy/snapshot.ts";
 import { DEMO_CONVERSATION_ID, seedDemo } from "./seed/demo.ts";
-import { parseDuration, setSafeMode } from "./safe-mode.ts";
+import { closeExpiredSafeMode, parseDuration, safeModeStatus, setKillSwitch, setSafeMode } from "./safe-mode.ts";
 import { DomainError } from "./errors.ts";
 
 let tdb: TestDatabase;
@@ -30,11 +30,10 @@ afterAll(async () => {
 });
 // Each test starts from "off" with no history.
 beforeEach(async () => {
-  await db.safeModeState.update({
-    where: { id: 1 },
-    data: { active: false, level: "READ_ONLY", message: null, currentEventId: null },
-  });
   await db.safeModeEvent.deleteMany();
+  await db.incidentTrigger.deleteMany();
+  await db.incident.deleteMany();
+  await db.opsNotice.deleteMany();
 });
 
 const counts = async () => ({
@@ -61,14 +60,10 @@ describe("setSafeMode", () => {
       expiresAt: at(120),
     });
 
-    const state = await db.safeModeState.findUniqueOrThrow({ where: { id: 1 }, include: { currentEvent: true } });
-    expect(state).toMatchObject({
-      active: true,
-      level: "READ_ONLY",
+    expect(await db.safeModeEvent.findUniqueOrThrow({ where: { id: r.eventId } })).toMatchObject({
+      kind: "SAFE_MODE",
+      scopes: [],
       message: "Read-only for now",
-      currentEventId: r.eventId,
-    });
-    expect(state.currentEvent).toMatchObject({
       level: "READ_ONLY",
       reason: "incident 42",
       actorType: "CLI",
@@ -78,7 +73,12 @@ describe("setSafeMode", () => {
       endedAt: null,
     });
 
-    expect(await counts()).toEqual({ revisions: before.revisions + 1, audit: before.audit + 1, events: 1 });
+    // The audit entry of the switch, and the incident it opened ("incident.open").
+    expect(await counts()).toEqual({ revisions: before.revisions + 1, audit: before.audit + 2, events: 1 });
+    const trigger = await db.incidentTrigger.findFirstOrThrow({ include: { incident: true } });
+    expect(trigger).toMatchObject({ kind: "safe_mode", refId: r.eventId, endedAt: null });
+    expect(trigger.incident.status).toBe("OPEN");
+    expect((await db.opsNotice.findFirstOrThrow()).title).toBe("Safe mode on");
     const audit = await db.auditLog.findFirstOrThrow({ orderBy: { id: "desc" } });
     expect(audit).toMatchObject({
       action: "safe_mode.on",
@@ -94,7 +94,7 @@ describe("setSafeMode", () => {
     // The runtime's snapshot at T0+1min: a write skill is refused with the message, reads still run.
     const snap = await loadPolicySnapshot(db);
     expect(snap.revision).toBe(r.revision);
-    expect(snap.safeMode).toMatchObject({ level: "READ_ONLY", message: "Read-only for now", expiresAt: at(120) });
+    expect(snap.safeMode).toMatchObject([{ level: "READ_ONLY", message: "Read-only for now", expiresAt: at(120) }]);
     const ctx = { conversationId: DEMO_CONVERSATION_ID, userId: "u", now: at(1) };
     await db.skill.update({ where: { key: "ticket.create" }, data: { enabled: true } });
     const write = decide(await loadPolicySnapshot(db), ctx, { kind: "skill", skillKey: "ticket.create" });
@@ -111,11 +111,6 @@ describe("setSafeMode", () => {
     const off = await setSafeMode(db, cli, { active: false, reason: "failover done" }, at(30));
     expect(off).toMatchObject({ active: false, kind: "off", eventId: on.eventId });
     expect(off.revision).toBe(on.revision + 1);
-    expect(await db.safeModeState.findUniqueOrThrow({ where: { id: 1 } })).toMatchObject({
-      active: false,
-      message: null,
-      currentEventId: null,
-    });
     expect(await db.safeModeEvent.findUniqueOrThrow({ where: { id: on.eventId } })).toMatchObject({
       level: "MAINTENANCE",
       actorType: "USER",
@@ -126,7 +121,12 @@ describe("setSafeMode", () => {
     });
     const audit = await db.auditLog.findFirstOrThrow({ orderBy: { id: "desc" } });
     expect(audit).toMatchObject({ action: "safe_mode.off", targetId: on.eventId, configRevision: off.revision });
-    expect((await loadPolicySnapshot(db)).safeMode.active).toBe(false);
+    expect((await loadPolicySnapshot(db)).safeMode).toEqual([]);
+    // The incident's trigger ended with the activation: it waits for a review.
+    expect(await db.incidentTrigger.findFirstOrThrow({ include: { incident: true } })).toMatchObject({
+      endedAt: at(30),
+      incident: { status: "NEEDS_REVIEW" },
+    });
   });
 
   it("on while on updates the current activation in place; left-out fields are kept", async () => {
@@ -163,8 +163,8 @@ describe("setSafeMode", () => {
       at(30),
     );
     expect(fourth).toMatchObject({ expiresAt: null, message: null, level: "MAINTENANCE" });
-    expect(await db.safeModeState.findUniqueOrThrow({ where: { id: 1 } })).toMatchObject({
-      active: true,
+    expect(await db.safeModeEvent.findUniqueOrThrow({ where: { id: first.eventId } })).toMatchObject({
+      endedAt: null,
       level: "MAINTENANCE",
       message: null,
     });
@@ -180,7 +180,7 @@ describe("setSafeMode", () => {
       endedBy: "ttl",
       endReason: "expired (TTL elapsed)",
     });
-    expect((await db.safeModeState.findUniqueOrThrow({ where: { id: 1 } })).currentEventId).toBe(second.eventId);
+    expect(await db.safeModeEvent.count({ where: { endedAt: null } })).toBe(1);
   });
 
   it("refuses bad input and off-while-off with clear errors and writes nothing", async () => {
@@ -200,11 +200,17 @@ describe("setSafeMode", () => {
       /only apply when turning safe mode on/,
     );
     expect(await refused({ active: false, reason: "nothing to do" })).toMatch(/already off/);
+    expect(await refused({ active: true, reason: "x", scopes: ["conversation:cid-nowhere"] })).toMatch(
+      /conversation:cid-nowhere: no such conversation/,
+    );
+    expect(await refused({ active: true, reason: "x", scopes: ["skill:no.such"] })).toMatch(/no such skill/);
+    expect(await refused({ active: true, reason: "x", scopes: ["risk:SCARY"] })).toMatch(/risk classes are/);
+    expect(await refused({ active: true, reason: "x", scopes: ["team:ops"] })).toMatch(/a scope is conversation:ID/);
     expect(
       ((await setSafeMode(db, cli, { active: false, reason: "x" }).catch((e: unknown) => e)) as DomainError).code,
     ).toBe("CONFLICT");
     expect(await counts()).toEqual(before);
-    expect((await db.safeModeState.findUniqueOrThrow({ where: { id: 1 } })).active).toBe(false);
+    expect(await db.opsNotice.count()).toBe(0);
   });
 
   it("notifies the runtimes' channel at commit", async () => {
@@ -229,6 +235,116 @@ describe("setSafeMode", () => {
     const kinds = results.map((r) => (r.status === "fulfilled" ? r.value.kind : null)).sort();
     expect(kinds).toEqual(["on", "update"]);
     expect(await db.safeModeEvent.count()).toBe(1);
+  });
+});
+
+describe("scoped activations", () => {
+  it("several at once: each with its scope; off names one, or all; off without a name is refused while several are in force", async () => {
+    await db.conversation.upsert({
+      where: { conversationId: "cid-2" },
+      create: { conversationId: "cid-2", type: "GROUP", status: "ENABLED" },
+      update: {},
+    });
+    const conv = await setSafeMode(
+      db,
+      user,
+      { active: true, level: "MAINTENANCE", scopes: ["conversation:cid-2"], reason: "noisy group" },
+      T0,
+    );
+    const writes = await setSafeMode(db, cli, { active: true, scopes: ["risk:WRITE"], reason: "bad writes" }, T0);
+    expect(writes.kind).toBe("on");
+    expect(writes.eventId).not.toBe(conv.eventId);
+    // Both joined one incident.
+    expect(await db.incident.count()).toBe(1);
+    expect(await db.incidentTrigger.count()).toBe(2);
+
+    await db.skill.update({ where: { key: "ticket.create" }, data: { enabled: true } });
+    const snap = await loadPolicySnapshot(db);
+    const ctx = (conversationId: string) => ({ conversationId, userId: "u", now: at(1) });
+    expect(decide(snap, ctx("cid-2"), { kind: "message" }).reasons.map((r) => r.code)).toEqual([
+      "safe_mode.maintenance",
+    ]);
+    expect(decide(snap, ctx(DEMO_CONVERSATION_ID), { kind: "message" }).outcome).toBe("allow");
+    expect(
+      decide(snap, ctx(DEMO_CONVERSATION_ID), { kind: "skill", skillKey: "ticket.create" }).reasons.map((r) => r.code),
+    ).toEqual(["safe_mode.withdrawn"]);
+    expect(decide(snap, ctx(DEMO_CONVERSATION_ID), { kind: "skill", skillKey: "kb.search" }).outcome).toBe("allow");
+    await db.skill.update({ where: { key: "ticket.create" }, data: { enabled: false } });
+
+    const status = await safeModeStatus(db, at(1));
+    expect(status).toMatchObject({ active: true, level: "MAINTENANCE", killSwitch: null });
+    expect(status.activations.map((a) => a.scopes)).toEqual([["conversation:cid-2"], ["risk:WRITE"]]);
+
+    const ambiguous = await setSafeMode(db, cli, { active: false, reason: "x" }, at(2)).catch((e: unknown) => e);
+    expect((ambiguous as DomainError).message).toMatch(/2 safe-mode activations are in force: name one/);
+    const one = await setSafeMode(db, cli, { active: false, id: conv.eventId, reason: "quiet again" }, at(3));
+    expect(one).toMatchObject({ kind: "off", active: true, eventIds: [conv.eventId] });
+    const all = await setSafeMode(db, cli, { active: false, all: true, reason: "done" }, at(4));
+    expect(all).toMatchObject({ kind: "off", active: false, eventIds: [writes.eventId] });
+    expect((await db.incident.findFirstOrThrow()).status).toBe("NEEDS_REVIEW");
+  });
+
+  it("expiry: the sweep closes an expired activation exactly once (history, incident, notice, revision)", async () => {
+    const on = await setSafeMode(db, cli, { active: true, reason: "short", ttlMs: 60_000 }, T0);
+    expect(await closeExpiredSafeMode(db, at(0.5))).toEqual([]);
+    const notices = await db.opsNotice.count();
+    const sweeps = await Promise.all([closeExpiredSafeMode(db, at(2)), closeExpiredSafeMode(db, at(2))]);
+    expect(sweeps.flat()).toEqual([on.eventId]);
+    expect(await db.safeModeEvent.findUniqueOrThrow({ where: { id: on.eventId } })).toMatchObject({
+      endedAt: at(1),
+      endedBy: "ttl",
+    });
+    expect(await db.opsNotice.count()).toBe(notices + 1);
+    expect(await db.incidentTrigger.findFirstOrThrow({ include: { incident: true } })).toMatchObject({
+      endedAt: at(1),
+      incident: { status: "NEEDS_REVIEW" },
+    });
+    expect((await db.auditLog.findFirstOrThrow({ orderBy: { id: "desc" } })).action).toBe("safe_mode.expire");
+  });
+});
+
+describe("kill switch", () => {
+  it("withdraws every WRITE and DESTRUCTIVE skill; off restores the mixed previous state exactly", async () => {
+    const writers = await db.skill.findMany({
+      where: { riskClass: { in: ["WRITE", "DESTRUCTIVE"] }, retiredAt: null },
+      orderBy: { key: "asc" },
+    });
+    expect(writers.length).toBeGreaterThanOrEqual(2);
+    // A mixed state: the first enabled, the rest disabled.
+    await db.skill.update({ where: { key: writers[0]!.key }, data: { enabled: true } });
+    for (const w of writers.slice(1)) await db.skill.update({ where: { key: w.key }, data: { enabled: false } });
+    const before = await db.skill.findMany({ select: { key: true, enabled: true }, orderBy: { key: "asc" } });
+
+    const on = await setKillSwitch(db, user, { active: true, reason: "runaway writes" }, T0);
+    expect(on).toMatchObject({ kind: "on", active: true });
+    const audit = await db.auditLog.findFirstOrThrow({ orderBy: { id: "desc" } });
+    expect(audit).toMatchObject({ action: "kill_switch.on", configRevision: on.revision });
+    expect(audit.diff).toMatchObject({ withdrawn: [writers[0]!.key] });
+    const snap = await loadPolicySnapshot(db);
+    const ctx = { conversationId: DEMO_CONVERSATION_ID, userId: "u", now: at(1) };
+    expect(decide(snap, ctx, { kind: "skill", skillKey: writers[0]!.key }).reasons.map((r) => r.code)).toContain(
+      "kill_switch",
+    );
+    expect(decide(snap, ctx, { kind: "skill", skillKey: "kb.search" }).outcome).toBe("allow");
+    expect((await db.incidentTrigger.findFirstOrThrow()).kind).toBe("kill_switch");
+    const twice = await setKillSwitch(db, user, { active: true, reason: "again" }, T0).catch((e: unknown) => e);
+    expect((twice as DomainError).code).toBe("CONFLICT");
+
+    const off = await setKillSwitch(db, cli, { active: false, reason: "fixed" }, at(5));
+    expect(off.revision).toBe(on.revision + 1);
+    expect(await db.skill.findMany({ select: { key: true, enabled: true }, orderBy: { key: "asc" } })).toEqual(before);
+    const after = await loadPolicySnapshot(db);
+    expect(decide(after, ctx, { kind: "skill", skillKey: writers[0]!.key }).reasons.map((r) => r.code)).not.toContain(
+      "kill_switch",
+    );
+    expect(decide(after, ctx, { kind: "skill", skillKey: writers[1]!.key }).reasons.map((r) => r.code)).toContain(
+      "skill.disabled",
+    );
+    expect((await db.incident.findFirstOrThrow()).status).toBe("NEEDS_REVIEW");
+    expect((await db.opsNotice.findMany({ orderBy: { createdAt: "asc" } })).map((n) => n.title)).toEqual([
+      "Kill switch on",
+      "Kill switch off",
+    ]);
   });
 });
 

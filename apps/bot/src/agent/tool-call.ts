@@ -4,7 +4,7 @@
  * an approval is requested, or the refusal goes back to the model. Every call is recorded as a
  * `SkillInvocation` (metadata only: no input, no output).
  */
-import { decide, effectiveSafeMode, type PolicySnapshot } from "@clawgate/core";
+import { decide, effectiveSafeMode, SAFE_MODE_REFUSALS, type PolicySnapshot, type ReasonCode } from "@clawgate/core";
 import { maskPersonalData } from "@clawgate/core/redact.ts";
 import { requestApproval } from "@clawgate/core/approvals.ts";
 import type { Db } from "@clawgate/db";
@@ -302,7 +302,7 @@ export async function callTool(turn: TurnContext, skillKey: string, rawArguments
         }
       : {}),
     status: async () => ({
-      safeMode: effectiveSafeMode(t.snapshot.safeMode, t.now()) ?? "off",
+      safeMode: effectiveSafeMode(t.snapshot.safeMode, t.now(), t.conversationId) ?? "off",
       configRevision: t.snapshot.revision,
       model: t.route.endpointName,
       route: t.route.scope,
@@ -337,6 +337,6 @@ export async function callTool(turn: TurnContext, skillKey: string, rawArguments
 }
 
 function safeModeNotice(reasons: readonly { code: string; detail: string }[]): { safeModeNotice?: string } {
-  const reason = reasons.find((r) => r.code === "safe_mode.read_only");
+  const reason = reasons.find((r) => SAFE_MODE_REFUSALS.has(r.code as ReasonCode));
   return reason ? { safeModeNotice: reason.detail } : {};
 }

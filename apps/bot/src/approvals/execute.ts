@@ -183,7 +183,7 @@ export async function executeApproval(deps: ApprovalDeps, approvalId: string): P
           now,
           getSecret: skillSecretReader(catalog.secretRefs),
           status: async () => ({
-            safeMode: effectiveSafeMode(snapshot.safeMode, now()) ?? "off",
+            safeMode: effectiveSafeMode(snapshot.safeMode, now(), a.conversationId) ?? "off",
             configRevision: snapshot.revision,
           }),
           ...(deps.announce ? { announce: deps.announce(`${a.traceId}:${a.id}`) } : {}),

@@ -34,6 +34,8 @@ export interface AnnounceDeps {
   /** The robot that posts when the group's row names none (DINGTALK_APP_KEY). */
   defaultRobotCode?: string | undefined;
   limit?: { points: number; durationSec: number };
+  /** The shared limiter's key space (default "announce"). */
+  limiterName?: string;
 }
 
 /** One request's announcement: what `SkillContext.announce` is bound to. */
@@ -48,7 +50,7 @@ const minutes = (ms: number) => Math.max(1, Math.ceil(ms / 60_000));
 
 export function createAnnouncer(deps: AnnounceDeps): (traceId: string) => Announce {
   const limit = deps.limit ?? ANNOUNCE_LIMIT;
-  const limiter = sharedLimiter(deps.pool, "announce", limit);
+  const limiter = sharedLimiter(deps.pool, deps.limiterName ?? "announce", limit);
 
   return (traceId) => async (conversationId, title, text) => {
     const key = `announce:${traceId}`;

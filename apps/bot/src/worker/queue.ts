@@ -41,6 +41,7 @@ import { OVERVIEW_ROLLUP_TASK, pruneRollups, rollHours } from "@clawgate/core/co
 import { POLICY_CHANGES_GC_TASK, pruneRuleChanges } from "@clawgate/core/policy/snapshot.ts";
 import { createMcpSync, MCP_SYNC_EVERY_MS, MCP_SYNC_TASK } from "./mcp-sync.ts";
 import { schedulePeriodic, type PeriodicJob } from "./periodic.ts";
+import { SAFE_MODE_SWEEP_TASK, sweepSafeMode } from "./ops-notices.ts";
 import type { Senders } from "./reply.ts";
 import { createThrottle, RATE_LIMIT_DDL, throttleLimits, type ThrottleLimits } from "./throttle.ts";
 
@@ -161,6 +162,16 @@ export function startQueue(opts: QueueOptions): Queue {
   // Model slots kept for the next call are given back at stop, before the pool ends.
   const modelSlots = opts.agent ? undefined : createModelSlots({ pool, logger });
   const announce = createAnnouncer({ db, pool, throttle, senders, defaultRobotCode: env.DINGTALK_APP_KEY });
+  // Safe-mode notices to the ops chats: a limit of their own, not the skill's 5 per hour.
+  const announceOps = createAnnouncer({
+    db,
+    pool,
+    throttle,
+    senders,
+    defaultRobotCode: env.DINGTALK_APP_KEY,
+    limiterName: "announce-ops",
+    limit: { points: 60, durationSec: 3_600 },
+  });
   const deps: WorkerDeps = {
     db,
     pool,
@@ -210,6 +221,11 @@ export function startQueue(opts: QueueOptions): Queue {
       if (expired > 0 || enqueued > 0 || escalated > 0) log.info({ expired, enqueued, escalated }, "approvals swept");
     },
     [MCP_SYNC_TASK]: createMcpSync(db, logger),
+    [SAFE_MODE_SWEEP_TASK]: async () => {
+      const sent = await sweepSafeMode(db, announceOps, logger);
+      if (sent > 0)
+        log.info({ notices: sent }, "safe-mode notices handled (sent to the ops chats, or refused and logged)");
+    },
     [QUEUE_GC_TASK]: async () => {
       const deleted = await collectEmptyQueues(pool);
       if (deleted > 0) log.debug({ deleted }, "empty conversation queues deleted");
@@ -241,6 +257,7 @@ export function startQueue(opts: QueueOptions): Queue {
     { task: MCP_SYNC_TASK, everyMs: MCP_SYNC_EVERY_MS, maxAttempts: 1 },
     { task: OVERVIEW_ROLLUP_TASK, everyMs: 5 * 60_000, maxAttempts: 1 },
     { task: POLICY_CHANGES_GC_TASK, everyMs: 10 * 60_000, maxAttempts: 1 },
+    { task: SAFE_MODE_SWEEP_TASK, everyMs: 60_000, maxAttempts: 1 },
   ];
 
   let runner: Runner | undefined;
@@ -288,6 +305,13 @@ export function startQueue(opts: QueueOptions): Queue {
         log.info({ concurrency }, "queue running");
         const current = runner;
         const stopPeriodic = schedulePeriodic(current.addJob, periodicJobs, log);
+        // A config change (a switch) or an expiry: send its notice now, not at the next minute.
+        // One job key, so the replicas' additions collapse into one run.
+        const stopNotices = opts.policy?.onChange?.(() => {
+          void current
+            .addJob(SAFE_MODE_SWEEP_TASK, {}, { jobKey: `${SAFE_MODE_SWEEP_TASK}:now`, maxAttempts: 3 })
+            .catch(() => {});
+        });
         // Approvals decided while no runtime was running are not left waiting for the first cron tick.
         void current
           .addJob(APPROVAL_SWEEP_TASK, {}, { jobKey: APPROVAL_SWEEP_TASK, maxAttempts: 1 })
@@ -315,6 +339,7 @@ export function startQueue(opts: QueueOptions): Queue {
           .catch((error: unknown) => log.error({ err: describeDbError(error) }, "queue runner crashed"))
           .finally(() => {
             stopPeriodic();
+            stopNotices?.();
             if (runner === current) {
               runner = undefined;
               workerIds = [];

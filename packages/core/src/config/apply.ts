@@ -457,10 +457,10 @@ const users: Step = async (tx, config, write, out) => {
   }
 };
 
-/** What each section is for: `approvals` is read by the runtime and the console; `ops_chats` by nothing yet. */
+/** What each section is for: both are read by the runtime (and `approvals` by the console). */
 const SECTION_NOTES: Record<(typeof RESERVED_SECTIONS)[number], string> = {
   approvals: "approval cards, approver chats, escalation, quorum and expiry (read at the next request)",
-  ops_chats: "stored for later use: nothing reads it yet",
+  ops_chats: "chats told when safe mode or the kill switch starts, changes or ends (read at the next notice)",
   retention: "days each kind of data is kept (read by the next purge run)",
   conversation_log: "who reads message texts in the console's conversation log (read at the next page view)",
 };

@@ -261,7 +261,7 @@ describe("flags, budgets, skill settings, users and reserved sections", () => {
       'create user root@example.com (role: null -> "ADMIN")',
       'update user admin@clawgate.local (role: "ADMIN" -> "APPROVER"): their sessions end: they sign in again',
       'create section approvals (value: null -> {"expires_after_minutes":48}): approval cards, approver chats, escalation, quorum and expiry (read at the next request)',
-      'create section ops_chats (value: null -> [{"id":"cid-ops","purposes":["alerts"]}]): stored for later use: nothing reads it yet',
+      'create section ops_chats (value: null -> [{"id":"cid-ops","purposes":["alerts"]}]): chats told when safe mode or the kill switch starts, changes or ends (read at the next notice)',
     ]);
     expect(await counts()).toEqual(before);
 

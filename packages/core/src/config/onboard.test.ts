@@ -234,6 +234,14 @@ describe("the flags, budgets, skill settings, users and reserved sections", () =
     expect(c.ops_chats).toEqual([{ id: "cid-ops", purposes: ["alerts", "incidents"] }]);
   });
 
+  it("ops_chats: a bare conversation id (every purpose) or one with its purposes", () => {
+    const c = parseOnboardConfig("ops_chats:\n  - cid-oncall\n  - { id: cid-ops, purposes: [alerts] }\n");
+    expect(c.ops_chats).toEqual([
+      { id: "cid-oncall", purposes: ["alerts", "approvals", "incidents"] },
+      { id: "cid-ops", purposes: ["alerts"] },
+    ]);
+  });
+
   it.each([
     [
       "agent.tools: on",

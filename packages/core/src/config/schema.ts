@@ -198,10 +198,16 @@ export const approvalsSectionSchema = z.strictObject({
 });
 export type ApprovalsSection = z.output<typeof approvalsSectionSchema>;
 const approvals = approvalsSectionSchema;
-const opsChat = z.strictObject({
-  id: conversationRef,
-  purposes: z.array(z.enum(["alerts", "approvals", "incidents"])).min(1),
-});
+/** An ops chat: a conversation id (every purpose), or one with its purposes. */
+const OPS_PURPOSES = ["alerts", "approvals", "incidents"] as const;
+const opsChat = z.preprocess(
+  (v) => (typeof v === "string" ? { id: v, purposes: [...OPS_PURPOSES] } : v),
+  z.strictObject({
+    id: conversationRef,
+    purposes: z.array(z.enum(OPS_PURPOSES)).min(1),
+  }),
+);
+export const opsChatsSectionSchema = z.array(opsChat).max(20);
 /** Who reads message and reply texts in the console's conversation log (default ADMIN and OPERATOR). */
 export const conversationLogSectionSchema = z.strictObject({
   text_roles: z
@@ -289,7 +295,8 @@ export const onboardSchema = z
     budgets: budgets.optional(),
     users: z.array(user).default([]),
     approvals: approvals.optional(),
-    ops_chats: z.array(opsChat).optional(),
+    /** Chats told about safe mode and the kill switch (purpose "incidents", or a bare id). */
+    ops_chats: opsChatsSectionSchema.optional(),
     /** Days each kind of data is kept (null: forever); kinds left out keep their defaults (core retention.ts). */
     retention: retentionSectionSchema.optional(),
     conversation_log: conversationLogSectionSchema.optional(),

@@ -81,9 +81,10 @@ describe("getOverview", () => {
   });
 
   it("reports safe mode with its reason, start and expiry; past its TTL it is off", async () => {
-    const event = await db.safeModeEvent.create({
+    await db.safeModeEvent.create({
       data: {
         level: "MAINTENANCE",
+        message: "Back soon",
         reason: "model outage",
         actorType: "USER",
         actorName: "oli",
@@ -91,12 +92,12 @@ describe("getOverview", () => {
         expiresAt: new Date(now.getTime() + H),
       },
     });
-    await db.safeModeState.create({
-      data: { id: 1, active: true, level: "MAINTENANCE", message: "Back soon", currentEventId: event.id },
-    });
     const on = await getOverview(db, now);
     expect(on.safeMode).toMatchObject({
       active: true,
+      activations: 1,
+      scopes: [],
+      killSwitch: false,
       level: "MAINTENANCE",
       reason: "model outage",
       message: "Back soon",

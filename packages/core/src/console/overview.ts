@@ -45,6 +45,10 @@ export interface Overview {
   now: Date;
   safeMode: {
     active: boolean;
+    /** Safe-mode activations in force (the fields below describe the strictest, the first on ties). */
+    activations: number;
+    scopes: string[];
+    killSwitch: boolean;
     level: SafeModeLevel;
     message: string | null;
     reason: string | null;
@@ -92,8 +96,8 @@ export async function getOverview(
   const since = windowStart(now);
   const today = budgetWindowStart("DAY", now);
 
-  const [state, latest, instances, counts, budgets, usage] = await Promise.all([
-    db.safeModeState.findUnique({ where: { id: 1 }, include: { currentEvent: true } }),
+  const [open, latest, instances, counts, budgets, usage] = await Promise.all([
+    db.safeModeEvent.findMany({ where: { endedAt: null }, orderBy: { startedAt: "asc" } }),
     db.configRevision.findFirst({
       orderBy: { id: "desc" },
       select: { id: true, createdAt: true, summary: true, actorName: true },
@@ -108,17 +112,20 @@ export async function getOverview(
   ]);
 
   // Safe mode: an activation past its TTL already counts as off for the runtime.
-  const event = state?.currentEvent ?? null;
-  const expired = !!event?.expiresAt && event.expiresAt <= now;
-  const active = !!state?.active && !expired;
+  const live = open.filter((e) => !e.expiresAt || e.expiresAt > now);
+  const activations = live.filter((e) => e.kind === "SAFE_MODE");
+  const event = activations.find((e) => e.level === "MAINTENANCE") ?? activations[0] ?? null;
   const safeMode: Overview["safeMode"] = {
-    active,
-    level: state?.level ?? "READ_ONLY",
-    message: active ? (state?.message ?? null) : null,
-    reason: active ? (event?.reason ?? null) : null,
-    since: active ? (event?.startedAt ?? state?.updatedAt ?? null) : null,
-    expiresAt: active ? (event?.expiresAt ?? null) : null,
-    actorName: active ? (event?.actorName ?? null) : null,
+    active: !!event,
+    activations: activations.length,
+    scopes: event?.scopes ?? [],
+    killSwitch: live.some((e) => e.kind === "KILL_SWITCH"),
+    level: event?.level ?? "READ_ONLY",
+    message: event?.message ?? null,
+    reason: event?.reason ?? null,
+    since: event?.startedAt ?? null,
+    expiresAt: event?.expiresAt ?? null,
+    actorName: event?.actorName ?? null,
   };
 
   const latestRevision = latest?.id ?? null;

@@ -13,7 +13,14 @@ import { BUILTIN_SKILLS, checkSkillSettings, settingsFields, type SettingField }
 import { z } from "zod";
 import { diffFields, type FieldDiff } from "../diff.ts";
 import { decide, MESSAGE_REASONS, offeredToModel, type PolicyOutcome, type ReasonCode } from "../policy/decide.ts";
-import { effectiveSafeMode, loadPolicySnapshot } from "../policy/snapshot.ts";
+import {
+  activationPolicy,
+  conversationSafeMode,
+  effectiveSafeMode,
+  loadPolicySnapshot,
+  skillWithdrawal,
+  type PolicyRiskClass,
+} from "../policy/snapshot.ts";
 import { skillSettingsSecretProblems, type SecretRefPolicy } from "../secret-refs.ts";
 import { DomainError, parseInput } from "../errors.ts";
 
@@ -27,19 +34,61 @@ const skillKey = z
   .min(1, { error: "skillKey is required" })
   .max(100, { error: "skillKey is too long" });
 
+/**
+ * What safe mode and the kill switch do to a skill right now, beside its own `enabled`:
+ * - "kill_switch": the kill switch withdraws it (every WRITE and DESTRUCTIVE skill);
+ * - "safe_mode": an activation withdraws it everywhere (its key or risk class, READ_ONLY on
+ *   everything for a non-READ skill, or MAINTENANCE on everything);
+ * - "safe_mode_some": an activation withdraws it in some conversations;
+ * - null: neither.
+ */
+export type SkillWithdrawal = "kill_switch" | "safe_mode" | "safe_mode_some" | null;
+
+export async function skillWithdrawals(
+  db: Db | Tx,
+  now: Date = new Date(),
+): Promise<(skill: { key: string; riskClass: PolicyRiskClass }) => SkillWithdrawal> {
+  const rows = await db.safeModeEvent.findMany({
+    where: { endedAt: null },
+    select: { id: true, kind: true, level: true, scopes: true, message: true, expiresAt: true },
+  });
+  const acts = rows.map(activationPolicy).filter((a) => !a.expiresAt || a.expiresAt > now);
+  const everywhere = conversationSafeMode(acts, now);
+  return (skill) => {
+    const w = skillWithdrawal(acts, now, skill);
+    if (w?.kind === "KILL_SWITCH") return "kill_switch";
+    if (w) return "safe_mode";
+    if (everywhere?.level === "MAINTENANCE" || (everywhere && skill.riskClass !== "READ")) return "safe_mode";
+    const some = acts.some(
+      (a) =>
+        a.kind === "SAFE_MODE" &&
+        a.conversations.size > 0 &&
+        (a.skills.size || a.risks.size
+          ? a.skills.has(skill.key) || a.risks.has(skill.riskClass)
+          : a.level === "MAINTENANCE" || skill.riskClass !== "READ"),
+    );
+    return some ? "safe_mode_some" : null;
+  };
+}
+
 /** Every skill (optionally of one risk class) with how many allow and deny rules it has. */
 export async function listSkills(db: Db | Tx, filter: { riskClass?: RiskClass | undefined } = {}) {
-  const [skills, ruleCounts] = await Promise.all([
+  const [skills, ruleCounts, withdrawn] = await Promise.all([
     db.skill.findMany({
       where: filter.riskClass ? { riskClass: filter.riskClass } : {},
       orderBy: { key: "asc" },
       omit: { settings: true, createdAt: true, updatedAt: true, definition: true, pendingDefinition: true },
     }),
     db.skillRule.groupBy({ by: ["skillKey", "effect"], _count: { _all: true } }),
+    skillWithdrawals(db),
   ]);
   const count = (key: string, effect: "ALLOW" | "DENY") =>
     ruleCounts.find((r) => r.skillKey === key && r.effect === effect)?._count._all ?? 0;
-  return skills.map((s) => ({ ...s, rules: { allow: count(s.key, "ALLOW"), deny: count(s.key, "DENY") } }));
+  return skills.map((s) => ({
+    ...s,
+    rules: { allow: count(s.key, "ALLOW"), deny: count(s.key, "DENY") },
+    withdrawnBy: withdrawn(s),
+  }));
 }
 
 /** One skill with its rules (newest first), for the detail view. */
@@ -59,7 +108,8 @@ export async function getSkill(db: Db | Tx, key: string) {
   const manifest = BUILTIN_SKILLS.find((m) => m.key === key);
   // Settings hold no secrets (a token is named by its env var), so every role may read them.
   const settingsSchema: SettingField[] = manifest ? settingsFields(manifest) : [];
-  return { ...skill, settings, settingsFields: settingsSchema, requiresFlag };
+  const withdrawnBy = (await skillWithdrawals(db))(skill);
+  return { ...skill, settings, settingsFields: settingsSchema, requiresFlag, withdrawnBy };
 }
 
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
@@ -340,6 +390,10 @@ function explain(code: ReasonCode, c: z.output<typeof accessCheckSchema>, env: s
       return "Safe mode is on at MAINTENANCE level: the robot answers nothing but the status message.";
     case "safe_mode.read_only":
       return `Safe mode is on at READ_ONLY level: only READ skills run, and ${k} is not one.`;
+    case "safe_mode.withdrawn":
+      return `A safe-mode activation withdraws ${k} (its scope names the skill or its risk class).`;
+    case "kill_switch":
+      return `The kill switch is on: every WRITE and DESTRUCTIVE skill is withdrawn, ${k} included.`;
     case "skill.unknown":
       return `There is no skill ${k}.`;
     case "skill.disabled":
@@ -428,7 +482,7 @@ export async function explainSkillAccess(db: Db, input: AccessCheck): Promise<Ac
         untrustedOutput: skill?.untrustedOutput ?? null,
         withdrawn: skill?.withdrawn ?? null,
       },
-      safeMode: effectiveSafeMode(snapshot.safeMode, now),
+      safeMode: effectiveSafeMode(snapshot.safeMode, now, c.conversationId),
     },
   };
 }

@@ -7,8 +7,10 @@ import {
   type PolicyRequest,
 } from "./decide.ts";
 import { policyFixture, type PolicyFixture } from "./fixture.ts";
+import { activationsInForce, conversationSafeMode, effectiveSafeMode, nextSafeModeExpiry } from "./snapshot.ts";
 
 const NOW = new Date("2026-06-01T12:00:00Z");
+const CID = "cid-a";
 const ctx = (over: Partial<PolicyContext> = {}): PolicyContext => ({
   conversationId: "cid-a",
   userId: "u-1",
@@ -93,7 +95,77 @@ describe("decide: safe mode", () => {
     const expiredAtBuild = base()
       .safeMode("MAINTENANCE", { expiresAt: new Date("2025-12-31T00:00:00Z") })
       .build();
-    expect(expiredAtBuild.safeMode.active).toBe(false);
+    expect(activationsInForce(expiredAtBuild.safeMode, NOW)).toEqual([]);
+    expect(decide(expiredAtBuild, ctx(), MESSAGE).outcome).toBe("allow");
+  });
+});
+
+describe("decide: scoped safe mode and the kill switch", () => {
+  it("a conversation scope applies to that conversation only", () => {
+    const snap = base()
+      .conversation("cid-2")
+      .safeMode("MAINTENANCE", { scopes: ["conversation:cid-2"] })
+      .build();
+    expect(decide(snap, ctx(), MESSAGE).outcome).toBe("allow");
+    expect(decide(snap, ctx({ conversationId: "cid-2" }), MESSAGE).reasons.map((r) => r.code)).toEqual([
+      "safe_mode.maintenance",
+    ]);
+  });
+
+  it("the strictest matching activation wins (MAINTENANCE over READ_ONLY), whichever came first", () => {
+    const snap = base()
+      .safeMode("READ_ONLY", { message: "read only" })
+      .safeMode("MAINTENANCE", { scopes: [`conversation:${CID}`], message: "down" })
+      .build();
+    expect(decide(snap, ctx(), MESSAGE).reasons).toEqual([{ code: "safe_mode.maintenance", detail: "down" }]);
+    expect(conversationSafeMode(snap.safeMode, NOW, "cid-other")?.level).toBe("READ_ONLY");
+    expect(effectiveSafeMode(snap.safeMode, NOW, CID)).toBe("MAINTENANCE");
+  });
+
+  it("a skill or risk scope withdraws the matching skills only, and leaves messages alone", () => {
+    const snap = base()
+      .skill("kb.search", { riskClass: "READ" })
+      .skill("ticket.create", { riskClass: "WRITE" })
+      .skill("ticket.close", { riskClass: "WRITE" })
+      .safeMode("READ_ONLY", { scopes: ["skill:ticket.create"] })
+      .build();
+    expect(decide(snap, ctx(), MESSAGE).outcome).toBe("allow");
+    expect(decide(snap, ctx(), skill("ticket.create")).reasons.map((r) => r.code)).toEqual(["safe_mode.withdrawn"]);
+    expect(decide(snap, ctx(), skill("ticket.close")).reasons.map((r) => r.code)).not.toContain("safe_mode.withdrawn");
+    const risk = base()
+      .skill("kb.search", { riskClass: "READ" })
+      .skill("ticket.create", { riskClass: "WRITE" })
+      .safeMode("READ_ONLY", { scopes: ["risk:WRITE", `conversation:${CID}`] })
+      .build();
+    expect(decide(risk, ctx(), skill("ticket.create")).reasons.map((r) => r.code)).toEqual(["safe_mode.withdrawn"]);
+    expect(decide(risk, ctx(), skill("kb.search")).outcome).toBe("allow");
+    // Kinds AND'd: the risk scope holds in the named conversation only.
+    const other = decide(risk, ctx({ conversationId: "cid-2" }), skill("ticket.create"));
+    expect(other.reasons.map((r) => r.code)).not.toContain("safe_mode.withdrawn");
+  });
+
+  it("a scoped activation past its expiry counts as ended at the decision's time", () => {
+    const expiresAt = new Date(NOW.getTime() + 60_000);
+    const snap = base()
+      .safeMode("MAINTENANCE", { scopes: [`conversation:${CID}`], expiresAt })
+      .build();
+    expect(decide(snap, ctx(), MESSAGE).outcome).toBe("deny");
+    expect(decide(snap, ctx({ now: expiresAt.getTime() }), MESSAGE).outcome).toBe("allow");
+    expect(nextSafeModeExpiry(snap.safeMode, NOW)).toEqual(expiresAt);
+    expect(nextSafeModeExpiry(snap.safeMode, expiresAt)).toBeNull();
+  });
+
+  it("the kill switch withdraws every WRITE and DESTRUCTIVE skill, and keeps READ ones", () => {
+    const snap = base()
+      .skill("kb.search", { riskClass: "READ" })
+      .skill("ticket.create", { riskClass: "WRITE" })
+      .skill("db.drop", { riskClass: "DESTRUCTIVE" })
+      .killSwitch()
+      .build();
+    expect(decide(snap, ctx(), skill("kb.search")).outcome).toBe("allow");
+    for (const key of ["ticket.create", "db.drop"])
+      expect(decide(snap, ctx(), skill(key)).reasons.map((r) => r.code)).toContain("kill_switch");
+    expect(decide(snap, ctx(), MESSAGE).outcome).toBe("allow");
   });
 });
 

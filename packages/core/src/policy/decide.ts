@@ -3,8 +3,12 @@
  *
  * Semantics (every applicable reason is collected, so the console can explain "why"):
  * - Fail closed: an unknown, PENDING or DISABLED conversation is denied; so is an unknown skill.
- * - Safe mode (unless expired at `context.now`): MAINTENANCE denies everything, messages included,
- *   with the fixed status message; READ_ONLY lets only READ skills run (messages still get a turn).
+ * - Safe mode (each activation unless expired at `context.now`; the strictest that matches wins): an
+ *   activation of scope "everything" or naming the conversation at MAINTENANCE denies everything
+ *   there, messages included, with the fixed status message; at READ_ONLY only READ skills run
+ *   (messages still get a turn). An activation naming skills or risk classes withdraws the matching
+ *   skills (`safe_mode.withdrawn`), in its conversations or everywhere. The kill switch withdraws
+ *   every WRITE and DESTRUCTIVE skill (`kill_switch`).
  * - Budget exhausted denies both kinds of request.
  * - Skill requests: the flag `agent.tools` off (or missing) denies every skill; a disabled skill, or
  *   one whose environments exclude the conversation's environment, is denied; a skill naming
@@ -19,7 +23,13 @@
  *   come back `needs_approval`, and so does every WRITE/DESTRUCTIVE call once the turn has read
  *   untrusted content (`context.untrustedRead`). Reasons of an allow are empty.
  */
-import { effectiveSafeMode, type PolicyEnvironment, type PolicySnapshot, type SkillPolicy } from "./snapshot.ts";
+import {
+  conversationSafeMode,
+  skillWithdrawal,
+  type PolicyEnvironment,
+  type PolicySnapshot,
+  type SkillPolicy,
+} from "./snapshot.ts";
 
 export const REASON_CODES = [
   "conversation.unknown",
@@ -27,6 +37,8 @@ export const REASON_CODES = [
   "conversation.disabled",
   "safe_mode.maintenance",
   "safe_mode.read_only",
+  "safe_mode.withdrawn",
+  "kill_switch",
   "skill.unknown",
   "skill.disabled",
   "skill.environment",
@@ -92,9 +104,9 @@ export function decide(snapshot: PolicySnapshot, context: PolicyContext, request
     reasons.push({ code: "conversation.disabled", detail: "The robot is disabled in this conversation by an admin." });
   }
 
-  const safeMode = effectiveSafeMode(snapshot.safeMode, context.now);
-  if (safeMode === "MAINTENANCE") {
-    reasons.push({ code: "safe_mode.maintenance", detail: snapshot.safeMode.message ?? DEFAULT_MAINTENANCE_MESSAGE });
+  const safeMode = conversationSafeMode(snapshot.safeMode, context.now, context.conversationId);
+  if (safeMode?.level === "MAINTENANCE") {
+    reasons.push({ code: "safe_mode.maintenance", detail: safeMode.message ?? DEFAULT_MAINTENANCE_MESSAGE });
   }
   if (context.budget?.exhausted) {
     const scope = context.budget.scope ? ` (${context.budget.scope})` : "";
@@ -113,10 +125,22 @@ export function decide(snapshot: PolicySnapshot, context: PolicyContext, request
     reasons.push({ code: "skill.unknown", detail: `There is no skill "${request.skillKey}".` });
     return { outcome: "deny", reasons };
   }
-  if (safeMode === "READ_ONLY" && skill.riskClass !== "READ") {
+  if (safeMode?.level === "READ_ONLY" && skill.riskClass !== "READ") {
     reasons.push({
       code: "safe_mode.read_only",
-      detail: snapshot.safeMode.message ?? "Safe mode is on: only read-only skills run for now.",
+      detail: safeMode.message ?? "Safe mode is on: only read-only skills run for now.",
+    });
+  }
+  const withdrawal = skillWithdrawal(snapshot.safeMode, context.now, skill, context.conversationId);
+  if (withdrawal?.kind === "KILL_SWITCH") {
+    reasons.push({
+      code: "kill_switch",
+      detail: withdrawal.message ?? "The kill switch is on: no skill that writes or deletes runs for now.",
+    });
+  } else if (withdrawal) {
+    reasons.push({
+      code: "safe_mode.withdrawn",
+      detail: withdrawal.message ?? `Safe mode is on: "${skill.key}" is withdrawn for now.`,
     });
   }
   skillReasons(snapshot, skill, context, conversation?.environment, reasons);
@@ -145,14 +169,21 @@ export const MESSAGE_REASONS: ReadonlySet<ReasonCode> = new Set([
   "budget.exhausted",
 ]);
 
+/** Refusals by safe mode or the kill switch alone: the skill is still offered, the call refused with the notice. */
+export const SAFE_MODE_REFUSALS: ReadonlySet<ReasonCode> = new Set([
+  "safe_mode.read_only",
+  "safe_mode.withdrawn",
+  "kill_switch",
+]);
+
 /**
  * Whether a turn offers the skill to the model, given `decide`'s answer for it: what is allowed
- * or sent for approval, and what only read-only safe mode refuses (so a user asking for a write
+ * or sent for approval, and what only safe mode (or the kill switch) refuses (so a user asking for a write
  * during an incident hears that safe mode is on, instead of a model that does not know the
  * action exists). The runtime's tool list and the console's "why?" check both ask this.
  */
 export function offeredToModel(decision: PolicyDecision): boolean {
-  return decision.outcome !== "deny" || decision.reasons.every((r) => r.code === "safe_mode.read_only");
+  return decision.outcome !== "deny" || decision.reasons.every((r) => SAFE_MODE_REFUSALS.has(r.code));
 }
 
 function skillReasons(

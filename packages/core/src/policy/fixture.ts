@@ -24,7 +24,7 @@ export class PolicyFixture {
     rules: [],
     conversations: [],
     flags: new Map([["agent.tools", true]]),
-    safeMode: null,
+    safeMode: [],
   };
 
   revision(revision: number): this {
@@ -65,8 +65,26 @@ export class PolicyFixture {
     return this;
   }
 
-  safeMode(level: "READ_ONLY" | "MAINTENANCE", opts: { message?: string; expiresAt?: Date } = {}): this {
-    this.source.safeMode = { active: true, level, message: opts.message ?? null, expiresAt: opts.expiresAt ?? null };
+  /** An activation in force; `scopes` empty (the default): everything. */
+  safeMode(
+    level: "READ_ONLY" | "MAINTENANCE",
+    opts: { message?: string; expiresAt?: Date; scopes?: string[] } = {},
+  ): this {
+    const list = (this.source.safeMode ??= []) as NonNullable<PolicySource["safeMode"]>[number][];
+    list.push({
+      id: `sm${list.length + 1}`,
+      kind: "SAFE_MODE",
+      level,
+      scopes: opts.scopes ?? [],
+      message: opts.message ?? null,
+      expiresAt: opts.expiresAt ?? null,
+    });
+    return this;
+  }
+
+  killSwitch(): this {
+    const list = (this.source.safeMode ??= []) as NonNullable<PolicySource["safeMode"]>[number][];
+    list.push({ id: "kill", kind: "KILL_SWITCH", level: "READ_ONLY", scopes: [], message: null, expiresAt: null });
     return this;
   }
 

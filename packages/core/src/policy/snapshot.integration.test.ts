@@ -4,7 +4,7 @@ import { createTestDatabase, type TestDatabase } from "@clawgate/devstack/testdb
 import { recordConfigChange } from "../revision.ts";
 import { DEMO_CONVERSATION_ID, seedDemo } from "../seed/demo.ts";
 import { decide, type PolicyContext } from "./decide.ts";
-import { loadPolicySnapshot } from "./snapshot.ts";
+import { activationsInForce, loadPolicySnapshot } from "./snapshot.ts";
 
 let tdb: TestDatabase;
 let db: Db;
@@ -37,7 +37,7 @@ describe("loadPolicySnapshot", () => {
       type: "GROUP",
     });
     expect(snap.flags.get("agent.tools")).toBe(true);
-    expect(snap.safeMode.active).toBe(false);
+    expect(snap.safeMode).toEqual([]);
     expect(decide(snap, ctx(), { kind: "message" }).outcome).toBe("allow");
     expect(decide(snap, ctx(), { kind: "skill", skillKey: "kb.search" }).outcome).toBe("allow");
     // Writes ship enabled and wait for an approver.
@@ -94,17 +94,14 @@ describe("loadPolicySnapshot", () => {
 
   it("reads safe mode with its message and expiry; an expired activation loads as off", async () => {
     const setSafeMode = async (level: "READ_ONLY" | "MAINTENANCE", expiresAt: Date | null, message: string | null) => {
-      const event = await db.safeModeEvent.create({
-        data: { level, reason: "test", actorType: "CLI", actorName: "t", expiresAt },
-      });
-      await db.safeModeState.update({
-        where: { id: 1 },
-        data: { active: true, level, message, currentEventId: event.id },
+      await db.safeModeEvent.updateMany({ where: { endedAt: null }, data: { endedAt: new Date() } });
+      await db.safeModeEvent.create({
+        data: { level, reason: "test", actorType: "CLI", actorName: "t", expiresAt, message },
       });
     };
     await setSafeMode("MAINTENANCE", new Date(Date.now() + 3_600_000), "Back at 14:00.");
     let snap = await loadPolicySnapshot(db);
-    expect(snap.safeMode).toMatchObject({ active: true, level: "MAINTENANCE", message: "Back at 14:00." });
+    expect(snap.safeMode).toMatchObject([{ kind: "SAFE_MODE", level: "MAINTENANCE", message: "Back at 14:00." }]);
     expect(decide(snap, ctx(), { kind: "message" }).reasons).toEqual([
       { code: "safe_mode.maintenance", detail: "Back at 14:00." },
     ]);
@@ -118,7 +115,7 @@ describe("loadPolicySnapshot", () => {
 
     await setSafeMode("MAINTENANCE", new Date(Date.now() - 1_000), "stale");
     snap = await loadPolicySnapshot(db);
-    expect(snap.safeMode.active).toBe(false);
+    expect(activationsInForce(snap.safeMode, snap.loadedAt)).toEqual([]);
     expect(decide(snap, ctx(), { kind: "message" }).outcome).toBe("allow");
   });
 });

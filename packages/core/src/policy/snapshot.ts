@@ -55,11 +55,30 @@ export interface ConversationPolicy {
   readonly type: "SINGLE" | "GROUP";
 }
 
-export interface SafeModePolicy {
-  readonly active: boolean;
+/**
+ * One safe-mode activation in force (or the kill switch). Its scope: `conversations` empty means
+ * every conversation; `skills` and `risks` empty means the level applies to the conversation as a
+ * whole, otherwise the activation withdraws the matching skills (key OR risk class) there.
+ */
+export interface SafeModeActivationPolicy {
+  readonly id: string;
+  readonly kind: "SAFE_MODE" | "KILL_SWITCH";
   readonly level: PolicySafeModeLevel;
   readonly message: string | null;
   readonly expiresAt: Date | null;
+  readonly conversations: ReadonlySet<string>;
+  readonly skills: ReadonlySet<string>;
+  readonly risks: ReadonlySet<PolicyRiskClass>;
+}
+
+/** The activations as the database holds them (scopes as "conversation:ID", "skill:KEY", "risk:WRITE"). */
+export interface SafeModeActivationRow {
+  id: string;
+  kind: "SAFE_MODE" | "KILL_SWITCH";
+  level: PolicySafeModeLevel;
+  scopes: readonly string[];
+  message: string | null;
+  expiresAt: Date | null;
 }
 
 /** One skill's rules, indexed (shared between snapshots while its rules do not change). */
@@ -76,7 +95,8 @@ export interface PolicySnapshot {
   readonly skills: ReadonlyMap<string, SkillPolicy>;
   readonly conversations: ReadonlyMap<string, ConversationPolicy>;
   readonly flags: ReadonlyMap<string, boolean>;
-  readonly safeMode: SafeModePolicy;
+  /** Activations not ended at load time (each judged against its expiry at decision time). */
+  readonly safeMode: readonly SafeModeActivationPolicy[];
   /** Every skill key's rules (retired skills' too: a skill brought back finds them). */
   readonly ruleSets: ReadonlyMap<string, RuleSet>;
   /** Where the next incremental reload starts (loadPolicySnapshot): the read's snapshot xmin (xid8 as text). */
@@ -114,15 +134,8 @@ export interface PolicySource {
   readXmin?: string;
   conversations: readonly ConversationPolicy[];
   flags: ReadonlyArray<{ key: string; enabled: boolean }>;
-  safeMode: SafeModePolicy | null;
+  safeMode: readonly SafeModeActivationRow[] | null;
 }
-
-export const SAFE_MODE_OFF: SafeModePolicy = Object.freeze({
-  active: false,
-  level: "READ_ONLY",
-  message: null,
-  expiresAt: null,
-});
 
 const skillSettingsSchema = z.looseObject({ requiresFlag: z.string().min(1).optional() });
 
@@ -133,11 +146,107 @@ function requiredFlag(settings: unknown): string | null {
   return parsed.success ? (parsed.data.requiresFlag ?? null) : "";
 }
 
-/** Safe mode as it applies at `now`: an expired activation counts as off. */
-export function effectiveSafeMode(safeMode: SafeModePolicy, now: Date | number): PolicySafeModeLevel | null {
-  if (!safeMode.active) return null;
-  if (safeMode.expiresAt !== null && safeMode.expiresAt.getTime() <= +now) return null;
-  return safeMode.level;
+const RISKS: ReadonlySet<string> = new Set(["READ", "WRITE", "DESTRUCTIVE"]);
+
+/** Splits scope strings into their sets; unknown forms are ignored here (core refuses them on write). */
+export function splitSafeModeScopes(scopes: readonly string[]) {
+  const conversations = new Set<string>();
+  const skills = new Set<string>();
+  const risks = new Set<PolicyRiskClass>();
+  for (const scope of scopes) {
+    const i = scope.indexOf(":");
+    const [type, value] = i < 0 ? [scope, ""] : [scope.slice(0, i), scope.slice(i + 1)];
+    if (type === "conversation" && value) conversations.add(value);
+    else if (type === "skill" && value) skills.add(value);
+    else if (type === "risk" && RISKS.has(value)) risks.add(value as PolicyRiskClass);
+  }
+  return { conversations, skills, risks };
+}
+
+export function activationPolicy(row: SafeModeActivationRow): SafeModeActivationPolicy {
+  return Object.freeze({
+    id: row.id,
+    kind: row.kind,
+    level: row.level,
+    message: row.message,
+    expiresAt: row.expiresAt,
+    ...splitSafeModeScopes(row.kind === "KILL_SWITCH" ? ["risk:WRITE", "risk:DESTRUCTIVE"] : row.scopes),
+  });
+}
+
+const inForce = (a: SafeModeActivationPolicy, now: Date | number) =>
+  a.expiresAt === null || a.expiresAt.getTime() > +now;
+const inConversation = (a: SafeModeActivationPolicy, conversationId: string | undefined) =>
+  a.conversations.size === 0 || (conversationId !== undefined && a.conversations.has(conversationId));
+const targetsSkills = (a: SafeModeActivationPolicy) => a.skills.size > 0 || a.risks.size > 0;
+
+/** The activations in force at `now` (an activation past its expiry counts as ended). */
+export function activationsInForce(
+  safeMode: readonly SafeModeActivationPolicy[],
+  now: Date | number,
+): SafeModeActivationPolicy[] {
+  return safeMode.filter((a) => inForce(a, now));
+}
+
+/** The earliest expiry still ahead of `now` (the runtime re-evaluates then), or null. */
+export function nextSafeModeExpiry(safeMode: readonly SafeModeActivationPolicy[], now: Date | number): Date | null {
+  let next: Date | null = null;
+  for (const a of safeMode)
+    if (a.expiresAt && a.expiresAt.getTime() > +now && (!next || a.expiresAt < next)) next = a.expiresAt;
+  return next;
+}
+
+/**
+ * The strictest safe mode that applies to a conversation as a whole at `now` (MAINTENANCE over
+ * READ_ONLY): activations of scope "everything" or naming the conversation, without skill targets.
+ */
+export function conversationSafeMode(
+  safeMode: readonly SafeModeActivationPolicy[],
+  now: Date | number,
+  conversationId?: string,
+): SafeModeActivationPolicy | null {
+  let strictest: SafeModeActivationPolicy | null = null;
+  for (const a of safeMode) {
+    if (a.kind !== "SAFE_MODE" || !inForce(a, now) || targetsSkills(a) || !inConversation(a, conversationId)) continue;
+    if (!strictest || (a.level === "MAINTENANCE" && strictest.level !== "MAINTENANCE")) strictest = a;
+  }
+  return strictest;
+}
+
+/** The activation that withdraws `skill` in the conversation at `now` (the kill switch first), or null. */
+export function skillWithdrawal(
+  safeMode: readonly SafeModeActivationPolicy[],
+  now: Date | number,
+  skill: { key: string; riskClass: PolicyRiskClass },
+  conversationId?: string,
+): SafeModeActivationPolicy | null {
+  let found: SafeModeActivationPolicy | null = null;
+  for (const a of safeMode) {
+    if (!inForce(a, now) || !targetsSkills(a) || !inConversation(a, conversationId)) continue;
+    if (!a.skills.has(skill.key) && !a.risks.has(skill.riskClass)) continue;
+    if (a.kind === "KILL_SWITCH") return a;
+    found ??= a;
+  }
+  return found;
+}
+
+/**
+ * The strictest level in force at `now` for the conversation (any scope), or null: what logs and
+ * the console show. Without a conversation: activations of every conversation count.
+ */
+export function effectiveSafeMode(
+  safeMode: readonly SafeModeActivationPolicy[],
+  now: Date | number,
+  conversationId?: string,
+): PolicySafeModeLevel | null {
+  let level: PolicySafeModeLevel | null = null;
+  for (const a of safeMode) {
+    if (a.kind !== "SAFE_MODE" || !inForce(a, now)) continue;
+    if (conversationId !== undefined && !inConversation(a, conversationId)) continue;
+    if (a.level === "MAINTENANCE") return "MAINTENANCE";
+    level = "READ_ONLY";
+  }
+  return level;
 }
 
 /** Outside tools are callable only as an admin approved them (fail closed): see SkillPolicy.withdrawn. */
@@ -253,17 +362,13 @@ export function buildPolicySnapshot(source: PolicySource): PolicySnapshot {
       }),
     );
   }
-  const safeMode = source.safeMode ?? SAFE_MODE_OFF;
   return Object.freeze({
     revision: source.revision,
     loadedAt: source.loadedAt,
     skills,
     conversations: new Map(source.conversations.map((c) => [c.conversationId, Object.freeze({ ...c })])),
     flags: new Map(source.flags.map((f) => [f.key, f.enabled])),
-    safeMode: Object.freeze({
-      ...safeMode,
-      active: effectiveSafeMode(safeMode, source.loadedAt) !== null,
-    }),
+    safeMode: Object.freeze((source.safeMode ?? []).map(activationPolicy)),
     ruleSets,
     ...(source.readXmin !== undefined ? { readXmin: source.readXmin } : {}),
   });
@@ -323,9 +428,10 @@ export async function loadPolicySnapshot(db: Db, previous?: PolicySnapshot): Pro
         ][]
       ).map(([conversationId, status, environment, type]) => ({ conversationId, status, environment, type }));
       const flags = await tx.featureFlag.findMany({ select: { key: true, enabled: true } });
-      const state = await tx.safeModeState.findUnique({
-        where: { id: 1 },
-        select: { active: true, level: true, message: true, currentEvent: { select: { expiresAt: true } } },
+      const activations = await tx.safeModeEvent.findMany({
+        where: { endedAt: null },
+        select: { id: true, kind: true, level: true, scopes: true, message: true, expiresAt: true },
+        orderBy: { startedAt: "asc" },
       });
       const now = await tx.$queryRaw<[{ now: Date }]>`SELECT now() AS now`;
       return {
@@ -337,12 +443,7 @@ export async function loadPolicySnapshot(db: Db, previous?: PolicySnapshot): Pro
         readXmin,
         conversations,
         flags,
-        safeMode: state && {
-          active: state.active,
-          level: state.level,
-          message: state.message,
-          expiresAt: state.currentEvent?.expiresAt ?? null,
-        },
+        safeMode: activations,
       };
     },
     // Prisma's default 5 s would fail a reload of a big policy on a busy machine outright.

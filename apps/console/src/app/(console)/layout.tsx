@@ -3,6 +3,7 @@ import { redirect } from "next/navigation";
 import type { ReactNode } from "react";
 import { SignOutButton } from "~/components/auth-buttons.tsx";
 import { RoleBadge } from "~/components/badges.tsx";
+import { SafeModeBanner } from "~/components/safe-mode-banner.tsx";
 import { SidebarNav } from "~/components/sidebar-nav.tsx";
 import { getSession } from "~/server/auth.ts";
 
@@ -36,6 +37,7 @@ export default async function ConsoleLayout({ children }: { children: ReactNode 
           </div>
         </div>
       </header>
+      <SafeModeBanner />
       <div className="mx-auto flex w-full max-w-7xl flex-1 flex-col gap-6 px-4 py-6 sm:px-6 md:flex-row">
         <SidebarNav />
         <main id="main" className="min-w-0 flex-1">

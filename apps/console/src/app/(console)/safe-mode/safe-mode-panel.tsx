@@ -31,30 +31,51 @@ const TTLS = [
 const field = "mt-1 w-full rounded-md border border-slate-300 px-3 py-1.5 text-sm";
 const when = formatDateTime;
 
+const scopeText = (scopes: readonly string[]) => (scopes.length ? scopes.join(", ") : "everything");
+
 export function SafeModePanel({ canOperate }: { canOperate: boolean }) {
   const trpc = useTRPC();
   const qc = useQueryClient();
   const status = useInlineStatus();
   const state = useQuery(trpc.safeMode.get.queryOptions());
+  const settled = () =>
+    Promise.all([
+      qc.invalidateQueries(trpc.safeMode.get.pathFilter()),
+      qc.invalidateQueries(trpc.safeMode.history.pathFilter()),
+    ]);
   const set = useMutation(
     trpc.safeMode.set.mutationOptions({
       onSuccess: (r) =>
         status.success(
           r.kind === "off"
-            ? `Safe mode is off. Live from config revision ${r.revision}.`
-            : `Safe mode ${r.kind === "update" ? "updated" : "is on"}: ${LEVELS[r.level].label}${r.expiresAt ? ` until ${when(r.expiresAt)}` : ""}. Live from config revision ${r.revision}.`,
+            ? `Safe mode ${r.active ? "activation ended (others stay in force)" : "is off"}. Live from config revision ${r.revision}.`
+            : `Safe mode ${r.kind === "update" ? "updated" : "is on"}: ${LEVELS[r.level].label} on ${scopeText(r.scopes)}${r.expiresAt ? ` until ${when(r.expiresAt)}` : ""}. Live from config revision ${r.revision}.`,
         ),
-      onSettled: () =>
-        Promise.all([
-          qc.invalidateQueries(trpc.safeMode.get.pathFilter()),
-          qc.invalidateQueries(trpc.safeMode.history.pathFilter()),
-        ]),
+      onSettled: settled,
+    }),
+  );
+  const kill = useMutation(
+    trpc.safeMode.killSwitch.mutationOptions({
+      onSuccess: (r) =>
+        status.success(
+          r.active
+            ? `Kill switch is on: every WRITE and DESTRUCTIVE skill is withdrawn. Live from config revision ${r.revision}.`
+            : `Kill switch is off: skills are back as they were. Live from config revision ${r.revision}.`,
+        ),
+      onSettled: settled,
     }),
   );
   // The dialog shows the server's refusal inline (it rethrows); the form stays as typed.
   const run = async (input: Parameters<typeof set.mutateAsync>[0]) => {
     try {
       await set.mutateAsync(input);
+    } catch (e) {
+      throw new Error(errorText(e));
+    }
+  };
+  const runKill = async (input: Parameters<typeof kill.mutateAsync>[0]) => {
+    try {
+      await kill.mutateAsync(input);
     } catch (e) {
       throw new Error(errorText(e));
     }
@@ -71,42 +92,50 @@ export function SafeModePanel({ canOperate }: { canOperate: boolean }) {
       <section
         aria-labelledby="sm-state"
         data-testid="safe-mode-state"
-        className={`rounded-lg border p-4 shadow-sm ${s.active ? (s.level === "MAINTENANCE" ? "border-red-300 bg-red-50" : "border-amber-300 bg-amber-50") : "border-slate-200 bg-white"}`}
+        className={`rounded-lg border p-4 shadow-sm ${s.level === "MAINTENANCE" ? "border-red-300 bg-red-50" : s.active ? "border-amber-300 bg-amber-50" : "border-slate-200 bg-white"}`}
       >
         <h2 id="sm-state" className="text-lg font-semibold">
-          {s.active ? `Safe mode is ON: ${LEVELS[s.level].label}` : "Safe mode is off"}
+          {s.level ? `Safe mode is ON: ${LEVELS[s.level].label}` : "Safe mode is off"}
         </h2>
-        {s.active && s.event ? (
-          <dl className="mt-2 grid gap-x-6 gap-y-1 text-sm sm:grid-cols-[auto_1fr]">
-            <dt className="font-medium text-slate-700">Since</dt>
-            <dd>
-              {when(s.event.startedAt)}, by {s.event.actorName}
-              {s.event.actorType === "CLI" ? " (CLI)" : ""}
-            </dd>
-            <dt className="font-medium text-slate-700">Why</dt>
-            <dd>{s.event.reason}</dd>
-            <dt className="font-medium text-slate-700">Ends</dt>
-            <dd>{s.event.expiresAt ? `${when(s.event.expiresAt)} (by itself)` : "when someone turns it off"}</dd>
-            <dt className="font-medium text-slate-700">Users see</dt>
-            <dd>
-              {s.message ??
-                (s.level === "MAINTENANCE" ? "the default maintenance message" : "the default read-only message")}
-            </dd>
-          </dl>
+        {s.activations.length === 0 ? (
+          <p className="mt-1 text-sm text-slate-600">The robot runs with its normal policy.</p>
         ) : (
-          <p className="mt-1 text-sm text-slate-600">
-            {s.expired && s.event?.expiresAt ? `The last activation expired at ${when(s.event.expiresAt)}. ` : ""}The
-            robot runs with its normal policy.
-          </p>
+          <ul className="mt-2 space-y-3">
+            {s.activations.map((a) => (
+              <li
+                key={a.id}
+                className="rounded-md bg-white/70 p-3 ring-1 ring-slate-200"
+                data-testid="safe-mode-activation"
+              >
+                <dl className="grid gap-x-6 gap-y-1 text-sm sm:grid-cols-[auto_1fr]">
+                  <dt className="font-medium text-slate-700">Level</dt>
+                  <dd>{LEVELS[a.level].label}</dd>
+                  <dt className="font-medium text-slate-700">Scope</dt>
+                  <dd className="font-mono text-xs">{scopeText(a.scopes)}</dd>
+                  <dt className="font-medium text-slate-700">Since</dt>
+                  <dd>
+                    {when(a.startedAt)}, by {a.actorName}
+                    {a.actorType === "CLI" ? " (CLI)" : ""}
+                  </dd>
+                  <dt className="font-medium text-slate-700">Why</dt>
+                  <dd>{a.reason}</dd>
+                  <dt className="font-medium text-slate-700">Ends</dt>
+                  <dd>{a.expiresAt ? `${when(a.expiresAt)} (by itself)` : "when someone turns it off"}</dd>
+                  <dt className="font-medium text-slate-700">Users see</dt>
+                  <dd>
+                    {a.message ??
+                      (a.level === "MAINTENANCE" ? "the default maintenance message" : "the default safe-mode message")}
+                  </dd>
+                </dl>
+                {canOperate && <EndActivation id={a.id} scope={scopeText(a.scopes)} run={run} />}
+              </li>
+            ))}
+          </ul>
         )}
       </section>
+      <KillSwitch active={s.killSwitch} canOperate={canOperate} run={runKill} />
       {canOperate ? (
-        <Controls
-          key={s.event?.id ?? "off"}
-          active={s.active}
-          current={s.active ? { level: s.level, message: s.message } : null}
-          run={run}
-        />
+        <Controls run={run} />
       ) : (
         <p className="text-sm text-slate-600">Operators and admins can switch safe mode.</p>
       )}
@@ -115,11 +144,97 @@ export function SafeModePanel({ canOperate }: { canOperate: boolean }) {
   );
 }
 
+function EndActivation(props: {
+  id: string;
+  scope: string;
+  run: (input: { active: false; id: string; reason: string }) => Promise<void>;
+}) {
+  const [open, setOpen] = useState(false);
+  return (
+    <div className="mt-2 flex justify-end">
+      <button
+        type="button"
+        data-mutates
+        onClick={() => setOpen(true)}
+        aria-label={`Turn safe mode off on ${props.scope}…`}
+        className="rounded-md px-3 py-1.5 text-sm font-semibold text-slate-800 ring-1 ring-slate-300 hover:bg-slate-100"
+      >
+        Turn safe mode off…
+      </button>
+      <ConfirmDialog
+        open={open}
+        onOpenChange={setOpen}
+        title="Turn safe mode off?"
+        description={`The activation on ${props.scope} ends on every runtime within about a second; other activations stay.`}
+        reason={{ label: "Why is it safe to end it?", required: true }}
+        confirmLabel="Turn off"
+        onConfirm={(why) => props.run({ active: false, id: props.id, reason: why })}
+      />
+    </div>
+  );
+}
+
+function KillSwitch(props: {
+  active: { startedAt: Date; actorName: string; reason: string } | null;
+  canOperate: boolean;
+  run: (input: { active: boolean; reason: string }) => Promise<void>;
+}) {
+  const [open, setOpen] = useState(false);
+  const on = !!props.active;
+  return (
+    <section
+      aria-labelledby="ks-title"
+      data-testid="kill-switch"
+      className={`rounded-lg border p-4 shadow-sm ${on ? "border-red-300 bg-red-50" : "border-slate-200 bg-white"}`}
+    >
+      <div className="flex flex-wrap items-start justify-between gap-3">
+        <div>
+          <h2 id="ks-title" className="text-base font-semibold">
+            {on ? "Kill switch is ON" : "Kill switch is off"}
+          </h2>
+          <p className="mt-1 text-sm text-slate-700">
+            {props.active
+              ? `Every WRITE and DESTRUCTIVE skill is withdrawn since ${when(props.active.startedAt)}, by ${props.active.actorName}: ${props.active.reason}`
+              : "One action withdraws every WRITE and DESTRUCTIVE skill; off puts each back exactly as it was."}
+          </p>
+        </div>
+        {props.canOperate && (
+          <button
+            type="button"
+            data-mutates
+            onClick={() => setOpen(true)}
+            className={
+              on
+                ? "rounded-md px-3 py-1.5 text-sm font-semibold text-slate-800 ring-1 ring-slate-300 hover:bg-slate-100"
+                : "rounded-md bg-red-700 px-3 py-1.5 text-sm font-semibold text-white hover:bg-red-600"
+            }
+          >
+            {on ? "Turn the kill switch off…" : "Kill switch…"}
+          </button>
+        )}
+      </div>
+      <ConfirmDialog
+        open={open}
+        onOpenChange={setOpen}
+        variant={on ? "default" : "danger"}
+        title={on ? "Turn the kill switch off?" : "Pull the kill switch?"}
+        description={
+          on
+            ? "Skills go back to exactly the state they had: a skill disabled before stays disabled."
+            : "Every WRITE and DESTRUCTIVE skill is withdrawn on every runtime within about a second. The ops chats are told."
+        }
+        reason={{ label: "Reason", required: true }}
+        confirmLabel={on ? "Turn off" : "Withdraw all writes"}
+        onConfirm={(why) => props.run({ active: !on, reason: why })}
+      />
+    </section>
+  );
+}
+
 function Controls(props: {
-  active: boolean;
-  current: { level: Level; message: string | null } | null;
   run: (input: {
     active: boolean;
+    scopes?: string[];
     level?: Level;
     reason: string;
     ttlMs?: number | null;
@@ -127,13 +242,14 @@ function Controls(props: {
   }) => Promise<void>;
 }) {
   const id = useId();
-  const [level, setLevel] = useState<Level>(props.current?.level ?? "READ_ONLY");
+  const [level, setLevel] = useState<Level>("READ_ONLY");
+  const [scope, setScope] = useState("");
   const [reason, setReason] = useState("");
-  const [ttl, setTtl] = useState(props.active ? "" : "0");
-  const [message, setMessage] = useState(props.current?.message ?? "");
+  const [ttl, setTtl] = useState("0");
+  const [message, setMessage] = useState("");
   const [confirmOn, setConfirmOn] = useState(false);
-  const [confirmOff, setConfirmOff] = useState(false);
-  const ttlChoice = ttl === "" ? undefined : TTLS[Number(ttl)];
+  const ttlChoice = TTLS[Number(ttl)];
+  const scopes = scope.split(/[\s,]+/).filter(Boolean);
 
   function submit(e: FormEvent) {
     e.preventDefault();
@@ -143,9 +259,29 @@ function Controls(props: {
   return (
     <section aria-labelledby={`${id}-title`} className="rounded-lg border border-slate-200 bg-white p-4 shadow-sm">
       <h2 id={`${id}-title`} className="text-base font-semibold">
-        {props.active ? "Change or end safe mode" : "Turn safe mode on"}
+        Turn safe mode on
       </h2>
+      <p className="mt-1 text-sm text-slate-600">
+        With the scope of an activation in force, this changes that activation instead.
+      </p>
       <form onSubmit={submit} className="mt-3 space-y-4">
+        <div>
+          <label htmlFor={`${id}-scope`} className="block text-sm font-medium text-slate-700">
+            Scope (empty: everything)
+          </label>
+          <input
+            id={`${id}-scope`}
+            value={scope}
+            onChange={(e) => setScope(e.target.value)}
+            placeholder="conversation:cid-… skill:ticket.create risk:WRITE"
+            autoComplete="off"
+            className={`${field} font-mono`}
+          />
+          <p className="mt-1 text-xs text-slate-600">
+            Conversations get the level; skills and risk classes are withdrawn (in the named conversations, or
+            everywhere).
+          </p>
+        </div>
         <fieldset>
           <legend className="text-sm font-medium text-slate-700">Level</legend>
           <div className="mt-1 grid gap-2 sm:grid-cols-2">
@@ -191,7 +327,6 @@ function Controls(props: {
               Switch off by itself after
             </label>
             <select id={`${id}-ttl`} value={ttl} onChange={(e) => setTtl(e.target.value)} className={field}>
-              {props.active && <option value="">Keep the current end</option>}
               {TTLS.map((t, i) => (
                 <option key={t.label} value={String(i)}>
                   {t.label}
@@ -215,22 +350,12 @@ function Controls(props: {
           />
         </div>
         <div className="flex flex-wrap justify-end gap-2">
-          {props.active && (
-            <button
-              type="button"
-              data-mutates
-              onClick={() => setConfirmOff(true)}
-              className="rounded-md px-3 py-1.5 text-sm font-semibold text-slate-800 ring-1 ring-slate-300 hover:bg-slate-100"
-            >
-              Turn safe mode off…
-            </button>
-          )}
           <button
             type="submit"
             data-mutates
             className="rounded-md bg-red-600 px-3 py-1.5 text-sm font-semibold text-white hover:bg-red-500"
           >
-            {props.active ? "Update safe mode…" : "Turn safe mode on…"}
+            Turn safe mode on…
           </button>
         </div>
       </form>
@@ -238,37 +363,25 @@ function Controls(props: {
         open={confirmOn}
         onOpenChange={setConfirmOn}
         variant="danger"
-        title={props.active ? "Update safe mode?" : "Turn safe mode on?"}
+        title="Turn safe mode on?"
         description={
           <>
-            <strong>{LEVELS[level].label}</strong>: {LEVELS[level].help}{" "}
-            {ttlChoice
-              ? ttlChoice.ms
-                ? `It ends by itself after ${ttlChoice.label}.`
-                : "It stays on until someone turns it off."
-              : "Its end stays as it is."}{" "}
+            <strong>{LEVELS[level].label}</strong> on <strong>{scopeText(scopes)}</strong>: {LEVELS[level].help}{" "}
+            {ttlChoice?.ms ? `It ends by itself after ${ttlChoice.label}.` : "It stays on until someone turns it off."}{" "}
             Every runtime applies it within about a second.
           </>
         }
-        confirmLabel={props.active ? "Update" : "Turn on"}
+        confirmLabel="Turn on"
         onConfirm={() =>
           props.run({
             active: true,
+            scopes,
             level,
             reason: reason.trim(),
-            ...(ttlChoice ? { ttlMs: ttlChoice.ms } : {}),
+            ttlMs: ttlChoice?.ms ?? null,
             message: message.trim(),
           })
         }
-      />
-      <ConfirmDialog
-        open={confirmOff}
-        onOpenChange={setConfirmOff}
-        title="Turn safe mode off?"
-        description="The robot goes back to its normal policy on every runtime within about a second."
-        reason={{ label: "Why is it safe to end it?", required: true }}
-        confirmLabel="Turn off"
-        onConfirm={(why) => props.run({ active: false, reason: why })}
       />
     </section>
   );
@@ -298,7 +411,7 @@ function History() {
           <DataTable
             caption="Safe mode activations, newest first"
             captionHidden
-            columns={["Started", "Level", "Why", "Ended"]}
+            columns={["Started", "Level", "Scope", "Why", "Ended"]}
           >
             {history.data.items.map((e) => (
               <tr key={e.id}>
@@ -306,7 +419,10 @@ function History() {
                   {when(e.startedAt)}
                   <span className="block text-slate-600">by {e.actorName}</span>
                 </td>
-                <td className={td}>{LEVELS[e.level].label}</td>
+                <td className={td}>{e.kind === "KILL_SWITCH" ? "Kill switch" : LEVELS[e.level].label}</td>
+                <td className={`${td} font-mono text-xs`}>
+                  {e.kind === "KILL_SWITCH" ? "WRITE and DESTRUCTIVE skills" : scopeText(e.scopes)}
+                </td>
                 <td className={`${td} min-w-48`}>{e.reason}</td>
                 <td className={`${td} min-w-48`}>
                   {e.endedAt ? (

@@ -10,7 +10,28 @@ import type { SkillListItem } from "~/server/api/routers/skill.ts";
 import { Switch } from "./switch.tsx";
 import type { useSkillUpdate } from "./use-skill-update.ts";
 
-type Skill = Pick<SkillListItem, "key" | "riskClass" | "enabled" | "requiresApproval" | "environments">;
+type Skill = Pick<SkillListItem, "key" | "riskClass" | "enabled" | "requiresApproval" | "environments"> &
+  Partial<Pick<SkillListItem, "withdrawnBy">>;
+
+const WITHDRAWN: Record<NonNullable<SkillListItem["withdrawnBy"]>, string> = {
+  kill_switch: "Withdrawn by kill switch",
+  safe_mode: "Withdrawn by safe mode",
+  safe_mode_some: "Withdrawn by safe mode in some conversations",
+};
+
+/** The skill's effective state when safe mode or the kill switch withdraws it (its own setting comes back after). */
+function Withdrawn({ skill }: { skill: Skill }) {
+  if (!skill.withdrawnBy || !skill.enabled) return null;
+  return (
+    <span
+      data-testid="skill-withdrawn"
+      className="mt-1 block whitespace-nowrap text-xs font-semibold text-red-800"
+      title="Its own setting stays as it is and applies again when safe mode or the kill switch ends."
+    >
+      {WITHDRAWN[skill.withdrawnBy]}
+    </span>
+  );
+}
 type Update = ReturnType<typeof useSkillUpdate>;
 const ENVIRONMENTS = ["TEST", "PROD"] as const;
 
@@ -26,8 +47,17 @@ function Indicator({ on, label, tone }: { on: boolean; label: string; tone: "goo
 
 export function EnabledControl({ skill, canEdit, update }: { skill: Skill; canEdit: boolean; update: Update }) {
   const [confirming, setConfirming] = useState(false);
-  const label = skill.enabled ? "Enabled" : "Disabled";
-  if (!canEdit) return <Indicator on={skill.enabled} tone="good" label={label} />;
+  const withdrawn = skill.enabled && skill.withdrawnBy && skill.withdrawnBy !== "safe_mode_some";
+  const label = withdrawn ? WITHDRAWN[skill.withdrawnBy!] : skill.enabled ? "Enabled" : "Disabled";
+  if (!canEdit)
+    return (
+      <>
+        <span data-testid={withdrawn ? "skill-withdrawn" : undefined}>
+          <Indicator on={skill.enabled && !withdrawn} tone="good" label={label} />
+        </span>
+        {skill.withdrawnBy === "safe_mode_some" && <Withdrawn skill={skill} />}
+      </>
+    );
   // The dialog sits outside the nowrap span: its text must wrap.
   return (
     <>
@@ -37,8 +67,14 @@ export function EnabledControl({ skill, canEdit, update }: { skill: Skill; canEd
           label={`Enabled: ${skill.key}`}
           onChange={(next) => (next ? update.mutate({ key: skill.key, enabled: true }) : setConfirming(true))}
         />
-        <span className={skill.enabled ? "text-slate-900" : "text-slate-500"}>{label}</span>
+        <span
+          className={withdrawn ? "font-semibold text-red-800" : skill.enabled ? "text-slate-900" : "text-slate-500"}
+          data-testid={withdrawn ? "skill-withdrawn" : undefined}
+        >
+          {label}
+        </span>
       </span>
+      {skill.withdrawnBy === "safe_mode_some" && <Withdrawn skill={skill} />}
       <ConfirmDialog
         open={confirming}
         onOpenChange={setConfirming}

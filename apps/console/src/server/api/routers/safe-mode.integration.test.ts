@@ -17,10 +17,13 @@ const counts = async () => ({
 
 describe("safeMode router", () => {
   it("viewers and approvers read but cannot switch", async () => {
-    expect(await t.as("VIEWER").safeMode.get()).toMatchObject({ active: false, event: null });
+    expect(await t.as("VIEWER").safeMode.get()).toMatchObject({ active: false, activations: [], killSwitch: null });
     const before = await counts();
     for (const role of ["VIEWER", "APPROVER"] as const) {
       await expect(t.as(role).safeMode.set({ active: true, reason: "no" })).rejects.toMatchObject({
+        code: "FORBIDDEN",
+      });
+      await expect(t.as(role).safeMode.killSwitch({ active: true, reason: "no" })).rejects.toMatchObject({
         code: "FORBIDDEN",
       });
     }
@@ -37,9 +40,7 @@ describe("safeMode router", () => {
     expect(state).toMatchObject({
       active: true,
       level: "MAINTENANCE",
-      message: "Back soon",
-      expired: false,
-      event: { reason: "incident", actorName: "operator@example.test" },
+      activations: [{ message: "Back soon", scopes: [], reason: "incident", actorName: "operator@example.test" }],
     });
     expect(await t.db.auditLog.findFirstOrThrow({ orderBy: { id: "desc" } })).toMatchObject({
       action: "safe_mode.on",
@@ -72,6 +73,36 @@ describe("safeMode router", () => {
       code: "CONFLICT",
       message: expect.stringMatching(/already off/),
     });
+    await expect(
+      op.safeMode.set({ active: true, reason: "x", scopes: ["conversation:cid-nowhere"] }),
+    ).rejects.toMatchObject({ code: "BAD_REQUEST", message: expect.stringMatching(/no such conversation/) });
+    await expect(op.safeMode.killSwitch({ active: false, reason: "x" })).rejects.toMatchObject({ code: "CONFLICT" });
     expect(await counts()).toEqual(before);
+  });
+
+  it("scoped activations and the kill switch: one audited config revision each; the skills list shows the effect", async () => {
+    const op = t.as("OPERATOR");
+    const scoped = await op.safeMode.set({
+      active: true,
+      level: "READ_ONLY",
+      scopes: ["skill:kb.search"],
+      reason: "search flaky",
+      ttlMs: 3_600_000,
+    });
+    expect(scoped).toMatchObject({ kind: "on", scopes: ["skill:kb.search"] });
+    const kill = await op.safeMode.killSwitch({ active: true, reason: "writes" });
+    expect(kill).toMatchObject({ kind: "on", active: true, revision: scoped.revision! + 1 });
+    expect(await t.as("VIEWER").safeMode.get()).toMatchObject({
+      activations: [{ scopes: ["skill:kb.search"] }],
+      killSwitch: { reason: "writes", actorName: "operator@example.test" },
+    });
+    expect((await t.db.auditLog.findFirstOrThrow({ orderBy: { id: "desc" } })).action).toBe("kill_switch.on");
+    const { listSkills } = await import("@clawgate/core/console/skills.ts");
+    const skills = await listSkills(t.db);
+    expect(skills.find((s) => s.key === "kb.search")?.withdrawnBy).toBe("safe_mode");
+    expect(skills.find((s) => s.key === "ticket.create")?.withdrawnBy).toBe("kill_switch");
+    await op.safeMode.killSwitch({ active: false, reason: "fixed" });
+    await op.safeMode.set({ active: false, all: true, reason: "done" });
+    expect((await listSkills(t.db)).every((s) => s.withdrawnBy === null)).toBe(true);
   });
 });

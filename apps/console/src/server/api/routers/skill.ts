@@ -21,6 +21,9 @@ import { Environment, RiskClass, RuleEffect, RuleScope, SkillSource } from "@cla
 import { configMutation, savedOutput } from "../mutation.ts";
 import { adminProcedure, createTRPCRouter, viewerProcedure } from "../trpc.ts";
 
+/** What safe mode or the kill switch does to the skill now (beside its own `enabled`). */
+const withdrawnBy = z.enum(["kill_switch", "safe_mode", "safe_mode_some"]).nullable();
+
 export const skillListInput = z.object({ riskClass: z.enum(RiskClass).optional() }).optional();
 
 export const skillListOutput = z.array(
@@ -38,6 +41,7 @@ export const skillListOutput = z.array(
     source: z.enum(SkillSource),
     untrustedOutput: z.boolean(),
     rules: z.object({ allow: z.number().int(), deny: z.number().int() }),
+    withdrawnBy: withdrawnBy,
   }),
 );
 export type SkillListItem = z.infer<typeof skillListOutput>[number];
@@ -56,6 +60,7 @@ const skillDetailOutput = z.object({
   createdAt: z.date(),
   updatedAt: z.date(),
   settings: z.record(z.string(), z.unknown()),
+  withdrawnBy,
   settingsFields: z.array(
     z.object({
       name: z.string(),

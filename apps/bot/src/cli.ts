@@ -3,9 +3,11 @@
  * with their own code (open pools would otherwise keep the process alive).
  */
 import { Command } from "commander";
+import { breakGlass, type BreakGlassOptions } from "./commands/break-glass.ts";
 import { deadLetters, type DeadLettersOptions } from "./commands/dead-letters.ts";
 import { doctor } from "./commands/doctor.ts";
 import { exportConfig } from "./commands/export.ts";
+import { incident, type IncidentOptions } from "./commands/incident.ts";
 import { migrate } from "./commands/migrate.ts";
 import { onboard } from "./commands/onboard.ts";
 import { safeMode, type SafeModeOptions } from "./commands/safe-mode.ts";
@@ -117,6 +119,29 @@ program
   .option("--limit <n>", "list: how many, newest first (default 50)")
   .action((action: string, id: string | undefined, opts: DeadLettersOptions) =>
     exitWith(() => deadLetters(action, id, opts))(),
+  );
+
+program
+  .command("break-glass")
+  .description(
+    "print a one-time console sign-in link for an existing, active user (identity provider down; audited, opens an incident)",
+  )
+  .option("--email <email>", "the console user to sign in (required)")
+  .option("--ttl <duration>", "how long the link and its session last: 30s to 4h (default 15m)")
+  .option("--reason <text>", "why the identity provider is bypassed (required)")
+  .action((opts: BreakGlassOptions) => exitWith(() => breakGlass(opts))());
+
+program
+  .command("incident")
+  .description("incidents: list them, write one's report (the console's timeline), record its review (audited)")
+  .argument("<action>", "list, report or review")
+  .argument("[id]", "report, review: the incident's id")
+  .option("--format <format>", "report: md or json (default md)")
+  .option("--out <file>", "report: write to this file instead of stdout")
+  .option("--text <text>", "review: what happened and what was learned")
+  .option("--all", "list: every incident, not only the latest 50")
+  .action((action: string, id: string | undefined, opts: IncidentOptions) =>
+    exitWith(() => incident(action, id, opts))(),
   );
 
 await program.parseAsync(process.argv);

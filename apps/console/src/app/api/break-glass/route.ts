@@ -10,7 +10,10 @@ import { env } from "~/env.ts";
 import { clientIp } from "~/server/rate-limit.ts";
 
 const see = (path: string) =>
-  new Response(null, { status: 303, headers: { location: new URL(path, env.NEXTAUTH_URL).toString(), "cache-control": "no-store" } });
+  new Response(null, {
+    status: 303,
+    headers: { location: new URL(path, env.NEXTAUTH_URL).toString(), "cache-control": "no-store" },
+  });
 
 export async function POST(req: Request): Promise<Response> {
   // The console's own page only (a form from another site would sign the browser in as someone else).

@@ -52,7 +52,8 @@ export default async function BreakGlassPage({ params }: { params: Promise<{ tok
               Nothing was changed.
             </p>
             <p className="mt-4 text-sm text-slate-600">
-              Ask an operator with database access for a new one: <code>clawgate break-glass --email … --ttl 15m --reason …</code>
+              Ask an operator with database access for a new one:{" "}
+              <code>clawgate break-glass --email … --ttl 15m --reason …</code>
             </p>
           </>
         )}

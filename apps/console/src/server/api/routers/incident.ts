@@ -22,18 +22,20 @@ export const incidentRouter = createTRPCRouter({
   list: viewerProcedure
     .input(z.object({ status: z.enum(["OPEN", "NEEDS_REVIEW", "REVIEWED", "UNREVIEWED"]).optional() }).optional())
     .output(z.array(incident))
-    .query(({ ctx, input }) => listIncidents(ctx.db, { ...(input?.status ? { status: input.status } : {}), limit: 200 })),
+    .query(({ ctx, input }) =>
+      listIncidents(ctx.db, { ...(input?.status ? { status: input.status } : {}), limit: 200 }),
+    ),
 
   /** One incident and the timeline of its window (the same report `clawgate incident report` writes). */
   report: viewerProcedure
     .input(z.object({ id: z.string().min(1).max(100) }))
     .output(
       z.object({
-        incident: incident.omit({ triggers: true }).extend({ review: z.string().nullable(), reviewedAt: z.date().nullable() }),
+        incident: incident
+          .omit({ triggers: true })
+          .extend({ review: z.string().nullable(), reviewedAt: z.date().nullable() }),
         window: z.object({ from: z.date(), to: z.date() }),
-        triggers: z.array(
-          trigger.extend({ id: z.string(), refId: z.string().nullable(), actorName: z.string() }),
-        ),
+        triggers: z.array(trigger.extend({ id: z.string(), refId: z.string().nullable(), actorName: z.string() })),
         entries: z.array(
           z.object({
             at: z.date(),

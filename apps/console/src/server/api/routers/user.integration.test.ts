@@ -86,7 +86,10 @@ describe("user router", () => {
   });
 
   it("an admin adds a user by email; everyone else is refused server-side; a duplicate is refused clearly", async () => {
-    const before = { users: await t.db.user.count(), audit: await t.db.auditLog.count({ where: { action: { not: "auth.refused" } } }) };
+    const before = {
+      users: await t.db.user.count(),
+      audit: await t.db.auditLog.count({ where: { action: { not: "auth.refused" } } }),
+    };
     for (const key of ["viewer", "operator", "approver"] as const) {
       await expect(callerAs(key).user.add({ email: "new@example.test", role: "APPROVER" })).rejects.toMatchObject({
         code: "FORBIDDEN",

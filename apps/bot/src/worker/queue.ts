@@ -167,6 +167,7 @@ export function startQueue(opts: QueueOptions): Queue {
       db,
       pool,
       announce,
+      log: logger,
       ...(modelSlots ? { modelSlots } : {}),
       ...(opts.agentSettings ? { settings: opts.agentSettings } : {}),
     });

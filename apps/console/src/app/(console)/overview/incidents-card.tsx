@@ -1,5 +1,8 @@
 "use client";
-/** Incidents on the Overview: those still open or waiting for a review, each linking to its page. */
+/**
+ * Incidents on the Overview: those still open or waiting for a review, each linking to its page,
+ * and the degraded sources (a breaker still open: its skills are withdrawn from the model).
+ */
 import Link from "next/link";
 import { useQuery } from "@tanstack/react-query";
 import { ErrorState } from "~/components/ui/error-state.tsx";
@@ -13,6 +16,9 @@ export function IncidentsCard() {
     ...trpc.incident.list.queryOptions({ status: "UNREVIEWED" }),
     refetchInterval: 10_000,
   });
+  const degraded = (data ?? []).flatMap((i) =>
+    i.triggers.filter((t) => t.kind === "breaker" && t.endedAt === null).map((t) => ({ ...t, incidentId: i.id })),
+  );
   return (
     <section
       aria-labelledby="ov-incidents"
@@ -27,6 +33,21 @@ export function IncidentsCard() {
           All incidents
         </Link>
       </div>
+      {degraded.length > 0 && (
+        <div
+          role="status"
+          className="mb-3 rounded-md border border-amber-200 bg-amber-50 px-3 py-2 text-sm text-amber-900"
+        >
+          <p className="font-semibold">Degraded sources</p>
+          <ul data-testid="degraded-sources">
+            {degraded.map((t, n) => (
+              <li key={n} className="break-words">
+                {t.summary} (since {formatDateTime(t.startedAt)})
+              </li>
+            ))}
+          </ul>
+        </div>
+      )}
       {error && !data ? (
         <ErrorState title="The incidents could not be loaded." error={error} onRetry={refetch} />
       ) : !data ? (

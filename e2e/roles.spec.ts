@@ -107,6 +107,15 @@ const NO_LIMITS = { maxContextTokens: null, dailyTokens: null, monthlyTokens: nu
 /** The mutations of the routers as they stand; each is a viewer's attempt to change something real. */
 const VIEWER_ATTEMPTS: Attempt[] = [
   {
+    // Closing an incident's review is an operator's or an admin's.
+    path: "incident.review",
+    input: async (db) => ({
+      id: (await db.incident.findFirst({ orderBy: { openedAt: "desc" } }))?.id ?? "no-such-incident",
+      review: "nothing to see",
+    }),
+    state: (db) => db.incident.findMany({ orderBy: { id: "asc" } }),
+  },
+  {
     path: "skill.update",
     input: async () => ({ key: "kb.search", enabled: false }),
     state: (db) => db.skill.findUniqueOrThrow({ where: { key: "kb.search" } }),
@@ -264,7 +273,7 @@ const VIEWER_ATTEMPTS: Attempt[] = [
 /** Calls the mutation with this context's cookies (and the console's same-origin headers): 403 FORBIDDEN, nothing changed. */
 async function expectRefused(context: BrowserContext, db: Db, attempt: Attempt, userId: string): Promise<void> {
   const before = await attempt.state(db, userId);
-  const audit = await db.auditLog.count();
+  const audit = await db.auditLog.count({ where: { action: { not: "auth.refused" } } });
   const revision = await db.configRevision.aggregate({ _max: { id: true } });
 
   const res = await context.request.post(`/api/trpc/${attempt.path}`, {
@@ -276,7 +285,14 @@ async function expectRefused(context: BrowserContext, db: Db, attempt: Attempt, 
   expect(body.error.json.data.code, attempt.path).toBe("FORBIDDEN");
 
   expect(await attempt.state(db, userId), `${attempt.path} changed nothing`).toEqual(before);
-  expect(await db.auditLog.count(), `${attempt.path} wrote no audit entry`).toBe(audit);
+  expect(
+    await db.auditLog.count({ where: { action: { not: "auth.refused" } } }),
+    `${attempt.path} wrote no audit entry but its refusal`,
+  ).toBe(audit);
+  expect(
+    await db.auditLog.findFirst({ where: { action: "auth.refused", targetId: attempt.path }, orderBy: { id: "desc" } }),
+    `${attempt.path}: the refusal is audited`,
+  ).toMatchObject({ actorId: userId });
   expect(await db.configRevision.aggregate({ _max: { id: true } }), `${attempt.path} made no config revision`).toEqual(
     revision,
   );

@@ -8,6 +8,8 @@ import { deadLetters, type DeadLettersOptions } from "./commands/dead-letters.ts
 import { doctor } from "./commands/doctor.ts";
 import { exportConfig } from "./commands/export.ts";
 import { keys, type KeysOptions } from "./commands/keys.ts";
+import { breakGlass, type BreakGlassOptions } from "./commands/break-glass.ts";
+import { incident, type IncidentOptions } from "./commands/incident.ts";
 import { migrate } from "./commands/migrate.ts";
 import { onboard } from "./commands/onboard.ts";
 import { retentionRun } from "./commands/retention.ts";
@@ -164,5 +166,28 @@ program
   .option("--batch <n>", "rotate: rows per update (default 500)")
   .option("--pause-ms <ms>", "rotate: pause between batches (default 0)")
   .action((action: string, opts: KeysOptions) => exitWith(() => keys(action, opts))());
+
+program
+  .command("break-glass")
+  .description(
+    "print a one-time console sign-in link for an existing, active user (identity provider down; audited, opens an incident)",
+  )
+  .option("--email <email>", "the console user to sign in (required)")
+  .option("--ttl <duration>", "how long the link and its session last: 30s to 4h (default 15m)")
+  .option("--reason <text>", "why the identity provider is bypassed (required)")
+  .action((opts: BreakGlassOptions) => exitWith(() => breakGlass(opts))());
+
+program
+  .command("incident")
+  .description("incidents: list them, write one's report (the console's timeline), record its review (audited)")
+  .argument("<action>", "list, report or review")
+  .argument("[id]", "report, review: the incident's id")
+  .option("--format <format>", "report: md or json (default md)")
+  .option("--out <file>", "report: write to this file instead of stdout")
+  .option("--text <text>", "review: what happened and what was learned")
+  .option("--all", "list: every incident, not only the latest 50")
+  .action((action: string, id: string | undefined, opts: IncidentOptions) =>
+    exitWith(() => incident(action, id, opts))(),
+  );
 
 await program.parseAsync(process.argv);

@@ -10,11 +10,14 @@ import { contentSecurityPolicy, strictTransportSecurity } from "~/csp.ts";
 
 const SESSION_COOKIES = ["next-auth.session-token", "__Secure-next-auth.session-token"];
 const PUBLIC_PATHS = ["/signin"];
+// A break-glass link (`clawgate break-glass`) is opened by someone who cannot sign in yet.
+const PUBLIC_PREFIXES = ["/break-glass/"];
 
 export function proxy(request: NextRequest) {
   const { pathname, search } = request.nextUrl;
   const signedIn = SESSION_COOKIES.some((name) => request.cookies.has(name));
-  if (!signedIn && !PUBLIC_PATHS.includes(pathname)) {
+  const isPublic = PUBLIC_PATHS.includes(pathname) || PUBLIC_PREFIXES.some((p) => pathname.startsWith(p));
+  if (!signedIn && !isPublic) {
     const url = new URL("/signin", request.url);
     url.searchParams.set("callbackUrl", redirectTarget(`${pathname}${search}`, env.NEXTAUTH_URL));
     return NextResponse.redirect(url);

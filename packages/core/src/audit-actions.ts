@@ -16,6 +16,10 @@ export const AUDIT_ACTIONS = [
   "approval.expire",
   "approval.escalate",
   "approval.invalidate",
+  // sign-ins and refusals
+  "auth.sign_in",
+  "auth.refused",
+  "auth.break_glass.issue",
   // the audit log itself, retention, encryption keys
   "audit.export",
   "retention.update",

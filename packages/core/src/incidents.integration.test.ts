@@ -121,3 +121,25 @@ describe("incidents", () => {
     expect(await unreviewedIncidentWindows(db)).toEqual([]);
   });
 });
+
+describe("the same trigger from several replicas", () => {
+  it("is recorded once while in force (idempotent on kind and refId), and again after it ended", async () => {
+    const replica = (n: number): Actor => ({ type: "RUNTIME", name: `runtime:r${n}` });
+    const open = (n: number) =>
+      db.$transaction((tx) =>
+        openOrJoinIncident(tx, {
+          kind: "breaker",
+          refId: "internal_api:kb",
+          summary: "Breaker open",
+          actor: replica(n),
+        }),
+      );
+    const results = await Promise.all([open(1), open(2), open(3)]);
+    expect(new Set(results.map((r) => r.triggerId)).size).toBe(1);
+    expect(results.filter((r) => !r.duplicate)).toHaveLength(1);
+    expect(await db.incidentTrigger.count({ where: { refId: "internal_api:kb" } })).toBe(1);
+    await db.$transaction((tx) => endIncidentTrigger(tx, { kind: "breaker", refId: "internal_api:kb" }));
+    expect((await open(1)).duplicate).toBe(false);
+    expect(await db.incidentTrigger.count({ where: { refId: "internal_api:kb" } })).toBe(2);
+  });
+});

@@ -35,6 +35,8 @@ export interface IncidentTriggerResult {
   triggerId: string;
   /** True when this trigger opened the incident, false when it joined an open one. */
   opened: boolean;
+  /** True when the same trigger (kind and refId) was already in force: nothing was written. */
+  duplicate: boolean;
 }
 
 /** Opens an incident for the trigger, or joins the incident still OPEN. Audited ("incident.open" / "incident.join"). */
@@ -42,6 +44,14 @@ export async function openOrJoinIncident(tx: Tx, input: IncidentTriggerInput): P
   const at = input.at ?? new Date();
   await tx.$queryRaw`SELECT 1 FROM pg_advisory_xact_lock(${INCIDENT_LOCK})`;
   await closeEndedIncidents(tx, at);
+  // The same trigger still in force (a breaker every replica sees open) is recorded once.
+  if (input.refId != null) {
+    const same = await tx.incidentTrigger.findFirst({
+      where: { kind: input.kind, refId: input.refId, endedAt: null, incident: { status: "OPEN" } },
+      select: { id: true, incidentId: true },
+    });
+    if (same) return { incidentId: same.incidentId, triggerId: same.id, opened: false, duplicate: true };
+  }
   const open = await tx.incident.findFirst({ where: { status: "OPEN" }, orderBy: { openedAt: "desc" } });
   const incidentId =
     open?.id ??
@@ -70,7 +80,7 @@ export async function openOrJoinIncident(tx: Tx, input: IncidentTriggerInput): P
     targetId: incidentId,
     diff: { trigger: input.kind, refId: input.refId ?? null, summary: input.summary },
   });
-  return { incidentId, triggerId: trigger.id, opened: !open };
+  return { incidentId, triggerId: trigger.id, opened: !open, duplicate: false };
 }
 
 /**
@@ -183,4 +193,42 @@ export async function unreviewedIncidentWindows(
     orderBy: { openedAt: "asc" },
   });
   return rows.map((r) => ({ id: r.id, from: r.openedAt, to: r.closedAt ?? now }));
+}
+
+export interface IncidentListItem {
+  id: string;
+  title: string;
+  status: "OPEN" | "NEEDS_REVIEW" | "REVIEWED";
+  openedAt: Date;
+  openedBy: string;
+  closedAt: Date | null;
+  reviewedBy: string | null;
+  triggers: Array<{ kind: string; summary: string; startedAt: Date; endedAt: Date | null }>;
+}
+
+/** Incidents, newest first (settled first, so a status never lags the clock). */
+export async function listIncidents(
+  db: Db,
+  opts: { status?: "OPEN" | "NEEDS_REVIEW" | "REVIEWED" | "UNREVIEWED"; limit?: number; now?: Date } = {},
+): Promise<IncidentListItem[]> {
+  await settleIncidents(db, opts.now ?? new Date());
+  const status = opts.status === "UNREVIEWED" ? { not: "REVIEWED" as const } : opts.status ? opts.status : undefined;
+  return db.incident.findMany({
+    where: status ? { status } : {},
+    orderBy: { openedAt: "desc" },
+    take: opts.limit ?? 200,
+    select: {
+      id: true,
+      title: true,
+      status: true,
+      openedAt: true,
+      openedBy: true,
+      closedAt: true,
+      reviewedBy: true,
+      triggers: {
+        select: { kind: true, summary: true, startedAt: true, endedAt: true },
+        orderBy: { startedAt: "asc" },
+      },
+    },
+  });
 }

@@ -30,6 +30,9 @@ export class BreakerOpenError extends Error {
   }
 }
 
+/** Told when a breaker opens (`open`: true) and when a successful trial call closes it again. */
+export type BreakerListener = (name: string, open: boolean) => void;
+
 interface Entry {
   policy: CircuitBreakerPolicy;
   openedAt: number;
@@ -38,6 +41,7 @@ interface Entry {
 export class BreakerRegistry {
   #options: BreakerOptions;
   readonly #entries = new Map<string, Entry>();
+  readonly #listeners = new Set<BreakerListener>();
 
   /** `isFailure`: which errors count against the other side (others pass through uncounted). */
   constructor(
@@ -69,10 +73,35 @@ export class BreakerRegistry {
         breaker: new ConsecutiveBreaker(this.#options.failures),
       });
       const created: Entry = { policy, openedAt: 0 };
-      policy.onBreak(() => (created.openedAt = Date.now()));
+      policy.onBreak(() => {
+        created.openedAt = Date.now();
+        this.#emit(key, true);
+      });
+      policy.onReset(() => this.#emit(key, false));
       this.#entries.set(key, (entry = created));
     }
     return entry;
+  }
+
+  /** Calls `listener` on every open and close from now on; returns the unsubscribe. */
+  onChange(listener: BreakerListener): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+
+  #emit(key: string, open: boolean): void {
+    for (const listener of this.#listeners) {
+      try {
+        listener(`${this.prefix}:${key}`, open);
+      } catch {
+        // A listener's failure is its own (it logs); the breaker and its caller go on.
+      }
+    }
+  }
+
+  /** `refusing` by the breaker's full name (`<prefix>:<key>`); false for another registry's name. */
+  refusingName(name: string): boolean {
+    return name.startsWith(`${this.prefix}:`) && this.refusing(name.slice(this.prefix.length + 1));
   }
 
   /**

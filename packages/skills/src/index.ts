@@ -4,7 +4,7 @@ export * from "./handler.ts";
 export { BUILTIN_HANDLERS } from "./handlers/index.ts";
 export { addressRefusal, allowlistRefusal, parseHostEntry } from "./handlers/net-guard.ts";
 export * from "./breakers.ts";
-export { internalApiBreakers } from "./handlers/internal-api.ts";
+export { internalApiBreakerName, internalApiBreakers } from "./handlers/internal-api.ts";
 export * from "./mcp.ts";
 export * from "./output.ts";
 export * from "./http-tool.ts";

@@ -12,7 +12,9 @@ import { internalApiBreakers, mcpBreakers, SkillCache, type BreakerOptions } fro
 import type pg from "pg";
 import { loadEnv, type Env } from "../env.ts";
 import { SECRET_REF_ENV_KEYS } from "../secret-refs.ts";
+import { createLogger, type Logger } from "../logger.ts";
 import { catalogCache, loadCatalog } from "./catalog.ts";
+import { recordBreakerIncidents } from "./degraded.ts";
 import { loadMemory, type StoredMemory } from "./memory.ts";
 import { loadSteps } from "./steps.ts";
 import { modelBreakers, TurnDeadlineError } from "./model.ts";
@@ -136,6 +138,8 @@ export interface AgentOptions {
   settings?: Partial<AgentSettings>;
   /** Each model call, for the runtime's metrics. */
   observeModelCall?: TurnContext["observeModelCall"];
+  /** Where breaker incidents that could not be recorded are reported (see degraded.ts). */
+  log?: Pick<Logger, "warn" | "info">;
 }
 
 /** The env schema's defaults (18 s, 4 s, 3 s, 5 failures / 15 s, no allowlist): what an unset env gives. */
@@ -147,6 +151,8 @@ export function createAgent(opts: AgentOptions): Agent {
   modelBreakers.configure(settings.breaker);
   internalApiBreakers.configure(settings.breaker);
   mcpBreakers.configure(settings.breaker);
+  // An opened breaker is recorded against an incident, and ended when it closes.
+  recordBreakerIncidents(opts.db, opts.log ?? createLogger("warn"));
   const catalog = catalogCache(opts.db, (db, revision) =>
     loadCatalog(db, revision, { connectTimeoutMs: settings.connectTimeoutMs, secretRefs: settings.secretRefs }),
   );

@@ -299,5 +299,15 @@ describe("MCP tools", () => {
     const rows = await invocations("mcp.demo.lookup_order");
     expect(rows.at(-1)).toMatchObject({ outcome: "ERROR" });
     expect(rows.at(-1)!.error).toContain("circuit breaker open");
+    // The opened breaker is recorded against an incident (once) until it closes.
+    const trigger = await waitFor(
+      () =>
+        db.incidentTrigger
+          .findFirst({ where: { kind: "breaker", refId: "mcp:demo", endedAt: null } })
+          .then((t) => t ?? undefined),
+      5_000,
+      "the breaker's incident trigger",
+    );
+    expect(trigger.summary).toContain("mcp:demo");
   });
 });

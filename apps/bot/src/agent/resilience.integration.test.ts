@@ -9,7 +9,7 @@ import { recordConfigChange, type PolicySnapshot } from "@clawgate/core";
 import { dataKeysOf, type Db } from "@clawgate/db";
 import type OpenAI from "openai";
 import { describe, expect, it } from "vitest";
-import { query } from "../../test/helpers.ts";
+import { query, waitFor } from "../../test/helpers.ts";
 import { untilApplied } from "../../test/policy.ts";
 import { loadCatalog, DEFAULT_MAX_CONTEXT_TOKENS } from "./catalog.ts";
 import { createAgent, MODEL_UNAVAILABLE_REPLY } from "./index.ts";
@@ -149,23 +149,46 @@ describe("circuit breakers", () => {
     );
   });
 
-  it("opens the internal API's breaker: kb.search then answers that the API is unavailable, without a request", async () => {
+  it("opens the internal API's breaker: its skills are withdrawn from the model, the user gets one line, an incident records it until it closes", async () => {
+    const breaker = `internal_api:${h.api.url}`;
+    const triggers = () => h.db.incidentTrigger.findMany({ where: { kind: "breaker", refId: breaker } });
     h.api.setFault({ mode: "error500" });
     try {
       for (const q of ["alpha", "beta", "gamma"])
         expect(await talk("cid-kb", `search the kb for ${q}`)).toContain("the internal API answered HTTP 500");
       const sent = h.api.requests.length;
       h.api.setFault(null);
+      // Withdrawn: the model is not offered kb_search (nor the ticket skills behind the same API) and
+      // the user hears why in one line; no request reaches the API.
       const text = await talk("cid-kb", "search the kb for vpn");
-      expect(text).toContain(`the internal API (${h.api.url}) is unavailable right now`);
+      const offered = (lastChat().tools ?? []) as Array<{ function: { name: string } }>;
+      expect(offered.map((t) => t.function.name)).not.toContain("kb_search");
+      expect(offered.map((t) => t.function.name)).not.toContain("ticket_create");
+      const status = text.split("\n").filter((l) => l.startsWith("Temporarily unavailable:"));
+      expect(status).toHaveLength(1);
+      expect(status[0]).toContain("kb.search");
+      expect(status[0]).toContain("an internal API is not answering");
+      expect(status[0]).not.toContain(h.api.url);
       expect(h.api.requests.length).toBe(sent);
-      expect(await gauge(`internal_api:${h.api.url}`)).toBe(1);
+      expect(await gauge(breaker)).toBe(1);
+      // Recorded once against an incident (in the background: the breaker never waits for the DB).
+      await waitFor(async () => ((await triggers()).length === 1 ? true : undefined), 5_000, "the breaker trigger");
+      const [open] = await triggers();
+      expect(open).toMatchObject({ endedAt: null, actorName: "clawgate runtime" });
+      expect((await h.db.incident.findUniqueOrThrow({ where: { id: open!.incidentId } })).status).toBe("OPEN");
     } finally {
       h.api.setFault(null);
     }
     await new Promise((r) => setTimeout(r, HALF_OPEN_MS + 100));
-    expect(await talk("cid-kb", "search the kb for vpn")).toContain("VPN setup on macOS and Windows");
-    expect(await gauge(`internal_api:${h.api.url}`)).toBe(0);
+    // Due for a trial: offered again; the successful call closes the breaker and ends the trigger.
+    const back = await talk("cid-kb", "search the kb for vpn");
+    expect(back).toContain("VPN setup on macOS and Windows");
+    expect(back).not.toContain("Temporarily unavailable");
+    expect(await gauge(breaker)).toBe(0);
+    await waitFor(async () => ((await triggers())[0]?.endedAt ? true : undefined), 5_000, "the trigger ended");
+    const [ended] = await triggers();
+    expect(await triggers()).toHaveLength(1);
+    expect((await h.db.incident.findUniqueOrThrow({ where: { id: ended!.incidentId } })).status).toBe("NEEDS_REVIEW");
   });
 });
 

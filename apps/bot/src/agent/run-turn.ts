@@ -18,6 +18,7 @@ import { buildPrompt, fitToolResult } from "./prompt.ts";
 import { saveStep, type ModelStep, type ToolStep, type TurnStep } from "./steps.ts";
 import { callTool, DeferredWrites, type ToolCallResult, type TurnContext, type UntrustedSource } from "./tool-call.ts";
 import { contextLimits, messageTokens } from "./tokens.ts";
+import { degradedNotice, withdrawDegraded } from "./degraded.ts";
 import { offeredTools } from "./tools.ts";
 
 export const MODEL_UNAVAILABLE_REPLY = "The model is unavailable right now; please try again in a few minutes.";
@@ -62,11 +63,11 @@ export async function runTurn(
   memory: StoredMemory = NO_STORED_MEMORY,
 ): Promise<TurnResult> {
   const box = t.catalog.toolbox;
-  const { keys, tools } = offeredTools(
-    t.snapshot,
-    { conversationId: t.conversationId, userId: t.userId, now: t.now() },
-    box,
-  );
+  const allowed = offeredTools(t.snapshot, { conversationId: t.conversationId, userId: t.userId, now: t.now() }, box);
+  // Skills behind an open circuit breaker are not offered until it lets a trial call through.
+  const { keys, withdrawn } = withdrawDegraded(allowed.keys, box, (k) => t.catalog.settings(k));
+  const tools = keys.length === allowed.keys.length ? allowed.tools : keys.map((k) => box.definition(k)!);
+  const degraded = degradedNotice(withdrawn);
   const writes = new DeferredWrites();
   // Filled as the turn reads untrusted outputs: later writes in the turn wait for an approver.
   const untrusted: UntrustedSource[] = [];
@@ -147,7 +148,7 @@ export async function runTurn(
       usage.completionTokens += step.usage.completionTokens;
       const calls = step.message.tool_calls ?? [];
       if (!offer || calls.length === 0) {
-        answer = finalText(step.message.content ?? "", approvals, notices);
+        answer = finalText(step.message.content ?? "", approvals, notices, degraded);
         break;
       }
       push({ role: "assistant", content: step.message.content, tool_calls: calls });
@@ -186,7 +187,7 @@ export async function runTurn(
     await writes.settle();
     // Whatever was already requested still waits for an approver: say so even without a model.
     return {
-      text: finalText(MODEL_UNAVAILABLE_REPLY, approvals, notices),
+      text: finalText(MODEL_UNAVAILABLE_REPLY, approvals, notices, degraded),
       outcome: "model_unavailable",
       toolCalls,
       approvals,
@@ -206,7 +207,12 @@ export async function runTurn(
   return { text: answer, outcome: "answered", toolCalls, approvals, calls: done, usage, remembered };
 }
 
-function finalText(content: string, approvals: readonly string[], notices: ReadonlySet<string> = new Set()): string {
+function finalText(
+  content: string,
+  approvals: readonly string[],
+  notices: ReadonlySet<string> = new Set(),
+  degraded?: string,
+): string {
   let text = clip(content.trim() || EMPTY_ANSWER_REPLY, MAX_REPLY_CHARS - 600);
   // Not left to the model: the user must know an action is pending or refused by safe mode,
   // whatever the model wrote.
@@ -217,6 +223,8 @@ function finalText(content: string, approvals: readonly string[], notices: Reado
   for (const notice of notices) {
     if (!text.includes(notice)) text += `\n\nSafe mode is on: ${clip(notice, 280)}`;
   }
+  // Skills withdrawn because their source's breaker is open: one line, whatever the model wrote.
+  if (degraded) text += `\n\n${clip(degraded, 400)}`;
   return text;
 }
 

@@ -188,6 +188,7 @@ export function startQueue(opts: QueueOptions): Queue {
       db,
       pool,
       announce,
+      log: logger,
       ...(modelSlots ? { modelSlots } : {}),
       ...(opts.agentSettings ? { settings: opts.agentSettings } : {}),
       observeModelCall: observeModelCall(metrics),

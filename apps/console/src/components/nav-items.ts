@@ -7,6 +7,7 @@ export const NAV_ITEMS = [
   { href: "/approvals", label: "Approvals" },
   { href: "/flags", label: "Feature flags" },
   { href: "/safe-mode", label: "Safe mode" },
+  { href: "/incidents", label: "Incidents" },
   { href: "/models", label: "Models & routes" },
   { href: "/budgets", label: "Budgets & limits" },
   { href: "/users", label: "Users & roles" },

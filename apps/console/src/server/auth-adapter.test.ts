@@ -31,6 +31,11 @@ function fakeBase(found: { session: AdapterSession; user: AdapterUser } | null =
     linkAccount: vi.fn(async () => undefined),
     getSessionAndUser: vi.fn(async () => found),
     deleteSession: vi.fn(async () => undefined),
+    updateSession: vi.fn(async (s: Partial<AdapterSession> & Pick<AdapterSession, "sessionToken">) => ({
+      ...session,
+      ...s,
+      notAfter: null as Date | null,
+    })),
   } satisfies BaseAdapter;
 }
 
@@ -93,5 +98,26 @@ describe("a disabled user's session already removed by a concurrent request", ()
     const base = fakeBase({ session, user: user({ disabledAt: new Date() }) });
     base.deleteSession.mockRejectedValueOnce(new Error("P2025: no record found"));
     expect(await clawgateAdapter(base, { adminEmails: [] }).getSessionAndUser?.("tok")).toBeNull();
+  });
+});
+
+describe("a session with a hard end (break-glass)", () => {
+  it("is never extended past notAfter; other sessions slide as next-auth asks", async () => {
+    const notAfter = new Date(Date.now() + 60_000);
+    const base = fakeBase();
+    base.updateSession.mockImplementation(async (s) => ({ ...session, ...s, notAfter }));
+    const adapter = clawgateAdapter(base, { adminEmails: [] });
+    const later = new Date(Date.now() + 8 * 3_600_000);
+    const out = await adapter.updateSession!({ sessionToken: "tok", expires: later });
+    expect(out?.expires).toEqual(notAfter);
+    expect(base.updateSession).toHaveBeenLastCalledWith({ sessionToken: "tok", expires: notAfter });
+
+    const plain = fakeBase();
+    const slid = await clawgateAdapter(plain, { adminEmails: [] }).updateSession!({
+      sessionToken: "tok",
+      expires: later,
+    });
+    expect(slid?.expires).toEqual(later);
+    expect(plain.updateSession).toHaveBeenCalledTimes(1);
   });
 });

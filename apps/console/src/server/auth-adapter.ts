@@ -3,6 +3,7 @@
  * - IdP tokens are never stored: the console needs none after sign-in (secrets never in the DB).
  * - A new user is VIEWER unless their email is in ADMIN_EMAILS.
  * - A disabled user has no session: their session rows are refused (and removed) on read.
+ * - A session with a hard end (`notAfter`: a break-glass sign-in) is never extended past it.
  */
 import type { Adapter, AdapterAccount, AdapterUser } from "next-auth/adapters";
 import type { Role } from "@clawgate/db/enums";
@@ -34,7 +35,10 @@ export function isDisabled(user: unknown): boolean {
 }
 
 type Required<A, K extends keyof A> = A & { [P in K]-?: NonNullable<A[P]> };
-export type BaseAdapter = Required<Adapter, "createUser" | "linkAccount" | "getSessionAndUser" | "deleteSession">;
+export type BaseAdapter = Required<
+  Adapter,
+  "createUser" | "linkAccount" | "getSessionAndUser" | "deleteSession" | "updateSession"
+>;
 
 export function clawgateAdapter(base: BaseAdapter, opts: { adminEmails: readonly string[] }): Adapter {
   return {
@@ -50,6 +54,14 @@ export function clawgateAdapter(base: BaseAdapter, opts: { adminEmails: readonly
         return null;
       }
       return found;
+    },
+    async updateSession(session) {
+      const updated = await base.updateSession(session);
+      // next-auth slides `expires` forward on use; a break-glass session ends with its grant.
+      const notAfter = (updated as { notAfter?: Date | null } | null | undefined)?.notAfter;
+      if (updated && notAfter && updated.expires.getTime() > notAfter.getTime())
+        return base.updateSession({ sessionToken: updated.sessionToken, expires: notAfter });
+      return updated;
     },
   };
 }

@@ -6,6 +6,7 @@ import "server-only";
 import { PrismaAdapter } from "@next-auth/prisma-adapter";
 import { getServerSession, type NextAuthOptions } from "next-auth";
 import { cache } from "react";
+import { appendAudit } from "@clawgate/core/audit.ts";
 import { getDb } from "@clawgate/db";
 import { env } from "~/env.ts";
 import { redirectTarget } from "~/redirect.ts";
@@ -95,8 +96,18 @@ function createAuthOptions(): NextAuthOptions {
       },
     },
     events: {
-      async signIn({ user }) {
-        await db.user.update({ where: { id: user.id }, data: { lastSignInAt: new Date() } });
+      async signIn({ user, account }) {
+        // Audited with the method (oidc, dingtalk); break-glass sign-ins are audited by core.
+        await db.$transaction(async (tx) => {
+          await tx.user.update({ where: { id: user.id }, data: { lastSignInAt: new Date() } });
+          await appendAudit(tx, {
+            actor: { type: "USER", id: user.id, name: user.email ?? user.name ?? user.id },
+            action: "auth.sign_in",
+            targetType: "user",
+            targetId: user.id,
+            diff: { method: account?.provider ?? "unknown" },
+          });
+        });
       },
     },
   };

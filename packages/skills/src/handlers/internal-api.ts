@@ -29,6 +29,12 @@ function breakerKey(baseUrl: string): string {
   return `${u.origin}${u.pathname.replace(/\/+$/, "")}`;
 }
 
+/** The breaker a skill with internal-API settings (`{ baseUrl }`) runs behind, or undefined without a valid baseUrl. */
+export function internalApiBreakerName(settings: unknown): string | undefined {
+  const parsed = internalApiSettings.safeParse(settings);
+  return parsed.success ? `${internalApiBreakers.prefix}:${breakerKey(parsed.data.baseUrl)}` : undefined;
+}
+
 export type ApiResponse<T> = { ok: true; status: number; body: T } | { ok: false; result: SkillResult };
 
 export async function callInternalApi<T>(

@@ -4,6 +4,7 @@ import { budgetRouter } from "./routers/budget.ts";
 import { conversationRouter } from "./routers/conversation.ts";
 import { conversationLogRouter } from "./routers/conversation-log.ts";
 import { deadLetterRouter } from "./routers/dead-letter.ts";
+import { incidentRouter } from "./routers/incident.ts";
 import { flagRouter } from "./routers/flag.ts";
 import { modelRouter } from "./routers/model.ts";
 import { overviewRouter } from "./routers/overview.ts";
@@ -24,6 +25,7 @@ export const appRouter = createTRPCRouter({
   approval: approvalRouter,
   flag: flagRouter,
   safeMode: safeModeRouter,
+  incident: incidentRouter,
   model: modelRouter,
   budget: budgetRouter,
   user: userRouter,

@@ -9,6 +9,7 @@ import { randomUUID } from "node:crypto";
 import { initTRPC, TRPCError } from "@trpc/server";
 import superjson from "superjson";
 import { z } from "zod";
+import { appendAudit } from "@clawgate/core/audit.ts";
 import { DomainError } from "@clawgate/core/errors.ts";
 import type { Logger } from "@clawgate/core/logger.ts";
 import type { SecretRefPolicy } from "@clawgate/core/secret-refs.ts";
@@ -76,13 +77,36 @@ export const protectedProcedure = publicProcedure.use(({ ctx, next }) => {
 });
 
 export function roleProcedure(...allowed: Role[]) {
-  return protectedProcedure.use(({ ctx, next, path }) => {
+  return protectedProcedure.use(async ({ ctx, next, path, type }) => {
     if (!hasRole(ctx.user.role, allowed)) {
       ctx.log.warn({ path, role: ctx.user.role }, "forbidden");
+      // A mutation refused for lack of role is audited (who, which procedure, their role; never the input).
+      if (type === "mutation") await auditRefusal(ctx, path);
       throw new TRPCError({ code: "FORBIDDEN", message: "Your role does not allow this." });
     }
     return next();
   });
+}
+
+async function auditRefusal(
+  ctx: Context & { user: { id: string; email?: string | null; name?: string | null; role: Role } },
+  path: string,
+): Promise<void> {
+  try {
+    await ctx.db.$transaction((tx) =>
+      appendAudit(tx, {
+        actor: { type: "USER", id: ctx.user.id, name: ctx.user.email ?? ctx.user.name ?? ctx.user.id },
+        action: "auth.refused",
+        targetType: "procedure",
+        targetId: path,
+        traceId: ctx.requestId,
+        diff: { path, role: ctx.user.role },
+      }),
+    );
+  } catch (error) {
+    // The refusal stands either way; a failed audit write is logged, not turned into a 500.
+    ctx.log.error({ err: error, path }, "could not audit a refused mutation");
+  }
 }
 
 export const viewerProcedure = roleProcedure(...ROLE_SETS.viewer);

@@ -12,7 +12,7 @@ const state = () =>
   Promise.all([
     t.db.tokenBudget.findMany({ orderBy: { id: "asc" } }),
     t.db.configRevision.count(),
-    t.db.auditLog.count(),
+    t.db.auditLog.count({ where: { action: { not: "auth.refused" } } }),
   ]);
 const unlimited = { maxContextTokens: null, dailyTokens: null, monthlyTokens: null, requestsPerMinute: null };
 

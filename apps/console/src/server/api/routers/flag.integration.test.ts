@@ -10,7 +10,7 @@ const t = routerTest(createTRPCRouter({ flag: flagRouter }), {
   seed: (db) => seedDemo(db, { modelBaseUrl: "http://127.0.0.1:9/v1" }),
 });
 const counts = async () => ({
-  audit: await t.db.auditLog.count(),
+  audit: await t.db.auditLog.count({ where: { action: { not: "auth.refused" } } }),
   revisions: await t.db.configRevision.count(),
   flags: await t.db.featureFlag.count(),
 });

@@ -13,7 +13,7 @@ const state = () =>
     t.db.modelEndpoint.findMany({ orderBy: { name: "asc" } }),
     t.db.route.findMany({ orderBy: { id: "asc" } }),
     t.db.configRevision.count(),
-    t.db.auditLog.count(),
+    t.db.auditLog.count({ where: { action: { not: "auth.refused" } } }),
   ]);
 
 describe("model router", () => {

@@ -10,7 +10,7 @@ const t = routerTest(createTRPCRouter({ safeMode: safeModeRouter }), {
   seed: (db) => seedDemo(db, { modelBaseUrl: "http://127.0.0.1:9/v1" }),
 });
 const counts = async () => ({
-  audit: await t.db.auditLog.count(),
+  audit: await t.db.auditLog.count({ where: { action: { not: "auth.refused" } } }),
   revisions: await t.db.configRevision.count(),
   events: await t.db.safeModeEvent.count(),
 });

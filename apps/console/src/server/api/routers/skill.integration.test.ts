@@ -11,7 +11,7 @@ const t = routerTest(createTRPCRouter({ skill: skillRouter }), {
   seed: (db) => seedDemo(db, { modelBaseUrl: "http://127.0.0.1:9/v1" }),
 });
 const counts = async () => ({
-  audit: await t.db.auditLog.count(),
+  audit: await t.db.auditLog.count({ where: { action: { not: "auth.refused" } } }),
   revisions: await t.db.configRevision.count(),
   rules: await t.db.skillRule.count(),
 });

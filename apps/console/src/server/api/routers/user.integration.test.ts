@@ -39,7 +39,7 @@ describe("user router", () => {
     expect((await t.db.user.findUniqueOrThrow({ where: { id: id.viewer } })).role).toBe("VIEWER");
     expect((await t.db.user.findUniqueOrThrow({ where: { id: id.operator } })).disabledAt).toBeNull();
     expect(await t.db.session.count()).toBe(4);
-    expect(await t.db.auditLog.count()).toBe(0);
+    expect(await t.db.auditLog.count({ where: { action: { not: "auth.refused" } } })).toBe(0);
   });
 
   it("an admin demotes: role, revoked sessions and the audit entry in one go", async () => {
@@ -67,7 +67,7 @@ describe("user router", () => {
   });
 
   it("refuses self-demotion, disabling the last admin and bad input, with clear errors and no writes", async () => {
-    const before = await t.db.auditLog.count();
+    const before = await t.db.auditLog.count({ where: { action: { not: "auth.refused" } } });
     await expect(callerAs("admin").user.setRole({ userId: id.admin!, role: "VIEWER" })).rejects.toMatchObject({
       code: "PRECONDITION_FAILED",
       message: "You cannot demote yourself: ask another admin.",
@@ -81,12 +81,15 @@ describe("user router", () => {
     await expect(callerAs("admin").user.setRole({ userId: "nobody", role: "VIEWER" })).rejects.toMatchObject({
       code: "NOT_FOUND",
     });
-    expect(await t.db.auditLog.count()).toBe(before);
+    expect(await t.db.auditLog.count({ where: { action: { not: "auth.refused" } } })).toBe(before);
     expect((await t.db.user.findUniqueOrThrow({ where: { id: id.admin } })).role).toBe("ADMIN");
   });
 
   it("an admin adds a user by email; everyone else is refused server-side; a duplicate is refused clearly", async () => {
-    const before = { users: await t.db.user.count(), audit: await t.db.auditLog.count() };
+    const before = {
+      users: await t.db.user.count(),
+      audit: await t.db.auditLog.count({ where: { action: { not: "auth.refused" } } }),
+    };
     for (const key of ["viewer", "operator", "approver"] as const) {
       await expect(callerAs(key).user.add({ email: "new@example.test", role: "APPROVER" })).rejects.toMatchObject({
         code: "FORBIDDEN",
@@ -96,7 +99,7 @@ describe("user router", () => {
       code: "BAD_REQUEST",
     });
     expect(await t.db.user.count()).toBe(before.users);
-    expect(await t.db.auditLog.count()).toBe(before.audit);
+    expect(await t.db.auditLog.count({ where: { action: { not: "auth.refused" } } })).toBe(before.audit);
 
     const added = await callerAs("admin").user.add({ email: "New@Example.test", role: "APPROVER", name: "Nia" });
     expect(added).toMatchObject({

@@ -7,7 +7,7 @@ import { PrismaAdapter } from "@next-auth/prisma-adapter";
 import { getServerSession, type NextAuthOptions } from "next-auth";
 import { cache } from "react";
 import { appendAudit } from "@clawgate/core/audit.ts";
-import { getDb } from "@clawgate/db";
+import { consoleDb } from "~/server/db.ts";
 import { env } from "~/env.ts";
 import { redirectTarget } from "~/redirect.ts";
 import { clawgateAdapter, isDisabled, type BaseAdapter } from "./auth-adapter.ts";
@@ -35,7 +35,7 @@ export function signInLimiter(): Promise<SignInLimiter> {
 }
 
 function createAuthOptions(): NextAuthOptions {
-  const db = getDb(env.DATABASE_URL, { dataKeys: env.CLAWGATE_DATA_KEYS });
+  const db = consoleDb();
   const adapter = clawgateAdapter(PrismaAdapter(db as unknown as Parameters<typeof PrismaAdapter>[0]) as BaseAdapter, {
     adminEmails: env.ADMIN_EMAILS,
   });

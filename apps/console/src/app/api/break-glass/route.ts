@@ -5,7 +5,7 @@
  * refused link goes back to its page, which says why; nothing changes.
  */
 import { redeemBreakGlass } from "@clawgate/core/break-glass.ts";
-import { getDb } from "@clawgate/db";
+import { consoleDb } from "~/server/db.ts";
 import { env } from "~/env.ts";
 import { clientIp } from "~/server/rate-limit.ts";
 
@@ -24,7 +24,7 @@ export async function POST(req: Request): Promise<Response> {
   const token = form?.get("token");
   if (typeof token !== "string" || !/^[\w-]{20,100}$/.test(token)) return see("/break-glass/invalid");
 
-  const result = await redeemBreakGlass(getDb(env.DATABASE_URL), token, {
+  const result = await redeemBreakGlass(consoleDb(), token, {
     ip: clientIp(req.headers, env.TRUSTED_PROXY_HOPS),
     userAgent: req.headers.get("user-agent")?.slice(0, 300) ?? null,
   });

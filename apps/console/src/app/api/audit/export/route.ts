@@ -5,8 +5,7 @@
  */
 import { startAuditExport } from "@clawgate/core/console/audit-export.ts";
 import { isDomainError } from "@clawgate/core/errors.ts";
-import { getDb } from "@clawgate/db";
-import { env } from "~/env.ts";
+import { consoleDb } from "~/server/db.ts";
 import { hasRole, ROLE_SETS } from "~/server/api/roles.ts";
 import { requestIdOf } from "~/server/api/trpc.ts";
 import { getSession } from "~/server/auth.ts";
@@ -29,7 +28,7 @@ export async function GET(req: Request) {
   const params = Object.fromEntries([...new URL(req.url).searchParams].filter(([, v]) => v.trim() !== ""));
   try {
     const { stream, fileName, contentType } = await startAuditExport(
-      getDb(env.DATABASE_URL),
+      consoleDb(),
       // As actorOf names a signed-in user in every other audit entry.
       { type: "USER", id: session.user.id, name: session.user.email ?? session.user.name ?? session.user.id },
       params,

@@ -1,4 +1,5 @@
 import { createTestDatabase, type TestDatabase } from "@clawgate/devstack/testdb";
+import { maskPersonalData } from "./personal-data.ts";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type pg from "pg";
 import {
@@ -88,7 +89,8 @@ describe("field encryption through the Prisma client (real PostgreSQL)", () => {
     expect(conv?.memory?.summary).toBe(`${SECRET}!`);
     expect(conv?.memory?.recent).toEqual([{ role: "user", content: SECRET }]);
     const withSteps = await db.inboundMessage.findUnique({ where: { id: created.id }, include: { steps: true } });
-    expect(withSteps?.steps[0]?.data).toEqual({ content: SECRET });
+    // Turn steps are free text as well: personal data in them is masked before they are sealed.
+    expect(withSteps?.steps[0]?.data).toEqual({ content: maskPersonalData(SECRET) });
     const rawRows = await db.$queryRaw<
       { payload: unknown }[]
     >`SELECT "payload" FROM "InboundMessage" WHERE "id" = ${created.id}`;

@@ -8,7 +8,8 @@ import { retentionRouter } from "./retention.ts";
 // No demo seed: a database that only saw the migrations (and the test's users).
 const t = routerTest(createTRPCRouter({ retention: retentionRouter }), { prefix: "clawgate_console_retention" });
 const counts = async () => ({
-  audit: await t.db.auditLog.count(),
+  // Refusals are audited (auth.refused); what is counted is what a save writes.
+  audit: await t.db.auditLog.count({ where: { action: { not: "auth.refused" } } }),
   revisions: await t.db.configRevision.count(),
   sections: await t.db.configSection.count(),
 });

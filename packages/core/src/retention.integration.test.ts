@@ -191,13 +191,14 @@ describe("audit purge and verification", () => {
   });
 
   it("names a row edited behind the trigger's back", async () => {
-    const target = await db.auditLog.findFirstOrThrow({ where: { action: "test.after" } });
+    // The entry appended after the purge (the newest flag.update).
+    const target = await db.auditLog.findFirstOrThrow({ where: { action: "flag.update" }, orderBy: { id: "desc" } });
     await db.$executeRawUnsafe(`ALTER TABLE "AuditLog" DISABLE TRIGGER "AuditLog_append_only"`);
     await db.auditLog.update({ where: { id: target.id }, data: { actorName: "mallory" } });
     const v = await verifyAudit(db, { signingKey: KEY });
     await db.auditLog.update({ where: { id: target.id }, data: { actorName: actor.name } });
     await db.$executeRawUnsafe(`ALTER TABLE "AuditLog" ENABLE TRIGGER "AuditLog_append_only"`);
-    expect(v).toMatchObject({ ok: false, broken: { kind: "row", id: target.id, action: "test.after", why: "hash" } });
+    expect(v).toMatchObject({ ok: false, broken: { kind: "row", id: target.id, action: "flag.update", why: "hash" } });
     expect(await verifyAudit(db, { signingKey: KEY })).toMatchObject({ ok: true });
   });
 

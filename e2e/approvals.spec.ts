@@ -142,9 +142,14 @@ async function askForTicket(db: Db, title: string) {
   // One clear line, without the internal request id.
   expect(text).toContain("This action waits for approval; I will reply here once an approver has decided.");
   expect(text.match(/waits for approval/g)).toHaveLength(1);
-  const request = await db.approvalRequest.findFirstOrThrow({
-    where: { conversationId: CONVERSATION, requesterId: REQUESTER, input: { path: ["title"], equals: title } },
+  // The input is encrypted at rest: found by its conversation and requester, matched in clear here.
+  const candidates = await db.approvalRequest.findMany({
+    where: { conversationId: CONVERSATION, requesterId: REQUESTER },
+    orderBy: { createdAt: "desc" },
+    take: 50,
   });
+  const request = candidates.find((r) => (r.input as { title?: string } | null)?.title === title);
+  if (!request) throw new Error(`no approval request for "${title}"`);
   expect(text).not.toContain(request.id);
   expect(request).toMatchObject({
     status: "PENDING",

@@ -17,9 +17,12 @@ const see = (path: string) =>
 
 export async function POST(req: Request): Promise<Response> {
   // The console's own page only (a form from another site would sign the browser in as someone else).
+  // The browser's own word first (Sec-Fetch-Site cannot be set by a page); Origin when it gives none.
+  const site = req.headers.get("sec-fetch-site");
   const origin = req.headers.get("origin");
-  if (origin !== null && origin !== new URL(env.NEXTAUTH_URL).origin)
-    return new Response("Refused: cross-origin request.", { status: 403 });
+  const crossSite =
+    site !== null ? site !== "same-origin" : origin !== null && origin !== new URL(env.NEXTAUTH_URL).origin;
+  if (crossSite) return new Response("Refused: cross-origin request.", { status: 403 });
   const form = await req.formData().catch(() => null);
   const token = form?.get("token");
   if (typeof token !== "string" || !/^[\w-]{20,100}$/.test(token)) return see("/break-glass/invalid");

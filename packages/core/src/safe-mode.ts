@@ -123,7 +123,7 @@ export function describeScopes(scopes: readonly string[]): string {
  * Normalises the scopes (trimmed, deduplicated, sorted) and checks each names something that
  * exists: a known conversation, a skill that is not retired, a risk class. Refuses otherwise.
  */
-async function checkScopes(tx: Tx, scopes: readonly string[]): Promise<string[]> {
+export async function checkSafeModeScopes(tx: Tx, scopes: readonly string[]): Promise<string[]> {
   const list = [...new Set(scopes.map((s) => s.trim()))].sort();
   const byType = (t: string) => list.filter((s) => s.startsWith(`${t}:`)).map((s) => s.slice(t.length + 1));
   const problems: string[] = [];
@@ -152,7 +152,7 @@ async function checkScopes(tx: Tx, scopes: readonly string[]): Promise<string[]>
   return list;
 }
 
-const sameScopes = (a: readonly string[], b: readonly string[]) =>
+export const sameScopes = (a: readonly string[], b: readonly string[]) =>
   a.length === b.length && [...a].sort().every((s, i) => s === [...b].sort()[i]);
 
 async function lockSwitches(tx: Tx): Promise<void> {
@@ -268,7 +268,7 @@ export async function applySafeMode(
     };
   }
 
-  const scopes = data.scopes === undefined ? undefined : await checkScopes(tx, data.scopes);
+  const scopes = data.scopes === undefined ? undefined : await checkSafeModeScopes(tx, data.scopes);
   let target: EventRow | undefined;
   if (data.id) {
     target = live.find((e) => e.id === data.id);

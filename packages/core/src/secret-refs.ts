@@ -47,7 +47,7 @@ export const RESERVED_ENV_NAMES: readonly string[] = [
 
 /**
  * Whole families: DingTalk app and OAuth credentials, next-auth, the OIDC client, sign-in limits,
- * Clawgate's own (e.g. CLAWGATE_DATA_KEYS), and libpq's (PGPASSWORD, ...).
+ * Clawgate's own (e.g. CLAWGATE_DATA_KEYS), the metrics listener (METRICS_TOKEN), and libpq's (PGPASSWORD, ...).
  */
 export const RESERVED_ENV_PREFIXES: readonly string[] = [
   "DINGTALK_",
@@ -55,6 +55,7 @@ export const RESERVED_ENV_PREFIXES: readonly string[] = [
   "OIDC_",
   "SIGNIN_",
   "CLAWGATE_",
+  "METRICS_",
   "PG",
 ];
 

@@ -8,11 +8,13 @@
  * not a dry run, so the plan and the applied change agree.
  */
 import type { Prisma, Tx } from "@clawgate/db";
+import type { Actor } from "../actor.ts";
 import { BUILTIN_SKILLS, checkSkillSettings } from "@clawgate/skills";
 import { canonicalJson } from "../audit.ts";
 import { LIMIT_FIELDS } from "../console/budgets.ts";
 import { isDemotion, setUserRole } from "../console/users.ts";
 import { isDomainError } from "../errors.ts";
+import { applySafeMode, checkSafeModeScopes, describeScopes, sameScopes } from "../safe-mode.ts";
 import { diffFields, type FieldDiff } from "../diff.ts";
 import {
   modelBaseUrlProblem,
@@ -42,7 +44,8 @@ export interface PlannedChange {
     | "user"
     | "section"
     | "mcp_server"
-    | "http_tool";
+    | "http_tool"
+    | "safe_mode";
   id: string;
   action: "create" | "update" | "delete";
   diff?: FieldDiff;
@@ -50,7 +53,15 @@ export interface PlannedChange {
   note?: string;
 }
 
-type Step = (tx: Tx, config: OnboardConfig, write: boolean, out: PlannedChange[]) => Promise<void>;
+/** Who applies the file (the audit entry's and a safe-mode activation's actor) and when. */
+export interface ApplyContext {
+  actor: Actor;
+  now: Date;
+}
+
+export const ONBOARD_ACTOR: Actor = { type: "CLI", name: "clawgate onboard" };
+
+type Step = (tx: Tx, config: OnboardConfig, write: boolean, out: PlannedChange[], ctx: ApplyContext) => Promise<void>;
 
 const pick = <T extends object, K extends keyof T>(obj: T, keys: readonly K[]) =>
   Object.fromEntries(keys.map((k) => [k, obj[k]])) as Pick<T, K>;
@@ -562,6 +573,68 @@ const httpTools: Step = async (tx, config, write, out) => {
   }
 };
 
+/**
+ * The file's safe-mode activations, through core `applySafeMode` as the console and the CLI
+ * switch them (incident, ops notice). An entry whose scopes match an activation in force updates
+ * it when its level or message differs and is otherwise left as it is (a re-apply does not extend
+ * its expiry); any other entry opens one. Last: its scopes may name what this file creates.
+ */
+const safeMode: Step = async (tx, config, write, out, ctx) => {
+  const entries = config.safe_mode ?? [];
+  if (entries.length === 0) return;
+  const live = await tx.safeModeEvent.findMany({
+    where: { endedAt: null, kind: "SAFE_MODE", OR: [{ expiresAt: null }, { expiresAt: { gt: ctx.now } }] },
+  });
+  // A dry run writes nothing, so what the file itself declares counts as known.
+  const declared = new Set([
+    ...config.conversations.map((c) => `conversation:${c.id}`),
+    ...config.skills.map((s) => `skill:${s.key}`),
+    ...Object.keys(config.http_tools ?? {}).map((k) => `skill:${k}`),
+  ]);
+  for (const [i, entry] of entries.entries()) {
+    const where = `safe_mode[${i}] (${describeScopes(entry.scopes)})`;
+    try {
+      const scopes = await checkSafeModeScopes(
+        tx,
+        entry.scopes.filter((s) => write || !declared.has(s)),
+      );
+      const all = write ? scopes : [...new Set(entry.scopes)].sort();
+      const target = live.find((e) => sameScopes(e.scopes, all));
+      const message = entry.message === undefined ? (target?.message ?? null) : entry.message || null;
+      if (target && target.level === entry.level && target.message === message) continue;
+      out.push({
+        target: "safe_mode",
+        id: target?.id ?? describeScopes(all),
+        action: target ? "update" : "create",
+        diff: diffFields(target ? { level: target.level, message: target.message } : null, {
+          level: entry.level,
+          message,
+        }),
+        note: target
+          ? `safe mode on ${describeScopes(all)}`
+          : `safe mode ${entry.level} on ${describeScopes(all)}${entry.ttl ? ` for ${Math.round(entry.ttl / 60_000)} min` : ""}: ${entry.reason}`,
+      });
+      if (!write) continue;
+      await applySafeMode(
+        tx,
+        ctx.actor,
+        {
+          active: true,
+          scopes: all,
+          level: entry.level,
+          reason: entry.reason,
+          ...(entry.ttl !== undefined && { ttlMs: entry.ttl }),
+          ...(entry.message !== undefined && { message: entry.message }),
+        },
+        ctx.now,
+      );
+    } catch (error) {
+      if (isDomainError(error)) throw invalidOnboardConfig([`${where}: ${error.message}`]);
+      throw error;
+    }
+  }
+};
+
 const STEPS: Step[] = [
   models,
   route,
@@ -574,6 +647,7 @@ const STEPS: Step[] = [
   sections,
   mcpServers,
   httpTools,
+  safeMode,
 ];
 
 export async function planAndApply(
@@ -581,9 +655,10 @@ export async function planAndApply(
   config: OnboardConfig,
   write: boolean,
   policy: SecretRefPolicy,
+  ctx: ApplyContext = { actor: ONBOARD_ACTOR, now: new Date() },
 ): Promise<PlannedChange[]> {
   await checkReferences(tx, config, policy);
   const changes: PlannedChange[] = [];
-  for (const step of STEPS) await step(tx, config, write, changes);
+  for (const step of STEPS) await step(tx, config, write, changes, ctx);
   return changes;
 }

@@ -4,7 +4,8 @@
  * (`${NAME}`); nothing secret is in the database to export.
  *
  * Not exported (the file has no place for them): the budget a route names, rule notes, and
- * conversations still PENDING (the robot found them; nobody configured them). Users are exported by email, role and DingTalk identity; users without an email are left out.
+ * conversations still PENDING (the robot found them; nobody configured them), and safe-mode
+ * activations (incident state, not configuration: a re-apply would reopen an expired one). Users are exported by email, role and DingTalk identity; users without an email are left out.
  */
 import type { Db } from "@clawgate/db";
 import { BUILTIN_SKILLS } from "@clawgate/skills";

@@ -382,6 +382,148 @@ users:
   });
 });
 
+describe("safe_mode: activations from the file, through the same core function", () => {
+  let fresh: TestDatabase;
+  let fdb: Db;
+  beforeAll(async () => {
+    // No demo seed: a real install.
+    fresh = await createTestDatabase({ prefix: "clawgate_onboard_safe" });
+    fdb = createDb(fresh.url, { max: 2 });
+  });
+  afterAll(async () => {
+    await fdb?.$disconnect();
+    await fresh?.drop();
+  });
+
+  const FILE_WITH_SAFE_MODE = `
+conversations:
+  - { id: cid-pay, title: Payments, environment: prod, enabled: true }
+http_tools:
+  http.refund:
+    description: Refund an order
+    risk_class: write
+    method: POST
+    url: https://pay.internal/refund
+    input_schema: { type: object, properties: { order: { type: string } }, required: [order] }
+ops_chats: [cid-pay]
+safe_mode:
+  - scopes: [conversation:cid-pay, skill:http.refund]
+    level: read_only
+    reason: Payments API migration
+    ttl: 2h
+    message: Refunds are paused during the migration.
+  - scopes: [risk:DESTRUCTIVE]
+    level: maintenance
+    reason: No destructive tools this week
+`;
+
+  it("plans in a dry run, opens each activation once (incident, ops notice), and a re-apply changes nothing", async () => {
+    const config = parseOnboardConfig(FILE_WITH_SAFE_MODE);
+    const plan = await applyOnboard(fdb, config, { dryRun: true });
+    expect(describeChanges(plan.changes).filter((l) => l.includes("safe_mode"))).toEqual([
+      'create safe_mode conversation:cid-pay, skill:http.refund (level: null -> "READ_ONLY", message: null -> "Refunds are paused during the migration."): safe mode READ_ONLY on conversation:cid-pay, skill:http.refund for 120 min: Payments API migration',
+      'create safe_mode risk:DESTRUCTIVE (level: null -> "MAINTENANCE", message: null -> null): safe mode MAINTENANCE on risk:DESTRUCTIVE: No destructive tools this week',
+    ]);
+    expect(await fdb.safeModeEvent.count()).toBe(0);
+
+    const started = Date.now();
+    const applied = await applyOnboard(fdb, config);
+    expect(applied.configRevision).not.toBeNull();
+    const events = await fdb.safeModeEvent.findMany({ orderBy: { level: "asc" } });
+    expect(events).toHaveLength(2);
+    expect(events[0]).toMatchObject({
+      kind: "SAFE_MODE",
+      level: "READ_ONLY",
+      scopes: ["conversation:cid-pay", "skill:http.refund"],
+      reason: "Payments API migration",
+      message: "Refunds are paused during the migration.",
+      actorType: "CLI",
+      actorName: "clawgate onboard",
+      endedAt: null,
+    });
+    const ttl = events[0]!.expiresAt!.getTime() - started;
+    expect(ttl).toBeGreaterThan(2 * 3_600_000 - 60_000);
+    expect(ttl).toBeLessThanOrEqual(2 * 3_600_000 + 60_000);
+    expect(events[1]).toMatchObject({ level: "MAINTENANCE", scopes: ["risk:DESTRUCTIVE"], expiresAt: null });
+    // As the console's switch: each opens or joins an incident and tells the ops chats.
+    expect(await fdb.incidentTrigger.count({ where: { kind: "safe_mode" } })).toBe(2);
+    expect(await fdb.opsNotice.count({ where: { title: "Safe mode on" } })).toBe(2);
+
+    expect(await applyOnboard(fdb, config)).toEqual({ changes: [], configRevision: null });
+    expect(await fdb.safeModeEvent.count()).toBe(2);
+  });
+
+  it("a changed level updates the activation in force on the same scopes; one left out of the file stays", async () => {
+    const changed = parseOnboardConfig(`
+safe_mode:
+  - scopes: [skill:http.refund, conversation:cid-pay]
+    level: maintenance
+    reason: The migration runs late
+`);
+    const { changes } = await applyOnboard(fdb, changed);
+    expect(describeChanges(changes)).toEqual([
+      expect.stringMatching(/^update safe_mode \w+ \(level: "READ_ONLY" -> "MAINTENANCE"\): safe mode on /),
+    ]);
+    const live = await fdb.safeModeEvent.findMany({ where: { endedAt: null } });
+    expect(live.map((e) => e.level).sort()).toEqual(["MAINTENANCE", "MAINTENANCE"]);
+    expect(await fdb.opsNotice.count({ where: { title: "Safe mode changed" } })).toBe(1);
+  });
+
+  it("refuses an unknown scope, a bad level or TTL and a missing reason: every problem named, nothing written", async () => {
+    const before = { events: await fdb.safeModeEvent.count(), revisions: await fdb.configRevision.count() };
+    expect(() =>
+      parseOnboardConfig(`
+safe_mode:
+  - scopes: [team:x]
+    level: panic
+    ttl: forever
+  - scopes: [risk:WRITE]
+    reason: ok
+    ttl: 10s
+`),
+    ).toThrow(
+      expect.objectContaining({
+        problems: [
+          "safe_mode[0].scopes[0]: a scope is conversation:ID, skill:KEY or risk:READ|WRITE|DESTRUCTIVE",
+          'safe_mode[0].level: must be one of "READ_ONLY", "MAINTENANCE"',
+          "safe_mode[0].reason: is required: say why (it goes into the history and the incident)",
+          expect.stringMatching(/^safe_mode\[0\]\.ttl: "forever" is not a duration/),
+          "safe_mode[1].ttl: must be between 1m and 30d",
+        ],
+      }),
+    );
+    expect(() =>
+      parseOnboardConfig(`
+safe_mode:
+  - { scopes: [risk:WRITE, skill:http.refund], reason: once }
+  - { scopes: [skill:http.refund, risk:WRITE], reason: twice }
+`),
+    ).toThrow(
+      expect.objectContaining({
+        problems: [
+          'safe_mode[1].scopes: duplicate scopes "risk:WRITE skill:http.refund" (one activation per set of scopes)',
+        ],
+      }),
+    );
+    const unknown = parseOnboardConfig(`
+conversations:
+  - { id: cid-new, environment: prod, enabled: true }
+safe_mode:
+  - scopes: [conversation:cid-nowhere]
+    reason: typo
+`);
+    await expect(applyOnboard(fdb, unknown, { dryRun: true })).rejects.toThrow(
+      expect.objectContaining({
+        problems: ["safe_mode[0] (conversation:cid-nowhere): scope conversation:cid-nowhere: no such conversation"],
+      }),
+    );
+    await expect(applyOnboard(fdb, unknown)).rejects.toThrow(DomainError);
+    // The whole file is one transaction: the conversation it declares is not created either.
+    expect(await fdb.conversation.count({ where: { conversationId: "cid-new" } })).toBe(0);
+    expect({ events: await fdb.safeModeEvent.count(), revisions: await fdb.configRevision.count() }).toEqual(before);
+  });
+});
+
 describe("export then onboard: the round trip plans no change", () => {
   let fresh: TestDatabase;
   let fdb: Db;

@@ -7,14 +7,14 @@ import type { Db } from "@clawgate/db";
 import type { Actor } from "../actor.ts";
 import { recordConfigChange } from "../revision.ts";
 import { DEFAULT_SECRET_REF_POLICY, type SecretRefPolicy } from "../secret-refs.ts";
-import { planAndApply, type PlannedChange } from "./apply.ts";
+import { ONBOARD_ACTOR, planAndApply, type PlannedChange } from "./apply.ts";
 import type { OnboardConfig } from "./schema.ts";
 
 export { invalidOnboardConfig, onboardSchema, parseOnboardConfig, type OnboardConfig } from "./schema.ts";
 export type { PlannedChange } from "./apply.ts";
 export { exportConfig, exportConfigYaml } from "./export.ts";
 
-export const ONBOARD_ACTOR: Actor = { type: "CLI", name: "clawgate onboard" };
+export { ONBOARD_ACTOR } from "./apply.ts";
 export const DEFAULT_MODEL_NAME = "local_chat";
 
 export interface OnboardResult {
@@ -30,7 +30,10 @@ export async function applyOnboard(
 ): Promise<OnboardResult> {
   return db.$transaction(
     async (tx) => {
-      const changes = await planAndApply(tx, config, !opts.dryRun, opts.secretRefs ?? DEFAULT_SECRET_REF_POLICY);
+      const changes = await planAndApply(tx, config, !opts.dryRun, opts.secretRefs ?? DEFAULT_SECRET_REF_POLICY, {
+        actor: opts.actor ?? ONBOARD_ACTOR,
+        now: new Date(),
+      });
       if (opts.dryRun || changes.length === 0) return { changes, configRevision: null };
       const configRevision = await recordConfigChange(tx, {
         actor: opts.actor ?? ONBOARD_ACTOR,

@@ -20,6 +20,13 @@ import { approvalSettingProblem } from "../console/skills.ts";
 import { ROLES } from "../console/users.ts";
 import { DomainError } from "../errors.ts";
 import { retentionSectionSchema } from "../retention.ts";
+import {
+  MAX_SAFE_MODE_TTL_MS,
+  MIN_SAFE_MODE_TTL_MS,
+  parseDuration,
+  SAFE_MODE_LEVELS,
+  safeModeScopeSchema,
+} from "../safe-mode.ts";
 
 /** The file's problems, all of them, as one refusal (`reason: "invalid_config"`): nothing is written. */
 export function invalidOnboardConfig(problems: readonly string[]): DomainError {
@@ -226,6 +233,43 @@ export const conversationLogSectionSchema = z.strictObject({
 export type ConversationLogSection = z.output<typeof conversationLogSectionSchema>;
 export const RESERVED_SECTIONS = ["approvals", "ops_chats", "retention", "conversation_log"] as const;
 
+/**
+ * A safe-mode activation the file wants in force (core `applySafeMode`, as the console and the
+ * CLI): scopes (left out or empty: everything), a level, a reason, and optionally a TTL counted
+ * from the apply that opens it, and the message users get.
+ */
+const safeModeEntry = z.strictObject({
+  scopes: z.array(safeModeScopeSchema).max(50, { error: "at most 50 scopes" }).default([]),
+  level: z
+    .string()
+    .transform((l) => l.toUpperCase())
+    .pipe(z.enum(SAFE_MODE_LEVELS, { error: "a level is read_only or maintenance" }))
+    .default("READ_ONLY"),
+  reason: z
+    .string({ error: "is required: say why (it goes into the history and the incident)" })
+    .trim()
+    .min(1, { error: "is required: say why (it goes into the history and the incident)" })
+    .max(500, { error: "is too long (500 characters at most)" }),
+  ttl: z
+    .string()
+    .transform((text, ctx) => {
+      try {
+        const ms = parseDuration(text);
+        if (ms < MIN_SAFE_MODE_TTL_MS || ms > MAX_SAFE_MODE_TTL_MS) {
+          ctx.addIssue({ code: "custom", message: "must be between 1m and 30d" });
+          return z.NEVER;
+        }
+        return ms;
+      } catch (error) {
+        ctx.addIssue({ code: "custom", message: error instanceof Error ? error.message : String(error) });
+        return z.NEVER;
+      }
+    })
+    .optional(),
+  message: z.string().trim().max(500, { error: "is too long (500 characters at most)" }).optional(),
+});
+export type SafeModeYaml = z.output<typeof safeModeEntry>;
+
 const routeSpec = z.strictObject({
   model: z.string().min(1),
   max_tool_rounds: z.number().int().min(0).max(20).optional(),
@@ -300,6 +344,12 @@ export const onboardSchema = z
     /** Days each kind of data is kept (null: forever); kinds left out keep their defaults (core retention.ts). */
     retention: retentionSectionSchema.optional(),
     conversation_log: conversationLogSectionSchema.optional(),
+    /**
+     * Safe-mode activations to have in force. Each is opened, or the one in force on the same
+     * scopes is updated when its level or message differs; activations the file does not list
+     * are left as they are (ending one is the console's or `clawgate safe-mode off`'s decision).
+     */
+    safe_mode: z.array(safeModeEntry).max(50).optional(),
     /** MCP servers (streamable HTTP), keyed by name: their tools become skills mcp.<name>.<tool>. */
     mcp_servers: z
       .record(z.string().regex(MCP_SERVER_NAME, { error: `MCP server names are ${MCP_SERVER_NAME_HELP}` }), mcpServer)
@@ -323,6 +373,17 @@ export const onboardSchema = z
     };
     dup(c.conversations, "id", "conversations");
     dup(c.skills, "key", "skills");
+    const scopeSets = new Set<string>();
+    (c.safe_mode ?? []).forEach((a, i) => {
+      const set = [...new Set(a.scopes)].sort().join(" ");
+      if (scopeSets.has(set))
+        ctx.addIssue({
+          code: "custom",
+          path: ["safe_mode", i, "scopes"],
+          message: `duplicate scopes "${set || "everything"}" (one activation per set of scopes)`,
+        });
+      scopeSets.add(set);
+    });
     const emails = new Set<string>();
     c.users.forEach((u, i) => {
       if (emails.has(u.email))

@@ -167,6 +167,16 @@ test.describe("as viewer", () => {
         expiresAt: new Date(Date.now() + 3_600_000),
       },
     });
+    // A second, narrower activation: the card shows the strictest and says how many are in force.
+    const scoped = await db.safeModeEvent.create({
+      data: {
+        level: "READ_ONLY",
+        scopes: ["risk:WRITE"],
+        reason: `e2e scoped ${tag}`,
+        actorType: "USER",
+        actorName: "oli@e2e",
+      },
+    });
     try {
       await page.goto("/");
       await expect(page).toHaveURL(CONSOLE_PAGE("/overview"));
@@ -175,10 +185,12 @@ test.describe("as viewer", () => {
       await expect(card).toContainText(`e2e model outage ${tag}`);
       await expect(card).toContainText("by oli@e2e");
       await expect(card).toContainText("UTC");
+      await expect(card.getByTestId("safe-mode-count")).toHaveText("2 activations in force; the strictest is shown.");
+      await expect(card.getByRole("definition").first()).toHaveText("everything");
       await page.screenshot({ path: testInfo.outputPath("overview-safe-mode.png"), fullPage: true });
     } finally {
-      await db.safeModeEvent.update({
-        where: { id: event.id },
+      await db.safeModeEvent.updateMany({
+        where: { id: { in: [event.id, scoped.id] } },
         data: { endedAt: new Date(), endedBy: "e2e", endReason: "test over" },
       });
     }

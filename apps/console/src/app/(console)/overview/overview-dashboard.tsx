@@ -37,7 +37,7 @@ function SafeModeCard({ s }: { s: OverviewData["safeMode"] }) {
       Safe mode
     </Link>
   );
-  if (!s.active)
+  if (!s.active && !s.killSwitch)
     return (
       <Card id="ov-safe-mode" title="Safe mode" action={link}>
         <p className="flex items-center gap-2 text-sm" data-testid="safe-mode-state">
@@ -57,20 +57,41 @@ function SafeModeCard({ s }: { s: OverviewData["safeMode"] }) {
         </h2>
         {link}
       </div>
-      <p className="text-sm font-semibold text-amber-900" data-testid="safe-mode-state">
-        On: {s.level === "READ_ONLY" ? "read-only (only READ skills run)" : "maintenance (no model calls)"}
-      </p>
-      <dl className="mt-2 grid grid-cols-[auto_1fr] gap-x-3 gap-y-1 text-sm text-amber-950">
-        <dt className="text-amber-800">Reason</dt>
-        <dd>{s.reason ?? "not recorded"}</dd>
-        <dt className="text-amber-800">Since</dt>
-        <dd>
-          {s.since ? time(s.since) : "unknown"}
-          {s.actorName && ` by ${s.actorName}`}
-        </dd>
-        <dt className="text-amber-800">Expires</dt>
-        <dd>{s.expiresAt ? time(s.expiresAt) : "no expiry: someone must turn it off"}</dd>
-      </dl>
+      {s.killSwitch && (
+        <p className="text-sm font-semibold text-red-800" data-testid="kill-switch-state">
+          Kill switch on: every WRITE and DESTRUCTIVE skill is withdrawn.
+        </p>
+      )}
+      {s.active ? (
+        <>
+          <p className="text-sm font-semibold text-amber-900" data-testid="safe-mode-state">
+            On{s.scopes.length > 0 ? ` for ${s.scopes.join(", ")}` : ""}:{" "}
+            {s.level === "READ_ONLY" ? "read-only (only READ skills run)" : "maintenance (no model calls)"}
+          </p>
+          {s.activations > 1 && (
+            <p className="text-sm text-amber-900" data-testid="safe-mode-count">
+              {s.activations} activations in force; the strictest is shown.
+            </p>
+          )}
+          <dl className="mt-2 grid grid-cols-[auto_1fr] gap-x-3 gap-y-1 text-sm text-amber-950">
+            <dt className="text-amber-800">Scope</dt>
+            <dd>{s.scopes.length > 0 ? s.scopes.join(", ") : "everything"}</dd>
+            <dt className="text-amber-800">Reason</dt>
+            <dd>{s.reason ?? "not recorded"}</dd>
+            <dt className="text-amber-800">Since</dt>
+            <dd>
+              {s.since ? time(s.since) : "unknown"}
+              {s.actorName && ` by ${s.actorName}`}
+            </dd>
+            <dt className="text-amber-800">Expires</dt>
+            <dd>{s.expiresAt ? time(s.expiresAt) : "no expiry: someone must turn it off"}</dd>
+          </dl>
+        </>
+      ) : (
+        <p className="text-sm text-amber-900" data-testid="safe-mode-state">
+          No safe-mode activation in force.
+        </p>
+      )}
     </section>
   );
 }

@@ -17,6 +17,9 @@ const overviewOutput = z.object({
   now: z.date(),
   safeMode: z.object({
     active: z.boolean(),
+    activations: z.number().int(),
+    scopes: z.array(z.string()),
+    killSwitch: z.boolean(),
     level: z.enum(SafeModeLevel),
     message: z.string().nullable(),
     reason: z.string().nullable(),

@@ -606,10 +606,11 @@ const safeMode: Step = async (tx, config, write, out, ctx) => {
         target: "safe_mode",
         id: target?.id ?? describeScopes(all),
         action: target ? "update" : "create",
-        diff: diffFields(target ? { level: target.level, message: target.message } : null, {
-          level: entry.level,
-          message,
-        }),
+        diff: diffFields<{ level: string; message: string | null }>(
+          target ? { level: target.level, message: target.message } : null,
+          // A new activation without a message says nothing about one.
+          !target && message === null ? { level: entry.level } : { level: entry.level, message },
+        ),
         note: target
           ? `safe mode on ${describeScopes(all)}`
           : `safe mode ${entry.level} on ${describeScopes(all)}${entry.ttl ? ` for ${Math.round(entry.ttl / 60_000)} min` : ""}: ${entry.reason}`,

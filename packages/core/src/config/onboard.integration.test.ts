@@ -422,7 +422,7 @@ safe_mode:
     const plan = await applyOnboard(fdb, config, { dryRun: true });
     expect(describeChanges(plan.changes).filter((l) => l.includes("safe_mode"))).toEqual([
       'create safe_mode conversation:cid-pay, skill:http.refund (level: null -> "READ_ONLY", message: null -> "Refunds are paused during the migration."): safe mode READ_ONLY on conversation:cid-pay, skill:http.refund for 120 min: Payments API migration',
-      'create safe_mode risk:DESTRUCTIVE (level: null -> "MAINTENANCE", message: null -> null): safe mode MAINTENANCE on risk:DESTRUCTIVE: No destructive tools this week',
+      'create safe_mode risk:DESTRUCTIVE (level: null -> "MAINTENANCE"): safe mode MAINTENANCE on risk:DESTRUCTIVE: No destructive tools this week',
     ]);
     expect(await fdb.safeModeEvent.count()).toBe(0);
 
@@ -485,7 +485,7 @@ safe_mode:
       expect.objectContaining({
         problems: [
           "safe_mode[0].scopes[0]: a scope is conversation:ID, skill:KEY or risk:READ|WRITE|DESTRUCTIVE",
-          'safe_mode[0].level: must be one of "READ_ONLY", "MAINTENANCE"',
+          'safe_mode[0].level: "panic" is not a level: use read_only or maintenance',
           "safe_mode[0].reason: is required: say why (it goes into the history and the incident)",
           expect.stringMatching(/^safe_mode\[0\]\.ttl: "forever" is not a duration/),
           "safe_mode[1].ttl: must be between 1m and 30d",

@@ -242,8 +242,12 @@ const safeModeEntry = z.strictObject({
   scopes: z.array(safeModeScopeSchema).max(50, { error: "at most 50 scopes" }).default([]),
   level: z
     .string()
-    .transform((l) => l.toUpperCase())
-    .pipe(z.enum(SAFE_MODE_LEVELS, { error: "a level is read_only or maintenance" }))
+    .transform((l, ctx) => {
+      const level = SAFE_MODE_LEVELS.find((known) => known === l.toUpperCase());
+      if (level) return level;
+      ctx.addIssue({ code: "custom", message: `"${l}" is not a level: use read_only or maintenance` });
+      return z.NEVER;
+    })
     .default("READ_ONLY"),
   reason: z
     .string({ error: "is required: say why (it goes into the history and the incident)" })

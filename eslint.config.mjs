@@ -8,7 +8,7 @@ export default tseslint.config(
     ignores: [
       "**/node_modules/**",
       "**/.next/**",
-      "**/.next-e2e/**",
+      "**/.next-*/**",
       "**/dist/**",
       "**/.data/**",
       "**/test-results/**",

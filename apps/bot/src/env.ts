@@ -3,7 +3,7 @@
  * just the variables it needs (`loadEnv(source, ["DATABASE_URL"])`), so `clawgate migrate`
  * does not fail on a missing DingTalk secret.
  */
-import { DataKeyError, parseKeyRing } from "@clawgate/db/crypto";
+import { dataKeysEnvSchema } from "@clawgate/core/data-keys-env.ts";
 import { createEnv } from "@t3-oss/env-core";
 import { z } from "zod";
 
@@ -166,18 +166,7 @@ export const envSchema = {
   // Field encryption at rest (packages/db/src/field-crypto.ts): comma-separated `id:base64key`
   // pairs (32-byte keys), the newest last; it encrypts, all decrypt. Unset: chat content is
   // stored in clear, which `serve` refuses when NODE_ENV=production.
-  CLAWGATE_DATA_KEYS: z
-    .string()
-    .optional()
-    .transform((v, ctx) => {
-      try {
-        return parseKeyRing(v);
-      } catch (error) {
-        if (!(error instanceof DataKeyError)) throw error;
-        ctx.addIssue({ code: "custom", message: error.message.replace(/^CLAWGATE_DATA_KEYS: /, "") });
-        return z.NEVER;
-      }
-    }),
+  CLAWGATE_DATA_KEYS: dataKeysEnvSchema,
   NODE_ENV: z.string().optional(),
 };
 

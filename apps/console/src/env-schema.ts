@@ -2,7 +2,7 @@
  * The console's server env schema, apart from env.ts so tests and the secret-reference rule can
  * list its keys without validating the process env (@clawgate/core secret-refs.ts reserves each).
  */
-import { DataKeyError, parseKeyRing } from "@clawgate/db/crypto";
+import { dataKeysEnvSchema } from "@clawgate/core/data-keys-env.ts";
 import { z } from "zod";
 
 const url = z.url().transform((u) => u.replace(/\/+$/, ""));
@@ -53,18 +53,7 @@ export const serverEnvSchema = {
    * message texts, memory and approval inputs read decrypted. Without it those reads fail and name
    * the key they need.
    */
-  CLAWGATE_DATA_KEYS: z
-    .string()
-    .optional()
-    .transform((v, ctx) => {
-      try {
-        return parseKeyRing(v);
-      } catch (error) {
-        if (!(error instanceof DataKeyError)) throw error;
-        ctx.addIssue({ code: "custom", message: error.message.replace(/^CLAWGATE_DATA_KEYS: /, "") });
-        return z.NEVER;
-      }
-    }),
+  CLAWGATE_DATA_KEYS: dataKeysEnvSchema,
 };
 
 export const CONSOLE_ENV_KEYS = [...Object.keys(serverEnvSchema), "NODE_ENV"];

@@ -141,17 +141,34 @@ export async function verifyAudit(
         rows: 0,
       };
   }
-  let prevHash: string | null = newest?.lastHash ?? null;
+  const walked = await walkChain(db, newest);
+  if (walked.broken) return { ok: false, broken: { kind: "row", ...walked.broken }, rows: walked.rows };
+  return {
+    ok: true,
+    rows: walked.rows,
+    checkpoint: newest && { id: newest.id, lastId: newest.lastId, at: newest.at },
+  };
+}
+
+/**
+ * Recomputes the chain after `from` (a checkpoint: the first row after it must link to its hash)
+ * or from the first row. Returns how many rows matched and the first that does not, or null.
+ */
+async function walkChain(
+  db: Db,
+  from: { lastId: bigint; lastHash: string } | null,
+): Promise<{ rows: number; broken: { id: bigint; at: Date; action: string; why: "hash" | "link" } | null }> {
+  let prevHash: string | null = from?.lastHash ?? null;
   let cursor: bigint | undefined;
   let rows = 0;
   for (;;) {
     const page = await db.auditLog.findMany({
-      where: newest ? { id: { gt: newest.lastId } } : {},
+      where: from ? { id: { gt: from.lastId } } : {},
       orderBy: { id: "asc" },
       take: 500,
       ...(cursor === undefined ? {} : { cursor: { id: cursor }, skip: 1 }),
     });
-    if (page.length === 0) break;
+    if (page.length === 0) return { rows, broken: null };
     for (const r of page) {
       const expected = auditHash({
         at: r.at,
@@ -168,16 +185,14 @@ export async function verifyAudit(
       });
       if (r.prevHash !== prevHash || r.hash !== expected)
         return {
-          ok: false,
-          broken: { kind: "row", id: r.id, at: r.at, action: r.action, why: r.prevHash !== prevHash ? "link" : "hash" },
           rows,
+          broken: { id: r.id, at: r.at, action: r.action, why: r.prevHash !== prevHash ? "link" : "hash" },
         };
       prevHash = r.hash;
       rows++;
     }
     cursor = page.at(-1)!.id;
   }
-  return { ok: true, rows, checkpoint: newest && { id: newest.id, lastId: newest.lastId, at: newest.at } };
 }
 
 /**
@@ -186,33 +201,5 @@ export async function verifyAudit(
  */
 export async function verifyAuditChain(db: Db): Promise<bigint | null> {
   const newest = await db.auditCheckpoint.findFirst({ orderBy: { lastId: "desc" } });
-  let prevHash: string | null = newest?.lastHash ?? null;
-  let cursor: bigint | undefined;
-  for (;;) {
-    const rows = await db.auditLog.findMany({
-      where: newest ? { id: { gt: newest.lastId } } : {},
-      orderBy: { id: "asc" },
-      take: 500,
-      ...(cursor === undefined ? {} : { cursor: { id: cursor }, skip: 1 }),
-    });
-    if (rows.length === 0) return null;
-    for (const r of rows) {
-      const expected = auditHash({
-        at: r.at,
-        actorType: r.actorType,
-        actorId: r.actorId,
-        actorName: r.actorName,
-        action: r.action,
-        targetType: r.targetType,
-        targetId: r.targetId,
-        diff: r.diff,
-        traceId: r.traceId,
-        configRevision: r.configRevision,
-        prevHash,
-      });
-      if (r.prevHash !== prevHash || r.hash !== expected) return r.id;
-      prevHash = r.hash;
-    }
-    cursor = rows.at(-1)!.id;
-  }
+  return (await walkChain(db, newest)).broken?.id ?? null;
 }

@@ -8,7 +8,7 @@
  */
 import type { Db } from "@clawgate/db";
 import { DomainError } from "./errors.ts";
-import { settleIncidents } from "./incidents.ts";
+import { settleIncidents, type IncidentListItem } from "./incidents.ts";
 
 export const TIMELINE_KINDS = [
   "trigger",
@@ -35,17 +35,7 @@ export interface TimelineEntry {
 }
 
 export interface IncidentReport {
-  incident: {
-    id: string;
-    title: string;
-    status: "OPEN" | "NEEDS_REVIEW" | "REVIEWED";
-    openedAt: Date;
-    openedBy: string;
-    closedAt: Date | null;
-    review: string | null;
-    reviewedBy: string | null;
-    reviewedAt: Date | null;
-  };
+  incident: Omit<IncidentListItem, "triggers"> & { review: string | null; reviewedAt: Date | null };
   window: { from: Date; to: Date };
   triggers: Array<{
     id: string;

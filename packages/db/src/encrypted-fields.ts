@@ -6,6 +6,7 @@
  * client are opened here too, whatever the column is called.
  */
 import { type KeyRing, openValue, sealJson, sealText } from "./field-crypto.ts";
+import { WRITES } from "./personal-data.ts";
 
 export interface EncryptedColumn {
   model: string;
@@ -36,15 +37,6 @@ for (const c of ENCRYPTED_COLUMNS) {
 /** Field names that are encrypted in some model: a nested (included) row's are opened by name. */
 const ENCRYPTED_NAMES = new Set(ENCRYPTED_COLUMNS.map((c) => c.field));
 
-const WRITES = new Set([
-  "create",
-  "createMany",
-  "createManyAndReturn",
-  "update",
-  "updateMany",
-  "updateManyAndReturn",
-  "upsert",
-]);
 const RAW_READS = new Set(["$queryRaw", "$queryRawUnsafe"]);
 
 function sealField(ring: KeyRing, kind: "text" | "json", value: unknown): unknown {

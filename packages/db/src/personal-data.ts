@@ -124,7 +124,8 @@ export const FREE_TEXT_FIELDS: Readonly<Record<string, readonly string[]>> = {
   ConfigRevision: ["summary"],
 };
 
-const WRITES = new Set([
+/** The Prisma operations that write their `data` (masked here, sealed by encrypted-fields.ts). */
+export const WRITES: ReadonlySet<string> = new Set([
   "create",
   "createMany",
   "createManyAndReturn",
